@@ -1,0 +1,121 @@
+/**
+ * Reads kestrel.toml (smol-toml) into a validated `KestrelConfig`.
+ *
+ * Any problem is one `ConfigError` whose message names the file, the key and what was expected.
+ * Unknown keys are errors (a typo must not silently fall back to a default). Relative paths in a
+ * file are resolved against the file's directory.
+ */
+import { readFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { parse as parseToml } from "smol-toml";
+import { isValidQueueName } from "../queue/queue_name.ts";
+import {
+  DEFAULT_QUEUE_CONFIG,
+  DEFAULT_SERVER_CONFIG,
+  QUEUE_KEYS,
+  SERVER_KEYS,
+  type KeySpec,
+  type QueueConfig,
+  type ServerConfig,
+} from "./schema.ts";
+import { Mismatch } from "./values.ts";
+
+export interface KestrelConfig {
+  readonly server: ServerConfig;
+  /** Built-in defaults overlaid with the file's top-level queue keys. */
+  readonly queueDefaults: QueueConfig;
+  /** `[queues.<name>]` tables: only the keys each one sets. */
+  readonly queueOverrides: ReadonlyMap<string, Partial<QueueConfig>>;
+  /** The file this came from, or null for the embedded defaults. */
+  readonly file: string | null;
+}
+
+export class ConfigError extends Error {}
+
+export function defaultConfig(): KestrelConfig {
+  return { server: DEFAULT_SERVER_CONFIG, queueDefaults: DEFAULT_QUEUE_CONFIG, queueOverrides: new Map(), file: null };
+}
+
+export function loadConfigFile(path: string): KestrelConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    throw new ConfigError(`${path}: cannot read config file: ${(error as Error).message}`);
+  }
+  return parseConfig(text, resolve(path));
+}
+
+export function parseConfig(text: string, file: string): KestrelConfig {
+  let table: Record<string, unknown>;
+  try {
+    table = parseToml(text) as Record<string, unknown>;
+  } catch (error) {
+    throw new ConfigError(`${file}: not valid TOML: ${(error as Error).message.split("\n")[0]}`);
+  }
+  const fail = (key: string, message: string): never => {
+    throw new ConfigError(`${file}: ${key}: ${message}`);
+  };
+  const serverKeys = new Set(SERVER_KEYS.map((spec) => spec.key));
+  const queueKeys = new Set(QUEUE_KEYS.map((spec) => spec.key));
+  for (const name of Object.keys(table)) {
+    if (name !== "queues" && !serverKeys.has(name) && !queueKeys.has(name)) fail(name, "unknown key");
+  }
+  const server = { ...DEFAULT_SERVER_CONFIG, ...readKeys(table, SERVER_KEYS, "", fail) };
+  const queuePath = resolve(dirname(file), server.queuePath);
+  const logFile = server.logFile === null ? null : resolve(dirname(file), server.logFile);
+  const queueDefaults = { ...DEFAULT_QUEUE_CONFIG, ...readKeys(table, QUEUE_KEYS, "", fail) };
+
+  const queueOverrides = new Map<string, Partial<QueueConfig>>();
+  const queues = table.queues ?? {};
+  if (!isTable(queues)) fail("queues", "expected a table of [queues.<name>] sections");
+  for (const [name, section] of Object.entries(queues as Record<string, unknown>)) {
+    if (!isValidQueueName(name)) fail(`queues.${name}`, "not a valid queue name (letters, digits, _ and -, with one + for a fanout child)");
+    if (!isTable(section)) fail(`queues.${name}`, "expected a table of queue settings");
+    const keys = section as Record<string, unknown>;
+    for (const k of Object.keys(keys)) if (!queueKeys.has(k)) fail(`queues.${name}.${k}`, "unknown queue key");
+    queueOverrides.set(name, readKeys(keys, QUEUE_KEYS, `queues.${name}.`, fail));
+  }
+  checkMoveTargets(queueDefaults, queueOverrides, fail);
+  return { server: { ...server, queuePath, logFile }, queueDefaults, queueOverrides, file };
+}
+
+function readKeys<C>(table: Record<string, unknown>, specs: readonly KeySpec<C>[], prefix: string, fail: (key: string, message: string) => never): Partial<C> {
+  const result: Partial<C> = {};
+  for (const spec of specs) {
+    if (!(spec.key in table)) continue;
+    const raw = table[spec.key];
+    const value = spec.parse(raw);
+    if (value instanceof Mismatch) fail(prefix + spec.key, `expected ${value.expected}, got ${describe(raw)}`);
+    // spec.parse returns the type of spec.field (checked where the spec is declared).
+    (result as Record<keyof C, unknown>)[spec.field] = value;
+  }
+  return result;
+}
+
+function checkMoveTargets(defaults: QueueConfig, overrides: ReadonlyMap<string, Partial<QueueConfig>>, fail: (key: string, message: string) => never): void {
+  const check = (key: string, target: string | null | undefined) => {
+    if (target != null && !isValidQueueName(target)) fail(key, `"${target}" is not a valid queue name`);
+  };
+  check("move_expired_to", defaults.moveExpiredTo);
+  for (const [name, override] of overrides) check(`queues.${name}.move_expired_to`, override.moveExpiredTo);
+}
+
+function isTable(value: unknown): boolean {
+  return typeof value === "object" && value !== null && !Array.isArray(value) && !(value instanceof Date);
+}
+
+function describe(raw: unknown): string {
+  if (typeof raw === "string") return `"${raw}"`;
+  if (Array.isArray(raw)) return "an array";
+  if (isTable(raw)) return "a table";
+  return `${typeof raw} ${String(raw)}`;
+}
+
+/** The settings in force for one queue: its own table, else its fanout parent's, else the defaults. */
+export function queueConfigFor(config: KestrelConfig, name: string): QueueConfig {
+  const own = config.queueOverrides.get(name);
+  const plus = name.indexOf("+");
+  const base = plus > 0 ? queueConfigFor(config, name.slice(0, plus)) : config.queueDefaults;
+  return own === undefined ? base : { ...base, ...own };
+}

@@ -1,0 +1,128 @@
+/**
+ * Every config key: its TOML name, type, default and meaning.
+ *
+ * This table is the single source for parsing, defaults, `dump_config` and the configuration
+ * reference in docs/configuration.md (a test checks the two agree). Server keys live at the top
+ * level; queue keys may be set at the top level (defaults for every queue) and in
+ * `[queues.<name>]` (overrides for one queue).
+ */
+import type { SyncPolicy } from "../journal/sync_policy.ts";
+import { describeSyncPolicy } from "../journal/sync_policy.ts";
+import { LOG_LEVELS, type LogLevel } from "../log.ts";
+import * as v from "./values.ts";
+
+export interface QueueConfig {
+  readonly maxItems: number;
+  readonly maxSize: number;
+  readonly maxItemSize: number;
+  readonly discardOldWhenFull: boolean;
+  readonly maxAge: number;
+  readonly moveExpiredTo: string | null;
+  readonly journal: boolean;
+  readonly syncJournal: SyncPolicy;
+  readonly maxJournalSize: number;
+  readonly maxJournalOverflow: number;
+}
+
+export interface ServerConfig {
+  readonly host: string;
+  readonly port: number;
+  readonly queuePath: string;
+  readonly timeout: number;
+  readonly expirationTimerFrequency: number;
+  readonly maxConnections: number;
+  readonly maxRequestSize: number;
+  readonly logLevel: LogLevel;
+  readonly logFile: string | null;
+}
+
+export interface KeySpec<C> {
+  readonly key: string;
+  readonly field: keyof C;
+  readonly parse: v.Parser<unknown>;
+  readonly defaultValue: unknown;
+  /** The default as written in a config file and in the docs. */
+  readonly defaultText: string;
+  readonly doc: string;
+}
+
+function key<C, K extends keyof C>(key: string, field: K, parse: v.Parser<C[K]>, defaultText: string, doc: string): KeySpec<C> {
+  const defaultValue = parse(parseDefault(defaultText));
+  if (defaultValue instanceof v.Mismatch) throw new Error(`bad default for ${key}`);
+  return { key, field, parse, defaultValue, defaultText, doc };
+}
+
+/** Defaults are written as TOML literals: a quoted string, a number or a boolean. */
+function parseDefault(text: string): unknown {
+  if (text.startsWith('"')) return text.slice(1, -1);
+  if (text === "true" || text === "false") return text === "true";
+  return Number(text);
+}
+
+const seconds = v.duration("seconds", 1000);
+const milliseconds = v.duration("milliseconds", 1);
+
+export const SERVER_KEYS: readonly KeySpec<ServerConfig>[] = [
+  key("host", "host", v.text, '"0.0.0.0"', "Address to listen on for memcache clients."),
+  key("port", "port", v.integer(0, 65535), "22133", "TCP port for memcache clients (0 picks a free port)."),
+  key("queue_path", "queuePath", v.text, '"kestrel-data"', "Directory holding the journals; relative paths are relative to the config file."),
+  key("timeout", "timeout", seconds, "0", "Close client connections idle this long (seconds, or a duration string); 0 = never."),
+  key(
+    "expiration_timer_frequency",
+    "expirationTimerFrequency",
+    milliseconds,
+    '"1s"',
+    "How often expired items are swept from the head of every queue (milliseconds, or a duration string); 0 = only on access.",
+  ),
+  key("max_connections", "maxConnections", v.count, '"unlimited"', "Refuse client connections beyond this many."),
+  key(
+    "max_request_size",
+    "maxRequestSize",
+    v.size(false),
+    '"64MiB"',
+    "Largest `set` accepted; a bigger one is answered SERVER_ERROR and the connection closed.",
+  ),
+  key("log_level", "logLevel", v.oneOf(LOG_LEVELS), '"info"', "Least severe log level written: debug, info, warn or error."),
+  key("log_file", "logFile", v.optional(v.text), '""', "Append the log to this file instead of stderr (empty = stderr)."),
+];
+
+export const QUEUE_KEYS: readonly KeySpec<QueueConfig>[] = [
+  key("max_items", "maxItems", v.count, '"unlimited"', "Most items the queue holds."),
+  key("max_size", "maxSize", v.size(true), '"unlimited"', "Most bytes of item data the queue holds."),
+  key("max_item_size", "maxItemSize", v.size(true), '"unlimited"', "Larger items are refused with NOT_STORED."),
+  key("discard_old_when_full", "discardOldWhenFull", v.boolean, "false", "When full, drop the oldest items instead of refusing new ones."),
+  key("max_age", "maxAge", milliseconds, "0", "Caps every item's expiry (milliseconds, or a duration string); 0 = no cap."),
+  key("move_expired_to", "moveExpiredTo", v.optional(v.text), '""', "Expired items are added to this queue instead of dropped (empty = drop)."),
+  key("journal", "journal", v.boolean, "true", "Keep a journal on disk; false = memory only, lost on restart."),
+  key(
+    "sync_journal",
+    "syncJournal",
+    v.syncPolicy,
+    "false",
+    'When journal writes are fsynced: false/"never" (left to the OS), true/"always" (before STORED, group-committed), or an interval like "20ms".',
+  ),
+  key("max_journal_size", "maxJournalSize", v.size(false), '"16MiB"', "Roll the journal when the queue is empty and the journal is bigger than this."),
+  key(
+    "max_journal_overflow",
+    "maxJournalOverflow",
+    v.integer(1, 1_000_000),
+    "10",
+    "Rewrite the journal when it exceeds this many times max_journal_size while the live data is smaller than max_journal_size.",
+  ),
+];
+
+function defaultsOf<C>(specs: readonly KeySpec<C>[]): C {
+  // The key() helper checked each default against its field's type.
+  return Object.fromEntries(specs.map((spec) => [spec.field, spec.defaultValue])) as C;
+}
+
+export const DEFAULT_SERVER_CONFIG: ServerConfig = defaultsOf(SERVER_KEYS);
+export const DEFAULT_QUEUE_CONFIG: QueueConfig = defaultsOf(QUEUE_KEYS);
+
+/** A value as `dump_config` shows it. */
+export function showValue(value: unknown): string {
+  if (value === Infinity) return "unlimited";
+  if (value === null) return "none";
+  if (typeof value === "object" && value !== null && "kind" in value) return describeSyncPolicy(value as SyncPolicy);
+  return String(value);
+}

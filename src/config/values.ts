@@ -1,0 +1,89 @@
+/**
+ * Parsers for the kinds of value a config key can hold.
+ *
+ * Each parser takes the raw TOML value and returns the typed value, or a `Mismatch` that says
+ * what was expected, for an error message that names the key. Sizes accept a plain number of
+ * bytes or a string with a unit (B, KB, MB, GB, KiB, MiB, GiB); durations a plain number in the
+ * key's own unit or a string with one (ms, s, m, h); counts and sizes also accept "unlimited".
+ */
+import type { SyncPolicy } from "../journal/sync_policy.ts";
+
+export class Mismatch {
+  constructor(readonly expected: string) {}
+}
+
+export type Parser<T> = (raw: unknown) => T | Mismatch;
+
+const SIZE_UNITS: Record<string, number> = {
+  b: 1,
+  kb: 1e3,
+  mb: 1e6,
+  gb: 1e9,
+  kib: 1024,
+  mib: 1024 ** 2,
+  gib: 1024 ** 3,
+};
+
+const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+function isWholeNumber(raw: unknown): raw is number {
+  return typeof raw === "number" && Number.isSafeInteger(raw) && raw >= 0;
+}
+
+function withUnit(raw: string, units: Record<string, number>): number | null {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]+)\s*$/.exec(raw);
+  if (match === null) return null;
+  const factor = units[match[2]!.toLowerCase()];
+  return factor === undefined ? null : Math.round(Number(match[1]) * factor);
+}
+
+export const boolean: Parser<boolean> = (raw) => (typeof raw === "boolean" ? raw : new Mismatch("true or false"));
+
+export function integer(min: number, max: number): Parser<number> {
+  return (raw) => (isWholeNumber(raw) && raw >= min && raw <= max ? raw : new Mismatch(`a whole number from ${min} to ${max}`));
+}
+
+export const count: Parser<number> = (raw) => {
+  if (raw === "unlimited") return Infinity;
+  return isWholeNumber(raw) ? raw : new Mismatch('a whole number or "unlimited"');
+};
+
+export function size(allowUnlimited: boolean): Parser<number> {
+  const expected = `a size in bytes (a number, or a string like "16MiB")${allowUnlimited ? ' or "unlimited"' : ""}`;
+  return (raw) => {
+    if (allowUnlimited && raw === "unlimited") return Infinity;
+    if (isWholeNumber(raw)) return raw;
+    const bytes = typeof raw === "string" ? withUnit(raw, SIZE_UNITS) : null;
+    return bytes === null ? new Mismatch(expected) : bytes;
+  };
+}
+
+/** A duration; a bare number is in `unitMs` milliseconds. Returns milliseconds. */
+export function duration(unitName: string, unitMs: number): Parser<number> {
+  const expected = `a duration (a number of ${unitName}, or a string like "500ms", "30s", "5m")`;
+  return (raw) => {
+    if (isWholeNumber(raw)) return raw * unitMs;
+    const ms = typeof raw === "string" ? withUnit(raw, DURATION_UNITS_MS) : null;
+    return ms === null ? new Mismatch(expected) : ms;
+  };
+}
+
+export const text: Parser<string> = (raw) => (typeof raw === "string" && raw.length > 0 ? raw : new Mismatch("a non-empty string"));
+
+export function optional<T>(parser: Parser<T>): Parser<T | null> {
+  return (raw) => (raw === "" || raw === false ? null : parser(raw));
+}
+
+export function oneOf<T extends string>(choices: readonly T[]): Parser<T> {
+  return (raw) => ((choices as readonly unknown[]).includes(raw) ? (raw as T) : new Mismatch(`one of ${choices.map((c) => `"${c}"`).join(", ")}`));
+}
+
+const intervalMs = duration("milliseconds", 1);
+
+export const syncPolicy: Parser<SyncPolicy> = (raw) => {
+  if (raw === false || raw === "never") return { kind: "never" };
+  if (raw === true || raw === "always") return { kind: "always" };
+  const ms = typeof raw === "string" ? intervalMs(raw) : new Mismatch("");
+  if (typeof ms === "number" && ms > 0) return { kind: "interval", ms };
+  return new Mismatch('false/"never", true/"always", or an interval like "20ms"');
+};

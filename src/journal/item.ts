@@ -1,0 +1,17 @@
+/**
+ * The unit of data a queue holds and a journal persists.
+ *
+ * Invariants: `id` is unique within one queue and grows with every add (replay keeps the order of
+ * ids); `addTime` and `expiry` are unix milliseconds, `expiry` 0 meaning "never"; `data` is owned
+ * by the item and never mutated after it is created.
+ */
+export interface Item {
+  readonly id: number;
+  readonly addTime: number;
+  readonly expiry: number;
+  readonly data: Uint8Array;
+}
+
+export function isExpired(item: Item, now: number): boolean {
+  return item.expiry !== 0 && item.expiry <= now;
+}

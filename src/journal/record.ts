@@ -1,0 +1,147 @@
+/**
+ * The journal's own on-disk format (version 1): a 16-byte file header, then self-checking records.
+ *
+ *   header:  "KESTRELJ" | u32 version | u32 crc32(bytes 0..12)
+ *   record:  u32 crc32(bytes 4..end) | u8 0xA7 | u8 opcode | u32 payload length | payload
+ *
+ * Every record names the item it concerns by id, so replay stays exact even when a record in the
+ * middle is lost. All integers are little-endian. docs/journal-format.md is the byte-level
+ * reference; this module is its only implementation.
+ */
+import { readU64, viewOf, writeU64 } from "./binary.ts";
+import type { Item } from "./item.ts";
+
+export const FILE_MAGIC = "KESTRELJ";
+export const FORMAT_VERSION = 1;
+export const FILE_HEADER_SIZE = 16;
+
+export const RECORD_MARKER = 0xa7;
+export const RECORD_HEADER_SIZE = 10;
+const ADD_FIXED_SIZE = 24;
+const ID_PAYLOAD_SIZE = 8;
+
+/** An item was appended at the tail. */
+export const OP_ADD = 1;
+/** An item left the queue for good (read, confirmed, expired, discarded or flushed). */
+export const OP_REMOVE = 2;
+/** An item was handed out by a reliable read and is waiting for close or abort. */
+export const OP_OPEN = 3;
+/** An open item went back to the head of the queue. */
+export const OP_ABORT = 4;
+
+export type IdOp = typeof OP_REMOVE | typeof OP_OPEN | typeof OP_ABORT;
+
+export type JournalRecord =
+  | { readonly op: typeof OP_ADD; readonly item: Item }
+  | { readonly op: IdOp; readonly id: number };
+
+const crc32 = Bun.hash.crc32;
+
+export function encodeFileHeader(): Uint8Array {
+  const bytes = new Uint8Array(FILE_HEADER_SIZE);
+  const view = viewOf(bytes);
+  for (let i = 0; i < FILE_MAGIC.length; i++) bytes[i] = FILE_MAGIC.charCodeAt(i);
+  view.setUint32(8, FORMAT_VERSION, true);
+  view.setUint32(12, crc32(bytes.subarray(0, 12)), true);
+  return bytes;
+}
+
+/** True when `bytes` starts with a valid version-1 file header. */
+export function hasFileHeader(bytes: Uint8Array): boolean {
+  if (bytes.length < FILE_HEADER_SIZE) return false;
+  for (let i = 0; i < FILE_MAGIC.length; i++) {
+    if (bytes[i] !== FILE_MAGIC.charCodeAt(i)) return false;
+  }
+  const view = viewOf(bytes);
+  return view.getUint32(8, true) === FORMAT_VERSION && view.getUint32(12, true) === crc32(bytes.subarray(0, 12));
+}
+
+/** True when `bytes` starts with the magic, whatever the rest of the header says. */
+export function hasFileMagic(bytes: Uint8Array): boolean {
+  if (bytes.length < FILE_MAGIC.length) return false;
+  for (let i = 0; i < FILE_MAGIC.length; i++) {
+    if (bytes[i] !== FILE_MAGIC.charCodeAt(i)) return false;
+  }
+  return true;
+}
+
+/**
+ * An ADD record as two pieces: a small head (record header + fixed fields) and the item's own
+ * bytes, which are written as they are (no copy).
+ */
+export function encodeAdd(item: Item): [Uint8Array, Uint8Array] {
+  const head = new Uint8Array(RECORD_HEADER_SIZE + ADD_FIXED_SIZE);
+  const view = viewOf(head);
+  head[4] = RECORD_MARKER;
+  head[5] = OP_ADD;
+  view.setUint32(6, ADD_FIXED_SIZE + item.data.length, true);
+  writeU64(view, 10, item.id);
+  writeU64(view, 18, item.addTime);
+  writeU64(view, 26, item.expiry);
+  view.setUint32(0, crc32(item.data, crc32(head.subarray(4))), true);
+  return [head, item.data];
+}
+
+export function encodeIdRecord(op: IdOp, id: number): Uint8Array {
+  const bytes = new Uint8Array(RECORD_HEADER_SIZE + ID_PAYLOAD_SIZE);
+  const view = viewOf(bytes);
+  bytes[4] = RECORD_MARKER;
+  bytes[5] = op;
+  view.setUint32(6, ID_PAYLOAD_SIZE, true);
+  writeU64(view, 10, id);
+  view.setUint32(0, crc32(bytes.subarray(4)), true);
+  return bytes;
+}
+
+export interface DecodedRecord {
+  readonly record: JournalRecord;
+  /** Offset just past this record. */
+  readonly end: number;
+}
+
+/**
+ * Decodes the record starting at `offset`, or returns null when the bytes there are not a whole,
+ * intact record (torn, corrupt, or not a record boundary at all). Never throws. An ADD's data is
+ * a view into `bytes`.
+ */
+export function decodeRecordAt(bytes: Uint8Array, view: DataView, offset: number): DecodedRecord | null {
+  if (offset + RECORD_HEADER_SIZE > bytes.length) return null;
+  if (bytes[offset + 4] !== RECORD_MARKER) return null;
+  const op = bytes[offset + 5];
+  const length = view.getUint32(offset + 6, true);
+  const end = offset + RECORD_HEADER_SIZE + length;
+  if (end > bytes.length) return null;
+  if (op === OP_ADD) {
+    if (length < ADD_FIXED_SIZE) return null;
+  } else if (op === OP_REMOVE || op === OP_OPEN || op === OP_ABORT) {
+    if (length !== ID_PAYLOAD_SIZE) return null;
+  } else {
+    return null;
+  }
+  if (view.getUint32(offset, true) !== crc32(bytes.subarray(offset + 4, end))) return null;
+  const p = offset + RECORD_HEADER_SIZE;
+  if (op === OP_ADD) {
+    const item: Item = {
+      id: readU64(view, p),
+      addTime: readU64(view, p + 8),
+      expiry: readU64(view, p + 16),
+      data: bytes.subarray(p + ADD_FIXED_SIZE, end),
+    };
+    return { record: { op, item }, end };
+  }
+  return { record: { op, id: readU64(view, p) }, end };
+}
+
+/** The first offset at or after `from` where an intact record starts, or -1. */
+export function findNextRecord(bytes: Uint8Array, view: DataView, from: number): number {
+  for (let p = bytes.indexOf(RECORD_MARKER, from + 4); p !== -1; p = bytes.indexOf(RECORD_MARKER, p + 1)) {
+    if (decodeRecordAt(bytes, view, p - 4) !== null) return p - 4;
+  }
+  return -1;
+}
+
+export function recordSize(record: JournalRecord): number {
+  return record.op === OP_ADD
+    ? RECORD_HEADER_SIZE + ADD_FIXED_SIZE + record.item.data.length
+    : RECORD_HEADER_SIZE + ID_PAYLOAD_SIZE;
+}

@@ -1,0 +1,249 @@
+/**
+ * The append side of one journal file: batching, the sync policy and write failures.
+ *
+ * Invariants: records reach the file in the order they were appended; a commit settles only after
+ * every record it covers was written (and, under `always`, fsynced); at most one fsync is in
+ * flight per file and it runs off the event loop while the next batch forms; a failed write is
+ * cut back out of the file and its records are kept and retried, so the file never holds a torn
+ * record written by this process and memory and disk agree again once the fault clears.
+ */
+import { closeSync, fsync, fsyncSync, ftruncateSync, openSync, unlinkSync } from "node:fs";
+import { Commit } from "./commit.ts";
+import { writeFully, replaceFileAtomically } from "./files.ts";
+import { markDirty } from "./flush_scheduler.ts";
+import type { Item } from "./item.ts";
+import { OP_ABORT, OP_OPEN, OP_REMOVE, encodeAdd, encodeFileHeader, encodeIdRecord, type IdOp } from "./record.ts";
+import type { SyncPolicy } from "./sync_policy.ts";
+
+const RETRY_AFTER_FAILURE_MS = 1000;
+
+export interface WriterEvents {
+  /** A write or fsync failed (the journal refuses new items until a retry succeeds). */
+  onFailure(message: string): void;
+  onRecovered(): void;
+}
+
+export class JournalWriter {
+  private fd: number;
+  private diskSize: number;
+  private pending: Uint8Array[] = [];
+  private pendingBytes = 0;
+  private commit: Commit | null = null;
+  private unsynced: Commit[] = [];
+  private syncInFlight = false;
+  private fdsToCloseAfterSync: number[] = [];
+  private intervalTimer: ReturnType<typeof setTimeout> | null = null;
+  private retryTimer: ReturnType<typeof setTimeout> | null = null;
+  /** Why the last write failed, or null while the journal is healthy. */
+  failure: string | null = null;
+  private closed = false;
+
+  constructor(
+    readonly path: string,
+    private policy: SyncPolicy,
+    private readonly events: WriterEvents,
+  ) {
+    this.fd = openSync(path, "a", 0o644);
+    this.diskSize = Bun.file(path).size;
+    if (this.diskSize === 0) {
+      writeFully(this.fd, [encodeFileHeader()]);
+      this.diskSize = Bun.file(path).size;
+    }
+  }
+
+  /** Bytes in the file plus bytes waiting to be written. */
+  get size(): number {
+    return this.diskSize + this.pendingBytes;
+  }
+
+  setPolicy(policy: SyncPolicy): void {
+    this.policy = policy;
+  }
+
+  appendAdd(item: Item): Commit {
+    const [head, data] = encodeAdd(item);
+    this.pending.push(head, data);
+    return this.appended(head.length + data.length);
+  }
+
+  appendRemove(id: number): Commit {
+    return this.appendId(OP_REMOVE, id);
+  }
+
+  appendOpen(id: number): Commit {
+    return this.appendId(OP_OPEN, id);
+  }
+
+  appendAbort(id: number): Commit {
+    return this.appendId(OP_ABORT, id);
+  }
+
+  private appendId(op: IdOp, id: number): Commit {
+    const record = encodeIdRecord(op, id);
+    this.pending.push(record);
+    return this.appended(record.length);
+  }
+
+  private appended(bytes: number): Commit {
+    this.pendingBytes += bytes;
+    if (this.commit === null) {
+      this.commit = new Commit();
+      if (this.failure === null) markDirty(this);
+    }
+    return this.commit;
+  }
+
+  /** Writes everything appended so far (one writev); called once per event-loop turn. */
+  flush(): void {
+    if (this.pending.length === 0 || this.closed) return;
+    const chunks = this.pending;
+    const bytes = this.pendingBytes;
+    const commit = this.commit!;
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.commit = null;
+    try {
+      writeFully(this.fd, chunks);
+      this.diskSize += bytes;
+    } catch (error) {
+      this.writeFailed(chunks, bytes, commit, error);
+      return;
+    }
+    if (this.failure !== null) {
+      this.failure = null;
+      this.events.onRecovered();
+    }
+    if (this.policy.kind === "always") {
+      this.unsynced.push(commit);
+      this.startSync();
+    } else {
+      commit.settle("durable");
+      if (this.policy.kind === "interval") this.armIntervalSync(this.policy.ms);
+    }
+  }
+
+  private writeFailed(chunks: Uint8Array[], bytes: number, commit: Commit, error: unknown): void {
+    const message = `journal write to ${this.path} failed: ${errorText(error)}`;
+    try {
+      ftruncateSync(this.fd, this.diskSize);
+    } catch {
+      // The file keeps a torn tail; replay cuts it off at the next start.
+    }
+    this.pending = chunks.concat(this.pending);
+    this.pendingBytes += bytes;
+    commit.settle("failed", message);
+    if (this.failure === null) this.events.onFailure(message);
+    this.failure = message;
+    this.retryTimer ??= setTimeout(() => {
+      this.retryTimer = null;
+      this.flush();
+    }, RETRY_AFTER_FAILURE_MS);
+  }
+
+  private startSync(): void {
+    if (this.syncInFlight || this.unsynced.length === 0 || this.closed) return;
+    const group = this.unsynced;
+    this.unsynced = [];
+    this.syncInFlight = true;
+    fsync(this.fd, (error) => {
+      this.syncInFlight = false;
+      for (const fd of this.fdsToCloseAfterSync.splice(0)) closeQuietly(fd);
+      const message = error ? `fsync of ${this.path} failed: ${errorText(error)}` : "";
+      if (error) this.events.onFailure(message);
+      for (const commit of group) commit.settle(error ? "failed" : "durable", message);
+      this.startSync();
+    });
+  }
+
+  private armIntervalSync(ms: number): void {
+    if (this.intervalTimer !== null) return;
+    this.intervalTimer = setTimeout(() => {
+      this.intervalTimer = null;
+      if (this.closed || this.syncInFlight) return;
+      this.syncInFlight = true;
+      fsync(this.fd, (error) => {
+        this.syncInFlight = false;
+        for (const fd of this.fdsToCloseAfterSync.splice(0)) closeQuietly(fd);
+        if (error) this.events.onFailure(`fsync of ${this.path} failed: ${errorText(error)}`);
+        this.startSync();
+      });
+    }, ms);
+  }
+
+  /**
+   * Replaces the file with one holding exactly `items` (queued) and `open` (handed out, waiting
+   * for confirmation), atomically. Used to roll a drained journal and to convert old files.
+   */
+  rewrite(open: readonly Item[], items: Iterable<Item>): void {
+    this.flush();
+    if (this.failure !== null) throw new Error(this.failure);
+    const chunks: Uint8Array[] = [encodeFileHeader()];
+    for (const item of open) chunks.push(...encodeAdd(item), encodeIdRecord(OP_OPEN, item.id));
+    for (const item of items) chunks.push(...encodeAdd(item));
+    replaceFileAtomically(this.path, chunks);
+    this.swapFd(openSync(this.path, "a", 0o644));
+    this.diskSize = Bun.file(this.path).size;
+    for (const commit of this.unsynced.splice(0)) commit.settle("durable");
+  }
+
+  /** Writes what is pending, forces it to disk and closes the file. */
+  close(): void {
+    if (this.closed) return;
+    this.flush();
+    try {
+      if (this.failure === null) fsyncSync(this.fd);
+    } catch (error) {
+      this.events.onFailure(`fsync of ${this.path} failed: ${errorText(error)}`);
+    }
+    for (const commit of this.unsynced.splice(0)) commit.settle("durable");
+    this.closed = true;
+    this.clearTimers();
+    this.retire(this.fd);
+  }
+
+  /** Closes the file and deletes it (the queue is gone). */
+  erase(): void {
+    this.closed = true;
+    this.clearTimers();
+    this.commit?.settle("failed", "queue deleted");
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.retire(this.fd);
+    try {
+      unlinkSync(this.path);
+    } catch {
+      // Already gone.
+    }
+  }
+
+  private clearTimers(): void {
+    if (this.intervalTimer !== null) clearTimeout(this.intervalTimer);
+    if (this.retryTimer !== null) clearTimeout(this.retryTimer);
+    this.intervalTimer = this.retryTimer = null;
+  }
+
+  private swapFd(fd: number): void {
+    const old = this.fd;
+    this.fd = fd;
+    this.retire(old);
+  }
+
+  /** Closes an fd now, or after the fsync that is using it returns. */
+  private retire(fd: number): void {
+    if (this.syncInFlight) this.fdsToCloseAfterSync.push(fd);
+    else closeQuietly(fd);
+  }
+}
+
+function closeQuietly(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    // Nothing useful to do: the fd is gone either way.
+  }
+}
+
+export function errorText(error: unknown): string {
+  if (error instanceof Error) return "code" in error && typeof error.code === "string" ? `${error.code}: ${error.message}` : error.message;
+  return String(error);
+}

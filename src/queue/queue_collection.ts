@@ -1,0 +1,222 @@
+/**
+ * All the queues of one server: loading them from queue_path, creating them on first use, fanout,
+ * expiry moves, deletion, reconfiguration and shutdown.
+ *
+ * Invariants: a queue exists here iff it is live (not deleted); `children` lists, for each parent
+ * name, exactly the live fanout queues `<parent>+<child>`; a name that is not a valid queue name
+ * never reaches the file system; a queue whose journal could not be opened is not served (its
+ * files are left as they are) and every request for it gets the reason.
+ */
+import { mkdirSync, readdirSync, unlinkSync } from "node:fs";
+import { join } from "node:path";
+import { queueConfigFor, type KestrelConfig } from "../config/load.ts";
+import { allOf, type Commit } from "../journal/commit.ts";
+import { flushJournals } from "../journal/flush_scheduler.ts";
+import type { Item } from "../journal/item.ts";
+import { openJournal, type OpenedJournal } from "../journal/open_journal.ts";
+import { QUARANTINE_DIR } from "../journal/quarantine.ts";
+import type { SyncPolicy } from "../journal/sync_policy.ts";
+import { errorText, type JournalWriter, type WriterEvents } from "../journal/writer.ts";
+import { log } from "../log.ts";
+import { PersistentQueue, type AddResult, type QueueHooks } from "./persistent_queue.ts";
+import { fanoutParent, isValidQueueName } from "./queue_name.ts";
+
+export class QueueUnavailableError extends Error {}
+
+export interface CollectionTotals {
+  readonly items: number;
+  readonly bytes: number;
+  readonly totalItems: number;
+}
+
+export class QueueCollection {
+  private readonly queues = new Map<string, PersistentQueue>();
+  private readonly children = new Map<string, Set<PersistentQueue>>();
+  /** Queues whose journals could not be opened, with the reason. */
+  private readonly unavailable = new Map<string, string>();
+  private totalItemsOfDeleted = 0;
+  private readonly hooks: QueueHooks = { expired: (queue, item) => this.moveExpired(queue, item) };
+
+  private constructor(
+    private config: KestrelConfig,
+    private readonly queuePath: string,
+  ) {}
+
+  /** Creates queue_path if needed and loads every journal in it. */
+  static load(config: KestrelConfig): QueueCollection {
+    const queuePath = config.server.queuePath;
+    mkdirSync(queuePath, { recursive: true });
+    const collection = new QueueCollection(config, queuePath);
+    const started = performance.now();
+    for (const entry of readdirSync(queuePath, { withFileTypes: true })) {
+      if (!entry.isFile()) {
+        if (entry.name !== QUARANTINE_DIR) log.debug(`ignoring ${join(queuePath, entry.name)}: not a journal file`);
+      } else if (isValidQueueName(entry.name)) {
+        collection.tryCreate(entry.name);
+      } else if (entry.name.startsWith(".") && entry.name.endsWith(".tmp")) {
+        unlinkSync(join(queuePath, entry.name));
+        log.info(`removed ${entry.name}, left over from an interrupted journal rewrite`);
+      } else {
+        log.debug(`ignoring ${join(queuePath, entry.name)}: not a journal file`);
+      }
+    }
+    const totals = collection.totals();
+    log.info(
+      `loaded ${collection.queues.size} queue(s), ${totals.items} item(s) from ${queuePath} in ${(performance.now() - started).toFixed(0)} ms`,
+    );
+    return collection;
+  }
+
+  get(name: string): PersistentQueue | undefined {
+    return this.queues.get(name);
+  }
+
+  /** The queue called `name`, created if needed. Throws QueueUnavailableError if it can't be. */
+  getOrCreate(name: string): PersistentQueue {
+    const existing = this.queues.get(name);
+    if (existing !== undefined) return existing;
+    if (!isValidQueueName(name)) throw new QueueUnavailableError(`invalid queue name`);
+    const reason = this.unavailable.get(name);
+    if (reason !== undefined) throw new QueueUnavailableError(reason);
+    try {
+      return this.create(name);
+    } catch (error) {
+      throw new QueueUnavailableError(`cannot create queue '${name}': ${errorText(error)}`);
+    }
+  }
+
+  /** Adds to `name` and to each of its fanout children; the commit covers all of them. */
+  add(name: string, data: Uint8Array, expiry: number, now: number): AddResult {
+    const result = this.getOrCreate(name).add(data, expiry, now);
+    const children = this.children.get(name);
+    if (!result.stored || children === undefined) return result;
+    const commits: Commit[] = [result.commit];
+    for (const child of children) {
+      const childResult = child.add(data, expiry, now);
+      if (childResult.stored) commits.push(childResult.commit);
+      else log.debug(`fanout '${child.name}' refused an item: ${childResult.reason}`);
+    }
+    return { stored: true, commit: allOf(commits) };
+  }
+
+  delete(name: string): void {
+    const queue = this.queues.get(name);
+    if (queue === undefined) return;
+    this.totalItemsOfDeleted += queue.stats().totalItems;
+    this.queues.delete(name);
+    const parent = fanoutParent(name);
+    if (parent !== null) this.children.get(parent)?.delete(queue);
+    queue.destroy();
+    log.info(`deleted queue '${name}'`);
+  }
+
+  flushAll(): void {
+    for (const queue of this.queues.values()) queue.flush();
+  }
+
+  /** Removes expired items from the head of every queue (the periodic sweep). */
+  discardAllExpired(now: number): number {
+    let count = 0;
+    for (const queue of [...this.queues.values()]) count += queue.discardExpired(now);
+    return count;
+  }
+
+  flushAllExpired(now: number): number {
+    let count = 0;
+    for (const queue of [...this.queues.values()]) count += queue.flushExpired(now);
+    return count;
+  }
+
+  /** Applies a reloaded config to every live queue. */
+  reconfigure(config: KestrelConfig): void {
+    this.config = config;
+    for (const queue of this.queues.values()) {
+      const settings = queueConfigFor(config, queue.name);
+      const hadJournal = queue.settings.journal;
+      queue.reconfigure(settings);
+      if (settings.journal !== hadJournal) {
+        queue.replaceJournal(settings.journal ? this.openFreshJournal(queue.name) : null);
+      }
+    }
+  }
+
+  all(): IterableIterator<PersistentQueue> {
+    return this.queues.values();
+  }
+
+  totals(): CollectionTotals {
+    let items = 0;
+    let bytes = 0;
+    let totalItems = this.totalItemsOfDeleted;
+    for (const queue of this.queues.values()) {
+      const stats = queue.stats();
+      items += stats.items;
+      bytes += stats.bytes;
+      totalItems += stats.totalItems;
+    }
+    return { items, bytes, totalItems };
+  }
+
+  /** Writes and syncs every journal (waiters are released); the collection is unusable after. */
+  close(): void {
+    flushJournals();
+    for (const queue of this.queues.values()) queue.close();
+    this.queues.clear();
+    this.children.clear();
+  }
+
+  private tryCreate(name: string): void {
+    try {
+      this.create(name);
+    } catch (error) {
+      const reason = `journal for queue '${name}' could not be opened: ${errorText(error)}`;
+      this.unavailable.set(name, reason);
+      log.error(`${reason}; the queue is not served and its files are left untouched`);
+    }
+  }
+
+  private create(name: string): PersistentQueue {
+    const settings = queueConfigFor(this.config, name);
+    const opened = this.openJournal(name, settings.syncJournal);
+    let journal: JournalWriter | null = opened.writer;
+    if (!settings.journal) {
+      opened.writer.erase();
+      journal = null;
+    }
+    const queue = new PersistentQueue(name, settings, journal, opened.items, opened.nextId, this.hooks);
+    this.queues.set(name, queue);
+    const parent = fanoutParent(name);
+    if (parent !== null) {
+      let set = this.children.get(parent);
+      if (set === undefined) this.children.set(parent, (set = new Set()));
+      set.add(queue);
+    }
+    return queue;
+  }
+
+  private openJournal(name: string, policy: SyncPolicy): OpenedJournal {
+    return openJournal(this.queuePath, name, policy, this.writerEvents(name));
+  }
+
+  private openFreshJournal(name: string): JournalWriter {
+    return this.openJournal(name, queueConfigFor(this.config, name).syncJournal).writer;
+  }
+
+  private writerEvents(name: string): WriterEvents {
+    return {
+      onFailure: (message) => log.error(`queue '${name}': ${message}; new items are refused until the journal can be written again`),
+      onRecovered: () => log.info(`queue '${name}': journal writes work again`),
+    };
+  }
+
+  private moveExpired(queue: PersistentQueue, item: Item): void {
+    const target = queue.settings.moveExpiredTo;
+    if (target === null || target === queue.name) return;
+    try {
+      const result = this.getOrCreate(target).add(item.data, 0, Date.now());
+      if (!result.stored) log.warn(`expired item from '${queue.name}' dropped: '${target}' refused it (${result.reason})`);
+    } catch (error) {
+      log.warn(`expired item from '${queue.name}' dropped: ${errorText(error)}`);
+    }
+  }
+}

@@ -1,0 +1,127 @@
+/**
+ * Executes one request frame for a connection: every command of the protocol except `get`
+ * (get_command.ts). Replies go to the session's outbox in request order.
+ */
+import { isValidQueueName } from "../queue/queue_name.ts";
+import { QueueUnavailableError } from "../queue/queue_collection.ts";
+import type { ServerContext, Session } from "./context.ts";
+import { handleGet } from "./get_command.ts";
+import type { Frame, SetFrame } from "./request_parser.ts";
+import { dumpConfigReport, dumpStatsReport, statsReport } from "./reports.ts";
+import * as reply from "./replies.ts";
+
+/** Memcache expiry: 0 never; below 1,000,000 seconds from now; otherwise unix seconds. */
+export function expiryFromExptime(exptime: number, now: number): number {
+  if (exptime === 0) return 0;
+  if (exptime < 0) return 1;
+  return exptime < 1_000_000 ? now + exptime * 1000 : exptime * 1000;
+}
+
+export function execute(frame: Exclude<Frame, { kind: "fatal" }>, session: Session, ctx: ServerContext): void {
+  switch (frame.kind) {
+    case "set":
+      return handleSet(frame, session, ctx);
+    case "unsupported-storage":
+      if (!frame.noreply) session.outbox.push(reply.ERROR);
+      return;
+    case "bad-request":
+      if (!frame.noreply) session.outbox.push(reply.line(frame.reply));
+      return;
+    case "line":
+      return executeLine(frame.command, frame.args, session, ctx);
+  }
+}
+
+function handleSet(frame: SetFrame, session: Session, ctx: ServerContext): void {
+  ctx.stats.cmdSet++;
+  const respond = (bytes: Uint8Array) => {
+    if (!frame.noreply) session.outbox.push(bytes);
+  };
+  if (!isValidQueueName(frame.key)) return respond(reply.clientError(`bad queue name '${frame.key}'`));
+  const now = Date.now();
+  let result;
+  try {
+    result = ctx.queues.add(frame.key, frame.data, expiryFromExptime(frame.exptime, now), now);
+  } catch (error) {
+    if (error instanceof QueueUnavailableError) return respond(reply.serverError(error.message));
+    throw error;
+  }
+  if (!result.stored) return respond(reply.NOT_STORED);
+  if (frame.noreply) return;
+  const commit = result.commit;
+  if (commit.state === "durable") return session.outbox.push(reply.STORED);
+  const deferred = session.outbox.defer();
+  commit.onSettled(() => {
+    session.outbox.resolve(deferred, [commit.state === "durable" ? reply.STORED : reply.serverError(commit.error)]);
+    session.replyReady();
+  });
+}
+
+function executeLine(command: string, args: readonly string[], session: Session, ctx: ServerContext): void {
+  const out = session.outbox;
+  switch (command) {
+    case "get":
+    case "gets":
+      return handleGet(args, session, ctx);
+    case "delete":
+      return withQueueArg(args, session, (name, noreply) => {
+        ctx.queues.delete(name);
+        if (!noreply) out.push(reply.DELETED);
+      });
+    case "flush":
+      return withQueueArg(args, session, (name, noreply) => {
+        ctx.queues.get(name)?.flush();
+        if (!noreply) out.push(reply.END);
+      });
+    case "flush_expired":
+      return withQueueArg(args, session, (name, noreply) => {
+        const count = ctx.queues.get(name)?.flushExpired(Date.now()) ?? 0;
+        if (!noreply) out.push(reply.line(String(count)));
+      });
+    case "flush_all":
+      ctx.queues.flushAll();
+      if (args[args.length - 1] !== "noreply") out.push(reply.FLUSHED_ALL);
+      return;
+    case "flush_all_expired":
+      out.push(reply.line(String(ctx.queues.flushAllExpired(Date.now()))));
+      return;
+    case "stats":
+      out.push(Buffer.from(statsReport(ctx), "latin1"));
+      return;
+    case "dump_stats":
+      out.push(Buffer.from(dumpStatsReport(ctx), "latin1"));
+      return;
+    case "dump_config":
+      out.push(Buffer.from(dumpConfigReport(ctx), "latin1"));
+      return;
+    case "version":
+      out.push(reply.line(`VERSION ${ctx.version}`));
+      return;
+    case "reload": {
+      const error = ctx.reload();
+      out.push(error === null ? reply.RELOADED : reply.serverError(`reload failed: ${error}`));
+      return;
+    }
+    case "shutdown":
+      session.quit();
+      ctx.shutdown();
+      return;
+    case "quit":
+      session.quit();
+      return;
+    default:
+      out.push(reply.ERROR);
+  }
+}
+
+/** Commands of the form `<command> <queue> [ignored number] [noreply]`. */
+function withQueueArg(args: readonly string[], session: Session, run: (queue: string, noreply: boolean) => void): void {
+  const noreply = args[args.length - 1] === "noreply";
+  const name = args[0];
+  if (name === undefined) return session.outbox.push(reply.ERROR);
+  if (!isValidQueueName(name)) {
+    if (!noreply) session.outbox.push(reply.clientError(`bad queue name '${name}'`));
+    return;
+  }
+  run(name, noreply);
+}

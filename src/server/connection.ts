@@ -1,0 +1,167 @@
+/**
+ * One client connection: bytes in, frames executed in order, replies out.
+ *
+ * Invariants: requests are executed strictly in arrival order and one at a time (a blocking get
+ * suspends everything behind it); all replies of one turn leave in one socket write after the
+ * journals are flushed; reading pauses while the reply backlog is over HIGH_WATER (a client
+ * that doesn't read can't make the server buffer without bound); when the connection closes,
+ * its open items go back to the head of their queues and its waits are cancelled.
+ */
+import { flushJournals } from "../journal/flush_scheduler.ts";
+import type { Item } from "../journal/item.ts";
+import { errorText } from "../journal/writer.ts";
+import { log } from "../log.ts";
+import type { PersistentQueue } from "../queue/persistent_queue.ts";
+import { execute } from "./commands.ts";
+import type { ServerContext, Session } from "./context.ts";
+import { Outbox } from "./outbox.ts";
+import { line, serverError } from "./replies.ts";
+import { RequestParser } from "./request_parser.ts";
+
+/** Reply bytes queued for a client before we stop reading its requests. */
+const HIGH_WATER = 4 * 1024 * 1024;
+/** Request bytes buffered while a blocking get waits before we stop reading. */
+const MAX_BUFFERED_WHILE_SUSPENDED = 1024 * 1024;
+export const MAX_LINE_LENGTH = 8192;
+
+/** The part of a Bun socket a connection uses (a test can supply its own). */
+export interface ClientSocket {
+  write(data: Uint8Array): number;
+  end(): void;
+  pause(): void;
+  resume(): void;
+  timeout(seconds: number): void;
+}
+
+export class Connection implements Session {
+  readonly outbox: Outbox;
+  readonly openItems = new Map<PersistentQueue, Item>();
+  private readonly parser: RequestParser;
+  private suspended = false;
+  private cancelWait: (() => void) | null = null;
+  private processing = false;
+  private closing = false;
+  private closed = false;
+  private readPaused = false;
+  private writeScheduled = false;
+  private bytesWrittenReported = 0;
+
+  constructor(
+    private readonly socket: ClientSocket,
+    private readonly ctx: ServerContext,
+    private readonly idleSeconds: number,
+    maxRequestSize: number,
+  ) {
+    this.outbox = new Outbox(socket);
+    this.parser = new RequestParser(MAX_LINE_LENGTH, maxRequestSize);
+    this.armIdleTimer();
+  }
+
+  onData(chunk: Uint8Array): void {
+    if (this.closing || this.closed) return;
+    this.ctx.stats.bytesRead += chunk.length;
+    this.parser.push(chunk);
+    if (!this.suspended) this.armIdleTimer();
+    this.process();
+  }
+
+  onDrain(): void {
+    this.outbox.drained();
+    this.afterWrite();
+    if (this.outbox.backlog < HIGH_WATER) this.process();
+  }
+
+  onClose(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.cancelWait?.();
+    this.cancelWait = null;
+    const now = Date.now();
+    for (const [queue, item] of this.openItems) queue.abort(item, now);
+    this.openItems.clear();
+  }
+
+  suspend(cancel: () => void): void {
+    this.suspended = true;
+    this.cancelWait = cancel;
+    this.socket.timeout(0);
+  }
+
+  resume(): void {
+    this.suspended = false;
+    this.cancelWait = null;
+    this.armIdleTimer();
+    queueMicrotask(() => this.process());
+  }
+
+  replyReady(): void {
+    if (this.writeScheduled) return;
+    this.writeScheduled = true;
+    queueMicrotask(() => {
+      this.writeScheduled = false;
+      this.writeOut();
+    });
+  }
+
+  quit(): void {
+    this.closing = true;
+    this.replyReady();
+  }
+
+  /** Executes buffered requests until input runs out or something must wait, then writes. */
+  private process(): void {
+    if (this.processing || this.closed) return;
+    this.processing = true;
+    try {
+      while (!this.suspended && !this.closing && this.outbox.backlog < HIGH_WATER) {
+        const frame = this.parser.next();
+        if (frame === null) break;
+        if (frame.kind === "fatal") {
+          this.outbox.push(line(frame.reply));
+          this.closing = true;
+          break;
+        }
+        this.executeSafely(frame);
+      }
+    } finally {
+      this.processing = false;
+    }
+    flushJournals();
+    this.writeOut();
+  }
+
+  private executeSafely(frame: Parameters<typeof execute>[0]): void {
+    try {
+      execute(frame, this, this.ctx);
+    } catch (error) {
+      log.error(`internal error executing ${frame.kind === "line" ? frame.command : frame.kind}: ${errorText(error)}`);
+      this.outbox.push(serverError("internal error"));
+    }
+  }
+
+  private writeOut(): void {
+    if (this.closed) return;
+    this.outbox.flush();
+    this.afterWrite();
+    if (this.closing && this.outbox.idle) this.socket.end();
+    this.updateReadPause();
+  }
+
+  private afterWrite(): void {
+    this.ctx.stats.bytesWritten += this.outbox.bytesWritten - this.bytesWrittenReported;
+    this.bytesWrittenReported = this.outbox.bytesWritten;
+  }
+
+  private updateReadPause(): void {
+    const shouldPause =
+      this.outbox.backlog >= HIGH_WATER || (this.suspended && this.parser.bufferedBytes > MAX_BUFFERED_WHILE_SUSPENDED);
+    if (shouldPause === this.readPaused) return;
+    this.readPaused = shouldPause;
+    if (shouldPause) this.socket.pause();
+    else this.socket.resume();
+  }
+
+  private armIdleTimer(): void {
+    if (this.idleSeconds > 0) this.socket.timeout(this.idleSeconds);
+  }
+}

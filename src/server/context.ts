@@ -1,0 +1,34 @@
+/**
+ * What commands can reach: the server's shared state (`ServerContext`) and the connection that
+ * sent the command (`Session`).
+ */
+import type { KestrelConfig } from "../config/load.ts";
+import type { Item } from "../journal/item.ts";
+import type { PersistentQueue } from "../queue/persistent_queue.ts";
+import type { QueueCollection } from "../queue/queue_collection.ts";
+import type { Outbox } from "./outbox.ts";
+import type { ServerStats } from "./stats.ts";
+
+export interface ServerContext {
+  readonly queues: QueueCollection;
+  readonly stats: ServerStats;
+  readonly version: string;
+  config(): KestrelConfig;
+  /** Re-reads the config file and applies it; returns an error message, or null on success. */
+  reload(): string | null;
+  /** Stops the server cleanly (the process exits once journals are closed). */
+  shutdown(): void;
+}
+
+export interface Session {
+  readonly outbox: Outbox;
+  /** This connection's open (reliable-read) item per queue. */
+  readonly openItems: Map<PersistentQueue, Item>;
+  /** The current command finishes later: process nothing else until `resume`. */
+  suspend(cancel: () => void): void;
+  resume(): void;
+  /** A deferred reply was resolved outside this connection's turn: write it out soon. */
+  replyReady(): void;
+  /** Close once every reply is written. */
+  quit(): void;
+}

@@ -1,0 +1,104 @@
+/**
+ * `get`/`gets`: dequeue, reliable reads (open/close/abort), peek and blocking waits.
+ *
+ * Keys are served one after another; a key with `t=` and an empty queue suspends the connection
+ * until an item arrives or the deadline passes, so requests on one connection keep their order.
+ * All keys are checked before any is served: an invalid request changes nothing.
+ */
+import type { Item } from "../journal/item.ts";
+import type { PersistentQueue } from "../queue/persistent_queue.ts";
+import { QueueUnavailableError } from "../queue/queue_collection.ts";
+import type { ServerContext, Session } from "./context.ts";
+import { parseGetKey, type GetRequest } from "./get_options.ts";
+import type { Deferred } from "./outbox.ts";
+import { END, ERROR, clientError, serverError, value } from "./replies.ts";
+
+export function handleGet(keys: readonly string[], session: Session, ctx: ServerContext): void {
+  if (keys.length === 0) {
+    session.outbox.push(ERROR);
+    return;
+  }
+  const requests: Array<{ request: GetRequest; queue: PersistentQueue }> = [];
+  for (const key of keys) {
+    const request = parseGetKey(key);
+    if (typeof request === "string") return session.outbox.push(clientError(request));
+    let queue: PersistentQueue;
+    try {
+      queue = ctx.queues.getOrCreate(request.queue);
+    } catch (error) {
+      if (error instanceof QueueUnavailableError) return session.outbox.push(serverError(error.message));
+      throw error;
+    }
+    if (request.open && !request.close && session.openItems.has(queue)) {
+      return session.outbox.push(clientError(`an item is already open on '${request.queue}'; close or abort it first`));
+    }
+    requests.push({ request, queue });
+  }
+  new GetRun(requests, session, ctx).continue();
+}
+
+class GetRun {
+  private readonly replies: Uint8Array[] = [];
+  private index = 0;
+  private deferred: Deferred | null = null;
+
+  constructor(
+    private readonly requests: ReadonlyArray<{ request: GetRequest; queue: PersistentQueue }>,
+    private readonly session: Session,
+    private readonly ctx: ServerContext,
+  ) {}
+
+  continue(): void {
+    for (; this.index < this.requests.length; this.index++) {
+      const { request, queue } = this.requests[this.index]!;
+      if (!this.serveNow(request, queue)) return this.wait(request, queue);
+    }
+    this.replies.push(END);
+    if (this.deferred === null) {
+      this.session.outbox.push(...this.replies);
+    } else {
+      this.session.outbox.resolve(this.deferred, this.replies);
+      this.session.resume();
+    }
+  }
+
+  /** Serves one key; false when it has to wait for an item. */
+  private serveNow(request: GetRequest, queue: PersistentQueue): boolean {
+    const now = Date.now();
+    if (request.peek) this.ctx.stats.cmdPeek++;
+    else this.ctx.stats.cmdGet++;
+    const open = this.session.openItems.get(queue);
+    if (open !== undefined && (request.close || request.abort)) {
+      this.session.openItems.delete(queue);
+      if (request.close) queue.confirm(open);
+      else queue.abort(open, now);
+    }
+    if (request.abort || (request.close && !request.open)) return true;
+    const item = request.peek ? queue.peek(now) : request.open ? queue.open(now) : queue.remove(now);
+    if (item !== undefined) {
+      this.hit(request, queue, item);
+      return true;
+    }
+    if (request.timeoutMs > 0 && !queue.isDeleted) return false;
+    this.ctx.stats.getMisses++;
+    return true;
+  }
+
+  private wait(request: GetRequest, queue: PersistentQueue): void {
+    const mode = request.peek ? "peek" : request.open ? "open" : "remove";
+    const cancel = queue.wait(mode, request.timeoutMs, (item) => {
+      if (item === null) this.ctx.stats.getMisses++;
+      else this.hit(request, queue, item);
+      this.index++;
+      this.continue();
+    });
+    if (this.deferred === null) this.deferred = this.session.outbox.defer();
+    this.session.suspend(cancel);
+  }
+
+  private hit(request: GetRequest, queue: PersistentQueue, item: Item): void {
+    this.ctx.stats.getHits++;
+    if (request.open) this.session.openItems.set(queue, item);
+    this.replies.push(...value(request.key, item.data));
+  }
+}

@@ -1,0 +1,39 @@
+/**
+ * Parses a get key: `<queue>[/option...]` with options `t=<ms>`, `open`, `close`, `abort`, `peek`
+ * in any order. Returns the request or the reason it is invalid.
+ */
+import { isValidQueueName } from "../queue/queue_name.ts";
+
+export interface GetRequest {
+  /** The key exactly as the client sent it (echoed in VALUE). */
+  readonly key: string;
+  readonly queue: string;
+  readonly timeoutMs: number;
+  readonly open: boolean;
+  readonly close: boolean;
+  readonly abort: boolean;
+  readonly peek: boolean;
+}
+
+const MAX_WAIT_MS = 24 * 3600 * 1000;
+
+export function parseGetKey(key: string): GetRequest | string {
+  const [queue = "", ...options] = key.split("/");
+  if (!isValidQueueName(queue)) return `bad queue name '${queue}'`;
+  let timeoutMs = 0;
+  let open = false;
+  let close = false;
+  let abort = false;
+  let peek = false;
+  for (const option of options) {
+    if (option === "open") open = true;
+    else if (option === "close") close = true;
+    else if (option === "abort") abort = true;
+    else if (option === "peek") peek = true;
+    else if (option.startsWith("t=") && /^\d+$/.test(option.slice(2))) timeoutMs = Math.min(Number(option.slice(2)), MAX_WAIT_MS);
+    else if (option !== "") return `unknown option '${option}'`;
+  }
+  if (peek && (open || close || abort)) return "peek can't be combined with open, close or abort";
+  if (abort && (open || close)) return "abort can't be combined with open or close";
+  return { key, queue, timeoutMs, open, close, abort, peek };
+}

@@ -1,0 +1,163 @@
+/**
+ * The memcache listener and the server's life cycle: start, connections, the expiry sweep,
+ * reload and a clean stop.
+ *
+ * A clean stop stops accepting, writes and syncs every journal (settling replies still waiting
+ * for a commit and ending blocking gets), lets connections send what they owe, then closes them.
+ */
+import type { Socket, TCPSocketListener } from "bun";
+import type { KestrelConfig } from "../config/load.ts";
+import { errorText } from "../journal/writer.ts";
+import { configureLog, log } from "../log.ts";
+import { QueueCollection } from "../queue/queue_collection.ts";
+import { Connection } from "./connection.ts";
+import type { ServerContext } from "./context.ts";
+import { serverError } from "./replies.ts";
+import { ServerStats } from "./stats.ts";
+
+/** How long a stopping server waits for clients to take their last replies. */
+const STOP_GRACE_MS = 2000;
+
+export interface ServerOptions {
+  readonly version: string;
+  /** Reads the config again (for `reload` and SIGHUP); throws with a clear message on bad input. */
+  readonly readConfig: () => KestrelConfig;
+}
+
+export class KestrelServer {
+  private readonly stats = new ServerStats();
+  private readonly connections = new Set<Connection>();
+  private readonly listener: TCPSocketListener<Connection | null>;
+  private readonly ctx: ServerContext;
+  private expiryTimer: ReturnType<typeof setInterval> | null = null;
+  private stopping: Promise<void> | null = null;
+  private resolveStopped!: () => void;
+  /** Resolves once the server has stopped (after `stop()` or a `shutdown` command). */
+  readonly stopped = new Promise<void>((resolve) => (this.resolveStopped = resolve));
+
+  private constructor(
+    private config: KestrelConfig,
+    private readonly queues: QueueCollection,
+    private readonly options: ServerOptions,
+  ) {
+    this.ctx = {
+      queues,
+      stats: this.stats,
+      version: options.version,
+      config: () => this.config,
+      reload: () => this.reload(),
+      shutdown: () => void this.stop(),
+    };
+    this.listener = this.listen();
+    this.startExpirySweep();
+  }
+
+  static start(config: KestrelConfig, options: ServerOptions): KestrelServer {
+    const queues = QueueCollection.load(config);
+    try {
+      const server = new KestrelServer(config, queues, options);
+      log.info(`kestrel ${options.version} listening on ${server.hostname}:${server.port}, queues in ${config.server.queuePath}`);
+      return server;
+    } catch (error) {
+      queues.close();
+      throw error;
+    }
+  }
+
+  get port(): number {
+    return this.listener.port;
+  }
+
+  get hostname(): string {
+    return this.listener.hostname;
+  }
+
+  /** Re-reads the config and applies it; returns an error message, or null on success. */
+  reload(): string | null {
+    let next: KestrelConfig;
+    try {
+      next = this.options.readConfig();
+    } catch (error) {
+      log.error(`reload failed, keeping the current config: ${errorText(error)}`);
+      return errorText(error);
+    }
+    const before = this.config.server;
+    const after = next.server;
+    for (const key of ["host", "port", "queuePath"] as const) {
+      if (before[key] !== after[key]) log.warn(`reload: ${key} changed to ${after[key]}; it takes effect at the next restart`);
+    }
+    this.config = { ...next, server: { ...after, host: before.host, port: before.port, queuePath: before.queuePath } };
+    configureLog(after.logLevel, after.logFile);
+    this.queues.reconfigure(this.config);
+    this.startExpirySweep();
+    log.info(`reloaded config from ${next.file ?? "embedded defaults"}`);
+    return null;
+  }
+
+  stop(): Promise<void> {
+    this.stopping ??= this.shutDown();
+    return this.stopping;
+  }
+
+  private async shutDown(): Promise<void> {
+    log.info("stopping: no new connections; writing and closing journals");
+    this.listener.stop(false);
+    if (this.expiryTimer !== null) clearInterval(this.expiryTimer);
+    this.queues.close();
+    for (const connection of this.connections) connection.quit();
+    const deadline = Date.now() + STOP_GRACE_MS;
+    while (this.connections.size > 0 && Date.now() < deadline) await Bun.sleep(10);
+    this.listener.stop(true);
+    log.info("stopped");
+    this.resolveStopped();
+  }
+
+  private listen(): TCPSocketListener<Connection | null> {
+    const { host, port } = this.config.server;
+    return Bun.listen<Connection | null>({
+      hostname: host,
+      port,
+      socket: {
+        open: (socket) => {
+          const { maxConnections, maxRequestSize, timeout } = this.config.server;
+          if (this.stopping !== null || this.connections.size >= maxConnections) {
+            socket.data = null;
+            socket.end(serverError(this.stopping ? "server is stopping" : "too many connections"));
+            return;
+          }
+          const connection = new Connection(socket, this.ctx, Math.ceil(timeout / 1000), maxRequestSize);
+          socket.data = connection;
+          this.connections.add(connection);
+          this.stats.currConnections = this.connections.size;
+          this.stats.totalConnections++;
+        },
+        data: (socket, chunk) => socket.data?.onData(chunk),
+        drain: (socket) => socket.data?.onDrain(),
+        close: (socket) => this.closed(socket),
+        error: (socket, error) => {
+          log.debug(`connection error: ${errorText(error)}`);
+          this.closed(socket);
+        },
+        timeout: (socket) => {
+          log.debug("closing idle connection");
+          socket.end();
+        },
+      },
+    });
+  }
+
+  private closed(socket: Socket<Connection | null>): void {
+    const connection = socket.data;
+    if (connection === null) return;
+    connection.onClose();
+    this.connections.delete(connection);
+    this.stats.currConnections = this.connections.size;
+  }
+
+  private startExpirySweep(): void {
+    if (this.expiryTimer !== null) clearInterval(this.expiryTimer);
+    this.expiryTimer = null;
+    const every = this.config.server.expirationTimerFrequency;
+    if (every > 0) this.expiryTimer = setInterval(() => this.queues.discardAllExpired(Date.now()), every);
+  }
+}

@@ -1,0 +1,143 @@
+/**
+ * A raw memcache-protocol client for tests: sends exact bytes, reads replies line by line or by
+ * byte count, so tests can check the wire format itself.
+ */
+import type { Socket } from "bun";
+
+export class TestClient {
+  private chunks: Uint8Array[] = [];
+  private buffered = 0;
+  private waiter: (() => void) | null = null;
+  private ended = false;
+  private socket!: Socket<undefined>;
+  readonly closed: Promise<void>;
+  private markClosed!: () => void;
+
+  private constructor() {
+    this.closed = new Promise((resolve) => (this.markClosed = resolve));
+  }
+
+  static async connect(port: number, host = "127.0.0.1"): Promise<TestClient> {
+    const client = new TestClient();
+    client.socket = await Bun.connect({
+      hostname: host,
+      port,
+      socket: {
+        data: (_socket, chunk) => {
+          client.chunks.push(new Uint8Array(chunk));
+          client.buffered += chunk.length;
+          client.wake();
+        },
+        close: () => client.finish(),
+        end: () => client.finish(),
+        error: () => client.finish(),
+      },
+    });
+    return client;
+  }
+
+  private finish(): void {
+    this.ended = true;
+    this.wake();
+    this.markClosed();
+  }
+
+  private wake(): void {
+    const waiter = this.waiter;
+    this.waiter = null;
+    waiter?.();
+  }
+
+  private async waitForData(): Promise<void> {
+    if (this.ended) throw new Error("connection closed by server");
+    await new Promise<void>((resolve) => (this.waiter = resolve));
+  }
+
+  /** Writes all of `data`, waiting for the socket when it pushes back. */
+  async send(data: string | Uint8Array): Promise<void> {
+    let bytes = typeof data === "string" ? Buffer.from(data, "latin1") : data;
+    while (bytes.length > 0) {
+      const written = this.socket.write(bytes);
+      if (written < 0) throw new Error("socket closed");
+      bytes = bytes.subarray(written);
+      if (bytes.length > 0) await Bun.sleep(1);
+    }
+  }
+
+  private joined(): Uint8Array {
+    if (this.chunks.length > 1) this.chunks = [Buffer.concat(this.chunks)];
+    return this.chunks[0] ?? new Uint8Array(0);
+  }
+
+  private consume(n: number): Uint8Array {
+    const all = this.joined();
+    const out = all.slice(0, n);
+    this.chunks = n < all.length ? [all.subarray(n)] : [];
+    this.buffered -= n;
+    return out;
+  }
+
+  async readLine(): Promise<string> {
+    for (;;) {
+      const all = this.joined();
+      const index = all.indexOf(10);
+      if (index !== -1) {
+        const bytes = this.consume(index + 1);
+        return Buffer.from(bytes.subarray(0, bytes.length - 2)).toString("latin1");
+      }
+      await this.waitForData();
+    }
+  }
+
+  async readBytes(n: number): Promise<Uint8Array> {
+    while (this.buffered < n) await this.waitForData();
+    return this.consume(n);
+  }
+
+  /** Sends a command line and returns the first reply line. */
+  async call(command: string): Promise<string> {
+    await this.send(`${command}\r\n`);
+    return this.readLine();
+  }
+
+  async set(queue: string, data: string | Uint8Array, exptime = 0): Promise<string> {
+    const bytes = typeof data === "string" ? Buffer.from(data) : data;
+    await this.send(Buffer.concat([Buffer.from(`set ${queue} 0 ${exptime} ${bytes.length}\r\n`), bytes, Buffer.from("\r\n")]));
+    return this.readLine();
+  }
+
+  /** Reads one get reply: the item's bytes, or null for END. */
+  async readValue(): Promise<{ key: string; data: Uint8Array } | null> {
+    const header = await this.readLine();
+    if (header === "END") return null;
+    const match = /^VALUE (\S+) 0 (\d+)$/.exec(header);
+    if (match === null) throw new Error(`unexpected reply: ${header}`);
+    const data = await this.readBytes(Number(match[2]) + 2);
+    const end = await this.readLine();
+    if (end !== "END") throw new Error(`expected END, got ${end}`);
+    return { key: match[1]!, data: data.subarray(0, data.length - 2) };
+  }
+
+  async get(key: string): Promise<string | null> {
+    await this.send(`get ${key}\r\n`);
+    const value = await this.readValue();
+    return value === null ? null : Buffer.from(value.data).toString();
+  }
+
+  /** Reply lines up to and including the terminating END. */
+  async readUntilEnd(): Promise<string[]> {
+    const lines: string[] = [];
+    for (let line = await this.readLine(); line !== "END"; line = await this.readLine()) lines.push(line);
+    return lines;
+  }
+
+  async stats(): Promise<Map<string, string>> {
+    await this.send("stats\r\n");
+    const lines = await this.readUntilEnd();
+    return new Map(lines.map((line) => line.split(" ").slice(1) as [string, string]));
+  }
+
+  close(): void {
+    this.socket.end();
+  }
+}
