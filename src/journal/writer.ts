@@ -243,7 +243,9 @@ function closeQuietly(fd: number): void {
   }
 }
 
+/** An error as one line: the message, prefixed by the errno code when the message lacks it. */
 export function errorText(error: unknown): string {
-  if (error instanceof Error) return "code" in error && typeof error.code === "string" ? `${error.code}: ${error.message}` : error.message;
-  return String(error);
+  if (!(error instanceof Error)) return String(error);
+  const code = "code" in error && typeof error.code === "string" ? error.code : "";
+  return code !== "" && !error.message.startsWith(code) ? `${code}: ${error.message}` : error.message;
 }

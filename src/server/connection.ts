@@ -113,21 +113,34 @@ export class Connection implements Session {
     if (this.processing || this.closed) return;
     this.processing = true;
     try {
-      while (!this.suspended && !this.closing && this.outbox.backlog < HIGH_WATER) {
-        const frame = this.parser.next();
-        if (frame === null) break;
-        if (frame.kind === "fatal") {
-          this.outbox.push(line(frame.reply));
-          this.closing = true;
-          break;
-        }
-        this.executeSafely(frame);
+      // Each round ends when input runs out, a command waits, or the replies pile up; in the
+      // last case the replies are written and, if the socket took them, the next round starts.
+      while (this.executeBuffered()) {
+        flushJournals();
+        this.writeOut();
+        if (this.outbox.backlog >= HIGH_WATER || this.closed) break;
       }
     } finally {
       this.processing = false;
     }
     flushJournals();
     this.writeOut();
+  }
+
+  /** Runs frames until there are none or one can't run now; true if stopped by the backlog. */
+  private executeBuffered(): boolean {
+    while (!this.suspended && !this.closing) {
+      if (this.outbox.backlog >= HIGH_WATER) return true;
+      const frame = this.parser.next();
+      if (frame === null) return false;
+      if (frame.kind === "fatal") {
+        this.outbox.push(line(frame.reply));
+        this.closing = true;
+        return false;
+      }
+      this.executeSafely(frame);
+    }
+    return false;
   }
 
   private executeSafely(frame: Parameters<typeof execute>[0]): void {
@@ -147,9 +160,13 @@ export class Connection implements Session {
     this.updateReadPause();
   }
 
+  /** Counts what was written; a connection that is receiving replies is not idle. */
   private afterWrite(): void {
-    this.ctx.stats.bytesWritten += this.outbox.bytesWritten - this.bytesWrittenReported;
+    const written = this.outbox.bytesWritten - this.bytesWrittenReported;
+    if (written === 0) return;
+    this.ctx.stats.bytesWritten += written;
     this.bytesWrittenReported = this.outbox.bytesWritten;
+    if (!this.suspended) this.armIdleTimer();
   }
 
   private updateReadPause(): void {

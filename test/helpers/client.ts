@@ -17,16 +17,24 @@ export class TestClient {
     this.closed = new Promise((resolve) => (this.markClosed = resolve));
   }
 
-  static async connect(port: number, host = "127.0.0.1"): Promise<TestClient> {
+  /**
+   * `throttleMs` makes a slow reader: after each chunk received, reading stops for that long, so
+   * the server's socket fills up and it has to hold replies back.
+   */
+  static async connect(port: number, host = "127.0.0.1", throttleMs = 0): Promise<TestClient> {
     const client = new TestClient();
     client.socket = await Bun.connect({
       hostname: host,
       port,
       socket: {
-        data: (_socket, chunk) => {
+        data: (socket, chunk) => {
           client.chunks.push(new Uint8Array(chunk));
           client.buffered += chunk.length;
           client.wake();
+          if (throttleMs > 0) {
+            socket.pause();
+            setTimeout(() => socket.resume(), throttleMs);
+          }
         },
         close: () => client.finish(),
         end: () => client.finish(),
@@ -64,23 +72,36 @@ export class TestClient {
     }
   }
 
-  private joined(): Uint8Array {
-    if (this.chunks.length > 1) this.chunks = [Buffer.concat(this.chunks)];
-    return this.chunks[0] ?? new Uint8Array(0);
-  }
-
+  /** Takes `n` buffered bytes from the front (a copy, so callers may keep it). */
   private consume(n: number): Uint8Array {
-    const all = this.joined();
-    const out = all.slice(0, n);
-    this.chunks = n < all.length ? [all.subarray(n)] : [];
+    const out = new Uint8Array(n);
+    let filled = 0;
+    while (filled < n) {
+      const chunk = this.chunks[0]!;
+      const count = Math.min(n - filled, chunk.length);
+      out.set(chunk.subarray(0, count), filled);
+      filled += count;
+      if (count === chunk.length) this.chunks.shift();
+      else this.chunks[0] = chunk.subarray(count);
+    }
     this.buffered -= n;
     return out;
   }
 
+  /** Offset of the first "\n" in the buffered bytes, or -1. */
+  private newlineAt(): number {
+    let base = 0;
+    for (const chunk of this.chunks) {
+      const at = chunk.indexOf(10);
+      if (at !== -1) return base + at;
+      base += chunk.length;
+    }
+    return -1;
+  }
+
   async readLine(): Promise<string> {
     for (;;) {
-      const all = this.joined();
-      const index = all.indexOf(10);
+      const index = this.newlineAt();
       if (index !== -1) {
         const bytes = this.consume(index + 1);
         return Buffer.from(bytes.subarray(0, bytes.length - 2)).toString("latin1");

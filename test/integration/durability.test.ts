@@ -1,0 +1,123 @@
+import { describe, expect, test } from "bun:test";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { TestClient } from "../helpers/client.ts";
+import { KestrelJournalBuilder } from "../helpers/kestrel_journal.ts";
+import { ServerProcess } from "../helpers/server.ts";
+
+async function drain(c: TestClient, queue: string): Promise<string[]> {
+  const out: string[] = [];
+  for (let v = await c.get(queue); v !== null; v = await c.get(queue)) out.push(v);
+  return out;
+}
+
+/** Sets `count` items pipelined in batches, returning the acknowledged ones in order. */
+async function fill(c: TestClient, queue: string, count: number, prefix: string): Promise<string[]> {
+  const acked: string[] = [];
+  for (let start = 0; start < count; start += 100) {
+    const batch = Array.from({ length: Math.min(100, count - start) }, (_, i) => `${prefix}-${start + i}`);
+    await c.send(batch.map((d) => `set ${queue} 0 0 ${d.length}\r\n${d}\r\n`).join(""));
+    for (const d of batch) {
+      expect(await c.readLine()).toBe("STORED");
+      acked.push(d);
+    }
+  }
+  return acked;
+}
+
+describe("durability", () => {
+  for (const policy of ["never", "always", "10ms"]) {
+    test(`kill -9 keeps every acknowledged item (sync_journal = ${policy})`, async () => {
+      const server = await ServerProcess.start({ config: `sync_journal = "${policy}"\n` });
+      const c = await server.client();
+      const acked = await fill(c, "dur", 1000, policy);
+      for (let i = 0; i < 300; i++) expect(await c.get("dur")).toBe(acked[i]!);
+      await server.kill9();
+      const again = await server.restart();
+      const c2 = await again.client();
+      expect(await drain(c2, "dur")).toEqual(acked.slice(300));
+      c2.close();
+      expect(await again.stop()).toBe(0);
+      again.removeData();
+    });
+  }
+
+  test("a graceful stop and restart keeps items, order, and open items at the head", async () => {
+    const server = await ServerProcess.start();
+    const c = await server.client();
+    for (const d of ["a", "b", "c", "d"]) await c.set("g", d);
+    expect(await c.get("g")).toBe("a");
+    expect(await c.get("g/open")).toBe("b");
+    await c.set("g+child", "own");
+    expect(await server.stop()).toBe(0);
+    const again = await server.restart();
+    const c2 = await again.client();
+    expect(await drain(c2, "g")).toEqual(["b", "c", "d"]);
+    expect(await drain(c2, "g+child")).toEqual(["own"]);
+    c2.close();
+    await again.stop();
+    again.removeData();
+  });
+
+  test("an open transaction survives kill -9 and comes back at the head", async () => {
+    const server = await ServerProcess.start();
+    const c = await server.client();
+    for (const d of ["x", "y"]) await c.set("tx", d);
+    expect(await c.get("tx/open")).toBe("x");
+    await server.kill9();
+    const again = await server.restart();
+    const c2 = await again.client();
+    expect(await drain(c2, "tx")).toEqual(["x", "y"]);
+    c2.close();
+    await again.stop();
+    again.removeData();
+  });
+
+  test("fanout children exist again after a restart", async () => {
+    const server = await ServerProcess.start();
+    const c = await server.client();
+    expect(await c.get("parent+kid")).toBeNull();
+    await server.kill9();
+    const again = await server.restart();
+    const c2 = await again.client();
+    await c2.set("parent", "hello");
+    expect(await c2.get("parent+kid")).toBe("hello");
+    c2.close();
+    await again.stop();
+    again.removeData();
+  });
+
+  test("a Kestrel-format journal in queue_path is loaded and served", async () => {
+    const server = await ServerProcess.start();
+    await server.stop();
+    writeFileSync(
+      join(server.dataDir, "legacy"),
+      new KestrelJournalBuilder().addx("old-1").add("old-2").addx("old-3").remove().addx("old-4").removeTentative().build(),
+    );
+    writeFileSync(join(server.dataDir, "legacy.bak"), "not a journal");
+    const again = await server.restart();
+    const c = await again.client();
+    expect(await drain(c, "legacy")).toEqual(["old-2", "old-3", "old-4"]);
+    expect((await c.stats()).has("queue_legacy.bak_items")).toBe(false);
+    c.close();
+    await again.stop();
+    again.removeData();
+  });
+
+  test("a journal with a torn tail still starts and keeps every intact item", async () => {
+    const server = await ServerProcess.start();
+    const c = await server.client();
+    for (const d of ["one", "two"]) await c.set("torn", d);
+    await server.kill9();
+    const path = join(server.dataDir, "torn");
+    const file = await Bun.file(path).bytes();
+    writeFileSync(path, Buffer.concat([file, Buffer.from([1, 2, 3, 4, 0xa7, 1, 200, 0, 0])]));
+    const again = await server.restart();
+    expect(again.output).toContain("journal damaged");
+    const c2 = await again.client();
+    expect(await drain(c2, "torn")).toEqual(["one", "two"]);
+    c2.close();
+    await again.stop();
+    again.removeData();
+  });
+});

@@ -1,0 +1,118 @@
+import { describe, expect, test } from "bun:test";
+import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { flushJournals } from "../../src/journal/flush_scheduler.ts";
+import { openJournal, UnsupportedJournalError } from "../../src/journal/open_journal.ts";
+import { encodeFileHeader, hasFileHeader } from "../../src/journal/record.ts";
+import type { SyncPolicy } from "../../src/journal/sync_policy.ts";
+import { bytes, concat, text } from "../helpers/bytes.ts";
+import { KestrelJournalBuilder } from "../helpers/kestrel_journal.ts";
+import { tempDir } from "../helpers/temp_dir.ts";
+
+const NEVER: SyncPolicy = { kind: "never" };
+const events = { onFailure: () => {}, onRecovered: () => {} };
+const item = (id: number, data = `item ${id}`) => ({ id, addTime: Date.now(), expiry: 0, data: bytes(data) });
+const open = (dir: string, policy: SyncPolicy = NEVER) => openJournal(dir, "q", policy, events);
+const datas = (dir: string) => open(dir).items.map((i) => text(i.data));
+
+describe("openJournal", () => {
+  test("a new queue gets a file with the format header", () => {
+    const dir = tempDir();
+    const { writer, items, nextId } = open(dir);
+    writer.close();
+    expect(items).toEqual([]);
+    expect(nextId).toBe(1);
+    expect(hasFileHeader(readFileSync(join(dir, "q")))).toBe(true);
+  });
+
+  test("appended records are batched per turn and replay after a reopen", () => {
+    const dir = tempDir();
+    const { writer } = open(dir);
+    const commit = writer.appendAdd(item(1));
+    expect(writer.appendAdd(item(2))).toBe(commit);
+    writer.appendOpen(1);
+    expect(commit.state).toBe("pending");
+    flushJournals();
+    expect(commit.state).toBe("durable");
+    writer.close();
+    const reopened = open(dir);
+    expect(reopened.items.map((i) => i.id)).toEqual([1, 2]);
+    expect(reopened.nextId).toBe(3);
+  });
+
+  test("under sync_journal=always a commit settles only after fsync", async () => {
+    const dir = tempDir();
+    const { writer } = open(dir, { kind: "always" });
+    const commit = writer.appendAdd(item(1));
+    flushJournals();
+    expect(commit.state).toBe("pending");
+    await new Promise<void>((resolve) => commit.onSettled(resolve));
+    expect(commit.state).toBe("durable");
+    writer.close();
+  });
+
+  test("rewrite keeps exactly the live items, open ones coming back at the head", () => {
+    const dir = tempDir();
+    const { writer } = open(dir);
+    for (let id = 1; id <= 100; id++) writer.appendAdd(item(id));
+    writer.rewrite([item(7, "open")], [item(8), item(9)]);
+    writer.appendAdd(item(10));
+    writer.close();
+    expect(datas(dir)).toEqual(["open", "item 8", "item 9", "item 10"]);
+  });
+
+  test("a torn tail is truncated and quarantined", () => {
+    const dir = tempDir();
+    const { writer } = open(dir);
+    writer.appendAdd(item(1));
+    writer.close();
+    const good = readFileSync(join(dir, "q"));
+    writeFileSync(join(dir, "q"), concat(good, bytes("\x12\x34\x56\x78\xa7\x01\xff")));
+    expect(datas(dir)).toEqual(["item 1"]);
+    expect(readFileSync(join(dir, "q")).length).toBe(good.length);
+    const quarantined = readdirSync(join(dir, "quarantine"));
+    expect(quarantined.length).toBe(1);
+    expect(quarantined[0]).toMatch(new RegExp(`^q\\.\\d{8}T\\d{6}Z\\.${good.length}-${good.length + 7}\\.bad$`));
+    expect(text(readFileSync(join(dir, "quarantine", quarantined[0]!)))).toBe("\x12\x34\x56\x78\xa7\x01\xff");
+  });
+
+  test("damage in the middle is cut out and the file rewritten clean", () => {
+    const dir = tempDir();
+    const { writer } = open(dir);
+    writer.appendAdd(item(1));
+    flushJournals();
+    const offset = readFileSync(join(dir, "q")).length;
+    writer.appendAdd(item(2));
+    writer.appendAdd(item(3));
+    writer.close();
+    const file = readFileSync(join(dir, "q"));
+    file[offset + 12]! ^= 0x40;
+    writeFileSync(join(dir, "q"), file);
+    expect(datas(dir)).toEqual(["item 1", "item 3"]);
+    expect(datas(dir)).toEqual(["item 1", "item 3"]);
+    expect(readdirSync(join(dir, "quarantine")).length).toBe(1);
+  });
+
+  test("a Kestrel journal is replayed and converted to the current format", () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, "q"), new KestrelJournalBuilder().addx("one").addx("two").addx("three").remove().build());
+    const { writer, items } = open(dir);
+    writer.appendAdd(item(10, "four"));
+    writer.close();
+    expect(items.map((i) => text(i.data))).toEqual(["two", "three"]);
+    expect(hasFileHeader(readFileSync(join(dir, "q")))).toBe(true);
+    expect(datas(dir)).toEqual(["two", "three", "four"]);
+  });
+
+  test("a journal of a newer format version is left untouched", () => {
+    const dir = tempDir();
+    const header = encodeFileHeader();
+    const view = new DataView(header.buffer);
+    view.setUint32(8, 9, true);
+    view.setUint32(12, Bun.hash.crc32(header.subarray(0, 12)), true);
+    writeFileSync(join(dir, "q"), header);
+    expect(() => open(dir)).toThrow(UnsupportedJournalError);
+    expect(readFileSync(join(dir, "q"))).toEqual(Buffer.from(header));
+    expect(existsSync(join(dir, "quarantine"))).toBe(false);
+  });
+});

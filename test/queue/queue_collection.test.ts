@@ -1,0 +1,107 @@
+import { describe, expect, test } from "bun:test";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { QueueCollection, QueueUnavailableError } from "../../src/queue/queue_collection.ts";
+import { bytes, text } from "../helpers/bytes.ts";
+import { configFor } from "../helpers/config.ts";
+import { tempDir } from "../helpers/temp_dir.ts";
+
+const NOW = Date.now();
+const drain = (queues: QueueCollection, name: string) => {
+  const out: string[] = [];
+  const queue = queues.getOrCreate(name);
+  for (let item = queue.remove(NOW); item !== undefined; item = queue.remove(NOW)) out.push(text(item.data));
+  return out;
+};
+
+describe("QueueCollection", () => {
+  test("queues survive a close and reload from their journals", () => {
+    const dir = tempDir();
+    const queues = QueueCollection.load(configFor(dir));
+    queues.add("a", bytes("1"), 0, NOW);
+    queues.add("b", bytes("2"), 0, NOW);
+    queues.close();
+    const again = QueueCollection.load(configFor(dir));
+    expect([...again.all()].map((q) => q.name).sort()).toEqual(["a", "b"]);
+    expect(drain(again, "a")).toEqual(["1"]);
+    again.close();
+  });
+
+  test("fanout children get items added to the parent after they exist", () => {
+    const dir = tempDir();
+    const queues = QueueCollection.load(configFor(dir));
+    queues.add("jobs", bytes("before"), 0, NOW);
+    queues.getOrCreate("jobs+audit");
+    queues.add("jobs", bytes("after"), 0, NOW);
+    queues.add("jobs+audit", bytes("direct"), 0, NOW);
+    expect(drain(queues, "jobs")).toEqual(["before", "after"]);
+    expect(drain(queues, "jobs+audit")).toEqual(["after", "direct"]);
+    queues.delete("jobs+audit");
+    queues.add("jobs", bytes("later"), 0, NOW);
+    expect(queues.get("jobs+audit")).toBeUndefined();
+    expect(existsSync(join(dir, "jobs+audit"))).toBe(false);
+    queues.close();
+  });
+
+  test("fanout children inherit the parent's settings unless they have their own", () => {
+    const dir = tempDir();
+    const queues = QueueCollection.load(configFor(dir, "[queues.jobs]\nmax_items = 5\n[queues.\"jobs+x\"]\nmax_size = 100\n"));
+    expect(queues.getOrCreate("jobs+y").settings.maxItems).toBe(5);
+    expect(queues.getOrCreate("jobs+x").settings).toMatchObject({ maxItems: 5, maxSize: 100 });
+    expect(queues.getOrCreate("other").settings.maxItems).toBe(Infinity);
+    queues.close();
+  });
+
+  test("move_expired_to moves expired items into another queue", () => {
+    const dir = tempDir();
+    const queues = QueueCollection.load(configFor(dir, "[queues.work]\nmove_expired_to = \"dead\"\n"));
+    queues.add("work", bytes("late"), NOW + 10, NOW);
+    expect(queues.discardAllExpired(NOW + 20)).toBe(1);
+    expect(drain(queues, "dead")).toEqual(["late"]);
+    queues.close();
+  });
+
+  test("only files named like queues are loaded; temp leftovers are removed", () => {
+    const dir = tempDir();
+    for (const name of ["notes.txt", "jobs~", ".jobs.swp", "jobs.bak"]) writeFileSync(join(dir, name), "garbage");
+    writeFileSync(join(dir, ".jobs.123.456.tmp"), "half a rewrite");
+    mkdirSync(join(dir, "quarantine"));
+    writeFileSync(join(dir, "quarantine", "jobs.20260101T000000Z.0-5.bad"), "bad");
+    const queues = QueueCollection.load(configFor(dir));
+    expect([...queues.all()]).toEqual([]);
+    expect(existsSync(join(dir, ".jobs.123.456.tmp"))).toBe(false);
+    expect(existsSync(join(dir, "notes.txt"))).toBe(true);
+    queues.close();
+  });
+
+  test("names that could escape the directory are refused", () => {
+    const queues = QueueCollection.load(configFor(tempDir()));
+    for (const name of ["../x", "a/b", ".hidden", "..", "a+b+c", "x\0y", "~root", ""]) {
+      expect(() => queues.getOrCreate(name)).toThrow(QueueUnavailableError);
+    }
+    queues.close();
+  });
+
+  test("journal = false keeps a queue in memory only; turning it on by reload writes it out", () => {
+    const dir = tempDir();
+    const queues = QueueCollection.load(configFor(dir, "[queues.mem]\njournal = false\n"));
+    queues.add("mem", bytes("x"), 0, NOW);
+    expect(existsSync(join(dir, "mem"))).toBe(false);
+    queues.reconfigure(configFor(dir));
+    queues.close();
+    const again = QueueCollection.load(configFor(dir));
+    expect(drain(again, "mem")).toEqual(["x"]);
+    again.close();
+  });
+
+  test("a drained queue whose journal outgrew max_journal_size gets a fresh small journal", () => {
+    const dir = tempDir();
+    const queues = QueueCollection.load(configFor(dir, "max_journal_size = 1000\n"));
+    const queue = queues.getOrCreate("roll");
+    for (let i = 0; i < 20; i++) queues.add("roll", new Uint8Array(100), 0, NOW);
+    expect(queue.stats().logsize).toBeGreaterThan(2000);
+    drain(queues, "roll");
+    expect(queue.stats().logsize).toBe(16);
+    queues.close();
+  });
+});

@@ -1,0 +1,78 @@
+import { describe, expect, test } from "bun:test";
+import { Outbox } from "../../src/server/outbox.ts";
+import { bytes, concat, seededRandom, text } from "../helpers/bytes.ts";
+
+/** A socket that takes at most `room` bytes per write, like a full kernel buffer. */
+class SlowSink {
+  received: Uint8Array[] = [];
+  writes = 0;
+  room = Infinity;
+  write(data: Uint8Array): number {
+    this.writes++;
+    const n = Math.min(data.length, this.room);
+    this.received.push(data.slice(0, n));
+    return n;
+  }
+  get all(): string {
+    return text(concat(...this.received));
+  }
+}
+
+describe("Outbox", () => {
+  test("small replies of one turn go out in one write", () => {
+    const sink = new SlowSink();
+    const out = new Outbox(sink);
+    for (let i = 0; i < 100; i++) out.push(bytes(`STORED\r\n`));
+    out.flush();
+    expect(sink.writes).toBe(1);
+    expect(sink.all).toBe("STORED\r\n".repeat(100));
+  });
+
+  test("deferred replies hold their place; later replies wait behind them", () => {
+    const sink = new SlowSink();
+    const out = new Outbox(sink);
+    out.push(bytes("1 "));
+    const second = out.defer();
+    out.push(bytes("3 "));
+    const fourth = out.defer();
+    out.flush();
+    expect(sink.all).toBe("1 ");
+    out.resolve(fourth, [bytes("4 ")]);
+    out.flush();
+    expect(sink.all).toBe("1 ");
+    out.resolve(second, [bytes("2 ")]);
+    out.flush();
+    expect(sink.all).toBe("1 2 3 4 ");
+    expect(out.idle).toBe(true);
+  });
+
+  test("under backpressure every byte arrives once and in order", () => {
+    const random = seededRandom(3);
+    const sink = new SlowSink();
+    const out = new Outbox(sink);
+    let expected = "";
+    for (let i = 0; i < 500; i++) {
+      const piece = `reply-${i}-${"x".repeat(Math.floor(random() * 100_000 * (i % 17 === 0 ? 1 : 0.001)))}|`;
+      expected += piece;
+      out.push(bytes(piece));
+      sink.room = Math.floor(random() * 5000);
+      out.flush();
+      while (random() < 0.5) {
+        sink.room = Math.floor(random() * 70_000);
+        out.drained();
+      }
+    }
+    sink.room = Infinity;
+    out.drained();
+    expect(sink.all).toBe(expected);
+    expect(out.backlog).toBe(0);
+    expect(out.bytesWritten).toBe(expected.length);
+  });
+
+  test("a closed socket drops the backlog instead of growing it", () => {
+    const out = new Outbox({ write: () => -1 });
+    out.push(bytes("lost"));
+    out.flush();
+    expect(out.backlog).toBe(0);
+  });
+});

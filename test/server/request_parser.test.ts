@@ -1,0 +1,138 @@
+import { describe, expect, test } from "bun:test";
+import { RequestParser, type Frame } from "../../src/server/request_parser.ts";
+import { bytes, concat, seededRandom, text } from "../helpers/bytes.ts";
+
+const parser = () => new RequestParser(100, 1000);
+
+function framesOf(p: RequestParser): Frame[] {
+  const frames: Frame[] = [];
+  for (let frame = p.next(); frame !== null; frame = p.next()) frames.push(frame);
+  return frames;
+}
+
+/** Frames with item data turned into text, for comparison. */
+const plain = (frames: Frame[]): unknown[] => frames.map((f) => (f.kind === "set" ? { ...f, data: text(f.data) } : f));
+
+const PIPELINE = bytes(
+  "set jobs 0 0 5\r\nhello\r\nGET jobs/open/t=10\r\nset bin 7 100 4 noreply\r\n\r\n\x00\xff\r\nstats\r\nset e 0 0 0\r\n\r\n",
+);
+const EXPECTED: unknown[] = [
+  { kind: "set", key: "jobs", exptime: 0, data: "hello", noreply: false },
+  { kind: "line", command: "get", args: ["jobs/open/t=10"] },
+  { kind: "set", key: "bin", exptime: 100, data: "\r\n\x00\xff", noreply: true },
+  { kind: "line", command: "stats", args: [] },
+  { kind: "set", key: "e", exptime: 0, data: "", noreply: false },
+];
+
+describe("RequestParser", () => {
+  test("parses pipelined requests with binary data blocks", () => {
+    const p = parser();
+    p.push(PIPELINE);
+    expect(plain(framesOf(p))).toEqual(EXPECTED);
+    expect(p.bufferedBytes).toBe(0);
+  });
+
+  test("gives the same frames however the stream is split", () => {
+    for (let cut = 0; cut <= PIPELINE.length; cut++) {
+      const p = parser();
+      const frames: Frame[] = [];
+      p.push(PIPELINE.subarray(0, cut));
+      frames.push(...framesOf(p));
+      p.push(PIPELINE.subarray(cut));
+      frames.push(...framesOf(p));
+      expect(plain(frames)).toEqual(EXPECTED);
+    }
+    const random = seededRandom(7);
+    for (let round = 0; round < 200; round++) {
+      const p = parser();
+      const frames: Frame[] = [];
+      for (let at = 0; at < PIPELINE.length; ) {
+        const size = 1 + Math.floor(random() * 6);
+        p.push(PIPELINE.subarray(at, at + size));
+        frames.push(...framesOf(p));
+        at += size;
+      }
+      expect(plain(frames)).toEqual(EXPECTED);
+    }
+  });
+
+  test("accepts bare \\n line endings and collapses repeated spaces", () => {
+    const p = parser();
+    p.push(bytes("get   a  \nversion\n"));
+    expect(framesOf(p)).toEqual([
+      { kind: "line", command: "get", args: ["a"] },
+      { kind: "line", command: "version", args: [] },
+    ]);
+  });
+
+  test("small items are copied, items that fill their chunk are views", () => {
+    const p = new RequestParser(100, 1 << 20);
+    p.push(concat(bytes("set a 0 0 3\r\nabc\r\n"), new Uint8Array(4000).fill(32)));
+    const small = p.next();
+    if (small?.kind !== "set") throw new Error("expected a set");
+    expect(small.data.buffer.byteLength).toBe(3);
+    const big = new Uint8Array(10_000).fill(1);
+    const q = new RequestParser(100, 1 << 20);
+    q.push(concat(bytes("set b 0 0 10000\r\n"), big, bytes("\r\n")));
+    const frame = q.next();
+    if (frame?.kind !== "set") throw new Error("expected a set");
+    expect(frame.data.buffer.byteLength).toBeGreaterThan(10_000);
+  });
+
+  test("a data block not followed by \\r\\n is fatal", () => {
+    const p = parser();
+    p.push(bytes("set a 0 0 3\r\nabcd\r\nget a\r\n"));
+    expect(framesOf(p)).toEqual([{ kind: "fatal", reply: "CLIENT_ERROR bad data chunk" }]);
+    p.push(bytes("get a\r\n"));
+    expect(p.next()).toBeNull();
+  });
+
+  test("a bad length is fatal; a too-large set is refused without reading its data", () => {
+    for (const line of ["set a 0 0\r\n", "set a 0 0 -1\r\n", "set a 0 0 abc\r\n", "set\r\n"]) {
+      const p = parser();
+      p.push(bytes(line));
+      expect(framesOf(p)).toEqual([{ kind: "fatal", reply: "CLIENT_ERROR bad command line format" }]);
+    }
+    const p = parser();
+    p.push(bytes("set a 0 0 1001\r\n"));
+    expect(framesOf(p)).toEqual([{ kind: "fatal", reply: "SERVER_ERROR object too large" }]);
+  });
+
+  test("lines longer than the limit are fatal, with or without a newline", () => {
+    const p = parser();
+    p.push(bytes("x".repeat(101)));
+    expect(framesOf(p)).toEqual([{ kind: "fatal", reply: "CLIENT_ERROR line too long" }]);
+    const q = parser();
+    q.push(bytes(`get ${"x".repeat(120)}\r\n`));
+    expect(framesOf(q)).toEqual([{ kind: "fatal", reply: "CLIENT_ERROR line too long" }]);
+  });
+
+  test("bad flags or exptime skip the data block and keep the stream in step", () => {
+    const p = parser();
+    p.push(bytes("set a x 0 2\r\nhi\r\nset a 0 0 2 extra junk\r\nhi\r\nversion\r\n"));
+    expect(framesOf(p)).toEqual([
+      { kind: "bad-request", reply: "CLIENT_ERROR bad command line format", noreply: false },
+      { kind: "bad-request", reply: "CLIENT_ERROR bad command line format", noreply: false },
+      { kind: "line", command: "version", args: [] },
+    ]);
+  });
+
+  test("other storage commands have their data skipped, so data is never run as a command", () => {
+    const p = parser();
+    p.push(bytes("add q 0 0 11\r\nflush_all\r\n\r\ncas q 0 0 8 99 noreply\r\nshutdown\r\n"));
+    expect(framesOf(p)).toEqual([
+      { kind: "unsupported-storage", command: "add", noreply: false },
+      { kind: "unsupported-storage", command: "cas", noreply: true },
+    ]);
+  });
+
+  test("random garbage never throws and never yields a set that wasn't sent", () => {
+    const random = seededRandom(99);
+    for (let round = 0; round < 300; round++) {
+      const p = parser();
+      const junk = new Uint8Array(1 + Math.floor(random() * 400)).map(() => Math.floor(random() * 256));
+      p.push(junk);
+      for (const frame of framesOf(p)) expect(frame.kind).not.toBe("set");
+    }
+  });
+});
