@@ -9,6 +9,12 @@ import { TestClient } from "./client.ts";
 
 const MAIN = join(import.meta.dir, "..", "..", "src", "main.ts");
 
+/** Every server started and not yet stopped; a failing test must not leave one running. */
+const running = new Set<ReturnType<typeof Bun.spawn>>();
+process.on("exit", () => {
+  for (const proc of running) proc.kill("SIGKILL");
+});
+
 export interface ServerOptions {
   /** TOML text for a config file (written next to the data directory). */
   readonly config?: string;
@@ -45,6 +51,8 @@ export class ServerProcess {
     }
     args.push(...(options.args ?? []));
     const proc = Bun.spawn(args, { stdout: "pipe", stderr: "pipe", stdin: "ignore" });
+    running.add(proc);
+    void proc.exited.then(() => running.delete(proc));
     const reader = (proc.stderr as ReadableStream<Uint8Array>).getReader();
     const decoder = new TextDecoder();
     let text = "";
