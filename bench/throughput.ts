@@ -4,8 +4,9 @@
  * What it measures
  *   Closed-loop load from one Bun process. P producer connections each send
  *   `set bench 0 0 <size>` with a fixed item and wait for STORED before sending the next; C consumer
- *   connections each send `get bench` and wait for the whole reply (a VALUE block and END, or a bare
- *   END when the queue is empty). Scenarios are P+C = 1+1, 10+10 and 50+50. Each scenario runs a
+ *   connections each send a get and wait for the whole reply (a VALUE block and END, or a bare END
+ *   when the queue is empty). Kestrel's consumers use a blocking get, `get bench/t=500`, as queue
+ *   consumers do (so a get returns an item, not a miss to poll again); memcached's use `get bench`. Scenarios are P+C = 1+1, 10+10 and 50+50. Each scenario runs a
  *   warm-up (~1 s, not measured), then a measured window. Reported per scenario: set ops/s, get ops/s
  *   (hits and misses both count; the hit rate is shown), total ops/s, and p50/p99/max latency in ms
  *   (send until the complete reply) for sets and gets separately, plus the CPU used by the server
@@ -31,6 +32,7 @@
  *   BENCH_SECONDS    measured seconds per scenario (default 5)
  *   BENCH_SCENARIOS  connections per side, comma-separated (default "1,10,50": 1+1, 10+10, 50+50)
  *   BENCH_ITEM_SIZE  bytes per item (default 1024)
+ *   BENCH_GET_WAIT_MS  the t= of Kestrel's blocking gets (default 500; 0 = plain polling gets)
  *   TMPDIR           where the data dirs go; the fsync column depends on that filesystem
  *
  * Output: markdown tables on stdout, progress on stderr.
@@ -60,6 +62,7 @@ interface Settings {
   readonly seconds: number;
   readonly scenarios: readonly number[];
   readonly itemSize: number;
+  readonly getWaitMs: number;
 }
 
 function readSettings(env: NodeJS.ProcessEnv): Settings {
@@ -72,7 +75,11 @@ function readSettings(env: NodeJS.ProcessEnv): Settings {
     if (!Number.isInteger(n) || n < 1) throw new SettingsError(`BENCH_SCENARIOS: expected positive integers like "1,10,50", got "${env.BENCH_SCENARIOS}"`);
     return n;
   });
-  return { seconds, scenarios, itemSize };
+  const getWaitMs = Number(env.BENCH_GET_WAIT_MS ?? "500");
+  if (!Number.isInteger(getWaitMs) || getWaitMs < 0 || getWaitMs >= STALL_MS) {
+    throw new SettingsError(`BENCH_GET_WAIT_MS: expected whole milliseconds below ${STALL_MS}, got "${env.BENCH_GET_WAIT_MS}"`);
+  }
+  return { seconds, scenarios, itemSize, getWaitMs };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -92,13 +99,13 @@ interface Requests {
   readonly valueBlock: Uint8Array;
 }
 
-function buildRequests(itemSize: number): Requests {
+function buildRequests(itemSize: number, getKey: string): Requests {
   const item = new Uint8Array(itemSize);
   for (let i = 0; i < itemSize; i++) item[i] = 97 + (i % 26);
   const crlf = ascii("\r\n");
   return {
     set: Buffer.concat([ascii(`set ${KEY} 0 0 ${itemSize}\r\n`), item, crlf]),
-    get: ascii(`get ${KEY}\r\n`),
+    get: ascii(`get ${getKey}\r\n`),
     valueBlock: Buffer.concat([item, crlf]),
   };
 }
@@ -718,6 +725,8 @@ async function checkCounters(target: Target, before: Map<string, number>, run: R
 interface TargetSpec {
   readonly label: string;
   readonly start: () => Promise<Target>;
+  /** The key consumers get: Kestrel's blocking get, or the plain key. */
+  readonly getKey: string;
 }
 
 interface TargetResults {
@@ -811,7 +820,8 @@ function machineInfo(settings: Settings): string {
 // ---------------------------------------------------------------------------------------------
 // Main
 
-async function benchTarget(spec: TargetSpec, settings: Settings, requests: Requests): Promise<TargetResults> {
+async function benchTarget(spec: TargetSpec, settings: Settings): Promise<TargetResults> {
+  const requests = buildRequests(settings.itemSize, spec.getKey);
   const target = await spec.start();
   const results: TargetResults = { label: spec.label, scenarios: [], problems: [] };
   try {
@@ -831,19 +841,20 @@ async function benchTarget(spec: TargetSpec, settings: Settings, requests: Reque
 
 async function main(): Promise<void> {
   const settings = readSettings(process.env);
-  const requests = buildRequests(settings.itemSize);
   ensureMemcached();
+  const queueKey = settings.getWaitMs > 0 ? `${KEY}/t=${settings.getWaitMs}` : KEY;
   const targets: TargetSpec[] = [
-    { label: "kestrel", start: () => startKestrel("kestrel", null) },
-    { label: "kestrel fsync", start: () => startKestrel("kestrel fsync", 'sync_journal = "always"\n') },
-    { label: "memcached", start: () => startMemcached() },
+    { label: "kestrel", start: () => startKestrel("kestrel", null), getKey: queueKey },
+    { label: "kestrel fsync", start: () => startKestrel("kestrel fsync", 'sync_journal = "always"\n'), getKey: queueKey },
+    { label: "memcached", start: () => startMemcached(), getKey: KEY },
   ];
   const results: TargetResults[] = [];
-  for (const spec of targets) results.push(await benchTarget(spec, settings, requests));
+  for (const spec of targets) results.push(await benchTarget(spec, settings));
 
   console.log(`# Throughput: Kestrel vs memcached\n`);
   console.log(`${machineInfo(settings)}\n`);
-  console.log(`kestrel = default config (journal on, sync_journal never); kestrel fsync = sync_journal "always"; memcached = \`memcached -t 1\`.\n`);
+  console.log(`kestrel = default config (journal on, sync_journal never); kestrel fsync = sync_journal "always"; memcached = \`memcached -t 1\`.`);
+  console.log(`Kestrel consumers send \`get ${queueKey}\`; memcached consumers \`get ${KEY}\`.\n`);
   console.log(`## Total ops/s (sets + gets)\n`);
   console.log(`${summaryTable(settings, results)}\n`);
   console.log(`## Details\n`);

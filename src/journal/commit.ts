@@ -35,6 +35,7 @@ export const DURABLE: Commit = (() => {
 
 /** A commit that settles when all of `commits` have: durable only if every one is. */
 export function allOf(commits: readonly Commit[]): Commit {
+  if (commits.length === 0) return DURABLE;
   if (commits.length === 1) return commits[0]!;
   const combined = new Commit();
   let left = commits.length;

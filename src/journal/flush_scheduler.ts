@@ -1,9 +1,10 @@
 /**
- * Batches journal writes per event-loop turn.
+ * Batches journal writes per event-loop turn: group commit.
  *
- * A writer with unwritten records registers itself here; all of them are written at the end of
- * the turn (a microtask), or earlier when a caller that is about to reply calls `flushJournals`.
- * One write per journal per turn is what makes group commit work.
+ * A writer with unwritten records registers itself here; all of them are written once the turn's
+ * I/O callbacks have run (setImmediate), so the records of every connection served in one turn
+ * go out in one write per journal, and the replies waiting on them are released together.
+ * `flushJournals` writes at once (shutdown, tests).
  */
 export interface Flushable {
   flush(): void;
@@ -16,7 +17,7 @@ export function markDirty(writer: Flushable): void {
   dirty.add(writer);
   if (!scheduled) {
     scheduled = true;
-    queueMicrotask(flushJournals);
+    setImmediate(flushJournals);
   }
 }
 

@@ -36,7 +36,7 @@ export function openJournal(queuePath: string, name: string, policy: SyncPolicy,
     );
   }
   // Items are views into the file buffer; copy the survivors so the buffer can be released.
-  const items = outcome.items.map((item) => ({ ...item, data: item.data.slice() }));
+  const items = outcome.items.map((item) => ({ ...item, data: new Uint8Array(item.data) }));
   if (outcome.damage.length > 0) reportDamage(queuePath, name, bytes, outcome, now);
 
   const tailOnly = outcome.format === "current" && outcome.damage.length === 1 && outcome.damage[0]!.start === outcome.validEnd && outcome.damage[0]!.start > 0;

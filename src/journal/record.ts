@@ -65,31 +65,42 @@ export function hasFileMagic(bytes: Uint8Array): boolean {
   return true;
 }
 
+export const ADD_HEAD_SIZE = RECORD_HEADER_SIZE + ADD_FIXED_SIZE;
+export const ID_RECORD_SIZE = RECORD_HEADER_SIZE + ID_PAYLOAD_SIZE;
+
 /**
- * An ADD record as two pieces: a small head (record header + fixed fields) and the item's own
- * bytes, which are written as they are (no copy).
+ * Writes the head of an ADD record (header and fixed fields, `ADD_HEAD_SIZE` bytes) at `offset`;
+ * the item's bytes must follow it in the file. The CRC covers both.
  */
+export function writeAddHead(bytes: Uint8Array, view: DataView, offset: number, item: Item): void {
+  bytes[offset + 4] = RECORD_MARKER;
+  bytes[offset + 5] = OP_ADD;
+  view.setUint32(offset + 6, ADD_FIXED_SIZE + item.data.length, true);
+  writeU64(view, offset + 10, item.id);
+  writeU64(view, offset + 18, item.addTime);
+  writeU64(view, offset + 26, item.expiry);
+  view.setUint32(offset, crc32(item.data, crc32(bytes.subarray(offset + 4, offset + ADD_HEAD_SIZE))), true);
+}
+
+/** Writes a whole REMOVE/OPEN/ABORT record (`ID_RECORD_SIZE` bytes) at `offset`. */
+export function writeIdRecord(bytes: Uint8Array, view: DataView, offset: number, op: IdOp, id: number): void {
+  bytes[offset + 4] = RECORD_MARKER;
+  bytes[offset + 5] = op;
+  view.setUint32(offset + 6, ID_PAYLOAD_SIZE, true);
+  writeU64(view, offset + 10, id);
+  view.setUint32(offset, crc32(bytes.subarray(offset + 4, offset + ID_RECORD_SIZE)), true);
+}
+
+/** An ADD record as two pieces: its head and the item's own bytes (not copied). */
 export function encodeAdd(item: Item): [Uint8Array, Uint8Array] {
-  const head = new Uint8Array(RECORD_HEADER_SIZE + ADD_FIXED_SIZE);
-  const view = viewOf(head);
-  head[4] = RECORD_MARKER;
-  head[5] = OP_ADD;
-  view.setUint32(6, ADD_FIXED_SIZE + item.data.length, true);
-  writeU64(view, 10, item.id);
-  writeU64(view, 18, item.addTime);
-  writeU64(view, 26, item.expiry);
-  view.setUint32(0, crc32(item.data, crc32(head.subarray(4))), true);
+  const head = new Uint8Array(ADD_HEAD_SIZE);
+  writeAddHead(head, viewOf(head), 0, item);
   return [head, item.data];
 }
 
 export function encodeIdRecord(op: IdOp, id: number): Uint8Array {
-  const bytes = new Uint8Array(RECORD_HEADER_SIZE + ID_PAYLOAD_SIZE);
-  const view = viewOf(bytes);
-  bytes[4] = RECORD_MARKER;
-  bytes[5] = op;
-  view.setUint32(6, ID_PAYLOAD_SIZE, true);
-  writeU64(view, 10, id);
-  view.setUint32(0, crc32(bytes.subarray(4)), true);
+  const bytes = new Uint8Array(ID_RECORD_SIZE);
+  writeIdRecord(bytes, viewOf(bytes), 0, op, id);
   return bytes;
 }
 
@@ -140,8 +151,3 @@ export function findNextRecord(bytes: Uint8Array, view: DataView, from: number):
   return -1;
 }
 
-export function recordSize(record: JournalRecord): number {
-  return record.op === OP_ADD
-    ? RECORD_HEADER_SIZE + ADD_FIXED_SIZE + record.item.data.length
-    : RECORD_HEADER_SIZE + ID_PAYLOAD_SIZE;
-}

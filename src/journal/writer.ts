@@ -8,11 +8,12 @@
  * record written by this process and memory and disk agree again once the fault clears.
  */
 import { closeSync, fsync, fsyncSync, ftruncateSync, openSync, unlinkSync } from "node:fs";
-import { Commit } from "./commit.ts";
+import { Commit, DURABLE } from "./commit.ts";
 import { writeFully, replaceFileAtomically } from "./files.ts";
 import { markDirty } from "./flush_scheduler.ts";
 import type { Item } from "./item.ts";
-import { OP_ABORT, OP_OPEN, OP_REMOVE, encodeAdd, encodeFileHeader, encodeIdRecord, type IdOp } from "./record.ts";
+import { OP_ABORT, OP_OPEN, OP_REMOVE, encodeFileHeader, type IdOp } from "./record.ts";
+import { RecordBatch } from "./record_batch.ts";
 import type { SyncPolicy } from "./sync_policy.ts";
 
 const RETRY_AFTER_FAILURE_MS = 1000;
@@ -26,9 +27,14 @@ export interface WriterEvents {
 export class JournalWriter {
   private fd: number;
   private diskSize: number;
-  private pending: Uint8Array[] = [];
-  private pendingBytes = 0;
+  private readonly batch = new RecordBatch();
+  /** Bytes of a failed write, kept in order for the retry. */
+  private retained: Uint8Array[] = [];
+  private retainedBytes = 0;
+  /** Covers the records appended since the last write. */
   private commit: Commit | null = null;
+  /** Covers the most recent record appended, written or not. */
+  private latest: Commit = DURABLE;
   private unsynced: Commit[] = [];
   private syncInFlight = false;
   private fdsToCloseAfterSync: number[] = [];
@@ -53,7 +59,12 @@ export class JournalWriter {
 
   /** Bytes in the file plus bytes waiting to be written. */
   get size(): number {
-    return this.diskSize + this.pendingBytes;
+    return this.diskSize + this.retainedBytes + this.batch.size;
+  }
+
+  /** The commit that settles once every record appended so far is durable (or failed). */
+  get lastCommit(): Commit {
+    return this.latest;
   }
 
   setPolicy(policy: SyncPolicy): void {
@@ -61,9 +72,8 @@ export class JournalWriter {
   }
 
   appendAdd(item: Item): Commit {
-    const [head, data] = encodeAdd(item);
-    this.pending.push(head, data);
-    return this.appended(head.length + data.length);
+    this.batch.addItem(item);
+    return this.appended();
   }
 
   appendRemove(id: number): Commit {
@@ -79,28 +89,25 @@ export class JournalWriter {
   }
 
   private appendId(op: IdOp, id: number): Commit {
-    const record = encodeIdRecord(op, id);
-    this.pending.push(record);
-    return this.appended(record.length);
+    this.batch.addId(op, id);
+    return this.appended();
   }
 
-  private appended(bytes: number): Commit {
-    this.pendingBytes += bytes;
+  private appended(): Commit {
     if (this.commit === null) {
-      this.commit = new Commit();
+      this.commit = this.latest = new Commit();
       if (this.failure === null) markDirty(this);
     }
     return this.commit;
   }
 
-  /** Writes everything appended so far (one writev); called once per event-loop turn. */
+  /** Writes everything appended so far (one write); called once per event-loop turn. */
   flush(): void {
-    if (this.pending.length === 0 || this.closed) return;
-    const chunks = this.pending;
-    const bytes = this.pendingBytes;
-    const commit = this.commit!;
-    this.pending = [];
-    this.pendingBytes = 0;
+    if (this.closed || (this.batch.isEmpty && this.retainedBytes === 0)) return;
+    const fresh = this.batch.take();
+    const chunks = this.retainedBytes === 0 ? fresh.chunks : this.retained.concat(fresh.chunks);
+    const bytes = this.retainedBytes + fresh.size;
+    const commit = this.commit ?? new Commit();
     this.commit = null;
     try {
       writeFully(this.fd, chunks);
@@ -109,6 +116,9 @@ export class JournalWriter {
       this.writeFailed(chunks, bytes, commit, error);
       return;
     }
+    this.retained = [];
+    this.retainedBytes = 0;
+    this.batch.recycle();
     if (this.failure !== null) {
       this.failure = null;
       this.events.onRecovered();
@@ -129,8 +139,8 @@ export class JournalWriter {
     } catch {
       // The file keeps a torn tail; replay cuts it off at the next start.
     }
-    this.pending = chunks.concat(this.pending);
-    this.pendingBytes += bytes;
+    this.retained = chunks;
+    this.retainedBytes = bytes;
     commit.settle("failed", message);
     if (this.failure === null) this.events.onFailure(message);
     this.failure = message;
@@ -177,10 +187,13 @@ export class JournalWriter {
   rewrite(open: readonly Item[], items: Iterable<Item>): void {
     this.flush();
     if (this.failure !== null) throw new Error(this.failure);
-    const chunks: Uint8Array[] = [encodeFileHeader()];
-    for (const item of open) chunks.push(...encodeAdd(item), encodeIdRecord(OP_OPEN, item.id));
-    for (const item of items) chunks.push(...encodeAdd(item));
-    replaceFileAtomically(this.path, chunks);
+    const records = new RecordBatch();
+    for (const item of open) {
+      records.addItem(item);
+      records.addId(OP_OPEN, item.id);
+    }
+    for (const item of items) records.addItem(item);
+    replaceFileAtomically(this.path, [encodeFileHeader(), ...records.take().chunks]);
     this.swapFd(openSync(this.path, "a", 0o644));
     this.diskSize = Bun.file(this.path).size;
     for (const commit of this.unsynced.splice(0)) commit.settle("durable");
@@ -206,8 +219,9 @@ export class JournalWriter {
     this.closed = true;
     this.clearTimers();
     this.commit?.settle("failed", "queue deleted");
-    this.pending = [];
-    this.pendingBytes = 0;
+    this.batch.take();
+    this.retained = [];
+    this.retainedBytes = 0;
     this.retire(this.fd);
     try {
       unlinkSync(this.path);

@@ -81,6 +81,11 @@ export class PersistentQueue {
     return this.deleted;
   }
 
+  /** Settles once every change made to this queue so far is in its journal (per its sync policy). */
+  get commit(): Commit {
+    return this.journal?.lastCommit ?? DURABLE;
+  }
+
   reconfigure(config: QueueConfig): void {
     this.config = config;
     this.journal?.setPolicy(config.syncJournal);

@@ -34,8 +34,8 @@ export function execute(frame: Exclude<Frame, { kind: "fatal" }>, session: Sessi
 
 function handleSet(frame: SetFrame, session: Session, ctx: ServerContext): void {
   ctx.stats.cmdSet++;
-  const respond = (bytes: Uint8Array) => {
-    if (!frame.noreply) session.outbox.push(bytes);
+  const respond = (reply: string) => {
+    if (!frame.noreply) session.outbox.push(reply);
   };
   if (!isValidQueueName(frame.key)) return respond(reply.clientError(`bad queue name '${frame.key}'`));
   const now = Date.now();
@@ -86,13 +86,13 @@ function executeLine(command: string, args: readonly string[], session: Session,
       out.push(reply.line(String(ctx.queues.flushAllExpired(Date.now()))));
       return;
     case "stats":
-      out.push(Buffer.from(statsReport(ctx), "latin1"));
+      out.push(statsReport(ctx));
       return;
     case "dump_stats":
-      out.push(Buffer.from(dumpStatsReport(ctx), "latin1"));
+      out.push(dumpStatsReport(ctx));
       return;
     case "dump_config":
-      out.push(Buffer.from(dumpConfigReport(ctx), "latin1"));
+      out.push(dumpConfigReport(ctx));
       return;
     case "version":
       out.push(reply.line(`VERSION ${ctx.version}`));

@@ -2,12 +2,11 @@
  * One client connection: bytes in, frames executed in order, replies out.
  *
  * Invariants: requests are executed strictly in arrival order and one at a time (a blocking get
- * suspends everything behind it); all replies of one turn leave in one socket write after the
- * journals are flushed; reading pauses while the reply backlog is over HIGH_WATER (a client
+ * suspends everything behind it); replies that are ready leave in one socket write per turn, and
+ * a STORED waits (with everything behind it) for the journal write that covers it; reading pauses while the reply backlog is over HIGH_WATER (a client
  * that doesn't read can't make the server buffer without bound); when the connection closes,
  * its open items go back to the head of their queues and its waits are cancelled.
  */
-import { flushJournals } from "../journal/flush_scheduler.ts";
 import type { Item } from "../journal/item.ts";
 import { errorText } from "../journal/writer.ts";
 import { log } from "../log.ts";
@@ -26,7 +25,7 @@ export const MAX_LINE_LENGTH = 8192;
 
 /** The part of a Bun socket a connection uses (a test can supply its own). */
 export interface ClientSocket {
-  write(data: Uint8Array): number;
+  write(data: Uint8Array, byteOffset?: number, byteLength?: number): number;
   end(): void;
   pause(): void;
   resume(): void;
@@ -84,10 +83,11 @@ export class Connection implements Session {
   suspend(cancel: () => void): void {
     this.suspended = true;
     this.cancelWait = cancel;
-    this.socket.timeout(0);
+    if (this.idleSeconds > 0) this.socket.timeout(0);
   }
 
   resume(): void {
+    if (!this.suspended) return;
     this.suspended = false;
     this.cancelWait = null;
     this.armIdleTimer();
@@ -116,14 +116,12 @@ export class Connection implements Session {
       // Each round ends when input runs out, a command waits, or the replies pile up; in the
       // last case the replies are written and, if the socket took them, the next round starts.
       while (this.executeBuffered()) {
-        flushJournals();
         this.writeOut();
         if (this.outbox.backlog >= HIGH_WATER || this.closed) break;
       }
     } finally {
       this.processing = false;
     }
-    flushJournals();
     this.writeOut();
   }
 

@@ -3,14 +3,17 @@
  *
  * Keys are served one after another; a key with `t=` and an empty queue suspends the connection
  * until an item arrives or the deadline passes, so requests on one connection keep their order.
- * All keys are checked before any is served: an invalid request changes nothing.
+ * All keys are checked before any is served: an invalid request changes nothing. The reply leaves
+ * only once the journal records of what it changed (removes, opens, confirms) are written, so an
+ * item handed out before a crash is not handed out again after it.
  */
+import { allOf } from "../journal/commit.ts";
 import type { Item } from "../journal/item.ts";
 import type { PersistentQueue } from "../queue/persistent_queue.ts";
 import { QueueUnavailableError } from "../queue/queue_collection.ts";
 import type { ServerContext, Session } from "./context.ts";
 import { parseGetKey, type GetRequest } from "./get_options.ts";
-import type { Deferred } from "./outbox.ts";
+import type { Deferred, ReplyPiece } from "./outbox.ts";
 import { END, ERROR, clientError, serverError, value } from "./replies.ts";
 
 export function handleGet(keys: readonly string[], session: Session, ctx: ServerContext): void {
@@ -38,7 +41,9 @@ export function handleGet(keys: readonly string[], session: Session, ctx: Server
 }
 
 class GetRun {
-  private readonly replies: Uint8Array[] = [];
+  private readonly replies: ReplyPiece[] = [];
+  /** Queues whose journals this get appended to. */
+  private readonly changed = new Set<PersistentQueue>();
   private index = 0;
   private deferred: Deferred | null = null;
 
@@ -54,12 +59,16 @@ class GetRun {
       if (!this.serveNow(request, queue)) return this.wait(request, queue);
     }
     this.replies.push(END);
-    if (this.deferred === null) {
-      this.session.outbox.push(...this.replies);
-    } else {
-      this.session.outbox.resolve(this.deferred, this.replies);
-      this.session.resume();
-    }
+    const commit = allOf([...this.changed].map((queue) => queue.commit));
+    if (this.deferred === null && commit.state !== "pending") return this.session.outbox.push(...this.replies);
+    const deferred = (this.deferred ??= this.session.outbox.defer());
+    // A failed journal write doesn't withhold the items: they are out of the queue already, and
+    // the kept records are written when the disk recovers.
+    commit.onSettled(() => {
+      this.session.outbox.resolve(deferred, this.replies);
+      this.session.replyReady();
+    });
+    this.session.resume();
   }
 
   /** Serves one key; false when it has to wait for an item. */
@@ -70,6 +79,7 @@ class GetRun {
     const open = this.session.openItems.get(queue);
     if (open !== undefined && (request.close || request.abort)) {
       this.session.openItems.delete(queue);
+      this.changed.add(queue);
       if (request.close) queue.confirm(open);
       else queue.abort(open, now);
     }
@@ -98,6 +108,7 @@ class GetRun {
 
   private hit(request: GetRequest, queue: PersistentQueue, item: Item): void {
     this.ctx.stats.getHits++;
+    if (!request.peek) this.changed.add(queue);
     if (request.open) this.session.openItems.set(queue, item);
     this.replies.push(...value(request.key, item.data));
   }

@@ -1,26 +1,34 @@
 /**
  * The replies of one connection, in request order, written to the socket with backpressure.
  *
- * A reply that isn't known yet (a STORED waiting for fsync, a blocking get) holds its place with
- * `defer()`; later replies queue behind it. `flush` coalesces small replies into one socket
- * write and writes large item data without copying; whatever the socket doesn't take is kept, in
- * order, until `drained()`.
+ * A reply that isn't known yet (a STORED waiting for its journal write, a blocking get) holds its
+ * place with `defer()`; later replies queue behind it. `flush` packs small pieces (protocol
+ * lines as strings, small items) into one scratch buffer shared by all connections and writes it
+ * with one call; a large item is written from its own buffer, without a copy. Whatever the
+ * socket doesn't take is kept, in order, until `drained()`.
  */
 import { Deque } from "../queue/deque.ts";
 
 export interface ReplySink {
   /** Bytes the socket took (may be fewer than given), or -1 if it is closed. */
-  write(data: Uint8Array): number;
+  write(data: Uint8Array, byteOffset?: number, byteLength?: number): number;
 }
+
+/** A piece of a reply: protocol text (latin1, one byte per char) or item bytes. */
+export type ReplyPiece = string | Uint8Array;
 
 export interface Deferred {
-  chunks: Uint8Array[] | null;
+  pieces: ReplyPiece[] | null;
 }
 
-const COALESCE_LIMIT = 64 * 1024;
+const SCRATCH_SIZE = 64 * 1024;
+/** Pieces this big are written from their own buffer instead of being copied. */
+const DIRECT_WRITE = 16 * 1024;
+/** One scratch buffer serves every connection: a write copies it into the kernel at once. */
+const scratch = Buffer.allocUnsafe(SCRATCH_SIZE);
 
 export class Outbox {
-  private readonly ready = new Deque<Uint8Array>();
+  private readonly ready = new Deque<ReplyPiece>();
   private readyBytes = 0;
   private readonly waiting = new Deque<Deferred>();
   private blocked = false;
@@ -39,41 +47,35 @@ export class Outbox {
     return this.readyBytes === 0 && this.waiting.length === 0;
   }
 
-  push(...chunks: Uint8Array[]): void {
-    if (this.waiting.length > 0) this.waiting.push({ chunks });
-    else for (const chunk of chunks) this.enqueue(chunk);
+  push(...pieces: ReplyPiece[]): void {
+    if (this.waiting.length > 0) this.waiting.push({ pieces });
+    else for (const piece of pieces) this.enqueue(piece);
   }
 
   defer(): Deferred {
-    const deferred: Deferred = { chunks: null };
+    const deferred: Deferred = { pieces: null };
     this.waiting.push(deferred);
     return deferred;
   }
 
-  resolve(deferred: Deferred, chunks: Uint8Array[]): void {
-    deferred.chunks = chunks;
-    for (let head = this.waiting.peek(); head?.chunks != null; head = this.waiting.peek()) {
+  resolve(deferred: Deferred, pieces: ReplyPiece[]): void {
+    deferred.pieces = pieces;
+    for (let head = this.waiting.peek(); head?.pieces != null; head = this.waiting.peek()) {
       this.waiting.shift();
-      for (const chunk of head.chunks) this.enqueue(chunk);
+      for (const piece of head.pieces) this.enqueue(piece);
     }
   }
 
   /** Writes as much as the socket takes. */
   flush(): void {
     while (!this.blocked && !this.dead && this.ready.length > 0) {
-      const buffer = this.nextWrite();
-      const written = this.sink.write(buffer);
-      if (written < 0) {
-        this.dead = true;
-        this.ready.clear();
-        this.readyBytes = 0;
-        return;
-      }
-      this.bytesWritten += written;
-      this.readyBytes -= written;
-      if (written < buffer.length) {
-        this.ready.unshift(buffer.subarray(written));
-        this.blocked = true;
+      const first = this.ready.peek()!;
+      if (typeof first !== "string" && first.length >= DIRECT_WRITE) {
+        this.ready.shift();
+        this.wrote(first, 0, first.length, this.sink.write(first));
+      } else {
+        const length = this.packScratch();
+        this.wrote(scratch, 0, length, this.sink.write(scratch, 0, length));
       }
     }
   }
@@ -84,22 +86,45 @@ export class Outbox {
     this.flush();
   }
 
-  private enqueue(chunk: Uint8Array): void {
-    if (chunk.length === 0) return;
-    this.ready.push(chunk);
-    this.readyBytes += chunk.length;
+  private enqueue(piece: ReplyPiece): void {
+    if (piece.length === 0) return;
+    // Long text (a big stats report) is encoded once here, so it never has to fit the scratch.
+    this.ready.push(typeof piece === "string" && piece.length >= DIRECT_WRITE ? Buffer.from(piece, "latin1") : piece);
+    this.readyBytes += piece.length;
   }
 
-  /** Takes the next buffer to write: one big chunk as it is, or several small ones joined. */
-  private nextWrite(): Uint8Array {
-    const first = this.ready.shift()!;
-    if (first.length >= COALESCE_LIMIT || this.ready.length === 0) return first;
-    const parts = [first];
-    let total = first.length;
-    for (let next = this.ready.peek(); next !== undefined && total + next.length <= COALESCE_LIMIT; next = this.ready.peek()) {
-      parts.push(this.ready.shift()!);
-      total += next.length;
+  /** Moves small pieces from the head of `ready` into the scratch buffer; returns its length. */
+  private packScratch(): number {
+    let length = 0;
+    for (let piece = this.ready.peek(); piece !== undefined; piece = this.ready.peek()) {
+      if (typeof piece === "string") {
+        if (length + piece.length > SCRATCH_SIZE) break;
+        scratch.write(piece, length, "latin1");
+      } else {
+        if (piece.length >= DIRECT_WRITE || length + piece.length > SCRATCH_SIZE) break;
+        scratch.set(piece, length);
+      }
+      length += piece.length;
+      this.ready.shift();
     }
-    return parts.length === 1 ? first : Buffer.concat(parts, total);
+    return length;
+  }
+
+  /** Accounts for a write of `buffer[offset, offset+length)` that took `written` bytes. */
+  private wrote(buffer: Uint8Array, offset: number, length: number, written: number): void {
+    if (written < 0) {
+      this.dead = true;
+      this.ready.clear();
+      this.readyBytes = 0;
+      return;
+    }
+    this.bytesWritten += written;
+    this.readyBytes -= written;
+    if (written < length) {
+      // Keep the rest; a scratch-buffer rest must be copied out, the scratch is reused at once.
+      const rest = buffer.subarray(offset + written, offset + length);
+      this.ready.unshift(buffer === scratch ? new Uint8Array(rest) : rest);
+      this.blocked = true;
+    }
   }
 }

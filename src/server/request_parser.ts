@@ -91,8 +91,7 @@ export class RequestParser {
     if (newline > this.maxLineLength) return this.fail("CLIENT_ERROR line too long");
     const line = this.take(newline + 1);
     const end = line.length >= 2 && line[line.length - 2] === CR ? line.length - 2 : line.length - 1;
-    const text = Buffer.from(line.buffer, line.byteOffset, end).toString("latin1");
-    const tokens = text.split(" ").filter((token) => token.length > 0);
+    const tokens = splitTokens(latin1(line, end));
     const command = (tokens[0] ?? "").toLowerCase();
     if (!STORAGE_COMMANDS.has(command)) return { kind: "line", command, args: tokens.slice(1) };
     return this.startBlock(tokens);
@@ -101,7 +100,7 @@ export class RequestParser {
   private startBlock(tokens: string[]): Frame | null {
     // <command> <key> <flags> <exptime> <bytes> [cas unique (cas only)] [noreply]
     const bytesToken = tokens[4];
-    if (bytesToken === undefined || !/^\d+$/.test(bytesToken)) return this.fail("CLIENT_ERROR bad command line format");
+    if (bytesToken === undefined || !isDigits(bytesToken, 0)) return this.fail("CLIENT_ERROR bad command line format");
     const bytes = Number(bytesToken);
     if (bytes > this.maxRequestSize) return this.fail("SERVER_ERROR object too large");
     const noreply = tokens[tokens.length - 1] === "noreply";
@@ -113,13 +112,13 @@ export class RequestParser {
     if (this.buffered < block.bytes + 2) return null;
     this.block = null;
     const data = this.take(block.bytes);
-    const trailer = this.take(2);
-    if (trailer[0] !== CR || trailer[1] !== NEWLINE) return this.fail("CLIENT_ERROR bad data chunk");
+    if (this.peekByte(0) !== CR || this.peekByte(1) !== NEWLINE) return this.fail("CLIENT_ERROR bad data chunk");
+    this.skip(2);
     const [rawCommand, key, flags, exptime] = block.header as [string, string, string, string];
     const command = rawCommand.toLowerCase();
     if (command !== "set") return { kind: "unsupported-storage", command, noreply: block.noreply };
     const extra = block.header.length - (block.noreply ? 6 : 5);
-    if (!/^\d+$/.test(flags) || !/^-?\d+$/.test(exptime) || extra !== 0) {
+    if (!isDigits(flags, 0) || !isDigits(exptime, exptime.startsWith("-") ? 1 : 0) || extra !== 0) {
       return { kind: "bad-request", reply: "CLIENT_ERROR bad command line format", noreply: block.noreply };
     }
     return { kind: "set", key, exptime: Number(exptime), data: ownedData(data), noreply: block.noreply };
@@ -173,6 +172,24 @@ export class RequestParser {
     return out;
   }
 
+  /** The buffered byte `at` places from the front (which must exist). */
+  private peekByte(at: number): number {
+    let index = this.offset + at;
+    for (const chunk of this.chunks) {
+      if (index < chunk.length) return chunk[index]!;
+      index -= chunk.length;
+    }
+    return -1;
+  }
+
+  private skip(n: number): void {
+    while (n > 0) {
+      const count = Math.min(n, this.chunks[0]!.length - this.offset);
+      this.advance(count);
+      n -= count;
+    }
+  }
+
   private advance(n: number): void {
     this.offset += n;
     this.buffered -= n;
@@ -183,7 +200,29 @@ export class RequestParser {
   }
 }
 
+/** The first `end` bytes of `bytes` as a string, one char per byte. */
+function latin1(bytes: Uint8Array, end: number): string {
+  const buffer = bytes instanceof Buffer ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+  return buffer.toString("latin1", 0, end);
+}
+
+/** Space-separated tokens; runs of spaces count as one. */
+function splitTokens(text: string): string[] {
+  const tokens = text.split(" ");
+  return tokens.includes("") ? tokens.filter((token) => token.length > 0) : tokens;
+}
+
+/** True if `text` from `start` on is one or more ASCII digits. */
+function isDigits(text: string, start: number): boolean {
+  if (text.length <= start) return false;
+  for (let i = start; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 48 || c > 57) return false;
+  }
+  return true;
+}
+
 /** Keeps a view only when the item is most of the buffer it lives in; copies small items. */
 function ownedData(data: Uint8Array): Uint8Array {
-  return data.length * 2 >= data.buffer.byteLength ? data : data.slice();
+  return data.length * 2 >= data.buffer.byteLength ? data : new Uint8Array(data);
 }

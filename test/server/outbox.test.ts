@@ -7,10 +7,10 @@ class SlowSink {
   received: Uint8Array[] = [];
   writes = 0;
   room = Infinity;
-  write(data: Uint8Array): number {
+  write(data: Uint8Array, offset = 0, length = data.length - offset): number {
     this.writes++;
-    const n = Math.min(data.length, this.room);
-    this.received.push(data.slice(0, n));
+    const n = Math.min(length, this.room);
+    this.received.push(new Uint8Array(data.subarray(offset, offset + n)));
     return n;
   }
   get all(): string {
@@ -22,7 +22,7 @@ describe("Outbox", () => {
   test("small replies of one turn go out in one write", () => {
     const sink = new SlowSink();
     const out = new Outbox(sink);
-    for (let i = 0; i < 100; i++) out.push(bytes(`STORED\r\n`));
+    for (let i = 0; i < 100; i++) out.push(i % 2 === 0 ? "STORED\r\n" : bytes("STORED\r\n"));
     out.flush();
     expect(sink.writes).toBe(1);
     expect(sink.all).toBe("STORED\r\n".repeat(100));

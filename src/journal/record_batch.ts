@@ -1,0 +1,85 @@
+/**
+ * Records waiting to be written, encoded straight into a reusable buffer.
+ *
+ * Small records and small items are packed into one contiguous arena, so a batch usually goes to
+ * the file as a single buffer with no per-record allocation; items of LARGE_ITEM bytes or more
+ * are not copied but written from their own buffer. Invariant: bytes handed out by `take()` stay
+ * untouched until `recycle()` says they reached the file.
+ */
+import type { Item } from "./item.ts";
+import { ADD_HEAD_SIZE, ID_RECORD_SIZE, writeAddHead, writeIdRecord, type IdOp } from "./record.ts";
+
+const ARENA_SIZE = 64 * 1024;
+const LARGE_ITEM = 16 * 1024;
+
+export class RecordBatch {
+  private arena = new Uint8Array(ARENA_SIZE);
+  private view = new DataView(this.arena.buffer);
+  /** Start of the part of the arena not yet sealed into `sealed`. */
+  private start = 0;
+  private used = 0;
+  private sealed: Uint8Array[] = [];
+  /** Bytes in the batch. */
+  size = 0;
+
+  get isEmpty(): boolean {
+    return this.size === 0;
+  }
+
+  addItem(item: Item): void {
+    const data = item.data;
+    const large = data.length >= LARGE_ITEM;
+    const offset = this.reserve(large ? ADD_HEAD_SIZE : ADD_HEAD_SIZE + data.length);
+    writeAddHead(this.arena, this.view, offset, item);
+    if (large) {
+      this.seal();
+      this.sealed.push(data);
+    } else {
+      this.arena.set(data, offset + ADD_HEAD_SIZE);
+    }
+    this.size += ADD_HEAD_SIZE + data.length;
+  }
+
+  addId(op: IdOp, id: number): void {
+    writeIdRecord(this.arena, this.view, this.reserve(ID_RECORD_SIZE), op, id);
+    this.size += ID_RECORD_SIZE;
+  }
+
+  /**
+   * Hands out the batch's bytes, in order, and leaves the batch empty. The bytes stay valid (the
+   * arena is not reused) until `recycle()`.
+   */
+  take(): { chunks: Uint8Array[]; size: number } {
+    this.seal();
+    const taken = { chunks: this.sealed, size: this.size };
+    this.sealed = [];
+    this.size = 0;
+    return taken;
+  }
+
+  /** Everything handed out by `take()` reached the file: the arena can be reused. */
+  recycle(): void {
+    this.start = this.used = 0;
+  }
+
+  private reserve(bytes: number): number {
+    if (this.used + bytes > this.arena.length) {
+      this.seal();
+      this.newArena(Math.max(ARENA_SIZE, bytes));
+    }
+    const offset = this.used;
+    this.used += bytes;
+    return offset;
+  }
+
+  private seal(): void {
+    if (this.used > this.start) this.sealed.push(this.arena.subarray(this.start, this.used));
+    this.start = this.used;
+  }
+
+  private newArena(size: number): void {
+    this.arena = new Uint8Array(size);
+    this.view = new DataView(this.arena.buffer);
+    this.start = this.used = 0;
+  }
+}
