@@ -4,7 +4,7 @@
  * `replaceFileAtomically` leaves either the old or the new contents at `path` after a crash at
  * any point: temp file, fsync, rename, directory fsync.
  */
-import { closeSync, fsyncSync, openSync, renameSync, writevSync } from "node:fs";
+import { closeSync, fsyncSync, openSync, renameSync, rmSync, writevSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 
 /** Groups many small buffers into at most IOV_MAX-sized writev batches and loops on short writes. */
@@ -49,13 +49,18 @@ export function tempPathFor(path: string): string {
 
 export function replaceFileAtomically(path: string, chunks: readonly Uint8Array[]): void {
   const temp = tempPathFor(path);
-  const fd = openSync(temp, "w", 0o644);
   try {
-    writeFully(fd, chunks);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
+    const fd = openSync(temp, "w", 0o644);
+    try {
+      writeFully(fd, chunks);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(temp, path);
+  } catch (error) {
+    rmSync(temp, { force: true });
+    throw error;
   }
-  renameSync(temp, path);
   fsyncDirectory(dirname(path));
 }

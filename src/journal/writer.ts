@@ -42,6 +42,8 @@ export class JournalWriter {
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
   /** Why the last write failed, or null while the journal is healthy. */
   failure: string | null = null;
+  /** The commit of the failed write, handed out for records appended while `failure` is set. */
+  private failedCommit: Commit | null = null;
   private closed = false;
 
   constructor(
@@ -94,9 +96,15 @@ export class JournalWriter {
   }
 
   private appended(): Commit {
+    if (this.failure !== null) {
+      // The journal can't be written now: the record waits for the retry, and nobody should wait
+      // for it (a get's item goes out from memory; sets are refused before they get here).
+      this.latest = this.failedCommit!;
+      return this.latest;
+    }
     if (this.commit === null) {
       this.commit = this.latest = new Commit();
-      if (this.failure === null) markDirty(this);
+      markDirty(this);
     }
     return this.commit;
   }
@@ -121,6 +129,7 @@ export class JournalWriter {
     this.batch.recycle();
     if (this.failure !== null) {
       this.failure = null;
+      this.failedCommit = null;
       this.events.onRecovered();
     }
     if (this.policy.kind === "always") {
@@ -144,6 +153,7 @@ export class JournalWriter {
     commit.settle("failed", message);
     if (this.failure === null) this.events.onFailure(message);
     this.failure = message;
+    this.failedCommit = commit;
     this.retryTimer ??= setTimeout(() => {
       this.retryTimer = null;
       this.flush();

@@ -1,6 +1,7 @@
 /**
  * Runs a real kestrel server process for integration tests: port 0 on loopback, a temp data
- * directory, and stop (SIGTERM) or kill -9 on demand.
+ * directory, and stop (SIGTERM) or kill -9 on demand. The server's log can be awaited line by
+ * line, so tests wait for events instead of sleeping.
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -16,81 +17,106 @@ process.on("exit", () => {
 });
 
 export interface ServerOptions {
-  /** TOML text for a config file (written next to the data directory). */
+  /** TOML text for a config file (written to `configPath`, or a temp file). */
   readonly config?: string;
+  readonly configPath?: string;
   readonly dataDir?: string;
   readonly args?: readonly string[];
 }
 
+/** Collects a child's stderr and lets callers wait for a pattern to appear in it. */
+class LogCapture {
+  text = "";
+  private wake: (() => void) | null = null;
+  readonly done: Promise<void>;
+
+  constructor(stream: ReadableStream<Uint8Array>) {
+    this.done = (async () => {
+      const decoder = new TextDecoder();
+      for await (const chunk of stream) {
+        this.text += decoder.decode(chunk);
+        this.notify();
+      }
+      this.notify();
+    })();
+  }
+
+  private notify(): void {
+    const wake = this.wake;
+    this.wake = null;
+    wake?.();
+  }
+
+  async waitFor(pattern: RegExp, exited: () => boolean): Promise<RegExpExecArray> {
+    for (;;) {
+      const match = pattern.exec(this.text);
+      if (match !== null) return match;
+      if (exited()) throw new Error(`server exited without logging ${pattern}:\n${this.text}`);
+      await new Promise<void>((resolve) => (this.wake = resolve));
+    }
+  }
+}
+
 export class ServerProcess {
-  private log = "";
   private constructor(
     readonly proc: ReturnType<typeof Bun.spawn>,
     readonly port: number,
     readonly dataDir: string,
     private readonly options: ServerOptions,
-    log: string,
-    private readonly logTail: Promise<void>,
-    private readonly appendLog: { text: string },
-  ) {
-    this.log = log;
-  }
+    private readonly log: LogCapture,
+  ) {}
 
   /** Everything the server wrote to stderr so far. */
   get output(): string {
-    return this.log + this.appendLog.text;
+    return this.log.text;
   }
 
   static async start(options: ServerOptions = {}): Promise<ServerProcess> {
     const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), "kestrel-test-"));
     const args = [process.execPath, MAIN, "--host", "127.0.0.1", "--port", "0", "--data", dataDir];
     if (options.config !== undefined) {
-      const configPath = join(mkdtempSync(join(tmpdir(), "kestrel-conf-")), "kestrel.toml");
+      const configPath = options.configPath ?? join(mkdtempSync(join(tmpdir(), "kestrel-conf-")), "kestrel.toml");
       writeFileSync(configPath, options.config);
       args.push("--config", configPath);
     }
     args.push(...(options.args ?? []));
-    const proc = Bun.spawn(args, { stdout: "pipe", stderr: "pipe", stdin: "ignore" });
+    const proc = Bun.spawn(args, { stdout: "ignore", stderr: "pipe", stdin: "ignore" });
     running.add(proc);
-    void proc.exited.then(() => running.delete(proc));
-    const reader = (proc.stderr as ReadableStream<Uint8Array>).getReader();
-    const decoder = new TextDecoder();
-    let text = "";
-    for (;;) {
-      const match = /listening on [^\s]+:(\d+)/.exec(text);
-      if (match !== null) {
-        const tail = { text: "" };
-        const logTail = (async () => {
-          for (;;) {
-            const { value, done } = await reader.read();
-            if (done) return;
-            tail.text += decoder.decode(value);
-          }
-        })();
-        return new ServerProcess(proc, Number(match[1]), dataDir, options, text, logTail, tail);
-      }
-      const { value, done } = await reader.read();
-      if (done) throw new Error(`server exited before listening (code ${await proc.exited}):\n${text}`);
-      text += decoder.decode(value);
-    }
+    let exited = false;
+    void proc.exited.then(() => {
+      exited = true;
+      running.delete(proc);
+    });
+    const log = new LogCapture(proc.stderr as ReadableStream<Uint8Array>);
+    const match = await log.waitFor(/listening on [^\s]+:(\d+)/, () => exited);
+    return new ServerProcess(proc, Number(match[1]), dataDir, options, log);
   }
 
   client(): Promise<TestClient> {
     return TestClient.connect(this.port);
   }
 
+  /** Resolves when the server's log matches `pattern` (checked against everything logged). */
+  async waitForLog(pattern: RegExp): Promise<RegExpExecArray> {
+    return this.log.waitFor(pattern, () => this.proc.exitCode !== null || this.proc.signalCode !== null);
+  }
+
   /** SIGTERM and wait; returns the exit code. */
   async stop(): Promise<number> {
     this.proc.kill("SIGTERM");
-    const code = await this.proc.exited;
-    await this.logTail;
-    return code;
+    return this.exited();
   }
 
   async kill9(): Promise<void> {
     this.proc.kill("SIGKILL");
-    await this.proc.exited;
-    await this.logTail;
+    await this.exited();
+  }
+
+  /** Waits for the process to end (after a signal or a `shutdown`); returns the exit code. */
+  async exited(): Promise<number> {
+    const code = await this.proc.exited;
+    await this.log.done;
+    return code;
   }
 
   /** A new server on the same data directory (this one must be stopped or killed). */
