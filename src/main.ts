@@ -8,7 +8,7 @@ import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { ConfigError, defaultConfig, loadConfigFile, type KestrelConfig } from "./config/load.ts";
-import { errorText } from "./journal/writer.ts";
+import { errorText } from "./errors.ts";
 import { configureLog, log } from "./log.ts";
 import { KestrelServer } from "./server/server.ts";
 import { VERSION } from "./version.ts";

@@ -43,7 +43,7 @@ export function fsyncDirectory(dir: string): void {
   }
 }
 
-export function tempPathFor(path: string): string {
+function tempPathFor(path: string): string {
   return join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
 }
 

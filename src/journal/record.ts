@@ -11,12 +11,12 @@
 import { readU64, viewOf, writeU64 } from "./binary.ts";
 import type { Item } from "./item.ts";
 
-export const FILE_MAGIC = "KESTRELJ";
+const FILE_MAGIC = "KESTRELJ";
 export const FORMAT_VERSION = 1;
 export const FILE_HEADER_SIZE = 16;
 
-export const RECORD_MARKER = 0xa7;
-export const RECORD_HEADER_SIZE = 10;
+const RECORD_MARKER = 0xa7;
+const RECORD_HEADER_SIZE = 10;
 const ADD_FIXED_SIZE = 24;
 const ID_PAYLOAD_SIZE = 8;
 

@@ -8,6 +8,7 @@
  * record written by this process and memory and disk agree again once the fault clears.
  */
 import { closeSync, fsync, fsyncSync, ftruncateSync, openSync, unlinkSync } from "node:fs";
+import { errorText } from "../errors.ts";
 import { Commit, DURABLE } from "./commit.ts";
 import { writeFully, replaceFileAtomically } from "./files.ts";
 import { markDirty } from "./flush_scheduler.ts";
@@ -265,11 +266,4 @@ function closeQuietly(fd: number): void {
   } catch {
     // Nothing useful to do: the fd is gone either way.
   }
-}
-
-/** An error as one line: the message, prefixed by the errno code when the message lacks it. */
-export function errorText(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
-  const code = "code" in error && typeof error.code === "string" ? error.code : "";
-  return code !== "" && !error.message.startsWith(code) ? `${code}: ${error.message}` : error.message;
 }

@@ -10,7 +10,7 @@
 import { DURABLE, type Commit } from "../journal/commit.ts";
 import { isExpired, type Item } from "../journal/item.ts";
 import type { JournalWriter } from "../journal/writer.ts";
-import { errorText } from "../journal/writer.ts";
+import { errorText } from "../errors.ts";
 import type { QueueConfig } from "../config/schema.ts";
 import { log } from "../log.ts";
 import { Deque } from "./deque.ts";

@@ -7,7 +7,7 @@
  */
 const BASE = "[A-Za-z0-9_-]+";
 const NAME = new RegExp(`^${BASE}(\\+${BASE})?$`);
-export const MAX_QUEUE_NAME_LENGTH = 200;
+const MAX_QUEUE_NAME_LENGTH = 200;
 
 export function isValidQueueName(name: string): boolean {
   return name.length <= MAX_QUEUE_NAME_LENGTH && NAME.test(name);

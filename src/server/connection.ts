@@ -8,7 +8,7 @@
  * its open items go back to the head of their queues and its waits are cancelled.
  */
 import type { Item } from "../journal/item.ts";
-import { errorText } from "../journal/writer.ts";
+import { errorText } from "../errors.ts";
 import { log } from "../log.ts";
 import type { PersistentQueue } from "../queue/persistent_queue.ts";
 import { execute } from "./commands.ts";
@@ -21,7 +21,7 @@ import { RequestParser } from "./request_parser.ts";
 const HIGH_WATER = 4 * 1024 * 1024;
 /** Request bytes buffered while a blocking get waits before we stop reading. */
 const MAX_BUFFERED_WHILE_SUSPENDED = 1024 * 1024;
-export const MAX_LINE_LENGTH = 8192;
+const MAX_LINE_LENGTH = 8192;
 
 /** The part of a Bun socket a connection uses (a test can supply its own). */
 export interface ClientSocket {

@@ -7,7 +7,7 @@
  */
 import type { Socket, TCPSocketListener } from "bun";
 import type { KestrelConfig } from "../config/load.ts";
-import { errorText } from "../journal/writer.ts";
+import { errorText } from "../errors.ts";
 import { configureLog, log } from "../log.ts";
 import { QueueCollection } from "../queue/queue_collection.ts";
 import { Connection } from "./connection.ts";
