@@ -47,9 +47,9 @@ class LogCapture {
     wake?.();
   }
 
-  async waitFor(pattern: RegExp, exited: () => boolean): Promise<RegExpExecArray> {
+  async waitFor(pattern: RegExp, exited: () => boolean, since = 0): Promise<RegExpExecArray> {
     for (;;) {
-      const match = pattern.exec(this.text);
+      const match = pattern.exec(this.text.slice(since));
       if (match !== null) return match;
       if (exited()) throw new Error(`server exited without logging ${pattern}:\n${this.text}`);
       await new Promise<void>((resolve) => (this.wake = resolve));
@@ -96,9 +96,12 @@ export class ServerProcess {
     return TestClient.connect(this.port);
   }
 
-  /** Resolves when the server's log matches `pattern` (checked against everything logged). */
-  async waitForLog(pattern: RegExp): Promise<RegExpExecArray> {
-    return this.log.waitFor(pattern, () => this.proc.exitCode !== null || this.proc.signalCode !== null);
+  /**
+   * Resolves when the server's log matches `pattern`, looking only at what was logged after
+   * `since` characters (take `output.length` before causing the event you wait for).
+   */
+  async waitForLog(pattern: RegExp, since = 0): Promise<RegExpExecArray> {
+    return this.log.waitFor(pattern, () => this.proc.exitCode !== null || this.proc.signalCode !== null, since);
   }
 
   /** SIGTERM and wait; returns the exit code. */

@@ -21,8 +21,9 @@ describe("operations", () => {
     expect(await c.set("r", "3")).toBe("STORED");
     expect(await c.set("r", "4")).toBe("NOT_STORED");
     writeFileSync(configPath, "[queues.r]\nmax_items = 4\n");
+    const mark = server.output.length;
     server.proc.kill("SIGHUP");
-    await server.waitForLog(/reloaded config from/);
+    await server.waitForLog(/reloaded config from/, mark);
     expect(await c.set("r", "4")).toBe("STORED");
     c.close();
     expect(await server.stop()).toBe(0);
@@ -109,8 +110,9 @@ describe("a full disk", () => {
       expect(await c.get("full")).toBe(stored.shift()!);
       expect(await c.get("full")).toBe(stored.shift()!);
 
+      const mark = server.output.length;
       unlinkSync(filler);
-      await server.waitForLog(/queue 'full': journal writes work again/);
+      await server.waitForLog(/queue 'full': journal writes work again/, mark);
       expect(await c.set("full", "after")).toBe("STORED");
       stored.push("after");
       c.close();
