@@ -12,6 +12,7 @@ import { log } from "../log.ts";
 import type { Item } from "./item.ts";
 import { quarantine } from "./quarantine.ts";
 import { replayJournal, type ReplayOutcome } from "./replay.ts";
+import { estimateRecords } from "./scan.ts";
 import type { SyncPolicy } from "./sync_policy.ts";
 import { JournalWriter, type WriterEvents } from "./writer.ts";
 
@@ -51,10 +52,12 @@ export function openJournal(queuePath: string, name: string, policy: SyncPolicy,
 
 function reportDamage(queuePath: string, name: string, bytes: Uint8Array, outcome: ReplayOutcome, now: Date): void {
   const files = quarantine(queuePath, name, bytes, outcome.damage, now);
-  const dropped = outcome.damage.reduce((sum, range) => sum + (range.end - range.start), 0);
+  const quarantined = outcome.damage.reduce((sum, range) => sum + (range.end - range.start), 0);
+  const dropped = outcome.damage.reduce((sum, range) => sum + estimateRecords(bytes, range, outcome.format, now.getTime()), 0);
   const ranges = outcome.damage.map((range) => `${range.start}-${range.end} (${range.reason})`).join(", ");
   log.warn(
     `queue '${name}': journal damaged; kept ${outcome.records} records (${outcome.items.length} items), ` +
-      `dropped ${outcome.damage.length} damaged region(s) at ${ranges}, quarantined ${dropped} bytes in ${files.length} file(s) under ${join(queuePath, "quarantine")}`,
+      `dropped about ${dropped} records in ${outcome.damage.length} damaged range(s) at offsets ${ranges}; ` +
+      `quarantined ${quarantined} bytes in ${files.length} file(s) under ${join(queuePath, "quarantine")}`,
   );
 }

@@ -111,25 +111,27 @@ export interface DecodedRecord {
 }
 
 /**
+ * The end of the record whose header starts at `offset`, judging by the header alone (marker,
+ * known opcode, the length that opcode allows, within `bytes`); null if it can't be a record.
+ */
+export function plausibleRecordEnd(bytes: Uint8Array, view: DataView, offset: number): number | null {
+  if (offset + RECORD_HEADER_SIZE > bytes.length || bytes[offset + 4] !== RECORD_MARKER) return null;
+  const op = bytes[offset + 5];
+  const length = view.getUint32(offset + 6, true);
+  const lengthFits = op === OP_ADD ? length >= ADD_FIXED_SIZE : (op === OP_REMOVE || op === OP_OPEN || op === OP_ABORT) && length === ID_PAYLOAD_SIZE;
+  const end = offset + RECORD_HEADER_SIZE + length;
+  return lengthFits && end <= bytes.length ? end : null;
+}
+
+/**
  * Decodes the record starting at `offset`, or returns null when the bytes there are not a whole,
  * intact record (torn, corrupt, or not a record boundary at all). Never throws. An ADD's data is
  * a view into `bytes`.
  */
 export function decodeRecordAt(bytes: Uint8Array, view: DataView, offset: number): DecodedRecord | null {
-  if (offset + RECORD_HEADER_SIZE > bytes.length) return null;
-  if (bytes[offset + 4] !== RECORD_MARKER) return null;
-  const op = bytes[offset + 5];
-  const length = view.getUint32(offset + 6, true);
-  const end = offset + RECORD_HEADER_SIZE + length;
-  if (end > bytes.length) return null;
-  if (op === OP_ADD) {
-    if (length < ADD_FIXED_SIZE) return null;
-  } else if (op === OP_REMOVE || op === OP_OPEN || op === OP_ABORT) {
-    if (length !== ID_PAYLOAD_SIZE) return null;
-  } else {
-    return null;
-  }
-  if (view.getUint32(offset, true) !== crc32(bytes.subarray(offset + 4, end))) return null;
+  const end = plausibleRecordEnd(bytes, view, offset);
+  if (end === null || view.getUint32(offset, true) !== crc32(bytes.subarray(offset + 4, end))) return null;
+  const op = bytes[offset + 5] as typeof OP_ADD | IdOp;
   const p = offset + RECORD_HEADER_SIZE;
   if (op === OP_ADD) {
     const item: Item = {

@@ -21,7 +21,7 @@ import { RequestParser } from "./request_parser.ts";
 const HIGH_WATER = 4 * 1024 * 1024;
 /** Request bytes buffered while a blocking get waits before we stop reading. */
 const MAX_BUFFERED_WHILE_SUSPENDED = 1024 * 1024;
-const MAX_LINE_LENGTH = 8192;
+export const MAX_LINE_LENGTH = 8192;
 
 /** The part of a Bun socket a connection uses (a test can supply its own). */
 export interface ClientSocket {

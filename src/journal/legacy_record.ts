@@ -1,0 +1,85 @@
+/**
+ * The record format of journals written by Scala Kestrel (no file header, no checksums):
+ * an opcode byte and little-endian fields. This module only decodes; what the records mean for a
+ * queue is legacy_replay.ts's business.
+ *
+ *   0 ADD             i32 size, i32 expiry (unix s), data        size counts expiry + data
+ *   1 REMOVE
+ *   2 ADDX            i32 size, i64 add ms, i64 expiry ms, data  size counts 16 + data
+ *   3 REMOVE_TENTATIVE
+ *   4 SAVE_XID        i32 xid
+ *   5 UNREMOVE        i32 xid
+ *   6 CONFIRM_REMOVE  i32 xid
+ *   7 ADD_XID         i32 xid, i32 size, i64, i64, data
+ *   8 STATE_DUMP      i32 xid, i32 count
+ */
+import { readI64 } from "./binary.ts";
+
+export interface LegacyItem {
+  readonly addTime: number;
+  readonly expiry: number;
+  readonly data: Uint8Array;
+}
+
+export type LegacyRecord =
+  | { readonly op: "ADD" | "ADDX"; readonly item: LegacyItem }
+  | { readonly op: "ADD_XID"; readonly xid: number; readonly item: LegacyItem }
+  | { readonly op: "REMOVE" | "REMOVE_TENTATIVE" }
+  | { readonly op: "SAVE_XID" | "UNREMOVE" | "CONFIRM_REMOVE"; readonly xid: number }
+  | { readonly op: "STATE_DUMP"; readonly xid: number; readonly count: number };
+
+export type LegacyDecoded = { readonly record: LegacyRecord; readonly end: number } | { readonly error: string };
+
+const ADDX_FIXED = 16;
+const XID_OPS = { 4: "SAVE_XID", 5: "UNREMOVE", 6: "CONFIRM_REMOVE" } as const;
+
+/**
+ * Decodes the record at `offset`; an ADD's add time is `now` (the old format has none). Item
+ * data are views into `bytes`. Never throws: a torn or impossible record gives the reason.
+ */
+export function decodeLegacyAt(bytes: Uint8Array, view: DataView, offset: number, now: number): LegacyDecoded {
+  const int = (at: number): number | null => (at + 4 <= bytes.length ? view.getInt32(at, true) : null);
+  const block = (at: number, minSize: number): { start: number; end: number } | null => {
+    const size = int(at);
+    if (size === null || size < minSize || at + 4 + size > bytes.length) return null;
+    return { start: at + 4, end: at + 4 + size };
+  };
+  const op = bytes[offset]!;
+  switch (op) {
+    case 0: {
+      const b = block(offset + 1, 4);
+      if (b === null) return { error: "torn or impossible ADD" };
+      const seconds = view.getInt32(b.start, true);
+      const item = { addTime: now, expiry: seconds > 0 ? seconds * 1000 : 0, data: bytes.subarray(b.start + 4, b.end) };
+      return { record: { op: "ADD", item }, end: b.end };
+    }
+    case 2:
+    case 7: {
+      const xid = op === 7 ? int(offset + 1) : 0;
+      const b = block(op === 7 ? offset + 5 : offset + 1, ADDX_FIXED);
+      if (b === null || xid === null) return { error: `torn or impossible ${op === 7 ? "ADD_XID" : "ADDX"}` };
+      const expiry = readI64(view, b.start + 8);
+      const item = { addTime: readI64(view, b.start), expiry: expiry > 0 ? expiry : 0, data: bytes.subarray(b.start + ADDX_FIXED, b.end) };
+      return { record: op === 7 ? { op: "ADD_XID", xid, item } : { op: "ADDX", item }, end: b.end };
+    }
+    case 1:
+      return { record: { op: "REMOVE" }, end: offset + 1 };
+    case 3:
+      return { record: { op: "REMOVE_TENTATIVE" }, end: offset + 1 };
+    case 4:
+    case 5:
+    case 6: {
+      const xid = int(offset + 1);
+      if (xid === null) return { error: `torn ${XID_OPS[op]}` };
+      return { record: { op: XID_OPS[op], xid }, end: offset + 5 };
+    }
+    case 8: {
+      const xid = int(offset + 1);
+      const count = int(offset + 5);
+      if (xid === null || count === null) return { error: "torn STATE_DUMP" };
+      return { record: { op: "STATE_DUMP", xid, count }, end: offset + 9 };
+    }
+    default:
+      return { error: `unknown opcode ${op}` };
+  }
+}
