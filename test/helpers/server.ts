@@ -12,9 +12,12 @@ const MAIN = join(import.meta.dir, "..", "..", "src", "main.ts");
 
 /** Every server started and not yet stopped; a failing test must not leave one running. */
 const running = new Set<ReturnType<typeof Bun.spawn>>();
-process.on("exit", () => {
+
+/** Kills every server still running (test/setup.ts calls it after the last test). */
+export function killAllServers(): void {
   for (const proc of running) proc.kill("SIGKILL");
-});
+  running.clear();
+}
 
 export interface ServerOptions {
   /** TOML text for a config file (written to `configPath`, or a temp file). */
