@@ -6,14 +6,18 @@
  * operation is O(1) amortised.
  */
 import type { Item } from "../journal/item.ts";
+import { DeadlineTimer, type Deadline } from "./deadline_timer.ts";
 import { Deque } from "./deque.ts";
+
+/** One timer for the deadlines of every wait on every queue. */
+const deadlines = new DeadlineTimer();
 
 export type WaitMode = "remove" | "open" | "peek";
 
 export interface Waiter {
   readonly mode: WaitMode;
   readonly deliver: (item: Item | null) => void;
-  timer: ReturnType<typeof setTimeout> | null;
+  deadline: Deadline | null;
   live: boolean;
 }
 
@@ -26,11 +30,11 @@ export class WaiterList {
   }
 
   add(mode: WaitMode, timeoutMs: number, deliver: (item: Item | null) => void): Waiter {
-    const waiter: Waiter = { mode, deliver, timer: null, live: true };
-    waiter.timer = setTimeout(() => {
-      waiter.timer = null;
+    const waiter: Waiter = { mode, deliver, deadline: null, live: true };
+    waiter.deadline = deadlines.add(Date.now() + timeoutMs, () => {
+      waiter.deadline = null;
       if (this.retire(waiter)) deliver(null);
-    }, timeoutMs);
+    });
     this.list.push(waiter);
     this.liveCount++;
     return waiter;
@@ -68,8 +72,8 @@ export class WaiterList {
     if (!waiter.live) return false;
     waiter.live = false;
     this.liveCount--;
-    if (waiter.timer !== null) clearTimeout(waiter.timer);
-    waiter.timer = null;
+    if (waiter.deadline !== null) deadlines.cancel(waiter.deadline);
+    waiter.deadline = null;
     return true;
   }
 }

@@ -1,0 +1,98 @@
+/**
+ * Runs callbacks at deadlines with one timer for all of them (blocking gets come and go tens of
+ * thousands of times a second; a timer each would cost more than the get).
+ *
+ * A binary min-heap by deadline; cancelling only marks the entry, and the heap is rebuilt without
+ * cancelled entries when they outnumber the live ones, so memory follows the live waits.
+ */
+export interface Deadline {
+  readonly at: number;
+  fire: (() => void) | null;
+}
+
+export class DeadlineTimer {
+  private heap: Deadline[] = [];
+  private live = 0;
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  private armedAt = Infinity;
+
+  /** Calls `fire` at `at` (unix ms) unless cancelled first. */
+  add(at: number, fire: () => void): Deadline {
+    const entry: Deadline = { at, fire };
+    this.heap.push(entry);
+    this.siftUp(this.heap.length - 1);
+    this.live++;
+    if (at < this.armedAt) this.arm(at);
+    return entry;
+  }
+
+  cancel(entry: Deadline): void {
+    if (entry.fire === null) return;
+    entry.fire = null;
+    this.live--;
+    if (this.heap.length > 64 && this.heap.length > this.live * 2) this.rebuild();
+  }
+
+  private arm(at: number): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.armedAt = at;
+    this.timer = setTimeout(() => this.expire(), Math.max(0, at - Date.now()));
+  }
+
+  private expire(): void {
+    this.timer = null;
+    this.armedAt = Infinity;
+    const now = Date.now();
+    while (this.heap.length > 0 && this.heap[0]!.at <= now) {
+      const entry = this.pop();
+      const fire = entry.fire;
+      if (fire === null) continue;
+      entry.fire = null;
+      this.live--;
+      fire();
+    }
+    while (this.heap.length > 0 && this.heap[0]!.fire === null) this.pop();
+    if (this.heap.length > 0) this.arm(this.heap[0]!.at);
+  }
+
+  private rebuild(): void {
+    this.heap = this.heap.filter((entry) => entry.fire !== null);
+    for (let i = (this.heap.length >> 1) - 1; i >= 0; i--) this.siftDown(i);
+  }
+
+  private pop(): Deadline {
+    const top = this.heap[0]!;
+    const last = this.heap.pop()!;
+    if (this.heap.length > 0) {
+      this.heap[0] = last;
+      this.siftDown(0);
+    }
+    return top;
+  }
+
+  private siftUp(index: number): void {
+    const heap = this.heap;
+    const entry = heap[index]!;
+    while (index > 0) {
+      const parent = (index - 1) >> 1;
+      if (heap[parent]!.at <= entry.at) break;
+      heap[index] = heap[parent]!;
+      index = parent;
+    }
+    heap[index] = entry;
+  }
+
+  private siftDown(index: number): void {
+    const heap = this.heap;
+    const entry = heap[index]!;
+    for (;;) {
+      let child = 2 * index + 1;
+      if (child >= heap.length) break;
+      if (child + 1 < heap.length && heap[child + 1]!.at < heap[child]!.at) child++;
+      if (heap[child]!.at >= entry.at) break;
+      heap[index] = heap[child]!;
+      index = child;
+    }
+    heap[index] = entry;
+  }
+}
