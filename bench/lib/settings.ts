@@ -1,0 +1,56 @@
+/**
+ * The benchmark's knobs, read from BENCH_* environment variables and checked up front, and the
+ * run length they imply.
+ */
+import { STALL_MS } from "./client.ts";
+
+export class SettingsError extends Error {}
+
+export interface Settings {
+  /** Measured seconds per run (one target, one scenario, one round). */
+  readonly seconds: number;
+  readonly rounds: number;
+  /** Connections per side: n means n producers + n consumers. */
+  readonly scenarios: readonly number[];
+  readonly itemSize: number;
+  /** The t= of Kestrel's blocking gets; 0 = plain polling gets. */
+  readonly getWaitMs: number;
+  /** Unmeasured load before each measured window. */
+  readonly warmupMs: number;
+}
+
+const WARMUP_MS = 1000;
+/** Per run, besides warm-up and window: connecting, draining, reading stats. */
+const RUN_OVERHEAD_SECONDS = 0.1;
+/** Starting and stopping the servers. */
+const FIXED_OVERHEAD_SECONDS = 2;
+
+export function readSettings(env: NodeJS.ProcessEnv): Settings {
+  const seconds = Number(env.BENCH_SECONDS ?? "3");
+  if (!(seconds > 0)) throw new SettingsError(`BENCH_SECONDS: expected a positive number, got "${env.BENCH_SECONDS}"`);
+  const rounds = Number(env.BENCH_ROUNDS ?? "3");
+  if (!Number.isInteger(rounds) || rounds < 1) throw new SettingsError(`BENCH_ROUNDS: expected a positive integer, got "${env.BENCH_ROUNDS}"`);
+  const itemSize = Number(env.BENCH_ITEM_SIZE ?? "1024");
+  if (!Number.isInteger(itemSize) || itemSize < 0) throw new SettingsError(`BENCH_ITEM_SIZE: expected a byte count, got "${env.BENCH_ITEM_SIZE}"`);
+  const scenarios = (env.BENCH_SCENARIOS ?? "1,10,50").split(",").map((part) => {
+    const n = Number(part.trim());
+    if (!Number.isInteger(n) || n < 1) throw new SettingsError(`BENCH_SCENARIOS: expected positive integers like "1,10,50", got "${env.BENCH_SCENARIOS}"`);
+    return n;
+  });
+  const getWaitMs = Number(env.BENCH_GET_WAIT_MS ?? "500");
+  if (!Number.isInteger(getWaitMs) || getWaitMs < 0 || getWaitMs >= STALL_MS) {
+    throw new SettingsError(`BENCH_GET_WAIT_MS: expected whole milliseconds below ${STALL_MS}, got "${env.BENCH_GET_WAIT_MS}"`);
+  }
+  return { seconds, rounds, scenarios, itemSize, getWaitMs, warmupMs: WARMUP_MS };
+}
+
+/** Roughly how long the whole benchmark takes with `targets` targets. */
+export function expectedSeconds(settings: Settings, targets: number): number {
+  const runs = settings.rounds * settings.scenarios.length * targets;
+  return FIXED_OVERHEAD_SECONDS + runs * (settings.warmupMs / 1000 + settings.seconds + RUN_OVERHEAD_SECONDS);
+}
+
+export function formatDuration(seconds: number): string {
+  const whole = Math.round(seconds);
+  return whole < 60 ? `${whole} s` : `${Math.floor(whole / 60)} min ${whole % 60} s`;
+}

@@ -1,0 +1,257 @@
+/**
+ * The servers the benchmark measures, as child processes with a common `Target` interface, and
+ * the clean-up that stops them and removes their temp dirs on every exit path.
+ *
+ *   kestrel       src/main.ts on a fresh temp data dir (default config, or a given config file)
+ *   bun floor     bench/floor_server.ts: Kestrel's parser and outbox, no queue, no journal
+ *   memcached     `memcached -t 1` on a free loopback port (installed with apt-get if missing)
+ *
+ * Every child is registered in `children` and every temp dir in `tempDirs` as soon as it exists;
+ * `cleanUpNow` (called on exit, on signals and on failure) kills what is left and removes them.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Subprocess } from "bun";
+import { exchange, readStats, waitFor } from "./client.ts";
+import { HOST, KEY } from "./protocol.ts";
+
+const MAIN = join(import.meta.dir, "..", "..", "src", "main.ts");
+const FLOOR = join(import.meta.dir, "..", "floor_server.ts");
+const START_TIMEOUT_MS = 15_000;
+const STOP_TIMEOUT_MS = 5_000;
+
+export interface Target {
+  readonly name: string;
+  readonly port: number;
+  /** A queue (items are consumed) rather than a cache or a fixed answer. */
+  readonly isQueue: boolean;
+  /** Removes whatever the previous run left under the key. */
+  reset(): Promise<void>;
+  /** CPU seconds the server process has used so far. */
+  cpuSeconds(): number;
+  /** Log lines worth reporting (warnings, errors). */
+  notableOutput(): string[];
+  /** Stops the server; returns problems (a bad exit code, a forced kill). */
+  stop(): Promise<string[]>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Child processes and temp dirs, cleaned up on every exit path
+
+const children = new Set<Subprocess>();
+const tempDirs = new Set<string>();
+
+/** Kills every child still running and removes every temp dir; safe to call more than once. */
+export function cleanUpNow(): void {
+  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+  children.clear();
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+  tempDirs.clear();
+}
+
+function makeTempDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  tempDirs.add(dir);
+  return dir;
+}
+
+/** Keeps everything a child writes to stdout/stderr (the stream must be read or the child blocks). */
+class OutputCapture {
+  text = "";
+
+  constructor(...streams: ReadableStream<Uint8Array>[]) {
+    for (const stream of streams) void this.pump(stream);
+  }
+
+  private async pump(stream: ReadableStream<Uint8Array>): Promise<void> {
+    const decoder = new TextDecoder();
+    for await (const chunk of stream) {
+      this.text += decoder.decode(chunk, { stream: true });
+      if (this.text.length > 1_000_000) this.text = this.text.slice(-500_000);
+    }
+  }
+}
+
+class ChildServer {
+  private constructor(
+    readonly proc: Subprocess<"ignore", "pipe", "pipe">,
+    readonly output: OutputCapture,
+    private readonly dirs: readonly string[],
+  ) {}
+
+  static spawn(argv: string[], cwd: string, dirs: readonly string[]): ChildServer {
+    const proc = Bun.spawn(argv, { cwd, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+    children.add(proc);
+    return new ChildServer(proc, new OutputCapture(proc.stdout, proc.stderr), dirs);
+  }
+
+  exited(): string | null {
+    return this.proc.exitCode === null && this.proc.signalCode === null ? null : `exited (${this.proc.exitCode ?? this.proc.signalCode})`;
+  }
+
+  cpuSeconds(): number {
+    return processCpuSeconds(this.proc.pid);
+  }
+
+  /** The port from the child's `listening on <host>:<port>` log line, once it appears. */
+  waitForListening(name: string): Promise<number> {
+    return waitFor(`${name} to listen`, START_TIMEOUT_MS, () => {
+      const match = /listening on \S+:(\d+)/.exec(this.output.text);
+      if (match !== null) return Number(match[1]);
+      const exited = this.exited();
+      if (exited !== null) throw new Error(`${name} ${exited} before listening:\n${this.output.text}`);
+      return null;
+    });
+  }
+
+  async stop(expectZeroExit: boolean): Promise<string[]> {
+    const problems: string[] = [];
+    if (this.exited() !== null) problems.push(`server ${this.exited()} before the end of the benchmark`);
+    this.proc.kill("SIGTERM");
+    const code = await Promise.race([this.proc.exited, Bun.sleep(STOP_TIMEOUT_MS).then(() => null)]);
+    if (code === null) {
+      problems.push(`server did not exit within ${STOP_TIMEOUT_MS / 1000} s of SIGTERM; killed`);
+      this.proc.kill("SIGKILL");
+      await this.proc.exited;
+    } else if (expectZeroExit && code !== 0) {
+      problems.push(`server exited with code ${code} after SIGTERM`);
+    }
+    children.delete(this.proc);
+    for (const dir of this.dirs) {
+      rmSync(dir, { recursive: true, force: true });
+      tempDirs.delete(dir);
+    }
+    return problems;
+  }
+}
+
+const warningsAndErrors = (server: ChildServer) => (): string[] => server.output.text.split("\n").filter((line) => /\b(WARN|ERROR)\b/.test(line));
+
+// ---------------------------------------------------------------------------------------------
+// The targets
+
+export async function startKestrel(name: string, configToml: string | null): Promise<Target> {
+  const root = makeTempDir("kestrel-bench-");
+  const argv = [process.execPath, MAIN, "--host", HOST, "--port", "0", "--data", join(root, "data")];
+  if (configToml !== null) {
+    writeFileSync(join(root, "kestrel.toml"), configToml);
+    argv.push("--config", join(root, "kestrel.toml"));
+  }
+  // cwd = the temp dir, so a kestrel.toml in the caller's directory can't change the defaults.
+  const server = ChildServer.spawn(argv, root, [root]);
+  const port = await server.waitForListening(name);
+  return {
+    name,
+    port,
+    isQueue: true,
+    reset: async () => {
+      const reply = await exchange(port, `flush ${KEY}\r\n`, (text) => text.endsWith("\r\n"));
+      if (reply !== "END\r\n") throw new Error(`${name}: unexpected reply to flush: ${JSON.stringify(reply)}`);
+    },
+    cpuSeconds: () => server.cpuSeconds(),
+    notableOutput: warningsAndErrors(server),
+    stop: () => server.stop(true),
+  };
+}
+
+/** bench/floor_server.ts serving items of `itemSize` bytes; it stores nothing, so reset is a no-op. */
+export async function startFloor(name: string, itemSize: number): Promise<Target> {
+  const server = ChildServer.spawn([process.execPath, FLOOR, "0", String(itemSize)], import.meta.dir, []);
+  const port = await server.waitForListening(name);
+  return {
+    name,
+    port,
+    isQueue: false,
+    reset: async () => {},
+    cpuSeconds: () => server.cpuSeconds(),
+    notableOutput: () => server.output.text.split("\n").filter((line) => line.trim() !== "" && !line.startsWith("listening on")),
+    stop: () => server.stop(true),
+  };
+}
+
+export async function startMemcached(name: string): Promise<Target> {
+  const port = freePort();
+  const root = makeTempDir("memcached-bench-");
+  const argv = ["memcached", "-t", "1", "-p", String(port), "-l", HOST, "-U", "0", "-m", "1024"];
+  if (process.getuid?.() === 0) argv.push("-u", "root");
+  const server = ChildServer.spawn(argv, root, [root]);
+  await waitFor(`${name} to accept connections`, START_TIMEOUT_MS, async () => {
+    const exited = server.exited();
+    if (exited !== null) throw new Error(`${name} ${exited}:\n${server.output.text}`);
+    return readStats(port).catch(() => null);
+  });
+  return {
+    name,
+    port,
+    isQueue: false,
+    reset: async () => {
+      const reply = await exchange(port, `delete ${KEY}\r\n`, (text) => text.endsWith("\r\n"));
+      if (reply !== "DELETED\r\n" && reply !== "NOT_FOUND\r\n") throw new Error(`${name}: unexpected reply to delete: ${JSON.stringify(reply)}`);
+    },
+    cpuSeconds: () => server.cpuSeconds(),
+    notableOutput: () => server.output.text.split("\n").filter((line) => line.trim() !== ""),
+    // memcached exits on SIGTERM with a non-zero code on some versions; not a problem.
+    stop: () => server.stop(false),
+  };
+}
+
+function freePort(): number {
+  const listener = Bun.listen({ hostname: HOST, port: 0, socket: { data: () => {} } });
+  const port = listener.port;
+  listener.stop(true);
+  return port;
+}
+
+export function ensureMemcached(): void {
+  if (Bun.which("memcached") !== null) return;
+  const install = () => Bun.spawnSync(["apt-get", "install", "-y", "memcached"], { stdout: "inherit", stderr: "inherit", env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
+  console.error("memcached is not on PATH; installing it with apt-get");
+  if (install().exitCode !== 0) {
+    console.error("apt-get install failed; running apt-get update and trying again");
+    Bun.spawnSync(["apt-get", "update"], { stdout: "inherit", stderr: "inherit" });
+    if (install().exitCode !== 0) throw new Error("could not install memcached with apt-get");
+  }
+  if (Bun.which("memcached") === null) throw new Error("memcached was installed but is still not on PATH");
+}
+
+// ---------------------------------------------------------------------------------------------
+// CPU accounting
+
+let clockTicks: number | null = null;
+
+function ticksPerSecond(): number {
+  clockTicks ??= Number(Bun.spawnSync(["getconf", "CLK_TCK"]).stdout.toString().trim()) || 100;
+  return clockTicks;
+}
+
+function processCpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
+    // Fields after "(comm)": state is field 3, utime 14, stime 15.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond();
+  } catch {
+    return NaN;
+  }
+}
+
+/**
+ * CPU seconds the whole machine has been busy so far, all cores together: user, nice, system, irq
+ * and softirq time from /proc/stat (not idle, iowait or steal).
+ */
+export function machineBusySeconds(): number {
+  try {
+    const cpuLine = readFileSync("/proc/stat", "latin1").split("\n", 1)[0]!;
+    const [user, nice, system, , , irq, softirq] = cpuLine.trim().split(/\s+/).slice(1).map(Number);
+    return ((user ?? NaN) + (nice ?? NaN) + (system ?? NaN) + (irq ?? NaN) + (softirq ?? NaN)) / ticksPerSecond();
+  } catch {
+    return NaN;
+  }
+}
+
+/** CPU seconds this (load-generator) process has used so far. */
+export function ownCpuSeconds(): number {
+  const usage = process.cpuUsage();
+  return (usage.user + usage.system) / 1e6;
+}
