@@ -116,3 +116,20 @@ describe("openJournal", () => {
     expect(existsSync(join(dir, "quarantine"))).toBe(false);
   });
 });
+
+describe("quarantine", () => {
+  test("never overwrites: the same damage found twice in one second gets two files", () => {
+    const dir = tempDir();
+    const { writer } = open(dir);
+    writer.appendAdd(item(1));
+    writer.close();
+    const good = readFileSync(join(dir, "q"));
+    for (const tail of ["first", "again"]) {
+      writeFileSync(join(dir, "q"), concat(good, bytes(tail)));
+      open(dir).writer.close();
+    }
+    const files = readdirSync(join(dir, "quarantine")).sort();
+    expect(files.length).toBe(2);
+    expect(files.map((file) => text(readFileSync(join(dir, "quarantine", file)))).sort()).toEqual(["again", "first"]);
+  });
+});
