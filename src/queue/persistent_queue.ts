@@ -69,14 +69,6 @@ export class PersistentQueue {
     return this.config;
   }
 
-  get length(): number {
-    return this.items.length;
-  }
-
-  get bytes(): number {
-    return this.queuedBytes;
-  }
-
   get isDeleted(): boolean {
     return this.deleted;
   }
