@@ -7,13 +7,11 @@
  * or rewritten clean (Kestrel files converted). Don't repair a journal a running server is using.
  */
 import { readFileSync } from "node:fs";
-import { basename, dirname } from "node:path";
 import { errorText } from "../errors.ts";
 import { DUMP_HEADER, dumpJournal } from "../journal/dump.ts";
-import { openJournal } from "../journal/open_journal.ts";
+import { repairJournalFile } from "../journal/open_journal.ts";
 import type { ScanSummary } from "../journal/scan.ts";
 import { scanJournal } from "../journal/scan.ts";
-import { log } from "../log.ts";
 import { EXIT_FAILURE, EXIT_OK } from "./usage.ts";
 
 export type QdumpMode = "dump" | "verify" | "repair";
@@ -35,11 +33,7 @@ export function qdump(files: readonly string[], mode: QdumpMode): number {
 /** False when the file is damaged (verify) or can't be read as a journal. */
 function qdumpFile(file: string, mode: QdumpMode): boolean {
   if (mode === "repair") {
-    openJournal(dirname(file), basename(file), { kind: "never" }, {
-      onFailure: (message) => log.error(message),
-      onRecovered: () => {},
-    }).writer.close();
-    process.stdout.write(`${file}: repaired (see the log lines above for what was kept and quarantined)\n`);
+    process.stdout.write(`${file}: ${repairJournalFile(file)}\n`);
     return true;
   }
   const bytes = readFileSync(file);

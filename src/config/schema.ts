@@ -22,6 +22,7 @@ export interface QueueConfig {
   readonly syncJournal: SyncPolicy;
   readonly maxJournalSize: number;
   readonly maxJournalOverflow: number;
+  readonly maxMemorySize: number;
 }
 
 export interface ServerConfig {
@@ -101,13 +102,26 @@ export const QUEUE_KEYS: readonly KeySpec<QueueConfig>[] = [
     "false",
     'When journal writes are fsynced: false/"never" (left to the OS), true/"always" (before STORED, group-committed), or an interval like "20ms".',
   ),
-  key("max_journal_size", "maxJournalSize", v.size(false), '"16MiB"', "Roll the journal when the queue is empty and the journal is bigger than this."),
+  key(
+    "max_journal_size",
+    "maxJournalSize",
+    v.size(false),
+    '"16MiB"',
+    "Journal segments are sealed at this size; sealed segments are deleted once everything in them is consumed.",
+  ),
   key(
     "max_journal_overflow",
     "maxJournalOverflow",
     v.integer(1, 1_000_000),
     "10",
     "Rewrite the journal when it exceeds this many times max_journal_size while the live data is smaller than max_journal_size.",
+  ),
+  key(
+    "max_memory_size",
+    "maxMemorySize",
+    v.size(false),
+    '"128MiB"',
+    "Item bytes kept in memory; beyond this, new items stay only in the journal and are read back as the queue drains (read-behind).",
   ),
 ];
 

@@ -1,63 +1,258 @@
 /**
- * Opens a queue's journal at start-up: replay, recovery, repair.
+ * Opens a queue's journal at start-up: finish an interrupted compaction, replay every segment in
+ * order within the queue's memory budget, recover damage, convert Kestrel files.
  *
- * Never fails on what the file contains: damage is quarantined, reported in one log line, and
- * repaired (a torn tail is truncated; anything else, and every Kestrel-format file, is rewritten
- * atomically in the current format). Throws only for I/O errors (unreadable directory, no space)
- * and for files of a newer format version, which are left untouched.
+ * Never fails on what the files contain: damaged bytes are quarantined, each damaged segment is
+ * repaired (a torn tail truncated, anything else cut out by an atomic rewrite), and one log line
+ * per queue says what was kept and dropped. Throws only for I/O errors and for files of a newer
+ * format version, which are left untouched. Long replays log their progress and speed.
  */
-import { existsSync, readFileSync, truncateSync } from "node:fs";
-import { join } from "node:path";
+import { readFileSync, rmSync, statSync, truncateSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
 import { log } from "../log.ts";
+import { AddReader } from "./add_reader.ts";
+import { replaceFileAtomically } from "./files.ts";
 import type { Item } from "./item.ts";
+import { Journal, type JournalSettings, type SealedSegment } from "./journal.ts";
+import { KestrelReplayer } from "./legacy_replay.ts";
+import { installPack } from "./pack.ts";
 import { quarantine } from "./quarantine.ts";
-import { replayJournal, type ReplayOutcome } from "./replay.ts";
-import { estimateRecords } from "./scan.ts";
-import type { SyncPolicy } from "./sync_policy.ts";
-import { JournalWriter, type WriterEvents } from "./writer.ts";
+import { FILE_HEADER_SIZE, OP_ABORT, OP_ADD, OP_OPEN, OP_REMOVE, encodeFileHeader } from "./record.ts";
+import { RecordBatch } from "./record_batch.ts";
+import { ReplayState, type DiskRegion } from "./replay_state.ts";
+import { estimateRecords, scanJournal, type Damage, type ScanSummary } from "./scan.ts";
+import { activePath, packPath, sealedPath, type QueueFiles } from "./segment_files.ts";
+import type { WriterEvents } from "./writer.ts";
+
+export interface OpenOptions {
+  readonly dir: string;
+  readonly name: string;
+  /** The queue's files found in the directory, or null for a new queue. */
+  readonly files: QueueFiles | null;
+  readonly settings: JournalSettings;
+  /** Item bytes kept in memory; the rest stays in the journal (read-behind). */
+  readonly memoryBudget: number;
+  readonly events: WriterEvents;
+}
 
 export interface OpenedJournal {
-  readonly writer: JournalWriter;
+  readonly journal: Journal;
+  /** The live items in memory, in queue order (open transactions returned to the head). */
   readonly items: Item[];
+  /** The live items left in the journal, after `items`. */
+  readonly disk: DiskRegion | null;
   readonly nextId: number;
 }
 
 export class UnsupportedJournalError extends Error {}
 
-export function openJournal(queuePath: string, name: string, policy: SyncPolicy, events: WriterEvents): OpenedJournal {
-  const path = join(queuePath, name);
-  if (!existsSync(path)) return { writer: new JournalWriter(path, policy, events), items: [], nextId: 1 };
+const PROGRESS_EVERY_MS = 2000;
 
-  const bytes = readFileSync(path);
-  const now = new Date();
-  const outcome = replayJournal(bytes, now.getTime());
-  if (outcome.unsupportedVersion !== null) {
-    throw new UnsupportedJournalError(
-      `journal ${path} has format version ${outcome.unsupportedVersion}, newer than this build reads; queue '${name}' not loaded`,
-    );
-  }
-  // Items are views into the file buffer; copy the survivors so the buffer can be released.
-  const items = outcome.items.map((item) => ({ ...item, data: new Uint8Array(item.data) }));
-  if (outcome.damage.length > 0) reportDamage(queuePath, name, bytes, outcome, now);
+export function openJournal(options: OpenOptions): OpenedJournal {
+  const { dir, name } = options;
+  const files = options.files ?? { sealed: [], packs: [], hasActive: false };
+  const sealedSeqs = finishCompaction(dir, name, files);
+  const activeSeq = (sealedSeqs.at(-1) ?? 0) + 1;
+  const pathOf = (seq: number) => (seq === activeSeq ? activePath(dir, name) : sealedPath(dir, name, seq));
+  const order = files.hasActive ? [...sealedSeqs, activeSeq] : sealedSeqs;
+  const reader = new AddReader({ pathOf, nextSeq: (seq) => order.find((next) => next > seq) ?? null });
+  const state = new ReplayState(options.memoryBudget, (from, maxBytes) => reader.read(from, Infinity, maxBytes));
+  const kestrel = new KestrelReplayer(state);
+  const progress = new ReplayProgress(name, order.reduce((sum, seq) => sum + statSync(pathOf(seq)).size, 0));
+  const damageReport = new DamageReport(dir, name);
+  const sealed: SealedSegment[] = [];
+  let activeMaxId = 0;
+  let legacy = false;
+  let records = 0;
 
-  const tailOnly = outcome.format === "current" && outcome.damage.length === 1 && outcome.damage[0]!.start === outcome.validEnd && outcome.damage[0]!.start > 0;
-  if (tailOnly) truncateSync(path, outcome.validEnd);
-  const writer = new JournalWriter(path, policy, events);
-  if (outcome.format === "kestrel" || (outcome.damage.length > 0 && !tailOnly)) {
-    writer.rewrite([], items);
-    if (outcome.format === "kestrel") log.info(`queue '${name}': converted Kestrel journal (${outcome.records} records) to the current format`);
+  for (const seq of order) {
+    const path = pathOf(seq);
+    const bytes = readFileSync(path);
+    const now = Date.now();
+    let maxId = 0;
+    const summary = scanJournal(bytes, now, {
+      current(record, offset) {
+        if (record.op === OP_ADD) {
+          maxId = Math.max(maxId, record.item.id);
+          state.add(record.item, { seq, offset });
+        } else if (record.op === OP_REMOVE) state.remove(record.id);
+        else if (record.op === OP_OPEN) state.markOpen(record.id);
+        else if (record.op === OP_ABORT) state.abort(record.id);
+      },
+      kestrel(record) {
+        legacy = true;
+        kestrel.apply(record);
+      },
+    });
+    if (summary.unsupportedVersion !== null) {
+      throw new UnsupportedJournalError(`journal ${path} has format version ${summary.unsupportedVersion}, newer than this build reads; queue '${name}' not loaded`);
+    }
+    records += summary.records;
+    if (summary.damage.length > 0) {
+      damageReport.add(path, bytes, summary, now);
+      if (summary.format === "current") {
+        repairSegment(path, bytes, summary);
+        reader.close();
+        if (state.disk?.start.seq === seq) state.disk.start = { seq, offset: repairedOffset(state.disk.start.offset, summary) };
+      }
+    }
+    if (seq === activeSeq) activeMaxId = maxId;
+    else sealed.push({ seq, maxId, size: statSync(path).size });
+    progress.advance(bytes.length);
   }
-  return { writer, items, nextId: outcome.nextId };
+  reader.close();
+  progress.finish();
+  // Items are views into file buffers (or owned copies from read-behind): copy so the buffers can go.
+  const items = state.items().map((item) => ({ ...item, data: new Uint8Array(item.data) }));
+  damageReport.log(records, items.length + (state.disk?.count ?? 0));
+  if (legacy) {
+    convertKestrel(dir, name, sealed, items);
+    log.info(`queue '${name}': converted the Kestrel journal (${records} records) to the current format`);
+    activeMaxId = state.nextId - 1;
+    sealed.length = 0;
+  }
+  const journal = new Journal(dir, name, { sealed, activeSeq, activeMaxId }, options.settings, options.events);
+  return { journal, items, disk: state.disk, nextId: state.nextId };
 }
 
-function reportDamage(queuePath: string, name: string, bytes: Uint8Array, outcome: ReplayOutcome, now: Date): void {
-  const files = quarantine(queuePath, name, bytes, outcome.damage, now);
-  const quarantined = outcome.damage.reduce((sum, range) => sum + (range.end - range.start), 0);
-  const dropped = outcome.damage.reduce((sum, range) => sum + estimateRecords(bytes, range, outcome.format, now.getTime()), 0);
-  const ranges = outcome.damage.map((range) => `${range.start}-${range.end} (${range.reason})`).join(", ");
-  log.warn(
-    `queue '${name}': journal damaged; kept ${outcome.records} records (${outcome.items.length} items), ` +
-      `dropped about ${dropped} records in ${outcome.damage.length} damaged range(s) at offsets ${ranges}; ` +
-      `quarantined ${quarantined} bytes in ${files.length} file(s) under ${join(queuePath, "quarantine")}`,
-  );
+/**
+ * Recovers one journal file offline, as start-up would (`kestrel qdump --repair`): damage is
+ * quarantined and cut out; a Kestrel file is converted. Returns what was done, in words.
+ */
+export function repairJournalFile(path: string): string {
+  const dir = dirname(path);
+  const name = basename(path).split(".")[0]!;
+  const bytes = readFileSync(path);
+  const now = Date.now();
+  const state = new ReplayState();
+  const kestrel = new KestrelReplayer(state);
+  const summary = scanJournal(bytes, now, { kestrel: (record) => kestrel.apply(record) });
+  if (summary.unsupportedVersion !== null) throw new UnsupportedJournalError(`format version ${summary.unsupportedVersion} is newer than this build reads`);
+  const report = new DamageReport(dir, name);
+  if (summary.damage.length > 0) report.add(path, bytes, summary, now);
+  if (summary.format === "kestrel") {
+    const records = new RecordBatch();
+    for (const item of state.items()) records.addItem(item);
+    replaceFileAtomically(path, [encodeFileHeader(), ...records.take().chunks]);
+  } else if (summary.damage.length > 0) {
+    repairSegment(path, bytes, summary);
+  }
+  report.log(summary.records, state.items().length);
+  if (summary.format === "kestrel") return `converted from Kestrel's format (${summary.records} records)`;
+  return summary.damage.length > 0 ? `repaired: ${summary.damage.length} damaged range(s) quarantined` : "no damage; left as it was";
+}
+
+/** Completes a compaction a crash interrupted after its commit point; returns the sealed seqs. */
+function finishCompaction(dir: string, name: string, files: QueueFiles): number[] {
+  const pack = files.packs.at(-1);
+  if (pack === undefined) return files.sealed;
+  installPack(dir, name, pack, files.sealed);
+  for (const stale of files.packs.slice(0, -1)) {
+    log.warn(`queue '${name}': removing ${packPath(dir, name, stale)}, an older compaction superseded by a newer one`);
+    rmSync(packPath(dir, name, stale), { force: true });
+  }
+  log.info(`queue '${name}': finished a compaction interrupted by a restart`);
+  return [pack, ...files.sealed.filter((seq) => seq > pack)];
+}
+
+/** Rewrites a Kestrel journal's live items as the active segment and drops the other segments. */
+function convertKestrel(dir: string, name: string, sealed: readonly SealedSegment[], items: readonly Item[]): void {
+  const records = new RecordBatch();
+  for (const item of items) records.addItem(item);
+  replaceFileAtomically(activePath(dir, name), [encodeFileHeader(), ...records.take().chunks]);
+  for (const segment of sealed) rmSync(sealedPath(dir, name, segment.seq), { force: true });
+}
+
+/** Cuts the damaged ranges out of a segment: truncation for a torn tail, else an atomic rewrite. */
+function repairSegment(path: string, bytes: Uint8Array, summary: ScanSummary): void {
+  const [first] = summary.damage;
+  if (summary.damage.length === 1 && first!.start === summary.validEnd && first!.start >= FILE_HEADER_SIZE && first!.reason !== "damaged file header") {
+    truncateSync(path, summary.validEnd);
+    return;
+  }
+  const headerDamaged = summary.damage.some((range) => range.start === 0);
+  const kept: Uint8Array[] = [headerDamaged ? encodeFileHeader() : bytes.subarray(0, FILE_HEADER_SIZE)];
+  let from = headerDamaged ? 0 : FILE_HEADER_SIZE;
+  for (const range of summary.damage) {
+    if (range.start > from) kept.push(bytes.subarray(from, range.start));
+    from = range.end;
+  }
+  if (from < bytes.length) kept.push(bytes.subarray(from));
+  replaceFileAtomically(path, kept);
+}
+
+/** Where a record at `offset` of a damaged segment is after `repairSegment`. */
+function repairedOffset(offset: number, summary: ScanSummary): number {
+  const headerDamaged = summary.damage.some((range) => range.start === 0);
+  const cutBefore = summary.damage.reduce((sum, range) => sum + (range.end <= offset ? range.end - range.start : 0), 0);
+  return offset - cutBefore + (headerDamaged ? FILE_HEADER_SIZE : 0);
+}
+
+/** Collects the damage of a queue's segments and logs it as one line. */
+class DamageReport {
+  private readonly ranges: string[] = [];
+  private quarantined = 0;
+  private files = 0;
+  private dropped = 0;
+
+  constructor(
+    private readonly dir: string,
+    private readonly name: string,
+  ) {}
+
+  add(path: string, bytes: Uint8Array, summary: ScanSummary, now: number): void {
+    this.files += quarantine(this.dir, this.name, bytes, summary.damage, new Date(now)).length;
+    for (const range of summary.damage) {
+      this.quarantined += range.end - range.start;
+      this.dropped += estimateRecords(bytes, range, summary.format, now);
+      this.ranges.push(`${path.slice(this.dir.length + 1)}@${describe(range)}`);
+    }
+  }
+
+  log(recordsKept: number, items: number): void {
+    if (this.ranges.length === 0) return;
+    log.warn(
+      `queue '${this.name}': journal damaged; kept ${recordsKept} records (${items} items), ` +
+        `dropped about ${this.dropped} records in ${this.ranges.length} damaged range(s) at ${this.ranges.join(", ")}; ` +
+        `quarantined ${this.quarantined} bytes in ${this.files} file(s) under ${join(this.dir, "quarantine")}`,
+    );
+  }
+}
+
+function describe(range: Damage): string {
+  return `${range.start}-${range.end} (${range.reason})`;
+}
+
+/** Logs the progress of a long replay and its speed. */
+class ReplayProgress {
+  private readonly started = performance.now();
+  private lastReport = this.started;
+  private done = 0;
+
+  constructor(
+    private readonly name: string,
+    private readonly total: number,
+  ) {}
+
+  advance(bytes: number): void {
+    this.done += bytes;
+    const now = performance.now();
+    if (now - this.lastReport < PROGRESS_EVERY_MS) return;
+    this.lastReport = now;
+    log.info(`queue '${this.name}': replayed ${mib(this.done)} of ${mib(this.total)} MiB (${this.speed(now)} MiB/s)`);
+  }
+
+  finish(): void {
+    const now = performance.now();
+    if (this.total < 16 * 1048576 && now - this.started < 1000) return;
+    log.info(`queue '${this.name}': replayed ${mib(this.total)} MiB in ${((now - this.started) / 1000).toFixed(1)} s (${this.speed(now)} MiB/s)`);
+  }
+
+  private speed(now: number): string {
+    return (this.done / 1048576 / Math.max((now - this.started) / 1000, 0.001)).toFixed(0);
+  }
+}
+
+function mib(bytes: number): string {
+  return (bytes / 1048576).toFixed(1);
 }

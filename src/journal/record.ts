@@ -16,7 +16,7 @@ export const FORMAT_VERSION = 1;
 export const FILE_HEADER_SIZE = 16;
 
 const RECORD_MARKER = 0xa7;
-const RECORD_HEADER_SIZE = 10;
+export const RECORD_HEADER_SIZE = 10;
 const ADD_FIXED_SIZE = 24;
 const ID_PAYLOAD_SIZE = 8;
 

@@ -1,13 +1,32 @@
 /**
- * The queue a journal describes, rebuilt record by record during replay.
+ * The queue a journal describes, rebuilt record by record during replay, within a memory budget.
  *
  * Every operation is O(1) (amortised): `main` holds never-opened items in add order; `front`
  * holds items an abort returned to the head, as a stack whose top is the head (stale entries are
  * skipped lazily, `frontItems` says which are live); `open` holds items handed out and not yet
  * confirmed. The live queue is the open items first (they come back at the head at start-up),
- * then the front stack from the top, then `main`.
+ * then the front stack from the top, then `main`, then the disk region.
+ *
+ * Read-behind: once the items in memory would exceed the budget, later adds are only counted in
+ * the disk region (where its first ADD record is, how many, how many bytes), as the server did
+ * when it wrote them. A remove or open of an item that is still in the disk region reads items
+ * back from the journal into `main` until it is there. Disk items have ids above every item in
+ * memory and increasing in journal order, which bounds that search.
  */
+import type { Position } from "./add_reader.ts";
 import type { Item } from "./item.ts";
+
+export interface DiskRegion {
+  /** The first ADD record not yet read back. */
+  start: Position;
+  count: number;
+  bytes: number;
+  /** No item at or after `start` has a smaller id. */
+  minId: number;
+}
+
+/** Reads ADD records back from `from`: the items (in order) and the position after them. */
+export type ItemSource = (from: Position, maxBytes: number) => { items: Item[]; next: Position };
 
 export class ReplayState {
   private readonly main = new Map<number, Item>();
@@ -15,17 +34,38 @@ export class ReplayState {
   private readonly frontItems = new Map<number, Item>();
   private readonly open = new Map<number, Item>();
   private maxId = 0;
+  private memBytes = 0;
+  disk: DiskRegion | null = null;
 
-  /** Appends an item; a repeated id (possible only after damage) is ignored. */
-  add(item: Item): void {
+  constructor(
+    private readonly budget = Infinity,
+    private readonly source: ItemSource | null = null,
+  ) {}
+
+  /**
+   * Appends an item whose ADD record is at `position`; a repeated id (possible only after damage)
+   * is ignored. Without a position (Kestrel records) the item always stays in memory.
+   */
+  add(item: Item, position?: Position): void {
     if (item.id > this.maxId) this.maxId = item.id;
     if (this.main.has(item.id) || this.frontItems.has(item.id) || this.open.has(item.id)) return;
+    const size = item.data.length;
+    if (position !== undefined && this.source !== null && (this.disk !== null || this.memBytes + size > this.budget)) {
+      this.disk ??= { start: position, count: 0, bytes: 0, minId: item.id };
+      this.disk.count++;
+      this.disk.bytes += size;
+      return;
+    }
     this.main.set(item.id, item);
+    this.memBytes += size;
   }
 
   /** Drops an item wherever it is; unknown ids are ignored. */
   remove(id: number): void {
-    if (this.take(id) === undefined) this.open.delete(id);
+    const item = this.take(id) ?? this.open.get(id);
+    if (item === undefined) return;
+    this.open.delete(id);
+    this.memBytes -= item.data.length;
   }
 
   markOpen(id: number): void {
@@ -41,7 +81,7 @@ export class ReplayState {
     this.frontStack.push(id);
   }
 
-  /** The item at the head of the queue (legacy journals address items by position). */
+  /** The item at the head of the queue (Kestrel records address items by position). */
   head(): Item | undefined {
     const stack = this.frontStack;
     while (stack.length > 0) {
@@ -60,7 +100,7 @@ export class ReplayState {
     return this.open.size;
   }
 
-  /** The live queue in order, open items returned to the head. */
+  /** The live items held in memory, in queue order, open items returned to the head. */
   items(): Item[] {
     const result = [...this.open.values()];
     const emitted = new Set<number>();
@@ -76,12 +116,34 @@ export class ReplayState {
     return result;
   }
 
+  /** Removes an item from the queue proper (not the open set), reading it back from disk if needed. */
   private take(id: number): Item | undefined {
-    const item = this.main.get(id) ?? this.frontItems.get(id);
+    let item = this.main.get(id) ?? this.frontItems.get(id);
+    if (item === undefined && this.disk !== null && id >= this.disk.minId) {
+      this.readBackUntil(id);
+      item = this.main.get(id);
+    }
     if (item !== undefined) {
       this.main.delete(id);
       this.frontItems.delete(id);
     }
     return item;
+  }
+
+  /** Moves disk items into memory, in order, until one with an id of at least `id` is there. */
+  private readBackUntil(id: number): void {
+    while (this.disk !== null && this.disk.minId <= id) {
+      const disk = this.disk;
+      const { items, next } = this.source!(disk.start, Math.max(this.budget - this.memBytes, 1));
+      for (const item of items) {
+        this.main.set(item.id, item);
+        this.memBytes += item.data.length;
+        disk.count--;
+        disk.bytes -= item.data.length;
+        disk.minId = item.id + 1;
+      }
+      disk.start = next;
+      if (disk.count <= 0 || items.length === 0) this.disk = null;
+    }
   }
 }

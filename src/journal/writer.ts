@@ -1,5 +1,6 @@
 /**
- * The append side of one journal file: batching, the sync policy and write failures.
+ * The append side of a queue's active journal segment: batching, the sync policy, write failures
+ * and rotation (sealing the file under another name and starting a fresh one).
  *
  * Invariants: records reach the file in the order they were appended; a commit settles only after
  * every record it covers was written (and, under `always`, fsynced); at most one fsync is in
@@ -7,13 +8,14 @@
  * cut back out of the file and its records are kept and retried, so the file never holds a torn
  * record written by this process and memory and disk agree again once the fault clears.
  */
-import { closeSync, fsync, fsyncSync, ftruncateSync, openSync, unlinkSync } from "node:fs";
+import { closeSync, fsync, fsyncSync, ftruncateSync, openSync, renameSync, unlinkSync } from "node:fs";
+import { dirname } from "node:path";
 import { errorText } from "../errors.ts";
 import { Commit, DURABLE } from "./commit.ts";
-import { writeFully, replaceFileAtomically } from "./files.ts";
+import { fsyncDirectory, writeFully } from "./files.ts";
 import { markDirty } from "./flush_scheduler.ts";
 import type { Item } from "./item.ts";
-import { OP_ABORT, OP_OPEN, OP_REMOVE, encodeFileHeader, type IdOp } from "./record.ts";
+import { FILE_HEADER_SIZE, OP_ABORT, OP_OPEN, OP_REMOVE, encodeFileHeader, type IdOp } from "./record.ts";
 import { RecordBatch } from "./record_batch.ts";
 import type { SyncPolicy } from "./sync_policy.ts";
 
@@ -23,6 +25,8 @@ export interface WriterEvents {
   /** A write or fsync failed (the journal refuses new items until a retry succeeds). */
   onFailure(message: string): void;
   onRecovered(): void;
+  /** A batch reached the file (the journal checks whether to rotate). */
+  onWritten?(): void;
 }
 
 export class JournalWriter {
@@ -140,6 +144,7 @@ export class JournalWriter {
       commit.settle("durable");
       if (this.policy.kind === "interval") this.armIntervalSync(this.policy.ms);
     }
+    this.events.onWritten?.();
   }
 
   private writeFailed(chunks: Uint8Array[], bytes: number, commit: Commit, error: unknown): void {
@@ -192,22 +197,22 @@ export class JournalWriter {
   }
 
   /**
-   * Replaces the file with one holding exactly `items` (queued) and `open` (handed out, waiting
-   * for confirmation), atomically. Used to roll a drained journal and to convert old files.
+   * Seals the active file as `sealedPath` and starts a fresh one at `path`. Everything appended so
+   * far is written first and, unless the policy is `never`, fsynced (its commits settle then), so
+   * no record is left behind in a file the fsyncs no longer reach.
    */
-  rewrite(open: readonly Item[], items: Iterable<Item>): void {
+  rotate(sealedPath: string): void {
     this.flush();
     if (this.failure !== null) throw new Error(this.failure);
-    const records = new RecordBatch();
-    for (const item of open) {
-      records.addItem(item);
-      records.addId(OP_OPEN, item.id);
-    }
-    for (const item of items) records.addItem(item);
-    replaceFileAtomically(this.path, [encodeFileHeader(), ...records.take().chunks]);
-    this.swapFd(openSync(this.path, "a", 0o644));
-    this.diskSize = Bun.file(this.path).size;
+    if (this.policy.kind !== "never") fsyncSync(this.fd);
     for (const commit of this.unsynced.splice(0)) commit.settle("durable");
+    renameSync(this.path, sealedPath);
+    const fd = openSync(this.path, "a", 0o644);
+    writeFully(fd, [encodeFileHeader()]);
+    if (this.policy.kind !== "never") fsyncSync(fd);
+    fsyncDirectory(dirname(this.path));
+    this.swapFd(fd);
+    this.diskSize = FILE_HEADER_SIZE;
   }
 
   /** Writes what is pending, forces it to disk and closes the file. */
@@ -225,7 +230,7 @@ export class JournalWriter {
     this.retire(this.fd);
   }
 
-  /** Closes the file and deletes it (the queue is gone). */
+  /** Closes the file and deletes it (the queue is gone; the journal deletes sealed segments). */
   erase(): void {
     this.closed = true;
     this.clearTimers();

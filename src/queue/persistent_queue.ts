@@ -1,20 +1,26 @@
 /**
- * One named FIFO queue: its items in memory, its journal, its limits, expiry and waiters.
+ * One named FIFO queue: its items (ItemStore: memory head, journal tail), its journal, its
+ * limits, expiry and waiters.
  *
- * Invariants: every change to the item list is appended to the journal (when there is one) in the
- * same call, so replaying the journal rebuilds exactly this queue; `queuedBytes` is the sum of
- * the queued items' sizes; an open item is in `openItems` and not in `items` until it is
- * confirmed (gone) or aborted (back at the head); an expired item is never handed out; every
- * operation is O(1) except the explicit whole-queue ones (flush, flush_expired).
+ * Invariants: every change to the queue is appended to the journal (when there is one) in the
+ * same call, so replaying the journal rebuilds exactly this queue; an open item is in
+ * `openItems` and not in the store until it is confirmed (gone) or aborted (back at the head);
+ * an expired item is never handed out; every operation is O(1) (amortised) except the explicit
+ * whole-queue ones (flush, flush_expired) and `maintainJournal`, which runs about once a second.
  */
+import type { QueueConfig } from "../config/schema.ts";
+import { errorText } from "../errors.ts";
 import { DURABLE, type Commit } from "../journal/commit.ts";
 import { isExpired, type Item } from "../journal/item.ts";
-import type { JournalWriter } from "../journal/writer.ts";
-import { errorText } from "../errors.ts";
-import type { QueueConfig } from "../config/schema.ts";
+import type { Journal } from "../journal/journal.ts";
+import type { PackEntry } from "../journal/pack.ts";
+import type { DiskRegion } from "../journal/replay_state.ts";
 import { log } from "../log.ts";
-import { Deque } from "./deque.ts";
+import { ItemStore } from "./item_store.ts";
 import { WaiterList, type WaitMode } from "./waiters.ts";
+
+/** A drained queue whose journal is bigger than this (or max_journal_size) gets a fresh one. */
+const DRAINED_JOURNAL_BYTES = 64 * 1024;
 
 export type AddResult =
   | { readonly stored: true; readonly commit: Commit }
@@ -39,12 +45,19 @@ export interface QueueStats {
   readonly openTransactions: number;
 }
 
+/** What replay found: the items in memory, the rest left in the journal, the next item id. */
+export interface QueueContents {
+  readonly items: readonly Item[];
+  readonly disk: DiskRegion | null;
+  readonly nextId: number;
+}
+
 export class PersistentQueue {
-  private readonly items = new Deque<Item>();
-  private queuedBytes = 0;
+  private readonly store: ItemStore;
   private readonly openItems = new Map<number, Item>();
   private openBytes = 0;
   private readonly waiters = new WaiterList();
+  private nextId: number;
   private totalItems = 0;
   private expiredItems = 0;
   private discarded = 0;
@@ -54,15 +67,12 @@ export class PersistentQueue {
   constructor(
     readonly name: string,
     private config: QueueConfig,
-    private journal: JournalWriter | null,
-    replayed: readonly Item[],
-    private nextId: number,
+    private journal: Journal | null,
+    contents: QueueContents,
     private readonly hooks: QueueHooks,
   ) {
-    for (const item of replayed) {
-      this.items.push(item);
-      this.queuedBytes += item.data.length;
-    }
+    this.store = new ItemStore(journal, config.maxMemorySize, contents.items, contents.disk, name);
+    this.nextId = contents.nextId;
   }
 
   get settings(): QueueConfig {
@@ -80,14 +90,8 @@ export class PersistentQueue {
 
   reconfigure(config: QueueConfig): void {
     this.config = config;
-    this.journal?.setPolicy(config.syncJournal);
-  }
-
-  /** Swaps the journal (turned on or off by a reload); a new journal starts from this queue's state. */
-  replaceJournal(journal: JournalWriter | null): void {
-    this.journal?.erase();
-    this.journal = journal;
-    this.guardRewrite(() => journal?.rewrite([...this.openItems.values()], this.items));
+    this.store.setBudget(config.maxMemorySize);
+    this.journal?.configure({ policy: config.syncJournal, segmentSize: config.maxJournalSize });
   }
 
   add(data: Uint8Array, expiry: number, now: number): AddResult {
@@ -96,21 +100,18 @@ export class PersistentQueue {
     this.discardExpired(now);
     if (!this.makeRoomFor(data.length)) return { stored: false, reason: "full" };
     const item: Item = { id: this.nextId++, addTime: now, expiry: this.cappedExpiry(expiry, now), data };
+    const position = this.journal?.nextPosition() ?? null;
     const commit = this.journal === null ? DURABLE : this.journal.appendAdd(item);
-    this.items.push(item);
-    this.queuedBytes += data.length;
+    this.store.push(item, position);
     this.totalItems++;
     this.serveWaiters(now);
-    this.compactIfOverflowing();
     return { stored: true, commit };
   }
 
   /** Takes the head for good. */
   remove(now: number): Item | undefined {
     const item = this.takeHead(now);
-    if (item === undefined) return undefined;
-    this.journal?.appendRemove(item.id);
-    this.rollIfDrained();
+    if (item !== undefined) this.journal?.appendRemove(item.id);
     return item;
   }
 
@@ -129,7 +130,6 @@ export class PersistentQueue {
     if (!this.openItems.delete(item.id)) return;
     this.openBytes -= item.data.length;
     this.journal?.appendRemove(item.id);
-    this.rollIfDrained();
   }
 
   /** Returns an open item to the head of the queue. */
@@ -137,14 +137,13 @@ export class PersistentQueue {
     if (!this.openItems.delete(item.id)) return;
     this.openBytes -= item.data.length;
     this.journal?.appendAbort(item.id);
-    this.items.unshift(item);
-    this.queuedBytes += item.data.length;
+    this.store.unshift(item);
     this.serveWaiters(now);
   }
 
   peek(now: number): Item | undefined {
     this.discardExpired(now);
-    return this.items.peek();
+    return this.store.peek();
   }
 
   /** Waits up to `timeoutMs` for an item; `deliver` gets it (already removed/opened) or null. */
@@ -156,56 +155,85 @@ export class PersistentQueue {
   /** Removes expired items from the head; returns how many. */
   discardExpired(now: number): number {
     let count = 0;
-    for (let head = this.items.peek(); head !== undefined && isExpired(head, now); head = this.items.peek()) {
-      this.items.shift();
-      this.queuedBytes -= head.data.length;
+    for (let head = this.store.peek(); head !== undefined && isExpired(head, now); head = this.store.peek()) {
+      this.store.shift();
       this.journal?.appendRemove(head.id);
       this.expiredItems++;
       count++;
       this.hooks.expired(this, head);
     }
-    if (count > 0) this.rollIfDrained();
     return count;
   }
 
-  /** Removes every expired item, wherever it is in the queue; returns how many. O(n). */
+  /** Removes every expired item held in memory, wherever it is in the queue; returns how many. O(n). */
   flushExpired(now: number): number {
     const expired: Item[] = [];
-    this.items.retain((item) => {
+    this.store.retainInMemory((item) => {
       if (!isExpired(item, now)) return true;
       expired.push(item);
       return false;
     });
     for (const item of expired) {
-      this.queuedBytes -= item.data.length;
       this.journal?.appendRemove(item.id);
       this.expiredItems++;
       this.hooks.expired(this, item);
     }
-    if (expired.length > 0) this.rollIfDrained();
     return expired.length;
   }
 
-  /** Drops every queued item (open items stay open). */
+  /** Drops every queued item, in memory and in the journal (open items stay open). */
   flush(): void {
-    const flushed = [...this.items];
-    this.items.clear();
-    this.queuedBytes = 0;
+    const dropped = this.store.clear();
     const journal = this.journal;
     if (journal === null) return;
     try {
-      journal.rewrite([...this.openItems.values()], []);
-    } catch {
-      for (const item of flushed) journal.appendRemove(item.id);
+      journal.reset(this.openEntries());
+    } catch (error) {
+      log.error(`queue '${this.name}': could not reset the journal after a flush; writing a remove per item: ${errorText(error)}`);
+      for (const item of dropped) journal.appendRemove(item.id);
     }
   }
 
-  /** The queue is going away: waiters get nothing, the journal file is deleted. */
+  /**
+   * Keeps the journal small; called about once a second. Deletes segments no live item is in,
+   * gives a drained queue a fresh journal, and starts a compaction when the journal has grown far
+   * beyond the live data (only while every item is in memory).
+   */
+  maintainJournal(): void {
+    const journal = this.journal;
+    if (journal === null || this.deleted) return;
+    try {
+      if (this.store.count === 0 && this.openItems.size === 0) {
+        const threshold = Math.min(DRAINED_JOURNAL_BYTES, this.config.maxJournalSize);
+        if (journal.size > threshold || journal.segmentCount > 1) journal.reset([]);
+        return;
+      }
+      journal.releaseDead(this.minLiveId(), this.store.readFrom);
+      const limit = this.config.maxJournalSize;
+      const live = this.store.bytes + this.openBytes;
+      if (journal.size > limit * this.config.maxJournalOverflow && live < limit && this.store.readFrom === null && !journal.compacting) {
+        journal.compact([...this.openEntries(), ...[...this.store.memoryItems()].map((item) => ({ item, open: false }))]);
+      }
+    } catch (error) {
+      log.error(`queue '${this.name}': journal maintenance failed, will try again: ${errorText(error)}`);
+    }
+  }
+
+  /** Turns the journal on (a new, empty one: the live items are written to it) or off. */
+  replaceJournal(journal: Journal | null): void {
+    this.journal?.erase();
+    this.journal = journal;
+    if (journal !== null) {
+      journal.reset([...this.openEntries(), ...[...this.store.memoryItems()].map((item) => ({ item, open: false }))]);
+    }
+  }
+
+  /** The queue is going away: waiters get nothing, the journal files are deleted. */
   destroy(): void {
     this.deleted = true;
-    this.items.clear();
+    this.store.clear();
     this.openItems.clear();
-    this.queuedBytes = this.openBytes = 0;
+    this.openBytes = 0;
     this.waiters.releaseAll();
     this.journal?.erase();
     this.journal = null;
@@ -219,26 +247,35 @@ export class PersistentQueue {
 
   stats(): QueueStats {
     return {
-      items: this.items.length,
-      bytes: this.queuedBytes,
+      items: this.store.count,
+      bytes: this.store.bytes,
       totalItems: this.totalItems,
       logsize: this.journal?.size ?? 0,
       expiredItems: this.expiredItems,
-      memItems: this.items.length,
-      memBytes: this.queuedBytes,
-      age: this.items.length === 0 ? 0 : this.lastAge,
+      memItems: this.store.memoryCount,
+      memBytes: this.store.memoryBytes,
+      age: this.store.count === 0 ? 0 : this.lastAge,
       discarded: this.discarded,
       waiters: this.waiters.size,
       openTransactions: this.openItems.size,
     };
   }
 
+  private openEntries(): PackEntry[] {
+    return [...this.openItems.values()].map((item) => ({ item, open: true }));
+  }
+
+  /** The smallest id of a live item in memory (the items in the journal have larger ids). */
+  private minLiveId(): number {
+    let min = this.store.minMemoryId();
+    for (const id of this.openItems.keys()) if (id < min) min = id;
+    return min;
+  }
+
   private takeHead(now: number): Item | undefined {
     this.discardExpired(now);
-    const item = this.items.shift();
-    if (item === undefined) return undefined;
-    this.queuedBytes -= item.data.length;
-    this.lastAge = now - item.addTime;
+    const item = this.store.shift();
+    if (item !== undefined) this.lastAge = now - item.addTime;
     return item;
   }
 
@@ -249,7 +286,7 @@ export class PersistentQueue {
   }
 
   private isFullFor(size: number): boolean {
-    return this.items.length >= this.config.maxItems || this.queuedBytes + size > this.config.maxSize;
+    return this.store.count >= this.config.maxItems || this.store.bytes + size > this.config.maxSize;
   }
 
   /** With discard_old_when_full, drops the oldest items until `size` fits. */
@@ -257,8 +294,8 @@ export class PersistentQueue {
     if (!this.isFullFor(size)) return true;
     if (!this.config.discardOldWhenFull || size > this.config.maxSize || this.config.maxItems === 0) return false;
     while (this.isFullFor(size)) {
-      const head = this.items.shift()!;
-      this.queuedBytes -= head.data.length;
+      const head = this.store.shift();
+      if (head === undefined) return false;
       this.journal?.appendRemove(head.id);
       this.discarded++;
     }
@@ -270,31 +307,6 @@ export class PersistentQueue {
       const item = waiter.mode === "remove" ? this.remove(now) : waiter.mode === "open" ? this.open(now) : this.peek(now);
       if (item === undefined) return;
       this.waiters.serve(waiter, item);
-    }
-  }
-
-  /** A drained queue whose journal outgrew max_journal_size starts a fresh journal. */
-  private rollIfDrained(): void {
-    const journal = this.journal;
-    if (journal === null || this.items.length > 0 || journal.size <= this.config.maxJournalSize) return;
-    this.guardRewrite(() => journal.rewrite([...this.openItems.values()], []));
-  }
-
-  /** A journal far bigger than the live data is rewritten to hold just the live data. */
-  private compactIfOverflowing(): void {
-    const journal = this.journal;
-    if (journal === null) return;
-    const limit = this.config.maxJournalSize;
-    if (journal.size <= limit * this.config.maxJournalOverflow || this.queuedBytes + this.openBytes >= limit) return;
-    this.guardRewrite(() => journal.rewrite([...this.openItems.values()], this.items));
-  }
-
-  /** A failed rewrite leaves the old journal in place, which is still correct; it is only logged. */
-  private guardRewrite(rewrite: () => void): void {
-    try {
-      rewrite();
-    } catch (error) {
-      log.error(`queue '${this.name}': journal rewrite failed, keeping the current journal: ${errorText(error)}`);
     }
   }
 }

@@ -1,28 +1,31 @@
 /**
  * All the queues of one server: loading them from queue_path, creating them on first use, fanout,
- * expiry moves, deletion, reconfiguration and shutdown.
+ * expiry moves, deletion, reconfiguration, journal upkeep (once a second) and shutdown.
  *
  * Invariants: a queue exists here iff it is live (not deleted); `children` lists, for each parent
  * name, exactly the live fanout queues `<parent>+<child>`; a name that is not a valid queue name
  * never reaches the file system; a queue whose journal could not be opened is not served (its
  * files are left as they are) and every request for it gets the reason.
  */
-import { mkdirSync, readdirSync, unlinkSync } from "node:fs";
+import { mkdirSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { queueConfigFor, type KestrelConfig } from "../config/load.ts";
 import { allOf, type Commit } from "../journal/commit.ts";
 import { flushJournals } from "../journal/flush_scheduler.ts";
 import type { Item } from "../journal/item.ts";
+import type { Journal } from "../journal/journal.ts";
 import { openJournal, type OpenedJournal } from "../journal/open_journal.ts";
 import { QUARANTINE_DIR } from "../journal/quarantine.ts";
-import type { SyncPolicy } from "../journal/sync_policy.ts";
+import { listJournalFiles, type QueueFiles } from "../journal/segment_files.ts";
 import { errorText } from "../errors.ts";
-import type { JournalWriter, WriterEvents } from "../journal/writer.ts";
+import type { WriterEvents } from "../journal/writer.ts";
 import { log } from "../log.ts";
 import { PersistentQueue, type AddResult, type QueueHooks } from "./persistent_queue.ts";
 import { fanoutParent, isValidQueueName } from "./queue_name.ts";
 
 export class QueueUnavailableError extends Error {}
+
+const JOURNAL_UPKEEP_MS = 1000;
 
 export interface CollectionTotals {
   readonly items: number;
@@ -37,6 +40,7 @@ export class QueueCollection {
   private readonly unavailable = new Map<string, string>();
   private totalItemsOfDeleted = 0;
   private readonly hooks: QueueHooks = { expired: (queue, item) => this.moveExpired(queue, item) };
+  private readonly upkeep = setInterval(() => this.maintainJournals(), JOURNAL_UPKEEP_MS);
 
   private constructor(
     private config: KestrelConfig,
@@ -49,18 +53,15 @@ export class QueueCollection {
     mkdirSync(queuePath, { recursive: true });
     const collection = new QueueCollection(config, queuePath);
     const started = performance.now();
-    for (const entry of readdirSync(queuePath, { withFileTypes: true })) {
-      if (!entry.isFile()) {
-        if (entry.name !== QUARANTINE_DIR) log.debug(`ignoring ${join(queuePath, entry.name)}: not a journal file`);
-      } else if (isValidQueueName(entry.name)) {
-        collection.tryCreate(entry.name);
-      } else if (entry.name.startsWith(".") && entry.name.endsWith(".tmp")) {
-        unlinkSync(join(queuePath, entry.name));
-        log.info(`removed ${entry.name}, left over from an interrupted journal rewrite`);
-      } else {
-        log.debug(`ignoring ${join(queuePath, entry.name)}: not a journal file`);
-      }
+    const listing = listJournalFiles(queuePath);
+    for (const name of listing.temps) {
+      unlinkSync(join(queuePath, name));
+      log.info(`removed ${name}, left over from an interrupted journal write`);
     }
+    for (const name of listing.others) {
+      if (name !== QUARANTINE_DIR) log.debug(`ignoring ${join(queuePath, name)}: not a journal file`);
+    }
+    for (const [name, files] of listing.queues) collection.tryCreate(name, files);
     const totals = collection.totals();
     log.info(
       `loaded ${collection.queues.size} queue(s), ${totals.items} item(s) from ${queuePath} in ${(performance.now() - started).toFixed(0)} ms`,
@@ -80,7 +81,7 @@ export class QueueCollection {
     const reason = this.unavailable.get(name);
     if (reason !== undefined) throw new QueueUnavailableError(reason);
     try {
-      return this.create(name);
+      return this.create(name, null);
     } catch (error) {
       throw new QueueUnavailableError(`cannot create queue '${name}': ${errorText(error)}`);
     }
@@ -136,7 +137,7 @@ export class QueueCollection {
       const hadJournal = queue.settings.journal;
       queue.reconfigure(settings);
       if (settings.journal !== hadJournal) {
-        queue.replaceJournal(settings.journal ? this.openFreshJournal(queue.name) : null);
+        queue.replaceJournal(settings.journal ? this.openJournal(queue.name, null).journal : null);
       }
     }
   }
@@ -158,17 +159,23 @@ export class QueueCollection {
     return { items, bytes, totalItems };
   }
 
+  /** Deletes what the journals no longer need, compacts where worth it. */
+  maintainJournals(): void {
+    for (const queue of this.queues.values()) queue.maintainJournal();
+  }
+
   /** Writes and syncs every journal (waiters are released); the collection is unusable after. */
   close(): void {
+    clearInterval(this.upkeep);
     flushJournals();
     for (const queue of this.queues.values()) queue.close();
     this.queues.clear();
     this.children.clear();
   }
 
-  private tryCreate(name: string): void {
+  private tryCreate(name: string, files: QueueFiles): void {
     try {
-      this.create(name);
+      this.create(name, files);
     } catch (error) {
       const reason = `journal for queue '${name}' could not be opened: ${errorText(error)}`;
       this.unavailable.set(name, reason);
@@ -176,15 +183,15 @@ export class QueueCollection {
     }
   }
 
-  private create(name: string): PersistentQueue {
+  private create(name: string, files: QueueFiles | null): PersistentQueue {
     const settings = queueConfigFor(this.config, name);
-    const opened = this.openJournal(name, settings.syncJournal);
-    let journal: JournalWriter | null = opened.writer;
+    const opened = this.openJournal(name, files);
+    let journal: Journal | null = opened.journal;
     if (!settings.journal) {
-      opened.writer.erase();
+      journal.erase();
       journal = null;
     }
-    const queue = new PersistentQueue(name, settings, journal, opened.items, opened.nextId, this.hooks);
+    const queue = new PersistentQueue(name, settings, journal, opened, this.hooks);
     this.queues.set(name, queue);
     const parent = fanoutParent(name);
     if (parent !== null) {
@@ -195,12 +202,17 @@ export class QueueCollection {
     return queue;
   }
 
-  private openJournal(name: string, policy: SyncPolicy): OpenedJournal {
-    return openJournal(this.queuePath, name, policy, this.writerEvents(name));
-  }
-
-  private openFreshJournal(name: string): JournalWriter {
-    return this.openJournal(name, queueConfigFor(this.config, name).syncJournal).writer;
+  /** Opens (or creates) a queue's journal; a memory-only queue reads it all into memory. */
+  private openJournal(name: string, files: QueueFiles | null): OpenedJournal {
+    const settings = queueConfigFor(this.config, name);
+    return openJournal({
+      dir: this.queuePath,
+      name,
+      files,
+      settings: { policy: settings.syncJournal, segmentSize: settings.maxJournalSize },
+      memoryBudget: settings.journal ? settings.maxMemorySize : Infinity,
+      events: this.writerEvents(name),
+    });
   }
 
   private writerEvents(name: string): WriterEvents {

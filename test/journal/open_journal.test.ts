@@ -2,24 +2,24 @@ import { describe, expect, test } from "bun:test";
 import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { flushJournals } from "../../src/journal/flush_scheduler.ts";
-import { openJournal, UnsupportedJournalError } from "../../src/journal/open_journal.ts";
+import { UnsupportedJournalError } from "../../src/journal/open_journal.ts";
 import { encodeFileHeader, hasFileHeader } from "../../src/journal/record.ts";
 import type { SyncPolicy } from "../../src/journal/sync_policy.ts";
+import { openQueueJournal } from "../helpers/journal.ts";
 import { bytes, concat, text } from "../helpers/bytes.ts";
 import { KestrelJournalBuilder } from "../helpers/kestrel_journal.ts";
 import { tempDir } from "../helpers/temp_dir.ts";
 
 const NEVER: SyncPolicy = { kind: "never" };
-const events = { onFailure: () => {}, onRecovered: () => {} };
 const item = (id: number, data = `item ${id}`) => ({ id, addTime: Date.now(), expiry: 0, data: bytes(data) });
-const open = (dir: string, policy: SyncPolicy = NEVER) => openJournal(dir, "q", policy, events);
+const open = (dir: string, policy: SyncPolicy = NEVER) => openQueueJournal(dir, "q", { policy });
 const datas = (dir: string) => open(dir).items.map((i) => text(i.data));
 
 describe("openJournal", () => {
   test("a new queue gets a file with the format header", () => {
     const dir = tempDir();
-    const { writer, items, nextId } = open(dir);
-    writer.close();
+    const { journal, items, nextId } = open(dir);
+    journal.close();
     expect(items).toEqual([]);
     expect(nextId).toBe(1);
     expect(hasFileHeader(readFileSync(join(dir, "q")))).toBe(true);
@@ -27,14 +27,14 @@ describe("openJournal", () => {
 
   test("appended records are batched per turn and replay after a reopen", () => {
     const dir = tempDir();
-    const { writer } = open(dir);
-    const commit = writer.appendAdd(item(1));
-    expect(writer.appendAdd(item(2))).toBe(commit);
-    writer.appendOpen(1);
+    const { journal } = open(dir);
+    const commit = journal.appendAdd(item(1));
+    expect(journal.appendAdd(item(2))).toBe(commit);
+    journal.appendOpen(1);
     expect(commit.state).toBe("pending");
     flushJournals();
     expect(commit.state).toBe("durable");
-    writer.close();
+    journal.close();
     const reopened = open(dir);
     expect(reopened.items.map((i) => i.id)).toEqual([1, 2]);
     expect(reopened.nextId).toBe(3);
@@ -42,30 +42,34 @@ describe("openJournal", () => {
 
   test("under sync_journal=always a commit settles only after fsync", async () => {
     const dir = tempDir();
-    const { writer } = open(dir, { kind: "always" });
-    const commit = writer.appendAdd(item(1));
+    const { journal } = open(dir, { kind: "always" });
+    const commit = journal.appendAdd(item(1));
     flushJournals();
     expect(commit.state).toBe("pending");
     await new Promise<void>((resolve) => commit.onSettled(resolve));
     expect(commit.state).toBe("durable");
-    writer.close();
+    journal.close();
   });
 
-  test("rewrite keeps exactly the live items, open ones coming back at the head", () => {
+  test("reset keeps exactly the entries given, open ones coming back at the head", () => {
     const dir = tempDir();
-    const { writer } = open(dir);
-    for (let id = 1; id <= 100; id++) writer.appendAdd(item(id));
-    writer.rewrite([item(7, "open")], [item(8), item(9)]);
-    writer.appendAdd(item(10));
-    writer.close();
+    const { journal } = open(dir);
+    for (let id = 1; id <= 100; id++) journal.appendAdd(item(id));
+    journal.reset([
+      { item: item(8), open: false },
+      { item: item(7, "open"), open: true },
+      { item: item(9), open: false },
+    ]);
+    journal.appendAdd(item(10));
+    journal.close();
     expect(datas(dir)).toEqual(["open", "item 8", "item 9", "item 10"]);
   });
 
   test("a torn tail is truncated and quarantined", () => {
     const dir = tempDir();
-    const { writer } = open(dir);
-    writer.appendAdd(item(1));
-    writer.close();
+    const { journal } = open(dir);
+    journal.appendAdd(item(1));
+    journal.close();
     const good = readFileSync(join(dir, "q"));
     writeFileSync(join(dir, "q"), concat(good, bytes("\x12\x34\x56\x78\xa7\x01\xff")));
     expect(datas(dir)).toEqual(["item 1"]);
@@ -78,13 +82,13 @@ describe("openJournal", () => {
 
   test("damage in the middle is cut out and the file rewritten clean", () => {
     const dir = tempDir();
-    const { writer } = open(dir);
-    writer.appendAdd(item(1));
+    const { journal } = open(dir);
+    journal.appendAdd(item(1));
     flushJournals();
     const offset = readFileSync(join(dir, "q")).length;
-    writer.appendAdd(item(2));
-    writer.appendAdd(item(3));
-    writer.close();
+    journal.appendAdd(item(2));
+    journal.appendAdd(item(3));
+    journal.close();
     const file = readFileSync(join(dir, "q"));
     file[offset + 12]! ^= 0x40;
     writeFileSync(join(dir, "q"), file);
@@ -96,9 +100,9 @@ describe("openJournal", () => {
   test("a Kestrel journal is replayed and converted to the current format", () => {
     const dir = tempDir();
     writeFileSync(join(dir, "q"), new KestrelJournalBuilder().addx("one").addx("two").addx("three").remove().build());
-    const { writer, items } = open(dir);
-    writer.appendAdd(item(10, "four"));
-    writer.close();
+    const { journal, items } = open(dir);
+    journal.appendAdd(item(10, "four"));
+    journal.close();
     expect(items.map((i) => text(i.data))).toEqual(["two", "three"]);
     expect(hasFileHeader(readFileSync(join(dir, "q")))).toBe(true);
     expect(datas(dir)).toEqual(["two", "three", "four"]);
@@ -120,13 +124,13 @@ describe("openJournal", () => {
 describe("quarantine", () => {
   test("never overwrites: the same damage found twice in one second gets two files", () => {
     const dir = tempDir();
-    const { writer } = open(dir);
-    writer.appendAdd(item(1));
-    writer.close();
+    const { journal } = open(dir);
+    journal.appendAdd(item(1));
+    journal.close();
     const good = readFileSync(join(dir, "q"));
     for (const tail of ["first", "again"]) {
       writeFileSync(join(dir, "q"), concat(good, bytes(tail)));
-      open(dir).writer.close();
+      open(dir).journal.close();
     }
     const files = readdirSync(join(dir, "quarantine")).sort();
     expect(files.length).toBe(2);

@@ -101,6 +101,7 @@ describe("QueueCollection", () => {
     for (let i = 0; i < 20; i++) queues.add("roll", new Uint8Array(100), 0, NOW);
     expect(queue.stats().logsize).toBeGreaterThan(2000);
     drain(queues, "roll");
+    queues.maintainJournals();
     expect(queue.stats().logsize).toBe(16);
     queues.close();
   });

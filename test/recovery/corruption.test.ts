@@ -9,14 +9,13 @@ import { describe, expect, test } from "bun:test";
 import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Item } from "../../src/journal/item.ts";
-import { openJournal } from "../../src/journal/open_journal.ts";
+import { openQueueJournal } from "../helpers/journal.ts";
 import { encodeAdd, encodeFileHeader, encodeIdRecord, OP_ABORT, OP_OPEN, OP_REMOVE } from "../../src/journal/record.ts";
 import { replayJournal } from "../../src/journal/replay.ts";
 import { concat, seededRandom } from "../helpers/bytes.ts";
 import { tempDir } from "../helpers/temp_dir.ts";
 
 const CASES = Number(process.env.KESTREL_CORRUPTION_CASES ?? 1200);
-const events = { onFailure: () => {}, onRecovered: () => {} };
 
 interface Reference {
   readonly file: Uint8Array;
@@ -78,11 +77,11 @@ function checkRecovery(reference: Reference, damaged: Uint8Array, firstDamage: n
   writeFileSync(join(dir, "q"), damaged);
   let opened;
   try {
-    opened = openJournal(dir, "q", { kind: "never" }, events);
+    opened = openQueueJournal(dir);
   } catch (error) {
     throw new Error(`${label}: opening failed: ${error}`);
   }
-  opened.writer.close();
+  opened.journal.close();
   const items = opened.items;
 
   // No garbage: every item is one that was added, byte for byte, and none appears twice.

@@ -1,7 +1,7 @@
 /**
  * kill -9 at random moments while producers write and reliable consumers read, over many
- * restarts on one data directory, cycling through every sync policy and small journal sizes (so
- * kills also land in journal rolls and rewrites). At the end every acknowledged item that was
+ * restarts on one data directory, cycling through every sync policy, with small journal segments
+ * and a small memory budget (so kills also land in rotations, compactions and read-behind). At the end every acknowledged item that was
  * not confirmed consumed must be there, exactly once; nothing that was never sent and nothing
  * whose consumption was confirmed may appear. KESTREL_CRASH_CYCLES sets the number of kills
  * (default 20).
@@ -32,8 +32,9 @@ interface Ledger {
   readonly closing: Set<string>;
 }
 
+/** Tiny segments and memory, so kills land in rotations, compactions and read-behind. */
 function configFor(cycle: number): string {
-  return `sync_journal = "${POLICIES[cycle % POLICIES.length]}"\nmax_journal_size = "16KiB"\nmax_journal_overflow = 2\n`;
+  return `sync_journal = "${POLICIES[cycle % POLICIES.length]}"\nmax_journal_size = "16KiB"\nmax_journal_overflow = 2\nmax_memory_size = "4KiB"\n`;
 }
 
 /** Sends pipelined batches of new items until the connection dies; records what was acknowledged. */

@@ -1,0 +1,241 @@
+/**
+ * A queue's journal: a list of sealed segments plus the active segment, and what keeps it small.
+ *
+ * - Appends go to the active segment (JournalWriter); once it outgrows `segmentSize` after a
+ *   write, it is sealed and a fresh one started (rotation).
+ * - A sealed segment is deleted once no live item was added in it, oldest first (a segment can
+ *   only go after every older one, or a REMOVE it holds for an older segment's item would be
+ *   lost): `releaseDead`.
+ * - `compact` rewrites the live items into one pack segment that replaces all sealed segments, a
+ *   slice per event-loop turn; `reset` does the same at once for a queue that was flushed.
+ * - `readItems` reads items back for read-behind, from any segment.
+ *
+ * Invariants: sealed segments are in ascending seq and replayed in that order, then the active
+ * one; segment seqs are contiguous; `maxId` of a segment is the highest item id added in it, and
+ * ids grow from segment to segment (a pack holds only ids below those of later segments).
+ */
+import { rmSync } from "node:fs";
+import { errorText } from "../errors.ts";
+import { log } from "../log.ts";
+import { AddReader, type Position } from "./add_reader.ts";
+import type { Commit } from "./commit.ts";
+import { fsyncDirectory } from "./files.ts";
+import type { Item } from "./item.ts";
+import { PackTask, installPack, writePackSync, type PackEntry } from "./pack.ts";
+import { activePath, sealedPath } from "./segment_files.ts";
+import type { SyncPolicy } from "./sync_policy.ts";
+import { JournalWriter, type WriterEvents } from "./writer.ts";
+
+export interface SealedSegment {
+  readonly seq: number;
+  readonly maxId: number;
+  readonly size: number;
+}
+
+export interface JournalSettings {
+  readonly policy: SyncPolicy;
+  /** The active segment is sealed once it is bigger than this. */
+  readonly segmentSize: number;
+}
+
+export interface JournalState {
+  readonly sealed: SealedSegment[];
+  readonly activeSeq: number;
+  readonly activeMaxId: number;
+}
+
+export class Journal {
+  private readonly sealed: SealedSegment[];
+  private activeSeq: number;
+  private activeMaxId: number;
+  private readonly writer: JournalWriter;
+  private readonly reader: AddReader;
+  private compaction: PackTask | null = null;
+  private settings: JournalSettings;
+  private erased = false;
+
+  constructor(
+    private readonly dir: string,
+    private readonly name: string,
+    state: JournalState,
+    settings: JournalSettings,
+    events: WriterEvents,
+  ) {
+    this.sealed = [...state.sealed];
+    this.activeSeq = state.activeSeq;
+    this.activeMaxId = state.activeMaxId;
+    this.settings = settings;
+    this.writer = new JournalWriter(activePath(dir, name), settings.policy, { ...events, onWritten: () => this.rotateIfFull() });
+    this.reader = new AddReader({
+      pathOf: (seq) => (seq === this.activeSeq ? activePath(this.dir, this.name) : sealedPath(this.dir, this.name, seq)),
+      nextSeq: (seq) => (seq === this.activeSeq ? null : (this.sealed.find((segment) => segment.seq > seq)?.seq ?? this.activeSeq)),
+    });
+  }
+
+  /** Bytes in every segment plus what waits to be written. */
+  get size(): number {
+    return this.sealed.reduce((sum, segment) => sum + segment.size, 0) + this.writer.size;
+  }
+
+  get segmentCount(): number {
+    return this.sealed.length + 1;
+  }
+
+  get failure(): string | null {
+    return this.writer.failure;
+  }
+
+  get lastCommit(): Commit {
+    return this.writer.lastCommit;
+  }
+
+  get compacting(): boolean {
+    return this.compaction !== null;
+  }
+
+  configure(settings: JournalSettings): void {
+    this.settings = settings;
+    this.writer.setPolicy(settings.policy);
+  }
+
+  /** Where the next record appended will be. */
+  nextPosition(): Position {
+    return { seq: this.activeSeq, offset: this.writer.size };
+  }
+
+  appendAdd(item: Item): Commit {
+    if (item.id > this.activeMaxId) this.activeMaxId = item.id;
+    return this.writer.appendAdd(item);
+  }
+
+  appendRemove(id: number): Commit {
+    return this.writer.appendRemove(id);
+  }
+
+  appendOpen(id: number): Commit {
+    return this.writer.appendOpen(id);
+  }
+
+  appendAbort(id: number): Commit {
+    return this.writer.appendAbort(id);
+  }
+
+  /** Reads items back from `from` (records not yet written are written first). */
+  readItems(from: Position, maxItems: number, maxBytes: number): { items: Item[]; next: Position } {
+    if (from.seq === this.activeSeq) this.writer.flush();
+    const result = this.reader.read(from, maxItems, maxBytes);
+    if (result.damage !== null) log.error(`queue '${this.name}': ${result.damage} while reading items back; skipped to the next intact record`);
+    return result;
+  }
+
+  /**
+   * Deletes sealed segments, oldest first, while no live item is in them: every item added in them
+   * has an id below `minLiveId`, and none is at or after the read-behind position `readFrom`.
+   */
+  releaseDead(minLiveId: number, readFrom: Position | null): void {
+    let released = false;
+    for (let oldest = this.sealed[0]; oldest !== undefined; oldest = this.sealed[0]) {
+      if (oldest.maxId >= minLiveId || (readFrom !== null && oldest.seq >= readFrom.seq)) break;
+      rmSync(sealedPath(this.dir, this.name, oldest.seq), { force: true });
+      this.sealed.shift();
+      released = true;
+    }
+    if (released) fsyncDirectory(this.dir);
+  }
+
+  /** Seals the active segment now (also when small), so everything so far is in sealed segments. */
+  rotate(): void {
+    const seq = this.activeSeq;
+    const size = this.writer.size;
+    this.writer.rotate(sealedPath(this.dir, this.name, seq));
+    this.sealed.push({ seq, maxId: this.activeMaxId, size });
+    this.activeSeq = seq + 1;
+    this.activeMaxId = 0;
+  }
+
+  /**
+   * Starts rewriting `entries` (every live item, in queue order) as one segment that replaces all
+   * sealed segments; new records keep going to the active segment meanwhile. Resolves when the
+   * compaction is done, failed or was cancelled (the queue doesn't wait; tests do).
+   */
+  compact(entries: readonly PackEntry[]): Promise<void> {
+    if (this.compaction !== null || this.erased) return Promise.resolve();
+    try {
+      this.rotate();
+    } catch (error) {
+      log.error(`queue '${this.name}': could not start a compaction: ${errorText(error)}`);
+      return Promise.resolve();
+    }
+    const { promise, resolve } = Promise.withResolvers<void>();
+    const seq = this.activeSeq - 1;
+    const maxId = entries.reduce((max, entry) => Math.max(max, entry.item.id), 0);
+    const before = this.size;
+    const started = performance.now();
+    this.compaction = new PackTask(this.dir, this.name, seq, entries, (error) => {
+      this.compaction = null;
+      if (error !== null) log.error(`queue '${this.name}': compaction failed, the journal stays as it was: ${error}`);
+      else if (this.install(seq, maxId)) log.info(`queue '${this.name}': compacted the journal from ${mib(before)} to ${mib(this.size)} in ${(performance.now() - started).toFixed(0)} ms`);
+      resolve();
+    }, resolve);
+    return promise;
+  }
+
+  /**
+   * Replaces the whole journal at once with one holding just `entries` (the open items of a
+   * flushed queue; none for a drained one, which then keeps only a fresh active segment).
+   */
+  reset(entries: readonly PackEntry[]): void {
+    this.compaction?.cancel();
+    this.compaction = null;
+    this.rotate();
+    if (entries.length === 0) return this.releaseDead(Infinity, null);
+    const seq = this.activeSeq - 1;
+    writePackSync(this.dir, this.name, seq, entries, this.sealed.map((segment) => segment.seq));
+    const maxId = entries.reduce((max, entry) => Math.max(max, entry.item.id), 0);
+    this.sealed.splice(0, this.sealed.length, { seq, maxId, size: Bun.file(sealedPath(this.dir, this.name, seq)).size });
+  }
+
+  /** Writes what is pending, fsyncs and closes the active segment. */
+  close(): void {
+    this.compaction?.cancel();
+    this.compaction = null;
+    this.reader.close();
+    this.writer.close();
+  }
+
+  /** Deletes every file of this journal (the queue is gone). */
+  erase(): void {
+    this.erased = true;
+    this.compaction?.cancel();
+    this.compaction = null;
+    this.reader.close();
+    this.writer.erase();
+    for (const segment of this.sealed) rmSync(sealedPath(this.dir, this.name, segment.seq), { force: true });
+    this.sealed.length = 0;
+  }
+
+  private rotateIfFull(): void {
+    if (this.writer.size <= this.settings.segmentSize || this.erased) return;
+    try {
+      this.rotate();
+    } catch (error) {
+      log.error(`queue '${this.name}': could not rotate the journal, appending to the current segment: ${errorText(error)}`);
+    }
+  }
+
+  private install(seq: number, maxId: number): boolean {
+    try {
+      installPack(this.dir, this.name, seq, this.sealed.map((segment) => segment.seq));
+    } catch (error) {
+      log.error(`queue '${this.name}': installing the compacted journal failed (finished at the next start): ${errorText(error)}`);
+      return false;
+    }
+    const kept = this.sealed.filter((segment) => segment.seq > seq);
+    this.sealed.splice(0, this.sealed.length, { seq, maxId, size: Bun.file(sealedPath(this.dir, this.name, seq)).size }, ...kept);
+    return true;
+  }
+}
+
+function mib(bytes: number): string {
+  return `${(bytes / 1048576).toFixed(1)} MiB`;
+}

@@ -1,0 +1,163 @@
+/**
+ * Compaction: the live state of a queue written as one segment (a "pack") that replaces every
+ * segment up to a given seq.
+ *
+ * Crash safety: the pack is written to a temp file, fsynced, and renamed to `<queue>.<seq>.pack`
+ * (the commit point: a complete pack exists or nothing changed); then the segments it replaces
+ * are deleted, oldest first, and the pack is renamed to `<queue>.<seq>`, with a directory fsync
+ * after each step. A crash after the commit point is finished at the next start (`installPack`),
+ * and leftover temp files are deleted there.
+ *
+ * `PackTask` writes a big pack a slice at a time between event-loop turns and fsyncs it off the
+ * event loop, so a compaction never blocks the server for more than a few milliseconds.
+ */
+import { closeSync, fsync, fsyncSync, openSync, renameSync, rmSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { errorText } from "../errors.ts";
+import { fsyncDirectory, writeFully } from "./files.ts";
+import type { Item } from "./item.ts";
+import { OP_OPEN, encodeFileHeader } from "./record.ts";
+import { RecordBatch } from "./record_batch.ts";
+import { packPath, sealedPath } from "./segment_files.ts";
+
+/** One live item of a pack, and whether it is handed out (open). */
+export interface PackEntry {
+  readonly item: Item;
+  readonly open: boolean;
+}
+
+const SLICE_BYTES = 1024 * 1024;
+
+function packTempPath(dir: string, name: string): string {
+  return join(dir, `.${name}.pack.${process.pid}.${Date.now()}.tmp`);
+}
+
+/** Encodes entries from `from` until about `maxBytes`; returns the chunks and where it stopped. */
+function encodeSlice(entries: readonly PackEntry[], from: number, maxBytes: number): { chunks: Uint8Array[]; next: number } {
+  const batch = new RecordBatch();
+  let next = from;
+  while (next < entries.length && batch.size < maxBytes) {
+    const { item, open } = entries[next++]!;
+    batch.addItem(item);
+    if (open) batch.addId(OP_OPEN, item.id);
+  }
+  return { chunks: batch.take().chunks, next };
+}
+
+/** Writes a (small) pack in one go; returns once it is committed and installed. */
+export function writePackSync(dir: string, name: string, seq: number, entries: readonly PackEntry[], sealed: readonly number[]): void {
+  const temp = packTempPath(dir, name);
+  try {
+    const fd = openSync(temp, "w", 0o644);
+    try {
+      writeFully(fd, [encodeFileHeader(), ...encodeSlice(entries, 0, Infinity).chunks]);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(temp, packPath(dir, name, seq));
+  } catch (error) {
+    rmSync(temp, { force: true });
+    throw error;
+  }
+  fsyncDirectory(dir);
+  installPack(dir, name, seq, sealed);
+}
+
+/** Replaces the segments up to `seq` with the committed pack `seq`. */
+export function installPack(dir: string, name: string, seq: number, sealed: readonly number[]): void {
+  for (const old of sealed) {
+    if (old > seq) break;
+    rmSync(sealedPath(dir, name, old), { force: true });
+  }
+  fsyncDirectory(dir);
+  renameSync(packPath(dir, name, seq), sealedPath(dir, name, seq));
+  fsyncDirectory(dir);
+}
+
+/**
+ * Writes a pack a slice per event-loop turn; `done` gets null once it is committed (not
+ * installed), or the reason it failed. It is never called during construction.
+ */
+export class PackTask {
+  private readonly temp: string;
+  private fd = -1;
+  private next = 0;
+  private cancelled = false;
+
+  constructor(
+    private readonly dir: string,
+    private readonly name: string,
+    readonly seq: number,
+    private readonly entries: readonly PackEntry[],
+    private readonly done: (error: string | null) => void,
+    private readonly onCancel: () => void = () => {},
+  ) {
+    this.temp = packTempPath(dir, name);
+    setImmediate(() => {
+      if (this.cancelled) return;
+      this.run(() => {
+        this.fd = openSync(this.temp, "w", 0o644);
+        writeFully(this.fd, [encodeFileHeader()]);
+        this.step();
+      });
+    });
+  }
+
+  /** Stops the task and removes its temp file; `done` is not called, `onCancel` is. */
+  cancel(): void {
+    if (this.cancelled) return;
+    this.cancelled = true;
+    this.cleanUp();
+    this.onCancel();
+  }
+
+  private step(): void {
+    if (this.cancelled) return;
+    this.run(() => {
+      const slice = encodeSlice(this.entries, this.next, SLICE_BYTES);
+      writeFully(this.fd, slice.chunks);
+      this.next = slice.next;
+      if (this.next < this.entries.length) return void setImmediate(() => this.step());
+      fsync(this.fd, (error) => (error ? this.fail(error) : this.commit()));
+    });
+  }
+
+  private commit(): void {
+    if (this.cancelled) return;
+    this.run(() => {
+      closeSync(this.fd);
+      this.fd = -1;
+      renameSync(this.temp, packPath(this.dir, this.name, this.seq));
+      fsyncDirectory(dirname(this.temp));
+      this.done(null);
+    });
+  }
+
+  private run(action: () => void): void {
+    try {
+      action();
+    } catch (error) {
+      this.fail(error);
+    }
+  }
+
+  private fail(error: unknown): void {
+    if (this.cancelled) return;
+    this.cancelled = true;
+    this.cleanUp();
+    this.done(errorText(error));
+  }
+
+  private cleanUp(): void {
+    if (this.fd >= 0) {
+      try {
+        closeSync(this.fd);
+      } catch {
+        // Closing is best effort; the temp file is removed next.
+      }
+      this.fd = -1;
+    }
+    rmSync(this.temp, { force: true });
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * How a queue's journal segments are named in queue_path, and finding them.
+ *
+ *   <queue>                 the active segment, appended to (also the only file of a Kestrel
+ *                           journal or of a journal written before segments existed)
+ *   <queue>.<seq>           sealed segments, replayed in seq order before the active one
+ *   <queue>.<seq>.pack      a finished compaction that replaces every segment up to <seq>; only
+ *                           left behind by a crash between its two renames, and completed at start
+ *   .<name>.<pid>.<ms>.tmp  a file being written; left behind only by a crash, and deleted at start
+ *
+ * None of these names but the first is a valid queue name, so nothing else is mistaken for a queue.
+ */
+import { readdirSync } from "node:fs";
+import { join } from "node:path";
+import { isValidQueueName } from "../queue/queue_name.ts";
+
+const SEQ_DIGITS = 10;
+
+export interface QueueFiles {
+  /** Sealed segment numbers, ascending. */
+  readonly sealed: number[];
+  /** Compactions that finished but were not yet moved into place, ascending. */
+  readonly packs: number[];
+  hasActive: boolean;
+}
+
+export interface DirectoryListing {
+  readonly queues: Map<string, QueueFiles>;
+  /** Leftover temporary files (names). */
+  readonly temps: string[];
+  /** Entries that are none of the above (reported, never touched). */
+  readonly others: string[];
+}
+
+export function activePath(dir: string, queue: string): string {
+  return join(dir, queue);
+}
+
+export function sealedPath(dir: string, queue: string, seq: number): string {
+  return join(dir, `${queue}.${String(seq).padStart(SEQ_DIGITS, "0")}`);
+}
+
+export function packPath(dir: string, queue: string, seq: number): string {
+  return `${sealedPath(dir, queue, seq)}.pack`;
+}
+
+const SEGMENT = /^(.+)\.(\d+)(\.pack)?$/;
+
+export function listJournalFiles(dir: string): DirectoryListing {
+  const queues = new Map<string, QueueFiles>();
+  const temps: string[] = [];
+  const others: string[] = [];
+  const filesOf = (queue: string): QueueFiles => {
+    let files = queues.get(queue);
+    if (files === undefined) queues.set(queue, (files = { sealed: [], packs: [], hasActive: false }));
+    return files;
+  };
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const name = entry.name;
+    const segment = SEGMENT.exec(name);
+    if (!entry.isFile()) {
+      others.push(name);
+    } else if (isValidQueueName(name)) {
+      filesOf(name).hasActive = true;
+    } else if (segment !== null && isValidQueueName(segment[1]!)) {
+      const files = filesOf(segment[1]!);
+      (segment[3] === undefined ? files.sealed : files.packs).push(Number(segment[2]));
+    } else if (name.startsWith(".") && name.endsWith(".tmp")) {
+      temps.push(name);
+    } else {
+      others.push(name);
+    }
+  }
+  for (const files of queues.values()) {
+    files.sealed.sort((a, b) => a - b);
+    files.packs.sort((a, b) => a - b);
+  }
+  return { queues, temps, others };
+}

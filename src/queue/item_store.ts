@@ -1,0 +1,143 @@
+/**
+ * Where a queue's items are: the head in memory, the rest only in the journal (read-behind).
+ *
+ * While the items in memory stay within the budget (max_memory_size), new items are kept in
+ * memory. Past it, they are only written to the journal and counted in the disk region; as the
+ * head drains below half the budget, items are read back from the journal in order, a batch of
+ * up to the free budget at a time. The order is always: memory items, then the disk region.
+ *
+ * Invariants: disk items are all after the memory items in queue order, their ADD records start
+ * at `disk.start`, and every ADD record from there on belongs to the disk region; `memBytes` is
+ * the sum of the memory items' sizes. Without a journal there is no disk region.
+ */
+import type { Position } from "../journal/add_reader.ts";
+import type { Item } from "../journal/item.ts";
+import type { Journal } from "../journal/journal.ts";
+import type { DiskRegion } from "../journal/replay_state.ts";
+import { log } from "../log.ts";
+import { Deque } from "./deque.ts";
+
+export class ItemStore {
+  private readonly memory = new Deque<Item>();
+  private memBytes = 0;
+
+  constructor(
+    private readonly journal: Journal | null,
+    private budget: number,
+    items: readonly Item[],
+    private disk: DiskRegion | null,
+    private readonly queueName: string,
+  ) {
+    for (const item of items) this.pushToMemory(item);
+  }
+
+  get count(): number {
+    return this.memory.length + (this.disk?.count ?? 0);
+  }
+
+  get bytes(): number {
+    return this.memBytes + (this.disk?.bytes ?? 0);
+  }
+
+  get memoryCount(): number {
+    return this.memory.length;
+  }
+
+  get memoryBytes(): number {
+    return this.memBytes;
+  }
+
+  /** Where read-behind reads next, or null when every item is in memory. */
+  get readFrom(): Position | null {
+    return this.disk?.start ?? null;
+  }
+
+  setBudget(budget: number): void {
+    this.budget = budget;
+  }
+
+  /** Adds an item at the tail; `position` is where its ADD record goes in the journal. */
+  push(item: Item, position: Position | null): void {
+    if (position !== null && this.journal !== null && (this.disk !== null || this.memBytes + item.data.length > this.budget)) {
+      this.disk ??= { start: position, count: 0, bytes: 0, minId: item.id };
+      this.disk.count++;
+      this.disk.bytes += item.data.length;
+      return;
+    }
+    this.pushToMemory(item);
+  }
+
+  /** Puts an item back at the head (an aborted reliable read). */
+  unshift(item: Item): void {
+    this.memory.unshift(item);
+    this.memBytes += item.data.length;
+  }
+
+  peek(): Item | undefined {
+    if (this.memory.length === 0) this.readBack();
+    return this.memory.peek();
+  }
+
+  shift(): Item | undefined {
+    if (this.memory.length === 0) this.readBack();
+    const item = this.memory.shift();
+    if (item === undefined) return undefined;
+    this.memBytes -= item.data.length;
+    if (this.disk !== null && this.memBytes < this.budget / 2) this.readBack();
+    return item;
+  }
+
+  /** Drops every item, in memory and on disk. */
+  clear(): Item[] {
+    const dropped = [...this.memory];
+    this.memory.clear();
+    this.memBytes = 0;
+    this.disk = null;
+    return dropped;
+  }
+
+  /** Keeps only the memory items for which `keep` is true (items on disk are left alone). */
+  retainInMemory(keep: (item: Item) => boolean): void {
+    this.memory.retain((item) => {
+      if (keep(item)) return true;
+      this.memBytes -= item.data.length;
+      return false;
+    });
+  }
+
+  memoryItems(): Iterable<Item> {
+    return this.memory;
+  }
+
+  /** The smallest id of an item in memory (aborted items may sit before smaller ids), or Infinity. */
+  minMemoryId(): number {
+    let min = Infinity;
+    for (const item of this.memory) if (item.id < min) min = item.id;
+    return min;
+  }
+
+  private pushToMemory(item: Item): void {
+    this.memory.push(item);
+    this.memBytes += item.data.length;
+  }
+
+  /** Reads disk items back into memory: up to the free budget, and at least one item. */
+  private readBack(): void {
+    const disk = this.disk;
+    if (disk === null || this.journal === null) return;
+    const { items, next } = this.journal.readItems(disk.start, disk.count, Math.max(this.budget - this.memBytes, 1));
+    for (const item of items) {
+      this.pushToMemory(item);
+      disk.bytes -= item.data.length;
+      disk.minId = item.id + 1;
+    }
+    disk.count -= items.length;
+    disk.start = next;
+    if (items.length === 0 && disk.count > 0) {
+      log.error(`queue '${this.queueName}': ${disk.count} item(s) expected in the journal could not be read back; they return at the next start`);
+      this.disk = null;
+    } else if (disk.count <= 0) {
+      this.disk = null;
+    }
+  }
+}
