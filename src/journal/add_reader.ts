@@ -4,11 +4,12 @@
  *
  * Only intact records are returned. Damage found at this point (the disk changed under a running
  * server) is skipped to the next intact record and reported; start-up recovery deals with it
- * properly at the next start. Item data is copied out of the read buffer, so items own their bytes.
+ * properly at the next start. Item data is copied out of the read buffer (into slabs).
  */
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
+import { copyBytes } from "./byte_slab.ts";
 import type { Item } from "./item.ts";
-import { FILE_HEADER_SIZE, OP_ADD, RECORD_HEADER_SIZE, decodeRecordAt, findNextRecord, plausibleRecordEnd } from "./record.ts";
+import { FILE_HEADER_SIZE, OP_ADD, RECORD_HEADER_SIZE, declaredRecordEnd, decodeRecordAt, findNextRecord } from "./record.ts";
 
 export interface Position {
   readonly seq: number;
@@ -59,23 +60,24 @@ export class AddReader {
       let offset = 0;
       let needMore = 0;
       while (offset < chunk.length && items.length < maxItems && bytes < maxBytes) {
-        const end = plausibleRecordEnd(chunk, view, offset);
+        const end = declaredRecordEnd(chunk, view, offset);
         const headerCut = end === null && chunk.length - offset < RECORD_HEADER_SIZE && chunk.length < fileLeft;
-        const recordCut = end !== null && end > chunk.length;
+        const recordCut = end !== null && end > chunk.length && end <= fileLeft;
         if (headerCut || recordCut) {
           needMore = recordCut ? end - offset : RECORD_HEADER_SIZE;
           break;
         }
-        const decoded = end === null ? null : decodeRecordAt(chunk, view, offset);
+        const decoded = end === null || end > chunk.length ? null : decodeRecordAt(chunk, view, offset);
         if (decoded === null) {
           damage ??= `damaged bytes at offset ${position.offset + offset} of segment ${position.seq}`;
           const next = findNextRecord(chunk, view, offset + 1);
-          offset = next === -1 ? fileLeft : next;
+          // Not found here: go on past this chunk, keeping room for a header cut at its end.
+          offset = next !== -1 ? next : chunk.length < fileLeft ? Math.max(offset + 1, chunk.length - RECORD_HEADER_SIZE) : fileLeft;
           continue;
         }
         if (decoded.record.op === OP_ADD) {
           const item = decoded.record.item;
-          items.push({ ...item, data: new Uint8Array(item.data) });
+          items.push({ ...item, data: copyBytes(item.data) });
           bytes += item.data.length;
         }
         offset = decoded.end;

@@ -7,7 +7,7 @@
  * per queue says what was kept and dropped. Throws only for I/O errors and for files of a newer
  * format version, which are left untouched. Long replays log their progress and speed.
  */
-import { readFileSync, rmSync, statSync, truncateSync } from "node:fs";
+import { closeSync, fstatSync, openSync, readFileSync, readSync, rmSync, statSync, truncateSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { log } from "../log.ts";
 import { AddReader } from "./add_reader.ts";
@@ -65,9 +65,10 @@ export function openJournal(options: OpenOptions): OpenedJournal {
   let legacy = false;
   let records = 0;
 
+  const buffer = new SegmentBuffer();
   for (const seq of order) {
     const path = pathOf(seq);
-    const bytes = readFileSync(path);
+    const bytes = buffer.read(path);
     const now = Date.now();
     let maxId = 0;
     const summary = scanJournal(bytes, now, {
@@ -102,8 +103,7 @@ export function openJournal(options: OpenOptions): OpenedJournal {
   }
   reader.close();
   progress.finish();
-  // Items are views into file buffers (or owned copies from read-behind): copy so the buffers can go.
-  const items = state.items().map((item) => ({ ...item, data: new Uint8Array(item.data) }));
+  const items = state.items();
   damageReport.log(records, items.length + (state.disk?.count ?? 0));
   if (legacy) {
     convertKestrel(dir, name, sealed, items);
@@ -140,6 +140,29 @@ export function repairJournalFile(path: string): string {
   report.log(summary.records, state.items().length);
   if (summary.format === "kestrel") return `converted from Kestrel's format (${summary.records} records)`;
   return summary.damage.length > 0 ? `repaired: ${summary.damage.length} damaged range(s) quarantined` : "no damage; left as it was";
+}
+
+/** Reads whole segment files into one buffer, reused from file to file. */
+class SegmentBuffer {
+  private buffer = new Uint8Array(0);
+
+  /** The file's bytes, valid until the next call. */
+  read(path: string): Uint8Array {
+    const fd = openSync(path, "r");
+    try {
+      const size = fstatSync(fd).size;
+      if (size > this.buffer.length) this.buffer = new Uint8Array(Math.max(size, this.buffer.length * 2));
+      let filled = 0;
+      while (filled < size) {
+        const n = readSync(fd, this.buffer, filled, size - filled, filled);
+        if (n === 0) break;
+        filled += n;
+      }
+      return this.buffer.subarray(0, filled);
+    } finally {
+      closeSync(fd);
+    }
+  }
 }
 
 /** Completes a compaction a crash interrupted after its commit point; returns the sealed seqs. */

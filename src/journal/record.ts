@@ -111,16 +111,21 @@ export interface DecodedRecord {
 }
 
 /**
- * The end of the record whose header starts at `offset`, judging by the header alone (marker,
- * known opcode, the length that opcode allows, within `bytes`); null if it can't be a record.
+ * The end the header at `offset` declares (marker, known opcode, a length that opcode allows), or
+ * null if it can't be a record header; the record may extend past `bytes`.
  */
-export function plausibleRecordEnd(bytes: Uint8Array, view: DataView, offset: number): number | null {
+export function declaredRecordEnd(bytes: Uint8Array, view: DataView, offset: number): number | null {
   if (offset + RECORD_HEADER_SIZE > bytes.length || bytes[offset + 4] !== RECORD_MARKER) return null;
   const op = bytes[offset + 5];
   const length = view.getUint32(offset + 6, true);
   const lengthFits = op === OP_ADD ? length >= ADD_FIXED_SIZE : (op === OP_REMOVE || op === OP_OPEN || op === OP_ABORT) && length === ID_PAYLOAD_SIZE;
-  const end = offset + RECORD_HEADER_SIZE + length;
-  return lengthFits && end <= bytes.length ? end : null;
+  return lengthFits ? offset + RECORD_HEADER_SIZE + length : null;
+}
+
+/** Like `declaredRecordEnd`, but null also when the record doesn't fit in `bytes`. */
+export function plausibleRecordEnd(bytes: Uint8Array, view: DataView, offset: number): number | null {
+  const end = declaredRecordEnd(bytes, view, offset);
+  return end !== null && end <= bytes.length ? end : null;
 }
 
 /**

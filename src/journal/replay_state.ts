@@ -14,6 +14,7 @@
  * memory and increasing in journal order, which bounds that search.
  */
 import type { Position } from "./add_reader.ts";
+import { copyBytes } from "./byte_slab.ts";
 import type { Item } from "./item.ts";
 
 export interface DiskRegion {
@@ -44,7 +45,8 @@ export class ReplayState {
 
   /**
    * Appends an item whose ADD record is at `position`; a repeated id (possible only after damage)
-   * is ignored. Without a position (Kestrel records) the item always stays in memory.
+   * is ignored. Without a position (Kestrel records) the item always stays in memory. An item kept
+   * in memory gets its own copy of its bytes (the file buffer they are read from is reused).
    */
   add(item: Item, position?: Position): void {
     if (item.id > this.maxId) this.maxId = item.id;
@@ -56,7 +58,7 @@ export class ReplayState {
       this.disk.bytes += size;
       return;
     }
-    this.main.set(item.id, item);
+    this.main.set(item.id, { ...item, data: copyBytes(item.data) });
     this.memBytes += size;
   }
 

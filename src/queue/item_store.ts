@@ -11,6 +11,7 @@
  * the sum of the memory items' sizes. Without a journal there is no disk region.
  */
 import type { Position } from "../journal/add_reader.ts";
+import { ownedBytes } from "../journal/byte_slab.ts";
 import type { Item } from "../journal/item.ts";
 import type { Journal } from "../journal/journal.ts";
 import type { DiskRegion } from "../journal/replay_state.ts";
@@ -56,10 +57,10 @@ export class ItemStore {
     this.budget = budget;
   }
 
-  /** Adds an item at the tail; `position` is where its ADD record goes in the journal. */
-  push(item: Item, position: Position | null): void {
-    if (position !== null && this.journal !== null && (this.disk !== null || this.memBytes + item.data.length > this.budget)) {
-      this.disk ??= { start: position, count: 0, bytes: 0, minId: item.id };
+  /** Adds an item at the tail; call it just before the item's ADD record is appended to the journal. */
+  push(item: Item): void {
+    if (this.journal !== null && (this.disk !== null || this.memBytes + item.data.length > this.budget)) {
+      this.disk ??= { start: this.journal.nextPosition(), count: 0, bytes: 0, minId: item.id };
       this.disk.count++;
       this.disk.bytes += item.data.length;
       return;
@@ -67,7 +68,7 @@ export class ItemStore {
     this.pushToMemory(item);
   }
 
-  /** Puts an item back at the head (an aborted reliable read). */
+  /** Puts an item back at the head (an aborted reliable read; it was in memory already). */
   unshift(item: Item): void {
     this.memory.unshift(item);
     this.memBytes += item.data.length;
@@ -117,7 +118,7 @@ export class ItemStore {
   }
 
   private pushToMemory(item: Item): void {
-    this.memory.push(item);
+    this.memory.push(owned(item));
     this.memBytes += item.data.length;
   }
 
@@ -140,4 +141,10 @@ export class ItemStore {
       this.disk = null;
     }
   }
+}
+
+/** The item, with its bytes copied if they are a small view into a bigger buffer (a socket read). */
+function owned(item: Item): Item {
+  const data = ownedBytes(item.data);
+  return data === item.data ? item : { ...item, data };
 }

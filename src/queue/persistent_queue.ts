@@ -22,9 +22,11 @@ import { WaiterList, type WaitMode } from "./waiters.ts";
 /** A drained queue whose journal is bigger than this (or max_journal_size) gets a fresh one. */
 const DRAINED_JOURNAL_BYTES = 64 * 1024;
 
-export type AddResult =
-  | { readonly stored: true; readonly commit: Commit }
-  | { readonly stored: false; readonly reason: "full" | "too large" | "read-only" };
+/** Why an item was not added. */
+export type Refusal = "full" | "too large" | "read-only";
+
+/** The commit covering the new item's record, or why it was refused. */
+export type AddResult = Commit | Refusal;
 
 export interface QueueHooks {
   /** An expired item left the head of `queue` (move_expired_to is applied here). */
@@ -95,17 +97,16 @@ export class PersistentQueue {
   }
 
   add(data: Uint8Array, expiry: number, now: number): AddResult {
-    if (this.deleted || (this.journal !== null && this.journal.failure !== null)) return { stored: false, reason: "read-only" };
-    if (data.length > this.config.maxItemSize) return { stored: false, reason: "too large" };
+    if (this.deleted || (this.journal !== null && this.journal.failure !== null)) return "read-only";
+    if (data.length > this.config.maxItemSize) return "too large";
     this.discardExpired(now);
-    if (!this.makeRoomFor(data.length)) return { stored: false, reason: "full" };
+    if (!this.makeRoomFor(data.length)) return "full";
     const item: Item = { id: this.nextId++, addTime: now, expiry: this.cappedExpiry(expiry, now), data };
-    const position = this.journal?.nextPosition() ?? null;
+    this.store.push(item);
     const commit = this.journal === null ? DURABLE : this.journal.appendAdd(item);
-    this.store.push(item, position);
     this.totalItems++;
     this.serveWaiters(now);
-    return { stored: true, commit };
+    return commit;
   }
 
   /** Takes the head for good. */

@@ -62,6 +62,9 @@ export class QueueCollection {
       if (name !== QUARANTINE_DIR) log.debug(`ignoring ${join(queuePath, name)}: not a journal file`);
     }
     for (const [name, files] of listing.queues) collection.tryCreate(name, files);
+    // Replay leaves a lot of garbage behind (a record object per journal record): collect it
+    // now, before serving, so the process starts at its working size.
+    Bun.gc(true);
     const totals = collection.totals();
     log.info(
       `loaded ${collection.queues.size} queue(s), ${totals.items} item(s) from ${queuePath} in ${(performance.now() - started).toFixed(0)} ms`,
@@ -91,14 +94,14 @@ export class QueueCollection {
   add(name: string, data: Uint8Array, expiry: number, now: number): AddResult {
     const result = this.getOrCreate(name).add(data, expiry, now);
     const children = this.children.get(name);
-    if (!result.stored || children === undefined) return result;
-    const commits: Commit[] = [result.commit];
+    if (typeof result === "string" || children === undefined) return result;
+    const commits: Commit[] = [result];
     for (const child of children) {
       const childResult = child.add(data, expiry, now);
-      if (childResult.stored) commits.push(childResult.commit);
-      else log.debug(`fanout '${child.name}' refused an item: ${childResult.reason}`);
+      if (typeof childResult === "string") log.debug(`fanout '${child.name}' refused an item: ${childResult}`);
+      else commits.push(childResult);
     }
-    return { stored: true, commit: allOf(commits) };
+    return allOf(commits);
   }
 
   delete(name: string): void {
@@ -227,7 +230,7 @@ export class QueueCollection {
     if (target === null || target === queue.name) return;
     try {
       const result = this.getOrCreate(target).add(item.data, 0, Date.now());
-      if (!result.stored) log.warn(`expired item from '${queue.name}' dropped: '${target}' refused it (${result.reason})`);
+      if (typeof result === "string") log.warn(`expired item from '${queue.name}' dropped: '${target}' refused it (${result})`);
     } catch (error) {
       log.warn(`expired item from '${queue.name}' dropped: ${errorText(error)}`);
     }

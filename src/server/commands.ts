@@ -32,29 +32,23 @@ export function execute(frame: Exclude<Frame, { kind: "fatal" }>, session: Sessi
   }
 }
 
+const STORED_REPLY = [reply.STORED];
+const storedFailed = (error: string) => [reply.serverError(error)];
+
 function handleSet(frame: SetFrame, session: Session, ctx: ServerContext): void {
   ctx.stats.cmdSet++;
-  const respond = (reply: string) => {
-    if (!frame.noreply) session.outbox.push(reply);
-  };
-  if (!isValidQueueName(frame.key)) return respond(reply.clientError(`bad queue name '${frame.key}'`));
+  const out = frame.noreply ? null : session.outbox;
+  if (!isValidQueueName(frame.key)) return out?.push(reply.clientError(`bad queue name '${frame.key}'`));
   const now = Date.now();
   let result;
   try {
     result = ctx.queues.add(frame.key, frame.data, expiryFromExptime(frame.exptime, now), now);
   } catch (error) {
-    if (error instanceof QueueUnavailableError) return respond(reply.serverError(error.message));
+    if (error instanceof QueueUnavailableError) return out?.push(reply.serverError(error.message));
     throw error;
   }
-  if (!result.stored) return respond(reply.NOT_STORED);
-  if (frame.noreply) return;
-  const commit = result.commit;
-  if (commit.state === "durable") return session.outbox.push(reply.STORED);
-  const deferred = session.outbox.defer();
-  commit.onSettled(() => {
-    session.outbox.resolve(deferred, [commit.state === "durable" ? reply.STORED : reply.serverError(commit.error)]);
-    session.replyReady();
-  });
+  if (typeof result === "string") return out?.push(reply.NOT_STORED);
+  out?.pushAfter(result, STORED_REPLY, storedFailed);
 }
 
 function executeLine(command: string, args: readonly string[], session: Session, ctx: ServerContext): void {

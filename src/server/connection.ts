@@ -51,7 +51,7 @@ export class Connection implements Session {
     private readonly idleSeconds: number,
     maxRequestSize: number,
   ) {
-    this.outbox = new Outbox(socket);
+    this.outbox = new Outbox(socket, () => this.replyReady());
     this.parser = new RequestParser(MAX_LINE_LENGTH, maxRequestSize);
     this.armIdleTimer();
   }
@@ -94,7 +94,8 @@ export class Connection implements Session {
     queueMicrotask(() => this.process());
   }
 
-  replyReady(): void {
+  /** Replies became ready outside this connection's turn: write them out soon. */
+  private replyReady(): void {
     if (this.writeScheduled) return;
     this.writeScheduled = true;
     queueMicrotask(() => {

@@ -27,8 +27,6 @@ export interface Session {
   /** The current command finishes later: process nothing else until `resume`. */
   suspend(cancel: () => void): void;
   resume(): void;
-  /** A deferred reply was resolved outside this connection's turn: write it out soon. */
-  replyReady(): void;
   /** Close once every reply is written. */
   quit(): void;
 }

@@ -43,7 +43,7 @@ export function handleGet(keys: readonly string[], session: Session, ctx: Server
 class GetRun {
   private readonly replies: ReplyPiece[] = [];
   /** Queues whose journals this get appended to. */
-  private readonly changed = new Set<PersistentQueue>();
+  private readonly changed: PersistentQueue[] = [];
   private index = 0;
   private deferred: Deferred | null = null;
 
@@ -59,15 +59,11 @@ class GetRun {
       if (!this.serveNow(request, queue)) return this.wait(request, queue);
     }
     this.replies.push(END);
-    const commit = allOf([...this.changed].map((queue) => queue.commit));
-    if (this.deferred === null && commit.state !== "pending") return this.session.outbox.push(...this.replies);
-    const deferred = (this.deferred ??= this.session.outbox.defer());
-    // A failed journal write doesn't withhold the items: they are out of the queue already, and
-    // the kept records are written when the disk recovers.
-    commit.onSettled(() => {
-      this.session.outbox.resolve(deferred, this.replies);
-      this.session.replyReady();
-    });
+    // A failed journal write doesn't withhold the items (onFailure null): they are out of the
+    // queue already, and the kept records are written when the disk recovers.
+    const commit = this.changed.length === 1 ? this.changed[0]!.commit : allOf(this.changed.map((queue) => queue.commit));
+    if (this.deferred === null) return this.session.outbox.pushAfter(commit, this.replies, null);
+    this.session.outbox.resolve(this.deferred, this.replies, commit);
     this.session.resume();
   }
 
@@ -79,7 +75,7 @@ class GetRun {
     const open = this.session.openItems.get(queue);
     if (open !== undefined && (request.close || request.abort)) {
       this.session.openItems.delete(queue);
-      this.changed.add(queue);
+      this.markChanged(queue);
       if (request.close) queue.confirm(open);
       else queue.abort(open, now);
     }
@@ -106,9 +102,13 @@ class GetRun {
     this.session.suspend(cancel);
   }
 
+  private markChanged(queue: PersistentQueue): void {
+    if (!this.changed.includes(queue)) this.changed.push(queue);
+  }
+
   private hit(request: GetRequest, queue: PersistentQueue, item: Item): void {
     this.ctx.stats.getHits++;
-    if (!request.peek) this.changed.add(queue);
+    if (!request.peek) this.markChanged(queue);
     if (request.open) this.session.openItems.set(queue, item);
     this.replies.push(...value(request.key, item.data));
   }

@@ -1,12 +1,14 @@
 /**
  * The replies of one connection, in request order, written to the socket with backpressure.
  *
- * A reply that isn't known yet (a STORED waiting for its journal write, a blocking get) holds its
- * place with `defer()`; later replies queue behind it. `flush` packs small pieces (protocol
- * lines as strings, small items) into one scratch buffer shared by all connections and writes it
- * with one call; a large item is written from its own buffer, without a copy. Whatever the
- * socket doesn't take is kept, in order, until `drained()`.
+ * A reply can wait: for a journal commit (`pushAfter`: a STORED waits for its record to be
+ * written) or to be decided (`defer`/`resolve`: a blocking get); later replies queue behind it.
+ * Consecutive replies waiting for the same commit share one entry and one commit listener.
+ * `flush` packs small pieces (protocol lines as strings, small items) into one scratch buffer
+ * shared by all connections and writes it with one call; a large item is written from its own
+ * buffer, without a copy. Whatever the socket doesn't take is kept, in order, until `drained()`.
  */
+import type { Commit } from "../journal/commit.ts";
 import { Deque } from "../queue/deque.ts";
 
 export interface ReplySink {
@@ -17,8 +19,16 @@ export interface ReplySink {
 /** A piece of a reply: protocol text (latin1, one byte per char) or item bytes. */
 export type ReplyPiece = string | Uint8Array;
 
+/** What a failed commit turns a waiting reply into; null to send the reply anyway. */
+export type OnFailure = ((error: string) => ReplyPiece[]) | null;
+
+/** A place in the reply order, decided later. */
 export interface Deferred {
+  /** The reply, or null until it is decided. */
   pieces: ReplyPiece[] | null;
+  /** The reply also waits for this commit to settle. */
+  commit: Commit | null;
+  onFailure: OnFailure;
 }
 
 const SCRATCH_SIZE = 64 * 1024;
@@ -33,9 +43,19 @@ export class Outbox {
   private readonly waiting = new Deque<Deferred>();
   private blocked = false;
   private dead = false;
+  /** The commit the last listener was registered on (one listener covers consecutive replies). */
+  private watched: Commit | null = null;
+  private readonly commitSettled = () => {
+    this.release();
+    this.onReady();
+  };
   bytesWritten = 0;
 
-  constructor(private readonly sink: ReplySink) {}
+  /** `onReady` is called when waiting replies became ready outside the connection's turn. */
+  constructor(
+    private readonly sink: ReplySink,
+    private readonly onReady: () => void = () => {},
+  ) {}
 
   /** Bytes queued and not yet taken by the socket. */
   get backlog(): number {
@@ -48,22 +68,49 @@ export class Outbox {
   }
 
   push(...pieces: ReplyPiece[]): void {
-    if (this.waiting.length > 0) this.waiting.push({ pieces });
+    if (this.waiting.length > 0) this.waiting.push({ pieces, commit: null, onFailure: null });
     else for (const piece of pieces) this.enqueue(piece);
   }
 
+  /** Queues a reply that leaves once `commit` settles; if it fails, `onFailure` decides what is sent. */
+  pushAfter(commit: Commit, pieces: ReplyPiece[], onFailure: OnFailure): void {
+    if (commit.state !== "pending") return this.push(...settled(commit, pieces, onFailure));
+    const last = this.waiting.at(this.waiting.length - 1);
+    if (last !== undefined && last.commit === commit && last.onFailure === onFailure && last.pieces !== null) {
+      last.pieces.push(...pieces);
+      return;
+    }
+    this.waiting.push({ pieces: [...pieces], commit, onFailure });
+    this.watch(commit);
+  }
+
   defer(): Deferred {
-    const deferred: Deferred = { pieces: null };
+    const deferred: Deferred = { pieces: null, commit: null, onFailure: null };
     this.waiting.push(deferred);
     return deferred;
   }
 
-  resolve(deferred: Deferred, pieces: ReplyPiece[]): void {
+  /** Decides a deferred reply; it leaves once `commit` (if any) settles. */
+  resolve(deferred: Deferred, pieces: ReplyPiece[], commit: Commit | null = null, onFailure: OnFailure = null): void {
     deferred.pieces = pieces;
-    for (let head = this.waiting.peek(); head?.pieces != null; head = this.waiting.peek()) {
+    deferred.commit = commit;
+    deferred.onFailure = onFailure;
+    if (commit !== null && commit.state === "pending") this.watch(commit);
+    this.release();
+  }
+
+  /** Moves every decided reply at the head of the waiting line to the ready queue. */
+  private release(): void {
+    for (let head = this.waiting.peek(); head !== undefined && isDecided(head); head = this.waiting.peek()) {
       this.waiting.shift();
-      for (const piece of head.pieces) this.enqueue(piece);
+      for (const piece of head.commit === null ? head.pieces! : settled(head.commit, head.pieces!, head.onFailure)) this.enqueue(piece);
     }
+  }
+
+  private watch(commit: Commit): void {
+    if (commit === this.watched) return;
+    this.watched = commit;
+    commit.onSettled(this.commitSettled);
   }
 
   /** Writes as much as the socket takes. */
@@ -127,4 +174,12 @@ export class Outbox {
       this.blocked = true;
     }
   }
+}
+
+function isDecided(entry: Deferred): boolean {
+  return entry.pieces !== null && (entry.commit === null || entry.commit.state !== "pending");
+}
+
+function settled(commit: Commit, pieces: ReplyPiece[], onFailure: OnFailure): ReplyPiece[] {
+  return commit.state === "failed" && onFailure !== null ? onFailure(commit.error) : pieces;
 }

@@ -2,11 +2,12 @@
  * Incremental framing of the memcache text protocol: turns a byte stream into request frames.
  *
  * Input may arrive split at any byte or with many requests per chunk; `push` never parses, `next`
- * returns one frame or null when more bytes are needed. Data blocks are binary-safe and taken
- * as views of the received chunk where the item fills most of it, copied otherwise (a small view
- * would pin its whole chunk while the item waits in a queue). Nothing here allocates beyond one
- * line of `maxLineLength` or one data block of `maxRequestSize`.
+ * returns one frame or null when more bytes are needed. Data blocks are binary-safe: a view of the
+ * received chunk when they lie in one, a copy when they span several (whoever keeps an item
+ * decides whether to copy a view, see ItemStore). Nothing here allocates beyond one line of
+ * `maxLineLength` or one data block of `maxRequestSize`; a `set` line costs one string, its key.
  */
+import { LineTokens } from "./line_tokens.ts";
 
 export interface SetFrame {
   readonly kind: "set";
@@ -45,14 +46,21 @@ export interface FatalFrame {
 
 export type Frame = SetFrame | LineFrame | UnsupportedStorageFrame | BadRequestFrame | FatalFrame;
 
-const STORAGE_COMMANDS = new Set(["set", "add", "replace", "append", "prepend", "cas"]);
+const STORAGE_COMMANDS = ["set", "add", "replace", "append", "prepend", "cas"];
 const NEWLINE = 10;
 const CR = 13;
+const BAD_FORMAT = "CLIENT_ERROR bad command line format";
 
+/** The header of a storage command whose data block hasn't been read yet. */
 interface PendingBlock {
-  readonly header: string[];
+  /** The command, lower-cased; `set` is the one we serve. */
+  readonly command: string;
+  readonly key: string;
+  readonly exptime: number;
   readonly bytes: number;
   readonly noreply: boolean;
+  /** Flags and exptime are numbers and there are no extra tokens. */
+  readonly wellFormed: boolean;
 }
 
 export class RequestParser {
@@ -64,6 +72,7 @@ export class RequestParser {
   private scanned = 0;
   private block: PendingBlock | null = null;
   private failed = false;
+  private readonly tokens = new LineTokens();
 
   constructor(
     private readonly maxLineLength: number,
@@ -89,22 +98,36 @@ export class RequestParser {
       return this.buffered > this.maxLineLength ? this.fail("CLIENT_ERROR line too long") : null;
     }
     if (newline > this.maxLineLength) return this.fail("CLIENT_ERROR line too long");
-    const line = this.take(newline + 1);
-    const end = line.length >= 2 && line[line.length - 2] === CR ? line.length - 2 : line.length - 1;
-    const tokens = splitTokens(latin1(line, end));
-    const command = (tokens[0] ?? "").toLowerCase();
-    if (!STORAGE_COMMANDS.has(command)) return { kind: "line", command, args: tokens.slice(1) };
-    return this.startBlock(tokens);
+    this.tokenizeLine(newline + 1);
+    const tokens = this.tokens;
+    const storage = STORAGE_COMMANDS.find((command) => tokens.is(0, command));
+    if (storage !== undefined) return this.startBlock(storage);
+    const command = tokens.count === 0 ? "" : tokens.text(0).toLowerCase();
+    return { kind: "line", command, args: tokens.texts(1) };
   }
 
-  private startBlock(tokens: string[]): Frame | null {
+  /** Consumes a line of `length` bytes (newline included) and tokenizes it, without copying if it can. */
+  private tokenizeLine(length: number): void {
+    const first = this.chunks[0]!;
+    const inFirst = first.length - this.offset >= length;
+    const bytes = inFirst ? first : this.take(length);
+    const start = inFirst ? this.offset : 0;
+    let end = start + length - 1;
+    if (end > start && bytes[end - 1] === CR) end--;
+    this.tokens.scan(bytes, start, end);
+    if (inFirst) this.advance(length);
+  }
+
+  private startBlock(command: string): Frame | null {
     // <command> <key> <flags> <exptime> <bytes> [cas unique (cas only)] [noreply]
-    const bytesToken = tokens[4];
-    if (bytesToken === undefined || !isDigits(bytesToken, 0)) return this.fail("CLIENT_ERROR bad command line format");
-    const bytes = Number(bytesToken);
+    const tokens = this.tokens;
+    const bytes = tokens.number(4);
+    if (bytes === null) return this.fail(BAD_FORMAT);
     if (bytes > this.maxRequestSize) return this.fail("SERVER_ERROR object too large");
-    const noreply = tokens[tokens.length - 1] === "noreply";
-    this.block = { header: tokens, bytes, noreply };
+    const noreply = tokens.is(tokens.count - 1, "noreply");
+    const exptime = tokens.number(3, true);
+    const wellFormed = tokens.number(2) !== null && exptime !== null && tokens.count === (noreply ? 6 : 5);
+    this.block = { command, key: tokens.text(1), exptime: exptime ?? 0, bytes, noreply, wellFormed };
     return this.readBlock(this.block);
   }
 
@@ -114,14 +137,9 @@ export class RequestParser {
     const data = this.take(block.bytes);
     if (this.peekByte(0) !== CR || this.peekByte(1) !== NEWLINE) return this.fail("CLIENT_ERROR bad data chunk");
     this.skip(2);
-    const [rawCommand, key, flags, exptime] = block.header as [string, string, string, string];
-    const command = rawCommand.toLowerCase();
-    if (command !== "set") return { kind: "unsupported-storage", command, noreply: block.noreply };
-    const extra = block.header.length - (block.noreply ? 6 : 5);
-    if (!isDigits(flags, 0) || !isDigits(exptime, exptime.startsWith("-") ? 1 : 0) || extra !== 0) {
-      return { kind: "bad-request", reply: "CLIENT_ERROR bad command line format", noreply: block.noreply };
-    }
-    return { kind: "set", key, exptime: Number(exptime), data: ownedData(data), noreply: block.noreply };
+    if (block.command !== "set") return { kind: "unsupported-storage", command: block.command, noreply: block.noreply };
+    if (!block.wellFormed) return { kind: "bad-request", reply: BAD_FORMAT, noreply: block.noreply };
+    return { kind: "set", key: block.key, exptime: block.exptime, data, noreply: block.noreply };
   }
 
   private fail(reply: string): FatalFrame {
@@ -198,31 +216,4 @@ export class RequestParser {
       this.offset = 0;
     }
   }
-}
-
-/** The first `end` bytes of `bytes` as a string, one char per byte. */
-function latin1(bytes: Uint8Array, end: number): string {
-  const buffer = bytes instanceof Buffer ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
-  return buffer.toString("latin1", 0, end);
-}
-
-/** Space-separated tokens; runs of spaces count as one. */
-function splitTokens(text: string): string[] {
-  const tokens = text.split(" ");
-  return tokens.includes("") ? tokens.filter((token) => token.length > 0) : tokens;
-}
-
-/** True if `text` from `start` on is one or more ASCII digits. */
-function isDigits(text: string, start: number): boolean {
-  if (text.length <= start) return false;
-  for (let i = start; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 48 || c > 57) return false;
-  }
-  return true;
-}
-
-/** Keeps a view only when the item is most of the buffer it lives in; copies small items. */
-function ownedData(data: Uint8Array): Uint8Array {
-  return data.length * 2 >= data.buffer.byteLength ? data : new Uint8Array(data);
 }

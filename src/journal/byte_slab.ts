@@ -1,0 +1,33 @@
+/**
+ * Gives small byte arrays a home of their own in shared 64 KiB slabs.
+ *
+ * Items that wait in a queue must not be views into bigger buffers (a socket read, a file read):
+ * the view would keep the whole buffer alive. Copying each one into its own ArrayBuffer costs an
+ * allocation per item; packing them into slabs costs one per 64 KiB. A slab lives as long as any
+ * item in it; queues free items in order, so slabs are freed in order too.
+ */
+const SLAB_SIZE = 64 * 1024;
+/** Items at least this big get a buffer of their own. */
+const OWN_BUFFER_FROM = 8 * 1024;
+
+let slab = new Uint8Array(SLAB_SIZE);
+let used = 0;
+
+/** A copy of `bytes` that doesn't share memory with them. */
+export function copyBytes(bytes: Uint8Array): Uint8Array {
+  const length = bytes.length;
+  if (length >= OWN_BUFFER_FROM) return new Uint8Array(bytes);
+  if (used + length > SLAB_SIZE) {
+    slab = new Uint8Array(SLAB_SIZE);
+    used = 0;
+  }
+  const copy = slab.subarray(used, used + length);
+  copy.set(bytes);
+  used += length;
+  return copy;
+}
+
+/** `bytes` itself if it is most of its buffer, else a copy (so a small view can't pin a big buffer). */
+export function ownedBytes(bytes: Uint8Array): Uint8Array {
+  return bytes.length * 2 >= bytes.buffer.byteLength ? bytes : copyBytes(bytes);
+}

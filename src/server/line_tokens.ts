@@ -1,0 +1,80 @@
+/**
+ * Splits one protocol line into space-separated tokens by byte offsets, without building
+ * strings for tokens nobody asks for: a `set` line costs one string (the key), not six.
+ *
+ * One instance is reused line after line; its answers are valid until the next `scan`.
+ */
+export class LineTokens {
+  private bytes: Uint8Array = new Uint8Array(0);
+  private starts = new Int32Array(16);
+  private ends = new Int32Array(16);
+  /** Tokens found by the last `scan`. */
+  count = 0;
+
+  /** Tokenizes `bytes[start, end)`. */
+  scan(bytes: Uint8Array, start: number, end: number): void {
+    this.bytes = bytes;
+    this.count = 0;
+    let i = start;
+    while (i < end) {
+      while (i < end && bytes[i] === 32) i++;
+      if (i >= end) break;
+      const from = i;
+      while (i < end && bytes[i] !== 32) i++;
+      if (this.count === this.starts.length) this.grow();
+      this.starts[this.count] = from;
+      this.ends[this.count] = i;
+      this.count++;
+    }
+  }
+
+  private grow(): void {
+    const starts = new Int32Array(this.starts.length * 2);
+    const ends = new Int32Array(this.ends.length * 2);
+    starts.set(this.starts);
+    ends.set(this.ends);
+    this.starts = starts;
+    this.ends = ends;
+  }
+
+  /** Token `index` as a string, one char per byte. */
+  text(index: number): string {
+    const bytes = this.bytes;
+    const buffer = bytes instanceof Buffer ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+    return buffer.toString("latin1", this.starts[index], this.ends[index]);
+  }
+
+  /** Whether token `index` is `word` (given in lower case), ignoring ASCII case. */
+  is(index: number, word: string): boolean {
+    const start = this.starts[index]!;
+    if (index >= this.count || this.ends[index]! - start !== word.length) return false;
+    for (let i = 0; i < word.length; i++) {
+      if ((this.bytes[start + i]! | 0x20) !== word.charCodeAt(i)) return false;
+    }
+    return true;
+  }
+
+  /** Token `index` as a whole number (a leading minus if `signed`), or null if it isn't one. */
+  number(index: number, signed = false): number | null {
+    if (index >= this.count) return null;
+    let i = this.starts[index]!;
+    const end = this.ends[index]!;
+    const negative = signed && this.bytes[i] === 45;
+    if (negative) i++;
+    if (i >= end || end - i > 15) return null;
+    let value = 0;
+    for (; i < end; i++) {
+      const digit = this.bytes[i]! - 48;
+      if (digit < 0 || digit > 9) return null;
+      value = value * 10 + digit;
+    }
+    return negative ? -value : value;
+  }
+
+  /** All tokens from `from` on, as strings. */
+  texts(from: number): string[] {
+    const result: string[] = [];
+    for (let i = from; i < this.count; i++) result.push(this.text(i));
+    return result;
+  }
+}

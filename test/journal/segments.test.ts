@@ -1,0 +1,123 @@
+import { describe, expect, test } from "bun:test";
+import { copyFileSync, existsSync, readdirSync, renameSync } from "node:fs";
+import { join } from "node:path";
+import { flushJournals } from "../../src/journal/flush_scheduler.ts";
+import { packPath, sealedPath } from "../../src/journal/segment_files.ts";
+import { bytes, text } from "../helpers/bytes.ts";
+import { openQueueJournal } from "../helpers/journal.ts";
+import { tempDir } from "../helpers/temp_dir.ts";
+
+const item = (id: number, size = 100) => ({ id, addTime: Date.now(), expiry: 0, data: bytes(`${id}:`.padEnd(size, ".")) });
+const files = (dir: string) => readdirSync(dir).filter((name) => !name.startsWith(".")).sort();
+const ids = (dir: string, options = {}) => openQueueJournal(dir, "q", options).items.map((i) => Number(text(i.data).split(":")[0]));
+
+describe("journal segments", () => {
+  test("the active segment is sealed when it outgrows the segment size; replay reads them in order", () => {
+    const dir = tempDir();
+    const { journal } = openQueueJournal(dir, "q", { segmentSize: 1000 });
+    for (let id = 1; id <= 30; id++) {
+      journal.appendAdd(item(id));
+      flushJournals();
+    }
+    journal.appendRemove(1);
+    journal.close();
+    expect(files(dir).length).toBeGreaterThan(3);
+    expect(files(dir)).toContain("q");
+    expect(files(dir)).toContain("q.0000000001");
+    expect(ids(dir)).toEqual(Array.from({ length: 29 }, (_, i) => i + 2));
+  });
+
+  test("dead segments are deleted oldest first, never one a live item or the read-behind position is in", () => {
+    const dir = tempDir();
+    const { journal } = openQueueJournal(dir, "q", { segmentSize: 500 });
+    for (let id = 1; id <= 20; id++) {
+      journal.appendAdd(item(id));
+      flushJournals();
+    }
+    const before = files(dir).length;
+    journal.releaseDead(1, null);
+    expect(files(dir).length).toBe(before);
+    journal.releaseDead(10, null);
+    const after = files(dir).length;
+    expect(after).toBeLessThan(before);
+    expect(existsSync(sealedPath(dir, "q", 1))).toBe(false);
+    expect(existsSync(sealedPath(dir, "q", 3))).toBe(true);
+    journal.releaseDead(Infinity, { seq: 4, offset: 16 });
+    expect(existsSync(sealedPath(dir, "q", 3))).toBe(false);
+    expect(existsSync(sealedPath(dir, "q", 4))).toBe(true);
+    journal.close();
+  });
+
+  test("compaction replaces the sealed segments with the live items; appends meanwhile are kept", async () => {
+    const dir = tempDir();
+    const { journal } = openQueueJournal(dir, "q", { segmentSize: 2000 });
+    for (let id = 1; id <= 200; id++) {
+      journal.appendAdd(item(id));
+      if (id <= 195) journal.appendRemove(id);
+      flushJournals();
+    }
+    const before = journal.size;
+    const live = [196, 197, 198, 199, 200].map((id) => ({ item: item(id), open: id === 196 }));
+    const done = journal.compact(live);
+    journal.appendAdd(item(201));
+    journal.appendRemove(197);
+    flushJournals();
+    await done;
+    expect(journal.size).toBeLessThan(before / 5);
+    journal.close();
+    expect(ids(dir)).toEqual([196, 198, 199, 200, 201]);
+    expect(files(dir).filter((name) => name.endsWith(".pack"))).toEqual([]);
+  });
+
+  test("a compaction a crash interrupted after its commit point is finished at the next start", () => {
+    const dir = tempDir();
+    const { journal } = openQueueJournal(dir, "q", { segmentSize: 500 });
+    for (let id = 1; id <= 20; id++) {
+      journal.appendAdd(item(id));
+      if (id <= 15) journal.appendRemove(id);
+      flushJournals();
+    }
+    journal.close();
+    // A second journal, compacted, stands in for the pack: its single segment is the pack.
+    const other = tempDir();
+    const { journal: packed } = openQueueJournal(other, "q");
+    for (let id = 16; id <= 20; id++) packed.appendAdd(item(id));
+    packed.close();
+    const sealed = files(dir).filter((name) => /^q\.\d+$/.test(name));
+    const last = Number(sealed.at(-1)!.split(".")[1]);
+    copyFileSync(join(other, "q"), packPath(dir, "q", last));
+    expect(ids(dir)).toEqual([16, 17, 18, 19, 20]);
+    expect(files(dir).filter((name) => /^q\.\d+/.test(name))).toEqual([`q.${String(last).padStart(10, "0")}`]);
+  });
+
+  test("replay within a memory budget: items past it stay on disk and are read back when needed", () => {
+    const dir = tempDir();
+    const { journal } = openQueueJournal(dir, "q", { segmentSize: 3000 });
+    for (let id = 1; id <= 100; id++) journal.appendAdd(item(id));
+    for (let id = 1; id <= 60; id++) journal.appendRemove(id);
+    journal.appendOpen(61);
+    journal.close();
+    const opened = openQueueJournal(dir, "q", { memoryBudget: 1000 });
+    const inMemory = opened.items.map((i) => i.id);
+    expect(inMemory[0]).toBe(61);
+    expect(inMemory.length).toBeLessThan(30);
+    expect(opened.disk).not.toBeNull();
+    expect(inMemory.length + opened.disk!.count).toBe(40);
+    expect(inMemory).toEqual(Array.from({ length: inMemory.length }, (_, i) => 61 + i));
+    opened.journal.close();
+  });
+
+  test("a sealed segment renamed away by hand leaves the rest readable", () => {
+    const dir = tempDir();
+    const { journal } = openQueueJournal(dir, "q", { segmentSize: 500 });
+    for (let id = 1; id <= 10; id++) {
+      journal.appendAdd(item(id));
+      flushJournals();
+    }
+    journal.close();
+    renameSync(sealedPath(dir, "q", 2), join(dir, "q.0000000002.bak"));
+    const left = ids(dir);
+    expect(left.length).toBeGreaterThan(0);
+    expect(left).toEqual([...left].sort((a, b) => a - b));
+  });
+});

@@ -1,0 +1,133 @@
+import { describe, expect, test } from "bun:test";
+import { readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { flushJournals } from "../../src/journal/flush_scheduler.ts";
+import { QueueCollection } from "../../src/queue/queue_collection.ts";
+import { bytes, text } from "../helpers/bytes.ts";
+import { configFor } from "../helpers/config.ts";
+import { tempDir } from "../helpers/temp_dir.ts";
+
+const NOW = Date.now();
+const CONFIG = `max_memory_size = "10KiB"\nmax_journal_size = "20KiB"\n`;
+const payload = (i: number) => `${i}:`.padEnd(500, String.fromCharCode(97 + (i % 26)));
+
+function fill(queues: QueueCollection, name: string, from: number, to: number, expiry = 0): void {
+  for (let i = from; i < to; i++) expect(typeof queues.add(name, bytes(payload(i)), expiry, NOW)).toBe("object");
+  flushJournals();
+}
+
+function take(queues: QueueCollection, name: string, count: number): number[] {
+  const queue = queues.getOrCreate(name);
+  const out: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const item = queue.remove(NOW);
+    if (item === undefined) break;
+    const data = text(item.data);
+    expect(data).toBe(payload(Number(data.split(":")[0])));
+    out.push(Number(data.split(":")[0]));
+  }
+  flushJournals();
+  return out;
+}
+
+const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
+const journalBytes = (dir: string) => readdirSync(dir).filter((f) => f.startsWith("q")).reduce((sum, f) => sum + statSync(join(dir, f)).size, 0);
+
+describe("read-behind", () => {
+  test("a queue 25x its memory budget keeps its head in memory and comes back in order", () => {
+    const dir = tempDir();
+    const queues = QueueCollection.load(configFor(dir, CONFIG));
+    fill(queues, "q", 0, 500);
+    const stats = queues.getOrCreate("q").stats();
+    expect(stats.items).toBe(500);
+    expect(stats.bytes).toBe(500 * 500);
+    expect(stats.memBytes).toBeLessThanOrEqual(10 * 1024);
+    expect(stats.memItems).toBeLessThan(25);
+    expect(take(queues, "q", 500)).toEqual(range(0, 500));
+    expect(queues.getOrCreate("q").stats().memItems).toBe(0);
+    queues.close();
+  });
+
+  test("a restart in the middle of read-behind keeps order and count; memory stays in budget", () => {
+    const dir = tempDir();
+    let queues = QueueCollection.load(configFor(dir, CONFIG));
+    fill(queues, "q", 0, 300);
+    expect(take(queues, "q", 120)).toEqual(range(0, 120));
+    fill(queues, "q", 300, 400);
+    queues.close();
+    queues = QueueCollection.load(configFor(dir, CONFIG));
+    const stats = queues.getOrCreate("q").stats();
+    expect(stats.items).toBe(280);
+    expect(stats.memBytes).toBeLessThanOrEqual(10 * 1024 + 500);
+    expect(take(queues, "q", 100)).toEqual(range(120, 220));
+    queues.close();
+    queues = QueueCollection.load(configFor(dir, CONFIG));
+    expect(take(queues, "q", 1000)).toEqual(range(220, 400));
+    queues.close();
+  });
+
+  test("reliable reads, aborts and expiry behave as in memory", () => {
+    const dir = tempDir();
+    const queues = QueueCollection.load(configFor(dir, CONFIG));
+    const queue = queues.getOrCreate("q");
+    fill(queues, "q", 0, 100);
+    fill(queues, "q", 100, 110, NOW + 10);
+    fill(queues, "q", 110, 120);
+    const opened = queue.open(NOW)!;
+    expect(text(opened.data)).toBe(payload(0));
+    queue.abort(opened, NOW);
+    expect(take(queues, "q", 100)).toEqual(range(0, 100));
+    const later = NOW + 100;
+    const rest: number[] = [];
+    for (let item = queue.remove(later); item !== undefined; item = queue.remove(later)) rest.push(Number(text(item.data).split(":")[0]));
+    expect(rest).toEqual(range(110, 120));
+    expect(queue.stats().expiredItems).toBe(10);
+    queues.close();
+  });
+
+  test("fanout children read behind on their own", () => {
+    const dir = tempDir();
+    const queues = QueueCollection.load(configFor(dir, CONFIG));
+    queues.getOrCreate("q+copy");
+    fill(queues, "q", 0, 200);
+    expect(take(queues, "q+copy", 200)).toEqual(range(0, 200));
+    expect(take(queues, "q", 200)).toEqual(range(0, 200));
+    queues.close();
+  });
+
+  test("once drained, the journal shrinks to a fresh segment", () => {
+    const dir = tempDir();
+    const queues = QueueCollection.load(configFor(dir, CONFIG));
+    fill(queues, "q", 0, 400);
+    expect(journalBytes(dir)).toBeGreaterThan(200 * 1024);
+    take(queues, "q", 400);
+    queues.maintainJournals();
+    expect(journalBytes(dir)).toBeLessThan(100);
+    queues.close();
+  });
+
+  test("flush drops the items on disk too", () => {
+    const dir = tempDir();
+    let queues = QueueCollection.load(configFor(dir, CONFIG));
+    fill(queues, "q", 0, 200);
+    queues.getOrCreate("q").flush();
+    expect(queues.getOrCreate("q").stats().items).toBe(0);
+    fill(queues, "q", 200, 210);
+    queues.close();
+    queues = QueueCollection.load(configFor(dir, CONFIG));
+    expect(take(queues, "q", 1000)).toEqual(range(200, 210));
+    queues.close();
+  });
+});
+
+test("an item kept in memory doesn't hold on to the socket buffer it arrived in", () => {
+  const dir = tempDir();
+  const queues = QueueCollection.load(configFor(dir));
+  const socketRead = new Uint8Array(65536);
+  queues.add("q", socketRead.subarray(100, 110), 0, NOW);
+  queues.add("q", socketRead.subarray(0, 40000), 0, NOW);
+  const queue = queues.getOrCreate("q");
+  expect(queue.remove(NOW)!.data.buffer).not.toBe(socketRead.buffer);
+  expect(queue.remove(NOW)!.data.buffer).toBe(socketRead.buffer);
+  queues.close();
+});
