@@ -205,8 +205,10 @@ export class PersistentQueue {
     if (journal === null || this.deleted) return;
     try {
       if (this.store.count === 0 && this.openItems.size === 0) {
-        const threshold = Math.min(DRAINED_JOURNAL_BYTES, this.config.maxJournalSize);
-        if (journal.size > threshold || journal.segmentCount > 1) journal.reset([]);
+        const size = journal.size;
+        if (size <= Math.min(DRAINED_JOURNAL_BYTES, this.config.maxJournalSize) && journal.segmentCount === 1) return;
+        journal.reset([]);
+        if (size >= this.config.maxJournalSize) log.info(`queue '${this.name}': drained; journal reset, ${(size / 1048576).toFixed(1)} MiB freed`);
         return;
       }
       journal.releaseDead(this.minLiveId(), this.store.readFrom);
