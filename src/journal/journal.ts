@@ -187,6 +187,7 @@ export class Journal {
   reset(entries: readonly PackEntry[]): void {
     this.compaction?.cancel();
     this.compaction = null;
+    this.reader.close();
     this.rotate();
     if (entries.length === 0) return this.releaseDead(Infinity, null);
     const seq = this.activeSeq - 1;
@@ -230,6 +231,7 @@ export class Journal {
       log.error(`queue '${this.name}': installing the compacted journal failed (finished at the next start): ${errorText(error)}`);
       return false;
     }
+    this.reader.close(); // its file may have been one of those replaced
     const kept = this.sealed.filter((segment) => segment.seq > seq);
     this.sealed.splice(0, this.sealed.length, { seq, maxId, size: Bun.file(sealedPath(this.dir, this.name, seq)).size }, ...kept);
     return true;
