@@ -35,6 +35,8 @@ export interface ServerConfig {
   readonly maxRequestSize: number;
   readonly logLevel: LogLevel;
   readonly logFile: string | null;
+  readonly adminHost: string;
+  readonly adminPort: number | null;
 }
 
 export interface KeySpec<C> {
@@ -85,6 +87,14 @@ export const SERVER_KEYS: readonly KeySpec<ServerConfig>[] = [
   ),
   key("log_level", "logLevel", v.oneOf(LOG_LEVELS), '"info"', "Least severe log level written: debug, info, warn or error."),
   key("log_file", "logFile", v.optional(v.text), '""', "Append the log to this file instead of stderr (empty = stderr)."),
+  key("admin_host", "adminHost", v.text, '"127.0.0.1"', "Address of the admin HTTP server."),
+  key(
+    "admin_port",
+    "adminPort",
+    v.optional(v.integer(0, 65535)),
+    "false",
+    "Port of the admin HTTP server (/health, /stats.json, /metrics); false = off, 0 = any free port.",
+  ),
 ];
 
 export const QUEUE_KEYS: readonly KeySpec<QueueConfig>[] = [

@@ -85,6 +85,11 @@ export class PersistentQueue {
     return this.deleted;
   }
 
+  /** Why this queue's journal can't be written right now, or null. */
+  get journalFailure(): string | null {
+    return this.journal?.failure ?? null;
+  }
+
   /** Settles once every change made to this queue so far is in its journal (per its sync policy). */
   get commit(): Commit {
     return this.journal?.lastCommit ?? DURABLE;

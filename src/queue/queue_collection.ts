@@ -13,6 +13,7 @@ import { queueConfigFor, type KestrelConfig } from "../config/load.ts";
 import { allOf, type Commit } from "../journal/commit.ts";
 import { flushJournals } from "../journal/flush_scheduler.ts";
 import type { Item } from "../journal/item.ts";
+import { LOCK_FILE, lockDirectory } from "../journal/directory_lock.ts";
 import type { Journal } from "../journal/journal.ts";
 import { openJournal, type OpenedJournal } from "../journal/open_journal.ts";
 import { QUARANTINE_DIR } from "../journal/quarantine.ts";
@@ -45,13 +46,14 @@ export class QueueCollection {
   private constructor(
     private config: KestrelConfig,
     private readonly queuePath: string,
+    private readonly unlock: () => void,
   ) {}
 
   /** Creates queue_path if needed and loads every journal in it. */
   static load(config: KestrelConfig): QueueCollection {
     const queuePath = config.server.queuePath;
     mkdirSync(queuePath, { recursive: true });
-    const collection = new QueueCollection(config, queuePath);
+    const collection = new QueueCollection(config, queuePath, lockDirectory(queuePath));
     const started = performance.now();
     const listing = listJournalFiles(queuePath);
     for (const name of listing.temps) {
@@ -59,7 +61,7 @@ export class QueueCollection {
       log.info(`removed ${name}, left over from an interrupted journal write`);
     }
     for (const name of listing.others) {
-      if (name !== QUARANTINE_DIR) log.debug(`ignoring ${join(queuePath, name)}: not a journal file`);
+      if (name !== QUARANTINE_DIR && name !== LOCK_FILE) log.debug(`ignoring ${join(queuePath, name)}: not a journal file`);
     }
     for (const [name, files] of listing.queues) collection.tryCreate(name, files);
     // Replay leaves a lot of garbage behind (a record object per journal record): collect it
@@ -174,6 +176,7 @@ export class QueueCollection {
     for (const queue of this.queues.values()) queue.close();
     this.queues.clear();
     this.children.clear();
+    this.unlock();
   }
 
   private tryCreate(name: string, files: QueueFiles): void {

@@ -5,11 +5,12 @@
  * A clean stop stops accepting, writes and syncs every journal (settling replies still waiting
  * for a commit and ending blocking gets), lets connections send what they owe, then closes them.
  */
-import type { Socket, TCPSocketListener } from "bun";
+import type { Server, Socket, TCPSocketListener } from "bun";
 import type { KestrelConfig } from "../config/load.ts";
 import { errorText } from "../errors.ts";
 import { configureLog, log } from "../log.ts";
 import { QueueCollection } from "../queue/queue_collection.ts";
+import { startAdminHttp } from "./admin_http.ts";
 import { Connection } from "./connection.ts";
 import type { ServerContext } from "./context.ts";
 import { serverError } from "./replies.ts";
@@ -28,6 +29,7 @@ export class KestrelServer {
   private readonly stats = new ServerStats();
   private readonly connections = new Set<Connection>();
   private readonly listener: TCPSocketListener<Connection | null>;
+  private readonly admin: Server<undefined> | null;
   private readonly ctx: ServerContext;
   private expiryTimer: ReturnType<typeof setInterval> | null = null;
   private stopping: Promise<void> | null = null;
@@ -49,6 +51,13 @@ export class KestrelServer {
       shutdown: () => void this.stop(),
     };
     this.listener = this.listen();
+    const { adminHost, adminPort } = config.server;
+    try {
+      this.admin = adminPort === null ? null : startAdminHttp(this.ctx, adminHost, adminPort);
+    } catch (error) {
+      this.listener.stop(true);
+      throw error;
+    }
     this.startExpirySweep();
   }
 
@@ -57,6 +66,7 @@ export class KestrelServer {
     try {
       const server = new KestrelServer(config, queues, options);
       log.info(`kestrel ${options.version} listening on ${server.hostname}:${server.port}, queues in ${config.server.queuePath}`);
+      if (server.admin !== null) log.info(`admin HTTP on http://${server.admin.hostname}:${server.admin.port} (/health, /stats.json, /metrics)`);
       return server;
     } catch (error) {
       queues.close();
@@ -83,10 +93,11 @@ export class KestrelServer {
     }
     const before = this.config.server;
     const after = next.server;
-    for (const key of ["host", "port", "queuePath"] as const) {
+    for (const key of ["host", "port", "queuePath", "adminHost", "adminPort"] as const) {
       if (before[key] !== after[key]) log.warn(`reload: ${key} changed to ${after[key]}; it takes effect at the next restart`);
     }
-    this.config = { ...next, server: { ...after, host: before.host, port: before.port, queuePath: before.queuePath } };
+    const fixed = { host: before.host, port: before.port, queuePath: before.queuePath, adminHost: before.adminHost, adminPort: before.adminPort };
+    this.config = { ...next, server: { ...after, ...fixed } };
     configureLog(after.logLevel, after.logFile);
     this.queues.reconfigure(this.config);
     this.startExpirySweep();
@@ -102,6 +113,7 @@ export class KestrelServer {
   private async shutDown(): Promise<void> {
     log.info("stopping: no new connections; writing and closing journals");
     this.listener.stop(false);
+    void this.admin?.stop(true);
     if (this.expiryTimer !== null) clearInterval(this.expiryTimer);
     this.queues.close();
     for (const connection of this.connections) connection.quit();

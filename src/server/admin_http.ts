@@ -1,0 +1,105 @@
+/**
+ * The admin HTTP endpoint (Bun.serve; off unless admin_port is set): /health, /stats.json and
+ * Prometheus /metrics, all read from one stats snapshot.
+ */
+import type { Server } from "bun";
+import type { ServerContext } from "./context.ts";
+import { QUEUE_STAT_NAMES, takeSnapshot, type Snapshot } from "./snapshot.ts";
+
+type MetricType = "gauge" | "counter";
+
+/** Server stats as metrics: stats name -> metric name, type, help. */
+const SERVER_METRICS: Readonly<Record<string, readonly [string, MetricType, string]>> = {
+  uptime: ["kestrel_uptime_seconds", "gauge", "Seconds since the server started."],
+  curr_items: ["kestrel_items", "gauge", "Items queued, all queues."],
+  total_items: ["kestrel_items_added_total", "counter", "Items ever added, all queues."],
+  bytes: ["kestrel_bytes", "gauge", "Bytes of item data queued, all queues."],
+  curr_connections: ["kestrel_connections", "gauge", "Client connections open."],
+  total_connections: ["kestrel_connections_total", "counter", "Client connections ever accepted."],
+  get_hits: ["kestrel_get_hits_total", "counter", "Gets and peeks that returned an item."],
+  get_misses: ["kestrel_get_misses_total", "counter", "Gets and peeks that returned no item."],
+  bytes_read: ["kestrel_read_bytes_total", "counter", "Protocol bytes received."],
+  bytes_written: ["kestrel_written_bytes_total", "counter", "Protocol bytes sent."],
+};
+
+const COMMAND_STATS: ReadonlyArray<readonly [string, string]> = [
+  ["cmd_get", "get"],
+  ["cmd_set", "set"],
+  ["cmd_peek", "peek"],
+];
+
+/** Queue stats as metrics (label `queue`): stats name -> metric name, type, help. */
+const QUEUE_METRICS: Readonly<Record<string, readonly [string, MetricType, string]>> = {
+  items: ["kestrel_queue_items", "gauge", "Items queued (in memory and in the journal)."],
+  bytes: ["kestrel_queue_bytes", "gauge", "Bytes of item data queued."],
+  total_items: ["kestrel_queue_items_added_total", "counter", "Items ever added since start."],
+  logsize: ["kestrel_queue_journal_bytes", "gauge", "Size of the journal files."],
+  expired_items: ["kestrel_queue_expired_total", "counter", "Items that expired."],
+  mem_items: ["kestrel_queue_memory_items", "gauge", "Items held in memory."],
+  mem_bytes: ["kestrel_queue_memory_bytes", "gauge", "Bytes of item data held in memory."],
+  age: ["kestrel_queue_age_milliseconds", "gauge", "How long the last item taken had waited."],
+  discarded: ["kestrel_queue_discarded_total", "counter", "Items dropped by discard_old_when_full."],
+  waiters: ["kestrel_queue_waiters", "gauge", "Clients blocked in a get with a timeout."],
+  open_transactions: ["kestrel_queue_open_transactions", "gauge", "Items handed out by open and not yet closed."],
+};
+
+export function startAdminHttp(ctx: ServerContext, hostname: string, port: number): Server<undefined> {
+  return Bun.serve({
+    hostname,
+    port,
+    fetch(request) {
+      const path = new URL(request.url).pathname;
+      if (request.method !== "GET") return new Response("method not allowed\n", { status: 405 });
+      if (path === "/health") return health(takeSnapshot(ctx));
+      if (path === "/stats.json") return Response.json(statsJson(takeSnapshot(ctx)));
+      if (path === "/metrics") return new Response(metrics(takeSnapshot(ctx)), { headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" } });
+      return new Response("not found: try /health, /stats.json or /metrics\n", { status: 404 });
+    },
+  });
+}
+
+function health(snapshot: Snapshot): Response {
+  const failing = snapshot.queues.filter((queue) => queue.journalFailure !== null).map((queue) => ({ queue: queue.name, error: queue.journalFailure }));
+  const status = failing.length === 0 ? "ok" : "degraded";
+  return Response.json({ status, queues: snapshot.queues.length, failing }, { status: failing.length === 0 ? 200 : 503 });
+}
+
+function statsJson(snapshot: Snapshot): object {
+  return {
+    server: Object.fromEntries(snapshot.server),
+    queues: Object.fromEntries(
+      snapshot.queues.map((queue) => [
+        queue.name,
+        { ...Object.fromEntries(QUEUE_STAT_NAMES.map(([name, field]) => [name, queue.stats[field]])), journal_failure: queue.journalFailure },
+      ]),
+    ),
+  };
+}
+
+/** The Prometheus text exposition format (version 0.0.4). */
+function metrics(snapshot: Snapshot): string {
+  const lines: string[] = [];
+  const family = (name: string, type: MetricType, help: string) => lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+  const server = new Map(snapshot.server);
+  family("kestrel_build_info", "gauge", "The running version.");
+  lines.push(`kestrel_build_info{version="${label(String(server.get("version")))}"} 1`);
+  for (const [stat, [name, type, help]] of Object.entries(SERVER_METRICS)) {
+    family(name, type, help);
+    lines.push(`${name} ${server.get(stat)}`);
+  }
+  family("kestrel_commands_total", "counter", "Commands served, by command.");
+  for (const [stat, command] of COMMAND_STATS) lines.push(`kestrel_commands_total{command="${command}"} ${server.get(stat)}`);
+  for (const [stat, field] of QUEUE_STAT_NAMES) {
+    const [name, type, help] = QUEUE_METRICS[stat]!;
+    family(name, type, help);
+    for (const queue of snapshot.queues) lines.push(`${name}{queue="${label(queue.name)}"} ${queue.stats[field]}`);
+  }
+  family("kestrel_queue_journal_failing", "gauge", "1 while the queue's journal can't be written.");
+  for (const queue of snapshot.queues) lines.push(`kestrel_queue_journal_failing{queue="${label(queue.name)}"} ${queue.journalFailure === null ? 0 : 1}`);
+  return `${lines.join("\n")}\n`;
+}
+
+/** A label value, escaped as the exposition format requires. */
+function label(value: string): string {
+  return value.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
+}

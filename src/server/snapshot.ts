@@ -1,0 +1,63 @@
+/**
+ * A point-in-time view of the server's statistics, named as the memcache `stats` command names
+ * them: the one source for `stats`, `dump_stats`, /stats.json and /metrics.
+ */
+import type { QueueStats } from "../queue/persistent_queue.ts";
+import type { ServerContext } from "./context.ts";
+
+/** Per-queue stats in `stats` order: the protocol's name and the field. */
+export const QUEUE_STAT_NAMES: ReadonlyArray<readonly [string, keyof QueueStats]> = [
+  ["items", "items"],
+  ["bytes", "bytes"],
+  ["total_items", "totalItems"],
+  ["logsize", "logsize"],
+  ["expired_items", "expiredItems"],
+  ["mem_items", "memItems"],
+  ["mem_bytes", "memBytes"],
+  ["age", "age"],
+  ["discarded", "discarded"],
+  ["waiters", "waiters"],
+  ["open_transactions", "openTransactions"],
+];
+
+export interface QueueSnapshot {
+  readonly name: string;
+  readonly stats: QueueStats;
+  /** Why the queue's journal can't be written right now, or null. */
+  readonly journalFailure: string | null;
+}
+
+export interface Snapshot {
+  /** Server stats in `stats` order: the protocol's name and the value. */
+  readonly server: ReadonlyArray<readonly [string, string | number]>;
+  /** Queues by name. */
+  readonly queues: readonly QueueSnapshot[];
+}
+
+export function takeSnapshot(ctx: ServerContext): Snapshot {
+  const s = ctx.stats;
+  const now = Date.now();
+  const totals = ctx.queues.totals();
+  const server: Array<readonly [string, string | number]> = [
+    ["pid", process.pid],
+    ["uptime", Math.floor((now - s.startedAt) / 1000)],
+    ["time", Math.floor(now / 1000)],
+    ["version", ctx.version],
+    ["curr_items", totals.items],
+    ["total_items", totals.totalItems],
+    ["bytes", totals.bytes],
+    ["curr_connections", s.currConnections],
+    ["total_connections", s.totalConnections],
+    ["cmd_get", s.cmdGet],
+    ["cmd_set", s.cmdSet],
+    ["cmd_peek", s.cmdPeek],
+    ["get_hits", s.getHits],
+    ["get_misses", s.getMisses],
+    ["bytes_read", s.bytesRead],
+    ["bytes_written", s.bytesWritten],
+  ];
+  const queues = [...ctx.queues.all()]
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+    .map((queue) => ({ name: queue.name, stats: queue.stats(), journalFailure: queue.journalFailure }));
+  return { server, queues };
+}

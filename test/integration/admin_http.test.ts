@@ -1,0 +1,62 @@
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import type { TestClient } from "../helpers/client.ts";
+import { ServerProcess } from "../helpers/server.ts";
+
+let server: ServerProcess;
+let c: TestClient;
+let admin: string;
+
+beforeAll(async () => {
+  server = await ServerProcess.start({ config: "admin_port = 0\n" });
+  admin = (await server.waitForLog(/admin HTTP on (http:\/\/[^ ]+)/))[1]!;
+  c = await server.client();
+  await c.set("jobs", "a");
+  await c.set("jobs", "b");
+  await c.set("jobs+audit", "c");
+  expect(await c.get("jobs")).toBe("a");
+});
+
+afterAll(async () => {
+  c.close();
+  expect(await server.stop()).toBe(0);
+  server.removeData();
+});
+
+describe("admin HTTP", () => {
+  test("/health says ok", async () => {
+    const response = await fetch(`${admin}/health`);
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ status: "ok", queues: 2, failing: [] });
+  });
+
+  test("/stats.json has the server and per-queue stats", async () => {
+    const stats = (await (await fetch(`${admin}/stats.json`)).json()) as {
+      server: Record<string, number | string>;
+      queues: Record<string, Record<string, number | null>>;
+    };
+    expect(stats.server.cmd_set).toBe(3);
+    expect(stats.server.curr_items).toBe(2);
+    expect(stats.queues.jobs).toMatchObject({ items: 1, bytes: 1, total_items: 2, open_transactions: 0, journal_failure: null });
+    expect(stats.queues["jobs+audit"]!.items).toBe(1);
+  });
+
+  test("/metrics is the Prometheus text format with per-queue labels", async () => {
+    const response = await fetch(`${admin}/metrics`);
+    expect(response.headers.get("content-type")).toStartWith("text/plain; version=0.0.4");
+    const text = await response.text();
+    expect(text).toContain("# TYPE kestrel_queue_items gauge\n");
+    expect(text).toContain('kestrel_queue_items{queue="jobs"} 1\n');
+    expect(text).toContain('kestrel_queue_items{queue="jobs+audit"} 1\n');
+    expect(text).toContain('kestrel_commands_total{command="set"} 3\n');
+    expect(text).toMatch(/^kestrel_build_info\{version="\d+\.\d+\.\d+"\} 1$/m);
+    // Every sample line is `name{labels} value` or `name value`; every family has HELP and TYPE.
+    for (const line of text.trimEnd().split("\n")) {
+      expect(line).toMatch(/^(# (HELP|TYPE) kestrel_\w+ .+|kestrel_\w+(\{[a-z]+="[^"]*"\})? -?\d+(\.\d+)?)$/);
+    }
+  });
+
+  test("anything else is a 404 or 405", async () => {
+    expect((await fetch(`${admin}/nope`)).status).toBe(404);
+    expect((await fetch(`${admin}/health`, { method: "POST" })).status).toBe(405);
+  });
+});
