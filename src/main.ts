@@ -2,15 +2,18 @@
  * The `kestrel` command line: parses argv and dispatches to a command.
  *
  *   kestrel [serve] [--config FILE] [--host HOST] [--port PORT] [--data DIR]
+ *   kestrel setup [--config FILE]
  *   kestrel qdump [--verify | --repair] FILE...
  *   kestrel --help | --version
  *
  * Every error is one line on stderr; exit codes are in cli/usage.ts.
  */
 import { parseArgs } from "node:util";
+import { clackAsker } from "./cli/asker.ts";
 import { qdump } from "./cli/qdump.ts";
-import { serve } from "./cli/serve.ts";
-import { EXIT_FAILURE, EXIT_USAGE, UsageError, fail } from "./cli/usage.ts";
+import { DEFAULT_CONFIG, serve } from "./cli/serve.ts";
+import { runSetup } from "./cli/setup.ts";
+import { EXIT_CANCELLED, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError, fail } from "./cli/usage.ts";
 import { ConfigError } from "./config/load.ts";
 import { errorText } from "./errors.ts";
 import { VERSION } from "./version.ts";
@@ -19,14 +22,18 @@ const USAGE = `kestrel ${VERSION}: a durable memcache-protocol message queue
 
 usage:
   kestrel [serve] [--config FILE] [--host HOST] [--port PORT] [--data DIR]
+  kestrel setup [--config FILE]
   kestrel qdump [--verify | --repair] FILE...
   kestrel --help | --version
 
 serve (the default):
-  --config FILE   config file (default: ./kestrel.toml if present, else embedded defaults)
+  --config FILE   config file (default: ./kestrel.toml); if there is none and this is a
+                  terminal, a short setup writes one first; otherwise embedded defaults
   --host HOST     listen address (overrides the config's host)
   --port PORT     listen port, 0 for any free port (overrides the config's port)
   --data DIR      queue directory (overrides the config's queue_path)
+
+setup: ask the first-run questions again and write the config file (default ./kestrel.toml)
 
 qdump: list the records of journal files (either format) and any damage
   --verify        only check; exit 1 and name the offset of the first damage
@@ -45,7 +52,7 @@ const OPTIONS = {
   version: { type: "boolean", short: "v" },
 } as const;
 
-function main(argv: string[]): void {
+async function main(argv: string[]): Promise<void> {
   let parsed;
   try {
     parsed = parseArgs({ args: argv, allowPositionals: true, options: OPTIONS });
@@ -57,7 +64,8 @@ function main(argv: string[]): void {
   if (values.version) return void process.stdout.write(`${VERSION}\n`);
   const [command = "serve", ...rest] = positionals;
   try {
-    if (command === "serve" && rest.length === 0) return serve(onlyOptions(values, ["config", "host", "port", "data"], command));
+    if (command === "serve" && rest.length === 0) return await serve(onlyOptions(values, ["config", "host", "port", "data"], command));
+    if (command === "setup" && rest.length === 0) return await runSetupCommand(onlyOptions(values, ["config"], command).config);
     if (command === "qdump") return runQdump(rest, onlyOptions(values, ["verify", "repair"], command));
   } catch (error) {
     if (error instanceof ConfigError || error instanceof UsageError) return fail(EXIT_USAGE, error.message);
@@ -73,10 +81,15 @@ function onlyOptions<T extends object>(values: T, allowed: readonly string[], co
   return values;
 }
 
+async function runSetupCommand(config: string | undefined): Promise<void> {
+  if (!process.stdin.isTTY) throw new UsageError("setup asks questions: run it on a terminal");
+  process.exit((await runSetup(clackAsker, config ?? DEFAULT_CONFIG)) ? EXIT_OK : EXIT_CANCELLED);
+}
+
 function runQdump(files: string[], values: { verify?: boolean; repair?: boolean }): void {
   if (files.length === 0) throw new UsageError("qdump: name at least one journal file (see kestrel --help)");
   if (values.verify && values.repair) throw new UsageError("qdump: --verify and --repair don't go together");
   process.exit(qdump(files, values.verify ? "verify" : values.repair ? "repair" : "dump"));
 }
 
-main(process.argv.slice(2));
+await main(process.argv.slice(2));

@@ -1,6 +1,9 @@
 /**
  * `kestrel [serve]`: load the config (file or embedded defaults, then command-line overrides),
  * start the server, and wire signals: SIGTERM/SIGINT stop cleanly, SIGHUP reloads.
+ *
+ * First run: with no config file and a terminal on stdin and stdout, the setup asks a few
+ * questions and writes one first. Without a terminal (systemd, CI) it never asks.
  */
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
@@ -8,7 +11,12 @@ import { ConfigError, defaultConfig, loadConfigFile, type KestrelConfig } from "
 import { configureLog, log } from "../log.ts";
 import { KestrelServer } from "../server/server.ts";
 import { VERSION } from "../version.ts";
-import { UsageError } from "./usage.ts";
+import { clackAsker } from "./asker.ts";
+import { runSetup } from "./setup.ts";
+import { EXIT_CANCELLED, UsageError } from "./usage.ts";
+
+/** The config file looked for (and written by the first-run setup) when --config isn't given. */
+export const DEFAULT_CONFIG = "kestrel.toml";
 
 export interface ServeOptions {
   readonly config?: string;
@@ -19,7 +27,7 @@ export interface ServeOptions {
 
 export function readConfig(options: ServeOptions): KestrelConfig {
   if (options.config !== undefined && !existsSync(options.config)) throw new ConfigError(`${options.config}: config file not found`);
-  const file = options.config ?? (existsSync("kestrel.toml") ? "kestrel.toml" : null);
+  const file = options.config ?? (existsSync(DEFAULT_CONFIG) ? DEFAULT_CONFIG : null);
   const config = file === null ? defaultConfig() : loadConfigFile(file);
   let port = config.server.port;
   if (options.port !== undefined) {
@@ -35,15 +43,23 @@ export function readConfig(options: ServeOptions): KestrelConfig {
   return { ...config, server };
 }
 
-/** Starts serving; the process exits 0 once the server has stopped. */
-export function serve(options: ServeOptions): void {
+/** Starts serving; the process exits 0 once the server has stopped (130 if the setup was cancelled). */
+export async function serve(options: ServeOptions): Promise<void> {
+  const configPath = options.config ?? DEFAULT_CONFIG;
+  if (!existsSync(configPath) && process.stdin.isTTY && process.stdout.isTTY) {
+    if (!(await runSetup(clackAsker, configPath))) process.exit(EXIT_CANCELLED);
+    options = { ...options, config: configPath };
+  }
   const config = readConfig(options);
   configureLog(config.server.logLevel, config.server.logFile);
-  log.info(config.file === null ? "no config file; using embedded defaults" : `config: ${config.file}`);
-  const server = KestrelServer.start(config, { version: VERSION, readConfig: () => readConfig(options) });
-  const stop = () => void server.stop();
+  log.info(config.file === null ? "no config file and no terminal to ask on: using the embedded defaults" : `config: ${config.file}`);
+  // Handlers go in first: start-up is synchronous, so a signal sent during it is handled once
+  // the server exists, instead of killing the process with the default action.
+  let server: KestrelServer | null = null;
+  const stop = () => void server?.stop();
   process.on("SIGTERM", stop);
   process.on("SIGINT", stop);
-  process.on("SIGHUP", () => server.reload());
+  process.on("SIGHUP", () => server?.reload());
+  server = KestrelServer.start(config, { version: VERSION, readConfig: () => readConfig(options) });
   void server.stopped.then(() => process.exit(0));
 }
