@@ -111,7 +111,7 @@ function formatRatio(ratio: Spread, rounds: number): string {
   return rounds > 1 ? `${ratio.median.toFixed(2)} (${ratio.min.toFixed(2)}-${ratio.max.toFixed(2)})` : ratio.median.toFixed(2);
 }
 
-function table(header: readonly string[], rows: readonly string[][]): string {
+export function table(header: readonly string[], rows: readonly string[][]): string {
   const align = header.map((_, i) => (i === 0 ? "---" : "---:"));
   return [header, align, ...rows].map((cells) => `| ${cells.join(" | ")} |`).join("\n");
 }
@@ -242,9 +242,14 @@ function howToRead(input: ReportInput): string {
   return `Targets: ${targets}. ${rounds} ${sharing}`;
 }
 
-function machineInfo(settings: Settings): string {
+/** The CPU's model name, from /proc/cpuinfo. */
+export function cpuModel(): string {
   const cpuinfo = readFileSync("/proc/cpuinfo", "latin1");
-  const model = /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1]?.trim() ?? cpus()[0]?.model ?? "unknown CPU";
+  return /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1]?.trim() ?? cpus()[0]?.model ?? "unknown CPU";
+}
+
+function machineInfo(settings: Settings): string {
+  const model = cpuModel();
   const memcached = Bun.spawnSync(["memcached", "-V"]).stdout.toString().trim();
   return [
     `Machine: ${model}, ${cpus().length} cores, Linux ${release()}, bun ${Bun.version}, ${memcached}.`,

@@ -50,7 +50,8 @@ export function cleanUpNow(): void {
   tempDirs.clear();
 }
 
-function makeTempDir(prefix: string): string {
+/** A new temp dir under TMPDIR, removed by `cleanUpNow` unless removed (and forgotten) earlier. */
+export function makeTempDir(prefix: string): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   tempDirs.add(dir);
   return dir;
@@ -73,7 +74,14 @@ class OutputCapture {
   }
 }
 
-class ChildServer {
+/** Removes a dir made by `makeTempDir` now. */
+export function removeTempDir(dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+  tempDirs.delete(dir);
+}
+
+/** A server child process; stopping it removes `dirs` (pass none to keep a data dir for a restart). */
+export class ChildServer {
   private constructor(
     readonly proc: Subprocess<"ignore", "pipe", "pipe">,
     readonly output: OutputCapture,
@@ -95,8 +103,8 @@ class ChildServer {
   }
 
   /** The port from the child's `listening on <host>:<port>` log line, once it appears. */
-  waitForListening(name: string): Promise<number> {
-    return waitFor(`${name} to listen`, START_TIMEOUT_MS, () => {
+  waitForListening(name: string, timeoutMs = START_TIMEOUT_MS): Promise<number> {
+    return waitFor(`${name} to listen`, timeoutMs, () => {
       const match = /listening on \S+:(\d+)/.exec(this.output.text);
       if (match !== null) return Number(match[1]);
       const exited = this.exited();
@@ -105,24 +113,32 @@ class ChildServer {
     });
   }
 
-  async stop(expectZeroExit: boolean): Promise<string[]> {
+  async stop(expectZeroExit: boolean, timeoutMs = STOP_TIMEOUT_MS): Promise<string[]> {
     const problems: string[] = [];
     if (this.exited() !== null) problems.push(`server ${this.exited()} before the end of the benchmark`);
     this.proc.kill("SIGTERM");
-    const code = await Promise.race([this.proc.exited, Bun.sleep(STOP_TIMEOUT_MS).then(() => null)]);
+    const code = await exitedWithin(this.proc, timeoutMs);
     if (code === null) {
-      problems.push(`server did not exit within ${STOP_TIMEOUT_MS / 1000} s of SIGTERM; killed`);
+      problems.push(`server did not exit within ${timeoutMs / 1000} s of SIGTERM; killed`);
       this.proc.kill("SIGKILL");
       await this.proc.exited;
     } else if (expectZeroExit && code !== 0) {
       problems.push(`server exited with code ${code} after SIGTERM`);
     }
     children.delete(this.proc);
-    for (const dir of this.dirs) {
-      rmSync(dir, { recursive: true, force: true });
-      tempDirs.delete(dir);
-    }
+    for (const dir of this.dirs) removeTempDir(dir);
     return problems;
+  }
+}
+
+/** The child's exit code, or null if it is still running after `timeoutMs` (a cleared timer, so it doesn't keep this process alive). */
+async function exitedWithin(proc: Subprocess, timeoutMs: number): Promise<number | null> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), timeoutMs)));
+  try {
+    return await Promise.race([proc.exited, timeout]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 

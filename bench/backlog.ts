@@ -1,0 +1,711 @@
+/**
+ * Backlog benchmark: Kestrel with a large queue that spills to disk (read-behind), and a restart
+ * on its ~1 GB journal.
+ *
+ * What it measures (one queue `q`, 1024-byte items, max_memory_size = 16 MiB by default)
+ *   1. Memory. The server's RSS (VmRSS from /proc/<pid>/status) and peak RSS (VmHWM) at idle (just
+ *      started, empty), with the first step (100k) of items queued and with all of them (1M),
+ *      each time with the queue's items, mem_items, mem_bytes and journal size (logsize) from
+ *      `stats`, and the RSS again 3 s later (memory settles after a burst). The same after the
+ *      restart and after draining the sample (3.).
+ *   2. Set throughput while the backlog grows from 0 to 1M. 4 connections each write 100 sets at
+ *      a time (one pipelined write) and wait for the 100 STOREDs before the next write; the sets/s
+ *      of every successive 100k items is printed, with the CPU used by the server and by this load
+ *      generator, so one can see whether it stays flat as the backlog grows (past 16 MiB, new
+ *      items only go to the journal). The load pauses at the first checkpoint (1.), so the first
+ *      step starts on an empty queue and the others continue from it.
+ *   3. Restart on the ~1 GB journal: SIGTERM (time until the process exits), then a new server on
+ *      the same data dir: time from spawn to its first log line and to `listening` (from the
+ *      server's log timestamps, to the millisecond), and the replay line it logs
+ *      (`replayed N MiB in S s (X MiB/s)`); a first start on the empty dir is given for
+ *      comparison. Then the first 1000 items are drained with pipelined gets and checked: every
+ *      item is `<n>:` followed by a-z padding to 1024 bytes, byte for byte, and the items of
+ *      each producer connection come back in the order it set them with none missing (connection
+ *      k sends the batches k, k+4, k+8, ... of 100 consecutive numbers, so its next number is
+ *      known); and `queue_q_items` must be 1M minus the sample.
+ *   Anything unexpected (a count that does not match, a WARN/ERROR line in the server log, a bad
+ *   exit) is listed under "Problems".
+ *
+ * Disk: the journal takes about items x 1 KB (1 GB for 1M items) under TMPDIR. The benchmark
+ * prints what it needs and refuses to start with less than 2.5x that free. The temp dir is removed
+ * at the end, on errors and on Ctrl-C.
+ *
+ * Run
+ *   bun run bench:backlog
+ *   BENCH_ITEMS=200000 BENCH_STEP=20000 bun bench/backlog.ts     # a quick run
+ *
+ * Environment
+ *   BENCH_ITEMS        items to queue (default 1000000)
+ *   BENCH_STEP         items per throughput row; also the first memory checkpoint (default 100000)
+ *   BENCH_MEMORY       max_memory_size of the server (default "16MiB")
+ *   BENCH_CONNECTIONS  producer connections (default 4)
+ *   BENCH_BATCH        sets per pipelined write (default 100)
+ *   BENCH_SAMPLE       items drained and checked after the restart (default 1000)
+ *   TMPDIR             where the data dir goes (needs the space above)
+ *
+ * Output: markdown tables on stdout, progress on stderr.
+ */
+import { readdirSync, readFileSync, statSync, statfsSync, writeFileSync } from "node:fs";
+import { cpus, release, tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Socket } from "bun";
+import { readStats } from "./lib/client.ts";
+import { HOST } from "./lib/protocol.ts";
+import { cpuModel, table } from "./lib/report.ts";
+import { ChildServer, cleanUpNow, makeTempDir, ownCpuSeconds, removeTempDir } from "./lib/targets.ts";
+
+const MAIN = join(import.meta.dir, "..", "src", "main.ts");
+const QUEUE = "q";
+const ITEM_SIZE = 1024;
+/** Free space needed in TMPDIR, as a multiple of the item data. */
+const DISK_MARGIN = 2.5;
+/** Pause after a checkpoint before reading the RSS again. */
+const SETTLE_MS = 3000;
+/** Replaying a big journal on a slow disk can take a while. */
+const START_TIMEOUT_MS = 300_000;
+/** Closing a big journal may flush a lot of page cache first. */
+const STOP_TIMEOUT_MS = 120_000;
+/** A batch of sets (or the drain sample) unanswered this long fails the run. */
+const REPLY_TIMEOUT_MS = 30_000;
+const MiB = 1048576;
+
+class SettingsError extends Error {}
+
+interface Settings {
+  readonly items: number;
+  readonly step: number;
+  /** max_memory_size as written in the config: "16MiB" or a byte count. */
+  readonly memory: string;
+  readonly connections: number;
+  readonly batch: number;
+  readonly sample: number;
+}
+
+function positiveInteger(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const text = env[name];
+  const value = Number(text ?? fallback);
+  if (!Number.isInteger(value) || value < 1) throw new SettingsError(`${name}: expected a positive integer, got "${text}"`);
+  return value;
+}
+
+function readSettings(env: NodeJS.ProcessEnv): Settings {
+  const items = positiveInteger(env, "BENCH_ITEMS", 1_000_000);
+  const step = Math.min(positiveInteger(env, "BENCH_STEP", 100_000), items);
+  const memory = (env.BENCH_MEMORY ?? "16MiB").trim();
+  if (!/^\d+$|^\d+(\.\d+)?\s*[KMGT]i?B$/i.test(memory)) throw new SettingsError(`BENCH_MEMORY: expected a size like "16MiB" or a byte count, got "${memory}"`);
+  const connections = positiveInteger(env, "BENCH_CONNECTIONS", 4);
+  const batch = positiveInteger(env, "BENCH_BATCH", 100);
+  if (step % batch !== 0) throw new SettingsError(`BENCH_STEP (${step}) must be a multiple of BENCH_BATCH (${batch})`);
+  const sample = Math.min(positiveInteger(env, "BENCH_SAMPLE", 1000), items);
+  return { items, step, memory, connections, batch, sample };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Formatting
+
+const integer = (n: number): string => (Number.isFinite(n) ? Math.round(n).toLocaleString("en-US") : "-");
+const mib = (bytes: number): string => (Number.isFinite(bytes) ? `${(bytes / MiB).toFixed(1)} MiB` : "-");
+const gb = (bytes: number): string => `${(bytes / 1e9).toFixed(1)} GB`;
+const secs = (ms: number): string => (Number.isFinite(ms) ? `${(ms / 1000).toFixed(2)} s` : "-");
+const percent = (fraction: number): string => (Number.isFinite(fraction) ? `${Math.round(fraction * 100)}%` : "-");
+const progress = (text: string): void => console.error(text);
+
+// ---------------------------------------------------------------------------------------------
+// Disk space
+
+function checkDiskSpace(dir: string, settings: Settings): void {
+  const journal = settings.items * ITEM_SIZE;
+  const needed = journal * DISK_MARGIN;
+  const stats = statfsSync(dir);
+  const free = stats.bavail * stats.bsize;
+  progress(`disk: the journal takes about ${gb(journal)}; needs ${gb(needed)} free under ${dir}, which has ${gb(free)} free`);
+  if (free < needed) {
+    throw new SettingsError(`not enough disk space under ${dir}: ${gb(free)} free, ${gb(needed)} needed; set TMPDIR to a bigger filesystem or lower BENCH_ITEMS`);
+  }
+}
+
+/** Total size and number of the files under `dir`. */
+function diskUsage(dir: string): { bytes: number; files: number } {
+  let bytes = 0;
+  let files = 0;
+  for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile()) continue;
+    bytes += statSync(join(entry.parentPath, entry.name)).size;
+    files++;
+  }
+  return { bytes, files };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The server process
+
+interface Memory {
+  /** VmRSS, bytes. */
+  readonly rss: number;
+  /** VmHWM (peak RSS), bytes. */
+  readonly peak: number;
+}
+
+function readMemory(pid: number): Memory {
+  const status = readFileSync(`/proc/${pid}/status`, "latin1");
+  const kb = (field: string) => Number(new RegExp(`^${field}:\\s*(\\d+) kB`, "m").exec(status)?.[1] ?? NaN) * 1024;
+  return { rss: kb("VmRSS"), peak: kb("VmHWM") };
+}
+
+/** When a start's milestones happened, from the server's own log timestamps. */
+interface Startup {
+  /** Spawn to the first log line (Bun starting, the config loading). */
+  readonly firstLogMs: number;
+  readonly listeningMs: number;
+  /** The `replayed N MiB in S s (X MiB/s)` line, if the server logged one. */
+  readonly replay: string | null;
+}
+
+function startupTimes(log: string, spawnedAt: number): Startup {
+  const stamp = (line: string | undefined) => (line === undefined ? NaN : Date.parse(line.split(" ", 1)[0]!) - spawnedAt);
+  const lines = log.split("\n");
+  const replay = /queue '[^']+': replayed ([\d.]+) MiB in ([\d.]+) s \((\d+) MiB\/s\)/.exec(log);
+  return {
+    firstLogMs: stamp(lines[0]),
+    listeningMs: stamp(lines.find((line) => line.includes("listening on"))),
+    replay: replay === null ? null : `${replay[1]} MiB in ${replay[2]} s (${replay[3]} MiB/s)`,
+  };
+}
+
+class Server {
+  private constructor(
+    private readonly child: ChildServer,
+    readonly port: number,
+    readonly startup: Startup,
+  ) {}
+
+  /** Starts a server on `dataDir` (kept when it stops) and waits until it listens. */
+  static async start(name: string, root: string, dataDir: string, configPath: string): Promise<Server> {
+    const argv = [process.execPath, MAIN, "--host", HOST, "--port", "0", "--data", dataDir, "--config", configPath];
+    const spawnedAt = Date.now();
+    const child = ChildServer.spawn(argv, root, []);
+    const port = await child.waitForListening(name, START_TIMEOUT_MS);
+    return new Server(child, port, startupTimes(child.output.text, spawnedAt));
+  }
+
+  memory(): Memory {
+    return readMemory(this.child.proc.pid);
+  }
+
+  cpuSeconds(): number {
+    return this.child.cpuSeconds();
+  }
+
+  logLines(pattern: RegExp): string[] {
+    return this.child.output.text.split("\n").filter((line) => pattern.test(line));
+  }
+
+  /** SIGTERM; returns the time until the process exited and any trouble (bad exit, forced kill). */
+  async stop(): Promise<{ ms: number; problems: string[] }> {
+    const began = performance.now();
+    const problems = await this.child.stop(true, STOP_TIMEOUT_MS);
+    return { ms: performance.now() - began, problems };
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Items: `<n>:` then a-z padding (byte i is 'a' + i % 26) to ITEM_SIZE bytes
+
+const PATTERN = Buffer.from(Array.from({ length: ITEM_SIZE }, (_, i) => 97 + (i % 26)));
+/** Longer than any `<n>:` prefix: restoring this much of the pattern erases the previous one. */
+const PATTERN_HEAD = PATTERN.subarray(0, 16);
+
+function writeItem(target: Buffer, offset: number, n: number): void {
+  target.set(PATTERN_HEAD, offset);
+  target.write(`${n}:`, offset, "latin1");
+}
+
+function itemBytes(n: number): Buffer {
+  const item = Buffer.from(PATTERN);
+  writeItem(item, 0, n);
+  return item;
+}
+
+/** The `<n>` of an item that is exactly `itemBytes(n)`, else null. */
+function itemNumber(item: Buffer): number | null {
+  const match = /^(\d+):/.exec(item.toString("latin1", 0, 16));
+  if (match === null) return null;
+  const n = Number(match[1]);
+  return item.equals(itemBytes(n)) ? n : null;
+}
+
+/**
+ * Which numbers each producer sets: batches of `batch` consecutive numbers, batch b going to
+ * producer b % producers. So every producer's items, and their order, are known in advance.
+ */
+class Numbering {
+  constructor(
+    readonly producers: number,
+    readonly batch: number,
+  ) {}
+
+  producerOf(n: number): number {
+    return Math.floor(n / this.batch) % this.producers;
+  }
+
+  firstOf(producer: number): number {
+    return producer * this.batch;
+  }
+
+  /** The number the producer of `n` sets after `n`. */
+  nextAfter(n: number): number {
+    return (n + 1) % this.batch !== 0 ? n + 1 : n + 1 + (this.producers - 1) * this.batch;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Loading: producers that pipeline batches of sets
+
+interface Step {
+  readonly from: number;
+  readonly to: number;
+  readonly ms: number;
+  /** Fractions of one core. */
+  readonly serverCpu: number;
+  readonly benchCpu: number;
+  /** RSS when the step ended. */
+  readonly rss: number;
+}
+
+/** Counts STOREDs across producers and closes a `Step` at every multiple of the step size (and at the end). */
+class StepTracker {
+  private stored: number;
+  private stepStart: number;
+  private nextBoundary: number;
+  private startedAt = performance.now();
+  private startCpu: { server: number; bench: number };
+
+  constructor(
+    private readonly server: Server,
+    from: number,
+    private readonly to: number,
+    private readonly stepSize: number,
+    private readonly onStep: (step: Step) => void,
+  ) {
+    this.stored = from;
+    this.stepStart = from;
+    this.nextBoundary = Math.min(from + stepSize, to);
+    this.startCpu = { server: server.cpuSeconds(), bench: ownCpuSeconds() };
+  }
+
+  add(count: number): void {
+    this.stored += count;
+    while (this.stored >= this.nextBoundary) this.closeStep();
+  }
+
+  private closeStep(): void {
+    const now = performance.now();
+    const cpu = { server: this.server.cpuSeconds(), bench: ownCpuSeconds() };
+    const seconds = (now - this.startedAt) / 1000;
+    this.onStep({
+      from: this.stepStart,
+      to: this.nextBoundary,
+      ms: now - this.startedAt,
+      serverCpu: (cpu.server - this.startCpu.server) / seconds,
+      benchCpu: (cpu.bench - this.startCpu.bench) / seconds,
+      rss: this.server.memory().rss,
+    });
+    this.startedAt = now;
+    this.startCpu = cpu;
+    this.stepStart = this.nextBoundary;
+    this.nextBoundary = this.nextBoundary >= this.to ? Infinity : Math.min(this.nextBoundary + this.stepSize, this.to);
+  }
+}
+
+/** One connection: writes a batch of sets, waits for all its STOREDs, writes the next. */
+class Producer {
+  private socket: Socket<Producer> | null = null;
+  private unsent: Uint8Array | null = null;
+  private replyTail = "";
+  private awaiting = 0;
+  private waiter: { resolve: () => void; reject: (error: Error) => void } | null = null;
+  private failure: Error | null = null;
+  private readonly header = Buffer.from(`set ${QUEUE} 0 0 ${ITEM_SIZE}\r\n`, "latin1");
+  private readonly recordSize = this.header.length + ITEM_SIZE + 2;
+  /** `batch` set requests, rewritten in place for every batch (only the item numbers change). */
+  private readonly requests: Buffer;
+
+  constructor(
+    private readonly id: number,
+    private readonly numbering: Numbering,
+  ) {
+    const record = Buffer.concat([this.header, PATTERN, Buffer.from("\r\n")]);
+    this.requests = Buffer.concat(Array.from({ length: numbering.batch }, () => record));
+  }
+
+  async connect(port: number): Promise<void> {
+    this.socket = await Bun.connect<Producer>({
+      hostname: HOST,
+      port,
+      data: this,
+      socket: {
+        data: (socket, chunk) => socket.data.onData(chunk),
+        drain: (socket) => socket.data.onDrain(),
+        close: (socket, error) => socket.data.fail(new Error(`producer ${socket.data.id}: connection closed${error ? ` (${error.message})` : ""}`)),
+        error: (socket, error) => socket.data.fail(new Error(`producer ${socket.data.id}: ${error.message}`)),
+      },
+    });
+    this.socket.setNoDelay(true);
+  }
+
+  /** Sets this producer's items among the numbers [from, to). */
+  async load(from: number, to: number, tracker: StepTracker): Promise<void> {
+    const { batch, producers } = this.numbering;
+    const firstBatch = Math.ceil(from / batch);
+    let b = firstBatch + ((this.id - (firstBatch % producers) + producers) % producers);
+    for (; b * batch < to; b += producers) {
+      const count = Math.min(batch, to - b * batch);
+      await this.sendBatch(b * batch, count);
+      tracker.add(count);
+    }
+  }
+
+  close(): void {
+    this.failure ??= new Error("closed");
+    this.socket?.end();
+  }
+
+  private sendBatch(first: number, count: number): Promise<void> {
+    if (this.failure !== null) return Promise.reject(this.failure);
+    for (let i = 0; i < count; i++) writeItem(this.requests, i * this.recordSize + this.header.length, first + i);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => this.fail(new Error(`producer ${this.id}: no reply to a batch of sets within ${REPLY_TIMEOUT_MS / 1000} s`)), REPLY_TIMEOUT_MS);
+      const settle = () => clearTimeout(timer);
+      this.waiter = { resolve: () => (settle(), resolve()), reject: (error) => (settle(), reject(error)) };
+      this.awaiting = count;
+      this.write(this.requests.subarray(0, count * this.recordSize));
+    });
+  }
+
+  private write(bytes: Uint8Array): void {
+    const written = this.socket!.write(bytes);
+    this.unsent = written < bytes.length ? bytes.subarray(Math.max(written, 0)) : null;
+  }
+
+  private onDrain(): void {
+    if (this.unsent !== null) this.write(this.unsent);
+  }
+
+  private onData(chunk: Buffer): void {
+    const lines = (this.replyTail + chunk.toString("latin1")).split("\r\n");
+    this.replyTail = lines.pop()!;
+    for (const line of lines) {
+      if (line !== "STORED") return this.fail(new Error(`producer ${this.id}: set answered ${JSON.stringify(line.slice(0, 200))}`));
+      if (this.awaiting === 0) return this.fail(new Error(`producer ${this.id}: a STORED nobody asked for`));
+      if (--this.awaiting === 0) {
+        const waiter = this.waiter;
+        this.waiter = null;
+        waiter?.resolve();
+      }
+    }
+  }
+
+  private fail(error: Error): void {
+    if (this.failure !== null) return;
+    this.failure = error;
+    const waiter = this.waiter;
+    this.waiter = null;
+    waiter?.reject(error);
+  }
+}
+
+/** Sets the items [from, to) with every producer connection; calls `onStep` at every step. */
+async function load(server: Server, settings: Settings, from: number, to: number, onStep: (step: Step) => void): Promise<void> {
+  const numbering = new Numbering(settings.connections, settings.batch);
+  const producers = Array.from({ length: settings.connections }, (_, id) => new Producer(id, numbering));
+  try {
+    await Promise.all(producers.map((producer) => producer.connect(server.port)));
+    const tracker = new StepTracker(server, from, to, settings.step, onStep);
+    await Promise.all(producers.map((producer) => producer.load(from, to, tracker)));
+  } finally {
+    for (const producer of producers) producer.close();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Draining a sample: pipelined gets, every reply parsed and checked
+
+/** Complete replies to `get` at the start of `buffer` (an item, or null for END); returns the bytes used. */
+function parseGetReplies(buffer: Buffer, out: Array<Buffer | null>): number {
+  let pos = 0;
+  for (;;) {
+    const eol = buffer.indexOf("\r\n", pos);
+    if (eol < 0) return pos;
+    const line = buffer.toString("latin1", pos, eol);
+    if (line === "END") {
+      out.push(null);
+      pos = eol + 2;
+      continue;
+    }
+    const match = /^VALUE \S+ \d+ (\d+)$/.exec(line);
+    if (match === null) throw new Error(`unexpected reply to get: ${JSON.stringify(line.slice(0, 200))}`);
+    const dataStart = eol + 2;
+    const dataEnd = dataStart + Number(match[1]);
+    const end = dataEnd + "\r\nEND\r\n".length;
+    if (buffer.length < end) return pos;
+    if (buffer.toString("latin1", dataEnd, end) !== "\r\nEND\r\n") throw new Error(`a VALUE block of ${match[1]} bytes is not followed by END`);
+    out.push(Buffer.from(buffer.subarray(dataStart, dataEnd)));
+    pos = end;
+  }
+}
+
+/** Sends `count` gets in one write and returns the replies (null = the queue was empty). */
+function drainSample(port: number, count: number): Promise<Array<Buffer | null>> {
+  return new Promise((resolve, reject) => {
+    const replies: Array<Buffer | null> = [];
+    let pending = Buffer.alloc(0);
+    let settled = false;
+    const finish = (error: Error | null, socket?: Socket<undefined>) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      socket?.end();
+      if (error === null) resolve(replies);
+      else reject(error);
+    };
+    const timer = setTimeout(() => finish(new Error(`only ${replies.length} of ${count} gets answered within ${REPLY_TIMEOUT_MS / 1000} s`)), REPLY_TIMEOUT_MS);
+    const onData = (socket: Socket<undefined>, chunk: Buffer) => {
+      try {
+        pending = Buffer.concat([pending, chunk]);
+        pending = pending.subarray(parseGetReplies(pending, replies));
+        if (replies.length >= count) finish(null, socket);
+      } catch (error) {
+        finish(error as Error, socket);
+      }
+    };
+    Bun.connect({
+      hostname: HOST,
+      port,
+      socket: {
+        open: (socket) => void socket.write(`get ${QUEUE}\r\n`.repeat(count)),
+        data: onData,
+        close: () => finish(new Error(`connection closed after ${replies.length} of ${count} gets`)),
+        error: (_socket, error) => finish(error),
+      },
+    }).catch((error: Error) => finish(error));
+  });
+}
+
+/** Problems with the sample: malformed items, and items out of each producer's order (or missing). */
+function checkSample(replies: ReadonlyArray<Buffer | null>, numbering: Numbering): string[] {
+  const problems: string[] = [];
+  const next = new Map(Array.from({ length: numbering.producers }, (_, p) => [p, numbering.firstOf(p)] as const));
+  replies.forEach((item, i) => {
+    if (item === null) return void problems.push(`get #${i + 1} found the queue empty`);
+    const n = itemNumber(item);
+    if (n === null) return void problems.push(`get #${i + 1} returned a malformed item (${item.length} bytes: ${JSON.stringify(item.toString("latin1", 0, 40))}...)`);
+    const producer = numbering.producerOf(n);
+    if (n !== next.get(producer)) problems.push(`get #${i + 1} returned item ${n}; producer ${producer}'s next item was ${next.get(producer)} (out of order, lost or duplicated)`);
+    next.set(producer, numbering.nextAfter(n));
+  });
+  return problems.length > 10 ? [...problems.slice(0, 10), `... and ${problems.length - 10} more`] : problems;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Memory checkpoints
+
+interface MemoryPoint {
+  readonly label: string;
+  readonly items: number;
+  readonly memItems: number;
+  readonly memBytes: number;
+  readonly logsize: number;
+  readonly now: Memory;
+  readonly settledRss: number;
+}
+
+/** RSS and the queue's stats now, then the RSS again after SETTLE_MS; checks the item count. */
+async function checkpoint(server: Server, label: string, expectedItems: number | null, problems: string[]): Promise<MemoryPoint> {
+  const now = server.memory();
+  const stats = await readStats(server.port);
+  const stat = (name: string) => stats.get(`queue_${QUEUE}_${name}`) ?? NaN;
+  const items = stat("items");
+  if (expectedItems !== null && items !== expectedItems) problems.push(`${label}: queue_${QUEUE}_items is ${items}, expected ${expectedItems}`);
+  await Bun.sleep(SETTLE_MS);
+  const point = { label, items, memItems: stat("mem_items"), memBytes: stat("mem_bytes"), logsize: stat("logsize"), now, settledRss: server.memory().rss };
+  progress(`  ${label}: RSS ${mib(now.rss)}, ${mib(point.settledRss)} ${SETTLE_MS / 1000} s later; items ${integer(items)}, in memory ${integer(point.memItems)} (${mib(point.memBytes)}), journal ${mib(point.logsize)}`);
+  return point;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Report
+
+interface Restart {
+  readonly disk: { bytes: number; files: number };
+  readonly stopMs: number;
+  readonly emptyStart: Startup;
+  readonly start: Startup;
+  readonly sampleMs: number;
+  readonly sampleProblems: number;
+  readonly itemsAfter: number;
+}
+
+interface Results {
+  readonly settings: Settings;
+  readonly memory: readonly MemoryPoint[];
+  readonly steps: readonly Step[];
+  readonly restart: Restart;
+  readonly problems: readonly string[];
+}
+
+function machineLine(settings: Settings): string {
+  return [
+    `Machine: ${cpuModel()}, ${cpus().length} cores, Linux ${release()}, bun ${Bun.version}.`,
+    `Load: ${integer(settings.items)} items of ${ITEM_SIZE} bytes in one queue (\`${QUEUE}\`), max_memory_size = ${settings.memory}, ` +
+      `max_journal_size default; ${settings.connections} connections x ${settings.batch} pipelined sets per write; data dir under ${tmpdir()}.`,
+  ].join("\n");
+}
+
+function memoryTable(points: readonly MemoryPoint[]): string {
+  const header = ["point", "queue items", "mem_items", "mem_bytes", "journal (logsize)", "RSS", `RSS ${SETTLE_MS / 1000} s later`, "peak RSS (VmHWM)"];
+  const rows = points.map((p) => [p.label, integer(p.items), integer(p.memItems), mib(p.memBytes), mib(p.logsize), mib(p.now.rss), mib(p.settledRss), mib(p.now.peak)]);
+  return table(header, rows);
+}
+
+function throughputTable(steps: readonly Step[]): string {
+  const header = ["items queued", "seconds", "sets/s", "MiB/s", "server CPU", "bench CPU", "RSS at the end"];
+  const rows = steps.map((s) => {
+    const rate = ((s.to - s.from) * 1000) / s.ms;
+    return [`${integer(s.from)} → ${integer(s.to)}`, (s.ms / 1000).toFixed(2), integer(rate), ((rate * ITEM_SIZE) / MiB).toFixed(1), percent(s.serverCpu), percent(s.benchCpu), mib(s.rss)];
+  });
+  return table(header, rows);
+}
+
+function restartTable(settings: Settings, r: Restart): string {
+  const start = (s: Startup) => `${secs(s.listeningMs)} (first log line at ${secs(s.firstLogMs)})`;
+  const sampleVerdict = r.sampleProblems === 0 ? "all well-formed, each producer's items in order, none missing" : `${r.sampleProblems} problems (see below)`;
+  const rows = [
+    ["journal on disk", `${mib(r.disk.bytes)} in ${r.disk.files} files`],
+    ["SIGTERM → exit", secs(r.stopMs)],
+    ["spawn → listening, empty data dir", start(r.emptyStart)],
+    [`spawn → listening, ${integer(settings.items)} items`, start(r.start)],
+    ["replay (server log)", r.start.replay ?? "(no replay line logged)"],
+    [`drain the first ${integer(settings.sample)} items (pipelined gets)`, `${secs(r.sampleMs)}; ${sampleVerdict}`],
+    [`queue_${QUEUE}_items after the sample`, `${integer(r.itemsAfter)} (expected ${integer(settings.items - settings.sample)})`],
+  ];
+  return table(["measure", "value"], rows);
+}
+
+function throughputNote(results: Results): string {
+  const inMemory = results.memory.find((point) => Number.isFinite(point.memItems))?.memItems ?? NaN;
+  return (
+    `The first row starts on a freshly started server (JIT warm-up) and includes the items kept in memory ` +
+    `(the first ${integer(inMemory)}, up to max_memory_size); after those, new items go only to the journal (read-behind). ` +
+    `CPU is a percentage of one core; the load generator runs on the same ${cpus().length} cores as the server.`
+  );
+}
+
+function report(results: Results): string {
+  const { settings } = results;
+  const problems = results.problems.length === 0 ? "None." : results.problems.map((p) => `- ${p}`).join("\n");
+  return [
+    `# Backlog: ${integer(settings.items)} queued items, read-behind and restart\n`,
+    `${machineLine(settings)}\n`,
+    `## Server memory\n`,
+    `${memoryTable(results.memory)}\n`,
+    `## Set throughput as the backlog grows\n`,
+    `${throughputTable(results.steps)}\n`,
+    `${throughputNote(results)}\n`,
+    `## Restart\n`,
+    `${restartTable(settings, results.restart)}\n`,
+    `Times to listening are from the server's log timestamps (ms resolution) minus the spawn time; the replay line is the server's own.\n`,
+    `## Problems\n`,
+    problems,
+  ].join("\n");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Main
+
+/** Loads [from, to), logging each step; returns the steps. */
+async function loadRange(server: Server, settings: Settings, from: number, to: number): Promise<Step[]> {
+  progress(`setting items ${integer(from)} to ${integer(to)}`);
+  const steps: Step[] = [];
+  await load(server, settings, from, to, (step) => {
+    steps.push(step);
+    progress(`  ${integer(step.from)} → ${integer(step.to)}: ${integer(((step.to - step.from) * 1000) / step.ms)} sets/s, RSS ${mib(step.rss)}`);
+  });
+  return steps;
+}
+
+/** Stops `server`, collecting its log's warnings and errors and any trouble stopping it. */
+async function stopServer(server: Server, name: string, problems: string[]): Promise<number> {
+  const stopped = await server.stop();
+  for (const line of server.logLines(/\b(WARN|ERROR)\b/)) problems.push(`${name} server log: ${line}`);
+  problems.push(...stopped.problems.map((problem) => `${name}: ${problem}`));
+  progress(`stopped the ${name} server in ${secs(stopped.ms)}`);
+  return stopped.ms;
+}
+
+async function restartAndDrain(root: string, dataDir: string, configPath: string, settings: Settings, problems: string[]) {
+  progress(`restarting on the same data dir`);
+  const server = await Server.start("kestrel (restart)", root, dataDir, configPath);
+  for (const line of server.logLines(/replayed/)) progress(`  server: ${line}`);
+  progress(`  listening ${secs(server.startup.listeningMs)} after spawn`);
+  const points = [await checkpoint(server, "after restart", settings.items, problems)];
+  const began = performance.now();
+  const replies = await drainSample(server.port, settings.sample);
+  const sampleMs = performance.now() - began;
+  const sampleProblems = checkSample(replies, new Numbering(settings.connections, settings.batch));
+  problems.push(...sampleProblems.map((problem) => `sample: ${problem}`));
+  progress(`  drained ${integer(replies.length)} items in ${secs(sampleMs)}; ${sampleProblems.length} problems`);
+  const itemsAfter = settings.items - settings.sample;
+  points.push(await checkpoint(server, `after draining ${integer(settings.sample)}`, itemsAfter, problems));
+  await stopServer(server, "restarted", problems);
+  return { server, points, sampleMs, sampleProblems: sampleProblems.length, itemsAfter: points[1]!.items };
+}
+
+async function main(): Promise<void> {
+  const settings = readSettings(process.env);
+  checkDiskSpace(tmpdir(), settings);
+  const began = performance.now();
+  const root = makeTempDir("kestrel-backlog-");
+  const dataDir = join(root, "data");
+  const configPath = join(root, "kestrel.toml");
+  const memory = /^\d+$/.test(settings.memory) ? settings.memory : `"${settings.memory}"`;
+  writeFileSync(configPath, `max_memory_size = ${memory}\n`);
+  const problems: string[] = [];
+
+  const server = await Server.start("kestrel", root, dataDir, configPath);
+  progress(`kestrel listening on port ${server.port} (data in ${dataDir})`);
+  const memoryPoints = [await checkpoint(server, "idle (empty)", null, problems)];
+  const steps = await loadRange(server, settings, 0, settings.step);
+  memoryPoints.push(await checkpoint(server, `${integer(settings.step)} items`, settings.step, problems));
+  if (settings.items > settings.step) {
+    steps.push(...(await loadRange(server, settings, settings.step, settings.items)));
+    memoryPoints.push(await checkpoint(server, `${integer(settings.items)} items`, settings.items, problems));
+  }
+  const stopMs = await stopServer(server, "first", problems);
+  const disk = diskUsage(dataDir);
+  progress(`journal on disk: ${mib(disk.bytes)} in ${disk.files} files`);
+
+  const again = await restartAndDrain(root, dataDir, configPath, settings, problems);
+  removeTempDir(root);
+  progress(`removed ${root}; done in ${secs(performance.now() - began)}`);
+
+  const restart = { disk, stopMs, emptyStart: server.startup, start: again.server.startup, sampleMs: again.sampleMs, sampleProblems: again.sampleProblems, itemsAfter: again.itemsAfter };
+  console.log(report({ settings, memory: [...memoryPoints, ...again.points], steps, restart, problems }));
+}
+
+process.on("exit", cleanUpNow);
+for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
+  process.on(signal, () => {
+    console.error(`\n${signal}: stopping the server and removing the data dir`);
+    cleanUpNow();
+    process.exit(code);
+  });
+}
+
+try {
+  await main();
+} catch (error) {
+  const text = error instanceof SettingsError ? error.message : error instanceof Error ? (error.stack ?? error.message) : String(error);
+  console.error(`bench failed: ${text}`);
+  cleanUpNow();
+  process.exit(1);
+}
