@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { copyFileSync, existsSync, readdirSync, renameSync } from "node:fs";
+import { copyFileSync, existsSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { flushJournals } from "../../src/journal/flush_scheduler.ts";
 import { packPath, sealedPath } from "../../src/journal/segment_files.ts";
@@ -69,7 +69,7 @@ describe("journal segments", () => {
     expect(files(dir).filter((name) => name.endsWith(".pack"))).toEqual([]);
   });
 
-  test("a compaction a crash interrupted after its commit point is finished at the next start", () => {
+  test("a compaction a crash interrupted after its commit point (even mid-deletion) is finished at the next start", () => {
     const dir = tempDir();
     const { journal } = openQueueJournal(dir, "q", { segmentSize: 500 });
     for (let id = 1; id <= 20; id++) {
@@ -86,6 +86,8 @@ describe("journal segments", () => {
     const sealed = files(dir).filter((name) => /^q\.\d+$/.test(name));
     const last = Number(sealed.at(-1)!.split(".")[1]);
     copyFileSync(join(other, "q"), packPath(dir, "q", last));
+    // The crash also hit in the middle of deleting the replaced segments: the oldest is gone.
+    rmSync(sealedPath(dir, "q", 1));
     expect(ids(dir)).toEqual([16, 17, 18, 19, 20]);
     expect(files(dir).filter((name) => /^q\.\d+/.test(name))).toEqual([`q.${String(last).padStart(10, "0")}`]);
   });
