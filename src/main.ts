@@ -9,10 +9,9 @@
  * Every error is one line on stderr; exit codes are in cli/usage.ts.
  */
 import { parseArgs } from "node:util";
-import { clackAsker } from "./cli/asker.ts";
 import { qdump } from "./cli/qdump.ts";
 import { DEFAULT_CONFIG, serve } from "./cli/serve.ts";
-import { runSetup } from "./cli/setup.ts";
+import { setupOnTerminal } from "./cli/setup.ts";
 import { EXIT_CANCELLED, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError, fail } from "./cli/usage.ts";
 import { ConfigError } from "./config/load.ts";
 import { errorText } from "./errors.ts";
@@ -83,7 +82,7 @@ function onlyOptions<T extends object>(values: T, allowed: readonly string[], co
 
 async function runSetupCommand(config: string | undefined): Promise<void> {
   if (!process.stdin.isTTY) throw new UsageError("setup asks questions: run it on a terminal");
-  process.exit((await runSetup(clackAsker, config ?? DEFAULT_CONFIG)) ? EXIT_OK : EXIT_CANCELLED);
+  process.exit((await setupOnTerminal(config ?? DEFAULT_CONFIG)) ? EXIT_OK : EXIT_CANCELLED);
 }
 
 function runQdump(files: string[], values: { verify?: boolean; repair?: boolean }): void {

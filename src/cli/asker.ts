@@ -24,6 +24,24 @@ export interface Asker {
   cancel(message: string): void;
 }
 
+/**
+ * Runs `ask` with the terminal watched: if it goes away (hang-up, end of input, a read error),
+ * the process exits at once instead of waiting on a terminal that is no more.
+ */
+export async function withTerminal<T>(ask: () => Promise<T>, onHangUp: () => never): Promise<T> {
+  const hangUp = () => onHangUp();
+  process.on("SIGHUP", hangUp);
+  process.stdin.on("end", hangUp);
+  process.stdin.on("error", hangUp);
+  try {
+    return await ask();
+  } finally {
+    process.off("SIGHUP", hangUp);
+    process.stdin.off("end", hangUp);
+    process.stdin.off("error", hangUp);
+  }
+}
+
 /** Asks on the terminal with @clack/prompts; Ctrl-C (or Esc) answers CANCELLED. */
 export const clackAsker: Asker = {
   intro: (title) => clack.intro(title),

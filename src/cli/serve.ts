@@ -11,8 +11,7 @@ import { ConfigError, defaultConfig, loadConfigFile, type KestrelConfig } from "
 import { configureLog, log } from "../log.ts";
 import { KestrelServer } from "../server/server.ts";
 import { VERSION } from "../version.ts";
-import { clackAsker } from "./asker.ts";
-import { runSetup } from "./setup.ts";
+import { setupOnTerminal } from "./setup.ts";
 import { EXIT_CANCELLED, UsageError } from "./usage.ts";
 
 /** The config file looked for (and written by the first-run setup) when --config isn't given. */
@@ -47,7 +46,7 @@ export function readConfig(options: ServeOptions): KestrelConfig {
 export async function serve(options: ServeOptions): Promise<void> {
   const configPath = options.config ?? DEFAULT_CONFIG;
   if (!existsSync(configPath) && process.stdin.isTTY && process.stdout.isTTY) {
-    if (!(await runSetup(clackAsker, configPath))) process.exit(EXIT_CANCELLED);
+    if (!(await setupOnTerminal(configPath))) process.exit(EXIT_CANCELLED);
     options = { ...options, config: configPath };
   }
   const config = readConfig(options);

@@ -10,7 +10,8 @@ import { dirname, join, resolve } from "node:path";
 import { renderConfig, tomlString } from "../config/render.ts";
 import * as v from "../config/values.ts";
 import { VERSION } from "../version.ts";
-import { CANCELLED, type Answer, type Asker } from "./asker.ts";
+import { CANCELLED, clackAsker, withTerminal, type Answer, type Asker } from "./asker.ts";
+import { EXIT_HANGUP } from "./usage.ts";
 
 class Cancelled extends Error {}
 
@@ -40,6 +41,14 @@ function creatableDirectory(path: string): string | undefined {
   } catch {
     return `${probe} is not writable`;
   }
+}
+
+/** Runs the setup on the terminal (clack); exits 129 if the terminal goes away meanwhile. */
+export function setupOnTerminal(configPath: string): Promise<boolean> {
+  return withTerminal(
+    () => runSetup(clackAsker, configPath),
+    () => process.exit(EXIT_HANGUP),
+  );
 }
 
 /** Asks the questions and writes `configPath`; false if the user cancelled (nothing written). */

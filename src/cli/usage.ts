@@ -2,7 +2,7 @@
  * Command-line plumbing shared by the commands: usage errors and the one-line failure format.
  *
  * Exit codes: 0 success, 1 runtime failure (or damage found by `qdump --verify`), 2 bad usage or
- * bad config, 130 setup cancelled (Ctrl-C).
+ * bad config, 129 terminal gone during setup, 130 setup cancelled (Ctrl-C).
  */
 export class UsageError extends Error {}
 
@@ -10,6 +10,7 @@ export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
 export const EXIT_CANCELLED = 130;
+export const EXIT_HANGUP = 129;
 
 export function fail(code: number, message: string): never {
   process.stderr.write(`kestrel: ${message}\n`);
