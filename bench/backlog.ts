@@ -49,10 +49,12 @@ import { readdirSync, readFileSync, statSync, statfsSync, writeFileSync } from "
 import { cpus, release, tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Socket } from "bun";
-import { readStats } from "./lib/client.ts";
+import { converse, readStats } from "./lib/client.ts";
 import { HOST } from "./lib/protocol.ts";
 import { cpuModel, table } from "./lib/report.ts";
-import { ChildServer, cleanUpNow, makeTempDir, ownCpuSeconds, removeTempDir } from "./lib/targets.ts";
+import { runBench } from "./lib/run_bench.ts";
+import { SettingsError } from "./lib/settings.ts";
+import { ChildServer, makeTempDir, ownCpuSeconds, removeTempDir } from "./lib/targets.ts";
 
 const MAIN = join(import.meta.dir, "..", "src", "main.ts");
 const QUEUE = "q";
@@ -68,8 +70,6 @@ const STOP_TIMEOUT_MS = 120_000;
 /** A batch of sets (or the drain sample) unanswered this long fails the run. */
 const REPLY_TIMEOUT_MS = 30_000;
 const MiB = 1048576;
-
-class SettingsError extends Error {}
 
 interface Settings {
   readonly items: number;
@@ -455,40 +455,16 @@ function parseGetReplies(buffer: Buffer, out: Array<Buffer | null>): number {
 }
 
 /** Sends `count` gets in one write and returns the replies (null = the queue was empty). */
-function drainSample(port: number, count: number): Promise<Array<Buffer | null>> {
-  return new Promise((resolve, reject) => {
-    const replies: Array<Buffer | null> = [];
-    let pending = Buffer.alloc(0);
-    let settled = false;
-    const finish = (error: Error | null, socket?: Socket<undefined>) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      socket?.end();
-      if (error === null) resolve(replies);
-      else reject(error);
-    };
-    const timer = setTimeout(() => finish(new Error(`only ${replies.length} of ${count} gets answered within ${REPLY_TIMEOUT_MS / 1000} s`)), REPLY_TIMEOUT_MS);
-    const onData = (socket: Socket<undefined>, chunk: Buffer) => {
-      try {
-        pending = Buffer.concat([pending, chunk]);
-        pending = pending.subarray(parseGetReplies(pending, replies));
-        if (replies.length >= count) finish(null, socket);
-      } catch (error) {
-        finish(error as Error, socket);
-      }
-    };
-    Bun.connect({
-      hostname: HOST,
-      port,
-      socket: {
-        open: (socket) => void socket.write(`get ${QUEUE}\r\n`.repeat(count)),
-        data: onData,
-        close: () => finish(new Error(`connection closed after ${replies.length} of ${count} gets`)),
-        error: (_socket, error) => finish(error),
-      },
-    }).catch((error: Error) => finish(error));
-  });
+async function drainSample(port: number, count: number): Promise<Array<Buffer | null>> {
+  const replies: Array<Buffer | null> = [];
+  let pending = Buffer.alloc(0);
+  const consume = (chunk: Buffer) => {
+    pending = Buffer.concat([pending, chunk]);
+    pending = pending.subarray(parseGetReplies(pending, replies));
+    return replies.length >= count;
+  };
+  await converse(port, `get ${QUEUE}\r\n`.repeat(count), REPLY_TIMEOUT_MS, consume, `${count} gets`, () => `${replies.length} answered`);
+  return replies;
 }
 
 /** Problems with the sample: malformed items, and items out of each producer's order (or missing). */
@@ -692,20 +668,4 @@ async function main(): Promise<void> {
   console.log(report({ settings, memory: [...memoryPoints, ...again.points], steps, restart, problems }));
 }
 
-process.on("exit", cleanUpNow);
-for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
-  process.on(signal, () => {
-    console.error(`\n${signal}: stopping the server and removing the data dir`);
-    cleanUpNow();
-    process.exit(code);
-  });
-}
-
-try {
-  await main();
-} catch (error) {
-  const text = error instanceof SettingsError ? error.message : error instanceof Error ? (error.stack ?? error.message) : String(error);
-  console.error(`bench failed: ${text}`);
-  cleanUpNow();
-  process.exit(1);
-}
+await runBench(main, "stopping the server and removing the data dir");

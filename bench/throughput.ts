@@ -59,8 +59,9 @@
 import { LoadClient, Run, checkStalls, connectClient, readStats, waitFor } from "./lib/client.ts";
 import { KEY, buildRequests, type Requests } from "./lib/protocol.ts";
 import { report, totalRate, type RatioPair, type RunResult, type TargetResults } from "./lib/report.ts";
-import { SettingsError, expectedSeconds, formatDuration, readSettings, type Settings } from "./lib/settings.ts";
-import { cleanUpNow, ensureMemcached, machineBusySeconds, ownCpuSeconds, startFloor, startKestrel, startMemcached, type Target } from "./lib/targets.ts";
+import { runBench } from "./lib/run_bench.ts";
+import { expectedSeconds, formatDuration, readSettings, type Settings } from "./lib/settings.ts";
+import { ensureMemcached, machineBusySeconds, ownCpuSeconds, startFloor, startKestrel, startMemcached, type Target } from "./lib/targets.ts";
 
 const KESTREL = "kestrel";
 const KESTREL_ALWAYS = "kestrel always";
@@ -308,20 +309,4 @@ async function main(): Promise<void> {
   console.log(report({ settings, results, ratios: RATIOS, about: specs.map((s) => ({ label: s.label, text: s.about })) }));
 }
 
-process.on("exit", cleanUpNow);
-for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
-  process.on(signal, () => {
-    console.error(`\n${signal}: stopping servers`);
-    cleanUpNow();
-    process.exit(code);
-  });
-}
-
-try {
-  await main();
-} catch (error) {
-  const text = error instanceof SettingsError ? error.message : error instanceof Error ? (error.stack ?? error.message) : String(error);
-  console.error(`bench failed: ${text}`);
-  cleanUpNow();
-  process.exit(1);
-}
+await runBench(main, "stopping servers");

@@ -168,36 +168,55 @@ export function checkStalls(clients: readonly LoadClient[], run: Run): void {
 // ---------------------------------------------------------------------------------------------
 // Control requests (flush, stats) on a short-lived connection
 
-export function exchange(port: number, request: string, done: (reply: string) => boolean): Promise<string> {
+/**
+ * Writes `request` on a new connection and hands every chunk of the reply to `consume` until it
+ * returns true (done) or throws; fails after `timeoutMs`, or if the connection closes first.
+ * `label` names the request in errors and `progress` says how far the reply got.
+ */
+export function converse(
+  port: number,
+  request: string,
+  timeoutMs: number,
+  consume: (chunk: Buffer) => boolean,
+  label: string,
+  progress: () => string,
+): Promise<void> {
   return new Promise((resolve, reject) => {
-    let reply = "";
     let settled = false;
     const finish = (error: Error | null, socket?: Socket<undefined>) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       socket?.end();
-      if (error === null) resolve(reply);
+      if (error === null) resolve();
       else reject(error);
     };
-    const timer = setTimeout(
-      () => finish(new Error(`no complete reply to ${JSON.stringify(request)} within ${EXCHANGE_TIMEOUT_MS / 1000} s; got ${JSON.stringify(reply)}`)),
-      EXCHANGE_TIMEOUT_MS,
-    );
+    const timer = setTimeout(() => finish(new Error(`no complete reply to ${label} within ${timeoutMs / 1000} s; ${progress()}`)), timeoutMs);
     Bun.connect({
       hostname: HOST,
       port,
       socket: {
         open: (socket) => void socket.write(request),
         data: (socket, chunk) => {
-          reply += chunk.toString("latin1");
-          if (done(reply)) finish(null, socket);
+          try {
+            if (consume(chunk)) finish(null, socket);
+          } catch (error) {
+            finish(error as Error, socket);
+          }
         },
-        close: () => finish(new Error(`connection closed while waiting for the reply to ${JSON.stringify(request)}`)),
+        close: () => finish(new Error(`connection closed while waiting for the reply to ${label}; ${progress()}`)),
         error: (_socket, error) => finish(error),
       },
     }).catch((error: Error) => finish(error));
   });
+}
+
+/** A control request and its whole text reply (complete once `done` says so). */
+export async function exchange(port: number, request: string, done: (reply: string) => boolean): Promise<string> {
+  let reply = "";
+  const consume = (chunk: Buffer) => done((reply += chunk.toString("latin1")));
+  await converse(port, request, EXCHANGE_TIMEOUT_MS, consume, JSON.stringify(request), () => `got ${JSON.stringify(reply)}`);
+  return reply;
 }
 
 /** The server's numeric `stats`, by name. */
