@@ -3,14 +3,18 @@
  *
  * Small records and small items are packed into one contiguous arena, so a batch usually goes to
  * the file as a single buffer with no per-record allocation; items of LARGE_ITEM bytes or more
- * are not copied but written from their own buffer. Invariant: bytes handed out by `take()` stay
- * untouched until `recycle()` says they reached the file.
+ * are not copied but written from their own buffer. A batch bigger than one arena fills several;
+ * they are kept for reuse (up to SPARE_ARENAS), so a steady stream of large batches allocates
+ * nothing. Invariant: bytes handed out by `take()` stay untouched until `recycle()` says they
+ * reached the file.
  */
 import type { Item } from "./item.ts";
 import { ADD_HEAD_SIZE, ID_RECORD_SIZE, writeAddHead, writeIdRecord, type IdOp } from "./record.ts";
 
 const ARENA_SIZE = 64 * 1024;
 const LARGE_ITEM = 16 * 1024;
+/** Filled arenas kept for the next batches (1 MiB). */
+const SPARE_ARENAS = 16;
 
 export class RecordBatch {
   private arena = new Uint8Array(ARENA_SIZE);
@@ -19,6 +23,10 @@ export class RecordBatch {
   private start = 0;
   private used = 0;
   private sealed: Uint8Array[] = [];
+  /** Arenas filled since the last `recycle()`: their bytes may still be waiting for the file. */
+  private filled: Uint8Array<ArrayBuffer>[] = [];
+  /** Arenas free for reuse. */
+  private spare: Uint8Array<ArrayBuffer>[] = [];
   /** Bytes in the batch. */
   size = 0;
 
@@ -59,6 +67,8 @@ export class RecordBatch {
 
   /** Everything handed out by `take()` reached the file: the arena can be reused. */
   recycle(): void {
+    for (const arena of this.filled) if (this.spare.length < SPARE_ARENAS) this.spare.push(arena);
+    this.filled = [];
     this.start = this.used = 0;
   }
 
@@ -78,7 +88,9 @@ export class RecordBatch {
   }
 
   private newArena(size: number): void {
-    this.arena = new Uint8Array(size);
+    if (this.arena.length === ARENA_SIZE) this.filled.push(this.arena);
+    const reused = size === ARENA_SIZE ? this.spare.pop() : undefined;
+    this.arena = reused ?? new Uint8Array(size);
     this.view = new DataView(this.arena.buffer);
     this.start = this.used = 0;
   }

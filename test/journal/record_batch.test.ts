@@ -1,0 +1,48 @@
+import { describe, expect, test } from "bun:test";
+import { RecordBatch } from "../../src/journal/record_batch.ts";
+import { OP_REMOVE, encodeAdd, encodeIdRecord } from "../../src/journal/record.ts";
+import { concat } from "../helpers/bytes.ts";
+
+const itemOf = (id: number, size: number) => ({ id, addTime: 1_795_000_000_000 + id, expiry: 0, data: new Uint8Array(size).fill(id % 251) });
+
+/** Adds `count` items of `size` bytes and a REMOVE for each, returning the bytes the records must encode to. */
+function fill(batch: RecordBatch, firstId: number, count: number, size: number): Uint8Array {
+  const expected: Uint8Array[] = [];
+  for (let id = firstId; id < firstId + count; id++) {
+    batch.addItem(itemOf(id, size));
+    batch.addId(OP_REMOVE, id);
+    expected.push(...encodeAdd(itemOf(id, size)), encodeIdRecord(OP_REMOVE, id));
+  }
+  return concat(...expected);
+}
+
+describe("RecordBatch", () => {
+  test("a batch spanning many arenas, and large items, encode exactly as single records do", () => {
+    const batch = new RecordBatch();
+    const expected = concat(fill(batch, 1, 300, 1000), fill(batch, 301, 3, 40_000));
+    const taken = batch.take();
+    expect(taken.size).toBe(expected.length);
+    expect(concat(...taken.chunks)).toEqual(expected);
+    expect(batch.isEmpty).toBe(true);
+  });
+
+  test("bytes taken stay intact until recycle, however much is added after them", () => {
+    const batch = new RecordBatch();
+    const first = fill(batch, 1, 200, 1000);
+    const taken = batch.take();
+    const second = fill(batch, 201, 200, 1000);
+    expect(concat(...taken.chunks)).toEqual(first);
+    expect(concat(...batch.take().chunks)).toEqual(second);
+  });
+
+  test("after recycle, the next big batch reuses the arenas instead of allocating new ones", () => {
+    const batch = new RecordBatch();
+    fill(batch, 1, 300, 1000);
+    const firstBuffers = new Set(batch.take().chunks.map((chunk) => chunk.buffer));
+    batch.recycle();
+    const expected = fill(batch, 301, 300, 1000);
+    const taken = batch.take();
+    expect(concat(...taken.chunks)).toEqual(expected);
+    expect(taken.chunks.every((chunk) => firstBuffers.has(chunk.buffer))).toBe(true);
+  });
+});
