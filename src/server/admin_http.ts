@@ -20,6 +20,7 @@ const SERVER_METRICS: Readonly<Record<string, readonly [string, MetricType, stri
   get_misses: ["kestrel_get_misses_total", "counter", "Gets and peeks that returned no item."],
   bytes_read: ["kestrel_read_bytes_total", "counter", "Protocol bytes received."],
   bytes_written: ["kestrel_written_bytes_total", "counter", "Protocol bytes sent."],
+  memory_collections: ["kestrel_memory_collections_total", "counter", "Garbage collections run to keep memory near the live data."],
 };
 
 const COMMAND_STATS: ReadonlyArray<readonly [string, string]> = [

@@ -59,6 +59,7 @@ export class Connection implements Session {
   onData(chunk: Uint8Array): void {
     if (this.closing || this.closed) return;
     this.ctx.stats.bytesRead += chunk.length;
+    this.ctx.pacer.traffic(chunk.length);
     this.parser.push(chunk);
     if (!this.suspended) this.armIdleTimer();
     this.process();
@@ -164,6 +165,7 @@ export class Connection implements Session {
     const written = this.outbox.bytesWritten - this.bytesWrittenReported;
     if (written === 0) return;
     this.ctx.stats.bytesWritten += written;
+    this.ctx.pacer.traffic(written);
     this.bytesWrittenReported = this.outbox.bytesWritten;
     if (!this.suspended) this.armIdleTimer();
   }

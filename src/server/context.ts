@@ -6,12 +6,15 @@ import type { KestrelConfig } from "../config/load.ts";
 import type { Item } from "../journal/item.ts";
 import type { PersistentQueue } from "../queue/persistent_queue.ts";
 import type { QueueCollection } from "../queue/queue_collection.ts";
+import type { MemoryPacer } from "./memory_pacer.ts";
 import type { Outbox } from "./outbox.ts";
 import type { ServerStats } from "./stats.ts";
 
 export interface ServerContext {
   readonly queues: QueueCollection;
   readonly stats: ServerStats;
+  /** Told of all client traffic; collects garbage when memory outgrows the live data. */
+  readonly pacer: MemoryPacer;
   readonly version: string;
   config(): KestrelConfig;
   /** Re-reads the config file and applies it; returns an error message, or null on success. */

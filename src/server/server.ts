@@ -12,6 +12,7 @@ import { configureLog, log } from "../log.ts";
 import { QueueCollection } from "../queue/queue_collection.ts";
 import { startAdminHttp } from "./admin_http.ts";
 import { Connection } from "./connection.ts";
+import { MemoryPacer } from "./memory_pacer.ts";
 import type { ServerContext } from "./context.ts";
 import { serverError } from "./replies.ts";
 import { ServerStats } from "./stats.ts";
@@ -45,6 +46,7 @@ export class KestrelServer {
     this.ctx = {
       queues,
       stats: this.stats,
+      pacer: new MemoryPacer(),
       version: options.version,
       config: () => this.config,
       reload: () => this.reload(),

@@ -55,6 +55,7 @@ export function takeSnapshot(ctx: ServerContext): Snapshot {
     ["get_misses", s.getMisses],
     ["bytes_read", s.bytesRead],
     ["bytes_written", s.bytesWritten],
+    ["memory_collections", ctx.pacer.collections],
   ];
   const queues = [...ctx.queues.all()]
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))

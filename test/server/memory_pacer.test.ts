@@ -1,0 +1,63 @@
+import { describe, expect, test } from "bun:test";
+import { MemoryPacer } from "../../src/server/memory_pacer.ts";
+
+const MiB = 1024 * 1024;
+
+/** A pacer over a fake resident set that a collection brings back to `live`. */
+function fakePacer(startMiB: number) {
+  const state = { resident: startMiB * MiB, live: startMiB * MiB, collections: 0 };
+  const pacer = new MemoryPacer(
+    () => state.resident,
+    () => {
+      state.collections++;
+      state.resident = state.live;
+    },
+  );
+  return { pacer, state };
+}
+
+describe("MemoryPacer", () => {
+  test("collects once memory has grown past the floor by the allowance, and only then", () => {
+    const { pacer, state } = fakePacer(40);
+    state.resident = 47 * MiB;
+    pacer.traffic(4 * MiB);
+    expect(state.collections).toBe(0);
+    state.resident = 49 * MiB;
+    pacer.traffic(MiB);
+    expect(state.collections).toBe(1);
+    expect(pacer.collections).toBe(1);
+    expect(state.resident).toBe(40 * MiB);
+  });
+
+  test("looks at memory only once per megabyte of traffic", () => {
+    const { pacer, state } = fakePacer(40);
+    state.resident = 100 * MiB;
+    for (let i = 0; i < 1023; i++) pacer.traffic(1024);
+    expect(state.collections).toBe(0);
+    pacer.traffic(1024);
+    expect(state.collections).toBe(1);
+  });
+
+  test("the allowance follows the live data: growth that survives a collection raises the floor", () => {
+    const { pacer, state } = fakePacer(40);
+    state.live = state.resident = 200 * MiB;
+    pacer.traffic(MiB);
+    expect(state.collections).toBe(1);
+    state.resident = 215 * MiB; // under 10% above the new floor of 200 MiB
+    pacer.traffic(MiB);
+    expect(state.collections).toBe(1);
+    state.resident = 221 * MiB;
+    pacer.traffic(MiB);
+    expect(state.collections).toBe(2);
+  });
+
+  test("the floor drops when memory does, so a drained server is held closer again", () => {
+    const { pacer, state } = fakePacer(100);
+    state.live = state.resident = 50 * MiB;
+    pacer.traffic(MiB);
+    expect(state.collections).toBe(0);
+    state.resident = 59 * MiB;
+    pacer.traffic(MiB);
+    expect(state.collections).toBe(1);
+  });
+});
