@@ -41,13 +41,14 @@
  *   BENCH_CONNECTIONS  producer connections (default 4)
  *   BENCH_BATCH        sets per pipelined write (default 100)
  *   BENCH_SAMPLE       items drained and checked after the restart (default 1000)
+ *   BENCH_SERVER       a kestrel executable to measure, e.g. dist/kestrel (default: src/main.ts on this bun)
  *   TMPDIR             where the data dir goes (needs the space above)
  *
  * Output: markdown tables on stdout, progress on stderr.
  */
-import { readdirSync, readFileSync, statSync, statfsSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync, statfsSync, writeFileSync } from "node:fs";
 import { cpus, release, tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import type { Socket } from "bun";
 import { converse, readStats } from "./lib/client.ts";
 import { HOST } from "./lib/protocol.ts";
@@ -79,6 +80,8 @@ interface Settings {
   readonly connections: number;
   readonly batch: number;
   readonly sample: number;
+  /** The command that runs the server, before its arguments. */
+  readonly server: readonly string[];
 }
 
 function positiveInteger(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -97,7 +100,14 @@ function readSettings(env: NodeJS.ProcessEnv): Settings {
   const batch = positiveInteger(env, "BENCH_BATCH", 100);
   if (step % batch !== 0) throw new SettingsError(`BENCH_STEP (${step}) must be a multiple of BENCH_BATCH (${batch})`);
   const sample = Math.min(positiveInteger(env, "BENCH_SAMPLE", 1000), items);
-  return { items, step, memory, connections, batch, sample };
+  return { items, step, memory, connections, batch, sample, server: serverCommand(env.BENCH_SERVER) };
+}
+
+function serverCommand(executable: string | undefined): string[] {
+  if (executable === undefined || executable === "") return [process.execPath, MAIN];
+  const path = resolve(executable);
+  if (!existsSync(path)) throw new SettingsError(`BENCH_SERVER: no such file: ${path} (build it with \`bun run build\`)`);
+  return [path];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -180,8 +190,8 @@ class Server {
   ) {}
 
   /** Starts a server on `dataDir` (kept when it stops) and waits until it listens. */
-  static async start(name: string, root: string, dataDir: string, configPath: string): Promise<Server> {
-    const argv = [process.execPath, MAIN, "--host", HOST, "--port", "0", "--data", dataDir, "--config", configPath];
+  static async start(name: string, root: string, dataDir: string, configPath: string, command: readonly string[]): Promise<Server> {
+    const argv = [...command, "--host", HOST, "--port", "0", "--data", dataDir, "--config", configPath];
     const spawnedAt = Date.now();
     const child = ChildServer.spawn(argv, root, []);
     const port = await child.waitForListening(name, START_TIMEOUT_MS);
@@ -534,6 +544,7 @@ function machineLine(settings: Settings): string {
     `Machine: ${cpuModel()}, ${cpus().length} cores, Linux ${release()}, bun ${Bun.version}.`,
     `Load: ${integer(settings.items)} items of ${ITEM_SIZE} bytes in one queue (\`${QUEUE}\`), max_memory_size = ${settings.memory}, ` +
       `max_journal_size default; ${settings.connections} connections x ${settings.batch} pipelined sets per write; data dir under ${tmpdir()}.`,
+    `Server: ${settings.server.join(" ")}.`,
   ].join("\n");
 }
 
@@ -620,7 +631,7 @@ async function stopServer(server: Server, name: string, problems: string[]): Pro
 
 async function restartAndDrain(root: string, dataDir: string, configPath: string, settings: Settings, problems: string[]) {
   progress(`restarting on the same data dir`);
-  const server = await Server.start("kestrel (restart)", root, dataDir, configPath);
+  const server = await Server.start("kestrel (restart)", root, dataDir, configPath, settings.server);
   for (const line of server.logLines(/replayed/)) progress(`  server: ${line}`);
   progress(`  listening ${secs(server.startup.listeningMs)} after spawn`);
   const points = [await checkpoint(server, "after restart", settings.items, problems)];
@@ -647,7 +658,7 @@ async function main(): Promise<void> {
   writeFileSync(configPath, `max_memory_size = ${memory}\n`);
   const problems: string[] = [];
 
-  const server = await Server.start("kestrel", root, dataDir, configPath);
+  const server = await Server.start("kestrel", root, dataDir, configPath, settings.server);
   progress(`kestrel listening on port ${server.port} (data in ${dataDir})`);
   const memoryPoints = [await checkpoint(server, "idle (empty)", null, problems)];
   const steps = await loadRange(server, settings, 0, settings.step);
