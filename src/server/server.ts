@@ -12,8 +12,8 @@ import { configureLog, log } from "../log.ts";
 import { QueueCollection } from "../queue/queue_collection.ts";
 import { startAdminHttp } from "./admin_http.ts";
 import { Connection } from "./connection.ts";
-import { MemoryPacer } from "./memory_pacer.ts";
 import type { ServerContext } from "./context.ts";
+import { MemoryPacer } from "./memory_pacer.ts";
 import { serverError } from "./replies.ts";
 import { ServerStats } from "./stats.ts";
 
