@@ -3,9 +3,10 @@
  *
  * Invariants: requests are executed strictly in arrival order and one at a time (a blocking get
  * suspends everything behind it); replies that are ready leave in one socket write per turn, and
- * a STORED waits (with everything behind it) for the journal write that covers it; reading pauses while the reply backlog is over HIGH_WATER (a client
- * that doesn't read can't make the server buffer without bound); when the connection closes,
- * its open items go back to the head of their queues and its waits are cancelled.
+ * a STORED waits (with everything behind it) for the journal write that covers it; reading
+ * pauses while the reply backlog is over HIGH_WATER (a client that doesn't read can't make the
+ * server buffer without bound); when the connection closes, its open items go back to the head
+ * of their queues and its waits are cancelled.
  */
 import type { Item } from "../journal/item.ts";
 import { errorText } from "../errors.ts";

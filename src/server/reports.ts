@@ -4,7 +4,7 @@
 import { queueConfigFor } from "../config/load.ts";
 import { QUEUE_KEYS, showValue } from "../config/schema.ts";
 import type { ServerContext } from "./context.ts";
-import { QUEUE_STAT_NAMES, takeSnapshot } from "./snapshot.ts";
+import { QUEUE_STAT_NAMES, queuesByName, takeSnapshot } from "./snapshot.ts";
 
 export function statsReport(ctx: ServerContext): string {
   const snapshot = takeSnapshot(ctx);
@@ -16,19 +16,23 @@ export function statsReport(ctx: ServerContext): string {
 }
 
 export function dumpStatsReport(ctx: ServerContext): string {
-  const blocks = takeSnapshot(ctx).queues.map((queue) => {
-    const body = QUEUE_STAT_NAMES.map(([name, field]) => `  ${name}=${queue.stats[field]}\r\n`).join("");
-    return `queue '${queue.name}' {\r\n${body}}\r\n`;
-  });
-  return blocks.join("") + "END\r\n";
+  return dumpReport(
+    takeSnapshot(ctx).queues.map((queue) => ({ name: queue.name, entries: QUEUE_STAT_NAMES.map(([name, field]) => [name, queue.stats[field]] as const) })),
+  );
 }
 
 export function dumpConfigReport(ctx: ServerContext): string {
   const config = ctx.config();
-  const blocks = takeSnapshot(ctx).queues.map((queue) => {
-    const settings = queueConfigFor(config, queue.name);
-    const body = QUEUE_KEYS.map((spec) => `  ${spec.key}=${showValue(settings[spec.field])}\r\n`).join("");
-    return `queue '${queue.name}' {\r\n${body}}\r\n`;
-  });
+  return dumpReport(
+    queuesByName(ctx).map((queue) => {
+      const settings = queueConfigFor(config, queue.name);
+      return { name: queue.name, entries: QUEUE_KEYS.map((spec) => [spec.key, showValue(settings[spec.field])] as const) };
+    }),
+  );
+}
+
+/** One `queue '<name>' {` block of `  key=value` lines per queue, then END. */
+function dumpReport(queues: ReadonlyArray<{ name: string; entries: ReadonlyArray<readonly [string, unknown]> }>): string {
+  const blocks = queues.map(({ name, entries }) => `queue '${name}' {\r\n${entries.map(([key, value]) => `  ${key}=${value}\r\n`).join("")}}\r\n`);
   return blocks.join("") + "END\r\n";
 }

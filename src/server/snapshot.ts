@@ -2,7 +2,7 @@
  * A point-in-time view of the server's statistics, named as the memcache `stats` command names
  * them: the one source for `stats`, `dump_stats`, /stats.json and /metrics.
  */
-import type { QueueStats } from "../queue/persistent_queue.ts";
+import type { PersistentQueue, QueueStats } from "../queue/persistent_queue.ts";
 import type { ServerContext } from "./context.ts";
 
 /** Per-queue stats in `stats` order: the protocol's name and the field. */
@@ -57,8 +57,11 @@ export function takeSnapshot(ctx: ServerContext): Snapshot {
     ["bytes_written", s.bytesWritten],
     ["memory_collections", ctx.pacer.collections],
   ];
-  const queues = [...ctx.queues.all()]
-    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
-    .map((queue) => ({ name: queue.name, stats: queue.stats(), journalFailure: queue.journalFailure }));
+  const queues = queuesByName(ctx).map((queue) => ({ name: queue.name, stats: queue.stats(), journalFailure: queue.journalFailure }));
   return { server, queues };
+}
+
+/** Every queue, in the order reports list them (by name). */
+export function queuesByName(ctx: ServerContext): PersistentQueue[] {
+  return [...ctx.queues.all()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
