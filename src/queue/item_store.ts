@@ -23,7 +23,7 @@ export class ItemStore {
   private memBytes = 0;
 
   constructor(
-    private readonly journal: Journal | null,
+    private journal: Journal | null,
     private budget: number,
     items: readonly Item[],
     private disk: DiskRegion | null,
@@ -55,6 +55,15 @@ export class ItemStore {
 
   setBudget(budget: number): void {
     this.budget = budget;
+  }
+
+  /**
+   * Switches to another journal (a reload turned it on or off). Items only in the old journal are
+   * read into memory first: the new one starts from the items in memory.
+   */
+  setJournal(journal: Journal | null): void {
+    while (this.disk !== null) this.readBack(Infinity);
+    this.journal = journal;
   }
 
   /** Adds an item at the tail; call it just before the item's ADD record is appended to the journal. */
@@ -122,11 +131,11 @@ export class ItemStore {
     this.memBytes += item.data.length;
   }
 
-  /** Reads disk items back into memory: up to the free budget, and at least one item. */
-  private readBack(): void {
+  /** Reads disk items back into memory: up to `maxBytes` (the free budget), and at least one item. */
+  private readBack(maxBytes = Math.max(this.budget - this.memBytes, 1)): void {
     const disk = this.disk;
     if (disk === null || this.journal === null) return;
-    const { items, next } = this.journal.readItems(disk.start, disk.count, Math.max(this.budget - this.memBytes, 1));
+    const { items, next } = this.journal.readItems(disk.start, disk.count, maxBytes);
     for (const item of items) {
       this.pushToMemory(item);
       disk.bytes -= item.data.length;

@@ -220,7 +220,7 @@ export class PersistentQueue {
       const limit = this.config.maxJournalSize;
       const live = this.store.bytes + this.openBytes;
       if (journal.size > limit * this.config.maxJournalOverflow && live < limit && this.store.readFrom === null && !journal.compacting) {
-        journal.compact([...this.openEntries(), ...[...this.store.memoryItems()].map((item) => ({ item, open: false }))]);
+        journal.compact(this.liveEntries());
       }
     } catch (error) {
       log.error(`queue '${this.name}': journal maintenance failed, will try again: ${errorText(error)}`);
@@ -229,11 +229,10 @@ export class PersistentQueue {
 
   /** Turns the journal on (a new, empty one: the live items are written to it) or off. */
   replaceJournal(journal: Journal | null): void {
+    this.store.setJournal(journal);
     this.journal?.erase();
     this.journal = journal;
-    if (journal !== null) {
-      journal.reset([...this.openEntries(), ...[...this.store.memoryItems()].map((item) => ({ item, open: false }))]);
-    }
+    journal?.reset(this.liveEntries());
   }
 
   /** The queue is going away: waiters get nothing, the journal files are deleted. */
@@ -271,6 +270,11 @@ export class PersistentQueue {
 
   private openEntries(): PackEntry[] {
     return [...this.openItems.values()].map((item) => ({ item, open: true }));
+  }
+
+  /** Open items, then the items in memory: a journal's worth of live state (every item in memory). */
+  private liveEntries(): PackEntry[] {
+    return [...this.openEntries(), ...[...this.store.memoryItems()].map((item) => ({ item, open: false }))];
   }
 
   /** The smallest id of a live item in memory (the items in the journal have larger ids). */

@@ -118,6 +118,22 @@ describe("read-behind", () => {
     expect(take(queues, "q", 1000)).toEqual(range(200, 210));
     queues.close();
   });
+
+  test("a reload that turns the journal off or on keeps every item, in order", () => {
+    const dir = tempDir();
+    const queues = QueueCollection.load(configFor(dir, CONFIG));
+    fill(queues, "q", 0, 100);
+    queues.reconfigure(configFor(dir, `${CONFIG}journal = false\n`));
+    expect(queues.getOrCreate("q").stats().memItems).toBe(100);
+    queues.reconfigure(configFor(dir, CONFIG));
+    fill(queues, "q", 100, 200);
+    expect(queues.getOrCreate("q").stats().memBytes).toBeLessThanOrEqual(100 * 500 + 10 * 1024);
+    expect(take(queues, "q", 50)).toEqual(range(0, 50));
+    queues.close();
+    const again = QueueCollection.load(configFor(dir, CONFIG));
+    expect(take(again, "q", 1000)).toEqual(range(50, 200));
+    again.close();
+  });
 });
 
 test("an item kept in memory doesn't hold on to the socket buffer it arrived in", () => {
