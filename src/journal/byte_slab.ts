@@ -10,15 +10,23 @@ const SLAB_SIZE = 64 * 1024;
 /** Items at least this big get a buffer of their own. */
 const OWN_BUFFER_FROM = 8 * 1024;
 
-let slab = new Uint8Array(SLAB_SIZE);
+/** Every live slab's buffer: a view into one is a home already, not a view to copy out of. */
+const slabBuffers = new WeakSet<ArrayBufferLike>();
+let slab = newSlab();
 let used = 0;
+
+function newSlab(): Uint8Array {
+  const fresh = new Uint8Array(SLAB_SIZE);
+  slabBuffers.add(fresh.buffer);
+  return fresh;
+}
 
 /** A copy of `bytes` that doesn't share memory with them. */
 export function copyBytes(bytes: Uint8Array): Uint8Array {
   const length = bytes.length;
   if (length >= OWN_BUFFER_FROM) return new Uint8Array(bytes);
   if (used + length > SLAB_SIZE) {
-    slab = new Uint8Array(SLAB_SIZE);
+    slab = newSlab();
     used = 0;
   }
   const copy = slab.subarray(used, used + length);
@@ -27,7 +35,10 @@ export function copyBytes(bytes: Uint8Array): Uint8Array {
   return copy;
 }
 
-/** `bytes` itself if it is most of its buffer, else a copy (so a small view can't pin a big buffer). */
+/**
+ * `bytes` itself if it is in a slab already or is most of its buffer, else a copy (so a small
+ * view can't pin a big buffer).
+ */
 export function ownedBytes(bytes: Uint8Array): Uint8Array {
-  return bytes.length * 2 >= bytes.buffer.byteLength ? bytes : copyBytes(bytes);
+  return bytes.length * 2 >= bytes.buffer.byteLength || slabBuffers.has(bytes.buffer) ? bytes : copyBytes(bytes);
 }
