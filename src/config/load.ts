@@ -8,7 +8,7 @@
 import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { parse as parseToml } from "smol-toml";
-import { isValidQueueName } from "../queue/queue_name.ts";
+import { isValidQueueName } from "../queue_name.ts";
 import {
   DEFAULT_QUEUE_CONFIG,
   DEFAULT_SERVER_CONFIG,

@@ -12,7 +12,7 @@
  */
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
-import { isValidQueueName } from "../queue/queue_name.ts";
+import { isValidQueueName } from "../queue_name.ts";
 
 const SEQ_DIGITS = 10;
 

@@ -22,7 +22,7 @@ import { errorText } from "../errors.ts";
 import type { WriterEvents } from "../journal/writer.ts";
 import { log } from "../log.ts";
 import { PersistentQueue, type AddResult, type QueueHooks } from "./persistent_queue.ts";
-import { fanoutParent, isValidQueueName } from "./queue_name.ts";
+import { fanoutParent, isValidQueueName } from "../queue_name.ts";
 
 export class QueueUnavailableError extends Error {}
 

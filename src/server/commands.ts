@@ -2,7 +2,7 @@
  * Executes one request frame for a connection: every command of the protocol except `get`
  * (get_command.ts). Replies go to the session's outbox in request order.
  */
-import { isValidQueueName } from "../queue/queue_name.ts";
+import { isValidQueueName } from "../queue_name.ts";
 import { QueueUnavailableError } from "../queue/queue_collection.ts";
 import type { ServerContext, Session } from "./context.ts";
 import { handleGet } from "./get_command.ts";

@@ -2,7 +2,7 @@
  * Parses a get key: `<queue>[/option...]` with options `t=<ms>`, `open`, `close`, `abort`, `peek`
  * in any order. Returns the request or the reason it is invalid.
  */
-import { isValidQueueName } from "../queue/queue_name.ts";
+import { isValidQueueName } from "../queue_name.ts";
 
 export interface GetRequest {
   /** The key exactly as the client sent it (echoed in VALUE). */

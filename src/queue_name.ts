@@ -1,5 +1,5 @@
 /**
- * Which queue names are allowed.
+ * Which queue names are allowed (shared by config, server, queues and journal file names).
  *
  * A name is also a file name in queue_path, so only [A-Za-z0-9_-] is allowed, plus one `+`
  * between a parent and a fanout child name (`jobs+audit`). Nothing that could escape the
