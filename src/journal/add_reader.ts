@@ -6,8 +6,10 @@
  * server) is skipped to the next intact record and reported; start-up recovery deals with it
  * properly at the next start. Item data is copied out of the read buffer (into slabs).
  */
-import { closeSync, fstatSync, openSync, readSync } from "node:fs";
+import { closeSync, fstatSync, openSync } from "node:fs";
+import { viewOf } from "./binary.ts";
 import { copyBytes } from "./byte_slab.ts";
+import { readFully } from "./files.ts";
 import type { Item } from "./item.ts";
 import { FILE_HEADER_SIZE, OP_ADD, RECORD_HEADER_SIZE, declaredRecordEnd, decodeRecordAt, findNextRecord } from "./record.ts";
 
@@ -55,7 +57,7 @@ export class AddReader {
         continue;
       }
       const chunk = this.load(position.offset, size);
-      const view = new DataView(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+      const view = viewOf(chunk);
       const fileLeft = size - position.offset;
       let offset = 0;
       let needMore = 0;
@@ -67,7 +69,7 @@ export class AddReader {
           needMore = recordCut ? end - offset : RECORD_HEADER_SIZE;
           break;
         }
-        const decoded = end === null || end > chunk.length ? null : decodeRecordAt(chunk, view, offset);
+        const decoded = decodeRecordAt(chunk, view, offset);
         if (decoded === null) {
           damage ??= `damaged bytes at offset ${position.offset + offset} of segment ${position.seq}`;
           const next = findNextRecord(chunk, view, offset + 1);
@@ -105,13 +107,6 @@ export class AddReader {
   }
 
   private load(offset: number, size: number): Uint8Array {
-    const length = Math.min(this.buffer.length, size - offset);
-    let filled = 0;
-    while (filled < length) {
-      const n = readSync(this.fd, this.buffer, filled, length - filled, offset + filled);
-      if (n === 0) break;
-      filled += n;
-    }
-    return this.buffer.subarray(0, filled);
+    return readFully(this.fd, this.buffer, Math.min(this.buffer.length, size - offset), offset);
   }
 }

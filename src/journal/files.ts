@@ -4,7 +4,7 @@
  * `replaceFileAtomically` leaves either the old or the new contents at `path` after a crash at
  * any point: temp file, fsync, rename, directory fsync.
  */
-import { closeSync, fsyncSync, openSync, renameSync, rmSync, writevSync } from "node:fs";
+import { closeSync, fsyncSync, openSync, readSync, renameSync, rmSync, writevSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 
 /** Groups many small buffers into at most IOV_MAX-sized writev batches and loops on short writes. */
@@ -43,7 +43,19 @@ export function fsyncDirectory(dir: string): void {
   }
 }
 
-function tempPathFor(path: string): string {
+/** Reads up to `length` bytes at `position` into the start of `buffer`; fewer only at the end of the file. */
+export function readFully(fd: number, buffer: Uint8Array, length: number, position: number): Uint8Array {
+  let filled = 0;
+  while (filled < length) {
+    const n = readSync(fd, buffer, filled, length - filled, position + filled);
+    if (n === 0) break;
+    filled += n;
+  }
+  return buffer.subarray(0, filled);
+}
+
+/** A temp file beside `path`, named so that start-up recognises and deletes a leftover one. */
+export function tempPathFor(path: string): string {
   return join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
 }
 

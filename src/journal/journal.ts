@@ -21,7 +21,7 @@ import { AddReader, type Position } from "./add_reader.ts";
 import type { Commit } from "./commit.ts";
 import { fsyncDirectory } from "./files.ts";
 import type { Item } from "./item.ts";
-import { PackTask, installPack, writePackSync, type PackEntry } from "./pack.ts";
+import { PackTask, installPack, writePack, type PackEntry } from "./pack.ts";
 import { activePath, sealedPath } from "./segment_files.ts";
 import type { SyncPolicy } from "./sync_policy.ts";
 import { JournalWriter, type WriterEvents } from "./writer.ts";
@@ -168,13 +168,12 @@ export class Journal {
     }
     const { promise, resolve } = Promise.withResolvers<void>();
     const seq = this.activeSeq - 1;
-    const maxId = entries.reduce((max, entry) => Math.max(max, entry.item.id), 0);
     const before = this.size;
     const started = performance.now();
     this.compaction = new PackTask(this.dir, this.name, seq, entries, (error) => {
       this.compaction = null;
       if (error !== null) log.error(`queue '${this.name}': compaction failed, the journal stays as it was: ${error}`);
-      else if (this.install(seq, maxId)) log.info(`queue '${this.name}': compacted the journal from ${mib(before)} to ${mib(this.size)} in ${(performance.now() - started).toFixed(0)} ms`);
+      else this.installCompaction(seq, entries, before, started);
       resolve();
     }, resolve);
     return promise;
@@ -191,9 +190,8 @@ export class Journal {
     this.rotate();
     if (entries.length === 0) return this.releaseDead(Infinity, null);
     const seq = this.activeSeq - 1;
-    writePackSync(this.dir, this.name, seq, entries, this.sealed.map((segment) => segment.seq));
-    const maxId = entries.reduce((max, entry) => Math.max(max, entry.item.id), 0);
-    this.sealed.splice(0, this.sealed.length, { seq, maxId, size: Bun.file(sealedPath(this.dir, this.name, seq)).size });
+    writePack(this.dir, this.name, seq, entries);
+    this.install(seq, entries);
   }
 
   /** Writes what is pending, fsyncs and closes the active segment. */
@@ -224,17 +222,23 @@ export class Journal {
     }
   }
 
-  private install(seq: number, maxId: number): boolean {
+  private installCompaction(seq: number, entries: readonly PackEntry[], before: number, started: number): void {
     try {
-      installPack(this.dir, this.name, seq, this.sealed.map((segment) => segment.seq));
+      this.install(seq, entries);
     } catch (error) {
       log.error(`queue '${this.name}': installing the compacted journal failed (finished at the next start): ${errorText(error)}`);
-      return false;
+      return;
     }
+    log.info(`queue '${this.name}': compacted the journal from ${mib(before)} to ${mib(this.size)} in ${(performance.now() - started).toFixed(0)} ms`);
+  }
+
+  /** Replaces the sealed segments up to `seq` with the committed pack `seq` holding `entries`. */
+  private install(seq: number, entries: readonly PackEntry[]): void {
+    installPack(this.dir, this.name, seq, this.sealed.map((segment) => segment.seq));
     this.reader.close(); // its file may have been one of those replaced
+    const maxId = entries.reduce((max, entry) => Math.max(max, entry.item.id), 0);
     const kept = this.sealed.filter((segment) => segment.seq > seq);
     this.sealed.splice(0, this.sealed.length, { seq, maxId, size: Bun.file(sealedPath(this.dir, this.name, seq)).size }, ...kept);
-    return true;
   }
 }
 

@@ -7,18 +7,17 @@
  * per queue says what was kept and dropped. Throws only for I/O errors and for files of a newer
  * format version, which are left untouched. Long replays log their progress and speed.
  */
-import { closeSync, fstatSync, openSync, readFileSync, readSync, rmSync, statSync, truncateSync } from "node:fs";
+import { closeSync, fstatSync, openSync, readFileSync, rmSync, statSync, truncateSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { log } from "../log.ts";
 import { AddReader } from "./add_reader.ts";
-import { replaceFileAtomically } from "./files.ts";
+import { readFully, replaceFileAtomically } from "./files.ts";
 import type { Item } from "./item.ts";
 import { Journal, type JournalSettings, type SealedSegment } from "./journal.ts";
 import { KestrelReplayer } from "./legacy_replay.ts";
-import { installPack } from "./pack.ts";
-import { quarantine } from "./quarantine.ts";
-import { FILE_HEADER_SIZE, OP_ABORT, OP_ADD, OP_OPEN, OP_REMOVE, encodeFileHeader } from "./record.ts";
-import { RecordBatch } from "./record_batch.ts";
+import { encodeJournalFile, installPack } from "./pack.ts";
+import { QUARANTINE_DIR, quarantine } from "./quarantine.ts";
+import { FILE_HEADER_SIZE, OP_ADD, encodeFileHeader } from "./record.ts";
 import { ReplayState, type DiskRegion } from "./replay_state.ts";
 import { estimateRecords, scanJournal, type Damage, type ScanSummary } from "./scan.ts";
 import { activePath, packPath, sealedPath, type QueueFiles } from "./segment_files.ts";
@@ -73,12 +72,8 @@ export function openJournal(options: OpenOptions): OpenedJournal {
     let maxId = 0;
     const summary = scanJournal(bytes, now, {
       current(record, offset) {
-        if (record.op === OP_ADD) {
-          maxId = Math.max(maxId, record.item.id);
-          state.add(record.item, { seq, offset });
-        } else if (record.op === OP_REMOVE) state.remove(record.id);
-        else if (record.op === OP_OPEN) state.markOpen(record.id);
-        else if (record.op === OP_ABORT) state.abort(record.id);
+        if (record.op === OP_ADD) maxId = Math.max(maxId, record.item.id);
+        state.apply(record, { seq, offset });
       },
       kestrel(record) {
         legacy = true;
@@ -133,14 +128,10 @@ export function repairJournalFile(path: string): string {
   if (summary.unsupportedVersion !== null) throw new UnsupportedJournalError(`format version ${summary.unsupportedVersion} is newer than this build reads`);
   const report = new DamageReport(dir, name);
   if (summary.damage.length > 0) report.add(path, bytes, summary, now);
-  if (summary.format === "kestrel") {
-    const records = new RecordBatch();
-    for (const item of state.items()) records.addItem(item);
-    replaceFileAtomically(path, [encodeFileHeader(), ...records.take().chunks]);
-  } else if (summary.damage.length > 0) {
-    repairSegment(path, bytes, summary);
-  }
-  report.log(summary.records, state.items().length);
+  const items = state.items();
+  if (summary.format === "kestrel") replaceFileAtomically(path, encodeItems(items));
+  else if (summary.damage.length > 0) repairSegment(path, bytes, summary);
+  report.log(summary.records, items.length);
   if (summary.format === "kestrel") return `converted from Kestrel's format (${summary.records} records)`;
   return summary.damage.length > 0 ? `repaired: ${summary.damage.length} damaged range(s) quarantined` : "no damage; left as it was";
 }
@@ -155,13 +146,7 @@ class SegmentBuffer {
     try {
       const size = fstatSync(fd).size;
       if (size > this.buffer.length) this.buffer = new Uint8Array(Math.max(size, this.buffer.length * 2));
-      let filled = 0;
-      while (filled < size) {
-        const n = readSync(fd, this.buffer, filled, size - filled, filled);
-        if (n === 0) break;
-        filled += n;
-      }
-      return this.buffer.subarray(0, filled);
+      return readFully(fd, this.buffer, size, 0);
     } finally {
       closeSync(fd);
     }
@@ -183,16 +168,19 @@ function finishCompaction(dir: string, name: string, files: QueueFiles): number[
 
 /** Rewrites a Kestrel journal's live items as the active segment and drops the other segments. */
 function convertKestrel(dir: string, name: string, sealed: readonly SealedSegment[], items: readonly Item[]): void {
-  const records = new RecordBatch();
-  for (const item of items) records.addItem(item);
-  replaceFileAtomically(activePath(dir, name), [encodeFileHeader(), ...records.take().chunks]);
+  replaceFileAtomically(activePath(dir, name), encodeItems(items));
   for (const segment of sealed) rmSync(sealedPath(dir, name, segment.seq), { force: true });
+}
+
+/** A journal file holding `items` (none of them open). */
+function encodeItems(items: readonly Item[]): Uint8Array[] {
+  return encodeJournalFile(items.map((item) => ({ item, open: false })));
 }
 
 /** Cuts the damaged ranges out of a segment: truncation for a torn tail, else an atomic rewrite. */
 function repairSegment(path: string, bytes: Uint8Array, summary: ScanSummary): void {
   const [first] = summary.damage;
-  if (summary.damage.length === 1 && first!.start === summary.validEnd && first!.start >= FILE_HEADER_SIZE && first!.reason !== "damaged file header") {
+  if (summary.damage.length === 1 && first!.start === summary.validEnd && first!.start >= FILE_HEADER_SIZE) {
     truncateSync(path, summary.validEnd);
     return;
   }
@@ -240,7 +228,7 @@ class DamageReport {
     log.warn(
       `queue '${this.name}': journal damaged; kept ${recordsKept} records (${items} items), ` +
         `dropped about ${this.dropped} records in ${this.ranges.length} damaged range(s) at ${this.ranges.join(", ")}; ` +
-        `quarantined ${this.quarantined} bytes in ${this.files} file(s) under ${join(this.dir, "quarantine")}`,
+        `quarantined ${this.quarantined} bytes in ${this.files} file(s) under ${join(this.dir, QUARANTINE_DIR)}`,
     );
   }
 }

@@ -11,10 +11,10 @@
  * `PackTask` writes a big pack a slice at a time between event-loop turns and fsyncs it off the
  * event loop, so a compaction never blocks the server for more than a few milliseconds.
  */
-import { closeSync, fsync, fsyncSync, openSync, renameSync, rmSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { closeSync, fsync, openSync, renameSync, rmSync } from "node:fs";
+import { dirname } from "node:path";
 import { errorText } from "../errors.ts";
-import { fsyncDirectory, writeFully } from "./files.ts";
+import { fsyncDirectory, replaceFileAtomically, tempPathFor, writeFully } from "./files.ts";
 import type { Item } from "./item.ts";
 import { OP_OPEN, encodeFileHeader } from "./record.ts";
 import { RecordBatch } from "./record_batch.ts";
@@ -28,10 +28,6 @@ export interface PackEntry {
 
 const SLICE_BYTES = 1024 * 1024;
 
-function packTempPath(dir: string, name: string): string {
-  return join(dir, `.${name}.pack.${process.pid}.${Date.now()}.tmp`);
-}
-
 /** Encodes entries from `from` until about `maxBytes`; returns the chunks and where it stopped. */
 function encodeSlice(entries: readonly PackEntry[], from: number, maxBytes: number): { chunks: Uint8Array[]; next: number } {
   const batch = new RecordBatch();
@@ -44,24 +40,14 @@ function encodeSlice(entries: readonly PackEntry[], from: number, maxBytes: numb
   return { chunks: batch.take().chunks, next };
 }
 
-/** Writes a (small) pack in one go; returns once it is committed and installed. */
-export function writePackSync(dir: string, name: string, seq: number, entries: readonly PackEntry[], sealed: readonly number[]): void {
-  const temp = packTempPath(dir, name);
-  try {
-    const fd = openSync(temp, "w", 0o644);
-    try {
-      writeFully(fd, [encodeFileHeader(), ...encodeSlice(entries, 0, Infinity).chunks]);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(temp, packPath(dir, name, seq));
-  } catch (error) {
-    rmSync(temp, { force: true });
-    throw error;
-  }
-  fsyncDirectory(dir);
-  installPack(dir, name, seq, sealed);
+/** A whole journal file holding `entries`: the header, then their records. */
+export function encodeJournalFile(entries: readonly PackEntry[]): Uint8Array[] {
+  return [encodeFileHeader(), ...encodeSlice(entries, 0, Infinity).chunks];
+}
+
+/** Writes a (small) pack in one go and commits it (not installed). */
+export function writePack(dir: string, name: string, seq: number, entries: readonly PackEntry[]): void {
+  replaceFileAtomically(packPath(dir, name, seq), encodeJournalFile(entries));
 }
 
 /** Replaces the segments up to `seq` with the committed pack `seq`. */
@@ -88,12 +74,12 @@ export class PackTask {
   constructor(
     private readonly dir: string,
     private readonly name: string,
-    readonly seq: number,
+    private readonly seq: number,
     private readonly entries: readonly PackEntry[],
     private readonly done: (error: string | null) => void,
     private readonly onCancel: () => void = () => {},
   ) {
-    this.temp = packTempPath(dir, name);
+    this.temp = tempPathFor(packPath(dir, name, seq));
     setImmediate(() => {
       if (this.cancelled) return;
       this.run(() => {

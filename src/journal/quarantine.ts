@@ -9,7 +9,7 @@
 import { closeSync, fsyncSync, mkdirSync, openSync } from "node:fs";
 import { join } from "node:path";
 import { fsyncDirectory, writeFully } from "./files.ts";
-import type { Damage } from "./replay.ts";
+import type { Damage } from "./scan.ts";
 
 export const QUARANTINE_DIR = "quarantine";
 

@@ -48,12 +48,14 @@ export function encodeFileHeader(): Uint8Array {
 
 /** True when `bytes` starts with a valid version-1 file header. */
 export function hasFileHeader(bytes: Uint8Array): boolean {
-  if (bytes.length < FILE_HEADER_SIZE) return false;
-  for (let i = 0; i < FILE_MAGIC.length; i++) {
-    if (bytes[i] !== FILE_MAGIC.charCodeAt(i)) return false;
-  }
+  return headerVersion(bytes) === FORMAT_VERSION;
+}
+
+/** The format version an intact file header (magic and checksum) declares, or null. */
+export function headerVersion(bytes: Uint8Array): number | null {
+  if (bytes.length < FILE_HEADER_SIZE || !hasFileMagic(bytes)) return null;
   const view = viewOf(bytes);
-  return view.getUint32(8, true) === FORMAT_VERSION && view.getUint32(12, true) === crc32(bytes.subarray(0, 12));
+  return view.getUint32(12, true) === crc32(bytes.subarray(0, 12)) ? view.getUint32(8, true) : null;
 }
 
 /** True when `bytes` starts with the magic, whatever the rest of the header says. */

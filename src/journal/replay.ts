@@ -7,7 +7,6 @@
  */
 import type { Item } from "./item.ts";
 import { KestrelReplayer } from "./legacy_replay.ts";
-import { OP_ABORT, OP_ADD, OP_OPEN, OP_REMOVE } from "./record.ts";
 import { ReplayState } from "./replay_state.ts";
 import { scanJournal, type Damage, type JournalFormat } from "./scan.ts";
 
@@ -32,12 +31,7 @@ export function replayJournal(bytes: Uint8Array, now: number): ReplayOutcome {
   const state = new ReplayState();
   const kestrel = new KestrelReplayer(state);
   const scan = scanJournal(bytes, now, {
-    current(record) {
-      if (record.op === OP_ADD) state.add(record.item);
-      else if (record.op === OP_REMOVE) state.remove(record.id);
-      else if (record.op === OP_OPEN) state.markOpen(record.id);
-      else if (record.op === OP_ABORT) state.abort(record.id);
-    },
+    current: (record) => state.apply(record),
     kestrel: (record) => kestrel.apply(record),
   });
   return { ...scan, items: state.items(), nextId: state.nextId, reopened: state.openCount };

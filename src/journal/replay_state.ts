@@ -16,6 +16,7 @@
 import type { Position } from "./add_reader.ts";
 import { copyBytes } from "./byte_slab.ts";
 import type { Item } from "./item.ts";
+import { OP_ABORT, OP_ADD, OP_OPEN, OP_REMOVE, type JournalRecord } from "./record.ts";
 
 export interface DiskRegion {
   /** The first ADD record not yet read back. */
@@ -42,6 +43,14 @@ export class ReplayState {
     private readonly budget = Infinity,
     private readonly source: ItemSource | null = null,
   ) {}
+
+  /** Applies one record of our format (an ADD's record at `position`, see `add`). */
+  apply(record: JournalRecord, position?: Position): void {
+    if (record.op === OP_ADD) this.add(record.item, position);
+    else if (record.op === OP_REMOVE) this.remove(record.id);
+    else if (record.op === OP_OPEN) this.markOpen(record.id);
+    else if (record.op === OP_ABORT) this.abort(record.id);
+  }
 
   /**
    * Appends an item whose ADD record is at `position`; a repeated id (possible only after damage)

@@ -18,6 +18,7 @@ import {
   findNextRecord,
   hasFileHeader,
   hasFileMagic,
+  headerVersion,
   plausibleRecordEnd,
   type JournalRecord,
 } from "./record.ts";
@@ -53,8 +54,8 @@ export function scanJournal(bytes: Uint8Array, now: number, visitor: ScanVisitor
   if (bytes.length === 0) return summary("empty", 0, 0, []);
   if (hasFileHeader(bytes)) return scanCurrent(bytes, view, FILE_HEADER_SIZE, false, visitor);
   if (hasFileMagic(bytes)) {
-    const version = newerVersion(bytes, view);
-    if (version !== null) return { ...summary("current", 0, 0, []), unsupportedVersion: version };
+    const version = headerVersion(bytes);
+    if (version !== null && version > FORMAT_VERSION) return { ...summary("current", 0, 0, []), unsupportedVersion: version };
     return scanCurrent(bytes, view, Math.min(FILE_HEADER_SIZE, bytes.length), true, visitor);
   }
   const trial = scanKestrel(bytes, view, now, {});
@@ -63,14 +64,6 @@ export function scanJournal(bytes: Uint8Array, now: number, visitor: ScanVisitor
     if (first !== -1) return scanCurrent(bytes, view, first, true, visitor);
   }
   return scanKestrel(bytes, view, now, visitor);
-}
-
-/** The version of a header that is intact but newer than ours, else null. */
-function newerVersion(bytes: Uint8Array, view: DataView): number | null {
-  if (bytes.length < FILE_HEADER_SIZE) return null;
-  const version = view.getUint32(8, true);
-  const intact = view.getUint32(12, true) === Bun.hash.crc32(bytes.subarray(0, 12));
-  return intact && version > FORMAT_VERSION ? version : null;
 }
 
 /** Scans records from `start`; with `headerDamaged`, the bytes before it are reported as damage. */
