@@ -37,7 +37,7 @@
  * Environment
  *   BENCH_ITEMS        items to queue (default 1000000)
  *   BENCH_STEP         items per throughput row; also the first memory checkpoint (default 100000)
- *   BENCH_MEMORY       max_memory_size of the server (default "16MiB")
+ *   BENCH_MEMORY       max_memory_size of the server, a byte count or a size as in the config (default "16MiB")
  *   BENCH_CONNECTIONS  producer connections (default 4)
  *   BENCH_BATCH        sets per pipelined write (default 100)
  *   BENCH_SAMPLE       items drained and checked after the restart (default 1000)
@@ -50,14 +50,14 @@ import { existsSync, readdirSync, readFileSync, statSync, statfsSync, writeFileS
 import { cpus, release, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Socket } from "bun";
+import { Mismatch, size } from "../src/config/values.ts";
 import { converse, readStats } from "./lib/client.ts";
-import { HOST } from "./lib/protocol.ts";
-import { cpuModel, table } from "./lib/report.ts";
+import { HOST, ReplyParser, benchItem, type ReplyKind } from "./lib/protocol.ts";
+import { MiB, cpuModel, integer, mib, percent, table } from "./lib/report.ts";
 import { runBench } from "./lib/run_bench.ts";
-import { SettingsError } from "./lib/settings.ts";
-import { ChildServer, makeTempDir, ownCpuSeconds, removeTempDir } from "./lib/targets.ts";
+import { SettingsError, integerSetting } from "./lib/settings.ts";
+import { ChildServer, KESTREL_FROM_SOURCE, kestrelArgv, makeTempDir, ownCpuSeconds, removeTempDir, warningsAndErrors } from "./lib/targets.ts";
 
-const MAIN = join(import.meta.dir, "..", "src", "main.ts");
 const QUEUE = "q";
 const ITEM_SIZE = 1024;
 /** Free space needed in TMPDIR, as a multiple of the item data. */
@@ -70,13 +70,14 @@ const START_TIMEOUT_MS = 300_000;
 const STOP_TIMEOUT_MS = 120_000;
 /** A batch of sets (or the drain sample) unanswered this long fails the run. */
 const REPLY_TIMEOUT_MS = 30_000;
-const MiB = 1048576;
 
 interface Settings {
   readonly items: number;
   readonly step: number;
-  /** max_memory_size as written in the config: "16MiB" or a byte count. */
+  /** BENCH_MEMORY as given ("16MiB" or a byte count), for the report. */
   readonly memory: string;
+  /** max_memory_size in bytes, as the server's own config parser reads BENCH_MEMORY. */
+  readonly memoryBytes: number;
   readonly connections: number;
   readonly batch: number;
   readonly sample: number;
@@ -84,27 +85,27 @@ interface Settings {
   readonly server: readonly string[];
 }
 
-function positiveInteger(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
-  const text = env[name];
-  const value = Number(text ?? fallback);
-  if (!Number.isInteger(value) || value < 1) throw new SettingsError(`${name}: expected a positive integer, got "${text}"`);
-  return value;
-}
-
 function readSettings(env: NodeJS.ProcessEnv): Settings {
-  const items = positiveInteger(env, "BENCH_ITEMS", 1_000_000);
-  const step = Math.min(positiveInteger(env, "BENCH_STEP", 100_000), items);
+  const positiveInteger = (name: string, fallback: number) => integerSetting(env, name, fallback, "a positive integer", 1);
+  const items = positiveInteger("BENCH_ITEMS", 1_000_000);
+  const step = Math.min(positiveInteger("BENCH_STEP", 100_000), items);
   const memory = (env.BENCH_MEMORY ?? "16MiB").trim();
-  if (!/^\d+$|^\d+(\.\d+)?\s*[KMGT]i?B$/i.test(memory)) throw new SettingsError(`BENCH_MEMORY: expected a size like "16MiB" or a byte count, got "${memory}"`);
-  const connections = positiveInteger(env, "BENCH_CONNECTIONS", 4);
-  const batch = positiveInteger(env, "BENCH_BATCH", 100);
+  const connections = positiveInteger("BENCH_CONNECTIONS", 4);
+  const batch = positiveInteger("BENCH_BATCH", 100);
   if (step % batch !== 0) throw new SettingsError(`BENCH_STEP (${step}) must be a multiple of BENCH_BATCH (${batch})`);
-  const sample = Math.min(positiveInteger(env, "BENCH_SAMPLE", 1000), items);
-  return { items, step, memory, connections, batch, sample, server: serverCommand(env.BENCH_SERVER) };
+  const sample = Math.min(positiveInteger("BENCH_SAMPLE", 1000), items);
+  return { items, step, memory, memoryBytes: memoryBytes(memory), connections, batch, sample, server: serverCommand(env.BENCH_SERVER) };
 }
 
-function serverCommand(executable: string | undefined): string[] {
-  if (executable === undefined || executable === "") return [process.execPath, MAIN];
+/** BENCH_MEMORY read as the server reads max_memory_size; digits alone are a byte count, as a TOML number would be. */
+function memoryBytes(memory: string): number {
+  const bytes = size(false)(/^\d+$/.test(memory) ? Number(memory) : memory);
+  if (bytes instanceof Mismatch) throw new SettingsError(`BENCH_MEMORY: expected ${bytes.expected}, got "${memory}"`);
+  return bytes;
+}
+
+function serverCommand(executable: string | undefined): readonly string[] {
+  if (executable === undefined || executable === "") return KESTREL_FROM_SOURCE;
   const path = resolve(executable);
   if (!existsSync(path)) throw new SettingsError(`BENCH_SERVER: no such file: ${path} (build it with \`bun run build\`)`);
   return [path];
@@ -113,11 +114,8 @@ function serverCommand(executable: string | undefined): string[] {
 // ---------------------------------------------------------------------------------------------
 // Formatting
 
-const integer = (n: number): string => (Number.isFinite(n) ? Math.round(n).toLocaleString("en-US") : "-");
-const mib = (bytes: number): string => (Number.isFinite(bytes) ? `${(bytes / MiB).toFixed(1)} MiB` : "-");
 const gb = (bytes: number): string => `${(bytes / 1e9).toFixed(1)} GB`;
 const secs = (ms: number): string => (Number.isFinite(ms) ? `${(ms / 1000).toFixed(2)} s` : "-");
-const percent = (fraction: number): string => (Number.isFinite(fraction) ? `${Math.round(fraction * 100)}%` : "-");
 const progress = (text: string): void => console.error(text);
 
 // ---------------------------------------------------------------------------------------------
@@ -191,9 +189,8 @@ class Server {
 
   /** Starts a server on `dataDir` (kept when it stops) and waits until it listens. */
   static async start(name: string, root: string, dataDir: string, configPath: string, command: readonly string[]): Promise<Server> {
-    const argv = [...command, "--host", HOST, "--port", "0", "--data", dataDir, "--config", configPath];
     const spawnedAt = Date.now();
-    const child = ChildServer.spawn(argv, root, []);
+    const child = ChildServer.spawn(kestrelArgv(command, dataDir, configPath), root, []);
     const port = await child.waitForListening(name, START_TIMEOUT_MS);
     return new Server(child, port, startupTimes(child.output.text, spawnedAt));
   }
@@ -207,7 +204,11 @@ class Server {
   }
 
   logLines(pattern: RegExp): string[] {
-    return this.child.output.text.split("\n").filter((line) => pattern.test(line));
+    return this.child.logLines(pattern);
+  }
+
+  warningsAndErrors(): string[] {
+    return warningsAndErrors(this.child);
   }
 
   /** SIGTERM; returns the time until the process exited and any trouble (bad exit, forced kill). */
@@ -219,9 +220,9 @@ class Server {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Items: `<n>:` then a-z padding (byte i is 'a' + i % 26) to ITEM_SIZE bytes
+// Items: `<n>:` then a-z padding (byte i is 'a' + i % 26, as in `benchItem`) to ITEM_SIZE bytes
 
-const PATTERN = Buffer.from(Array.from({ length: ITEM_SIZE }, (_, i) => 97 + (i % 26)));
+const PATTERN = benchItem(ITEM_SIZE);
 /** Longer than any `<n>:` prefix: restoring this much of the pattern erases the previous one. */
 const PATTERN_HEAD = PATTERN.subarray(0, 16);
 
@@ -331,7 +332,8 @@ class StepTracker {
 class Producer {
   private socket: Socket<Producer> | null = null;
   private unsent: Uint8Array | null = null;
-  private replyTail = "";
+  /** Every reply should be STORED; a VALUE block (none is expected: an empty one) is reported as corrupt. */
+  private readonly replies = new ReplyParser(new Uint8Array(0), (kind, detail) => this.onReply(kind, detail));
   private awaiting = 0;
   private waiter: { resolve: () => void; reject: (error: Error) => void } | null = null;
   private failure: Error | null = null;
@@ -402,16 +404,17 @@ class Producer {
   }
 
   private onData(chunk: Buffer): void {
-    const lines = (this.replyTail + chunk.toString("latin1")).split("\r\n");
-    this.replyTail = lines.pop()!;
-    for (const line of lines) {
-      if (line !== "STORED") return this.fail(new Error(`producer ${this.id}: set answered ${JSON.stringify(line.slice(0, 200))}`));
-      if (this.awaiting === 0) return this.fail(new Error(`producer ${this.id}: a STORED nobody asked for`));
-      if (--this.awaiting === 0) {
-        const waiter = this.waiter;
-        this.waiter = null;
-        waiter?.resolve();
-      }
+    this.replies.feed(chunk);
+  }
+
+  private onReply(kind: ReplyKind, detail: string): void {
+    if (this.failure !== null) return;
+    if (kind !== "stored") return this.fail(new Error(`producer ${this.id}: set answered ${kind}${detail === "" ? "" : `: ${detail}`}`));
+    if (this.awaiting === 0) return this.fail(new Error(`producer ${this.id}: a STORED nobody asked for`));
+    if (--this.awaiting === 0) {
+      const waiter = this.waiter;
+      this.waiter = null;
+      waiter?.resolve();
     }
   }
 
@@ -623,13 +626,20 @@ async function loadRange(server: Server, settings: Settings, from: number, to: n
 /** Stops `server`, collecting its log's warnings and errors and any trouble stopping it. */
 async function stopServer(server: Server, name: string, problems: string[]): Promise<number> {
   const stopped = await server.stop();
-  for (const line of server.logLines(/\b(WARN|ERROR)\b/)) problems.push(`${name} server log: ${line}`);
+  for (const line of server.warningsAndErrors()) problems.push(`${name} server log: ${line}`);
   problems.push(...stopped.problems.map((problem) => `${name}: ${problem}`));
   progress(`stopped the ${name} server in ${secs(stopped.ms)}`);
   return stopped.ms;
 }
 
-async function restartAndDrain(root: string, dataDir: string, configPath: string, settings: Settings, problems: string[]) {
+/** Restarts on the same data dir, drains and checks the sample; returns the memory points and the restart's measures. */
+async function restartAndDrain(
+  root: string,
+  dataDir: string,
+  configPath: string,
+  settings: Settings,
+  problems: string[],
+): Promise<{ points: MemoryPoint[] } & Pick<Restart, "start" | "sampleMs" | "sampleProblems" | "itemsAfter">> {
   progress(`restarting on the same data dir`);
   const server = await Server.start("kestrel (restart)", root, dataDir, configPath, settings.server);
   for (const line of server.logLines(/replayed/)) progress(`  server: ${line}`);
@@ -641,10 +651,11 @@ async function restartAndDrain(root: string, dataDir: string, configPath: string
   const sampleProblems = checkSample(replies, new Numbering(settings.connections, settings.batch));
   problems.push(...sampleProblems.map((problem) => `sample: ${problem}`));
   progress(`  drained ${integer(replies.length)} items in ${secs(sampleMs)}; ${sampleProblems.length} problems`);
-  const itemsAfter = settings.items - settings.sample;
-  points.push(await checkpoint(server, `after draining ${integer(settings.sample)}`, itemsAfter, problems));
+  const expectedAfter = settings.items - settings.sample;
+  const drained = await checkpoint(server, `after draining ${integer(settings.sample)}`, expectedAfter, problems);
+  points.push(drained);
   await stopServer(server, "restarted", problems);
-  return { server, points, sampleMs, sampleProblems: sampleProblems.length, itemsAfter: points[1]!.items };
+  return { points, start: server.startup, sampleMs, sampleProblems: sampleProblems.length, itemsAfter: drained.items };
 }
 
 async function main(): Promise<void> {
@@ -654,8 +665,7 @@ async function main(): Promise<void> {
   const root = makeTempDir("kestrel-backlog-");
   const dataDir = join(root, "data");
   const configPath = join(root, "kestrel.toml");
-  const memory = /^\d+$/.test(settings.memory) ? settings.memory : `"${settings.memory}"`;
-  writeFileSync(configPath, `max_memory_size = ${memory}\n`);
+  writeFileSync(configPath, `max_memory_size = ${settings.memoryBytes}\n`);
   const problems: string[] = [];
 
   const server = await Server.start("kestrel", root, dataDir, configPath, settings.server);
@@ -671,12 +681,12 @@ async function main(): Promise<void> {
   const disk = diskUsage(dataDir);
   progress(`journal on disk: ${mib(disk.bytes)} in ${disk.files} files`);
 
-  const again = await restartAndDrain(root, dataDir, configPath, settings, problems);
+  const { points, ...restarted } = await restartAndDrain(root, dataDir, configPath, settings, problems);
   removeTempDir(root);
   progress(`removed ${root}; done in ${secs(performance.now() - began)}`);
 
-  const restart = { disk, stopMs, emptyStart: server.startup, start: again.server.startup, sampleMs: again.sampleMs, sampleProblems: again.sampleProblems, itemsAfter: again.itemsAfter };
-  console.log(report({ settings, memory: [...memoryPoints, ...again.points], steps, restart, problems }));
+  const restart: Restart = { disk, stopMs, emptyStart: server.startup, ...restarted };
+  console.log(report({ settings, memory: [...memoryPoints, ...points], steps, restart, problems }));
 }
 
 await runBench(main, "stopping the server and removing the data dir");

@@ -58,7 +58,7 @@
  */
 import { LoadClient, Run, checkStalls, connectClient, readStats, waitFor } from "./lib/client.ts";
 import { KEY, buildRequests, type Requests } from "./lib/protocol.ts";
-import { report, totalRate, type RatioPair, type RunResult, type TargetResults } from "./lib/report.ts";
+import { integer, mib, percent, report, totalRate, type RatioPair, type RunResult, type TargetResults } from "./lib/report.ts";
 import { runBench } from "./lib/run_bench.ts";
 import { expectedSeconds, formatDuration, readSettings, type Settings } from "./lib/settings.ts";
 import { ensureMemcached, machineBusySeconds, ownCpuSeconds, startFloor, startKestrel, startMemcached, type Target } from "./lib/targets.ts";
@@ -234,7 +234,7 @@ async function checkCounters(target: Target, before: Map<string, number>, run: R
   }
   const notes = [`${left} items left in the queue`];
   const journal = after.get(`queue_${KEY}_logsize`);
-  if (journal !== undefined) notes.push(`journal ${(journal / 1048576).toFixed(1)} MiB`);
+  if (journal !== undefined) notes.push(`journal ${mib(journal)}`);
   return notes;
 }
 
@@ -262,9 +262,8 @@ async function runRound(contenders: readonly Contender[], round: number, setting
 function logRun(label: string, result: RunResult): void {
   const problems = result.problems.size > 0 ? `; ${result.problems.size} kinds of problem` : "";
   const notes = result.notes.map((note) => `, ${note}`).join("");
-  const cpu = [result.serverCpu, result.benchCpu, result.otherCpu].map((fraction) => `${Math.round(fraction * 100)}%`);
-  const rate = Math.round(totalRate(result)).toLocaleString("en-US");
-  console.error(`  ${result.connections}+${result.connections} ${label}: ${rate} ops/s (CPU server ${cpu[0]}, bench ${cpu[1]}, other ${cpu[2]})${notes}${problems}`);
+  const cpu = `CPU server ${percent(result.serverCpu)}, bench ${percent(result.benchCpu)}, other ${percent(result.otherCpu)}`;
+  console.error(`  ${result.connections}+${result.connections} ${label}: ${integer(totalRate(result))} ops/s (${cpu})${notes}${problems}`);
 }
 
 async function startAll(specs: readonly TargetSpec[], settings: Settings): Promise<Contender[]> {

@@ -17,7 +17,7 @@ const EXCHANGE_TIMEOUT_MS = 5000;
 // ---------------------------------------------------------------------------------------------
 // Latency samples
 
-export class Samples {
+class Samples {
   private data = new Float64Array(1 << 16);
   length = 0;
 
@@ -40,7 +40,7 @@ export class Samples {
 // ---------------------------------------------------------------------------------------------
 // One run's bookkeeping, shared by its clients
 
-export type Role = "set" | "get";
+type Role = "set" | "get";
 type Phase = "warmup" | "measure" | "drain";
 
 export class Run {
@@ -48,9 +48,8 @@ export class Run {
   readonly setLatency = new Samples();
   readonly getLatency = new Samples();
   hits = 0;
-  misses = 0;
   /** Replies over the whole run (warm-up and drain too), to check against the server's counters. */
-  readonly all = { sets: 0, hits: 0, misses: 0, failed: 0 };
+  readonly all = { sets: 0, hits: 0, misses: 0 };
   /** Problem description -> how many times. */
   readonly problems = new Map<string, number>();
 
@@ -69,9 +68,7 @@ export class Run {
       if (!measuring) return;
       this.getLatency.push(ms);
       if (kind === "hit") this.hits++;
-      else this.misses++;
     } else {
-      this.all.failed++;
       this.problem(`${role} answered ${kind}${detail === "" ? "" : `: ${detail}`}`);
     }
   }

@@ -73,7 +73,7 @@ export function report(input: ReportInput): string {
 export const totalRate = (run: RunResult | undefined): number => (run === undefined ? NaN : (run.sets + run.gets) / run.seconds);
 
 /** The run with the median total ops/s (the lower middle one for an even count). */
-export function medianRun(runs: readonly RunResult[]): RunResult | undefined {
+function medianRun(runs: readonly RunResult[]): RunResult | undefined {
   const sorted = [...runs].sort((a, b) => totalRate(a) - totalRate(b));
   return sorted[Math.floor((sorted.length - 1) / 2)];
 }
@@ -100,9 +100,12 @@ function roundRatios(numerator: readonly RunResult[], denominator: readonly RunR
 // ---------------------------------------------------------------------------------------------
 // Formatting
 
-const integer = (value: number): string => (Number.isFinite(value) ? Math.round(value).toLocaleString("en-US") : "-");
+export const MiB = 1048576;
+export const integer = (value: number): string => (Number.isFinite(value) ? Math.round(value).toLocaleString("en-US") : "-");
+/** A fraction (of a core, of the gets) as a whole percentage. */
+export const percent = (fraction: number): string => (Number.isFinite(fraction) ? `${Math.round(fraction * 100)}%` : "-");
+export const mib = (bytes: number): string => (Number.isFinite(bytes) ? `${(bytes / MiB).toFixed(1)} MiB` : "-");
 const ms = (value: number | undefined): string => (value === undefined || Number.isNaN(value) ? "-" : value < 10 ? value.toFixed(3) : value.toFixed(1));
-const percent = (fraction: number): string => (Number.isNaN(fraction) ? "-" : `${Math.round(fraction * 100)}%`);
 const scenarioName = (n: number | undefined): string => `${n}+${n}`;
 
 /** `0.71 (0.66-0.74)`; just the value when there is one round. */

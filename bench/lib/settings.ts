@@ -25,22 +25,28 @@ const RUN_OVERHEAD_SECONDS = 0.1;
 /** Starting and stopping the servers. */
 const FIXED_OVERHEAD_SECONDS = 2;
 
+/**
+ * The integer in `env[name]` (`fallback` when unset), from `min` to `max`; otherwise a
+ * SettingsError `<name>: expected <expected>, got "<text>"`.
+ */
+export function integerSetting(env: NodeJS.ProcessEnv, name: string, fallback: number, expected: string, min: number, max = Infinity): number {
+  const text = env[name];
+  const value = Number(text ?? fallback);
+  if (!Number.isInteger(value) || value < min || value > max) throw new SettingsError(`${name}: expected ${expected}, got "${text}"`);
+  return value;
+}
+
 export function readSettings(env: NodeJS.ProcessEnv): Settings {
   const seconds = Number(env.BENCH_SECONDS ?? "3");
   if (!(seconds > 0)) throw new SettingsError(`BENCH_SECONDS: expected a positive number, got "${env.BENCH_SECONDS}"`);
-  const rounds = Number(env.BENCH_ROUNDS ?? "3");
-  if (!Number.isInteger(rounds) || rounds < 1) throw new SettingsError(`BENCH_ROUNDS: expected a positive integer, got "${env.BENCH_ROUNDS}"`);
-  const itemSize = Number(env.BENCH_ITEM_SIZE ?? "1024");
-  if (!Number.isInteger(itemSize) || itemSize < 0) throw new SettingsError(`BENCH_ITEM_SIZE: expected a byte count, got "${env.BENCH_ITEM_SIZE}"`);
+  const rounds = integerSetting(env, "BENCH_ROUNDS", 3, "a positive integer", 1);
+  const itemSize = integerSetting(env, "BENCH_ITEM_SIZE", 1024, "a byte count", 0);
   const scenarios = (env.BENCH_SCENARIOS ?? "1,10,50").split(",").map((part) => {
     const n = Number(part.trim());
     if (!Number.isInteger(n) || n < 1) throw new SettingsError(`BENCH_SCENARIOS: expected positive integers like "1,10,50", got "${env.BENCH_SCENARIOS}"`);
     return n;
   });
-  const getWaitMs = Number(env.BENCH_GET_WAIT_MS ?? "500");
-  if (!Number.isInteger(getWaitMs) || getWaitMs < 0 || getWaitMs >= STALL_MS) {
-    throw new SettingsError(`BENCH_GET_WAIT_MS: expected whole milliseconds below ${STALL_MS}, got "${env.BENCH_GET_WAIT_MS}"`);
-  }
+  const getWaitMs = integerSetting(env, "BENCH_GET_WAIT_MS", 500, `whole milliseconds below ${STALL_MS}`, 0, STALL_MS - 1);
   return { seconds, rounds, scenarios, itemSize, getWaitMs, warmupMs: WARMUP_MS };
 }
 

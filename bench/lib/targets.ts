@@ -22,7 +22,6 @@ const START_TIMEOUT_MS = 15_000;
 const STOP_TIMEOUT_MS = 5_000;
 
 export interface Target {
-  readonly name: string;
   readonly port: number;
   /** A queue (items are consumed) rather than a cache or a fixed answer. */
   readonly isQueue: boolean;
@@ -102,6 +101,11 @@ export class ChildServer {
     return processCpuSeconds(this.proc.pid);
   }
 
+  /** The lines of the child's output that match `pattern`. */
+  logLines(pattern: RegExp): string[] {
+    return this.output.text.split("\n").filter((line) => pattern.test(line));
+  }
+
   /** The port from the child's `listening on <host>:<port>` log line, once it appears. */
   waitForListening(name: string, timeoutMs = START_TIMEOUT_MS): Promise<number> {
     return waitFor(`${name} to listen`, timeoutMs, () => {
@@ -142,23 +146,35 @@ async function exitedWithin(proc: Subprocess, timeoutMs: number): Promise<number
   }
 }
 
-const warningsAndErrors = (server: ChildServer) => (): string[] => server.output.text.split("\n").filter((line) => /\b(WARN|ERROR)\b/.test(line));
+/** A Kestrel server's WARN and ERROR log lines. */
+export function warningsAndErrors(server: ChildServer): string[] {
+  return server.logLines(/\b(WARN|ERROR)\b/);
+}
 
 // ---------------------------------------------------------------------------------------------
 // The targets
 
+/** The command that runs Kestrel from source (src/main.ts) on this bun, before its arguments. */
+export const KESTREL_FROM_SOURCE: readonly string[] = [process.execPath, MAIN];
+
+/** `command` (a Kestrel) with the arguments to listen on any free loopback port, keep its data in `dataDir` and read `configPath` if given. */
+export function kestrelArgv(command: readonly string[], dataDir: string, configPath: string | null): string[] {
+  const argv = [...command, "--host", HOST, "--port", "0", "--data", dataDir];
+  if (configPath !== null) argv.push("--config", configPath);
+  return argv;
+}
+
 export async function startKestrel(name: string, configToml: string | null): Promise<Target> {
   const root = makeTempDir("kestrel-bench-");
-  const argv = [process.execPath, MAIN, "--host", HOST, "--port", "0", "--data", join(root, "data")];
+  let configPath: string | null = null;
   if (configToml !== null) {
-    writeFileSync(join(root, "kestrel.toml"), configToml);
-    argv.push("--config", join(root, "kestrel.toml"));
+    configPath = join(root, "kestrel.toml");
+    writeFileSync(configPath, configToml);
   }
   // cwd = the temp dir, so a kestrel.toml in the caller's directory can't change the defaults.
-  const server = ChildServer.spawn(argv, root, [root]);
+  const server = ChildServer.spawn(kestrelArgv(KESTREL_FROM_SOURCE, join(root, "data"), configPath), root, [root]);
   const port = await server.waitForListening(name);
   return {
-    name,
     port,
     isQueue: true,
     reset: async () => {
@@ -166,7 +182,7 @@ export async function startKestrel(name: string, configToml: string | null): Pro
       if (reply !== "END\r\n") throw new Error(`${name}: unexpected reply to flush: ${JSON.stringify(reply)}`);
     },
     cpuSeconds: () => server.cpuSeconds(),
-    notableOutput: warningsAndErrors(server),
+    notableOutput: () => warningsAndErrors(server),
     stop: () => server.stop(true),
   };
 }
@@ -176,7 +192,6 @@ export async function startFloor(name: string, itemSize: number): Promise<Target
   const server = ChildServer.spawn([process.execPath, FLOOR, "0", String(itemSize)], import.meta.dir, []);
   const port = await server.waitForListening(name);
   return {
-    name,
     port,
     isQueue: false,
     reset: async () => {},
@@ -198,7 +213,6 @@ export async function startMemcached(name: string): Promise<Target> {
     return readStats(port).catch(() => null);
   });
   return {
-    name,
     port,
     isQueue: false,
     reset: async () => {
