@@ -8,6 +8,7 @@ export class TestClient {
   private chunks: Uint8Array[] = [];
   private buffered = 0;
   private waiter: (() => void) | null = null;
+  private drainWaiter: (() => void) | null = null;
   private ended = false;
   private socket!: Socket<undefined>;
   readonly closed: Promise<void>;
@@ -36,6 +37,7 @@ export class TestClient {
             setTimeout(() => socket.resume(), throttleMs);
           }
         },
+        drain: () => client.wakeWriter(),
         close: () => client.finish(),
         end: () => client.finish(),
         error: () => client.finish(),
@@ -47,6 +49,7 @@ export class TestClient {
   private finish(): void {
     this.ended = true;
     this.wake();
+    this.wakeWriter();
     this.markClosed();
   }
 
@@ -56,20 +59,35 @@ export class TestClient {
     waiter?.();
   }
 
+  private wakeWriter(): void {
+    const waiter = this.drainWaiter;
+    this.drainWaiter = null;
+    waiter?.();
+  }
+
   private async waitForData(): Promise<void> {
     if (this.ended) throw new Error("connection closed by server");
     await new Promise<void>((resolve) => (this.waiter = resolve));
   }
 
-  /** Writes all of `data`, waiting for the socket when it pushes back. */
+  /** Writes all of `data`, waiting for the socket's drain event when it pushes back. */
   async send(data: string | Uint8Array): Promise<void> {
     let bytes = typeof data === "string" ? Buffer.from(data, "latin1") : data;
-    while (bytes.length > 0) {
+    for (;;) {
       const written = this.socket.write(bytes);
       if (written < 0) throw new Error("socket closed");
       bytes = bytes.subarray(written);
-      if (bytes.length > 0) await Bun.sleep(1);
+      if (bytes.length === 0) return;
+      if (this.ended) throw new Error("connection closed by server");
+      await new Promise<void>((resolve) => (this.drainWaiter = resolve));
     }
+  }
+
+  /** Gets until the queue is empty; returns what came out, in order. */
+  async drain(queue: string): Promise<string[]> {
+    const out: string[] = [];
+    for (let value = await this.get(queue); value !== null; value = await this.get(queue)) out.push(value);
+    return out;
   }
 
   /** Takes `n` buffered bytes from the front (a copy, so callers may keep it). */

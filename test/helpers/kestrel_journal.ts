@@ -64,11 +64,6 @@ export class KestrelJournalBuilder {
     return this.op(8, this.int(xid), this.int(count));
   }
 
-  raw(bytes: Uint8Array): this {
-    this.parts.push(Buffer.from(bytes));
-    return this;
-  }
-
   build(): Uint8Array {
     return new Uint8Array(Buffer.concat(this.parts));
   }

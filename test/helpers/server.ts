@@ -8,15 +8,45 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { TestClient } from "./client.ts";
 
-const MAIN = join(import.meta.dir, "..", "..", "src", "main.ts");
+/** The server's entry point, run as `[process.execPath, MAIN, ...args]`. */
+export const MAIN = join(import.meta.dir, "..", "..", "src", "main.ts");
 
 /** Every server started and not yet stopped; a failing test must not leave one running. */
 const running = new Set<ReturnType<typeof Bun.spawn>>();
 
-/** Kills every server still running (test/setup.ts calls it after the last test). */
-export function killAllServers(): void {
+/** Temp directories `start` made (data and config); a server started in `beforeAll` may need them until the end. */
+const madeDirs = new Set<string>();
+
+function makeDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  madeDirs.add(dir);
+  return dir;
+}
+
+/**
+ * Kills every server still running and removes the temp directories `start` made (test/setup.ts
+ * calls it after the last test).
+ */
+export function cleanUpServers(): void {
   for (const proc of running) proc.kill("SIGKILL");
   running.clear();
+  for (const dir of madeDirs) rmSync(dir, { recursive: true, force: true });
+  madeDirs.clear();
+}
+
+/** A port that was free a moment ago, for a server that must be told its port in advance. */
+export function freePort(): number {
+  const listener = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  const port = listener.port;
+  listener.stop(true);
+  return port;
+}
+
+/** Runs `kestrel args` (from `cwd`) to the end and collects what it wrote. */
+export async function runKestrel(args: readonly string[], cwd?: string): Promise<{ stdout: string; stderr: string; code: number }> {
+  const proc = Bun.spawn([process.execPath, MAIN, ...args], { stdout: "pipe", stderr: "pipe", stdin: "ignore", cwd });
+  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  return { stdout, stderr, code };
 }
 
 export interface ServerOptions {
@@ -28,9 +58,11 @@ export interface ServerOptions {
 }
 
 /** Collects a child's stderr and lets callers wait for a pattern to appear in it. */
-class LogCapture {
+export class LogCapture {
   text = "";
   private wake: (() => void) | null = null;
+  /** The stream has ended: nothing more will be logged. */
+  private ended = false;
   readonly done: Promise<void>;
 
   constructor(stream: ReadableStream<Uint8Array>) {
@@ -40,6 +72,7 @@ class LogCapture {
         this.text += decoder.decode(chunk);
         this.notify();
       }
+      this.ended = true;
       this.notify();
     })();
   }
@@ -50,11 +83,15 @@ class LogCapture {
     wake?.();
   }
 
-  async waitFor(pattern: RegExp, exited: () => boolean, since = 0): Promise<RegExpExecArray> {
+  /**
+   * Resolves when `pattern` matches what was logged after `since` characters; throws once the
+   * stream has ended without it.
+   */
+  async waitFor(pattern: RegExp, since = 0): Promise<RegExpExecArray> {
     for (;;) {
       const match = pattern.exec(this.text.slice(since));
       if (match !== null) return match;
-      if (exited()) throw new Error(`server exited without logging ${pattern}:\n${this.text}`);
+      if (this.ended) throw new Error(`server exited without logging ${pattern}:\n${this.text}`);
       await new Promise<void>((resolve) => (this.wake = resolve));
     }
   }
@@ -75,23 +112,19 @@ export class ServerProcess {
   }
 
   static async start(options: ServerOptions = {}): Promise<ServerProcess> {
-    const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), "kestrel-test-"));
+    const dataDir = options.dataDir ?? makeDir("kestrel-test-");
     const args = [process.execPath, MAIN, "--host", "127.0.0.1", "--port", "0", "--data", dataDir];
     if (options.config !== undefined) {
-      const configPath = options.configPath ?? join(mkdtempSync(join(tmpdir(), "kestrel-conf-")), "kestrel.toml");
+      const configPath = options.configPath ?? join(makeDir("kestrel-conf-"), "kestrel.toml");
       writeFileSync(configPath, options.config);
       args.push("--config", configPath);
     }
     args.push(...(options.args ?? []));
     const proc = Bun.spawn(args, { stdout: "ignore", stderr: "pipe", stdin: "ignore" });
     running.add(proc);
-    let exited = false;
-    void proc.exited.then(() => {
-      exited = true;
-      running.delete(proc);
-    });
+    void proc.exited.then(() => running.delete(proc));
     const log = new LogCapture(proc.stderr as ReadableStream<Uint8Array>);
-    const match = await log.waitFor(/listening on [^\s]+:(\d+)/, () => exited);
+    const match = await log.waitFor(/listening on [^\s]+:(\d+)/);
     return new ServerProcess(proc, Number(match[1]), dataDir, options, log);
   }
 
@@ -103,8 +136,8 @@ export class ServerProcess {
    * Resolves when the server's log matches `pattern`, looking only at what was logged after
    * `since` characters (take `output.length` before causing the event you wait for).
    */
-  async waitForLog(pattern: RegExp, since = 0): Promise<RegExpExecArray> {
-    return this.log.waitFor(pattern, () => this.proc.exitCode !== null || this.proc.signalCode !== null, since);
+  waitForLog(pattern: RegExp, since = 0): Promise<RegExpExecArray> {
+    return this.log.waitFor(pattern, since);
   }
 
   /** SIGTERM and wait; returns the exit code. */

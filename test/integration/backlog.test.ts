@@ -4,9 +4,8 @@
  * once drained.
  */
 import { describe, expect, test } from "bun:test";
-import { readdirSync, statSync } from "node:fs";
-import { join } from "node:path";
 import type { TestClient } from "../helpers/client.ts";
+import { journalBytes } from "../helpers/journal.ts";
 import { expectMemoryNotToFollowBacklog, residentMiB } from "../helpers/memory.ts";
 import { ServerProcess } from "../helpers/server.ts";
 
@@ -29,11 +28,6 @@ async function drain(c: TestClient, queue: string, from: number, count: number):
     if (value !== item(i)) throw new Error(`item ${i}: got ${value?.slice(0, 20)}`);
   }
 }
-
-const journalBytes = (dir: string, queue: string) =>
-  readdirSync(dir)
-    .filter((name) => name === queue || name.startsWith(`${queue}.`))
-    .reduce((sum, name) => sum + statSync(join(dir, name)).size, 0);
 
 describe("a backlog 16x max_memory_size", () => {
   test("stays in order across a graceful restart and a kill -9, and its files shrink once drained", async () => {

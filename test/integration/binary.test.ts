@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { TestClient } from "../helpers/client.ts";
+import { LogCapture } from "../helpers/server.ts";
 
 const ROOT = join(import.meta.dir, "..", "..");
 const dir = mkdtempSync(join(tmpdir(), "kestrel-binary-"));
@@ -36,26 +37,16 @@ test("serves with an empty PATH, reloads on SIGHUP and stops cleanly on SIGTERM"
   const config = join(dir, "kestrel.toml");
   writeFileSync(config, "[queues.small]\nmax_items = 1\n");
   const server = run(["--host", "127.0.0.1", "--port", "0", "--data", join(dir, "data"), "--config", config]);
-  const decoder = new TextDecoder();
-  let log = "";
-  const reader = server.stderr.getReader();
-  const waitFor = async (pattern: RegExp) => {
-    for (let match = pattern.exec(log); ; match = pattern.exec(log)) {
-      if (match !== null) return match;
-      const { value, done } = await reader.read();
-      if (done) throw new Error(`server ended without logging ${pattern}:\n${log}`);
-      log += decoder.decode(value);
-    }
-  };
-  const port = Number((await waitFor(/listening on 127\.0\.0\.1:(\d+)/))[1]);
+  const log = new LogCapture(server.stderr);
+  const port = Number((await log.waitFor(/listening on 127\.0\.0\.1:(\d+)/))[1]);
   const c = await TestClient.connect(port);
   expect(await c.set("small", "one")).toBe("STORED");
   expect(await c.set("small", "two")).toBe("NOT_STORED");
 
   writeFileSync(config, "[queues.small]\nmax_items = 5\n");
-  const before = log.length;
+  const before = log.text.length;
   server.kill("SIGHUP");
-  await waitFor(new RegExp(`^[\\s\\S]{${before}}[\\s\\S]*reloaded config from`));
+  await log.waitFor(/reloaded config from/, before);
   expect(await c.set("small", "two")).toBe("STORED");
   expect(await c.get("small")).toBe("one");
 

@@ -1,16 +1,13 @@
 import { expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { ServerProcess } from "../helpers/server.ts";
-
-const MAIN = join(import.meta.dir, "..", "..", "src", "main.ts");
+import { runKestrel, ServerProcess } from "../helpers/server.ts";
 
 test("a second server on the same queue_path is refused; after a kill -9 the lock is taken over", async () => {
   const server = await ServerProcess.start();
-  const second = Bun.spawn([process.execPath, MAIN, "--host", "127.0.0.1", "--port", "0", "--data", server.dataDir], { stderr: "pipe" });
-  const [code, stderr] = await Promise.all([second.exited, new Response(second.stderr).text()]);
-  expect(code).toBe(1);
-  expect(stderr).toContain(`is in use by another kestrel (pid ${server.proc.pid})`);
+  const second = await runKestrel(["--host", "127.0.0.1", "--port", "0", "--data", server.dataDir]);
+  expect(second.code).toBe(1);
+  expect(second.stderr).toContain(`is in use by another kestrel (pid ${server.proc.pid})`);
   expect(JSON.parse(readFileSync(join(server.dataDir, ".lock"), "utf8")).pid).toBe(server.proc.pid);
 
   await server.kill9();

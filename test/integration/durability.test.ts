@@ -5,12 +5,6 @@ import type { TestClient } from "../helpers/client.ts";
 import { KestrelJournalBuilder } from "../helpers/kestrel_journal.ts";
 import { ServerProcess } from "../helpers/server.ts";
 
-async function drain(c: TestClient, queue: string): Promise<string[]> {
-  const out: string[] = [];
-  for (let v = await c.get(queue); v !== null; v = await c.get(queue)) out.push(v);
-  return out;
-}
-
 /** Sets `count` items pipelined in batches, returning the acknowledged ones in order. */
 async function fill(c: TestClient, queue: string, count: number, prefix: string): Promise<string[]> {
   const acked: string[] = [];
@@ -35,7 +29,7 @@ describe("durability", () => {
       await server.kill9();
       const again = await server.restart();
       const c2 = await again.client();
-      expect(await drain(c2, "dur")).toEqual(acked.slice(300));
+      expect(await c2.drain("dur")).toEqual(acked.slice(300));
       c2.close();
       expect(await again.stop()).toBe(0);
       again.removeData();
@@ -52,8 +46,8 @@ describe("durability", () => {
     expect(await server.stop()).toBe(0);
     const again = await server.restart();
     const c2 = await again.client();
-    expect(await drain(c2, "g")).toEqual(["b", "c", "d"]);
-    expect(await drain(c2, "g+child")).toEqual(["own"]);
+    expect(await c2.drain("g")).toEqual(["b", "c", "d"]);
+    expect(await c2.drain("g+child")).toEqual(["own"]);
     c2.close();
     await again.stop();
     again.removeData();
@@ -67,7 +61,7 @@ describe("durability", () => {
     await server.kill9();
     const again = await server.restart();
     const c2 = await again.client();
-    expect(await drain(c2, "tx")).toEqual(["x", "y"]);
+    expect(await c2.drain("tx")).toEqual(["x", "y"]);
     c2.close();
     await again.stop();
     again.removeData();
@@ -97,7 +91,7 @@ describe("durability", () => {
     writeFileSync(join(server.dataDir, "legacy.bak"), "not a journal");
     const again = await server.restart();
     const c = await again.client();
-    expect(await drain(c, "legacy")).toEqual(["old-2", "old-3", "old-4"]);
+    expect(await c.drain("legacy")).toEqual(["old-2", "old-3", "old-4"]);
     expect((await c.stats()).has("queue_legacy.bak_items")).toBe(false);
     c.close();
     await again.stop();
@@ -115,7 +109,7 @@ describe("durability", () => {
     const again = await server.restart();
     expect(again.output).toContain("journal damaged");
     const c2 = await again.client();
-    expect(await drain(c2, "torn")).toEqual(["one", "two"]);
+    expect(await c2.drain("torn")).toEqual(["one", "two"]);
     c2.close();
     await again.stop();
     again.removeData();

@@ -6,16 +6,8 @@ import { expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { TestClient } from "../helpers/client.ts";
+import { freePort, MAIN } from "../helpers/server.ts";
 import { tempDir } from "../helpers/temp_dir.ts";
-
-const MAIN = join(import.meta.dir, "..", "..", "src", "main.ts");
-
-function freePort(): number {
-  const listener = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const port = listener.port;
-  listener.stop(true);
-  return port;
-}
 
 /**
  * Connects once the server listens (each refused connect is an event, not a sleep) and round-trips

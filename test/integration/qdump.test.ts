@@ -2,16 +2,8 @@ import { describe, expect, test } from "bun:test";
 import { appendFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { KestrelJournalBuilder } from "../helpers/kestrel_journal.ts";
-import { ServerProcess } from "../helpers/server.ts";
+import { runKestrel, ServerProcess } from "../helpers/server.ts";
 import { tempDir } from "../helpers/temp_dir.ts";
-
-const MAIN = join(import.meta.dir, "..", "..", "src", "main.ts");
-
-async function kestrel(...args: string[]) {
-  const proc = Bun.spawn([process.execPath, MAIN, ...args], { stdout: "pipe", stderr: "pipe" });
-  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
-  return { stdout, stderr, code };
-}
 
 describe("kestrel qdump", () => {
   test("lists a server's journal record by record; --verify passes a clean file", async () => {
@@ -25,7 +17,7 @@ describe("kestrel qdump", () => {
     await server.stop();
     const file = join(server.dataDir, "jobs");
 
-    const dump = await kestrel("qdump", file);
+    const dump = await runKestrel(["qdump", file]);
     expect(dump.code).toBe(0);
     const lines = dump.stdout.trimEnd().split("\n");
     expect(lines[0]).toMatch(/^\s+offset\s+opcode\s+id\/xid\s+size\s+expiry\s+data$/);
@@ -35,7 +27,7 @@ describe("kestrel qdump", () => {
     expect(lines[4]).toMatch(/^\s+\d+\s+REMOVE\s+1$/);
     expect(lines[5]).toBe(`${file}: current format, ${Bun.file(file).size} bytes, 4 intact records, no damage`);
 
-    const verify = await kestrel("qdump", "--verify", file);
+    const verify = await runKestrel(["qdump", "--verify", file]);
     expect(verify.code).toBe(0);
     server.removeData();
   });
@@ -50,18 +42,18 @@ describe("kestrel qdump", () => {
     const size = Bun.file(file).size;
     appendFileSync(file, "\xa7 torn");
 
-    const verify = await kestrel("qdump", "--verify", file);
+    const verify = await runKestrel(["qdump", "--verify", file]);
     expect(verify.code).toBe(1);
     expect(verify.stdout).toContain(`DAMAGED at offset ${size} (torn or corrupt tail)`);
-    const dump = await kestrel("qdump", file);
+    const dump = await runKestrel(["qdump", file]);
     expect(dump.code).toBe(1);
     expect(dump.stdout).toContain(`DAMAGE ${size}-${size + 7} (7 bytes): torn or corrupt tail`);
 
-    const repair = await kestrel("qdump", "--repair", file);
+    const repair = await runKestrel(["qdump", "--repair", file]);
     expect(repair.code).toBe(0);
     expect(repair.stderr).toContain("journal damaged; kept 3 records");
     expect(readdirSync(join(server.dataDir, "quarantine"))).toEqual([expect.stringMatching(new RegExp(`^q\\..*\\.${size}-${size + 7}\\.bad$`))]);
-    expect((await kestrel("qdump", "--verify", file)).code).toBe(0);
+    expect((await runKestrel(["qdump", "--verify", file])).code).toBe(0);
 
     const again = await server.restart();
     const c2 = await again.client();
@@ -75,21 +67,21 @@ describe("kestrel qdump", () => {
     const dir = tempDir();
     const file = join(dir, "old");
     writeFileSync(file, new KestrelJournalBuilder().addx("x").add("y").removeTentative().saveXid(5).confirmRemove(1).build());
-    const dump = await kestrel("qdump", file);
+    const dump = await runKestrel(["qdump", file]);
     expect(dump.code).toBe(0);
     expect(dump.stdout).toMatch(/\n\s+0\s+ADDX\s+1\s+-\s+"x"\n/);
     expect(dump.stdout).toMatch(/\s+REMOVE_TENTATIVE\n/);
     expect(dump.stdout).toMatch(/\s+SAVE_XID\s+5\n/);
     expect(dump.stdout).toContain(": Kestrel format,");
-    expect((await kestrel("qdump", "--repair", file)).code).toBe(0);
-    expect((await kestrel("qdump", file)).stdout).toContain(": current format,");
+    expect((await runKestrel(["qdump", "--repair", file])).code).toBe(0);
+    expect((await runKestrel(["qdump", file])).stdout).toContain(": current format,");
   });
 
   test("usage errors", async () => {
-    expect((await kestrel("qdump")).code).toBe(2);
-    expect((await kestrel("qdump", "--verify", "--repair", "x")).code).toBe(2);
-    expect((await kestrel("qdump", "--port", "1", "x")).code).toBe(2);
-    const missing = await kestrel("qdump", "/nonexistent/journal");
+    expect((await runKestrel(["qdump"])).code).toBe(2);
+    expect((await runKestrel(["qdump", "--verify", "--repair", "x"])).code).toBe(2);
+    expect((await runKestrel(["qdump", "--port", "1", "x"])).code).toBe(2);
+    const missing = await runKestrel(["qdump", "/nonexistent/journal"]);
     expect(missing.code).toBe(1);
     expect(missing.stderr).toBe("kestrel: /nonexistent/journal: ENOENT: no such file or directory, open '/nonexistent/journal'\n");
   });

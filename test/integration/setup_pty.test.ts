@@ -7,16 +7,10 @@ import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { TestClient } from "../helpers/client.ts";
 import { KEYS, PtySession } from "../helpers/pty.ts";
+import { freePort, LogCapture, MAIN } from "../helpers/server.ts";
 import { tempDir } from "../helpers/temp_dir.ts";
 
-const KESTREL = [process.execPath, join(import.meta.dir, "..", "..", "src", "main.ts")];
-
-function freePort(): number {
-  const listener = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const port = listener.port;
-  listener.stop(true);
-  return port;
-}
+const KESTREL = [process.execPath, MAIN];
 
 describe("first run on a terminal", () => {
   test("asks, writes kestrel.toml, then serves on the answers", async () => {
@@ -63,15 +57,11 @@ describe("first run on a terminal", () => {
 test("without a terminal it never asks: embedded defaults, and the log says where the data goes", async () => {
   const dir = tempDir();
   const proc = Bun.spawn([...KESTREL, "--host", "127.0.0.1", "--port", "0"], { cwd: dir, stdin: "pipe", stdout: "pipe", stderr: "pipe" });
-  const decoder = new TextDecoder();
-  let log = "";
-  for await (const chunk of proc.stderr) {
-    log += decoder.decode(chunk);
-    if (log.includes("listening on")) break;
-  }
+  const log = new LogCapture(proc.stderr);
+  await log.waitFor(/listening on/);
   proc.kill("SIGTERM");
   expect(await proc.exited).toBe(0);
-  expect(log).toContain("no config file and no terminal to ask on: using the embedded defaults");
-  expect(log).toContain(`queues in ${join(dir, "kestrel-data")}`);
+  expect(log.text).toContain("no config file and no terminal to ask on: using the embedded defaults");
+  expect(log.text).toContain(`queues in ${join(dir, "kestrel-data")}`);
   expect(existsSync(join(dir, "kestrel.toml"))).toBe(false);
 });

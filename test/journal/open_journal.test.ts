@@ -3,9 +3,9 @@ import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { flushJournals } from "../../src/journal/flush_scheduler.ts";
 import { UnsupportedJournalError } from "../../src/journal/open_journal.ts";
-import { encodeFileHeader, hasFileHeader } from "../../src/journal/record.ts";
+import { hasFileHeader } from "../../src/journal/record.ts";
 import type { SyncPolicy } from "../../src/journal/sync_policy.ts";
-import { openQueueJournal } from "../helpers/journal.ts";
+import { headerWithVersion, openQueueJournal } from "../helpers/journal.ts";
 import { bytes, concat, text } from "../helpers/bytes.ts";
 import { KestrelJournalBuilder } from "../helpers/kestrel_journal.ts";
 import { tempDir } from "../helpers/temp_dir.ts";
@@ -110,10 +110,7 @@ describe("openJournal", () => {
 
   test("a journal of a newer format version is left untouched", () => {
     const dir = tempDir();
-    const header = encodeFileHeader();
-    const view = new DataView(header.buffer);
-    view.setUint32(8, 9, true);
-    view.setUint32(12, Bun.hash.crc32(header.subarray(0, 12)), true);
+    const header = headerWithVersion(9);
     writeFileSync(join(dir, "q"), header);
     expect(() => open(dir)).toThrow(UnsupportedJournalError);
     expect(readFileSync(join(dir, "q"))).toEqual(Buffer.from(header));

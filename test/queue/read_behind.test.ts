@@ -1,10 +1,9 @@
 import { describe, expect, test } from "bun:test";
-import { readdirSync, statSync } from "node:fs";
-import { join } from "node:path";
 import { flushJournals } from "../../src/journal/flush_scheduler.ts";
 import { QueueCollection } from "../../src/queue/queue_collection.ts";
 import { bytes, text } from "../helpers/bytes.ts";
 import { configFor } from "../helpers/config.ts";
+import { journalBytes } from "../helpers/journal.ts";
 import { tempDir } from "../helpers/temp_dir.ts";
 
 const NOW = Date.now();
@@ -31,7 +30,6 @@ function take(queues: QueueCollection, name: string, count: number): number[] {
 }
 
 const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
-const journalBytes = (dir: string) => readdirSync(dir).filter((f) => f.startsWith("q")).reduce((sum, f) => sum + statSync(join(dir, f)).size, 0);
 
 describe("read-behind", () => {
   test("a queue 25x its memory budget keeps its head in memory and comes back in order", () => {
@@ -99,10 +97,10 @@ describe("read-behind", () => {
     const dir = tempDir();
     const queues = QueueCollection.load(configFor(dir, CONFIG));
     fill(queues, "q", 0, 400);
-    expect(journalBytes(dir)).toBeGreaterThan(200 * 1024);
+    expect(journalBytes(dir, "q")).toBeGreaterThan(200 * 1024);
     take(queues, "q", 400);
     queues.maintainJournals();
-    expect(journalBytes(dir)).toBeLessThan(100);
+    expect(journalBytes(dir, "q")).toBeLessThan(100);
     queues.close();
   });
 

@@ -6,22 +6,17 @@
  * whose consumption was confirmed may appear. KESTREL_CRASH_CYCLES sets the number of kills
  * (default 20).
  */
-import { afterAll, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { expect, test } from "bun:test";
 import { seededRandom } from "../helpers/bytes.ts";
 import type { TestClient } from "../helpers/client.ts";
 import { ServerProcess } from "../helpers/server.ts";
+import { tempDir } from "../helpers/temp_dir.ts";
 
 const CYCLES = Number(process.env.KESTREL_CRASH_CYCLES ?? 20);
 const POLICIES = ["never", "always", "10ms"];
 const PRODUCERS = 3;
 const CONSUMERS = 2;
 const QUEUE = "crash";
-
-const dataDir = mkdtempSync(join(tmpdir(), "kestrel-crash-"));
-afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
 /** What the clients saw, across every cycle. */
 interface Ledger {
@@ -67,7 +62,7 @@ async function consume(client: TestClient, ledger: Ledger): Promise<void> {
   }
 }
 
-async function runCycle(cycle: number, ledger: Ledger, random: () => number): Promise<void> {
+async function runCycle(dataDir: string, cycle: number, ledger: Ledger, random: () => number): Promise<void> {
   const server = await ServerProcess.start({ dataDir, config: configFor(cycle) });
   const clients = await Promise.all(Array.from({ length: PRODUCERS + CONSUMERS }, () => server.client()));
   const work = clients.map((client, i) =>
@@ -84,12 +79,12 @@ async function runCycle(cycle: number, ledger: Ledger, random: () => number): Pr
 test(`no acknowledged item is lost and nothing is invented across ${CYCLES} kill -9 restarts`, async () => {
   const random = seededRandom(Number(process.env.KESTREL_CRASH_SEED ?? 42));
   const ledger: Ledger = { sent: new Set(), acked: new Set(), confirmed: new Set(), closing: new Set() };
-  for (let cycle = 0; cycle < CYCLES; cycle++) await runCycle(cycle, ledger, random);
+  const dataDir = tempDir();
+  for (let cycle = 0; cycle < CYCLES; cycle++) await runCycle(dataDir, cycle, ledger, random);
 
   const server = await ServerProcess.start({ dataDir, config: configFor(0) });
   const client = await server.client();
-  const remaining: string[] = [];
-  for (let value = await client.get(QUEUE); value !== null; value = await client.get(QUEUE)) remaining.push(value);
+  const remaining = await client.drain(QUEUE);
   client.close();
   expect(await server.stop()).toBe(0);
 
