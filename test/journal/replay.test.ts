@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { encodeAdd, encodeFileHeader, encodeIdRecord, OP_ABORT, OP_OPEN, OP_REMOVE } from "../../src/journal/record.ts";
-import { replayJournal } from "../../src/journal/replay.ts";
+import { replayJournal } from "../helpers/replay.ts";
 import { bytes, concat, text } from "../helpers/bytes.ts";
 import { headerWithVersion } from "../helpers/journal.ts";
 import { KestrelJournalBuilder } from "../helpers/kestrel_journal.ts";

@@ -3,7 +3,7 @@ import { copyFileSync, existsSync, readdirSync, readFileSync, renameSync, rmSync
 import { join } from "node:path";
 import { flushJournals } from "../../src/journal/flush_scheduler.ts";
 import type { Journal } from "../../src/journal/journal.ts";
-import { replayJournal } from "../../src/journal/replay.ts";
+import { replayJournal } from "../helpers/replay.ts";
 import { packPath, sealedPath } from "../../src/journal/segment_files.ts";
 import { bytes, text } from "../helpers/bytes.ts";
 import { openQueueJournal } from "../helpers/journal.ts";

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import type { Item } from "../../src/journal/item.ts";
 import { openQueueJournal } from "../helpers/journal.ts";
 import { encodeAdd, encodeFileHeader, encodeIdRecord, OP_ABORT, OP_OPEN, OP_REMOVE } from "../../src/journal/record.ts";
-import { replayJournal } from "../../src/journal/replay.ts";
+import { replayJournal } from "../helpers/replay.ts";
 import { concat, seededRandom } from "../helpers/bytes.ts";
 import { tempDir } from "../helpers/temp_dir.ts";
 

@@ -1,16 +1,16 @@
 /**
- * Turns the bytes of one journal file, of either format, into the queue they describe.
+ * Turns the bytes of one journal file, of either format, into the queue they describe: the
+ * journal tests' view of a file. (Start-up does the same through open_journal.ts, segment by
+ * segment, with the same ReplayState.)
  *
  * Only records that pass their checks are applied (scan.ts decides which), so no garbage ever
  * becomes an item; everything else is reported as damaged byte ranges for the caller to
  * quarantine. Never throws.
  */
-import type { Item } from "./item.ts";
-import { KestrelReplayer } from "./legacy_replay.ts";
-import { ReplayState } from "./replay_state.ts";
-import { scanJournal, type Damage, type JournalFormat } from "./scan.ts";
-
-export type { Damage, JournalFormat };
+import type { Item } from "../../src/journal/item.ts";
+import { KestrelReplayer } from "../../src/journal/legacy_replay.ts";
+import { ReplayState } from "../../src/journal/replay_state.ts";
+import { scanJournal, type Damage, type JournalFormat } from "../../src/journal/scan.ts";
 
 export interface ReplayOutcome {
   readonly format: JournalFormat;
