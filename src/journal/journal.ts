@@ -22,7 +22,7 @@ import type { Commit } from "./commit.ts";
 import { fsyncDirectory } from "./files.ts";
 import type { Item } from "./item.ts";
 import { PackTask, installPack, writePack, type PackEntry } from "./pack.ts";
-import { activePath, sealedPath } from "./segment_files.ts";
+import { activePath, sealedPath, segmentPath } from "./segment_files.ts";
 import type { SyncPolicy } from "./sync_policy.ts";
 import { JournalWriter, type WriterEvents } from "./writer.ts";
 
@@ -67,7 +67,7 @@ export class Journal {
     this.settings = settings;
     this.writer = new JournalWriter(activePath(dir, name), settings.policy, { ...events, onWritten: () => this.rotateIfFull() });
     this.reader = new AddReader({
-      pathOf: (seq) => (seq === this.activeSeq ? activePath(this.dir, this.name) : sealedPath(this.dir, this.name, seq)),
+      pathOf: (seq) => segmentPath(this.dir, this.name, seq, this.activeSeq),
       nextSeq: (seq) => (seq === this.activeSeq ? null : (this.sealed.find((segment) => segment.seq > seq)?.seq ?? this.activeSeq)),
     });
   }

@@ -20,7 +20,7 @@ import { QUARANTINE_DIR, quarantine } from "./quarantine.ts";
 import { FILE_HEADER_SIZE, OP_ADD, encodeFileHeader } from "./record.ts";
 import { ReplayState, type DiskRegion } from "./replay_state.ts";
 import { estimateRecords, scanJournal, type Damage, type ScanSummary } from "./scan.ts";
-import { activePath, packPath, sealedPath, type QueueFiles } from "./segment_files.ts";
+import { activePath, packPath, sealedPath, segmentPath, type QueueFiles } from "./segment_files.ts";
 import type { WriterEvents } from "./writer.ts";
 
 export interface OpenOptions {
@@ -52,7 +52,7 @@ export function openJournal(options: OpenOptions): OpenedJournal {
   const files = options.files ?? { sealed: [], packs: [], hasActive: false };
   const sealedSeqs = finishCompaction(dir, name, files);
   const activeSeq = (sealedSeqs.at(-1) ?? 0) + 1;
-  const pathOf = (seq: number) => (seq === activeSeq ? activePath(dir, name) : sealedPath(dir, name, seq));
+  const pathOf = (seq: number) => segmentPath(dir, name, seq, activeSeq);
   const order = files.hasActive ? [...sealedSeqs, activeSeq] : sealedSeqs;
   const reader = new AddReader({ pathOf, nextSeq: (seq) => order.find((next) => next > seq) ?? null });
   const state = new ReplayState(options.memoryBudget, (from, maxBytes) => reader.read(from, Infinity, maxBytes));

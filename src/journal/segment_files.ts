@@ -40,6 +40,11 @@ export function sealedPath(dir: string, queue: string, seq: number): string {
   return join(dir, `${queue}.${String(seq).padStart(SEQ_DIGITS, "0")}`);
 }
 
+/** Segment `seq` of a journal whose active segment is `activeSeq`. */
+export function segmentPath(dir: string, queue: string, seq: number, activeSeq: number): string {
+  return seq === activeSeq ? activePath(dir, queue) : sealedPath(dir, queue, seq);
+}
+
 export function packPath(dir: string, queue: string, seq: number): string {
   return `${sealedPath(dir, queue, seq)}.pack`;
 }
