@@ -37,6 +37,7 @@ export class RecordBatch {
   addItem(item: Item): void {
     const data = item.data;
     const large = data.length >= LARGE_ITEM;
+    // reserve() may switch arenas: read this.arena and this.view only after it.
     const offset = this.reserve(large ? ADD_HEAD_SIZE : ADD_HEAD_SIZE + data.length);
     writeAddHead(this.arena, this.view, offset, item);
     if (large) {
@@ -49,7 +50,9 @@ export class RecordBatch {
   }
 
   addId(op: IdOp, id: number): void {
-    writeIdRecord(this.arena, this.view, this.reserve(ID_RECORD_SIZE), op, id);
+    // reserve() may switch arenas: read this.arena and this.view only after it.
+    const offset = this.reserve(ID_RECORD_SIZE);
+    writeIdRecord(this.arena, this.view, offset, op, id);
     this.size += ID_RECORD_SIZE;
   }
 

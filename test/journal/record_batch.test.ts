@@ -46,3 +46,26 @@ describe("RecordBatch", () => {
     expect(taken.chunks.every((chunk) => firstBuffers.has(chunk.buffer))).toBe(true);
   });
 });
+
+describe("RecordBatch arena boundaries", () => {
+  // Regression: an id record that did not fit in the arena was written into the old arena, over a
+  // record already queued, while the new arena's first bytes stayed zero.
+  test("an id record that crosses into a new arena lands there, whatever the fill level", () => {
+    for (let filler = 1; filler <= 40; filler++) {
+      const batch = new RecordBatch();
+      const expected: Uint8Array[] = [];
+      let id = 1;
+      // Small items until the arena is within a few id records of its end.
+      while (batch.size < 64 * 1024 - 200 + filler) {
+        const item = itemOf(id++, filler);
+        batch.addItem(item);
+        expected.push(...encodeAdd(item));
+      }
+      for (let i = 0; i < 20; i++) {
+        batch.addId(OP_REMOVE, i + 1);
+        expected.push(encodeIdRecord(OP_REMOVE, i + 1));
+      }
+      expect(concat(...batch.take().chunks)).toEqual(concat(...expected));
+    }
+  });
+});
