@@ -54,7 +54,8 @@ export class Connection implements Session {
   ) {
     this.outbox = new Outbox(socket, () => this.replyReady());
     this.parser = new RequestParser(MAX_LINE_LENGTH, maxRequestSize);
-    this.armIdleTimer();
+    // Always set: Bun closes a socket idle for 120 s unless told otherwise, and 0 means never.
+    this.socket.timeout(idleSeconds);
   }
 
   onData(chunk: Uint8Array): void {
@@ -80,6 +81,19 @@ export class Connection implements Session {
     const now = Date.now();
     for (const [queue, item] of this.openItems) queue.abort(item, now);
     this.openItems.clear();
+  }
+
+  /**
+   * The socket saw no traffic for `idleSeconds`. A connection that still owes replies (waiting
+   * for a journal write, or for the client to read) is not idle: closing it would lose the items
+   * in those replies.
+   */
+  onIdleTimeout(): void {
+    if (this.closing || this.closed || this.outbox.idle) {
+      this.socket.end();
+      return;
+    }
+    this.armIdleTimer();
   }
 
   suspend(cancel: () => void): void {

@@ -153,8 +153,9 @@ export class KestrelServer {
           this.closed(socket);
         },
         timeout: (socket) => {
-          log.debug("closing idle connection");
-          socket.end();
+          if (socket.data === null) return void socket.end();
+          log.debug("idle timeout");
+          socket.data.onIdleTimeout();
         },
       },
     });
