@@ -6,10 +6,9 @@
  * server) is skipped to the next intact record and reported; start-up recovery deals with it
  * properly at the next start. Item data is copied out of the read buffer (into slabs).
  */
-import { closeSync, fstatSync, openSync } from "node:fs";
 import { viewOf } from "./binary.ts";
 import { copyBytes } from "./byte_slab.ts";
-import { readFully } from "./files.ts";
+import { closeQuietly, fileSystem, readFully } from "./files.ts";
 import type { Item } from "./item.ts";
 import { FILE_HEADER_SIZE, OP_ADD, RECORD_HEADER_SIZE, declaredRecordEnd, decodeRecordAt, findNextRecord } from "./record.ts";
 
@@ -91,7 +90,7 @@ export class AddReader {
   }
 
   close(): void {
-    if (this.fd >= 0) closeSync(this.fd);
+    if (this.fd >= 0) closeQuietly(this.fd);
     this.fd = -1;
     this.fdSeq = -1;
   }
@@ -100,10 +99,10 @@ export class AddReader {
   private open(seq: number): number {
     if (this.fdSeq !== seq) {
       this.close();
-      this.fd = openSync(this.segments.pathOf(seq), "r");
+      this.fd = fileSystem.open(this.segments.pathOf(seq), "r");
       this.fdSeq = seq;
     }
-    return fstatSync(this.fd).size;
+    return fileSystem.fstat(this.fd).size;
   }
 
   private load(offset: number, size: number): Uint8Array {

@@ -2,13 +2,17 @@
  * A group of journal records written (and, under `always`, fsynced) together.
  *
  * A commit settles exactly once, as durable or failed; listeners added after that run at once.
- * Whoever waits on a record (a STORED reply) holds the commit that covers it.
+ * Whoever waits on a record (a STORED reply) holds the commit that covers it. A failed commit
+ * whose records the writer kept for a later attempt names that attempt's commit as `retry`: a
+ * reply that must not leave before its records are on disk (a get's REMOVE) waits for it.
  */
 export type CommitState = "pending" | "durable" | "failed";
 
 export class Commit {
   state: CommitState = "pending";
   error = "";
+  /** For a failed commit: the commit of the next attempt to write its records, if there is one. */
+  retry: Commit | null = null;
   private listeners: Array<() => void> = [];
 
   onSettled(listener: () => void): void {
@@ -16,10 +20,11 @@ export class Commit {
     else listener();
   }
 
-  settle(state: "durable" | "failed", error = ""): void {
+  settle(state: "durable" | "failed", error = "", retry: Commit | null = null): void {
     if (this.state !== "pending") return;
     this.state = state;
     this.error = error;
+    this.retry = state === "failed" ? retry : null;
     const listeners = this.listeners;
     this.listeners = [];
     for (const listener of listeners) listener();
@@ -33,7 +38,10 @@ export const DURABLE: Commit = (() => {
   return commit;
 })();
 
-/** A commit that settles when all of `commits` have: durable only if every one is. */
+/**
+ * A commit that settles when all of `commits` have: durable only if every one is. If some failed
+ * and each of those has a retry, the combined commit's retry covers those retries.
+ */
 export function allOf(commits: readonly Commit[]): Commit {
   if (commits.length === 0) return DURABLE;
   if (commits.length === 1) return commits[0]!;
@@ -42,8 +50,11 @@ export function allOf(commits: readonly Commit[]): Commit {
   for (const commit of commits) {
     commit.onSettled(() => {
       if (--left > 0) return;
-      const failed = commits.find((c) => c.state === "failed");
-      combined.settle(failed === undefined ? "durable" : "failed", failed?.error ?? "");
+      const failed = commits.filter((c) => c.state === "failed");
+      if (failed.length === 0) return combined.settle("durable");
+      const retries = failed.map((c) => c.retry);
+      const retry = retries.every((r) => r !== null) ? allOf(retries as Commit[]) : null;
+      combined.settle("failed", failed[0]!.error, retry);
     });
   }
   return combined;

@@ -1,11 +1,101 @@
 /**
- * File-system primitives the journal relies on for crash safety.
+ * The journal's one door to the file system, and the crash-safe primitives built on it.
+ *
+ * Every file operation of the journal layer goes through `fileSystem`, a plain object whose
+ * members a test may replace one at a time (test/helpers/faulty_fs.ts makes them fail with
+ * ENOSPC, EIO, a short write, ...); nothing else under src/journal imports node:fs. The members
+ * throw errno errors exactly as node:fs does.
  *
  * `replaceFileAtomically` leaves either the old or the new contents at `path` after a crash at
  * any point: temp file, fsync, rename, directory fsync.
  */
-import { closeSync, fsyncSync, openSync, readSync, renameSync, rmSync, writevSync } from "node:fs";
+import * as fs from "node:fs";
 import { basename, dirname, join } from "node:path";
+
+/** What the journal needs to know of a file. */
+export interface FileInfo {
+  readonly size: number;
+  readonly dev: number;
+  readonly ino: number;
+  /** Names the file has; 0 once it was deleted while open. */
+  readonly nlink: number;
+  readonly isFile: boolean;
+  readonly isDirectory: boolean;
+}
+
+export interface DirectoryEntry {
+  readonly name: string;
+  readonly isFile: boolean;
+  readonly isDirectory: boolean;
+}
+
+export interface FileSystem {
+  /** Flags as node:fs takes them: "a" appends, "x" fails if the file exists. */
+  open(path: string, flags: "r" | "a" | "ax" | "w" | "wx", mode?: number): number;
+  close(fd: number): void;
+  /** Writes some of `chunks` (gathered); returns the bytes written, which may be fewer. */
+  writev(fd: number, chunks: readonly Uint8Array[]): number;
+  read(fd: number, buffer: Uint8Array, offset: number, length: number, position: number): number;
+  fstat(fd: number): FileInfo;
+  /** Throws ENOENT when nothing is at `path` (links are not followed). */
+  stat(path: string): FileInfo;
+  fsync(fd: number): void;
+  /** fsync off the event loop. */
+  fsyncAsync(fd: number, done: (error: Error | null) => void): void;
+  ftruncate(fd: number, length: number): void;
+  truncate(path: string, length: number): void;
+  rename(from: string, to: string): void;
+  /** Deletes a file; no error if it is already gone. */
+  remove(path: string): void;
+  /** Deletes an empty directory. */
+  removeDirectory(path: string): void;
+  mkdir(path: string): void;
+  readdir(path: string): DirectoryEntry[];
+  readFile(path: string): Uint8Array;
+}
+
+function infoOf(stats: fs.Stats): FileInfo {
+  return { size: stats.size, dev: stats.dev, ino: stats.ino, nlink: stats.nlink, isFile: stats.isFile(), isDirectory: stats.isDirectory() };
+}
+
+/** The real file system. Tests may swap members; production code never does. */
+export const fileSystem: FileSystem = {
+  open: (path, flags, mode = 0o644) => fs.openSync(path, flags, mode),
+  close: (fd) => fs.closeSync(fd),
+  writev: (fd, chunks) => fs.writevSync(fd, chunks as Uint8Array[]),
+  read: (fd, buffer, offset, length, position) => fs.readSync(fd, buffer, offset, length, position),
+  fstat: (fd) => infoOf(fs.fstatSync(fd)),
+  stat: (path) => infoOf(fs.lstatSync(path)),
+  fsync: (fd) => fs.fsyncSync(fd),
+  fsyncAsync: (fd, done) => fs.fsync(fd, (error) => done(error)),
+  ftruncate: (fd, length) => fs.ftruncateSync(fd, length),
+  truncate: (path, length) => fs.truncateSync(path, length),
+  rename: (from, to) => fs.renameSync(from, to),
+  remove: (path) => fs.rmSync(path, { force: true }),
+  removeDirectory: (path) => fs.rmdirSync(path),
+  mkdir: (path) => void fs.mkdirSync(path, { recursive: true }),
+  readdir: (path) => fs.readdirSync(path, { withFileTypes: true }).map((entry) => ({ name: entry.name, isFile: entry.isFile(), isDirectory: entry.isDirectory() })),
+  readFile: (path) => fs.readFileSync(path),
+};
+
+/** Closes `fd`, ignoring errors (a close that fails leaves nothing to do). */
+export function closeQuietly(fd: number): void {
+  try {
+    fileSystem.close(fd);
+  } catch {
+    // Nothing to recover: the descriptor is gone either way.
+  }
+}
+
+/** The file at `path`, or null if there is none. Throws for other errors. */
+export function statIfExists(path: string): FileInfo | null {
+  try {
+    return fileSystem.stat(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return null;
+    throw error;
+  }
+}
 
 /** Groups many small buffers into at most IOV_MAX-sized writev batches and loops on short writes. */
 export function writeFully(fd: number, chunks: readonly Uint8Array[]): void {
@@ -17,7 +107,7 @@ export function writeFully(fd: number, chunks: readonly Uint8Array[]): void {
       const chunk = chunks[i]!;
       batch.push(i === index && skip > 0 ? chunk.subarray(skip) : chunk);
     }
-    let written = writevSync(fd, batch);
+    let written = fileSystem.writev(fd, batch);
     if (written === 0 && batch.some((chunk) => chunk.length > 0)) throw new Error("write made no progress");
     while (index < chunks.length && written > 0) {
       const left = chunks[index]!.length - skip;
@@ -35,11 +125,11 @@ export function writeFully(fd: number, chunks: readonly Uint8Array[]): void {
 }
 
 export function fsyncDirectory(dir: string): void {
-  const fd = openSync(dir, "r");
+  const fd = fileSystem.open(dir, "r");
   try {
-    fsyncSync(fd);
+    fileSystem.fsync(fd);
   } finally {
-    closeSync(fd);
+    closeQuietly(fd);
   }
 }
 
@@ -47,7 +137,7 @@ export function fsyncDirectory(dir: string): void {
 export function readFully(fd: number, buffer: Uint8Array, length: number, position: number): Uint8Array {
   let filled = 0;
   while (filled < length) {
-    const n = readSync(fd, buffer, filled, length - filled, position + filled);
+    const n = fileSystem.read(fd, buffer, filled, length - filled, position + filled);
     if (n === 0) break;
     filled += n;
   }
@@ -59,19 +149,29 @@ export function tempPathFor(path: string): string {
   return join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
 }
 
+/** Creates `path` holding `chunks`, fsynced (not its directory). Leaves nothing behind on failure. */
+export function writeNewFile(path: string, chunks: readonly Uint8Array[], flags: "w" | "wx" = "w"): void {
+  const fd = fileSystem.open(path, flags);
+  let closing = false;
+  try {
+    writeFully(fd, chunks);
+    fileSystem.fsync(fd);
+    closing = true;
+    fileSystem.close(fd);
+  } catch (error) {
+    if (!closing) closeQuietly(fd);
+    fileSystem.remove(path);
+    throw error;
+  }
+}
+
 export function replaceFileAtomically(path: string, chunks: readonly Uint8Array[]): void {
   const temp = tempPathFor(path);
+  writeNewFile(temp, chunks);
   try {
-    const fd = openSync(temp, "w", 0o644);
-    try {
-      writeFully(fd, chunks);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(temp, path);
+    fileSystem.rename(temp, path);
   } catch (error) {
-    rmSync(temp, { force: true });
+    fileSystem.remove(temp);
     throw error;
   }
   fsyncDirectory(dirname(path));

@@ -9,20 +9,22 @@
  * - `compact` rewrites the live items into one pack segment that replaces all sealed segments, a
  *   slice per event-loop turn; `reset` does the same at once for a queue that was flushed.
  * - `readItems` reads items back for read-behind, from any segment.
+ * - `checkFiles` notices segments deleted, replaced or cut short under the running server, and
+ *   `rebuild` writes the queue's live state as a new journal when that happened (or the writer
+ *   lost its file): the queue still holds every item, so nothing acknowledged is lost.
  *
  * Invariants: sealed segments are in ascending seq and replayed in that order, then the active
  * one; segment seqs are contiguous; `maxId` of a segment is the highest item id added in it, and
  * ids grow from segment to segment (a pack holds only ids below those of later segments).
  */
-import { rmSync } from "node:fs";
 import { errorText } from "../errors.ts";
 import { log } from "../log.ts";
 import { AddReader, type Position } from "./add_reader.ts";
 import type { Commit } from "./commit.ts";
-import { fsyncDirectory } from "./files.ts";
+import { fileSystem, fsyncDirectory, statIfExists } from "./files.ts";
 import type { Item } from "./item.ts";
 import { PackTask, installPack, writePack, type PackEntry } from "./pack.ts";
-import { activePath, sealedPath, segmentPath } from "./segment_files.ts";
+import { activePath, packPath, sealedPath, segmentPath } from "./segment_files.ts";
 import type { SyncPolicy } from "./sync_policy.ts";
 import { JournalWriter, type WriterEvents } from "./writer.ts";
 
@@ -30,6 +32,8 @@ export interface SealedSegment {
   readonly seq: number;
   readonly maxId: number;
   readonly size: number;
+  /** The file's inode, to notice it being replaced. */
+  readonly ino: number;
 }
 
 export interface JournalSettings {
@@ -53,6 +57,10 @@ export class Journal {
   private compaction: PackTask | null = null;
   private settings: JournalSettings;
   private erased = false;
+  /** A rotation failed and was logged; logged again only once one succeeds. */
+  private rotationFailing = false;
+  /** A pack committed but not yet installed (an install step failed): finished before anything else. */
+  private pendingPack: { readonly seq: number; readonly maxId: number } | null = null;
 
   constructor(
     private readonly dir: string,
@@ -83,6 +91,16 @@ export class Journal {
 
   get failure(): string | null {
     return this.writer.failure;
+  }
+
+  /** After a failure: tries to write what waits (see JournalWriter.retry). */
+  retry(): void {
+    this.writer.retry();
+  }
+
+  /** The active file was deleted or replaced under the writer: only `rebuild` recovers. */
+  get lost(): boolean {
+    return this.writer.lost;
   }
 
   get lastCommit(): Commit {
@@ -133,10 +151,11 @@ export class Journal {
    * has an id below `minLiveId`, and none is at or after the read-behind position `readFrom`.
    */
   releaseDead(minLiveId: number, readFrom: Position | null): void {
+    this.finishPendingPack();
     let released = false;
     for (let oldest = this.sealed[0]; oldest !== undefined; oldest = this.sealed[0]) {
       if (oldest.maxId >= minLiveId || (readFrom !== null && oldest.seq >= readFrom.seq)) break;
-      rmSync(sealedPath(this.dir, this.name, oldest.seq), { force: true });
+      fileSystem.remove(sealedPath(this.dir, this.name, oldest.seq));
       this.sealed.shift();
       released = true;
     }
@@ -145,10 +164,13 @@ export class Journal {
 
   /** Seals the active segment now (also when small), so everything so far is in sealed segments. */
   rotate(): void {
+    // Write what is pending first: that write may itself rotate (onWritten), and then `seq` moves on.
+    this.writer.flush();
     const seq = this.activeSeq;
     const size = this.writer.size;
+    const ino = this.writer.fileInode();
     this.writer.rotate(sealedPath(this.dir, this.name, seq));
-    this.sealed.push({ seq, maxId: this.activeMaxId, size });
+    this.sealed.push({ seq, maxId: this.activeMaxId, size, ino });
     this.activeSeq = seq + 1;
     this.activeMaxId = 0;
   }
@@ -173,7 +195,7 @@ export class Journal {
     this.compaction = new PackTask(this.dir, this.name, seq, entries, (error) => {
       this.compaction = null;
       if (error !== null) log.error(`queue '${this.name}': compaction failed, the journal stays as it was: ${error}`);
-      else this.installCompaction(seq, entries, before, started);
+      else this.installCompaction(seq, maxIdOf(entries), before, started);
       resolve();
     }, resolve);
     return promise;
@@ -191,7 +213,59 @@ export class Journal {
     if (entries.length === 0) return this.releaseDead(Infinity, null);
     const seq = this.activeSeq - 1;
     writePack(this.dir, this.name, seq, entries);
-    this.install(seq, entries);
+    this.install(seq, maxIdOf(entries));
+  }
+
+  /**
+   * What is wrong with this journal's files under the running server, or null: the active file
+   * deleted or replaced, a sealed segment missing, replaced or shorter than when it was sealed.
+   * Any of these means the files no longer replay to the queue: `rebuild` it.
+   */
+  checkFiles(): string | null {
+    const active = activePath(this.dir, this.name);
+    if (this.writer.lost) return `${active} was deleted or replaced`;
+    this.finishPendingPack();
+    const file = statIfExists(active);
+    if (file === null || file.ino !== this.writer.fileInode()) return `${active} was deleted or replaced`;
+    for (const segment of this.sealed) {
+      const path = sealedPath(this.dir, this.name, segment.seq);
+      const sealed = statIfExists(path);
+      if (sealed === null) return `${path} was deleted`;
+      if (!sealed.isFile || sealed.ino !== segment.ino) return `${path} was replaced`;
+      if (sealed.size < segment.size) return `${path} was cut from ${segment.size} to ${sealed.size} bytes`;
+    }
+    return null;
+  }
+
+  /**
+   * Writes `entries` (the queue's whole live state, in order) as a new journal that replaces every
+   * file of this one, whatever became of them, and starts a fresh active segment; the writer
+   * recovers. Throws if it can't (nothing the queue relies on changed; try again later).
+   *
+   * Crash safety: whatever is at the active name is first renamed to the sealed name the pack
+   * replaces, then the pack is committed as in a compaction, so a crash at any point replays to
+   * either the old files or the live state, never to a mix.
+   */
+  rebuild(entries: readonly PackEntry[]): void {
+    this.compaction?.cancel();
+    this.compaction = null;
+    this.reader.close();
+    fileSystem.mkdir(this.dir);
+    const seq = this.activeSeq;
+    const active = activePath(this.dir, this.name);
+    const replaced = [...this.sealed.map((segment) => segment.seq), seq];
+    for (const path of [active, ...replaced.map((old) => sealedPath(this.dir, this.name, old))]) {
+      if (statIfExists(path)?.isDirectory) throw new Error(`${path} is a directory; remove it so the journal can be rebuilt`);
+    }
+    if (this.pendingPack !== null) fileSystem.remove(packPath(this.dir, this.name, this.pendingPack.seq));
+    this.pendingPack = null;
+    if (statIfExists(active) !== null) fileSystem.rename(active, sealedPath(this.dir, this.name, seq));
+    writePack(this.dir, this.name, seq, entries);
+    this.writer.restart();
+    this.sealed.splice(0, this.sealed.length, ...replaced.map((old) => ({ seq: old, maxId: 0, size: 0, ino: 0 })));
+    this.activeSeq = seq + 1;
+    this.activeMaxId = 0;
+    this.install(seq, maxIdOf(entries));
   }
 
   /** Writes what is pending, fsyncs and closes the active segment. */
@@ -209,37 +283,54 @@ export class Journal {
     this.compaction = null;
     this.reader.close();
     this.writer.erase();
-    for (const segment of this.sealed) rmSync(sealedPath(this.dir, this.name, segment.seq), { force: true });
+    for (const segment of this.sealed) fileSystem.remove(sealedPath(this.dir, this.name, segment.seq));
     this.sealed.length = 0;
   }
 
   private rotateIfFull(): void {
-    if (this.writer.size <= this.settings.segmentSize || this.erased) return;
+    if (this.writer.size <= this.settings.segmentSize || this.erased || this.writer.failure !== null) return;
     try {
       this.rotate();
     } catch (error) {
-      log.error(`queue '${this.name}': could not rotate the journal, appending to the current segment: ${errorText(error)}`);
+      if (!this.rotationFailing) log.error(`queue '${this.name}': could not rotate the journal, appending to the current segment (logged once until it works): ${errorText(error)}`);
+      this.rotationFailing = true;
+      return;
     }
+    if (this.rotationFailing) log.info(`queue '${this.name}': journal rotation works again`);
+    this.rotationFailing = false;
   }
 
-  private installCompaction(seq: number, entries: readonly PackEntry[], before: number, started: number): void {
+  private installCompaction(seq: number, maxId: number, before: number, started: number): void {
     try {
-      this.install(seq, entries);
+      this.install(seq, maxId);
     } catch (error) {
-      log.error(`queue '${this.name}': installing the compacted journal failed (finished at the next start): ${errorText(error)}`);
+      log.error(`queue '${this.name}': installing the compacted journal failed (finished at the next upkeep or start): ${errorText(error)}`);
       return;
     }
     log.info(`queue '${this.name}': compacted the journal from ${mib(before)} to ${mib(this.size)} in ${(performance.now() - started).toFixed(0)} ms`);
   }
 
-  /** Replaces the sealed segments up to `seq` with the committed pack `seq` holding `entries`. */
-  private install(seq: number, entries: readonly PackEntry[]): void {
-    installPack(this.dir, this.name, seq, this.sealed.map((segment) => segment.seq));
-    this.reader.close(); // its file may have been one of those replaced
-    const maxId = entries.reduce((max, entry) => Math.max(max, entry.item.id), 0);
-    const kept = this.sealed.filter((segment) => segment.seq > seq);
-    this.sealed.splice(0, this.sealed.length, { seq, maxId, size: Bun.file(sealedPath(this.dir, this.name, seq)).size }, ...kept);
+  private finishPendingPack(): void {
+    if (this.pendingPack !== null) this.install(this.pendingPack.seq, this.pendingPack.maxId);
   }
+
+  /**
+   * Replaces the sealed segments up to `seq` with the committed pack `seq`, whose highest item id
+   * is `maxId`. If a step fails, the pack stays pending and the next upkeep finishes it first.
+   */
+  private install(seq: number, maxId: number): void {
+    this.pendingPack = { seq, maxId };
+    this.reader.close(); // its file may be one of those replaced
+    installPack(this.dir, this.name, seq, this.sealed.map((segment) => segment.seq));
+    this.pendingPack = null;
+    const kept = this.sealed.filter((segment) => segment.seq > seq);
+    const file = fileSystem.stat(sealedPath(this.dir, this.name, seq));
+    this.sealed.splice(0, this.sealed.length, { seq, maxId, size: file.size, ino: file.ino }, ...kept);
+  }
+}
+
+function maxIdOf(entries: readonly PackEntry[]): number {
+  return entries.reduce((max, entry) => Math.max(max, entry.item.id), 0);
 }
 
 function mib(bytes: number): string {

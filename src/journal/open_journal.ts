@@ -7,16 +7,15 @@
  * per queue says what was kept and dropped. Throws only for I/O errors and for files of a newer
  * format version, which are left untouched. Long replays log their progress and speed.
  */
-import { closeSync, fstatSync, openSync, readFileSync, rmSync, statSync, truncateSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { basename, dirname } from "node:path";
 import { log } from "../log.ts";
 import { AddReader } from "./add_reader.ts";
-import { readFully, replaceFileAtomically } from "./files.ts";
+import { closeQuietly, fileSystem, readFully, replaceFileAtomically } from "./files.ts";
 import type { Item } from "./item.ts";
 import { Journal, type JournalSettings, type SealedSegment } from "./journal.ts";
 import { KestrelReplayer } from "./legacy_replay.ts";
 import { encodeJournalFile, installPack } from "./pack.ts";
-import { QUARANTINE_DIR, quarantine } from "./quarantine.ts";
+import { quarantine, quarantineDirectory } from "./quarantine.ts";
 import { FILE_HEADER_SIZE, OP_ADD, encodeFileHeader } from "./record.ts";
 import { ReplayState, type DiskRegion } from "./replay_state.ts";
 import { estimateRecords, scanJournal, type Damage, type ScanSummary } from "./scan.ts";
@@ -57,7 +56,7 @@ export function openJournal(options: OpenOptions): OpenedJournal {
   const reader = new AddReader({ pathOf, nextSeq: (seq) => order.find((next) => next > seq) ?? null });
   const state = new ReplayState(options.memoryBudget, (from, maxBytes) => reader.read(from, Infinity, maxBytes));
   const kestrel = new KestrelReplayer(state);
-  const progress = new ReplayProgress(name, order.reduce((sum, seq) => sum + statSync(pathOf(seq)).size, 0));
+  const progress = new ReplayProgress(name, order.reduce((sum, seq) => sum + fileSystem.stat(pathOf(seq)).size, 0));
   const damageReport = new DamageReport(dir, name);
   const sealed: SealedSegment[] = [];
   let activeMaxId = 0;
@@ -93,7 +92,7 @@ export function openJournal(options: OpenOptions): OpenedJournal {
       }
     }
     if (seq === activeSeq) activeMaxId = maxId;
-    else sealed.push({ seq, maxId, size: statSync(path).size });
+    else sealed.push({ seq, maxId, ...sizeAndInode(path) });
     progress.advance(bytes.length);
     // Every record decoded leaves a little garbage; collect it as we go, so a long replay
     // doesn't peak far above the memory the queue will use.
@@ -120,7 +119,7 @@ export function openJournal(options: OpenOptions): OpenedJournal {
 export function repairJournalFile(path: string): string {
   const dir = dirname(path);
   const name = basename(path).split(".")[0]!;
-  const bytes = readFileSync(path);
+  const bytes = fileSystem.readFile(path);
   const now = Date.now();
   const state = new ReplayState();
   const kestrel = new KestrelReplayer(state);
@@ -136,19 +135,24 @@ export function repairJournalFile(path: string): string {
   return summary.damage.length > 0 ? `repaired: ${summary.damage.length} damaged range(s) quarantined` : "no damage; left as it was";
 }
 
+function sizeAndInode(path: string): { size: number; ino: number } {
+  const file = fileSystem.stat(path);
+  return { size: file.size, ino: file.ino };
+}
+
 /** Reads whole segment files into one buffer, reused from file to file. */
 class SegmentBuffer {
   private buffer = new Uint8Array(0);
 
   /** The file's bytes, valid until the next call. */
   read(path: string): Uint8Array {
-    const fd = openSync(path, "r");
+    const fd = fileSystem.open(path, "r");
     try {
-      const size = fstatSync(fd).size;
+      const size = fileSystem.fstat(fd).size;
       if (size > this.buffer.length) this.buffer = new Uint8Array(Math.max(size, this.buffer.length * 2));
       return readFully(fd, this.buffer, size, 0);
     } finally {
-      closeSync(fd);
+      closeQuietly(fd);
     }
   }
 }
@@ -160,7 +164,7 @@ function finishCompaction(dir: string, name: string, files: QueueFiles): number[
   installPack(dir, name, pack, files.sealed);
   for (const stale of files.packs.slice(0, -1)) {
     log.warn(`queue '${name}': removing ${packPath(dir, name, stale)}, an older compaction superseded by a newer one`);
-    rmSync(packPath(dir, name, stale), { force: true });
+    fileSystem.remove(packPath(dir, name, stale));
   }
   log.info(`queue '${name}': finished a compaction interrupted by a restart`);
   return [pack, ...files.sealed.filter((seq) => seq > pack)];
@@ -169,7 +173,7 @@ function finishCompaction(dir: string, name: string, files: QueueFiles): number[
 /** Rewrites a Kestrel journal's live items as the active segment and drops the other segments. */
 function convertKestrel(dir: string, name: string, sealed: readonly SealedSegment[], items: readonly Item[]): void {
   replaceFileAtomically(activePath(dir, name), encodeItems(items));
-  for (const segment of sealed) rmSync(sealedPath(dir, name, segment.seq), { force: true });
+  for (const segment of sealed) fileSystem.remove(sealedPath(dir, name, segment.seq));
 }
 
 /** A journal file holding `items` (none of them open). */
@@ -181,7 +185,7 @@ function encodeItems(items: readonly Item[]): Uint8Array[] {
 function repairSegment(path: string, bytes: Uint8Array, summary: ScanSummary): void {
   const [first] = summary.damage;
   if (summary.damage.length === 1 && first!.start === summary.validEnd && first!.start >= FILE_HEADER_SIZE) {
-    truncateSync(path, summary.validEnd);
+    fileSystem.truncate(path, summary.validEnd);
     return;
   }
   const headerDamaged = summary.damage.some((range) => range.start === 0);
@@ -228,7 +232,7 @@ class DamageReport {
     log.warn(
       `queue '${this.name}': journal damaged; kept ${recordsKept} records (${items} items), ` +
         `dropped about ${this.dropped} records in ${this.ranges.length} damaged range(s) at ${this.ranges.join(", ")}; ` +
-        `quarantined ${this.quarantined} bytes in ${this.files} file(s) under ${join(this.dir, QUARANTINE_DIR)}`,
+        `quarantined ${this.quarantined} bytes in ${this.files} file(s) under ${quarantineDirectory(this.dir)}`,
     );
   }
 }

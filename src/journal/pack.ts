@@ -11,10 +11,9 @@
  * `PackTask` writes a big pack a slice at a time between event-loop turns and fsyncs it off the
  * event loop, so a compaction never blocks the server for more than a few milliseconds.
  */
-import { closeSync, fsync, openSync, renameSync, rmSync } from "node:fs";
 import { dirname } from "node:path";
 import { errorText } from "../errors.ts";
-import { fsyncDirectory, replaceFileAtomically, tempPathFor, writeFully } from "./files.ts";
+import { closeQuietly, fileSystem, fsyncDirectory, replaceFileAtomically, tempPathFor, writeFully } from "./files.ts";
 import type { Item } from "./item.ts";
 import { OP_OPEN, encodeFileHeader } from "./record.ts";
 import { RecordBatch } from "./record_batch.ts";
@@ -54,10 +53,10 @@ export function writePack(dir: string, name: string, seq: number, entries: reado
 export function installPack(dir: string, name: string, seq: number, sealed: readonly number[]): void {
   for (const old of sealed) {
     if (old > seq) break;
-    rmSync(sealedPath(dir, name, old), { force: true });
+    fileSystem.remove(sealedPath(dir, name, old));
   }
   fsyncDirectory(dir);
-  renameSync(packPath(dir, name, seq), sealedPath(dir, name, seq));
+  fileSystem.rename(packPath(dir, name, seq), sealedPath(dir, name, seq));
   fsyncDirectory(dir);
 }
 
@@ -83,7 +82,7 @@ export class PackTask {
     setImmediate(() => {
       if (this.cancelled) return;
       this.run(() => {
-        this.fd = openSync(this.temp, "w", 0o644);
+        this.fd = fileSystem.open(this.temp, "w");
         writeFully(this.fd, [encodeFileHeader()]);
         this.step();
       });
@@ -105,16 +104,17 @@ export class PackTask {
       writeFully(this.fd, slice.chunks);
       this.next = slice.next;
       if (this.next < this.entries.length) return void setImmediate(() => this.step());
-      fsync(this.fd, (error) => (error ? this.fail(error) : this.commit()));
+      fileSystem.fsyncAsync(this.fd, (error) => (error ? this.fail(error) : this.commit()));
     });
   }
 
   private commit(): void {
     if (this.cancelled) return;
     this.run(() => {
-      closeSync(this.fd);
+      const fd = this.fd;
       this.fd = -1;
-      renameSync(this.temp, packPath(this.dir, this.name, this.seq));
+      fileSystem.close(fd);
+      fileSystem.rename(this.temp, packPath(this.dir, this.name, this.seq));
       fsyncDirectory(dirname(this.temp));
       this.done(null);
     });
@@ -136,14 +136,12 @@ export class PackTask {
   }
 
   private cleanUp(): void {
-    if (this.fd >= 0) {
-      try {
-        closeSync(this.fd);
-      } catch {
-        // Closing is best effort; the temp file is removed next.
-      }
-      this.fd = -1;
+    if (this.fd >= 0) closeQuietly(this.fd);
+    this.fd = -1;
+    try {
+      fileSystem.remove(this.temp);
+    } catch {
+      // Left behind; start-up deletes leftover temp files.
     }
-    rmSync(this.temp, { force: true });
   }
 }

@@ -1,43 +1,40 @@
 /**
  * Keeps the bytes recovery cuts out of a journal, instead of destroying them.
  *
- * Each damaged range goes to `queue_path/quarantine/<queue>.<utc time>.<start>-<end>.bad` (with
+ * Each damaged range goes to `queue_path/.kestrel/quarantine/<queue>.<utc time>.<start>-<end>.bad` (with
  * `.1`, `.2`, ... before `.bad` if that name is taken: nothing quarantined is ever overwritten),
  * written and fsynced before the journal itself is repaired, so a crash during recovery loses
  * nothing.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync } from "node:fs";
 import { join } from "node:path";
-import { fsyncDirectory, writeFully } from "./files.ts";
+import { QUARANTINE_DIR, serverFilePath } from "./data_directory.ts";
+import { fileSystem, fsyncDirectory, writeNewFile } from "./files.ts";
 import type { Damage } from "./scan.ts";
 
-export const QUARANTINE_DIR = "quarantine";
+/** Where quarantined bytes of journals in `queuePath` go. */
+export function quarantineDirectory(queuePath: string): string {
+  return serverFilePath(queuePath, QUARANTINE_DIR);
+}
 
 export function quarantine(queuePath: string, queue: string, bytes: Uint8Array, damage: readonly Damage[], now: Date): string[] {
-  const dir = join(queuePath, QUARANTINE_DIR);
-  mkdirSync(dir, { recursive: true });
+  const dir = quarantineDirectory(queuePath);
+  fileSystem.mkdir(dir);
   const stamp = now.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
   const written: string[] = [];
   for (const range of damage) {
-    const { path, fd } = createUnique(dir, `${queue}.${stamp}.${range.start}-${range.end}`);
-    try {
-      writeFully(fd, [bytes.subarray(range.start, range.end)]);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    written.push(path);
+    written.push(createUnique(dir, `${queue}.${stamp}.${range.start}-${range.end}`, bytes.subarray(range.start, range.end)));
   }
   fsyncDirectory(dir);
   return written;
 }
 
-/** Creates `<base>.bad`, or `<base>.<n>.bad` for the first n not taken. */
-function createUnique(dir: string, base: string): { path: string; fd: number } {
+/** Writes `bytes` to `<base>.bad`, or `<base>.<n>.bad` for the first n not taken; returns the path. */
+function createUnique(dir: string, base: string, bytes: Uint8Array): string {
   for (let n = 0; ; n++) {
     const path = join(dir, n === 0 ? `${base}.bad` : `${base}.${n}.bad`);
     try {
-      return { path, fd: openSync(path, "wx", 0o644) };
+      writeNewFile(path, [bytes], "wx");
+      return path;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
     }

@@ -6,7 +6,7 @@
  * are not copied but written from their own buffer. A batch bigger than one arena fills several;
  * they are kept for reuse (up to SPARE_ARENAS), so a steady stream of large batches allocates
  * nothing. Invariant: bytes handed out by `take()` stay untouched until `recycle()` says they
- * reached the file.
+ * reached the file; `take(true)` hands out copies instead, for bytes that must outlive that.
  */
 import type { Item } from "./item.ts";
 import { ADD_HEAD_SIZE, ID_RECORD_SIZE, writeAddHead, writeIdRecord, type IdOp } from "./record.ts";
@@ -23,6 +23,8 @@ export class RecordBatch {
   private start = 0;
   private used = 0;
   private sealed: Uint8Array[] = [];
+  /** For each chunk in `sealed`: true if it is a view of an arena (reused after `recycle()`). */
+  private sealedFromArena: boolean[] = [];
   /** Arenas filled since the last `recycle()`: their bytes may still be waiting for the file. */
   private filled: Uint8Array<ArrayBuffer>[] = [];
   /** Arenas free for reuse. */
@@ -43,6 +45,7 @@ export class RecordBatch {
     if (large) {
       this.seal();
       this.sealed.push(data);
+      this.sealedFromArena.push(false);
     } else {
       this.arena.set(data, offset + ADD_HEAD_SIZE);
     }
@@ -58,12 +61,14 @@ export class RecordBatch {
 
   /**
    * Hands out the batch's bytes, in order, and leaves the batch empty. The bytes stay valid (the
-   * arena is not reused) until `recycle()`.
+   * arena is not reused) until `recycle()`; with `copy`, arena bytes are copied and stay valid.
    */
-  take(): { chunks: Uint8Array[]; size: number } {
+  take(copy = false): { chunks: Uint8Array[]; size: number } {
     this.seal();
-    const taken = { chunks: this.sealed, size: this.size };
+    const chunks = copy ? this.sealed.map((chunk, i) => (this.sealedFromArena[i] ? chunk.slice() : chunk)) : this.sealed;
+    const taken = { chunks, size: this.size };
     this.sealed = [];
+    this.sealedFromArena = [];
     this.size = 0;
     return taken;
   }
@@ -86,7 +91,10 @@ export class RecordBatch {
   }
 
   private seal(): void {
-    if (this.used > this.start) this.sealed.push(this.arena.subarray(this.start, this.used));
+    if (this.used > this.start) {
+      this.sealed.push(this.arena.subarray(this.start, this.used));
+      this.sealedFromArena.push(true);
+    }
     this.start = this.used;
   }
 

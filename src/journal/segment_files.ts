@@ -9,9 +9,11 @@
  *   .<name>.<pid>.<ms>.tmp  a file being written; left behind only by a crash, and deleted at start
  *
  * None of these names but the first is a valid queue name, so nothing else is mistaken for a queue.
+ * A directory (or anything but a regular file) under one of these names blocks its queue: part of
+ * its journal is not where it should be, and replaying the rest could bring back items consumed.
  */
-import { readdirSync } from "node:fs";
 import { join } from "node:path";
+import { fileSystem } from "./files.ts";
 import { isValidQueueName } from "../queue_name.ts";
 
 const SEQ_DIGITS = 10;
@@ -26,6 +28,8 @@ export interface QueueFiles {
 
 export interface DirectoryListing {
   readonly queues: Map<string, QueueFiles>;
+  /** Queues that must not be loaded, and why. */
+  readonly blocked: Map<string, string>;
   /** Leftover temporary files (names). */
   readonly temps: string[];
   /** Entries that are none of the above (reported, never touched). */
@@ -49,10 +53,20 @@ export function packPath(dir: string, queue: string, seq: number): string {
   return `${sealedPath(dir, queue, seq)}.pack`;
 }
 
+/** Every file of a queue's journal listed in `files`. */
+export function journalFilePaths(dir: string, queue: string, files: QueueFiles): string[] {
+  return [
+    ...files.sealed.map((seq) => sealedPath(dir, queue, seq)),
+    ...files.packs.map((seq) => packPath(dir, queue, seq)),
+    ...(files.hasActive ? [activePath(dir, queue)] : []),
+  ];
+}
+
 const SEGMENT = /^(.+)\.(\d+)(\.pack)?$/;
 
 export function listJournalFiles(dir: string): DirectoryListing {
   const queues = new Map<string, QueueFiles>();
+  const blocked = new Map<string, string>();
   const temps: string[] = [];
   const others: string[] = [];
   const filesOf = (queue: string): QueueFiles => {
@@ -60,11 +74,13 @@ export function listJournalFiles(dir: string): DirectoryListing {
     if (files === undefined) queues.set(queue, (files = { sealed: [], packs: [], hasActive: false }));
     return files;
   };
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+  for (const entry of fileSystem.readdir(dir)) {
     const name = entry.name;
     const segment = SEGMENT.exec(name);
-    if (!entry.isFile()) {
-      others.push(name);
+    const queue = isValidQueueName(name) ? name : segment !== null && isValidQueueName(segment[1]!) ? segment[1]! : null;
+    if (!entry.isFile) {
+      if (queue === null) others.push(name);
+      else blocked.set(queue, `${join(dir, name)} is ${entry.isDirectory ? "a directory" : "not a regular file"}, where a journal file belongs`);
     } else if (isValidQueueName(name)) {
       filesOf(name).hasActive = true;
     } else if (segment !== null && isValidQueueName(segment[1]!)) {
@@ -80,5 +96,6 @@ export function listJournalFiles(dir: string): DirectoryListing {
     files.sealed.sort((a, b) => a - b);
     files.packs.sort((a, b) => a - b);
   }
-  return { queues, temps, others };
+  for (const queue of blocked.keys()) queues.delete(queue);
+  return { queues, blocked, temps, others };
 }

@@ -15,6 +15,7 @@ import { ownedBytes } from "../journal/byte_slab.ts";
 import type { Item } from "../journal/item.ts";
 import type { Journal } from "../journal/journal.ts";
 import type { DiskRegion } from "../journal/replay_state.ts";
+import { errorText } from "../errors.ts";
 import { log } from "../log.ts";
 import { Deque } from "./deque.ts";
 
@@ -62,8 +63,29 @@ export class ItemStore {
    * read into memory first: the new one starts from the items in memory.
    */
   setJournal(journal: Journal | null): void {
-    while (this.disk !== null) this.readBack(Infinity);
+    this.readAllIntoMemory();
     this.journal = journal;
+  }
+
+  /**
+   * Reads every item still on disk into memory, past the budget (the journal is being replaced).
+   * Returns how many could not be read (their files are gone); they are dropped and logged.
+   */
+  readAllIntoMemory(): number {
+    const expected = this.disk?.count ?? 0;
+    let why = "they are not in the journal files";
+    try {
+      // Each pass must read something; one that doesn't would read nothing forever.
+      for (let left = Infinity; this.disk !== null && this.disk.count < left; ) {
+        left = this.disk.count;
+        this.readBack(Infinity);
+      }
+    } catch (error) {
+      why = errorText(error);
+    }
+    const lost = this.disk?.count ?? 0;
+    if (lost > 0) this.dropDisk(`${lost} of ${expected} item(s) held only in the journal could not be read: ${why}`);
+    return lost;
   }
 
   /** Adds an item at the tail; call it just before the item's ADD record is appended to the journal. */
@@ -84,16 +106,16 @@ export class ItemStore {
   }
 
   peek(): Item | undefined {
-    if (this.memory.length === 0) this.readBack();
+    if (this.memory.length === 0) this.readBackSafely();
     return this.memory.peek();
   }
 
   shift(): Item | undefined {
-    if (this.memory.length === 0) this.readBack();
+    if (this.memory.length === 0) this.readBackSafely();
     const item = this.memory.shift();
     if (item === undefined) return undefined;
     this.memBytes -= item.data.length;
-    if (this.disk !== null && this.memBytes < this.budget / 2) this.readBack();
+    if (this.disk !== null && this.memBytes < this.budget / 2) this.readBackSafely();
     return item;
   }
 
@@ -131,7 +153,22 @@ export class ItemStore {
     this.memBytes += item.data.length;
   }
 
-  /** Reads disk items back into memory: up to `maxBytes` (the free budget), and at least one item. */
+  /**
+   * Reads items back for the head. A read that fails leaves the disk region as it is: the items
+   * come once the journal is readable again (or is rebuilt).
+   */
+  private readBackSafely(): void {
+    try {
+      this.readBack();
+    } catch (error) {
+      log.error(`queue '${this.queueName}': reading items back from the journal failed: ${errorText(error)}`);
+    }
+  }
+
+  /**
+   * Reads disk items back into memory: up to `maxBytes` (the free budget), and at least one item.
+   * Throws for I/O errors.
+   */
   private readBack(maxBytes = Math.max(this.budget - this.memBytes, 1)): void {
     const disk = this.disk;
     if (disk === null || this.journal === null) return;
@@ -143,12 +180,16 @@ export class ItemStore {
     }
     disk.count -= items.length;
     disk.start = next;
-    if (items.length === 0 && disk.count > 0) {
-      log.error(`queue '${this.queueName}': ${disk.count} item(s) expected in the journal could not be read back; they return at the next start`);
-      this.disk = null;
-    } else if (disk.count <= 0) {
-      this.disk = null;
+    if (disk.count <= 0) this.disk = null;
+    // While the journal can't be written, the last records may still wait in the writer.
+    else if (items.length === 0 && this.journal.failure === null) {
+      this.dropDisk(`${disk.count} item(s) expected in the journal could not be read back; they return at the next start`);
     }
+  }
+
+  private dropDisk(why: string): void {
+    log.error(`queue '${this.queueName}': ${why}`);
+    this.disk = null;
   }
 }
 

@@ -22,8 +22,8 @@ import { WaiterList, type WaitMode } from "./waiters.ts";
 /** A drained queue whose journal is bigger than this (or max_journal_size) gets a fresh one. */
 const DRAINED_JOURNAL_BYTES = 64 * 1024;
 
-/** Why an item was not added. */
-export type Refusal = "full" | "too large" | "read-only";
+/** Why an item was not added ("unavailable": the journal can't be written now). */
+export type Refusal = "full" | "too large" | "read-only" | "unavailable";
 
 /** The commit covering the new item's record, or why it was refused. */
 export type AddResult = Commit | Refusal;
@@ -65,6 +65,10 @@ export class PersistentQueue {
   private discarded = 0;
   private lastAge = 0;
   private deleted = false;
+  /** Journal upkeep failed and was logged; logged again once it works. */
+  private upkeepFailing = false;
+  /** What made the journal need a rebuild that has not succeeded yet (logged once). */
+  private rebuildProblem: string | null = null;
 
   constructor(
     readonly name: string,
@@ -102,7 +106,8 @@ export class PersistentQueue {
   }
 
   add(data: Uint8Array, expiry: number, now: number): AddResult {
-    if (this.deleted || (this.journal !== null && this.journal.failure !== null)) return "read-only";
+    if (this.deleted) return "read-only";
+    if (this.journalFailure !== null) return "unavailable";
     if (data.length > this.config.maxItemSize) return "too large";
     this.discardExpired(now);
     if (!this.makeRoomFor(data.length)) return "full";
@@ -114,8 +119,9 @@ export class PersistentQueue {
     return commit;
   }
 
-  /** Takes the head for good. */
+  /** Takes the head for good (nothing while the journal can't record it). */
   remove(now: number): Item | undefined {
+    if (this.journalFailure !== null) return undefined;
     const item = this.takeHead(now);
     if (item !== undefined) this.journal?.appendRemove(item.id);
     return item;
@@ -123,6 +129,7 @@ export class PersistentQueue {
 
   /** Takes the head tentatively (reliable read): it comes back on `abort` or a restart. */
   open(now: number): Item | undefined {
+    if (this.journalFailure !== null) return undefined;
     const item = this.takeHead(now);
     if (item === undefined) return undefined;
     this.journal?.appendOpen(item.id);
@@ -209,21 +216,48 @@ export class PersistentQueue {
     const journal = this.journal;
     if (journal === null || this.deleted) return;
     try {
-      if (this.store.count === 0 && this.openItems.size === 0) {
-        const size = journal.size;
-        if (size <= Math.min(DRAINED_JOURNAL_BYTES, this.config.maxJournalSize) && journal.segmentCount === 1) return;
-        journal.reset([]);
-        if (size >= this.config.maxJournalSize) log.info(`queue '${this.name}': drained; journal reset, ${(size / 1048576).toFixed(1)} MiB freed`);
-        return;
-      }
-      journal.releaseDead(this.minLiveId(), this.store.readFrom);
-      const limit = this.config.maxJournalSize;
-      const live = this.store.bytes + this.openBytes;
-      if (journal.size > limit * this.config.maxJournalOverflow && live < limit && this.store.readFrom === null && !journal.compacting) {
-        journal.compact(this.liveEntries());
-      }
+      const problem = journal.checkFiles();
+      if (problem !== null) return this.rebuildJournal(journal, problem);
+      // Rotating or compacting a failing journal would only fail too.
+      if (journal.failure !== null) return journal.retry();
+      this.tidyJournal(journal);
+      if (this.upkeepFailing) log.info(`queue '${this.name}': journal upkeep works again`);
+      this.upkeepFailing = false;
     } catch (error) {
-      log.error(`queue '${this.name}': journal maintenance failed, will try again: ${errorText(error)}`);
+      if (!this.upkeepFailing) log.error(`queue '${this.name}': journal upkeep failed, tried again each second (logged once until it works): ${errorText(error)}`);
+      this.upkeepFailing = true;
+    }
+  }
+
+  /**
+   * The journal's files no longer replay to this queue (deleted, replaced or cut under the running
+   * server): write everything the queue holds as a new journal. Items that were only on disk are
+   * read into memory first; those whose files are gone are lost, and the log says how many.
+   */
+  private rebuildJournal(journal: Journal, problem: string): void {
+    if (this.rebuildProblem !== problem) log.error(`queue '${this.name}': ${problem}; rebuilding the journal from the queue`);
+    this.rebuildProblem = problem;
+    this.store.readAllIntoMemory();
+    const entries = this.liveEntries();
+    journal.rebuild(entries);
+    this.rebuildProblem = null;
+    log.warn(`queue '${this.name}': journal rebuilt from the ${entries.length} item(s) held`);
+  }
+
+  /** Deletes what the journal no longer needs; compacts or resets it where worth it. */
+  private tidyJournal(journal: Journal): void {
+    if (this.store.count === 0 && this.openItems.size === 0) {
+      const size = journal.size;
+      if (size <= Math.min(DRAINED_JOURNAL_BYTES, this.config.maxJournalSize) && journal.segmentCount === 1) return;
+      journal.reset([]);
+      if (size >= this.config.maxJournalSize) log.info(`queue '${this.name}': drained; journal reset, ${(size / 1048576).toFixed(1)} MiB freed`);
+      return;
+    }
+    journal.releaseDead(this.minLiveId(), this.store.readFrom);
+    const limit = this.config.maxJournalSize;
+    const live = this.store.bytes + this.openBytes;
+    if (journal.size > limit * this.config.maxJournalOverflow && live < limit && this.store.readFrom === null && !journal.compacting) {
+      journal.compact(this.liveEntries());
     }
   }
 

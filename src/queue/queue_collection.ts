@@ -5,19 +5,18 @@
  * Invariants: a queue exists here iff it is live (not deleted); `children` lists, for each parent
  * name, exactly the live fanout queues `<parent>+<child>`; a name that is not a valid queue name
  * never reaches the file system; a queue whose journal could not be opened is not served (its
- * files are left as they are) and every request for it gets the reason.
+ * files are left untouched) and every request for it gets the reason, until an upkeep finds the
+ * cause gone (a full disk freed, a directory moved out of the way) and loads it.
  */
-import { mkdirSync, unlinkSync } from "node:fs";
-import { join } from "node:path";
 import { queueConfigFor, type KestrelConfig } from "../config/load.ts";
 import { allOf, type Commit } from "../journal/commit.ts";
 import { flushJournals } from "../journal/flush_scheduler.ts";
 import type { Item } from "../journal/item.ts";
-import { LOCK_FILE, lockDirectory } from "../journal/directory_lock.ts";
+import { openDataDirectory, scanDataDirectory } from "../journal/data_directory.ts";
+import type { DirectoryLock } from "../journal/directory_lock.ts";
 import type { Journal } from "../journal/journal.ts";
-import { openJournal, type OpenedJournal } from "../journal/open_journal.ts";
-import { QUARANTINE_DIR } from "../journal/quarantine.ts";
-import { listJournalFiles, type QueueFiles } from "../journal/segment_files.ts";
+import { UnsupportedJournalError, openJournal, type OpenedJournal } from "../journal/open_journal.ts";
+import type { QueueFiles } from "../journal/segment_files.ts";
 import { errorText } from "../errors.ts";
 import type { WriterEvents } from "../journal/writer.ts";
 import { log } from "../log.ts";
@@ -37,8 +36,10 @@ export interface CollectionTotals {
 export class QueueCollection {
   private readonly queues = new Map<string, PersistentQueue>();
   private readonly children = new Map<string, Set<PersistentQueue>>();
-  /** Queues whose journals could not be opened, with the reason. */
-  private readonly unavailable = new Map<string, string>();
+  /** Queues whose journals could not be opened: why, and whether an upkeep should try again. */
+  private readonly unavailable = new Map<string, { readonly reason: string; readonly retry: boolean }>();
+  /** The lock could not be checked and that was logged; logged again once it works. */
+  private lockCheckFailing = false;
   private totalItemsOfDeleted = 0;
   private readonly hooks: QueueHooks = { expired: (queue, item) => this.moveExpired(queue, item) };
   private readonly upkeep = setInterval(() => this.maintainJournals(), JOURNAL_UPKEEP_MS);
@@ -46,23 +47,16 @@ export class QueueCollection {
   private constructor(
     private config: KestrelConfig,
     private readonly queuePath: string,
-    private readonly unlock: () => void,
+    private readonly lock: DirectoryLock,
   ) {}
 
-  /** Creates queue_path if needed and loads every journal in it. */
+  /** Creates queue_path if needed, takes its lock and loads every journal in it. */
   static load(config: KestrelConfig): QueueCollection {
     const queuePath = config.server.queuePath;
-    mkdirSync(queuePath, { recursive: true });
-    const collection = new QueueCollection(config, queuePath, lockDirectory(queuePath));
     const started = performance.now();
-    const listing = listJournalFiles(queuePath);
-    for (const name of listing.temps) {
-      unlinkSync(join(queuePath, name));
-      log.info(`removed ${name}, left over from an interrupted journal write`);
-    }
-    for (const name of listing.others) {
-      if (name !== QUARANTINE_DIR && name !== LOCK_FILE) log.debug(`ignoring ${join(queuePath, name)}: not a journal file`);
-    }
+    const { lock, listing } = openDataDirectory(queuePath);
+    const collection = new QueueCollection(config, queuePath, lock);
+    for (const [name, reason] of listing.blocked) collection.markUnavailable(name, reason, true);
     for (const [name, files] of listing.queues) collection.tryCreate(name, files);
     // Replay leaves a lot of garbage behind (a record object per journal record): collect it
     // now, before serving, so the process starts at its working size.
@@ -83,8 +77,8 @@ export class QueueCollection {
     const existing = this.queues.get(name);
     if (existing !== undefined) return existing;
     if (!isValidQueueName(name)) throw new QueueUnavailableError(`invalid queue name`);
-    const reason = this.unavailable.get(name);
-    if (reason !== undefined) throw new QueueUnavailableError(reason);
+    const unavailable = this.unavailable.get(name);
+    if (unavailable !== undefined) throw new QueueUnavailableError(unavailable.reason);
     try {
       return this.create(name, null);
     } catch (error) {
@@ -164,9 +158,41 @@ export class QueueCollection {
     return { items, bytes, totalItems };
   }
 
-  /** Deletes what the journals no longer need, compacts where worth it. */
+  /**
+   * Once a second: keeps the lock in place, loads queues whose journals could not be opened
+   * before if the cause is gone, and looks after every journal (retries after faults, rebuilds
+   * files deleted under the server, deletes what is no longer needed, compacts where worth it).
+   */
   maintainJournals(): void {
+    this.verifyLock();
+    if ([...this.unavailable.values()].some((entry) => entry.retry)) this.retryUnavailable();
     for (const queue of this.queues.values()) queue.maintainJournal();
+  }
+
+  private verifyLock(): void {
+    try {
+      this.lock.verify();
+      this.lockCheckFailing = false;
+    } catch (error) {
+      if (!this.lockCheckFailing) log.error(`could not check the lock ${this.lock.path} (logged once until it works): ${errorText(error)}`);
+      this.lockCheckFailing = true;
+    }
+  }
+
+  /** Tries again to load the queues that could not be opened for a reason that may have passed. */
+  private retryUnavailable(): void {
+    let scan;
+    try {
+      scan = scanDataDirectory(this.queuePath);
+    } catch {
+      return; // the directory can't be read: still unavailable, as logged when it began
+    }
+    for (const [name, entry] of [...this.unavailable]) {
+      const blocked = scan.blocked.get(name);
+      if (!entry.retry) continue;
+      if (blocked !== undefined) this.markUnavailable(name, blocked, true);
+      else if (this.tryCreate(name, scan.queues.get(name) ?? null)) log.info(`queue '${name}': loaded now that its journal can be opened`);
+    }
   }
 
   /** Writes and syncs every journal (waiters are released); the collection is unusable after. */
@@ -176,17 +202,28 @@ export class QueueCollection {
     for (const queue of this.queues.values()) queue.close();
     this.queues.clear();
     this.children.clear();
-    this.unlock();
+    this.lock.release();
   }
 
-  private tryCreate(name: string, files: QueueFiles): void {
+  /** Loads a queue found on disk; if that fails, marks it unavailable. True if it loaded. */
+  private tryCreate(name: string, files: QueueFiles | null): boolean {
     try {
       this.create(name, files);
+      this.unavailable.delete(name);
+      return true;
     } catch (error) {
-      const reason = `journal for queue '${name}' could not be opened: ${errorText(error)}`;
-      this.unavailable.set(name, reason);
-      log.error(`${reason}; the queue is not served and its files are left untouched`);
+      this.markUnavailable(name, `journal for queue '${name}' could not be opened: ${errorText(error)}`, !(error instanceof UnsupportedJournalError));
+      return false;
     }
+  }
+
+  /** Marks a queue as not served; logs when the reason is new. */
+  private markUnavailable(name: string, reason: string, retry: boolean): void {
+    const before = this.unavailable.get(name);
+    this.unavailable.set(name, { reason, retry });
+    if (before?.reason === reason) return;
+    const again = retry ? "tried again each second" : "until a build that reads it runs";
+    log.error(`${reason}; the queue is not served (${again}) and its files are left untouched`);
   }
 
   private create(name: string, files: QueueFiles | null): PersistentQueue {
@@ -223,7 +260,7 @@ export class QueueCollection {
 
   private writerEvents(name: string): WriterEvents {
     return {
-      onFailure: (message) => log.error(`queue '${name}': ${message}; new items are refused until the journal can be written again`),
+      onFailure: (message) => log.error(`queue '${name}': ${message}; sets and gets on it are refused until the journal can be written again`),
       onRecovered: () => log.info(`queue '${name}': journal writes work again`),
     };
   }

@@ -6,6 +6,7 @@ import { isValidQueueName } from "../queue_name.ts";
 import { QueueUnavailableError } from "../queue/queue_collection.ts";
 import type { ServerContext, Session } from "./context.ts";
 import { handleGet } from "./get_command.ts";
+import type { OnFailure } from "./outbox.ts";
 import type { Frame, SetFrame } from "./request_parser.ts";
 import { dumpConfigReport, dumpStatsReport, statsReport } from "./reports.ts";
 import * as reply from "./replies.ts";
@@ -33,7 +34,8 @@ export function execute(frame: Exclude<Frame, { kind: "fatal" }>, session: Sessi
 }
 
 const STORED_REPLY = [reply.STORED];
-const storedFailed = (error: string) => [reply.serverError(error)];
+/** A set whose record did not reach the journal: not stored (it may still be written later). */
+const STORED_FAILED: OnFailure = { waitForRetry: false, reply: (error) => [reply.serverError(error)] };
 
 function handleSet(frame: SetFrame, session: Session, ctx: ServerContext): void {
   ctx.stats.cmdSet++;
@@ -47,8 +49,9 @@ function handleSet(frame: SetFrame, session: Session, ctx: ServerContext): void 
     if (error instanceof QueueUnavailableError) return out?.push(reply.serverError(error.message));
     throw error;
   }
+  if (result === "unavailable") return out?.push(reply.serverError(ctx.queues.get(frame.key)?.journalFailure ?? "journal unavailable"));
   if (typeof result === "string") return out?.push(reply.NOT_STORED);
-  out?.pushAfter(result, STORED_REPLY, storedFailed);
+  out?.pushAfter(result, STORED_REPLY, STORED_FAILED);
 }
 
 function executeLine(command: string, args: readonly string[], session: Session, ctx: ServerContext): void {

@@ -5,7 +5,10 @@
  * until an item arrives or the deadline passes, so requests on one connection keep their order.
  * All keys are checked before any is served: an invalid request changes nothing. The reply leaves
  * only once the journal records of what it changed (removes, opens, confirms) are written, so an
- * item handed out before a crash is not handed out again after it.
+ * item handed out before a crash is not handed out again after it. While a queue's journal can't
+ * be written, gets that would change it (take, open, close) are refused with SERVER_ERROR: a
+ * removal that can't be recorded could be undone by a crash. If a write fails after the items
+ * were taken, the reply waits for the writer's retry (see `Commit.retry`).
  */
 import { allOf } from "../journal/commit.ts";
 import type { Item } from "../journal/item.ts";
@@ -13,7 +16,7 @@ import type { PersistentQueue } from "../queue/persistent_queue.ts";
 import { QueueUnavailableError } from "../queue/queue_collection.ts";
 import type { ServerContext, Session } from "./context.ts";
 import { parseGetKey, type GetRequest } from "./get_options.ts";
-import type { Deferred, ReplyPiece } from "./outbox.ts";
+import type { Deferred, OnFailure, ReplyPiece } from "./outbox.ts";
 import { END, ERROR, clientError, serverError, value } from "./replies.ts";
 
 export function handleGet(keys: readonly string[], session: Session, ctx: ServerContext): void {
@@ -35,9 +38,27 @@ export function handleGet(keys: readonly string[], session: Session, ctx: Server
     if (request.open && !request.close && session.openItems.has(queue)) {
       return session.outbox.push(clientError(`an item is already open on '${request.queue}'; close or abort it first`));
     }
+    if (queue.journalFailure !== null && changesQueue(request, session.openItems.has(queue))) {
+      return session.outbox.push(serverError(queue.journalFailure));
+    }
     requests.push({ request, queue });
   }
   new GetRun(requests, session, ctx).continue();
+}
+
+/**
+ * Items taken whose removal did not reach the journal: wait for the retry; if there is none (the
+ * server is stopping with the disk still failing), the client gets an error and the items come
+ * back at the next start.
+ */
+const GET_FAILED: OnFailure = { waitForRetry: true, reply: (error) => [serverError(error)] };
+
+/** Whether serving `request` would change the queue (and so needs its journal). */
+function changesQueue(request: GetRequest, hasOpenItem: boolean): boolean {
+  if (request.peek) return false;
+  if (request.abort) return false;
+  if (request.close && !request.open) return hasOpenItem;
+  return true;
 }
 
 class GetRun {
@@ -62,8 +83,8 @@ class GetRun {
     // A failed journal write doesn't withhold the items (onFailure null): they are out of the
     // queue already, and the kept records are written when the disk recovers.
     const commit = this.changed.length === 1 ? this.changed[0]!.commit : allOf(this.changed.map((queue) => queue.commit));
-    if (this.deferred === null) return this.session.outbox.pushAfter(commit, this.replies, null);
-    this.session.outbox.resolve(this.deferred, this.replies, commit);
+    if (this.deferred === null) return this.session.outbox.pushAfter(commit, this.replies, GET_FAILED);
+    this.session.outbox.resolve(this.deferred, this.replies, commit, GET_FAILED);
     this.session.resume();
   }
 
@@ -75,9 +96,13 @@ class GetRun {
     const open = this.session.openItems.get(queue);
     if (open !== undefined && (request.close || request.abort)) {
       this.session.openItems.delete(queue);
-      this.markChanged(queue);
-      if (request.close) queue.confirm(open);
-      else queue.abort(open, now);
+      if (request.close) {
+        this.markChanged(queue);
+        queue.confirm(open);
+      } else {
+        // An abort needs no wait: if its record is lost, the open item comes back all the same.
+        queue.abort(open, now);
+      }
     }
     if (request.abort || (request.close && !request.open)) return true;
     const item = request.peek ? queue.peek(now) : request.open ? queue.open(now) : queue.remove(now);

@@ -3,6 +3,9 @@
  *
  * A reply can wait: for a journal commit (`pushAfter`: a STORED waits for its record to be
  * written) or to be decided (`defer`/`resolve`: a blocking get); later replies queue behind it.
+ * If the commit fails, the reply's `OnFailure` decides: a STORED becomes an error at once, while a
+ * get's items wait for the writer's retry (`Commit.retry`) and go out only once their removal is
+ * on disk, so an item handed out is never handed out again after a crash.
  * Consecutive replies waiting for the same commit share one entry and one commit listener.
  * `flush` packs small pieces (protocol lines as strings, small items) into one scratch buffer
  * shared by all connections and writes it with one call; a large item is written from its own
@@ -19,8 +22,13 @@ export interface ReplySink {
 /** A piece of a reply: protocol text (latin1, one byte per char) or item bytes. */
 export type ReplyPiece = string | Uint8Array;
 
-/** What a failed commit turns a waiting reply into; null to send the reply anyway. */
-export type OnFailure = ((error: string) => ReplyPiece[]) | null;
+/** What a failed commit does to a waiting reply; null to send the reply anyway. */
+export type OnFailure = {
+  /** Keep waiting for the commit's retry, if it has one, before giving up. */
+  readonly waitForRetry: boolean;
+  /** The reply sent instead when the records did not reach the disk. */
+  readonly reply: (error: string) => ReplyPiece[];
+} | null;
 
 /** A place in the reply order, decided later. */
 export interface Deferred {
@@ -74,7 +82,9 @@ export class Outbox {
 
   /** Queues a reply that leaves once `commit` settles; if it fails, `onFailure` decides what is sent. */
   pushAfter(commit: Commit, pieces: ReplyPiece[], onFailure: OnFailure): void {
-    if (commit.state !== "pending") return this.push(...settled(commit, pieces, onFailure));
+    if (commit.state === "durable" || (commit.state === "failed" && !(onFailure?.waitForRetry && commit.retry !== null))) {
+      return this.push(...settled(commit, pieces, onFailure));
+    }
     const last = this.waiting.at(this.waiting.length - 1);
     if (last !== undefined && last.commit === commit && last.onFailure === onFailure && last.pieces !== null) {
       last.pieces.push(...pieces);
@@ -102,6 +112,12 @@ export class Outbox {
   /** Moves every decided reply at the head of the waiting line to the ready queue. */
   private release(): void {
     for (let head = this.waiting.peek(); head !== undefined && isDecided(head); head = this.waiting.peek()) {
+      const retry = head.commit?.state === "failed" && head.onFailure?.waitForRetry ? head.commit.retry : null;
+      if (retry !== null) {
+        head.commit = retry;
+        if (retry.state === "pending") return this.watch(retry);
+        continue;
+      }
       this.waiting.shift();
       for (const piece of head.commit === null ? head.pieces! : settled(head.commit, head.pieces!, head.onFailure)) this.enqueue(piece);
     }
@@ -181,5 +197,5 @@ function isDecided(entry: Deferred): boolean {
 }
 
 function settled(commit: Commit, pieces: ReplyPiece[], onFailure: OnFailure): ReplyPiece[] {
-  return commit.state === "failed" && onFailure !== null ? onFailure(commit.error) : pieces;
+  return commit.state === "failed" && onFailure !== null ? onFailure.reply(commit.error) : pieces;
 }

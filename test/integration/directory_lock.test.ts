@@ -8,7 +8,7 @@ test("a second server on the same queue_path is refused; after a kill -9 the loc
   const second = await runKestrel(["--host", "127.0.0.1", "--port", "0", "--data", server.dataDir]);
   expect(second.code).toBe(1);
   expect(second.stderr).toContain(`is in use by another kestrel (pid ${server.proc.pid})`);
-  expect(JSON.parse(readFileSync(join(server.dataDir, ".lock"), "utf8")).pid).toBe(server.proc.pid);
+  expect(JSON.parse(readFileSync(join(server.dataDir, ".kestrel", "lock"), "utf8")).pid).toBe(server.proc.pid);
 
   await server.kill9();
   const again = await server.restart();

@@ -52,7 +52,7 @@ describe("kestrel qdump", () => {
     const repair = await runKestrel(["qdump", "--repair", file]);
     expect(repair.code).toBe(0);
     expect(repair.stderr).toContain("journal damaged; kept 3 records");
-    expect(readdirSync(join(server.dataDir, "quarantine"))).toEqual([expect.stringMatching(new RegExp(`^q\\..*\\.${size}-${size + 7}\\.bad$`))]);
+    expect(readdirSync(join(server.dataDir, ".kestrel", "quarantine"))).toEqual([expect.stringMatching(new RegExp(`^q\\..*\\.${size}-${size + 7}\\.bad$`))]);
     expect((await runKestrel(["qdump", "--verify", file])).code).toBe(0);
 
     const again = await server.restart();

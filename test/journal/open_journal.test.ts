@@ -74,10 +74,10 @@ describe("openJournal", () => {
     writeFileSync(join(dir, "q"), concat(good, bytes("\x12\x34\x56\x78\xa7\x01\xff")));
     expect(datas(dir)).toEqual(["item 1"]);
     expect(readFileSync(join(dir, "q")).length).toBe(good.length);
-    const quarantined = readdirSync(join(dir, "quarantine"));
+    const quarantined = readdirSync(join(dir, ".kestrel", "quarantine"));
     expect(quarantined.length).toBe(1);
     expect(quarantined[0]).toMatch(new RegExp(`^q\\.\\d{8}T\\d{6}Z\\.${good.length}-${good.length + 7}\\.bad$`));
-    expect(text(readFileSync(join(dir, "quarantine", quarantined[0]!)))).toBe("\x12\x34\x56\x78\xa7\x01\xff");
+    expect(text(readFileSync(join(dir, ".kestrel", "quarantine", quarantined[0]!)))).toBe("\x12\x34\x56\x78\xa7\x01\xff");
   });
 
   test("damage in the middle is cut out and the file rewritten clean", () => {
@@ -94,7 +94,7 @@ describe("openJournal", () => {
     writeFileSync(join(dir, "q"), file);
     expect(datas(dir)).toEqual(["item 1", "item 3"]);
     expect(datas(dir)).toEqual(["item 1", "item 3"]);
-    expect(readdirSync(join(dir, "quarantine")).length).toBe(1);
+    expect(readdirSync(join(dir, ".kestrel", "quarantine")).length).toBe(1);
   });
 
   test("a Kestrel journal is replayed and converted to the current format", () => {
@@ -114,7 +114,7 @@ describe("openJournal", () => {
     writeFileSync(join(dir, "q"), header);
     expect(() => open(dir)).toThrow(UnsupportedJournalError);
     expect(readFileSync(join(dir, "q"))).toEqual(Buffer.from(header));
-    expect(existsSync(join(dir, "quarantine"))).toBe(false);
+    expect(existsSync(join(dir, ".kestrel", "quarantine"))).toBe(false);
   });
 });
 
@@ -129,8 +129,8 @@ describe("quarantine", () => {
       writeFileSync(join(dir, "q"), concat(good, bytes(tail)));
       open(dir).journal.close();
     }
-    const files = readdirSync(join(dir, "quarantine")).sort();
+    const files = readdirSync(join(dir, ".kestrel", "quarantine")).sort();
     expect(files.length).toBe(2);
-    expect(files.map((file) => text(readFileSync(join(dir, "quarantine", file)))).sort()).toEqual(["again", "first"]);
+    expect(files.map((file) => text(readFileSync(join(dir, ".kestrel", "quarantine", file)))).sort()).toEqual(["again", "first"]);
   });
 });

@@ -106,7 +106,7 @@ function checkRecovery(reference: Reference, damaged: Uint8Array, firstDamage: n
   expect(repaired.items.map((item) => item.id)).toEqual(items.map((item) => item.id));
 
   // Quarantine holds exactly the bytes that were cut, named by their offsets.
-  const quarantineDir = join(dir, "quarantine");
+  const quarantineDir = join(dir, ".kestrel", "quarantine");
   const outcome = replayJournal(damaged, Date.now());
   const files = existsSync(quarantineDir) ? readdirSync(quarantineDir).sort() : [];
   expect(files.length).toBe(outcome.damage.length);

@@ -1,0 +1,102 @@
+/**
+ * queue_path as a whole: journals at the top level, the server's own files in `.kestrel/` (a name
+ * no queue can take, since queue names never start with a dot), and opening it at start-up.
+ *
+ *   <queue>, <queue>.<seq>, ...   journal segments (segment_files.ts)
+ *   .kestrel/lock                 the server that owns the directory (directory_lock.ts)
+ *   .kestrel/quarantine/          bytes recovery cut out of damaged journals (quarantine.ts)
+ *
+ * Opening creates the directories, moves the files of the older layout (`.lock` and
+ * `quarantine/` at the top level, where a queue called `quarantine` collided with them) into
+ * `.kestrel/`, takes the lock, deletes leftover temp files and lists the journals. A queue whose
+ * files include one that is also another queue's (a hard link) is blocked: serving both would hand
+ * out the same items twice. Throws only for I/O errors and a directory another live server holds.
+ */
+import { join } from "node:path";
+import { errorText } from "../errors.ts";
+import { log } from "../log.ts";
+import { DirectoryLock, clearStaleLock } from "./directory_lock.ts";
+import { fileSystem, fsyncDirectory, statIfExists } from "./files.ts";
+import { journalFilePaths, listJournalFiles, type DirectoryListing } from "./segment_files.ts";
+
+export const SERVER_DIR = ".kestrel";
+const LOCK_FILE = "lock";
+export const QUARANTINE_DIR = "quarantine";
+const LEGACY_LOCK = ".lock";
+
+/** Where the server keeps its file `name` in `queuePath`. */
+export function serverFilePath(queuePath: string, name: string): string {
+  return join(queuePath, SERVER_DIR, name);
+}
+
+export interface DataDirectory {
+  readonly lock: DirectoryLock;
+  readonly listing: DirectoryListing;
+}
+
+export function openDataDirectory(queuePath: string): DataDirectory {
+  fileSystem.mkdir(serverFilePath(queuePath, ""));
+  // A server of the older layout holds `.lock`: it must not be running either.
+  clearStaleLock(join(queuePath, LEGACY_LOCK), queuePath);
+  const lock = new DirectoryLock(serverFilePath(queuePath, LOCK_FILE), queuePath);
+  try {
+    try {
+      migrateQuarantine(queuePath);
+    } catch (error) {
+      log.error(`could not move ${join(queuePath, QUARANTINE_DIR)} into ${SERVER_DIR}/: ${errorText(error)}`);
+    }
+    const listing = scanDataDirectory(queuePath);
+    for (const name of listing.temps) {
+      fileSystem.remove(join(queuePath, name));
+      log.info(`removed ${name}, left over from an interrupted journal write`);
+    }
+    for (const name of listing.others) log.debug(`ignoring ${join(queuePath, name)}: not a journal file`);
+    return { lock, listing };
+  } catch (error) {
+    lock.release();
+    throw error;
+  }
+}
+
+/** The journals in `queuePath`, with the queues that must not be loaded and why. Throws for I/O errors. */
+export function scanDataDirectory(queuePath: string): DirectoryListing {
+  const listing = listJournalFiles(queuePath);
+  blockSharedFiles(queuePath, listing);
+  return listing;
+}
+
+/** Blocks every queue one of whose files is also a file of a queue listed before it. */
+function blockSharedFiles(queuePath: string, listing: DirectoryListing): void {
+  const owners = new Map<string, string>();
+  for (const [queue, files] of [...listing.queues].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    for (const path of journalFilePaths(queuePath, queue, files)) {
+      const file = fileSystem.stat(path);
+      const key = `${file.dev}:${file.ino}`;
+      const owner = owners.get(key);
+      if (owner === undefined) {
+        owners.set(key, path);
+        continue;
+      }
+      listing.blocked.set(queue, `${path} is the same file as ${owner} (a hard link); serving both would hand out items twice`);
+      listing.queues.delete(queue);
+      break;
+    }
+  }
+}
+
+/** Moves the files of an older layout's `quarantine/` into `.kestrel/quarantine/`. */
+function migrateQuarantine(queuePath: string): void {
+  const old = join(queuePath, QUARANTINE_DIR);
+  if (statIfExists(old)?.isDirectory !== true) return;
+  const target = serverFilePath(queuePath, QUARANTINE_DIR);
+  fileSystem.mkdir(target);
+  const names = fileSystem.readdir(old).map((entry) => entry.name);
+  for (const name of names) {
+    const to = join(target, statIfExists(join(target, name)) === null ? name : `${name}.migrated`);
+    fileSystem.rename(join(old, name), to);
+  }
+  fsyncDirectory(target);
+  fileSystem.removeDirectory(old);
+  fsyncDirectory(queuePath);
+  log.info(`moved ${names.length} quarantined file(s) from ${old} to ${target}`);
+}
