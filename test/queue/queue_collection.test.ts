@@ -96,7 +96,7 @@ describe("QueueCollection", () => {
 
   test("a drained queue whose journal outgrew max_journal_size gets a fresh small journal", () => {
     const dir = tempDir();
-    const queues = QueueCollection.load(configFor(dir, "max_journal_size = 1000\n"));
+    const queues = QueueCollection.load(configFor(dir, "max_journal_size = 1024\n"));
     const queue = queues.getOrCreate("roll");
     for (let i = 0; i < 20; i++) queues.add("roll", new Uint8Array(100), 0, NOW);
     expect(queue.stats().logsize).toBeGreaterThan(2000);
