@@ -58,11 +58,21 @@ export class ItemStore {
   }
 
   /**
-   * Switches to another journal (a reload turned it on or off). Items only in the old journal are
-   * read into memory first: the new one starts from the items in memory.
+   * Reads every item still only in the journal into memory (before a reload turns the journal
+   * off). Throws if some can't be read back; those read so far stay in memory and the rest in the
+   * journal, in order, so the store stays whole either way.
+   */
+  readAllBack(): void {
+    while (this.disk !== null) {
+      if (!this.readBackBatch(Infinity)) throw new Error(`${this.disk.count} item(s) waiting in the journal could not be read back`);
+    }
+  }
+
+  /**
+   * Switches to another journal (a reload turned it on or off). The new one starts from the items
+   * in memory, so every item must be there first (`readAllBack`).
    */
   setJournal(journal: Journal | null): void {
-    while (this.disk !== null) this.readBack(Infinity);
     this.journal = journal;
   }
 
@@ -133,8 +143,15 @@ export class ItemStore {
 
   /** Reads disk items back into memory: up to `maxBytes` (the free budget), and at least one item. */
   private readBack(maxBytes = Math.max(this.budget - this.memBytes, 1)): void {
+    if (this.readBackBatch(maxBytes)) return;
+    log.error(`queue '${this.queueName}': ${this.disk!.count} item(s) expected in the journal could not be read back; they return at the next start`);
+    this.disk = null;
+  }
+
+  /** One read-back of up to `maxBytes` (at least one item); false if items are left on disk and none could be read. */
+  private readBackBatch(maxBytes: number): boolean {
     const disk = this.disk;
-    if (disk === null || this.journal === null) return;
+    if (disk === null || this.journal === null) return disk === null;
     const { items, next } = this.journal.readItems(disk.start, disk.count, maxBytes);
     for (const item of items) {
       this.pushToMemory(item);
@@ -143,12 +160,8 @@ export class ItemStore {
     }
     disk.count -= items.length;
     disk.start = next;
-    if (items.length === 0 && disk.count > 0) {
-      log.error(`queue '${this.queueName}': ${disk.count} item(s) expected in the journal could not be read back; they return at the next start`);
-      this.disk = null;
-    } else if (disk.count <= 0) {
-      this.disk = null;
-    }
+    if (disk.count <= 0) this.disk = null;
+    return items.length > 0 || disk.count <= 0;
   }
 }
 
