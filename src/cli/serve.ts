@@ -8,6 +8,7 @@
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { ConfigError, defaultConfig, loadConfigFile, type KestrelConfig } from "../config/load.ts";
+import { errorText } from "../errors.ts";
 import { configureLog, log } from "../log.ts";
 import { KestrelServer } from "../server/server.ts";
 import { VERSION } from "../version.ts";
@@ -58,7 +59,19 @@ export async function serve(options: ServeOptions): Promise<void> {
   const stop = () => void server?.stop();
   process.on("SIGTERM", stop);
   process.on("SIGINT", stop);
-  process.on("SIGHUP", () => server?.reload());
+  process.on("SIGHUP", () => reloadSafely(server));
   server = KestrelServer.start(config, { version: VERSION, readConfig: () => readConfig(options) });
   void server.stopped.then(() => process.exit(0));
+}
+
+/**
+ * SIGHUP's reload. `reload` reports its own failures and never throws; a bug that threw anyway
+ * would end the process from a signal handler, so it is logged here instead, as a command's is.
+ */
+function reloadSafely(server: KestrelServer | null): void {
+  try {
+    server?.reload();
+  } catch (error) {
+    log.error(`internal error in reload: ${errorText(error)}`);
+  }
 }

@@ -2,13 +2,15 @@
  * Reads kestrel.toml (smol-toml) into a validated `KestrelConfig`.
  *
  * Any problem is one `ConfigError` whose message names the file, the key and what was expected.
- * Unknown keys are errors (a typo must not silently fall back to a default). Relative paths in a
- * file are resolved against the file's directory.
+ * Unknown keys are errors (a typo must not silently fall back to a default), and so is what cannot
+ * work: values that round to zero, a max_journal_size below 1KiB (values.ts, schema.ts), a
+ * move_expired_to that leads back to where it started. Relative paths in a file are resolved
+ * against the file's directory.
  */
 import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { parse as parseToml } from "smol-toml";
-import { isValidQueueName } from "../queue_name.ts";
+import { fanoutParent, isValidQueueName } from "../queue_name.ts";
 import {
   DEFAULT_QUEUE_CONFIG,
   DEFAULT_SERVER_CONFIG,
@@ -76,8 +78,9 @@ export function parseConfig(text: string, file: string): KestrelConfig {
     for (const k of Object.keys(keys)) if (!queueKeys.has(k)) fail(`queues.${name}.${k}`, "unknown queue key");
     queueOverrides.set(name, readKeys(keys, QUEUE_KEYS, `queues.${name}.`, fail));
   }
-  checkMoveTargets(queueDefaults, queueOverrides, fail);
-  return { server: { ...server, queuePath, logFile }, queueDefaults, queueOverrides, file };
+  const config = { server: { ...server, queuePath, logFile }, queueDefaults, queueOverrides, file };
+  checkMoveTargets(config, fail);
+  return config;
 }
 
 function readKeys<C>(table: Record<string, unknown>, specs: readonly KeySpec<C>[], prefix: string, fail: (key: string, message: string) => never): Partial<C> {
@@ -86,19 +89,73 @@ function readKeys<C>(table: Record<string, unknown>, specs: readonly KeySpec<C>[
     if (!(spec.key in table)) continue;
     const raw = table[spec.key];
     const value = spec.parse(raw);
-    if (value instanceof Mismatch) fail(prefix + spec.key, `expected ${value.expected}, got ${describe(raw)}`);
+    if (value instanceof Mismatch) fail(prefix + spec.key, value.problem ?? `expected ${value.expected}, got ${describe(raw)}`);
     // spec.parse returns the type of spec.field (checked where the spec is declared).
     (result as Record<keyof C, unknown>)[spec.field] = value;
   }
   return result;
 }
 
-function checkMoveTargets(defaults: QueueConfig, overrides: ReadonlyMap<string, Partial<QueueConfig>>, fail: (key: string, message: string) => never): void {
+/**
+ * Each move_expired_to must name a valid queue, and following them from any queue must never lead
+ * back to a queue already passed (an item would move forever, or to the queue it expired in).
+ * Judged on the settings in force for each queue (top-level defaults, a fanout parent's table, its
+ * own table). Only queues the file names can be on a cycle: any other queue has the default
+ * target, and nothing moves items to it.
+ */
+function checkMoveTargets(config: KestrelConfig, fail: (key: string, message: string) => never): void {
+  const named = new Set(config.queueOverrides.keys());
   const check = (key: string, target: string | null | undefined) => {
-    if (target != null && !isValidQueueName(target)) fail(key, `"${target}" is not a valid queue name`);
+    if (target == null) return;
+    if (!isValidQueueName(target)) fail(key, `"${target}" is not a valid queue name`);
+    named.add(target);
   };
-  check("move_expired_to", defaults.moveExpiredTo);
-  for (const [name, override] of overrides) check(`queues.${name}.move_expired_to`, override.moveExpiredTo);
+  check("move_expired_to", config.queueDefaults.moveExpiredTo);
+  for (const [name, override] of config.queueOverrides) check(`queues.${name}.move_expired_to`, override.moveExpiredTo);
+  for (const name of [...named]) {
+    const parent = fanoutParent(name);
+    if (parent !== null) named.add(parent);
+  }
+  for (const start of named) {
+    const path = [start];
+    for (let target = queueConfigFor(config, start).moveExpiredTo; target !== null; target = queueConfigFor(config, target).moveExpiredTo) {
+      const seen = path.indexOf(target);
+      if (seen !== -1) failMoveCycle(config, path.slice(seen), fail);
+      path.push(target);
+    }
+  }
+}
+
+/** Refuses a move_expired_to cycle (`cycle[i]` moves to `cycle[i + 1]`, the last to the first), saying how to break it. */
+function failMoveCycle(config: KestrelConfig, cycle: readonly string[], fail: (key: string, message: string) => never): never {
+  const keys = cycle.map((name) => moveKeyFor(config, name));
+  const first = cycle[0]!;
+  if (cycle.length === 1) {
+    const why =
+      keys[0] === "move_expired_to"
+        ? " (a top-level move_expired_to applies to every queue without its own)"
+        : keys[0] === `queues.${first}.move_expired_to`
+          ? ""
+          : " (a fanout child inherits its parent's move_expired_to)";
+    return fail(keys[0]!, `queue '${first}' would move its expired items to itself${why}; set move_expired_to = "" in ${tableFor(first)} to drop them there`);
+  }
+  const route = [...cycle, first].map((name) => `'${name}'`).join(" -> ");
+  return fail(
+    keys[0]!,
+    `expired items would move round a cycle, ${route} (set by ${[...new Set(keys)].join(", ")}); give one of these queues move_expired_to = "" or a queue outside the cycle`,
+  );
+}
+
+/** The key whose move_expired_to is in force for queue `name`. */
+function moveKeyFor(config: KestrelConfig, name: string): string {
+  if (config.queueOverrides.get(name)?.moveExpiredTo !== undefined) return `queues.${name}.move_expired_to`;
+  const parent = fanoutParent(name);
+  return parent === null ? "move_expired_to" : moveKeyFor(config, parent);
+}
+
+/** The TOML table header of queue `name` (a fanout child's name needs quotes). */
+function tableFor(name: string): string {
+  return name.includes("+") ? `[queues."${name}"]` : `[queues.${name}]`;
 }
 
 function isTable(value: unknown): boolean {

@@ -62,6 +62,12 @@ function parseDefault(text: string): unknown {
   return Number(text);
 }
 
+/**
+ * The smallest max_journal_size: below it nearly every write would seal a segment (at 0, every
+ * one), leaving a file per batch.
+ */
+const MIN_JOURNAL_SIZE = 1024;
+
 const seconds = v.duration("seconds", 1000);
 const milliseconds = v.duration("milliseconds", 1);
 
@@ -115,9 +121,9 @@ export const QUEUE_KEYS: readonly KeySpec<QueueConfig>[] = [
   key(
     "max_journal_size",
     "maxJournalSize",
-    v.size(false),
+    v.size(false, MIN_JOURNAL_SIZE),
     '"16MiB"',
-    "Journal segments are sealed at this size; sealed segments are deleted once everything in them is consumed.",
+    "Journal segments are sealed at this size (at least 1KiB); sealed segments are deleted once everything in them is consumed.",
   ),
   key(
     "max_journal_overflow",

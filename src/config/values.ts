@@ -5,11 +5,20 @@
  * what was expected, for an error message that names the key. Sizes accept a plain number of
  * bytes or a string with a unit (B, KB, MB, GB, KiB, MiB, GiB); durations a plain number in the
  * key's own unit or a string with one (ms, s, m, h); counts and sizes also accept "unlimited".
+ * A string whose nonzero amount rounds to zero ("0.1ms", "0.3B") is refused: read as 0 it would
+ * silently mean "off", "never" or "nothing" instead of the small value that was written.
  */
 import type { SyncPolicy } from "../journal/sync_policy.ts";
 
 export class Mismatch {
-  constructor(readonly expected: string) {}
+  /**
+   * `expected` says what the key takes; `problem`, when set, says what is wrong with a value of the
+   * right form (the error then shows it instead of "expected ..., got ...").
+   */
+  constructor(
+    readonly expected: string,
+    readonly problem: string | null = null,
+  ) {}
 }
 
 export type Parser<T> = (raw: unknown) => T | Mismatch;
@@ -30,11 +39,18 @@ function isWholeNumber(raw: unknown): raw is number {
   return typeof raw === "number" && Number.isSafeInteger(raw) && raw >= 0;
 }
 
-function withUnit(raw: string, units: Record<string, number>): number | null {
+/**
+ * `raw` ("<number><unit>") in whole base units (bytes, milliseconds), rounded. A nonzero amount
+ * that rounds to zero is a Mismatch with the problem spelled out.
+ */
+function withUnit(raw: string, units: Record<string, number>, baseUnit: string, expected: string): number | Mismatch {
   const match = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]+)\s*$/.exec(raw);
-  if (match === null) return null;
-  const factor = units[match[2]!.toLowerCase()];
-  return factor === undefined ? null : Math.round(Number(match[1]) * factor);
+  const factor = match === null ? undefined : units[match[2]!.toLowerCase()];
+  if (factor === undefined) return new Mismatch(expected);
+  const amount = Number(match![1]);
+  const value = Math.round(amount * factor);
+  if (value === 0 && amount > 0) return new Mismatch(expected, `"${raw}" rounds to zero ${baseUnit}; write 0 if zero is meant, or a larger value`);
+  return value;
 }
 
 export const boolean: Parser<boolean> = (raw) => (typeof raw === "boolean" ? raw : new Mismatch("true or false"));
@@ -48,13 +64,14 @@ export const count: Parser<number> = (raw) => {
   return isWholeNumber(raw) ? raw : new Mismatch('a whole number or "unlimited"');
 };
 
-export function size(allowUnlimited: boolean): Parser<number> {
-  const expected = `a size in bytes (a number, or a string like "16MiB")${allowUnlimited ? ' or "unlimited"' : ""}`;
+/** A size in bytes, at least `minBytes`. */
+export function size(allowUnlimited: boolean, minBytes = 0): Parser<number> {
+  const atLeast = minBytes > 0 ? ` of at least ${minBytes} bytes` : "";
+  const expected = `a size in bytes (a number, or a string like "16MiB")${allowUnlimited ? ' or "unlimited"' : ""}${atLeast}`;
   return (raw) => {
     if (allowUnlimited && raw === "unlimited") return Infinity;
-    if (isWholeNumber(raw)) return raw;
-    const bytes = typeof raw === "string" ? withUnit(raw, SIZE_UNITS) : null;
-    return bytes === null ? new Mismatch(expected) : bytes;
+    const bytes = isWholeNumber(raw) ? raw : typeof raw === "string" ? withUnit(raw, SIZE_UNITS, "bytes", expected) : new Mismatch(expected);
+    return typeof bytes === "number" && bytes < minBytes ? new Mismatch(expected) : bytes;
   };
 }
 
@@ -63,8 +80,7 @@ export function duration(unitName: string, unitMs: number): Parser<number> {
   const expected = `a duration (a number of ${unitName}, or a string like "500ms", "30s", "5m")`;
   return (raw) => {
     if (isWholeNumber(raw)) return raw * unitMs;
-    const ms = typeof raw === "string" ? withUnit(raw, DURATION_UNITS_MS) : null;
-    return ms === null ? new Mismatch(expected) : ms;
+    return typeof raw === "string" ? withUnit(raw, DURATION_UNITS_MS, "milliseconds", expected) : new Mismatch(expected);
   };
 }
 
@@ -85,5 +101,5 @@ export const syncPolicy: Parser<SyncPolicy> = (raw) => {
   if (raw === true || raw === "always") return { kind: "always" };
   const ms = typeof raw === "string" ? intervalMs(raw) : new Mismatch("");
   if (typeof ms === "number" && ms > 0) return { kind: "interval", ms };
-  return new Mismatch('false/"never", true/"always", or an interval like "20ms"');
+  return new Mismatch('false/"never", true/"always", or an interval like "20ms"', ms instanceof Mismatch ? ms.problem : null);
 };

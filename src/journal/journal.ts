@@ -284,6 +284,8 @@ export class Journal {
     this.reader.close();
     this.writer.erase();
     for (const segment of this.sealed) fileSystem.remove(sealedPath(this.dir, this.name, segment.seq));
+    if (this.pendingPack !== null) fileSystem.remove(packPath(this.dir, this.name, this.pendingPack.seq));
+    this.pendingPack = null;
     this.sealed.length = 0;
   }
 

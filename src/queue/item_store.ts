@@ -59,33 +59,38 @@ export class ItemStore {
   }
 
   /**
-   * Switches to another journal (a reload turned it on or off). Items only in the old journal are
-   * read into memory first: the new one starts from the items in memory.
+   * Reads every item still only in the journal into memory (before a reload turns the journal
+   * off). Throws if some can't be read back; those read so far stay in memory and the rest in the
+   * journal, in order, so the store stays whole either way.
+   */
+  readAllBack(): void {
+    while (this.disk !== null) {
+      if (!this.readBackBatch(Infinity)) throw new Error(`${this.disk.count} item(s) waiting in the journal could not be read back`);
+    }
+  }
+
+  /**
+   * Switches to another journal (a reload turned it on or off). The new one starts from the items
+   * in memory, so every item must be there first (`readAllBack`).
    */
   setJournal(journal: Journal | null): void {
-    this.readAllIntoMemory();
     this.journal = journal;
   }
 
   /**
-   * Reads every item still on disk into memory, past the budget (the journal is being replaced).
-   * Returns how many could not be read (their files are gone); they are dropped and logged.
+   * Like `readAllBack`, for a journal being rebuilt because its files are gone: the items that
+   * can't be read back are dropped and logged. Returns how many.
    */
   readAllIntoMemory(): number {
     const expected = this.disk?.count ?? 0;
-    let why = "they are not in the journal files";
     try {
-      // Each pass must read something; one that doesn't would read nothing forever.
-      for (let left = Infinity; this.disk !== null && this.disk.count < left; ) {
-        left = this.disk.count;
-        this.readBack(Infinity);
-      }
+      this.readAllBack();
+      return 0;
     } catch (error) {
-      why = errorText(error);
+      const lost = this.disk?.count ?? 0;
+      this.dropDisk(`${lost} of ${expected} item(s) held only in the journal are lost: ${errorText(error)}`);
+      return lost;
     }
-    const lost = this.disk?.count ?? 0;
-    if (lost > 0) this.dropDisk(`${lost} of ${expected} item(s) held only in the journal could not be read: ${why}`);
-    return lost;
   }
 
   /** Adds an item at the tail; call it just before the item's ADD record is appended to the journal. */
@@ -170,8 +175,15 @@ export class ItemStore {
    * Throws for I/O errors.
    */
   private readBack(maxBytes = Math.max(this.budget - this.memBytes, 1)): void {
+    // While the journal can't be written, the last records may still wait in the writer.
+    if (this.readBackBatch(maxBytes) || this.journal?.failure != null) return;
+    this.dropDisk(`${this.disk!.count} item(s) expected in the journal could not be read back; they return at the next start`);
+  }
+
+  /** One read-back of up to `maxBytes` (at least one item); false if items are left on disk and none could be read. */
+  private readBackBatch(maxBytes: number): boolean {
     const disk = this.disk;
-    if (disk === null || this.journal === null) return;
+    if (disk === null || this.journal === null) return disk === null;
     const { items, next } = this.journal.readItems(disk.start, disk.count, maxBytes);
     for (const item of items) {
       this.pushToMemory(item);
@@ -181,10 +193,7 @@ export class ItemStore {
     disk.count -= items.length;
     disk.start = next;
     if (disk.count <= 0) this.disk = null;
-    // While the journal can't be written, the last records may still wait in the writer.
-    else if (items.length === 0 && this.journal.failure === null) {
-      this.dropDisk(`${disk.count} item(s) expected in the journal could not be read back; they return at the next start`);
-    }
+    return items.length > 0 || disk.count <= 0;
   }
 
   private dropDisk(why: string): void {

@@ -89,6 +89,11 @@ export class PersistentQueue {
     return this.deleted;
   }
 
+  /** Whether the queue keeps a journal now (a reload turns it on or off). */
+  get hasJournal(): boolean {
+    return this.journal !== null;
+  }
+
   /** Why this queue's journal can't be written right now, or null. */
   get journalFailure(): string | null {
     return this.journal?.failure ?? null;
@@ -261,12 +266,31 @@ export class PersistentQueue {
     }
   }
 
-  /** Turns the journal on (a new, empty one: the live items are written to it) or off. */
+  /**
+   * First step of turning the journal on: writes the live items (all in memory, as the queue has
+   * no journal) to `journal`, a new, empty one. Throws for I/O errors; the queue is unchanged.
+   */
+  fillJournal(journal: Journal): void {
+    journal.reset(this.liveEntries());
+  }
+
+  /**
+   * First step of turning the journal off: reads the items only in the journal into memory. Throws
+   * if some can't be read back; the queue keeps its journal and every item either way.
+   */
+  loadJournalItems(): void {
+    this.store.readAllBack();
+  }
+
+  /**
+   * Last step of turning the journal on or off: the queue uses `journal` (after `fillJournal`) or
+   * none (after `loadJournalItems`), and the old journal's files are deleted. Never throws.
+   */
   replaceJournal(journal: Journal | null): void {
+    const old = this.journal;
     this.store.setJournal(journal);
-    this.journal?.erase();
     this.journal = journal;
-    journal?.reset(this.liveEntries());
+    if (old !== null) eraseJournal(this.name, old);
   }
 
   /** The queue is going away: waiters get nothing, the journal files are deleted. */
@@ -354,5 +378,17 @@ export class PersistentQueue {
       if (item === undefined) return;
       this.waiters.serve(waiter, item);
     }
+  }
+}
+
+/**
+ * Deletes the files of a journal queue `name` no longer uses. Never throws: files it could not
+ * delete are logged, since the next start would load their items again.
+ */
+export function eraseJournal(name: string, journal: Journal): void {
+  try {
+    journal.erase();
+  } catch (error) {
+    log.error(`queue '${name}': could not delete an unused journal, delete its files before the next start or their items come back: ${errorText(error)}`);
   }
 }

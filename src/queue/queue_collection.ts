@@ -2,6 +2,9 @@
  * All the queues of one server: loading them from queue_path, creating them on first use, fanout,
  * expiry moves, deletion, reconfiguration, journal upkeep (once a second) and shutdown.
  *
+ * A reload reconfigures every queue or none: whatever can fail (a journal turned on or off) is
+ * prepared for all of them first, and undone if one fails.
+ *
  * Invariants: a queue exists here iff it is live (not deleted); `children` lists, for each parent
  * name, exactly the live fanout queues `<parent>+<child>`; a name that is not a valid queue name
  * never reaches the file system; a queue whose journal could not be opened is not served (its
@@ -9,6 +12,7 @@
  * cause gone (a full disk freed, a directory moved out of the way) and loads it.
  */
 import { queueConfigFor, type KestrelConfig } from "../config/load.ts";
+import type { QueueConfig } from "../config/schema.ts";
 import { allOf, type Commit } from "../journal/commit.ts";
 import { flushJournals } from "../journal/flush_scheduler.ts";
 import type { Item } from "../journal/item.ts";
@@ -20,7 +24,7 @@ import type { QueueFiles } from "../journal/segment_files.ts";
 import { errorText } from "../errors.ts";
 import type { WriterEvents } from "../journal/writer.ts";
 import { log } from "../log.ts";
-import { PersistentQueue, type AddResult, type QueueHooks } from "./persistent_queue.ts";
+import { PersistentQueue, eraseJournal, type AddResult, type QueueHooks } from "./persistent_queue.ts";
 import { fanoutParent, isValidQueueName } from "../queue_name.ts";
 
 export class QueueUnavailableError extends Error {}
@@ -128,17 +132,30 @@ export class QueueCollection {
     return count;
   }
 
-  /** Applies a reloaded config to every live queue. */
-  reconfigure(config: KestrelConfig): void {
-    this.config = config;
-    for (const queue of this.queues.values()) {
-      const settings = queueConfigFor(config, queue.name);
-      const hadJournal = queue.settings.journal;
-      queue.reconfigure(settings);
-      if (settings.journal !== hadJournal) {
-        queue.replaceJournal(settings.journal ? this.openJournal(queue.name, null).journal : null);
+  /**
+   * Prepares a reloaded config for every live queue, running first every step that can fail: for
+   * each queue whose journal is turned on (it has none and the config wants one), a new journal
+   * holding its items; for each turned off, its items still on disk read into memory. If one
+   * fails, the new journals are erased and the error (naming the queue) thrown, with the config
+   * in force untouched. Otherwise returns the commit, which switches everything over and cannot
+   * fail.
+   */
+  prepareReconfigure(config: KestrelConfig): () => void {
+    const switches: { queue: PersistentQueue; journal: Journal | null }[] = [];
+    try {
+      for (const queue of this.queues.values()) {
+        const settings = queueConfigFor(config, queue.name);
+        if (settings.journal !== queue.hasJournal) switches.push({ queue, journal: this.prepareJournalSwitch(queue, settings) });
       }
+    } catch (error) {
+      for (const { queue, journal } of switches) if (journal !== null) eraseJournal(queue.name, journal);
+      throw error;
     }
+    return () => {
+      this.config = config;
+      for (const queue of this.queues.values()) queue.reconfigure(queueConfigFor(config, queue.name));
+      for (const { queue, journal } of switches) queue.replaceJournal(journal);
+    };
   }
 
   all(): IterableIterator<PersistentQueue> {
@@ -228,7 +245,7 @@ export class QueueCollection {
 
   private create(name: string, files: QueueFiles | null): PersistentQueue {
     const settings = queueConfigFor(this.config, name);
-    const opened = this.openJournal(name, files);
+    const opened = this.openJournal(name, files, settings);
     let journal: Journal | null = opened.journal;
     if (!settings.journal) {
       journal.erase();
@@ -245,9 +262,28 @@ export class QueueCollection {
     return queue;
   }
 
+  /**
+   * The new journal of a queue whose journal a reload turns on, holding its items; null for one
+   * turned off, once its items are all in memory. Throws, naming the queue, with nothing left behind.
+   */
+  private prepareJournalSwitch(queue: PersistentQueue, settings: QueueConfig): Journal | null {
+    let journal: Journal | null = null;
+    try {
+      if (!settings.journal) {
+        queue.loadJournalItems();
+        return null;
+      }
+      journal = this.openJournal(queue.name, null, settings).journal;
+      queue.fillJournal(journal);
+      return journal;
+    } catch (error) {
+      if (journal !== null) eraseJournal(queue.name, journal);
+      throw new Error(`queue '${queue.name}': cannot turn its journal ${settings.journal ? "on" : "off"}: ${errorText(error)}`);
+    }
+  }
+
   /** Opens (or creates) a queue's journal; a memory-only queue reads it all into memory. */
-  private openJournal(name: string, files: QueueFiles | null): OpenedJournal {
-    const settings = queueConfigFor(this.config, name);
+  private openJournal(name: string, files: QueueFiles | null, settings: QueueConfig): OpenedJournal {
     return openJournal({
       dir: this.queuePath,
       name,

@@ -8,7 +8,7 @@
 import type { Server, Socket, TCPSocketListener } from "bun";
 import type { KestrelConfig } from "../config/load.ts";
 import { errorText } from "../errors.ts";
-import { configureLog, log } from "../log.ts";
+import { discardLogTarget, log, openLogTarget, useLogTarget } from "../log.ts";
 import { QueueCollection } from "../queue/queue_collection.ts";
 import { startAdminHttp } from "./admin_http.ts";
 import { Connection } from "./connection.ts";
@@ -84,27 +84,51 @@ export class KestrelServer {
     return this.listener.hostname;
   }
 
-  /** Re-reads the config and applies it; returns an error message, or null on success. */
+  /**
+   * Re-reads the config and applies it entirely, or not at all; returns null, or the reason it
+   * failed (also logged). Never throws, so a SIGHUP can't stop the server.
+   */
   reload(): string | null {
-    let next: KestrelConfig;
+    let apply: () => void;
     try {
-      next = this.options.readConfig();
+      apply = this.prepareReload(this.options.readConfig());
     } catch (error) {
       log.error(`reload failed, keeping the current config: ${errorText(error)}`);
       return errorText(error);
     }
+    apply();
+    return null;
+  }
+
+  /**
+   * Runs every step of applying `next` that can fail (reading the file was the first): opening the
+   * log file, then the queues' journal switches. If one fails, what the others prepared is undone
+   * and the error thrown. Otherwise returns the rest, which only swaps prepared state in and
+   * cannot fail.
+   */
+  private prepareReload(next: KestrelConfig): () => void {
     const before = this.config.server;
     const after = next.server;
-    for (const key of ["host", "port", "queuePath", "adminHost", "adminPort"] as const) {
-      if (before[key] !== after[key]) log.warn(`reload: ${key} changed to ${after[key]}; it takes effect at the next restart`);
-    }
     const fixed = { host: before.host, port: before.port, queuePath: before.queuePath, adminHost: before.adminHost, adminPort: before.adminPort };
-    this.config = { ...next, server: { ...after, ...fixed } };
-    configureLog(after.logLevel, after.logFile);
-    this.queues.reconfigure(this.config);
-    this.startExpirySweep();
-    log.info(`reloaded config from ${next.file ?? "embedded defaults"}`);
-    return null;
+    const config = { ...next, server: { ...after, ...fixed } };
+    const logTarget = openLogTarget(after.logLevel, after.logFile);
+    let applyToQueues: () => void;
+    try {
+      applyToQueues = this.queues.prepareReconfigure(config);
+    } catch (error) {
+      discardLogTarget(logTarget);
+      throw error;
+    }
+    return () => {
+      useLogTarget(logTarget);
+      this.config = config;
+      applyToQueues();
+      this.startExpirySweep();
+      for (const key of Object.keys(fixed) as (keyof typeof fixed)[]) {
+        if (before[key] !== after[key]) log.warn(`reload: ${key} changed to ${after[key]}; it takes effect at the next restart`);
+      }
+      log.info(`reloaded config from ${next.file ?? "embedded defaults"}`);
+    };
   }
 
   stop(): Promise<void> {

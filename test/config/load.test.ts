@@ -64,3 +64,64 @@ describe("config", () => {
     expect(errorOf(`port = `)).toMatch(new RegExp(`^${FILE}: not valid TOML: `));
   });
 });
+
+describe("what cannot work is refused", () => {
+  test("a nonzero duration or size that rounds to zero", () => {
+    expect(errorOf(`timeout = "0.1ms"`)).toBe(`${FILE}: timeout: "0.1ms" rounds to zero milliseconds; write 0 if zero is meant, or a larger value`);
+    expect(errorOf(`max_age = "0.4ms"`)).toContain(`max_age: "0.4ms" rounds to zero milliseconds`);
+    expect(errorOf(`expiration_timer_frequency = "0.2ms"`)).toContain(`expiration_timer_frequency: "0.2ms" rounds to zero`);
+    expect(errorOf(`[queues.q]\nmax_item_size = "0.3B"`)).toBe(`${FILE}: queues.q.max_item_size: "0.3B" rounds to zero bytes; write 0 if zero is meant, or a larger value`);
+    expect(errorOf(`max_size = "0.0001KB"`)).toContain(`max_size: "0.0001KB" rounds to zero bytes`);
+    expect(errorOf(`sync_journal = "0.3ms"`)).toContain(`sync_journal: "0.3ms" rounds to zero milliseconds`);
+    // Zero written as zero still means zero; amounts that round up are kept.
+    const config = parse(`timeout = "0ms"\nmax_age = "0.5ms"\nmax_item_size = "0B"\nexpiration_timer_frequency = 0`);
+    expect(config.server).toMatchObject({ timeout: 0, expirationTimerFrequency: 0 });
+    expect(config.queueDefaults).toMatchObject({ maxAge: 1, maxItemSize: 0 });
+  });
+
+  test("a max_journal_size below 1KiB", () => {
+    const expected = `expected a size in bytes (a number, or a string like "16MiB") of at least 1024 bytes`;
+    expect(errorOf(`max_journal_size = 0`)).toBe(`${FILE}: max_journal_size: ${expected}, got number 0`);
+    expect(errorOf(`[queues.q]\nmax_journal_size = "1000B"`)).toBe(`${FILE}: queues.q.max_journal_size: ${expected}, got "1000B"`);
+    expect(parse(`max_journal_size = "1KiB"`).queueDefaults.maxJournalSize).toBe(1024);
+  });
+
+  test("a queue moving expired items to itself, with how to fix it", () => {
+    expect(errorOf(`[queues.dead]\nmove_expired_to = "dead"`)).toBe(
+      `${FILE}: queues.dead.move_expired_to: queue 'dead' would move its expired items to itself; set move_expired_to = "" in [queues.dead] to drop them there`,
+    );
+    // A top-level target is every queue's default, the target's own included.
+    expect(errorOf(`move_expired_to = "dead"`)).toBe(
+      `${FILE}: move_expired_to: queue 'dead' would move its expired items to itself (a top-level move_expired_to applies to every queue without its own); set move_expired_to = "" in [queues.dead] to drop them there`,
+    );
+    expect(errorOf(`move_expired_to = "dead"\n[queues.dead]\nmax_items = 5`)).toContain(`move_expired_to: queue 'dead' would move its expired items to itself`);
+    // A fanout child inherits its parent's target.
+    expect(errorOf(`[queues.jobs]\nmove_expired_to = "jobs+late"`)).toBe(
+      `${FILE}: queues.jobs.move_expired_to: queue 'jobs+late' would move its expired items to itself (a fanout child inherits its parent's move_expired_to); set move_expired_to = "" in [queues."jobs+late"] to drop them there`,
+    );
+    expect(parse(`move_expired_to = "dead"\n[queues.dead]\nmove_expired_to = ""`).queueDefaults.moveExpiredTo).toBe("dead");
+    expect(parse(`[queues.jobs]\nmove_expired_to = "jobs+late"\n[queues."jobs+late"]\nmove_expired_to = ""`).queueOverrides.size).toBe(2);
+  });
+
+  test("move_expired_to cycles of any length", () => {
+    expect(errorOf(`[queues.a]\nmove_expired_to = "b"\n[queues.b]\nmove_expired_to = "a"`)).toBe(
+      `${FILE}: queues.a.move_expired_to: expired items would move round a cycle, 'a' -> 'b' -> 'a' (set by queues.a.move_expired_to, queues.b.move_expired_to); give one of these queues move_expired_to = "" or a queue outside the cycle`,
+    );
+    expect(errorOf(`[queues.a]\nmove_expired_to = "b"\n[queues.b]\nmove_expired_to = "c"\n[queues.c]\nmove_expired_to = "a"`)).toContain(
+      `'a' -> 'b' -> 'c' -> 'a'`,
+    );
+    // Through the top-level default: 'a' (named only as a target) moves to 'b' like every queue.
+    expect(errorOf(`move_expired_to = "b"\n[queues.b]\nmove_expired_to = "a"`)).toContain(
+      `'b' -> 'a' -> 'b' (set by queues.b.move_expired_to, move_expired_to)`,
+    );
+    // Through a fanout parent: 'z' moves to 'x+y', which inherits 'x' -> 'z'.
+    expect(errorOf(`[queues.x]\nmove_expired_to = "z"\n[queues.z]\nmove_expired_to = "x+y"`)).toContain(
+      `'z' -> 'x+y' -> 'z' (set by queues.z.move_expired_to, queues.x.move_expired_to)`,
+    );
+    // Chains that end are fine.
+    const config = parse(`move_expired_to = "dead"\n[queues.dead]\nmove_expired_to = ""\n[queues.a]\nmove_expired_to = "b"`);
+    expect(queueConfigFor(config, "a").moveExpiredTo).toBe("b");
+    expect(queueConfigFor(config, "b").moveExpiredTo).toBe("dead");
+    expect(queueConfigFor(config, "dead").moveExpiredTo).toBeNull();
+  });
+});

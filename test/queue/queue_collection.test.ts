@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, rmdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { QueueCollection, QueueUnavailableError } from "../../src/queue/queue_collection.ts";
 import { bytes, text } from "../helpers/bytes.ts";
@@ -87,16 +87,38 @@ describe("QueueCollection", () => {
     const queues = QueueCollection.load(configFor(dir, "[queues.mem]\njournal = false\n"));
     queues.add("mem", bytes("x"), 0, NOW);
     expect(existsSync(join(dir, "mem"))).toBe(false);
-    queues.reconfigure(configFor(dir));
+    queues.prepareReconfigure(configFor(dir))();
     queues.close();
     const again = QueueCollection.load(configFor(dir));
     expect(drain(again, "mem")).toEqual(["x"]);
     again.close();
   });
 
+  test("a reload that can't turn one queue's journal on changes no queue and leaves no journal behind", () => {
+    const dir = tempDir();
+    const queues = QueueCollection.load(configFor(dir, "journal = false\n"));
+    queues.add("a", bytes("1"), 0, NOW);
+    queues.add("b", bytes("2"), 0, NOW);
+    // A directory where b's journal file would go: open() fails even for root.
+    mkdirSync(join(dir, "b"));
+    const reloaded = configFor(dir, "max_items = 5\n");
+    expect(() => queues.prepareReconfigure(reloaded)).toThrow(/^queue 'b': cannot turn its journal on: EISDIR/);
+    // a's journal was made first; it is gone again.
+    expect(readdirSync(dir).filter((name) => name.startsWith("a"))).toEqual([]);
+    for (const name of ["a", "b"]) expect([queues.get(name)!.hasJournal, queues.get(name)!.settings.maxItems]).toEqual([false, Infinity]);
+
+    rmdirSync(join(dir, "b"));
+    queues.prepareReconfigure(reloaded)();
+    for (const name of ["a", "b"]) expect([queues.get(name)!.hasJournal, queues.get(name)!.settings.maxItems]).toEqual([true, 5]);
+    queues.close();
+    const again = QueueCollection.load(configFor(dir));
+    expect([drain(again, "a"), drain(again, "b")]).toEqual([["1"], ["2"]]);
+    again.close();
+  });
+
   test("a drained queue whose journal outgrew max_journal_size gets a fresh small journal", () => {
     const dir = tempDir();
-    const queues = QueueCollection.load(configFor(dir, "max_journal_size = 1000\n"));
+    const queues = QueueCollection.load(configFor(dir, "max_journal_size = 1024\n"));
     const queue = queues.getOrCreate("roll");
     for (let i = 0; i < 20; i++) queues.add("roll", new Uint8Array(100), 0, NOW);
     expect(queue.stats().logsize).toBeGreaterThan(2000);

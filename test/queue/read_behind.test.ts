@@ -1,5 +1,7 @@
 import { describe, expect, test } from "bun:test";
+import { existsSync, renameSync } from "node:fs";
 import { flushJournals } from "../../src/journal/flush_scheduler.ts";
+import { sealedPath } from "../../src/journal/segment_files.ts";
 import { QueueCollection } from "../../src/queue/queue_collection.ts";
 import { bytes, text } from "../helpers/bytes.ts";
 import { configFor } from "../helpers/config.ts";
@@ -121,9 +123,9 @@ describe("read-behind", () => {
     const dir = tempDir();
     const queues = QueueCollection.load(configFor(dir, CONFIG));
     fill(queues, "q", 0, 100);
-    queues.reconfigure(configFor(dir, `${CONFIG}journal = false\n`));
+    queues.prepareReconfigure(configFor(dir, `${CONFIG}journal = false\n`))();
     expect(queues.getOrCreate("q").stats().memItems).toBe(100);
-    queues.reconfigure(configFor(dir, CONFIG));
+    queues.prepareReconfigure(configFor(dir, CONFIG))();
     fill(queues, "q", 100, 200);
     expect(queues.getOrCreate("q").stats().memBytes).toBeLessThanOrEqual(100 * 500 + 10 * 1024);
     expect(take(queues, "q", 50)).toEqual(range(0, 50));
@@ -131,6 +133,27 @@ describe("read-behind", () => {
     const again = QueueCollection.load(configFor(dir, CONFIG));
     expect(take(again, "q", 1000)).toEqual(range(50, 200));
     again.close();
+  });
+
+  test("a reload that can't read the items on disk back keeps the journal; once it can, turns it off with every item", () => {
+    const dir = tempDir();
+    const queues = QueueCollection.load(configFor(dir, CONFIG));
+    fill(queues, "q", 0, 100);
+    const queue = queues.getOrCreate("q");
+    expect(queue.stats().memItems).toBeLessThan(30);
+    // The first sealed segment, where the items on disk start, goes missing for a while.
+    const segment = sealedPath(dir, "q", 1);
+    renameSync(segment, `${segment}.away`);
+    const reloaded = configFor(dir, `${CONFIG}journal = false\nmax_items = 5\n`);
+    expect(() => queues.prepareReconfigure(reloaded)).toThrow(/^queue 'q': cannot turn its journal off: ENOENT/);
+    expect([queue.hasJournal, queue.settings.maxItems, queue.stats().items]).toEqual([true, Infinity, 100]);
+
+    renameSync(`${segment}.away`, segment);
+    queues.prepareReconfigure(reloaded)();
+    expect([queue.hasJournal, queue.settings.maxItems, queue.stats().memItems]).toEqual([false, 5, 100]);
+    expect(existsSync(segment)).toBe(false);
+    expect(take(queues, "q", 1000)).toEqual(range(0, 100));
+    queues.close();
   });
 });
 
