@@ -93,7 +93,7 @@ export class Journal {
     return this.writer.failure;
   }
 
-  /** After a failure: tries to write what waits (see JournalWriter.retry). */
+  /** After a failure, tries to write what waits (see JournalWriter.retry); nothing to do otherwise. */
   retry(): void {
     this.writer.retry();
   }
@@ -151,7 +151,6 @@ export class Journal {
    * has an id below `minLiveId`, and none is at or after the read-behind position `readFrom`.
    */
   releaseDead(minLiveId: number, readFrom: Position | null): void {
-    this.finishPendingPack();
     let released = false;
     for (let oldest = this.sealed[0]; oldest !== undefined; oldest = this.sealed[0]) {
       if (oldest.maxId >= minLiveId || (readFrom !== null && oldest.seq >= readFrom.seq)) break;
@@ -183,6 +182,7 @@ export class Journal {
   compact(entries: readonly PackEntry[]): Promise<void> {
     if (this.compaction !== null || this.erased) return Promise.resolve();
     try {
+      this.finishPendingPack();
       this.rotate();
     } catch (error) {
       log.error(`queue '${this.name}': could not start a compaction: ${errorText(error)}`);
@@ -209,6 +209,7 @@ export class Journal {
     this.compaction?.cancel();
     this.compaction = null;
     this.reader.close();
+    this.finishPendingPack();
     this.rotate();
     if (entries.length === 0) return this.releaseDead(Infinity, null);
     const seq = this.activeSeq - 1;
@@ -219,14 +220,15 @@ export class Journal {
   /**
    * What is wrong with this journal's files under the running server, or null: the active file
    * deleted or replaced, a sealed segment missing, replaced or shorter than when it was sealed.
-   * Any of these means the files no longer replay to the queue: `rebuild` it.
+   * Any of these means the files no longer replay to the queue: `rebuild` it. (Sealed segments are
+   * not checked while a pack's install is pending: some of them are gone on purpose.)
    */
   checkFiles(): string | null {
     const active = activePath(this.dir, this.name);
     if (this.writer.lost) return `${active} was deleted or replaced`;
-    this.finishPendingPack();
     const file = statIfExists(active);
     if (file === null || file.ino !== this.writer.fileInode()) return `${active} was deleted or replaced`;
+    if (this.pendingPack !== null) return null;
     for (const segment of this.sealed) {
       const path = sealedPath(this.dir, this.name, segment.seq);
       const sealed = statIfExists(path);
@@ -257,15 +259,17 @@ export class Journal {
     for (const path of [active, ...replaced.map((old) => sealedPath(this.dir, this.name, old))]) {
       if (statIfExists(path)?.isDirectory) throw new Error(`${path} is a directory; remove it so the journal can be rebuilt`);
     }
-    if (this.pendingPack !== null) fileSystem.remove(packPath(this.dir, this.name, this.pendingPack.seq));
-    this.pendingPack = null;
     if (statIfExists(active) !== null) fileSystem.rename(active, sealedPath(this.dir, this.name, seq));
     writePack(this.dir, this.name, seq, entries);
-    this.writer.restart();
+    // Committed: from here on the pack replaces every segment up to `seq`, whatever fails next,
+    // including an older pack whose install was cut short (only now may that one go).
+    if (this.pendingPack !== null) fileSystem.remove(packPath(this.dir, this.name, this.pendingPack.seq));
     this.sealed.splice(0, this.sealed.length, ...replaced.map((old) => ({ seq: old, maxId: 0, size: 0, ino: 0 })));
+    this.pendingPack = { seq, maxId: maxIdOf(entries) };
     this.activeSeq = seq + 1;
     this.activeMaxId = 0;
-    this.install(seq, maxIdOf(entries));
+    this.writer.restart();
+    this.finishPendingPack();
   }
 
   /** Writes what is pending, fsyncs and closes the active segment. */
@@ -312,7 +316,8 @@ export class Journal {
     log.info(`queue '${this.name}': compacted the journal from ${mib(before)} to ${mib(this.size)} in ${(performance.now() - started).toFixed(0)} ms`);
   }
 
-  private finishPendingPack(): void {
+  /** Finishes the install of a pack cut short by a fault (nothing to do if there is none). Throws if it fails again. */
+  finishPendingPack(): void {
     if (this.pendingPack !== null) this.install(this.pendingPack.seq, this.pendingPack.maxId);
   }
 

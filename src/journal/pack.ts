@@ -3,17 +3,18 @@
  * segment up to a given seq.
  *
  * Crash safety: the pack is written to a temp file, fsynced, and renamed to `<queue>.<seq>.pack`
- * (the commit point: a complete pack exists or nothing changed); then the segments it replaces
- * are deleted, oldest first, and the pack is renamed to `<queue>.<seq>`, with a directory fsync
- * after each step. A crash after the commit point is finished at the next start (`installPack`),
- * and leftover temp files are deleted there.
+ * (the commit point: a complete pack exists or nothing changed); installing it fsyncs the
+ * directory (the rename is then on disk), deletes the segments it replaces, oldest first, and
+ * renames the pack to `<queue>.<seq>`, with a directory fsync after each step. Once the rename to
+ * `.pack` happened the pack is committed whatever fails next: an install cut short is finished
+ * later (the journal retries it; start-up finishes it too), and leftover temp files are deleted
+ * at start.
  *
  * `PackTask` writes a big pack a slice at a time between event-loop turns and fsyncs it off the
  * event loop, so a compaction never blocks the server for more than a few milliseconds.
  */
-import { dirname } from "node:path";
 import { errorText } from "../errors.ts";
-import { closeQuietly, fileSystem, fsyncDirectory, replaceFileAtomically, tempPathFor, writeFully } from "./files.ts";
+import { closeQuietly, fileSystem, fsyncDirectory, statIfExists, tempPathFor, writeFully, writeNewFile } from "./files.ts";
 import type { Item } from "./item.ts";
 import { OP_OPEN, encodeFileHeader } from "./record.ts";
 import { RecordBatch } from "./record_batch.ts";
@@ -44,19 +45,36 @@ export function encodeJournalFile(entries: readonly PackEntry[]): Uint8Array[] {
   return [encodeFileHeader(), ...encodeSlice(entries, 0, Infinity).chunks];
 }
 
-/** Writes a (small) pack in one go and commits it (not installed). */
+/**
+ * Writes a (small) pack in one go and commits it (not installed). Throws, with nothing
+ * committed, if it fails.
+ */
 export function writePack(dir: string, name: string, seq: number, entries: readonly PackEntry[]): void {
-  replaceFileAtomically(packPath(dir, name, seq), encodeJournalFile(entries));
+  const path = packPath(dir, name, seq);
+  const temp = tempPathFor(path);
+  writeNewFile(temp, encodeJournalFile(entries));
+  try {
+    fileSystem.rename(temp, path);
+  } catch (error) {
+    fileSystem.remove(temp);
+    throw error;
+  }
 }
 
-/** Replaces the segments up to `seq` with the committed pack `seq`. */
+/**
+ * Replaces the segments up to `seq` with the committed pack `seq`. Safe to call again after it
+ * failed at any step (a pack already renamed into place is not looked for again).
+ */
 export function installPack(dir: string, name: string, seq: number, sealed: readonly number[]): void {
+  const pack = packPath(dir, name, seq);
+  if (statIfExists(pack) === null) return fsyncDirectory(dir);
+  fsyncDirectory(dir);
   for (const old of sealed) {
     if (old > seq) break;
     fileSystem.remove(sealedPath(dir, name, old));
   }
   fsyncDirectory(dir);
-  fileSystem.rename(packPath(dir, name, seq), sealedPath(dir, name, seq));
+  fileSystem.rename(pack, sealedPath(dir, name, seq));
   fsyncDirectory(dir);
 }
 
@@ -115,7 +133,7 @@ export class PackTask {
       this.fd = -1;
       fileSystem.close(fd);
       fileSystem.rename(this.temp, packPath(this.dir, this.name, this.seq));
-      fsyncDirectory(dirname(this.temp));
+      // Committed: the install's first directory fsync puts the rename on disk.
       this.done(null);
     });
   }

@@ -399,7 +399,6 @@ export class JournalWriter {
     const fresh = this.prepareFile();
     try {
       fileSystem.rename(fresh.temp, this.path);
-      fsyncDirectory(dirname(this.path));
     } catch (error) {
       discard(fresh);
       throw error;
@@ -409,11 +408,18 @@ export class JournalWriter {
     this.batch.recycle();
     this.retained = [];
     this.retainedBytes = 0;
-    this.lost = this.cutNeeded = this.syncNeeded = this.directorySyncNeeded = false;
+    this.lost = this.cutNeeded = this.syncNeeded = false;
     if (this.pendingActive !== null) fileSystem.remove(this.pendingActive);
     this.pendingActive = null;
     this.commit?.settle("durable");
     this.commit = null;
+    try {
+      fsyncDirectory(dirname(this.path));
+    } catch (error) {
+      // In place, not yet on disk: the retry syncs the directory, then the writer recovers.
+      this.directorySyncNeeded = true;
+      return this.fail(`fsync of ${dirname(this.path)} failed: ${errorText(error)}`, []);
+    }
     if (this.failure !== null) this.recovered();
   }
 

@@ -221,10 +221,12 @@ export class PersistentQueue {
     const journal = this.journal;
     if (journal === null || this.deleted) return;
     try {
+      journal.retry();
       const problem = journal.checkFiles();
       if (problem !== null) return this.rebuildJournal(journal, problem);
       // Rotating or compacting a failing journal would only fail too.
-      if (journal.failure !== null) return journal.retry();
+      if (journal.failure !== null) return;
+      journal.finishPendingPack();
       this.tidyJournal(journal);
       if (this.upkeepFailing) log.info(`queue '${this.name}': journal upkeep works again`);
       this.upkeepFailing = false;

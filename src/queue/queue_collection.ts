@@ -303,7 +303,7 @@ export class QueueCollection {
 
   private moveExpired(queue: PersistentQueue, item: Item): void {
     const target = queue.settings.moveExpiredTo;
-    if (target === null || target === queue.name) return;
+    if (target === null) return;
     try {
       const result = this.getOrCreate(target).add(item.data, 0, Date.now());
       if (typeof result === "string") log.warn(`expired item from '${queue.name}' dropped: '${target}' refused it (${result})`);

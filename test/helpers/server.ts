@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { TestClient } from "./client.ts";
+import type { Fault } from "./faulty_fs.ts";
 
 /** The server's entry point, run as `[process.execPath, MAIN, ...args]`. */
 export const MAIN = join(import.meta.dir, "..", "..", "src", "main.ts");
@@ -55,7 +56,11 @@ export interface ServerOptions {
   readonly configPath?: string;
   readonly dataDir?: string;
   readonly args?: readonly string[];
+  /** Injected file-system faults, read from this file (see `setFaults`). */
+  readonly faultsFile?: string;
 }
+
+export const FAULTS_PRELOAD = join(import.meta.dir, "faulty_fs_preload.ts");
 
 /** Collects a child's stderr and lets callers wait for a pattern to appear in it. */
 export class LogCapture {
@@ -113,14 +118,16 @@ export class ServerProcess {
 
   static async start(options: ServerOptions = {}): Promise<ServerProcess> {
     const dataDir = options.dataDir ?? makeDir("kestrel-test-");
-    const args = [process.execPath, MAIN, "--host", "127.0.0.1", "--port", "0", "--data", dataDir];
+    const preload = options.faultsFile === undefined ? [] : ["--preload", FAULTS_PRELOAD];
+    const args = [process.execPath, ...preload, MAIN, "--host", "127.0.0.1", "--port", "0", "--data", dataDir];
     if (options.config !== undefined) {
       const configPath = options.configPath ?? join(makeDir("kestrel-conf-"), "kestrel.toml");
       writeFileSync(configPath, options.config);
       args.push("--config", configPath);
     }
     args.push(...(options.args ?? []));
-    const proc = Bun.spawn(args, { stdout: "ignore", stderr: "pipe", stdin: "ignore" });
+    const env = options.faultsFile === undefined ? process.env : { ...process.env, KESTREL_FAULTS_FILE: options.faultsFile };
+    const proc = Bun.spawn(args, { stdout: "ignore", stderr: "pipe", stdin: "ignore", env });
     running.add(proc);
     void proc.exited.then(() => running.delete(proc));
     const log = new LogCapture(proc.stderr as ReadableStream<Uint8Array>);
@@ -138,6 +145,16 @@ export class ServerProcess {
    */
   waitForLog(pattern: RegExp, since = 0): Promise<RegExpExecArray> {
     return this.log.waitFor(pattern, since);
+  }
+
+  /** Puts `faults` in force in a server started with `faultsFile` (an empty list clears them). */
+  async setFaults(faults: readonly Fault[]): Promise<void> {
+    const file = this.options.faultsFile;
+    if (file === undefined) throw new Error("this server was started without faultsFile");
+    writeFileSync(file, JSON.stringify(faults));
+    const mark = this.output.length;
+    this.proc.kill("SIGUSR2");
+    await this.waitForLog(new RegExp(`test faults: ${faults.length} set`), mark);
   }
 
   /** SIGTERM and wait; returns the exit code. */
