@@ -3,7 +3,7 @@
  * prints. Works on both formats; never throws.
  */
 import type { LegacyItem, LegacyRecord } from "./legacy_record.ts";
-import { OP_ABORT, OP_ADD, OP_OPEN, OP_REMOVE, type JournalRecord } from "./record.ts";
+import { OP_ABORT, OP_ADD, OP_OPEN, OP_REMOVE, OP_SEGMENT, type JournalRecord } from "./record.ts";
 import { scanJournal, type ScanSummary } from "./scan.ts";
 
 const OP_NAMES: Record<number, string> = { [OP_ADD]: "ADD", [OP_REMOVE]: "REMOVE", [OP_OPEN]: "OPEN", [OP_ABORT]: "ABORT" };
@@ -24,6 +24,11 @@ function currentLine(record: JournalRecord, offset: number): string {
   if (record.op === OP_ADD) {
     const { id, expiry, data } = record.item;
     return row(String(offset), "ADD", String(id), String(data.length), expiryText(expiry), preview(data));
+  }
+  if (record.op === OP_SEGMENT) {
+    const { seq, prevBytes, prevRecords, floor, pack } = record.info;
+    const after = `after ${prevRecords} records, ${prevBytes} bytes; ids below ${floor} gone${pack ? "; a pack" : ""}`;
+    return row(String(offset), "SEGMENT", String(seq), "", "", after);
   }
   return row(String(offset), OP_NAMES[record.op]!, String(record.id), "", "", "");
 }

@@ -23,7 +23,7 @@ import { AddReader, type Position } from "./add_reader.ts";
 import type { Commit } from "./commit.ts";
 import { fileSystem, fsyncDirectory, statIfExists } from "./files.ts";
 import type { Item } from "./item.ts";
-import { PackTask, installPack, writePack, type PackEntry } from "./pack.ts";
+import { PackTask, installPack, writePack, type Pack, type PackEntry } from "./pack.ts";
 import { activePath, packPath, sealedPath, segmentPath } from "./segment_files.ts";
 import type { SyncPolicy } from "./sync_policy.ts";
 import { JournalWriter, type WriterEvents } from "./writer.ts";
@@ -46,6 +46,8 @@ export interface JournalState {
   readonly sealed: SealedSegment[];
   readonly activeSeq: number;
   readonly activeMaxId: number;
+  /** Intact records in the active segment. */
+  readonly activeRecords: number;
 }
 
 export class Journal {
@@ -61,6 +63,8 @@ export class Journal {
   private rotationFailing = false;
   /** A pack committed but not yet installed (an install step failed): finished before anything else. */
   private pendingPack: { readonly seq: number; readonly maxId: number } | null = null;
+  /** Every item with a smaller id has left the queue for good (the queue tells; see `setLiveFloor`). */
+  private liveFloor: () => number = () => 0;
 
   constructor(
     private readonly dir: string,
@@ -73,7 +77,7 @@ export class Journal {
     this.activeSeq = state.activeSeq;
     this.activeMaxId = state.activeMaxId;
     this.settings = settings;
-    this.writer = new JournalWriter(activePath(dir, name), settings.policy, { ...events, onWritten: () => this.rotateIfFull() });
+    this.writer = new JournalWriter(activePath(dir, name), state.activeRecords, settings.policy, { ...events, onWritten: () => this.rotateIfFull() });
     this.reader = new AddReader({
       pathOf: (seq) => segmentPath(this.dir, this.name, seq, this.activeSeq),
       nextSeq: (seq) => (seq === this.activeSeq ? null : (this.sealed.find((segment) => segment.seq > seq)?.seq ?? this.activeSeq)),
@@ -109,6 +113,11 @@ export class Journal {
 
   get compacting(): boolean {
     return this.compaction !== null;
+  }
+
+  /** How to learn the smallest id still live: written into each new segment, for replay to check against. */
+  setLiveFloor(floor: () => number): void {
+    this.liveFloor = floor;
   }
 
   configure(settings: JournalSettings): void {
@@ -168,7 +177,7 @@ export class Journal {
     const seq = this.activeSeq;
     const size = this.writer.size;
     const ino = this.writer.fileInode();
-    this.writer.rotate(sealedPath(this.dir, this.name, seq));
+    this.writer.rotate(sealedPath(this.dir, this.name, seq), { seq: seq + 1, floor: this.liveFloor() });
     this.sealed.push({ seq, maxId: this.activeMaxId, size, ino });
     this.activeSeq = seq + 1;
     this.activeMaxId = 0;
@@ -192,7 +201,7 @@ export class Journal {
     const seq = this.activeSeq - 1;
     const before = this.size;
     const started = performance.now();
-    this.compaction = new PackTask(this.dir, this.name, seq, entries, (error) => {
+    this.compaction = new PackTask(this.pack(seq, entries), (error) => {
       this.compaction = null;
       if (error !== null) log.error(`queue '${this.name}': compaction failed, the journal stays as it was: ${error}`);
       else this.installCompaction(seq, maxIdOf(entries), before, started);
@@ -213,7 +222,7 @@ export class Journal {
     this.rotate();
     if (entries.length === 0) return this.releaseDead(Infinity, null);
     const seq = this.activeSeq - 1;
-    writePack(this.dir, this.name, seq, entries);
+    writePack(this.pack(seq, entries));
     this.install(seq, maxIdOf(entries));
   }
 
@@ -260,7 +269,8 @@ export class Journal {
       if (statIfExists(path)?.isDirectory) throw new Error(`${path} is a directory; remove it so the journal can be rebuilt`);
     }
     if (statIfExists(active) !== null) fileSystem.rename(active, sealedPath(this.dir, this.name, seq));
-    writePack(this.dir, this.name, seq, entries);
+    const pack = this.pack(seq, entries);
+    const written = writePack(pack);
     // Committed: from here on the pack replaces every segment up to `seq`, whatever fails next,
     // including an older pack whose install was cut short (only now may that one go).
     if (this.pendingPack !== null) fileSystem.remove(packPath(this.dir, this.name, this.pendingPack.seq));
@@ -268,8 +278,12 @@ export class Journal {
     this.pendingPack = { seq, maxId: maxIdOf(entries) };
     this.activeSeq = seq + 1;
     this.activeMaxId = 0;
-    this.writer.restart();
+    this.writer.restart({ seq: seq + 1, prevBytes: written.bytes, prevRecords: written.records, floor: pack.floor, pack: false });
     this.finishPendingPack();
+  }
+
+  private pack(seq: number, entries: readonly PackEntry[]): Pack {
+    return { dir: this.dir, name: this.name, seq, entries, floor: this.liveFloor() };
   }
 
   /** Writes what is pending, fsyncs and closes the active segment. */

@@ -16,9 +16,11 @@ import { Journal, type JournalSettings, type SealedSegment } from "./journal.ts"
 import { KestrelReplayer } from "./legacy_replay.ts";
 import { encodeJournalFile, installPack } from "./pack.ts";
 import { quarantine, quarantineDirectory } from "./quarantine.ts";
-import { FILE_HEADER_SIZE, OP_ADD, encodeFileHeader } from "./record.ts";
+import { viewOf } from "./binary.ts";
+import { FILE_HEADER_SIZE, OP_ADD, OP_SEGMENT, SEGMENT_RECORD_SIZE, decodeRecordAt, encodeFileHeader, hasFileHeader } from "./record.ts";
 import { ReplayState, type DiskRegion } from "./replay_state.ts";
 import { estimateRecords, scanJournal, type Damage, type ScanSummary } from "./scan.ts";
+import { SegmentChain, type ChainBreak } from "./segment_chain.ts";
 import { activePath, packPath, sealedPath, segmentPath, type QueueFiles } from "./segment_files.ts";
 import type { WriterEvents } from "./writer.ts";
 
@@ -50,7 +52,9 @@ export function openJournal(options: OpenOptions): OpenedJournal {
   const { dir, name } = options;
   const files = options.files ?? { sealed: [], packs: [], hasActive: false };
   const sealedSeqs = finishCompaction(dir, name, files);
-  const activeSeq = (sealedSeqs.at(-1) ?? 0) + 1;
+  // Numbering goes on from the active segment's own number, also when every sealed one is gone.
+  const claimed = files.hasActive ? claimedSeq(activePath(dir, name)) : 0;
+  const activeSeq = Math.max((sealedSeqs.at(-1) ?? 0) + 1, claimed);
   const pathOf = (seq: number) => segmentPath(dir, name, seq, activeSeq);
   const order = files.hasActive ? [...sealedSeqs, activeSeq] : sealedSeqs;
   const reader = new AddReader({ pathOf, nextSeq: (seq) => order.find((next) => next > seq) ?? null });
@@ -58,8 +62,11 @@ export function openJournal(options: OpenOptions): OpenedJournal {
   const kestrel = new KestrelReplayer(state);
   const progress = new ReplayProgress(name, order.reduce((sum, seq) => sum + fileSystem.stat(pathOf(seq)).size, 0));
   const damageReport = new DamageReport(dir, name);
+  const chain = new SegmentChain();
+  const segmentName = (seq: number) => basename(sealedPath(dir, name, seq));
   const sealed: SealedSegment[] = [];
   let activeMaxId = 0;
+  let activeRecords = 0;
   let legacy = false;
   let records = 0;
 
@@ -69,10 +76,14 @@ export function openJournal(options: OpenOptions): OpenedJournal {
     const bytes = buffer.read(path);
     const now = Date.now();
     let maxId = 0;
+    chain.begin();
     const summary = scanJournal(bytes, now, {
       current(record, offset) {
         if (record.op === OP_ADD) maxId = Math.max(maxId, record.item.id);
-        state.apply(record, { seq, offset });
+        if (record.op !== OP_SEGMENT) return state.apply(record, { seq, offset });
+        const lost = chain.follow(seq, record.info, segmentName);
+        // Items below the floor had left the queue; the records saying so may be what was lost.
+        if (lost !== null) damageReport.missing(lost, state.dropBelow(record.info.floor));
       },
       kestrel(record) {
         legacy = true;
@@ -91,8 +102,13 @@ export function openJournal(options: OpenOptions): OpenedJournal {
         if (state.disk?.start.seq === seq) state.disk.start = { seq, offset: repairedOffset(state.disk.start.offset, summary) };
       }
     }
-    if (seq === activeSeq) activeMaxId = maxId;
-    else sealed.push({ seq, maxId, ...sizeAndInode(path) });
+    chain.end(seq, bytes.length, summary.records);
+    if (seq === activeSeq) {
+      activeMaxId = maxId;
+      activeRecords = summary.records;
+    } else {
+      sealed.push({ seq, maxId, ...sizeAndInode(path) });
+    }
     progress.advance(bytes.length);
     // Every record decoded leaves a little garbage; collect it as we go, so a long replay
     // doesn't peak far above the memory the queue will use.
@@ -106,9 +122,10 @@ export function openJournal(options: OpenOptions): OpenedJournal {
     convertKestrel(dir, name, sealed, items);
     log.info(`queue '${name}': converted the Kestrel journal (${records} records) to the current format`);
     activeMaxId = state.nextId - 1;
+    activeRecords = items.length;
     sealed.length = 0;
   }
-  const journal = new Journal(dir, name, { sealed, activeSeq, activeMaxId }, options.settings, options.events);
+  const journal = new Journal(dir, name, { sealed, activeSeq, activeMaxId, activeRecords }, options.settings, options.events);
   return { journal, items, disk: state.disk, nextId: state.nextId };
 }
 
@@ -133,6 +150,18 @@ export function repairJournalFile(path: string): string {
   report.log(summary.records, items.length);
   if (summary.format === "kestrel") return `converted from Kestrel's format (${summary.records} records)`;
   return summary.damage.length > 0 ? `repaired: ${summary.damage.length} damaged range(s) quarantined` : "no damage; left as it was";
+}
+
+/** The number a segment's SEGMENT record gives it, or 0 if it has none (or it is damaged). */
+function claimedSeq(path: string): number {
+  const fd = fileSystem.open(path, "r");
+  try {
+    const head = readFully(fd, new Uint8Array(FILE_HEADER_SIZE + SEGMENT_RECORD_SIZE), FILE_HEADER_SIZE + SEGMENT_RECORD_SIZE, 0);
+    const decoded = hasFileHeader(head) ? decodeRecordAt(head, viewOf(head), FILE_HEADER_SIZE) : null;
+    return decoded?.record.op === OP_SEGMENT ? decoded.record.info.seq : 0;
+  } finally {
+    closeQuietly(fd);
+  }
 }
 
 function sizeAndInode(path: string): { size: number; ino: number } {
@@ -212,6 +241,9 @@ class DamageReport {
   private quarantined = 0;
   private files = 0;
   private dropped = 0;
+  private readonly gaps: string[] = [];
+  private lostRecords = 0;
+  private removedAgain = 0;
 
   constructor(
     private readonly dir: string,
@@ -227,13 +259,25 @@ class DamageReport {
     }
   }
 
+  /** Records lost with a segment missing or cut short; `removedAgain` items they had removed were dropped again. */
+  missing(lost: ChainBreak, removedAgain: number): void {
+    this.gaps.push(lost.description);
+    this.lostRecords += lost.records;
+    this.removedAgain += removedAgain;
+  }
+
   log(recordsKept: number, items: number): void {
-    if (this.ranges.length === 0) return;
-    log.warn(
-      `queue '${this.name}': journal damaged; kept ${recordsKept} records (${items} items), ` +
-        `dropped about ${this.dropped} records in ${this.ranges.length} damaged range(s) at ${this.ranges.join(", ")}; ` +
+    if (this.ranges.length === 0 && this.gaps.length === 0) return;
+    const parts = [`journal damaged; kept ${recordsKept} records (${items} items)`];
+    if (this.ranges.length > 0) {
+      parts.push(
+        `dropped about ${this.dropped} records in ${this.ranges.length} damaged range(s) at ${this.ranges.join(", ")}`,
         `quarantined ${this.quarantined} bytes in ${this.files} file(s) under ${quarantineDirectory(this.dir)}`,
-    );
+      );
+    }
+    if (this.gaps.length > 0) parts.push(`${this.lostRecords} records lost: ${this.gaps.join(", ")}`);
+    if (this.removedAgain > 0) parts.push(`${this.removedAgain} item(s) those records had removed were dropped again`);
+    log.warn(`queue '${this.name}': ${parts.join("; ")}`);
   }
 }
 

@@ -16,7 +16,8 @@
 import { errorText } from "../errors.ts";
 import { closeQuietly, fileSystem, fsyncDirectory, statIfExists, tempPathFor, writeFully, writeNewFile } from "./files.ts";
 import type { Item } from "./item.ts";
-import { OP_OPEN, encodeFileHeader } from "./record.ts";
+import type { Extent } from "./active_file.ts";
+import { OP_OPEN, encodeFileHeader, encodeSegmentRecord } from "./record.ts";
 import { RecordBatch } from "./record_batch.ts";
 import { packPath, sealedPath } from "./segment_files.ts";
 
@@ -26,10 +27,20 @@ export interface PackEntry {
   readonly open: boolean;
 }
 
+/** A pack to write: `entries`, every live item in queue order, replacing segments up to `seq`. */
+export interface Pack {
+  readonly dir: string;
+  readonly name: string;
+  readonly seq: number;
+  readonly entries: readonly PackEntry[];
+  /** Every item with a smaller id had left the queue for good (for its SEGMENT record). */
+  readonly floor: number;
+}
+
 const SLICE_BYTES = 1024 * 1024;
 
 /** Encodes entries from `from` until about `maxBytes`; returns the chunks and where it stopped. */
-function encodeSlice(entries: readonly PackEntry[], from: number, maxBytes: number): { chunks: Uint8Array[]; next: number } {
+function encodeSlice(entries: readonly PackEntry[], from: number, maxBytes: number): { chunks: Uint8Array[]; records: number; next: number } {
   const batch = new RecordBatch();
   let next = from;
   while (next < entries.length && batch.size < maxBytes) {
@@ -37,28 +48,37 @@ function encodeSlice(entries: readonly PackEntry[], from: number, maxBytes: numb
     batch.addItem(item);
     if (open) batch.addId(OP_OPEN, item.id);
   }
-  return { chunks: batch.take().chunks, next };
+  const { chunks, records } = batch.take();
+  return { chunks, records, next };
 }
 
-/** A whole journal file holding `entries`: the header, then their records. */
+/** A whole journal file holding `entries` (the first segment of a journal): the header, then their records. */
 export function encodeJournalFile(entries: readonly PackEntry[]): Uint8Array[] {
   return [encodeFileHeader(), ...encodeSlice(entries, 0, Infinity).chunks];
 }
 
+/** The start of a pack file: the header and the SEGMENT record that marks it as a pack. */
+function packHead(pack: Pack): Uint8Array[] {
+  return [encodeFileHeader(), encodeSegmentRecord({ seq: pack.seq, prevBytes: 0, prevRecords: 0, floor: pack.floor, pack: true })];
+}
+
 /**
- * Writes a (small) pack in one go and commits it (not installed). Throws, with nothing
- * committed, if it fails.
+ * Writes a (small) pack in one go and commits it (not installed); returns its size. Throws, with
+ * nothing committed, if it fails.
  */
-export function writePack(dir: string, name: string, seq: number, entries: readonly PackEntry[]): void {
-  const path = packPath(dir, name, seq);
+export function writePack(pack: Pack): Extent {
+  const path = packPath(pack.dir, pack.name, pack.seq);
   const temp = tempPathFor(path);
-  writeNewFile(temp, encodeJournalFile(entries));
+  const body = encodeSlice(pack.entries, 0, Infinity);
+  const chunks = [...packHead(pack), ...body.chunks];
+  writeNewFile(temp, chunks);
   try {
     fileSystem.rename(temp, path);
   } catch (error) {
     fileSystem.remove(temp);
     throw error;
   }
+  return { bytes: chunks.reduce((sum, chunk) => sum + chunk.length, 0), records: body.records + 1 };
 }
 
 /**
@@ -89,19 +109,16 @@ export class PackTask {
   private cancelled = false;
 
   constructor(
-    private readonly dir: string,
-    private readonly name: string,
-    private readonly seq: number,
-    private readonly entries: readonly PackEntry[],
+    private readonly pack: Pack,
     private readonly done: (error: string | null) => void,
     private readonly onCancel: () => void = () => {},
   ) {
-    this.temp = tempPathFor(packPath(dir, name, seq));
+    this.temp = tempPathFor(packPath(pack.dir, pack.name, pack.seq));
     setImmediate(() => {
       if (this.cancelled) return;
       this.run(() => {
         this.fd = fileSystem.open(this.temp, "w");
-        writeFully(this.fd, [encodeFileHeader()]);
+        writeFully(this.fd, packHead(pack));
         this.step();
       });
     });
@@ -118,10 +135,10 @@ export class PackTask {
   private step(): void {
     if (this.cancelled) return;
     this.run(() => {
-      const slice = encodeSlice(this.entries, this.next, SLICE_BYTES);
+      const slice = encodeSlice(this.pack.entries, this.next, SLICE_BYTES);
       writeFully(this.fd, slice.chunks);
       this.next = slice.next;
-      if (this.next < this.entries.length) return void setImmediate(() => this.step());
+      if (this.next < this.pack.entries.length) return void setImmediate(() => this.step());
       fileSystem.fsyncAsync(this.fd, (error) => (error ? this.fail(error) : this.commit()));
     });
   }
@@ -132,7 +149,7 @@ export class PackTask {
       const fd = this.fd;
       this.fd = -1;
       fileSystem.close(fd);
-      fileSystem.rename(this.temp, packPath(this.dir, this.name, this.seq));
+      fileSystem.rename(this.temp, packPath(this.pack.dir, this.pack.name, this.pack.seq));
       // Committed: the install's first directory fsync puts the rename on disk.
       this.done(null);
     });

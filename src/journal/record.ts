@@ -1,24 +1,27 @@
 /**
- * The journal's own on-disk format (version 1): a 16-byte file header, then self-checking records.
+ * The journal's own on-disk format (version 2): a 16-byte file header, then self-checking records.
  *
  *   header:  "KESTRELJ" | u32 version | u32 crc32(bytes 0..12)
  *   record:  u32 crc32(bytes 4..end) | u8 0xA7 | u8 opcode | u32 payload length | payload
  *
  * Every record names the item it concerns by id, so replay stays exact even when a record in the
- * middle is lost. All integers are little-endian. docs/journal-format.md is the byte-level
- * reference; this module is its only implementation.
+ * middle is lost. A segment that follows another starts with a SEGMENT record saying what that
+ * one held when it was sealed, so a segment cut short or missing later is noticed and measured.
+ * All integers are little-endian. docs/journal-format.md is the byte-level reference; this module
+ * is its only implementation. Version 1 files (no SEGMENT records) are read as they are.
  */
 import { readU64, viewOf, writeU64 } from "./binary.ts";
 import type { Item } from "./item.ts";
 
 const FILE_MAGIC = "KESTRELJ";
-export const FORMAT_VERSION = 1;
+export const FORMAT_VERSION = 2;
 export const FILE_HEADER_SIZE = 16;
 
 const RECORD_MARKER = 0xa7;
 export const RECORD_HEADER_SIZE = 10;
 const ADD_FIXED_SIZE = 24;
 const ID_PAYLOAD_SIZE = 8;
+const SEGMENT_PAYLOAD_SIZE = 33;
 
 /** An item was appended at the tail. */
 export const OP_ADD = 1;
@@ -28,12 +31,31 @@ export const OP_REMOVE = 2;
 export const OP_OPEN = 3;
 /** An open item went back to the head of the queue. */
 export const OP_ABORT = 4;
+/** First record of a segment that follows another (version 2). */
+export const OP_SEGMENT = 5;
 
 export type IdOp = typeof OP_REMOVE | typeof OP_OPEN | typeof OP_ABORT;
 
+/** What a SEGMENT record says. */
+export interface SegmentInfo {
+  /** This segment's own number. */
+  readonly seq: number;
+  /** Bytes and records of segment `seq - 1` when it was sealed. */
+  readonly prevBytes: number;
+  readonly prevRecords: number;
+  /** Every item with a smaller id had left the queue for good when segment `seq - 1` was sealed. */
+  readonly floor: number;
+  /**
+   * This segment is a pack: it replaced the segment sealed as `seq`, so the next segment's
+   * `prevBytes` and `prevRecords` describe that one, not this file.
+   */
+  readonly pack: boolean;
+}
+
 export type JournalRecord =
   | { readonly op: typeof OP_ADD; readonly item: Item }
-  | { readonly op: IdOp; readonly id: number };
+  | { readonly op: IdOp; readonly id: number }
+  | { readonly op: typeof OP_SEGMENT; readonly info: SegmentInfo };
 
 const crc32 = Bun.hash.crc32;
 
@@ -46,9 +68,10 @@ export function encodeFileHeader(): Uint8Array {
   return bytes;
 }
 
-/** True when `bytes` starts with a valid version-1 file header. */
+/** True when `bytes` starts with a valid file header of a version this build reads. */
 export function hasFileHeader(bytes: Uint8Array): boolean {
-  return headerVersion(bytes) === FORMAT_VERSION;
+  const version = headerVersion(bytes);
+  return version !== null && version >= 1 && version <= FORMAT_VERSION;
 }
 
 /** The format version an intact file header (magic and checksum) declares, or null. */
@@ -69,6 +92,7 @@ export function hasFileMagic(bytes: Uint8Array): boolean {
 
 export const ADD_HEAD_SIZE = RECORD_HEADER_SIZE + ADD_FIXED_SIZE;
 export const ID_RECORD_SIZE = RECORD_HEADER_SIZE + ID_PAYLOAD_SIZE;
+export const SEGMENT_RECORD_SIZE = RECORD_HEADER_SIZE + SEGMENT_PAYLOAD_SIZE;
 
 /**
  * Writes the head of an ADD record (header and fixed fields, `ADD_HEAD_SIZE` bytes) at `offset`;
@@ -106,6 +130,21 @@ export function encodeIdRecord(op: IdOp, id: number): Uint8Array {
   return bytes;
 }
 
+export function encodeSegmentRecord(info: SegmentInfo): Uint8Array {
+  const bytes = new Uint8Array(SEGMENT_RECORD_SIZE);
+  const view = viewOf(bytes);
+  bytes[4] = RECORD_MARKER;
+  bytes[5] = OP_SEGMENT;
+  view.setUint32(6, SEGMENT_PAYLOAD_SIZE, true);
+  writeU64(view, 10, info.seq);
+  writeU64(view, 18, info.prevBytes);
+  writeU64(view, 26, info.prevRecords);
+  writeU64(view, 34, info.floor);
+  bytes[42] = info.pack ? 1 : 0;
+  view.setUint32(0, crc32(bytes.subarray(4)), true);
+  return bytes;
+}
+
 export interface DecodedRecord {
   readonly record: JournalRecord;
   /** Offset just past this record. */
@@ -120,7 +159,12 @@ export function declaredRecordEnd(bytes: Uint8Array, view: DataView, offset: num
   if (offset + RECORD_HEADER_SIZE > bytes.length || bytes[offset + 4] !== RECORD_MARKER) return null;
   const op = bytes[offset + 5];
   const length = view.getUint32(offset + 6, true);
-  const lengthFits = op === OP_ADD ? length >= ADD_FIXED_SIZE : (op === OP_REMOVE || op === OP_OPEN || op === OP_ABORT) && length === ID_PAYLOAD_SIZE;
+  const lengthFits =
+    op === OP_ADD
+      ? length >= ADD_FIXED_SIZE
+      : op === OP_SEGMENT
+        ? length === SEGMENT_PAYLOAD_SIZE
+        : (op === OP_REMOVE || op === OP_OPEN || op === OP_ABORT) && length === ID_PAYLOAD_SIZE;
   return lengthFits ? offset + RECORD_HEADER_SIZE + length : null;
 }
 
@@ -138,8 +182,12 @@ export function plausibleRecordEnd(bytes: Uint8Array, view: DataView, offset: nu
 export function decodeRecordAt(bytes: Uint8Array, view: DataView, offset: number): DecodedRecord | null {
   const end = plausibleRecordEnd(bytes, view, offset);
   if (end === null || view.getUint32(offset, true) !== crc32(bytes.subarray(offset + 4, end))) return null;
-  const op = bytes[offset + 5] as typeof OP_ADD | IdOp;
+  const op = bytes[offset + 5] as typeof OP_ADD | IdOp | typeof OP_SEGMENT;
   const p = offset + RECORD_HEADER_SIZE;
+  if (op === OP_SEGMENT) {
+    const info = { seq: readU64(view, p), prevBytes: readU64(view, p + 8), prevRecords: readU64(view, p + 16), floor: readU64(view, p + 24), pack: bytes[p + 32] === 1 };
+    return { record: { op, info }, end };
+  }
   if (op === OP_ADD) {
     const item: Item = {
       id: readU64(view, p),

@@ -31,6 +31,8 @@ export class RecordBatch {
   private spare: Uint8Array<ArrayBuffer>[] = [];
   /** Bytes in the batch. */
   size = 0;
+  /** Records in the batch. */
+  records = 0;
 
   get isEmpty(): boolean {
     return this.size === 0;
@@ -50,6 +52,7 @@ export class RecordBatch {
       this.arena.set(data, offset + ADD_HEAD_SIZE);
     }
     this.size += ADD_HEAD_SIZE + data.length;
+    this.records++;
   }
 
   addId(op: IdOp, id: number): void {
@@ -57,19 +60,20 @@ export class RecordBatch {
     const offset = this.reserve(ID_RECORD_SIZE);
     writeIdRecord(this.arena, this.view, offset, op, id);
     this.size += ID_RECORD_SIZE;
+    this.records++;
   }
 
   /**
    * Hands out the batch's bytes, in order, and leaves the batch empty. The bytes stay valid (the
    * arena is not reused) until `recycle()`; with `copy`, arena bytes are copied and stay valid.
    */
-  take(copy = false): { chunks: Uint8Array[]; size: number } {
+  take(copy = false): { chunks: Uint8Array[]; size: number; records: number } {
     this.seal();
     const chunks = copy ? this.sealed.map((chunk, i) => (this.sealedFromArena[i] ? chunk.slice() : chunk)) : this.sealed;
-    const taken = { chunks, size: this.size };
+    const taken = { chunks, size: this.size, records: this.records };
     this.sealed = [];
     this.sealedFromArena = [];
-    this.size = 0;
+    this.size = this.records = 0;
     return taken;
   }
 

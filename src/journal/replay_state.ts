@@ -92,6 +92,24 @@ export class ReplayState {
     this.frontStack.push(id);
   }
 
+  /**
+   * Drops every item with an id below `floor` (they had left the queue for good, but the records
+   * saying so were lost); returns how many. O(live items): for damaged journals only.
+   */
+  dropBelow(floor: number): number {
+    if (this.disk !== null && this.disk.minId < floor) this.readBackUntil(floor - 1);
+    let dropped = 0;
+    for (const map of [this.main, this.frontItems, this.open]) {
+      for (const [id, item] of map) {
+        if (id >= floor) continue;
+        map.delete(id);
+        this.memBytes -= item.data.length;
+        dropped++;
+      }
+    }
+    return dropped;
+  }
+
   /** The item at the head of the queue (Kestrel records address items by position). */
   head(): Item | undefined {
     const stack = this.frontStack;

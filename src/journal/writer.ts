@@ -1,11 +1,12 @@
 /**
- * The append side of a queue's active journal segment: batching, the sync policy, faults and
- * rotation (sealing the file under another name and starting a fresh one).
+ * The append side of a queue's journal: batching, the sync policy, faults and rotation, over the
+ * active segment (ActiveFile).
  *
  * Invariants:
  * - Records reach the file in the order they were appended; a commit settles durable only after
  *   every record it covers was written (and, under `always`, fsynced).
- * - At most one fsync is in flight per file; it runs off the event loop while the next batch forms.
+ * - At most one fsync is in flight per writer; it runs off the event loop while the next batch
+ *   forms.
  * - A fault never leaves the file and memory apart for good. A failed write is cut back out of
  *   the file (or cut before the next write, if even that fails) and its records are kept; under
  *   `always`, bytes written but not yet confirmed by fsync are kept too, and a failed fsync cuts
@@ -16,17 +17,15 @@
  * - A file deleted or replaced under the writer (checked after every write) is `lost`: retrying
  *   can't bring its records back, so the journal rebuilds itself from the queue and calls
  *   `restart`.
- * - Rotation changes nothing unless it completes: the new file is made (header written and
- *   synced) before the old one is renamed, a sealed segment is never overwritten, and if the new
- *   file can't be put in place the old name is restored.
+ * - Rotation changes nothing unless it completes (ActiveFile.seal).
  */
 import { dirname } from "node:path";
 import { errorText } from "../errors.ts";
+import { ActiveFile, grow, type Extent } from "./active_file.ts";
 import { Commit, DURABLE } from "./commit.ts";
-import { closeQuietly, fileSystem, fsyncDirectory, statIfExists, tempPathFor, writeFully } from "./files.ts";
 import { markDirty } from "./flush_scheduler.ts";
 import type { Item } from "./item.ts";
-import { FILE_HEADER_SIZE, OP_ABORT, OP_OPEN, OP_REMOVE, encodeFileHeader, type IdOp } from "./record.ts";
+import { OP_ABORT, OP_OPEN, OP_REMOVE, type IdOp, type SegmentInfo } from "./record.ts";
 import { RecordBatch } from "./record_batch.ts";
 import type { SyncPolicy } from "./sync_policy.ts";
 
@@ -42,25 +41,19 @@ export interface WriterEvents {
 interface Unsynced {
   readonly commit: Commit;
   readonly chunks: Uint8Array[];
-  readonly size: number;
+  readonly extent: Extent;
 }
 
-/** A file made ready to become the active segment: its header is written (and synced). */
-interface PreparedFile {
-  readonly temp: string;
-  readonly fd: number;
-}
+const NOTHING: Extent = { bytes: 0, records: 0 };
 
 export class JournalWriter {
-  private fd: number;
-  /** Bytes at the start of the file that are intact and ours. */
-  private diskSize: number;
-  /** Under `always`: bytes confirmed by fsync. */
-  private syncedSize: number;
+  private readonly file: ActiveFile;
+  /** Under `always`: what of the file an fsync confirmed. */
+  private synced: Extent;
   private readonly batch = new RecordBatch();
   /** Records of failed attempts, in order, kept for the retry. */
   private retained: Uint8Array[] = [];
-  private retainedBytes = 0;
+  private retainedExtent: Extent = NOTHING;
   /** Covers the records appended since the last write. */
   private commit: Commit | null = null;
   /** Covers the most recent record appended, written or not. */
@@ -70,9 +63,8 @@ export class JournalWriter {
   /** Under `always`: covered by the fsync in flight. */
   private syncing: Unsynced[] = [];
   private syncInFlight = false;
-  /** Bumped when an fsync in flight no longer decides anything (rotation synced it, or restart). */
+  /** Bumped when an fsync in flight no longer decides anything (a rotation synced, or a restart). */
   private syncGeneration = 0;
-  private fdsToCloseAfterSync: number[] = [];
   private intervalTimer: ReturnType<typeof setTimeout> | null = null;
   /** Why the journal can't be written now, or null while it is healthy. */
   failure: string | null = null;
@@ -80,43 +72,42 @@ export class JournalWriter {
   lost = false;
   /** Settles once everything kept since the failure is written (and synced where owed). */
   private retryCommit: Commit | null = null;
-  /** The file may hold bytes of a failed write past `diskSize`: cut them before writing. */
+  /** The file may hold bytes of a failed write past its extent: cut them before writing. */
   private cutNeeded = false;
   /** An fsync failed: recovery needs one to succeed. */
   private syncNeeded = false;
   /** The directory entry of the last rotation may not be on disk yet. */
   private directorySyncNeeded = false;
-  /** A rotation sealed the old file but could not put the new one (this temp file) in place. */
-  private pendingActive: string | null = null;
   private closed = false;
 
+  /** Opens the active segment at `path`, whose intact part holds `records` records. */
   constructor(
-    readonly path: string,
+    path: string,
+    records: number,
     private policy: SyncPolicy,
     private readonly events: WriterEvents,
   ) {
-    this.fd = fileSystem.open(path, "a");
-    try {
-      this.diskSize = fileSystem.fstat(this.fd).size;
-      if (this.diskSize === 0) {
-        writeFully(this.fd, [encodeFileHeader()]);
-        this.diskSize = FILE_HEADER_SIZE;
-      }
-    } catch (error) {
-      closeQuietly(this.fd);
-      throw error;
-    }
-    this.syncedSize = this.diskSize;
+    this.file = new ActiveFile(path, records);
+    this.synced = this.file.extent;
+  }
+
+  get path(): string {
+    return this.file.path;
   }
 
   /** Bytes in the file plus bytes waiting to be written. */
   get size(): number {
-    return this.diskSize + this.retainedBytes + this.batch.size;
+    return this.file.extent.bytes + this.retainedExtent.bytes + this.batch.size;
+  }
+
+  /** Bytes and records written to the file. */
+  get written(): Extent {
+    return this.file.extent;
   }
 
   /** The inode of the file being appended to (to notice it being replaced). */
   fileInode(): number {
-    return fileSystem.fstat(this.fd).ino;
+    return this.file.inode;
   }
 
   /** The commit that settles once every record appended so far is durable (or failed). */
@@ -166,42 +157,42 @@ export class JournalWriter {
   /** Writes everything appended so far (one write); called once per event-loop turn. */
   flush(): void {
     if (this.closed || this.failure !== null || this.batch.isEmpty) return;
-    const { chunks, size } = this.batch.take(this.policy.kind === "always");
+    const { chunks, size, records } = this.batch.take(this.policy.kind === "always");
+    const extent = { bytes: size, records };
     const commit = this.commit ?? new Commit();
     this.commit = null;
     try {
-      writeFully(this.fd, chunks);
+      this.file.append(chunks, extent);
     } catch (error) {
-      return this.writeFailed(chunks, size, [commit], error);
+      return this.writeFailed(chunks, extent, [commit], error);
     }
-    this.diskSize += size;
     if (this.checkLost([commit])) return;
     this.batch.recycle();
     if (this.policy.kind === "always") {
-      this.unsynced.push({ commit, chunks, size });
+      this.unsynced.push({ commit, chunks, extent });
       this.startSync();
     } else {
       commit.settle("durable");
-      this.syncedSize = this.diskSize;
+      this.synced = this.file.extent;
       if (this.policy.kind === "interval") this.armIntervalSync(this.policy.ms);
     }
     this.events.onWritten?.();
   }
 
-  private writeFailed(chunks: Uint8Array[], size: number, commits: Commit[], error: unknown): void {
-    this.cutNeeded = !this.cutBackTo(this.diskSize);
+  private writeFailed(chunks: Uint8Array[], extent: Extent, commits: Commit[], error: unknown): void {
+    this.cutNeeded = !this.file.cutBack();
     this.retained = chunks;
-    this.retainedBytes = size;
+    this.retainedExtent = extent;
     this.fail(`journal write to ${this.path} failed: ${errorText(error)}`, commits);
   }
 
-  /** True (and the writer failed as lost) if the file is no longer at `path`. */
+  /** True (and the writer failed) if the file is no longer at `path`. */
   private checkLost(commits: Commit[]): boolean {
     let lost: boolean;
     try {
-      lost = fileSystem.fstat(this.fd).nlink === 0;
+      lost = this.file.isDeleted();
     } catch (error) {
-      this.writeFailed([], 0, commits, error);
+      this.fail(`journal file ${this.path} can't be checked: ${errorText(error)}`, commits);
       return true;
     }
     if (!lost) return false;
@@ -224,16 +215,6 @@ export class JournalWriter {
     this.latest = retry;
   }
 
-  /** Cuts the file back to `size`; false if that failed too (the next attempt cuts first). */
-  private cutBackTo(size: number): boolean {
-    try {
-      fileSystem.ftruncate(this.fd, size);
-      return true;
-    } catch {
-      return false;
-    }
-  }
-
   /**
    * After a failure: writes what was kept (and the batch) and syncs where owed; recovers on
    * success, else stays failed with the new reason. Does nothing for a lost file (see `restart`).
@@ -252,37 +233,32 @@ export class JournalWriter {
 
   /** One attempt to bring the file in line with memory. Throws if any step fails. */
   private repairFile(): void {
-    if (this.pendingActive !== null) {
-      fileSystem.rename(this.pendingActive, this.path);
-      this.pendingActive = null;
-      this.directorySyncNeeded = true;
-    }
+    this.file.finishName();
     if (this.directorySyncNeeded) {
-      fsyncDirectory(dirname(this.path));
+      this.file.syncDirectory();
       this.directorySyncNeeded = false;
     }
     if (this.cutNeeded) {
-      fileSystem.ftruncate(this.fd, this.diskSize);
+      if (!this.file.cutBack()) throw new Error(`could not cut ${this.path} back to its last intact record`);
       this.cutNeeded = false;
     }
     const fresh = this.batch.take();
     this.retained = this.retained.concat(fresh.chunks);
-    this.retainedBytes += fresh.size;
+    this.retainedExtent = grow(this.retainedExtent, { bytes: fresh.size, records: fresh.records });
     try {
-      writeFully(this.fd, this.retained);
+      this.file.append(this.retained, this.retainedExtent);
     } catch (error) {
-      this.cutNeeded = !this.cutBackTo(this.diskSize);
+      this.cutNeeded = !this.file.cutBack();
       throw error;
     }
-    this.diskSize += this.retainedBytes;
     this.retained = [];
-    this.retainedBytes = 0;
+    this.retainedExtent = NOTHING;
     this.batch.recycle();
     if (this.syncNeeded || this.policy.kind === "always") {
-      fileSystem.fsync(this.fd);
+      this.file.sync();
       this.syncNeeded = false;
     }
-    this.syncedSize = this.diskSize;
+    this.synced = this.file.extent;
   }
 
   private recovered(): void {
@@ -300,15 +276,14 @@ export class JournalWriter {
     this.unsynced = [];
     this.syncInFlight = true;
     const generation = this.syncGeneration;
-    fileSystem.fsyncAsync(this.fd, (error) => {
+    this.file.syncAsync((error) => {
       this.syncInFlight = false;
-      for (const fd of this.fdsToCloseAfterSync.splice(0)) closeQuietly(fd);
       if (generation !== this.syncGeneration || this.closed) return;
       const group = this.syncing;
       this.syncing = [];
       if (error) return this.syncFailed(error, group);
       for (const entry of group) {
-        this.syncedSize += entry.size;
+        this.synced = grow(this.synced, entry.extent);
         entry.commit.settle("durable");
       }
       this.startSync();
@@ -327,9 +302,8 @@ export class JournalWriter {
     this.unsynced = [];
     if (owed.length > 0) {
       this.retained = [...owed.flatMap((entry) => entry.chunks), ...this.retained];
-      this.retainedBytes += owed.reduce((sum, entry) => sum + entry.size, 0);
-      this.diskSize = this.syncedSize;
-      this.cutNeeded = !this.cutBackTo(this.diskSize);
+      this.retainedExtent = owed.reduce((sum, entry) => grow(sum, entry.extent), this.retainedExtent);
+      this.cutNeeded = !this.file.cutBack(this.synced);
     }
     this.fail(message, owed.map((entry) => entry.commit));
   }
@@ -341,9 +315,8 @@ export class JournalWriter {
       if (this.closed || this.syncInFlight || this.failure !== null) return;
       this.syncInFlight = true;
       const generation = this.syncGeneration;
-      fileSystem.fsyncAsync(this.fd, (error) => {
+      this.file.syncAsync((error) => {
         this.syncInFlight = false;
-        for (const fd of this.fdsToCloseAfterSync.splice(0)) closeQuietly(fd);
         if (generation !== this.syncGeneration || this.closed) return;
         if (error) return this.syncFailed(error, []);
         this.startSync();
@@ -352,124 +325,78 @@ export class JournalWriter {
   }
 
   /**
-   * Seals the active file as `sealedPath` and starts a fresh one at `path`. Everything appended so
-   * far is written first and, unless the policy is `never`, fsynced (its commits settle then), so
-   * no record is left behind in a file the fsyncs no longer reach. Throws, with nothing changed,
-   * if the file can't be sealed; returns once the old file is at `sealedPath` (if even the new one
-   * couldn't be put in place, the writer fails and the retry finishes the job).
+   * Seals the active file as `sealedPath` and starts a fresh one, which opens with a SEGMENT
+   * record for `next` (its seq and the live floor; this file's size and records are filled in).
+   * Everything appended so far is written first and, unless the policy is `never`, fsynced (its
+   * commits settle then), so no record is left behind in a file the fsyncs no longer reach.
+   * Throws, with nothing changed, if the file can't be sealed; returns once the old file is at
+   * `sealedPath` (if even the new one couldn't be put in place, the writer fails and the retry
+   * finishes the job).
    */
-  rotate(sealedPath: string): void {
+  rotate(sealedPath: string, next: { readonly seq: number; readonly floor: number }): void {
     this.flush();
     if (this.failure !== null) throw new Error(this.failure);
-    if (this.policy.kind !== "never") this.syncNow();
-    const fresh = this.prepareFile();
-    try {
-      if (statIfExists(sealedPath) !== null) throw new Error(`${sealedPath} already exists; a sealed segment is never overwritten`);
-      fileSystem.rename(this.path, sealedPath);
-    } catch (error) {
-      discard(fresh);
-      throw error;
+    const sync = this.policy.kind !== "never";
+    if (sync) this.syncNow();
+    const { bytes, records } = this.file.extent;
+    const fresh = this.file.prepare({ seq: next.seq, prevBytes: bytes, prevRecords: records, floor: next.floor, pack: false }, sync);
+    if (!this.file.seal(sealedPath, fresh)) {
+      this.fail(`could not give the new journal segment the name ${this.path}`, []);
+      return;
     }
-    try {
-      fileSystem.rename(fresh.temp, this.path);
-    } catch (error) {
-      if (!this.restoreName(sealedPath)) {
-        this.useFile(fresh.fd);
-        this.pendingActive = fresh.temp;
-        this.fail(`could not start a new journal segment ${this.path}: ${errorText(error)}`, []);
-        return;
-      }
-      discard(fresh);
-      throw error;
-    }
-    this.useFile(fresh.fd);
-    try {
-      fsyncDirectory(dirname(this.path));
-    } catch (error) {
-      this.directorySyncNeeded = true;
-      this.fail(`fsync of ${dirname(this.path)} failed: ${errorText(error)}`, []);
-    }
+    this.synced = this.file.extent;
+    this.syncDirectoryOrFail();
   }
 
   /**
-   * Starts a new, empty active file at `path` whatever is there now (the journal was rebuilt from
-   * the queue's live state into other files: everything kept here is in them) and recovers.
+   * Starts a new active file whatever is at `path` now, opening with a SEGMENT record saying
+   * `info` (the journal was rebuilt from the queue's live state into other files: everything
+   * kept here is in them), and recovers. Throws, with nothing changed, if it can't.
    */
-  restart(): void {
-    const fresh = this.prepareFile();
-    try {
-      fileSystem.rename(fresh.temp, this.path);
-    } catch (error) {
-      discard(fresh);
-      throw error;
-    }
-    this.useFile(fresh.fd);
+  restart(info: SegmentInfo): void {
+    this.file.replaceWith(this.file.prepare(info, true));
+    this.syncGeneration++;
+    this.synced = this.file.extent;
     this.batch.take();
     this.batch.recycle();
     this.retained = [];
-    this.retainedBytes = 0;
+    this.retainedExtent = NOTHING;
     this.lost = this.cutNeeded = this.syncNeeded = false;
-    if (this.pendingActive !== null) fileSystem.remove(this.pendingActive);
-    this.pendingActive = null;
-    this.commit?.settle("durable");
+    for (const commit of [this.commit, ...this.syncing.map((e) => e.commit), ...this.unsynced.map((e) => e.commit)]) commit?.settle("durable");
     this.commit = null;
+    this.syncing = [];
+    this.unsynced = [];
+    if (this.syncDirectoryOrFail() && this.failure !== null) this.recovered();
+  }
+
+  /** fsyncs the directory (a rename was just made); on failure the writer fails until a retry does it. */
+  private syncDirectoryOrFail(): boolean {
     try {
-      fsyncDirectory(dirname(this.path));
+      this.file.syncDirectory();
+      return true;
     } catch (error) {
-      // In place, not yet on disk: the retry syncs the directory, then the writer recovers.
       this.directorySyncNeeded = true;
-      return this.fail(`fsync of ${dirname(this.path)} failed: ${errorText(error)}`, []);
+      this.fail(`fsync of ${dirname(this.path)} failed: ${errorText(error)}`, []);
+      return false;
     }
-    if (this.failure !== null) this.recovered();
   }
 
   /** fsyncs the file now; everything written is then confirmed. Throws (and fails) on error. */
   private syncNow(): void {
     try {
-      fileSystem.fsync(this.fd);
+      this.file.sync();
     } catch (error) {
-      this.syncFailed(error, this.syncing);
-      this.syncing = [];
       this.syncGeneration++;
+      const group = this.syncing;
+      this.syncing = [];
+      this.syncFailed(error, group);
       throw error;
     }
     this.syncGeneration++;
     for (const entry of [...this.syncing, ...this.unsynced]) entry.commit.settle("durable");
     this.syncing = [];
     this.unsynced = [];
-    this.syncedSize = this.diskSize;
-  }
-
-  /** A temp file holding a file header (synced unless the policy is `never`), open for appending. */
-  private prepareFile(): PreparedFile {
-    const temp = tempPathFor(this.path);
-    const fd = fileSystem.open(temp, "ax");
-    try {
-      writeFully(fd, [encodeFileHeader()]);
-      if (this.policy.kind !== "never") fileSystem.fsync(fd);
-    } catch (error) {
-      discard({ temp, fd });
-      throw error;
-    }
-    return { temp, fd };
-  }
-
-  /** Puts the file back at `path` after it was renamed to `sealedPath`; false if that failed. */
-  private restoreName(sealedPath: string): boolean {
-    try {
-      fileSystem.rename(sealedPath, this.path);
-      return true;
-    } catch {
-      return false;
-    }
-  }
-
-  /** Switches to a fresh file holding just a header. */
-  private useFile(fd: number): void {
-    const old = this.fd;
-    this.fd = fd;
-    this.retire(old);
-    this.diskSize = this.syncedSize = FILE_HEADER_SIZE;
+    this.synced = this.file.extent;
   }
 
   /** Writes what is pending (retrying a failure once more), forces it to disk and closes the file. */
@@ -489,44 +416,26 @@ export class JournalWriter {
     for (const entry of [...this.syncing, ...this.unsynced]) entry.commit.settle("failed", message);
     this.retryCommit?.settle("failed", message);
     this.closed = true;
-    this.clearTimers();
-    this.retire(this.fd);
+    this.clearTimer();
+    this.file.close();
   }
 
   /** Closes the file and deletes it (the queue is gone; the journal deletes sealed segments). */
   erase(): void {
     this.closed = true;
-    this.clearTimers();
+    this.clearTimer();
     // Nothing of this queue can come back once its files are gone: whoever waits may go on.
     for (const commit of [this.commit, this.retryCommit, ...this.syncing.map((e) => e.commit), ...this.unsynced.map((e) => e.commit)]) {
       commit?.settle("durable");
     }
     this.batch.take();
     this.retained = [];
-    this.retainedBytes = 0;
-    this.retire(this.fd);
-    fileSystem.remove(this.path);
-    if (this.pendingActive !== null) fileSystem.remove(this.pendingActive);
+    this.retainedExtent = NOTHING;
+    this.file.close(true);
   }
 
-  private clearTimers(): void {
+  private clearTimer(): void {
     if (this.intervalTimer !== null) clearTimeout(this.intervalTimer);
     this.intervalTimer = null;
-  }
-
-  /** Closes an fd now, or after the fsync that is using it returns. */
-  private retire(fd: number): void {
-    if (this.syncInFlight) this.fdsToCloseAfterSync.push(fd);
-    else closeQuietly(fd);
-  }
-}
-
-/** Closes and deletes a prepared file that won't be used. */
-function discard(file: PreparedFile): void {
-  closeQuietly(file.fd);
-  try {
-    fileSystem.remove(file.temp);
-  } catch {
-    // Left behind; start-up deletes leftover temp files.
   }
 }

@@ -49,6 +49,11 @@ export class ItemStore {
     return this.memBytes;
   }
 
+  /** The smallest id of an item only in the journal, or Infinity. */
+  get diskMinId(): number {
+    return this.disk?.minId ?? Infinity;
+  }
+
   /** Where read-behind reads next, or null when every item is in memory. */
   get readFrom(): Position | null {
     return this.disk?.start ?? null;

@@ -79,6 +79,7 @@ export class PersistentQueue {
   ) {
     this.store = new ItemStore(journal, config.maxMemorySize, contents.items, contents.disk, name);
     this.nextId = contents.nextId;
+    journal?.setLiveFloor(() => this.liveFloor());
   }
 
   get settings(): QueueConfig {
@@ -273,6 +274,7 @@ export class PersistentQueue {
    * no journal) to `journal`, a new, empty one. Throws for I/O errors; the queue is unchanged.
    */
   fillJournal(journal: Journal): void {
+    journal.setLiveFloor(() => this.liveFloor());
     journal.reset(this.liveEntries());
   }
 
@@ -335,6 +337,11 @@ export class PersistentQueue {
   /** Open items, then the items in memory: a journal's worth of live state (every item in memory). */
   private liveEntries(): PackEntry[] {
     return [...this.openEntries(), ...[...this.store.memoryItems()].map((item) => ({ item, open: false }))];
+  }
+
+  /** Every item with a smaller id has left the queue for good. O(items in memory). */
+  private liveFloor(): number {
+    return Math.min(this.minLiveId(), this.store.diskMinId, this.nextId);
   }
 
   /** The smallest id of a live item in memory (the items in the journal have larger ids). */
