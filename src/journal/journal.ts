@@ -147,9 +147,9 @@ export class Journal {
     return this.writer.appendAbort(id);
   }
 
-  /** Reads items back from `from` (records not yet written are written first). */
+  /** Reads items back from `from` (records not yet written are written first: the read may reach them). */
   readItems(from: Position, maxItems: number, maxBytes: number): { items: Item[]; next: Position } {
-    if (from.seq === this.activeSeq) this.writer.flush();
+    this.writer.flush();
     const result = this.reader.read(from, maxItems, maxBytes);
     if (result.damage !== null) log.error(`queue '${this.name}': ${result.damage} while reading items back; skipped to the next intact record`);
     return result;
@@ -157,17 +157,38 @@ export class Journal {
 
   /**
    * Deletes sealed segments, oldest first, while no live item is in them: every item added in them
-   * has an id below `minLiveId`, and none is at or after the read-behind position `readFrom`.
+   * has an id below `minLiveId`, and none is at or after the read-behind position `readFrom`. The
+   * records that made them dead (the last REMOVEs) may still wait to be written or synced: the
+   * segments go once those are on disk (at once if they are).
    */
   releaseDead(minLiveId: number, readFrom: Position | null): void {
-    let released = false;
-    for (let oldest = this.sealed[0]; oldest !== undefined; oldest = this.sealed[0]) {
-      if (oldest.maxId >= minLiveId || (readFrom !== null && oldest.seq >= readFrom.seq)) break;
-      fileSystem.remove(sealedPath(this.dir, this.name, oldest.seq));
-      this.sealed.shift();
-      released = true;
+    let upTo = -1;
+    for (const segment of this.sealed) {
+      if (segment.maxId >= minLiveId || (readFrom !== null && segment.seq >= readFrom.seq)) break;
+      upTo = segment.seq;
     }
-    if (released) fsyncDirectory(this.dir);
+    if (upTo < 0) return;
+    this.writer.flush();
+    const commit = this.writer.lastCommit;
+    commit.onSettled(() => {
+      if (commit.state === "durable") this.deleteSealedUpTo(upTo);
+    });
+  }
+
+  /** Deletes the sealed segments numbered up to `upTo` (still there), oldest first. Never throws. */
+  private deleteSealedUpTo(upTo: number): void {
+    if (this.erased) return;
+    try {
+      let deleted = false;
+      for (let oldest = this.sealed[0]; oldest !== undefined && oldest.seq <= upTo; oldest = this.sealed[0]) {
+        fileSystem.remove(sealedPath(this.dir, this.name, oldest.seq));
+        this.sealed.shift();
+        deleted = true;
+      }
+      if (deleted) fsyncDirectory(this.dir);
+    } catch (error) {
+      log.error(`queue '${this.name}': could not delete consumed journal segments (tried again at the next upkeep): ${errorText(error)}`);
+    }
   }
 
   /** Seals the active segment now (also when small), so everything so far is in sealed segments. */

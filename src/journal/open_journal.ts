@@ -126,6 +126,9 @@ export function openJournal(options: OpenOptions): OpenedJournal {
     sealed.length = 0;
   }
   const journal = new Journal(dir, name, { sealed, activeSeq, activeMaxId, activeRecords }, options.settings, options.events);
+  // Open items go back to the head now: say so in the journal too (newest first, so replay puts
+  // them back in this order), or a later start would still find them open.
+  if (!legacy) for (const item of items.slice(0, state.openCount).reverse()) journal.appendAbort(item.id);
   return { journal, items, disk: state.disk, nextId: state.nextId };
 }
 
