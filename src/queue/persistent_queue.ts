@@ -160,6 +160,23 @@ export class PersistentQueue {
     this.serveWaiters(now);
   }
 
+  /**
+   * Puts back at the head an item taken for good whose reply never reached the client (its
+   * connection ended first). In the journal it comes back as an item aborted to the head (a new
+   * id: ADD, OPEN, ABORT), so replay puts it where memory does. Give back the last taken first.
+   */
+  giveBack(item: Item, now: number): void {
+    if (this.deleted) return;
+    const back: Item = { ...item, id: this.nextId++ };
+    this.store.unshiftAdded(back);
+    if (this.journal !== null) {
+      this.journal.appendAdd(back);
+      this.journal.appendOpen(back.id);
+      this.journal.appendAbort(back.id);
+    }
+    this.serveWaiters(now);
+  }
+
   peek(now: number): Item | undefined {
     this.discardExpired(now);
     return this.store.peek();
@@ -306,6 +323,11 @@ export class PersistentQueue {
     this.waiters.releaseAll();
     this.journal?.erase();
     this.journal = null;
+  }
+
+  /** Ends every blocking get on this queue with nothing (the server is stopping). */
+  releaseWaiters(): void {
+    this.waiters.releaseAll();
   }
 
   /** Stops the queue for a server shutdown: waiters get nothing, the journal is synced and closed. */

@@ -212,6 +212,11 @@ export class QueueCollection {
     }
   }
 
+  /** Ends every blocking get with nothing (the server is stopping). */
+  releaseWaiters(): void {
+    for (const queue of this.queues.values()) queue.releaseWaiters();
+  }
+
   /** Writes and syncs every journal (waiters are released); the collection is unusable after. */
   close(): void {
     clearInterval(this.upkeep);

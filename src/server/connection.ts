@@ -5,8 +5,9 @@
  * suspends everything behind it); replies that are ready leave in one socket write per turn, and
  * a STORED waits (with everything behind it) for the journal write that covers it; reading
  * pauses while the reply backlog is over HIGH_WATER (a client that doesn't read can't make the
- * server buffer without bound); when the connection closes, its open items go back to the head
- * of their queues and its waits are cancelled.
+ * server buffer without bound); when the connection closes, its open items and the items of
+ * replies that never reached the socket go back to the head of their queues, and its waits are
+ * cancelled.
  */
 import type { Item } from "../journal/item.ts";
 import { errorText } from "../errors.ts";
@@ -78,6 +79,8 @@ export class Connection implements Session {
     this.closed = true;
     this.cancelWait?.();
     this.cancelWait = null;
+    // Last taken first, so the first taken ends up at the head again.
+    for (const handover of this.outbox.undelivered().reverse()) handover.giveBack();
     const now = Date.now();
     for (const [queue, item] of this.openItems) queue.abort(item, now);
     this.openItems.clear();

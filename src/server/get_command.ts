@@ -16,7 +16,7 @@ import type { PersistentQueue } from "../queue/persistent_queue.ts";
 import { QueueUnavailableError } from "../queue/queue_collection.ts";
 import type { ServerContext, Session } from "./context.ts";
 import { parseGetKey, type GetRequest } from "./get_options.ts";
-import type { Deferred, OnFailure, ReplyPiece } from "./outbox.ts";
+import { Handover, type Deferred, type OnFailure, type ReplyPiece } from "./outbox.ts";
 import { END, ERROR, clientError, serverError, value } from "./replies.ts";
 
 export function handleGet(keys: readonly string[], session: Session, ctx: ServerContext): void {
@@ -63,6 +63,8 @@ function changesQueue(request: GetRequest, hasOpenItem: boolean): boolean {
 
 class GetRun {
   private readonly replies: ReplyPiece[] = [];
+  /** For each item taken for good: how to put it back if the reply never reaches the client. */
+  private readonly handovers: Handover[] = [];
   /** Queues whose journals this get appended to. */
   private readonly changed: PersistentQueue[] = [];
   private index = 0;
@@ -79,7 +81,7 @@ class GetRun {
       const { request, queue } = this.requests[this.index]!;
       if (!this.serveNow(request, queue)) return this.wait(request, queue);
     }
-    this.replies.push(END);
+    this.replies.push(END, ...this.handovers);
     // A failed journal write doesn't withhold the items (onFailure null): they are out of the
     // queue already, and the kept records are written when the disk recovers.
     const commit = this.changed.length === 1 ? this.changed[0]!.commit : allOf(this.changed.map((queue) => queue.commit));
@@ -135,6 +137,7 @@ class GetRun {
     this.ctx.stats.getHits++;
     if (!request.peek) this.markChanged(queue);
     if (request.open) this.session.openItems.set(queue, item);
+    else if (!request.peek) this.handovers.push(new Handover(() => queue.giveBack(item, Date.now())));
     this.replies.push(...value(request.key, item.data));
   }
 }

@@ -6,6 +6,10 @@
  * If the commit fails, the reply's `OnFailure` decides: a STORED becomes an error at once, while a
  * get's items wait for the writer's retry (`Commit.retry`) and go out only once their removal is
  * on disk, so an item handed out is never handed out again after a crash.
+ *
+ * A `Handover` placed after a reply marks items taken for it: once every byte before it has gone
+ * to the socket the items are delivered; if the connection ends first, `undelivered()` lists the
+ * handovers still queued so the items go back to their queues instead of being lost.
  * Consecutive replies waiting for the same commit share one entry and one commit listener.
  * `flush` packs small pieces (protocol lines as strings, small items) into one scratch buffer
  * shared by all connections and writes it with one call; a large item is written from its own
@@ -19,8 +23,13 @@ export interface ReplySink {
   write(data: Uint8Array, byteOffset?: number, byteLength?: number): number;
 }
 
-/** A piece of a reply: protocol text (latin1, one byte per char) or item bytes. */
-export type ReplyPiece = string | Uint8Array;
+/** Items taken for a reply, and how to put them back if the reply never leaves. */
+export class Handover {
+  constructor(readonly giveBack: () => void) {}
+}
+
+/** A piece of a reply: protocol text (latin1, one byte per char), item bytes, or a handover mark. */
+export type ReplyPiece = string | Uint8Array | Handover;
 
 /** What a failed commit does to a waiting reply; null to send the reply anyway. */
 export type OnFailure = {
@@ -129,11 +138,27 @@ export class Outbox {
     commit.onSettled(this.commitSettled);
   }
 
+  /**
+   * Handovers whose replies have not all gone to the socket (the connection is ending), in reply
+   * order; they are forgotten here.
+   */
+  undelivered(): Handover[] {
+    const marks: Handover[] = [];
+    for (const piece of this.ready) if (piece instanceof Handover) marks.push(piece);
+    for (const entry of this.waiting) for (const piece of entry.pieces ?? []) if (piece instanceof Handover) marks.push(piece);
+    this.ready.clear();
+    this.waiting.clear();
+    this.readyBytes = 0;
+    return marks;
+  }
+
   /** Writes as much as the socket takes. */
   flush(): void {
     while (!this.blocked && !this.dead && this.ready.length > 0) {
       const first = this.ready.peek()!;
-      if (typeof first !== "string" && first.length >= DIRECT_WRITE) {
+      if (first instanceof Handover) {
+        this.ready.shift(); // every byte before it was written: delivered
+      } else if (typeof first !== "string" && first.length >= DIRECT_WRITE) {
         this.ready.shift();
         this.wrote(first, 0, first.length, this.sink.write(first));
       } else {
@@ -150,6 +175,7 @@ export class Outbox {
   }
 
   private enqueue(piece: ReplyPiece): void {
+    if (piece instanceof Handover) return void this.ready.push(piece);
     if (piece.length === 0) return;
     // Long text (a big stats report) is encoded once here, so it never has to fit the scratch.
     this.ready.push(typeof piece === "string" && piece.length >= DIRECT_WRITE ? Buffer.from(piece, "latin1") : piece);
@@ -159,7 +185,7 @@ export class Outbox {
   /** Moves small pieces from the head of `ready` into the scratch buffer; returns its length. */
   private packScratch(): number {
     let length = 0;
-    for (let piece = this.ready.peek(); piece !== undefined; piece = this.ready.peek()) {
+    for (let piece = this.ready.peek(); piece !== undefined && !(piece instanceof Handover); piece = this.ready.peek()) {
       if (typeof piece === "string") {
         if (length + piece.length > SCRATCH_SIZE) break;
         scratch.write(piece, length, "latin1");
@@ -176,8 +202,9 @@ export class Outbox {
   /** Accounts for a write of `buffer[offset, offset+length)` that took `written` bytes. */
   private wrote(buffer: Uint8Array, offset: number, length: number, written: number): void {
     if (written < 0) {
+      // The socket is gone: nothing more leaves; the handovers stay for `undelivered()`.
       this.dead = true;
-      this.ready.clear();
+      this.ready.retain((piece) => piece instanceof Handover);
       this.readyBytes = 0;
       return;
     }

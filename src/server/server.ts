@@ -2,12 +2,14 @@
  * The memcache listener and the server's life cycle: start, connections, the expiry sweep,
  * reload and a clean stop.
  *
- * A clean stop stops accepting, writes and syncs every journal (settling replies still waiting
- * for a commit and ending blocking gets), lets connections send what they owe, then closes them.
+ * A clean stop stops accepting and reading requests, ends blocking gets, lets connections send
+ * what they owe (replies waiting for a journal write go once it is done), puts back the items of
+ * replies a client did not take in time, then writes, syncs and closes every journal.
  */
 import type { Server, Socket, TCPSocketListener } from "bun";
 import type { KestrelConfig } from "../config/load.ts";
 import { errorText } from "../errors.ts";
+import { flushJournals } from "../journal/flush_scheduler.ts";
 import { discardLogTarget, log, openLogTarget, useLogTarget } from "../log.ts";
 import { QueueCollection } from "../queue/queue_collection.ts";
 import { startAdminHttp } from "./admin_http.ts";
@@ -141,10 +143,14 @@ export class KestrelServer {
     this.listener.stop(false);
     void this.admin?.stop(true);
     if (this.expiryTimer !== null) clearInterval(this.expiryTimer);
-    this.queues.close();
+    this.queues.releaseWaiters();
     for (const connection of this.connections) connection.quit();
+    flushJournals();
     const deadline = Date.now() + STOP_GRACE_MS;
     while (this.connections.size > 0 && Date.now() < deadline) await Bun.sleep(10);
+    // Clients that didn't take their replies: the items in them go back before the journals close.
+    for (const connection of this.connections) connection.onClose();
+    this.queues.close();
     this.listener.stop(true);
     log.info("stopped");
     this.resolveStopped();

@@ -1,18 +1,24 @@
 import { describe, expect, test } from "bun:test";
 import { Commit } from "../../src/journal/commit.ts";
+import { QueueCollection } from "../../src/queue/queue_collection.ts";
+import { bytes, text } from "../helpers/bytes.ts";
+import { configFor } from "../helpers/config.ts";
+import { tempDir } from "../helpers/temp_dir.ts";
 import { Connection, type ClientSocket } from "../../src/server/connection.ts";
 import type { ServerContext } from "../../src/server/context.ts";
 import { MemoryPacer } from "../../src/server/memory_pacer.ts";
 import { ServerStats } from "../../src/server/stats.ts";
 
-/** A socket that records what the connection asks of it. */
+/** A socket that records what the connection asks of it, and takes at most `room` bytes in all. */
 class RecordingSocket implements ClientSocket {
   readonly timeouts: number[] = [];
   ended = false;
   written = 0;
+  room = Infinity;
   write(data: Uint8Array, offset = 0, length = data.length - offset): number {
-    this.written += length;
-    return length;
+    const taken = Math.min(length, this.room - this.written);
+    this.written += taken;
+    return taken;
   }
   end(): void {
     this.ended = true;
@@ -53,5 +59,35 @@ describe("Connection idle timeout", () => {
     expect(busy.ended).toBe(false);
     expect(busy.timeouts).toEqual([5, 5]);
     commit.settle("durable");
+  });
+});
+
+describe("Connection close", () => {
+  const drain = (queues: QueueCollection) => {
+    const out: string[] = [];
+    for (let item = queues.get("q")!.remove(Date.now()); item !== undefined; item = queues.get("q")!.remove(Date.now())) out.push(text(item.data)[0]!);
+    return out;
+  };
+
+  test("items of replies that never reached the socket go back to the head, in order, and stay there after a restart", async () => {
+    const config = configFor(tempDir());
+    let queues = QueueCollection.load(config);
+    for (const n of [0, 1, 2, 3, 4]) queues.add("q", bytes(`${n}`.repeat(1000)), 0, Date.now());
+    const socket = new RecordingSocket();
+    socket.room = 1500; // the first reply, and part of the second
+    const session = { ...ctx, queues } as unknown as ServerContext;
+    const connection = new Connection(socket, session, 0, 1 << 20);
+    connection.onData(bytes("get q\r\nget q\r\nget q\r\n"));
+    // The replies wait for their REMOVEs to be written, then go out (in a microtask) as far as
+    // the socket takes them.
+    await new Promise<void>((resolve) => queues.get("q")!.commit.onSettled(resolve));
+    await Promise.resolve();
+    expect(socket.written).toBe(1500);
+    connection.onClose();
+    expect(queues.get("q")!.stats().items).toBe(4);
+    queues.close();
+    queues = QueueCollection.load(config);
+    expect(drain(queues)).toEqual(["1", "2", "3", "4"]);
+    queues.close();
   });
 });
