@@ -15,12 +15,12 @@ import type { Item } from "./item.ts";
 import { Journal, type JournalSettings, type SealedSegment } from "./journal.ts";
 import { KestrelReplayer } from "./legacy_replay.ts";
 import { encodeJournalFile, installPack } from "./pack.ts";
-import { quarantine, quarantineDirectory } from "./quarantine.ts";
 import { viewOf } from "./binary.ts";
 import { FILE_HEADER_SIZE, OP_ADD, OP_SEGMENT, SEGMENT_RECORD_SIZE, decodeRecordAt, encodeFileHeader, hasFileHeader } from "./record.ts";
+import { DamageReport, ReplayProgress } from "./replay_report.ts";
 import { ReplayState, type DiskRegion } from "./replay_state.ts";
-import { estimateRecords, scanJournal, type Damage, type ScanSummary } from "./scan.ts";
-import { SegmentChain, type ChainBreak } from "./segment_chain.ts";
+import { scanJournal, type ScanSummary } from "./scan.ts";
+import { SegmentChain } from "./segment_chain.ts";
 import { activePath, packPath, sealedPath, segmentPath, type QueueFiles } from "./segment_files.ts";
 import type { WriterEvents } from "./writer.ts";
 
@@ -45,8 +45,6 @@ export interface OpenedJournal {
 }
 
 export class UnsupportedJournalError extends Error {}
-
-const PROGRESS_EVERY_MS = 2000;
 
 export function openJournal(options: OpenOptions): OpenedJournal {
   const { dir, name } = options;
@@ -236,88 +234,4 @@ function repairedOffset(offset: number, summary: ScanSummary): number {
   const headerDamaged = summary.damage.some((range) => range.start === 0);
   const cutBefore = summary.damage.reduce((sum, range) => sum + (range.end <= offset ? range.end - range.start : 0), 0);
   return offset - cutBefore + (headerDamaged ? FILE_HEADER_SIZE : 0);
-}
-
-/** Collects the damage of a queue's segments and logs it as one line. */
-class DamageReport {
-  private readonly ranges: string[] = [];
-  private quarantined = 0;
-  private files = 0;
-  private dropped = 0;
-  private readonly gaps: string[] = [];
-  private lostRecords = 0;
-  private removedAgain = 0;
-
-  constructor(
-    private readonly dir: string,
-    private readonly name: string,
-  ) {}
-
-  add(path: string, bytes: Uint8Array, summary: ScanSummary, now: number): void {
-    this.files += quarantine(this.dir, this.name, bytes, summary.damage, new Date(now)).length;
-    for (const range of summary.damage) {
-      this.quarantined += range.end - range.start;
-      this.dropped += estimateRecords(bytes, range, summary.format, now);
-      this.ranges.push(`${path.slice(this.dir.length + 1)}@${describe(range)}`);
-    }
-  }
-
-  /** Records lost with a segment missing or cut short; `removedAgain` items they had removed were dropped again. */
-  missing(lost: ChainBreak, removedAgain: number): void {
-    this.gaps.push(lost.description);
-    this.lostRecords += lost.records;
-    this.removedAgain += removedAgain;
-  }
-
-  log(recordsKept: number, items: number): void {
-    if (this.ranges.length === 0 && this.gaps.length === 0) return;
-    const parts = [`journal damaged; kept ${recordsKept} records (${items} items)`];
-    if (this.ranges.length > 0) {
-      parts.push(
-        `dropped about ${this.dropped} records in ${this.ranges.length} damaged range(s) at ${this.ranges.join(", ")}`,
-        `quarantined ${this.quarantined} bytes in ${this.files} file(s) under ${quarantineDirectory(this.dir)}`,
-      );
-    }
-    if (this.gaps.length > 0) parts.push(`${this.lostRecords} records lost: ${this.gaps.join(", ")}`);
-    if (this.removedAgain > 0) parts.push(`${this.removedAgain} item(s) those records had removed were dropped again`);
-    log.warn(`queue '${this.name}': ${parts.join("; ")}`);
-  }
-}
-
-function describe(range: Damage): string {
-  return `${range.start}-${range.end} (${range.reason})`;
-}
-
-/** Logs the progress of a long replay and its speed. */
-class ReplayProgress {
-  private readonly started = performance.now();
-  private lastReport = this.started;
-  private done = 0;
-
-  constructor(
-    private readonly name: string,
-    private readonly total: number,
-  ) {}
-
-  advance(bytes: number): void {
-    this.done += bytes;
-    const now = performance.now();
-    if (now - this.lastReport < PROGRESS_EVERY_MS) return;
-    this.lastReport = now;
-    log.info(`queue '${this.name}': replayed ${mib(this.done)} of ${mib(this.total)} MiB (${this.speed(now)} MiB/s)`);
-  }
-
-  finish(): void {
-    const now = performance.now();
-    if (this.total < 16 * 1048576 && now - this.started < 1000) return;
-    log.info(`queue '${this.name}': replayed ${mib(this.total)} MiB in ${((now - this.started) / 1000).toFixed(1)} s (${this.speed(now)} MiB/s)`);
-  }
-
-  private speed(now: number): string {
-    return (this.done / 1048576 / Math.max((now - this.started) / 1000, 0.001)).toFixed(0);
-  }
-}
-
-function mib(bytes: number): string {
-  return (bytes / 1048576).toFixed(1);
 }

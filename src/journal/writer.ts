@@ -24,6 +24,7 @@ import { errorText } from "../errors.ts";
 import { ActiveFile, grow, type Extent } from "./active_file.ts";
 import { Commit, DURABLE } from "./commit.ts";
 import { markDirty } from "./flush_scheduler.ts";
+import { FsyncPipeline, type Unsynced } from "./fsync_pipeline.ts";
 import type { Item } from "./item.ts";
 import { OP_ABORT, OP_OPEN, OP_REMOVE, type IdOp, type SegmentInfo } from "./record.ts";
 import { RecordBatch } from "./record_batch.ts";
@@ -37,19 +38,11 @@ export interface WriterEvents {
   onWritten?(): void;
 }
 
-/** Bytes written and not yet confirmed by an fsync (kept under `always`), and who waits on them. */
-interface Unsynced {
-  readonly commit: Commit;
-  readonly chunks: Uint8Array[];
-  readonly extent: Extent;
-}
-
 const NOTHING: Extent = { bytes: 0, records: 0 };
 
 export class JournalWriter {
   private readonly file: ActiveFile;
-  /** Under `always`: what of the file an fsync confirmed. */
-  private synced: Extent;
+  private readonly fsyncs: FsyncPipeline;
   private readonly batch = new RecordBatch();
   /** Records of failed attempts, in order, kept for the retry. */
   private retained: Uint8Array[] = [];
@@ -58,14 +51,6 @@ export class JournalWriter {
   private commit: Commit | null = null;
   /** Covers the most recent record appended, written or not. */
   private latest: Commit = DURABLE;
-  /** Under `always`: written, waiting for the next fsync. */
-  private unsynced: Unsynced[] = [];
-  /** Under `always`: covered by the fsync in flight. */
-  private syncing: Unsynced[] = [];
-  private syncInFlight = false;
-  /** Bumped when an fsync in flight no longer decides anything (a rotation synced, or a restart). */
-  private syncGeneration = 0;
-  private intervalTimer: ReturnType<typeof setTimeout> | null = null;
   /** Why the journal can't be written now, or null while it is healthy. */
   failure: string | null = null;
   /** The file was deleted or replaced while open: only `restart` recovers. */
@@ -88,7 +73,7 @@ export class JournalWriter {
     private readonly events: WriterEvents,
   ) {
     this.file = new ActiveFile(path, records);
-    this.synced = this.file.extent;
+    this.fsyncs = new FsyncPipeline(this.file, (error, owed) => this.syncFailed(error, owed));
   }
 
   get path(): string {
@@ -169,12 +154,10 @@ export class JournalWriter {
     if (this.checkLost([commit])) return;
     this.batch.recycle();
     if (this.policy.kind === "always") {
-      this.unsynced.push({ commit, chunks, extent });
-      this.startSync();
+      this.fsyncs.add({ commit, chunks, extent });
     } else {
       commit.settle("durable");
-      this.synced = this.file.extent;
-      if (this.policy.kind === "interval") this.armIntervalSync(this.policy.ms);
+      if (this.policy.kind === "interval") this.fsyncs.syncWithin(this.policy.ms);
     }
     this.events.onWritten?.();
   }
@@ -258,7 +241,7 @@ export class JournalWriter {
       this.file.sync();
       this.syncNeeded = false;
     }
-    this.synced = this.file.extent;
+    this.fsyncs.confirmAll();
   }
 
   private recovered(): void {
@@ -270,58 +253,20 @@ export class JournalWriter {
     this.events.onRecovered();
   }
 
-  private startSync(): void {
-    if (this.syncInFlight || this.unsynced.length === 0 || this.closed) return;
-    this.syncing = this.unsynced;
-    this.unsynced = [];
-    this.syncInFlight = true;
-    const generation = this.syncGeneration;
-    this.file.syncAsync((error) => {
-      this.syncInFlight = false;
-      if (generation !== this.syncGeneration || this.closed) return;
-      const group = this.syncing;
-      this.syncing = [];
-      if (error) return this.syncFailed(error, group);
-      for (const entry of group) {
-        this.synced = grow(this.synced, entry.extent);
-        entry.commit.settle("durable");
-      }
-      this.startSync();
-    });
-  }
-
   /**
    * An fsync failed. Under `always` the bytes since the last good fsync are cut and written again
    * by the retry (the kernel may have dropped them); under the other policies they were
    * acknowledged already and only the fsync is owed.
    */
-  private syncFailed(error: unknown, group: Unsynced[]): void {
+  private syncFailed(error: unknown, owed: Unsynced[]): void {
     const message = `fsync of ${this.path} failed: ${errorText(error)}`;
     this.syncNeeded = true;
-    const owed = [...group, ...this.unsynced];
-    this.unsynced = [];
     if (owed.length > 0) {
       this.retained = [...owed.flatMap((entry) => entry.chunks), ...this.retained];
       this.retainedExtent = owed.reduce((sum, entry) => grow(sum, entry.extent), this.retainedExtent);
-      this.cutNeeded = !this.file.cutBack(this.synced);
+      this.cutNeeded = !this.file.cutBack(this.fsyncs.confirmed);
     }
     this.fail(message, owed.map((entry) => entry.commit));
-  }
-
-  private armIntervalSync(ms: number): void {
-    if (this.intervalTimer !== null) return;
-    this.intervalTimer = setTimeout(() => {
-      this.intervalTimer = null;
-      if (this.closed || this.syncInFlight || this.failure !== null) return;
-      this.syncInFlight = true;
-      const generation = this.syncGeneration;
-      this.file.syncAsync((error) => {
-        this.syncInFlight = false;
-        if (generation !== this.syncGeneration || this.closed) return;
-        if (error) return this.syncFailed(error, []);
-        this.startSync();
-      });
-    }, ms);
   }
 
   /**
@@ -340,11 +285,9 @@ export class JournalWriter {
     if (sync) this.syncNow();
     const { bytes, records } = this.file.extent;
     const fresh = this.file.prepare({ seq: next.seq, prevBytes: bytes, prevRecords: records, floor: next.floor, pack: false }, sync);
-    if (!this.file.seal(sealedPath, fresh)) {
-      this.fail(`could not give the new journal segment the name ${this.path}`, []);
-      return;
-    }
-    this.synced = this.file.extent;
+    const named = this.file.seal(sealedPath, fresh);
+    this.fsyncs.confirmAll();
+    if (!named) return this.fail(`could not give the new journal segment the name ${this.path}`, []);
     this.syncDirectoryOrFail();
   }
 
@@ -355,17 +298,14 @@ export class JournalWriter {
    */
   restart(info: SegmentInfo): void {
     this.file.replaceWith(this.file.prepare(info, true));
-    this.syncGeneration++;
-    this.synced = this.file.extent;
+    this.fsyncs.confirmAll();
     this.batch.take();
     this.batch.recycle();
     this.retained = [];
     this.retainedExtent = NOTHING;
     this.lost = this.cutNeeded = this.syncNeeded = false;
-    for (const commit of [this.commit, ...this.syncing.map((e) => e.commit), ...this.unsynced.map((e) => e.commit)]) commit?.settle("durable");
+    this.commit?.settle("durable");
     this.commit = null;
-    this.syncing = [];
-    this.unsynced = [];
     if (this.syncDirectoryOrFail() && this.failure !== null) this.recovered();
   }
 
@@ -386,17 +326,10 @@ export class JournalWriter {
     try {
       this.file.sync();
     } catch (error) {
-      this.syncGeneration++;
-      const group = this.syncing;
-      this.syncing = [];
-      this.syncFailed(error, group);
+      this.syncFailed(error, this.fsyncs.takeOwed());
       throw error;
     }
-    this.syncGeneration++;
-    for (const entry of [...this.syncing, ...this.unsynced]) entry.commit.settle("durable");
-    this.syncing = [];
-    this.unsynced = [];
-    this.synced = this.file.extent;
+    this.fsyncs.confirmAll();
   }
 
   /** Writes what is pending (retrying a failure once more), forces it to disk and closes the file. */
@@ -413,29 +346,20 @@ export class JournalWriter {
     }
     // Whatever still waits can't be written any more: those replies say so.
     const message = this.failure ?? "journal closed";
-    for (const entry of [...this.syncing, ...this.unsynced]) entry.commit.settle("failed", message);
+    for (const entry of this.fsyncs.stop()) entry.commit.settle("failed", message);
     this.retryCommit?.settle("failed", message);
     this.closed = true;
-    this.clearTimer();
     this.file.close();
   }
 
   /** Closes the file and deletes it (the queue is gone; the journal deletes sealed segments). */
   erase(): void {
     this.closed = true;
-    this.clearTimer();
     // Nothing of this queue can come back once its files are gone: whoever waits may go on.
-    for (const commit of [this.commit, this.retryCommit, ...this.syncing.map((e) => e.commit), ...this.unsynced.map((e) => e.commit)]) {
-      commit?.settle("durable");
-    }
+    for (const commit of [this.commit, this.retryCommit, ...this.fsyncs.stop().map((e) => e.commit)]) commit?.settle("durable");
     this.batch.take();
     this.retained = [];
     this.retainedExtent = NOTHING;
     this.file.close(true);
-  }
-
-  private clearTimer(): void {
-    if (this.intervalTimer !== null) clearTimeout(this.intervalTimer);
-    this.intervalTimer = null;
   }
 }

@@ -17,10 +17,8 @@ import type { PackEntry } from "../journal/pack.ts";
 import type { DiskRegion } from "../journal/replay_state.ts";
 import { log } from "../log.ts";
 import { ItemStore } from "./item_store.ts";
+import { JournalUpkeep, type UpkeepView } from "./journal_upkeep.ts";
 import { WaiterList, type WaitMode } from "./waiters.ts";
-
-/** A drained queue whose journal is bigger than this (or max_journal_size) gets a fresh one. */
-const DRAINED_JOURNAL_BYTES = 64 * 1024;
 
 /** Why an item was not added ("unavailable": the journal can't be written now). */
 export type Refusal = "full" | "too large" | "read-only" | "unavailable";
@@ -65,10 +63,8 @@ export class PersistentQueue {
   private discarded = 0;
   private lastAge = 0;
   private deleted = false;
-  /** Journal upkeep failed and was logged; logged again once it works. */
-  private upkeepFailing = false;
-  /** What made the journal need a rebuild that has not succeeded yet (logged once). */
-  private rebuildProblem: string | null = null;
+  private readonly upkeep = new JournalUpkeep();
+  private readonly upkeepView: UpkeepView;
 
   constructor(
     readonly name: string,
@@ -80,6 +76,7 @@ export class PersistentQueue {
     this.store = new ItemStore(journal, config.maxMemorySize, contents.items, contents.disk, name);
     this.nextId = contents.nextId;
     journal?.setLiveFloor(() => this.liveFloor());
+    this.upkeepView = this.viewForUpkeep();
   }
 
   get settings(): QueueConfig {
@@ -230,60 +227,9 @@ export class PersistentQueue {
     }
   }
 
-  /**
-   * Keeps the journal small; called about once a second. Deletes segments no live item is in,
-   * gives a drained queue a fresh journal, and starts a compaction when the journal has grown far
-   * beyond the live data (only while every item is in memory).
-   */
+  /** Looks after the journal; called about once a second (see JournalUpkeep). */
   maintainJournal(): void {
-    const journal = this.journal;
-    if (journal === null || this.deleted) return;
-    try {
-      journal.retry();
-      const problem = journal.checkFiles();
-      if (problem !== null) return this.rebuildJournal(journal, problem);
-      // Rotating or compacting a failing journal would only fail too.
-      if (journal.failure !== null) return;
-      journal.finishPendingPack();
-      this.tidyJournal(journal);
-      if (this.upkeepFailing) log.info(`queue '${this.name}': journal upkeep works again`);
-      this.upkeepFailing = false;
-    } catch (error) {
-      if (!this.upkeepFailing) log.error(`queue '${this.name}': journal upkeep failed, tried again each second (logged once until it works): ${errorText(error)}`);
-      this.upkeepFailing = true;
-    }
-  }
-
-  /**
-   * The journal's files no longer replay to this queue (deleted, replaced or cut under the running
-   * server): write everything the queue holds as a new journal. Items that were only on disk are
-   * read into memory first; those whose files are gone are lost, and the log says how many.
-   */
-  private rebuildJournal(journal: Journal, problem: string): void {
-    if (this.rebuildProblem !== problem) log.error(`queue '${this.name}': ${problem}; rebuilding the journal from the queue`);
-    this.rebuildProblem = problem;
-    this.store.readAllIntoMemory();
-    const entries = this.liveEntries();
-    journal.rebuild(entries);
-    this.rebuildProblem = null;
-    log.warn(`queue '${this.name}': journal rebuilt from the ${entries.length} item(s) held`);
-  }
-
-  /** Deletes what the journal no longer needs; compacts or resets it where worth it. */
-  private tidyJournal(journal: Journal): void {
-    if (this.store.count === 0 && this.openItems.size === 0) {
-      const size = journal.size;
-      if (size <= Math.min(DRAINED_JOURNAL_BYTES, this.config.maxJournalSize) && journal.segmentCount === 1) return;
-      journal.reset([]);
-      if (size >= this.config.maxJournalSize) log.info(`queue '${this.name}': drained; journal reset, ${(size / 1048576).toFixed(1)} MiB freed`);
-      return;
-    }
-    journal.releaseDead(this.minLiveId(), this.store.readFrom);
-    const limit = this.config.maxJournalSize;
-    const live = this.store.bytes + this.openBytes;
-    if (journal.size > limit * this.config.maxJournalOverflow && live < limit && this.store.readFrom === null && !journal.compacting) {
-      journal.compact(this.liveEntries());
-    }
+    if (this.journal !== null && !this.deleted) this.upkeep.run(this.journal, this.upkeepView);
   }
 
   /**
@@ -349,6 +295,18 @@ export class PersistentQueue {
       discarded: this.discarded,
       waiters: this.waiters.size,
       openTransactions: this.openItems.size,
+    };
+  }
+
+  private viewForUpkeep(): UpkeepView {
+    return {
+      name: this.name,
+      settings: () => this.config,
+      live: () => ({ items: this.store.count, open: this.openItems.size, bytes: this.store.bytes + this.openBytes }),
+      readFrom: () => this.store.readFrom,
+      minLiveId: () => this.minLiveId(),
+      liveEntries: () => this.liveEntries(),
+      readAllIntoMemory: () => void this.store.readAllIntoMemory(),
     };
   }
 

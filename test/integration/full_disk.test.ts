@@ -128,13 +128,20 @@ describe.skipIf(!canMountTmpfs)("a full disk", () => {
   });
 
   test("a kill -9 while the disk is still full brings back the items whose takes never answered", async () => {
-    const { queued, running, tmpfs } = await takeWhileTheDiskFills();
+    const { c, queued, running, tmpfs } = await takeWhileTheDiskFills();
     await running.kill9();
+    // Takes the server read in an earlier turn than the set (TCP may split the write) were
+    // answered before the disk filled: those items are gone for good. None after.
+    const answered: string[] = [];
+    for (let value = await c.readValue().catch(() => null); value !== null; value = await c.readValue().catch(() => null)) {
+      answered.push(Buffer.from(value.data).toString());
+    }
+    expect(answered).toEqual(queued.slice(0, answered.length));
     tmpfs.free();
 
     server = await running.restart();
     const c2 = await server.client();
-    expect((await c2.drain("q")).filter((v) => v !== big)).toEqual(queued);
+    expect((await c2.drain("q")).filter((v) => v !== big)).toEqual(queued.slice(answered.length));
     c2.close();
   });
 

@@ -1,0 +1,98 @@
+/**
+ * The fsyncs of a journal's active file, off the event loop: the batches written and waiting for
+ * one (under `always`: their commits, and copies of their bytes in case it fails), at most one
+ * fsync in flight (group commit: every batch written meanwhile waits for the next), and the
+ * periodic fsync of an `interval` policy.
+ *
+ * Invariants: a batch's commit settles durable only after an fsync that began after the batch
+ * was written returned without error; a failed fsync hands every batch not yet confirmed to
+ * `onFailure` (the writer decides what to write again); once `confirmAll`, `takeOwed` or `stop`
+ * ran, the fsync then in flight decides nothing.
+ */
+import type { ActiveFile, Extent } from "./active_file.ts";
+import type { Commit } from "./commit.ts";
+
+/** A batch written and not yet confirmed by an fsync, and who waits on it. */
+export interface Unsynced {
+  readonly commit: Commit;
+  readonly chunks: Uint8Array[];
+  readonly extent: Extent;
+}
+
+export class FsyncPipeline {
+  private waiting: Unsynced[] = [];
+  private inFlight: Unsynced[] = [];
+  private busy = false;
+  private generation = 0;
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  /** What of the file an fsync confirmed. */
+  confirmed: Extent;
+
+  constructor(
+    private readonly file: ActiveFile,
+    private readonly onFailure: (error: Error, owed: Unsynced[]) => void,
+  ) {
+    this.confirmed = file.extent;
+  }
+
+  /** A batch was written; it settles after the next fsync. */
+  add(entry: Unsynced): void {
+    this.waiting.push(entry);
+    this.start();
+  }
+
+  /** fsyncs within `ms` (an `interval` policy), unless one is planned already. */
+  syncWithin(ms: number): void {
+    if (this.timer !== null) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      if (!this.busy) this.run([]);
+    }, ms);
+  }
+
+  /** The caller fsynced the file itself: everything written is confirmed. */
+  confirmAll(): void {
+    for (const entry of this.takeOwed()) entry.commit.settle("durable");
+    this.confirmed = this.file.extent;
+  }
+
+  /** Every batch not yet confirmed, handed over; the fsync in flight decides nothing now. */
+  takeOwed(): Unsynced[] {
+    this.generation++;
+    const owed = [...this.inFlight, ...this.waiting];
+    this.inFlight = [];
+    this.waiting = [];
+    return owed;
+  }
+
+  /** No more fsyncs (the file is closing); returns what was still owed. */
+  stop(): Unsynced[] {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    return this.takeOwed();
+  }
+
+  private start(): void {
+    if (this.busy || this.waiting.length === 0) return;
+    const group = this.waiting;
+    this.waiting = [];
+    this.run(group);
+  }
+
+  private run(group: Unsynced[]): void {
+    this.busy = true;
+    this.inFlight = group;
+    const generation = this.generation;
+    // Everything written so far is in `group` or confirmed: this fsync covers the file as it is now.
+    const covered = this.file.extent;
+    this.file.syncAsync((error) => {
+      this.busy = false;
+      if (generation !== this.generation) return;
+      this.inFlight = [];
+      if (error) return this.onFailure(error, [...group, ...this.takeOwed()]);
+      this.confirmed = covered;
+      for (const entry of group) entry.commit.settle("durable");
+      this.start();
+    });
+  }
+}

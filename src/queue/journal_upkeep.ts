@@ -1,0 +1,89 @@
+/**
+ * A queue's journal upkeep, once a second: retry after a fault, rebuild files deleted or cut
+ * under the server, finish a pack install a fault cut short, delete segments nothing live is in,
+ * give a drained queue a fresh journal, compact one grown far beyond its live data.
+ *
+ * It sees its queue only through `UpkeepView`. Never throws: a failing step is logged once and
+ * tried again at the next upkeep, and logged again once it works.
+ */
+import type { QueueConfig } from "../config/schema.ts";
+import { errorText } from "../errors.ts";
+import type { Position } from "../journal/add_reader.ts";
+import type { Journal } from "../journal/journal.ts";
+import type { PackEntry } from "../journal/pack.ts";
+import { log } from "../log.ts";
+
+/** A drained queue whose journal is bigger than this (or max_journal_size) gets a fresh one. */
+const DRAINED_JOURNAL_BYTES = 64 * 1024;
+
+/** What upkeep needs to know of its queue. */
+export interface UpkeepView {
+  readonly name: string;
+  settings(): Pick<QueueConfig, "maxJournalSize" | "maxJournalOverflow">;
+  /** Items queued (memory and disk) and open, and their bytes. */
+  live(): { readonly items: number; readonly open: number; readonly bytes: number };
+  /** Where read-behind reads next, or null when every item is in memory. */
+  readFrom(): Position | null;
+  /** The smallest id of a live item in memory. */
+  minLiveId(): number;
+  /** Open items, then the items in memory: the queue's state when every item is in memory. */
+  liveEntries(): PackEntry[];
+  /** Reads every item only on disk into memory, dropping (and logging) those that can't be read. */
+  readAllIntoMemory(): void;
+}
+
+export class JournalUpkeep {
+  private failing = false;
+  /** What made the journal need a rebuild that has not succeeded yet (logged once). */
+  private rebuildProblem: string | null = null;
+
+  run(journal: Journal, queue: UpkeepView): void {
+    try {
+      journal.retry();
+      const problem = journal.checkFiles();
+      if (problem !== null) return this.rebuild(journal, queue, problem);
+      // Rotating or compacting a failing journal would only fail too.
+      if (journal.failure !== null) return;
+      journal.finishPendingPack();
+      tidy(journal, queue);
+      if (this.failing) log.info(`queue '${queue.name}': journal upkeep works again`);
+      this.failing = false;
+    } catch (error) {
+      if (!this.failing) log.error(`queue '${queue.name}': journal upkeep failed, tried again each second (logged once until it works): ${errorText(error)}`);
+      this.failing = true;
+    }
+  }
+
+  /**
+   * The journal's files no longer replay to the queue (deleted, replaced or cut under the running
+   * server): writes everything the queue holds as a new journal. Items that were only on disk are
+   * read into memory first; those whose files are gone are lost, and the log says how many.
+   */
+  private rebuild(journal: Journal, queue: UpkeepView, problem: string): void {
+    if (this.rebuildProblem !== problem) log.error(`queue '${queue.name}': ${problem}; rebuilding the journal from the queue`);
+    this.rebuildProblem = problem;
+    queue.readAllIntoMemory();
+    const entries = queue.liveEntries();
+    journal.rebuild(entries);
+    this.rebuildProblem = null;
+    log.warn(`queue '${queue.name}': journal rebuilt from the ${entries.length} item(s) held`);
+  }
+}
+
+/** Deletes what the journal no longer needs; compacts or resets it where worth it. */
+function tidy(journal: Journal, queue: UpkeepView): void {
+  const { maxJournalSize: limit, maxJournalOverflow } = queue.settings();
+  const live = queue.live();
+  if (live.items === 0 && live.open === 0) {
+    const size = journal.size;
+    if (size <= Math.min(DRAINED_JOURNAL_BYTES, limit) && journal.segmentCount === 1) return;
+    journal.reset([]);
+    if (size >= limit) log.info(`queue '${queue.name}': drained; journal reset, ${(size / 1048576).toFixed(1)} MiB freed`);
+    return;
+  }
+  const readFrom = queue.readFrom();
+  journal.releaseDead(queue.minLiveId(), readFrom);
+  if (journal.size > limit * maxJournalOverflow && live.bytes < limit && readFrom === null && !journal.compacting) {
+    journal.compact(queue.liveEntries());
+  }
+}
