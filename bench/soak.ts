@@ -14,10 +14,11 @@
  *   random:
  *     reload     a new config (other sync_journal, segment and memory sizes, limits), `reload`
  *     SIGHUP     the same through the signal
- *     disk full  the data directory is a small tmpfs; a filler file takes every free byte for
- *                1-4 s (sets must then be refused, never acknowledged and lost), sometimes with a
- *                kill -9 before it is freed; once freed, jobs and slow must take sets again
- *                within 30 s. Skipped, with a note, when the tmpfs cannot be mounted (not root).
+ *     disk full  the data directory is a small tmpfs; a filler file takes every free byte, and
+ *                what the server frees, for 1-4 s (sets must then be refused, never acknowledged
+ *                and lost), sometimes with a kill -9 before it is freed; once freed, jobs and slow
+ *                must take sets again within 30 s. Skipped, with a note, when the tmpfs cannot be
+ *                mounted (not root).
  *     SIGTERM    a clean stop (exit code 0 expected) and a restart
  *     kill -9    and a restart
  *   At the end the producers stop, the consumers confirm what they hold, the server restarts, every
@@ -198,8 +199,9 @@ class Soak {
   private async fillDisk(server: ServerProcess, crew: Crew): Promise<boolean> {
     const disk = this.disk!;
     const refusedBefore = this.refusedSets();
-    disk.fill();
-    await this.pause(server, performance.now() + 1000 + this.random() * 3000);
+    // The server frees space too (drained journals are reset): the filler takes it as it comes.
+    const holdUntil = performance.now() + 1000 + this.random() * 3000;
+    while (performance.now() < holdUntil && (await this.pause(server, Math.min(holdUntil, performance.now() + 100))) !== "exited") disk.fill();
     if (this.random() < 0.3) await this.reload(server, reloadByCommand);
     this.refusedPerFill.push(this.refusedSets() - refusedBefore);
     if (this.random() < 0.3) {

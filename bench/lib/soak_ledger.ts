@@ -259,7 +259,7 @@ export class Ledger {
   }
 }
 
-const served = (kind: DeliveryKind): string => (kind === "drain" ? "the final drain" : `a ${kind} get`);
+const served = (kind: DeliveryKind): string => (kind === "drain" ? "the final drain" : kind === "open" ? "an open" : "a plain get");
 
 function emptyRow(track: string): TrackRow {
   return {
