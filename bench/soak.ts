@@ -45,16 +45,16 @@
  *
  * Output: a markdown report on stdout (ledger, faults, server log, problems), progress on stderr.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { seededRandom } from "../test/helpers/bytes.ts";
 import { type ServerProcess, cleanUpServers } from "../test/helpers/server.ts";
+import { Tmpfs } from "../test/helpers/tmpfs.ts";
 import { runBench } from "./lib/run_bench.ts";
 import { ask, drainAll, hasExited, reloadByCommand, reloadBySignal, startServer, stopGracefully } from "./lib/server_control.ts";
 import { LogSummary } from "./lib/server_log.ts";
 import { integerSetting } from "./lib/settings.ts";
-import { SmallDisk } from "./lib/small_disk.ts";
 import { soakConfig } from "./lib/soak_config.ts";
 import { Crew, type CrewContext, type CrewPlan } from "./lib/soak_crew.ts";
 import { Ledger } from "./lib/soak_ledger.ts";
@@ -97,7 +97,7 @@ class Soak {
     private readonly random: () => number,
     private readonly dataDir: string,
     private readonly configPath: string,
-    private readonly disk: SmallDisk | null,
+    private readonly disk: Tmpfs | null,
   ) {
     this.config = soakConfig(random);
     // The clients draw from their own stream, so the faults' sequence depends on the seed alone.
@@ -201,7 +201,7 @@ class Soak {
     const refusedBefore = this.refusedSets();
     // The server frees space too (drained journals are reset): the filler takes it as it comes.
     const holdUntil = performance.now() + 1000 + this.random() * 3000;
-    while (performance.now() < holdUntil && (await this.pause(server, Math.min(holdUntil, performance.now() + 100))) !== "exited") disk.fill();
+    while (performance.now() < holdUntil && (await this.pause(server, Math.min(holdUntil, performance.now() + 100))) !== "exited") disk.fillLeaving(0);
     if (this.random() < 0.3) await this.reload(server, reloadByCommand);
     this.refusedPerFill.push(this.refusedSets() - refusedBefore);
     if (this.random() < 0.3) {
@@ -249,15 +249,22 @@ class Soak {
   }
 }
 
+/** A tmpfs of `mib` MiB for the data, or why there is none. */
+function mountDisk(mib: number): Tmpfs | string {
+  try {
+    return Tmpfs.mount(`${mib}m`);
+  } catch (error) {
+    return (error as Error).message;
+  }
+}
+
 async function main(): Promise<void> {
   const env = { ...process.env, KESTREL_SOAK_SECONDS: process.argv[2] ?? process.env.KESTREL_SOAK_SECONDS };
   const seconds = integerSetting(env, "KESTREL_SOAK_SECONDS", 300, "a whole number of seconds, at least 10", 10);
   const seed = integerSetting(env, "KESTREL_SOAK_SEED", 1, "an integer", 0);
   const diskMiB = integerSetting(env, "KESTREL_SOAK_DISK_MIB", 64, "a size in MiB, at least 8", 8);
   const root = mkdtempSync(join(tmpdir(), "kestrel-soak-"));
-  const diskDir = join(root, "disk");
-  mkdirSync(diskDir);
-  const mounted = SmallDisk.mount(diskDir, diskMiB);
+  const mounted = mountDisk(diskMiB);
   const disk = typeof mounted === "string" ? null : mounted;
   process.on("exit", () => {
     cleanUpServers();
@@ -266,9 +273,10 @@ async function main(): Promise<void> {
   });
   const diskNote = disk === null ? `The disk-full fault was skipped: ${mounted}.` : null;
   if (diskNote !== null) console.error(diskNote);
-  console.error(`soak: ${seconds} s of faults, seed ${seed}, data on ${disk === null ? "the temp dir" : `a ${diskMiB} MiB tmpfs`} at ${diskDir}`);
+  const dataDir = disk?.dataDir ?? join(root, "data");
+  console.error(`soak: ${seconds} s of faults, seed ${seed}, data on ${disk === null ? "the temp dir" : `a ${diskMiB} MiB tmpfs`} at ${dataDir}`);
 
-  const soak = new Soak(seededRandom(seed), join(diskDir, "data"), join(root, "kestrel.toml"), disk);
+  const soak = new Soak(seededRandom(seed), dataDir, join(root, "kestrel.toml"), disk);
   const deadline = performance.now() + seconds * 1000;
   try {
     while (await soak.lifetime(deadline));
