@@ -237,3 +237,14 @@ export async function waitFor<T>(what: string, timeoutMs: number, probe: () => T
     await Bun.sleep(20);
   }
 }
+
+/** `promise`, or an error saying what was awaited once `ms` have passed. */
+export async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`timed out after ${ms / 1000} s waiting for ${what}`)), ms)));
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

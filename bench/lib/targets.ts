@@ -13,7 +13,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
-import { exchange, readStats, waitFor } from "./client.ts";
+import { exchange, readStats, waitFor, within } from "./client.ts";
 import { HOST, KEY } from "./protocol.ts";
 
 const MAIN = join(import.meta.dir, "..", "..", "src", "main.ts");
@@ -121,7 +121,7 @@ export class ChildServer {
     const problems: string[] = [];
     if (this.exited() !== null) problems.push(`server ${this.exited()} before the end of the benchmark`);
     this.proc.kill("SIGTERM");
-    const code = await exitedWithin(this.proc, timeoutMs);
+    const code = await within(this.proc.exited, timeoutMs, "the server to exit").catch(() => null);
     if (code === null) {
       problems.push(`server did not exit within ${timeoutMs / 1000} s of SIGTERM; killed`);
       this.proc.kill("SIGKILL");
@@ -132,17 +132,6 @@ export class ChildServer {
     children.delete(this.proc);
     for (const dir of this.dirs) removeTempDir(dir);
     return problems;
-  }
-}
-
-/** The child's exit code, or null if it is still running after `timeoutMs` (a cleared timer, so it doesn't keep this process alive). */
-async function exitedWithin(proc: Subprocess, timeoutMs: number): Promise<number | null> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), timeoutMs)));
-  try {
-    return await Promise.race([proc.exited, timeout]);
-  } finally {
-    clearTimeout(timer);
   }
 }
 

@@ -147,8 +147,19 @@ export class TestClient {
 
   /** Reads one get reply: the item's bytes, or null for END. */
   async readValue(): Promise<{ key: string; data: Uint8Array } | null> {
+    const reply = await this.readGetReply();
+    if (reply !== null && "error" in reply) throw new Error(`unexpected reply: ${reply.error}`);
+    return reply;
+  }
+
+  /**
+   * Reads one get reply: the item's bytes, null for END, or the error line the server sent instead
+   * (`SERVER_ERROR ...`, `CLIENT_ERROR ...`, `ERROR`).
+   */
+  async readGetReply(): Promise<{ key: string; data: Uint8Array } | { error: string } | null> {
     const header = await this.readLine();
     if (header === "END") return null;
+    if (/^(SERVER_ERROR|CLIENT_ERROR|ERROR)\b/.test(header)) return { error: header };
     const match = /^VALUE (\S+) 0 (\d+)$/.exec(header);
     if (match === null) throw new Error(`unexpected reply: ${header}`);
     const data = await this.readBytes(Number(match[2]) + 2);

@@ -72,7 +72,8 @@ export class Tmpfs {
     } catch {
       // Not there.
     }
-    spawnSync("umount", [this.dir]);
+    // Lazy: a process still dying with files open there (a killed server) doesn't keep it mounted.
+    spawnSync("umount", ["-l", this.dir]);
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
