@@ -46,6 +46,8 @@ export interface Deferred {
   /** The reply also waits for this commit to settle. */
   commit: Commit | null;
   onFailure: OnFailure;
+  /** How many replies `pieces` holds (consecutive ones waiting for one commit share an entry): each gets its own failure reply. */
+  replies: number;
 }
 
 const SCRATCH_SIZE = 64 * 1024;
@@ -85,26 +87,27 @@ export class Outbox {
   }
 
   push(...pieces: ReplyPiece[]): void {
-    if (this.waiting.length > 0) this.waiting.push({ pieces, commit: null, onFailure: null });
+    if (this.waiting.length > 0) this.waiting.push({ pieces, commit: null, onFailure: null, replies: 1 });
     else for (const piece of pieces) this.enqueue(piece);
   }
 
   /** Queues a reply that leaves once `commit` settles; if it fails, `onFailure` decides what is sent. */
   pushAfter(commit: Commit, pieces: ReplyPiece[], onFailure: OnFailure): void {
     if (commit.state === "durable" || (commit.state === "failed" && !(onFailure?.waitForRetry && commit.retry !== null))) {
-      return this.push(...settled(commit, pieces, onFailure));
+      return this.push(...settled(commit, pieces, onFailure, 1));
     }
     const last = this.waiting.at(this.waiting.length - 1);
     if (last !== undefined && last.commit === commit && last.onFailure === onFailure && last.pieces !== null) {
       last.pieces.push(...pieces);
+      last.replies++;
       return;
     }
-    this.waiting.push({ pieces: [...pieces], commit, onFailure });
+    this.waiting.push({ pieces: [...pieces], commit, onFailure, replies: 1 });
     this.watch(commit);
   }
 
   defer(): Deferred {
-    const deferred: Deferred = { pieces: null, commit: null, onFailure: null };
+    const deferred: Deferred = { pieces: null, commit: null, onFailure: null, replies: 1 };
     this.waiting.push(deferred);
     return deferred;
   }
@@ -128,7 +131,7 @@ export class Outbox {
         continue;
       }
       this.waiting.shift();
-      for (const piece of head.commit === null ? head.pieces! : settled(head.commit, head.pieces!, head.onFailure)) this.enqueue(piece);
+      for (const piece of head.commit === null ? head.pieces! : settled(head.commit, head.pieces!, head.onFailure, head.replies)) this.enqueue(piece);
     }
   }
 
@@ -223,6 +226,8 @@ function isDecided(entry: Deferred): boolean {
   return entry.pieces !== null && (entry.commit === null || entry.commit.state !== "pending");
 }
 
-function settled(commit: Commit, pieces: ReplyPiece[], onFailure: OnFailure): ReplyPiece[] {
-  return commit.state === "failed" && onFailure !== null ? onFailure.reply(commit.error) : pieces;
+/** What `replies` replies waiting on `commit` become now that it settled. */
+function settled(commit: Commit, pieces: ReplyPiece[], onFailure: OnFailure, replies: number): ReplyPiece[] {
+  if (commit.state !== "failed" || onFailure === null) return pieces;
+  return Array.from({ length: replies }, () => onFailure.reply(commit.error)).flat();
 }

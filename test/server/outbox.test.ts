@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { Commit } from "../../src/journal/commit.ts";
 import { Outbox } from "../../src/server/outbox.ts";
 import { bytes, concat, seededRandom, text } from "../helpers/bytes.ts";
 
@@ -74,5 +75,20 @@ describe("Outbox", () => {
     out.push(bytes("lost"));
     out.flush();
     expect(out.backlog).toBe(0);
+  });
+});
+
+describe("Outbox and failed commits", () => {
+  const failedReply = { waitForRetry: false, reply: (error: string) => [`SERVER_ERROR ${error}\r\n`] };
+
+  test("replies merged while waiting for one commit each get their own error if it fails", () => {
+    const sink = new SlowSink();
+    const out = new Outbox(sink);
+    const commit = new Commit();
+    for (let i = 0; i < 5; i++) out.pushAfter(commit, ["STORED\r\n"], failedReply);
+    out.push("VERSION 1\r\n");
+    commit.settle("failed", "disk full");
+    out.flush();
+    expect(sink.all).toBe(`${"SERVER_ERROR disk full\r\n".repeat(5)}VERSION 1\r\n`);
   });
 });
