@@ -59,3 +59,14 @@ export function allOf(commits: readonly Commit[]): Commit {
   }
   return combined;
 }
+
+/**
+ * Runs `action` once `commit` is durable, following its retries; never if it finally fails (the
+ * records are then not on disk, and whatever `action` would confirm must not be confirmed).
+ */
+export function onceDurable(commit: Commit, action: () => void): void {
+  commit.onSettled(() => {
+    if (commit.state === "durable") action();
+    else if (commit.retry !== null) onceDurable(commit.retry, action);
+  });
+}

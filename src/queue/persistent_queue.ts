@@ -10,7 +10,7 @@
  */
 import type { QueueConfig } from "../config/schema.ts";
 import { errorText } from "../errors.ts";
-import { DURABLE, type Commit } from "../journal/commit.ts";
+import { DURABLE, onceDurable, type Commit } from "../journal/commit.ts";
 import { isExpired, type Item } from "../journal/item.ts";
 import type { Journal } from "../journal/journal.ts";
 import type { PackEntry } from "../journal/pack.ts";
@@ -26,9 +26,15 @@ export type Refusal = "full" | "too large" | "read-only" | "unavailable";
 /** The commit covering the new item's record, or why it was refused. */
 export type AddResult = Commit | Refusal;
 
+/**
+ * What became of an expired item: moved (the commit of its add to the move_expired_to queue),
+ * dropped (null), or "blocked": the move target can't write now, so the item stays where it is.
+ */
+export type Expiry = Commit | null | "blocked";
+
 export interface QueueHooks {
-  /** An expired item left the head of `queue` (move_expired_to is applied here). */
-  expired(queue: PersistentQueue, item: Item): void;
+  /** An expired item is leaving `queue` (move_expired_to is applied here). */
+  expired(queue: PersistentQueue, item: Item): Expiry;
 }
 
 export interface QueueStats {
@@ -55,6 +61,8 @@ export interface QueueContents {
 export class PersistentQueue {
   private readonly store: ItemStore;
   private readonly openItems = new Map<number, Item>();
+  /** Expired items handed to their move target whose record there is not on disk yet (see `expire`). */
+  private readonly moving = new Map<number, Item>();
   private openBytes = 0;
   private readonly waiters = new WaiterList();
   private nextId: number;
@@ -176,7 +184,13 @@ export class PersistentQueue {
 
   peek(now: number): Item | undefined {
     this.discardExpired(now);
-    return this.store.peek();
+    return this.expiredAtHead(now) ? undefined : this.store.peek();
+  }
+
+  /** An expired item waits at the head for its move target: nothing can be handed out before it. */
+  private expiredAtHead(now: number): boolean {
+    const head = this.store.peek();
+    return head !== undefined && isExpired(head, now);
   }
 
   /** Waits up to `timeoutMs` for an item; `deliver` gets it (already removed/opened) or null. */
@@ -185,33 +199,49 @@ export class PersistentQueue {
     return () => this.waiters.cancel(waiter);
   }
 
-  /** Removes expired items from the head; returns how many. */
+  /**
+   * Removes expired items from the head; returns how many. Stops at one its move target can't
+   * take now: it waits at the head (never handed out) until the target can.
+   */
   discardExpired(now: number): number {
     let count = 0;
     for (let head = this.store.peek(); head !== undefined && isExpired(head, now); head = this.store.peek()) {
+      const fate = this.hooks.expired(this, head);
+      if (fate === "blocked") break;
       this.store.shift();
-      this.journal?.appendRemove(head.id);
-      this.expiredItems++;
+      this.expire(head, fate);
       count++;
-      this.hooks.expired(this, head);
     }
     return count;
   }
 
   /** Removes every expired item held in memory, wherever it is in the queue; returns how many. O(n). */
   flushExpired(now: number): number {
-    const expired: Item[] = [];
+    const expired: Array<{ readonly item: Item; readonly fate: Commit | null }> = [];
     this.store.retainInMemory((item) => {
       if (!isExpired(item, now)) return true;
-      expired.push(item);
+      const fate = this.hooks.expired(this, item);
+      if (fate === "blocked") return true;
+      expired.push({ item, fate });
       return false;
     });
-    for (const item of expired) {
-      this.journal?.appendRemove(item.id);
-      this.expiredItems++;
-      this.hooks.expired(this, item);
-    }
+    for (const { item, fate } of expired) this.expire(item, fate);
     return expired.length;
+  }
+
+  /**
+   * An expired item left the queue, dropped (`moved` null) or moved. A moved one stays live in
+   * this queue's journal until its record in the target's is on disk: a crash before then moves
+   * it again rather than losing it.
+   */
+  private expire(item: Item, moved: Commit | null): void {
+    this.expiredItems++;
+    if (moved === null) return void this.journal?.appendRemove(item.id);
+    this.moving.set(item.id, item);
+    onceDurable(moved, () => {
+      this.moving.delete(item.id);
+      if (!this.deleted) this.journal?.appendRemove(item.id);
+    });
   }
 
   /** Drops every queued item, in memory and in the journal (open items stay open). */
@@ -314,9 +344,10 @@ export class PersistentQueue {
     return [...this.openItems.values()].map((item) => ({ item, open: true }));
   }
 
-  /** Open items, then the items in memory: a journal's worth of live state (every item in memory). */
+  /** Open items, expired items still moving, then the items in memory: a journal's worth of live state (every item in memory). */
   private liveEntries(): PackEntry[] {
-    return [...this.openEntries(), ...[...this.store.memoryItems()].map((item) => ({ item, open: false }))];
+    const queued = [...this.moving.values(), ...this.store.memoryItems()];
+    return [...this.openEntries(), ...queued.map((item) => ({ item, open: false }))];
   }
 
   /** Every item with a smaller id has left the queue for good. O(items in memory). */
@@ -328,11 +359,13 @@ export class PersistentQueue {
   private minLiveId(): number {
     let min = this.store.minMemoryId();
     for (const id of this.openItems.keys()) if (id < min) min = id;
+    for (const id of this.moving.keys()) if (id < min) min = id;
     return min;
   }
 
   private takeHead(now: number): Item | undefined {
     this.discardExpired(now);
+    if (this.expiredAtHead(now)) return undefined;
     const item = this.store.shift();
     if (item !== undefined) this.lastAge = now - item.addTime;
     return item;

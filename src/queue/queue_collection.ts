@@ -24,7 +24,7 @@ import type { QueueFiles } from "../journal/segment_files.ts";
 import { errorText } from "../errors.ts";
 import type { WriterEvents } from "../journal/writer.ts";
 import { log } from "../log.ts";
-import { PersistentQueue, eraseJournal, type AddResult, type QueueHooks } from "./persistent_queue.ts";
+import { PersistentQueue, eraseJournal, type AddResult, type Expiry, type QueueHooks } from "./persistent_queue.ts";
 import { fanoutParent, isValidQueueName } from "../queue_name.ts";
 
 export class QueueUnavailableError extends Error {}
@@ -90,9 +90,15 @@ export class QueueCollection {
     }
   }
 
-  /** Adds to `name` and to each of its fanout children; the commit covers all of them. */
+  /**
+   * Adds to `name` and to each of its fanout children; the commit covers all of them. While the
+   * queue or one of its children can't write its journal, the item is refused for all of them
+   * ("unavailable"; `writeFailure` says why): a STORED means every fanout queue has it.
+   */
   add(name: string, data: Uint8Array, expiry: number, now: number): AddResult {
-    const result = this.getOrCreate(name).add(data, expiry, now);
+    const queue = this.getOrCreate(name);
+    if (this.writeFailure(name) !== null) return "unavailable";
+    const result = queue.add(data, expiry, now);
     const children = this.children.get(name);
     if (typeof result === "string" || children === undefined) return result;
     const commits: Commit[] = [result];
@@ -102,6 +108,16 @@ export class QueueCollection {
       else commits.push(childResult);
     }
     return allOf(commits);
+  }
+
+  /** Why a set to `name` can't be recorded now (its journal or a fanout child's is failing), or null. */
+  writeFailure(name: string): string | null {
+    const own = this.queues.get(name)?.journalFailure ?? null;
+    if (own !== null) return own;
+    for (const child of this.children.get(name) ?? []) {
+      if (child.journalFailure !== null) return `fanout queue '${child.name}': ${child.journalFailure}`;
+    }
+    return null;
   }
 
   delete(name: string): void {
@@ -306,14 +322,24 @@ export class QueueCollection {
     };
   }
 
-  private moveExpired(queue: PersistentQueue, item: Item): void {
-    const target = queue.settings.moveExpiredTo;
-    if (target === null) return;
+  /**
+   * Moves an expired item to its queue's move_expired_to queue. A target that can't write now
+   * (its journal failing, or it can't be created) blocks the move: the item waits. A target that
+   * refuses it (full, too large) drops it, as Kestrel does.
+   */
+  private moveExpired(queue: PersistentQueue, item: Item): Expiry {
+    const name = queue.settings.moveExpiredTo;
+    if (name === null) return null;
+    let target: PersistentQueue;
     try {
-      const result = this.getOrCreate(target).add(item.data, 0, Date.now());
-      if (typeof result === "string") log.warn(`expired item from '${queue.name}' dropped: '${target}' refused it (${result})`);
-    } catch (error) {
-      log.warn(`expired item from '${queue.name}' dropped: ${errorText(error)}`);
+      target = this.getOrCreate(name);
+    } catch {
+      return "blocked";
     }
+    if (target.journalFailure !== null) return "blocked";
+    const result = target.add(item.data, 0, Date.now());
+    if (typeof result !== "string") return result;
+    log.warn(`expired item from '${queue.name}' dropped: '${name}' refused it (${result})`);
+    return null;
   }
 }

@@ -49,7 +49,7 @@ function handleSet(frame: SetFrame, session: Session, ctx: ServerContext): void 
     if (error instanceof QueueUnavailableError) return out?.push(reply.serverError(error.message));
     throw error;
   }
-  if (result === "unavailable") return out?.push(reply.serverError(ctx.queues.get(frame.key)?.journalFailure ?? "journal unavailable"));
+  if (result === "unavailable") return out?.push(reply.serverError(ctx.queues.writeFailure(frame.key) ?? "journal unavailable"));
   if (typeof result === "string") return out?.push(reply.NOT_STORED);
   out?.pushAfter(result, STORED_REPLY, STORED_FAILED);
 }

@@ -287,7 +287,7 @@ class ModelledQueue {
   private reopen(): void {
     this.replayed = openQueueJournal(this.dir, "q", { segmentSize: this.config.maxJournalSize, memoryBudget: this.config.maxMemorySize });
     this.journal = this.replayed.journal;
-    this.queue = new PersistentQueue("q", this.config, this.journal, this.replayed, { expired: (_queue, item) => this.expiredByQueue.push(item) });
+    this.queue = new PersistentQueue("q", this.config, this.journal, this.replayed, { expired: (_queue, item) => (this.expiredByQueue.push(item), null) });
     this.opened.clear();
   }
 

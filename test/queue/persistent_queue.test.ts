@@ -8,7 +8,7 @@ const NOW = 1_795_000_000_000;
 
 function makeQueue(overrides: Partial<QueueConfig> = {}, expired: Item[] = []) {
   const config = { ...DEFAULT_QUEUE_CONFIG, journal: false, ...overrides };
-  return new PersistentQueue("q", config, null, { items: [], disk: null, nextId: 1 }, { expired: (_queue, item) => expired.push(item) });
+  return new PersistentQueue("q", config, null, { items: [], disk: null, nextId: 1 }, { expired: (_queue, item) => (expired.push(item), null) });
 }
 
 const put = (q: PersistentQueue, data: string, expiry = 0, now = NOW) => q.add(bytes(data), expiry, now);

@@ -24,7 +24,7 @@ const item = (n: number, size = 10) => new Uint8Array(size).fill(n);
 function queueIn(dir: string, memory = Infinity, policy: SyncPolicy = { kind: "never" }): PersistentQueue {
   const config: QueueConfig = { ...DEFAULT_QUEUE_CONFIG, maxJournalSize: 64, maxMemorySize: memory, syncJournal: policy };
   const opened = openQueueJournal(dir, "q", { segmentSize: 64, memoryBudget: memory, policy });
-  return new PersistentQueue("q", config, opened.journal, opened, { expired: () => {} });
+  return new PersistentQueue("q", config, opened.journal, opened, { expired: () => null });
 }
 
 const firstBytes = (q: PersistentQueue, count: number, take: (q: PersistentQueue) => Uint8Array | undefined = (q) => q.remove(NOW)?.data) =>
