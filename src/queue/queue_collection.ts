@@ -174,6 +174,11 @@ export class QueueCollection {
     };
   }
 
+  /** Queues found on disk that are not served (their journals could not be opened), with why. */
+  unavailableQueues(): Array<{ readonly name: string; readonly reason: string }> {
+    return [...this.unavailable].map(([name, entry]) => ({ name, reason: entry.reason }));
+  }
+
   all(): IterableIterator<PersistentQueue> {
     return this.queues.values();
   }

@@ -60,7 +60,10 @@ export function startAdminHttp(ctx: ServerContext, hostname: string, port: numbe
 }
 
 function health(snapshot: Snapshot): Response {
-  const failing = snapshot.queues.filter((queue) => queue.journalFailure !== null).map((queue) => ({ queue: queue.name, error: queue.journalFailure }));
+  const failing = [
+    ...snapshot.queues.filter((queue) => queue.journalFailure !== null).map((queue) => ({ queue: queue.name, error: queue.journalFailure })),
+    ...snapshot.unavailable.map((queue) => ({ queue: queue.name, error: queue.reason })),
+  ];
   const status = failing.length === 0 ? "ok" : "degraded";
   return Response.json({ status, queues: snapshot.queues.length, failing }, { status: failing.length === 0 ? 200 : 503 });
 }
@@ -95,8 +98,9 @@ function metrics(snapshot: Snapshot): string {
     family(name, type, help);
     for (const queue of snapshot.queues) lines.push(`${name}{queue="${label(queue.name)}"} ${queue.stats[field]}`);
   }
-  family("kestrel_queue_journal_failing", "gauge", "1 while the queue's journal can't be written.");
+  family("kestrel_queue_journal_failing", "gauge", "1 while the queue's journal can't be written (or, for a queue not served, opened).");
   for (const queue of snapshot.queues) lines.push(`kestrel_queue_journal_failing{queue="${label(queue.name)}"} ${queue.journalFailure === null ? 0 : 1}`);
+  for (const queue of snapshot.unavailable) lines.push(`kestrel_queue_journal_failing{queue="${label(queue.name)}"} 1`);
   return `${lines.join("\n")}\n`;
 }
 

@@ -32,6 +32,8 @@ export interface Snapshot {
   readonly server: ReadonlyArray<readonly [string, string | number]>;
   /** Queues by name. */
   readonly queues: readonly QueueSnapshot[];
+  /** Queues found on disk and not served (their journals could not be opened), with why. */
+  readonly unavailable: ReadonlyArray<{ readonly name: string; readonly reason: string }>;
 }
 
 export function takeSnapshot(ctx: ServerContext): Snapshot {
@@ -58,7 +60,7 @@ export function takeSnapshot(ctx: ServerContext): Snapshot {
     ["memory_collections", ctx.pacer.collections],
   ];
   const queues = queuesByName(ctx).map((queue) => ({ name: queue.name, stats: queue.stats(), journalFailure: queue.journalFailure }));
-  return { server, queues };
+  return { server, queues, unavailable: ctx.queues.unavailableQueues() };
 }
 
 /** Every queue, in the order reports list them (by name). */

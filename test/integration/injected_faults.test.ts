@@ -58,14 +58,19 @@ describe("injected faults", () => {
     appendFileSync(join(server.dataDir, "damaged"), "torn tail bytes");
     writeFileSync(faultsFile, JSON.stringify([{ op: "writev", code: "ENOSPC", path: "/\\.kestrel/quarantine/" }]));
 
-    const again = await server.restart({ faultsFile });
+    const again = await server.restart({ faultsFile, config: "admin_port = 0\n" });
+    const admin = await adminOf(again);
     expect(again.output).toMatch(/journal for queue 'damaged' could not be opened: ENOSPC.*not served \(tried again each second\)/);
     const c2 = await again.client();
     expect(await c2.call("get damaged")).toMatch(/^SERVER_ERROR journal for queue 'damaged' could not be opened: ENOSPC/);
     expect(await c2.get("fine")).toBe("ok");
+    const health = await fetch(`${admin}/health`);
+    expect(health.status).toBe(503);
+    expect(((await health.json()) as { failing: Array<{ queue: string }> }).failing.map((f) => f.queue)).toEqual(["damaged"]);
     const mark = again.output.length;
     await again.setFaults([]);
     await again.waitForLog(/queue 'damaged': loaded now that its journal can be opened/, mark);
+    expect((await fetch(`${admin}/health`)).status).toBe(200);
     expect(await c2.drain("damaged")).toEqual(["1", "2", "3"]);
     expect(readdirSync(join(again.dataDir, ".kestrel", "quarantine")).length).toBe(1);
     c2.close();
