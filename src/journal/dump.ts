@@ -3,10 +3,10 @@
  * prints. Works on both formats; never throws.
  */
 import type { LegacyItem, LegacyRecord } from "./legacy_record.ts";
-import { OP_ABORT, OP_ADD, OP_OPEN, OP_REMOVE, OP_SEGMENT, type JournalRecord } from "./record.ts";
+import { OP_ABORT, OP_ADD, OP_OPEN, OP_PUT_BACK, OP_REMOVE, OP_SEGMENT, type JournalRecord } from "./record.ts";
 import { scanJournal, type ScanSummary } from "./scan.ts";
 
-const OP_NAMES: Record<number, string> = { [OP_ADD]: "ADD", [OP_REMOVE]: "REMOVE", [OP_OPEN]: "OPEN", [OP_ABORT]: "ABORT" };
+const OP_NAMES: Record<number, string> = { [OP_ADD]: "ADD", [OP_PUT_BACK]: "PUT_BACK", [OP_REMOVE]: "REMOVE", [OP_OPEN]: "OPEN", [OP_ABORT]: "ABORT" };
 const SUMMARY_BYTES = 40;
 
 export const DUMP_HEADER = row("offset", "opcode", "id/xid", "size", "expiry", "data");
@@ -21,9 +21,9 @@ export function dumpJournal(bytes: Uint8Array, now: number, emit: (line: string)
 }
 
 function currentLine(record: JournalRecord, offset: number): string {
-  if (record.op === OP_ADD) {
+  if ("item" in record) {
     const { id, expiry, data } = record.item;
-    return row(String(offset), "ADD", String(id), String(data.length), expiryText(expiry), preview(data));
+    return row(String(offset), OP_NAMES[record.op]!, String(id), String(data.length), expiryText(expiry), preview(data));
   }
   if (record.op === OP_SEGMENT) {
     const { seq, prevBytes, prevRecords, floor, pack } = record.info;

@@ -25,15 +25,11 @@ export class FsyncPipeline {
   private busy = false;
   private generation = 0;
   private timer: ReturnType<typeof setTimeout> | null = null;
-  /** What of the file an fsync confirmed. */
-  confirmed: Extent;
 
   constructor(
     private readonly file: ActiveFile,
     private readonly onFailure: (error: Error, owed: Unsynced[]) => void,
-  ) {
-    this.confirmed = file.extent;
-  }
+  ) {}
 
   /** A batch was written; it settles after the next fsync. */
   add(entry: Unsynced): void {
@@ -53,7 +49,6 @@ export class FsyncPipeline {
   /** The caller fsynced the file itself: everything written is confirmed. */
   confirmAll(): void {
     for (const entry of this.takeOwed()) entry.commit.settle("durable");
-    this.confirmed = this.file.extent;
   }
 
   /** Every batch not yet confirmed, handed over; the fsync in flight decides nothing now. */
@@ -83,14 +78,11 @@ export class FsyncPipeline {
     this.busy = true;
     this.inFlight = group;
     const generation = this.generation;
-    // Everything written so far is in `group` or confirmed: this fsync covers the file as it is now.
-    const covered = this.file.extent;
     this.file.syncAsync((error) => {
       this.busy = false;
       if (generation !== this.generation) return;
       this.inFlight = [];
       if (error) return this.onFailure(error, [...group, ...this.takeOwed()]);
-      this.confirmed = covered;
       for (const entry of group) entry.commit.settle("durable");
       this.start();
     });

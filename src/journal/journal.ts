@@ -135,6 +135,12 @@ export class Journal {
     return this.writer.appendAdd(item);
   }
 
+  /** An item back at the head (see PersistentQueue.giveBack). */
+  appendPutBack(item: Item): Commit {
+    if (item.id > this.activeMaxId) this.activeMaxId = item.id;
+    return this.writer.appendPutBack(item);
+  }
+
   appendRemove(id: number): Commit {
     return this.writer.appendRemove(id);
   }

@@ -16,7 +16,7 @@ import { Journal, type JournalSettings, type SealedSegment } from "./journal.ts"
 import { KestrelReplayer } from "./legacy_replay.ts";
 import { encodeJournalFile, installPack } from "./pack.ts";
 import { viewOf } from "./binary.ts";
-import { FILE_HEADER_SIZE, OP_ADD, OP_SEGMENT, SEGMENT_RECORD_SIZE, decodeRecordAt, encodeFileHeader, hasFileHeader } from "./record.ts";
+import { FILE_HEADER_SIZE, OP_SEGMENT, SEGMENT_RECORD_SIZE, decodeRecordAt, encodeFileHeader, hasFileHeader } from "./record.ts";
 import { DamageReport, ReplayProgress } from "./replay_report.ts";
 import { ReplayState, type DiskRegion } from "./replay_state.ts";
 import { scanJournal, type ScanSummary } from "./scan.ts";
@@ -77,7 +77,7 @@ export function openJournal(options: OpenOptions): OpenedJournal {
     chain.begin();
     const summary = scanJournal(bytes, now, {
       current(record, offset) {
-        if (record.op === OP_ADD) maxId = Math.max(maxId, record.item.id);
+        if ("item" in record) maxId = Math.max(maxId, record.item.id);
         if (record.op !== OP_SEGMENT) return state.apply(record, { seq, offset });
         const lost = chain.follow(seq, record.info, segmentName);
         // Items below the floor had left the queue; the records saying so may be what was lost.

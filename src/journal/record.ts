@@ -33,8 +33,12 @@ export const OP_OPEN = 3;
 export const OP_ABORT = 4;
 /** First record of a segment that follows another (version 2). */
 export const OP_SEGMENT = 5;
+/** An item was put back at the head of the queue (its get's reply never left; version 2). */
+export const OP_PUT_BACK = 6;
 
 export type IdOp = typeof OP_REMOVE | typeof OP_OPEN | typeof OP_ABORT;
+/** The records that carry an item: ADD (at the tail) and PUT_BACK (at the head). */
+export type ItemOp = typeof OP_ADD | typeof OP_PUT_BACK;
 
 /** What a SEGMENT record says. */
 export interface SegmentInfo {
@@ -53,7 +57,7 @@ export interface SegmentInfo {
 }
 
 export type JournalRecord =
-  | { readonly op: typeof OP_ADD; readonly item: Item }
+  | { readonly op: ItemOp; readonly item: Item }
   | { readonly op: IdOp; readonly id: number }
   | { readonly op: typeof OP_SEGMENT; readonly info: SegmentInfo };
 
@@ -95,12 +99,12 @@ export const ID_RECORD_SIZE = RECORD_HEADER_SIZE + ID_PAYLOAD_SIZE;
 export const SEGMENT_RECORD_SIZE = RECORD_HEADER_SIZE + SEGMENT_PAYLOAD_SIZE;
 
 /**
- * Writes the head of an ADD record (header and fixed fields, `ADD_HEAD_SIZE` bytes) at `offset`;
- * the item's bytes must follow it in the file. The CRC covers both.
+ * Writes the head of an ADD (or PUT_BACK) record (header and fixed fields, `ADD_HEAD_SIZE` bytes)
+ * at `offset`; the item's bytes must follow it in the file. The CRC covers both.
  */
-export function writeAddHead(bytes: Uint8Array, view: DataView, offset: number, item: Item): void {
+export function writeAddHead(bytes: Uint8Array, view: DataView, offset: number, item: Item, op: ItemOp = OP_ADD): void {
   bytes[offset + 4] = RECORD_MARKER;
-  bytes[offset + 5] = OP_ADD;
+  bytes[offset + 5] = op;
   view.setUint32(offset + 6, ADD_FIXED_SIZE + item.data.length, true);
   writeU64(view, offset + 10, item.id);
   writeU64(view, offset + 18, item.addTime);
@@ -160,7 +164,7 @@ export function declaredRecordEnd(bytes: Uint8Array, view: DataView, offset: num
   const op = bytes[offset + 5];
   const length = view.getUint32(offset + 6, true);
   const lengthFits =
-    op === OP_ADD
+    op === OP_ADD || op === OP_PUT_BACK
       ? length >= ADD_FIXED_SIZE
       : op === OP_SEGMENT
         ? length === SEGMENT_PAYLOAD_SIZE
@@ -182,13 +186,13 @@ export function plausibleRecordEnd(bytes: Uint8Array, view: DataView, offset: nu
 export function decodeRecordAt(bytes: Uint8Array, view: DataView, offset: number): DecodedRecord | null {
   const end = plausibleRecordEnd(bytes, view, offset);
   if (end === null || view.getUint32(offset, true) !== crc32(bytes.subarray(offset + 4, end))) return null;
-  const op = bytes[offset + 5] as typeof OP_ADD | IdOp | typeof OP_SEGMENT;
+  const op = bytes[offset + 5] as ItemOp | IdOp | typeof OP_SEGMENT;
   const p = offset + RECORD_HEADER_SIZE;
   if (op === OP_SEGMENT) {
     const info = { seq: readU64(view, p), prevBytes: readU64(view, p + 8), prevRecords: readU64(view, p + 16), floor: readU64(view, p + 24), pack: bytes[p + 32] === 1 };
     return { record: { op, info }, end };
   }
-  if (op === OP_ADD) {
+  if (op === OP_ADD || op === OP_PUT_BACK) {
     const item: Item = {
       id: readU64(view, p),
       addTime: readU64(view, p + 8),

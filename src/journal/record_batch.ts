@@ -9,7 +9,7 @@
  * reached the file; `take(true)` hands out copies instead, for bytes that must outlive that.
  */
 import type { Item } from "./item.ts";
-import { ADD_HEAD_SIZE, ID_RECORD_SIZE, writeAddHead, writeIdRecord, type IdOp } from "./record.ts";
+import { ADD_HEAD_SIZE, ID_RECORD_SIZE, OP_ADD, writeAddHead, writeIdRecord, type IdOp, type ItemOp } from "./record.ts";
 
 const ARENA_SIZE = 64 * 1024;
 const LARGE_ITEM = 16 * 1024;
@@ -38,12 +38,13 @@ export class RecordBatch {
     return this.size === 0;
   }
 
-  addItem(item: Item): void {
+  /** An ADD record for `item` (or, with `op`, a PUT_BACK). */
+  addItem(item: Item, op: ItemOp = OP_ADD): void {
     const data = item.data;
     const large = data.length >= LARGE_ITEM;
     // reserve() may switch arenas: read this.arena and this.view only after it.
     const offset = this.reserve(large ? ADD_HEAD_SIZE : ADD_HEAD_SIZE + data.length);
-    writeAddHead(this.arena, this.view, offset, item);
+    writeAddHead(this.arena, this.view, offset, item, op);
     if (large) {
       this.seal();
       this.sealed.push(data);

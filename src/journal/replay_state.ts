@@ -16,7 +16,7 @@
 import type { Position } from "./add_reader.ts";
 import { copyBytes } from "./byte_slab.ts";
 import type { Item } from "./item.ts";
-import { OP_ABORT, OP_ADD, OP_OPEN, OP_REMOVE, type JournalRecord } from "./record.ts";
+import { OP_ABORT, OP_ADD, OP_OPEN, OP_PUT_BACK, OP_REMOVE, type JournalRecord } from "./record.ts";
 
 export interface DiskRegion {
   /** The first ADD record not yet read back. */
@@ -47,6 +47,7 @@ export class ReplayState {
   /** Applies one record of our format (an ADD's record at `position`, see `add`). */
   apply(record: JournalRecord, position?: Position): void {
     if (record.op === OP_ADD) this.add(record.item, position);
+    else if (record.op === OP_PUT_BACK) this.putBack(record.item);
     else if (record.op === OP_REMOVE) this.remove(record.id);
     else if (record.op === OP_OPEN) this.markOpen(record.id);
     else if (record.op === OP_ABORT) this.abort(record.id);
@@ -69,6 +70,15 @@ export class ReplayState {
     }
     this.main.set(item.id, { ...item, data: copyBytes(item.data) });
     this.memBytes += size;
+  }
+
+  /** Puts an item at the head (kept in memory, whatever the budget: it is one item). */
+  putBack(item: Item): void {
+    if (item.id > this.maxId) this.maxId = item.id;
+    if (this.main.has(item.id) || this.frontItems.has(item.id) || this.open.has(item.id)) return;
+    this.frontItems.set(item.id, { ...item, data: copyBytes(item.data) });
+    this.frontStack.push(item.id);
+    this.memBytes += item.data.length;
   }
 
   /** Drops an item wherever it is; unknown ids are ignored. */

@@ -26,7 +26,7 @@ import { Commit, DURABLE } from "./commit.ts";
 import { markDirty } from "./flush_scheduler.ts";
 import { FsyncPipeline, type Unsynced } from "./fsync_pipeline.ts";
 import type { Item } from "./item.ts";
-import { OP_ABORT, OP_OPEN, OP_REMOVE, type IdOp, type SegmentInfo } from "./record.ts";
+import { OP_ABORT, OP_OPEN, OP_PUT_BACK, OP_REMOVE, type IdOp, type SegmentInfo } from "./record.ts";
 import { RecordBatch } from "./record_batch.ts";
 import type { SyncPolicy } from "./sync_policy.ts";
 
@@ -85,11 +85,6 @@ export class JournalWriter {
     return this.file.extent.bytes + this.retainedExtent.bytes + this.batch.size;
   }
 
-  /** Bytes and records written to the file. */
-  get written(): Extent {
-    return this.file.extent;
-  }
-
   /** The inode of the file being appended to (to notice it being replaced). */
   fileInode(): number {
     return this.file.inode;
@@ -100,12 +95,31 @@ export class JournalWriter {
     return this.latest;
   }
 
+  /**
+   * Changes the sync policy. What was written under the old one is first fsynced (if the writer
+   * is healthy), so no batch is ever owed an fsync under a policy that no longer keeps its bytes.
+   */
   setPolicy(policy: SyncPolicy): void {
+    if (policy.kind !== this.policy.kind && !this.closed) {
+      this.flush();
+      if (this.failure === null) {
+        try {
+          this.syncNow();
+        } catch {
+          // syncNow failed the writer (and kept what it owed); the retry syncs under the new policy.
+        }
+      }
+    }
     this.policy = policy;
   }
 
   appendAdd(item: Item): Commit {
     this.batch.addItem(item);
+    return this.appended();
+  }
+
+  appendPutBack(item: Item): Commit {
+    this.batch.addItem(item, OP_PUT_BACK);
     return this.appended();
   }
 
@@ -228,19 +242,19 @@ export class JournalWriter {
     const fresh = this.batch.take();
     this.retained = this.retained.concat(fresh.chunks);
     this.retainedExtent = grow(this.retainedExtent, { bytes: fresh.size, records: fresh.records });
+    const before = this.file.extent;
     try {
       this.file.append(this.retained, this.retainedExtent);
+      if (this.syncNeeded || this.policy.kind === "always") this.file.sync();
     } catch (error) {
-      this.cutNeeded = !this.file.cutBack();
+      // Cut back what this attempt wrote and keep it: an unsynced rewrite may be dropped again.
+      this.cutNeeded = !this.file.cutBack(before);
       throw error;
     }
+    this.syncNeeded = false;
     this.retained = [];
     this.retainedExtent = NOTHING;
     this.batch.recycle();
-    if (this.syncNeeded || this.policy.kind === "always") {
-      this.file.sync();
-      this.syncNeeded = false;
-    }
     this.fsyncs.confirmAll();
   }
 
@@ -262,9 +276,13 @@ export class JournalWriter {
     const message = `fsync of ${this.path} failed: ${errorText(error)}`;
     this.syncNeeded = true;
     if (owed.length > 0) {
+      // The owed batches are the last bytes written (an fsync is owed only under `always`, and a
+      // policy change syncs first): cut exactly those, nothing acknowledged before them.
+      const owedExtent = owed.reduce((sum, entry) => grow(sum, entry.extent), NOTHING);
+      const { bytes, records } = this.file.extent;
       this.retained = [...owed.flatMap((entry) => entry.chunks), ...this.retained];
-      this.retainedExtent = owed.reduce((sum, entry) => grow(sum, entry.extent), this.retainedExtent);
-      this.cutNeeded = !this.file.cutBack(this.fsyncs.confirmed);
+      this.retainedExtent = grow(owedExtent, this.retainedExtent);
+      this.cutNeeded = !this.file.cutBack({ bytes: bytes - owedExtent.bytes, records: records - owedExtent.records });
     }
     this.fail(message, owed.map((entry) => entry.commit));
   }

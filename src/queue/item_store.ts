@@ -22,8 +22,6 @@ import { Deque } from "./deque.ts";
 export class ItemStore {
   private readonly memory = new Deque<Item>();
   private memBytes = 0;
-  /** Ids of items in memory whose ADD records lie in the disk region (see `unshiftAdded`). */
-  private readonly skipOnReadBack = new Set<number>();
 
   constructor(
     private journal: Journal | null,
@@ -117,15 +115,6 @@ export class ItemStore {
     this.memBytes += item.data.length;
   }
 
-  /**
-   * Puts an item at the head whose ADD record is being appended to the journal now (an item given
-   * back). While items wait on disk that record lands among theirs: read-back skips it.
-   */
-  unshiftAdded(item: Item): void {
-    this.unshift(item);
-    if (this.disk !== null) this.skipOnReadBack.add(item.id);
-  }
-
   peek(): Item | undefined {
     if (this.memory.length === 0) this.readBackSafely();
     return this.memory.peek();
@@ -146,7 +135,6 @@ export class ItemStore {
     this.memory.clear();
     this.memBytes = 0;
     this.disk = null;
-    this.skipOnReadBack.clear();
     return dropped;
   }
 
@@ -202,27 +190,20 @@ export class ItemStore {
     const disk = this.disk;
     if (disk === null || this.journal === null) return disk === null;
     const { items, next } = this.journal.readItems(disk.start, disk.count, maxBytes);
-    let read = 0;
     for (const item of items) {
-      if (this.skipOnReadBack.delete(item.id)) continue;
       this.pushToMemory(item);
       disk.bytes -= item.data.length;
       disk.minId = item.id + 1;
-      read++;
     }
-    disk.count -= read;
+    disk.count -= items.length;
     disk.start = next;
-    if (disk.count <= 0) {
-      this.disk = null;
-      this.skipOnReadBack.clear(); // any left are past the region's last item: never read
-    }
+    if (disk.count <= 0) this.disk = null;
     return items.length > 0 || disk.count <= 0;
   }
 
   private dropDisk(why: string): void {
     log.error(`queue '${this.queueName}': ${why}`);
     this.disk = null;
-    this.skipOnReadBack.clear();
   }
 }
 

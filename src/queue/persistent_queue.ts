@@ -167,18 +167,14 @@ export class PersistentQueue {
 
   /**
    * Puts back at the head an item taken for good whose reply never reached the client (its
-   * connection ended first). In the journal it comes back as an item aborted to the head (a new
-   * id: ADD, OPEN, ABORT), so replay puts it where memory does. Give back the last taken first.
+   * connection ended first), under a new id, with a PUT_BACK record so replay puts it at the head
+   * too. Give back the last taken first.
    */
   giveBack(item: Item, now: number): void {
     if (this.deleted) return;
     const back: Item = { ...item, id: this.nextId++ };
-    this.store.unshiftAdded(back);
-    if (this.journal !== null) {
-      this.journal.appendAdd(back);
-      this.journal.appendOpen(back.id);
-      this.journal.appendAbort(back.id);
-    }
+    this.store.unshift(back);
+    this.journal?.appendPutBack(back);
     this.serveWaiters(now);
   }
 

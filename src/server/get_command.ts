@@ -126,7 +126,11 @@ class GetRun {
       this.continue();
     });
     if (this.deferred === null) this.deferred = this.session.outbox.defer();
-    this.session.suspend(cancel);
+    // The client may leave while this waits: the items already taken for earlier keys go back.
+    this.session.suspend(() => {
+      cancel();
+      for (const handover of this.handovers.toReversed()) handover.giveBack();
+    });
   }
 
   private markChanged(queue: PersistentQueue): void {

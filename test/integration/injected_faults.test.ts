@@ -47,6 +47,34 @@ describe("injected faults", () => {
     again.removeData();
   });
 
+  test("a reload from never to always, then one failed fsync: everything STORED before is kept", async () => {
+    const dir = tempDir();
+    const configPath = join(dir, "kestrel.toml");
+    const server = await ServerProcess.start({ config: 'sync_journal = "never"\n', configPath, faultsFile: join(dir, "faults.json") });
+    const c = await server.client();
+    const acked: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      expect(await c.set("q", `before-${i}`)).toBe("STORED");
+      acked.push(`before-${i}`);
+    }
+    writeFileSync(configPath, 'sync_journal = "always"\n');
+    expect(await c.call("reload")).toBe("Reloaded config.");
+    await server.setFaults([{ op: "fsyncAsync", code: "EIO", times: 1 }]);
+    const mark = server.output.length;
+    expect(await c.set("q", "during")).toMatch(/^SERVER_ERROR fsync of .* EIO/);
+    await server.waitForLog(/journal writes work again/, mark);
+    expect(await c.set("q", "after")).toBe("STORED");
+    acked.push("after");
+    c.close();
+    expect(await server.stop()).toBe(0);
+    const again = await server.restart({ faultsFile: undefined });
+    const c2 = await again.client();
+    expect((await c2.drain("q")).filter((v) => v !== "during")).toEqual(acked);
+    c2.close();
+    expect(await again.stop()).toBe(0);
+    again.removeData();
+  });
+
   test("quarantine can't be written at start: that queue waits (with the reason), the others serve; loaded once it can", async () => {
     const faultsFile = join(tempDir(), "faults.json");
     const server = await ServerProcess.start();

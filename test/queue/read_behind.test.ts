@@ -168,3 +168,19 @@ test("an item kept in memory doesn't hold on to the socket buffer it arrived in"
   expect(queue.remove(NOW)!.data.buffer).toBe(socketRead.buffer);
   queues.close();
 });
+
+test("an item put back while items wait on disk keeps the next start within the memory budget", () => {
+  const dir = tempDir();
+  const config = configFor(dir, 'max_memory_size = "64KiB"\n');
+  let queues = QueueCollection.load(config);
+  for (let i = 0; i < 4000; i++) queues.add("q", new Uint8Array(1000).fill(65), 0, NOW);
+  flushJournals();
+  const queue = queues.get("q")!;
+  queue.giveBack(queue.remove(NOW)!, NOW);
+  queues.close();
+  queues = QueueCollection.load(config);
+  const stats = queues.get("q")!.stats();
+  queues.close();
+  expect(stats.items).toBe(4000);
+  expect(stats.memBytes).toBeLessThan(2 * 64 * 1024);
+});

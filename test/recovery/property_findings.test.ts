@@ -71,7 +71,7 @@ function mentions(dir: string, op: typeof OP_ADD | typeof OP_REMOVE, id: number)
     .some((name) => {
       let found = false;
       scanJournal(readFileSync(join(dir, name)), NOW, {
-        current: (record) => void (found ||= record.op === op && (record.op === OP_ADD ? record.item.id : record.id) === id),
+        current: (record) => void (found ||= record.op === op && ("item" in record ? record.item.id : "id" in record ? record.id : -1) === id),
       });
       return found;
     });
