@@ -239,7 +239,9 @@ export class Journal {
 
   /**
    * Replaces the whole journal at once with one holding just `entries` (the open items of a
-   * flushed queue; none for a drained one, which then keeps only a fresh active segment).
+   * flushed queue, or every live item of a queue getting a new journal). Throws, with nothing
+   * changed that replay would see, if the new state can't be committed; once it is (the pack's
+   * rename), a failing install step is finished later and this returns normally.
    */
   reset(entries: readonly PackEntry[]): void {
     this.compaction?.cancel();
@@ -247,10 +249,26 @@ export class Journal {
     this.reader.close();
     this.finishPendingPack();
     this.rotate();
-    if (entries.length === 0) return this.releaseDead(Infinity, null);
     const seq = this.activeSeq - 1;
     writePack(this.pack(seq, entries));
-    this.install(seq, maxIdOf(entries));
+    try {
+      this.install(seq, maxIdOf(entries));
+    } catch (error) {
+      log.error(`queue '${this.name}': installing the new journal failed (finished at the next upkeep or start): ${errorText(error)}`);
+    }
+  }
+
+  /**
+   * A drained queue (nothing queued or open) keeps only a fresh active segment: the others go, as
+   * consumed segments do. Throws for I/O errors.
+   */
+  dropDrained(): void {
+    this.compaction?.cancel();
+    this.compaction = null;
+    this.reader.close();
+    this.finishPendingPack();
+    this.rotate();
+    this.releaseDead(Infinity, null);
   }
 
   /**

@@ -130,12 +130,10 @@ export class ItemStore {
   }
 
   /** Drops every item, in memory and on disk. */
-  clear(): Item[] {
-    const dropped = [...this.memory];
+  clear(): void {
     this.memory.clear();
     this.memBytes = 0;
     this.disk = null;
-    return dropped;
   }
 
   /** Keeps only the memory items for which `keep` is true (items on disk are left alone). */

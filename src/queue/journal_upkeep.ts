@@ -54,6 +54,17 @@ export class JournalUpkeep {
     }
   }
 
+  /** Before a clean stop: only what keeps the files whole (a retry, a rebuild). */
+  repair(journal: Journal, queue: UpkeepView): void {
+    try {
+      journal.retry();
+      const problem = journal.checkFiles();
+      if (problem !== null) this.rebuild(journal, queue, problem);
+    } catch (error) {
+      log.error(`queue '${queue.name}': could not repair the journal before stopping: ${errorText(error)}`);
+    }
+  }
+
   /**
    * The journal's files no longer replay to the queue (deleted, replaced or cut under the running
    * server): writes everything the queue holds as a new journal. Items that were only on disk are
@@ -77,7 +88,7 @@ function tidy(journal: Journal, queue: UpkeepView): void {
   if (live.items === 0 && live.open === 0) {
     const size = journal.size;
     if (size <= Math.min(DRAINED_JOURNAL_BYTES, limit) && journal.segmentCount === 1) return;
-    journal.reset([]);
+    journal.dropDrained();
     if (size >= limit) log.info(`queue '${queue.name}': drained; journal reset, ${(size / 1048576).toFixed(1)} MiB freed`);
     return;
   }

@@ -241,16 +241,21 @@ export class PersistentQueue {
   }
 
   /** Drops every queued item, in memory and in the journal (open items stay open). */
-  flush(): void {
-    const dropped = this.store.clear();
-    const journal = this.journal;
-    if (journal === null) return;
+  /**
+   * Drops every queued item, in memory and in the journal (open items stay open). The journal is
+   * replaced first: if that fails nothing is dropped, and the reason is returned.
+   */
+  flush(): string | null {
     try {
-      journal.reset(this.openEntries());
+      this.journal?.reset(this.openEntries());
     } catch (error) {
-      log.error(`queue '${this.name}': could not reset the journal after a flush; writing a remove per item: ${errorText(error)}`);
-      for (const item of dropped) journal.appendRemove(item.id);
+      log.error(`queue '${this.name}': flush refused, the journal could not be reset: ${errorText(error)}`);
+      return `could not flush queue '${this.name}': ${errorText(error)}`;
     }
+    const count = this.store.count;
+    this.store.clear();
+    log.info(`queue '${this.name}': flushed ${count} item(s)`);
+    return null;
   }
 
   /** Looks after the journal; called about once a second (see JournalUpkeep). */
@@ -302,9 +307,13 @@ export class PersistentQueue {
     this.waiters.releaseAll();
   }
 
-  /** Stops the queue for a server shutdown: waiters get nothing, the journal is synced and closed. */
+  /**
+   * Stops the queue for a server shutdown: waiters get nothing; the journal, rebuilt first if its
+   * files were deleted or cut under the server, is synced and closed.
+   */
   close(): void {
     this.waiters.releaseAll();
+    if (this.journal !== null && !this.deleted) this.upkeep.repair(this.journal, this.upkeepView);
     this.journal?.close();
   }
 
@@ -328,7 +337,7 @@ export class PersistentQueue {
     return {
       name: this.name,
       settings: () => this.config,
-      live: () => ({ items: this.store.count, open: this.openItems.size, bytes: this.store.bytes + this.openBytes }),
+      live: () => ({ items: this.store.count + this.moving.size, open: this.openItems.size, bytes: this.store.bytes + this.openBytes }),
       readFrom: () => this.store.readFrom,
       minLiveId: () => this.minLiveId(),
       liveEntries: () => this.liveEntries(),

@@ -131,8 +131,14 @@ export class QueueCollection {
     log.info(`deleted queue '${name}'`);
   }
 
-  flushAll(): void {
-    for (const queue of this.queues.values()) queue.flush();
+  /** Flushes every queue; returns why any could not be flushed (those are left as they were). */
+  flushAll(): string[] {
+    const errors: string[] = [];
+    for (const queue of this.queues.values()) {
+      const error = queue.flush();
+      if (error !== null) errors.push(error);
+    }
+    return errors;
   }
 
   /** Removes expired items from the head of every queue (the periodic sweep). */

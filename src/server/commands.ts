@@ -67,18 +67,19 @@ function executeLine(command: string, args: readonly string[], session: Session,
       });
     case "flush":
       return withQueueArg(args, session, (name, noreply) => {
-        ctx.queues.get(name)?.flush();
-        if (!noreply) out.push(reply.END);
+        const error = ctx.queues.get(name)?.flush() ?? null;
+        if (!noreply) out.push(error === null ? reply.END : reply.serverError(error));
       });
     case "flush_expired":
       return withQueueArg(args, session, (name, noreply) => {
         const count = ctx.queues.get(name)?.flushExpired(Date.now()) ?? 0;
         if (!noreply) out.push(reply.line(String(count)));
       });
-    case "flush_all":
-      ctx.queues.flushAll();
-      if (args[args.length - 1] !== "noreply") out.push(reply.FLUSHED_ALL);
+    case "flush_all": {
+      const errors = ctx.queues.flushAll();
+      if (args[args.length - 1] !== "noreply") out.push(errors.length === 0 ? reply.FLUSHED_ALL : reply.serverError(errors.join("; ")));
       return;
+    }
     case "flush_all_expired":
       out.push(reply.line(String(ctx.queues.flushAllExpired(Date.now()))));
       return;

@@ -81,6 +81,21 @@ describe("files changed under a running server", () => {
   });
 });
 
+test("journal files deleted, then a clean stop before any upkeep: the stop rebuilds them first", async () => {
+  const server = await ServerProcess.start();
+  const c = await server.client();
+  const items = await fill(c, "q", 50);
+  c.close();
+  rmSync(join(server.dataDir, "q"));
+  expect(await server.stop()).toBe(0);
+  const again = await server.restart();
+  const c2 = await again.client();
+  expect(await c2.drain("q")).toEqual(items);
+  c2.close();
+  expect(await again.stop()).toBe(0);
+  again.removeData();
+});
+
 describe("files in an impossible state at start", () => {
   test("a directory where a journal segment belongs: that queue is not served until it is moved away; others are", async () => {
     const server = await ServerProcess.start({ config: 'max_journal_size = "4KiB"\n' });

@@ -72,6 +72,31 @@ describe("move_expired_to a queue that can't write", () => {
   });
 });
 
+test("a queue whose only item is on its way to its move target is not drained: a reset would lose it", () => {
+  const dir = tempDir();
+  const config = configFor(dir, 'max_journal_size = "1KiB"\n[queues.q]\nmove_expired_to = "t"\n');
+  const queues = QueueCollection.load(config);
+  queues.getOrCreate("t");
+  // Grow q's journal past a segment, drain it, then one item that expires.
+  for (let i = 0; i < 20; i++) queues.add("q", bytes("x".repeat(200)), 0, NOW);
+  flushJournals();
+  while (queues.get("q")!.remove(NOW) !== undefined);
+  queues.add("q", bytes("precious"), NOW + 5, NOW);
+  flushJournals();
+  faults.set([{ op: "writev", code: "EIO", path: "/t$" }]);
+  expect(queues.discardAllExpired(NOW + 100)).toBe(1);
+  flushJournals(); // t's write of it fails
+  queues.get("q")!.maintainJournal();
+  flushJournals();
+  const crashed = tempDir();
+  faults.withoutFaults(() => cpSync(dir, crashed, { recursive: true }));
+  faults.clear();
+  const again = QueueCollection.load(configFor(crashed, 'max_journal_size = "1KiB"\n[queues.q]\nmove_expired_to = "t"\n'));
+  expect([...drain(again, "q", NOW + 100), ...drain(again, "t", NOW + 100)]).toEqual(["precious"]);
+  again.close();
+  queues.close();
+});
+
 describe("fanout to a child that can't write", () => {
   test("the set is refused for the parent and every child, with the child's reason", async () => {
     const queues = QueueCollection.load(configFor(tempDir()));

@@ -6,6 +6,7 @@ import { QueueCollection } from "../../src/queue/queue_collection.ts";
 import { bytes, text } from "../helpers/bytes.ts";
 import { configFor } from "../helpers/config.ts";
 import { journalBytes } from "../helpers/journal.ts";
+import { FaultInjector } from "../helpers/faulty_fs.ts";
 import { tempDir } from "../helpers/temp_dir.ts";
 
 const NOW = Date.now();
@@ -183,4 +184,29 @@ test("an item put back while items wait on disk keeps the next start within the 
   queues.close();
   expect(stats.items).toBe(4000);
   expect(stats.memBytes).toBeLessThan(2 * 64 * 1024);
+});
+
+test("a flush that can't replace the journal drops nothing (it used to forget the items waiting on disk)", () => {
+  const dir = tempDir();
+  const config = configFor(dir, 'max_memory_size = "16KiB"\n');
+  let queues = QueueCollection.load(config);
+  for (let i = 0; i < 200; i++) queues.add("q", new Uint8Array(1000).fill(65), 0, NOW);
+  flushJournals();
+  const faults = FaultInjector.install();
+  try {
+    faults.set([{ op: "open", code: "EMFILE", path: "\\.tmp$" }]); // no descriptor for the fresh segment
+    expect(queues.get("q")!.flush()).toMatch(/^could not flush queue 'q': EMFILE/);
+  } finally {
+    faults.uninstall();
+  }
+  expect(queues.get("q")!.stats().items).toBe(200);
+  queues.close();
+  queues = QueueCollection.load(config);
+  expect(queues.get("q")!.stats().items).toBe(200);
+  expect(queues.get("q")!.flush()).toBeNull();
+  expect(queues.get("q")!.stats().items).toBe(0);
+  queues.close();
+  queues = QueueCollection.load(config);
+  expect(queues.get("q")!.stats().items).toBe(0);
+  queues.close();
 });
