@@ -4,8 +4,9 @@
  * Invariants: requests are executed strictly in arrival order and one at a time (a blocking get
  * suspends everything behind it); replies that are ready leave in one socket write per turn, and
  * a STORED waits (with everything behind it) for the journal write that covers it; reading
- * pauses while the reply backlog is over HIGH_WATER (a client that doesn't read can't make the
- * server buffer without bound); when the connection closes, its open items and the items of
+ * pauses while the reply backlog (replies ready, and replies waiting for a journal write) is over
+ * HIGH_WATER, so neither a client that doesn't read nor a stuck journal makes the server buffer
+ * without bound; when the connection closes, its open items and the items of
  * replies that never reached the socket go back to the head of their queues, and its waits are
  * cancelled.
  */
@@ -120,6 +121,8 @@ export class Connection implements Session {
     queueMicrotask(() => {
       this.writeScheduled = false;
       this.writeOut();
+      // Replies that waited for a commit count toward the backlog: requests held back by them go on.
+      if (this.outbox.backlog < HIGH_WATER) this.process();
     });
   }
 

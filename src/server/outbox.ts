@@ -60,6 +60,8 @@ export class Outbox {
   private readonly ready = new Deque<ReplyPiece>();
   private readyBytes = 0;
   private readonly waiting = new Deque<Deferred>();
+  /** Bytes of the replies in `waiting`: they count toward the backlog, or a client could pile them up. */
+  private waitingBytes = 0;
   private blocked = false;
   private dead = false;
   /** The commit the last listener was registered on (one listener covers consecutive replies). */
@@ -76,9 +78,9 @@ export class Outbox {
     private readonly onReady: () => void = () => {},
   ) {}
 
-  /** Bytes queued and not yet taken by the socket. */
+  /** Bytes of replies queued (ready or waiting for a commit) and not yet taken by the socket. */
   get backlog(): number {
-    return this.readyBytes;
+    return this.readyBytes + this.waitingBytes;
   }
 
   /** Nothing is queued or waiting to be decided. */
@@ -87,8 +89,9 @@ export class Outbox {
   }
 
   push(...pieces: ReplyPiece[]): void {
-    if (this.waiting.length > 0) this.waiting.push({ pieces, commit: null, onFailure: null, replies: 1 });
-    else for (const piece of pieces) this.enqueue(piece);
+    if (this.waiting.length === 0) return void pieces.forEach((piece) => this.enqueue(piece));
+    this.waiting.push({ pieces, commit: null, onFailure: null, replies: 1 });
+    this.waitingBytes += sizeOf(pieces);
   }
 
   /** Queues a reply that leaves once `commit` settles; if it fails, `onFailure` decides what is sent. */
@@ -97,6 +100,7 @@ export class Outbox {
       return this.push(...settled(commit, pieces, onFailure, 1));
     }
     const last = this.waiting.at(this.waiting.length - 1);
+    this.waitingBytes += sizeOf(pieces);
     if (last !== undefined && last.commit === commit && last.onFailure === onFailure && last.pieces !== null) {
       last.pieces.push(...pieces);
       last.replies++;
@@ -115,6 +119,7 @@ export class Outbox {
   /** Decides a deferred reply; it leaves once `commit` (if any) settles. */
   resolve(deferred: Deferred, pieces: ReplyPiece[], commit: Commit | null = null, onFailure: OnFailure = null): void {
     deferred.pieces = pieces;
+    this.waitingBytes += sizeOf(pieces);
     deferred.commit = commit;
     deferred.onFailure = onFailure;
     if (commit !== null && commit.state === "pending") this.watch(commit);
@@ -131,6 +136,7 @@ export class Outbox {
         continue;
       }
       this.waiting.shift();
+      this.waitingBytes -= sizeOf(head.pieces!);
       for (const piece of head.commit === null ? head.pieces! : settled(head.commit, head.pieces!, head.onFailure, head.replies)) this.enqueue(piece);
     }
   }
@@ -151,7 +157,7 @@ export class Outbox {
     for (const entry of this.waiting) for (const piece of entry.pieces ?? []) if (piece instanceof Handover) marks.push(piece);
     this.ready.clear();
     this.waiting.clear();
-    this.readyBytes = 0;
+    this.readyBytes = this.waitingBytes = 0;
     return marks;
   }
 
@@ -220,6 +226,13 @@ export class Outbox {
       this.blocked = true;
     }
   }
+}
+
+/** Bytes of reply pieces (a handover mark has none). */
+function sizeOf(pieces: readonly ReplyPiece[]): number {
+  let bytes = 0;
+  for (const piece of pieces) if (!(piece instanceof Handover)) bytes += piece.length;
+  return bytes;
 }
 
 function isDecided(entry: Deferred): boolean {

@@ -3,6 +3,7 @@ import { Commit } from "../../src/journal/commit.ts";
 import { QueueCollection } from "../../src/queue/queue_collection.ts";
 import { bytes, text } from "../helpers/bytes.ts";
 import { configFor } from "../helpers/config.ts";
+import { FaultInjector } from "../helpers/faulty_fs.ts";
 import { tempDir } from "../helpers/temp_dir.ts";
 import { Connection, type ClientSocket } from "../../src/server/connection.ts";
 import type { ServerContext } from "../../src/server/context.ts";
@@ -23,8 +24,13 @@ class RecordingSocket implements ClientSocket {
   end(): void {
     this.ended = true;
   }
-  pause(): void {}
-  resume(): void {}
+  paused = false;
+  pause(): void {
+    this.paused = true;
+  }
+  resume(): void {
+    this.paused = false;
+  }
   timeout(seconds: number): void {
     this.timeouts.push(seconds);
   }
@@ -89,5 +95,34 @@ describe("Connection close", () => {
     queues = QueueCollection.load(config);
     expect(drain(queues)).toEqual(["1", "2", "3", "4"]);
     queues.close();
+  });
+});
+
+describe("Connection backlog", () => {
+  test("replies held behind a get waiting for the journal's retry pause reading, and reading goes on once it is written", async () => {
+    const faults = FaultInjector.install();
+    try {
+      const queues = QueueCollection.load(configFor(tempDir(), 'sync_journal = "always"\n'));
+      queues.add("q", bytes("x"), 0, Date.now());
+      await new Promise<void>((resolve) => queues.get("q")!.commit.onSettled(resolve));
+      faults.set([{ op: "fsyncAsync", code: "EIO" }, { op: "fsync", code: "EIO" }]);
+      const socket = new RecordingSocket();
+      const connection = new Connection(socket, { ...ctx, queues } as unknown as ServerContext, 0, 1 << 20);
+      connection.onData(bytes("get q\r\n")); // its REMOVE's fsync fails: the reply waits for the retry
+      await new Promise<void>((resolve) => queues.get("q")!.commit.onSettled(resolve));
+      // Every later get is refused at once, but its reply queues behind the first one.
+      for (let i = 0; i < 200 && !socket.paused; i++) connection.onData(bytes("get q\r\n".repeat(1000)));
+      expect(socket.paused).toBe(true);
+      expect(socket.written).toBe(0);
+      faults.clear();
+      queues.maintainJournals(); // the retry writes and syncs: the first reply, then the rest, go out
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      expect(socket.written).toBeGreaterThan(0);
+      expect(socket.paused).toBe(false);
+      connection.onClose();
+      queues.close();
+    } finally {
+      faults.uninstall();
+    }
   });
 });

@@ -92,3 +92,18 @@ describe("Outbox and failed commits", () => {
     expect(sink.all).toBe(`${"SERVER_ERROR disk full\r\n".repeat(5)}VERSION 1\r\n`);
   });
 });
+
+describe("Outbox backlog", () => {
+  test("replies waiting for a commit count toward the backlog until they leave", () => {
+    const sink = new SlowSink();
+    const out = new Outbox(sink);
+    const commit = new Commit();
+    out.pushAfter(commit, ["VALUE q 0 5\r\n", bytes("hello"), "\r\nEND\r\n"], null);
+    for (let i = 0; i < 100; i++) out.push("SERVER_ERROR journal write failed\r\n");
+    expect(out.backlog).toBe("VALUE q 0 5\r\nhello\r\nEND\r\n".length + 100 * "SERVER_ERROR journal write failed\r\n".length);
+    commit.settle("durable");
+    out.flush();
+    expect(out.backlog).toBe(0);
+    expect(sink.all).toStartWith("VALUE q 0 5\r\nhello\r\nEND\r\n");
+  });
+});
