@@ -22,6 +22,8 @@ import { Deque } from "./deque.ts";
 export class ItemStore {
   private readonly memory = new Deque<Item>();
   private memBytes = 0;
+  /** Why the last read-back failed, or null: items wait on disk that can't be served now. */
+  readFailure: string | null = null;
 
   constructor(
     private journal: Journal | null,
@@ -134,6 +136,7 @@ export class ItemStore {
     this.memory.clear();
     this.memBytes = 0;
     this.disk = null;
+    this.readFailure = null;
   }
 
   /** Keeps only the memory items for which `keep` is true (items on disk are left alone). */
@@ -162,15 +165,25 @@ export class ItemStore {
   }
 
   /**
-   * Reads items back for the head. A read that fails leaves the disk region as it is: the items
-   * come once the journal is readable again (or is rebuilt).
+   * Reads items back for the head. A read that fails leaves the disk region as it is and sets
+   * `readFailure` (the queue refuses takes and says so) until a read works again.
    */
   private readBackSafely(): void {
     try {
       this.readBack();
     } catch (error) {
-      log.error(`queue '${this.queueName}': reading items back from the journal failed: ${errorText(error)}`);
+      const failure = `reading items back from the journal failed: ${errorText(error)}`;
+      if (this.readFailure === null) log.error(`queue '${this.queueName}': ${failure}; takes are refused until it works`);
+      this.readFailure = failure;
+      return;
     }
+    if (this.readFailure !== null) log.info(`queue '${this.queueName}': reading items back works again`);
+    this.readFailure = null;
+  }
+
+  /** After a failed read-back: tries again (upkeep calls it once a second). */
+  retryReadBack(): void {
+    if (this.readFailure !== null) this.readBackSafely();
   }
 
   /**

@@ -1,5 +1,5 @@
 /**
- * A queue's journal upkeep, once a second: retry after a fault, rebuild files deleted or cut
+ * A queue's journal upkeep, once a second: retry a write or read-back after a fault, rebuild files deleted or cut
  * under the server, finish a pack install a fault cut short, delete segments nothing live is in,
  * give a drained queue a fresh journal, compact one grown far beyond its live data.
  *
@@ -30,6 +30,8 @@ export interface UpkeepView {
   liveEntries(): PackEntry[];
   /** Reads every item only on disk into memory, dropping (and logging) those that can't be read. */
   readAllIntoMemory(): void;
+  /** Tries again a read-back that failed. */
+  retryReadBack(): void;
 }
 
 export class JournalUpkeep {
@@ -40,6 +42,7 @@ export class JournalUpkeep {
   run(journal: Journal, queue: UpkeepView): void {
     try {
       journal.retry();
+      queue.retryReadBack();
       const problem = journal.checkFiles();
       if (problem !== null) return this.rebuild(journal, queue, problem);
       // Rotating or compacting a failing journal would only fail too.

@@ -105,6 +105,11 @@ export class PersistentQueue {
     return this.journal?.failure ?? null;
   }
 
+  /** Why items waiting in the journal can't be read back right now (takes are refused), or null. */
+  get readFailure(): string | null {
+    return this.store.readFailure;
+  }
+
   /** Settles once every change made to this queue so far is in its journal (per its sync policy). */
   get commit(): Commit {
     return this.journal?.lastCommit ?? DURABLE;
@@ -342,6 +347,7 @@ export class PersistentQueue {
       minLiveId: () => this.minLiveId(),
       liveEntries: () => this.liveEntries(),
       readAllIntoMemory: () => void this.store.readAllIntoMemory(),
+      retryReadBack: () => this.store.retryReadBack(),
     };
   }
 

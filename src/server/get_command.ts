@@ -38,9 +38,8 @@ export function handleGet(keys: readonly string[], session: Session, ctx: Server
     if (request.open && !request.close && session.openItems.has(queue)) {
       return session.outbox.push(clientError(`an item is already open on '${request.queue}'; close or abort it first`));
     }
-    if (queue.journalFailure !== null && changesQueue(request, session.openItems.has(queue))) {
-      return session.outbox.push(serverError(queue.journalFailure));
-    }
+    const failure = refusal(request, queue, session.openItems.has(queue));
+    if (failure !== null) return session.outbox.push(serverError(failure));
     requests.push({ request, queue });
   }
   new GetRun(requests, session, ctx).continue();
@@ -53,12 +52,15 @@ export function handleGet(keys: readonly string[], session: Session, ctx: Server
  */
 const GET_FAILED: OnFailure = { waitForRetry: true, reply: (error) => [serverError(error)] };
 
-/** Whether serving `request` would change the queue (and so needs its journal). */
-function changesQueue(request: GetRequest, hasOpenItem: boolean): boolean {
-  if (request.peek) return false;
-  if (request.abort) return false;
-  if (request.close && !request.open) return hasOpenItem;
-  return true;
+/**
+ * Why `request` can't be served now, or null: one that changes the queue (take, open, close)
+ * needs its journal written, one that looks at the head (take, open, peek) needs it readable.
+ */
+function refusal(request: GetRequest, queue: PersistentQueue, hasOpenItem: boolean): string | null {
+  if (request.abort) return null;
+  const closeOnly = request.close && !request.open;
+  const changes = !request.peek && (!closeOnly || hasOpenItem);
+  return (changes ? queue.journalFailure : null) ?? (closeOnly ? null : queue.readFailure);
 }
 
 class GetRun {

@@ -59,7 +59,7 @@ export function takeSnapshot(ctx: ServerContext): Snapshot {
     ["bytes_written", s.bytesWritten],
     ["memory_collections", ctx.pacer.collections],
   ];
-  const queues = queuesByName(ctx).map((queue) => ({ name: queue.name, stats: queue.stats(), journalFailure: queue.journalFailure }));
+  const queues = queuesByName(ctx).map((queue) => ({ name: queue.name, stats: queue.stats(), journalFailure: queue.journalFailure ?? queue.readFailure }));
   return { server, queues, unavailable: ctx.queues.unavailableQueues() };
 }
 

@@ -210,3 +210,27 @@ test("a flush that can't replace the journal drops nothing (it used to forget th
   expect(queues.get("q")!.stats().items).toBe(0);
   queues.close();
 });
+
+test("items that can't be read back are not taken for an empty queue: the failure shows, and they come once reads work", () => {
+  const dir = tempDir();
+  const queues = QueueCollection.load(configFor(dir, 'max_memory_size = "4KiB"\n'));
+  for (let i = 0; i < 50; i++) queues.add("q", bytes(payload(i)), 0, NOW);
+  flushJournals();
+  const queue = queues.get("q")!;
+  const faults = FaultInjector.install();
+  const taken: number[] = [];
+  try {
+    faults.set([{ op: "read", code: "EIO" }]);
+    for (let item = queue.remove(NOW); item !== undefined; item = queue.remove(NOW)) taken.push(Number(text(item.data).split(":")[0]));
+    expect(queue.readFailure).toMatch(/reading items back from the journal failed: EIO/);
+    expect(queue.stats().items).toBe(50 - taken.length);
+    faults.clear();
+    queues.maintainJournals();
+    expect(queue.readFailure).toBeNull();
+  } finally {
+    faults.uninstall();
+  }
+  taken.push(...take(queues, "q", 50 - taken.length));
+  expect(taken).toEqual(Array.from({ length: 50 }, (_, i) => i));
+  queues.close();
+});
