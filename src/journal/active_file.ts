@@ -61,9 +61,14 @@ export class ActiveFile {
     return fileSystem.fstat(this.fd).ino;
   }
 
-  /** True if the file no longer has a name (deleted, or another file renamed over it). */
-  isDeleted(): boolean {
-    return fileSystem.fstat(this.fd).nlink === 0;
+  /**
+   * What happened to the file under the writer, or null: it no longer has a name (deleted, or
+   * another file renamed over it), or it is shorter than what was written to it (cut).
+   */
+  damage(): string | null {
+    const file = fileSystem.fstat(this.fd);
+    if (file.nlink === 0) return "was deleted or replaced";
+    return file.size < this.extent.bytes ? `was cut from ${this.extent.bytes} to ${file.size} bytes` : null;
   }
 
   append(chunks: readonly Uint8Array[], added: Extent): void {

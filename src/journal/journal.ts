@@ -279,7 +279,8 @@ export class Journal {
    */
   checkFiles(): string | null {
     const active = activePath(this.dir, this.name);
-    if (this.writer.lost) return `${active} was deleted or replaced`;
+    const damage = this.writer.fileDamage();
+    if (damage !== null) return `${active} ${damage}`;
     const file = statIfExists(active);
     if (file === null || file.ino !== this.writer.fileInode()) return `${active} was deleted or replaced`;
     if (this.pendingPack !== null) return null;

@@ -185,17 +185,22 @@ export class JournalWriter {
 
   /** True (and the writer failed) if the file is no longer at `path`. */
   private checkLost(commits: Commit[]): boolean {
-    let lost: boolean;
+    let damage: string | null;
     try {
-      lost = this.file.isDeleted();
+      damage = this.file.damage();
     } catch (error) {
       this.fail(`journal file ${this.path} can't be checked: ${errorText(error)}`, commits);
       return true;
     }
-    if (!lost) return false;
+    if (damage === null) return false;
     this.lost = true;
-    this.fail(`journal file ${this.path} was deleted or replaced while in use; it is rebuilt from the queue`, commits);
+    this.fail(`journal file ${this.path} ${damage} while in use; it is rebuilt from the queue`, commits);
     return true;
+  }
+
+  /** What happened to the file under the writer (see ActiveFile.damage), or null. Throws for I/O errors. */
+  fileDamage(): string | null {
+    return this.lost ? "was deleted, replaced or cut" : this.file.damage();
   }
 
   /** Enters (or stays in) the failed state; `commits` fail, their records wait for the retry. */

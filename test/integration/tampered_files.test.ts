@@ -4,7 +4,7 @@
  * files are in an impossible state at start are not served, with the reason, until it is fixed.
  */
 import { describe, expect, test } from "bun:test";
-import { appendFileSync, existsSync, linkSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, linkSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { TestClient } from "../helpers/client.ts";
 import { ServerProcess } from "../helpers/server.ts";
@@ -79,6 +79,27 @@ describe("files changed under a running server", () => {
     expect(await again.stop()).toBe(0);
     again.removeData();
   });
+});
+
+test("the active segment cut short under the server: noticed and rebuilt, nothing lost", async () => {
+  const server = await ServerProcess.start();
+  const c = await server.client();
+  const items = await fill(c, "q", 100);
+  const path = join(server.dataDir, "q");
+  const mark = server.output.length;
+  truncateSync(path, Math.floor(statSync(path).size / 2));
+  await server.waitForLog(/queue 'q': .*q was cut from \d+ to \d+ bytes; rebuilding the journal from the queue/, mark);
+  await server.waitForLog(/queue 'q': journal rebuilt/, mark);
+  items.push(...(await fill(c, "q", 1, "after")));
+  c.close();
+  expect(await server.stop()).toBe(0);
+  const again = await server.restart();
+  expect(again.output).not.toContain("damaged");
+  const c2 = await again.client();
+  expect(await c2.drain("q")).toEqual(items);
+  c2.close();
+  expect(await again.stop()).toBe(0);
+  again.removeData();
 });
 
 test("journal files deleted, then a clean stop before any upkeep: the stop rebuilds them first", async () => {
