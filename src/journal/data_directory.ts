@@ -17,7 +17,7 @@ import { errorText } from "../errors.ts";
 import { log } from "../log.ts";
 import { DirectoryLock, clearStaleLock } from "./directory_lock.ts";
 import { fileSystem, fsyncDirectory, statIfExists } from "./files.ts";
-import { journalFilePaths, listJournalFiles, type DirectoryListing } from "./segment_files.ts";
+import { activePath, journalFilePaths, listJournalFiles, type DirectoryListing, type QueueFiles } from "./segment_files.ts";
 
 export const SERVER_DIR = ".kestrel";
 const LOCK_FILE = "lock";
@@ -56,6 +56,30 @@ export function openDataDirectory(queuePath: string): DataDirectory {
     lock.release();
     throw error;
   }
+}
+
+/**
+ * The journal of queue `name` if its files are already in `queuePath` (copied in, or left by a
+ * delete that could not finish), to be loaded rather than appended to; or why it must not be.
+ * One stat when there is none. Throws for I/O errors.
+ */
+export function journalOf(queuePath: string, name: string): { readonly files: QueueFiles | null; readonly blocked: string | null } {
+  if (statIfExists(activePath(queuePath, name)) === null) return { files: null, blocked: null };
+  const scan = scanDataDirectory(queuePath);
+  return { files: scan.queues.get(name) ?? null, blocked: scan.blocked.get(name) ?? null };
+}
+
+/** Deletes the files of queue `name` listed in `files`, oldest first. Throws the first error, after trying them all. */
+export function removeJournalFiles(queuePath: string, name: string, files: QueueFiles): void {
+  const errors: unknown[] = [];
+  for (const path of journalFilePaths(queuePath, name, files)) {
+    try {
+      fileSystem.remove(path);
+    } catch (error) {
+      errors.push(error);
+    }
+  }
+  if (errors.length > 0) throw errors[0];
 }
 
 /** The journals in `queuePath`, with the queues that must not be loaded and why. Throws for I/O errors. */

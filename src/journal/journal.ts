@@ -341,16 +341,30 @@ export class Journal {
   }
 
   /** Deletes every file of this journal (the queue is gone). */
+  /**
+   * Deletes every file of this journal (the queue is gone), oldest first, so a crash part way
+   * leaves only a tail that replays consistently. Tries every file; throws the first error after.
+   */
   erase(): void {
     this.erased = true;
     this.compaction?.cancel();
     this.compaction = null;
     this.reader.close();
-    this.writer.erase();
-    for (const segment of this.sealed) fileSystem.remove(sealedPath(this.dir, this.name, segment.seq));
-    if (this.pendingPack !== null) fileSystem.remove(packPath(this.dir, this.name, this.pendingPack.seq));
+    const errors: unknown[] = [];
+    const attempt = (remove: () => void) => {
+      try {
+        remove();
+      } catch (error) {
+        errors.push(error);
+      }
+    };
+    for (const segment of this.sealed) attempt(() => fileSystem.remove(sealedPath(this.dir, this.name, segment.seq)));
+    const pack = this.pendingPack;
+    if (pack !== null) attempt(() => fileSystem.remove(packPath(this.dir, this.name, pack.seq)));
+    attempt(() => this.writer.erase());
     this.pendingPack = null;
     this.sealed.length = 0;
+    if (errors.length > 0) throw errors[0];
   }
 
   private rotateIfFull(): void {

@@ -296,15 +296,24 @@ export class PersistentQueue {
     if (old !== null) eraseJournal(this.name, old);
   }
 
-  /** The queue is going away: waiters get nothing, the journal files are deleted. */
-  destroy(): void {
+  /**
+   * The queue is going away: waiters get nothing, the journal files are deleted. Returns why some
+   * files could not be deleted (they are left for the caller to remove), or null.
+   */
+  destroy(): string | null {
     this.deleted = true;
     this.store.clear();
     this.openItems.clear();
     this.openBytes = 0;
     this.waiters.releaseAll();
-    this.journal?.erase();
+    const journal = this.journal;
     this.journal = null;
+    try {
+      journal?.erase();
+      return null;
+    } catch (error) {
+      return errorText(error);
+    }
   }
 
   /** Ends every blocking get on this queue with nothing (the server is stopping). */

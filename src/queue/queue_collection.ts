@@ -16,7 +16,7 @@ import type { QueueConfig } from "../config/schema.ts";
 import { allOf, type Commit } from "../journal/commit.ts";
 import { flushJournals } from "../journal/flush_scheduler.ts";
 import type { Item } from "../journal/item.ts";
-import { openDataDirectory, scanDataDirectory } from "../journal/data_directory.ts";
+import { journalOf, openDataDirectory, removeJournalFiles, scanDataDirectory } from "../journal/data_directory.ts";
 import type { DirectoryLock } from "../journal/directory_lock.ts";
 import type { Journal } from "../journal/journal.ts";
 import { UnsupportedJournalError, openJournal, type OpenedJournal } from "../journal/open_journal.ts";
@@ -29,6 +29,9 @@ import { fanoutParent, isValidQueueName } from "../queue_name.ts";
 
 export class QueueUnavailableError extends Error {}
 
+/** What an upkeep does for a name that is not served: load its journal, remove its files, or nothing. */
+type Retry = "load" | "remove" | null;
+
 const JOURNAL_UPKEEP_MS = 1000;
 
 export interface CollectionTotals {
@@ -40,8 +43,12 @@ export interface CollectionTotals {
 export class QueueCollection {
   private readonly queues = new Map<string, PersistentQueue>();
   private readonly children = new Map<string, Set<PersistentQueue>>();
-  /** Queues whose journals could not be opened: why, and whether an upkeep should try again. */
-  private readonly unavailable = new Map<string, { readonly reason: string; readonly retry: boolean }>();
+  /**
+   * Names not served, and why: journals that could not be opened ("load": an upkeep tries again;
+   * null: never, a newer format) and deleted queues whose files could not all be removed
+   * ("remove": an upkeep removes them, then the name is free again).
+   */
+  private readonly unavailable = new Map<string, { readonly reason: string; readonly retry: Retry }>();
   /** The lock could not be checked and that was logged; logged again once it works. */
   private lockCheckFailing = false;
   private totalItemsOfDeleted = 0;
@@ -60,7 +67,7 @@ export class QueueCollection {
     const started = performance.now();
     const { lock, listing } = openDataDirectory(queuePath);
     const collection = new QueueCollection(config, queuePath, lock);
-    for (const [name, reason] of listing.blocked) collection.markUnavailable(name, reason, true);
+    for (const [name, reason] of listing.blocked) collection.markUnavailable(name, reason, "load");
     for (const [name, files] of listing.queues) collection.tryCreate(name, files);
     // Replay leaves a lot of garbage behind (a record object per journal record): collect it
     // now, before serving, so the process starts at its working size.
@@ -83,8 +90,19 @@ export class QueueCollection {
     if (!isValidQueueName(name)) throw new QueueUnavailableError(`invalid queue name`);
     const unavailable = this.unavailable.get(name);
     if (unavailable !== undefined) throw new QueueUnavailableError(unavailable.reason);
+    let found;
     try {
-      return this.create(name, null);
+      // Files already there (copied in, or left by a delete) are loaded, never appended to blindly.
+      found = journalOf(this.queuePath, name);
+    } catch (error) {
+      throw new QueueUnavailableError(`cannot create queue '${name}': ${errorText(error)}`);
+    }
+    if (found.blocked !== null) {
+      this.markUnavailable(name, found.blocked, "load");
+      throw new QueueUnavailableError(found.blocked);
+    }
+    try {
+      return this.create(name, found.files);
     } catch (error) {
       throw new QueueUnavailableError(`cannot create queue '${name}': ${errorText(error)}`);
     }
@@ -127,8 +145,9 @@ export class QueueCollection {
     this.queues.delete(name);
     const parent = fanoutParent(name);
     if (parent !== null) this.children.get(parent)?.delete(queue);
-    queue.destroy();
-    log.info(`deleted queue '${name}'`);
+    const error = queue.destroy();
+    if (error === null) return void log.info(`deleted queue '${name}'`);
+    this.markUnavailable(name, `queue '${name}' was deleted but its journal files could not all be removed: ${error}`, "remove");
   }
 
   /** Flushes every queue; returns why any could not be flushed (those are left as they were). */
@@ -209,7 +228,7 @@ export class QueueCollection {
    */
   maintainJournals(): void {
     this.verifyLock();
-    if ([...this.unavailable.values()].some((entry) => entry.retry)) this.retryUnavailable();
+    if ([...this.unavailable.values()].some((entry) => entry.retry !== null)) this.retryUnavailable();
     for (const queue of this.queues.values()) queue.maintainJournal();
   }
 
@@ -233,10 +252,23 @@ export class QueueCollection {
     }
     for (const [name, entry] of [...this.unavailable]) {
       const blocked = scan.blocked.get(name);
-      if (!entry.retry) continue;
-      if (blocked !== undefined) this.markUnavailable(name, blocked, true);
-      else if (this.tryCreate(name, scan.queues.get(name) ?? null)) log.info(`queue '${name}': loaded now that its journal can be opened`);
+      const files = scan.queues.get(name) ?? null;
+      if (entry.retry === "remove") this.removeLeftovers(name, files);
+      else if (entry.retry === null) continue;
+      else if (blocked !== undefined) this.markUnavailable(name, blocked, "load");
+      else if (this.tryCreate(name, files)) log.info(`queue '${name}': loaded now that its journal can be opened`);
     }
+  }
+
+  /** Removes the files a failed delete left; once none is left, the name is free again. */
+  private removeLeftovers(name: string, files: QueueFiles | null): void {
+    try {
+      if (files !== null) removeJournalFiles(this.queuePath, name, files);
+    } catch {
+      return; // still there: tried again at the next upkeep
+    }
+    this.unavailable.delete(name);
+    log.info(`queue '${name}': the files left by its deletion are removed; the name is free again`);
   }
 
   /** Ends every blocking get with nothing (the server is stopping). */
@@ -261,17 +293,18 @@ export class QueueCollection {
       this.unavailable.delete(name);
       return true;
     } catch (error) {
-      this.markUnavailable(name, `journal for queue '${name}' could not be opened: ${errorText(error)}`, !(error instanceof UnsupportedJournalError));
+      this.markUnavailable(name, `journal for queue '${name}' could not be opened: ${errorText(error)}`, error instanceof UnsupportedJournalError ? null : "load");
       return false;
     }
   }
 
   /** Marks a queue as not served; logs when the reason is new. */
-  private markUnavailable(name: string, reason: string, retry: boolean): void {
+  private markUnavailable(name: string, reason: string, retry: Retry): void {
     const before = this.unavailable.get(name);
     this.unavailable.set(name, { reason, retry });
     if (before?.reason === reason) return;
-    const again = retry ? "tried again each second" : "until a build that reads it runs";
+    if (retry === "remove") return log.error(`${reason}; the name is not served until they are (tried again each second)`);
+    const again = retry === "load" ? "tried again each second" : "until a build that reads it runs";
     log.error(`${reason}; the queue is not served (${again}) and its files are left untouched`);
   }
 
@@ -280,7 +313,7 @@ export class QueueCollection {
     const opened = this.openJournal(name, files, settings);
     let journal: Journal | null = opened.journal;
     if (!settings.journal) {
-      journal.erase();
+      eraseJournal(name, journal); // memory only: what was replayed stays in memory
       journal = null;
     }
     const queue = new PersistentQueue(name, settings, journal, opened, this.hooks);

@@ -1,10 +1,12 @@
 import { describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, readdirSync, rmdirSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, rmdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { flushJournals } from "../../src/journal/flush_scheduler.ts";
 import { FILE_HEADER_SIZE, SEGMENT_RECORD_SIZE } from "../../src/journal/record.ts";
 import { QueueCollection, QueueUnavailableError } from "../../src/queue/queue_collection.ts";
 import { bytes, text } from "../helpers/bytes.ts";
 import { configFor } from "../helpers/config.ts";
+import { FaultInjector } from "../helpers/faulty_fs.ts";
 import { tempDir } from "../helpers/temp_dir.ts";
 
 const NOW = Date.now();
@@ -126,6 +128,47 @@ describe("QueueCollection", () => {
     drain(queues, "roll");
     queues.maintainJournals();
     expect(queue.stats().logsize).toBe(FILE_HEADER_SIZE + SEGMENT_RECORD_SIZE);
+    queues.close();
+  });
+});
+
+describe("QueueCollection under file faults", () => {
+  test("a delete whose files can't all be removed keeps the name unused until an upkeep removes them; the deleted items never come back", () => {
+    const dir = tempDir();
+    let queues = QueueCollection.load(configFor(dir));
+    for (let i = 0; i < 10; i++) queues.add("q", bytes(`old-${i}`), 0, NOW);
+    flushJournals();
+    const faults = FaultInjector.install();
+    try {
+      faults.set([{ op: "remove", code: "EIO", times: 1 }]);
+      queues.delete("q");
+      faults.clear();
+    } finally {
+      faults.uninstall();
+    }
+    expect(() => queues.getOrCreate("q")).toThrow(/was deleted but its journal files could not all be removed: EIO/);
+    queues.maintainJournals();
+    expect(queues.getOrCreate("q").stats().items).toBe(0);
+    queues.add("q", bytes("new"), 0, NOW);
+    queues.close();
+    queues = QueueCollection.load(configFor(dir));
+    expect(drain(queues, "q")).toEqual(["new"]);
+    queues.close();
+  });
+
+  test("a journal file put in place while the server runs is loaded when its queue is first named, not appended to", () => {
+    const source = tempDir();
+    let queues = QueueCollection.load(configFor(source));
+    for (const data of ["a", "b"]) queues.add("q", bytes(data), 0, NOW);
+    queues.close();
+    const dir = tempDir();
+    queues = QueueCollection.load(configFor(dir));
+    copyFileSync(join(source, "q"), join(dir, "copied"));
+    expect(queues.getOrCreate("copied").stats().items).toBe(2);
+    queues.add("copied", bytes("c"), 0, NOW);
+    queues.close();
+    queues = QueueCollection.load(configFor(dir));
+    expect(drain(queues, "copied")).toEqual(["a", "b", "c"]);
     queues.close();
   });
 });
