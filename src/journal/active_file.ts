@@ -10,7 +10,7 @@
  * using is closed only once that fsync returns.
  */
 import { dirname } from "node:path";
-import { closeQuietly, fileSystem, fsyncDirectory, statIfExists, tempPathFor, writeFully } from "./files.ts";
+import { closeQuietly, fileSystem, fsyncDirectory, removeQuietly, statIfExists, tempPathFor, writeFully } from "./files.ts";
 import { FILE_HEADER_SIZE, encodeFileHeader, encodeSegmentRecord, type SegmentInfo } from "./record.ts";
 
 /** Bytes and records. */
@@ -195,12 +195,8 @@ export class ActiveFile {
   }
 }
 
-/** Closes and deletes a fresh file that won't be used. */
+/** Closes and deletes a temp file that won't be used. */
 export function discard(file: { readonly temp: string; readonly fd: number }): void {
   closeQuietly(file.fd);
-  try {
-    fileSystem.remove(file.temp);
-  } catch {
-    // Left behind; start-up deletes leftover temp files.
-  }
+  removeQuietly(file.temp);
 }

@@ -48,7 +48,14 @@ export class AddReader {
     let position = from;
     let damage: string | null = null;
     while (items.length < maxItems && bytes < maxBytes) {
-      const size = this.open(position.seq);
+      let size: number;
+      try {
+        size = this.open(position.seq);
+      } catch (error) {
+        // A segment that can't be opened: what was read before it is returned first.
+        if (items.length > 0) break;
+        throw error;
+      }
       if (position.offset >= size) {
         const next = this.segments.nextSeq(position.seq);
         if (next === null) break;

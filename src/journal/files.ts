@@ -160,19 +160,33 @@ export function writeNewFile(path: string, chunks: readonly Uint8Array[], flags:
     fileSystem.close(fd);
   } catch (error) {
     if (!closing) closeQuietly(fd);
-    fileSystem.remove(path);
+    removeQuietly(path);
     throw error;
+  }
+}
+
+/** Renames `temp` to `path`; if that fails, deletes `temp` (where it can) and throws the rename's error. */
+export function moveIntoPlace(temp: string, path: string): void {
+  try {
+    fileSystem.rename(temp, path);
+  } catch (error) {
+    removeQuietly(temp);
+    throw error;
+  }
+}
+
+/** Deletes a file, ignoring errors (a leftover temp file is deleted at the next start). */
+export function removeQuietly(path: string): void {
+  try {
+    fileSystem.remove(path);
+  } catch {
+    // Left behind: start-up deletes leftover temp files.
   }
 }
 
 export function replaceFileAtomically(path: string, chunks: readonly Uint8Array[]): void {
   const temp = tempPathFor(path);
   writeNewFile(temp, chunks);
-  try {
-    fileSystem.rename(temp, path);
-  } catch (error) {
-    fileSystem.remove(temp);
-    throw error;
-  }
+  moveIntoPlace(temp, path);
   fsyncDirectory(dirname(path));
 }

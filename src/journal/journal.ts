@@ -21,9 +21,12 @@ import { errorText } from "../errors.ts";
 import { log } from "../log.ts";
 import { AddReader, type Position } from "./add_reader.ts";
 import type { Commit } from "./commit.ts";
-import { fileSystem, fsyncDirectory, statIfExists } from "./files.ts";
+import { discard, type FreshFile } from "./active_file.ts";
+import { FILE_HEADER_SIZE } from "./record.ts";
+import type { DiskRegion } from "./replay_state.ts";
+import { fileSystem, fsyncDirectory, removeQuietly, statIfExists } from "./files.ts";
 import type { Item } from "./item.ts";
-import { PackTask, installPack, writePack, type Pack, type PackEntry } from "./pack.ts";
+import { PackTask, commitPack, installPack, preparePack, writePack, type ItemSource, type Pack, type PackEntry, type PreparedPack } from "./pack.ts";
 import { activePath, packPath, sealedPath, segmentPath } from "./segment_files.ts";
 import type { SyncPolicy } from "./sync_policy.ts";
 import { JournalWriter, type WriterEvents } from "./writer.ts";
@@ -40,6 +43,12 @@ export interface JournalSettings {
   readonly policy: SyncPolicy;
   /** The active segment is sealed once it is bigger than this. */
   readonly segmentSize: number;
+}
+
+/** What a rebuild did with the items that waited on disk: where those it could copy are now, and how many it could not. */
+export interface Rebuilt {
+  readonly disk: DiskRegion | null;
+  readonly lost: number;
 }
 
 export interface JournalState {
@@ -80,7 +89,7 @@ export class Journal {
     this.writer = new JournalWriter(activePath(dir, name), state.activeRecords, settings.policy, { ...events, onWritten: () => this.rotateIfFull() });
     this.reader = new AddReader({
       pathOf: (seq) => segmentPath(this.dir, this.name, seq, this.activeSeq),
-      nextSeq: (seq) => (seq === this.activeSeq ? null : (this.sealed.find((segment) => segment.seq > seq)?.seq ?? this.activeSeq)),
+      nextSeq: (seq) => this.segmentAfter(seq),
     });
   }
 
@@ -295,15 +304,20 @@ export class Journal {
   }
 
   /**
-   * Writes `entries` (the queue's whole live state, in order) as a new journal that replaces every
-   * file of this one, whatever became of them, and starts a fresh active segment; the writer
-   * recovers. Throws if it can't (nothing the queue relies on changed; try again later).
+   * Writes the queue's live state as a new journal that replaces every file of this one, whatever
+   * became of them, and starts a fresh active segment; the writer recovers. `entries` are the items
+   * in memory (open ones first, in queue order); `disk`, if items wait on disk, says where they
+   * start: they are copied from the segments still there, a slice at a time (a segment that can't
+   * be read is skipped, its items lost). Returns where the copied items now are. Throws if the new
+   * journal can't be committed (nothing changed; if the old active file had to be moved, the
+   * writer stays failed); an upkeep tries again.
    *
-   * Crash safety: whatever is at the active name is first renamed to the sealed name the pack
-   * replaces, then the pack is committed as in a compaction, so a crash at any point replays to
-   * either the old files or the live state, never to a mix.
+   * Crash safety: the pack and the fresh active file are written under temp names first; then
+   * whatever is at the active name is renamed to the sealed name the pack replaces and the pack is
+   * committed as in a compaction, so a crash at any point replays to either the old files or the
+   * live state, never a mix.
    */
-  rebuild(entries: readonly PackEntry[]): void {
+  rebuild(entries: readonly PackEntry[], disk: DiskRegion | null): Rebuilt {
     this.compaction?.cancel();
     this.compaction = null;
     this.reader.close();
@@ -314,18 +328,94 @@ export class Journal {
     for (const path of [active, ...replaced.map((old) => sealedPath(this.dir, this.name, old))]) {
       if (statIfExists(path)?.isDirectory) throw new Error(`${path} is a directory; remove it so the journal can be rebuilt`);
     }
-    if (statIfExists(active) !== null) fileSystem.rename(active, sealedPath(this.dir, this.name, seq));
     const pack = this.pack(seq, entries);
-    const written = writePack(pack);
-    // Committed: from here on the pack replaces every segment up to `seq`, whatever fails next,
-    // including an older pack whose install was cut short (only now may that one go).
-    if (this.pendingPack !== null) fileSystem.remove(packPath(this.dir, this.name, this.pendingPack.seq));
+    const prepared = preparePack(pack, disk === null ? null : this.carryOver(disk));
+    this.reader.close();
+    let fresh: FreshFile;
+    try {
+      fresh = this.writer.prepareRestart({ seq: seq + 1, prevBytes: prepared.extent.bytes, prevRecords: prepared.extent.records, floor: pack.floor, pack: false });
+    } catch (error) {
+      removeQuietly(prepared.temp);
+      throw error;
+    }
+    this.commitRebuild(pack, prepared, fresh);
+    if (this.pendingPack !== null && this.pendingPack.seq !== seq) removeQuietly(packPath(this.dir, this.name, this.pendingPack.seq));
     this.sealed.splice(0, this.sealed.length, ...replaced.map((old) => ({ seq: old, maxId: 0, size: 0, ino: 0 })));
-    this.pendingPack = { seq, maxId: maxIdOf(entries) };
+    this.pendingPack = { seq, maxId: Math.max(maxIdOf(entries), prepared.tail?.maxId ?? 0) };
     this.activeSeq = seq + 1;
     this.activeMaxId = 0;
-    this.writer.restart({ seq: seq + 1, prevBytes: written.bytes, prevRecords: written.records, floor: pack.floor, pack: false });
-    this.finishPendingPack();
+    try {
+      this.writer.restart(fresh);
+      this.finishPendingPack();
+    } catch (error) {
+      discard(fresh);
+      // Committed all the same: the writer stays failed until the next upkeep rebuilds again.
+      if (!this.writer.lost) this.writer.halt(`could not start the rebuilt journal at ${active}: ${errorText(error)}`);
+    }
+    const tail = prepared.tail;
+    return {
+      disk: tail === null ? null : { start: { seq, offset: tail.offset }, count: tail.count, bytes: tail.bytes, minId: tail.minId },
+      lost: (disk?.count ?? 0) - (tail?.count ?? 0),
+    };
+  }
+
+  /** Moves whatever is at the active name aside and commits the pack; on failure puts things back (or halts the writer). */
+  private commitRebuild(pack: Pack, prepared: PreparedPack, fresh: FreshFile): void {
+    const active = activePath(this.dir, this.name);
+    const aside = sealedPath(this.dir, this.name, pack.seq);
+    let moved = false;
+    try {
+      if (statIfExists(active) !== null) {
+        fileSystem.rename(active, aside);
+        moved = true;
+      }
+      commitPack(pack, prepared);
+    } catch (error) {
+      discard(fresh);
+      removeQuietly(prepared.temp);
+      if (moved) this.moveBack(aside, active, error);
+      throw error;
+    }
+  }
+
+  /** Undoes the move of the active file; if even that fails, nothing more may be written to it. */
+  private moveBack(aside: string, active: string, cause: unknown): void {
+    try {
+      fileSystem.rename(aside, active);
+    } catch {
+      this.writer.halt(`the journal rebuild failed after moving ${active} aside: ${errorText(cause)}`);
+    }
+  }
+
+  /**
+   * The items waiting on disk from `region` on, a slice at a time, for a rebuild. A segment that
+   * can't be read is skipped (its items are lost); an active file that is no longer the writer's
+   * is not read at all (it may be anything now).
+   */
+  private carryOver(region: DiskRegion): ItemSource {
+    let position = region.start;
+    let left = region.count;
+    const activeIsOurs = !this.writer.lost;
+    return (maxBytes) => {
+      while (left > 0 && (activeIsOurs || position.seq !== this.activeSeq)) {
+        try {
+          const { items, next } = this.reader.read(position, left, maxBytes);
+          position = next;
+          left -= items.length;
+          return items;
+        } catch {
+          const next = this.segmentAfter(position.seq);
+          if (next === null) return [];
+          position = { seq: next, offset: FILE_HEADER_SIZE };
+        }
+      }
+      return [];
+    };
+  }
+
+  /** The segment after `seq`, or null if `seq` is the active one. */
+  private segmentAfter(seq: number): number | null {
+    return seq === this.activeSeq ? null : (this.sealed.find((segment) => segment.seq > seq)?.seq ?? this.activeSeq);
   }
 
   private pack(seq: number, entries: readonly PackEntry[]): Pack {
@@ -340,7 +430,6 @@ export class Journal {
     this.writer.close();
   }
 
-  /** Deletes every file of this journal (the queue is gone). */
   /**
    * Deletes every file of this journal (the queue is gone), oldest first, so a crash part way
    * leaves only a tail that replays consistently. Tries every file; throws the first error after.

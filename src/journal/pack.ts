@@ -14,9 +14,9 @@
  * event loop, so a compaction never blocks the server for more than a few milliseconds.
  */
 import { errorText } from "../errors.ts";
-import { closeQuietly, fileSystem, fsyncDirectory, statIfExists, tempPathFor, writeFully, writeNewFile } from "./files.ts";
+import { discard, grow, type Extent } from "./active_file.ts";
+import { closeQuietly, fileSystem, fsyncDirectory, moveIntoPlace, removeQuietly, statIfExists, tempPathFor, writeFully } from "./files.ts";
 import type { Item } from "./item.ts";
-import type { Extent } from "./active_file.ts";
 import { OP_OPEN, encodeFileHeader, encodeSegmentRecord } from "./record.ts";
 import { RecordBatch } from "./record_batch.ts";
 import { packPath, sealedPath } from "./segment_files.ts";
@@ -62,23 +62,78 @@ function packHead(pack: Pack): Uint8Array[] {
   return [encodeFileHeader(), encodeSegmentRecord({ seq: pack.seq, prevBytes: 0, prevRecords: 0, floor: pack.floor, pack: true })];
 }
 
+/** The items a rebuild carries over from the old files, a slice of about `maxBytes` at a time; [] at the end. */
+export type ItemSource = (maxBytes: number) => Item[];
+
+/** Where the items carried over are in a pack: the first one's ADD record, how many, their bytes, their smallest and largest ids. */
+export interface PackTail {
+  readonly offset: number;
+  readonly count: number;
+  readonly bytes: number;
+  readonly minId: number;
+  readonly maxId: number;
+}
+
+/** A pack written to a temp file and synced, not committed yet. */
+export interface PreparedPack {
+  readonly temp: string;
+  readonly extent: Extent;
+  readonly tail: PackTail | null;
+}
+
+/**
+ * Writes `pack` to a temp file: its entries, then what `tail` yields (as ADD records, a slice at a
+ * time, so memory stays bounded however many there are), and fsyncs it. Throws, leaving nothing
+ * behind, if it fails.
+ */
+export function preparePack(pack: Pack, tail: ItemSource | null = null): PreparedPack {
+  const temp = tempPathFor(packPath(pack.dir, pack.name, pack.seq));
+  const fd = fileSystem.open(temp, "w");
+  try {
+    const body = encodeSlice(pack.entries, 0, Infinity);
+    const chunks = [...packHead(pack), ...body.chunks];
+    writeFully(fd, chunks);
+    let extent: Extent = { bytes: chunks.reduce((sum, chunk) => sum + chunk.length, 0), records: body.records + 1 };
+    const tailStart = extent.bytes;
+    let count = 0;
+    let bytes = 0;
+    let minId = Infinity;
+    let maxId = 0;
+    for (let items = tail?.(SLICE_BYTES) ?? []; items.length > 0; items = tail!(SLICE_BYTES)) {
+      const batch = new RecordBatch();
+      for (const item of items) {
+        batch.addItem(item);
+        bytes += item.data.length;
+        minId = Math.min(minId, item.id);
+        maxId = Math.max(maxId, item.id);
+      }
+      const slice = batch.take();
+      writeFully(fd, slice.chunks);
+      extent = grow(extent, { bytes: slice.size, records: slice.records });
+      count += items.length;
+    }
+    fileSystem.fsync(fd);
+    fileSystem.close(fd);
+    return { temp, extent, tail: count === 0 ? null : { offset: tailStart, count, bytes, minId, maxId } };
+  } catch (error) {
+    discard({ temp, fd });
+    throw error;
+  }
+}
+
+/** Commits a prepared pack: renamed to `<queue>.<seq>.pack`. Throws, with nothing committed, if it fails. */
+export function commitPack(pack: Pack, prepared: PreparedPack): void {
+  moveIntoPlace(prepared.temp, packPath(pack.dir, pack.name, pack.seq));
+}
+
 /**
  * Writes a (small) pack in one go and commits it (not installed); returns its size. Throws, with
  * nothing committed, if it fails.
  */
 export function writePack(pack: Pack): Extent {
-  const path = packPath(pack.dir, pack.name, pack.seq);
-  const temp = tempPathFor(path);
-  const body = encodeSlice(pack.entries, 0, Infinity);
-  const chunks = [...packHead(pack), ...body.chunks];
-  writeNewFile(temp, chunks);
-  try {
-    fileSystem.rename(temp, path);
-  } catch (error) {
-    fileSystem.remove(temp);
-    throw error;
-  }
-  return { bytes: chunks.reduce((sum, chunk) => sum + chunk.length, 0), records: body.records + 1 };
+  const prepared = preparePack(pack);
+  commitPack(pack, prepared);
+  return prepared.extent;
 }
 
 /**
@@ -173,10 +228,6 @@ export class PackTask {
   private cleanUp(): void {
     if (this.fd >= 0) closeQuietly(this.fd);
     this.fd = -1;
-    try {
-      fileSystem.remove(this.temp);
-    } catch {
-      // Left behind; start-up deletes leftover temp files.
-    }
+    removeQuietly(this.temp);
   }
 }

@@ -21,7 +21,7 @@
  */
 import { dirname } from "node:path";
 import { errorText } from "../errors.ts";
-import { ActiveFile, grow, type Extent } from "./active_file.ts";
+import { ActiveFile, grow, type Extent, type FreshFile } from "./active_file.ts";
 import { Commit, DURABLE } from "./commit.ts";
 import { markDirty } from "./flush_scheduler.ts";
 import { FsyncPipeline, type Unsynced } from "./fsync_pipeline.ts";
@@ -314,13 +314,26 @@ export class JournalWriter {
     this.syncDirectoryOrFail();
   }
 
+  /** A fresh active file under a temp name, opening with a SEGMENT record saying `info` (for `restart`). */
+  prepareRestart(info: SegmentInfo): FreshFile {
+    return this.file.prepare(info, true);
+  }
+
   /**
-   * Starts a new active file whatever is at `path` now, opening with a SEGMENT record saying
-   * `info` (the journal was rebuilt from the queue's live state into other files: everything
-   * kept here is in them), and recovers. Throws, with nothing changed, if it can't.
+   * The journal is being rebuilt from the queue's live state into other files: from now until
+   * `restart`, nothing more may be written here, so the writer fails (sets and takes are refused).
    */
-  restart(info: SegmentInfo): void {
-    this.file.replaceWith(this.file.prepare(info, true));
+  halt(reason: string): void {
+    this.lost = true;
+    this.fail(reason, []);
+  }
+
+  /**
+   * Makes `fresh` (from `prepareRestart`) the active file, whatever is at `path` now (everything
+   * kept here is in the rebuilt journal), and recovers. Throws, with nothing changed, if it can't.
+   */
+  restart(fresh: FreshFile): void {
+    this.file.replaceWith(fresh);
     this.fsyncs.confirmAll();
     this.batch.take();
     this.batch.recycle();

@@ -84,20 +84,15 @@ export class ItemStore {
     this.journal = journal;
   }
 
-  /**
-   * Like `readAllBack`, for a journal being rebuilt because its files are gone: the items that
-   * can't be read back are dropped and logged. Returns how many.
-   */
-  readAllIntoMemory(): number {
-    const expected = this.disk?.count ?? 0;
-    try {
-      this.readAllBack();
-      return 0;
-    } catch (error) {
-      const lost = this.disk?.count ?? 0;
-      this.dropDisk(`${lost} of ${expected} item(s) held only in the journal are lost: ${errorText(error)}`);
-      return lost;
-    }
+  /** Where the items waiting on disk are (a copy), or null. */
+  get diskRegion(): DiskRegion | null {
+    return this.disk === null ? null : { ...this.disk };
+  }
+
+  /** After a rebuild: the items waiting on disk are now at `region` (or there are none). */
+  relocateDisk(region: DiskRegion | null): void {
+    this.disk = region === null ? null : { ...region };
+    this.readFailure = null;
   }
 
   /** Adds an item at the tail; call it just before the item's ADD record is appended to the journal. */
@@ -193,7 +188,7 @@ export class ItemStore {
   private readBack(maxBytes = Math.max(this.budget - this.memBytes, 1)): void {
     // While the journal can't be written, the last records may still wait in the writer.
     if (this.readBackBatch(maxBytes) || this.journal?.failure != null) return;
-    this.dropDisk(`${this.disk!.count} item(s) expected in the journal could not be read back; they return at the next start`);
+    this.dropDisk(`${this.disk!.count} item(s) expected in the journal are not there (it was damaged under the server): lost`);
   }
 
   /** One read-back of up to `maxBytes` (at least one item); false if items are left on disk and none could be read. */

@@ -10,6 +10,7 @@ import type { QueueConfig } from "../config/schema.ts";
 import { errorText } from "../errors.ts";
 import type { Position } from "../journal/add_reader.ts";
 import type { Journal } from "../journal/journal.ts";
+import type { DiskRegion } from "../journal/replay_state.ts";
 import type { PackEntry } from "../journal/pack.ts";
 import { log } from "../log.ts";
 
@@ -28,8 +29,10 @@ export interface UpkeepView {
   minLiveId(): number;
   /** Open items, then the items in memory: the queue's state when every item is in memory. */
   liveEntries(): PackEntry[];
-  /** Reads every item only on disk into memory, dropping (and logging) those that can't be read. */
-  readAllIntoMemory(): void;
+  /** Where the items waiting on disk start, how many, ... (null if every item is in memory). */
+  diskRegion(): DiskRegion | null;
+  /** After a rebuild: where the items waiting on disk are now. */
+  relocateDisk(region: DiskRegion | null): void;
   /** Tries again a read-back that failed. */
   retryReadBack(): void;
 }
@@ -70,17 +73,20 @@ export class JournalUpkeep {
 
   /**
    * The journal's files no longer replay to the queue (deleted, replaced or cut under the running
-   * server): writes everything the queue holds as a new journal. Items that were only on disk are
-   * read into memory first; those whose files are gone are lost, and the log says how many.
+   * server): writes everything the queue holds as a new journal, the items in memory and those
+   * waiting on disk (copied from the segments still there; those in files that are gone are lost,
+   * and the log says how many).
    */
   private rebuild(journal: Journal, queue: UpkeepView, problem: string): void {
     if (this.rebuildProblem !== problem) log.error(`queue '${queue.name}': ${problem}; rebuilding the journal from the queue`);
     this.rebuildProblem = problem;
-    queue.readAllIntoMemory();
     const entries = queue.liveEntries();
-    journal.rebuild(entries);
+    const rebuilt = journal.rebuild(entries, queue.diskRegion());
+    queue.relocateDisk(rebuilt.disk);
     this.rebuildProblem = null;
-    log.warn(`queue '${queue.name}': journal rebuilt from the ${entries.length} item(s) held`);
+    const waiting = rebuilt.disk?.count ?? 0;
+    log.warn(`queue '${queue.name}': journal rebuilt from the ${entries.length + waiting} item(s) held${waiting > 0 ? ` (${waiting} of them waiting on disk)` : ""}`);
+    if (rebuilt.lost > 0) log.error(`queue '${queue.name}': ${rebuilt.lost} item(s) that waited on disk were in files that are gone: lost`);
   }
 }
 

@@ -355,7 +355,8 @@ export class PersistentQueue {
       readFrom: () => this.store.readFrom,
       minLiveId: () => this.minLiveId(),
       liveEntries: () => this.liveEntries(),
-      readAllIntoMemory: () => void this.store.readAllIntoMemory(),
+      diskRegion: () => this.store.diskRegion,
+      relocateDisk: (region) => this.store.relocateDisk(region),
       retryReadBack: () => this.store.retryReadBack(),
     };
   }

@@ -1,0 +1,131 @@
+/**
+ * A journal rebuilt from its queue after its files were deleted or cut under the server: items
+ * waiting on disk (read-behind) are copied from the segments still there, a slice at a time (not
+ * read into memory, not dropped with a missing segment), and a fault at any step of the rebuild
+ * loses nothing acknowledged: nothing is written to a file the rebuilt journal replaces.
+ */
+import { afterAll, afterEach, describe, expect, test } from "bun:test";
+import { cpSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import type { KestrelConfig } from "../../src/config/load.ts";
+import { onceDurable } from "../../src/journal/commit.ts";
+import { flushJournals } from "../../src/journal/flush_scheduler.ts";
+import { scanJournal } from "../../src/journal/scan.ts";
+import { QueueCollection } from "../../src/queue/queue_collection.ts";
+import { bytes, text } from "../helpers/bytes.ts";
+import { configFor } from "../helpers/config.ts";
+import { FaultInjector, type Fault } from "../helpers/faulty_fs.ts";
+import { tempDir } from "../helpers/temp_dir.ts";
+
+const faults = FaultInjector.install();
+afterEach(() => faults.clear());
+afterAll(() => faults.uninstall());
+
+const NOW = Date.now();
+const sealed = (dir: string) => readdirSync(dir).filter((name) => /^q\.\d+$/.test(name)).sort();
+
+/** Every item of q in the files as a crash would leave them now, in order. */
+function replayCopy(config: KestrelConfig): string[] {
+  return faults.withoutFaults(() => {
+    const copy = tempDir();
+    cpSync(config.server.queuePath, copy, { recursive: true });
+    const queues = QueueCollection.load({ ...config, server: { ...config.server, queuePath: copy } });
+    const queue = queues.getOrCreate("q");
+    const out: string[] = [];
+    for (let item = queue.remove(NOW); item !== undefined; item = queue.remove(NOW)) out.push(text(item.data).split(":")[0]!);
+    queues.close();
+    return out;
+  });
+}
+
+/** `count` items of `size` bytes on q, written one write each (segments of 4 KiB). */
+function fill(config: KestrelConfig, count: number, size: number): QueueCollection {
+  const queues = QueueCollection.load(config);
+  for (let i = 0; i < count; i++) {
+    queues.add("q", bytes(`${i}:`.padEnd(size, "x")), 0, NOW);
+    flushJournals();
+  }
+  return queues;
+}
+
+describe("rebuild with items waiting on disk", () => {
+  const config = (dir: string) => configFor(dir, 'max_memory_size = "16KiB"\nmax_journal_size = "4KiB"\nexpiration_timer_frequency = 0\n');
+
+  test("a missing segment loses only its own items; the others are copied, not read into memory", () => {
+    const dir = tempDir();
+    const queues = fill(config(dir), 400, 1000);
+    const segments = sealed(dir);
+    const victim = segments[Math.floor(segments.length / 2)]!;
+    const inVictim = replayOf(dir, victim);
+    rmSync(join(dir, victim));
+    queues.maintainJournals();
+    const stats = queues.get("q")!.stats();
+    expect(stats.items).toBe(400 - inVictim.length);
+    expect(stats.memBytes).toBeLessThanOrEqual(16 * 1024);
+    expect(drainIds(queues)).toEqual(Array.from({ length: 400 }, (_, i) => String(i)).filter((id) => !inVictim.includes(id)));
+    queues.close();
+  });
+
+  test("the oldest segment deleted: every item survives, memory stays within the budget", () => {
+    const dir = tempDir();
+    const queues = fill(config(dir), 400, 1000);
+    const inVictim = replayOf(dir, sealed(dir)[0]!);
+    expect(inVictim.length).toBeGreaterThan(0);
+    rmSync(join(dir, sealed(dir)[0]!));
+    queues.maintainJournals();
+    expect(queues.get("q")!.stats().memBytes).toBeLessThanOrEqual(16 * 1024);
+    expect(queues.get("q")!.stats().items).toBe(400);
+    expect(replayCopy(config(dir))).toEqual(Array.from({ length: 400 }, (_, i) => String(i)));
+    queues.close();
+  });
+});
+
+/** The ids of the items added in one segment file. */
+function replayOf(dir: string, segment: string): string[] {
+  const ids: string[] = [];
+  scanJournal(readFileSync(join(dir, segment)), NOW, { current: (record) => void ("item" in record && ids.push(text(record.item.data).split(":")[0]!)) });
+  return ids;
+}
+
+function drainIds(queues: QueueCollection): string[] {
+  const queue = queues.get("q")!;
+  const out: string[] = [];
+  for (let item = queue.remove(NOW); item !== undefined; item = queue.remove(NOW)) out.push(text(item.data).split(":")[0]!);
+  return out;
+}
+
+describe("a fault during a rebuild", () => {
+  const STEPS: ReadonlyArray<readonly [string, Fault]> = [
+    ["writing the pack", { op: "writev", code: "ENOSPC", path: "\\.pack\\.\\d+\\.\\d+\\.tmp$" }],
+    ["syncing the pack", { op: "fsync", code: "EIO", path: "\\.pack\\.\\d+\\.\\d+\\.tmp$" }],
+    ["making the fresh active file", { op: "fsync", code: "EIO", path: "/\\.q\\.\\d+\\.\\d+\\.tmp$" }],
+    ["moving the active file aside", { op: "rename", code: "EIO", path: "/q$" }],
+    ["committing the pack", { op: "rename", code: "EIO", path: "\\.pack$" }],
+    ["putting the fresh active file in place", { op: "rename", code: "EIO", path: "/\\.q\\.\\d+\\.\\d+\\.tmp$" }],
+    ["installing the pack", { op: "fsync", code: "EIO", path: "/kestrel-unit-[^/]+$" }],
+  ];
+  for (const [step, fault] of STEPS) {
+    test(`${step}: nothing acknowledged is lost, before or after the rebuild works`, () => {
+      const dir = tempDir();
+      const cfg = configFor(dir, 'max_journal_size = "1KiB"\nexpiration_timer_frequency = 0\n');
+      const queues = fill(cfg, 30, 100);
+      rmSync(join(dir, sealed(dir)[0]!)); // the server still holds every item
+      faults.set([fault]);
+      queues.maintainJournals(); // the rebuild fails at this step
+      expect(faults.hits).toBeGreaterThan(0);
+      faults.clear();
+      const acked: string[] = [];
+      const commit = queues.add("q", bytes("interim:"), 0, NOW);
+      if (typeof commit !== "string") onceDurable(commit, () => acked.push("interim"));
+      flushJournals();
+      // A crash now: whatever was acknowledged since is in the files.
+      for (const id of acked) expect(replayCopy(cfg)).toContain(id);
+      queues.maintainJournals(); // the rebuild works now
+      queues.maintainJournals();
+      expect(queues.get("q")!.journalFailure).toBeNull();
+      const all = [...Array.from({ length: 30 }, (_, i) => String(i)), ...acked];
+      expect(replayCopy(cfg)).toEqual(all);
+      queues.close();
+    });
+  }
+});
