@@ -68,8 +68,9 @@ function parseDefault(text: string): unknown {
  */
 const MIN_JOURNAL_SIZE = 1024;
 
-const seconds = v.duration("seconds", 1000);
+const seconds = v.duration("seconds", 1000, v.MAX_TIMER_MS);
 const milliseconds = v.duration("milliseconds", 1);
+const timerMilliseconds = v.duration("milliseconds", 1, v.MAX_TIMER_MS);
 
 export const SERVER_KEYS: readonly KeySpec<ServerConfig>[] = [
   key("host", "host", v.text, '"0.0.0.0"', "Address to listen on for memcache clients."),
@@ -79,11 +80,11 @@ export const SERVER_KEYS: readonly KeySpec<ServerConfig>[] = [
   key(
     "expiration_timer_frequency",
     "expirationTimerFrequency",
-    milliseconds,
+    timerMilliseconds,
     '"1s"',
     "How often expired items are swept from the head of every queue (milliseconds, or a duration string); 0 = only on access.",
   ),
-  key("max_connections", "maxConnections", v.count, '"unlimited"', "Refuse client connections beyond this many."),
+  key("max_connections", "maxConnections", v.positiveCount, '"unlimited"', "Refuse client connections beyond this many."),
   key(
     "max_request_size",
     "maxRequestSize",

@@ -64,6 +64,12 @@ export const count: Parser<number> = (raw) => {
   return isWholeNumber(raw) ? raw : new Mismatch('a whole number or "unlimited"');
 };
 
+/** A count of at least 1, or "unlimited". */
+export const positiveCount: Parser<number> = (raw) => {
+  const value = count(raw);
+  return value === 0 ? new Mismatch('a whole number of at least 1, or "unlimited"') : value;
+};
+
 /** A size in bytes, at least `minBytes`. */
 export function size(allowUnlimited: boolean, minBytes = 0): Parser<number> {
   const atLeast = minBytes > 0 ? ` of at least ${minBytes} bytes` : "";
@@ -75,12 +81,16 @@ export function size(allowUnlimited: boolean, minBytes = 0): Parser<number> {
   };
 }
 
-/** A duration; a bare number is in `unitMs` milliseconds. Returns milliseconds. */
-export function duration(unitName: string, unitMs: number): Parser<number> {
-  const expected = `a duration (a number of ${unitName}, or a string like "500ms", "30s", "5m")`;
+/** The longest delay a timer takes (about 24.8 days); a longer one fires at once. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** A duration of at most `maxMs`; a bare number is in `unitMs` milliseconds. Returns milliseconds. */
+export function duration(unitName: string, unitMs: number, maxMs = Infinity): Parser<number> {
+  const most = maxMs === Infinity ? "" : ` of at most ${maxMs} ms`;
+  const expected = `a duration (a number of ${unitName}, or a string like "500ms", "30s", "5m")${most}`;
   return (raw) => {
-    if (isWholeNumber(raw)) return raw * unitMs;
-    return typeof raw === "string" ? withUnit(raw, DURATION_UNITS_MS, "milliseconds", expected) : new Mismatch(expected);
+    const ms = isWholeNumber(raw) ? raw * unitMs : typeof raw === "string" ? withUnit(raw, DURATION_UNITS_MS, "milliseconds", expected) : new Mismatch(expected);
+    return typeof ms === "number" && ms > maxMs ? new Mismatch(expected) : ms;
   };
 }
 
@@ -94,7 +104,7 @@ export function oneOf<T extends string>(choices: readonly T[]): Parser<T> {
   return (raw) => ((choices as readonly unknown[]).includes(raw) ? (raw as T) : new Mismatch(`one of ${choices.map((c) => `"${c}"`).join(", ")}`));
 }
 
-const intervalMs = duration("milliseconds", 1);
+const intervalMs = duration("milliseconds", 1, MAX_TIMER_MS);
 
 export const syncPolicy: Parser<SyncPolicy> = (raw) => {
   if (raw === false || raw === "never") return { kind: "never" };

@@ -79,6 +79,15 @@ describe("what cannot work is refused", () => {
     expect(config.queueDefaults).toMatchObject({ maxAge: 1, maxItemSize: 0 });
   });
 
+  test("timer durations too long for a timer, and max_connections = 0", () => {
+    expect(errorOf(`expiration_timer_frequency = "700h"`)).toContain(`of at most 2147483647 ms, got "700h"`);
+    expect(errorOf(`expiration_timer_frequency = 2147483648`)).toContain(`of at most 2147483647 ms, got number 2147483648`);
+    expect(errorOf(`sync_journal = "99999999999ms"`)).toContain("sync_journal: expected");
+    expect(errorOf(`timeout = 2147484`)).toContain("timeout: expected a duration");
+    expect(parse(`expiration_timer_frequency = 2147483647\nmax_age = "720h"`).queueDefaults.maxAge).toBe(720 * 3_600_000);
+    expect(errorOf(`max_connections = 0`)).toBe(`${FILE}: max_connections: expected a whole number of at least 1, or "unlimited", got number 0`);
+  });
+
   test("a max_journal_size below 1KiB", () => {
     const expected = `expected a size in bytes (a number, or a string like "16MiB") of at least 1024 bytes`;
     expect(errorOf(`max_journal_size = 0`)).toBe(`${FILE}: max_journal_size: ${expected}, got number 0`);
