@@ -1,0 +1,178 @@
+/**
+ * The segments of one queue's journal as the journal knows them: the sealed ones (number, highest
+ * item id added, size and inode when sealed), the active one's number and highest id, and a pack
+ * committed but not yet installed. Paths, which are dead, deleting them, installing a pack, and
+ * checking the files are still what was written.
+ *
+ * Invariants: sealed segments are in ascending seq and replayed in that order, then the active
+ * one; seqs only grow; `maxId` of a segment is the highest item id added in it, and ids grow from
+ * segment to segment (a pack holds only ids below those of later segments); while a pack is
+ * pending, it replaces every segment up to its seq, whatever the list still says.
+ */
+import type { Position } from "./add_reader.ts";
+import { fileSystem, fsyncDirectory, removeQuietly, statIfExists } from "./files.ts";
+import { installPack } from "./pack.ts";
+import { packPath, sealedPath, segmentPath } from "./segment_files.ts";
+
+export interface SealedSegment {
+  readonly seq: number;
+  readonly maxId: number;
+  readonly size: number;
+  /** The file's inode, to notice it being replaced. */
+  readonly ino: number;
+}
+
+export interface JournalState {
+  readonly sealed: SealedSegment[];
+  readonly activeSeq: number;
+  readonly activeMaxId: number;
+  /** Intact records in the active segment. */
+  readonly activeRecords: number;
+}
+
+export class SegmentList {
+  private readonly sealed: SealedSegment[];
+  /** The active segment's number and the highest item id added in it. */
+  activeSeq: number;
+  private activeMaxId: number;
+  /** A pack committed but not yet installed (an install step failed): finished before anything else. */
+  private pending: { readonly seq: number; readonly maxId: number } | null = null;
+
+  constructor(
+    private readonly dir: string,
+    private readonly name: string,
+    state: JournalState,
+  ) {
+    this.sealed = [...state.sealed];
+    this.activeSeq = state.activeSeq;
+    this.activeMaxId = state.activeMaxId;
+  }
+
+  /** Bytes of the sealed segments. */
+  get sealedBytes(): number {
+    return this.sealed.reduce((sum, segment) => sum + segment.size, 0);
+  }
+
+  /** Segments, the active one included. */
+  get count(): number {
+    return this.sealed.length + 1;
+  }
+
+  get hasPendingPack(): boolean {
+    return this.pending !== null;
+  }
+
+  pathOf(seq: number): string {
+    return segmentPath(this.dir, this.name, seq, this.activeSeq);
+  }
+
+  /** The segment after `seq`, or null if `seq` is the active one. */
+  after(seq: number): number | null {
+    return seq === this.activeSeq ? null : (this.sealed.find((segment) => segment.seq > seq)?.seq ?? this.activeSeq);
+  }
+
+  /** An item with id `id` was added to the active segment. */
+  noteId(id: number): void {
+    if (id > this.activeMaxId) this.activeMaxId = id;
+  }
+
+  /** The active segment was sealed at `size` bytes (its file is `ino`); the next one is active. */
+  sealActive(size: number, ino: number): void {
+    this.sealed.push({ seq: this.activeSeq, maxId: this.activeMaxId, size, ino });
+    this.activeSeq++;
+    this.activeMaxId = 0;
+  }
+
+  /**
+   * The last of the oldest sealed segments no live item is in (every item added in them has an id
+   * below `minLiveId`, none is at or after the read-behind position `readFrom`), or -1.
+   */
+  deadUpTo(minLiveId: number, readFrom: Position | null): number {
+    let upTo = -1;
+    for (const segment of this.sealed) {
+      if (segment.maxId >= minLiveId || (readFrom !== null && segment.seq >= readFrom.seq)) break;
+      upTo = segment.seq;
+    }
+    return upTo;
+  }
+
+  /** Deletes the sealed segments numbered up to `upTo` that are still there, oldest first. Throws for I/O errors. */
+  deleteUpTo(upTo: number): void {
+    let deleted = false;
+    for (let oldest = this.sealed[0]; oldest !== undefined && oldest.seq <= upTo; oldest = this.sealed[0]) {
+      fileSystem.remove(sealedPath(this.dir, this.name, oldest.seq));
+      this.sealed.shift();
+      deleted = true;
+    }
+    if (deleted) fsyncDirectory(this.dir);
+  }
+
+  /**
+   * A sealed segment missing, replaced or shorter than when it was sealed, or null. Not checked
+   * while a pack's install is pending: some of them are gone on purpose.
+   */
+  check(): string | null {
+    if (this.pending !== null) return null;
+    for (const segment of this.sealed) {
+      const path = sealedPath(this.dir, this.name, segment.seq);
+      const file = statIfExists(path);
+      if (file === null) return `${path} was deleted`;
+      if (!file.isFile || file.ino !== segment.ino) return `${path} was replaced`;
+      if (file.size < segment.size) return `${path} was cut from ${segment.size} to ${file.size} bytes`;
+    }
+    return null;
+  }
+
+  /**
+   * Replaces the sealed segments up to `seq` with the committed pack `seq`, whose highest item id
+   * is `maxId`. If a step fails, the pack stays pending (and throws): `finishPending` goes on.
+   */
+  install(seq: number, maxId: number): void {
+    this.pending = { seq, maxId };
+    installPack(this.dir, this.name, seq, this.sealed.map((segment) => segment.seq));
+    this.pending = null;
+    const kept = this.sealed.filter((segment) => segment.seq > seq);
+    const file = fileSystem.stat(sealedPath(this.dir, this.name, seq));
+    this.sealed.splice(0, this.sealed.length, { seq, maxId, size: file.size, ino: file.ino }, ...kept);
+  }
+
+  /** Finishes the install of a pack cut short by a fault (nothing to do if there is none). Throws if it fails again. */
+  finishPending(): void {
+    if (this.pending !== null) this.install(this.pending.seq, this.pending.maxId);
+  }
+
+  /**
+   * A rebuild committed pack `seq` (the old active segment was moved aside under that number): it
+   * replaces every segment so far, an older pending pack included, and `seq + 1` is active.
+   */
+  rebuilt(seq: number, maxId: number): void {
+    if (this.pending !== null && this.pending.seq !== seq) removeQuietly(packPath(this.dir, this.name, this.pending.seq));
+    const replaced = [...this.sealed.map((segment) => segment.seq), seq];
+    this.sealed.splice(0, this.sealed.length, ...replaced.map((old) => ({ seq: old, maxId: 0, size: 0, ino: 0 })));
+    this.pending = { seq, maxId };
+    this.activeSeq = seq + 1;
+    this.activeMaxId = 0;
+  }
+
+  /** Every file this list names that a rebuild replaces (the sealed segments and the one it moves aside). */
+  rebuildPaths(): string[] {
+    return [...this.sealed.map((segment) => segment.seq), this.activeSeq].map((seq) => sealedPath(this.dir, this.name, seq));
+  }
+
+  /** Deletes the sealed segments and a pending pack, oldest first; returns the errors met. */
+  eraseFiles(): unknown[] {
+    const errors: unknown[] = [];
+    const paths = this.sealed.map((segment) => sealedPath(this.dir, this.name, segment.seq));
+    if (this.pending !== null) paths.push(packPath(this.dir, this.name, this.pending.seq));
+    for (const path of paths) {
+      try {
+        fileSystem.remove(path);
+      } catch (error) {
+        errors.push(error);
+      }
+    }
+    this.pending = null;
+    this.sealed.length = 0;
+    return errors;
+  }
+}
