@@ -29,6 +29,16 @@ import { fanoutParent, isValidQueueName } from "../queue_name.ts";
 
 export class QueueUnavailableError extends Error {}
 
+/** Creates a fanout child's file (it must exist to be loaded again); on failure erases the journal and throws. */
+function createOrErase(name: string, journal: Journal): void {
+  try {
+    journal.createFile();
+  } catch (error) {
+    eraseJournal(name, journal);
+    throw error;
+  }
+}
+
 /** What an upkeep does for a name that is not served: load its journal, remove its files, or nothing. */
 type Retry = "load" | "remove" | null;
 
@@ -312,13 +322,15 @@ export class QueueCollection {
     const settings = queueConfigFor(this.config, name);
     const opened = this.openJournal(name, files, settings);
     let journal: Journal | null = opened.journal;
+    const parent = fanoutParent(name);
     if (!settings.journal) {
       eraseJournal(name, journal); // memory only: what was replayed stays in memory
       journal = null;
+    } else if (parent !== null) {
+      createOrErase(name, journal);
     }
     const queue = new PersistentQueue(name, settings, journal, opened, this.hooks);
     this.queues.set(name, queue);
-    const parent = fanoutParent(name);
     if (parent !== null) {
       let set = this.children.get(parent);
       if (set === undefined) this.children.set(parent, (set = new Set()));
