@@ -36,6 +36,8 @@ export interface FreshFile {
   readonly fd: number;
   readonly identity: Identity;
   readonly extent: Extent;
+  /** Its bytes were fsynced. */
+  readonly synced: boolean;
 }
 
 /** Which file a name pointed to when we last had it open. */
@@ -56,18 +58,22 @@ export class ActiveFile implements IdleClosable {
   private retired: number[] = [];
   /** fsync the directory when the file is created (the sync policy wants new files durable). */
   durableCreate = true;
+  /** Appends and cuts made to the file so far, and how many of them the last fsync that worked covers. */
+  private changes = 0;
+  private syncedChanges = 0;
 
   /**
-   * The active file at `path`, whose intact part holds `records` records; created (with a header)
-   * by the first step that needs it if there is none yet. `idle` says whether the writer owes
-   * nothing on it (no fsync planned), so that its descriptor may be closed.
+   * The active file at `path`: `found` (as replay left it; its intact part holds `records`
+   * records), or, if null, one created (with a header) by the first step that needs it. `idle`
+   * says whether the writer owes nothing on it (no fsync planned), so that its descriptor may be
+   * closed.
    */
   constructor(
     readonly path: string,
+    found: FileInfo | null,
     records: number,
     private readonly idle: () => boolean,
   ) {
-    const found = statIfExists(path);
     this.identity = found === null ? null : identityOf(found);
     this.extent = { bytes: found === null ? FILE_HEADER_SIZE : found.size, records };
     if (found?.size === 0) {
@@ -102,6 +108,7 @@ export class ActiveFile implements IdleClosable {
   }
 
   append(chunks: readonly Uint8Array[], added: Extent): void {
+    this.changes++;
     writeFully(this.descriptor(), chunks);
     this.extent = grow(this.extent, added);
   }
@@ -113,6 +120,7 @@ export class ActiveFile implements IdleClosable {
    */
   cutBack(extent: Extent = this.extent): boolean {
     this.extent = extent;
+    this.changes++;
     try {
       fileSystem.ftruncate(this.descriptor(), extent.bytes);
       return true;
@@ -121,9 +129,12 @@ export class ActiveFile implements IdleClosable {
     }
   }
 
-  /** fsyncs the file (nothing to do for one not created yet). */
+  /** fsyncs the file (nothing to do if nothing changed since the last fsync, or it was never created). */
   sync(): void {
-    if (this.identity !== null) fileSystem.fsync(this.descriptor());
+    if (this.identity === null || this.changes === this.syncedChanges) return;
+    const covered = this.changes;
+    fileSystem.fsync(this.descriptor());
+    this.syncedChanges = covered;
   }
 
   /** fsync off the event loop; `done` runs once it returns. */
@@ -135,7 +146,10 @@ export class ActiveFile implements IdleClosable {
       return queueMicrotask(() => done(error as Error));
     }
     this.syncsInFlight++;
+    const covered = this.changes;
+    const identity = this.identity;
     fileSystem.fsyncAsync(fd, (error) => {
+      if (error === null && identity === this.identity) this.syncedChanges = Math.max(this.syncedChanges, covered);
       if (--this.syncsInFlight === 0) for (const fd of this.retired.splice(0)) closeQuietly(fd);
       done(error);
     });
@@ -153,7 +167,7 @@ export class ActiveFile implements IdleClosable {
       const chunks = [encodeFileHeader(), encodeSegmentRecord(info)];
       writeFully(fd, chunks);
       if (sync) fileSystem.fsync(fd);
-      return { temp, fd, identity: identityOf(fileSystem.fstat(fd)), extent: { bytes: chunks[0]!.length + chunks[1]!.length, records: 1 } };
+      return { temp, fd, identity: identityOf(fileSystem.fstat(fd)), extent: { bytes: chunks[0]!.length + chunks[1]!.length, records: 1 }, synced: sync };
     } catch (error) {
       discard({ temp, fd });
       throw error;
@@ -241,7 +255,14 @@ export class ActiveFile implements IdleClosable {
 
   /** Creates the file with its header (it must not exist: another file at its name is not ours). */
   private create(): number {
-    const fd = fileSystem.open(this.path, "ax");
+    let fd: number;
+    try {
+      fd = fileSystem.open(this.path, "ax");
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+      const what = statIfExists(this.path)?.isDirectory ? "a directory" : "a file not written by this server";
+      throw new Error(`${this.path} is ${what}; move it out of the way`);
+    }
     try {
       writeFully(fd, [encodeFileHeader()]);
       this.identity = identityOf(fileSystem.fstat(fd));
@@ -277,6 +298,8 @@ export class ActiveFile implements IdleClosable {
     this.fd = fresh.fd;
     this.identity = fresh.identity;
     this.extent = fresh.extent;
+    this.changes = fresh.synced ? 0 : 1;
+    this.syncedChanges = 0;
     touch(this);
   }
 

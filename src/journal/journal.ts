@@ -56,7 +56,7 @@ export class Journal {
   ) {
     this.segments = new SegmentList(dir, name, state);
     this.settings = settings;
-    this.writer = new JournalWriter(activePath(dir, name), state.activeRecords, settings.policy, { ...events, onWritten: () => this.rotateIfFull() });
+    this.writer = new JournalWriter(activePath(dir, name), state, settings.policy, { ...events, onWritten: () => this.rotateIfFull() });
     this.reader = new AddReader({ pathOf: (seq) => this.segments.pathOf(seq), nextSeq: (seq) => this.segments.after(seq) });
   }
 

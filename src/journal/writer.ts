@@ -24,6 +24,7 @@ import { errorText } from "../errors.ts";
 import { ActiveFile, grow, type Extent, type FreshFile } from "./active_file.ts";
 import { Commit, DURABLE } from "./commit.ts";
 import { markDirty } from "./flush_scheduler.ts";
+import type { FileInfo } from "./files.ts";
 import { FsyncPipeline, type Unsynced } from "./fsync_pipeline.ts";
 import type { Item } from "./item.ts";
 import { OP_ABORT, OP_OPEN, OP_PUT_BACK, OP_REMOVE, type IdOp, type SegmentInfo } from "./record.ts";
@@ -65,14 +66,14 @@ export class JournalWriter {
   private directorySyncNeeded = false;
   private closed = false;
 
-  /** Opens the active segment at `path`, whose intact part holds `records` records. */
+  /** Appends to the active segment at `path`: `active.activeFile` as replay left it (or none yet), holding `activeRecords` intact records. */
   constructor(
     path: string,
-    records: number,
+    active: { readonly activeRecords: number; readonly activeFile: FileInfo | null },
     private policy: SyncPolicy,
     private readonly events: WriterEvents,
   ) {
-    this.file = new ActiveFile(path, records, () => this.owesNothing());
+    this.file = new ActiveFile(path, active.activeFile, active.activeRecords, () => this.owesNothing());
     this.file.durableCreate = policy.kind !== "never";
     this.fsyncs = new FsyncPipeline(this.file, (error, owed) => this.syncFailed(error, owed));
   }

@@ -110,7 +110,7 @@ describe("journal files opened lazily and closed when idle", () => {
     expect(journal.checkFiles()).toMatch(/replaced by a file not written by this server/);
     journal.appendAdd(item(1));
     flushJournals();
-    expect(journal.failure).toMatch(/EEXIST/);
+    expect(journal.failure).toMatch(/is a file not written by this server; move it out of the way/);
     journal.close();
   });
 
