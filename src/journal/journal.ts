@@ -87,6 +87,11 @@ export class Journal {
     return this.writer.lastCommit;
   }
 
+  /** Records appended so far (see JournalWriter.appends). */
+  get appends(): number {
+    return this.writer.appends;
+  }
+
   get compacting(): boolean {
     return this.compaction !== null;
   }

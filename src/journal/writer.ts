@@ -65,6 +65,7 @@ export class JournalWriter {
   /** The directory entry of the last rotation may not be on disk yet. */
   private directorySyncNeeded = false;
   private closed = false;
+  private appendCount = 0;
 
   /** Appends to the active segment at `path`: `active.activeFile` as replay left it (or none yet), holding `activeRecords` intact records. */
   constructor(
@@ -153,7 +154,13 @@ export class JournalWriter {
     return this.appended();
   }
 
+  /** Records appended so far (to tell whether anything happened since a given moment). */
+  get appends(): number {
+    return this.appendCount;
+  }
+
   private appended(): Commit {
+    this.appendCount++;
     if (this.failure !== null) {
       // The record waits for the retry, and so does anyone who waits for it.
       this.latest = this.retryCommit!;

@@ -8,7 +8,10 @@
  *
  * Invariants: disk items are all after the memory items in queue order, their ADD records start
  * at `disk.start`, and every ADD record from there on belongs to the disk region; `memBytes` is
- * the sum of the memory items' sizes. Without a journal there is no disk region.
+ * the sum of the memory items' sizes. Without a journal there is no disk region. The memory
+ * items are a front of items put back at the head (aborted, given back; any ids) followed by
+ * items in ascending id order, and `frontMins[i]` is the smallest id among the innermost i + 1
+ * front items, so the smallest id in memory is known in O(1).
  */
 import type { Position } from "../journal/add_reader.ts";
 import { ownedBytes } from "../journal/byte_slab.ts";
@@ -22,6 +25,8 @@ import { Deque } from "./deque.ts";
 export class ItemStore {
   private readonly memory = new Deque<Item>();
   private memBytes = 0;
+  /** Prefix minima of the ids of the front (see the invariants): one per front item, the head's last. */
+  private frontMins: number[] = [];
   /** Why the last read-back failed, or null: items wait on disk that can't be served now. */
   readFailure: string | null = null;
 
@@ -33,6 +38,7 @@ export class ItemStore {
     private readonly queueName: string,
   ) {
     for (const item of items) this.pushToMemory(item);
+    this.frontMins = frontMinimaOf(items);
   }
 
   get count(): number {
@@ -110,6 +116,7 @@ export class ItemStore {
   unshift(item: Item): void {
     this.memory.unshift(item);
     this.memBytes += item.data.length;
+    this.frontMins.push(Math.min(item.id, this.frontMins.at(-1) ?? Infinity));
   }
 
   peek(): Item | undefined {
@@ -122,6 +129,7 @@ export class ItemStore {
     const item = this.memory.shift();
     if (item === undefined) return undefined;
     this.memBytes -= item.data.length;
+    this.frontMins.pop();
     if (this.disk !== null && this.memBytes < this.budget / 2) this.readBackSafely();
     return item;
   }
@@ -130,28 +138,36 @@ export class ItemStore {
   clear(): void {
     this.memory.clear();
     this.memBytes = 0;
+    this.frontMins = [];
     this.disk = null;
     this.readFailure = null;
   }
 
-  /** Keeps only the memory items for which `keep` is true (items on disk are left alone). */
+  /** Keeps only the memory items for which `keep` is true (items on disk are left alone). O(n). */
   retainInMemory(keep: (item: Item) => boolean): void {
+    const frontLength = this.frontMins.length;
+    const keptFront: Item[] = [];
+    let index = 0;
     this.memory.retain((item) => {
-      if (keep(item)) return true;
+      const inFront = index++ < frontLength;
+      if (keep(item)) {
+        if (inFront) keptFront.push(item);
+        return true;
+      }
       this.memBytes -= item.data.length;
       return false;
     });
+    this.frontMins = prefixMinima(keptFront);
   }
 
   memoryItems(): Iterable<Item> {
     return this.memory;
   }
 
-  /** The smallest id of an item in memory (aborted items may sit before smaller ids), or Infinity. */
+  /** The smallest id of an item in memory (aborted items may sit before smaller ids), or Infinity. O(1). */
   minMemoryId(): number {
-    let min = Infinity;
-    for (const item of this.memory) if (item.id < min) min = item.id;
-    return min;
+    const front = this.frontMins.at(-1) ?? Infinity;
+    return Math.min(front, this.memory.at(this.frontMins.length)?.id ?? Infinity);
   }
 
   private pushToMemory(item: Item): void {
@@ -211,6 +227,24 @@ export class ItemStore {
     log.error(`queue '${this.queueName}': ${why}`);
     this.disk = null;
   }
+}
+
+/** `frontMins` for items in queue order: the front is everything before the ascending tail. */
+function frontMinimaOf(items: readonly Item[]): number[] {
+  let tail = items.length - 1;
+  while (tail > 0 && items[tail - 1]!.id < items[tail]!.id) tail--;
+  return prefixMinima(items.slice(0, Math.max(tail, 0)));
+}
+
+/** Prefix minima of the ids of `front` (head first), innermost first: the head's is last. */
+function prefixMinima(front: readonly Item[]): number[] {
+  const minima: number[] = [];
+  let min = Infinity;
+  for (let i = front.length - 1; i >= 0; i--) {
+    min = Math.min(min, front[i]!.id);
+    minima.push(min);
+  }
+  return minima;
 }
 
 /** The item, with its bytes copied if they are a small view into a bigger buffer (a socket read). */

@@ -263,9 +263,9 @@ export class PersistentQueue {
     return null;
   }
 
-  /** Looks after the journal; called about once a second (see JournalUpkeep). */
-  maintainJournal(): void {
-    if (this.journal !== null && !this.deleted) this.upkeep.run(this.journal, this.upkeepView);
+  /** Looks after the journal; called about once a second, routinely (see JournalUpkeep). */
+  maintainJournal(thorough = true): void {
+    if (this.journal !== null && !this.deleted) this.upkeep.run(this.journal, this.upkeepView, thorough);
   }
 
   /**

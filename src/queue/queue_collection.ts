@@ -26,6 +26,7 @@ import type { WriterEvents } from "../journal/writer.ts";
 import { log } from "../log.ts";
 import { PersistentQueue, eraseJournal, type AddResult, type Expiry, type QueueHooks } from "./persistent_queue.ts";
 import { fanoutParent, isValidQueueName } from "../queue_name.ts";
+import { SlicedRound } from "./sliced_round.ts";
 
 export class QueueUnavailableError extends Error {}
 
@@ -63,7 +64,12 @@ export class QueueCollection {
   private lockCheckFailing = false;
   private totalItemsOfDeleted = 0;
   private readonly hooks: QueueHooks = { expired: (queue, item) => this.moveExpired(queue, item) };
-  private readonly upkeep = setInterval(() => this.maintainJournals(), JOURNAL_UPKEEP_MS);
+  /** The routine upkeep of every queue, a few ms per turn (see `routineUpkeep`). */
+  private readonly upkeepRound = new SlicedRound<PersistentQueue>(
+    (queue) => queue.maintainJournal(false),
+    (error, queue) => log.error(`queue '${queue.name}': journal upkeep failed: ${errorText(error)}`),
+  );
+  private readonly upkeep = setInterval(() => this.routineUpkeep(), JOURNAL_UPKEEP_MS);
 
   private constructor(
     private config: KestrelConfig,
@@ -232,14 +238,29 @@ export class QueueCollection {
   }
 
   /**
-   * Once a second: keeps the lock in place, loads queues whose journals could not be opened
-   * before if the cause is gone, and looks after every journal (retries after faults, rebuilds
-   * files deleted under the server, deletes what is no longer needed, compacts where worth it).
+   * Keeps the lock in place, loads queues whose journals could not be opened before if the
+   * cause is gone, and looks after every journal now (retries after faults, rebuilds files
+   * deleted under the server, deletes what is no longer needed, compacts where worth it).
    */
   maintainJournals(): void {
+    this.maintainDirectory();
+    for (const queue of this.queues.values()) queue.maintainJournal();
+  }
+
+  /**
+   * Once a second: the same, spread over event-loop turns (a few ms each) and skipping most
+   * rounds for idle queues (JournalUpkeep), so 10,000 queues cost no long turn. A round still
+   * running when the next is due is left to finish.
+   */
+  private routineUpkeep(): void {
+    if (this.upkeepRound.running) return;
+    this.maintainDirectory();
+    this.upkeepRound.start(this.queues.values());
+  }
+
+  private maintainDirectory(): void {
     this.verifyLock();
     if ([...this.unavailable.values()].some((entry) => entry.retry !== null)) this.retryUnavailable();
-    for (const queue of this.queues.values()) queue.maintainJournal();
   }
 
   private verifyLock(): void {
@@ -289,6 +310,7 @@ export class QueueCollection {
   /** Writes and syncs every journal (waiters are released); the collection is unusable after. */
   close(): void {
     clearInterval(this.upkeep);
+    this.upkeepRound.stop();
     flushJournals();
     for (const queue of this.queues.values()) queue.close();
     this.queues.clear();
