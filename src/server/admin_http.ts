@@ -21,6 +21,8 @@ const SERVER_METRICS: Readonly<Record<string, readonly [string, MetricType, stri
   bytes_read: ["kestrel_read_bytes_total", "counter", "Protocol bytes received."],
   bytes_written: ["kestrel_written_bytes_total", "counter", "Protocol bytes sent."],
   memory_collections: ["kestrel_memory_collections_total", "counter", "Garbage collections run to keep memory near the live data."],
+  pending_request_bytes: ["kestrel_pending_request_bytes", "gauge", "Request bytes held for all clients (max_pending_request_bytes)."],
+  request_waits: ["kestrel_request_waits_total", "counter", "Times a client sending a big request had to wait for max_pending_request_bytes."],
 };
 
 const COMMAND_STATS: ReadonlyArray<readonly [string, string]> = [

@@ -6,7 +6,8 @@
  * a STORED waits (with everything behind it) for the journal write that covers it; reading
  * pauses while the reply backlog (replies ready, and replies waiting for a journal write) is over
  * HIGH_WATER, so neither a client that doesn't read nor a stuck journal makes the server buffer
- * without bound; when the connection closes, its open items and the items of
+ * without bound, and while the server-wide request budget refuses what this connection needs
+ * (RequestBudget); when the connection closes, its open items and the items of
  * replies that never reached the socket go back to the head of their queues, and its waits are
  * cancelled.
  */
@@ -18,6 +19,7 @@ import { execute } from "./commands.ts";
 import type { ServerContext, Session } from "./context.ts";
 import { Outbox } from "./outbox.ts";
 import { line, serverError } from "./replies.ts";
+import type { BudgetReader } from "./request_budget.ts";
 import { RequestParser } from "./request_parser.ts";
 
 /** Reply bytes queued for a client before we stop reading its requests. */
@@ -35,7 +37,7 @@ export interface ClientSocket {
   timeout(seconds: number): void;
 }
 
-export class Connection implements Session {
+export class Connection implements Session, BudgetReader {
   readonly outbox: Outbox;
   readonly openItems = new Map<PersistentQueue, Item>();
   private readonly parser: RequestParser;
@@ -78,6 +80,7 @@ export class Connection implements Session {
   onClose(): void {
     if (this.closed) return;
     this.closed = true;
+    this.ctx.requestBudget.release(this);
     this.cancelWait?.();
     this.cancelWait = null;
     // Last taken first, so the first taken ends up at the head again.
@@ -191,9 +194,14 @@ export class Connection implements Session {
     if (!this.suspended) this.armIdleTimer();
   }
 
+  budgetChanged(): void {
+    if (!this.closed) this.updateReadPause();
+  }
+
   private updateReadPause(): void {
-    const shouldPause =
-      this.outbox.backlog >= HIGH_WATER || (this.suspended && this.parser.bufferedBytes > MAX_BUFFERED_WHILE_SUSPENDED);
+    const held = this.parser.bufferedBytes;
+    const granted = this.ctx.requestBudget.claim(this, held, Math.max(held, this.parser.announcedBytes));
+    const shouldPause = !granted || this.outbox.backlog >= HIGH_WATER || (this.suspended && held > MAX_BUFFERED_WHILE_SUSPENDED);
     if (shouldPause === this.readPaused) return;
     this.readPaused = shouldPause;
     if (shouldPause) this.socket.pause();

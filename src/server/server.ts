@@ -17,6 +17,7 @@ import { Connection } from "./connection.ts";
 import type { ServerContext } from "./context.ts";
 import { MemoryPacer } from "./memory_pacer.ts";
 import { serverError } from "./replies.ts";
+import { RequestBudget } from "./request_budget.ts";
 import { ServerStats } from "./stats.ts";
 
 /** How long a stopping server waits for clients to take their last replies. */
@@ -49,6 +50,7 @@ export class KestrelServer {
       queues,
       stats: this.stats,
       pacer: new MemoryPacer(),
+      requestBudget: new RequestBudget(() => this.config.server.maxPendingRequestBytes),
       version: options.version,
       config: () => this.config,
       reload: () => this.reload(),

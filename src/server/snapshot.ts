@@ -58,6 +58,8 @@ export function takeSnapshot(ctx: ServerContext): Snapshot {
     ["bytes_read", s.bytesRead],
     ["bytes_written", s.bytesWritten],
     ["memory_collections", ctx.pacer.collections],
+    ["pending_request_bytes", ctx.requestBudget.bytes],
+    ["request_waits", ctx.requestBudget.refusals],
   ];
   const queues = queuesByName(ctx).map((queue) => ({ name: queue.name, stats: queue.stats(), journalFailure: queue.journalFailure ?? queue.readFailure }));
   return { server, queues, unavailable: ctx.queues.unavailableQueues() };
