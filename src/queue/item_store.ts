@@ -4,7 +4,9 @@
  * While the items in memory stay within the budget (max_memory_size), new items are kept in
  * memory. Past it, they are only written to the journal and counted in the disk region; as the
  * head drains below half the budget, items are read back from the journal in order, a batch of
- * up to the free budget at a time. The order is always: memory items, then the disk region.
+ * up to the free budget (at most READ_BACK_SLICE) at a time, so no read-back is a long turn even
+ * after a reload raised the budget by a GiB. The order is always: memory items, then the disk
+ * region.
  *
  * Invariants: disk items are all after the memory items in queue order, their ADD records start
  * at `disk.start`, and every ADD record from there on belongs to the disk region; `memBytes` is
@@ -21,6 +23,9 @@ import type { DiskRegion } from "../journal/replay_state.ts";
 import { errorText } from "../errors.ts";
 import { log } from "../log.ts";
 import { Deque } from "./deque.ts";
+
+/** Most item bytes one read-back reads (the rest comes with the next takes). */
+const READ_BACK_SLICE = 4 * 1024 * 1024;
 
 export class ItemStore {
   private readonly memory = new Deque<Item>();
@@ -201,7 +206,7 @@ export class ItemStore {
    * Reads disk items back into memory: up to `maxBytes` (the free budget), and at least one item.
    * Throws for I/O errors.
    */
-  private readBack(maxBytes = Math.max(this.budget - this.memBytes, 1)): void {
+  private readBack(maxBytes = Math.max(Math.min(this.budget - this.memBytes, READ_BACK_SLICE), 1)): void {
     // While the journal can't be written, the last records may still wait in the writer.
     if (this.readBackBatch(maxBytes) || this.journal?.failure != null) return;
     this.dropDisk(`${this.disk!.count} item(s) expected in the journal are not there (it was damaged under the server): lost`);

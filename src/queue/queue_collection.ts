@@ -14,6 +14,7 @@
 import { queueConfigFor, type KestrelConfig } from "../config/load.ts";
 import type { QueueConfig } from "../config/schema.ts";
 import { allOf, type Commit } from "../journal/commit.ts";
+import { ownedBytes } from "../journal/byte_slab.ts";
 import { flushJournals } from "../journal/flush_scheduler.ts";
 import type { Item } from "../journal/item.ts";
 import { journalOf, openDataDirectory, removeJournalFiles, scanDataDirectory } from "../journal/data_directory.ts";
@@ -129,9 +130,11 @@ export class QueueCollection {
    * queue or one of its children can't write its journal, the item is refused for all of them
    * ("unavailable"; `writeFailure` says why): a STORED means every fanout queue has it.
    */
-  add(name: string, data: Uint8Array, expiry: number, now: number): AddResult {
+  add(name: string, received: Uint8Array, expiry: number, now: number): AddResult {
     const queue = this.getOrCreate(name);
     if (this.writeFailure(name) !== null) return "unavailable";
+    // One home for the bytes, shared by the parent and every child (items never change).
+    const data = ownedBytes(received);
     const result = queue.add(data, expiry, now);
     const children = this.children.get(name);
     if (typeof result === "string" || children === undefined) return result;

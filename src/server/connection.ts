@@ -2,7 +2,9 @@
  * One client connection: bytes in, frames executed in order, replies out.
  *
  * Invariants: requests are executed strictly in arrival order and one at a time (a blocking get
- * suspends everything behind it); replies that are ready leave in one socket write per turn, and
+ * suspends everything behind it); a connection executes for at most TURN_BUDGET_MS per
+ * event-loop turn (then the rest of its pipelined requests wait for a later turn, so one client's
+ * burst can't stall the others); replies that are ready leave in one socket write per turn, and
  * a STORED waits (with everything behind it) for the journal write that covers it; reading
  * pauses while the reply backlog (replies ready, and replies waiting for a journal write) is over
  * HIGH_WATER, so neither a client that doesn't read nor a stuck journal makes the server buffer
@@ -24,8 +26,10 @@ import { RequestParser } from "./request_parser.ts";
 
 /** Reply bytes queued for a client before we stop reading its requests. */
 const HIGH_WATER = 4 * 1024 * 1024;
-/** Request bytes buffered while a blocking get waits before we stop reading. */
-const MAX_BUFFERED_WHILE_SUSPENDED = 1024 * 1024;
+/** Request bytes buffered while a blocking get waits, or while requests wait for a later turn, before we stop reading. */
+const MAX_BUFFERED_WHILE_WAITING = 1024 * 1024;
+/** How long one connection executes requests in one event-loop turn. */
+const TURN_BUDGET_MS = 5;
 export const MAX_LINE_LENGTH = 8192;
 
 /** The part of a Bun socket a connection uses (a test can supply its own). */
@@ -48,6 +52,8 @@ export class Connection implements Session, BudgetReader {
   private closed = false;
   private readPaused = false;
   private writeScheduled = false;
+  /** Requests are left for a later turn (the turn's budget ran out). */
+  private behind = false;
   private bytesWrittenReported = 0;
 
   constructor(
@@ -134,14 +140,16 @@ export class Connection implements Session, BudgetReader {
     this.replyReady();
   }
 
-  /** Executes buffered requests until input runs out or something must wait, then writes. */
+  /** Executes buffered requests until input runs out, something must wait or the turn's budget is spent, then writes. */
   private process(): void {
     if (this.processing || this.closed) return;
     this.processing = true;
+    const until = performance.now() + TURN_BUDGET_MS;
     try {
-      // Each round ends when input runs out, a command waits, or the replies pile up; in the
-      // last case the replies are written and, if the socket took them, the next round starts.
-      while (this.executeBuffered()) {
+      // Each round ends when input runs out, a command waits, the budget is spent, or the
+      // replies pile up; in the last case the replies are written and, if the socket took them,
+      // the next round starts.
+      while (this.executeBuffered(until)) {
         this.writeOut();
         if (this.outbox.backlog >= HIGH_WATER || this.closed) break;
       }
@@ -151,10 +159,14 @@ export class Connection implements Session, BudgetReader {
     this.writeOut();
   }
 
-  /** Runs frames until there are none or one can't run now; true if stopped by the backlog. */
-  private executeBuffered(): boolean {
+  /** Runs frames until there are none, one can't run now or `until` passed; true if stopped by the backlog. */
+  private executeBuffered(until: number): boolean {
     while (!this.suspended && !this.closing) {
       if (this.outbox.backlog >= HIGH_WATER) return true;
+      if (performance.now() >= until) {
+        this.continueLater();
+        return false;
+      }
       const frame = this.parser.next();
       if (frame === null) return false;
       if (frame.kind === "fatal") {
@@ -165,6 +177,16 @@ export class Connection implements Session, BudgetReader {
       this.executeSafely(frame);
     }
     return false;
+  }
+
+  /** The turn's budget is spent: the rest waits for a later turn. */
+  private continueLater(): void {
+    if (this.behind) return;
+    this.behind = true;
+    setImmediate(() => {
+      this.behind = false;
+      this.process();
+    });
   }
 
   private executeSafely(frame: Parameters<typeof execute>[0]): void {
@@ -201,7 +223,8 @@ export class Connection implements Session, BudgetReader {
   private updateReadPause(): void {
     const held = this.parser.bufferedBytes;
     const granted = this.ctx.requestBudget.claim(this, held, Math.max(held, this.parser.announcedBytes));
-    const shouldPause = !granted || this.outbox.backlog >= HIGH_WATER || (this.suspended && held > MAX_BUFFERED_WHILE_SUSPENDED);
+    const waiting = this.suspended || this.behind;
+    const shouldPause = !granted || this.outbox.backlog >= HIGH_WATER || (waiting && held > MAX_BUFFERED_WHILE_WAITING);
     if (shouldPause === this.readPaused) return;
     this.readPaused = shouldPause;
     if (shouldPause) this.socket.pause();

@@ -35,6 +35,22 @@ function take(queues: QueueCollection, name: string, count: number): number[] {
 const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
 
 describe("read-behind", () => {
+  test("after a reload raises the budget, items come back at most 4 MiB per take, not all at once", () => {
+    const dir = tempDir();
+    const queues = QueueCollection.load(configFor(dir, CONFIG));
+    fill(queues, "q", 0, 20_000); // about 10 MB, nearly all on disk
+    const queue = queues.getOrCreate("q");
+    queue.reconfigure({ ...queue.settings, maxMemorySize: 1024 * 1024 * 1024 });
+    // Each take that finds memory under half the budget reads one slice back.
+    const before = queue.stats().memBytes;
+    expect(take(queues, "q", 1)).toEqual([0]);
+    const grew = queue.stats().memBytes - before;
+    expect(grew).toBeGreaterThan(1024 * 1024);
+    expect(grew).toBeLessThanOrEqual(4 * 1024 * 1024);
+    expect(take(queues, "q", 20_000)).toEqual(range(1, 20_000));
+    queues.close();
+  });
+
   test("a queue 25x its memory budget keeps its head in memory and comes back in order", () => {
     const dir = tempDir();
     const queues = QueueCollection.load(configFor(dir, CONFIG));
