@@ -388,7 +388,9 @@ export class PersistentQueue {
     this.discardExpired(now);
     if (this.expiredAtHead(now)) return undefined;
     const item = this.store.shift();
-    if (item !== undefined) this.lastAge = now - item.addTime;
+    // Both are wall-clock times (add times are kept in the journal, across restarts): a clock set
+    // back since the add would make the age negative; it counts 0 instead.
+    if (item !== undefined) this.lastAge = Math.max(0, now - item.addTime);
     return item;
   }
 

@@ -31,7 +31,7 @@ export class WaiterList {
 
   add(mode: WaitMode, timeoutMs: number, deliver: (item: Item | null) => void): Waiter {
     const waiter: Waiter = { mode, deliver, deadline: null, live: true };
-    waiter.deadline = deadlines.add(Date.now() + timeoutMs, () => {
+    waiter.deadline = deadlines.add(timeoutMs, () => {
       waiter.deadline = null;
       if (this.retire(waiter)) deliver(null);
     });

@@ -7,6 +7,7 @@
  * replies a client did not take in time, then writes, syncs and closes every journal.
  */
 import type { Server, Socket, TCPSocketListener } from "bun";
+import { monotonicMs } from "../clock.ts";
 import type { KestrelConfig } from "../config/load.ts";
 import { errorText } from "../errors.ts";
 import { flushJournals } from "../journal/flush_scheduler.ts";
@@ -148,8 +149,8 @@ export class KestrelServer {
     this.queues.releaseWaiters();
     for (const connection of this.connections) connection.quit();
     flushJournals();
-    const deadline = Date.now() + STOP_GRACE_MS;
-    while (this.connections.size > 0 && Date.now() < deadline) await Bun.sleep(10);
+    const deadline = monotonicMs() + STOP_GRACE_MS;
+    while (this.connections.size > 0 && monotonicMs() < deadline) await Bun.sleep(10);
     // Clients that didn't take their replies: the items in them go back before the journals close.
     for (const connection of this.connections) connection.onClose();
     this.queues.close();

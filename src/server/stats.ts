@@ -3,8 +3,11 @@
  *
  * Plain numbers, bumped by the connection and command code; nothing here does I/O.
  */
+import { monotonicMs } from "../clock.ts";
+
 export class ServerStats {
-  readonly startedAt = Date.now();
+  /** When the server started, on the monotonic clock (`uptime` must not follow wall-clock jumps). */
+  readonly startedAt = monotonicMs();
   totalConnections = 0;
   currConnections = 0;
   cmdGet = 0;
