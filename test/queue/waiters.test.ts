@@ -34,3 +34,22 @@ test("a wall clock jumping forward an hour doesn't end a wait early", async () =
   list.releaseAll();
   expect(await long).toBeNull();
 }, 2000);
+
+test("waits that time out let go of everything they hold, though no item ever comes", async () => {
+  const list = new WaiterList();
+  const count = 2000;
+  const held: WeakRef<object>[] = [];
+  const { promise: allTimedOut, resolve } = Promise.withResolvers<void>();
+  let timedOut = 0;
+  for (let i = 0; i < count; i++) {
+    const connection = { i };
+    held.push(new WeakRef(connection));
+    list.add("remove", 1, (item) => {
+      if (item === null && connection.i >= 0 && ++timedOut === count) resolve();
+    });
+  }
+  await allTimedOut;
+  Bun.gc(true);
+  expect(held.filter((ref) => ref.deref() !== undefined).length).toBeLessThan(count / 10);
+  expect(list.size).toBe(0);
+});
