@@ -16,6 +16,7 @@ import { QueueCollection } from "../queue/queue_collection.ts";
 import { startAdminHttp } from "./admin_http.ts";
 import { Connection } from "./connection.ts";
 import type { ServerContext } from "./context.ts";
+import { ExpirySweep } from "./expiry_sweep.ts";
 import { MemoryPacer } from "./memory_pacer.ts";
 import { serverError } from "./replies.ts";
 import { RequestBudget } from "./request_budget.ts";
@@ -36,7 +37,7 @@ export class KestrelServer {
   private readonly listener: TCPSocketListener<Connection | null>;
   private readonly admin: Server<undefined> | null;
   private readonly ctx: ServerContext;
-  private expiryTimer: ReturnType<typeof setInterval> | null = null;
+  private readonly expirySweep: ExpirySweep;
   private stopping: Promise<void> | null = null;
   private resolveStopped!: () => void;
   /** Resolves once the server has stopped (after `stop()` or a `shutdown` command). */
@@ -57,6 +58,7 @@ export class KestrelServer {
       reload: () => this.reload(),
       shutdown: () => void this.stop(),
     };
+    this.expirySweep = new ExpirySweep(() => this.queues.discardAllExpired(Date.now()));
     this.listener = this.listen();
     const { adminHost, adminPort } = config.server;
     try {
@@ -65,7 +67,7 @@ export class KestrelServer {
       this.listener.stop(true);
       throw error;
     }
-    this.startExpirySweep();
+    this.expirySweep.setFrequency(config.server.expirationTimerFrequency);
   }
 
   static start(config: KestrelConfig, options: ServerOptions): KestrelServer {
@@ -128,7 +130,7 @@ export class KestrelServer {
       useLogTarget(logTarget);
       this.config = config;
       applyToQueues();
-      this.startExpirySweep();
+      this.expirySweep.setFrequency(config.server.expirationTimerFrequency);
       for (const key of Object.keys(fixed) as (keyof typeof fixed)[]) {
         if (before[key] !== after[key]) log.warn(`reload: ${key} changed to ${after[key]}; it takes effect at the next restart`);
       }
@@ -145,7 +147,7 @@ export class KestrelServer {
     log.info("stopping: no new connections; writing and closing journals");
     this.listener.stop(false);
     void this.admin?.stop(true);
-    if (this.expiryTimer !== null) clearInterval(this.expiryTimer);
+    this.expirySweep.stop();
     this.queues.releaseWaiters();
     for (const connection of this.connections) connection.quit();
     flushJournals();
@@ -200,12 +202,5 @@ export class KestrelServer {
     connection.onClose();
     this.connections.delete(connection);
     this.stats.currConnections = this.connections.size;
-  }
-
-  private startExpirySweep(): void {
-    if (this.expiryTimer !== null) clearInterval(this.expiryTimer);
-    this.expiryTimer = null;
-    const every = this.config.server.expirationTimerFrequency;
-    if (every > 0) this.expiryTimer = setInterval(() => this.queues.discardAllExpired(Date.now()), every);
   }
 }
