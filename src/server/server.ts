@@ -6,7 +6,7 @@
  * what they owe (replies waiting for a journal write go once it is done), puts back the items of
  * replies a client did not take in time, then writes, syncs and closes every journal.
  */
-import type { Server, Socket, TCPSocketListener } from "bun";
+import type { Server, Socket } from "bun";
 import { monotonicMs } from "../clock.ts";
 import type { KestrelConfig } from "../config/load.ts";
 import { errorText } from "../errors.ts";
@@ -17,6 +17,7 @@ import { startAdminHttp } from "./admin_http.ts";
 import { Connection } from "./connection.ts";
 import type { ServerContext } from "./context.ts";
 import { ExpirySweep } from "./expiry_sweep.ts";
+import { Listener } from "./listener.ts";
 import { MemoryPacer } from "./memory_pacer.ts";
 import { serverError } from "./replies.ts";
 import { RequestBudget } from "./request_budget.ts";
@@ -34,7 +35,7 @@ export interface ServerOptions {
 export class KestrelServer {
   private readonly stats = new ServerStats();
   private readonly connections = new Set<Connection>();
-  private readonly listener: TCPSocketListener<Connection | null>;
+  private readonly listener: Listener<Connection | null>;
   private readonly admin: Server<undefined> | null;
   private readonly ctx: ServerContext;
   private readonly expirySweep: ExpirySweep;
@@ -161,17 +162,19 @@ export class KestrelServer {
     this.resolveStopped();
   }
 
-  private listen(): TCPSocketListener<Connection | null> {
+  private listen(): Listener<Connection | null> {
     const { host, port } = this.config.server;
-    return Bun.listen<Connection | null>({
-      hostname: host,
+    return new Listener<Connection | null>(
+      host,
       port,
-      socket: {
+      {
         open: (socket) => {
           const { maxConnections, maxRequestSize, timeout } = this.config.server;
-          if (this.stopping !== null || this.connections.size >= maxConnections) {
+          const refusal =
+            this.stopping !== null ? "server is stopping" : this.connections.size >= maxConnections ? "too many connections" : this.listener.refusal();
+          if (refusal !== null) {
             socket.data = null;
-            socket.end(serverError(this.stopping ? "server is stopping" : "too many connections"));
+            socket.end(serverError(refusal));
             return;
           }
           const connection = new Connection(socket, this.ctx, Math.ceil(timeout / 1000), maxRequestSize);
@@ -193,7 +196,8 @@ export class KestrelServer {
           socket.data.onIdleTimeout();
         },
       },
-    });
+      this.stats,
+    );
   }
 
   private closed(socket: Socket<Connection | null>): void {

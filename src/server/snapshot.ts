@@ -50,6 +50,8 @@ export function takeSnapshot(ctx: ServerContext): Snapshot {
     ["bytes", totals.bytes],
     ["curr_connections", s.currConnections],
     ["total_connections", s.totalConnections],
+    ["accepting", s.accepting],
+    ["listen_backoffs", s.listenBackoffs],
     ["cmd_get", s.cmdGet],
     ["cmd_set", s.cmdSet],
     ["cmd_peek", s.cmdPeek],
