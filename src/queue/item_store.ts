@@ -8,6 +8,11 @@
  * after a reload raised the budget by a GiB. The order is always: memory items, then the disk
  * region.
  *
+ * `readBackWhile` reads disk items back early, offering each to a `drop` callback first (for
+ * flush_expired): the dropped ones never enter memory, and since it reads in order from the head
+ * of the disk region, the removals it leads to are recorded in the order a normal read-back would
+ * make them, so replay reads back no more than the server did.
+ *
  * Invariants: disk items are all after the memory items in queue order, their ADD records start
  * at `disk.start`, and every ADD record from there on belongs to the disk region; `memBytes` is
  * the sum of the memory items' sizes. Without a journal there is no disk region. The memory
@@ -26,6 +31,8 @@ import { Deque } from "./deque.ts";
 
 /** Most item bytes one read-back reads (the rest comes with the next takes). */
 const READ_BACK_SLICE = 4 * 1024 * 1024;
+/** The most a `readBackWhile` reads in one go (items it drops pass through memory too). */
+const EARLY_READ_SLICE_BYTES = 1024 * 1024;
 
 export class ItemStore {
   private readonly memory = new Deque<Item>();
@@ -139,6 +146,20 @@ export class ItemStore {
     return item;
   }
 
+  /**
+   * Reads items waiting on disk back a slice at a time while memory has room and `room()` says
+   * so, handing each to `drop` first: the ones it takes (returns true for; it records their
+   * removal, and must not throw) leave the queue, the rest go into memory, in order. Stops at a
+   * read that fails (`readFailure` says why) or reads nothing.
+   */
+  readBackWhile(room: () => boolean, drop: (item: Item) => boolean): void {
+    while (this.disk !== null && this.memBytes < this.budget && room()) {
+      const waiting = this.disk.count;
+      this.readBackSafely(Math.min(EARLY_READ_SLICE_BYTES, this.budget - this.memBytes), drop);
+      if (this.disk?.count === waiting) return;
+    }
+  }
+
   /** Drops every item, in memory and on disk. */
   clear(): void {
     this.memory.clear();
@@ -184,9 +205,9 @@ export class ItemStore {
    * Reads items back for the head. A read that fails leaves the disk region as it is and sets
    * `readFailure` (the queue refuses takes and says so) until a read works again.
    */
-  private readBackSafely(): void {
+  private readBackSafely(maxBytes?: number, drop?: (item: Item) => boolean): void {
     try {
-      this.readBack();
+      this.readBack(maxBytes, drop);
     } catch (error) {
       const failure = `reading items back from the journal failed: ${errorText(error)}`;
       if (this.readFailure === null) log.error(`queue '${this.queueName}': ${failure}; takes are refused until it works`);
@@ -203,24 +224,27 @@ export class ItemStore {
   }
 
   /**
-   * Reads disk items back into memory: up to `maxBytes` (the free budget), and at least one item.
-   * Throws for I/O errors.
+   * Reads disk items back into memory (but those `drop` takes): up to `maxBytes` (the free
+   * budget), and at least one item. Throws for I/O errors.
    */
-  private readBack(maxBytes = Math.max(Math.min(this.budget - this.memBytes, READ_BACK_SLICE), 1)): void {
+  private readBack(maxBytes = Math.max(Math.min(this.budget - this.memBytes, READ_BACK_SLICE), 1), drop?: (item: Item) => boolean): void {
     // While the journal can't be written, the last records may still wait in the writer.
-    if (this.readBackBatch(maxBytes) || this.journal?.failure != null) return;
+    if (this.readBackBatch(maxBytes, drop) || this.journal?.failure != null) return;
     this.dropDisk(`${this.disk!.count} item(s) expected in the journal are not there (it was damaged under the server): lost`);
   }
 
-  /** One read-back of up to `maxBytes` (at least one item); false if items are left on disk and none could be read. */
-  private readBackBatch(maxBytes: number): boolean {
+  /**
+   * One read-back of up to `maxBytes` (at least one item), into memory but for those `drop`
+   * takes; false if items are left on disk and none could be read.
+   */
+  private readBackBatch(maxBytes: number, drop?: (item: Item) => boolean): boolean {
     const disk = this.disk;
     if (disk === null || this.journal === null) return disk === null;
     const { items, next } = this.journal.readItems(disk.start, disk.count, maxBytes);
     for (const item of items) {
-      this.pushToMemory(item);
       disk.bytes -= item.data.length;
       disk.minId = item.id + 1;
+      if (drop?.(item) !== true) this.pushToMemory(item);
     }
     disk.count -= items.length;
     disk.start = next;
