@@ -59,7 +59,7 @@ export class KestrelServer {
       reload: () => this.reload(),
       shutdown: () => void this.stop(),
     };
-    this.expirySweep = new ExpirySweep(() => this.queues.discardAllExpired(Date.now()));
+    this.expirySweep = new ExpirySweep(() => this.queues.sweepExpired());
     this.listener = this.listen();
     const { adminHost, adminPort } = config.server;
     try {
