@@ -1,7 +1,8 @@
 /**
  * The queue a journal describes, rebuilt record by record during replay, within a memory budget.
  *
- * Every operation is O(1) (amortised): `main` holds never-opened items in add order; `front`
+ * Every operation is O(1) (amortised; `main` is an OrderedItems, O(log n) to find an item
+ * removed out of order): `main` holds never-opened items in add order; `front`
  * holds items an abort returned to the head, as a stack whose top is the head (stale entries are
  * skipped lazily, `frontItems` says which are live); `open` holds items handed out and not yet
  * confirmed. The live queue is the open items first (they come back at the head at start-up),
@@ -16,6 +17,7 @@
 import type { Position } from "./add_reader.ts";
 import { copyBytes } from "./byte_slab.ts";
 import type { Item } from "./item.ts";
+import { OrderedItems } from "./ordered_items.ts";
 import { OP_ABORT, OP_ADD, OP_OPEN, OP_PUT_BACK, OP_REMOVE, type JournalRecord } from "./record.ts";
 
 export interface DiskRegion {
@@ -31,7 +33,7 @@ export interface DiskRegion {
 export type ItemSource = (from: Position, maxBytes: number) => { items: Item[]; next: Position };
 
 export class ReplayState {
-  private readonly main = new Map<number, Item>();
+  private readonly main = new OrderedItems();
   private readonly frontStack: number[] = [];
   private readonly frontItems = new Map<number, Item>();
   private readonly open = new Map<number, Item>();
@@ -60,7 +62,7 @@ export class ReplayState {
    */
   add(item: Item, position?: Position): void {
     if (item.id > this.maxId) this.maxId = item.id;
-    if (this.main.has(item.id) || this.frontItems.has(item.id) || this.open.has(item.id)) return;
+    if (this.isLive(item.id)) return;
     const size = item.data.length;
     if (position !== undefined && this.source !== null && (this.disk !== null || this.memBytes + size > this.budget)) {
       this.disk ??= { start: position, count: 0, bytes: 0, minId: item.id };
@@ -68,14 +70,14 @@ export class ReplayState {
       this.disk.bytes += size;
       return;
     }
-    this.main.set(item.id, { ...item, data: copyBytes(item.data) });
+    this.main.add({ ...item, data: copyBytes(item.data) });
     this.memBytes += size;
   }
 
   /** Puts an item at the head (kept in memory, whatever the budget: it is one item). */
   putBack(item: Item): void {
     if (item.id > this.maxId) this.maxId = item.id;
-    if (this.main.has(item.id) || this.frontItems.has(item.id) || this.open.has(item.id)) return;
+    if (this.isLive(item.id)) return;
     this.frontItems.set(item.id, { ...item, data: copyBytes(item.data) });
     this.frontStack.push(item.id);
     this.memBytes += item.data.length;
@@ -108,16 +110,18 @@ export class ReplayState {
    */
   dropBelow(floor: number): number {
     if (this.disk !== null && this.disk.minId < floor) this.readBackUntil(floor - 1);
-    let dropped = 0;
-    for (const map of [this.main, this.frontItems, this.open]) {
-      for (const [id, item] of map) {
-        if (id >= floor) continue;
-        map.delete(id);
-        this.memBytes -= item.data.length;
-        dropped++;
-      }
+    const below = [...this.main.values(), ...this.frontItems.values(), ...this.open.values()].filter((item) => item.id < floor);
+    for (const item of below) {
+      this.main.delete(item.id);
+      this.frontItems.delete(item.id);
+      this.open.delete(item.id);
+      this.memBytes -= item.data.length;
     }
-    return dropped;
+    return below.length;
+  }
+
+  private isLive(id: number): boolean {
+    return this.main.has(id) || this.frontItems.has(id) || this.open.has(id);
   }
 
   /** The item at the head of the queue (Kestrel records address items by position). */
@@ -128,7 +132,7 @@ export class ReplayState {
       if (item !== undefined) return item;
       stack.pop();
     }
-    return this.main.values().next().value;
+    return this.main.first();
   }
 
   get nextId(): number {
@@ -175,7 +179,7 @@ export class ReplayState {
       const disk = this.disk;
       const { items, next } = this.source!(disk.start, Math.max(this.budget - this.memBytes, 1));
       for (const item of items) {
-        this.main.set(item.id, item);
+        this.main.add(item);
         this.memBytes += item.data.length;
         disk.count--;
         disk.bytes -= item.data.length;

@@ -49,7 +49,11 @@ export class ItemStore {
     private disk: DiskRegion | null,
     private readonly queueName: string,
   ) {
-    for (const item of items) this.pushToMemory(item);
+    // Replayed items have bytes of their own already (replay copies them out of the file buffer).
+    for (const item of items) {
+      this.memory.push(item);
+      this.memBytes += item.data.length;
+    }
     this.frontMins = frontMinimaOf(items);
   }
 
