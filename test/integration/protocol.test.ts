@@ -149,6 +149,19 @@ describe("memcache protocol", () => {
     expect(await c.call("version")).toMatch(/^VERSION /);
   });
 
+  test("a set header separated by tabs is a set: its data block, even 'shutdown', is never run", async () => {
+    await c.send("set\ttabbed\t0\t0\t8\r\nshutdown\r\nset \ttabbed 0\t 0 9\t\r\nflush_all\r\n");
+    expect(await c.readLine()).toBe("STORED");
+    expect(await c.readLine()).toBe("STORED");
+    expect(await c.get("tabbed")).toBe("shutdown");
+    expect(await c.get("tabbed")).toBe("flush_all");
+    const glued = await server.client();
+    await glued.send("set\x00glued 0 0 8\r\nshutdown\r\n");
+    expect(await glued.readLine()).toBe("CLIENT_ERROR bad command line format");
+    await glued.closed;
+    expect(await c.call("version")).toMatch(/^VERSION /);
+  });
+
   test("a set whose data isn't followed by \\r\\n closes the connection after the reply", async () => {
     const bad = await server.client();
     await bad.send("set q 0 0 2\r\nabc\r\n");
