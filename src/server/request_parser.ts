@@ -68,7 +68,7 @@ interface PendingBlock {
   readonly exptime: number;
   readonly bytes: number;
   readonly noreply: boolean;
-  /** Flags and exptime are numbers and there are no extra tokens. */
+  /** Flags and exptime are numbers. */
   readonly wellFormed: boolean;
 }
 
@@ -135,9 +135,10 @@ export class RequestParser {
     const bytes = tokens.number(4);
     if (bytes === null) return this.fail(BAD_FORMAT);
     if (bytes > this.maxRequestSize) return this.fail("SERVER_ERROR object too large");
+    // As memcached does (1.6.40 on): tokens after <bytes> are ignored, but a last `noreply`.
     const noreply = tokens.is(tokens.count - 1, "noreply");
     const exptime = tokens.number(3, true);
-    const wellFormed = tokens.number(2) !== null && exptime !== null && tokens.count === (noreply ? 6 : 5);
+    const wellFormed = tokens.number(2) !== null && exptime !== null;
     this.block = { command, key: tokens.text(1), exptime: exptime ?? 0, bytes, noreply, wellFormed };
     return this.readBlock(this.block);
   }

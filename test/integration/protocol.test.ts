@@ -162,6 +162,13 @@ describe("memcache protocol", () => {
     expect(await c.call("version")).toMatch(/^VERSION /);
   });
 
+  test("a set with extra tokens before noreply is stored, as memcached does, and the stream stays in step", async () => {
+    await c.send("set extra 0 0 5 what noreply\r\nfirst\r\nset extra 0 0 6 two more\r\nsecond\r\n");
+    expect(await c.readLine()).toBe("STORED");
+    expect(await c.get("extra")).toBe("first");
+    expect(await c.get("extra")).toBe("second");
+  });
+
   test("a set whose data isn't followed by \\r\\n closes the connection after the reply", async () => {
     const bad = await server.client();
     await bad.send("set q 0 0 2\r\nabc\r\n");

@@ -119,6 +119,16 @@ describe("RequestParser", () => {
     ]);
   });
 
+  test("tokens after <bytes> are ignored but a last noreply, as memcached (1.6.40 on) does", () => {
+    const p = parser();
+    p.push(bytes("set a 0 0 2 extra noreply\r\nhi\r\nset b 0 0 2 x y\r\nho\r\nset c 0 0 2 noreply extra\r\nhu\r\n"));
+    expect(plain(framesOf(p))).toEqual([
+      { kind: "set", key: "a", exptime: 0, data: "hi", noreply: true },
+      { kind: "set", key: "b", exptime: 0, data: "ho", noreply: false },
+      { kind: "set", key: "c", exptime: 0, data: "hu", noreply: false },
+    ]);
+  });
+
   test("tokens are separated by any mix of spaces and tabs", () => {
     const p = parser();
     p.push(bytes("set\tjobs\t0 \t0\t\t5\t noreply\t\r\nhello\r\n\tget\tjobs/peek \t other\r\n"));
