@@ -169,6 +169,15 @@ describe("memcache protocol", () => {
     expect(await c.get("extra")).toBe("second");
   });
 
+  test("get options are case-insensitive, the key is echoed as sent", async () => {
+    await c.set("caps", "x");
+    await c.send("get caps/OPEN/T=100\r\n");
+    expect(await c.readUntilEnd()).toEqual(["VALUE caps/OPEN/T=100 0 1", "x"]);
+    expect(await c.call("get caps/Close")).toBe("END");
+    await c.set("caps", "y");
+    expect(await c.get("caps/PEEK")).toBe("y");
+  });
+
   test("a set whose data isn't followed by \\r\\n closes the connection after the reply", async () => {
     const bad = await server.client();
     await bad.send("set q 0 0 2\r\nabc\r\n");
