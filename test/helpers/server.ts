@@ -58,9 +58,12 @@ export interface ServerOptions {
   readonly args?: readonly string[];
   /** Injected file-system faults, read from this file (see `setFaults`). */
   readonly faultsFile?: string;
+  /** Another module to run before the server (`bun --preload`), e.g. BUG_PRELOAD. */
+  readonly preload?: string;
 }
 
 export const FAULTS_PRELOAD = join(import.meta.dir, "faulty_fs_preload.ts");
+export const BUG_PRELOAD = join(import.meta.dir, "bug_preload.ts");
 
 /** Collects a child's stderr and lets callers wait for a pattern to appear in it. */
 export class LogCapture {
@@ -118,7 +121,7 @@ export class ServerProcess {
 
   static async start(options: ServerOptions = {}): Promise<ServerProcess> {
     const dataDir = options.dataDir ?? makeDir("kestrel-test-");
-    const preload = options.faultsFile === undefined ? [] : ["--preload", FAULTS_PRELOAD];
+    const preload = [options.faultsFile === undefined ? null : FAULTS_PRELOAD, options.preload ?? null].flatMap((file) => (file === null ? [] : ["--preload", file]));
     const args = [process.execPath, ...preload, MAIN, "--host", "127.0.0.1", "--port", "0", "--data", dataDir];
     if (options.config !== undefined) {
       const configPath = options.configPath ?? join(makeDir("kestrel-conf-"), "kestrel.toml");
