@@ -44,11 +44,13 @@ const QUEUE_METRICS: Readonly<Record<string, readonly [string, MetricType, strin
   open_transactions: ["kestrel_queue_open_transactions", "gauge", "Items handed out by open and not yet closed."],
 };
 
-export function startAdminHttp(ctx: ServerContext, hostname: string, port: number): Server<undefined> {
+/** Binds the admin port; `context` is asked for on each request (the server binds before it has one). */
+export function startAdminHttp(context: () => ServerContext, hostname: string, port: number): Server<undefined> {
   return Bun.serve({
     hostname,
     port,
     fetch(request) {
+      const ctx = context();
       const path = new URL(request.url).pathname;
       if (request.method !== "GET") return new Response("method not allowed\n", { status: 405 });
       if (path === "/health") return health(takeSnapshot(ctx));
