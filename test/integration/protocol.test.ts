@@ -178,6 +178,12 @@ describe("memcache protocol", () => {
     expect(await c.get("caps/PEEK")).toBe("y");
   });
 
+  test("an error naming what the client sent shows its control bytes escaped, never raw", async () => {
+    await c.send("set a\rb 0 0 1\r\nx\r\nget q/\x01x\x7f\r\n");
+    expect(await c.readLine()).toBe("CLIENT_ERROR bad queue name 'a\\x0db'");
+    expect(await c.readLine()).toBe("CLIENT_ERROR unknown option '\\x01x\\x7f'");
+  });
+
   test("a set whose data isn't followed by \\r\\n closes the connection after the reply", async () => {
     const bad = await server.client();
     await bad.send("set q 0 0 2\r\nabc\r\n");
