@@ -60,6 +60,8 @@ export interface ServerOptions {
   readonly faultsFile?: string;
   /** Another module to run before the server (`bun --preload`), e.g. BUG_PRELOAD. */
   readonly preload?: string;
+  /** Variables added to the server's environment. */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 export const FAULTS_PRELOAD = join(import.meta.dir, "faulty_fs_preload.ts");
@@ -129,7 +131,7 @@ export class ServerProcess {
       args.push("--config", configPath);
     }
     args.push(...(options.args ?? []));
-    const env = options.faultsFile === undefined ? process.env : { ...process.env, KESTREL_FAULTS_FILE: options.faultsFile };
+    const env = { ...process.env, ...(options.faultsFile === undefined ? {} : { KESTREL_FAULTS_FILE: options.faultsFile }), ...options.env };
     const proc = Bun.spawn(args, { stdout: "ignore", stderr: "pipe", stdin: "ignore", env });
     running.add(proc);
     void proc.exited.then(() => running.delete(proc));
