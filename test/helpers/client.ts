@@ -133,6 +133,12 @@ export class TestClient {
     return this.consume(n);
   }
 
+  /** Everything received and not read yet, once the connection has closed. */
+  async rest(): Promise<Uint8Array> {
+    await this.closed;
+    return this.consume(this.buffered);
+  }
+
   /** Sends a command line and returns the first reply line. */
   async call(command: string): Promise<string> {
     await this.send(`${command}\r\n`);
