@@ -17,7 +17,7 @@
  *   3. Restart on the ~1 GB journal: SIGTERM (time until the process exits), then a new server on
  *      the same data dir: time from spawn to its first log line and to `listening` (from the
  *      server's log timestamps, to the millisecond), and the replay line it logs
- *      (`replayed N MiB in S s (X MiB/s)`); a first start on the empty dir is given for
+ *      (`replayed N MiB, R records in S s (X MiB/s, Y records/s)`); a first start on the empty dir is given for
  *      comparison. Then the first 1000 items are drained with pipelined gets and checked: every
  *      item is `<n>:` followed by a-z padding to 1024 bytes, byte for byte, and the items of
  *      each producer connection come back in the order it set them with none missing (connection
@@ -165,18 +165,18 @@ interface Startup {
   /** Spawn to the first log line (Bun starting, the config loading). */
   readonly firstLogMs: number;
   readonly listeningMs: number;
-  /** The `replayed N MiB in S s (X MiB/s)` line, if the server logged one. */
+  /** The `replayed N MiB, R records in S s (X MiB/s, Y records/s)` line, if the server logged one. */
   readonly replay: string | null;
 }
 
 function startupTimes(log: string, spawnedAt: number): Startup {
   const stamp = (line: string | undefined) => (line === undefined ? NaN : Date.parse(line.split(" ", 1)[0]!) - spawnedAt);
   const lines = log.split("\n");
-  const replay = /queue '[^']+': replayed ([\d.]+) MiB in ([\d.]+) s \((\d+) MiB\/s\)/.exec(log);
+  const replay = /queue '[^']+': replayed ([\d.]+) MiB, (\d+) records in ([\d.]+) s \((\d+) MiB\/s, (\d+) records\/s\)/.exec(log);
   return {
     firstLogMs: stamp(lines[0]),
     listeningMs: stamp(lines.find((line) => line.includes("listening on"))),
-    replay: replay === null ? null : `${replay[1]} MiB in ${replay[2]} s (${replay[3]} MiB/s)`,
+    replay: replay === null ? null : `${replay[1]} MiB, ${replay[2]} records in ${replay[3]} s (${replay[4]} MiB/s, ${replay[5]} records/s)`,
   };
 }
 

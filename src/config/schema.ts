@@ -33,6 +33,7 @@ export interface ServerConfig {
   readonly expirationTimerFrequency: number;
   readonly maxConnections: number;
   readonly maxRequestSize: number;
+  readonly maxPendingRequestBytes: number;
   readonly logLevel: LogLevel;
   readonly logFile: string | null;
   readonly adminHost: string;
@@ -91,6 +92,13 @@ export const SERVER_KEYS: readonly KeySpec<ServerConfig>[] = [
     v.size(false),
     '"64MiB"',
     "Largest `set` accepted; a bigger one is answered SERVER_ERROR and the connection closed.",
+  ),
+  key(
+    "max_pending_request_bytes",
+    "maxPendingRequestBytes",
+    v.size(true),
+    '"256MiB"',
+    "Request bytes held for all clients at once (sets still arriving, requests not yet run); past it, clients sending big requests wait until memory is given back.",
   ),
   key("log_level", "logLevel", v.oneOf(LOG_LEVELS), '"info"', "Least severe log level written: debug, info, warn or error."),
   key("log_file", "logFile", v.optional(v.text), '""', "Append the log to this file instead of stderr (empty = stderr)."),

@@ -4,13 +4,20 @@
  * (a fresh file made under a temp name, then given the active name at a rotation or a rebuild).
  * Every step throws the errno error it met; what a failure means is the writer's business.
  *
+ * The descriptor is opened when first needed and closed when idle (idle_files.ts), so an idle
+ * queue holds no open file, and a new queue's file is created by its first write (a `get` of a
+ * new name creates nothing on disk). A closed file is reopened by name, never created again: if
+ * it is gone or another file has its name, the step fails and `damage()` says so.
+ *
  * Invariants: `extent` counts the bytes and records at the start of the file that are intact and
- * ours; a fresh file is complete (header and SEGMENT record written, synced when asked) before it
- * takes a name replay reads; a sealed segment is never overwritten; a descriptor an fsync is still
- * using is closed only once that fsync returns.
+ * ours (before the file is created: the header it will get); a fresh file is complete (header and
+ * SEGMENT record written, synced when asked) before it takes a name replay reads; a sealed segment
+ * is never overwritten; a descriptor an fsync is still using is closed only once that fsync
+ * returns; `identity` is the file's (dev, ino) from the moment it exists.
  */
 import { dirname } from "node:path";
-import { closeQuietly, fileSystem, fsyncDirectory, removeQuietly, statIfExists, tempPathFor, writeFully } from "./files.ts";
+import { closeQuietly, fileSystem, fsyncDirectory, removeQuietly, statIfExists, tempPathFor, writeFully, type FileInfo } from "./files.ts";
+import { forget, touch, type IdleClosable } from "./idle_files.ts";
 import { FILE_HEADER_SIZE, encodeFileHeader, encodeSegmentRecord, type SegmentInfo } from "./record.ts";
 
 /** Bytes and records. */
@@ -27,38 +34,61 @@ export function grow(extent: Extent, by: Extent): Extent {
 export interface FreshFile {
   readonly temp: string;
   readonly fd: number;
+  readonly identity: Identity;
   readonly extent: Extent;
+  /** Its bytes were fsynced. */
+  readonly synced: boolean;
 }
 
-export class ActiveFile {
-  private fd: number;
+/** Which file a name pointed to when we last had it open. */
+export interface Identity {
+  readonly dev: number;
+  readonly ino: number;
+}
+
+export class ActiveFile implements IdleClosable {
+  /** -1 while closed: not created yet, or closed while idle. */
+  private fd = -1;
+  /** The file's identity once it exists; null until its first write creates it. */
+  private identity: Identity | null = null;
   extent: Extent;
   /** A rotation sealed the old file but the fresh one (here, under its temp name) is not in place yet. */
   private unnamed: string | null = null;
   private syncsInFlight = 0;
   private retired: number[] = [];
+  /** fsync the directory when the file is created (the sync policy wants new files durable). */
+  durableCreate = true;
+  /** Appends and cuts made to the file so far, and how many of them the last fsync that worked covers. */
+  private changes = 0;
+  private syncedChanges = 0;
 
-  /** Opens (or creates, with a header) the file at `path`, whose intact part holds `records` records. */
+  /**
+   * The active file at `path`: `found` (as replay left it; its intact part holds `records`
+   * records), or, if null, one created (with a header) by the first step that needs it. `idle`
+   * says whether the writer owes nothing on it (no fsync planned), so that its descriptor may be
+   * closed.
+   */
   constructor(
     readonly path: string,
+    found: FileInfo | null,
     records: number,
+    private readonly idle: () => boolean,
   ) {
-    this.fd = fileSystem.open(path, "a");
-    try {
-      let bytes = fileSystem.fstat(this.fd).size;
-      if (bytes === 0) {
-        writeFully(this.fd, [encodeFileHeader()]);
-        bytes = FILE_HEADER_SIZE;
+    this.identity = found === null ? null : identityOf(found);
+    this.extent = { bytes: found === null ? FILE_HEADER_SIZE : found.size, records };
+    if (found?.size === 0) {
+      // An empty file (a crash right after it was created): it gets its header now.
+      try {
+        this.append([encodeFileHeader()], { bytes: FILE_HEADER_SIZE, records: 0 });
+      } finally {
+        this.closeDescriptor();
       }
-      this.extent = { bytes, records };
-    } catch (error) {
-      closeQuietly(this.fd);
-      throw error;
     }
   }
 
-  get inode(): number {
-    return fileSystem.fstat(this.fd).ino;
+  /** The file's inode, or null if it was not created yet. */
+  get inode(): number | null {
+    return this.identity?.ino ?? null;
   }
 
   /**
@@ -66,13 +96,20 @@ export class ActiveFile {
    * another file renamed over it), or it is shorter than what was written to it (cut).
    */
   damage(): string | null {
-    const file = fileSystem.fstat(this.fd);
-    if (file.nlink === 0) return "was deleted or replaced";
-    return file.size < this.extent.bytes ? `was cut from ${this.extent.bytes} to ${file.size} bytes` : null;
+    if (this.fd >= 0) {
+      const file = fileSystem.fstat(this.fd);
+      if (file.nlink === 0) return "was deleted or replaced";
+      return cutText(file, this.extent);
+    }
+    const file = statIfExists(this.path);
+    if (this.identity === null) return file === null ? null : "was replaced by a file not written by this server";
+    if (file === null || !sameFile(file, this.identity)) return "was deleted or replaced";
+    return cutText(file, this.extent);
   }
 
   append(chunks: readonly Uint8Array[], added: Extent): void {
-    writeFully(this.fd, chunks);
+    this.changes++;
+    writeFully(this.descriptor(), chunks);
     this.extent = grow(this.extent, added);
   }
 
@@ -83,22 +120,36 @@ export class ActiveFile {
    */
   cutBack(extent: Extent = this.extent): boolean {
     this.extent = extent;
+    this.changes++;
     try {
-      fileSystem.ftruncate(this.fd, extent.bytes);
+      fileSystem.ftruncate(this.descriptor(), extent.bytes);
       return true;
     } catch {
       return false;
     }
   }
 
+  /** fsyncs the file (nothing to do if nothing changed since the last fsync, or it was never created). */
   sync(): void {
-    fileSystem.fsync(this.fd);
+    if (this.identity === null || this.changes === this.syncedChanges) return;
+    const covered = this.changes;
+    fileSystem.fsync(this.descriptor());
+    this.syncedChanges = covered;
   }
 
   /** fsync off the event loop; `done` runs once it returns. */
   syncAsync(done: (error: Error | null) => void): void {
+    let fd: number;
+    try {
+      fd = this.descriptor();
+    } catch (error) {
+      return queueMicrotask(() => done(error as Error));
+    }
     this.syncsInFlight++;
-    fileSystem.fsyncAsync(this.fd, (error) => {
+    const covered = this.changes;
+    const identity = this.identity;
+    fileSystem.fsyncAsync(fd, (error) => {
+      if (error === null && identity === this.identity) this.syncedChanges = Math.max(this.syncedChanges, covered);
       if (--this.syncsInFlight === 0) for (const fd of this.retired.splice(0)) closeQuietly(fd);
       done(error);
     });
@@ -116,7 +167,7 @@ export class ActiveFile {
       const chunks = [encodeFileHeader(), encodeSegmentRecord(info)];
       writeFully(fd, chunks);
       if (sync) fileSystem.fsync(fd);
-      return { temp, fd, extent: { bytes: chunks[0]!.length + chunks[1]!.length, records: 1 } };
+      return { temp, fd, identity: identityOf(fileSystem.fstat(fd)), extent: { bytes: chunks[0]!.length + chunks[1]!.length, records: 1 }, synced: sync };
     } catch (error) {
       discard({ temp, fd });
       throw error;
@@ -175,24 +226,99 @@ export class ActiveFile {
     this.syncDirectory();
   }
 
+  /** Creates the file if no write did yet (it is about to be sealed); returns its identity. */
+  ensureExists(): Identity {
+    this.descriptor();
+    return this.identity!;
+  }
+
   /** Closes the file (after any fsync in flight) and, with `remove`, deletes it. */
   close(remove = false): void {
-    this.retire(this.fd);
+    this.closeDescriptor();
     if (!remove) return;
     fileSystem.remove(this.path);
     if (this.unnamed !== null) fileSystem.remove(this.unnamed);
   }
 
+  closeIfIdle(): boolean {
+    if (this.syncsInFlight > 0 || !this.idle()) return false;
+    this.closeDescriptor();
+    return true;
+  }
+
+  /** The open descriptor, reopening the file (or creating it, the first time) if needed. */
+  private descriptor(): number {
+    if (this.fd < 0) this.fd = this.identity === null ? this.create() : this.reopen();
+    touch(this);
+    return this.fd;
+  }
+
+  /** Creates the file with its header (it must not exist: another file at its name is not ours). */
+  private create(): number {
+    let fd: number;
+    try {
+      fd = fileSystem.open(this.path, "ax");
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+      const what = statIfExists(this.path)?.isDirectory ? "a directory" : "a file not written by this server";
+      throw new Error(`${this.path} is ${what}; move it out of the way`);
+    }
+    try {
+      writeFully(fd, [encodeFileHeader()]);
+      this.identity = identityOf(fileSystem.fstat(fd));
+    } catch (error) {
+      closeQuietly(fd);
+      removeQuietly(this.path);
+      throw error;
+    }
+    if (this.durableCreate) this.syncDirectory();
+    return fd;
+  }
+
+  /** Opens the file again by name; throws if it is gone or is not the same file any more. */
+  private reopen(): number {
+    const fd = fileSystem.open(this.path, "append");
+    try {
+      if (!sameFile(fileSystem.fstat(fd), this.identity!)) throw new Error(`${this.path} was replaced by another file while closed`);
+    } catch (error) {
+      closeQuietly(fd);
+      throw error;
+    }
+    return fd;
+  }
+
+  private closeDescriptor(): void {
+    forget(this);
+    if (this.fd >= 0) this.retire(this.fd);
+    this.fd = -1;
+  }
+
   private use(fresh: FreshFile): void {
-    this.retire(this.fd);
+    this.closeDescriptor();
     this.fd = fresh.fd;
+    this.identity = fresh.identity;
     this.extent = fresh.extent;
+    this.changes = fresh.synced ? 0 : 1;
+    this.syncedChanges = 0;
+    touch(this);
   }
 
   private retire(fd: number): void {
     if (this.syncsInFlight > 0) this.retired.push(fd);
     else closeQuietly(fd);
   }
+}
+
+function identityOf(file: FileInfo): Identity {
+  return { dev: file.dev, ino: file.ino };
+}
+
+function sameFile(file: FileInfo, identity: Identity): boolean {
+  return file.dev === identity.dev && file.ino === identity.ino;
+}
+
+function cutText(file: FileInfo, extent: Extent): string | null {
+  return file.size < extent.bytes ? `was cut from ${extent.bytes} to ${file.size} bytes` : null;
 }
 
 /** Closes and deletes a temp file that won't be used. */

@@ -4,11 +4,14 @@
  *
  * Only intact records are returned. Damage found at this point (the disk changed under a running
  * server) is skipped to the next intact record and reported; start-up recovery deals with it
- * properly at the next start. Item data is copied out of the read buffer (into slabs).
+ * properly at the next start. Item data is copied out of the read buffer (into slabs), so every
+ * reader shares one buffer (reads are synchronous), and a reader keeps its descriptor only while
+ * in use (idle_files.ts): an idle queue costs neither.
  */
 import { viewOf } from "./binary.ts";
 import { copyBytes } from "./byte_slab.ts";
 import { closeQuietly, fileSystem, readFully } from "./files.ts";
+import { forget, touch, type IdleClosable } from "./idle_files.ts";
 import type { Item } from "./item.ts";
 import { FILE_HEADER_SIZE, OP_ADD, RECORD_HEADER_SIZE, declaredRecordEnd, decodeRecordAt, findNextRecord } from "./record.ts";
 
@@ -34,10 +37,14 @@ export interface ReadResult {
 
 const CHUNK = 1024 * 1024;
 
-export class AddReader {
+/** The read buffer of every reader, allocated on first use. */
+let shared: Uint8Array | null = null;
+
+export class AddReader implements IdleClosable {
   private fd = -1;
   private fdSeq = -1;
-  private buffer = new Uint8Array(CHUNK);
+  /** A buffer bigger than `shared`, for one record that does not fit in it (this read only). */
+  private oversize: Uint8Array | null = null;
 
   constructor(private readonly segments: SegmentLocator) {}
 
@@ -90,16 +97,23 @@ export class AddReader {
         }
         offset = decoded.end;
       }
-      if (offset === 0 && needMore > this.buffer.length) this.buffer = new Uint8Array(needMore);
+      if (offset === 0 && needMore > CHUNK) this.oversize = new Uint8Array(needMore);
       position = { seq: position.seq, offset: position.offset + Math.min(offset, fileLeft) };
     }
+    this.oversize = null;
     return { items, next: position, damage };
   }
 
   close(): void {
+    forget(this);
     if (this.fd >= 0) closeQuietly(this.fd);
     this.fd = -1;
     this.fdSeq = -1;
+  }
+
+  closeIfIdle(): boolean {
+    this.close();
+    return true;
   }
 
   /** Opens segment `seq` (if not already) and returns its current size. */
@@ -109,10 +123,12 @@ export class AddReader {
       this.fd = fileSystem.open(this.segments.pathOf(seq), "r");
       this.fdSeq = seq;
     }
+    touch(this);
     return fileSystem.fstat(this.fd).size;
   }
 
   private load(offset: number, size: number): Uint8Array {
-    return readFully(this.fd, this.buffer, Math.min(this.buffer.length, size - offset), offset);
+    const buffer = this.oversize ?? (shared ??= new Uint8Array(CHUNK));
+    return readFully(this.fd, buffer, Math.min(buffer.length, size - offset), offset);
   }
 }

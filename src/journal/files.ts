@@ -12,6 +12,10 @@
 import * as fs from "node:fs";
 import { basename, dirname, join } from "node:path";
 
+export type OpenFlags = "r" | "a" | "ax" | "w" | "wx" | "append";
+
+const APPEND_EXISTING = fs.constants.O_WRONLY | fs.constants.O_APPEND;
+
 /** What the journal needs to know of a file. */
 export interface FileInfo {
   readonly size: number;
@@ -30,8 +34,11 @@ export interface DirectoryEntry {
 }
 
 export interface FileSystem {
-  /** Flags as node:fs takes them: "a" appends, "x" fails if the file exists. */
-  open(path: string, flags: "r" | "a" | "ax" | "w" | "wx", mode?: number): number;
+  /**
+   * Flags as node:fs takes them ("a" appends, "x" fails if the file exists), and "append": append
+   * to a file that must exist (never creates one).
+   */
+  open(path: string, flags: OpenFlags, mode?: number): number;
   close(fd: number): void;
   /** Writes some of `chunks` (gathered); returns the bytes written, which may be fewer. */
   writev(fd: number, chunks: readonly Uint8Array[]): number;
@@ -60,7 +67,7 @@ function infoOf(stats: fs.Stats): FileInfo {
 
 /** The real file system. Tests may swap members; production code never does. */
 export const fileSystem: FileSystem = {
-  open: (path, flags, mode = 0o644) => fs.openSync(path, flags, mode),
+  open: (path, flags, mode = 0o644) => fs.openSync(path, flags === "append" ? APPEND_EXISTING : flags, mode),
   close: (fd) => fs.closeSync(fd),
   writev: (fd, chunks) => fs.writevSync(fd, chunks as Uint8Array[]),
   read: (fd, buffer, offset, length, position) => fs.readSync(fd, buffer, offset, length, position),

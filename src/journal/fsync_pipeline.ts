@@ -31,6 +31,11 @@ export class FsyncPipeline {
     private readonly onFailure: (error: Error, owed: Unsynced[]) => void,
   ) {}
 
+  /** No fsync in flight, owed or planned. */
+  get idle(): boolean {
+    return !this.busy && this.waiting.length === 0 && this.timer === null;
+  }
+
   /** A batch was written; it settles after the next fsync. */
   add(entry: Unsynced): void {
     this.waiting.push(entry);

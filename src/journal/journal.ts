@@ -56,7 +56,7 @@ export class Journal {
   ) {
     this.segments = new SegmentList(dir, name, state);
     this.settings = settings;
-    this.writer = new JournalWriter(activePath(dir, name), state.activeRecords, settings.policy, { ...events, onWritten: () => this.rotateIfFull() });
+    this.writer = new JournalWriter(activePath(dir, name), state, settings.policy, { ...events, onWritten: () => this.rotateIfFull() });
     this.reader = new AddReader({ pathOf: (seq) => this.segments.pathOf(seq), nextSeq: (seq) => this.segments.after(seq) });
   }
 
@@ -87,8 +87,22 @@ export class Journal {
     return this.writer.lastCommit;
   }
 
+  /** Records appended so far (see JournalWriter.appends). */
+  get appends(): number {
+    return this.writer.appends;
+  }
+
   get compacting(): boolean {
     return this.compaction !== null;
+  }
+
+  /**
+   * Creates the active file now, even with nothing to write: the queue exists on disk and is
+   * loaded at the next start (a fanout child must be, to keep receiving its parent's items). A
+   * journal's file is otherwise created by its first write. Throws if it can't be.
+   */
+  createFile(): void {
+    this.writer.createFile();
   }
 
   /** How to learn the smallest id still live: written into each new segment, for replay to check against. */
@@ -168,10 +182,8 @@ export class Journal {
     // Write what is pending first: that write may itself rotate (onWritten), and then `seq` moves on.
     this.writer.flush();
     const seq = this.segments.activeSeq;
-    const size = this.writer.size;
-    const ino = this.writer.fileInode();
-    this.writer.rotate(sealedPath(this.dir, this.name, seq), { seq: seq + 1, floor: this.liveFloor() });
-    this.segments.sealActive(size, ino);
+    const sealed = this.writer.rotate(sealedPath(this.dir, this.name, seq), { seq: seq + 1, floor: this.liveFloor() });
+    this.segments.sealActive(sealed.size, sealed.ino);
   }
 
   /**
@@ -245,8 +257,9 @@ export class Journal {
     const active = activePath(this.dir, this.name);
     const damage = this.writer.fileDamage();
     if (damage !== null) return `${active} ${damage}`;
+    const ino = this.writer.fileInode();
     const file = statIfExists(active);
-    if (file === null || file.ino !== this.writer.fileInode()) return `${active} was deleted or replaced`;
+    if (ino !== null && (file === null || file.ino !== ino)) return `${active} was deleted or replaced`;
     return this.segments.check();
   }
 

@@ -10,14 +10,14 @@
 import { basename, dirname } from "node:path";
 import { log } from "../log.ts";
 import { AddReader } from "./add_reader.ts";
-import { closeQuietly, fileSystem, readFully, replaceFileAtomically } from "./files.ts";
+import { closeQuietly, fileSystem, readFully, replaceFileAtomically, type FileInfo } from "./files.ts";
 import type { Item } from "./item.ts";
 import { Journal, type JournalSettings } from "./journal.ts";
 import type { SealedSegment } from "./segment_list.ts";
 import { KestrelReplayer } from "./legacy_replay.ts";
 import { encodeJournalFile, installPack } from "./pack.ts";
 import { viewOf } from "./binary.ts";
-import { FILE_HEADER_SIZE, OP_SEGMENT, SEGMENT_RECORD_SIZE, decodeRecordAt, encodeFileHeader, hasFileHeader } from "./record.ts";
+import { FILE_HEADER_SIZE, OP_SEGMENT, decodeRecordAt, encodeFileHeader, hasFileHeader } from "./record.ts";
 import { DamageReport, ReplayProgress } from "./replay_report.ts";
 import { ReplayState, type DiskRegion } from "./replay_state.ts";
 import { scanJournal, type ScanSummary } from "./scan.ts";
@@ -51,28 +51,31 @@ export function openJournal(options: OpenOptions): OpenedJournal {
   const { dir, name } = options;
   const files = options.files ?? { sealed: [], packs: [], hasActive: false };
   const sealedSeqs = finishCompaction(dir, name, files);
-  // Numbering goes on from the active segment's own number, also when every sealed one is gone.
-  const claimed = files.hasActive ? claimedSeq(activePath(dir, name)) : 0;
-  const activeSeq = Math.max((sealedSeqs.at(-1) ?? 0) + 1, claimed);
+  // The active segment is read first: numbering goes on from its own number, also when every
+  // sealed one is gone.
+  const activeRead = files.hasActive ? new SegmentBuffer().read(activePath(dir, name)) : null;
+  const activeSeq = Math.max((sealedSeqs.at(-1) ?? 0) + 1, activeRead === null ? 0 : claimedSeq(activeRead.bytes));
   const pathOf = (seq: number) => segmentPath(dir, name, seq, activeSeq);
   const order = files.hasActive ? [...sealedSeqs, activeSeq] : sealedSeqs;
   const reader = new AddReader({ pathOf, nextSeq: (seq) => order.find((next) => next > seq) ?? null });
   const state = new ReplayState(options.memoryBudget, (from, maxBytes) => reader.read(from, Infinity, maxBytes));
   const kestrel = new KestrelReplayer(state);
-  const progress = new ReplayProgress(name, order.reduce((sum, seq) => sum + fileSystem.stat(pathOf(seq)).size, 0));
+  const progress = new ReplayProgress(name, () => order.reduce((sum, seq) => sum + fileSystem.stat(pathOf(seq)).size, 0));
   const damageReport = new DamageReport(dir, name);
   const chain = new SegmentChain();
   const segmentName = (seq: number) => basename(sealedPath(dir, name, seq));
   const sealed: SealedSegment[] = [];
   let activeMaxId = 0;
   let activeRecords = 0;
+  let activeFile: FileInfo | null = null;
   let legacy = false;
   let records = 0;
 
   const buffer = new SegmentBuffer();
   for (const seq of order) {
     const path = pathOf(seq);
-    const bytes = buffer.read(path);
+    const { bytes, file } = seq === activeSeq && activeRead !== null ? activeRead : buffer.read(path);
+    let repaired = false;
     const now = Date.now();
     let maxId = 0;
     chain.begin();
@@ -97,21 +100,22 @@ export function openJournal(options: OpenOptions): OpenedJournal {
       damageReport.add(path, bytes, summary, now);
       if (summary.format === "current") {
         repairSegment(path, bytes, summary);
+        repaired = true;
         reader.close();
         if (state.disk?.start.seq === seq) state.disk.start = { seq, offset: repairedOffset(state.disk.start.offset, summary) };
       }
     }
     chain.end(seq, bytes.length, summary.records);
+    const after = repaired ? fileSystem.stat(path) : file;
     if (seq === activeSeq) {
       activeMaxId = maxId;
       activeRecords = summary.records;
+      activeFile = after;
     } else {
-      sealed.push({ seq, maxId, ...sizeAndInode(path) });
+      sealed.push({ seq, maxId, size: after.size, ino: after.ino });
     }
-    progress.advance(bytes.length);
-    // Every record decoded leaves a little garbage; collect it as we go, so a long replay
-    // doesn't peak far above the memory the queue will use.
-    Bun.gc(false);
+    progress.advance(bytes.length, summary.records);
+    collectNowAndThen(bytes.length);
   }
   reader.close();
   progress.finish();
@@ -122,9 +126,10 @@ export function openJournal(options: OpenOptions): OpenedJournal {
     log.info(`queue '${name}': converted the Kestrel journal (${records} records) to the current format`);
     activeMaxId = state.nextId - 1;
     activeRecords = items.length;
+    activeFile = fileSystem.stat(activePath(dir, name));
     sealed.length = 0;
   }
-  const journal = new Journal(dir, name, { sealed, activeSeq, activeMaxId, activeRecords }, options.settings, options.events);
+  const journal = new Journal(dir, name, { sealed, activeSeq, activeMaxId, activeRecords, activeFile }, options.settings, options.events);
   // Open items go back to the head now: say so in the journal too (newest first, so replay puts
   // them back in this order), or a later start would still find them open.
   if (!legacy) for (const item of items.slice(0, state.openCount).reverse()) journal.appendAbort(item.id);
@@ -155,33 +160,38 @@ export function repairJournalFile(path: string): string {
 }
 
 /** The number a segment's SEGMENT record gives it, or 0 if it has none (or it is damaged). */
-function claimedSeq(path: string): number {
-  const fd = fileSystem.open(path, "r");
-  try {
-    const head = readFully(fd, new Uint8Array(FILE_HEADER_SIZE + SEGMENT_RECORD_SIZE), FILE_HEADER_SIZE + SEGMENT_RECORD_SIZE, 0);
-    const decoded = hasFileHeader(head) ? decodeRecordAt(head, viewOf(head), FILE_HEADER_SIZE) : null;
-    return decoded?.record.op === OP_SEGMENT ? decoded.record.info.seq : 0;
-  } finally {
-    closeQuietly(fd);
-  }
+function claimedSeq(bytes: Uint8Array): number {
+  const decoded = hasFileHeader(bytes) ? decodeRecordAt(bytes, viewOf(bytes), FILE_HEADER_SIZE) : null;
+  return decoded?.record.op === OP_SEGMENT ? decoded.record.info.seq : 0;
 }
 
-function sizeAndInode(path: string): { size: number; ino: number } {
-  const file = fileSystem.stat(path);
-  return { size: file.size, ino: file.ino };
+/** Bytes replayed since the last collection. */
+let replayedSinceCollection = 0;
+const COLLECT_EVERY_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Every record decoded leaves a little garbage; collecting after every so many bytes replayed
+ * keeps a long replay from peaking far above the memory the queues will use, without a
+ * collection per file (10,000 small queues would pay 10,000 of them).
+ */
+function collectNowAndThen(bytes: number): void {
+  replayedSinceCollection += bytes;
+  if (replayedSinceCollection < COLLECT_EVERY_BYTES) return;
+  replayedSinceCollection = 0;
+  Bun.gc(false);
 }
 
 /** Reads whole segment files into one buffer, reused from file to file. */
 class SegmentBuffer {
   private buffer = new Uint8Array(0);
 
-  /** The file's bytes, valid until the next call. */
-  read(path: string): Uint8Array {
+  /** The file's bytes, valid until the next call, and what fstat says of it. */
+  read(path: string): { readonly bytes: Uint8Array; readonly file: FileInfo } {
     const fd = fileSystem.open(path, "r");
     try {
-      const size = fileSystem.fstat(fd).size;
-      if (size > this.buffer.length) this.buffer = new Uint8Array(Math.max(size, this.buffer.length * 2));
-      return readFully(fd, this.buffer, size, 0);
+      const file = fileSystem.fstat(fd);
+      if (file.size > this.buffer.length) this.buffer = new Uint8Array(Math.max(file.size, this.buffer.length * 2));
+      return { bytes: readFully(fd, this.buffer, file.size, 0), file };
     } finally {
       closeQuietly(fd);
     }

@@ -11,6 +11,7 @@
  * is its only implementation. Version 1 files (no SEGMENT records) are read as they are.
  */
 import { readU64, viewOf, writeU64 } from "./binary.ts";
+import { crc32, crc32Then } from "./crc32.ts";
 import type { Item } from "./item.ts";
 
 const FILE_MAGIC = "KESTRELJ";
@@ -61,7 +62,6 @@ export type JournalRecord =
   | { readonly op: IdOp; readonly id: number }
   | { readonly op: typeof OP_SEGMENT; readonly info: SegmentInfo };
 
-const crc32 = Bun.hash.crc32;
 
 export function encodeFileHeader(): Uint8Array {
   const bytes = new Uint8Array(FILE_HEADER_SIZE);
@@ -99,38 +99,50 @@ export const ID_RECORD_SIZE = RECORD_HEADER_SIZE + ID_PAYLOAD_SIZE;
 export const SEGMENT_RECORD_SIZE = RECORD_HEADER_SIZE + SEGMENT_PAYLOAD_SIZE;
 
 /**
+ * Record heads are built in one scratch buffer and copied into place: the CRC then runs over a
+ * view made once, not a new subarray per record (a fanout writes one record per child).
+ */
+const scratch = new Uint8Array(ADD_HEAD_SIZE);
+const scratchView = viewOf(scratch);
+const ADD_CRC_REGION = scratch.subarray(4, ADD_HEAD_SIZE);
+const ID_CRC_REGION = scratch.subarray(4, ID_RECORD_SIZE);
+const ID_RECORD = scratch.subarray(0, ID_RECORD_SIZE);
+
+/**
  * Writes the head of an ADD (or PUT_BACK) record (header and fixed fields, `ADD_HEAD_SIZE` bytes)
  * at `offset`; the item's bytes must follow it in the file. The CRC covers both.
  */
-export function writeAddHead(bytes: Uint8Array, view: DataView, offset: number, item: Item, op: ItemOp = OP_ADD): void {
-  bytes[offset + 4] = RECORD_MARKER;
-  bytes[offset + 5] = op;
-  view.setUint32(offset + 6, ADD_FIXED_SIZE + item.data.length, true);
-  writeU64(view, offset + 10, item.id);
-  writeU64(view, offset + 18, item.addTime);
-  writeU64(view, offset + 26, item.expiry);
-  view.setUint32(offset, crc32(item.data, crc32(bytes.subarray(offset + 4, offset + ADD_HEAD_SIZE))), true);
+export function writeAddHead(bytes: Uint8Array, offset: number, item: Item, op: ItemOp = OP_ADD): void {
+  scratch[4] = RECORD_MARKER;
+  scratch[5] = op;
+  scratchView.setUint32(6, ADD_FIXED_SIZE + item.data.length, true);
+  writeU64(scratchView, 10, item.id);
+  writeU64(scratchView, 18, item.addTime);
+  writeU64(scratchView, 26, item.expiry);
+  scratchView.setUint32(0, crc32Then(ADD_CRC_REGION, item.data), true);
+  bytes.set(scratch, offset);
 }
 
 /** Writes a whole REMOVE/OPEN/ABORT record (`ID_RECORD_SIZE` bytes) at `offset`. */
-export function writeIdRecord(bytes: Uint8Array, view: DataView, offset: number, op: IdOp, id: number): void {
-  bytes[offset + 4] = RECORD_MARKER;
-  bytes[offset + 5] = op;
-  view.setUint32(offset + 6, ID_PAYLOAD_SIZE, true);
-  writeU64(view, offset + 10, id);
-  view.setUint32(offset, crc32(bytes.subarray(offset + 4, offset + ID_RECORD_SIZE)), true);
+export function writeIdRecord(bytes: Uint8Array, offset: number, op: IdOp, id: number): void {
+  scratch[4] = RECORD_MARKER;
+  scratch[5] = op;
+  scratchView.setUint32(6, ID_PAYLOAD_SIZE, true);
+  writeU64(scratchView, 10, id);
+  scratchView.setUint32(0, crc32(ID_CRC_REGION), true);
+  bytes.set(ID_RECORD, offset);
 }
 
 /** An ADD record as two pieces: its head and the item's own bytes (not copied). */
 export function encodeAdd(item: Item): [Uint8Array, Uint8Array] {
   const head = new Uint8Array(ADD_HEAD_SIZE);
-  writeAddHead(head, viewOf(head), 0, item);
+  writeAddHead(head, 0, item);
   return [head, item.data];
 }
 
 export function encodeIdRecord(op: IdOp, id: number): Uint8Array {
   const bytes = new Uint8Array(ID_RECORD_SIZE);
-  writeIdRecord(bytes, viewOf(bytes), 0, op, id);
+  writeIdRecord(bytes, 0, op, id);
   return bytes;
 }
 

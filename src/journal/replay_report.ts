@@ -60,33 +60,39 @@ function describe(range: Damage): string {
   return `${range.start}-${range.end} (${range.reason})`;
 }
 
-/** Logs the progress of a long replay and its speed. */
+/**
+ * Logs the progress of a long replay and its speed, in MiB/s and records/s. `total` (the bytes
+ * to replay) is asked only when a progress line is logged: most queues replay too fast for one.
+ */
 export class ReplayProgress {
   private readonly started = performance.now();
   private lastReport = this.started;
-  private done = 0;
+  private bytes = 0;
+  private records = 0;
 
   constructor(
     private readonly name: string,
-    private readonly total: number,
+    private readonly total: () => number,
   ) {}
 
-  advance(bytes: number): void {
-    this.done += bytes;
+  advance(bytes: number, records: number): void {
+    this.bytes += bytes;
+    this.records += records;
     const now = performance.now();
     if (now - this.lastReport < PROGRESS_EVERY_MS) return;
     this.lastReport = now;
-    log.info(`queue '${this.name}': replayed ${mib(this.done)} of ${mib(this.total)} MiB (${this.speed(now)} MiB/s)`);
+    log.info(`queue '${this.name}': replayed ${mib(this.bytes)} of ${mib(this.total())} MiB (${this.speed(now)})`);
   }
 
   finish(): void {
     const now = performance.now();
-    if (this.total < 16 * 1048576 && now - this.started < 1000) return;
-    log.info(`queue '${this.name}': replayed ${mib(this.total)} MiB in ${((now - this.started) / 1000).toFixed(1)} s (${this.speed(now)} MiB/s)`);
+    if (this.bytes < 16 * 1048576 && now - this.started < 1000) return;
+    log.info(`queue '${this.name}': replayed ${mib(this.bytes)} MiB, ${this.records} records in ${((now - this.started) / 1000).toFixed(1)} s (${this.speed(now)})`);
   }
 
   private speed(now: number): string {
-    return (this.done / 1048576 / Math.max((now - this.started) / 1000, 0.001)).toFixed(0);
+    const seconds = Math.max((now - this.started) / 1000, 0.001);
+    return `${(this.bytes / 1048576 / seconds).toFixed(0)} MiB/s, ${Math.round(this.records / seconds)} records/s`;
   }
 }
 

@@ -10,7 +10,7 @@
  * pending, it replaces every segment up to its seq, whatever the list still says.
  */
 import type { Position } from "./add_reader.ts";
-import { fileSystem, fsyncDirectory, removeQuietly, statIfExists } from "./files.ts";
+import { fileSystem, fsyncDirectory, removeQuietly, statIfExists, type FileInfo } from "./files.ts";
 import { installPack } from "./pack.ts";
 import { packPath, sealedPath, segmentPath } from "./segment_files.ts";
 
@@ -28,6 +28,8 @@ export interface JournalState {
   readonly activeMaxId: number;
   /** Intact records in the active segment. */
   readonly activeRecords: number;
+  /** The active file as replay left it, or null if there is none yet. */
+  readonly activeFile: FileInfo | null;
 }
 
 export class SegmentList {

@@ -24,6 +24,7 @@ import { errorText } from "../errors.ts";
 import { ActiveFile, grow, type Extent, type FreshFile } from "./active_file.ts";
 import { Commit, DURABLE } from "./commit.ts";
 import { markDirty } from "./flush_scheduler.ts";
+import type { FileInfo } from "./files.ts";
 import { FsyncPipeline, type Unsynced } from "./fsync_pipeline.ts";
 import type { Item } from "./item.ts";
 import { OP_ABORT, OP_OPEN, OP_PUT_BACK, OP_REMOVE, type IdOp, type SegmentInfo } from "./record.ts";
@@ -64,16 +65,23 @@ export class JournalWriter {
   /** The directory entry of the last rotation may not be on disk yet. */
   private directorySyncNeeded = false;
   private closed = false;
+  private appendCount = 0;
 
-  /** Opens the active segment at `path`, whose intact part holds `records` records. */
+  /** Appends to the active segment at `path`: `active.activeFile` as replay left it (or none yet), holding `activeRecords` intact records. */
   constructor(
     path: string,
-    records: number,
+    active: { readonly activeRecords: number; readonly activeFile: FileInfo | null },
     private policy: SyncPolicy,
     private readonly events: WriterEvents,
   ) {
-    this.file = new ActiveFile(path, records);
+    this.file = new ActiveFile(path, active.activeFile, active.activeRecords, () => this.owesNothing());
+    this.file.durableCreate = policy.kind !== "never";
     this.fsyncs = new FsyncPipeline(this.file, (error, owed) => this.syncFailed(error, owed));
+  }
+
+  /** Nothing waits to be written or synced: the file's descriptor may be closed. */
+  private owesNothing(): boolean {
+    return this.batch.isEmpty && this.failure === null && this.fsyncs.idle;
   }
 
   get path(): string {
@@ -85,8 +93,13 @@ export class JournalWriter {
     return this.file.extent.bytes + this.retainedExtent.bytes + this.batch.size;
   }
 
-  /** The inode of the file being appended to (to notice it being replaced). */
-  fileInode(): number {
+  /** Creates the active file now if no write did yet. Throws if it can't. */
+  createFile(): void {
+    this.file.ensureExists();
+  }
+
+  /** The inode of the file being appended to (to notice it being replaced), or null if it was not created yet. */
+  fileInode(): number | null {
     return this.file.inode;
   }
 
@@ -111,6 +124,7 @@ export class JournalWriter {
       }
     }
     this.policy = policy;
+    this.file.durableCreate = policy.kind !== "never";
   }
 
   appendAdd(item: Item): Commit {
@@ -140,7 +154,13 @@ export class JournalWriter {
     return this.appended();
   }
 
+  /** Records appended so far (to tell whether anything happened since a given moment). */
+  get appends(): number {
+    return this.appendCount;
+  }
+
   private appended(): Commit {
+    this.appendCount++;
     if (this.failure !== null) {
       // The record waits for the retry, and so does anyone who waits for it.
       this.latest = this.retryCommit!;
@@ -299,19 +319,21 @@ export class JournalWriter {
    * commits settle then), so no record is left behind in a file the fsyncs no longer reach.
    * Throws, with nothing changed, if the file can't be sealed; returns once the old file is at
    * `sealedPath` (if even the new one couldn't be put in place, the writer fails and the retry
-   * finishes the job).
+   * finishes the job), with the sealed file's size and inode.
    */
-  rotate(sealedPath: string, next: { readonly seq: number; readonly floor: number }): void {
+  rotate(sealedPath: string, next: { readonly seq: number; readonly floor: number }): { size: number; ino: number } {
     this.flush();
     if (this.failure !== null) throw new Error(this.failure);
     const sync = this.policy.kind !== "never";
     if (sync) this.syncNow();
+    const { ino } = this.file.ensureExists();
     const { bytes, records } = this.file.extent;
     const fresh = this.file.prepare({ seq: next.seq, prevBytes: bytes, prevRecords: records, floor: next.floor, pack: false }, sync);
     const named = this.file.seal(sealedPath, fresh);
     this.fsyncs.confirmAll();
-    if (!named) return this.fail(`could not give the new journal segment the name ${this.path}`, []);
-    this.syncDirectoryOrFail();
+    if (!named) this.fail(`could not give the new journal segment the name ${this.path}`, []);
+    else this.syncDirectoryOrFail();
+    return { size: bytes, ino };
   }
 
   /** A fresh active file under a temp name, opening with a SEGMENT record saying `info` (for `restart`). */

@@ -2,10 +2,16 @@
  * Runs callbacks at deadlines with one timer for all of them (blocking gets come and go tens of
  * thousands of times a second; a timer each would cost more than the get).
  *
+ * Deadlines are on a monotonic clock (see src/clock.ts): a wall clock set back or forward neither
+ * stretches nor cuts a wait.
+ *
  * A binary min-heap by deadline; cancelling only marks the entry, and the heap is rebuilt without
  * cancelled entries when they outnumber the live ones, so memory follows the live waits.
  */
+import { monotonicMs, type Clock } from "../clock.ts";
+
 export interface Deadline {
+  /** When it fires, on the timer's clock. */
   readonly at: number;
   fire: (() => void) | null;
 }
@@ -16,8 +22,11 @@ export class DeadlineTimer {
   private timer: ReturnType<typeof setTimeout> | null = null;
   private armedAt = Infinity;
 
-  /** Calls `fire` at `at` (unix ms) unless cancelled first. */
-  add(at: number, fire: () => void): Deadline {
+  constructor(private readonly now: Clock = monotonicMs) {}
+
+  /** Calls `fire` in `delayMs` unless cancelled first. */
+  add(delayMs: number, fire: () => void): Deadline {
+    const at = this.now() + delayMs;
     const entry: Deadline = { at, fire };
     this.heap.push(entry);
     this.siftUp(this.heap.length - 1);
@@ -36,13 +45,13 @@ export class DeadlineTimer {
   private arm(at: number): void {
     if (this.timer !== null) clearTimeout(this.timer);
     this.armedAt = at;
-    this.timer = setTimeout(() => this.expire(), Math.max(0, at - Date.now()));
+    this.timer = setTimeout(() => this.expire(), Math.max(0, at - this.now()));
   }
 
   private expire(): void {
     this.timer = null;
     this.armedAt = Infinity;
-    const now = Date.now();
+    const now = this.now();
     while (this.heap.length > 0 && this.heap[0]!.at <= now) {
       const entry = this.pop();
       const fire = entry.fire;

@@ -4,11 +4,21 @@
  * While the items in memory stay within the budget (max_memory_size), new items are kept in
  * memory. Past it, they are only written to the journal and counted in the disk region; as the
  * head drains below half the budget, items are read back from the journal in order, a batch of
- * up to the free budget at a time. The order is always: memory items, then the disk region.
+ * up to the free budget (at most READ_BACK_SLICE) at a time, so no read-back is a long turn even
+ * after a reload raised the budget by a GiB. The order is always: memory items, then the disk
+ * region.
+ *
+ * `readBackWhile` reads disk items back early, offering each to a `drop` callback first (for
+ * flush_expired): the dropped ones never enter memory, and since it reads in order from the head
+ * of the disk region, the removals it leads to are recorded in the order a normal read-back would
+ * make them, so replay reads back no more than the server did.
  *
  * Invariants: disk items are all after the memory items in queue order, their ADD records start
  * at `disk.start`, and every ADD record from there on belongs to the disk region; `memBytes` is
- * the sum of the memory items' sizes. Without a journal there is no disk region.
+ * the sum of the memory items' sizes. Without a journal there is no disk region. The memory
+ * items are a front of items put back at the head (aborted, given back; any ids) followed by
+ * items in ascending id order, and `frontMins[i]` is the smallest id among the innermost i + 1
+ * front items, so the smallest id in memory is known in O(1).
  */
 import type { Position } from "../journal/add_reader.ts";
 import { ownedBytes } from "../journal/byte_slab.ts";
@@ -19,9 +29,16 @@ import { errorText } from "../errors.ts";
 import { log } from "../log.ts";
 import { Deque } from "./deque.ts";
 
+/** Most item bytes one read-back reads (the rest comes with the next takes). */
+const READ_BACK_SLICE = 4 * 1024 * 1024;
+/** The most a `readBackWhile` reads in one go (items it drops pass through memory too). */
+const EARLY_READ_SLICE_BYTES = 1024 * 1024;
+
 export class ItemStore {
   private readonly memory = new Deque<Item>();
   private memBytes = 0;
+  /** Prefix minima of the ids of the front (see the invariants): one per front item, the head's last. */
+  private frontMins: number[] = [];
   /** Why the last read-back failed, or null: items wait on disk that can't be served now. */
   readFailure: string | null = null;
 
@@ -33,6 +50,7 @@ export class ItemStore {
     private readonly queueName: string,
   ) {
     for (const item of items) this.pushToMemory(item);
+    this.frontMins = frontMinimaOf(items);
   }
 
   get count(): number {
@@ -110,6 +128,7 @@ export class ItemStore {
   unshift(item: Item): void {
     this.memory.unshift(item);
     this.memBytes += item.data.length;
+    this.frontMins.push(Math.min(item.id, this.frontMins.at(-1) ?? Infinity));
   }
 
   peek(): Item | undefined {
@@ -122,36 +141,59 @@ export class ItemStore {
     const item = this.memory.shift();
     if (item === undefined) return undefined;
     this.memBytes -= item.data.length;
+    this.frontMins.pop();
     if (this.disk !== null && this.memBytes < this.budget / 2) this.readBackSafely();
     return item;
+  }
+
+  /**
+   * Reads items waiting on disk back a slice at a time while memory has room and `room()` says
+   * so, handing each to `drop` first: the ones it takes (returns true for; it records their
+   * removal, and must not throw) leave the queue, the rest go into memory, in order. Stops at a
+   * read that fails (`readFailure` says why) or reads nothing.
+   */
+  readBackWhile(room: () => boolean, drop: (item: Item) => boolean): void {
+    while (this.disk !== null && this.memBytes < this.budget && room()) {
+      const waiting = this.disk.count;
+      this.readBackSafely(Math.min(EARLY_READ_SLICE_BYTES, this.budget - this.memBytes), drop);
+      if (this.disk?.count === waiting) return;
+    }
   }
 
   /** Drops every item, in memory and on disk. */
   clear(): void {
     this.memory.clear();
     this.memBytes = 0;
+    this.frontMins = [];
     this.disk = null;
     this.readFailure = null;
   }
 
-  /** Keeps only the memory items for which `keep` is true (items on disk are left alone). */
+  /** Keeps only the memory items for which `keep` is true (items on disk are left alone). O(n). */
   retainInMemory(keep: (item: Item) => boolean): void {
+    const frontLength = this.frontMins.length;
+    const keptFront: Item[] = [];
+    let index = 0;
     this.memory.retain((item) => {
-      if (keep(item)) return true;
+      const inFront = index++ < frontLength;
+      if (keep(item)) {
+        if (inFront) keptFront.push(item);
+        return true;
+      }
       this.memBytes -= item.data.length;
       return false;
     });
+    this.frontMins = prefixMinima(keptFront);
   }
 
   memoryItems(): Iterable<Item> {
     return this.memory;
   }
 
-  /** The smallest id of an item in memory (aborted items may sit before smaller ids), or Infinity. */
+  /** The smallest id of an item in memory (aborted items may sit before smaller ids), or Infinity. O(1). */
   minMemoryId(): number {
-    let min = Infinity;
-    for (const item of this.memory) if (item.id < min) min = item.id;
-    return min;
+    const front = this.frontMins.at(-1) ?? Infinity;
+    return Math.min(front, this.memory.at(this.frontMins.length)?.id ?? Infinity);
   }
 
   private pushToMemory(item: Item): void {
@@ -163,9 +205,9 @@ export class ItemStore {
    * Reads items back for the head. A read that fails leaves the disk region as it is and sets
    * `readFailure` (the queue refuses takes and says so) until a read works again.
    */
-  private readBackSafely(): void {
+  private readBackSafely(maxBytes?: number, drop?: (item: Item) => boolean): void {
     try {
-      this.readBack();
+      this.readBack(maxBytes, drop);
     } catch (error) {
       const failure = `reading items back from the journal failed: ${errorText(error)}`;
       if (this.readFailure === null) log.error(`queue '${this.queueName}': ${failure}; takes are refused until it works`);
@@ -182,24 +224,27 @@ export class ItemStore {
   }
 
   /**
-   * Reads disk items back into memory: up to `maxBytes` (the free budget), and at least one item.
-   * Throws for I/O errors.
+   * Reads disk items back into memory (but those `drop` takes): up to `maxBytes` (the free
+   * budget), and at least one item. Throws for I/O errors.
    */
-  private readBack(maxBytes = Math.max(this.budget - this.memBytes, 1)): void {
+  private readBack(maxBytes = Math.max(Math.min(this.budget - this.memBytes, READ_BACK_SLICE), 1), drop?: (item: Item) => boolean): void {
     // While the journal can't be written, the last records may still wait in the writer.
-    if (this.readBackBatch(maxBytes) || this.journal?.failure != null) return;
+    if (this.readBackBatch(maxBytes, drop) || this.journal?.failure != null) return;
     this.dropDisk(`${this.disk!.count} item(s) expected in the journal are not there (it was damaged under the server): lost`);
   }
 
-  /** One read-back of up to `maxBytes` (at least one item); false if items are left on disk and none could be read. */
-  private readBackBatch(maxBytes: number): boolean {
+  /**
+   * One read-back of up to `maxBytes` (at least one item), into memory but for those `drop`
+   * takes; false if items are left on disk and none could be read.
+   */
+  private readBackBatch(maxBytes: number, drop?: (item: Item) => boolean): boolean {
     const disk = this.disk;
     if (disk === null || this.journal === null) return disk === null;
     const { items, next } = this.journal.readItems(disk.start, disk.count, maxBytes);
     for (const item of items) {
-      this.pushToMemory(item);
       disk.bytes -= item.data.length;
       disk.minId = item.id + 1;
+      if (drop?.(item) !== true) this.pushToMemory(item);
     }
     disk.count -= items.length;
     disk.start = next;
@@ -211,6 +256,24 @@ export class ItemStore {
     log.error(`queue '${this.queueName}': ${why}`);
     this.disk = null;
   }
+}
+
+/** `frontMins` for items in queue order: the front is everything before the ascending tail. */
+function frontMinimaOf(items: readonly Item[]): number[] {
+  let tail = items.length - 1;
+  while (tail > 0 && items[tail - 1]!.id < items[tail]!.id) tail--;
+  return prefixMinima(items.slice(0, Math.max(tail, 0)));
+}
+
+/** Prefix minima of the ids of `front` (head first), innermost first: the head's is last. */
+function prefixMinima(front: readonly Item[]): number[] {
+  const minima: number[] = [];
+  let min = Infinity;
+  for (let i = front.length - 1; i >= 0; i--) {
+    min = Math.min(min, front[i]!.id);
+    minima.push(min);
+  }
+  return minima;
 }
 
 /** The item, with its bytes copied if they are a small view into a bigger buffer (a socket read). */

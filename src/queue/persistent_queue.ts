@@ -11,6 +11,7 @@
 import type { QueueConfig } from "../config/schema.ts";
 import { errorText } from "../errors.ts";
 import { DURABLE, onceDurable, type Commit } from "../journal/commit.ts";
+import { flushJournals } from "../journal/flush_scheduler.ts";
 import { isExpired, type Item } from "../journal/item.ts";
 import type { Journal } from "../journal/journal.ts";
 import type { PackEntry } from "../journal/pack.ts";
@@ -63,6 +64,7 @@ export class PersistentQueue {
   private readonly openItems = new Map<number, Item>();
   /** Expired items handed to their move target whose record there is not on disk yet (see `expire`). */
   private readonly moving = new Map<number, Item>();
+  private movingBytes = 0;
   private openBytes = 0;
   private readonly waiters = new WaiterList();
   private nextId: number;
@@ -216,7 +218,14 @@ export class PersistentQueue {
     return count;
   }
 
-  /** Removes every expired item held in memory, wherever it is in the queue; returns how many. O(n). */
+  /**
+   * Removes every expired item held in memory, wherever it is in the queue, then reads the items
+   * waiting on disk back while the memory budget has room, dropping the expired ones as they come
+   * (they never take memory). Expired items further back on disk go as read-behind reaches them:
+   * memory stays within the budget, and every removal is recorded in read-back order, so replay
+   * reads back no more than the server did. Returns how many it removed. O(items in memory +
+   * items read back).
+   */
   flushExpired(now: number): number {
     const expired: Array<{ readonly item: Item; readonly fate: Commit | null }> = [];
     this.store.retainInMemory((item) => {
@@ -227,7 +236,27 @@ export class PersistentQueue {
       return false;
     });
     for (const { item, fate } of expired) this.expire(item, fate);
-    return expired.length;
+    let fromDisk = 0;
+    // Items on their way to move_expired_to are held until their new record is written (synced,
+    // under sync_journal = always): they count, and writing the journals now lets them go.
+    const room = () => {
+      if (this.movingBytes > 0 && !this.hasRoom()) flushJournals();
+      return this.hasRoom();
+    };
+    this.store.readBackWhile(room, (item) => {
+      if (!isExpired(item, now)) return false;
+      const fate = this.hooks.expired(this, item);
+      if (fate === "blocked") return false;
+      this.expire(item, fate);
+      fromDisk++;
+      return true;
+    });
+    return expired.length + fromDisk;
+  }
+
+  /** Whether what this queue holds in memory is below its budget. */
+  private hasRoom(): boolean {
+    return this.store.memoryBytes + this.movingBytes < this.config.maxMemorySize;
   }
 
   /**
@@ -239,8 +268,10 @@ export class PersistentQueue {
     this.expiredItems++;
     if (moved === null) return void this.journal?.appendRemove(item.id);
     this.moving.set(item.id, item);
+    this.movingBytes += item.data.length;
     onceDurable(moved, () => {
       this.moving.delete(item.id);
+      this.movingBytes -= item.data.length;
       if (!this.deleted) this.journal?.appendRemove(item.id);
     });
   }
@@ -263,9 +294,9 @@ export class PersistentQueue {
     return null;
   }
 
-  /** Looks after the journal; called about once a second (see JournalUpkeep). */
-  maintainJournal(): void {
-    if (this.journal !== null && !this.deleted) this.upkeep.run(this.journal, this.upkeepView);
+  /** Looks after the journal; called about once a second, routinely (see JournalUpkeep). */
+  maintainJournal(thorough = true): void {
+    if (this.journal !== null && !this.deleted) this.upkeep.run(this.journal, this.upkeepView, thorough);
   }
 
   /**
@@ -388,7 +419,9 @@ export class PersistentQueue {
     this.discardExpired(now);
     if (this.expiredAtHead(now)) return undefined;
     const item = this.store.shift();
-    if (item !== undefined) this.lastAge = now - item.addTime;
+    // Both are wall-clock times (add times are kept in the journal, across restarts): a clock set
+    // back since the add would make the age negative; it counts 0 instead.
+    if (item !== undefined) this.lastAge = Math.max(0, now - item.addTime);
     return item;
   }
 

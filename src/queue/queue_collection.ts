@@ -14,6 +14,7 @@
 import { queueConfigFor, type KestrelConfig } from "../config/load.ts";
 import type { QueueConfig } from "../config/schema.ts";
 import { allOf, type Commit } from "../journal/commit.ts";
+import { ownedBytes } from "../journal/byte_slab.ts";
 import { flushJournals } from "../journal/flush_scheduler.ts";
 import type { Item } from "../journal/item.ts";
 import { journalOf, openDataDirectory, removeJournalFiles, scanDataDirectory } from "../journal/data_directory.ts";
@@ -26,8 +27,19 @@ import type { WriterEvents } from "../journal/writer.ts";
 import { log } from "../log.ts";
 import { PersistentQueue, eraseJournal, type AddResult, type Expiry, type QueueHooks } from "./persistent_queue.ts";
 import { fanoutParent, isValidQueueName } from "../queue_name.ts";
+import { SlicedRound } from "./sliced_round.ts";
 
 export class QueueUnavailableError extends Error {}
+
+/** Creates a fanout child's file (it must exist to be loaded again); on failure erases the journal and throws. */
+function createOrErase(name: string, journal: Journal): void {
+  try {
+    journal.createFile();
+  } catch (error) {
+    eraseJournal(name, journal);
+    throw error;
+  }
+}
 
 /** What an upkeep does for a name that is not served: load its journal, remove its files, or nothing. */
 type Retry = "load" | "remove" | null;
@@ -53,7 +65,12 @@ export class QueueCollection {
   private lockCheckFailing = false;
   private totalItemsOfDeleted = 0;
   private readonly hooks: QueueHooks = { expired: (queue, item) => this.moveExpired(queue, item) };
-  private readonly upkeep = setInterval(() => this.maintainJournals(), JOURNAL_UPKEEP_MS);
+  /** The routine upkeep of every queue, a few ms per turn (see `routineUpkeep`). */
+  private readonly upkeepRound = new SlicedRound<PersistentQueue>(
+    (queue) => queue.maintainJournal(false),
+    (error, queue) => log.error(`queue '${queue.name}': journal upkeep failed: ${errorText(error)}`),
+  );
+  private readonly upkeep = setInterval(() => this.routineUpkeep(), JOURNAL_UPKEEP_MS);
 
   private constructor(
     private config: KestrelConfig,
@@ -113,9 +130,11 @@ export class QueueCollection {
    * queue or one of its children can't write its journal, the item is refused for all of them
    * ("unavailable"; `writeFailure` says why): a STORED means every fanout queue has it.
    */
-  add(name: string, data: Uint8Array, expiry: number, now: number): AddResult {
+  add(name: string, received: Uint8Array, expiry: number, now: number): AddResult {
     const queue = this.getOrCreate(name);
     if (this.writeFailure(name) !== null) return "unavailable";
+    // One home for the bytes, shared by the parent and every child (items never change).
+    const data = ownedBytes(received);
     const result = queue.add(data, expiry, now);
     const children = this.children.get(name);
     if (typeof result === "string" || children === undefined) return result;
@@ -222,14 +241,29 @@ export class QueueCollection {
   }
 
   /**
-   * Once a second: keeps the lock in place, loads queues whose journals could not be opened
-   * before if the cause is gone, and looks after every journal (retries after faults, rebuilds
-   * files deleted under the server, deletes what is no longer needed, compacts where worth it).
+   * Keeps the lock in place, loads queues whose journals could not be opened before if the
+   * cause is gone, and looks after every journal now (retries after faults, rebuilds files
+   * deleted under the server, deletes what is no longer needed, compacts where worth it).
    */
   maintainJournals(): void {
+    this.maintainDirectory();
+    for (const queue of this.queues.values()) queue.maintainJournal();
+  }
+
+  /**
+   * Once a second: the same, spread over event-loop turns (a few ms each) and skipping most
+   * rounds for idle queues (JournalUpkeep), so 10,000 queues cost no long turn. A round still
+   * running when the next is due is left to finish.
+   */
+  private routineUpkeep(): void {
+    if (this.upkeepRound.running) return;
+    this.maintainDirectory();
+    this.upkeepRound.start(this.queues.values());
+  }
+
+  private maintainDirectory(): void {
     this.verifyLock();
     if ([...this.unavailable.values()].some((entry) => entry.retry !== null)) this.retryUnavailable();
-    for (const queue of this.queues.values()) queue.maintainJournal();
   }
 
   private verifyLock(): void {
@@ -279,6 +313,7 @@ export class QueueCollection {
   /** Writes and syncs every journal (waiters are released); the collection is unusable after. */
   close(): void {
     clearInterval(this.upkeep);
+    this.upkeepRound.stop();
     flushJournals();
     for (const queue of this.queues.values()) queue.close();
     this.queues.clear();
@@ -312,13 +347,15 @@ export class QueueCollection {
     const settings = queueConfigFor(this.config, name);
     const opened = this.openJournal(name, files, settings);
     let journal: Journal | null = opened.journal;
+    const parent = fanoutParent(name);
     if (!settings.journal) {
       eraseJournal(name, journal); // memory only: what was replayed stays in memory
       journal = null;
+    } else if (parent !== null) {
+      createOrErase(name, journal);
     }
     const queue = new PersistentQueue(name, settings, journal, opened, this.hooks);
     this.queues.set(name, queue);
-    const parent = fanoutParent(name);
     if (parent !== null) {
       let set = this.children.get(parent);
       if (set === undefined) this.children.set(parent, (set = new Set()));

@@ -2,8 +2,13 @@
  * Clients blocked in `get <queue>/t=<ms>`, served strictly in arrival order.
  *
  * Each waiter is delivered exactly once: an item when one arrives, or null at its deadline (or
- * when the queue goes away). Cancelled and delivered waiters leave the list lazily, so every
- * operation is O(1) amortised.
+ * when the queue goes away). A waiter that is done (delivered, timed out or cancelled) lets go of
+ * its callback at once, and the list drops such entries whenever they outnumber the live ones, so
+ * memory follows the live waits: gets that time out on a queue no item ever comes to leave
+ * nothing behind. Every operation is O(1) amortised.
+ *
+ * A connection has at most one waiter: a blocking get suspends it, and a get of several keys
+ * waits on them one after another.
  */
 import type { Item } from "../journal/item.ts";
 import { DeadlineTimer, type Deadline } from "./deadline_timer.ts";
@@ -12,13 +17,16 @@ import { Deque } from "./deque.ts";
 /** One timer for the deadlines of every wait on every queue. */
 const deadlines = new DeadlineTimer();
 
+/** Entries kept however many are done: below this the list is not worth compacting. */
+const COMPACT_ABOVE = 64;
+
 export type WaitMode = "remove" | "open" | "peek";
 
 export interface Waiter {
   readonly mode: WaitMode;
-  readonly deliver: (item: Item | null) => void;
+  /** Who gets the item (or null); null once the waiter is done. */
+  deliver: ((item: Item | null) => void) | null;
   deadline: Deadline | null;
-  live: boolean;
 }
 
 export class WaiterList {
@@ -30,10 +38,10 @@ export class WaiterList {
   }
 
   add(mode: WaitMode, timeoutMs: number, deliver: (item: Item | null) => void): Waiter {
-    const waiter: Waiter = { mode, deliver, deadline: null, live: true };
-    waiter.deadline = deadlines.add(Date.now() + timeoutMs, () => {
+    const waiter: Waiter = { mode, deliver, deadline: null };
+    waiter.deadline = deadlines.add(timeoutMs, () => {
       waiter.deadline = null;
-      if (this.retire(waiter)) deliver(null);
+      this.retire(waiter)?.(null);
     });
     this.list.push(waiter);
     this.liveCount++;
@@ -48,7 +56,7 @@ export class WaiterList {
   /** The longest-waiting live waiter, without removing it. */
   first(): Waiter | undefined {
     let head = this.list.peek();
-    while (head !== undefined && !head.live) {
+    while (head !== undefined && head.deliver === null) {
       this.list.shift();
       head = this.list.peek();
     }
@@ -57,23 +65,26 @@ export class WaiterList {
 
   /** Removes `waiter` (which must be `first()`) and hands it `item`. */
   serve(waiter: Waiter, item: Item): void {
-    if (this.retire(waiter)) waiter.deliver(item);
+    this.retire(waiter)?.(item);
   }
 
   /** Ends every wait with null (the queue was deleted or the server is stopping). */
   releaseAll(): void {
     for (let waiter = this.first(); waiter !== undefined; waiter = this.first()) {
       this.list.shift();
-      if (this.retire(waiter)) waiter.deliver(null);
+      this.retire(waiter)?.(null);
     }
   }
 
-  private retire(waiter: Waiter): boolean {
-    if (!waiter.live) return false;
-    waiter.live = false;
+  /** Marks `waiter` done; returns its callback, or null if it was done already. */
+  private retire(waiter: Waiter): ((item: Item | null) => void) | null {
+    const deliver = waiter.deliver;
+    if (deliver === null) return null;
+    waiter.deliver = null;
     this.liveCount--;
     if (waiter.deadline !== null) deadlines.cancel(waiter.deadline);
     waiter.deadline = null;
-    return true;
+    if (this.list.length > COMPACT_ABOVE && this.list.length > 2 * this.liveCount) this.list.retain((entry) => entry.deliver !== null);
+    return deliver;
   }
 }

@@ -19,11 +19,15 @@ const SERVER_METRICS: Readonly<Record<string, readonly [string, MetricType, stri
   bytes: ["kestrel_bytes", "gauge", "Bytes of item data queued, all queues."],
   curr_connections: ["kestrel_connections", "gauge", "Client connections open."],
   total_connections: ["kestrel_connections_total", "counter", "Client connections ever accepted."],
+  accepting: ["kestrel_accepting", "gauge", "1 while the memcache port accepts connections, 0 while backed off for lack of file descriptors."],
+  listen_backoffs: ["kestrel_listen_backoffs_total", "counter", "Times the memcache port stopped accepting for lack of file descriptors."],
   get_hits: ["kestrel_get_hits_total", "counter", "Gets and peeks that returned an item."],
   get_misses: ["kestrel_get_misses_total", "counter", "Gets and peeks that returned no item."],
   bytes_read: ["kestrel_read_bytes_total", "counter", "Protocol bytes received."],
   bytes_written: ["kestrel_written_bytes_total", "counter", "Protocol bytes sent."],
   memory_collections: ["kestrel_memory_collections_total", "counter", "Garbage collections run to keep memory near the live data."],
+  pending_request_bytes: ["kestrel_pending_request_bytes", "gauge", "Request bytes held for all clients (max_pending_request_bytes)."],
+  request_waits: ["kestrel_request_waits_total", "counter", "Times a client sending a big request had to wait for max_pending_request_bytes."],
 };
 
 const COMMAND_STATS: ReadonlyArray<readonly [string, string]> = [

@@ -2,11 +2,14 @@
  * One client connection: bytes in, frames executed in order, replies out.
  *
  * Invariants: requests are executed strictly in arrival order and one at a time (a blocking get
- * suspends everything behind it); replies that are ready leave in one socket write per turn, and
+ * suspends everything behind it); a connection executes for at most TURN_BUDGET_MS per
+ * event-loop turn (then the rest of its pipelined requests wait for a later turn, so one client's
+ * burst can't stall the others); replies that are ready leave in one socket write per turn, and
  * a STORED waits (with everything behind it) for the journal write that covers it; reading
  * pauses while the reply backlog (replies ready, and replies waiting for a journal write) is over
  * HIGH_WATER, so neither a client that doesn't read nor a stuck journal makes the server buffer
- * without bound; when the connection closes, its open items and the items of
+ * without bound, and while the server-wide request budget refuses what this connection needs
+ * (RequestBudget); when the connection closes, its open items and the items of
  * replies that never reached the socket go back to the head of their queues, and its waits are
  * cancelled.
  */
@@ -18,12 +21,15 @@ import { execute } from "./commands.ts";
 import type { ServerContext, Session } from "./context.ts";
 import { Outbox } from "./outbox.ts";
 import { line, serverError } from "./replies.ts";
+import type { BudgetReader } from "./request_budget.ts";
 import { RequestParser } from "./request_parser.ts";
 
 /** Reply bytes queued for a client before we stop reading its requests. */
 const HIGH_WATER = 4 * 1024 * 1024;
-/** Request bytes buffered while a blocking get waits before we stop reading. */
-const MAX_BUFFERED_WHILE_SUSPENDED = 1024 * 1024;
+/** Request bytes buffered while a blocking get waits, or while requests wait for a later turn, before we stop reading. */
+const MAX_BUFFERED_WHILE_WAITING = 1024 * 1024;
+/** How long one connection executes requests in one event-loop turn. */
+const TURN_BUDGET_MS = 5;
 export const MAX_LINE_LENGTH = 8192;
 
 /** The part of a Bun socket a connection uses (a test can supply its own). */
@@ -35,7 +41,7 @@ export interface ClientSocket {
   timeout(seconds: number): void;
 }
 
-export class Connection implements Session {
+export class Connection implements Session, BudgetReader {
   readonly outbox: Outbox;
   readonly openItems = new Map<PersistentQueue, Item>();
   private readonly parser: RequestParser;
@@ -46,6 +52,8 @@ export class Connection implements Session {
   private closed = false;
   private readPaused = false;
   private writeScheduled = false;
+  /** Requests are left for a later turn (the turn's budget ran out). */
+  private behind = false;
   private bytesWrittenReported = 0;
 
   constructor(
@@ -78,6 +86,7 @@ export class Connection implements Session {
   onClose(): void {
     if (this.closed) return;
     this.closed = true;
+    this.ctx.requestBudget.release(this);
     this.cancelWait?.();
     this.cancelWait = null;
     // Last taken first, so the first taken ends up at the head again.
@@ -131,14 +140,16 @@ export class Connection implements Session {
     this.replyReady();
   }
 
-  /** Executes buffered requests until input runs out or something must wait, then writes. */
+  /** Executes buffered requests until input runs out, something must wait or the turn's budget is spent, then writes. */
   private process(): void {
     if (this.processing || this.closed) return;
     this.processing = true;
+    const until = performance.now() + TURN_BUDGET_MS;
     try {
-      // Each round ends when input runs out, a command waits, or the replies pile up; in the
-      // last case the replies are written and, if the socket took them, the next round starts.
-      while (this.executeBuffered()) {
+      // Each round ends when input runs out, a command waits, the budget is spent, or the
+      // replies pile up; in the last case the replies are written and, if the socket took them,
+      // the next round starts.
+      while (this.executeBuffered(until)) {
         this.writeOut();
         if (this.outbox.backlog >= HIGH_WATER || this.closed) break;
       }
@@ -148,10 +159,14 @@ export class Connection implements Session {
     this.writeOut();
   }
 
-  /** Runs frames until there are none or one can't run now; true if stopped by the backlog. */
-  private executeBuffered(): boolean {
+  /** Runs frames until there are none, one can't run now or `until` passed; true if stopped by the backlog. */
+  private executeBuffered(until: number): boolean {
     while (!this.suspended && !this.closing) {
       if (this.outbox.backlog >= HIGH_WATER) return true;
+      if (performance.now() >= until) {
+        this.continueLater();
+        return false;
+      }
       const frame = this.parser.next();
       if (frame === null) return false;
       if (frame.kind === "fatal") {
@@ -162,6 +177,16 @@ export class Connection implements Session {
       this.executeSafely(frame);
     }
     return false;
+  }
+
+  /** The turn's budget is spent: the rest waits for a later turn. */
+  private continueLater(): void {
+    if (this.behind) return;
+    this.behind = true;
+    setImmediate(() => {
+      this.behind = false;
+      this.process();
+    });
   }
 
   private executeSafely(frame: Parameters<typeof execute>[0]): void {
@@ -191,9 +216,15 @@ export class Connection implements Session {
     if (!this.suspended) this.armIdleTimer();
   }
 
+  budgetChanged(): void {
+    if (!this.closed) this.updateReadPause();
+  }
+
   private updateReadPause(): void {
-    const shouldPause =
-      this.outbox.backlog >= HIGH_WATER || (this.suspended && this.parser.bufferedBytes > MAX_BUFFERED_WHILE_SUSPENDED);
+    const held = this.parser.bufferedBytes;
+    const granted = this.ctx.requestBudget.claim(this, held, Math.max(held, this.parser.announcedBytes));
+    const waiting = this.suspended || this.behind;
+    const shouldPause = !granted || this.outbox.backlog >= HIGH_WATER || (waiting && held > MAX_BUFFERED_WHILE_WAITING);
     if (shouldPause === this.readPaused) return;
     this.readPaused = shouldPause;
     if (shouldPause) this.socket.pause();

@@ -7,6 +7,7 @@ import type { Item } from "../journal/item.ts";
 import type { PersistentQueue } from "../queue/persistent_queue.ts";
 import type { QueueCollection } from "../queue/queue_collection.ts";
 import type { MemoryPacer } from "./memory_pacer.ts";
+import type { RequestBudget } from "./request_budget.ts";
 import type { Outbox } from "./outbox.ts";
 import type { ServerStats } from "./stats.ts";
 
@@ -15,6 +16,8 @@ export interface ServerContext {
   readonly stats: ServerStats;
   /** Told of all client traffic; collects garbage when memory outgrows the live data. */
   readonly pacer: MemoryPacer;
+  /** Request bytes held for all clients, against max_pending_request_bytes. */
+  readonly requestBudget: RequestBudget;
   readonly version: string;
   config(): KestrelConfig;
   /** Re-reads the config file and applies it; returns an error message, or null on success. */

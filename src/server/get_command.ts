@@ -9,6 +9,11 @@
  * be written, gets that would change it (take, open, close) are refused with SERVER_ERROR: a
  * removal that can't be recorded could be undone by a crash. If a write fails after the items
  * were taken, the reply waits for the writer's retry (see `Commit.retry`).
+ *
+ * Bounds: a get stops taking items once its reply holds REPLY_BUDGET bytes of item data (the
+ * keys after that get nothing and their items stay queued; at least one item is always served),
+ * so a `get q q q ...` over items waiting on disk can't read them all into one reply; and one
+ * get creates at most MAX_NEW_QUEUES queues.
  */
 import { allOf } from "../journal/commit.ts";
 import type { Item } from "../journal/item.ts";
@@ -19,17 +24,30 @@ import { parseGetKey, type GetRequest } from "./get_options.ts";
 import { Handover, type Deferred, type OnFailure, type ReplyPiece } from "./outbox.ts";
 import { END, ERROR, clientError, serverError, value } from "./replies.ts";
 
+/** Item bytes one get's reply may hold before it stops taking items. */
+export const REPLY_BUDGET = 4 * 1024 * 1024;
+/** Queues one get may create. */
+export const MAX_NEW_QUEUES = 100;
+
 export function handleGet(keys: readonly string[], session: Session, ctx: ServerContext): void {
   if (keys.length === 0) {
     session.outbox.push(ERROR);
     return;
   }
-  const requests: Array<{ request: GetRequest; queue: PersistentQueue }> = [];
-  /** Queues an earlier key of this get opens an item on: a second open there would overwrite it. */
-  const opening = new Set<PersistentQueue>();
+  const parsed: GetRequest[] = [];
   for (const key of keys) {
     const request = parseGetKey(key);
     if (typeof request === "string") return session.outbox.push(clientError(request));
+    parsed.push(request);
+  }
+  const created = new Set(parsed.map((request) => request.queue).filter((name) => ctx.queues.get(name) === undefined)).size;
+  if (created > MAX_NEW_QUEUES) {
+    return session.outbox.push(clientError(`a get may create at most ${MAX_NEW_QUEUES} queues; this one names ${created} that don't exist`));
+  }
+  const requests: Array<{ request: GetRequest; queue: PersistentQueue }> = [];
+  /** Queues an earlier key of this get opens an item on: a second open there would overwrite it. */
+  const opening = new Set<PersistentQueue>();
+  for (const request of parsed) {
     let queue: PersistentQueue;
     try {
       queue = ctx.queues.getOrCreate(request.queue);
@@ -74,6 +92,8 @@ class GetRun {
   private readonly changed: PersistentQueue[] = [];
   private index = 0;
   private deferred: Deferred | null = null;
+  /** Item bytes in the reply so far. */
+  private replyBytes = 0;
 
   constructor(
     private readonly requests: ReadonlyArray<{ request: GetRequest; queue: PersistentQueue }>,
@@ -112,6 +132,8 @@ class GetRun {
       }
     }
     if (request.abort || (request.close && !request.open)) return true;
+    // The reply is full: this key gets nothing now, its items stay queued.
+    if (this.replyBytes >= REPLY_BUDGET) return true;
     const item = request.peek ? queue.peek(now) : request.open ? queue.open(now) : queue.remove(now);
     if (item !== undefined) {
       this.hit(request, queue, item);
@@ -144,6 +166,7 @@ class GetRun {
 
   private hit(request: GetRequest, queue: PersistentQueue, item: Item): void {
     this.ctx.stats.getHits++;
+    this.replyBytes += item.data.length;
     if (!request.peek) this.markChanged(queue);
     if (request.open) this.session.openItems.set(queue, item);
     else if (!request.peek) this.handovers.push(new Handover(() => queue.giveBack(item, Date.now())));

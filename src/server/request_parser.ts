@@ -93,6 +93,11 @@ export class RequestParser {
     return this.buffered;
   }
 
+  /** The size of the data block (and its line end) announced by a storage header still being read, or 0. */
+  get announcedBytes(): number {
+    return this.block === null ? 0 : this.block.bytes + 2;
+  }
+
   push(chunk: Uint8Array): void {
     if (this.failed || chunk.length === 0) return;
     this.chunks.push(chunk);

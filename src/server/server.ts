@@ -12,7 +12,8 @@
  * what they owe (replies waiting for a journal write go once it is done), puts back the items of
  * replies a client did not take in time, then writes, syncs and closes every journal.
  */
-import type { Server, Socket, TCPSocketListener } from "bun";
+import type { Server, Socket } from "bun";
+import { monotonicMs } from "../clock.ts";
 import type { KestrelConfig } from "../config/load.ts";
 import { errorText } from "../errors.ts";
 import { flushJournals } from "../journal/flush_scheduler.ts";
@@ -21,8 +22,11 @@ import { QueueCollection } from "../queue/queue_collection.ts";
 import { startAdminHttp } from "./admin_http.ts";
 import { Connection } from "./connection.ts";
 import type { ServerContext } from "./context.ts";
+import { ExpirySweep } from "./expiry_sweep.ts";
+import { Listener } from "./listener.ts";
 import { MemoryPacer } from "./memory_pacer.ts";
 import { serverError } from "./replies.ts";
+import { RequestBudget } from "./request_budget.ts";
 import { ServerStats } from "./stats.ts";
 
 /** How long a stopping server waits for clients to take their last replies. */
@@ -37,11 +41,11 @@ export interface ServerOptions {
 export class KestrelServer {
   private readonly stats = new ServerStats();
   private readonly connections = new Set<Connection>();
-  private readonly listener: TCPSocketListener<Connection | null>;
+  private readonly listener: Listener<Connection | null>;
   private readonly admin: Server<undefined> | null;
   private readonly queues: QueueCollection;
   private readonly ctx: ServerContext;
-  private expiryTimer: ReturnType<typeof setInterval> | null = null;
+  private readonly expirySweep: ExpirySweep;
   private stopping: Promise<void> | null = null;
   private resolveStopped!: () => void;
   /** Resolves once the server has stopped (after `stop()` or a `shutdown` command). */
@@ -66,12 +70,14 @@ export class KestrelServer {
       queues: this.queues,
       stats: this.stats,
       pacer: new MemoryPacer(),
+      requestBudget: new RequestBudget(() => this.config.server.maxPendingRequestBytes),
       version: options.version,
       config: () => this.config,
       reload: () => this.reload(),
       shutdown: () => void this.stop(),
     };
-    this.startExpirySweep();
+    this.expirySweep = new ExpirySweep(() => this.queues.discardAllExpired(Date.now()));
+    this.expirySweep.setFrequency(config.server.expirationTimerFrequency);
   }
 
   /** Binds the ports, loads the queues and serves. Throws (one line) if any step fails. */
@@ -129,7 +135,7 @@ export class KestrelServer {
       useLogTarget(logTarget);
       this.config = config;
       applyToQueues();
-      this.startExpirySweep();
+      this.expirySweep.setFrequency(config.server.expirationTimerFrequency);
       for (const key of Object.keys(fixed) as (keyof typeof fixed)[]) {
         if (before[key] !== after[key]) log.warn(`reload: ${key} changed to ${after[key]}; it takes effect at the next restart`);
       }
@@ -146,12 +152,12 @@ export class KestrelServer {
     log.info("stopping: no new connections; writing and closing journals");
     this.listener.stop(false);
     void this.admin?.stop(true);
-    if (this.expiryTimer !== null) clearInterval(this.expiryTimer);
+    this.expirySweep.stop();
     this.queues.releaseWaiters();
     for (const connection of this.connections) connection.quit();
     flushJournals();
-    const deadline = Date.now() + STOP_GRACE_MS;
-    while (this.connections.size > 0 && Date.now() < deadline) await Bun.sleep(10);
+    const deadline = monotonicMs() + STOP_GRACE_MS;
+    while (this.connections.size > 0 && monotonicMs() < deadline) await Bun.sleep(10);
     // Clients that didn't take their replies: the items in them go back before the journals close.
     for (const connection of this.connections) connection.onClose();
     this.queues.close();
@@ -170,7 +176,7 @@ export class KestrelServer {
     }
   }
 
-  private listen(): TCPSocketListener<Connection | null> {
+  private listen(): Listener<Connection | null> {
     const { host, port } = this.config.server;
     try {
       return this.bind(host, port);
@@ -180,16 +186,18 @@ export class KestrelServer {
   }
 
   /** Binds the memcache port; its handlers reach `this.ctx`, which exists before any of them runs. */
-  private bind(host: string, port: number): TCPSocketListener<Connection | null> {
-    return Bun.listen<Connection | null>({
-      hostname: host,
+  private bind(host: string, port: number): Listener<Connection | null> {
+    return new Listener<Connection | null>(
+      host,
       port,
-      socket: {
+      {
         open: (socket) => {
           const { maxConnections, maxRequestSize, timeout } = this.config.server;
-          if (this.stopping !== null || this.connections.size >= maxConnections) {
+          const refusal =
+            this.stopping !== null ? "server is stopping" : this.connections.size >= maxConnections ? "too many connections" : this.listener.refusal();
+          if (refusal !== null) {
             socket.data = null;
-            socket.end(serverError(this.stopping ? "server is stopping" : "too many connections"));
+            socket.end(serverError(refusal));
             return;
           }
           const connection = new Connection(socket, this.ctx, Math.ceil(timeout / 1000), maxRequestSize);
@@ -211,7 +219,8 @@ export class KestrelServer {
           socket.data.onIdleTimeout();
         },
       },
-    });
+      this.stats,
+    );
   }
 
   private closed(socket: Socket<Connection | null>): void {
@@ -220,13 +229,6 @@ export class KestrelServer {
     connection.onClose();
     this.connections.delete(connection);
     this.stats.currConnections = this.connections.size;
-  }
-
-  private startExpirySweep(): void {
-    if (this.expiryTimer !== null) clearInterval(this.expiryTimer);
-    this.expiryTimer = null;
-    const every = this.config.server.expirationTimerFrequency;
-    if (every > 0) this.expiryTimer = setInterval(() => this.queues.discardAllExpired(Date.now()), every);
   }
 }
 

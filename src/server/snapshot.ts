@@ -2,6 +2,7 @@
  * A point-in-time view of the server's statistics, named as the memcache `stats` command names
  * them: the one source for `stats`, `dump_stats`, /stats.json and /metrics.
  */
+import { monotonicMs } from "../clock.ts";
 import type { PersistentQueue, QueueStats } from "../queue/persistent_queue.ts";
 import type { ServerContext } from "./context.ts";
 
@@ -38,18 +39,19 @@ export interface Snapshot {
 
 export function takeSnapshot(ctx: ServerContext): Snapshot {
   const s = ctx.stats;
-  const now = Date.now();
   const totals = ctx.queues.totals();
   const server: Array<readonly [string, string | number]> = [
     ["pid", process.pid],
-    ["uptime", Math.floor((now - s.startedAt) / 1000)],
-    ["time", Math.floor(now / 1000)],
+    ["uptime", Math.floor((monotonicMs() - s.startedAt) / 1000)],
+    ["time", Math.floor(Date.now() / 1000)],
     ["version", ctx.version],
     ["curr_items", totals.items],
     ["total_items", totals.totalItems],
     ["bytes", totals.bytes],
     ["curr_connections", s.currConnections],
     ["total_connections", s.totalConnections],
+    ["accepting", s.accepting],
+    ["listen_backoffs", s.listenBackoffs],
     ["cmd_get", s.cmdGet],
     ["cmd_set", s.cmdSet],
     ["cmd_peek", s.cmdPeek],
@@ -58,6 +60,8 @@ export function takeSnapshot(ctx: ServerContext): Snapshot {
     ["bytes_read", s.bytesRead],
     ["bytes_written", s.bytesWritten],
     ["memory_collections", ctx.pacer.collections],
+    ["pending_request_bytes", ctx.requestBudget.bytes],
+    ["request_waits", ctx.requestBudget.refusals],
   ];
   const queues = queuesByName(ctx).map((queue) => ({ name: queue.name, stats: queue.stats(), journalFailure: queue.journalFailure ?? queue.readFailure }));
   return { server, queues, unavailable: ctx.queues.unavailableQueues() };

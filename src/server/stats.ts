@@ -1,10 +1,13 @@
 /**
  * Server-wide counters reported by `stats`.
  *
- * Plain numbers, bumped by the connection and command code; nothing here does I/O.
+ * Plain numbers, bumped by the connection, command and listener code; nothing here does I/O.
  */
+import { monotonicMs } from "../clock.ts";
+
 export class ServerStats {
-  readonly startedAt = Date.now();
+  /** When the server started, on the monotonic clock (`uptime` must not follow wall-clock jumps). */
+  readonly startedAt = monotonicMs();
   totalConnections = 0;
   currConnections = 0;
   cmdGet = 0;
@@ -14,4 +17,8 @@ export class ServerStats {
   getMisses = 0;
   bytesRead = 0;
   bytesWritten = 0;
+  /** Times the listener stopped accepting for lack of file descriptors (see listener.ts). */
+  listenBackoffs = 0;
+  /** 1 while the memcache port accepts connections, 0 while backed off. */
+  accepting = 1;
 }

@@ -58,6 +58,8 @@ export interface ServerOptions {
   readonly args?: readonly string[];
   /** Injected file-system faults, read from this file (see `setFaults`). */
   readonly faultsFile?: string;
+  /** A wall clock that jumps: its offset from the real one is read from this file (see `setWallClockOffset`). */
+  readonly wallClockFile?: string;
   /** Another module to run before the server (`bun --preload`), e.g. BUG_PRELOAD. */
   readonly preload?: string;
   /** Variables added to the server's environment. */
@@ -65,6 +67,7 @@ export interface ServerOptions {
 }
 
 export const FAULTS_PRELOAD = join(import.meta.dir, "faulty_fs_preload.ts");
+export const WALL_CLOCK_PRELOAD = join(import.meta.dir, "wall_clock_preload.ts");
 export const BUG_PRELOAD = join(import.meta.dir, "bug_preload.ts");
 
 /** Collects a child's stderr and lets callers wait for a pattern to appear in it. */
@@ -123,7 +126,11 @@ export class ServerProcess {
 
   static async start(options: ServerOptions = {}): Promise<ServerProcess> {
     const dataDir = options.dataDir ?? makeDir("kestrel-test-");
-    const preload = [options.faultsFile === undefined ? null : FAULTS_PRELOAD, options.preload ?? null].flatMap((file) => (file === null ? [] : ["--preload", file]));
+    const preload = [
+      ...(options.faultsFile === undefined ? [] : ["--preload", FAULTS_PRELOAD]),
+      ...(options.wallClockFile === undefined ? [] : ["--preload", WALL_CLOCK_PRELOAD]),
+      ...(options.preload === undefined ? [] : ["--preload", options.preload]),
+    ];
     const args = [process.execPath, ...preload, MAIN, "--host", "127.0.0.1", "--port", "0", "--data", dataDir];
     if (options.config !== undefined) {
       const configPath = options.configPath ?? join(makeDir("kestrel-conf-"), "kestrel.toml");
@@ -131,7 +138,9 @@ export class ServerProcess {
       args.push("--config", configPath);
     }
     args.push(...(options.args ?? []));
-    const env = { ...process.env, ...(options.faultsFile === undefined ? {} : { KESTREL_FAULTS_FILE: options.faultsFile }), ...options.env };
+    const env = { ...process.env, ...options.env };
+    if (options.faultsFile !== undefined) env.KESTREL_FAULTS_FILE = options.faultsFile;
+    if (options.wallClockFile !== undefined) env.KESTREL_WALL_CLOCK_FILE = options.wallClockFile;
     const proc = Bun.spawn(args, { stdout: "ignore", stderr: "pipe", stdin: "ignore", env });
     running.add(proc);
     void proc.exited.then(() => running.delete(proc));
@@ -160,6 +169,16 @@ export class ServerProcess {
     const mark = this.output.length;
     this.proc.kill("SIGUSR2");
     await this.waitForLog(new RegExp(`test faults: ${faults.length} set`), mark);
+  }
+
+  /** Sets the wall clock of a server started with `wallClockFile` `offsetMs` off the real one. */
+  async setWallClockOffset(offsetMs: number): Promise<void> {
+    const file = this.options.wallClockFile;
+    if (file === undefined) throw new Error("this server was started without wallClockFile");
+    writeFileSync(file, String(offsetMs));
+    const mark = this.output.length;
+    this.proc.kill("SIGUSR1");
+    await this.waitForLog(new RegExp(`test wall clock: ${offsetMs} ms`), mark);
   }
 
   /** SIGTERM and wait; returns the exit code. */

@@ -16,13 +16,25 @@ const open = (dir: string, policy: SyncPolicy = NEVER) => openQueueJournal(dir, 
 const datas = (dir: string) => open(dir).items.map((i) => text(i.data));
 
 describe("openJournal", () => {
-  test("a new queue gets a file with the format header", () => {
+  test("a new queue's file is created, with the format header, by its first write (and not before)", () => {
     const dir = tempDir();
     const { journal, items, nextId } = open(dir);
-    journal.close();
     expect(items).toEqual([]);
     expect(nextId).toBe(1);
+    expect(existsSync(join(dir, "q"))).toBe(false);
+    journal.appendAdd(item(1));
+    journal.close();
     expect(hasFileHeader(readFileSync(join(dir, "q")))).toBe(true);
+  });
+
+  test("an empty active file (a crash right after it was created) gets its header and is appended to", () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, "q"), "");
+    const { journal } = open(dir);
+    expect(hasFileHeader(readFileSync(join(dir, "q")))).toBe(true);
+    journal.appendAdd(item(1));
+    journal.close();
+    expect(datas(dir)).toEqual([text(item(1).data)]);
   });
 
   test("appended records are batched per turn and replay after a reopen", () => {

@@ -72,6 +72,17 @@ describe("PersistentQueue", () => {
     expect(expired.map((i) => text(i.data))).toEqual(["old"]);
   });
 
+  test("age is how long the last item taken waited, and never negative when the clock was set back", () => {
+    const q = makeQueue();
+    put(q, "a");
+    put(q, "b");
+    q.remove(NOW + 1500);
+    expect(q.stats().age).toBe(1500);
+    q.remove(NOW - 3_600_000);
+    put(q, "c");
+    expect(q.stats().age).toBe(0);
+  });
+
   test("max_age caps every item's expiry", () => {
     const q = makeQueue({ maxAge: 5000 });
     put(q, "capped", 0);

@@ -1,8 +1,9 @@
 import { describe, expect, test } from "bun:test";
-import { copyFileSync, existsSync, mkdirSync, readdirSync, rmdirSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, rmdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { flushJournals } from "../../src/journal/flush_scheduler.ts";
 import { FILE_HEADER_SIZE, SEGMENT_RECORD_SIZE } from "../../src/journal/record.ts";
+import { IDLE_ROUNDS } from "../../src/queue/journal_upkeep.ts";
 import { QueueCollection, QueueUnavailableError } from "../../src/queue/queue_collection.ts";
 import { bytes, text } from "../helpers/bytes.ts";
 import { configFor } from "../helpers/config.ts";
@@ -105,7 +106,7 @@ describe("QueueCollection", () => {
     // A directory where b's journal file would go: open() fails even for root.
     mkdirSync(join(dir, "b"));
     const reloaded = configFor(dir, "max_items = 5\n");
-    expect(() => queues.prepareReconfigure(reloaded)).toThrow(/^queue 'b': cannot turn its journal on: EISDIR/);
+    expect(() => queues.prepareReconfigure(reloaded)).toThrow(/^queue 'b': cannot turn its journal on: .*\/b is a directory; move it out of the way/);
     // a's journal was made first; it is gone again.
     expect(readdirSync(dir).filter((name) => name.startsWith("a"))).toEqual([]);
     for (const name of ["a", "b"]) expect([queues.get(name)!.hasJournal, queues.get(name)!.settings.maxItems]).toEqual([false, Infinity]);
@@ -116,6 +117,31 @@ describe("QueueCollection", () => {
     queues.close();
     const again = QueueCollection.load(configFor(dir));
     expect([drain(again, "a"), drain(again, "b")]).toEqual([["1"], ["2"]]);
+    again.close();
+  });
+
+  test("a routine upkeep looks at an idle queue's files only every few rounds; a changed one's each round", () => {
+    const dir = tempDir();
+    const queues = QueueCollection.load(configFor(dir));
+    queues.add("idle", bytes("kept"), 0, NOW);
+    flushJournals();
+    const queue = queues.get("idle")!;
+    queue.maintainJournal(false); // it changed: looked at
+    rmSync(join(dir, "idle"));
+    let rounds = 0;
+    while (!existsSync(join(dir, "idle")) && rounds < IDLE_ROUNDS + 1) {
+      queue.maintainJournal(false);
+      rounds++;
+    }
+    expect(rounds).toBeLessThanOrEqual(IDLE_ROUNDS);
+    // Changed since: the next routine round looks, whatever the idle count says.
+    rmSync(join(dir, "idle"));
+    queues.add("idle", bytes("more"), 0, NOW);
+    queue.maintainJournal(false);
+    expect(existsSync(join(dir, "idle"))).toBe(true);
+    queues.close();
+    const again = QueueCollection.load(configFor(dir));
+    expect(drain(again, "idle")).toEqual(["kept", "more"]);
     again.close();
   });
 

@@ -35,6 +35,22 @@ function take(queues: QueueCollection, name: string, count: number): number[] {
 const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
 
 describe("read-behind", () => {
+  test("after a reload raises the budget, items come back at most 4 MiB per take, not all at once", () => {
+    const dir = tempDir();
+    const queues = QueueCollection.load(configFor(dir, CONFIG));
+    fill(queues, "q", 0, 20_000); // about 10 MB, nearly all on disk
+    const queue = queues.getOrCreate("q");
+    queue.reconfigure({ ...queue.settings, maxMemorySize: 1024 * 1024 * 1024 });
+    // Each take that finds memory under half the budget reads one slice back.
+    const before = queue.stats().memBytes;
+    expect(take(queues, "q", 1)).toEqual([0]);
+    const grew = queue.stats().memBytes - before;
+    expect(grew).toBeGreaterThan(1024 * 1024);
+    expect(grew).toBeLessThanOrEqual(4 * 1024 * 1024);
+    expect(take(queues, "q", 20_000)).toEqual(range(1, 20_000));
+    queues.close();
+  });
+
   test("a queue 25x its memory budget keeps its head in memory and comes back in order", () => {
     const dir = tempDir();
     const queues = QueueCollection.load(configFor(dir, CONFIG));
@@ -117,6 +133,56 @@ describe("read-behind", () => {
     queues.close();
     queues = QueueCollection.load(configFor(dir, CONFIG));
     expect(take(queues, "q", 1000)).toEqual(range(200, 210));
+    queues.close();
+  });
+
+  test("flush_expired drops the expired items waiting on disk too, within the memory budget; a restart agrees", () => {
+    const dir = tempDir();
+    let queues = QueueCollection.load(configFor(dir, CONFIG));
+    fill(queues, "q", 0, 10);
+    fill(queues, "q", 10, 300, NOW + 10);
+    fill(queues, "q", 300, 310);
+    const queue = queues.getOrCreate("q");
+    expect(queue.stats().memItems).toBeLessThan(25);
+    expect(queues.flushAllExpired(NOW + 20)).toBe(290);
+    flushJournals();
+    expect(queue.stats()).toMatchObject({ items: 20, bytes: 20 * 500, expiredItems: 290 });
+    expect(queue.stats().memBytes).toBeLessThanOrEqual(10 * 1024);
+    queues.close();
+    queues = QueueCollection.load(configFor(dir, CONFIG));
+    expect(queues.getOrCreate("q").stats().items).toBe(20);
+    expect(take(queues, "q", 1000)).toEqual([...range(0, 10), ...range(300, 310)]);
+    queues.close();
+  });
+
+  test("flush_expired moves expired items waiting on disk to move_expired_to, in order", () => {
+    const dir = tempDir();
+    const config = configFor(dir, `${CONFIG}[queues.q]\nmove_expired_to = "dead"\n`);
+    let queues = QueueCollection.load(config);
+    fill(queues, "q", 0, 200, NOW + 10);
+    fill(queues, "q", 200, 205);
+    expect(queues.getOrCreate("q").flushExpired(NOW + 20)).toBe(200);
+    flushJournals();
+    queues.close();
+    queues = QueueCollection.load(config);
+    expect(take(queues, "dead", 1000)).toEqual(range(0, 200));
+    expect(take(queues, "q", 1000)).toEqual(range(200, 205));
+    queues.close();
+  });
+
+  test("flush_expired reads back no further than memory allows; expired items further on go as read-behind reaches them", () => {
+    const dir = tempDir();
+    const queues = QueueCollection.load(configFor(dir, CONFIG));
+    fill(queues, "q", 0, 40);
+    fill(queues, "q", 40, 300, NOW + 10);
+    const queue = queues.getOrCreate("q");
+    expect(queue.flushExpired(NOW + 20)).toBe(0);
+    expect(queue.stats().memBytes).toBeLessThanOrEqual(10 * 1024 + 500);
+    const later = NOW + 20;
+    const out: number[] = [];
+    for (let item = queue.remove(later); item !== undefined; item = queue.remove(later)) out.push(Number(text(item.data).split(":")[0]));
+    expect(out).toEqual(range(0, 40));
+    expect(queue.stats()).toMatchObject({ items: 0, expiredItems: 260 });
     queues.close();
   });
 

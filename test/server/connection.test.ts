@@ -8,6 +8,7 @@ import { tempDir } from "../helpers/temp_dir.ts";
 import { Connection, type ClientSocket } from "../../src/server/connection.ts";
 import type { ServerContext } from "../../src/server/context.ts";
 import { MemoryPacer } from "../../src/server/memory_pacer.ts";
+import { RequestBudget } from "../../src/server/request_budget.ts";
 import { ServerStats } from "../../src/server/stats.ts";
 
 /** A socket that records what the connection asks of it, and takes at most `room` bytes in all. */
@@ -37,7 +38,7 @@ class RecordingSocket implements ClientSocket {
 }
 
 // Writing replies touches only the counters; nothing here reaches the queues.
-const ctx = { stats: new ServerStats(), pacer: new MemoryPacer() } as unknown as ServerContext;
+const ctx = { stats: new ServerStats(), pacer: new MemoryPacer(), requestBudget: new RequestBudget(() => Infinity) } as unknown as ServerContext;
 
 describe("Connection idle timeout", () => {
   test("timeout = 0 turns the socket's own idle timer off (Bun closes idle sockets at 120 s by default)", () => {

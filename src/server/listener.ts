@@ -1,0 +1,161 @@
+/**
+ * The memcache port: Bun.listen, kept from running out of file descriptors.
+ *
+ * Bun 1.4 has no hook for accept() errors: at the descriptor limit (EMFILE, or ENFILE system-wide)
+ * with a connection waiting, its event loop retries the failing accept() at once and forever (the
+ * error path in usockets' loop.c is a to-do; oven-sh/bun#32705), so the process spins at 100% CPU,
+ * the connection hangs in the backlog and nothing is logged. So accept() is never let fail: the
+ * server asks `refusal()` for each connection it accepts, which checks that ACCEPT_MARGIN more
+ * descriptors could be opened (it opens and closes /dev/null), and a timer checks the same every
+ * CHECK_EVERY_MS (journals take descriptors too). When they can't, the listening socket is closed:
+ * new clients get "connection refused" instead of a hang, the connection just accepted gets a
+ * SERVER_ERROR, and the connections open are served as before. It listens again on the same port
+ * once RESUME_FREE descriptors are free, checking after RETRY_MIN_MS, then backing off to
+ * RETRY_MAX_MS. Each backoff counts in `listen_backoffs`, `accepting` says whether the port is
+ * open, and the log says so at most once per LOG_EVERY_MS.
+ *
+ * `stop` stops the current listener only: connections accepted before a backoff belong to one
+ * stopped already (the server ends them itself; the process exit closes any left).
+ */
+import type { SocketHandler, TCPSocketListener } from "bun";
+import { closeSync, openSync } from "node:fs";
+import { monotonicMs, type Clock } from "../clock.ts";
+import { errorText } from "../errors.ts";
+import { log } from "../log.ts";
+
+/** Descriptors that must still be free after a connection is accepted: the next one's, and one for a journal. */
+const ACCEPT_MARGIN = 2;
+/** Descriptors that must be free to listen again (so it doesn't stop again at the next connection). */
+const RESUME_FREE = 16;
+const CHECK_EVERY_MS = 1000;
+const RETRY_MIN_MS = 100;
+const RETRY_MAX_MS = 5000;
+const LOG_EVERY_MS = 30_000;
+
+/** Where the listener reports (the server's stats). */
+export interface ListenerCounters {
+  listenBackoffs: number;
+  /** 1 while the port accepts connections, 0 while backed off. */
+  accepting: number;
+}
+
+export class Listener<T> {
+  private current: TCPSocketListener<T> | null;
+  readonly port: number;
+  readonly hostname: string;
+  private readonly check: ReturnType<typeof setInterval>;
+  private retry: ReturnType<typeof setTimeout> | null = null;
+  private retryMs = RETRY_MIN_MS;
+  private resumedAt = -Infinity;
+  private stopped = false;
+  private lastLogAt = -Infinity;
+  private unlogged = 0;
+  /** The last backoff was logged: so is the end of it. */
+  private backoffLogged = false;
+
+  /** Listens on `host:port` (0: any free port); throws if it can't. */
+  constructor(
+    private readonly host: string,
+    port: number,
+    private readonly handlers: SocketHandler<T>,
+    private readonly counters: ListenerCounters,
+    private readonly now: Clock = monotonicMs,
+  ) {
+    this.current = Bun.listen<T>({ hostname: host, port, socket: handlers });
+    this.port = this.current.port;
+    this.hostname = this.current.hostname;
+    this.counters.accepting = 1;
+    this.check = setInterval(() => this.checkDescriptors(), CHECK_EVERY_MS);
+  }
+
+  /**
+   * For a connection just accepted: why it must be refused, or null. It is refused when it took
+   * one of the last descriptors; the port then closes until some are free. Never throws.
+   */
+  refusal(): string | null {
+    const shortage = descriptorShortage(ACCEPT_MARGIN);
+    if (shortage === null) return null;
+    this.backOff(shortage);
+    return `out of file descriptors (${shortage})`;
+  }
+
+  /** Stops listening for good; `closeConnections` also closes the current listener's connections. */
+  stop(closeConnections: boolean): void {
+    this.stopped = true;
+    clearInterval(this.check);
+    if (this.retry !== null) clearTimeout(this.retry);
+    this.retry = null;
+    this.current?.stop(closeConnections);
+  }
+
+  private checkDescriptors(): void {
+    if (this.current === null) return;
+    const shortage = descriptorShortage(ACCEPT_MARGIN);
+    if (shortage !== null) this.backOff(shortage);
+  }
+
+  private backOff(shortage: string): void {
+    if (this.current === null || this.stopped) return;
+    this.current.stop(false);
+    this.current = null;
+    this.counters.listenBackoffs++;
+    this.counters.accepting = 0;
+    // Listening went well for a while since the last backoff: start again from a short wait.
+    if (this.now() - this.resumedAt > RETRY_MAX_MS) this.retryMs = RETRY_MIN_MS;
+    this.backoffLogged = this.warnAtMostEvery(
+      `out of file descriptors (${shortage}): not accepting connections on ${this.hostname}:${this.port} until some are free; connections already open are served as before`,
+    );
+    this.scheduleRetry();
+  }
+
+  private scheduleRetry(): void {
+    this.retry = setTimeout(() => this.tryToListen(), this.retryMs);
+    this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);
+  }
+
+  private tryToListen(): void {
+    this.retry = null;
+    if (this.stopped) return;
+    if (descriptorShortage(RESUME_FREE) !== null) return this.scheduleRetry();
+    try {
+      this.current = Bun.listen<T>({ hostname: this.host, port: this.port, socket: this.handlers });
+    } catch (error) {
+      this.warnAtMostEvery(`could not listen on ${this.hostname}:${this.port} again (trying again): ${errorText(error)}`);
+      return this.scheduleRetry();
+    }
+    this.counters.accepting = 1;
+    this.resumedAt = this.now();
+    if (this.backoffLogged) log.info(`accepting connections on ${this.hostname}:${this.port} again`);
+  }
+
+  /** Logs a warning unless one was logged less than LOG_EVERY_MS ago; true if it did. */
+  private warnAtMostEvery(message: string): boolean {
+    const now = this.now();
+    if (now - this.lastLogAt < LOG_EVERY_MS) {
+      this.unlogged++;
+      return false;
+    }
+    const unlogged = this.unlogged === 0 ? "" : ` (${this.unlogged} more such event(s) since the last message)`;
+    log.warn(message + unlogged);
+    this.lastLogAt = now;
+    this.unlogged = 0;
+    return true;
+  }
+}
+
+/**
+ * "EMFILE" or "ENFILE" if fewer than `count` more descriptors can be opened now, else null (also
+ * when /dev/null can't be opened for another reason: then nothing can be known). Never throws.
+ */
+function descriptorShortage(count: number): string | null {
+  const opened: number[] = [];
+  try {
+    while (opened.length < count) opened.push(openSync("/dev/null", "r"));
+    return null;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return code === "EMFILE" || code === "ENFILE" ? code : null;
+  } finally {
+    for (const fd of opened) closeSync(fd);
+  }
+}

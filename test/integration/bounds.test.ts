@@ -1,0 +1,103 @@
+/**
+ * Memory any client can take is bounded: request bytes across all connections
+ * (max_pending_request_bytes), the item bytes of one get's reply, the queues one get creates.
+ */
+import { describe, expect, test } from "bun:test";
+import type { TestClient } from "../helpers/client.ts";
+import { ServerProcess } from "../helpers/server.ts";
+
+const MiB = 1024 * 1024;
+
+/** Polls `stats` on `c` until `done` holds (the server has no event to await for these). */
+async function statsUntil(c: TestClient, done: (stats: Map<string, string>) => boolean): Promise<Map<string, string>> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const stats = await c.stats();
+    if (done(stats) || Date.now() > deadline) return stats;
+    await Bun.sleep(20);
+  }
+}
+
+const stat = (stats: Map<string, string>, name: string) => Number(stats.get(name));
+
+describe("bounds", () => {
+  test("max_pending_request_bytes: a second big set waits while a stalled one holds the budget; small requests go on; both complete", async () => {
+    const server = await ServerProcess.start({ config: 'max_pending_request_bytes = "4MiB"\n' });
+    const watcher = await server.client();
+    const stalled = await server.client();
+    const waiting = await server.client();
+    const size = 3 * MiB;
+    const body = (fill: string) => Buffer.alloc(size, fill);
+
+    // A set announcing 3 MiB, most of it sent, then the client stalls: its claim is granted.
+    await stalled.send(Buffer.concat([Buffer.from(`set first 0 0 ${size}\r\n`), body("a").subarray(0, size - 1000)]));
+    await statsUntil(watcher, (stats) => stat(stats, "pending_request_bytes") >= size);
+
+    // A second 3 MiB set doesn't fit next to it: the server stops reading it.
+    const second = waiting.send(Buffer.concat([Buffer.from(`set second 0 0 ${size}\r\n`), body("b"), Buffer.from("\r\n")]));
+    const afterWait = await statsUntil(watcher, (stats) => stat(stats, "request_waits") >= 1);
+    expect(stat(afterWait, "request_waits")).toBeGreaterThanOrEqual(1);
+    expect(stat(afterWait, "pending_request_bytes")).toBeLessThan(4 * MiB + 512 * 1024);
+
+    // Ordinary requests are not held up.
+    expect(await watcher.set("small", "x")).toBe("STORED");
+    expect(await watcher.get("small")).toBe("x");
+
+    // The first set completes, gives its claim back, and the second is read and stored.
+    await stalled.send(Buffer.concat([body("a").subarray(size - 1000), Buffer.from("\r\n")]));
+    expect(await stalled.readLine()).toBe("STORED");
+    await second;
+    expect(await waiting.readLine()).toBe("STORED");
+    for (const [queue, fill] of [["first", "a"], ["second", "b"]] as const) {
+      await watcher.send(`get ${queue}\r\n`);
+      expect(Buffer.from((await watcher.readValue())!.data).equals(body(fill))).toBe(true);
+    }
+    expect(stat(await watcher.stats(), "pending_request_bytes")).toBeLessThan(64 * 1024);
+    for (const c of [watcher, stalled, waiting]) c.close();
+    await server.stop();
+    server.removeData();
+  }, 60_000);
+
+  test("a request bigger than max_pending_request_bytes is still served when nothing else holds the budget", async () => {
+    const server = await ServerProcess.start({ config: 'max_pending_request_bytes = "1MiB"\n' });
+    const c = await server.client();
+    expect(await c.set("big", Buffer.alloc(3 * MiB, "z"))).toBe("STORED");
+    await c.send("get big\r\n");
+    expect((await c.readValue())!.data.length).toBe(3 * MiB);
+    c.close();
+    await server.stop();
+    server.removeData();
+  }, 60_000);
+
+  test("a multi-key get stops taking items once its reply holds 4 MiB; the rest stay queued", async () => {
+    const server = await ServerProcess.start();
+    const c = await server.client();
+    for (let i = 0; i < 10; i++) expect(await c.set("big", Buffer.alloc(MiB, String(i)))).toBe("STORED");
+    await c.send(`get ${Array(10).fill("big").join(" ")}\r\n`);
+    const lines: string[] = [];
+    for (let header = await c.readLine(); header !== "END"; header = await c.readLine()) {
+      lines.push(header);
+      await c.readBytes(MiB + 2);
+    }
+    expect(lines).toEqual(Array(4).fill(`VALUE big 0 ${MiB}`));
+    expect((await c.stats()).get("queue_big_items")).toBe("6");
+    await c.send("get big\r\n");
+    expect(Buffer.from((await c.readValue())!.data).equals(Buffer.alloc(MiB, "4"))).toBe(true);
+    c.close();
+    await server.stop();
+    server.removeData();
+  }, 60_000);
+
+  test("one get creates at most 100 queues; a get naming more creates none", async () => {
+    const server = await ServerProcess.start();
+    const c = await server.client();
+    const names = (count: number, prefix: string) => Array.from({ length: count }, (_, i) => `${prefix}${i}`).join(" ");
+    expect(await c.call(`get ${names(101, "many")}`)).toBe("CLIENT_ERROR a get may create at most 100 queues; this one names 101 that don't exist");
+    expect([...(await c.stats()).keys()].some((name) => name.startsWith("queue_many"))).toBe(false);
+    expect(await c.call(`get ${names(100, "some")}`)).toBe("END");
+    expect([...(await c.stats()).keys()].filter((name) => /^queue_some\d+_items$/.test(name)).length).toBe(100);
+    c.close();
+    await server.stop();
+    server.removeData();
+  });
+});

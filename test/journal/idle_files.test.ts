@@ -1,0 +1,145 @@
+import { describe, expect, test } from "bun:test";
+import { existsSync, readdirSync, readlinkSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { FILE_HEADER_SIZE } from "../../src/journal/record.ts";
+import { flushJournals } from "../../src/journal/flush_scheduler.ts";
+import { closeIdleFiles, openFileCount } from "../../src/journal/idle_files.ts";
+import { bytes, text } from "../helpers/bytes.ts";
+import { openQueueJournal } from "../helpers/journal.ts";
+import { tempDir } from "../helpers/temp_dir.ts";
+
+const item = (id: number) => ({ id, addTime: Date.now(), expiry: 0, data: bytes(`item ${id}`) });
+const drained = (dir: string) => openQueueJournal(dir).items.map((i) => text(i.data));
+
+/** Two rounds with no use: every idle file is closed. */
+function idleTwoRounds(): void {
+  closeIdleFiles();
+  closeIdleFiles();
+}
+
+/** Descriptors this process holds on files under `dir`. */
+function descriptorsUnder(dir: string): number {
+  let count = 0;
+  for (const fd of readdirSync("/proc/self/fd")) {
+    try {
+      if (readlinkSync(`/proc/self/fd/${fd}`).startsWith(dir)) count++;
+    } catch {
+      // closed while we looked
+    }
+  }
+  return count;
+}
+
+describe("journal files opened lazily and closed when idle", () => {
+  test("a new queue's journal creates no file until its first write", () => {
+    const dir = tempDir();
+    const { journal } = openQueueJournal(dir);
+    flushJournals();
+    expect(existsSync(join(dir, "q"))).toBe(false);
+    expect(journal.checkFiles()).toBeNull();
+    journal.appendAdd(item(1));
+    flushJournals();
+    expect(existsSync(join(dir, "q"))).toBe(true);
+    journal.close();
+    expect(drained(dir)).toEqual(["item 1"]);
+  });
+
+  test("an idle journal holds no descriptor; the next write reopens it and appends", () => {
+    const dir = tempDir();
+    const { journal } = openQueueJournal(dir);
+    journal.appendAdd(item(1));
+    flushJournals();
+    expect(descriptorsUnder(dir)).toBe(1);
+    idleTwoRounds();
+    expect(descriptorsUnder(dir)).toBe(0);
+    expect(journal.checkFiles()).toBeNull();
+    journal.appendAdd(item(2));
+    flushJournals();
+    expect(journal.failure).toBeNull();
+    journal.close();
+    expect(descriptorsUnder(dir)).toBe(0);
+    expect(drained(dir)).toEqual(["item 1", "item 2"]);
+  });
+
+  test("a file used in every round stays open", () => {
+    const dir = tempDir();
+    const { journal } = openQueueJournal(dir);
+    for (let id = 1; id <= 3; id++) {
+      journal.appendAdd(item(id));
+      flushJournals();
+      closeIdleFiles();
+      expect(descriptorsUnder(dir)).toBe(1);
+    }
+    journal.close();
+  });
+
+  test("a file replaced while closed is not written to: the journal says it was replaced", () => {
+    const dir = tempDir();
+    const { journal } = openQueueJournal(dir);
+    journal.appendAdd(item(1));
+    flushJournals();
+    idleTwoRounds();
+    writeFileSync(join(dir, "other"), "not a journal");
+    renameSync(join(dir, "other"), join(dir, "q"));
+    expect(journal.checkFiles()).toMatch(/was deleted or replaced/);
+    journal.appendAdd(item(2));
+    flushJournals();
+    expect(journal.failure).toMatch(/replaced by another file while closed/);
+    journal.close();
+  });
+
+  test("a file deleted while closed is not created again by the next write", () => {
+    const dir = tempDir();
+    const { journal } = openQueueJournal(dir);
+    journal.appendAdd(item(1));
+    flushJournals();
+    idleTwoRounds();
+    rmSync(join(dir, "q"));
+    journal.appendAdd(item(2));
+    flushJournals();
+    expect(journal.failure).toMatch(/ENOENT/);
+    expect(existsSync(join(dir, "q"))).toBe(false);
+    expect(journal.checkFiles()).toMatch(/was deleted or replaced/);
+    journal.close();
+  });
+
+  test("a file that appears at a new queue's name is not appended to", () => {
+    const dir = tempDir();
+    const { journal } = openQueueJournal(dir);
+    writeFileSync(join(dir, "q"), "someone else's file");
+    expect(journal.checkFiles()).toMatch(/replaced by a file not written by this server/);
+    journal.appendAdd(item(1));
+    flushJournals();
+    expect(journal.failure).toMatch(/is a file not written by this server; move it out of the way/);
+    journal.close();
+  });
+
+  test("under sync_journal = always a file is not closed while its fsync is owed", async () => {
+    const dir = tempDir();
+    const { journal } = openQueueJournal(dir, "q", { policy: { kind: "always" } });
+    journal.appendAdd(item(1));
+    flushJournals();
+    const commit = journal.lastCommit;
+    idleTwoRounds();
+    if (commit.state === "pending") expect(descriptorsUnder(dir)).toBe(1);
+    await new Promise<void>((resolve) => commit.onSettled(resolve));
+    expect(commit.state).toBe("durable");
+    idleTwoRounds();
+    expect(descriptorsUnder(dir)).toBe(0);
+    journal.close();
+    expect(openFileCount()).toBe(0);
+    expect(drained(dir)).toEqual(["item 1"]);
+  });
+
+  test("reading items back keeps the segment open only while in use", () => {
+    const dir = tempDir();
+    const { journal } = openQueueJournal(dir, "q", { segmentSize: 1024 });
+    for (let id = 1; id <= 50; id++) journal.appendAdd(item(id));
+    flushJournals();
+    const { items } = journal.readItems({ seq: 1, offset: FILE_HEADER_SIZE }, 10, Infinity);
+    expect(items.map((i) => text(i.data))).toEqual(Array.from({ length: 10 }, (_, i) => `item ${i + 1}`));
+    idleTwoRounds();
+    expect(descriptorsUnder(dir)).toBe(0);
+    journal.close();
+  });
+});

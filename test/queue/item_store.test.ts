@@ -1,0 +1,54 @@
+import { describe, expect, test } from "bun:test";
+import fc from "fast-check";
+import type { Item } from "../../src/journal/item.ts";
+import { ItemStore } from "../../src/queue/item_store.ts";
+
+const itemOf = (id: number): Item => ({ id, addTime: 0, expiry: 0, data: new Uint8Array(1) });
+
+type Step = { op: "push" } | { op: "shift" } | { op: "unshift"; pick: number } | { op: "retain"; modulo: number };
+
+const steps = fc.array(
+  fc.oneof(
+    fc.constant<Step>({ op: "push" }),
+    fc.constant<Step>({ op: "shift" }),
+    fc.record({ op: fc.constant("unshift" as const), pick: fc.nat() }),
+    fc.record({ op: fc.constant("retain" as const), modulo: fc.integer({ min: 2, max: 5 }) }),
+  ),
+  { maxLength: 200 },
+);
+
+describe("ItemStore.minMemoryId", () => {
+  test("equals the smallest id in memory after any pushes, shifts, put-backs and filters (O(1) bookkeeping)", () => {
+    fc.assert(
+      fc.property(fc.array(fc.nat({ max: 50 }), { maxLength: 20 }), steps, (initialIds, run) => {
+        // Replay may hand over items in any order (put-back and aborted items first).
+        let nextId = 100;
+        const store = new ItemStore(null, Infinity, initialIds.map(itemOf), null, "q");
+        const model: Item[] = initialIds.map(itemOf);
+        const taken: Item[] = [];
+        for (const step of run) {
+          if (step.op === "push") {
+            const item = itemOf(nextId++);
+            store.push(item);
+            model.push(item);
+          } else if (step.op === "shift") {
+            const item = store.shift();
+            expect(item?.id).toBe(model.shift()?.id);
+            if (item !== undefined) taken.push(item);
+          } else if (step.op === "unshift") {
+            const item = taken.splice(step.pick % Math.max(taken.length, 1), 1)[0];
+            if (item === undefined) continue;
+            store.unshift(item);
+            model.unshift(item);
+          } else {
+            const keep = (item: Item) => item.id % step.modulo !== 0;
+            store.retainInMemory(keep);
+            model.splice(0, model.length, ...model.filter(keep));
+          }
+          expect(store.minMemoryId()).toBe(Math.min(Infinity, ...model.map((item) => item.id)));
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
