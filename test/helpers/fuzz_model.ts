@@ -92,18 +92,19 @@ export class ServerModel {
     return items;
   }
 
-  /** Every key is checked (creating its queue) before any is served; one bad key refuses them all. */
+  /**
+   * Every key is parsed before any queue is named (a bad one refuses the get and creates nothing),
+   * then each key's queue is created in turn and checked for a second open; only then is any served.
+   */
   private get(keys: readonly GetKey[]): ExpectedReply {
-    const parsed: ParsedKey[] = [];
+    const parsed = keys.map((key) => parseKey(key, this.prefix));
+    if (parsed.includes(null)) return CLIENT_ERROR;
     const opening = new Set<string>();
-    for (const key of keys) {
-      const request = parseKey(key, this.prefix);
-      if (request === null) return CLIENT_ERROR;
+    for (const request of parsed as ParsedKey[]) {
       this.itemsOf(request.name);
       // A second open on a queue, whether already open or opened by an earlier key of this get.
       if (request.open && !request.close && (this.open.has(request.name) || opening.has(request.name))) return CLIENT_ERROR;
       if (request.open) opening.add(request.name);
-      parsed.push(request);
     }
     const parts = keys.map((key, i) => this.serve(parsed[i]!, getKeyText(key, this.prefix)));
     return { kind: "bytes", bytes: concat(...parts, bytes("END\r\n")) };

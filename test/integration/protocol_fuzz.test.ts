@@ -71,6 +71,9 @@ async function sendInPieces(client: TestClient, stream: Uint8Array, sizes: reado
 const expectClosed = (error: Error): void => expect(error.message).toMatch(/closed/);
 const show = (data: Uint8Array): string => JSON.stringify(text(data).slice(0, 300));
 
+const expectation = (reply: ExpectedReply): string =>
+  reply.kind === "bytes" ? show(reply.bytes) : reply.kind === "line" ? `a line like ${reply.pattern}` : "lines up to END";
+
 async function expectReply(client: TestClient, expected: ExpectedReply, request: string): Promise<void> {
   if (expected.kind === "bytes") {
     const got = await client.readBytes(expected.bytes.length);
@@ -118,7 +121,7 @@ async function pipeline(specs: readonly RequestSpec[], end: StreamEnd | null, si
     await watchdog(ending === null ? sending : sending.catch(expectClosed), () => "sending the requests");
     for (const [i, reply] of expected.entries()) {
       const what = `request ${i} ${show(requests[i]!)}`;
-      await watchdog(expectReply(client, reply, what), () => what);
+      await watchdog(expectReply(client, reply, what), () => `${what}, expecting ${expectation(reply)}; unread: ${JSON.stringify(client.unread.slice(0, 300))}`);
     }
     const last = await watchdog(client.readLine(), () => "the last reply");
     if (ending === null) expect(last).toMatch(/^VERSION /);
