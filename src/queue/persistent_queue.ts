@@ -21,6 +21,13 @@ import { ItemStore } from "./item_store.ts";
 import { JournalUpkeep, type UpkeepView } from "./journal_upkeep.ts";
 import { WaiterList, type WaitMode } from "./waiters.ts";
 
+/**
+ * Expired items one request removes from the head on its way (a few ms of work). A longer run of
+ * them is left to the periodic sweep, a slice per turn: until it is through, the queue answers as
+ * if empty (an expired item is never handed out).
+ */
+export const REQUEST_DISCARD_LIMIT = 2000;
+
 /** Why an item was not added ("unavailable": the journal can't be written now). */
 export type Refusal = "full" | "too large" | "read-only" | "unavailable";
 
@@ -127,7 +134,7 @@ export class PersistentQueue {
     if (this.deleted) return "read-only";
     if (this.journalFailure !== null) return "unavailable";
     if (data.length > this.config.maxItemSize) return "too large";
-    this.discardExpired(now);
+    this.discardExpired(now, REQUEST_DISCARD_LIMIT);
     if (!this.makeRoomFor(data.length)) return "full";
     const item: Item = { id: this.nextId++, addTime: now, expiry: this.cappedExpiry(expiry, now), data };
     this.store.push(item);
@@ -186,7 +193,7 @@ export class PersistentQueue {
   }
 
   peek(now: number): Item | undefined {
-    this.discardExpired(now);
+    this.discardExpired(now, REQUEST_DISCARD_LIMIT);
     return this.expiredAtHead(now) ? undefined : this.store.peek();
   }
 
@@ -203,12 +210,12 @@ export class PersistentQueue {
   }
 
   /**
-   * Removes expired items from the head; returns how many. Stops at one its move target can't
-   * take now: it waits at the head (never handed out) until the target can.
+   * Removes expired items from the head, at most `limit`; returns how many. Stops at one its
+   * move target can't take now: it waits at the head (never handed out) until the target can.
    */
-  discardExpired(now: number): number {
+  discardExpired(now: number, limit = Infinity): number {
     let count = 0;
-    for (let head = this.store.peek(); head !== undefined && isExpired(head, now); head = this.store.peek()) {
+    for (let head = this.store.peek(); count < limit && head !== undefined && isExpired(head, now); head = this.store.peek()) {
       const fate = this.hooks.expired(this, head);
       if (fate === "blocked") break;
       this.store.shift();
@@ -415,8 +422,18 @@ export class PersistentQueue {
     return min;
   }
 
+  /**
+   * The periodic sweep's share of this queue for one slice: removes up to `limit` expired items
+   * from the head, then serves waiters the items that were behind them. Returns how many.
+   */
+  sweepExpired(now: number, limit: number): number {
+    const count = this.discardExpired(now, limit);
+    if (count > 0) this.serveWaiters(now);
+    return count;
+  }
+
   private takeHead(now: number): Item | undefined {
-    this.discardExpired(now);
+    this.discardExpired(now, REQUEST_DISCARD_LIMIT);
     if (this.expiredAtHead(now)) return undefined;
     const item = this.store.shift();
     // Both are wall-clock times (add times are kept in the journal, across restarts): a clock set

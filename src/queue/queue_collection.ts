@@ -27,6 +27,7 @@ import type { WriterEvents } from "../journal/writer.ts";
 import { log } from "../log.ts";
 import { PersistentQueue, eraseJournal, type AddResult, type Expiry, type QueueHooks } from "./persistent_queue.ts";
 import { fanoutParent, isValidQueueName } from "../queue_name.ts";
+import { RepeatedLog } from "../repeated_log.ts";
 import { SlicedRound } from "./sliced_round.ts";
 
 export class QueueUnavailableError extends Error {}
@@ -45,6 +46,8 @@ function createOrErase(name: string, journal: Journal): void {
 type Retry = "load" | "remove" | null;
 
 const JOURNAL_UPKEEP_MS = 1000;
+/** Expired items the sweep removes from one queue before it checks the time. */
+const SWEEP_SLICE_ITEMS = 1000;
 
 export interface CollectionTotals {
   readonly items: number;
@@ -71,6 +74,12 @@ export class QueueCollection {
     (error, queue) => log.error(`queue '${queue.name}': journal upkeep failed: ${errorText(error)}`),
   );
   private readonly upkeep = setInterval(() => this.routineUpkeep(), JOURNAL_UPKEEP_MS);
+  private readonly sweepRound = new SlicedRound<PersistentQueue>(
+    (queue) => queue.isDeleted || queue.sweepExpired(Date.now(), SWEEP_SLICE_ITEMS) < SWEEP_SLICE_ITEMS,
+    (error, queue) => log.error(`queue '${queue.name}': expiry sweep failed: ${errorText(error)}`),
+  );
+  /** Expired items dropped because their move_expired_to queue refused them: logged once, then counted. */
+  private readonly droppedExpired = new RepeatedLog();
 
   private constructor(
     private config: KestrelConfig,
@@ -179,7 +188,15 @@ export class QueueCollection {
     return errors;
   }
 
-  /** Removes expired items from the head of every queue (the periodic sweep). */
+  /**
+   * The periodic sweep: removes expired items from the head of every queue, a slice per turn (a
+   * few ms, at most SWEEP_SLICE_ITEMS of one queue at a time). False if the last one still runs.
+   */
+  sweepExpired(): boolean {
+    return this.sweepRound.start(this.queues.values());
+  }
+
+  /** Removes expired items from the head of every queue now (all of them; tests). */
   discardAllExpired(now: number): number {
     let count = 0;
     for (const queue of [...this.queues.values()]) count += queue.discardExpired(now);
@@ -314,6 +331,7 @@ export class QueueCollection {
   close(): void {
     clearInterval(this.upkeep);
     this.upkeepRound.stop();
+    this.sweepRound.stop();
     flushJournals();
     for (const queue of this.queues.values()) queue.close();
     this.queues.clear();
@@ -420,7 +438,7 @@ export class QueueCollection {
     if (target.journalFailure !== null) return "blocked";
     const result = target.add(item.data, 0, Date.now());
     if (typeof result !== "string") return result;
-    log.warn(`expired item from '${queue.name}' dropped: '${name}' refused it (${result})`);
+    this.droppedExpired.note(`${queue.name}>${name}:${result}`, `expired item from '${queue.name}' dropped: '${name}' refused it (${result})`);
     return null;
   }
 }

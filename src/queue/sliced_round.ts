@@ -3,19 +3,26 @@
  * elements until `sliceMs` have passed, then yields (setImmediate) and goes on in a later turn,
  * with sockets and timers served in between.
  *
+ * An element with more work than fits in a slice (a queue with a million expired items) says so
+ * by returning false from `each`: it is handed to `each` again, in the next slice if this one is
+ * spent.
+ *
  * Invariants: one round at a time (asking for another while one runs does nothing; the caller's
- * next tick starts a fresh one); `each` sees every element of the round exactly once, unless the
- * round is stopped; an element that throws is reported to `onError` and the round goes on.
+ * next tick starts a fresh one); `each` sees every element of the round until it returns
+ * anything but false, unless the round is stopped; an element that throws is reported to
+ * `onError` and the round goes on with the next.
  */
 
 const DEFAULT_SLICE_MS = 5;
 
 export class SlicedRound<T> {
   private pending: Iterator<T> | null = null;
+  /** The element `each` asked to see again, if any. */
+  private unfinished: { readonly value: T } | null = null;
   private scheduled: ReturnType<typeof setImmediate> | null = null;
 
   constructor(
-    private readonly each: (element: T) => void,
+    private readonly each: (element: T) => boolean | void,
     private readonly onError: (error: unknown, element: T) => void,
     private readonly sliceMs = DEFAULT_SLICE_MS,
   ) {}
@@ -37,6 +44,7 @@ export class SlicedRound<T> {
     if (this.scheduled !== null) clearImmediate(this.scheduled);
     this.scheduled = null;
     this.pending = null;
+    this.unfinished = null;
   }
 
   private slice(): void {
@@ -44,12 +52,10 @@ export class SlicedRound<T> {
     const pending = this.pending;
     if (pending === null) return;
     const until = performance.now() + this.sliceMs;
-    for (let next = pending.next(); !next.done; next = pending.next()) {
-      try {
-        this.each(next.value);
-      } catch (error) {
-        this.onError(error, next.value);
-      }
+    for (;;) {
+      const element = this.unfinished ?? next(pending);
+      if (element === null) break;
+      this.unfinished = this.run(element.value) ? null : element;
       if (performance.now() >= until) {
         this.scheduled = setImmediate(() => this.slice());
         return;
@@ -57,4 +63,19 @@ export class SlicedRound<T> {
     }
     this.pending = null;
   }
+
+  /** True when `element` is done for this round. */
+  private run(element: T): boolean {
+    try {
+      return this.each(element) !== false;
+    } catch (error) {
+      this.onError(error, element);
+      return true;
+    }
+  }
+}
+
+function next<T>(iterator: Iterator<T>): { readonly value: T } | null {
+  const result = iterator.next();
+  return result.done ? null : { value: result.value };
 }

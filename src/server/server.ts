@@ -76,7 +76,7 @@ export class KestrelServer {
       reload: () => this.reload(),
       shutdown: () => void this.stop(),
     };
-    this.expirySweep = new ExpirySweep(() => this.queues.discardAllExpired(Date.now()));
+    this.expirySweep = new ExpirySweep(() => this.queues.sweepExpired());
     this.expirySweep.setFrequency(config.server.expirationTimerFrequency);
   }
 

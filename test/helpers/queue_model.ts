@@ -12,6 +12,7 @@
  * is in at most one of them; a restart puts the open items back at the head, in that order.
  */
 import type { Item } from "../../src/journal/item.ts";
+import { REQUEST_DISCARD_LIMIT } from "../../src/queue/persistent_queue.ts";
 
 export interface ModelItem {
   readonly serial: number;
@@ -63,7 +64,7 @@ export class QueueModel {
 
   /** The item added (expiry capped by max_age), or "full". */
   add(serial: number, size: number, expiry: number, now: number): ModelItem | "full" {
-    this.discardExpired(now);
+    this.discardExpired(now, REQUEST_DISCARD_LIMIT);
     if (!this.makeRoomFor(size)) return "full";
     const item = { serial, size, addTime: now, expiry: this.cappedExpiry(expiry, now) };
     this.apply({ kind: "add", item });
@@ -87,14 +88,13 @@ export class QueueModel {
   }
 
   peek(now: number): ModelItem | undefined {
-    this.discardExpired(now);
-    return this.state.queue[0];
+    return this.liveHead(now);
   }
 
-  /** Drops expired items from the head; returns how many. */
-  discardExpired(now: number): number {
+  /** Drops expired items from the head, at most `limit` (as a request does); returns how many. */
+  discardExpired(now: number, limit = Infinity): number {
     let count = 0;
-    for (let head = this.state.queue[0]; head !== undefined && isModelExpired(head, now); head = this.state.queue[0]) {
+    for (let head = this.state.queue[0]; count < limit && head !== undefined && isModelExpired(head, now); head = this.state.queue[0]) {
       this.dropExpired(head);
       count++;
     }
@@ -165,10 +165,16 @@ export class QueueModel {
   }
 
   private takeHead(kind: "remove" | "open", now: number): ModelItem | undefined {
-    this.discardExpired(now);
-    const head = this.state.queue[0];
+    const head = this.liveHead(now);
     if (head !== undefined) this.apply({ kind, serial: head.serial });
     return head;
+  }
+
+  /** The head after a request's share of expired items is dropped; none while an expired one is still there. */
+  private liveHead(now: number): ModelItem | undefined {
+    this.discardExpired(now, REQUEST_DISCARD_LIMIT);
+    const head = this.state.queue[0];
+    return head === undefined || isModelExpired(head, now) ? undefined : head;
   }
 
   private dropExpired(item: ModelItem): void {

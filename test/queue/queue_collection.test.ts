@@ -145,6 +145,24 @@ describe("QueueCollection", () => {
     again.close();
   });
 
+  test("a request removes at most 2,000 expired items on its way; the sliced sweep removes the rest and serves waiters", async () => {
+    const dir = tempDir();
+    const queues = QueueCollection.load(configFor(dir));
+    // Added a second ago, expired half a second ago (the sweep goes by the real clock).
+    for (let i = 0; i < 3000; i++) queues.add("stale", bytes(`old ${i}`), NOW - 500, NOW - 1000);
+    queues.add("stale", bytes("live"), 0, NOW - 1000);
+    const queue = queues.get("stale")!;
+    expect(queue.remove(NOW)).toBeUndefined();
+    expect(queue.stats().items).toBe(1001);
+    const delivered: string[] = [];
+    queue.wait("remove", 60_000, (item) => delivered.push(item === null ? "nothing" : text(item.data)));
+    expect(queues.sweepExpired()).toBe(true);
+    while (delivered.length === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+    expect(delivered).toEqual(["live"]);
+    expect(queue.stats()).toMatchObject({ items: 0, expiredItems: 3000 });
+    queues.close();
+  });
+
   test("a drained queue whose journal outgrew max_journal_size gets a fresh small journal", () => {
     const dir = tempDir();
     const queues = QueueCollection.load(configFor(dir, "max_journal_size = 1024\n"));

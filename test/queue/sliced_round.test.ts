@@ -9,7 +9,7 @@ async function turns(count: number): Promise<void> {
 describe("SlicedRound", () => {
   test("a round with no time to spare does one element per turn, each exactly once, in order", async () => {
     const seen: number[] = [];
-    const round = new SlicedRound<number>((n) => seen.push(n), () => {}, 0);
+    const round = new SlicedRound<number>((n) => void seen.push(n), () => {}, 0);
     expect(round.start([1, 2, 3, 4])).toBe(true);
     expect(seen).toEqual([1]);
     expect(round.start([9])).toBe(false);
@@ -22,7 +22,7 @@ describe("SlicedRound", () => {
 
   test("a round with time to spare finishes in the turn it starts", () => {
     const seen: number[] = [];
-    const round = new SlicedRound<number>((n) => seen.push(n), () => {}, 1000);
+    const round = new SlicedRound<number>((n) => void seen.push(n), () => {}, 1000);
     round.start([1, 2, 3]);
     expect(seen).toEqual([1, 2, 3]);
     expect(round.running).toBe(false);
@@ -45,6 +45,30 @@ describe("SlicedRound", () => {
     await turns(5);
     expect(errors).toEqual(["2: two"]);
     expect(seen).toEqual([1, 3]);
+    expect(round.running).toBe(false);
+  });
+});
+
+describe("SlicedRound elements with more work than a slice", () => {
+  test("an element that returns false is handed over again until it is done, then the round goes on", async () => {
+    const left = new Map([
+      ["a", 3],
+      ["b", 1],
+    ]);
+    const calls: string[] = [];
+    const round = new SlicedRound<string>(
+      (name) => {
+        calls.push(name);
+        const rest = left.get(name)! - 1;
+        left.set(name, rest);
+        return rest === 0;
+      },
+      () => {},
+      0,
+    );
+    round.start(["a", "b"]);
+    await turns(6);
+    expect(calls).toEqual(["a", "a", "a", "b"]);
     expect(round.running).toBe(false);
   });
 });

@@ -86,7 +86,8 @@ describe("Connection close", () => {
     const connection = new Connection(socket, session, 0, 1 << 20);
     connection.onData(bytes("get q\r\nget q\r\nget q\r\n"));
     // The replies wait for their REMOVEs to be written, then go out (in a microtask) as far as
-    // the socket takes them.
+    // the socket takes them; the three gets may be executed over more than one turn.
+    while (queues.get("q")!.stats().items > 2) await new Promise<void>((resolve) => setImmediate(resolve));
     await new Promise<void>((resolve) => queues.get("q")!.commit.onSettled(resolve));
     await Promise.resolve();
     expect(socket.written).toBe(1500);

@@ -1,0 +1,53 @@
+/**
+ * A log line that can repeat once per item (an expired item dropped because its move target is
+ * full) is written once, then counted: while it keeps happening, one line per INTERVAL_MS says
+ * how many more there were, so a million dropped items make a few lines, not 87 MB of log.
+ *
+ * Invariant: a key is in `counts` from its first line until an interval passes with no repeat;
+ * its count is the repeats not yet reported.
+ */
+import { log } from "./log.ts";
+
+const INTERVAL_MS = 10_000;
+
+export class RepeatedLog {
+  private readonly counts = new Map<string, { repeats: number; last: string }>();
+  private timer: ReturnType<typeof setInterval> | null = null;
+
+  constructor(
+    private readonly write: (message: string) => void = log.warn,
+    private readonly intervalMs = INTERVAL_MS,
+  ) {}
+
+  /** Logs `message` if nothing under `key` was logged in the current interval; else counts it. */
+  note(key: string, message: string): void {
+    const entry = this.counts.get(key);
+    if (entry !== undefined) {
+      entry.repeats++;
+      entry.last = message;
+      return;
+    }
+    this.write(message);
+    this.counts.set(key, { repeats: 0, last: message });
+    if (this.timer === null) {
+      this.timer = setInterval(() => this.report(), this.intervalMs);
+      this.timer.unref();
+    }
+  }
+
+  /** Writes how many repeats each key had since the last report; forgets the quiet keys. */
+  report(): void {
+    for (const [key, entry] of this.counts) {
+      if (entry.repeats === 0) {
+        this.counts.delete(key);
+        continue;
+      }
+      this.write(`${entry.last} (and ${entry.repeats - 1} more like it in the last ${this.intervalMs / 1000} s)`);
+      entry.repeats = 0;
+    }
+    if (this.counts.size === 0 && this.timer !== null) {
+      clearInterval(this.timer);
+      this.timer = null;
+    }
+  }
+}

@@ -1,0 +1,18 @@
+import { expect, test } from "bun:test";
+import { RepeatedLog } from "../src/repeated_log.ts";
+
+test("a repeated line is written once, then its count once per interval; a quiet key is forgotten", () => {
+  const lines: string[] = [];
+  const repeated = new RepeatedLog((line) => lines.push(line), 60_000);
+  for (let i = 0; i < 1000; i++) repeated.note("q>dead:full", `item ${i} dropped`);
+  repeated.note("other", "other line");
+  expect(lines).toEqual(["item 0 dropped", "other line"]);
+  repeated.report();
+  expect(lines.slice(2)).toEqual(["item 999 dropped (and 998 more like it in the last 60 s)"]);
+  repeated.report(); // nothing more happened: both keys are forgotten
+  expect(lines.length).toBe(3);
+  repeated.note("q>dead:full", "item 1000 dropped");
+  expect(lines.at(-1)).toBe("item 1000 dropped");
+  repeated.report();
+  repeated.report();
+});
