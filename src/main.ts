@@ -6,7 +6,9 @@
  *   kestrel qdump [--verify | --repair] FILE...
  *   kestrel --help | --version
  *
- * Every error is one line on stderr; exit codes are in cli/usage.ts.
+ * Every error is one line on stderr (or in the log); exit codes are in cli/usage.ts. An error that
+ * escapes every handler (a bug) ends the process with one log line and exit 1, never a stack trace
+ * or the (minified, in the binary) source around it.
  */
 import { parseArgs } from "node:util";
 import { qdump } from "./cli/qdump.ts";
@@ -15,6 +17,7 @@ import { setupOnTerminal } from "./cli/setup.ts";
 import { EXIT_CANCELLED, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError, fail } from "./cli/usage.ts";
 import { ConfigError } from "./config/load.ts";
 import { errorText } from "./errors.ts";
+import { log } from "./log.ts";
 import { VERSION } from "./version.ts";
 
 const USAGE = `kestrel ${VERSION}: a durable memcache-protocol message queue
@@ -91,4 +94,12 @@ function runQdump(files: string[], values: { verify?: boolean; repair?: boolean 
   process.exit(qdump(files, values.verify ? "verify" : values.repair ? "repair" : "dump"));
 }
 
+/** The last resort for an error no handler caught: one line where the log goes, exit 1. */
+function exitOnUncaught(error: unknown): never {
+  log.error(`internal error, exiting: ${errorText(error)}`);
+  process.exit(EXIT_FAILURE);
+}
+
+process.on("uncaughtException", exitOnUncaught);
+process.on("unhandledRejection", exitOnUncaught);
 await main(process.argv.slice(2));

@@ -1,8 +1,11 @@
 /**
  * The admin HTTP endpoint (Bun.serve; off unless admin_port is set): /health, /stats.json and
- * Prometheus /metrics, all read from one stats snapshot.
+ * Prometheus /metrics, all read from one stats snapshot. A request that fails (a bug) gets a 500
+ * and one log line, never Bun's page or a stack trace; the server goes on.
  */
 import type { Server } from "bun";
+import { errorText } from "../errors.ts";
+import { log } from "../log.ts";
 import type { ServerContext } from "./context.ts";
 import { QUEUE_STAT_NAMES, takeSnapshot, type Snapshot } from "./snapshot.ts";
 
@@ -48,19 +51,30 @@ const QUEUE_METRICS: Readonly<Record<string, readonly [string, MetricType, strin
   open_transactions: ["kestrel_queue_open_transactions", "gauge", "Items handed out by open and not yet closed."],
 };
 
-export function startAdminHttp(ctx: ServerContext, hostname: string, port: number): Server<undefined> {
+/** Binds the admin port; `context` is asked for on each request (the server binds before it has one). */
+export function startAdminHttp(context: () => ServerContext, hostname: string, port: number): Server<undefined> {
   return Bun.serve({
     hostname,
     port,
+    development: false,
     fetch(request) {
       const path = new URL(request.url).pathname;
-      if (request.method !== "GET") return new Response("method not allowed\n", { status: 405 });
-      if (path === "/health") return health(takeSnapshot(ctx));
-      if (path === "/stats.json") return Response.json(statsJson(takeSnapshot(ctx)));
-      if (path === "/metrics") return new Response(metrics(takeSnapshot(ctx)), { headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" } });
-      return new Response("not found: try /health, /stats.json or /metrics\n", { status: 404 });
+      try {
+        return route(request.method, path, context());
+      } catch (error) {
+        log.error(`admin HTTP: internal error in ${request.method} ${path}: ${errorText(error)}`);
+        return new Response("internal error\n", { status: 500 });
+      }
     },
   });
+}
+
+function route(method: string, path: string, ctx: ServerContext): Response {
+  if (method !== "GET") return new Response("method not allowed\n", { status: 405 });
+  if (path === "/health") return health(takeSnapshot(ctx));
+  if (path === "/stats.json") return Response.json(statsJson(takeSnapshot(ctx)));
+  if (path === "/metrics") return new Response(metrics(takeSnapshot(ctx)), { headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" } });
+  return new Response("not found: try /health, /stats.json or /metrics\n", { status: 404 });
 }
 
 function health(snapshot: Snapshot): Response {

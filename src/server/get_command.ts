@@ -45,6 +45,8 @@ export function handleGet(keys: readonly string[], session: Session, ctx: Server
     return session.outbox.push(clientError(`a get may create at most ${MAX_NEW_QUEUES} queues; this one names ${created} that don't exist`));
   }
   const requests: Array<{ request: GetRequest; queue: PersistentQueue }> = [];
+  /** Queues an earlier key of this get opens an item on: a second open there would overwrite it. */
+  const opening = new Set<PersistentQueue>();
   for (const request of parsed) {
     let queue: PersistentQueue;
     try {
@@ -53,9 +55,10 @@ export function handleGet(keys: readonly string[], session: Session, ctx: Server
       if (error instanceof QueueUnavailableError) return session.outbox.push(serverError(error.message));
       throw error;
     }
-    if (request.open && !request.close && session.openItems.has(queue)) {
+    if (request.open && !request.close && (session.openItems.has(queue) || opening.has(queue))) {
       return session.outbox.push(clientError(`an item is already open on '${request.queue}'; close or abort it first`));
     }
+    if (request.open) opening.add(queue);
     const failure = refusal(request, queue, session.openItems.has(queue));
     if (failure !== null) return session.outbox.push(serverError(failure));
     requests.push({ request, queue });

@@ -1,6 +1,7 @@
 /**
  * Parses a get key: `<queue>[/option...]` with options `t=<ms>`, `open`, `close`, `abort`, `peek`
- * in any order. Returns the request or the reason it is invalid.
+ * in any order, in any case (`OPEN`, `T=100`) as command names are; the queue name keeps its case.
+ * Returns the request or the reason it is invalid.
  */
 import { isValidQueueName } from "../queue_name.ts";
 
@@ -25,13 +26,14 @@ export function parseGetKey(key: string): GetRequest | string {
   let close = false;
   let abort = false;
   let peek = false;
-  for (const option of options) {
+  for (const written of options) {
+    const option = written.toLowerCase();
     if (option === "open") open = true;
     else if (option === "close") close = true;
     else if (option === "abort") abort = true;
     else if (option === "peek") peek = true;
     else if (option.startsWith("t=") && /^\d+$/.test(option.slice(2))) timeoutMs = Math.min(Number(option.slice(2)), MAX_WAIT_MS);
-    else if (option !== "") return `unknown option '${option}'`;
+    else if (option !== "") return `unknown option '${written}'`;
   }
   if (peek && (open || close || abort)) return "peek can't be combined with open, close or abort";
   if (abort && (open || close)) return "abort can't be combined with open or close";

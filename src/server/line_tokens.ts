@@ -1,9 +1,19 @@
 /**
- * Splits one protocol line into space-separated tokens by byte offsets, without building
- * strings for tokens nobody asks for: a `set` line costs one string (the key), not six.
+ * Splits one protocol line into tokens by byte offsets, without building strings for tokens
+ * nobody asks for: a `set` line costs one string (the key), not six.
  *
- * One instance is reused line after line; its answers are valid until the next `scan`.
+ * Tokens are separated by any run of spaces and tabs (memcached splits on spaces only, so a
+ * tab-separated `set` there is an unknown command and its data block runs as the next command;
+ * no queue name or number holds a tab, so accepting it loses nothing). One instance is reused
+ * line after line; its answers are valid until the next `scan`.
  */
+const SPACE = 32;
+const TAB = 9;
+
+function isSeparator(byte: number): boolean {
+  return byte === SPACE || byte === TAB;
+}
+
 export class LineTokens {
   private bytes: Uint8Array = new Uint8Array(0);
   private starts = new Int32Array(16);
@@ -17,10 +27,10 @@ export class LineTokens {
     this.count = 0;
     let i = start;
     while (i < end) {
-      while (i < end && bytes[i] === 32) i++;
+      while (i < end && isSeparator(bytes[i]!)) i++;
       if (i >= end) break;
       const from = i;
-      while (i < end && bytes[i] !== 32) i++;
+      while (i < end && !isSeparator(bytes[i]!)) i++;
       if (this.count === this.starts.length) this.grow();
       this.starts[this.count] = from;
       this.ends[this.count] = i;
@@ -44,10 +54,23 @@ export class LineTokens {
     return buffer.toString("latin1", this.starts[index], this.ends[index]);
   }
 
-  /** Whether token `index` is `word` (given in lower case), ignoring ASCII case. */
+  /** Whether token `index` is `word` (lower-case letters), ignoring ASCII case. */
   is(index: number, word: string): boolean {
+    return index < this.count && this.ends[index]! - this.starts[index]! === word.length && this.startsWith(index, word);
+  }
+
+  /**
+   * The byte after `word` (lower-case letters) if token `index` starts with it, ignoring ASCII
+   * case, and is longer; otherwise -1.
+   */
+  byteAfterPrefix(index: number, word: string): number {
+    if (index >= this.count || this.ends[index]! - this.starts[index]! <= word.length || !this.startsWith(index, word)) return -1;
+    return this.bytes[this.starts[index]! + word.length]!;
+  }
+
+  /** Whether token `index` (which exists and is at least as long) starts with `word`, ignoring ASCII case. */
+  private startsWith(index: number, word: string): boolean {
     const start = this.starts[index]!;
-    if (index >= this.count || this.ends[index]! - start !== word.length) return false;
     for (let i = 0; i < word.length; i++) {
       if ((this.bytes[start + i]! | 0x20) !== word.charCodeAt(i)) return false;
     }

@@ -16,8 +16,12 @@ export function line(text: string): string {
   return `${text}\r\n`;
 }
 
+/**
+ * A CLIENT_ERROR line. The reason may quote what the client sent (a queue name, an option): its
+ * control bytes are written `\xNN`, so the reply stays one line whatever was sent.
+ */
 export function clientError(reason: string): string {
-  return `CLIENT_ERROR ${reason}\r\n`;
+  return `CLIENT_ERROR ${reason.replace(/[\x00-\x1f\x7f]/g, (char) => `\\x${char.charCodeAt(0).toString(16).padStart(2, "0")}`)}\r\n`;
 }
 
 export function serverError(reason: string): string {

@@ -51,6 +51,15 @@ const NEWLINE = 10;
 const CR = 13;
 const BAD_FORMAT = "CLIENT_ERROR bad command line format";
 
+/**
+ * Whether `byte` (-1 for none) may follow a command's first letters in a longer command name
+ * (`settings`, `set_x`): a letter, a digit or `_`. Any other byte glued to a storage command
+ * (`set\0q`, `set,q`) makes a storage header we can't read.
+ */
+function isNameByte(byte: number): boolean {
+  return byte === -1 || byte === 95 || (byte >= 48 && byte <= 57) || ((byte | 0x20) >= 97 && (byte | 0x20) <= 122);
+}
+
 /** The header of a storage command whose data block hasn't been read yet. */
 interface PendingBlock {
   /** The command, lower-cased; `set` is the one we serve. */
@@ -59,7 +68,7 @@ interface PendingBlock {
   readonly exptime: number;
   readonly bytes: number;
   readonly noreply: boolean;
-  /** Flags and exptime are numbers and there are no extra tokens. */
+  /** Flags and exptime are numbers. */
   readonly wellFormed: boolean;
 }
 
@@ -107,6 +116,8 @@ export class RequestParser {
     const tokens = this.tokens;
     const storage = STORAGE_COMMANDS.find((command) => tokens.is(0, command));
     if (storage !== undefined) return this.startBlock(storage);
+    // `set\0q 0 0 5`: a data block may follow, of a length we can't read; it must not run.
+    if (STORAGE_COMMANDS.some((command) => !isNameByte(tokens.byteAfterPrefix(0, command)))) return this.fail(BAD_FORMAT);
     const command = tokens.count === 0 ? "" : tokens.text(0).toLowerCase();
     return { kind: "line", command, args: tokens.texts(1) };
   }
@@ -129,9 +140,10 @@ export class RequestParser {
     const bytes = tokens.number(4);
     if (bytes === null) return this.fail(BAD_FORMAT);
     if (bytes > this.maxRequestSize) return this.fail("SERVER_ERROR object too large");
+    // As memcached does (1.6.40 on): tokens after <bytes> are ignored, but a last `noreply`.
     const noreply = tokens.is(tokens.count - 1, "noreply");
     const exptime = tokens.number(3, true);
-    const wellFormed = tokens.number(2) !== null && exptime !== null && tokens.count === (noreply ? 6 : 5);
+    const wellFormed = tokens.number(2) !== null && exptime !== null;
     this.block = { command, key: tokens.text(1), exptime: exptime ?? 0, bytes, noreply, wellFormed };
     return this.readBlock(this.block);
   }

@@ -2,6 +2,12 @@
  * The memcache listener and the server's life cycle: start, connections, the expiry sweep,
  * reload and a clean stop.
  *
+ * Start binds the memcache port, then the admin port, and only then takes queue_path's lock and
+ * replays the journals: a port in use is reported before anything is read, and the ports stay
+ * taken for the whole replay, so a second server can't start on them meanwhile. Start-up is
+ * synchronous: a connection made during the replay waits in the kernel's accept queue and is
+ * served once the queues are loaded. If anything fails, what was bound is let go.
+ *
  * A clean stop stops accepting and reading requests, ends blocking gets, lets connections send
  * what they owe (replies waiting for a journal write go once it is done), puts back the items of
  * replies a client did not take in time, then writes, syncs and closes every journal.
@@ -37,6 +43,7 @@ export class KestrelServer {
   private readonly connections = new Set<Connection>();
   private readonly listener: Listener<Connection | null>;
   private readonly admin: Server<undefined> | null;
+  private readonly queues: QueueCollection;
   private readonly ctx: ServerContext;
   private readonly expirySweep: ExpirySweep;
   private stopping: Promise<void> | null = null;
@@ -46,11 +53,21 @@ export class KestrelServer {
 
   private constructor(
     private config: KestrelConfig,
-    private readonly queues: QueueCollection,
     private readonly options: ServerOptions,
   ) {
+    this.listener = this.listen();
+    let admin: Server<undefined> | null = null;
+    try {
+      admin = this.listenAdmin();
+      this.queues = QueueCollection.load(config);
+    } catch (error) {
+      void admin?.stop(true);
+      this.listener.stop(true);
+      throw error;
+    }
+    this.admin = admin;
     this.ctx = {
-      queues,
+      queues: this.queues,
       stats: this.stats,
       pacer: new MemoryPacer(),
       requestBudget: new RequestBudget(() => this.config.server.maxPendingRequestBytes),
@@ -60,28 +77,15 @@ export class KestrelServer {
       shutdown: () => void this.stop(),
     };
     this.expirySweep = new ExpirySweep(() => this.queues.sweepExpired());
-    this.listener = this.listen();
-    const { adminHost, adminPort } = config.server;
-    try {
-      this.admin = adminPort === null ? null : startAdminHttp(this.ctx, adminHost, adminPort);
-    } catch (error) {
-      this.listener.stop(true);
-      throw error;
-    }
     this.expirySweep.setFrequency(config.server.expirationTimerFrequency);
   }
 
+  /** Binds the ports, loads the queues and serves. Throws (one line) if any step fails. */
   static start(config: KestrelConfig, options: ServerOptions): KestrelServer {
-    const queues = QueueCollection.load(config);
-    try {
-      const server = new KestrelServer(config, queues, options);
-      log.info(`kestrel ${options.version} listening on ${server.hostname}:${server.port}, queues in ${config.server.queuePath}`);
-      if (server.admin !== null) log.info(`admin HTTP on http://${server.admin.hostname}:${server.admin.port} (/health, /stats.json, /metrics)`);
-      return server;
-    } catch (error) {
-      queues.close();
-      throw error;
-    }
+    const server = new KestrelServer(config, options);
+    log.info(`kestrel ${options.version} listening on ${server.hostname}:${server.port}, queues in ${config.server.queuePath}`);
+    if (server.admin !== null) log.info(`admin HTTP on http://${server.admin.hostname}:${server.admin.port} (/health, /stats.json, /metrics)`);
+    return server;
   }
 
   get port(): number {
@@ -162,8 +166,27 @@ export class KestrelServer {
     this.resolveStopped();
   }
 
+  private listenAdmin(): Server<undefined> | null {
+    const { adminHost, adminPort } = this.config.server;
+    if (adminPort === null) return null;
+    try {
+      return startAdminHttp(() => this.ctx, adminHost, adminPort);
+    } catch (error) {
+      throw listenError("admin_port", adminHost, adminPort, error);
+    }
+  }
+
   private listen(): Listener<Connection | null> {
     const { host, port } = this.config.server;
+    try {
+      return this.bind(host, port);
+    } catch (error) {
+      throw listenError("port", host, port, error);
+    }
+  }
+
+  /** Binds the memcache port; its handlers reach `this.ctx`, which exists before any of them runs. */
+  private bind(host: string, port: number): Listener<Connection | null> {
     return new Listener<Connection | null>(
       host,
       port,
@@ -207,4 +230,17 @@ export class KestrelServer {
     this.connections.delete(connection);
     this.stats.currConnections = this.connections.size;
   }
+}
+
+/**
+ * A failure to bind `host:port` (the `key` setting, `port` or `admin_port`) as one line naming them:
+ * "port 22133 on 127.0.0.1 is in use; ...".
+ */
+function listenError(key: "port" | "admin_port", host: string, port: number, error: unknown): Error {
+  const what = `${key === "port" ? "port" : "admin port"} ${port} on ${host}`;
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === "EADDRINUSE") return new Error(`${what} is in use; stop the program holding it or choose another ${key}`);
+  if (code === "EACCES") return new Error(`${what}: permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE)`);
+  if (code === "EADDRNOTAVAIL") return new Error(`${what}: ${host} is not an address of this machine`);
+  return new Error(`can't listen on ${what}: ${errorText(error)}`);
 }

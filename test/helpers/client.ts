@@ -133,6 +133,17 @@ export class TestClient {
     return this.consume(n);
   }
 
+  /** What was received and not read yet (for a test's failure message). */
+  get unread(): string {
+    return this.chunks.map((chunk) => Buffer.from(chunk).toString("latin1")).join("");
+  }
+
+  /** Everything received and not read yet, once the connection has closed. */
+  async rest(): Promise<Uint8Array> {
+    await this.closed;
+    return this.consume(this.buffered);
+  }
+
   /** Sends a command line and returns the first reply line. */
   async call(command: string): Promise<string> {
     await this.send(`${command}\r\n`);

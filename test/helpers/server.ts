@@ -60,10 +60,15 @@ export interface ServerOptions {
   readonly faultsFile?: string;
   /** A wall clock that jumps: its offset from the real one is read from this file (see `setWallClockOffset`). */
   readonly wallClockFile?: string;
+  /** Another module to run before the server (`bun --preload`), e.g. BUG_PRELOAD. */
+  readonly preload?: string;
+  /** Variables added to the server's environment. */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 export const FAULTS_PRELOAD = join(import.meta.dir, "faulty_fs_preload.ts");
 export const WALL_CLOCK_PRELOAD = join(import.meta.dir, "wall_clock_preload.ts");
+export const BUG_PRELOAD = join(import.meta.dir, "bug_preload.ts");
 
 /** Collects a child's stderr and lets callers wait for a pattern to appear in it. */
 export class LogCapture {
@@ -124,6 +129,7 @@ export class ServerProcess {
     const preload = [
       ...(options.faultsFile === undefined ? [] : ["--preload", FAULTS_PRELOAD]),
       ...(options.wallClockFile === undefined ? [] : ["--preload", WALL_CLOCK_PRELOAD]),
+      ...(options.preload === undefined ? [] : ["--preload", options.preload]),
     ];
     const args = [process.execPath, ...preload, MAIN, "--host", "127.0.0.1", "--port", "0", "--data", dataDir];
     if (options.config !== undefined) {
@@ -132,7 +138,7 @@ export class ServerProcess {
       args.push("--config", configPath);
     }
     args.push(...(options.args ?? []));
-    const env = { ...process.env };
+    const env = { ...process.env, ...options.env };
     if (options.faultsFile !== undefined) env.KESTREL_FAULTS_FILE = options.faultsFile;
     if (options.wallClockFile !== undefined) env.KESTREL_WALL_CLOCK_FILE = options.wallClockFile;
     const proc = Bun.spawn(args, { stdout: "ignore", stderr: "pipe", stdin: "ignore", env });

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
-import { writeFileSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { runKestrel } from "../helpers/server.ts";
+import { freePort, runKestrel, ServerProcess } from "../helpers/server.ts";
 import { tempDir } from "../helpers/temp_dir.ts";
 
 describe("command line", () => {
@@ -41,11 +41,42 @@ describe("command line", () => {
     expect(result.stderr).toContain("kestrel.toml: port: expected a whole number");
   });
 
-  test("a port already in use fails with exit 1 and one line", async () => {
+  test("a port in use: exit 1, one line naming port and address, found before queue_path is touched", async () => {
     const blocker = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-    const result = await runKestrel(["--host", "127.0.0.1", "--port", String(blocker.port), "--data", tempDir()]);
+    const data = join(tempDir(), "data");
+    const result = await runKestrel(["--host", "127.0.0.1", "--port", String(blocker.port), "--data", data]);
     blocker.stop(true);
     expect(result.code).toBe(1);
-    expect(result.stderr.trim().split("\n").at(-1)).toStartWith("kestrel: ");
+    expect(result.stderr.trim().split("\n").at(-1)).toBe(
+      `kestrel: port ${blocker.port} on 127.0.0.1 is in use; stop the program holding it or choose another port`,
+    );
+    expect(result.stderr).not.toContain("loaded");
+    expect(existsSync(data)).toBe(false);
+  });
+
+  test("an admin port in use: the same, and the memcache port is let go", async () => {
+    const blocker = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+    const dir = tempDir();
+    const config = join(dir, "kestrel.toml");
+    writeFileSync(config, `admin_port = ${blocker.port}\n`);
+    const port = freePort();
+    const result = await runKestrel(["--config", config, "--host", "127.0.0.1", "--port", String(port), "--data", join(dir, "data")]);
+    blocker.stop(true);
+    expect(result.code).toBe(1);
+    expect(result.stderr.trim().split("\n").at(-1)).toBe(
+      `kestrel: admin port ${blocker.port} on 127.0.0.1 is in use; stop the program holding it or choose another admin_port`,
+    );
+    expect(existsSync(join(dir, "data"))).toBe(false);
+    Bun.listen({ hostname: "127.0.0.1", port, socket: { data() {} } }).stop(true);
+  });
+
+  test("a queue_path in use by another server: its port is let go", async () => {
+    const server = await ServerProcess.start();
+    const port = freePort();
+    const result = await runKestrel(["--host", "127.0.0.1", "--port", String(port), "--data", server.dataDir]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(`is in use by another kestrel (pid ${server.proc.pid})`);
+    Bun.listen({ hostname: "127.0.0.1", port, socket: { data() {} } }).stop(true);
+    expect(await server.stop()).toBe(0);
   });
 });

@@ -123,7 +123,10 @@ describe("injected faults", () => {
     writeFileSync(faultsFile, JSON.stringify([{ op: "remove", code: "EIO", path: "/\\.kestrel/lock$" }]));
     const server = await ServerProcess.start({ dataDir, faultsFile });
     expect(await server.stop()).toBe(0);
-    expect(server.output).toMatch(/WARN  could not remove the lock .*EIO/);
+    const lines = server.output.trimEnd().split("\n");
+    expect(lines.filter((line) => !/^\S+ INFO  /.test(line) && line !== "test faults: 1 set")).toEqual([
+      expect.stringMatching(/^\S+ WARN  could not remove the lock .*EIO: injected fault.*; the next start takes it over$/),
+    ]);
     const again = await server.restart({ faultsFile: undefined });
     expect(again.output).toContain("taking the directory over");
     expect(await again.stop()).toBe(0);

@@ -149,6 +149,41 @@ describe("memcache protocol", () => {
     expect(await c.call("version")).toMatch(/^VERSION /);
   });
 
+  test("a set header separated by tabs is a set: its data block, even 'shutdown', is never run", async () => {
+    await c.send("set\ttabbed\t0\t0\t8\r\nshutdown\r\nset \ttabbed 0\t 0 9\t\r\nflush_all\r\n");
+    expect(await c.readLine()).toBe("STORED");
+    expect(await c.readLine()).toBe("STORED");
+    expect(await c.get("tabbed")).toBe("shutdown");
+    expect(await c.get("tabbed")).toBe("flush_all");
+    const glued = await server.client();
+    await glued.send("set\x00glued 0 0 8\r\nshutdown\r\n");
+    expect(await glued.readLine()).toBe("CLIENT_ERROR bad command line format");
+    await glued.closed;
+    expect(await c.call("version")).toMatch(/^VERSION /);
+  });
+
+  test("a set with extra tokens before noreply is stored, as memcached does, and the stream stays in step", async () => {
+    await c.send("set extra 0 0 5 what noreply\r\nfirst\r\nset extra 0 0 6 two more\r\nsecond\r\n");
+    expect(await c.readLine()).toBe("STORED");
+    expect(await c.get("extra")).toBe("first");
+    expect(await c.get("extra")).toBe("second");
+  });
+
+  test("get options are case-insensitive, the key is echoed as sent", async () => {
+    await c.set("caps", "x");
+    await c.send("get caps/OPEN/T=100\r\n");
+    expect(await c.readUntilEnd()).toEqual(["VALUE caps/OPEN/T=100 0 1", "x"]);
+    expect(await c.call("get caps/Close")).toBe("END");
+    await c.set("caps", "y");
+    expect(await c.get("caps/PEEK")).toBe("y");
+  });
+
+  test("an error naming what the client sent shows its control bytes escaped, never raw", async () => {
+    await c.send("set a\rb 0 0 1\r\nx\r\nget q/\x01x\x7f\r\n");
+    expect(await c.readLine()).toBe("CLIENT_ERROR bad queue name 'a\\x0db'");
+    expect(await c.readLine()).toBe("CLIENT_ERROR unknown option '\\x01x\\x7f'");
+  });
+
   test("a set whose data isn't followed by \\r\\n closes the connection after the reply", async () => {
     const bad = await server.client();
     await bad.send("set q 0 0 2\r\nabc\r\n");

@@ -46,6 +46,18 @@ describe("reliable reads", () => {
     c.close();
   });
 
+  test("two opens on one queue in one get are refused whole: no item is left open and untracked", async () => {
+    const c = await server.client();
+    await c.set("r3b", "x");
+    await c.set("r3b", "y");
+    expect(await c.call("get r3b/open r3b/open")).toMatch(/^CLIENT_ERROR an item is already open/);
+    expect((await c.stats()).get("queue_r3b_open_transactions")).toBe("0");
+    expect(await c.get("r3b/open")).toBe("x");
+    expect(await c.get("r3b/close")).toBeNull();
+    expect(await c.get("r3b")).toBe("y");
+    c.close();
+  });
+
   test("an open item of a closed connection goes back to the head", async () => {
     const a = await server.client();
     await a.set("r4", "precious");

@@ -26,6 +26,7 @@ import { configureLog } from "../../src/log.ts";
 import { PersistentQueue } from "../../src/queue/persistent_queue.ts";
 import { seededRandom } from "../helpers/bytes.ts";
 import { openQueueJournal } from "../helpers/journal.ts";
+import { shrinkBudgeted } from "../helpers/property_budget.ts";
 import { QueueModel, itemMismatch, listMismatch, modelBytes, type ModelItem } from "../helpers/queue_model.ts";
 import { tempDir } from "../helpers/temp_dir.ts";
 
@@ -354,24 +355,6 @@ async function runScenario(setup: Setup, ops: readonly Op[]): Promise<void> {
   }
 }
 
-/**
- * The property, with a time budget for shrinking: once a failure was found and the budget is
- * spent, every further candidate passes without running, so fast-check stops shrinking and
- * reports the smallest failing case found so far.
- */
-function shrinkBudgeted(budgetMs: number): (setup: Setup, ops: readonly Op[]) => Promise<void> {
-  let failedAt: number | null = null;
-  return async (setup, ops) => {
-    if (failedAt !== null && performance.now() - failedAt > budgetMs) return;
-    try {
-      await runScenario(setup, ops);
-    } catch (error) {
-      failedAt ??= performance.now();
-      throw error;
-    }
-  };
-}
-
 // Compactions and drained journals log at info level; a run makes hundreds of them.
 beforeAll(() => configureLog("warn", null));
 afterAll(() => configureLog("info", null));
@@ -380,7 +363,7 @@ test(
   `a journaled queue equals a simple model after any operations, writes, rotations, compactions and restarts (${RUNS} runs, seed ${SEED})`,
   async () => {
     const ops = fc.array(opArb, { minLength: 1, maxLength: 50, size: "medium" });
-    const property = fc.asyncProperty(setupArb, ops, shrinkBudgeted(SHRINK_BUDGET_MS));
+    const property = fc.asyncProperty(setupArb, ops, shrinkBudgeted(SHRINK_BUDGET_MS, runScenario));
     await fc.assert(property, { numRuns: RUNS, seed: SEED, path: PATH });
   },
   SHRINK_BUDGET_MS + RUNS * 1000,

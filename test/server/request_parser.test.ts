@@ -111,11 +111,44 @@ describe("RequestParser", () => {
 
   test("bad flags or exptime skip the data block and keep the stream in step", () => {
     const p = parser();
-    p.push(bytes("set a x 0 2\r\nhi\r\nset a 0 0 2 extra junk\r\nhi\r\nversion\r\n"));
+    p.push(bytes("set a x 0 2\r\nhi\r\nset a 0 1x 2 noreply\r\nhi\r\nversion\r\n"));
     expect(framesOf(p)).toEqual([
       { kind: "bad-request", reply: "CLIENT_ERROR bad command line format", noreply: false },
-      { kind: "bad-request", reply: "CLIENT_ERROR bad command line format", noreply: false },
+      { kind: "bad-request", reply: "CLIENT_ERROR bad command line format", noreply: true },
       { kind: "line", command: "version", args: [] },
+    ]);
+  });
+
+  test("tokens after <bytes> are ignored but a last noreply, as memcached (1.6.40 on) does", () => {
+    const p = parser();
+    p.push(bytes("set a 0 0 2 extra noreply\r\nhi\r\nset b 0 0 2 x y\r\nho\r\nset c 0 0 2 noreply extra\r\nhu\r\n"));
+    expect(plain(framesOf(p))).toEqual([
+      { kind: "set", key: "a", exptime: 0, data: "hi", noreply: true },
+      { kind: "set", key: "b", exptime: 0, data: "ho", noreply: false },
+      { kind: "set", key: "c", exptime: 0, data: "hu", noreply: false },
+    ]);
+  });
+
+  test("tokens are separated by any mix of spaces and tabs", () => {
+    const p = parser();
+    p.push(bytes("set\tjobs\t0 \t0\t\t5\t noreply\t\r\nhello\r\n\tget\tjobs/peek \t other\r\n"));
+    expect(plain(framesOf(p))).toEqual([
+      { kind: "set", key: "jobs", exptime: 0, data: "hello", noreply: true },
+      { kind: "line", command: "get", args: ["jobs/peek", "other"] },
+    ]);
+  });
+
+  test("a storage command glued to its key by another byte closes the connection: its data is never run", () => {
+    for (const header of ["set\x00q 0 0 8", "SET\vq\v0\v0\v8", "set,q,0,0,8", "add:q 0 0 8", "set\x7f"]) {
+      const p = parser();
+      p.push(bytes(`${header}\r\nshutdown\r\n`));
+      expect(framesOf(p)).toEqual([{ kind: "fatal", reply: "CLIENT_ERROR bad command line format" }]);
+    }
+    const p = parser();
+    p.push(bytes("settings\r\nset_x 1\r\n"));
+    expect(framesOf(p)).toEqual([
+      { kind: "line", command: "settings", args: [] },
+      { kind: "line", command: "set_x", args: ["1"] },
     ]);
   });
 

@@ -1,0 +1,152 @@
+/**
+ * What a kestrel server must answer, on one connection, to each request of fuzz_requests.ts: a
+ * model of the queues the requests touch (items in order; which queues exist, since a `set` to
+ * `<p>a` also goes to its fanout child `<p>a+c` only once that exists) and of the connection's
+ * open item per queue, following docs/protocol.md. Replies are exact bytes, except those whose
+ * text the model doesn't know (`version`, `stats`, a CLIENT_ERROR's reason), which are patterns.
+ *
+ * The model assumes it is alone with its queues (the prefix is the case's own) and that no item
+ * expires (the requests' exptimes are 0 or in the future).
+ */
+import { isValidQueueName } from "../../src/queue_name.ts";
+import { bytes, concat } from "./bytes.ts";
+import { getKeyText, queueName, type GetKey, type RequestSpec } from "./fuzz_requests.ts";
+
+export type ExpectedReply =
+  | { readonly kind: "bytes"; readonly bytes: Uint8Array }
+  | { readonly kind: "line"; readonly pattern: RegExp }
+  | { readonly kind: "lines-until-end" };
+
+const exact = (text: string): ExpectedReply => ({ kind: "bytes", bytes: bytes(text) });
+const NONE = exact("");
+const CLIENT_ERROR: ExpectedReply = { kind: "line", pattern: /^CLIENT_ERROR \S/ };
+
+interface ParsedKey {
+  readonly name: string;
+  readonly timeoutMs: number;
+  readonly open: boolean;
+  readonly close: boolean;
+  readonly abort: boolean;
+  readonly peek: boolean;
+}
+
+/** A get key's meaning, or null if the server must refuse it (docs/protocol.md, get). */
+function parseKey(key: GetKey, prefix: string): ParsedKey | null {
+  const name = queueName(prefix, key.slot);
+  if (!isValidQueueName(name)) return null;
+  const flags = { name, timeoutMs: 0, open: false, close: false, abort: false, peek: false };
+  for (const written of key.options) {
+    const option = written.toLowerCase();
+    if (option === "open" || option === "close" || option === "abort" || option === "peek") flags[option] = true;
+    else if (/^t=\d+$/.test(option)) flags.timeoutMs = Number(option.slice(2));
+    else if (option !== "") return null;
+  }
+  if (flags.peek && (flags.open || flags.close || flags.abort)) return null;
+  if (flags.abort && (flags.open || flags.close)) return null;
+  return flags;
+}
+
+export class ServerModel {
+  /** Existing queues and their items, head first. */
+  private readonly queues = new Map<string, Uint8Array[]>();
+  /** This connection's open item per queue. */
+  private readonly open = new Map<string, Uint8Array>();
+
+  constructor(private readonly prefix: string) {}
+
+  /** The reply to `spec`, and the queues changed as the server changes them. */
+  reply(spec: RequestSpec): ExpectedReply {
+    const name = "slot" in spec ? queueName(this.prefix, spec.slot) : "";
+    const quiet = "noreply" in spec && spec.noreply;
+    switch (spec.kind) {
+      case "set":
+        if (!isValidQueueName(name)) return quiet ? NONE : exact(`CLIENT_ERROR bad queue name '${name}'\r\n`);
+        this.add(name, spec.data);
+        return quiet ? NONE : exact("STORED\r\n");
+      case "bad-set":
+        return quiet ? NONE : exact("CLIENT_ERROR bad command line format\r\n");
+      case "other-storage":
+        return quiet ? NONE : exact("ERROR\r\n");
+      case "get":
+        return this.get(spec.keys);
+      case "queue-command":
+        if (!isValidQueueName(name)) return quiet ? NONE : exact(`CLIENT_ERROR bad queue name '${name}'\r\n`);
+        return this.queueCommand(spec.command, name, quiet);
+      case "command":
+        return this.command(spec.command);
+      case "unknown":
+        return exact("ERROR\r\n");
+    }
+  }
+
+  private add(name: string, data: Uint8Array): void {
+    this.itemsOf(name).push(data);
+    for (const [child, items] of this.queues) {
+      if (child.startsWith(`${name}+`)) items.push(data);
+    }
+  }
+
+  private itemsOf(name: string): Uint8Array[] {
+    let items = this.queues.get(name);
+    if (items === undefined) this.queues.set(name, (items = []));
+    return items;
+  }
+
+  /**
+   * Every key is parsed before any queue is named (a bad one refuses the get and creates nothing),
+   * then each key's queue is created in turn and checked for a second open; only then is any served.
+   */
+  private get(keys: readonly GetKey[]): ExpectedReply {
+    const parsed = keys.map((key) => parseKey(key, this.prefix));
+    if (parsed.includes(null)) return CLIENT_ERROR;
+    const opening = new Set<string>();
+    for (const request of parsed as ParsedKey[]) {
+      this.itemsOf(request.name);
+      // A second open on a queue, whether already open or opened by an earlier key of this get.
+      if (request.open && !request.close && (this.open.has(request.name) || opening.has(request.name))) return CLIENT_ERROR;
+      if (request.open) opening.add(request.name);
+    }
+    const parts = keys.map((key, i) => this.serve(parsed[i]!, getKeyText(key, this.prefix)));
+    return { kind: "bytes", bytes: concat(...parts, bytes("END\r\n")) };
+  }
+
+  private serve(request: ParsedKey, keyText: string): Uint8Array {
+    const items = this.itemsOf(request.name);
+    const openItem = this.open.get(request.name);
+    if (openItem !== undefined && (request.close || request.abort)) {
+      this.open.delete(request.name);
+      if (request.abort) items.unshift(openItem);
+    }
+    if (request.abort || (request.close && !request.open)) return new Uint8Array(0);
+    const item = request.peek ? items[0] : items.shift();
+    if (item === undefined) return new Uint8Array(0);
+    if (request.open) this.open.set(request.name, item);
+    return concat(bytes(`VALUE ${keyText} 0 ${item.length}\r\n`), item, bytes("\r\n"));
+  }
+
+  private queueCommand(command: "delete" | "flush" | "flush_expired", name: string, quiet: boolean): ExpectedReply {
+    if (command === "delete") {
+      this.queues.delete(name);
+      this.open.delete(name);
+      return quiet ? NONE : exact("DELETED\r\n");
+    }
+    if (command === "flush") this.queues.get(name)?.splice(0);
+    return quiet ? NONE : exact(command === "flush" ? "END\r\n" : "0\r\n");
+  }
+
+  private command(command: string): ExpectedReply {
+    switch (command) {
+      case "version":
+        return { kind: "line", pattern: /^VERSION \S+$/ };
+      case "flush_all":
+        for (const items of this.queues.values()) items.splice(0);
+        return exact("Flushed all queues.\r\n");
+      case "flush_all_expired":
+        return { kind: "line", pattern: /^\d+$/ };
+      case "reload":
+        return exact("Reloaded config.\r\n");
+      default:
+        return { kind: "lines-until-end" };
+    }
+  }
+}

@@ -1,0 +1,23 @@
+import { describe, expect, test } from "bun:test";
+import { parseGetKey } from "../../src/server/get_options.ts";
+
+describe("parseGetKey", () => {
+  test("options in any order; the key is kept as sent", () => {
+    expect(parseGetKey("jobs/t=250/open")).toEqual({ key: "jobs/t=250/open", queue: "jobs", timeoutMs: 250, open: true, close: false, abort: false, peek: false });
+    expect(parseGetKey("jobs/close/open")).toMatchObject({ queue: "jobs", open: true, close: true });
+    expect(parseGetKey("jobs")).toMatchObject({ queue: "jobs", timeoutMs: 0, open: false, peek: false });
+  });
+
+  test("options are case-insensitive, as command names are; the queue name is not folded", () => {
+    expect(parseGetKey("Jobs/OPEN/T=100")).toEqual({ key: "Jobs/OPEN/T=100", queue: "Jobs", timeoutMs: 100, open: true, close: false, abort: false, peek: false });
+    expect(parseGetKey("jobs/Close/Abort")).toBe("abort can't be combined with open or close");
+    expect(parseGetKey("jobs/PeEk")).toMatchObject({ peek: true });
+  });
+
+  test("bad options and mixes are reasons, named as sent", () => {
+    expect(parseGetKey("jobs/OPN")).toBe("unknown option 'OPN'");
+    expect(parseGetKey("jobs/t=-5")).toBe("unknown option 't=-5'");
+    expect(parseGetKey("jobs/peek/open")).toBe("peek can't be combined with open, close or abort");
+    expect(parseGetKey("../x/open")).toBe("bad queue name '..'");
+  });
+});
