@@ -29,6 +29,29 @@ describe("MemoryPacer", () => {
     expect(state.resident).toBe(40 * MiB);
   });
 
+  test("asks for a collection without waiting for it, and reads what it left 8 MiB of traffic later", () => {
+    const state = { resident: 40 * MiB };
+    let asked = 0;
+    const lazy = new MemoryPacer(
+      () => state.resident,
+      () => void asked++, // the collection happens later, on its own
+    );
+    state.resident = 100 * MiB;
+    lazy.traffic(MiB);
+    expect(asked).toBe(1);
+    state.resident = 60 * MiB; // what it left, once done
+    lazy.traffic(7 * MiB);
+    expect(asked).toBe(1);
+    lazy.traffic(MiB); // settled: 60 MiB is the new floor
+    state.resident = 65 * MiB;
+    lazy.traffic(MiB);
+    expect(asked).toBe(1);
+    state.resident = 69 * MiB;
+    lazy.traffic(MiB);
+    expect(asked).toBe(2);
+    expect(lazy.collections).toBe(2);
+  });
+
   test("looks at memory only once per megabyte of traffic", () => {
     const { pacer, state } = fakePacer(40);
     state.resident = 100 * MiB;
@@ -43,6 +66,7 @@ describe("MemoryPacer", () => {
     state.live = state.resident = 200 * MiB;
     pacer.traffic(MiB);
     expect(state.collections).toBe(1);
+    pacer.traffic(8 * MiB); // settled at 200 MiB
     state.resident = 215 * MiB; // under 10% above the new floor of 200 MiB
     pacer.traffic(MiB);
     expect(state.collections).toBe(1);
