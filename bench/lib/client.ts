@@ -18,7 +18,7 @@ const EXCHANGE_TIMEOUT_MS = 5000;
 // ---------------------------------------------------------------------------------------------
 // Latency samples
 
-class Samples {
+export class Samples {
   private data = new Float64Array(1 << 16);
   length = 0;
 
@@ -29,6 +29,13 @@ class Samples {
       this.data = grown;
     }
     this.data[this.length++] = value;
+  }
+
+  /** How many samples are greater than `limit`. */
+  countOver(limit: number): number {
+    let count = 0;
+    for (let i = 0; i < this.length; i++) if (this.data[i]! > limit) count++;
+    return count;
   }
 
   /** Nearest-rank percentiles (0 < p <= 1), NaN when empty. */
