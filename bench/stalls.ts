@@ -12,7 +12,8 @@
  *   gaps, and a warning is printed when it was late (a busy machine), since gaps then include it.
  *
  * Scenarios (bench/lib/stall_scenarios.ts; each on a fresh server on loopback, port 0, in a temp
- * dir; items of BENCH_ITEM_SIZE bytes; after each, the server's state is checked)
+ * dir, its log going to a file there; items of BENCH_ITEM_SIZE bytes; after each, the server's
+ * state is checked)
  *   1  journal upkeep: BENCH_ITEMS items in memory (max_memory_size 1GiB), server idle, probed
  *      BENCH_SECONDS (the upkeep runs once a second).
  *   2  sets under load: the same, then BENCH_CONNECTIONS connections pipelining BENCH_BATCH sets
@@ -31,7 +32,7 @@
  *   8  drain of BENCH_ITEMS items with reliable reads (`get q/open` + `get q/close` pipelined).
  *
  * Run
- *   npm run bench:stalls                         # about 4 minutes here
+ *   npm run bench:stalls                         # 3-4 minutes here
  *   BENCH_ITEMS=100000 BENCH_FANOUT_SETS=1000 npm run bench:stalls   # a smoke run, about a minute
  *   BENCH_SCENARIOS=1,6 npm run bench:stalls     # some scenarios only
  *
