@@ -46,17 +46,19 @@
  *
  * Output: markdown tables on stdout, progress on stderr.
  */
-import { existsSync, readdirSync, readFileSync, statSync, statfsSync, writeFileSync } from "node:fs";
-import { cpus, release, tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import type { Socket } from "bun";
+import { readdirSync, statSync, statfsSync, writeFileSync } from "node:fs";
+import { cpus, tmpdir } from "node:os";
+import { join } from "node:path";
 import { Mismatch, size } from "../src/config/values.ts";
 import { converse, readStats } from "./lib/client.ts";
-import { HOST, ReplyParser, benchItem, type ReplyKind } from "./lib/protocol.ts";
-import { MiB, cpuModel, integer, mib, percent, table } from "./lib/report.ts";
+import { KestrelChild, type Memory, serverCommand } from "./lib/kestrel_child.ts";
+import { Pipeline, expectStored } from "./lib/pipeline.ts";
+import { benchItem } from "./lib/protocol.ts";
+import { MiB, integer, machine, mib, percent, table } from "./lib/report.ts";
 import { runBench } from "./lib/run_bench.ts";
+import { type Startup, describeReplay } from "./lib/server_log.ts";
 import { SettingsError, integerSetting } from "./lib/settings.ts";
-import { ChildServer, KESTREL_FROM_SOURCE, kestrelArgv, makeTempDir, ownCpuSeconds, removeTempDir, warningsAndErrors } from "./lib/targets.ts";
+import { makeTempDir, ownCpuSeconds, removeTempDir } from "./lib/targets.ts";
 
 const QUEUE = "q";
 const ITEM_SIZE = 1024;
@@ -64,10 +66,6 @@ const ITEM_SIZE = 1024;
 const DISK_MARGIN = 2.5;
 /** Pause after a checkpoint before reading the RSS again. */
 const SETTLE_MS = 3000;
-/** Replaying a big journal on a slow disk can take a while. */
-const START_TIMEOUT_MS = 300_000;
-/** Closing a big journal may flush a lot of page cache first. */
-const STOP_TIMEOUT_MS = 120_000;
 /** A batch of sets (or the drain sample) unanswered this long fails the run. */
 const REPLY_TIMEOUT_MS = 30_000;
 
@@ -104,13 +102,6 @@ function memoryBytes(memory: string): number {
   return bytes;
 }
 
-function serverCommand(executable: string | undefined): readonly string[] {
-  if (executable === undefined || executable === "") return KESTREL_FROM_SOURCE;
-  const path = resolve(executable);
-  if (!existsSync(path)) throw new SettingsError(`BENCH_SERVER: no such file: ${path} (build it with \`bun run build\`)`);
-  return [path];
-}
-
 // ---------------------------------------------------------------------------------------------
 // Formatting
 
@@ -142,81 +133,6 @@ function diskUsage(dir: string): { bytes: number; files: number } {
     files++;
   }
   return { bytes, files };
-}
-
-// ---------------------------------------------------------------------------------------------
-// The server process
-
-interface Memory {
-  /** VmRSS, bytes. */
-  readonly rss: number;
-  /** VmHWM (peak RSS), bytes. */
-  readonly peak: number;
-}
-
-function readMemory(pid: number): Memory {
-  const status = readFileSync(`/proc/${pid}/status`, "latin1");
-  const kb = (field: string) => Number(new RegExp(`^${field}:\\s*(\\d+) kB`, "m").exec(status)?.[1] ?? NaN) * 1024;
-  return { rss: kb("VmRSS"), peak: kb("VmHWM") };
-}
-
-/** When a start's milestones happened, from the server's own log timestamps. */
-interface Startup {
-  /** Spawn to the first log line (Bun starting, the config loading). */
-  readonly firstLogMs: number;
-  readonly listeningMs: number;
-  /** The `replayed N MiB, R records in S s (X MiB/s, Y records/s)` line, if the server logged one. */
-  readonly replay: string | null;
-}
-
-function startupTimes(log: string, spawnedAt: number): Startup {
-  const stamp = (line: string | undefined) => (line === undefined ? NaN : Date.parse(line.split(" ", 1)[0]!) - spawnedAt);
-  const lines = log.split("\n");
-  const replay = /queue '[^']+': replayed ([\d.]+) MiB, (\d+) records in ([\d.]+) s \((\d+) MiB\/s, (\d+) records\/s\)/.exec(log);
-  return {
-    firstLogMs: stamp(lines[0]),
-    listeningMs: stamp(lines.find((line) => line.includes("listening on"))),
-    replay: replay === null ? null : `${replay[1]} MiB, ${replay[2]} records in ${replay[3]} s (${replay[4]} MiB/s, ${replay[5]} records/s)`,
-  };
-}
-
-class Server {
-  private constructor(
-    private readonly child: ChildServer,
-    readonly port: number,
-    readonly startup: Startup,
-  ) {}
-
-  /** Starts a server on `dataDir` (kept when it stops) and waits until it listens. */
-  static async start(name: string, root: string, dataDir: string, configPath: string, command: readonly string[]): Promise<Server> {
-    const spawnedAt = Date.now();
-    const child = ChildServer.spawn(kestrelArgv(command, dataDir, configPath), root, []);
-    const port = await child.waitForListening(name, START_TIMEOUT_MS);
-    return new Server(child, port, startupTimes(child.output.text, spawnedAt));
-  }
-
-  memory(): Memory {
-    return readMemory(this.child.proc.pid);
-  }
-
-  cpuSeconds(): number {
-    return this.child.cpuSeconds();
-  }
-
-  logLines(pattern: RegExp): string[] {
-    return this.child.logLines(pattern);
-  }
-
-  warningsAndErrors(): string[] {
-    return warningsAndErrors(this.child);
-  }
-
-  /** SIGTERM; returns the time until the process exited and any trouble (bad exit, forced kill). */
-  async stop(): Promise<{ ms: number; problems: string[] }> {
-    const began = performance.now();
-    const problems = await this.child.stop(true, STOP_TIMEOUT_MS);
-    return { ms: performance.now() - began, problems };
-  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -292,7 +208,7 @@ class StepTracker {
   private startCpu: { server: number; bench: number };
 
   constructor(
-    private readonly server: Server,
+    private readonly server: KestrelChild,
     from: number,
     private readonly to: number,
     private readonly stepSize: number,
@@ -330,13 +246,7 @@ class StepTracker {
 
 /** One connection: writes a batch of sets, waits for all its STOREDs, writes the next. */
 class Producer {
-  private socket: Socket<Producer> | null = null;
-  private unsent: Uint8Array | null = null;
-  /** Every reply should be STORED; a VALUE block (none is expected: an empty one) is reported as corrupt. */
-  private readonly replies = new ReplyParser(new Uint8Array(0), (kind, detail) => this.onReply(kind, detail));
-  private awaiting = 0;
-  private waiter: { resolve: () => void; reject: (error: Error) => void } | null = null;
-  private failure: Error | null = null;
+  private readonly pipeline: Pipeline;
   private readonly header = Buffer.from(`set ${QUEUE} 0 0 ${ITEM_SIZE}\r\n`, "latin1");
   private readonly recordSize = this.header.length + ITEM_SIZE + 2;
   /** `batch` set requests, rewritten in place for every batch (only the item numbers change). */
@@ -346,23 +256,14 @@ class Producer {
     private readonly id: number,
     private readonly numbering: Numbering,
   ) {
+    // Every reply should be STORED; a VALUE block (none is expected: an empty one) is reported as corrupt.
+    this.pipeline = new Pipeline(`producer ${this.id}`, new Uint8Array(0), expectStored, REPLY_TIMEOUT_MS);
     const record = Buffer.concat([this.header, PATTERN, Buffer.from("\r\n")]);
     this.requests = Buffer.concat(Array.from({ length: numbering.batch }, () => record));
   }
 
-  async connect(port: number): Promise<void> {
-    this.socket = await Bun.connect<Producer>({
-      hostname: HOST,
-      port,
-      data: this,
-      socket: {
-        data: (socket, chunk) => socket.data.onData(chunk),
-        drain: (socket) => socket.data.onDrain(),
-        close: (socket, error) => socket.data.fail(new Error(`producer ${socket.data.id}: connection closed${error ? ` (${error.message})` : ""}`)),
-        error: (socket, error) => socket.data.fail(new Error(`producer ${socket.data.id}: ${error.message}`)),
-      },
-    });
-    this.socket.setNoDelay(true);
+  connect(port: number): Promise<void> {
+    return this.pipeline.connect(port);
   }
 
   /** Sets this producer's items among the numbers [from, to). */
@@ -378,57 +279,17 @@ class Producer {
   }
 
   close(): void {
-    this.failure ??= new Error("closed");
-    this.socket?.end();
+    this.pipeline.close();
   }
 
   private sendBatch(first: number, count: number): Promise<void> {
-    if (this.failure !== null) return Promise.reject(this.failure);
     for (let i = 0; i < count; i++) writeItem(this.requests, i * this.recordSize + this.header.length, first + i);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => this.fail(new Error(`producer ${this.id}: no reply to a batch of sets within ${REPLY_TIMEOUT_MS / 1000} s`)), REPLY_TIMEOUT_MS);
-      const settle = () => clearTimeout(timer);
-      this.waiter = { resolve: () => (settle(), resolve()), reject: (error) => (settle(), reject(error)) };
-      this.awaiting = count;
-      this.write(this.requests.subarray(0, count * this.recordSize));
-    });
-  }
-
-  private write(bytes: Uint8Array): void {
-    const written = this.socket!.write(bytes);
-    this.unsent = written < bytes.length ? bytes.subarray(Math.max(written, 0)) : null;
-  }
-
-  private onDrain(): void {
-    if (this.unsent !== null) this.write(this.unsent);
-  }
-
-  private onData(chunk: Buffer): void {
-    this.replies.feed(chunk);
-  }
-
-  private onReply(kind: ReplyKind, detail: string): void {
-    if (this.failure !== null) return;
-    if (kind !== "stored") return this.fail(new Error(`producer ${this.id}: set answered ${kind}${detail === "" ? "" : `: ${detail}`}`));
-    if (this.awaiting === 0) return this.fail(new Error(`producer ${this.id}: a STORED nobody asked for`));
-    if (--this.awaiting === 0) {
-      const waiter = this.waiter;
-      this.waiter = null;
-      waiter?.resolve();
-    }
-  }
-
-  private fail(error: Error): void {
-    if (this.failure !== null) return;
-    this.failure = error;
-    const waiter = this.waiter;
-    this.waiter = null;
-    waiter?.reject(error);
+    return this.pipeline.send(this.requests.subarray(0, count * this.recordSize), count);
   }
 }
 
 /** Sets the items [from, to) with every producer connection; calls `onStep` at every step. */
-async function load(server: Server, settings: Settings, from: number, to: number, onStep: (step: Step) => void): Promise<void> {
+async function load(server: KestrelChild, settings: Settings, from: number, to: number, onStep: (step: Step) => void): Promise<void> {
   const numbering = new Numbering(settings.connections, settings.batch);
   const producers = Array.from({ length: settings.connections }, (_, id) => new Producer(id, numbering));
   try {
@@ -509,7 +370,7 @@ interface MemoryPoint {
 }
 
 /** RSS and the queue's stats now, then the RSS again after SETTLE_MS; checks the item count. */
-async function checkpoint(server: Server, label: string, expectedItems: number | null, problems: string[]): Promise<MemoryPoint> {
+async function checkpoint(server: KestrelChild, label: string, expectedItems: number | null, problems: string[]): Promise<MemoryPoint> {
   const now = server.memory();
   const stats = await readStats(server.port);
   const stat = (name: string) => stats.get(`queue_${QUEUE}_${name}`) ?? NaN;
@@ -544,7 +405,7 @@ interface Results {
 
 function machineLine(settings: Settings): string {
   return [
-    `Machine: ${cpuModel()}, ${cpus().length} cores, Linux ${release()}, bun ${Bun.version}.`,
+    `Machine: ${machine()}.`,
     `Load: ${integer(settings.items)} items of ${ITEM_SIZE} bytes in one queue (\`${QUEUE}\`), max_memory_size = ${settings.memory}, ` +
       `max_journal_size default; ${settings.connections} connections x ${settings.batch} pipelined sets per write; data dir under ${tmpdir()}.`,
     `Server: ${settings.server.join(" ")}.`,
@@ -574,7 +435,7 @@ function restartTable(settings: Settings, r: Restart): string {
     ["SIGTERM → exit", secs(r.stopMs)],
     ["spawn → listening, empty data dir", start(r.emptyStart)],
     [`spawn → listening, ${integer(settings.items)} items`, start(r.start)],
-    ["replay (server log)", r.start.replay ?? "(no replay line logged)"],
+    ["replay (server log)", r.start.replay === null ? "(no replay line logged)" : describeReplay(r.start.replay)],
     [`drain the first ${integer(settings.sample)} items (pipelined gets)`, `${secs(r.sampleMs)}; ${sampleVerdict}`],
     [`queue_${QUEUE}_items after the sample`, `${integer(r.itemsAfter)} (expected ${integer(settings.items - settings.sample)})`],
   ];
@@ -613,7 +474,7 @@ function report(results: Results): string {
 // Main
 
 /** Loads [from, to), logging each step; returns the steps. */
-async function loadRange(server: Server, settings: Settings, from: number, to: number): Promise<Step[]> {
+async function loadRange(server: KestrelChild, settings: Settings, from: number, to: number): Promise<Step[]> {
   progress(`setting items ${integer(from)} to ${integer(to)}`);
   const steps: Step[] = [];
   await load(server, settings, from, to, (step) => {
@@ -624,7 +485,7 @@ async function loadRange(server: Server, settings: Settings, from: number, to: n
 }
 
 /** Stops `server`, collecting its log's warnings and errors and any trouble stopping it. */
-async function stopServer(server: Server, name: string, problems: string[]): Promise<number> {
+async function stopServer(server: KestrelChild, name: string, problems: string[]): Promise<number> {
   const stopped = await server.stop();
   for (const line of server.warningsAndErrors()) problems.push(`${name} server log: ${line}`);
   problems.push(...stopped.problems.map((problem) => `${name}: ${problem}`));
@@ -641,7 +502,7 @@ async function restartAndDrain(
   problems: string[],
 ): Promise<{ points: MemoryPoint[] } & Pick<Restart, "start" | "sampleMs" | "sampleProblems" | "itemsAfter">> {
   progress(`restarting on the same data dir`);
-  const server = await Server.start("kestrel (restart)", root, dataDir, configPath, settings.server);
+  const server = await KestrelChild.start("kestrel (restart)", root, dataDir, configPath, settings.server);
   for (const line of server.logLines(/replayed/)) progress(`  server: ${line}`);
   progress(`  listening ${secs(server.startup.listeningMs)} after spawn`);
   const points = [await checkpoint(server, "after restart", settings.items, problems)];
@@ -668,7 +529,7 @@ async function main(): Promise<void> {
   writeFileSync(configPath, `max_memory_size = ${settings.memoryBytes}\n`);
   const problems: string[] = [];
 
-  const server = await Server.start("kestrel", root, dataDir, configPath, settings.server);
+  const server = await KestrelChild.start("kestrel", root, dataDir, configPath, settings.server);
   progress(`kestrel listening on port ${server.port} (data in ${dataDir})`);
   const memoryPoints = [await checkpoint(server, "idle (empty)", null, problems)];
   const steps = await loadRange(server, settings, 0, settings.step);

@@ -8,6 +8,7 @@
  */
 import type { Socket } from "bun";
 import { HOST, ReplyParser, type ReplyKind } from "./protocol.ts";
+import { SocketWriter } from "./socket_writer.ts";
 
 /** A request unanswered for this long is reported as a stall. */
 export const STALL_MS = 1000;
@@ -17,7 +18,7 @@ const EXCHANGE_TIMEOUT_MS = 5000;
 // ---------------------------------------------------------------------------------------------
 // Latency samples
 
-class Samples {
+export class Samples {
   private data = new Float64Array(1 << 16);
   length = 0;
 
@@ -28,6 +29,13 @@ class Samples {
       this.data = grown;
     }
     this.data[this.length++] = value;
+  }
+
+  /** How many samples are greater than `limit`. */
+  countOver(limit: number): number {
+    let count = 0;
+    for (let i = 0; i < this.length; i++) if (this.data[i]! > limit) count++;
+    return count;
   }
 
   /** Nearest-rank percentiles (0 < p <= 1), NaN when empty. */
@@ -88,7 +96,7 @@ export class LoadClient {
   closed = false;
   sentAt = 0;
   stallReported = false;
-  private unsent: Uint8Array | null = null;
+  writer: SocketWriter | null = null;
   private readonly parser: ReplyParser;
 
   constructor(
@@ -105,15 +113,11 @@ export class LoadClient {
     this.busy = true;
     this.stallReported = false;
     this.sentAt = performance.now();
-    this.write(this.request);
+    this.writer!.write(this.request);
   }
 
   onData(chunk: Uint8Array): void {
     this.parser.feed(chunk);
-  }
-
-  onDrain(): void {
-    if (this.unsent !== null) this.write(this.unsent);
   }
 
   onClose(error?: Error): void {
@@ -121,11 +125,6 @@ export class LoadClient {
     this.closed = true;
     if (this.run.sending || this.busy) this.run.problem(`${this.role} connection closed by the server${error ? ` (${error.message})` : ""}`);
     this.busy = false;
-  }
-
-  private write(bytes: Uint8Array): void {
-    const written = this.socket!.write(bytes);
-    this.unsent = written < bytes.length ? bytes.subarray(Math.max(written, 0)) : null;
   }
 
   private onReply(kind: ReplyKind, detail: string): void {
@@ -144,12 +143,13 @@ export async function connectClient(port: number, client: LoadClient): Promise<v
     data: client,
     socket: {
       data: (socket, chunk) => socket.data.onData(chunk),
-      drain: (socket) => socket.data.onDrain(),
+      drain: (socket) => socket.data.writer?.drain(),
       close: (socket, error) => socket.data.onClose(error),
       error: (socket, error) => socket.data.onClose(error),
     },
   });
   client.socket.setNoDelay(true);
+  client.writer = new SocketWriter(client.socket);
 }
 
 /** Reports (once per request) every client whose request has waited over STALL_MS. */

@@ -246,16 +246,20 @@ function howToRead(input: ReportInput): string {
 }
 
 /** The CPU's model name, from /proc/cpuinfo. */
-export function cpuModel(): string {
+function cpuModel(): string {
   const cpuinfo = readFileSync("/proc/cpuinfo", "latin1");
   return /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1]?.trim() ?? cpus()[0]?.model ?? "unknown CPU";
 }
 
+/** `<CPU model>, <n> cores, Linux <release>, bun <version>`: the machine a report's figures come from. */
+export function machine(): string {
+  return `${cpuModel()}, ${cpus().length} cores, Linux ${release()}, bun ${Bun.version}`;
+}
+
 function machineInfo(settings: Settings): string {
-  const model = cpuModel();
   const memcached = Bun.spawnSync(["memcached", "-V"]).stdout.toString().trim();
   return [
-    `Machine: ${model}, ${cpus().length} cores, Linux ${release()}, bun ${Bun.version}, ${memcached}.`,
+    `Machine: ${machine()}, ${memcached}.`,
     `Load: ${settings.itemSize}-byte items, ${settings.warmupMs / 1000} s warm-up + ${settings.seconds} s measured per run, ` +
       `${settings.rounds} round${settings.rounds === 1 ? "" : "s"}, closed loop over loopback TCP, one load-generator process; data dirs under ${tmpdir()}.`,
   ].join("\n");

@@ -28,7 +28,7 @@ export function ask(server: ServerProcess, request: string): Promise<string> {
 }
 
 /** `reload` on a connection (the config file was rewritten); what went wrong, or null. */
-export async function reloadByCommand(server: ServerProcess): Promise<string | null> {
+export async function reloadByCommand(server: { readonly port: number }): Promise<string | null> {
   const reply = await exchange(server.port, "reload\r\n", (text) => text.endsWith("\r\n")).catch((error: Error) => error.message);
   return reply === "Reloaded config.\r\n" ? null : `reload answered ${reply.trim()}`;
 }

@@ -36,16 +36,25 @@ export function integerSetting(env: NodeJS.ProcessEnv, name: string, fallback: n
   return value;
 }
 
+/**
+ * The comma-separated integers in `env[name]` (`fallback` when unset), each from `min` to `max`;
+ * otherwise a SettingsError `<name>: expected <expected>, got "<text>"`.
+ */
+export function integerListSetting(env: NodeJS.ProcessEnv, name: string, fallback: string, expected: string, min: number, max = Infinity): number[] {
+  const text = env[name] ?? fallback;
+  return text.split(",").map((part) => {
+    const n = Number(part.trim());
+    if (part.trim() === "" || !Number.isInteger(n) || n < min || n > max) throw new SettingsError(`${name}: expected ${expected}, got "${text}"`);
+    return n;
+  });
+}
+
 export function readSettings(env: NodeJS.ProcessEnv): Settings {
   const seconds = Number(env.BENCH_SECONDS ?? "3");
   if (!(seconds > 0)) throw new SettingsError(`BENCH_SECONDS: expected a positive number, got "${env.BENCH_SECONDS}"`);
   const rounds = integerSetting(env, "BENCH_ROUNDS", 3, "a positive integer", 1);
   const itemSize = integerSetting(env, "BENCH_ITEM_SIZE", 1024, "a byte count", 0);
-  const scenarios = (env.BENCH_SCENARIOS ?? "1,10,50").split(",").map((part) => {
-    const n = Number(part.trim());
-    if (!Number.isInteger(n) || n < 1) throw new SettingsError(`BENCH_SCENARIOS: expected positive integers like "1,10,50", got "${env.BENCH_SCENARIOS}"`);
-    return n;
-  });
+  const scenarios = integerListSetting(env, "BENCH_SCENARIOS", "1,10,50", 'positive integers like "1,10,50"', 1);
   const getWaitMs = integerSetting(env, "BENCH_GET_WAIT_MS", 500, `whole milliseconds below ${STALL_MS}`, 0, STALL_MS - 1);
   return { seconds, rounds, scenarios, itemSize, getWaitMs, warmupMs: WARMUP_MS };
 }

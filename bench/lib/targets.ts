@@ -13,6 +13,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
+import { type ChildOutput, FileOutput, PipeOutput } from "./child_output.ts";
 import { exchange, readStats, waitFor, within } from "./client.ts";
 import { HOST, KEY } from "./protocol.ts";
 
@@ -49,28 +50,18 @@ export function cleanUpNow(): void {
   tempDirs.clear();
 }
 
+/** Registers a child process so that `cleanUpNow` kills it if it is still running; returns it. */
+export function trackChild<T extends Subprocess>(proc: T): T {
+  children.add(proc);
+  void proc.exited.then(() => children.delete(proc));
+  return proc;
+}
+
 /** A new temp dir under TMPDIR, removed by `cleanUpNow` unless removed (and forgotten) earlier. */
 export function makeTempDir(prefix: string): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   tempDirs.add(dir);
   return dir;
-}
-
-/** Keeps everything a child writes to stdout/stderr (the stream must be read or the child blocks). */
-class OutputCapture {
-  text = "";
-
-  constructor(...streams: ReadableStream<Uint8Array>[]) {
-    for (const stream of streams) void this.pump(stream);
-  }
-
-  private async pump(stream: ReadableStream<Uint8Array>): Promise<void> {
-    const decoder = new TextDecoder();
-    for await (const chunk of stream) {
-      this.text += decoder.decode(chunk, { stream: true });
-      if (this.text.length > 1_000_000) this.text = this.text.slice(-500_000);
-    }
-  }
 }
 
 /** Removes a dir made by `makeTempDir` now. */
@@ -82,15 +73,19 @@ export function removeTempDir(dir: string): void {
 /** A server child process; stopping it removes `dirs` (pass none to keep a data dir for a restart). */
 export class ChildServer {
   private constructor(
-    readonly proc: Subprocess<"ignore", "pipe", "pipe">,
-    readonly output: OutputCapture,
+    readonly proc: Subprocess,
+    readonly output: ChildOutput,
     private readonly dirs: readonly string[],
   ) {}
 
-  static spawn(argv: string[], cwd: string, dirs: readonly string[]): ChildServer {
-    const proc = Bun.spawn(argv, { cwd, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
-    children.add(proc);
-    return new ChildServer(proc, new OutputCapture(proc.stdout, proc.stderr), dirs);
+  /** Runs `argv` from `cwd`; its stderr goes to `logFile` if given (stdout is then ignored), else both are read from pipes. */
+  static spawn(argv: string[], cwd: string, dirs: readonly string[], logFile: string | null = null): ChildServer {
+    if (logFile !== null) {
+      const proc = trackChild(Bun.spawn(argv, { cwd, stdin: "ignore", stdout: "ignore", stderr: Bun.file(logFile) }));
+      return new ChildServer(proc, new FileOutput(logFile, proc.exited), dirs);
+    }
+    const proc = trackChild(Bun.spawn(argv, { cwd, stdin: "ignore", stdout: "pipe", stderr: "pipe" }));
+    return new ChildServer(proc, new PipeOutput(proc.stdout, proc.stderr), dirs);
   }
 
   exited(): string | null {
@@ -129,7 +124,7 @@ export class ChildServer {
     } else if (expectZeroExit && code !== 0) {
       problems.push(`server exited with code ${code} after SIGTERM`);
     }
-    children.delete(this.proc);
+    await this.output.done;
     for (const dir of this.dirs) removeTempDir(dir);
     return problems;
   }
