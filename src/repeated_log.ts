@@ -1,7 +1,8 @@
 /**
  * A log line that can repeat once per item (an expired item dropped because its move target is
  * full) is written once, then counted: while it keeps happening, one line per INTERVAL_MS says
- * how many more there were, so a million dropped items make a few lines, not 87 MB of log.
+ * how many more there were, so a million dropped items make a few lines, not 87 MB of log. The
+ * owner calls `report` when it closes, so no count is lost at a stop.
  *
  * Invariant: a key is in `counts` from its first line until an interval passes with no repeat;
  * its count is the repeats not yet reported.
@@ -42,7 +43,7 @@ export class RepeatedLog {
         this.counts.delete(key);
         continue;
       }
-      this.write(`${entry.last} (and ${entry.repeats - 1} more like it in the last ${this.intervalMs / 1000} s)`);
+      this.write(`${entry.last} (and ${entry.repeats - 1} more like it since the last such line)`);
       entry.repeats = 0;
     }
     if (this.counts.size === 0 && this.timer !== null) {

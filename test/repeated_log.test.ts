@@ -8,7 +8,7 @@ test("a repeated line is written once, then its count once per interval; a quiet
   repeated.note("other", "other line");
   expect(lines).toEqual(["item 0 dropped", "other line"]);
   repeated.report();
-  expect(lines.slice(2)).toEqual(["item 999 dropped (and 998 more like it in the last 60 s)"]);
+  expect(lines.slice(2)).toEqual(["item 999 dropped (and 998 more like it since the last such line)"]);
   repeated.report(); // nothing more happened: both keys are forgotten
   expect(lines.length).toBe(3);
   repeated.note("q>dead:full", "item 1000 dropped");

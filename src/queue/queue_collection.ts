@@ -332,6 +332,7 @@ export class QueueCollection {
     clearInterval(this.upkeep);
     this.upkeepRound.stop();
     this.sweepRound.stop();
+    this.droppedExpired.report();
     flushJournals();
     for (const queue of this.queues.values()) queue.close();
     this.queues.clear();
