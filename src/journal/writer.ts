@@ -173,9 +173,9 @@ export class JournalWriter {
     return this.commit;
   }
 
-  /** Writes everything appended so far (one write); called once per event-loop turn. */
-  flush(): void {
-    if (this.closed || this.failure !== null || this.batch.isEmpty) return;
+  /** Writes everything appended so far (one write; called once per event-loop turn); returns the bytes it tried to write. */
+  flush(): number {
+    if (this.closed || this.failure !== null || this.batch.isEmpty) return 0;
     const { chunks, size, records } = this.batch.take(this.policy.kind === "always");
     const extent = { bytes: size, records };
     const commit = this.commit ?? new Commit();
@@ -183,9 +183,10 @@ export class JournalWriter {
     try {
       this.file.append(chunks, extent);
     } catch (error) {
-      return this.writeFailed(chunks, extent, [commit], error);
+      this.writeFailed(chunks, extent, [commit], error);
+      return size;
     }
-    if (this.checkLost([commit])) return;
+    if (this.checkLost([commit])) return size;
     this.batch.recycle();
     if (this.policy.kind === "always") {
       this.fsyncs.add({ commit, chunks, extent });
@@ -194,6 +195,7 @@ export class JournalWriter {
       if (this.policy.kind === "interval") this.fsyncs.syncWithin(this.policy.ms);
     }
     this.events.onWritten?.();
+    return size;
   }
 
   private writeFailed(chunks: Uint8Array[], extent: Extent, commits: Commit[], error: unknown): void {

@@ -1,0 +1,40 @@
+import { describe, expect, test } from "bun:test";
+import { flushJournals, markDirty, type Flushable } from "../../src/journal/flush_scheduler.ts";
+
+const MiB = 1024 * 1024;
+const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** A journal whose flush "writes" `bytes` and records the order it was flushed in. */
+function journal(name: string, bytes: number, flushed: string[]): Flushable {
+  return {
+    flush: () => {
+      flushed.push(name);
+      return bytes;
+    },
+  };
+}
+
+describe("flush scheduler", () => {
+  test("a turn writes journals until 8 MiB went out; the rest go next turn, in order", async () => {
+    const flushed: string[] = [];
+    for (const name of ["a", "b", "c", "d"]) markDirty(journal(name, 5 * MiB, flushed));
+    await turn();
+    expect(flushed).toEqual(["a", "b"]);
+    const late = journal("e", 1, flushed);
+    markDirty(late);
+    await turn();
+    expect(flushed).toEqual(["a", "b", "c", "d"]);
+    await turn();
+    expect(flushed).toEqual(["a", "b", "c", "d", "e"]);
+  });
+
+  test("small writes all go in one turn; flushJournals writes everything at once", async () => {
+    const flushed: string[] = [];
+    for (let i = 0; i < 100; i++) markDirty(journal(`s${i}`, 1000, flushed));
+    await turn();
+    expect(flushed.length).toBe(100);
+    for (const name of ["x", "y", "z"]) markDirty(journal(name, 64 * MiB, flushed));
+    flushJournals();
+    expect(flushed.slice(100)).toEqual(["x", "y", "z"]);
+  });
+});
