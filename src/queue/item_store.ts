@@ -27,7 +27,7 @@ import type { Journal } from "../journal/journal.ts";
 import type { DiskRegion } from "../journal/replay_state.ts";
 import { errorText } from "../errors.ts";
 import { log } from "../log.ts";
-import { Deque } from "./deque.ts";
+import { ItemRing } from "./item_ring.ts";
 
 /** Most item bytes one read-back reads (the rest comes with the next takes). */
 const READ_BACK_SLICE = 4 * 1024 * 1024;
@@ -35,7 +35,7 @@ const READ_BACK_SLICE = 4 * 1024 * 1024;
 const EARLY_READ_SLICE_BYTES = 1024 * 1024;
 
 export class ItemStore {
-  private readonly memory = new Deque<Item>();
+  private readonly memory = new ItemRing();
   private memBytes = 0;
   /** Prefix minima of the ids of the front (see the invariants): one per front item, the head's last. */
   private frontMins: number[] = [];
@@ -197,7 +197,7 @@ export class ItemStore {
   /** The smallest id of an item in memory (aborted items may sit before smaller ids), or Infinity. O(1). */
   minMemoryId(): number {
     const front = this.frontMins.at(-1) ?? Infinity;
-    return Math.min(front, this.memory.at(this.frontMins.length)?.id ?? Infinity);
+    return Math.min(front, this.memory.idAt(this.frontMins.length) ?? Infinity);
   }
 
   private pushToMemory(item: Item): void {
