@@ -3,8 +3,9 @@
  *
  * Small records and small items are packed into arenas, so a batch usually goes to the file as a
  * single buffer with no per-record allocation; items of LARGE_ITEM bytes or more are not copied
- * but written from their own buffer. A batch takes a small arena first and 64 KiB ones once that
- * is full; arenas come from a pool shared by every batch and go back to it once their bytes
+ * but written from their own buffer. A batch takes a 4 KiB arena first, then 16 KiB, then 64 KiB
+ * ones: the 500 children of a fanout, filling in lockstep, don't all ask for 64 KiB at the same
+ * moment. Arenas come from a pool shared by every batch and go back to it once their bytes
  * reached the file, so an idle queue holds none and a steady stream of batches allocates nothing.
  * Invariant: bytes handed out by `take()` stay untouched until `recycle()` says they reached the
  * file; `take(true)` hands out copies instead, for bytes that must outlive that.
@@ -12,21 +13,16 @@
 import type { Item } from "./item.ts";
 import { ADD_HEAD_SIZE, ID_RECORD_SIZE, OP_ADD, writeAddHead, writeIdRecord, type IdOp, type ItemOp } from "./record.ts";
 
-const SMALL_ARENA = 4 * 1024;
-const ARENA_SIZE = 64 * 1024;
 const LARGE_ITEM = 16 * 1024;
+/** Arena sizes, each the next one's quarter; a batch's next arena is the next size up. */
+const ARENA_SIZES = [4 * 1024, 16 * 1024, 64 * 1024];
+const LARGEST_ARENA = ARENA_SIZES.at(-1)!;
 /**
  * Free arenas kept for any batch, per size: 4 MiB of each (a turn with 1,000 queues written, a
  * fanout's children, takes a small arena each).
  */
-const SPARE_ARENAS = new Map<number, number>([
-  [SMALL_ARENA, 1024],
-  [ARENA_SIZE, 64],
-]);
-const spareArenas = new Map<number, Uint8Array<ArrayBuffer>[]>([
-  [SMALL_ARENA, []],
-  [ARENA_SIZE, []],
-]);
+const SPARE_ARENAS = new Map(ARENA_SIZES.map((size) => [size, (4 * 1024 * 1024) / size]));
+const spareArenas = new Map(ARENA_SIZES.map((size) => [size, [] as Uint8Array<ArrayBuffer>[]]));
 const NO_ARENA = new Uint8Array(0);
 
 export class RecordBatch {
@@ -115,10 +111,11 @@ export class RecordBatch {
     this.start = this.used;
   }
 
-  /** Switches to an arena with room for `bytes`: small for a batch's first, else 64 KiB (or more). */
+  /** Switches to an arena with room for `bytes`: 4 KiB for a batch's first, then each four times the last, up to 64 KiB. */
   private newArena(bytes: number): void {
     if (this.arena !== NO_ARENA) this.filled.push(this.arena);
-    const size = this.arena === NO_ARENA && this.filled.length === 0 && bytes <= SMALL_ARENA ? SMALL_ARENA : Math.max(ARENA_SIZE, bytes);
+    const wanted = Math.max(bytes, Math.min(this.arena.length * 4, LARGEST_ARENA));
+    const size = ARENA_SIZES.find((arenaSize) => arenaSize >= wanted) ?? wanted;
     this.arena = spareArenas.get(size)?.pop() ?? new Uint8Array(size);
     this.start = this.used = 0;
   }

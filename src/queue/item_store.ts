@@ -27,7 +27,7 @@ import type { Journal } from "../journal/journal.ts";
 import type { DiskRegion } from "../journal/replay_state.ts";
 import { errorText } from "../errors.ts";
 import { log } from "../log.ts";
-import { ItemRing } from "./item_ring.ts";
+import { ItemBlocks } from "./item_blocks.ts";
 
 /** Most item bytes one read-back reads (the rest comes with the next takes). */
 const READ_BACK_SLICE = 4 * 1024 * 1024;
@@ -35,7 +35,7 @@ const READ_BACK_SLICE = 4 * 1024 * 1024;
 const EARLY_READ_SLICE_BYTES = 1024 * 1024;
 
 export class ItemStore {
-  private readonly memory = new ItemRing();
+  private readonly memory = new ItemBlocks();
   private memBytes = 0;
   /** Prefix minima of the ids of the front (see the invariants): one per front item, the head's last. */
   private frontMins: number[] = [];

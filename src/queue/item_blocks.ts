@@ -1,0 +1,176 @@
+/**
+ * The items a queue holds in memory, in order, as numbers: a list of blocks of typed arrays (id,
+ * add time, expiry; and where the bytes are: home, offset, length, see byte_homes.ts). No
+ * JavaScript object exists per queued item, so a queue of a million items costs the collector
+ * nothing to trace and 36 bytes an item besides the bytes themselves. Items are made into objects
+ * only as they leave (shift) or are looked at (peek, iteration).
+ *
+ * Items are never moved once written: a full last block is followed by a new one (16 slots for a
+ * small queue, doubling up to BLOCK_SLOTS), a drained first block is dropped. So push, shift and
+ * unshift are O(1) with no copying at all, a long queue never stalls the server to grow, and the
+ * 500 children of a fanout, which grow in lockstep, cost nothing at the same moment. An empty
+ * queue keeps at most one small block.
+ *
+ * Invariants: blocks[first ..] hold the items in order, block by block, each in slots
+ * start .. end-1; only the first and the last block may be partly used; a block other than the
+ * last is never empty; each used slot holds one count on its home (byte_homes.ts), given back
+ * when the item leaves; `headItem` is the object made for the current head, if any (so repeated
+ * peeks make one).
+ */
+import type { Item } from "../journal/item.ts";
+import { bytesAt, holdHome, releaseHome } from "./byte_homes.ts";
+
+const FIRST_SLOTS = 16;
+const BLOCK_SLOTS = 1024;
+/** The largest block an emptied queue keeps (2.3 KB); a bigger one is freed. */
+const KEPT_SLOTS = 64;
+/** Dropped blocks at the front of `blocks` tolerated before the array is compacted. */
+const DROPPED_BLOCKS = 64;
+
+interface Block {
+  /** Per slot: id, addTime, expiry. */
+  readonly times: Float64Array;
+  /** Per slot: home, offset, length of the item's bytes. */
+  readonly places: Int32Array;
+  readonly slots: number;
+  start: number;
+  end: number;
+}
+
+function newBlock(slots: number, at: number): Block {
+  return { times: new Float64Array(slots * 3), places: new Int32Array(slots * 3), slots, start: at, end: at };
+}
+
+/** Stands in `blocks` for a dropped block until the array is compacted. */
+const DROPPED = newBlock(0, 0);
+
+export class ItemBlocks {
+  private blocks: Block[] = [];
+  private first = 0;
+  private count = 0;
+  private headItem: Item | null = null;
+
+  get length(): number {
+    return this.count;
+  }
+
+  push(item: Item): void {
+    let last = this.blocks.at(-1);
+    if (last === undefined || last.end === last.slots) {
+      last = newBlock(this.nextSlots(), 0);
+      this.blocks.push(last);
+    }
+    write(last, last.end++, item);
+    this.count++;
+  }
+
+  unshift(item: Item): void {
+    let head = this.blocks[this.first];
+    if (head === undefined || head.start === 0) {
+      const slots = this.nextSlots();
+      head = newBlock(slots, slots);
+      if (this.first > 0) this.blocks[--this.first] = head;
+      else this.blocks.unshift(head);
+    }
+    write(head, --head.start, item);
+    this.count++;
+    this.headItem = item;
+  }
+
+  peek(): Item | undefined {
+    if (this.count === 0) return undefined;
+    const head = this.blocks[this.first]!;
+    this.headItem ??= read(head, head.start);
+    return this.headItem;
+  }
+
+  shift(): Item | undefined {
+    const item = this.peek();
+    if (item === undefined) return undefined;
+    const head = this.blocks[this.first]!;
+    releaseHome(head.places[head.start * 3]!);
+    head.start++;
+    this.count--;
+    this.headItem = null;
+    if (head.start === head.end) this.dropHead(head);
+    return item;
+  }
+
+  /** The id of the item `index` places from the head, or undefined. O(index / BLOCK_SLOTS). */
+  idAt(index: number): number | undefined {
+    if (index < 0 || index >= this.count) return undefined;
+    for (let b = this.first; ; b++) {
+      const block = this.blocks[b]!;
+      const used = block.end - block.start;
+      if (index < used) return block.times[(block.start + index) * 3];
+      index -= used;
+    }
+  }
+
+  clear(): void {
+    for (let b = this.first; b < this.blocks.length; b++) {
+      const block = this.blocks[b]!;
+      for (let slot = block.start; slot < block.end; slot++) releaseHome(block.places[slot * 3]!);
+    }
+    this.blocks = [];
+    this.first = this.count = 0;
+    this.headItem = null;
+  }
+
+  /** Keeps only the items for which `keep` is true, in order; O(n). */
+  retain(keep: (item: Item) => boolean): void {
+    const kept = [...this].filter(keep);
+    this.clear();
+    for (const item of kept) this.push(item);
+  }
+
+  *[Symbol.iterator](): IterableIterator<Item> {
+    for (let b = this.first; b < this.blocks.length; b++) {
+      const block = this.blocks[b]!;
+      for (let slot = block.start; slot < block.end; slot++) yield read(block, slot);
+    }
+  }
+
+  /** Slots of the next block: small for a small queue, more as it grows. */
+  private nextSlots(): number {
+    let slots = FIRST_SLOTS;
+    while (slots < BLOCK_SLOTS && slots <= this.count) slots *= 2;
+    return slots;
+  }
+
+  /** `head`, the first block, was drained: dropped, unless it is the last and small (kept for reuse). */
+  private dropHead(head: Block): void {
+    if (this.first === this.blocks.length - 1) {
+      head.start = head.end = 0;
+      this.blocks = head.slots <= KEPT_SLOTS ? [head] : [];
+      this.first = 0;
+      return;
+    }
+    this.blocks[this.first++] = DROPPED; // frees the block; the array is compacted now and then
+    if (this.first >= DROPPED_BLOCKS && this.first * 2 >= this.blocks.length) {
+      this.blocks = this.blocks.slice(this.first);
+      this.first = 0;
+    }
+  }
+}
+
+function write(block: Block, slot: number, item: Item): void {
+  const data = item.data;
+  const at = slot * 3;
+  block.times[at] = item.id;
+  block.times[at + 1] = item.addTime;
+  block.times[at + 2] = item.expiry;
+  block.places[at] = holdHome(data);
+  block.places[at + 1] = data.byteOffset;
+  block.places[at + 2] = data.length;
+}
+
+function read(block: Block, slot: number): Item {
+  const at = slot * 3;
+  return {
+    id: block.times[at]!,
+    addTime: block.times[at + 1]!,
+    expiry: block.times[at + 2]!,
+    data: bytesAt(block.places[at]!, block.places[at + 1]!, block.places[at + 2]!),
+  };
+}
