@@ -78,6 +78,27 @@ describe("rebuild with items waiting on disk", () => {
     expect(replayCopy(config(dir))).toEqual(Array.from({ length: 400 }, (_, i) => String(i)));
     queues.close();
   });
+
+  test("a head out of id order (aborts) and items waiting on disk: what is confirmed after the rebuild stays confirmed", () => {
+    const dir = tempDir();
+    let queues = fill(config(dir), 100, 1000);
+    let queue = queues.get("q")!;
+    const opened = Array.from({ length: 20 }, () => queue.open(NOW)!);
+    for (const item of opened) queue.abort(item, NOW); // the head is now 19, 18, ..., 0: 20 KB, over the budget
+    flushJournals();
+    rmSync(join(dir, sealed(dir)[0]!));
+    queues.maintainJournals();
+    queues.close();
+    queues = QueueCollection.load(config(dir));
+    queue = queues.getOrCreate("q");
+    const held = Array.from({ length: 18 }, () => queue.open(NOW)!);
+    expect(held.map((item) => Number(text(item.data).split(":")[0]))).toEqual(Array.from({ length: 18 }, (_, i) => 19 - i));
+    queue.confirm(held[17]!); // 2, for good
+    flushJournals();
+    queues.close();
+    const head = Array.from({ length: 20 }, (_, i) => String(19 - i)).filter((id) => id !== "2");
+    expect(replayCopy(config(dir))).toEqual([...head, ...Array.from({ length: 80 }, (_, i) => String(i + 20))]);
+  });
 });
 
 /** The ids of the items added in one segment file. */
