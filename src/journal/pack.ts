@@ -160,10 +160,12 @@ export function writePack(pack: Pack): Extent {
 }
 
 /**
- * Replaces the segments up to `seq` with the committed pack `seq`. Safe to call again after it
- * failed at any step (a pack already renamed into place is not looked for again).
+ * Replaces the segments up to `seq` with the committed pack `seq`, and deletes the older packs it
+ * supersedes (before its own rename: a pack left at its `.pack` name would be installed over it at
+ * the next start). Safe to call again after it failed at any step (a pack already renamed into
+ * place is not looked for again).
  */
-export function installPack(dir: string, name: string, seq: number, sealed: readonly number[]): void {
+export function installPack(dir: string, name: string, seq: number, sealed: readonly number[], superseded: readonly number[] = []): void {
   const pack = packPath(dir, name, seq);
   if (statIfExists(pack) === null) return fsyncDirectory(dir);
   fsyncDirectory(dir);
@@ -171,6 +173,7 @@ export function installPack(dir: string, name: string, seq: number, sealed: read
     if (old > seq) break;
     fileSystem.remove(sealedPath(dir, name, old));
   }
+  for (const old of superseded) fileSystem.remove(packPath(dir, name, old));
   fsyncDirectory(dir);
   fileSystem.rename(pack, sealedPath(dir, name, seq));
   fsyncDirectory(dir);

@@ -7,6 +7,7 @@ import { replayJournal } from "../helpers/replay.ts";
 import { packPath, sealedPath } from "../../src/journal/segment_files.ts";
 import { bytes, text } from "../helpers/bytes.ts";
 import { openQueueJournal } from "../helpers/journal.ts";
+import { FaultInjector } from "../helpers/faulty_fs.ts";
 import { tempDir } from "../helpers/temp_dir.ts";
 
 const item = (id: number, size = 100) => ({ id, addTime: Date.now(), expiry: 0, data: bytes(`${id}:`.padEnd(size, ".")) });
@@ -88,6 +89,30 @@ describe("journal segments", () => {
     rmSync(sealedPath(dir, "q", 1));
     expect(ids(dir)).toEqual([16, 17, 18, 19, 20]);
     expect(files(dir).filter((name) => /^q\.\d+/.test(name))).toEqual([`q.${String(last).padStart(10, "0")}`]);
+  });
+
+  test("two packs left by a crash: the older one goes before the newer is renamed into place", () => {
+    const faults = FaultInjector.install();
+    try {
+      const dir = tempDir();
+      addFlushed(dir, 500, 20, 15).close();
+      const sealed = files(dir).filter((name) => /^q\.\d+$/.test(name)).map((name) => Number(name.split(".")[1]));
+      const packOf = (first: number) => {
+        const other = tempDir();
+        const { journal } = openQueueJournal(other, "q");
+        for (let id = first; id <= 20; id++) journal.appendAdd(item(id));
+        journal.close();
+        return join(other, "q");
+      };
+      copyFileSync(packOf(1), packPath(dir, "q", sealed[0]!)); // older: 1..15 were consumed since
+      copyFileSync(packOf(16), packPath(dir, "q", sealed.at(-1)!));
+      faults.set([{ op: "remove", code: "EIO", path: "\\.pack$", times: 1 }]);
+      expect(() => openQueueJournal(dir, "q")).toThrow("injected fault");
+      faults.clear();
+      expect(ids(dir)).toEqual([16, 17, 18, 19, 20]);
+    } finally {
+      faults.uninstall();
+    }
   });
 
   test("replay within a memory budget: items past it stay on disk and are read back when needed", () => {

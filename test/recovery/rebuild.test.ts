@@ -99,6 +99,54 @@ describe("rebuild with items waiting on disk", () => {
     const head = Array.from({ length: 20 }, (_, i) => String(19 - i)).filter((id) => id !== "2");
     expect(replayCopy(config(dir))).toEqual([...head, ...Array.from({ length: 80 }, (_, i) => String(i + 20))]);
   });
+
+  const INSTALL_FAULTS = [
+    ["an unlink", { op: "remove", code: "EIO", path: "/q\\.\\d+$", times: 1 }],
+    // The first directory fsync, after the fresh active file's rename, passes.
+    ["a directory fsync", { op: "fsync", code: "EIO", path: "/kestrel-unit-[^/]+$", after: 1, times: 1 }],
+  ] as const;
+  for (const [what, fault] of INSTALL_FAULTS) {
+    test(`${what} failing while the rebuilt journal is installed: the writer goes on, items waiting on disk are read from the pending pack`, () => {
+      const dir = tempDir();
+      const queues = fill(config(dir), 200, 1000);
+      rmSync(join(dir, sealed(dir)[0]!)); // its items are in memory: nothing lost by this
+      faults.set([fault]);
+      queues.maintainJournals(); // committed, the fresh active file in place; the install fails
+      expect(faults.hits).toBe(1);
+      faults.clear();
+      expect(readdirSync(dir).filter((name) => name.endsWith(".pack")).length).toBe(1);
+      expect(queues.get("q")!.journalFailure).toBeNull();
+      const interim = queues.add("q", bytes("interim:"), 0, NOW);
+      flushJournals();
+      expect(typeof interim === "string" ? interim : interim.state).toBe("durable");
+      const all = [...Array.from({ length: 200 }, (_, i) => String(i)), "interim"];
+      expect(replayCopy(config(dir))).toEqual(all); // a crash now: start-up finishes the install
+      expect(drainIds(queues)).toEqual(all); // read back from the pack while it is pending
+      queues.maintainJournals(); // finishes the install
+      expect(readdirSync(dir).filter((name) => name.endsWith(".pack"))).toEqual([]);
+      expect(replayCopy(config(dir))).toEqual([]);
+      queues.close();
+    });
+  }
+
+  test("a second rebuild while the first one's install is pending copies the items from its pack", () => {
+    const dir = tempDir();
+    const queues = fill(config(dir), 200, 1000);
+    rmSync(join(dir, sealed(dir)[0]!));
+    faults.set([{ op: "remove", code: "EIO", path: "/q\\.\\d+$" }]); // no install works
+    queues.maintainJournals();
+    rmSync(join(dir, "q")); // the fresh active file deleted too: rebuilt again
+    queues.maintainJournals();
+    expect(readdirSync(dir).filter((name) => name.endsWith(".pack")).length).toBe(2);
+    const all = Array.from({ length: 200 }, (_, i) => String(i));
+    expect(replayCopy(config(dir))).toEqual(all); // a crash now: the newer pack is installed, the older one deleted
+    faults.clear();
+    queues.maintainJournals();
+    expect(readdirSync(dir).filter((name) => name.endsWith(".pack"))).toEqual([]);
+    expect(queues.get("q")!.stats().items).toBe(200);
+    expect(replayCopy(config(dir))).toEqual(all);
+    queues.close();
+  });
 });
 
 /** The ids of the items added in one segment file. */
