@@ -207,6 +207,11 @@ export class PackTask {
     });
   }
 
+  /** The seq of the segments the pack replaces up to. */
+  get seq(): number {
+    return this.pack.seq;
+  }
+
   /** Stops the task and removes its temp file; `done` is not called, `onCancel` is. */
   cancel(): void {
     if (this.cancelled) return;

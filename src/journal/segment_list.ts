@@ -9,7 +9,8 @@
  * segment to segment (a pack holds only ids below those of later segments); while a pack is
  * pending, it replaces every segment up to its seq, whatever the list still says, and reads of
  * its seq go to it; a pack replaced by a newer one is deleted only with the segments the newer
- * one replaces (once that one's commit is on disk).
+ * one replaces (once that one's commit is on disk); while a pack is being written or is pending,
+ * no segment after its seq is deleted (it may hold the REMOVEs of the pack's items).
  */
 import type { Position } from "./add_reader.ts";
 import { fileSystem, fsyncDirectory, statIfExists, type FileInfo } from "./files.ts";
@@ -96,12 +97,14 @@ export class SegmentList {
 
   /**
    * The last of the oldest sealed segments no live item is in (every item added in them has an id
-   * below `minLiveId`, none is at or after the read-behind position `readFrom`), or -1.
+   * below `minLiveId`, none is at or after the read-behind position `readFrom`), or -1. None after
+   * the seq of a pack being written (`packing`) or pending.
    */
-  deadUpTo(minLiveId: number, readFrom: Position | null): number {
+  deadUpTo(minLiveId: number, readFrom: Position | null, packing: number | null): number {
+    const last = Math.min(packing ?? Infinity, this.pending?.seq ?? Infinity);
     let upTo = -1;
     for (const segment of this.sealed) {
-      if (segment.maxId >= minLiveId || (readFrom !== null && segment.seq >= readFrom.seq)) break;
+      if (segment.seq > last || segment.maxId >= minLiveId || (readFrom !== null && segment.seq >= readFrom.seq)) break;
       upTo = segment.seq;
     }
     return upTo;
@@ -161,7 +164,7 @@ export class SegmentList {
   rebuilt(seq: number, maxId: number): void {
     if (this.pending !== null && this.pending.seq !== seq) this.superseded.push(this.pending.seq);
     const replaced = [...this.sealed.map((segment) => segment.seq), seq];
-    this.sealed.splice(0, this.sealed.length, ...replaced.map((old) => ({ seq: old, maxId: 0, size: 0, ino: 0 })));
+    this.sealed.splice(0, this.sealed.length, ...replaced.map((old) => ({ seq: old, maxId: old === seq ? maxId : 0, size: 0, ino: 0 })));
     this.pending = { seq, maxId };
     this.activeSeq = seq + 1;
     this.activeMaxId = 0;
