@@ -52,6 +52,8 @@ export interface Rebuilt {
  */
 export function rebuildJournal(journal: JournalParts, entries: readonly PackEntry[], disk: DiskRegion | null): Rebuilt {
   const { dir, name, segments, writer } = journal;
+  // Records appended this turn are written first: items added to the disk region are copied from the files.
+  writer.flush();
   fileSystem.mkdir(dir);
   const seq = segments.activeSeq;
   const active = activePath(dir, name);

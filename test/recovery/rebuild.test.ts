@@ -9,6 +9,7 @@ import { cpSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { KestrelConfig } from "../../src/config/load.ts";
 import { onceDurable } from "../../src/journal/commit.ts";
+import { fileSystem } from "../../src/journal/files.ts";
 import { flushJournals } from "../../src/journal/flush_scheduler.ts";
 import { scanJournal } from "../../src/journal/scan.ts";
 import { QueueCollection } from "../../src/queue/queue_collection.ts";
@@ -147,6 +148,18 @@ describe("rebuild with items waiting on disk", () => {
     expect(replayCopy(config(dir))).toEqual(all);
     queues.close();
   });
+
+  test("an item added in the turn of the rebuild, waiting on disk, is carried over", () => {
+    const dir = tempDir();
+    const queues = fill(config(dir), 100, 1000);
+    rmSync(join(dir, sealed(dir)[0]!));
+    queues.add("q", bytes("late:"), 0, NOW); // its ADD is not written yet when the rebuild runs
+    queues.maintainJournals();
+    flushJournals();
+    expect(queues.get("q")!.stats().items).toBe(101);
+    expect(replayCopy(config(dir))).toEqual([...Array.from({ length: 100 }, (_, i) => String(i)), "late"]);
+    queues.close();
+  });
 });
 
 /** The ids of the items added in one segment file. */
@@ -173,6 +186,30 @@ describe("a fault during a rebuild", () => {
     ["putting the fresh active file in place", { op: "rename", code: "EIO", path: "/\\.q\\.\\d+\\.\\d+\\.tmp$" }],
     ["installing the pack", { op: "fsync", code: "EIO", path: "/kestrel-unit-[^/]+$" }],
   ];
+  test("sync_journal = always: a write waiting for its fsync is acknowledged only once the rebuilt journal's renames are on disk", () => {
+    const injected = fileSystem.fsyncAsync;
+    fileSystem.fsyncAsync = () => {}; // fsyncs off the event loop never return here (a slow disk)
+    try {
+      const dir = tempDir();
+      const queues = fill(configFor(dir, 'sync_journal = "always"\nmax_journal_size = "1KiB"\nexpiration_timer_frequency = 0\n'), 30, 100);
+      const waiting = queues.add("q", bytes("waiting:"), 0, NOW);
+      if (typeof waiting === "string") throw new Error(waiting);
+      let acknowledged = false;
+      onceDurable(waiting, () => (acknowledged = true));
+      flushJournals(); // written; its fsync never returns
+      rmSync(join(dir, sealed(dir)[0]!));
+      faults.set([{ op: "fsync", code: "EIO", path: "/kestrel-unit-[^/]+$", times: 1 }]);
+      queues.maintainJournals(); // rebuilt (the item is in the pack); the directory fsync after the renames fails
+      expect(acknowledged).toBe(false);
+      faults.clear();
+      queues.maintainJournals(); // the retry fsyncs the directory
+      expect(acknowledged).toBe(true);
+      queues.close();
+    } finally {
+      fileSystem.fsyncAsync = injected;
+    }
+  });
+
   for (const [step, fault] of STEPS) {
     test(`${step}: nothing acknowledged is lost, before or after the rebuild works`, () => {
       const dir = tempDir();
