@@ -213,7 +213,7 @@ export class ActiveFile implements IdleClosable {
       discard(fresh);
       throw error;
     }
-    if (this.unnamed !== null) fileSystem.remove(this.unnamed);
+    if (this.unnamed !== null) removeQuietly(this.unnamed);
     this.unnamed = null;
     this.use(fresh);
   }

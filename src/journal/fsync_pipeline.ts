@@ -7,7 +7,9 @@
  * Invariants: a batch's commit settles durable only after an fsync that began after the batch
  * was written returned without error; a failed fsync hands every batch not yet confirmed to
  * `onFailure` (the writer decides what to write again); once `confirmAll`, `takeOwed` or `stop`
- * ran, the fsync then in flight decides nothing.
+ * ran, the fsync then in flight decides nothing, but its return still starts the next one (batches
+ * written meanwhile wait for it); an interval fsync that comes due while one is in flight runs
+ * after it (that one may have begun before the last writes).
  */
 import type { ActiveFile, Extent } from "./active_file.ts";
 import type { Commit } from "./commit.ts";
@@ -27,7 +29,7 @@ export class FsyncPipeline {
   private timer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(
-    private readonly file: ActiveFile,
+    private readonly file: Pick<ActiveFile, "syncAsync">,
     private readonly onFailure: (error: Error, owed: Unsynced[]) => void,
   ) {}
 
@@ -47,7 +49,8 @@ export class FsyncPipeline {
     if (this.timer !== null) return;
     this.timer = setTimeout(() => {
       this.timer = null;
-      if (!this.busy) this.run([]);
+      if (this.busy) this.syncWithin(ms);
+      else this.run([]);
     }, ms);
   }
 
@@ -85,7 +88,7 @@ export class FsyncPipeline {
     const generation = this.generation;
     this.file.syncAsync((error) => {
       this.busy = false;
-      if (generation !== this.generation) return;
+      if (generation !== this.generation) return this.start();
       this.inFlight = [];
       if (error) return this.onFailure(error, [...group, ...this.takeOwed()]);
       for (const entry of group) entry.commit.settle("durable");

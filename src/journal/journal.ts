@@ -153,12 +153,13 @@ export class Journal {
 
   /**
    * Deletes sealed segments, oldest first, while no live item is in them: every item added in them
-   * has an id below `minLiveId`, and none is at or after the read-behind position `readFrom`. The
+   * has an id below `minLiveId`, and none is at or after the read-behind position `readFrom`
+   * (never one after a compaction's pack until it is installed: see SegmentList.deadUpTo). The
    * records that made them dead (the last REMOVEs) may still wait to be written or synced: the
    * segments go once those are on disk (at once if they are).
    */
   releaseDead(minLiveId: number, readFrom: Position | null): void {
-    const upTo = this.segments.deadUpTo(minLiveId, readFrom);
+    const upTo = this.segments.deadUpTo(minLiveId, readFrom, this.compaction?.seq ?? null);
     if (upTo < 0) return;
     this.writer.flush();
     const commit = this.writer.lastCommit;

@@ -11,9 +11,12 @@
  * pack and the fresh active file are written under temp names first, then whatever is at the
  * active name is moved aside to the sealed name the pack replaces and the pack is committed by its
  * rename (a failure undoes the move, or leaves the writer failed), so a crash at any point replays
- * to either the old files or the live state, never a mix.
+ * to either the old files or the live state, never a mix. Once committed, a failed install step
+ * leaves the pack pending (the items copied are read from it) and the writer running on the fresh
+ * file; the next upkeep finishes the install.
  */
 import { errorText } from "../errors.ts";
+import { log } from "../log.ts";
 import { discard, type FreshFile } from "./active_file.ts";
 import type { AddReader } from "./add_reader.ts";
 import { fileSystem, removeQuietly, statIfExists } from "./files.ts";
@@ -49,6 +52,8 @@ export interface Rebuilt {
  */
 export function rebuildJournal(journal: JournalParts, entries: readonly PackEntry[], disk: DiskRegion | null): Rebuilt {
   const { dir, name, segments, writer } = journal;
+  // Records appended this turn are written first: items added to the disk region are copied from the files.
+  writer.flush();
   fileSystem.mkdir(dir);
   const seq = segments.activeSeq;
   const active = activePath(dir, name);
@@ -70,11 +75,15 @@ export function rebuildJournal(journal: JournalParts, entries: readonly PackEntr
   segments.rebuilt(seq, maxId);
   try {
     writer.restart(fresh);
-    segments.finishPending();
   } catch (error) {
-    discard(fresh);
     // Committed all the same: the writer stays failed until the next upkeep rebuilds again.
     if (!writer.lost) writer.halt(`could not start the rebuilt journal at ${active}: ${errorText(error)}`);
+  }
+  try {
+    segments.finishPending();
+  } catch (error) {
+    // The pack stays pending (reads of its items go to it): the next upkeep finishes the install.
+    log.error(`queue '${name}': installing the rebuilt journal failed (finished at the next upkeep or start): ${errorText(error)}`);
   }
   const tail = prepared.tail;
   return {

@@ -202,11 +202,9 @@ class SegmentBuffer {
 function finishCompaction(dir: string, name: string, files: QueueFiles): number[] {
   const pack = files.packs.at(-1);
   if (pack === undefined) return files.sealed;
-  installPack(dir, name, pack, files.sealed);
-  for (const stale of files.packs.slice(0, -1)) {
-    log.warn(`queue '${name}': removing ${packPath(dir, name, stale)}, an older compaction superseded by a newer one`);
-    fileSystem.remove(packPath(dir, name, stale));
-  }
+  const superseded = files.packs.slice(0, -1);
+  for (const stale of superseded) log.warn(`queue '${name}': removing ${packPath(dir, name, stale)}, an older compaction superseded by a newer one`);
+  installPack(dir, name, pack, files.sealed, superseded);
   log.info(`queue '${name}': finished a compaction interrupted by a restart`);
   return [pack, ...files.sealed.filter((seq) => seq > pack)];
 }

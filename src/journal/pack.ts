@@ -12,12 +12,19 @@
  *
  * `PackTask` writes a big pack a slice at a time between event-loop turns and fsyncs it off the
  * event loop, so a compaction never blocks the server for more than a few milliseconds.
+ *
+ * Record order: replay keeps items in memory up to the queue's budget and leaves the rest to be
+ * read back, which needs the ADD records from there on in growing id order. Queue order is not id
+ * order where aborts and put-backs returned items to the head, so a pack writes the open items
+ * first (an ADD and an OPEN each), then the queued items before the queue's last run of growing
+ * ids as PUT_BACK records, last first (replay keeps those in memory, as the server had them, and
+ * puts each at the head), then that run as ADDs.
  */
 import { errorText } from "../errors.ts";
 import { discard, grow, type Extent } from "./active_file.ts";
 import { closeQuietly, fileSystem, fsyncDirectory, moveIntoPlace, removeQuietly, statIfExists, tempPathFor, writeFully } from "./files.ts";
 import type { Item } from "./item.ts";
-import { OP_OPEN, encodeFileHeader, encodeSegmentRecord } from "./record.ts";
+import { OP_ADD, OP_OPEN, OP_PUT_BACK, encodeFileHeader, encodeSegmentRecord } from "./record.ts";
 import { RecordBatch } from "./record_batch.ts";
 import { packPath, sealedPath } from "./segment_files.ts";
 
@@ -39,14 +46,30 @@ export interface Pack {
 
 const SLICE_BYTES = 1024 * 1024;
 
+/** Entries in the order they are written; the queued ones before `putBackEnd` as PUT_BACK records. */
+interface Layout {
+  readonly entries: readonly PackEntry[];
+  readonly putBackEnd: number;
+}
+
+/** The order to write `entries` (open ones first, then the queue in order) in; see the header. */
+function layOut(entries: readonly PackEntry[]): Layout {
+  let run = entries.length;
+  while (run > 0 && !entries[run - 1]!.open && (run === entries.length || entries[run - 1]!.item.id < entries[run]!.item.id)) run--;
+  const open = entries.filter((entry) => entry.open);
+  const head = entries.slice(0, run).filter((entry) => !entry.open).reverse();
+  return { entries: [...open, ...head, ...entries.slice(run)], putBackEnd: open.length + head.length };
+}
+
 /** Encodes entries from `from` until about `maxBytes`; returns the chunks and where it stopped. */
-function encodeSlice(entries: readonly PackEntry[], from: number, maxBytes: number): { chunks: Uint8Array[]; records: number; next: number } {
+function encodeSlice(layout: Layout, from: number, maxBytes: number): { chunks: Uint8Array[]; records: number; next: number } {
   const batch = new RecordBatch();
   let next = from;
-  while (next < entries.length && batch.size < maxBytes) {
-    const { item, open } = entries[next++]!;
-    batch.addItem(item);
+  while (next < layout.entries.length && batch.size < maxBytes) {
+    const { item, open } = layout.entries[next]!;
+    batch.addItem(item, !open && next < layout.putBackEnd ? OP_PUT_BACK : OP_ADD);
     if (open) batch.addId(OP_OPEN, item.id);
+    next++;
   }
   const { chunks, records } = batch.take();
   return { chunks, records, next };
@@ -54,7 +77,7 @@ function encodeSlice(entries: readonly PackEntry[], from: number, maxBytes: numb
 
 /** A whole journal file holding `entries` (the first segment of a journal): the header, then their records. */
 export function encodeJournalFile(entries: readonly PackEntry[]): Uint8Array[] {
-  return [encodeFileHeader(), ...encodeSlice(entries, 0, Infinity).chunks];
+  return [encodeFileHeader(), ...encodeSlice(layOut(entries), 0, Infinity).chunks];
 }
 
 /** The start of a pack file: the header and the SEGMENT record that marks it as a pack. */
@@ -90,7 +113,7 @@ export function preparePack(pack: Pack, tail: ItemSource | null = null): Prepare
   const temp = tempPathFor(packPath(pack.dir, pack.name, pack.seq));
   const fd = fileSystem.open(temp, "w");
   try {
-    const body = encodeSlice(pack.entries, 0, Infinity);
+    const body = encodeSlice(layOut(pack.entries), 0, Infinity);
     const chunks = [...packHead(pack), ...body.chunks];
     writeFully(fd, chunks);
     let extent: Extent = { bytes: chunks.reduce((sum, chunk) => sum + chunk.length, 0), records: body.records + 1 };
@@ -137,10 +160,12 @@ export function writePack(pack: Pack): Extent {
 }
 
 /**
- * Replaces the segments up to `seq` with the committed pack `seq`. Safe to call again after it
- * failed at any step (a pack already renamed into place is not looked for again).
+ * Replaces the segments up to `seq` with the committed pack `seq`, and deletes the older packs it
+ * supersedes (before its own rename: a pack left at its `.pack` name would be installed over it at
+ * the next start). Safe to call again after it failed at any step (a pack already renamed into
+ * place is not looked for again).
  */
-export function installPack(dir: string, name: string, seq: number, sealed: readonly number[]): void {
+export function installPack(dir: string, name: string, seq: number, sealed: readonly number[], superseded: readonly number[] = []): void {
   const pack = packPath(dir, name, seq);
   if (statIfExists(pack) === null) return fsyncDirectory(dir);
   fsyncDirectory(dir);
@@ -148,6 +173,7 @@ export function installPack(dir: string, name: string, seq: number, sealed: read
     if (old > seq) break;
     fileSystem.remove(sealedPath(dir, name, old));
   }
+  for (const old of superseded) fileSystem.remove(packPath(dir, name, old));
   fsyncDirectory(dir);
   fileSystem.rename(pack, sealedPath(dir, name, seq));
   fsyncDirectory(dir);
@@ -159,6 +185,7 @@ export function installPack(dir: string, name: string, seq: number, sealed: read
  */
 export class PackTask {
   private readonly temp: string;
+  private readonly layout: Layout;
   private fd = -1;
   private next = 0;
   private cancelled = false;
@@ -169,6 +196,7 @@ export class PackTask {
     private readonly onCancel: () => void = () => {},
   ) {
     this.temp = tempPathFor(packPath(pack.dir, pack.name, pack.seq));
+    this.layout = layOut(pack.entries);
     setImmediate(() => {
       if (this.cancelled) return;
       this.run(() => {
@@ -177,6 +205,11 @@ export class PackTask {
         this.step();
       });
     });
+  }
+
+  /** The seq of the segments the pack replaces up to. */
+  get seq(): number {
+    return this.pack.seq;
   }
 
   /** Stops the task and removes its temp file; `done` is not called, `onCancel` is. */
@@ -190,10 +223,10 @@ export class PackTask {
   private step(): void {
     if (this.cancelled) return;
     this.run(() => {
-      const slice = encodeSlice(this.pack.entries, this.next, SLICE_BYTES);
+      const slice = encodeSlice(this.layout, this.next, SLICE_BYTES);
       writeFully(this.fd, slice.chunks);
       this.next = slice.next;
-      if (this.next < this.pack.entries.length) return void setImmediate(() => this.step());
+      if (this.next < this.layout.entries.length) return void setImmediate(() => this.step());
       fileSystem.fsyncAsync(this.fd, (error) => (error ? this.fail(error) : this.commit()));
     });
   }

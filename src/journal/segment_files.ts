@@ -4,8 +4,10 @@
  *   <queue>                 the active segment, appended to (also the only file of a Kestrel
  *                           journal or of a journal written before segments existed)
  *   <queue>.<seq>           sealed segments, replayed in seq order before the active one
- *   <queue>.<seq>.pack      a finished compaction that replaces every segment up to <seq>; only
- *                           left behind by a crash between its two renames, and completed at start
+ *   <queue>.<seq>.pack      a finished compaction (or rebuild) that replaces every segment up to
+ *                           <seq>, committed but not yet installed: left by a crash (completed at
+ *                           start) or by a failed install step while the server runs (completed by
+ *                           the next upkeep)
  *   .<name>.<pid>.<ms>.tmp  a file being written; left behind only by a crash, and deleted at start
  *
  * None of these names but the first is a valid queue name, so nothing else is mistaken for a queue.

@@ -7,10 +7,13 @@
  * Invariants: sealed segments are in ascending seq and replayed in that order, then the active
  * one; seqs only grow; `maxId` of a segment is the highest item id added in it, and ids grow from
  * segment to segment (a pack holds only ids below those of later segments); while a pack is
- * pending, it replaces every segment up to its seq, whatever the list still says.
+ * pending, it replaces every segment up to its seq, whatever the list still says, and reads of
+ * its seq go to it; a pack replaced by a newer one is deleted only with the segments the newer
+ * one replaces (once that one's commit is on disk); while a pack is being written or is pending,
+ * no segment after its seq is deleted (it may hold the REMOVEs of the pack's items).
  */
 import type { Position } from "./add_reader.ts";
-import { fileSystem, fsyncDirectory, removeQuietly, statIfExists, type FileInfo } from "./files.ts";
+import { fileSystem, fsyncDirectory, statIfExists, type FileInfo } from "./files.ts";
 import { installPack } from "./pack.ts";
 import { packPath, sealedPath, segmentPath } from "./segment_files.ts";
 
@@ -39,6 +42,8 @@ export class SegmentList {
   private activeMaxId: number;
   /** A pack committed but not yet installed (an install step failed): finished before anything else. */
   private pending: { readonly seq: number; readonly maxId: number } | null = null;
+  /** Older packs the pending one replaces (a rebuild during an install): deleted by its install. */
+  private superseded: number[] = [];
 
   constructor(
     private readonly dir: string,
@@ -64,7 +69,12 @@ export class SegmentList {
     return this.pending !== null;
   }
 
+  /** Where segment `seq` is (a pending pack's own file until its install renames it). Throws for I/O errors. */
   pathOf(seq: number): string {
+    if (this.pending?.seq === seq) {
+      const pack = packPath(this.dir, this.name, seq);
+      if (statIfExists(pack) !== null) return pack;
+    }
     return segmentPath(this.dir, this.name, seq, this.activeSeq);
   }
 
@@ -87,12 +97,14 @@ export class SegmentList {
 
   /**
    * The last of the oldest sealed segments no live item is in (every item added in them has an id
-   * below `minLiveId`, none is at or after the read-behind position `readFrom`), or -1.
+   * below `minLiveId`, none is at or after the read-behind position `readFrom`), or -1. None after
+   * the seq of a pack being written (`packing`) or pending.
    */
-  deadUpTo(minLiveId: number, readFrom: Position | null): number {
+  deadUpTo(minLiveId: number, readFrom: Position | null, packing: number | null): number {
+    const last = Math.min(packing ?? Infinity, this.pending?.seq ?? Infinity);
     let upTo = -1;
     for (const segment of this.sealed) {
-      if (segment.maxId >= minLiveId || (readFrom !== null && segment.seq >= readFrom.seq)) break;
+      if (segment.seq > last || segment.maxId >= minLiveId || (readFrom !== null && segment.seq >= readFrom.seq)) break;
       upTo = segment.seq;
     }
     return upTo;
@@ -131,8 +143,9 @@ export class SegmentList {
    */
   install(seq: number, maxId: number): void {
     this.pending = { seq, maxId };
-    installPack(this.dir, this.name, seq, this.sealed.map((segment) => segment.seq));
+    installPack(this.dir, this.name, seq, this.sealed.map((segment) => segment.seq), this.superseded);
     this.pending = null;
+    this.superseded = [];
     const kept = this.sealed.filter((segment) => segment.seq > seq);
     const file = fileSystem.stat(sealedPath(this.dir, this.name, seq));
     this.sealed.splice(0, this.sealed.length, { seq, maxId, size: file.size, ino: file.ino }, ...kept);
@@ -145,12 +158,13 @@ export class SegmentList {
 
   /**
    * A rebuild committed pack `seq` (the old active segment was moved aside under that number): it
-   * replaces every segment so far, an older pending pack included, and `seq + 1` is active.
+   * replaces every segment so far, an older pending pack included (deleted by its install), and
+   * `seq + 1` is active.
    */
   rebuilt(seq: number, maxId: number): void {
-    if (this.pending !== null && this.pending.seq !== seq) removeQuietly(packPath(this.dir, this.name, this.pending.seq));
+    if (this.pending !== null && this.pending.seq !== seq) this.superseded.push(this.pending.seq);
     const replaced = [...this.sealed.map((segment) => segment.seq), seq];
-    this.sealed.splice(0, this.sealed.length, ...replaced.map((old) => ({ seq: old, maxId: 0, size: 0, ino: 0 })));
+    this.sealed.splice(0, this.sealed.length, ...replaced.map((old) => ({ seq: old, maxId: old === seq ? maxId : 0, size: 0, ino: 0 })));
     this.pending = { seq, maxId };
     this.activeSeq = seq + 1;
     this.activeMaxId = 0;
@@ -165,7 +179,7 @@ export class SegmentList {
   eraseFiles(): unknown[] {
     const errors: unknown[] = [];
     const paths = this.sealed.map((segment) => sealedPath(this.dir, this.name, segment.seq));
-    if (this.pending !== null) paths.push(packPath(this.dir, this.name, this.pending.seq));
+    for (const seq of [...this.superseded, ...(this.pending === null ? [] : [this.pending.seq])]) paths.push(packPath(this.dir, this.name, seq));
     for (const path of paths) {
       try {
         fileSystem.remove(path);
@@ -174,6 +188,7 @@ export class SegmentList {
       }
     }
     this.pending = null;
+    this.superseded = [];
     this.sealed.length = 0;
     return errors;
   }

@@ -354,29 +354,35 @@ export class JournalWriter {
 
   /**
    * Makes `fresh` (from `prepareRestart`) the active file, whatever is at `path` now (everything
-   * kept here is in the rebuilt journal), and recovers. Throws, with nothing changed, if it can't.
+   * kept here is in the rebuilt journal), and recovers once the directory is fsynced (the rebuilt
+   * journal's renames on disk: only then are the records still owed an fsync confirmed). Throws,
+   * with nothing changed, if it can't.
    */
   restart(fresh: FreshFile): void {
     this.file.replaceWith(fresh);
-    this.fsyncs.confirmAll();
+    const owed = this.fsyncs.takeOwed().map((entry) => entry.commit);
     this.batch.take();
     this.batch.recycle();
     this.retained = [];
     this.retainedExtent = NOTHING;
     this.lost = this.cutNeeded = this.syncNeeded = false;
-    this.commit?.settle("durable");
+    if (!this.syncDirectoryOrFail(owed)) return;
+    for (const commit of [...owed, this.commit]) commit?.settle("durable");
     this.commit = null;
-    if (this.syncDirectoryOrFail() && this.failure !== null) this.recovered();
+    if (this.failure !== null) this.recovered();
   }
 
-  /** fsyncs the directory (a rename was just made); on failure the writer fails until a retry does it. */
-  private syncDirectoryOrFail(): boolean {
+  /**
+   * fsyncs the directory (a rename was just made); on failure the writer fails until a retry does
+   * it, and `commits` (what waited for the rename) fail with it.
+   */
+  private syncDirectoryOrFail(commits: readonly Commit[] = []): boolean {
     try {
       this.file.syncDirectory();
       return true;
     } catch (error) {
       this.directorySyncNeeded = true;
-      this.fail(`fsync of ${dirname(this.path)} failed: ${errorText(error)}`, []);
+      this.fail(`fsync of ${dirname(this.path)} failed: ${errorText(error)}`, commits);
       return false;
     }
   }

@@ -1,12 +1,15 @@
 import { describe, expect, test } from "bun:test";
 import { copyFileSync, existsSync, readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { fileSystem } from "../../src/journal/files.ts";
 import { flushJournals } from "../../src/journal/flush_scheduler.ts";
 import type { Journal } from "../../src/journal/journal.ts";
+import { configureLog } from "../../src/log.ts";
 import { replayJournal } from "../helpers/replay.ts";
 import { packPath, sealedPath } from "../../src/journal/segment_files.ts";
 import { bytes, text } from "../helpers/bytes.ts";
 import { openQueueJournal } from "../helpers/journal.ts";
+import { FaultInjector } from "../helpers/faulty_fs.ts";
 import { tempDir } from "../helpers/temp_dir.ts";
 
 const item = (id: number, size = 100) => ({ id, addTime: Date.now(), expiry: 0, data: bytes(`${id}:`.padEnd(size, ".")) });
@@ -73,6 +76,56 @@ describe("journal segments", () => {
     expect(files(dir).filter((name) => name.endsWith(".pack"))).toEqual([]);
   });
 
+  test("segments consumed while a compaction's pack is written: none after its seq goes before it is installed", async () => {
+    const realAsync = fileSystem.fsyncAsync;
+    const { promise: packSyncing, resolve } = Promise.withResolvers<() => void>();
+    fileSystem.fsyncAsync = (fd, done) => resolve(() => realAsync(fd, done)); // the pack's fsync returns when let (a slow disk)
+    const logFile = join(tempDir(), "log");
+    try {
+      const dir = tempDir();
+      const { journal } = openQueueJournal(dir, "q", { segmentSize: 1000 });
+      journal.appendAdd(item(1));
+      journal.appendAdd(item(2));
+      const compacted = journal.compact([1, 2].map((id) => ({ item: item(id), open: false }))); // the pack replaces segment 1
+      const release = await packSyncing;
+      journal.appendRemove(2);
+      journal.appendAdd(item(3, 2000));
+      journal.appendRemove(3);
+      flushJournals(); // sealed as segment 2: the REMOVE of 2, an item of the pack
+      journal.appendRemove(1);
+      journal.appendAdd(item(4));
+      flushJournals();
+      journal.releaseDead(4, null); // segments 1 and 2 hold no live item
+      release();
+      await compacted;
+      journal.close();
+      configureLog("info", logFile);
+      expect(ids(dir)).toEqual([4]);
+      expect(readFileSync(logFile, "utf8")).not.toContain("damaged");
+    } finally {
+      fileSystem.fsyncAsync = realAsync;
+      configureLog("info", null);
+    }
+  });
+
+  test("a rebuilt journal's pack waiting for its install is not deleted as dead while items in it are live", () => {
+    const faults = FaultInjector.install();
+    try {
+      const dir = tempDir();
+      const journal = addFlushed(dir, 500, 20, 10);
+      // The last directory fsync of the install fails: the pack is in place, its install not finished.
+      faults.set([{ op: "fsync", code: "EIO", path: "/kestrel-unit-[^/]+$", after: 3, times: 1 }]);
+      journal.rebuild(Array.from({ length: 10 }, (_, i) => ({ item: item(11 + i), open: false })), null);
+      expect(faults.hits).toBe(1);
+      faults.clear();
+      journal.releaseDead(11, null);
+      journal.close();
+      expect(ids(dir)).toEqual(Array.from({ length: 10 }, (_, i) => 11 + i));
+    } finally {
+      faults.uninstall();
+    }
+  });
+
   test("a compaction a crash interrupted after its commit point (even mid-deletion) is finished at the next start", () => {
     const dir = tempDir();
     addFlushed(dir, 500, 20, 15).close();
@@ -88,6 +141,30 @@ describe("journal segments", () => {
     rmSync(sealedPath(dir, "q", 1));
     expect(ids(dir)).toEqual([16, 17, 18, 19, 20]);
     expect(files(dir).filter((name) => /^q\.\d+/.test(name))).toEqual([`q.${String(last).padStart(10, "0")}`]);
+  });
+
+  test("two packs left by a crash: the older one goes before the newer is renamed into place", () => {
+    const faults = FaultInjector.install();
+    try {
+      const dir = tempDir();
+      addFlushed(dir, 500, 20, 15).close();
+      const sealed = files(dir).filter((name) => /^q\.\d+$/.test(name)).map((name) => Number(name.split(".")[1]));
+      const packOf = (first: number) => {
+        const other = tempDir();
+        const { journal } = openQueueJournal(other, "q");
+        for (let id = first; id <= 20; id++) journal.appendAdd(item(id));
+        journal.close();
+        return join(other, "q");
+      };
+      copyFileSync(packOf(1), packPath(dir, "q", sealed[0]!)); // older: 1..15 were consumed since
+      copyFileSync(packOf(16), packPath(dir, "q", sealed.at(-1)!));
+      faults.set([{ op: "remove", code: "EIO", path: "\\.pack$", times: 1 }]);
+      expect(() => openQueueJournal(dir, "q")).toThrow("injected fault");
+      faults.clear();
+      expect(ids(dir)).toEqual([16, 17, 18, 19, 20]);
+    } finally {
+      faults.uninstall();
+    }
   });
 
   test("replay within a memory budget: items past it stay on disk and are read back when needed", () => {

@@ -9,6 +9,7 @@ import { cpSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { KestrelConfig } from "../../src/config/load.ts";
 import { onceDurable } from "../../src/journal/commit.ts";
+import { fileSystem } from "../../src/journal/files.ts";
 import { flushJournals } from "../../src/journal/flush_scheduler.ts";
 import { scanJournal } from "../../src/journal/scan.ts";
 import { QueueCollection } from "../../src/queue/queue_collection.ts";
@@ -78,6 +79,87 @@ describe("rebuild with items waiting on disk", () => {
     expect(replayCopy(config(dir))).toEqual(Array.from({ length: 400 }, (_, i) => String(i)));
     queues.close();
   });
+
+  test("a head out of id order (aborts) and items waiting on disk: what is confirmed after the rebuild stays confirmed", () => {
+    const dir = tempDir();
+    let queues = fill(config(dir), 100, 1000);
+    let queue = queues.get("q")!;
+    const opened = Array.from({ length: 20 }, () => queue.open(NOW)!);
+    for (const item of opened) queue.abort(item, NOW); // the head is now 19, 18, ..., 0: 20 KB, over the budget
+    flushJournals();
+    rmSync(join(dir, sealed(dir)[0]!));
+    queues.maintainJournals();
+    queues.close();
+    queues = QueueCollection.load(config(dir));
+    queue = queues.getOrCreate("q");
+    const held = Array.from({ length: 18 }, () => queue.open(NOW)!);
+    expect(held.map((item) => Number(text(item.data).split(":")[0]))).toEqual(Array.from({ length: 18 }, (_, i) => 19 - i));
+    queue.confirm(held[17]!); // 2, for good
+    flushJournals();
+    queues.close();
+    const head = Array.from({ length: 20 }, (_, i) => String(19 - i)).filter((id) => id !== "2");
+    expect(replayCopy(config(dir))).toEqual([...head, ...Array.from({ length: 80 }, (_, i) => String(i + 20))]);
+  });
+
+  const INSTALL_FAULTS = [
+    ["an unlink", { op: "remove", code: "EIO", path: "/q\\.\\d+$", times: 1 }],
+    // The first directory fsync, after the fresh active file's rename, passes.
+    ["a directory fsync", { op: "fsync", code: "EIO", path: "/kestrel-unit-[^/]+$", after: 1, times: 1 }],
+  ] as const;
+  for (const [what, fault] of INSTALL_FAULTS) {
+    test(`${what} failing while the rebuilt journal is installed: the writer goes on, items waiting on disk are read from the pending pack`, () => {
+      const dir = tempDir();
+      const queues = fill(config(dir), 200, 1000);
+      rmSync(join(dir, sealed(dir)[0]!)); // its items are in memory: nothing lost by this
+      faults.set([fault]);
+      queues.maintainJournals(); // committed, the fresh active file in place; the install fails
+      expect(faults.hits).toBe(1);
+      faults.clear();
+      expect(readdirSync(dir).filter((name) => name.endsWith(".pack")).length).toBe(1);
+      expect(queues.get("q")!.journalFailure).toBeNull();
+      const interim = queues.add("q", bytes("interim:"), 0, NOW);
+      flushJournals();
+      expect(typeof interim === "string" ? interim : interim.state).toBe("durable");
+      const all = [...Array.from({ length: 200 }, (_, i) => String(i)), "interim"];
+      expect(replayCopy(config(dir))).toEqual(all); // a crash now: start-up finishes the install
+      expect(drainIds(queues)).toEqual(all); // read back from the pack while it is pending
+      queues.maintainJournals(); // finishes the install
+      expect(readdirSync(dir).filter((name) => name.endsWith(".pack"))).toEqual([]);
+      expect(replayCopy(config(dir))).toEqual([]);
+      queues.close();
+    });
+  }
+
+  test("a second rebuild while the first one's install is pending copies the items from its pack", () => {
+    const dir = tempDir();
+    const queues = fill(config(dir), 200, 1000);
+    rmSync(join(dir, sealed(dir)[0]!));
+    faults.set([{ op: "remove", code: "EIO", path: "/q\\.\\d+$" }]); // no install works
+    queues.maintainJournals();
+    rmSync(join(dir, "q")); // the fresh active file deleted too: rebuilt again
+    queues.maintainJournals();
+    expect(readdirSync(dir).filter((name) => name.endsWith(".pack")).length).toBe(2);
+    const all = Array.from({ length: 200 }, (_, i) => String(i));
+    expect(replayCopy(config(dir))).toEqual(all); // a crash now: the newer pack is installed, the older one deleted
+    faults.clear();
+    queues.maintainJournals();
+    expect(readdirSync(dir).filter((name) => name.endsWith(".pack"))).toEqual([]);
+    expect(queues.get("q")!.stats().items).toBe(200);
+    expect(replayCopy(config(dir))).toEqual(all);
+    queues.close();
+  });
+
+  test("an item added in the turn of the rebuild, waiting on disk, is carried over", () => {
+    const dir = tempDir();
+    const queues = fill(config(dir), 100, 1000);
+    rmSync(join(dir, sealed(dir)[0]!));
+    queues.add("q", bytes("late:"), 0, NOW); // its ADD is not written yet when the rebuild runs
+    queues.maintainJournals();
+    flushJournals();
+    expect(queues.get("q")!.stats().items).toBe(101);
+    expect(replayCopy(config(dir))).toEqual([...Array.from({ length: 100 }, (_, i) => String(i)), "late"]);
+    queues.close();
+  });
 });
 
 /** The ids of the items added in one segment file. */
@@ -104,6 +186,30 @@ describe("a fault during a rebuild", () => {
     ["putting the fresh active file in place", { op: "rename", code: "EIO", path: "/\\.q\\.\\d+\\.\\d+\\.tmp$" }],
     ["installing the pack", { op: "fsync", code: "EIO", path: "/kestrel-unit-[^/]+$" }],
   ];
+  test("sync_journal = always: a write waiting for its fsync is acknowledged only once the rebuilt journal's renames are on disk", () => {
+    const injected = fileSystem.fsyncAsync;
+    fileSystem.fsyncAsync = () => {}; // fsyncs off the event loop never return here (a slow disk)
+    try {
+      const dir = tempDir();
+      const queues = fill(configFor(dir, 'sync_journal = "always"\nmax_journal_size = "1KiB"\nexpiration_timer_frequency = 0\n'), 30, 100);
+      const waiting = queues.add("q", bytes("waiting:"), 0, NOW);
+      if (typeof waiting === "string") throw new Error(waiting);
+      let acknowledged = false;
+      onceDurable(waiting, () => (acknowledged = true));
+      flushJournals(); // written; its fsync never returns
+      rmSync(join(dir, sealed(dir)[0]!));
+      faults.set([{ op: "fsync", code: "EIO", path: "/kestrel-unit-[^/]+$", times: 1 }]);
+      queues.maintainJournals(); // rebuilt (the item is in the pack); the directory fsync after the renames fails
+      expect(acknowledged).toBe(false);
+      faults.clear();
+      queues.maintainJournals(); // the retry fsyncs the directory
+      expect(acknowledged).toBe(true);
+      queues.close();
+    } finally {
+      fileSystem.fsyncAsync = injected;
+    }
+  });
+
   for (const [step, fault] of STEPS) {
     test(`${step}: nothing acknowledged is lost, before or after the rebuild works`, () => {
       const dir = tempDir();
