@@ -46,15 +46,16 @@
  *
  * Output: markdown tables on stdout, progress on stderr.
  */
-import { readdirSync, statSync, statfsSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { Mismatch, size } from "../src/config/values.ts";
 import { converse, readStats } from "./lib/client.ts";
+import { diskUsage, gb, requireFreeSpace } from "./lib/disk.ts";
 import { KestrelChild, type Memory, serverCommand } from "./lib/kestrel_child.ts";
 import { Pipeline, expectStored } from "./lib/pipeline.ts";
 import { benchItem } from "./lib/protocol.ts";
-import { MiB, integer, machine, mib, percent, table } from "./lib/report.ts";
+import { MiB, integer, machine, mib, percent, secs, table } from "./lib/report.ts";
 import { runBench } from "./lib/run_bench.ts";
 import { type Startup, describeReplay } from "./lib/server_log.ts";
 import { SettingsError, integerSetting } from "./lib/settings.ts";
@@ -105,35 +106,7 @@ function memoryBytes(memory: string): number {
 // ---------------------------------------------------------------------------------------------
 // Formatting
 
-const gb = (bytes: number): string => `${(bytes / 1e9).toFixed(1)} GB`;
-const secs = (ms: number): string => (Number.isFinite(ms) ? `${(ms / 1000).toFixed(2)} s` : "-");
 const progress = (text: string): void => console.error(text);
-
-// ---------------------------------------------------------------------------------------------
-// Disk space
-
-function checkDiskSpace(dir: string, settings: Settings): void {
-  const journal = settings.items * ITEM_SIZE;
-  const needed = journal * DISK_MARGIN;
-  const stats = statfsSync(dir);
-  const free = stats.bavail * stats.bsize;
-  progress(`disk: the journal takes about ${gb(journal)}; needs ${gb(needed)} free under ${dir}, which has ${gb(free)} free`);
-  if (free < needed) {
-    throw new SettingsError(`not enough disk space under ${dir}: ${gb(free)} free, ${gb(needed)} needed; set TMPDIR to a bigger filesystem or lower BENCH_ITEMS`);
-  }
-}
-
-/** Total size and number of the files under `dir`. */
-function diskUsage(dir: string): { bytes: number; files: number } {
-  let bytes = 0;
-  let files = 0;
-  for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
-    if (!entry.isFile()) continue;
-    bytes += statSync(join(entry.parentPath, entry.name)).size;
-    files++;
-  }
-  return { bytes, files };
-}
 
 // ---------------------------------------------------------------------------------------------
 // Items: `<n>:` then a-z padding (byte i is 'a' + i % 26, as in `benchItem`) to ITEM_SIZE bytes
@@ -521,7 +494,8 @@ async function restartAndDrain(
 
 async function main(): Promise<void> {
   const settings = readSettings(process.env);
-  checkDiskSpace(tmpdir(), settings);
+  const journal = settings.items * ITEM_SIZE;
+  requireFreeSpace(tmpdir(), journal * DISK_MARGIN, `the journal takes about ${gb(journal)}`, "lower BENCH_ITEMS");
   const began = performance.now();
   const root = makeTempDir("kestrel-backlog-");
   const dataDir = join(root, "data");

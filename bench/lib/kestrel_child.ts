@@ -1,7 +1,7 @@
 /**
  * A Kestrel server process for the scenario benchmarks (backlog, stalls): started on a data dir the
  * caller owns (kept when it stops, so a restart can replay it), with the times of its start read
- * from its own log, its memory from /proc, and a timed stop.
+ * from its own log, its memory and open files from /proc, and a timed stop.
  *
  * Its log goes to a file in the caller's dir (`kestrel-<n>.log`), never to a pipe: writing a flood
  * of lines then costs the server only its own writes, whatever this process is busy with, and no
@@ -10,6 +10,7 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { openDescriptors } from "./process_readings.ts";
 import { type LogSummary, type Startup, startupTimes } from "./server_log.ts";
 import { SettingsError } from "./settings.ts";
 import { ChildServer, KESTREL_FROM_SOURCE, kestrelArgv, warningsAndErrors } from "./targets.ts";
@@ -60,6 +61,11 @@ export class KestrelChild {
     const status = readFileSync(`/proc/${this.pid}/status`, "latin1");
     const kb = (field: string) => Number(new RegExp(`^${field}:\\s*(\\d+) kB`, "m").exec(status)?.[1] ?? NaN) * 1024;
     return { rss: kb("VmRSS"), peak: kb("VmHWM") };
+  }
+
+  /** File descriptors the server has open (sockets, journals), or NaN once it is gone. */
+  openDescriptors(): number {
+    return openDescriptors(this.pid);
   }
 
   cpuSeconds(): number {

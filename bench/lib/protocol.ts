@@ -42,7 +42,9 @@ export function buildRequests(itemSize: number, getKey: string): Requests {
 
 // ---------------------------------------------------------------------------------------------
 // Incremental reply parsing: bytes in, one callback per complete reply. Item data is compared
-// with the expected bytes where it lies in the received chunks, never copied or decoded.
+// with the expected bytes where it lies in the received chunks, never copied or decoded. A reply
+// to a get of several keys (VALUE blocks up to one END) is one "hit" whose `values` counts them,
+// "corrupt" if any of them is, and "unexpected" past `maxValues` blocks (1 unless asked).
 
 export type ReplyKind = "stored" | "hit" | "miss" | "corrupt" | "unexpected";
 
@@ -56,10 +58,15 @@ export class ReplyParser {
   private inValue = false;
   private intact = true;
   private valueLength = 0;
+  /** VALUE blocks in the current reply. */
+  private values = 0;
 
   constructor(
     private readonly valueBlock: Uint8Array,
-    private readonly onReply: (kind: ReplyKind, detail: string) => void,
+    /** `values`: the VALUE blocks in a hit or corrupt reply, 0 for the other kinds. */
+    private readonly onReply: (kind: ReplyKind, detail: string, values: number) => void,
+    /** VALUE blocks one reply may hold: 1 for gets of one key, more for multi-key gets. */
+    private readonly maxValues = 1,
   ) {}
 
   feed(chunk: Uint8Array): void {
@@ -112,21 +119,31 @@ export class ReplyParser {
   /** `line` ends with LF (normally CRLF). */
   private onLine(line: Uint8Array): void {
     const text = line.subarray(0, line.length >= 2 && line[line.length - 2] === CR ? line.length - 2 : line.length - 1);
-    if (this.inValue) {
-      this.inValue = false;
-      if (!bytesEqual(text, END)) return this.onReply("unexpected", `after a VALUE block: ${latin1(text)}`);
-      if (this.intact) return this.onReply("hit", "");
-      return this.onReply("corrupt", `VALUE of ${this.valueLength} bytes does not match the item that was set`);
-    }
-    if (bytesEqual(text, STORED)) return this.onReply("stored", "");
-    if (bytesEqual(text, END)) return this.onReply("miss", "");
     const length = startsWith(text, VALUE_PREFIX) ? valueLength(text) : -1;
-    if (length < 0) return this.onReply("unexpected", latin1(text));
+    if (this.inValue && length < 0) {
+      this.inValue = false;
+      const values = this.values;
+      this.values = 0;
+      if (!bytesEqual(text, END)) return this.onReply("unexpected", `after a VALUE block: ${latin1(text)}`, 0);
+      if (values > this.maxValues) return this.onReply("unexpected", `${values} VALUE blocks in one reply, at most ${this.maxValues} expected`, 0);
+      if (this.intact) return this.onReply("hit", "", values);
+      return this.onReply("corrupt", `VALUE of ${this.valueLength} bytes does not match the item that was set`, values);
+    }
+    if (length >= 0) return this.startValue(length);
+    if (bytesEqual(text, STORED)) return this.onReply("stored", "", 0);
+    if (bytesEqual(text, END)) return this.onReply("miss", "", 0);
+    this.onReply("unexpected", latin1(text), 0);
+  }
+
+  /** A VALUE header: the first of a reply, or one more of a get of several keys. */
+  private startValue(length: number): void {
+    const intact = length + 2 === this.valueBlock.length;
+    this.intact = this.inValue ? this.intact && intact : intact;
     this.inValue = true;
+    this.values++;
     this.valueLength = length;
     this.dataLeft = length + 2;
     this.dataOffset = 0;
-    this.intact = length + 2 === this.valueBlock.length;
   }
 }
 

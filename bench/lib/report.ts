@@ -105,6 +105,8 @@ export const integer = (value: number): string => (Number.isFinite(value) ? Math
 /** A fraction (of a core, of the gets) as a whole percentage. */
 export const percent = (fraction: number): string => (Number.isFinite(fraction) ? `${Math.round(fraction * 100)}%` : "-");
 export const mib = (bytes: number): string => (Number.isFinite(bytes) ? `${(bytes / MiB).toFixed(1)} MiB` : "-");
+/** Milliseconds as seconds: `1.25 s`. */
+export const secs = (ms: number): string => (Number.isFinite(ms) ? `${(ms / 1000).toFixed(2)} s` : "-");
 const ms = (value: number | undefined): string => (value === undefined || Number.isNaN(value) ? "-" : value < 10 ? value.toFixed(3) : value.toFixed(1));
 const scenarioName = (n: number | undefined): string => `${n}+${n}`;
 

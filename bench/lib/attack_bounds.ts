@@ -1,0 +1,89 @@
+/**
+ * The bounds the server promises against hostile clients, as the attack benchmark checks them:
+ * the documented figures (docs/configuration.md, docs/protocol.md, issue 9) and the allowances
+ * the benchmark grants where the promise is in words ("a few KB"), in one place, and the ceiling
+ * of an attack built from them.
+ *
+ * These are the promises, written down here on purpose rather than imported from src/: a bound
+ * that moved in the code must show up as a failed ceiling, not as a ceiling that moved with it.
+ */
+
+export const KiB = 1024;
+export const MiB = 1024 * 1024;
+
+/** `max_request_size` and `max_pending_request_bytes` when the config leaves them out. */
+export const DEFAULT_MAX_REQUEST_SIZE = 64 * MiB;
+export const DEFAULT_MAX_PENDING_REQUEST_BYTES = 256 * MiB;
+/** Request claims below this are always granted (request_budget.ts, SMALL_CLAIM). */
+export const SMALL_CLAIM = 64 * KiB;
+/** Reply bytes waiting for one connection before the server stops reading its requests. */
+export const REPLY_BACKLOG = 4 * MiB;
+/** Item bytes after which a get's reply takes no more items (one more item may cross it). */
+export const GET_REPLY_ITEMS = 4 * MiB;
+/** Queues one get may create. */
+export const MAX_NEW_QUEUES = 100;
+/** Request bytes buffered for a connection while it waits (a blocking get, its turn's budget spent). */
+export const BUFFERED_WHILE_WAITING = 1 * MiB;
+/** Journal bytes read back at once for a queue in read-behind (the shared read buffer). */
+export const READ_BACK_BUFFER = 4 * MiB;
+/** What one connection may cost besides the above: a claim always granted, a socket read. */
+export const CONNECTION_ALLOWANCE = 128 * KiB;
+/** What an idle queue may cost ("a few KB", read generously), and no file descriptor. */
+export const QUEUE_ALLOWANCE = 8 * KiB;
+/** What an item held in memory may cost besides its data (its record, its place in a queue). */
+export const ITEM_ALLOWANCE = 256;
+/** 10,000 queues start in under this (spawn to listening). */
+export const START_10K_QUEUES_MS = 1000;
+/** A fresh connection's `version` must be answered within this during an attack. */
+export const RESPONSIVE_MS = 1000;
+/** No single stall of the event loop over this in normal operation. */
+export const STALL_MS = 20;
+/**
+ * Garbage the server lets pile up before its memory pacer collects: it collects once its RSS has
+ * grown this share past what the last collection left (docs/operations.md, "Memory and disk")...
+ */
+export const PACER_GROWTH = 0.1;
+/** ...but at least this much. */
+export const PACER_MIN_GROWTH = 8 * MiB;
+
+/** One term of a ceiling: bytes, and what they are. */
+export type Allowance = readonly [bytes: number, what: string];
+
+export interface Ceiling {
+  readonly bytes: number;
+  /** `before + 256 MiB max_pending_request_bytes + 40 × 128 KiB per connection`. */
+  readonly formula: string;
+}
+
+/**
+ * The RSS an attack may reach: the server's RSS just before it, each allowance, and the garbage
+ * the memory pacer tolerates on top of what it keeps (10% of the total, at least 8 MiB).
+ */
+export function ceiling(before: number, allowances: readonly Allowance[]): Ceiling {
+  const kept = allowances.reduce((sum, [amount]) => sum + amount, before);
+  const slack = Math.max(PACER_MIN_GROWTH, kept * PACER_GROWTH);
+  const terms = ["before", ...allowances.map(([, what]) => what), `${size(Math.round(slack))} garbage the pacer tolerates (10%, at least 8 MiB)`];
+  return { bytes: kept + slack, formula: terms.join(" + ") };
+}
+
+/** `bytes` as the formulas write sizes: `256 MiB`, `128 KiB`, `300 B`. */
+export function size(bytes: number): string {
+  if (bytes >= MiB) return bytes % MiB === 0 ? `${bytes / MiB} MiB` : `${(bytes / MiB).toFixed(1)} MiB`;
+  if (bytes >= KiB && bytes % KiB === 0) return `${bytes / KiB} KiB`;
+  return `${bytes} B`;
+}
+
+/** `count × each what`, e.g. `40 × 128 KiB per connection`. */
+export function per(count: number, each: number, what: string): Allowance {
+  return [count * each, `${count.toLocaleString("en-US")} × ${size(each)} ${what}`];
+}
+
+/**
+ * What `connections` clients that never read their replies may make the server hold for them:
+ * each 4 MiB of replies waiting, one get's reply (4 MiB and the item of `itemBytes` that crosses
+ * it), 1 MiB of requests buffered and the connection's own allowance.
+ */
+export function unreadReplies(connections: number, itemBytes: number): Allowance {
+  const each = REPLY_BACKLOG + GET_REPLY_ITEMS + itemBytes + BUFFERED_WHILE_WAITING + CONNECTION_ALLOWANCE;
+  return [connections * each, `${connections} × (${size(REPLY_BACKLOG)} replies waiting + ${size(GET_REPLY_ITEMS)} + ${size(itemBytes)} one get's reply + ${size(BUFFERED_WHILE_WAITING)} requests + ${size(CONNECTION_ALLOWANCE)})`];
+}
