@@ -3,8 +3,9 @@
  *
  * Invariants: requests are executed strictly in arrival order and one at a time (a blocking get
  * suspends everything behind it); a connection executes for at most TURN_BUDGET_MS per
- * event-loop turn (then the rest of its pipelined requests wait for a later turn, so one client's
- * burst can't stall the others); replies that are ready leave in one socket write per turn, and
+ * event-loop turn, and all of them together for at most the turn's budget (turn_scheduler.ts;
+ * then the rest of its pipelined requests wait for a later round, so no client's burst, nor
+ * many clients' bursts, can stall the others); replies that are ready leave in one socket write per turn, and
  * a STORED waits (with everything behind it) for the journal write that covers it; reading
  * pauses while the reply backlog (replies ready, and replies waiting for a journal write) is over
  * HIGH_WATER, so neither a client that doesn't read nor a stuck journal makes the server buffer
@@ -23,6 +24,7 @@ import { Outbox } from "./outbox.ts";
 import { line, serverError } from "./replies.ts";
 import type { BudgetReader } from "./request_budget.ts";
 import { RequestParser } from "./request_parser.ts";
+import { later, turnDeadline } from "./turn_scheduler.ts";
 
 /** Reply bytes queued for a client before we stop reading its requests. */
 const HIGH_WATER = 4 * 1024 * 1024;
@@ -31,6 +33,8 @@ const MAX_BUFFERED_WHILE_WAITING = 1024 * 1024;
 /** How long one connection executes requests in one event-loop turn. */
 const TURN_BUDGET_MS = 5;
 export const MAX_LINE_LENGTH = 8192;
+/** A command line longer than this (a get of many keys) is heavy: once the turn is spent it waits for a round. */
+const LIGHT_LINE_BYTES = 256;
 
 /** The part of a Bun socket a connection uses (a test can supply its own). */
 export interface ClientSocket {
@@ -143,8 +147,13 @@ export class Connection implements Session, BudgetReader {
   /** Executes buffered requests until input runs out, something must wait or the turn's budget is spent, then writes. */
   private process(): void {
     if (this.processing || this.closed) return;
+    if (this.behind) {
+      // Its turn comes in a later round (turn_scheduler.ts); meanwhile what arrives is only counted.
+      this.updateReadPause();
+      return;
+    }
     this.processing = true;
-    const until = performance.now() + TURN_BUDGET_MS;
+    const until = Math.min(performance.now() + TURN_BUDGET_MS, turnDeadline());
     try {
       // Each round ends when input runs out, a command waits, the budget is spent, or the
       // replies pile up; in the last case the replies are written and, if the socket took them,
@@ -159,11 +168,15 @@ export class Connection implements Session, BudgetReader {
     this.writeOut();
   }
 
-  /** Runs frames until there are none, one can't run now or `until` passed; true if stopped by the backlog. */
+  /**
+   * Runs frames until there are none, one can't run now or `until` passed; true if stopped by the
+   * backlog. Past `until` the first frame still runs unless it is a long line (see
+   * turn_scheduler.ts): that one waits for the connection's round.
+   */
   private executeBuffered(until: number): boolean {
-    while (!this.suspended && !this.closing) {
+    for (let first = true; !this.suspended && !this.closing; first = false) {
       if (this.outbox.backlog >= HIGH_WATER) return true;
-      if (performance.now() >= until) {
+      if (performance.now() >= until && (!first || this.parser.nextLineLongerThan(LIGHT_LINE_BYTES))) {
         this.continueLater();
         return false;
       }
@@ -179,11 +192,11 @@ export class Connection implements Session, BudgetReader {
     return false;
   }
 
-  /** The turn's budget is spent: the rest waits for a later turn. */
+  /** The turn's budget is spent: the rest waits for a later round (turn_scheduler.ts). */
   private continueLater(): void {
     if (this.behind) return;
     this.behind = true;
-    setImmediate(() => {
+    later(() => {
       this.behind = false;
       this.process();
     });

@@ -104,6 +104,11 @@ export class RequestParser {
     this.buffered += chunk.length;
   }
 
+  /** Whether the next request is a complete command line longer than `bytes` (a look without parsing it). */
+  nextLineLongerThan(bytes: number): boolean {
+    return !this.failed && this.block === null && this.findNewline() > bytes;
+  }
+
   next(): Frame | null {
     if (this.failed) return null;
     if (this.block !== null) return this.readBlock(this.block);

@@ -10,6 +10,7 @@ import type { ServerContext } from "../../src/server/context.ts";
 import { MemoryPacer } from "../../src/server/memory_pacer.ts";
 import { RequestBudget } from "../../src/server/request_budget.ts";
 import { ServerStats } from "../../src/server/stats.ts";
+import { turnDeadline } from "../../src/server/turn_scheduler.ts";
 
 /** A socket that records what the connection asks of it, and takes at most `room` bytes in all. */
 class RecordingSocket implements ClientSocket {
@@ -120,11 +121,49 @@ describe("Connection backlog", () => {
       queues.maintainJournals(); // the retry writes and syncs: the first reply, then the rest, go out
       await new Promise<void>((resolve) => setImmediate(resolve));
       expect(socket.written).toBeGreaterThan(0);
+      // The buffered gets run over a few turns (turn_scheduler.ts), then reading resumes.
+      for (let turn = 0; turn < 10_000 && socket.paused; turn++) await new Promise<void>((resolve) => setImmediate(resolve));
       expect(socket.paused).toBe(false);
       connection.onClose();
       queues.close();
     } finally {
       faults.uninstall();
     }
+  });
+});
+
+describe("Connection turns", () => {
+  const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+  test("once the turn's budget is spent, busy connections and heavy requests wait for a later round, a light new request is served at once", async () => {
+    const queues = QueueCollection.load(configFor(tempDir()));
+    const session = { ...ctx, queues } as unknown as ServerContext;
+    const busySockets = [new RecordingSocket(), new RecordingSocket()];
+    const busy = busySockets.map((socket) => new Connection(socket, session, 0, 1 << 20));
+    const pipelined = 200_000;
+    for (const connection of busy) connection.onData(bytes("get q\r\n".repeat(pipelined)));
+    for (const socket of busySockets) expect(socket.written).toBeLessThan(pipelined * 5); // each left requests over
+    while (performance.now() < turnDeadline()); // the rest of this turn goes to other work
+
+    const fresh = new RecordingSocket();
+    new Connection(fresh, session, 0, 1 << 20).onData(bytes("get q\r\n"));
+    expect(fresh.written).toBe(5); // END, in the turn it arrived
+    const heavy = new RecordingSocket();
+    new Connection(heavy, session, 0, 1 << 20).onData(bytes(`get ${"q ".repeat(200)}\r\n`));
+    expect(heavy.written).toBe(0); // a get of many keys waits for its round
+
+    const before = busySockets[0]!.written;
+    busy[0]!.onData(bytes("get q\r\n"));
+    expect(busySockets[0]!.written).toBe(before); // its requests wait for its round, in order
+
+    let rounds = 0;
+    while (busySockets.some((socket) => socket.written < pipelined * 5) && rounds < 100_000) {
+      await nextTurn();
+      rounds++;
+    }
+    expect(busySockets.map((socket) => socket.written)).toEqual([(pipelined + 1) * 5, pipelined * 5]);
+    expect(heavy.written).toBe(5);
+    expect(rounds).toBeGreaterThan(1);
+    queues.close();
   });
 });

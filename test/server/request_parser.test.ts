@@ -32,6 +32,20 @@ describe("RequestParser", () => {
     expect(p.bufferedBytes).toBe(0);
   });
 
+  test("nextLineLongerThan looks at the next complete command line without consuming it", () => {
+    const p = parser();
+    p.push(bytes(`get ${"k ".repeat(20)}\r\nset q 0 0 300\r\n`));
+    expect(p.nextLineLongerThan(40)).toBe(true);
+    expect(p.nextLineLongerThan(100)).toBe(false);
+    expect(p.next()).toMatchObject({ kind: "line", command: "get" });
+    expect(p.nextLineLongerThan(10)).toBe(true); // the set header
+    expect(p.next()).toBeNull(); // its data block hasn't arrived
+    expect(p.nextLineLongerThan(0)).toBe(false); // a data block is no command line
+    p.push(bytes(`${"x".repeat(300)}\r\nget q`));
+    expect(p.next()).toMatchObject({ kind: "set", key: "q" });
+    expect(p.nextLineLongerThan(0)).toBe(false); // not complete yet
+  });
+
   test("gives the same frames however the stream is split", () => {
     for (let cut = 0; cut <= PIPELINE.length; cut++) {
       const p = parser();
