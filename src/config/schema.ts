@@ -11,6 +11,10 @@ import { describeSyncPolicy } from "../journal/sync_policy.ts";
 import { LOG_LEVELS, type LogLevel } from "../log.ts";
 import * as v from "./values.ts";
 
+/** Which peers may run the administrative commands (`admin_commands`). */
+export const ADMIN_COMMAND_POLICIES = ["loopback", "all", "none"] as const;
+export type AdminCommandPolicy = (typeof ADMIN_COMMAND_POLICIES)[number];
+
 export interface QueueConfig {
   readonly maxItems: number;
   readonly maxSize: number;
@@ -34,6 +38,7 @@ export interface ServerConfig {
   readonly maxConnections: number;
   readonly maxRequestSize: number;
   readonly maxPendingRequestBytes: number;
+  readonly adminCommands: AdminCommandPolicy;
   readonly logLevel: LogLevel;
   readonly logFile: string | null;
   readonly adminHost: string;
@@ -99,6 +104,13 @@ export const SERVER_KEYS: readonly KeySpec<ServerConfig>[] = [
     v.size(true),
     '"256MiB"',
     "Request bytes held for all clients at once (sets still arriving, requests not yet run); past it, clients sending big requests wait until memory is given back.",
+  ),
+  key(
+    "admin_commands",
+    "adminCommands",
+    v.oneOf(ADMIN_COMMAND_POLICIES),
+    '"loopback"',
+    'Who may run shutdown, reload, delete, flush, flush_all and status: "loopback" (clients on 127.0.0.0/8 or ::1), "all" or "none".',
   ),
   key("log_level", "logLevel", v.oneOf(LOG_LEVELS), '"info"', "Least severe log level written: debug, info, warn or error."),
   key("log_file", "logFile", v.optional(v.text), '""', "Append the log to this file instead of stderr (empty = stderr)."),
