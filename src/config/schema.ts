@@ -39,6 +39,7 @@ export interface ServerConfig {
   readonly maxRequestSize: number;
   readonly maxPendingRequestBytes: number;
   readonly adminCommands: AdminCommandPolicy;
+  readonly authFile: string | null;
   readonly logLevel: LogLevel;
   readonly logFile: string | null;
   readonly adminHost: string;
@@ -111,6 +112,13 @@ export const SERVER_KEYS: readonly KeySpec<ServerConfig>[] = [
     v.oneOf(ADMIN_COMMAND_POLICIES),
     '"loopback"',
     'Who may run shutdown, reload, delete, flush, flush_all and status: "loopback" (clients on 127.0.0.0/8 or ::1), "all" or "none".',
+  ),
+  key(
+    "auth_file",
+    "authFile",
+    v.optional(v.text),
+    '""',
+    "A file of user:password lines; when set, a client must authenticate before any other command (empty = no authentication).",
   ),
   key("log_level", "logLevel", v.oneOf(LOG_LEVELS), '"info"', "Least severe log level written: debug, info, warn or error."),
   key("log_file", "logFile", v.optional(v.text), '""', "Append the log to this file instead of stderr (empty = stderr)."),

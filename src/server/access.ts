@@ -1,17 +1,24 @@
 /**
- * Who may do what on a connection: the administrative commands a peer may run
- * (`admin_commands`).
+ * Who may do what on a connection: authentication against the auth file (`auth_file`), done the
+ * way memcached's text protocol does it (`memcached -Y`), and the administrative commands a peer
+ * may run (`admin_commands`).
  *
- * Invariants: an administrative command runs only if the policy in force admits the peer's
- * address; every one that runs is logged at info with the peer's address before it runs; a
- * refused one changes nothing, is logged, and is answered `CLIENT_ERROR <command> is not allowed
- * from <address>` (unless it asked for noreply). The policy is read at every command, so a reload
- * takes effect at once on every connection.
+ * Invariants: while an auth file is in force, a connection runs nothing until it has
+ * authenticated, with a first `set <any key> <flags> <exptime> <bytes>` whose data is
+ * `<user> <password>`, as a user the file (as last read) still lists; everything else gets
+ * `CLIENT_ERROR unauthenticated`, and a failed attempt is answered
+ * `CLIENT_ERROR authentication failure` and closes the connection. Until then its requests are
+ * held to MAX_AUTH_REQUEST_BYTES, so a stranger can't make the server buffer a large `set`.
+ * An administrative command runs only if the policy in force admits the peer's address; every
+ * one that runs is logged at info with the peer's address before it runs; a refused one changes
+ * nothing, is logged, and is answered `CLIENT_ERROR <command> is not allowed from <address>`
+ * (unless it asked for noreply). Both are checked at every command, so a reload (a new policy,
+ * an auth file added, a user removed) takes effect at once on every connection.
  */
 import { isIPv4, isIPv6 } from "node:net";
 import { log } from "../log.ts";
 import type { ServerContext, Session } from "./context.ts";
-import { clientError } from "./replies.ts";
+import { STORED, clientError } from "./replies.ts";
 import type { Frame } from "./request_parser.ts";
 
 /**
@@ -20,14 +27,36 @@ import type { Frame } from "./request_parser.ts";
  */
 export const ADMIN_COMMANDS: ReadonlySet<string> = new Set(["shutdown", "reload", "delete", "flush", "flush_all", "status"]);
 
+/**
+ * The largest request a connection may send before it has authenticated: the `set` that carries
+ * `<user> <password>` (memcached's limit for the same token).
+ */
+export const MAX_AUTH_REQUEST_BYTES = 16384;
+
+const UNAUTHENTICATED = clientError("unauthenticated");
+const AUTHENTICATION_FAILURE = clientError("authentication failure");
+
 /** What access control remembers about one connection. */
 export interface AccessState {
+  /** The user this connection authenticated as, or null. */
+  user: string | null;
   /** Refusals so far: only the first is logged at warn, so a client can't flood the log. */
   refusals: number;
 }
 
 export function newAccessState(): AccessState {
-  return { refusals: 0 };
+  return { user: null, refusals: 0 };
+}
+
+/** Whether `session` may run commands: no auth file is in force, or it still lists the session's user. */
+export function isAuthenticated(session: Session, ctx: ServerContext): boolean {
+  const credentials = ctx.credentials();
+  return credentials === null || (session.access.user !== null && credentials.has(session.access.user));
+}
+
+/** The largest request `session` may send next: `maxRequestSize` once it has authenticated. */
+export function maxRequestSizeFor(session: Session, ctx: ServerContext, maxRequestSize: number): number {
+  return isAuthenticated(session, ctx) ? maxRequestSize : Math.min(maxRequestSize, MAX_AUTH_REQUEST_BYTES);
 }
 
 /** A frame that reached the command layer (fatal frames close the connection before it). */
@@ -38,17 +67,40 @@ export type CommandFrame = Exclude<Frame, { kind: "fatal" }>;
  * Never throws.
  */
 export function admit(frame: CommandFrame, session: Session, ctx: ServerContext): boolean {
+  if (!isAuthenticated(session, ctx)) {
+    authenticate(frame, session, ctx);
+    return false;
+  }
   if (frame.kind !== "line" || !ADMIN_COMMANDS.has(frame.command)) return true;
   const request = printable([frame.command, ...frame.args].join(" "));
   const policy = ctx.config().server.adminCommands;
   if (policy === "all" || (policy === "loopback" && isLoopbackAddress(session.peer))) {
-    log.info(`admin command '${request}' from ${session.peer}`);
+    log.info(`admin command '${request}' from ${describePeer(session)}`);
     return true;
   }
   const level = session.access.refusals++ === 0 ? "warn" : "debug";
-  log[level](`refused admin command '${request}' from ${session.peer} (admin_commands = "${policy}")`);
+  log[level](`refused admin command '${request}' from ${describePeer(session)} (admin_commands = "${policy}")`);
   if (frame.args[frame.args.length - 1] !== "noreply") session.outbox.push(clientError(`${frame.command} is not allowed from ${session.peer}`));
   return false;
+}
+
+/**
+ * Handles a frame from a connection that hasn't authenticated: a `set` is an attempt (its key,
+ * flags and exptime are ignored), anything else is refused. A failed attempt closes the
+ * connection once the reply is written. A successful one is answered STORED, unless it asked
+ * for noreply (pymemcache sends its sets with noreply by default).
+ */
+function authenticate(frame: CommandFrame, session: Session, ctx: ServerContext): void {
+  if (frame.kind !== "set") return session.outbox.push(UNAUTHENTICATED);
+  const user = ctx.credentials()?.check(frame.data) ?? null;
+  if (user === null) {
+    log.warn(`authentication failure from ${session.peer}; connection closed`);
+    session.outbox.push(AUTHENTICATION_FAILURE);
+    return session.quit();
+  }
+  session.access.user = user;
+  log.debug(`${session.peer} authenticated as '${user}'`);
+  if (!frame.noreply) session.outbox.push(STORED);
 }
 
 /**
@@ -69,6 +121,11 @@ export function isLoopbackAddress(address: string): boolean {
   if (canonical === "::1") return true;
   const mapped = /^::ffff:([0-9a-f]{1,4}):[0-9a-f]{1,4}$/.exec(canonical);
   return mapped !== null && parseInt(mapped[1]!, 16) >> 8 === 127;
+}
+
+/** The peer's address, and its user if it authenticated as one. */
+function describePeer(session: Session): string {
+  return session.access.user === null ? session.peer : `${session.peer} (user '${session.access.user}')`;
 }
 
 /** `text` safe for one log line: control and non-ASCII characters as \xNN, at most 200 of them. */

@@ -17,7 +17,7 @@ import type { Item } from "../journal/item.ts";
 import { errorText } from "../errors.ts";
 import { log } from "../log.ts";
 import type { PersistentQueue } from "../queue/persistent_queue.ts";
-import { newAccessState } from "./access.ts";
+import { maxRequestSizeFor, newAccessState } from "./access.ts";
 import { execute } from "./commands.ts";
 import type { ServerContext, Session } from "./context.ts";
 import { Outbox } from "./outbox.ts";
@@ -65,7 +65,7 @@ export class Connection implements Session, BudgetReader {
     private readonly socket: ClientSocket,
     private readonly ctx: ServerContext,
     private readonly idleSeconds: number,
-    maxRequestSize: number,
+    private readonly maxRequestSize: number,
   ) {
     this.peer = socket.remoteAddress;
     this.outbox = new Outbox(socket, () => this.replyReady());
@@ -173,6 +173,7 @@ export class Connection implements Session, BudgetReader {
         this.continueLater();
         return false;
       }
+      this.parser.maxRequestSize = maxRequestSizeFor(this, this.ctx, this.maxRequestSize);
       const frame = this.parser.next();
       if (frame === null) return false;
       if (frame.kind === "fatal") {

@@ -37,6 +37,7 @@ function serverContext(config: KestrelConfig) {
     requestBudget: new RequestBudget(() => Infinity),
     version: "test",
     config: () => config,
+    credentials: () => null,
     reload: () => (calls.reload++, null),
     shutdown: () => void calls.shutdown++,
   };

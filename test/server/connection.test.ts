@@ -13,7 +13,7 @@ import { RequestBudget } from "../../src/server/request_budget.ts";
 import { ServerStats } from "../../src/server/stats.ts";
 
 // Writing replies touches only the counters; nothing here reaches the queues.
-const ctx = { stats: new ServerStats(), pacer: new MemoryPacer(), requestBudget: new RequestBudget(() => Infinity) } as unknown as ServerContext;
+const ctx = { stats: new ServerStats(), pacer: new MemoryPacer(), requestBudget: new RequestBudget(() => Infinity), credentials: () => null } as unknown as ServerContext;
 
 describe("Connection idle timeout", () => {
   test("timeout = 0 turns the socket's own idle timer off (Bun closes idle sockets at 120 s by default)", () => {
