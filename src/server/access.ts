@@ -104,6 +104,16 @@ function authenticate(frame: CommandFrame, session: Session, ctx: ServerContext)
 }
 
 /**
+ * The warning for a server listening on `host` with no auth file, if that lets other machines in;
+ * null otherwise. (Redis refuses them outright in that case, its protected mode; here the
+ * operator chose the address, so it is said, not overruled.)
+ */
+export function exposureWarning(host: string, port: number, hasAuthFile: boolean): string | null {
+  if (hasAuthFile || isLoopbackAddress(host)) return null;
+  return `listening on ${host} with no auth_file: anyone who can reach port ${port} can read, take and add items on every queue (docs/security.md)`;
+}
+
+/**
  * Whether `address` is a loopback address: 127.0.0.0/8 or ::1, in any spelling, including an
  * IPv4 loopback address mapped into IPv6 (`::ffff:127.0.0.1`, as a dual-stack listener reports
  * it); also the name `localhost`. Anything else, including a name, is not.

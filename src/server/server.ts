@@ -19,6 +19,7 @@ import { errorText } from "../errors.ts";
 import { flushJournals } from "../journal/flush_scheduler.ts";
 import { discardLogTarget, log, openLogTarget, useLogTarget } from "../log.ts";
 import { QueueCollection } from "../queue/queue_collection.ts";
+import { exposureWarning } from "./access.ts";
 import { startAdminHttp } from "./admin_http.ts";
 import { readAuthFile, type Credentials } from "./auth_file.ts";
 import { Connection } from "./connection.ts";
@@ -88,6 +89,8 @@ export class KestrelServer {
     const server = new KestrelServer(config, loadCredentials(config), options);
     log.info(`kestrel ${options.version} listening on ${server.hostname}:${server.port}, queues in ${config.server.queuePath}`);
     logCredentials(config, server.credentials);
+    const exposure = exposureWarning(server.hostname, server.port, server.credentials !== null);
+    if (exposure !== null) log.warn(exposure);
     if (server.admin !== null) log.info(`admin HTTP on http://${server.admin.hostname}:${server.admin.port} (/health, /stats.json, /metrics)`);
     return server;
   }

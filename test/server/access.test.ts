@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import type { KestrelConfig } from "../../src/config/load.ts";
 import { QueueCollection } from "../../src/queue/queue_collection.ts";
-import { isLoopbackAddress } from "../../src/server/access.ts";
+import { exposureWarning, isLoopbackAddress } from "../../src/server/access.ts";
 import { Connection } from "../../src/server/connection.ts";
 import type { ServerContext } from "../../src/server/context.ts";
 import { MemoryPacer } from "../../src/server/memory_pacer.ts";
@@ -24,6 +24,17 @@ describe("isLoopbackAddress", () => {
       expect(isLoopbackAddress(address)).toBe(false);
     }
   });
+});
+
+test("listening beyond loopback with no auth file is warned about at start", () => {
+  expect(exposureWarning("0.0.0.0", 22133, false)).toBe(
+    "listening on 0.0.0.0 with no auth_file: anyone who can reach port 22133 can read, take and add items on every queue (docs/security.md)",
+  );
+  expect(exposureWarning("10.0.4.2", 22133, false)).toStartWith("listening on 10.0.4.2 with no auth_file");
+  expect(exposureWarning("::", 22133, false)).not.toBeNull();
+  expect(exposureWarning("0.0.0.0", 22133, true)).toBeNull();
+  expect(exposureWarning("127.0.0.1", 22133, false)).toBeNull();
+  expect(exposureWarning("::1", 22133, false)).toBeNull();
 });
 
 /** A server context over real queues whose shutdown and reload only count their calls. */
