@@ -29,6 +29,7 @@ import { Listener } from "./listener.ts";
 import { MemoryPacer } from "./memory_pacer.ts";
 import { serverError } from "./replies.ts";
 import { RequestBudget } from "./request_budget.ts";
+import { takeSnapshot } from "./snapshot.ts";
 import { ServerStats } from "./stats.ts";
 
 /** How long a stopping server waits for clients to take their last replies. */
@@ -180,7 +181,7 @@ export class KestrelServer {
     const { adminHost, adminPort } = this.config.server;
     if (adminPort === null) return null;
     try {
-      return startAdminHttp(() => this.ctx, adminHost, adminPort);
+      return startAdminHttp(() => takeSnapshot(this.ctx), adminHost, adminPort);
     } catch (error) {
       throw listenError("admin_port", adminHost, adminPort, error);
     }
