@@ -11,12 +11,14 @@
  * held to MAX_AUTH_REQUEST_BYTES, so a stranger can't make the server buffer a large `set`.
  * An administrative command runs only if the policy in force admits the peer's address; every
  * one that runs is logged at info with the peer's address before it runs; a refused one changes
- * nothing, is logged, and is answered `CLIENT_ERROR <command> is not allowed from <address>`
- * (unless it asked for noreply). Both are checked at every command, so a reload (a new policy,
- * an auth file added, a user removed) takes effect at once on every connection.
+ * nothing, is logged (repeats counted, not repeated), and is answered
+ * `CLIENT_ERROR <command> is not allowed from <address>` (unless it asked for noreply). Both are
+ * checked at every command, so a reload (a new policy, an auth file added, a user removed) takes
+ * effect at once on every connection.
  */
 import { isIPv4, isIPv6 } from "node:net";
 import { log } from "../log.ts";
+import { RepeatedLog } from "../repeated_log.ts";
 import type { ServerContext, Session } from "./context.ts";
 import { STORED, clientError } from "./replies.ts";
 import type { Frame } from "./request_parser.ts";
@@ -36,16 +38,20 @@ export const MAX_AUTH_REQUEST_BYTES = 16384;
 const UNAUTHENTICATED = clientError("unauthenticated");
 const AUTHENTICATION_FAILURE = clientError("authentication failure");
 
+/**
+ * Refusals and failed logins, at warn: the first from each address (and command) is written,
+ * repeats are counted every 10 s, so a client retrying in a loop can't flood the log.
+ */
+const refusals = new RepeatedLog();
+
 /** What access control remembers about one connection. */
 export interface AccessState {
   /** The user this connection authenticated as, or null. */
   user: string | null;
-  /** Refusals so far: only the first is logged at warn, so a client can't flood the log. */
-  refusals: number;
 }
 
 export function newAccessState(): AccessState {
-  return { user: null, refusals: 0 };
+  return { user: null };
 }
 
 /** Whether `session` may run commands: no auth file is in force, or it still lists the session's user. */
@@ -78,8 +84,7 @@ export function admit(frame: CommandFrame, session: Session, ctx: ServerContext)
     log.info(`admin command '${request}' from ${describePeer(session)}`);
     return true;
   }
-  const level = session.access.refusals++ === 0 ? "warn" : "debug";
-  log[level](`refused admin command '${request}' from ${describePeer(session)} (admin_commands = "${policy}")`);
+  refusals.note(`admin ${session.peer} ${frame.command}`, `refused admin command '${request}' from ${describePeer(session)} (admin_commands = "${policy}")`);
   if (frame.args[frame.args.length - 1] !== "noreply") session.outbox.push(clientError(`${frame.command} is not allowed from ${session.peer}`));
   return false;
 }
@@ -94,7 +99,7 @@ function authenticate(frame: CommandFrame, session: Session, ctx: ServerContext)
   if (frame.kind !== "set") return session.outbox.push(UNAUTHENTICATED);
   const user = ctx.credentials()?.check(frame.data) ?? null;
   if (user === null) {
-    log.warn(`authentication failure from ${session.peer}; connection closed`);
+    refusals.note(`auth ${session.peer}`, `authentication failure from ${session.peer}; connection closed`);
     session.outbox.push(AUTHENTICATION_FAILURE);
     return session.quit();
   }

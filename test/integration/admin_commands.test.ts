@@ -43,6 +43,15 @@ test('admin_commands = "none" refuses them to everyone, changes nothing and logs
   await server.waitForLog(/WARN  refused admin command 'flush jobs' from 127\.0\.0\.1 \(admin_commands = "none"\)\n/, mark);
   expect(await c.get("jobs/peek")).toBe("x");
 
+  // A client retrying on new connections doesn't flood the log: repeats are counted, not written.
+  for (let i = 0; i < 20; i++) {
+    const again = await server.client();
+    expect(await again.call("flush_all")).toBe("CLIENT_ERROR flush_all is not allowed from 127.0.0.1");
+    again.close();
+  }
+  expect(await c.call("version")).toMatch(/^VERSION /);
+  expect(server.output.slice(mark).match(/refused admin command 'flush_all' from 127\.0\.0\.1 \(admin_commands = "none"\)\n/g)).toHaveLength(1);
+
   // The policy is read at every command: a reload by signal (a local operator) lifts it at once.
   writeFileSync(configPath, 'admin_commands = "loopback"\n');
   const reloaded = server.output.length;
