@@ -44,6 +44,11 @@ const AUTHENTICATION_FAILURE = clientError("authentication failure");
  */
 const refusals = new RepeatedLog();
 
+/** Writes the repeats of refusals and failed logins not yet reported; the server calls it at its stop. */
+export function reportRefusals(): void {
+  refusals.report();
+}
+
 /** What access control remembers about one connection. */
 export interface AccessState {
   /** The user this connection authenticated as, or null. */

@@ -19,7 +19,7 @@ import { errorText } from "../errors.ts";
 import { flushJournals } from "../journal/flush_scheduler.ts";
 import { discardLogTarget, log, openLogTarget, useLogTarget } from "../log.ts";
 import { QueueCollection } from "../queue/queue_collection.ts";
-import { exposureWarning } from "./access.ts";
+import { exposureWarning, reportRefusals } from "./access.ts";
 import { startAdminHttp } from "./admin_http.ts";
 import { readAuthFile, type Credentials } from "./auth_file.ts";
 import { Connection } from "./connection.ts";
@@ -173,6 +173,7 @@ export class KestrelServer {
     for (const connection of this.connections) connection.onClose();
     this.queues.close();
     this.listener.stop(true);
+    reportRefusals();
     log.info("stopped");
     this.resolveStopped();
   }
