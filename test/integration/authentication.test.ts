@@ -69,6 +69,32 @@ describe("authentication", () => {
     c.close();
   });
 
+  test("a client sending what memcached -Y clients send (any key, flags and exptime) authenticates; the login stores nothing", async () => {
+    // The wire session of memcached's own t/ascii-auth.t, byte for byte where Kestrel agrees
+    // (it closes the connection on a failed login, so that step is in the test below): two
+    // sockets log in as two users, then store and read as usual.
+    const first = await server.client();
+    const second = await server.client();
+    await first.send("set foo 0 0 12\r\nalice s3cret\r\n");
+    expect(await first.readLine()).toBe("STORED");
+    await second.send("set anything 42 3600 26\r\ncarol pass word:with colon\r\n");
+    expect(await second.readLine()).toBe("STORED");
+    await first.send("set toast 0 0 2\r\nhi\r\nget toast\r\n");
+    expect(await first.readLine()).toBe("STORED");
+    expect(await first.readLine()).toBe("VALUE toast 0 2");
+    expect(await first.readLine()).toBe("hi");
+    expect(await first.readLine()).toBe("END");
+    await second.send("set toast2 0 0 2\r\nho\r\nget toast2\r\n");
+    expect(await second.readLine()).toBe("STORED");
+    expect(await second.readLine()).toBe("VALUE toast2 0 2");
+    expect(await second.readLine()).toBe("ho");
+    expect(await second.readLine()).toBe("END");
+    const queues = [...(await first.stats()).keys()].filter((key) => /^queue_(foo|anything)_/.test(key));
+    expect(queues).toEqual([]);
+    first.close();
+    second.close();
+  });
+
   test("a bad one is answered CLIENT_ERROR authentication failure, logged once however often, and the connection closed", async () => {
     const mark = server.output.length;
     for (const token of ["alice wrong", "alice s3cret ", "mallory s3cret", "alice", "carol pass word"]) {
