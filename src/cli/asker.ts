@@ -20,6 +20,7 @@ export interface Asker {
   select<T extends string>(message: string, choices: readonly Choice<T>[], initial: T): Promise<Answer<T>>;
   confirm(message: string, initial: boolean): Promise<Answer<boolean>>;
   note(message: string, title: string): void;
+  warn(message: string): void;
   outro(message: string): void;
   cancel(message: string): void;
 }
@@ -60,6 +61,7 @@ export const clackAsker: Asker = {
     return clack.isCancel(answer) ? CANCELLED : answer;
   },
   note: (message, title) => clack.note(message, title),
+  warn: (message) => clack.log.warn(message),
   outro: (message) => clack.outro(message),
   cancel: (message) => clack.cancel(message),
 };

@@ -3,12 +3,16 @@
  *
  * Nothing is written until the last answer is confirmed: a cancel (Ctrl-C) at any point leaves
  * the disk as it was. The queue directory is only checked while asking (it must be creatable and
- * writable); it is created, and proved writable, when the config is written.
+ * writable); it is created, and proved writable, when the config is written. Listening is on
+ * this machine only unless the user picks otherwise; then an auth file is offered, and a warning
+ * given if there is none.
  */
 import { accessSync, constants, existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { renderConfig, tomlString } from "../config/render.ts";
 import * as v from "../config/values.ts";
+import { isLoopbackAddress } from "../server/access.ts";
+import { readAuthFile } from "../server/auth_file.ts";
 import { VERSION } from "../version.ts";
 import { CANCELLED, clackAsker, withTerminal, type Answer, type Asker } from "./asker.ts";
 import { EXIT_HANGUP } from "./usage.ts";
@@ -43,6 +47,17 @@ function creatableDirectory(path: string): string | undefined {
   }
 }
 
+/** Where `path` (relative to `configDir`) is a valid auth file, or empty (none); an error message if not. */
+function authFileOrNone(configDir: string, path: string): string | undefined {
+  if (path.trim() === "") return undefined;
+  try {
+    readAuthFile(resolve(configDir, path));
+    return undefined;
+  } catch (error) {
+    return (error as Error).message;
+  }
+}
+
 /** Runs the setup on the terminal (clack); exits 129 if the terminal goes away meanwhile. */
 export function setupOnTerminal(configPath: string): Promise<boolean> {
   return withTerminal(
@@ -51,14 +66,44 @@ export function setupOnTerminal(configPath: string): Promise<boolean> {
   );
 }
 
+/**
+ * Where to listen, and, beyond this machine, the auth file (none is allowed, with a warning).
+ * Throws Cancelled.
+ */
+async function askWhereToListen(asker: Asker, configDir: string): Promise<{ host: string; listenPort: string; authFile: string }> {
+  const listen = given(
+    await asker.select(
+      "Listen for memcache clients on",
+      [
+        { value: "loopback", label: "this machine only", hint: "127.0.0.1; clients on other machines can't connect" },
+        { value: "all", label: "all interfaces", hint: "0.0.0.0; anyone who can reach the port" },
+        { value: "address", label: "one address", hint: "an address of this machine" },
+      ],
+      "loopback",
+    ),
+  );
+  const host = listen === "loopback" ? "127.0.0.1" : listen === "all" ? "0.0.0.0" : given(await asker.text("Address to listen on", "", nonEmpty));
+  const listenPort = given(await asker.text("Port", "22133", port));
+  if (isLoopbackAddress(host)) return { host, listenPort, authFile: "" };
+  const authFile = given(
+    await asker.text("File of user:password lines clients must authenticate with (empty: none)", "", (value) => authFileOrNone(configDir, value)),
+  );
+  if (authFile === "") {
+    asker.warn(
+      `Without authentication anyone who can reach ${host}:${listenPort} can read, take and add items on every queue ` +
+        "(shutdown, reload, delete and flush stay limited to this machine). See docs/security.md.",
+    );
+  }
+  return { host, listenPort, authFile };
+}
+
 /** Asks the questions and writes `configPath`; false if the user cancelled (nothing written). */
 export async function runSetup(asker: Asker, configPath: string): Promise<boolean> {
   const configDir = dirname(resolve(configPath));
   asker.intro(`kestrel ${VERSION}: setup`);
   try {
     if (existsSync(configPath) && !given(await asker.confirm(`${configPath} exists. Replace it?`, false))) throw new Cancelled();
-    const host = given(await asker.text("Address to listen on for memcache clients", "0.0.0.0", nonEmpty));
-    const listenPort = given(await asker.text("Port", "22133", port));
+    const { host, listenPort, authFile } = await askWhereToListen(asker, configDir);
     const queuePath = given(
       await asker.text("Directory for the queues' journals", "kestrel-data", (value) => creatableDirectory(resolve(configDir, value))),
     );
@@ -94,6 +139,7 @@ export async function runSetup(asker: Asker, configPath: string): Promise<boolea
       sync_journal: tomlString(sync),
       max_memory_size: tomlString(memory),
     };
+    if (authFile !== "") chosen.auth_file = tomlString(authFile);
     if (adminPort !== null) chosen.admin_port = adminPort;
     asker.note(Object.entries(chosen).map(([key, value]) => `${key} = ${value}`).join("\n"), configPath);
     if (!given(await asker.confirm(`Write ${configPath}?`, true))) throw new Cancelled();

@@ -4,8 +4,8 @@
  * Any problem is one `ConfigError` whose message names the file, the key and what was expected.
  * Unknown keys are errors (a typo must not silently fall back to a default), and so is what cannot
  * work: values that round to zero, a max_journal_size below 1KiB (values.ts, schema.ts), a
- * move_expired_to that leads back to where it started. Relative paths in a file are resolved
- * against the file's directory.
+ * move_expired_to that leads back to where it started. Relative paths in a file (queue_path,
+ * log_file, auth_file) are resolved against the file's directory.
  */
 import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
@@ -65,7 +65,9 @@ export function parseConfig(text: string, file: string): KestrelConfig {
   }
   const server = { ...DEFAULT_SERVER_CONFIG, ...readKeys(table, SERVER_KEYS, "", fail) };
   const queuePath = resolve(dirname(file), server.queuePath);
-  const logFile = server.logFile === null ? null : resolve(dirname(file), server.logFile);
+  const relativeToFile = (path: string | null) => (path === null ? null : resolve(dirname(file), path));
+  const logFile = relativeToFile(server.logFile);
+  const authFile = relativeToFile(server.authFile);
   const queueDefaults = { ...DEFAULT_QUEUE_CONFIG, ...readKeys(table, QUEUE_KEYS, "", fail) };
 
   const queueOverrides = new Map<string, Partial<QueueConfig>>();
@@ -78,7 +80,7 @@ export function parseConfig(text: string, file: string): KestrelConfig {
     for (const k of Object.keys(keys)) if (!queueKeys.has(k)) fail(`queues.${name}.${k}`, "unknown queue key");
     queueOverrides.set(name, readKeys(keys, QUEUE_KEYS, `queues.${name}.`, fail));
   }
-  const config = { server: { ...server, queuePath, logFile }, queueDefaults, queueOverrides, file };
+  const config = { server: { ...server, queuePath, logFile, authFile }, queueDefaults, queueOverrides, file };
   checkMoveTargets(config, fail);
   return config;
 }

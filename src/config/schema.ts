@@ -11,6 +11,10 @@ import { describeSyncPolicy } from "../journal/sync_policy.ts";
 import { LOG_LEVELS, type LogLevel } from "../log.ts";
 import * as v from "./values.ts";
 
+/** Which peers may run the administrative commands (`admin_commands`). */
+export const ADMIN_COMMAND_POLICIES = ["loopback", "all", "none"] as const;
+export type AdminCommandPolicy = (typeof ADMIN_COMMAND_POLICIES)[number];
+
 export interface QueueConfig {
   readonly maxItems: number;
   readonly maxSize: number;
@@ -34,6 +38,8 @@ export interface ServerConfig {
   readonly maxConnections: number;
   readonly maxRequestSize: number;
   readonly maxPendingRequestBytes: number;
+  readonly adminCommands: AdminCommandPolicy;
+  readonly authFile: string | null;
   readonly logLevel: LogLevel;
   readonly logFile: string | null;
   readonly adminHost: string;
@@ -74,7 +80,7 @@ const milliseconds = v.duration("milliseconds", 1);
 const timerMilliseconds = v.duration("milliseconds", 1, v.MAX_TIMER_MS);
 
 export const SERVER_KEYS: readonly KeySpec<ServerConfig>[] = [
-  key("host", "host", v.text, '"0.0.0.0"', "Address to listen on for memcache clients."),
+  key("host", "host", v.text, '"127.0.0.1"', 'Address to listen on for memcache clients: "127.0.0.1" is this machine only, "0.0.0.0" every interface.'),
   key("port", "port", v.integer(0, 65535), "22133", "TCP port for memcache clients (0 picks a free port)."),
   key("queue_path", "queuePath", v.text, '"kestrel-data"', "Directory holding the journals; relative paths are relative to the config file."),
   key("timeout", "timeout", seconds, "0", "Close client connections idle this long (seconds, or a duration string); 0 = never."),
@@ -99,6 +105,20 @@ export const SERVER_KEYS: readonly KeySpec<ServerConfig>[] = [
     v.size(true),
     '"256MiB"',
     "Request bytes held for all clients at once (sets still arriving, requests not yet run); past it, clients sending big requests wait until memory is given back.",
+  ),
+  key(
+    "admin_commands",
+    "adminCommands",
+    v.oneOf(ADMIN_COMMAND_POLICIES),
+    '"loopback"',
+    'Who may run shutdown, reload, delete, flush, flush_all and status: "loopback" (clients on 127.0.0.0/8 or ::1), "all" or "none".',
+  ),
+  key(
+    "auth_file",
+    "authFile",
+    v.optional(v.text),
+    '""',
+    "A file of user:password lines; when set, a client must authenticate before any other command (empty = no authentication).",
   ),
   key("log_level", "logLevel", v.oneOf(LOG_LEVELS), '"info"', "Least severe log level written: debug, info, warn or error."),
   key("log_file", "logFile", v.optional(v.text), '""', "Append the log to this file instead of stderr (empty = stderr)."),

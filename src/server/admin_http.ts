@@ -2,12 +2,14 @@
  * The admin HTTP endpoint (Bun.serve; off unless admin_port is set): /health, /stats.json and
  * Prometheus /metrics, all read from one stats snapshot. A request that fails (a bug) gets a 500
  * and one log line, never Bun's page or a stack trace; the server goes on.
+ *
+ * Read-only by construction: it is handed a function that takes a snapshot and nothing else, so
+ * no request can change the server's state; any method but GET is answered 405.
  */
 import type { Server } from "bun";
 import { errorText } from "../errors.ts";
 import { log } from "../log.ts";
-import type { ServerContext } from "./context.ts";
-import { QUEUE_STAT_NAMES, takeSnapshot, type Snapshot } from "./snapshot.ts";
+import { QUEUE_STAT_NAMES, type Snapshot } from "./snapshot.ts";
 
 type MetricType = "gauge" | "counter";
 
@@ -51,8 +53,8 @@ const QUEUE_METRICS: Readonly<Record<string, readonly [string, MetricType, strin
   open_transactions: ["kestrel_queue_open_transactions", "gauge", "Items handed out by open and not yet closed."],
 };
 
-/** Binds the admin port; `context` is asked for on each request (the server binds before it has one). */
-export function startAdminHttp(context: () => ServerContext, hostname: string, port: number): Server<undefined> {
+/** Binds the admin port; `takeSnapshot` is called on each request (the server binds before it has its queues). */
+export function startAdminHttp(takeSnapshot: () => Snapshot, hostname: string, port: number): Server<undefined> {
   return Bun.serve({
     hostname,
     port,
@@ -60,7 +62,7 @@ export function startAdminHttp(context: () => ServerContext, hostname: string, p
     fetch(request) {
       const path = new URL(request.url).pathname;
       try {
-        return route(request.method, path, context());
+        return route(request.method, path, takeSnapshot);
       } catch (error) {
         log.error(`admin HTTP: internal error in ${request.method} ${path}: ${errorText(error)}`);
         return new Response("internal error\n", { status: 500 });
@@ -69,11 +71,11 @@ export function startAdminHttp(context: () => ServerContext, hostname: string, p
   });
 }
 
-function route(method: string, path: string, ctx: ServerContext): Response {
-  if (method !== "GET") return new Response("method not allowed\n", { status: 405 });
-  if (path === "/health") return health(takeSnapshot(ctx));
-  if (path === "/stats.json") return Response.json(statsJson(takeSnapshot(ctx)));
-  if (path === "/metrics") return new Response(metrics(takeSnapshot(ctx)), { headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" } });
+function route(method: string, path: string, takeSnapshot: () => Snapshot): Response {
+  if (method !== "GET") return new Response("method not allowed: this endpoint is read-only\n", { status: 405, headers: { allow: "GET" } });
+  if (path === "/health") return health(takeSnapshot());
+  if (path === "/stats.json") return Response.json(statsJson(takeSnapshot()));
+  if (path === "/metrics") return new Response(metrics(takeSnapshot()), { headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" } });
   return new Response("not found: try /health, /stats.json or /metrics\n", { status: 404 });
 }
 

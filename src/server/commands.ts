@@ -4,10 +4,11 @@
  */
 import { isValidQueueName } from "../queue_name.ts";
 import { QueueUnavailableError } from "../queue/queue_collection.ts";
+import { admit, type CommandFrame } from "./access.ts";
 import type { ServerContext, Session } from "./context.ts";
 import { handleGet } from "./get_command.ts";
 import type { OnFailure } from "./outbox.ts";
-import type { Frame, SetFrame } from "./request_parser.ts";
+import type { SetFrame } from "./request_parser.ts";
 import { dumpConfigReport, dumpStatsReport, statsReport } from "./reports.ts";
 import * as reply from "./replies.ts";
 
@@ -18,7 +19,8 @@ export function expiryFromExptime(exptime: number, now: number): number {
   return exptime < 1_000_000 ? now + exptime * 1000 : exptime * 1000;
 }
 
-export function execute(frame: Exclude<Frame, { kind: "fatal" }>, session: Session, ctx: ServerContext): void {
+export function execute(frame: CommandFrame, session: Session, ctx: ServerContext): void {
+  if (!admit(frame, session, ctx)) return;
   switch (frame.kind) {
     case "set":
       return handleSet(frame, session, ctx);

@@ -18,6 +18,7 @@ import type { Item } from "../journal/item.ts";
 import { errorText } from "../errors.ts";
 import { log } from "../log.ts";
 import type { PersistentQueue } from "../queue/persistent_queue.ts";
+import { maxRequestSizeFor, newAccessState } from "./access.ts";
 import { execute } from "./commands.ts";
 import type { ServerContext, Session } from "./context.ts";
 import { Outbox } from "./outbox.ts";
@@ -43,11 +44,15 @@ export interface ClientSocket {
   pause(): void;
   resume(): void;
   timeout(seconds: number): void;
+  /** The peer's IP address. */
+  readonly remoteAddress: string;
 }
 
 export class Connection implements Session, BudgetReader {
   readonly outbox: Outbox;
   readonly openItems = new Map<PersistentQueue, Item>();
+  readonly peer: string;
+  readonly access = newAccessState();
   private readonly parser: RequestParser;
   private suspended = false;
   private cancelWait: (() => void) | null = null;
@@ -64,8 +69,9 @@ export class Connection implements Session, BudgetReader {
     private readonly socket: ClientSocket,
     private readonly ctx: ServerContext,
     private readonly idleSeconds: number,
-    maxRequestSize: number,
+    private readonly maxRequestSize: number,
   ) {
+    this.peer = socket.remoteAddress;
     this.outbox = new Outbox(socket, () => this.replyReady());
     this.parser = new RequestParser(MAX_LINE_LENGTH, maxRequestSize);
     // Always set: Bun closes a socket idle for 120 s unless told otherwise, and 0 means never.
@@ -180,6 +186,7 @@ export class Connection implements Session, BudgetReader {
         this.continueLater();
         return false;
       }
+      this.parser.maxRequestSize = maxRequestSizeFor(this, this.ctx, this.maxRequestSize);
       const frame = this.parser.next();
       if (frame === null) return false;
       if (frame.kind === "fatal") {

@@ -6,6 +6,8 @@ import type { KestrelConfig } from "../config/load.ts";
 import type { Item } from "../journal/item.ts";
 import type { PersistentQueue } from "../queue/persistent_queue.ts";
 import type { QueueCollection } from "../queue/queue_collection.ts";
+import type { AccessState } from "./access.ts";
+import type { Credentials } from "./auth_file.ts";
 import type { MemoryPacer } from "./memory_pacer.ts";
 import type { RequestBudget } from "./request_budget.ts";
 import type { Outbox } from "./outbox.ts";
@@ -20,6 +22,8 @@ export interface ServerContext {
   readonly requestBudget: RequestBudget;
   readonly version: string;
   config(): KestrelConfig;
+  /** The users of the auth file in force, or null when clients need not authenticate. */
+  credentials(): Credentials | null;
   /** Re-reads the config file and applies it; returns an error message, or null on success. */
   reload(): string | null;
   /** Stops the server cleanly (the process exits once journals are closed). */
@@ -28,6 +32,10 @@ export interface ServerContext {
 
 export interface Session {
   readonly outbox: Outbox;
+  /** The client's IP address, as the socket reported it when the connection opened. */
+  readonly peer: string;
+  /** What access control keeps for this connection (access.ts). */
+  readonly access: AccessState;
   /** This connection's open (reliable-read) item per queue. */
   readonly openItems: Map<PersistentQueue, Item>;
   /** The current command finishes later: process nothing else until `resume`. */

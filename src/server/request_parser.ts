@@ -85,7 +85,8 @@ export class RequestParser {
 
   constructor(
     private readonly maxLineLength: number,
-    private readonly maxRequestSize: number,
+    /** The largest data block accepted; a connection may lower it for a while (access.ts). */
+    public maxRequestSize: number,
   ) {}
 
   /** Bytes received and not yet returned as frames. */

@@ -19,7 +19,9 @@ import { errorText } from "../errors.ts";
 import { flushJournals } from "../journal/flush_scheduler.ts";
 import { discardLogTarget, log, openLogTarget, useLogTarget } from "../log.ts";
 import { QueueCollection } from "../queue/queue_collection.ts";
+import { exposureWarning, reportRefusals } from "./access.ts";
 import { startAdminHttp } from "./admin_http.ts";
+import { readAuthFile, type Credentials } from "./auth_file.ts";
 import { Connection } from "./connection.ts";
 import type { ServerContext } from "./context.ts";
 import { ExpirySweep } from "./expiry_sweep.ts";
@@ -27,6 +29,7 @@ import { Listener } from "./listener.ts";
 import { MemoryPacer } from "./memory_pacer.ts";
 import { serverError } from "./replies.ts";
 import { RequestBudget } from "./request_budget.ts";
+import { takeSnapshot } from "./snapshot.ts";
 import { ServerStats } from "./stats.ts";
 
 /** How long a stopping server waits for clients to take their last replies. */
@@ -53,6 +56,7 @@ export class KestrelServer {
 
   private constructor(
     private config: KestrelConfig,
+    private credentials: Credentials | null,
     private readonly options: ServerOptions,
   ) {
     this.listener = this.listen();
@@ -73,6 +77,7 @@ export class KestrelServer {
       requestBudget: new RequestBudget(() => this.config.server.maxPendingRequestBytes),
       version: options.version,
       config: () => this.config,
+      credentials: () => this.credentials,
       reload: () => this.reload(),
       shutdown: () => void this.stop(),
     };
@@ -82,8 +87,11 @@ export class KestrelServer {
 
   /** Binds the ports, loads the queues and serves. Throws (one line) if any step fails. */
   static start(config: KestrelConfig, options: ServerOptions): KestrelServer {
-    const server = new KestrelServer(config, options);
+    const server = new KestrelServer(config, loadCredentials(config), options);
     log.info(`kestrel ${options.version} listening on ${server.hostname}:${server.port}, queues in ${config.server.queuePath}`);
+    logCredentials(config, server.credentials);
+    const exposure = exposureWarning(server.hostname, server.port, server.credentials !== null);
+    if (exposure !== null) log.warn(exposure);
     if (server.admin !== null) log.info(`admin HTTP on http://${server.admin.hostname}:${server.admin.port} (/health, /stats.json, /metrics)`);
     return server;
   }
@@ -113,16 +121,17 @@ export class KestrelServer {
   }
 
   /**
-   * Runs every step of applying `next` that can fail (reading the file was the first): opening the
-   * log file, then the queues' journal switches. If one fails, what the others prepared is undone
-   * and the error thrown. Otherwise returns the rest, which only swaps prepared state in and
-   * cannot fail.
+   * Runs every step of applying `next` that can fail (reading the file was the first): reading the
+   * auth file, opening the log file, then the queues' journal switches. If one fails, what the
+   * others prepared is undone and the error thrown. Otherwise returns the rest, which only swaps
+   * prepared state in and cannot fail.
    */
   private prepareReload(next: KestrelConfig): () => void {
     const before = this.config.server;
     const after = next.server;
     const fixed = { host: before.host, port: before.port, queuePath: before.queuePath, adminHost: before.adminHost, adminPort: before.adminPort };
     const config = { ...next, server: { ...after, ...fixed } };
+    const credentials = loadCredentials(config);
     const logTarget = openLogTarget(after.logLevel, after.logFile);
     let applyToQueues: () => void;
     try {
@@ -134,6 +143,8 @@ export class KestrelServer {
     return () => {
       useLogTarget(logTarget);
       this.config = config;
+      this.credentials = credentials;
+      logCredentials(config, credentials);
       applyToQueues();
       this.expirySweep.setFrequency(config.server.expirationTimerFrequency);
       for (const key of Object.keys(fixed) as (keyof typeof fixed)[]) {
@@ -162,6 +173,7 @@ export class KestrelServer {
     for (const connection of this.connections) connection.onClose();
     this.queues.close();
     this.listener.stop(true);
+    reportRefusals();
     log.info("stopped");
     this.resolveStopped();
   }
@@ -170,7 +182,7 @@ export class KestrelServer {
     const { adminHost, adminPort } = this.config.server;
     if (adminPort === null) return null;
     try {
-      return startAdminHttp(() => this.ctx, adminHost, adminPort);
+      return startAdminHttp(() => takeSnapshot(this.ctx), adminHost, adminPort);
     } catch (error) {
       throw listenError("admin_port", adminHost, adminPort, error);
     }
@@ -243,4 +255,17 @@ function listenError(key: "port" | "admin_port", host: string, port: number, err
   if (code === "EACCES") return new Error(`${what}: permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE)`);
   if (code === "EADDRNOTAVAIL") return new Error(`${what}: ${host} is not an address of this machine`);
   return new Error(`can't listen on ${what}: ${errorText(error)}`);
+}
+
+/** The users of the config's auth file, or null without one. Throws ConfigError. */
+function loadCredentials(config: KestrelConfig): Credentials | null {
+  return config.server.authFile === null ? null : readAuthFile(config.server.authFile);
+}
+
+/** Says whether clients must authenticate, and warns if others can read the auth file. */
+function logCredentials(config: KestrelConfig, credentials: Credentials | null): void {
+  const path = config.server.authFile;
+  if (path === null || credentials === null) return;
+  log.info(`clients must authenticate: ${credentials.userCount} user(s) in ${path}`);
+  if (credentials.readableByOthers) log.warn(`auth_file ${path} can be read by other users of this machine; chmod 600 it`);
 }

@@ -12,6 +12,7 @@ type Scripted = string | boolean | typeof CANCELLED;
 class ScriptedAsker implements Asker {
   readonly asked: string[] = [];
   readonly rejected: string[] = [];
+  readonly warnings: string[] = [];
   cancelled = false;
   private readonly answers: Scripted[];
   constructor(script: readonly Scripted[]) {
@@ -27,6 +28,9 @@ class ScriptedAsker implements Asker {
   intro(): void {}
   note(): void {}
   outro(): void {}
+  warn(message: string): void {
+    this.warnings.push(message);
+  }
   cancel(): void {
     this.cancelled = true;
   }
@@ -57,7 +61,7 @@ class ScriptedAsker implements Asker {
   }
 }
 
-const FULL_SCRIPT: readonly Scripted[] = ["127.0.0.1", "23456", "queues", "interval", "50ms", "4MiB", "on", "", true];
+const FULL_SCRIPT: readonly Scripted[] = ["loopback", "23456", "queues", "interval", "50ms", "4MiB", "on", "", true];
 
 describe("first-run setup", () => {
   test("writes a config with the answers that the server reads back", async () => {
@@ -66,19 +70,42 @@ describe("first-run setup", () => {
     const asker = new ScriptedAsker(FULL_SCRIPT);
     expect(await runSetup(asker, path)).toBe(true);
     const config = loadConfigFile(path);
-    expect(config.server).toMatchObject({ host: "127.0.0.1", port: 23456, queuePath: join(dir, "conf", "queues"), adminPort: 22134 });
+    expect(config.server).toMatchObject({ host: "127.0.0.1", port: 23456, queuePath: join(dir, "conf", "queues"), adminPort: 22134, authFile: null });
     expect(config.queueDefaults).toMatchObject({ syncJournal: { kind: "interval", ms: 50 }, maxMemorySize: 4 * 1024 * 1024 });
     expect(existsSync(join(dir, "conf", "queues"))).toBe(true);
     expect(readFileSync(path, "utf8")).toContain('# max_items = "unlimited"');
+    expect(asker.warnings).toEqual([]);
   });
 
-  test("defaults for everything give the embedded defaults", async () => {
+  test("defaults for everything give the embedded defaults: this machine only", async () => {
     const dir = tempDir();
     const path = join(dir, "kestrel.toml");
-    expect(await runSetup(new ScriptedAsker(["", "", "", "", "", "", true]), path)).toBe(true);
+    const asker = new ScriptedAsker(["", "", "", "", "", "", true]);
+    expect(await runSetup(asker, path)).toBe(true);
     const config = loadConfigFile(path);
-    expect(config.server).toMatchObject({ host: "0.0.0.0", port: 22133, queuePath: join(dir, "kestrel-data"), adminPort: null });
+    expect(config.server).toMatchObject({ host: "127.0.0.1", port: 22133, queuePath: join(dir, "kestrel-data"), adminPort: null, authFile: null });
     expect(config.queueDefaults.syncJournal).toEqual({ kind: "never" });
+    expect(asker.asked[0]).toBe("Listen for memcache clients on");
+    expect(asker.warnings).toEqual([]);
+  });
+
+  test("listening beyond this machine offers an auth file, and warns when there is none", async () => {
+    const dir = tempDir();
+    const open = new ScriptedAsker(["all", "", "", "", "", "", "", true]);
+    expect(await runSetup(open, join(dir, "open.toml"))).toBe(true);
+    expect(loadConfigFile(join(dir, "open.toml")).server).toMatchObject({ host: "0.0.0.0", authFile: null });
+    expect(open.asked[2]).toStartWith("File of user:password lines");
+    expect(open.warnings).toEqual([
+      "Without authentication anyone who can reach 0.0.0.0:22133 can read, take and add items on every queue (shutdown, reload, delete and flush stay limited to this machine). See docs/security.md.",
+    ]);
+
+    writeFileSync(join(dir, "users"), "alice:s3cret\n");
+    writeFileSync(join(dir, "broken"), "alice\n");
+    const closed = new ScriptedAsker(["address", "10.0.4.2", "", "broken", "users", "", "", "", "", true]);
+    expect(await runSetup(closed, join(dir, "closed.toml"))).toBe(true);
+    expect(loadConfigFile(join(dir, "closed.toml")).server).toMatchObject({ host: "10.0.4.2", authFile: join(dir, "users") });
+    expect(closed.rejected).toEqual([`broken: ${join(dir, "broken")}: line 1: expected user:password`]);
+    expect(closed.warnings).toEqual([]);
   });
 
   test("bad answers are asked again", async () => {
@@ -95,16 +122,20 @@ describe("first-run setup", () => {
   });
 
   test("cancelling at any question writes nothing", async () => {
-    expect(FULL_SCRIPT.length).toBe(9);
-    for (let step = 0; step < FULL_SCRIPT.length; step++) {
-      const dir = tempDir();
-      const path = join(dir, "kestrel.toml");
-      const script: Scripted[] = [...FULL_SCRIPT.slice(0, step), CANCELLED];
-      const asker = new ScriptedAsker(script);
-      expect(await runSetup(asker, path)).toBe(false);
-      expect(asker.cancelled).toBe(true);
-      expect(existsSync(path)).toBe(false);
-      expect(existsSync(join(dir, "queues"))).toBe(false);
+    const usersDir = tempDir();
+    writeFileSync(join(usersDir, "users"), "alice:s3cret\n");
+    const scripts: readonly (readonly Scripted[])[] = [FULL_SCRIPT, ["address", "10.0.4.2", "", join(usersDir, "users"), "", "", "", "", true]];
+    for (const full of scripts) {
+      for (let step = 0; step < full.length; step++) {
+        const dir = tempDir();
+        const path = join(dir, "kestrel.toml");
+        const script: Scripted[] = [...full.slice(0, step), CANCELLED];
+        const asker = new ScriptedAsker(script);
+        expect(await runSetup(asker, path)).toBe(false);
+        expect(asker.cancelled).toBe(true);
+        expect(existsSync(path)).toBe(false);
+        expect(existsSync(join(dir, "queues"))).toBe(false);
+      }
     }
   });
 

@@ -59,4 +59,18 @@ describe("admin HTTP", () => {
     expect((await fetch(`${admin}/nope`)).status).toBe(404);
     expect((await fetch(`${admin}/health`, { method: "POST" })).status).toBe(405);
   });
+
+  test("it is read-only: every other method on every path is a 405 naming GET, and changes nothing", async () => {
+    const before = await (await fetch(`${admin}/stats.json`)).json();
+    for (const path of ["/health", "/stats.json", "/metrics", "/", "/shutdown", "/reload", "/flush_all", "/queues/jobs"]) {
+      for (const method of ["POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"]) {
+        const response = await fetch(`${admin}${path}?queue=jobs`, { method, body: method === "HEAD" || method === "OPTIONS" ? undefined : "flush_all" });
+        expect(response.status).toBe(405);
+        expect(response.headers.get("allow")).toBe("GET");
+      }
+    }
+    const after = (await (await fetch(`${admin}/stats.json?flush=jobs`)).json()) as { server: Record<string, unknown>; queues: unknown };
+    expect(after.queues).toEqual((before as { queues: unknown }).queues);
+    expect(await c.get("jobs/peek")).toBe("b");
+  });
 });

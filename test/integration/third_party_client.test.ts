@@ -1,11 +1,15 @@
 /**
  * A real third-party memcache client against the server: Python's pymemcache (Debian's
- * python3-pymemcache, installed if missing), whose `set` sends `noreply` by default.
+ * python3-pymemcache, installed if missing), whose `set` sends `noreply` by default; with and
+ * without authentication (`auth_file`).
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { ensureDebianPackages } from "../helpers/debian.ts";
 import { ServerProcess } from "../helpers/server.ts";
+import { tempDir } from "../helpers/temp_dir.ts";
 
 const PYTHON = "/usr/bin/python3";
 let server: ServerProcess;
@@ -50,4 +54,50 @@ test("pymemcache sets and gets, including keys like jobs/open and jobs/close/ope
   const result = spawnSync(PYTHON, ["-c", SCRIPT, String(server.port)], { encoding: "utf8" });
   expect(result.stderr).toBe("");
   expect(result.stdout.trim()).toBe("ok");
+});
+
+const AUTH_SCRIPT = `
+import sys
+from pymemcache.client.base import Client
+from pymemcache.exceptions import MemcacheClientError
+
+def client():
+    return Client(("127.0.0.1", int(sys.argv[1])), connect_timeout=5, timeout=10)
+
+c = client()
+try:
+    c.get("jobs")
+    raise AssertionError("a get before authenticating was served")
+except MemcacheClientError as error:
+    assert "unauthenticated" in str(error), error
+
+c = client()
+c.set("auth", "worker s3cret pass")           # noreply, as pymemcache sends sets by default
+c.set("jobs", b"one")
+assert c.get("jobs") == b"one", "after noreply auth"
+
+c = client()
+assert c.set("auth", "worker s3cret pass", noreply=False), "auth answered STORED"
+c.set("jobs", b"two")
+assert c.get("jobs") == b"two", "after auth"
+
+c = client()
+c.set("auth", "worker wrong")
+try:
+    c.get("jobs")
+    raise AssertionError("a get after a failed authentication was served")
+except MemcacheClientError as error:
+    assert "authentication failure" in str(error), error
+print("ok")
+`;
+
+test("pymemcache authenticates with set('auth', 'user password'), with or without noreply", async () => {
+  const dir = tempDir();
+  writeFileSync(join(dir, "users"), "worker:s3cret pass\n", { mode: 0o600 });
+  const authServer = await ServerProcess.start({ configPath: join(dir, "kestrel.toml"), config: 'auth_file = "users"\n' });
+  const result = spawnSync(PYTHON, ["-c", AUTH_SCRIPT, String(authServer.port)], { encoding: "utf8" });
+  expect(result.stderr).toBe("");
+  expect(result.stdout.trim()).toBe("ok");
+  expect(await authServer.stop()).toBe(0);
+  authServer.removeData();
 });

@@ -4,42 +4,17 @@ import { QueueCollection } from "../../src/queue/queue_collection.ts";
 import { bytes, text } from "../helpers/bytes.ts";
 import { configFor } from "../helpers/config.ts";
 import { FaultInjector } from "../helpers/faulty_fs.ts";
+import { RecordingSocket } from "../helpers/recording_socket.ts";
 import { tempDir } from "../helpers/temp_dir.ts";
-import { Connection, type ClientSocket } from "../../src/server/connection.ts";
+import { Connection } from "../../src/server/connection.ts";
 import type { ServerContext } from "../../src/server/context.ts";
 import { MemoryPacer } from "../../src/server/memory_pacer.ts";
 import { RequestBudget } from "../../src/server/request_budget.ts";
 import { ServerStats } from "../../src/server/stats.ts";
 import { turnDeadline } from "../../src/server/turn_scheduler.ts";
 
-/** A socket that records what the connection asks of it, and takes at most `room` bytes in all. */
-class RecordingSocket implements ClientSocket {
-  readonly timeouts: number[] = [];
-  ended = false;
-  written = 0;
-  room = Infinity;
-  write(data: Uint8Array, offset = 0, length = data.length - offset): number {
-    const taken = Math.min(length, this.room - this.written);
-    this.written += taken;
-    return taken;
-  }
-  end(): void {
-    this.ended = true;
-  }
-  paused = false;
-  pause(): void {
-    this.paused = true;
-  }
-  resume(): void {
-    this.paused = false;
-  }
-  timeout(seconds: number): void {
-    this.timeouts.push(seconds);
-  }
-}
-
 // Writing replies touches only the counters; nothing here reaches the queues.
-const ctx = { stats: new ServerStats(), pacer: new MemoryPacer(), requestBudget: new RequestBudget(() => Infinity) } as unknown as ServerContext;
+const ctx = { stats: new ServerStats(), pacer: new MemoryPacer(), requestBudget: new RequestBudget(() => Infinity), credentials: () => null } as unknown as ServerContext;
 
 describe("Connection idle timeout", () => {
   test("timeout = 0 turns the socket's own idle timer off (Bun closes idle sockets at 120 s by default)", () => {

@@ -1,0 +1,155 @@
+/**
+ * Who may do what on a connection: authentication against the auth file (`auth_file`), done the
+ * way memcached's text protocol does it (`memcached -Y`), and the administrative commands a peer
+ * may run (`admin_commands`).
+ *
+ * Invariants: while an auth file is in force, a connection runs nothing until it has
+ * authenticated, with a first `set <any key> <flags> <exptime> <bytes>` whose data is
+ * `<user> <password>`, as a user the file (as last read) still lists; everything else gets
+ * `CLIENT_ERROR unauthenticated`, and a failed attempt is answered
+ * `CLIENT_ERROR authentication failure` and closes the connection. Until then its requests are
+ * held to MAX_AUTH_REQUEST_BYTES, so a stranger can't make the server buffer a large `set`.
+ * An administrative command runs only if the policy in force admits the peer's address; every
+ * one that runs is logged at info with the peer's address before it runs; a refused one changes
+ * nothing, is logged (repeats counted, not repeated), and is answered
+ * `CLIENT_ERROR <command> is not allowed from <address>` (unless it asked for noreply). Both are
+ * checked at every command, so a reload (a new policy, an auth file added, a user removed) takes
+ * effect at once on every connection.
+ */
+import { isIPv4, isIPv6 } from "node:net";
+import { log } from "../log.ts";
+import { RepeatedLog } from "../repeated_log.ts";
+import type { ServerContext, Session } from "./context.ts";
+import { STORED, clientError } from "./replies.ts";
+import type { Frame } from "./request_parser.ts";
+
+/**
+ * Commands that stop the server, change its config or drop items for everyone: gated by
+ * `admin_commands`. `status` is gated by name before it exists, so it is covered when it comes.
+ */
+export const ADMIN_COMMANDS: ReadonlySet<string> = new Set(["shutdown", "reload", "delete", "flush", "flush_all", "status"]);
+
+/**
+ * The largest request a connection may send before it has authenticated: the `set` that carries
+ * `<user> <password>` (memcached's limit for the same token).
+ */
+export const MAX_AUTH_REQUEST_BYTES = 16384;
+
+const UNAUTHENTICATED = clientError("unauthenticated");
+const AUTHENTICATION_FAILURE = clientError("authentication failure");
+
+/**
+ * Refusals and failed logins, at warn: the first from each address (and command) is written,
+ * repeats are counted every 10 s, so a client retrying in a loop can't flood the log.
+ */
+const refusals = new RepeatedLog();
+
+/** Writes the repeats of refusals and failed logins not yet reported; the server calls it at its stop. */
+export function reportRefusals(): void {
+  refusals.report();
+}
+
+/** What access control remembers about one connection. */
+export interface AccessState {
+  /** The user this connection authenticated as, or null. */
+  user: string | null;
+}
+
+export function newAccessState(): AccessState {
+  return { user: null };
+}
+
+/** Whether `session` may run commands: no auth file is in force, or it still lists the session's user. */
+export function isAuthenticated(session: Session, ctx: ServerContext): boolean {
+  const credentials = ctx.credentials();
+  return credentials === null || (session.access.user !== null && credentials.has(session.access.user));
+}
+
+/** The largest request `session` may send next: `maxRequestSize` once it has authenticated. */
+export function maxRequestSizeFor(session: Session, ctx: ServerContext, maxRequestSize: number): number {
+  return isAuthenticated(session, ctx) ? maxRequestSize : Math.min(maxRequestSize, MAX_AUTH_REQUEST_BYTES);
+}
+
+/** A frame that reached the command layer (fatal frames close the connection before it). */
+export type CommandFrame = Exclude<Frame, { kind: "fatal" }>;
+
+/**
+ * Whether `frame` may run for `session`; a frame that may not is answered (and logged) here.
+ * Never throws.
+ */
+export function admit(frame: CommandFrame, session: Session, ctx: ServerContext): boolean {
+  if (!isAuthenticated(session, ctx)) {
+    authenticate(frame, session, ctx);
+    return false;
+  }
+  if (frame.kind !== "line" || !ADMIN_COMMANDS.has(frame.command)) return true;
+  const request = printable([frame.command, ...frame.args].join(" "));
+  const policy = ctx.config().server.adminCommands;
+  if (policy === "all" || (policy === "loopback" && isLoopbackAddress(session.peer))) {
+    log.info(`admin command '${request}' from ${describePeer(session)}`);
+    return true;
+  }
+  refusals.note(`admin ${session.peer} ${frame.command}`, `refused admin command '${request}' from ${describePeer(session)} (admin_commands = "${policy}")`);
+  if (frame.args[frame.args.length - 1] !== "noreply") session.outbox.push(clientError(`${frame.command} is not allowed from ${session.peer}`));
+  return false;
+}
+
+/**
+ * Handles a frame from a connection that hasn't authenticated: a `set` is an attempt (its key,
+ * flags and exptime are ignored), anything else is refused. A failed attempt closes the
+ * connection once the reply is written. A successful one is answered STORED, unless it asked
+ * for noreply (pymemcache sends its sets with noreply by default).
+ */
+function authenticate(frame: CommandFrame, session: Session, ctx: ServerContext): void {
+  if (frame.kind !== "set") return session.outbox.push(UNAUTHENTICATED);
+  const user = ctx.credentials()?.check(frame.data) ?? null;
+  if (user === null) {
+    refusals.note(`auth ${session.peer}`, `authentication failure from ${session.peer}; connection closed`);
+    session.outbox.push(AUTHENTICATION_FAILURE);
+    return session.quit();
+  }
+  session.access.user = user;
+  log.debug(`${session.peer} authenticated as '${user}'`);
+  if (!frame.noreply) session.outbox.push(STORED);
+}
+
+/**
+ * The warning for a server listening on `host` with no auth file, if that lets other machines in;
+ * null otherwise. (Redis refuses them outright in that case, its protected mode; here the
+ * operator chose the address, so it is said, not overruled.)
+ */
+export function exposureWarning(host: string, port: number, hasAuthFile: boolean): string | null {
+  if (hasAuthFile || isLoopbackAddress(host)) return null;
+  return `listening on ${host} with no auth_file: anyone who can reach port ${port} can read, take and add items on every queue (docs/security.md)`;
+}
+
+/**
+ * Whether `address` is a loopback address: 127.0.0.0/8 or ::1, in any spelling, including an
+ * IPv4 loopback address mapped into IPv6 (`::ffff:127.0.0.1`, as a dual-stack listener reports
+ * it); also the name `localhost`. Anything else, including a name, is not.
+ */
+export function isLoopbackAddress(address: string): boolean {
+  if (address === "localhost") return true;
+  if (isIPv4(address)) return address.startsWith("127.");
+  if (!isIPv6(address)) return false;
+  let canonical: string;
+  try {
+    canonical = new URL(`http://[${address}]/`).hostname.slice(1, -1);
+  } catch {
+    return false; // a zone id (fe80::1%eth0): link-local, not loopback
+  }
+  if (canonical === "::1") return true;
+  const mapped = /^::ffff:([0-9a-f]{1,4}):[0-9a-f]{1,4}$/.exec(canonical);
+  return mapped !== null && parseInt(mapped[1]!, 16) >> 8 === 127;
+}
+
+/** The peer's address, and its user if it authenticated as one. */
+function describePeer(session: Session): string {
+  return session.access.user === null ? session.peer : `${session.peer} (user '${session.access.user}')`;
+}
+
+/** `text` safe for one log line: control and non-ASCII characters as \xNN, at most 200 of them. */
+function printable(text: string): string {
+  const shown = text.length > 200 ? `${text.slice(0, 200)}...` : text;
+  return shown.replace(/[^\x20-\x7e]/g, (char) => `\\x${char.charCodeAt(0).toString(16).padStart(2, "0")}`);
+}
