@@ -77,7 +77,9 @@ export function describePing(probe: ProbeSummary): string {
   if (ping === null) return "no figures";
   const over = ping.overLimit > 0 ? ` (${ping.overLimit} over ${ping.limitMs} ms)` : "";
   const failed = ping.failure === null ? "" : `; failed: ${ping.failure}`;
-  return `${Number.isFinite(ping.worstGapMs) ? `${ping.worstGapMs.toFixed(1)} ms` : "-"}${over}${failed}`;
+  // The probe's own timer firing late (a busy machine) is part of every gap it measures.
+  const late = ping.worstLatenessMs > ping.limitMs ? `; probe's timer late by up to ${ping.worstLatenessMs.toFixed(0)} ms` : "";
+  return `${Number.isFinite(ping.worstGapMs) ? `${ping.worstGapMs.toFixed(1)} ms` : "-"}${over}${late}${failed}`;
 }
 
 /** `yes: 52 probes, worst 3.1 ms` or `NO: 3 of 40 unanswered within 1 s (timeout); worst answered 12 ms`. */
