@@ -183,7 +183,8 @@ export class Connection implements Session, BudgetReader {
     for (let first = true; !this.suspended && !this.closing; first = false) {
       if (this.outbox.backlog >= HIGH_WATER) return true;
       if (performance.now() >= until && (!first || this.parser.nextLineLongerThan(LIGHT_LINE_BYTES))) {
-        this.continueLater();
+        // Nothing left: the next request that arrives is again one that may run at once.
+        if (this.parser.bufferedBytes > 0) this.continueLater();
         return false;
       }
       this.parser.maxRequestSize = maxRequestSizeFor(this, this.ctx, this.maxRequestSize);

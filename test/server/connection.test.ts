@@ -121,8 +121,11 @@ describe("Connection turns", () => {
     while (performance.now() < turnDeadline()); // the rest of this turn goes to other work
 
     const fresh = new RecordingSocket();
-    new Connection(fresh, session, 0, 1 << 20).onData(bytes("get q\r\n"));
-    expect(fresh.written).toBe(5); // END, in the turn it arrived
+    const pinging = new Connection(fresh, session, 0, 1 << 20);
+    for (let ping = 1; ping <= 3; ping++) {
+      pinging.onData(bytes("get q\r\n"));
+      expect(fresh.written).toBe(5 * ping); // END, in the turn it arrived, each time
+    }
     const heavy = new RecordingSocket();
     new Connection(heavy, session, 0, 1 << 20).onData(bytes(`get ${"q ".repeat(200)}\r\n`));
     expect(heavy.written).toBe(0); // a get of many keys waits for its round
