@@ -16,7 +16,7 @@
  * returns; `identity` is the file's (dev, ino) from the moment it exists.
  */
 import { dirname } from "node:path";
-import { closeQuietly, fileSystem, fsyncDirectory, removeQuietly, statIfExists, tempPathFor, writeFully, type FileInfo } from "./files.ts";
+import { closeQuietly, fileSystem, fsyncDirectory, removeQuietly, tempPathFor, writeFully, type FileInfo } from "./files.ts";
 import { forget, touch, type IdleClosable } from "./idle_files.ts";
 import { FILE_HEADER_SIZE, encodeFileHeader, encodeSegmentRecord, type SegmentInfo } from "./record.ts";
 
@@ -101,7 +101,7 @@ export class ActiveFile implements IdleClosable {
       if (file.nlink === 0) return "was deleted or replaced";
       return cutText(file, this.extent);
     }
-    const file = statIfExists(this.path);
+    const file = fileSystem.stat(this.path);
     if (this.identity === null) return file === null ? null : "was replaced by a file not written by this server";
     if (file === null || !sameFile(file, this.identity)) return "was deleted or replaced";
     return cutText(file, this.extent);
@@ -182,7 +182,7 @@ export class ActiveFile implements IdleClosable {
    */
   seal(sealedPath: string, fresh: FreshFile): boolean {
     try {
-      if (statIfExists(sealedPath) !== null) throw new Error(`${sealedPath} already exists; a sealed segment is never overwritten`);
+      if (fileSystem.stat(sealedPath) !== null) throw new Error(`${sealedPath} already exists; a sealed segment is never overwritten`);
       fileSystem.rename(this.path, sealedPath);
     } catch (error) {
       discard(fresh);
@@ -260,7 +260,7 @@ export class ActiveFile implements IdleClosable {
       fd = fileSystem.open(this.path, "ax");
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
-      const what = statIfExists(this.path)?.isDirectory ? "a directory" : "a file not written by this server";
+      const what = fileSystem.stat(this.path)?.isDirectory ? "a directory" : "a file not written by this server";
       throw new Error(`${this.path} is ${what}; move it out of the way`);
     }
     try {

@@ -16,7 +16,7 @@ import { join } from "node:path";
 import { errorText } from "../errors.ts";
 import { log } from "../log.ts";
 import { DirectoryLock, clearStaleLock } from "./directory_lock.ts";
-import { fileSystem, fsyncDirectory, statIfExists } from "./files.ts";
+import { fileSystem, fsyncDirectory, statExisting } from "./files.ts";
 import { activePath, journalFilePaths, listJournalFiles, type DirectoryListing, type QueueFiles } from "./segment_files.ts";
 
 export const SERVER_DIR = ".kestrel";
@@ -64,7 +64,7 @@ export function openDataDirectory(queuePath: string): DataDirectory {
  * One stat when there is none. Throws for I/O errors.
  */
 export function journalOf(queuePath: string, name: string): { readonly files: QueueFiles | null; readonly blocked: string | null } {
-  if (statIfExists(activePath(queuePath, name)) === null) return { files: null, blocked: null };
+  if (fileSystem.stat(activePath(queuePath, name)) === null) return { files: null, blocked: null };
   const scan = scanDataDirectory(queuePath);
   return { files: scan.queues.get(name) ?? null, blocked: scan.blocked.get(name) ?? null };
 }
@@ -94,7 +94,7 @@ function blockSharedFiles(queuePath: string, listing: DirectoryListing): void {
   const owners = new Map<string, string>();
   for (const [queue, files] of [...listing.queues].sort(([a], [b]) => (a < b ? -1 : 1))) {
     for (const path of journalFilePaths(queuePath, queue, files)) {
-      const file = fileSystem.stat(path);
+      const file = statExisting(path);
       const key = `${file.dev}:${file.ino}`;
       const owner = owners.get(key);
       if (owner === undefined) {
@@ -111,12 +111,12 @@ function blockSharedFiles(queuePath: string, listing: DirectoryListing): void {
 /** Moves the files of an older layout's `quarantine/` into `.kestrel/quarantine/`. */
 function migrateQuarantine(queuePath: string): void {
   const old = join(queuePath, QUARANTINE_DIR);
-  if (statIfExists(old)?.isDirectory !== true) return;
+  if (fileSystem.stat(old)?.isDirectory !== true) return;
   const target = serverFilePath(queuePath, QUARANTINE_DIR);
   fileSystem.mkdir(target);
   const names = fileSystem.readdir(old).map((entry) => entry.name);
   for (const name of names) {
-    const to = join(target, statIfExists(join(target, name)) === null ? name : `${name}.migrated`);
+    const to = join(target, fileSystem.stat(join(target, name)) === null ? name : `${name}.migrated`);
     fileSystem.rename(join(old, name), to);
   }
   fsyncDirectory(target);

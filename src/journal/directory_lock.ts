@@ -10,7 +10,7 @@
 import { dirname } from "node:path";
 import { errorText } from "../errors.ts";
 import { log } from "../log.ts";
-import { fileSystem, statIfExists, writeNewFile } from "./files.ts";
+import { fileSystem, writeNewFile } from "./files.ts";
 
 export class DirectoryLockedError extends Error {}
 
@@ -41,7 +41,7 @@ function readOwner(path: string): Owner | null {
  * kestrel holds it. `dir` names the directory in the error.
  */
 export function clearStaleLock(path: string, dir: string): void {
-  if (statIfExists(path) === null) return;
+  if (fileSystem.stat(path) === null) return;
   const owner = readOwner(path);
   // The same pid is an earlier run of this very process (pid 1 in a restarted container).
   if (owner !== null && owner.pid !== process.pid && commandLineOf(owner.pid) === owner.cmdline) {
@@ -68,7 +68,7 @@ export class DirectoryLock {
 
   /** Puts the lock back if it disappeared (the directory was emptied under the server). Throws for I/O errors. */
   verify(): void {
-    if (statIfExists(this.path) !== null) return;
+    if (fileSystem.stat(this.path) !== null) return;
     log.error(`the lock ${this.path} was removed under the running server; taking it again`);
     fileSystem.mkdir(dirname(this.path));
     if (!this.create()) log.error(`${this.path} was taken by another process; two servers may now share ${this.dir}`);

@@ -44,8 +44,12 @@ export interface FileSystem {
   writev(fd: number, chunks: readonly Uint8Array[]): number;
   read(fd: number, buffer: Uint8Array, offset: number, length: number, position: number): number;
   fstat(fd: number): FileInfo;
-  /** Throws ENOENT when nothing is at `path` (links are not followed). */
-  stat(path: string): FileInfo;
+  /**
+   * The file at `path` (links are not followed), or null when there is none. Null rather than a
+   * thrown ENOENT: an error object costs about 1.5 KB until a collection, and a server asks about
+   * files that aren't there for every new queue and every delete.
+   */
+  stat(path: string): FileInfo | null;
   fsync(fd: number): void;
   /** fsync off the event loop. */
   fsyncAsync(fd: number, done: (error: Error | null) => void): void;
@@ -72,13 +76,19 @@ export const fileSystem: FileSystem = {
   writev: (fd, chunks) => fs.writevSync(fd, chunks as Uint8Array[]),
   read: (fd, buffer, offset, length, position) => fs.readSync(fd, buffer, offset, length, position),
   fstat: (fd) => infoOf(fs.fstatSync(fd)),
-  stat: (path) => infoOf(fs.lstatSync(path)),
+  stat: (path) => {
+    const stats = fs.lstatSync(path, { throwIfNoEntry: false });
+    return stats === undefined ? null : infoOf(stats);
+  },
   fsync: (fd) => fs.fsyncSync(fd),
   fsyncAsync: (fd, done) => fs.fsync(fd, (error) => done(error)),
   ftruncate: (fd, length) => fs.ftruncateSync(fd, length),
   truncate: (path, length) => fs.truncateSync(path, length),
   rename: (from, to) => fs.renameSync(from, to),
-  remove: (path) => fs.rmSync(path, { force: true }),
+  // Looks first: rmSync builds (and drops) an ENOENT error for a file that is not there.
+  remove: (path) => {
+    if (fs.lstatSync(path, { throwIfNoEntry: false }) !== undefined) fs.rmSync(path, { force: true });
+  },
   removeDirectory: (path) => fs.rmdirSync(path),
   mkdir: (path) => void fs.mkdirSync(path, { recursive: true }),
   readdir: (path) => fs.readdirSync(path, { withFileTypes: true }).map((entry) => ({ name: entry.name, isFile: entry.isFile(), isDirectory: entry.isDirectory() })),
@@ -94,14 +104,11 @@ export function closeQuietly(fd: number): void {
   }
 }
 
-/** The file at `path`, or null if there is none. Throws for other errors. */
-export function statIfExists(path: string): FileInfo | null {
-  try {
-    return fileSystem.stat(path);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return null;
-    throw error;
-  }
+/** The file at `path`; throws ENOENT, as node:fs does, if there is none (and for other errors). */
+export function statExisting(path: string): FileInfo {
+  const file = fileSystem.stat(path);
+  if (file !== null) return file;
+  throw Object.assign(new Error(`ENOENT: no such file or directory, lstat '${path}'`), { code: "ENOENT", path });
 }
 
 /** Groups many small buffers into at most IOV_MAX-sized writev batches and loops on short writes. */

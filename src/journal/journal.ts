@@ -19,7 +19,7 @@ import { errorText } from "../errors.ts";
 import { log } from "../log.ts";
 import { AddReader, type Position } from "./add_reader.ts";
 import type { Commit } from "./commit.ts";
-import { statIfExists } from "./files.ts";
+import { fileSystem } from "./files.ts";
 import type { Item } from "./item.ts";
 import { rebuildJournal, type Rebuilt } from "./journal_rebuild.ts";
 import { PackTask, writePack, type Pack, type PackEntry } from "./pack.ts";
@@ -259,7 +259,7 @@ export class Journal {
     const damage = this.writer.fileDamage();
     if (damage !== null) return `${active} ${damage}`;
     const ino = this.writer.fileInode();
-    const file = statIfExists(active);
+    const file = fileSystem.stat(active);
     if (ino !== null && (file === null || file.ino !== ino)) return `${active} was deleted or replaced`;
     return this.segments.check();
   }

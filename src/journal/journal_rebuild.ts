@@ -19,7 +19,7 @@ import { errorText } from "../errors.ts";
 import { log } from "../log.ts";
 import { discard, type FreshFile } from "./active_file.ts";
 import type { AddReader } from "./add_reader.ts";
-import { fileSystem, removeQuietly, statIfExists } from "./files.ts";
+import { fileSystem, removeQuietly } from "./files.ts";
 import { commitPack, preparePack, type ItemSource, type Pack, type PackEntry, type PreparedPack } from "./pack.ts";
 import { FILE_HEADER_SIZE } from "./record.ts";
 import type { DiskRegion } from "./replay_state.ts";
@@ -58,7 +58,7 @@ export function rebuildJournal(journal: JournalParts, entries: readonly PackEntr
   const seq = segments.activeSeq;
   const active = activePath(dir, name);
   for (const path of [active, ...segments.rebuildPaths()]) {
-    if (statIfExists(path)?.isDirectory) throw new Error(`${path} is a directory; remove it so the journal can be rebuilt`);
+    if (fileSystem.stat(path)?.isDirectory) throw new Error(`${path} is a directory; remove it so the journal can be rebuilt`);
   }
   const pack = journal.pack(seq, entries);
   const prepared = preparePack(pack, disk === null ? null : carryOver(journal, disk));
@@ -98,7 +98,7 @@ function commit(journal: JournalParts, pack: Pack, prepared: PreparedPack, fresh
   const aside = sealedPath(journal.dir, journal.name, pack.seq);
   let moved = false;
   try {
-    if (statIfExists(active) !== null) {
+    if (fileSystem.stat(active) !== null) {
       fileSystem.rename(active, aside);
       moved = true;
     }

@@ -10,7 +10,7 @@
 import { basename, dirname } from "node:path";
 import { log } from "../log.ts";
 import { AddReader } from "./add_reader.ts";
-import { closeQuietly, fileSystem, readFully, replaceFileAtomically, type FileInfo } from "./files.ts";
+import { closeQuietly, fileSystem, readFully, replaceFileAtomically, statExisting, type FileInfo } from "./files.ts";
 import type { Item } from "./item.ts";
 import { Journal, type JournalSettings } from "./journal.ts";
 import type { SealedSegment } from "./segment_list.ts";
@@ -60,7 +60,7 @@ export function openJournal(options: OpenOptions): OpenedJournal {
   const reader = new AddReader({ pathOf, nextSeq: (seq) => order.find((next) => next > seq) ?? null });
   const state = new ReplayState(options.memoryBudget, (from, maxBytes) => reader.read(from, Infinity, maxBytes));
   const kestrel = new KestrelReplayer(state);
-  const progress = new ReplayProgress(name, () => order.reduce((sum, seq) => sum + fileSystem.stat(pathOf(seq)).size, 0));
+  const progress = new ReplayProgress(name, () => order.reduce((sum, seq) => sum + statExisting(pathOf(seq)).size, 0));
   const damageReport = new DamageReport(dir, name);
   const chain = new SegmentChain();
   const segmentName = (seq: number) => basename(sealedPath(dir, name, seq));
@@ -106,7 +106,7 @@ export function openJournal(options: OpenOptions): OpenedJournal {
       }
     }
     chain.end(seq, bytes.length, summary.records);
-    const after = repaired ? fileSystem.stat(path) : file;
+    const after = repaired ? statExisting(path) : file;
     if (seq === activeSeq) {
       activeMaxId = maxId;
       activeRecords = summary.records;
@@ -126,7 +126,7 @@ export function openJournal(options: OpenOptions): OpenedJournal {
     log.info(`queue '${name}': converted the Kestrel journal (${records} records) to the current format`);
     activeMaxId = state.nextId - 1;
     activeRecords = items.length;
-    activeFile = fileSystem.stat(activePath(dir, name));
+    activeFile = statExisting(activePath(dir, name));
     sealed.length = 0;
   }
   const journal = new Journal(dir, name, { sealed, activeSeq, activeMaxId, activeRecords, activeFile }, options.settings, options.events);

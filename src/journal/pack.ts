@@ -22,7 +22,7 @@
  */
 import { errorText } from "../errors.ts";
 import { discard, grow, type Extent } from "./active_file.ts";
-import { closeQuietly, fileSystem, fsyncDirectory, moveIntoPlace, removeQuietly, statIfExists, tempPathFor, writeFully } from "./files.ts";
+import { closeQuietly, fileSystem, fsyncDirectory, moveIntoPlace, removeQuietly, tempPathFor, writeFully } from "./files.ts";
 import type { Item } from "./item.ts";
 import { OP_ADD, OP_OPEN, OP_PUT_BACK, encodeFileHeader, encodeSegmentRecord } from "./record.ts";
 import { RecordBatch } from "./record_batch.ts";
@@ -167,7 +167,7 @@ export function writePack(pack: Pack): Extent {
  */
 export function installPack(dir: string, name: string, seq: number, sealed: readonly number[], superseded: readonly number[] = []): void {
   const pack = packPath(dir, name, seq);
-  if (statIfExists(pack) === null) return fsyncDirectory(dir);
+  if (fileSystem.stat(pack) === null) return fsyncDirectory(dir);
   fsyncDirectory(dir);
   for (const old of sealed) {
     if (old > seq) break;

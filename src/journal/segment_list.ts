@@ -13,7 +13,7 @@
  * no segment after its seq is deleted (it may hold the REMOVEs of the pack's items).
  */
 import type { Position } from "./add_reader.ts";
-import { fileSystem, fsyncDirectory, statIfExists, type FileInfo } from "./files.ts";
+import { fileSystem, fsyncDirectory, statExisting, type FileInfo } from "./files.ts";
 import { installPack } from "./pack.ts";
 import { packPath, sealedPath, segmentPath } from "./segment_files.ts";
 
@@ -73,7 +73,7 @@ export class SegmentList {
   pathOf(seq: number): string {
     if (this.pending?.seq === seq) {
       const pack = packPath(this.dir, this.name, seq);
-      if (statIfExists(pack) !== null) return pack;
+      if (fileSystem.stat(pack) !== null) return pack;
     }
     return segmentPath(this.dir, this.name, seq, this.activeSeq);
   }
@@ -129,7 +129,7 @@ export class SegmentList {
     if (this.pending !== null) return null;
     for (const segment of this.sealed) {
       const path = sealedPath(this.dir, this.name, segment.seq);
-      const file = statIfExists(path);
+      const file = fileSystem.stat(path);
       if (file === null) return `${path} was deleted`;
       if (!file.isFile || file.ino !== segment.ino) return `${path} was replaced`;
       if (file.size < segment.size) return `${path} was cut from ${segment.size} to ${file.size} bytes`;
@@ -147,7 +147,7 @@ export class SegmentList {
     this.pending = null;
     this.superseded = [];
     const kept = this.sealed.filter((segment) => segment.seq > seq);
-    const file = fileSystem.stat(sealedPath(this.dir, this.name, seq));
+    const file = statExisting(sealedPath(this.dir, this.name, seq));
     this.sealed.splice(0, this.sealed.length, { seq, maxId, size: file.size, ino: file.ino }, ...kept);
   }
 
