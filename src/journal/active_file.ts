@@ -137,6 +137,16 @@ export class ActiveFile implements IdleClosable {
     this.syncedChanges = covered;
   }
 
+  /** Bytes were written (or cut) since the last fsync that worked. */
+  get unsynced(): boolean {
+    return this.identity !== null && this.changes !== this.syncedChanges;
+  }
+
+  /** Everything written so far reached the disk by other means (a sync of the whole file system). */
+  noteSynced(): void {
+    this.syncedChanges = this.changes;
+  }
+
   /** fsync off the event loop; `done` runs once it returns. */
   syncAsync(done: (error: Error | null) => void): void {
     let fd: number;

@@ -9,6 +9,7 @@
  * `replaceFileAtomically` leaves either the old or the new contents at `path` after a crash at
  * any point: temp file, fsync, rename, directory fsync.
  */
+import { dlopen, FFIType } from "bun:ffi";
 import * as fs from "node:fs";
 import { basename, dirname, join } from "node:path";
 
@@ -51,6 +52,11 @@ export interface FileSystem {
    */
   stat(path: string): FileInfo | null;
   fsync(fd: number): void;
+  /**
+   * Writes every file of the file system that holds `path` to disk (Linux syncfs: one call, where
+   * an fsync per file costs about 0.4 ms each). Throws if that fails or there is no syncfs here.
+   */
+  syncFileSystem(path: string): void;
   /** fsync off the event loop. */
   fsyncAsync(fd: number, done: (error: Error | null) => void): void;
   ftruncate(fd: number, length: number): void;
@@ -81,6 +87,14 @@ export const fileSystem: FileSystem = {
     return stats === undefined ? null : infoOf(stats);
   },
   fsync: (fd) => fs.fsyncSync(fd),
+  syncFileSystem: (path) => {
+    const fd = fs.openSync(path, "r");
+    try {
+      if (syncfs()(fd) !== 0) throw new Error(`syncfs of the file system holding ${path} failed`);
+    } finally {
+      fs.closeSync(fd);
+    }
+  },
   fsyncAsync: (fd, done) => fs.fsync(fd, (error) => done(error)),
   ftruncate: (fd, length) => fs.ftruncateSync(fd, length),
   truncate: (path, length) => fs.truncateSync(path, length),
@@ -94,6 +108,18 @@ export const fileSystem: FileSystem = {
   readdir: (path) => fs.readdirSync(path, { withFileTypes: true }).map((entry) => ({ name: entry.name, isFile: entry.isFile(), isDirectory: entry.isDirectory() })),
   readFile: (path) => fs.readFileSync(path),
 };
+
+let syncfsCall: ((fd: number) => number) | null = null;
+
+/** libc's syncfs(2), loaded on first use. Throws where there is none (not Linux, no glibc). */
+function syncfs(): (fd: number) => number {
+  if (syncfsCall === null) {
+    if (process.platform !== "linux") throw new Error("syncfs exists only on Linux");
+    const libc = dlopen("libc.so.6", { syncfs: { args: [FFIType.i32], returns: FFIType.i32 } });
+    syncfsCall = (fd) => libc.symbols.syncfs(fd);
+  }
+  return syncfsCall;
+}
 
 /** Closes `fd`, ignoring errors (a close that fails leaves nothing to do). */
 export function closeQuietly(fd: number): void {

@@ -289,6 +289,16 @@ export class Journal {
     return { dir: this.dir, name: this.name, seq, entries, floor: this.liveFloor() };
   }
 
+  /** Bytes were written since the last fsync. */
+  get unsynced(): boolean {
+    return this.writer.unsynced;
+  }
+
+  /** The whole file system was synced after everything written so far (see JournalWriter.noteSynced). */
+  noteSynced(): void {
+    this.writer.noteSynced();
+  }
+
   /** Writes what is pending, fsyncs and closes the active segment. */
   close(): void {
     this.compaction?.cancel();

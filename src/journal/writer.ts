@@ -398,6 +398,16 @@ export class JournalWriter {
     this.fsyncs.confirmAll();
   }
 
+  /** Bytes were written since the last fsync (`close` would fsync). */
+  get unsynced(): boolean {
+    return this.file.unsynced;
+  }
+
+  /** The whole file system was synced after everything written so far: `close` fsyncs only what comes after. */
+  noteSynced(): void {
+    this.file.noteSynced();
+  }
+
   /** Writes what is pending (retrying a failure once more), forces it to disk and closes the file. */
   close(): void {
     if (this.closed) return;

@@ -359,12 +359,20 @@ export class PersistentQueue {
     this.waiters.releaseAll();
   }
 
+  /** Its journal was written since its last fsync: a clean stop must sync it. */
+  get owesSync(): boolean {
+    return this.journal?.unsynced ?? false;
+  }
+
   /**
    * Stops the queue for a server shutdown: waiters get nothing; the journal, rebuilt first if its
-   * files were deleted or cut under the server, is synced and closed.
+   * files were deleted or cut under the server, is synced and closed. `fileSystemSynced`: the
+   * whole file system was synced since the journal was last written, so only what the repair
+   * writes needs an fsync.
    */
-  close(): void {
+  close(fileSystemSynced = false): void {
     this.waiters.releaseAll();
+    if (fileSystemSynced) this.journal?.noteSynced();
     if (this.journal !== null && !this.deleted) this.upkeep.repair(this.journal, this.upkeepView);
     this.journal?.close();
   }

@@ -139,6 +139,7 @@ export class FaultInjector {
       fstat: byFd("fstat", real.fstat),
       stat: byPath("stat", real.stat),
       fsync: byFd("fsync", real.fsync),
+      syncFileSystem: byPath("syncFileSystem", real.syncFileSystem),
       fsyncAsync: (fd: number, done: (error: Error | null) => void) => {
         const fault = this.failing("fsyncAsync", [this.pathOf(fd)]);
         if (fault === null) return real.fsyncAsync(fd, done);

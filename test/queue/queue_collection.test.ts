@@ -246,6 +246,34 @@ describe("QueueCollection under file faults", () => {
     queues.close();
   });
 
+  for (const syncfs of ["works", "fails"] as const) {
+    test(`a clean stop syncs only the journals written since their last fsync: once for all of them (syncfs ${syncfs === "works" ? "works" : "fails: each one"})`, () => {
+      const dir = tempDir();
+      let queues = QueueCollection.load(configFor(dir));
+      for (let i = 0; i < 40; i++) queues.add(`q${i}`, bytes(`first-${i}`), 0, NOW);
+      queues.close();
+      queues = QueueCollection.load(configFor(dir));
+      for (let i = 0; i < 30; i++) queues.add(`q${i}`, bytes(`second-${i}`), 0, NOW);
+      flushJournals();
+      const faults = FaultInjector.install();
+      try {
+        // Counted, never failed (after: Infinity), except syncFileSystem when it fails.
+        faults.set([
+          { op: "fsync", code: "EIO", after: Infinity },
+          { op: "syncFileSystem", code: "EIO", after: syncfs === "works" ? Infinity : 0 },
+        ]);
+        queues.close();
+        expect(faults.calls).toEqual(syncfs === "works" ? [0, 1] : [30, 1]);
+      } finally {
+        faults.uninstall();
+      }
+      queues = QueueCollection.load(configFor(dir));
+      expect(drain(queues, "q0")).toEqual(["first-0", "second-0"]);
+      expect(drain(queues, "q39")).toEqual(["first-39"]);
+      queues.close();
+    });
+  }
+
   test("a journal file put in place while the server runs is loaded when its queue is first named, not appended to", () => {
     const source = tempDir();
     let queues = QueueCollection.load(configFor(source));
