@@ -27,7 +27,7 @@ export const IDLE_ROUNDS = 10;
 /** What upkeep needs to know of its queue. */
 export interface UpkeepView {
   readonly name: string;
-  settings(): Pick<QueueConfig, "maxJournalSize" | "maxJournalOverflow">;
+  readonly settings: Pick<QueueConfig, "maxJournalSize" | "maxJournalOverflow">;
   /** Items queued (memory and disk) and open, and their bytes. */
   live(): { readonly items: number; readonly open: number; readonly bytes: number };
   /** Where read-behind reads next, or null when every item is in memory. */
@@ -117,7 +117,7 @@ export class JournalUpkeep {
 
 /** Deletes what the journal no longer needs; compacts or resets it where worth it. */
 function tidy(journal: Journal, queue: UpkeepView): void {
-  const { maxJournalSize: limit, maxJournalOverflow } = queue.settings();
+  const { maxJournalSize: limit, maxJournalOverflow } = queue.settings;
   const live = queue.live();
   if (live.items === 0 && live.open === 0) {
     const size = journal.size;

@@ -10,6 +10,7 @@
  */
 import type { QueueConfig } from "../config/schema.ts";
 import { errorText } from "../errors.ts";
+import type { Position } from "../journal/add_reader.ts";
 import { DURABLE, onceDurable, type Commit } from "../journal/commit.ts";
 import { flushJournals } from "../journal/flush_scheduler.ts";
 import { isExpired, type Item } from "../journal/item.ts";
@@ -66,7 +67,7 @@ export interface QueueContents {
   readonly nextId: number;
 }
 
-export class PersistentQueue {
+export class PersistentQueue implements UpkeepView {
   private readonly store: ItemStore;
   private readonly openItems = new Map<number, Item>();
   /** Expired items handed to their move target whose record there is not on disk yet (see `expire`). */
@@ -81,7 +82,6 @@ export class PersistentQueue {
   private lastAge = 0;
   private deleted = false;
   private readonly upkeep = new JournalUpkeep();
-  private readonly upkeepView: UpkeepView;
 
   constructor(
     readonly name: string,
@@ -93,7 +93,6 @@ export class PersistentQueue {
     this.store = new ItemStore(journal, config.maxMemorySize, contents.items, contents.disk, name);
     this.nextId = contents.nextId;
     journal?.setLiveFloor(() => this.liveFloor());
-    this.upkeepView = this.viewForUpkeep();
   }
 
   get settings(): QueueConfig {
@@ -303,7 +302,7 @@ export class PersistentQueue {
 
   /** Looks after the journal; called about once a second, routinely (see JournalUpkeep). */
   maintainJournal(thorough = true): void {
-    if (this.journal !== null && !this.deleted) this.upkeep.run(this.journal, this.upkeepView, thorough);
+    if (this.journal !== null && !this.deleted) this.upkeep.run(this.journal, this, thorough);
   }
 
   /**
@@ -373,7 +372,7 @@ export class PersistentQueue {
   close(fileSystemSynced = false): void {
     this.waiters.releaseAll();
     if (fileSystemSynced) this.journal?.noteSynced();
-    if (this.journal !== null && !this.deleted) this.upkeep.repair(this.journal, this.upkeepView);
+    if (this.journal !== null && !this.deleted) this.upkeep.repair(this.journal, this);
     this.journal?.close();
   }
 
@@ -393,18 +392,27 @@ export class PersistentQueue {
     };
   }
 
-  private viewForUpkeep(): UpkeepView {
-    return {
-      name: this.name,
-      settings: () => this.config,
-      live: () => ({ items: this.store.count + this.moving.size, open: this.openItems.size, bytes: this.store.bytes + this.openBytes }),
-      readFrom: () => this.store.readFrom,
-      minLiveId: () => this.minLiveId(),
-      liveEntries: () => this.liveEntries(),
-      diskRegion: () => this.store.diskRegion,
-      relocateDisk: (region) => this.store.relocateDisk(region),
-      retryReadBack: () => this.store.retryReadBack(),
-    };
+  // What the journal upkeep sees of the queue (UpkeepView): the queue is its own view, so an idle
+  // queue carries no object and closures for it.
+
+  live(): { readonly items: number; readonly open: number; readonly bytes: number } {
+    return { items: this.store.count + this.moving.size, open: this.openItems.size, bytes: this.store.bytes + this.openBytes };
+  }
+
+  readFrom(): Position | null {
+    return this.store.readFrom;
+  }
+
+  diskRegion(): DiskRegion | null {
+    return this.store.diskRegion;
+  }
+
+  relocateDisk(region: DiskRegion | null): void {
+    this.store.relocateDisk(region);
+  }
+
+  retryReadBack(): void {
+    this.store.retryReadBack();
   }
 
   private openEntries(): PackEntry[] {
@@ -412,7 +420,7 @@ export class PersistentQueue {
   }
 
   /** Open items, expired items still moving, then the items in memory: a journal's worth of live state (every item in memory). */
-  private liveEntries(): PackEntry[] {
+  liveEntries(): PackEntry[] {
     const queued = [...this.moving.values(), ...this.store.memoryItems()];
     return [...this.openEntries(), ...queued.map((item) => ({ item, open: false }))];
   }
@@ -423,7 +431,7 @@ export class PersistentQueue {
   }
 
   /** The smallest id of a live item in memory (the items in the journal have larger ids). */
-  private minLiveId(): number {
+  minLiveId(): number {
     let min = this.store.minMemoryId();
     for (const id of this.openItems.keys()) if (id < min) min = id;
     for (const id of this.moving.keys()) if (id < min) min = id;
