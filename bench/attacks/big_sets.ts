@@ -1,7 +1,7 @@
 /**
  * Attack 1, big sets that stall: C connections each announce a `set` of max_request_size
- * (64 MiB), send S MiB of it (60) and stop sending. The server claims each announced block
- * against max_pending_request_bytes and stops reading connections that don't fit, so it should
+ * (64 MiB), send S MiB of it (60) and stop sending. The server reads a connection only while
+ * its whole set fits next to the bytes the others hold (max_pending_request_bytes), so it should
  * hold about that limit, not C x S MiB (issue 9 saw 2.3 GiB). While they hold it, another
  * client's 1 MiB set shows what the budget costs ordinary big sets: they wait (documented) until
  * the attackers leave. The peak is read once the attackers have gone and the server has settled.

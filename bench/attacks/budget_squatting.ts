@@ -2,10 +2,11 @@
  * Attack 9 (not in issue 9), squatting on the request budget: C connections each send only the
  * header of a `set` announcing nearly max_request_size (64 MiB less 64 KiB, so that four of them
  * fill the default max_pending_request_bytes to within 256 KiB) and one byte of its data, about
- * 25 bytes each, and then nothing. The server claims each announced block against
- * max_pending_request_bytes when it reads the header; while they hold it, another client's 1 MiB
- * set is not read. Memory is not the issue here (the blocks are never sent): the ceiling is
- * small and should hold; what the attack shows is what such claims cost other clients.
+ * 25 bytes each, and then nothing. A claim against max_pending_request_bytes is what a client
+ * has sent, not what its header announced (request_budget.ts), so another client's 1 MiB set
+ * should be served while they wait. Memory is not the issue here (the blocks are never sent):
+ * the ceiling is small and should hold; what the attack shows is what such headers cost other
+ * clients.
  *
  * Ceiling: before + C x 128 KiB + the 1 MiB set + 128 KiB.
  * Other bounds: pending_request_bytes while held (bytes claimed, not received), a 1 MiB set and

@@ -29,9 +29,9 @@ describe("bounds", () => {
     const size = 3 * MiB;
     const body = (fill: string) => Buffer.alloc(size, fill);
 
-    // A set announcing 3 MiB, most of it sent, then the client stalls: its claim is granted.
+    // A set announcing 3 MiB, most of it sent, then the client stalls: it holds what it sent.
     await stalled.send(Buffer.concat([Buffer.from(`set first 0 0 ${size}\r\n`), body("a").subarray(0, size - 1000)]));
-    await statsUntil(watcher, (stats) => stat(stats, "pending_request_bytes") >= size);
+    await statsUntil(watcher, (stats) => stat(stats, "pending_request_bytes") >= size - 1000);
 
     // A second 3 MiB set doesn't fit next to it: the server stops reading it.
     const second = waiting.send(Buffer.concat([Buffer.from(`set second 0 0 ${size}\r\n`), body("b"), Buffer.from("\r\n")]));
@@ -54,6 +54,35 @@ describe("bounds", () => {
     }
     expect(stat(await watcher.stats(), "pending_request_bytes")).toBeLessThan(64 * 1024);
     for (const c of [watcher, stalled, waiting]) c.close();
+    await server.stop();
+    server.removeData();
+  }, 60_000);
+
+  test("set headers announcing big blocks hold only what was sent: another client's set is STORED while they wait", async () => {
+    const server = await ServerProcess.start({ config: 'max_pending_request_bytes = "4MiB"\n' });
+    const squatters = await Promise.all(Array.from({ length: 4 }, () => server.client()));
+    for (const [i, squatter] of squatters.entries()) await squatter.send(`set squat${i} 0 0 ${4 * MiB - 64 * 1024}\r\nx`);
+    const c = await server.client();
+    await statsUntil(c, (stats) => stat(stats, "pending_request_bytes") >= 4);
+    expect(await c.set("victim", Buffer.alloc(MiB, "v"))).toBe("STORED");
+    await c.send("get victim\r\n");
+    expect(Buffer.from((await c.readValue())!.data).equals(Buffer.alloc(MiB, "v"))).toBe(true);
+    for (const client of [c, ...squatters]) client.close();
+    await server.stop();
+    server.removeData();
+  }, 60_000);
+
+  test("8 clients sending big sets that together need twice max_pending_request_bytes all finish (no circular wait)", async () => {
+    const server = await ServerProcess.start({ config: 'max_pending_request_bytes = "16MiB"\n' });
+    const clients = await Promise.all(Array.from({ length: 8 }, () => server.client()));
+    const body = (i: number) => Buffer.alloc(4 * MiB, String(i));
+    const replies = await Promise.all(clients.map((client, i) => client.set(`big${i}`, body(i))));
+    expect(replies).toEqual(Array(8).fill("STORED"));
+    for (const [i, client] of clients.entries()) {
+      await client.send(`get big${i}\r\n`);
+      expect(Buffer.from((await client.readValue())!.data).equals(body(i))).toBe(true);
+      client.close();
+    }
     await server.stop();
     server.removeData();
   }, 60_000);
