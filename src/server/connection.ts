@@ -11,8 +11,8 @@
  * HIGH_WATER, so neither a client that doesn't read nor a stuck journal makes the server buffer
  * without bound, and while the server-wide request budget refuses what this connection needs
  * (RequestBudget); when the connection closes, its open items and the items of
- * replies that never reached the socket go back to the head of their queues, and its waits are
- * cancelled.
+ * replies that never reached the socket go back to the head of their queues, its waits are
+ * cancelled and the request bytes it buffered are freed at once (RequestParser.discard).
  */
 import type { Item } from "../journal/item.ts";
 import { errorText } from "../errors.ts";
@@ -97,6 +97,7 @@ export class Connection implements Session, BudgetReader {
     if (this.closed) return;
     this.closed = true;
     this.ctx.requestBudget.release(this);
+    this.parser.discard();
     this.cancelWait?.();
     this.cancelWait = null;
     // Last taken first, so the first taken ends up at the head again.

@@ -172,6 +172,25 @@ export class RequestParser {
     return { kind: "fatal", reply };
   }
 
+  /**
+   * Drops every buffered byte (the connection is gone: the chunks are its own) and gives the memory of the chunks no
+   * frame has a view into back at once: a socket chunk is an ArrayBuffer of its own, freed only
+   * by a full collection otherwise, and the asynchronous ones the memory pacer asks for were seen
+   * to leave 330 MiB of a closed attack's half-sent sets resident. A chunk is detached only if it
+   * is its whole buffer and nothing of it was consumed (a data block may be a view into it).
+   */
+  discard(): void {
+    for (const [i, chunk] of this.chunks.entries()) {
+      const untouched = i > 0 || this.offset === 0;
+      if (untouched && chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength && chunk.buffer instanceof ArrayBuffer) chunk.buffer.transfer(0);
+    }
+    this.chunks = [];
+    this.offset = 0;
+    this.buffered = 0;
+    this.scanned = 0;
+    this.block = null;
+  }
+
   /** Offset (from the first unconsumed byte) of the next "\n", or -1. */
   private findNewline(): number {
     let base = 0;

@@ -95,6 +95,28 @@ describe("RequestParser", () => {
     expect(spanning.data.buffer.byteLength).toBe(6);
   });
 
+  test("discard gives back the memory of chunks no frame has seen, and keeps the data of frames returned", () => {
+    const p = new RequestParser(100, 1 << 20);
+    const first = bytes("set a 0 0 5\r\nhello\r\nset b 0 0 100\r\nxy");
+    const second = bytes("z".repeat(50));
+    p.push(first);
+    p.push(second);
+    const frame = p.next();
+    if (frame?.kind !== "set") throw new Error("expected a set");
+    expect(p.next()).toBe(null);
+    p.discard();
+    expect(p.bufferedBytes).toBe(0);
+    expect(p.announcedBytes).toBe(0);
+    expect(second.buffer.byteLength).toBe(0);
+    expect(text(frame.data)).toBe("hello");
+    // A chunk that is a view into a bigger buffer is left to the collector.
+    const q = new RequestParser(100, 1 << 20);
+    const shared = new Uint8Array(64);
+    q.push(shared.subarray(8, 16));
+    q.discard();
+    expect(shared.buffer.byteLength).toBe(64);
+  });
+
   test("a data block not followed by \\r\\n is fatal", () => {
     const p = parser();
     p.push(bytes("set a 0 0 3\r\nabcd\r\nget a\r\n"));
