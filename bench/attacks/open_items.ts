@@ -7,9 +7,10 @@
  * anything else bounds that, is what this attack shows. When the clients leave, their items go
  * back to the head of `rb`.
  *
- * Ceiling: before (which holds the queue's 16 MiB) + a 4 MiB read-back buffer + C x 128 KiB: the
- * item bytes a queue keeps in memory are bounded by max_memory_size, and no other documented
- * bound covers open items.
+ * Ceiling: before (which holds the queue's 16 MiB) + a 4 MiB read-back buffer + C x (1 MiB open
+ * item + 128 KiB): the item bytes a queue keeps in memory are bounded by max_memory_size, and
+ * open items, outside it, by max_open_transactions (1) per queue per connection, each up to
+ * max_item_size (docs/configuration.md, Memory bounds).
  * Other bounds: rb's items and bytes in memory while the items are open and once they are back
  * (max_memory_size), every item back in rb, the RSS after some ordinary traffic.
  * Knobs: ATTACK_OPEN_ITEMS (C, default 300, quick 50), ATTACK_UNREAD_ITEMS (N, shared with attack 2).
@@ -69,7 +70,11 @@ async function attack(lab: Lab, connections: number, items: number, parameters: 
     parameters,
     during,
     after,
-    ceiling: ceiling(during.before, [[READ_BACK_BUFFER, `${size(READ_BACK_BUFFER)} read-back buffer`], per(connections, CONNECTION_ALLOWANCE, "per connection")]),
+    ceiling: ceiling(during.before, [
+      [READ_BACK_BUFFER, `${size(READ_BACK_BUFFER)} read-back buffer`],
+      per(connections, ITEM_BYTES, "open item per connection"),
+      per(connections, CONNECTION_ALLOWANCE, "per connection"),
+    ]),
     incorrect: incorrect.filter((text) => text !== null),
   });
 }

@@ -26,6 +26,8 @@ export const MAX_NEW_QUEUES = 100;
 export const BUFFERED_WHILE_WAITING = 1 * MiB;
 /** Journal bytes read back at once for a queue in read-behind (the shared read buffer). */
 export const READ_BACK_BUFFER = 4 * MiB;
+/** Request bytes a connection being read may hold past max_pending_request_bytes: one socket read (Bun 1.4 reads up to 512 KiB). */
+export const SOCKET_READ = 512 * KiB;
 /** What one connection may cost besides the above: a claim always granted, a socket read. */
 export const CONNECTION_ALLOWANCE = 128 * KiB;
 /** What an idle queue may cost ("a few KB", read generously), and no file descriptor. */
