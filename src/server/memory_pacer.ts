@@ -1,15 +1,25 @@
 /**
- * Keeps the process's resident memory close to its live data while traffic flows, without long
- * pauses.
+ * Keeps the process's resident memory close to its live data, while traffic flows and after it
+ * stops, without long pauses.
  *
  * Bun's collector runs on its own schedule; under a burst of sets, the garbage it has not yet
  * reclaimed (socket chunks, parsed requests, reply buffers) can double the resident set first,
- * even though read-behind keeps the live data small. The pacer looks at the resident set every
- * CHECK_BYTES of traffic and asks for a collection once it has grown past the floor by GROWTH of
- * the floor (at least MIN_GROWTH). It asks without waiting (`Bun.gc(false)`: the collector marks
- * concurrently, while requests are served; a forced, synchronous one stopped everything for up
- * to half a second at 1M queued items), and reads what the collection left SETTLE_BYTES of
- * traffic later: that is the new floor.
+ * even though read-behind keeps the live data small; and once traffic stops, nothing asks it to
+ * give back what a burst (or deleted queues) left behind. The pacer looks at the resident set
+ * every CHECK_BYTES of traffic and once a second (`idle`), and collects once it has grown past
+ * the floor by GROWTH of the floor (at least MIN_GROWTH); and in the first quiet second (less
+ * than QUIET_BYTES of traffic: a health check's pings are quiet) after a busier time, it collects
+ * once whatever the floor says, since what the live data shrank to (a drained queue, deleted
+ * queues) is known only after a collection. That one is always a full collection: it happens
+ * when few requests are there to wait for it, and a background one may free nothing.
+ *
+ * A collection is a full one (`Bun.gc(true)`: it frees what background ones leave, such as socket
+ * chunks that aged in the heap) as long as full ones are short: queued items are not objects
+ * (item_blocks.ts), so one takes a few ms even at 1M queued items. One that took longer than
+ * FULL_PAUSE_LIMIT_MS (a heap of many objects: thousands of connections) makes the next
+ * BACKGROUND_SPELL collections background ones (`Bun.gc(false)`: marking runs concurrently while
+ * requests are served) before a full one is tried again. Either way, what the collection left is
+ * read SETTLE_BYTES of traffic (or a second) later: that is the new floor.
  *
  * Invariant: `floor` is the lowest resident set seen since the last collection settled, or what
  * that collection left, whichever is lower.
@@ -17,34 +27,91 @@
 
 /** Traffic between two looks at the resident set. */
 const CHECK_BYTES = 1024 * 1024;
-/** Traffic after asking for a collection before reading what it left. */
+/** Traffic after a collection before reading what it left. */
 const SETTLE_BYTES = 8 * 1024 * 1024;
 /** Growth over the floor that triggers a collection, as a share of the floor... */
 const GROWTH = 0.1;
 /** ...but never less than this. */
 const MIN_GROWTH = 8 * 1024 * 1024;
+/** Traffic in a second, and since the last quiet collection, below which the server is quiet. */
+const QUIET_BYTES = 64 * 1024;
+/** A full collection longer than this is a stall: background ones are asked for instead for a while. */
+export const FULL_PAUSE_LIMIT_MS = 10;
+/** Background collections after a long full one, before a full one is tried again. */
+export const BACKGROUND_SPELL = 16;
+
+export interface PacerHooks {
+  readonly residentBytes: () => number;
+  /** A full, synchronous collection. */
+  readonly collectFull: () => void;
+  /** A collection that runs concurrently with the program. */
+  readonly collectInBackground: () => void;
+  readonly now: () => number;
+  /** How often memory is looked at without traffic, ms; 0 = only with traffic. */
+  readonly idleCheckMs: number;
+}
+
+const BUN_HOOKS: PacerHooks = {
+  residentBytes: () => process.memoryUsage.rss(),
+  collectFull: () => Bun.gc(true),
+  collectInBackground: () => Bun.gc(false),
+  now: () => performance.now(),
+  idleCheckMs: 1000,
+};
 
 export class MemoryPacer {
+  private readonly hooks: PacerHooks;
   private floor: number;
   private untilCheck = CHECK_BYTES;
-  /** A collection was asked for and its effect not read yet. */
+  /** A collection was made or asked for and its effect not read yet. */
   private settling = false;
-  /** Collections the pacer asked for (stats: `memory_collections`). */
+  /** Background collections still to ask for before a full one is tried again. */
+  private backgroundLeft = 0;
+  /** Traffic since the last `idle` look. */
+  private recentTraffic = 0;
+  /** Traffic since the last collection in a quiet second. */
+  private trafficSinceQuiet = 0;
+  private readonly idleTimer: ReturnType<typeof setInterval> | null;
+  /** Collections the pacer made or asked for (stats: `memory_collections`). */
   collections = 0;
 
-  constructor(
-    private readonly residentBytes: () => number = () => process.memoryUsage.rss(),
-    private readonly collect: () => void = () => Bun.gc(false),
-  ) {
-    this.floor = residentBytes();
+  constructor(hooks: Partial<PacerHooks> = {}) {
+    this.hooks = { ...BUN_HOOKS, ...hooks };
+    this.floor = this.residentOrNull() ?? 0;
+    this.idleTimer = this.hooks.idleCheckMs > 0 ? setInterval(() => this.idle(), this.hooks.idleCheckMs) : null;
+    this.idleTimer?.unref();
   }
 
   /** Counts `bytes` of client traffic; every CHECK_BYTES, collects if memory outgrew the floor. */
   traffic(bytes: number): void {
+    this.recentTraffic += bytes;
+    this.trafficSinceQuiet += bytes;
     this.untilCheck -= bytes;
     if (this.untilCheck > 0) return;
     this.untilCheck = CHECK_BYTES;
-    const resident = this.residentBytes();
+    this.check();
+  }
+
+  /** The once-a-second look, traffic or not: what a burst left behind is given back once it stops. */
+  idle(): void {
+    const quiet = this.recentTraffic < QUIET_BYTES;
+    this.recentTraffic = 0;
+    if (quiet && this.trafficSinceQuiet >= QUIET_BYTES && !this.settling) {
+      this.trafficSinceQuiet = 0;
+      this.hooks.collectFull();
+      this.counted();
+      return;
+    }
+    this.check();
+  }
+
+  stop(): void {
+    if (this.idleTimer !== null) clearInterval(this.idleTimer);
+  }
+
+  private check(): void {
+    const resident = this.residentOrNull();
+    if (resident === null) return;
     if (this.settling) {
       this.settling = false;
       this.floor = resident;
@@ -54,9 +121,42 @@ export class MemoryPacer {
       this.floor = Math.min(this.floor, resident);
       return;
     }
+    this.collectNow();
+  }
+
+  /**
+   * The resident set, or null if it can't be read now: reading it opens /proc/self/statm, which
+   * fails while the process is out of file descriptors; the pacer then waits for the next look.
+   */
+  private residentOrNull(): number | null {
+    try {
+      return this.hooks.residentBytes();
+    } catch {
+      return null;
+    }
+  }
+
+  /** Collects, and reads what that left at the next look. */
+  private collectNow(): void {
     this.collect();
+    this.counted();
+  }
+
+  /** A collection was made or asked for: what it left is read at the next look. */
+  private counted(): void {
     this.collections++;
     this.settling = true;
     this.untilCheck = SETTLE_BYTES;
+  }
+
+  private collect(): void {
+    if (this.backgroundLeft > 0) {
+      this.backgroundLeft--;
+      this.hooks.collectInBackground();
+      return;
+    }
+    const started = this.hooks.now();
+    this.hooks.collectFull();
+    if (this.hooks.now() - started > FULL_PAUSE_LIMIT_MS) this.backgroundLeft = BACKGROUND_SPELL;
   }
 }

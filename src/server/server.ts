@@ -164,6 +164,7 @@ export class KestrelServer {
     this.listener.stop(false);
     void this.admin?.stop(true);
     this.expirySweep.stop();
+    this.ctx.pacer.stop();
     this.queues.releaseWaiters();
     for (const connection of this.connections) connection.quit();
     flushJournals();
