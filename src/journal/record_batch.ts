@@ -18,10 +18,11 @@ const LARGE_ITEM = 16 * 1024;
 const ARENA_SIZES = [4 * 1024, 16 * 1024, 64 * 1024];
 const LARGEST_ARENA = ARENA_SIZES.at(-1)!;
 /**
- * Free arenas kept for any batch, per size: 4 MiB of each (a turn with 1,000 queues written, a
- * fanout's children, takes a small arena each).
+ * Free arenas kept for any batch, per size: 1 MiB of each (256 small ones: a turn that writes
+ * more queues than that allocates the rest; a 4 KiB allocation is cheap, and memory kept for
+ * a burst that may not come again is not).
  */
-const SPARE_ARENAS = new Map(ARENA_SIZES.map((size) => [size, (4 * 1024 * 1024) / size]));
+const SPARE_ARENAS = new Map(ARENA_SIZES.map((size) => [size, (1024 * 1024) / size]));
 const spareArenas = new Map(ARENA_SIZES.map((size) => [size, [] as Uint8Array<ArrayBuffer>[]]));
 const NO_ARENA = new Uint8Array(0);
 

@@ -212,6 +212,7 @@ export class Connection implements Session, BudgetReader {
   }
 
   private executeSafely(frame: Parameters<typeof execute>[0]): void {
+    this.ctx.pacer.request();
     try {
       execute(frame, this, this.ctx);
     } catch (error) {

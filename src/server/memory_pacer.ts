@@ -6,7 +6,8 @@
  * reclaimed (socket chunks, parsed requests, reply buffers) can double the resident set first,
  * even though read-behind keeps the live data small; and once traffic stops, nothing asks it to
  * give back what a burst (or deleted queues) left behind. The pacer looks at the resident set
- * every CHECK_BYTES of traffic and once a second (`idle`), and collects once it has grown past
+ * every CHECK_BYTES of traffic (a request counting as REQUEST_WEIGHT at least) and once a second
+ * (`idle`), and collects once it has grown past
  * the floor by GROWTH of the floor (at least MIN_GROWTH); and in the first quiet second (less
  * than QUIET_BYTES of traffic: a health check's pings are quiet) after a busier time, it collects
  * once whatever the floor says, since what the live data shrank to (a drained queue, deleted
@@ -27,6 +28,8 @@
 
 /** Traffic between two looks at the resident set. */
 const CHECK_BYTES = 1024 * 1024;
+/** What a request counts for toward the next look, besides its bytes (see `request`). */
+const REQUEST_WEIGHT = 1024;
 /** Traffic after a collection before reading what it left. */
 const SETTLE_BYTES = 8 * 1024 * 1024;
 /** Growth over the floor that triggers a collection, as a share of the floor... */
@@ -87,6 +90,18 @@ export class MemoryPacer {
     this.recentTraffic += bytes;
     this.trafficSinceQuiet += bytes;
     this.untilCheck -= bytes;
+    if (this.untilCheck > 0) return;
+    this.untilCheck = CHECK_BYTES;
+    this.check();
+  }
+
+  /**
+   * Counts a request: some make garbage out of proportion to their bytes (a `delete` of a queue,
+   * a `get` that makes one), so each counts as REQUEST_WEIGHT toward the next look, though not as
+   * traffic for telling a quiet second.
+   */
+  request(): void {
+    this.untilCheck -= REQUEST_WEIGHT;
     if (this.untilCheck > 0) return;
     this.untilCheck = CHECK_BYTES;
     this.check();

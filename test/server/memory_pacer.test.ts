@@ -138,6 +138,22 @@ describe("MemoryPacer", () => {
     expect(state.collections).toBe(1);
   });
 
+  test("each request counts as 1 KiB toward the next look (deletes make garbage out of proportion to their bytes), not as traffic", () => {
+    const { pacer, state } = fakePacer(40);
+    state.resident = 100 * MiB;
+    for (let i = 0; i < 1023; i++) pacer.request();
+    expect(state.collections).toBe(0);
+    pacer.request();
+    expect(state.collections).toBe(1);
+    pacer.traffic(8 * MiB); // settles
+    pacer.idle(); // that was a busy second
+    for (let i = 0; i < 5000; i++) pacer.request(); // many small requests: a quiet second still
+    state.live = 30 * MiB;
+    pacer.idle();
+    expect(state.collections).toBe(2);
+    expect(state.resident).toBe(30 * MiB);
+  });
+
   test("the allowance follows the live data: growth that survives a collection raises the floor", () => {
     const { pacer, state } = fakePacer(40);
     state.live = state.resident = 200 * MiB;
