@@ -1,20 +1,19 @@
 import { describe, expect, test } from "bun:test";
-import { BACKGROUND_SPELL, FULL_PAUSE_LIMIT_MS, MemoryPacer } from "../../src/server/memory_pacer.ts";
+import { MemoryPacer } from "../../src/server/memory_pacer.ts";
 
 const MiB = 1024 * 1024;
 
 /**
- * A pacer over a fake resident set that a full collection brings back to `live` at once, taking
- * `fullMs` of a fake clock; a background one too (here it has finished by the time anyone looks).
+ * A pacer over a fake resident set that a collection brings back to `live` (a background one
+ * too: here it has finished by the time anyone looks).
  */
-function fakePacer(startMiB: number, fullMs = 2) {
-  const state = { resident: startMiB * MiB, live: startMiB * MiB, collections: 0, full: 0, background: 0, clock: 0, fullMs };
+function fakePacer(startMiB: number) {
+  const state = { resident: startMiB * MiB, live: startMiB * MiB, collections: 0, full: 0, background: 0 };
   const pacer = new MemoryPacer({
     residentBytes: () => state.resident,
     collectFull: () => {
       state.collections++;
       state.full++;
-      state.clock += state.fullMs;
       state.resident = state.live;
     },
     collectInBackground: () => {
@@ -22,7 +21,6 @@ function fakePacer(startMiB: number, fullMs = 2) {
       state.background++;
       state.resident = state.live;
     },
-    now: () => state.clock,
     idleCheckMs: 0,
   });
   return { pacer, state };
@@ -59,25 +57,6 @@ describe("MemoryPacer", () => {
     expect(pacer.collections).toBe(2);
   });
 
-  test("collects fully while full collections are short; after a long one, in the background for a spell", () => {
-    const { pacer, state } = fakePacer(40);
-    const grow = () => {
-      state.resident = state.live + 20 * MiB;
-      pacer.traffic(MiB); // collects
-      pacer.traffic(8 * MiB); // settles
-    };
-    grow();
-    expect([state.full, state.background]).toEqual([1, 0]);
-    state.fullMs = FULL_PAUSE_LIMIT_MS + 1;
-    grow(); // full, but too long
-    expect([state.full, state.background]).toEqual([2, 0]);
-    for (let i = 0; i < BACKGROUND_SPELL; i++) grow();
-    expect([state.full, state.background]).toEqual([2, BACKGROUND_SPELL]);
-    state.fullMs = 1;
-    grow(); // a full one is tried again
-    expect([state.full, state.background]).toEqual([3, BACKGROUND_SPELL]);
-  });
-
   test("the first quiet second after traffic collects once, whatever the floor: live data may have shrunk", () => {
     const { pacer, state } = fakePacer(40);
     state.live = state.resident = 140 * MiB; // queues filled: the floor follows
@@ -96,33 +75,14 @@ describe("MemoryPacer", () => {
     pacer.idle();
     pacer.idle(); // still quiet: once is enough
     expect(state.collections).toBe(2);
-    expect(state.background).toBe(0);
-  });
-
-  test("the quiet collection is a full one even while long full ones made traffic's collections background ones", () => {
-    const { pacer, state } = fakePacer(40, FULL_PAUSE_LIMIT_MS + 5);
-    state.resident = 100 * MiB;
-    pacer.traffic(MiB); // a long full collection
-    pacer.traffic(8 * MiB); // settles
-    state.live = 40 * MiB;
-    state.resident = 130 * MiB;
-    pacer.traffic(MiB); // a background one now
-    expect([state.full, state.background]).toEqual([1, 1]);
-    pacer.traffic(8 * MiB); // settles at 40 MiB
-    state.live = 30 * MiB; // queues deleted: within the allowance, no collection for traffic
-    state.resident = 45 * MiB;
-    pacer.idle(); // busy
-    expect([state.full, state.background]).toEqual([1, 1]);
-    pacer.idle(); // quiet
-    expect([state.full, state.background]).toEqual([2, 1]);
-    expect(state.resident).toBe(30 * MiB);
+    expect([state.background, state.full]).toEqual([1, 1]); // traffic's in the background, the quiet one full
   });
 
   test("without traffic, the once-a-second look gives back what a burst left behind", () => {
     const { pacer, state } = fakePacer(40);
     state.resident = 300 * MiB; // garbage of a burst, or of deleted queues
     pacer.idle();
-    expect(state.full).toBe(1);
+    expect(state.collections).toBe(1);
     expect(state.resident).toBe(40 * MiB);
     pacer.idle(); // settles
     pacer.idle();
@@ -187,6 +147,7 @@ describe("MemoryPacer", () => {
         return state.resident;
       },
       collectFull: () => void state.full++,
+      collectInBackground: () => void state.background++,
       idleCheckMs: 0,
     });
     state.resident = 500 * MiB;
