@@ -5,8 +5,8 @@
  * suspends everything behind it); a connection executes for at most TURN_BUDGET_MS per
  * event-loop turn, and all of them together for at most the turn's budget (turn_scheduler.ts;
  * then the rest of its pipelined requests wait for a later round, so no client's burst, nor
- * many clients' bursts, can stall the others); replies that are ready leave in one socket write per turn, and
- * a STORED waits (with everything behind it) for the journal write that covers it; reading
+ * many clients' bursts, can stall the others); replies that are ready leave in one socket write
+ * per turn, and a STORED waits (with everything behind it) for the journal write that covers it; reading
  * pauses while the reply backlog (replies ready, and replies waiting for a journal write) is over
  * HIGH_WATER, so neither a client that doesn't read nor a stuck journal makes the server buffer
  * without bound, and while the server-wide request budget refuses what this connection needs
