@@ -110,15 +110,22 @@ export class SegmentList {
     return upTo;
   }
 
-  /** Deletes the sealed segments numbered up to `upTo` that are still there, oldest first. Throws for I/O errors. */
-  deleteUpTo(upTo: number): void {
+  /**
+   * Deletes the sealed segments numbered up to `upTo` that are still there, oldest first, until
+   * `until` (performance.now()) passes, at least one; true once none up to `upTo` is left.
+   * Stopping part-way is safe: the items of a segment left are removed by records in later ones.
+   * Throws for I/O errors.
+   */
+  deleteUpTo(upTo: number, until = Infinity): boolean {
     let deleted = false;
     for (let oldest = this.sealed[0]; oldest !== undefined && oldest.seq <= upTo; oldest = this.sealed[0]) {
+      if (deleted && performance.now() >= until) break;
       fileSystem.remove(sealedPath(this.dir, this.name, oldest.seq));
       this.sealed.shift();
       deleted = true;
     }
     if (deleted) fsyncDirectory(this.dir);
+    return this.sealed[0] === undefined || this.sealed[0].seq > upTo;
   }
 
   /**

@@ -76,7 +76,7 @@ export class JournalUpkeep {
 
   /** Whether a routine upkeep should look at the files: the journal changed or is failing, or it is this idle queue's turn. */
   private due(journal: Journal): boolean {
-    if (journal.appends !== this.seenAppends || this.failing || journal.failure !== null || journal.compacting) return true;
+    if (journal.appends !== this.seenAppends || this.failing || journal.failure !== null || journal.compacting || journal.releasing) return true;
     if (this.idleRoundsLeft > 0) {
       this.idleRoundsLeft--;
       return false;

@@ -60,6 +60,41 @@ describe("journal segments", () => {
     journal.close();
   });
 
+  test("dead segments are deleted a slice at a time when unlinks are slow: oldest first, the rest at later calls; a stop part-way brings nothing back", () => {
+    const realRemove = fileSystem.remove;
+    fileSystem.remove = (path) => {
+      const end = performance.now() + 6; // longer than a slice: one segment per call
+      while (performance.now() < end);
+      realRemove(path);
+    };
+    try {
+      const dir = tempDir();
+      const sealed = () => files(dir).filter((name) => name !== "q");
+      let journal = addFlushed(dir, 500, 20, 20); // every item removed: every sealed segment is dead
+      const before = sealed();
+      expect(before.length).toBeGreaterThan(3);
+      journal.dropDrained();
+      expect(journal.releasing).toBe(true);
+      expect(existsSync(sealedPath(dir, "q", 1))).toBe(false);
+      expect(existsSync(sealedPath(dir, "q", 2))).toBe(true);
+      journal.close(); // a stop part-way: the dead segments left replay to nothing
+      expect(ids(dir)).toEqual([]);
+
+      journal = openQueueJournal(dir, "q", { segmentSize: 500 }).journal;
+      journal.dropDrained();
+      const left = sealed().length;
+      let calls = 0;
+      for (; journal.releasing && calls < 100; calls++) journal.dropDrained();
+      expect(journal.releasing).toBe(false);
+      expect(calls).toBe(left); // one segment a call, and no new segment for each call
+      expect(sealed()).toEqual([]);
+      journal.close();
+      expect(ids(dir)).toEqual([]);
+    } finally {
+      fileSystem.remove = realRemove;
+    }
+  });
+
   test("compaction replaces the sealed segments with the live items; appends meanwhile are kept", async () => {
     const dir = tempDir();
     const journal = addFlushed(dir, 2000, 200, 195);
