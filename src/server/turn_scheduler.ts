@@ -21,7 +21,7 @@
 import { Deque } from "../queue/deque.ts";
 
 /** Execution time of all connections together in one turn. */
-export const TURN_MS = 10;
+export const TURN_MS = 8;
 
 const waiting = new Deque<() => void>();
 let turnOpen = false;
