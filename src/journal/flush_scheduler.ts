@@ -4,18 +4,21 @@
  * A writer with unwritten records registers itself here; they are written once the turn's I/O
  * callbacks have run (setImmediate), so the records of every connection served in one turn go
  * out in one write per journal, and the replies waiting on them are released together. A turn
- * writes journals until TURN_BYTES went out, and leaves the rest to the next turn: a 64 MiB item
- * set to a parent with 10 fanout children is written over several turns, with other clients
- * served in between, instead of 704 MiB in one. `flushJournals` writes everything at once
- * (shutdown, tests).
+ * writes journals until TURN_BYTES went out or TURN_MS passed, and leaves the rest to the next
+ * turn: a 64 MiB item set to a parent with 10 fanout children is written over several turns, with
+ * other clients served in between, instead of 704 MiB in one; so are the first writes of 1,000
+ * new queues (each creates its file). `flushJournals` writes everything at once (shutdown,
+ * tests).
  */
 export interface Flushable {
   /** Writes what is pending; returns the bytes written. */
   flush(): number;
 }
 
-/** Bytes a turn writes before the journals left wait for the next turn. */
+/** Bytes a turn writes before the journals left wait for the next turn... */
 const TURN_BYTES = 8 * 1024 * 1024;
+/** ...and the time it spends writing. */
+const TURN_MS = 5;
 
 const dirty = new Set<Flushable>();
 let scheduled = false;
@@ -27,7 +30,7 @@ export function markDirty(writer: Flushable): void {
 
 /** Writes every journal's pending records now. */
 export function flushJournals(): void {
-  flush(Infinity);
+  flush(Infinity, Infinity);
 }
 
 function schedule(): void {
@@ -35,17 +38,17 @@ function schedule(): void {
   scheduled = true;
   setImmediate(() => {
     scheduled = false;
-    flush(TURN_BYTES);
+    flush(TURN_BYTES, performance.now() + TURN_MS);
   });
 }
 
-function flush(budget: number): void {
+function flush(budget: number, until: number): void {
   if (dirty.size === 0) return;
   const writers = [...dirty];
   dirty.clear();
   let written = 0;
   for (let i = 0; i < writers.length; i++) {
-    if (written >= budget) {
+    if (written >= budget || (i > 0 && performance.now() >= until)) {
       // The rest waits for the next turn (ahead of writers made dirty meanwhile: the order holds).
       const waiting = [...writers.slice(i), ...dirty];
       dirty.clear();

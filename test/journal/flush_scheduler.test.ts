@@ -49,4 +49,26 @@ describe("flush scheduler", () => {
     expect(flushed).toEqual(["early", "a", "b", "c", "d"]);
   });
 
+
+  test("a turn also stops writing after 5 ms (1,000 new queues each creating its file); the rest go next turn, in order", async () => {
+    const flushed: string[] = [];
+    const slow = (name: string): Flushable => ({
+      flush: () => {
+        const end = performance.now() + 6;
+        while (performance.now() < end);
+        flushed.push(name);
+        return 100;
+      },
+    });
+    const names = ["a", "b", "c", "d", "e"];
+    for (const name of names) markDirty(slow(name));
+    const perTurn: number[] = [];
+    while (flushed.length < names.length) {
+      const before = flushed.length;
+      await turn();
+      perTurn.push(flushed.length - before);
+    }
+    expect(flushed).toEqual(names);
+    expect(perTurn).toEqual([1, 1, 1, 1, 1]);
+  });
 });
