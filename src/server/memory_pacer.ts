@@ -7,12 +7,12 @@
  * even though read-behind keeps the live data small; and once traffic stops, nothing asks it to
  * give back what a burst (or deleted queues) left behind. The pacer looks at the resident set
  * every CHECK_BYTES of traffic (a request counting as REQUEST_WEIGHT at least) and once a second
- * (`idle`), and collects once it has grown past
- * the floor by GROWTH of the floor (at least MIN_GROWTH); and in the first quiet second (less
- * than QUIET_BYTES of traffic: a health check's pings are quiet) after a busier time, it collects
- * once whatever the floor says, since what the live data shrank to (a drained queue, deleted
- * queues) is known only after a collection. That one is always a full collection: it happens
- * when few requests are there to wait for it, and a background one may free nothing.
+ * (`idle`), and collects once it has grown past the floor by GROWTH of the floor (at least
+ * MIN_GROWTH); and in the first quiet second (less than QUIET_BYTES of traffic: a health check's
+ * pings are quiet) after a busier time, it collects once whatever the floor says, since what the
+ * live data shrank to (a drained queue, deleted queues) is known only after a collection. That
+ * one is a full collection: few requests are there to wait for it, and a background one may free
+ * nothing.
  *
  * While traffic flows, a collection is a background one (`Bun.gc(false)`: marking runs
  * concurrently while requests are served): a full one's pause grows with the garbage a busy
