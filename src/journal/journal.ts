@@ -49,8 +49,8 @@ export class Journal {
   private rotationFailing = false;
   /** `appends` when `dropDrained` last rotated: none since means the active file is still fresh. */
   private appendsAtDrain = -1;
-  /** Dead sealed segments up to this seq are still being deleted (a slice per upkeep), or -1. */
-  private releasingUpTo = -1;
+  /** Dead segments are still being deleted, a slice per upkeep (see `releasing`). */
+  private deletingDead = false;
   /** Every item with a smaller id has left the queue for good (the queue tells; see `setLiveFloor`). */
   private liveFloor: () => number = () => 0;
 
@@ -105,7 +105,7 @@ export class Journal {
 
   /** Dead segments are still to be deleted: the next upkeep should go on with them. */
   get releasing(): boolean {
-    return this.releasingUpTo >= 0;
+    return this.deletingDead;
   }
 
   /**
@@ -190,7 +190,7 @@ export class Journal {
     if (this.erased) return;
     try {
       const done = this.segments.deleteUpTo(upTo, performance.now() + DELETE_SLICE_MS);
-      this.releasingUpTo = done ? -1 : upTo;
+      this.deletingDead = !done;
     } catch (error) {
       log.error(`queue '${this.name}': could not delete consumed journal segments (tried again at the next upkeep): ${errorText(error)}`);
     }
