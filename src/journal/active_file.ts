@@ -110,6 +110,20 @@ export class ActiveFile implements IdleClosable {
   append(chunks: readonly Uint8Array[], added: Extent): void {
     this.changes++;
     writeFully(this.descriptor(), chunks);
+    this.appended(added);
+  }
+
+  /**
+   * Writes `length` bytes of `chunks` (taken as one run of bytes) from byte `from`, past the
+   * extent: they become part of it only by `appended`, once the whole batch is written.
+   */
+  appendPart(chunks: readonly Uint8Array[], from: number, length: number): void {
+    this.changes++;
+    writeFully(this.descriptor(), bytesBetween(chunks, from, from + length));
+  }
+
+  /** Bytes just written at the end of the extent (by `appendPart`) are intact records: they join it. */
+  appended(added: Extent): void {
     this.extent = grow(this.extent, added);
   }
 
@@ -317,6 +331,19 @@ export class ActiveFile implements IdleClosable {
     if (this.syncsInFlight > 0) this.retired.push(fd);
     else closeQuietly(fd);
   }
+}
+
+/** The views of `chunks` covering bytes [start, end) of their run. */
+function bytesBetween(chunks: readonly Uint8Array[], start: number, end: number): Uint8Array[] {
+  const views: Uint8Array[] = [];
+  let offset = 0;
+  for (const chunk of chunks) {
+    const chunkEnd = offset + chunk.length;
+    if (chunkEnd > start && offset < end) views.push(chunk.subarray(Math.max(start - offset, 0), Math.min(end - offset, chunk.length)));
+    if (chunkEnd >= end) break;
+    offset = chunkEnd;
+  }
+  return views;
 }
 
 function identityOf(file: FileInfo): Identity {

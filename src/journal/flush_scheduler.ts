@@ -5,14 +5,17 @@
  * callbacks have run (setImmediate), so the records of every connection served in one turn go
  * out in one write per journal, and the replies waiting on them are released together. A turn
  * writes journals until TURN_BYTES went out or TURN_MS passed, and leaves the rest to the next
- * turn: a 64 MiB item set to a parent with 10 fanout children is written over several turns, with
- * other clients served in between, instead of 704 MiB in one; so are the first writes of 1,000
- * new queues (each creates its file). `flushJournals` writes everything at once (shutdown,
- * tests).
+ * turn: a 64 MiB item set to a parent with 10 fanout children is written over 88 turns (a writer
+ * may stop inside a batch: writer.ts), with other clients served in between, instead of 704 MiB
+ * in one; so are the first writes of 1,000 new queues (each creates its file). `flushJournals`
+ * writes everything at once (shutdown, tests).
  */
 export interface Flushable {
-  /** Writes what is pending; returns the bytes written. */
-  flush(): number;
+  /**
+   * Writes what is pending until `budget` bytes went out; returns the bytes written. One that
+   * stops with records left marks itself dirty again.
+   */
+  flushUpTo(budget: number): number;
 }
 
 /** Bytes a turn writes before the journals left wait for the next turn... */
@@ -56,6 +59,6 @@ function flush(budget: number, until: number): void {
       schedule();
       return;
     }
-    written += writers[i]!.flush();
+    written += writers[i]!.flushUpTo(budget - written);
   }
 }

@@ -7,8 +7,10 @@
  * ones: the 500 children of a fanout, filling in lockstep, don't all ask for 64 KiB at the same
  * moment. Arenas come from a pool shared by every batch and go back to it once their bytes
  * reached the file, so an idle queue holds none and a steady stream of batches allocates nothing.
- * Invariant: bytes handed out by `take()` stay untouched until `recycle()` says they reached the
- * file; `take(true)` hands out copies instead, for bytes that must outlive that.
+ * Invariant: `take()` hands out the batch's bytes with the arenas holding them, which the batch
+ * never touches again; they go back to the pool only through `releaseArenas`, once the bytes
+ * reached the file (a big batch may take several turns to write while new records are added).
+ * `take(true)` hands out copies instead, for bytes that must outlive that.
  */
 import type { Item } from "./item.ts";
 import { ADD_HEAD_SIZE, ID_RECORD_SIZE, OP_ADD, writeAddHead, writeIdRecord, type IdOp, type ItemOp } from "./record.ts";
@@ -34,7 +36,7 @@ export class RecordBatch {
   private sealed: Uint8Array[] = [];
   /** For each chunk in `sealed`: true if it is a view of an arena (reused after `recycle()`). */
   private sealedFromArena: boolean[] = [];
-  /** Arenas filled since the last `recycle()`: their bytes may still be waiting for the file. */
+  /** Arenas filled since the last `take()`: they hold bytes of the batch. */
   private filled: Uint8Array<ArrayBuffer>[] = [];
   /** Bytes in the batch. */
   size = 0;
@@ -72,26 +74,23 @@ export class RecordBatch {
   }
 
   /**
-   * Hands out the batch's bytes, in order, and leaves the batch empty. The bytes stay valid (the
-   * arena is not reused) until `recycle()`; with `copy`, arena bytes are copied and stay valid.
+   * Hands out the batch's bytes, in order, with the arenas holding them, and leaves the batch
+   * empty (its next record starts a fresh arena). Give the arenas to `releaseArenas` once the
+   * bytes reached the file; with `copy`, arena bytes are copied and the arenas released at once.
    */
-  take(copy = false): { chunks: Uint8Array[]; size: number; records: number } {
+  take(copy = false): TakenRecords {
     this.seal();
+    const arenas = this.arena === NO_ARENA ? this.filled : [...this.filled, this.arena];
     const chunks = copy ? this.sealed.map((chunk, i) => (this.sealedFromArena[i] ? chunk.slice() : chunk)) : this.sealed;
-    const taken = { chunks, size: this.size, records: this.records };
+    const taken = { chunks, size: this.size, records: this.records, arenas: copy ? [] : arenas };
+    if (copy) releaseArenas(arenas);
     this.sealed = [];
     this.sealedFromArena = [];
-    this.size = this.records = 0;
-    return taken;
-  }
-
-  /** Everything handed out by `take()` reached the file: the arena can be reused. */
-  recycle(): void {
-    for (const arena of this.filled) release(arena);
-    release(this.arena);
     this.filled = [];
     this.arena = NO_ARENA;
     this.start = this.used = 0;
+    this.size = this.records = 0;
+    return taken;
   }
 
   private reserve(bytes: number): number {
@@ -122,8 +121,18 @@ export class RecordBatch {
   }
 }
 
-/** Gives an arena whose bytes reached the file back to the pool (if there is room). */
-function release(arena: Uint8Array<ArrayBuffer>): void {
-  const spare = spareArenas.get(arena.length);
-  if (spare !== undefined && spare.length < SPARE_ARENAS.get(arena.length)!) spare.push(arena);
+/** What `take()` hands out: the records' bytes in order, and the arenas holding them. */
+export interface TakenRecords {
+  readonly chunks: Uint8Array[];
+  readonly size: number;
+  readonly records: number;
+  readonly arenas: readonly Uint8Array<ArrayBuffer>[];
+}
+
+/** Gives arenas whose bytes reached the file back to the pool (as far as there is room). */
+export function releaseArenas(arenas: readonly Uint8Array<ArrayBuffer>[]): void {
+  for (const arena of arenas) {
+    const spare = spareArenas.get(arena.length);
+    if (spare !== undefined && spare.length < SPARE_ARENAS.get(arena.length)!) spare.push(arena);
+  }
 }

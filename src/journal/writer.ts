@@ -5,6 +5,11 @@
  * Invariants:
  * - Records reach the file in the order they were appended; a commit settles durable only after
  *   every record it covers was written (and, under `always`, fsynced).
+ * - A batch is written in slices of at most WRITE_SLICE bytes, and the flush scheduler's turn may
+ *   stop between slices (a 64 MiB item copied to 11 journals is 704 writes of 1 MiB spread over
+ *   turns, not 11 writes of 20-300 ms each): the bytes of a batch being written lie past the
+ *   file's extent until its last slice is written, so a failure, a crash or a cut back in between
+ *   drops them whole. Records appended meanwhile form the next batch.
  * - At most one fsync is in flight per writer; it runs off the event loop while the next batch
  *   forms.
  * - A fault never leaves the file and memory apart for good. A failed write is cut back out of
@@ -28,7 +33,7 @@ import type { FileInfo } from "./files.ts";
 import { FsyncPipeline, type Unsynced } from "./fsync_pipeline.ts";
 import type { Item } from "./item.ts";
 import { OP_ABORT, OP_OPEN, OP_PUT_BACK, OP_REMOVE, type IdOp, type SegmentInfo } from "./record.ts";
-import { RecordBatch } from "./record_batch.ts";
+import { RecordBatch, releaseArenas, type TakenRecords } from "./record_batch.ts";
 import type { SyncPolicy } from "./sync_policy.ts";
 
 export interface WriterEvents {
@@ -40,14 +45,34 @@ export interface WriterEvents {
 }
 
 const NOTHING: Extent = { bytes: 0, records: 0 };
+/** The most one write to the file carries (a 1 MiB write takes well under a millisecond; a 64 MiB one 20-300). */
+export const WRITE_SLICE = 1024 * 1024;
+
+/** Records taken from the batch to be written: their bytes, extent, and the arenas to release once written. */
+interface Records {
+  readonly chunks: Uint8Array[];
+  readonly extent: Extent;
+  readonly arenas: readonly Uint8Array<ArrayBuffer>[];
+}
+
+const NO_RECORDS: Records = { chunks: [], extent: NOTHING, arenas: [] };
+
+function recordsOf(taken: TakenRecords): Records {
+  return { chunks: taken.chunks, extent: { bytes: taken.size, records: taken.records }, arenas: taken.arenas };
+}
+
+function join(first: Records, second: Records): Records {
+  return { chunks: [...first.chunks, ...second.chunks], extent: grow(first.extent, second.extent), arenas: [...first.arenas, ...second.arenas] };
+}
 
 export class JournalWriter {
   private readonly file: ActiveFile;
   private readonly fsyncs: FsyncPipeline;
   private readonly batch = new RecordBatch();
   /** Records of failed attempts, in order, kept for the retry. */
-  private retained: Uint8Array[] = [];
-  private retainedExtent: Extent = NOTHING;
+  private retained: Records = NO_RECORDS;
+  /** The batch being written, slice by slice: `done` of its bytes are in the file past its extent. */
+  private writing: { readonly records: Records; readonly commit: Commit; done: number } | null = null;
   /** Covers the records appended since the last write. */
   private commit: Commit | null = null;
   /** Covers the most recent record appended, written or not. */
@@ -81,7 +106,7 @@ export class JournalWriter {
 
   /** Nothing waits to be written or synced: the file's descriptor may be closed. */
   private owesNothing(): boolean {
-    return this.batch.isEmpty && this.failure === null && this.fsyncs.idle;
+    return this.batch.isEmpty && this.writing === null && this.failure === null && this.fsyncs.idle;
   }
 
   get path(): string {
@@ -90,7 +115,7 @@ export class JournalWriter {
 
   /** Bytes in the file plus bytes waiting to be written. */
   get size(): number {
-    return this.file.extent.bytes + this.retainedExtent.bytes + this.batch.size;
+    return this.file.extent.bytes + this.retained.extent.bytes + (this.writing?.records.extent.bytes ?? 0) + this.batch.size;
   }
 
   /** Creates the active file now if no write did yet. Throws if it can't. */
@@ -173,35 +198,68 @@ export class JournalWriter {
     return this.commit;
   }
 
-  /** Writes everything appended so far (one write; called once per event-loop turn); returns the bytes it tried to write. */
+  /** Writes everything appended so far; returns the bytes it tried to write. */
   flush(): number {
-    if (this.closed || this.failure !== null || this.batch.isEmpty) return 0;
-    const { chunks, size, records } = this.batch.take(this.policy.kind === "always");
-    const extent = { bytes: size, records };
-    const commit = this.commit ?? new Commit();
-    this.commit = null;
-    try {
-      this.file.append(chunks, extent);
-    } catch (error) {
-      this.writeFailed(chunks, extent, [commit], error);
-      return size;
+    return this.flushUpTo(Infinity);
+  }
+
+  /**
+   * Writes what was appended, in order, until `budget` bytes went to the file (called once per
+   * event-loop turn, by the flush scheduler); if a batch is left half written, the writer stays
+   * dirty and the next turn goes on with it. Returns the bytes it tried to write.
+   */
+  flushUpTo(budget: number): number {
+    let written = 0;
+    while (written < budget && !this.closed && this.failure === null) {
+      if (this.writing === null) {
+        if (this.batch.isEmpty) break;
+        const records = recordsOf(this.batch.take(this.policy.kind === "always"));
+        this.writing = { records, commit: this.commit ?? new Commit(), done: 0 };
+        this.commit = null;
+      }
+      written += this.writeSlice(Math.min(budget - written, WRITE_SLICE));
     }
-    if (this.checkLost([commit])) return size;
-    this.batch.recycle();
+    // Left for the next turn: a batch half written, or records appended while it was written.
+    if ((this.writing !== null || !this.batch.isEmpty) && this.failure === null && !this.closed) markDirty(this);
+    return written;
+  }
+
+  /** Writes the next `most` bytes (at most) of the batch being written; finishes it after its last slice. */
+  private writeSlice(most: number): number {
+    const writing = this.writing!;
+    const { records, commit } = writing;
+    const bytes = Math.min(most, records.extent.bytes - writing.done);
+    try {
+      this.file.appendPart(records.chunks, writing.done, bytes);
+    } catch (error) {
+      this.writing = null;
+      this.writeFailed(records, [commit], error);
+      return bytes;
+    }
+    writing.done += bytes;
+    if (writing.done === records.extent.bytes) this.finishWriting();
+    return bytes;
+  }
+
+  /** The batch being written is all in the file: it becomes part of the extent and its commit goes on. */
+  private finishWriting(): void {
+    const { records, commit } = this.writing!;
+    this.writing = null;
+    this.file.appended(records.extent);
+    if (this.checkLost([commit])) return;
+    releaseArenas(records.arenas);
     if (this.policy.kind === "always") {
-      this.fsyncs.add({ commit, chunks, extent });
+      this.fsyncs.add({ commit, chunks: records.chunks, extent: records.extent });
     } else {
       commit.settle("durable");
       if (this.policy.kind === "interval") this.fsyncs.syncWithin(this.policy.ms);
     }
     this.events.onWritten?.();
-    return size;
   }
 
-  private writeFailed(chunks: Uint8Array[], extent: Extent, commits: Commit[], error: unknown): void {
+  private writeFailed(records: Records, commits: Commit[], error: unknown): void {
     this.cutNeeded = !this.file.cutBack();
-    this.retained = chunks;
-    this.retainedExtent = extent;
+    this.retained = records;
     this.fail(`journal write to ${this.path} failed: ${errorText(error)}`, commits);
   }
 
@@ -225,7 +283,10 @@ export class JournalWriter {
     return this.lost ? "was deleted, replaced or cut" : this.file.damage();
   }
 
-  /** Enters (or stays in) the failed state; `commits` fail, their records wait for the retry. */
+  /**
+   * Enters (or stays in) the failed state; `commits` fail, their records wait for the retry, and so
+   * does a batch half written (its slices are cut before the retry writes it again).
+   */
   private fail(message: string, commits: readonly Commit[]): void {
     if (this.failure === null) {
       this.retryCommit = new Commit();
@@ -234,6 +295,12 @@ export class JournalWriter {
     this.failure = message;
     const retry = this.retryCommit!;
     for (const commit of commits) commit.settle("failed", message, retry);
+    if (this.writing !== null) {
+      this.retained = join(this.retained, this.writing.records);
+      this.cutNeeded ||= this.writing.done > 0;
+      this.writing.commit.settle("failed", message, retry);
+      this.writing = null;
+    }
     this.commit?.settle("failed", message, retry);
     this.commit = null;
     this.latest = retry;
@@ -266,12 +333,10 @@ export class JournalWriter {
       if (!this.file.cutBack()) throw new Error(`could not cut ${this.path} back to its last intact record`);
       this.cutNeeded = false;
     }
-    const fresh = this.batch.take();
-    this.retained = this.retained.concat(fresh.chunks);
-    this.retainedExtent = grow(this.retainedExtent, { bytes: fresh.size, records: fresh.records });
+    this.retained = join(this.retained, recordsOf(this.batch.take()));
     const before = this.file.extent;
     try {
-      this.file.append(this.retained, this.retainedExtent);
+      this.file.append(this.retained.chunks, this.retained.extent);
       if (this.syncNeeded || this.policy.kind === "always") this.file.sync();
     } catch (error) {
       // Cut back what this attempt wrote and keep it: an unsynced rewrite may be dropped again.
@@ -279,9 +344,8 @@ export class JournalWriter {
       throw error;
     }
     this.syncNeeded = false;
-    this.retained = [];
-    this.retainedExtent = NOTHING;
-    this.batch.recycle();
+    releaseArenas(this.retained.arenas);
+    this.retained = NO_RECORDS;
     this.fsyncs.confirmAll();
   }
 
@@ -307,8 +371,8 @@ export class JournalWriter {
       // policy change syncs first): cut exactly those, nothing acknowledged before them.
       const owedExtent = owed.reduce((sum, entry) => grow(sum, entry.extent), NOTHING);
       const { bytes, records } = this.file.extent;
-      this.retained = [...owed.flatMap((entry) => entry.chunks), ...this.retained];
-      this.retainedExtent = grow(owedExtent, this.retainedExtent);
+      // Their chunks are copies (`always` takes copies): no arenas to release.
+      this.retained = join({ chunks: owed.flatMap((entry) => entry.chunks), extent: owedExtent, arenas: [] }, this.retained);
       this.cutNeeded = !this.file.cutBack({ bytes: bytes - owedExtent.bytes, records: records - owedExtent.records });
     }
     this.fail(message, owed.map((entry) => entry.commit));
@@ -361,13 +425,13 @@ export class JournalWriter {
   restart(fresh: FreshFile): void {
     this.file.replaceWith(fresh);
     const owed = this.fsyncs.takeOwed().map((entry) => entry.commit);
-    this.batch.take();
-    this.batch.recycle();
-    this.retained = [];
-    this.retainedExtent = NOTHING;
+    releaseArenas(this.batch.take().arenas);
+    const writing = this.writing?.commit;
+    this.writing = null;
+    this.retained = NO_RECORDS;
     this.lost = this.cutNeeded = this.syncNeeded = false;
     if (!this.syncDirectoryOrFail(owed)) return;
-    for (const commit of [...owed, this.commit]) commit?.settle("durable");
+    for (const commit of [...owed, writing, this.commit]) commit?.settle("durable");
     this.commit = null;
     if (this.failure !== null) this.recovered();
   }
@@ -432,10 +496,10 @@ export class JournalWriter {
   erase(): void {
     this.closed = true;
     // Nothing of this queue can come back once its files are gone: whoever waits may go on.
-    for (const commit of [this.commit, this.retryCommit, ...this.fsyncs.stop().map((e) => e.commit)]) commit?.settle("durable");
+    for (const commit of [this.commit, this.writing?.commit, this.retryCommit, ...this.fsyncs.stop().map((e) => e.commit)]) commit?.settle("durable");
     this.batch.take();
-    this.retained = [];
-    this.retainedExtent = NOTHING;
+    this.writing = null;
+    this.retained = NO_RECORDS;
     this.file.close(true);
   }
 }

@@ -7,7 +7,7 @@ const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
 /** A journal whose flush "writes" `bytes` and records the order it was flushed in. */
 function journal(name: string, bytes: number, flushed: string[]): Flushable {
   return {
-    flush: () => {
+    flushUpTo: () => {
       flushed.push(name);
       return bytes;
     },
@@ -53,7 +53,7 @@ describe("flush scheduler", () => {
   test("a turn also stops writing after 5 ms (1,000 new queues each creating its file); the rest go next turn, in order", async () => {
     const flushed: string[] = [];
     const slow = (name: string): Flushable => ({
-      flush: () => {
+      flushUpTo: () => {
         const end = performance.now() + 6;
         while (performance.now() < end);
         flushed.push(name);

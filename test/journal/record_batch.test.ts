@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { RecordBatch } from "../../src/journal/record_batch.ts";
+import { RecordBatch, releaseArenas } from "../../src/journal/record_batch.ts";
 import { OP_REMOVE, encodeAdd, encodeIdRecord } from "../../src/journal/record.ts";
 import { concat } from "../helpers/bytes.ts";
 
@@ -26,20 +26,34 @@ describe("RecordBatch", () => {
     expect(batch.isEmpty).toBe(true);
   });
 
-  test("bytes taken stay intact until recycle, however much is added after them", () => {
+  test("bytes taken stay intact until released, however much is added after them (in other arenas)", () => {
     const batch = new RecordBatch();
     const first = fill(batch, 1, 200, 1000);
     const taken = batch.take();
     const second = fill(batch, 201, 200, 1000);
     expect(concat(...taken.chunks)).toEqual(first);
-    expect(concat(...batch.take().chunks)).toEqual(second);
+    const next = batch.take();
+    expect(concat(...next.chunks)).toEqual(second);
+    const takenBuffers = new Set<ArrayBufferLike>(taken.arenas.map((arena) => arena.buffer));
+    expect(next.arenas.some((arena) => takenBuffers.has(arena.buffer))).toBe(false);
   });
 
-  test("after recycle, the next big batch reuses the arenas instead of allocating new ones", () => {
+  test("a copied take owns no arena: they go back to the pool at once", () => {
+    const batch = new RecordBatch();
+    const expected = fill(batch, 1, 100, 1000);
+    const taken = batch.take(true);
+    expect(taken.arenas).toEqual([]);
+    fill(batch, 101, 100, 2000);
+    expect(concat(...taken.chunks)).toEqual(expected);
+  });
+
+  test("after its arenas are released, the next big batch reuses them instead of allocating new ones", () => {
     const batch = new RecordBatch();
     fill(batch, 1, 300, 1000);
-    const firstBuffers = new Set(batch.take().chunks.map((chunk) => chunk.buffer));
-    batch.recycle();
+    const first = batch.take();
+    const firstBuffers = new Set(first.chunks.map((chunk) => chunk.buffer));
+    expect(new Set<ArrayBufferLike>(first.arenas.map((arena) => arena.buffer))).toEqual(firstBuffers);
+    releaseArenas(first.arenas);
     const expected = fill(batch, 301, 300, 1000);
     const taken = batch.take();
     expect(concat(...taken.chunks)).toEqual(expected);

@@ -95,6 +95,61 @@ describe("RequestParser", () => {
     expect(spanning.data.buffer.byteLength).toBe(6);
   });
 
+  test("a big data block arriving over many reads is copied in as it comes: no call copies more than what arrived since the last", () => {
+    const size = 1 << 20;
+    const piece = 64 * 1024;
+    const data = new Uint8Array(size).map((_, i) => i % 251);
+    const p = new RequestParser(100, 4 << 20);
+    const realSet = Uint8Array.prototype.set;
+    let copied = 0;
+    const copiedBy = (run: () => Frame | null): { frame: Frame | null; copied: number } => {
+      copied = 0;
+      const frame = run();
+      return { frame, copied };
+    };
+    Uint8Array.prototype.set = function (this: Uint8Array, source: ArrayLike<number>, offset?: number) {
+      copied += source.length;
+      realSet.call(this, source, offset);
+    };
+    let most = 0;
+    let frame: Frame | null = null;
+    try {
+      p.push(bytes(`set big 0 0 ${size}\r\n`));
+      for (let at = 0; at < size; at += piece) {
+        p.push(data.slice(at, at + piece));
+        const step = copiedBy(() => p.next());
+        expect(step.frame).toBeNull();
+        expect(p.bufferedBytes).toBe(at + piece);
+        most = Math.max(most, step.copied);
+      }
+      p.push(bytes("\r\n"));
+      const last = copiedBy(() => p.next());
+      frame = last.frame;
+      most = Math.max(most, last.copied);
+    } finally {
+      Uint8Array.prototype.set = realSet;
+    }
+    expect(most).toBeLessThanOrEqual(piece);
+    if (frame?.kind !== "set") throw new Error("expected a set");
+    expect(frame.data).toEqual(data);
+    expect(p.bufferedBytes).toBe(0);
+  });
+
+  test("a big block of a command not served is skipped as it comes, never copied", () => {
+    const p = new RequestParser(100, 4 << 20);
+    p.push(bytes(`add big 0 0 ${200_000}\r\n`));
+    for (let i = 0; i < 4; i++) {
+      p.push(new Uint8Array(50_000).fill(65));
+      expect(p.next()).toBeNull();
+    }
+    expect(p.bufferedBytes).toBe(200_000);
+    p.push(bytes("\r\nstats\r\n"));
+    expect(framesOf(p)).toEqual([
+      { kind: "unsupported-storage", command: "add", noreply: false },
+      { kind: "line", command: "stats", args: [] },
+    ]);
+  });
+
   test("discard gives back the memory of chunks no frame has seen, and keeps the data of frames returned", () => {
     const p = new RequestParser(100, 1 << 20);
     const first = bytes("set a 0 0 5\r\nhello\r\nset b 0 0 100\r\nxy");
