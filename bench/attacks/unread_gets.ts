@@ -41,7 +41,6 @@ async function attack(lab: Lab, connections: number, items: number, parameters: 
   const item = benchItem(ITEM_BYTES);
   const valueBlock = Buffer.concat([item, Buffer.from("\r\n")]);
   await lab.fill("rb", items, item);
-  const queueItems = async () => (await lab.stats()).get("queue_rb_items") ?? NaN;
   const window = await lab.beginAttack();
   const attackers = await connectMany(lab.port, connections, connections, valueBlock);
   const gets = `get ${Array(KEYS_PER_GET).fill("rb").join(" ")}\r\n`.repeat(GETS_PER_CONNECTION);
@@ -50,21 +49,17 @@ async function attack(lab: Lab, connections: number, items: number, parameters: 
     attacker.send(gets);
   }
   // The attack is in place once the server stops taking items for them.
-  const taken = items - (await whenStill(queueItems, 2000, 60_000));
+  const taken = items - (await whenStill(() => lab.queueItems("rb"), 2000, 60_000));
   await Bun.sleep(HOLD_MS);
   const stats = await lab.stats();
   const during = await window.end();
 
   const { values: received, wrong: incorrect } = await readBack(attackers, GETS_PER_CONNECTION);
   const after = await lab.settle();
-  const left = await queueItems();
-  if (received + left !== items) incorrect.push(`${integer(received)} items received + ${integer(left)} left in rb ≠ ${integer(items)} set`);
-  const roundTrip = await lab.roundTrip();
-  if (roundTrip !== null) incorrect.push(roundTrip);
+  await lab.accountForItems("rb", items, received, incorrect);
 
   lab.bound("items taken for the unread replies", `${integer(taken)} (${mib(taken * ITEM_BYTES)})`, "-", null);
   lab.bound("rb's items in memory while held", mib(stats.get("queue_rb_mem_bytes") ?? NaN), `≤ ${size(MEMORY)} max_memory_size`, (stats.get("queue_rb_mem_bytes") ?? Infinity) <= MEMORY);
-  lab.notes.push(`afterwards the attackers read ${integer(received)} items (each checked), ${integer(left)} stayed in rb`);
   return lab.result({
     name: "2. unread gets",
     parameters,

@@ -40,7 +40,6 @@ export const unreadMultiGets: AttackPlan = (knobs) => {
 async function attack(lab: Lab, connections: number, items: number, parameters: string) {
   const item = benchItem(ITEM_BYTES);
   await lab.fill("m", items, item);
-  const queueItems = async () => (await lab.stats()).get("queue_m_items") ?? NaN;
   const window = await lab.beginAttack();
   const attackers = await connectMany(lab.port, connections, 100, Buffer.concat([item, Buffer.from("\r\n")]));
   const gets = `get${" m".repeat(KEYS_PER_GET)}\r\n`.repeat(GETS_PER_CONNECTION);
@@ -48,21 +47,17 @@ async function attack(lab: Lab, connections: number, items: number, parameters: 
     attacker.pauseReading();
     attacker.send(gets);
   }
-  const taken = items - (await whenStill(queueItems, 2000, 60_000));
+  const taken = items - (await whenStill(() => lab.queueItems("m"), 2000, 60_000));
   await Bun.sleep(HOLD_MS);
   const held = lab.server.memory().rss;
 
   const { values: received, wrong: incorrect } = await readBack(attackers, GETS_PER_CONNECTION);
   const after = await lab.settle();
   const during = await window.end();
-  const left = await queueItems();
-  if (received + left !== items) incorrect.push(`${integer(received)} items received + ${integer(left)} left in m ≠ ${integer(items)} set`);
-  const roundTrip = await lab.roundTrip();
-  if (roundTrip !== null) incorrect.push(roundTrip);
+  await lab.accountForItems("m", items, received, incorrect);
 
   lab.bound("items taken for the unread replies", `${integer(taken)} (${mib(taken * ITEM_BYTES)})`, "-", null);
   lab.bound("RSS while held, over before", mib(held - during.before), "-", null);
-  lab.notes.push(`afterwards the clients read ${integer(received)} items (each checked), ${integer(left)} stayed in m`);
   return lab.result({
     name: "11. unread multi-gets",
     parameters,

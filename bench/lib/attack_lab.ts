@@ -188,6 +188,24 @@ export class Lab {
     }
   }
 
+  /** How many items `queue` holds (NaN if the server doesn't list it). */
+  async queueItems(queue: string): Promise<number> {
+    return (await this.stats()).get(`queue_${queue}_items`) ?? NaN;
+  }
+
+  /**
+   * After clients read back the replies they had left unread: the `received` items plus those
+   * left in `queue` must be the `set` ones, and a round trip must still work. What went wrong is
+   * added to `incorrect`, what was found to the notes.
+   */
+  async accountForItems(queue: string, set: number, received: number, incorrect: string[]): Promise<void> {
+    const left = await this.queueItems(queue);
+    if (received + left !== set) incorrect.push(`${integer(received)} items received + ${integer(left)} left in ${queue} ≠ ${integer(set)} set`);
+    const roundTrip = await this.roundTrip();
+    if (roundTrip !== null) incorrect.push(roundTrip);
+    this.notes.push(`afterwards the clients read ${integer(received)} items (each checked), ${integer(left)} stayed in ${queue}`);
+  }
+
   bound(measure: string, value: string, bound: string, pass: boolean | null): void {
     this.bounds.push({ measure, value, bound, pass });
   }

@@ -135,6 +135,18 @@ export class ItemStore {
     this.frontMins.push(Math.min(item.id, this.frontMins.at(-1) ?? Infinity));
   }
 
+  /**
+   * Item bytes taking the head would move, found without reading anything: the head's size; 0
+   * when the queue is empty; Infinity when the take reads from the journal (the head waits on
+   * disk, or the memory left after it is low enough to start a read-back).
+   */
+  takeCost(): number {
+    const head = this.memory.peek();
+    if (head === undefined) return this.disk === null ? 0 : Infinity;
+    if (this.disk !== null && this.memBytes - head.data.length < this.budget / 2) return Infinity;
+    return head.data.length;
+  }
+
   peek(): Item | undefined {
     if (this.memory.length === 0) this.readBackSafely();
     return this.memory.peek();

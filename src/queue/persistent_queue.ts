@@ -191,6 +191,11 @@ export class PersistentQueue implements UpkeepView {
     this.serveWaiters(now);
   }
 
+  /** Item bytes a take (or peek) of the head would move, or Infinity if it reads from the journal (ItemStore.takeCost; expiry aside). */
+  takeCost(): number {
+    return this.store.takeCost();
+  }
+
   peek(now: number): Item | undefined {
     this.discardExpired(now, REQUEST_DISCARD_LIMIT);
     return this.expiredAtHead(now) ? undefined : this.store.peek();

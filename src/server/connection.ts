@@ -24,8 +24,9 @@ import type { ServerContext, Session } from "./context.ts";
 import { Outbox } from "./outbox.ts";
 import { line, serverError } from "./replies.ts";
 import type { BudgetReader } from "./request_budget.ts";
-import { RequestParser } from "./request_parser.ts";
-import { later, turnDeadline } from "./turn_scheduler.ts";
+import { type Frame, RequestParser } from "./request_parser.ts";
+import { LIGHT_LINE_BYTES, isLight } from "./request_weight.ts";
+import { later, overrunDeadline, soon, turnClock, turnDeadline } from "./turn_scheduler.ts";
 
 /** Reply bytes queued for a client before we stop reading its requests. */
 const HIGH_WATER = 4 * 1024 * 1024;
@@ -34,8 +35,6 @@ const MAX_BUFFERED_WHILE_WAITING = 1024 * 1024;
 /** How long one connection executes requests in one event-loop turn. */
 const TURN_BUDGET_MS = 5;
 export const MAX_LINE_LENGTH = 8192;
-/** A command line longer than this (a get of many keys) is heavy: once the turn is spent it waits for a round. */
-const LIGHT_LINE_BYTES = 256;
 
 /** The part of a Bun socket a connection uses (a test can supply its own). */
 export interface ClientSocket {
@@ -63,6 +62,8 @@ export class Connection implements Session, BudgetReader {
   private writeScheduled = false;
   /** Requests are left for a later turn (the turn's budget ran out). */
   private behind = false;
+  /** A request parsed when the turn was spent and left for later (heavy, or past the overrun): the first to run in this connection's round. */
+  private held: Frame | null = null;
   private bytesWrittenReported = 0;
 
   constructor(
@@ -98,6 +99,7 @@ export class Connection implements Session, BudgetReader {
     this.closed = true;
     this.ctx.requestBudget.release(this);
     this.parser.discard();
+    this.held = null;
     this.cancelWait?.();
     this.cancelWait = null;
     // Last taken first, so the first taken ends up at the head again.
@@ -160,7 +162,7 @@ export class Connection implements Session, BudgetReader {
       return;
     }
     this.processing = true;
-    const until = Math.min(performance.now() + TURN_BUDGET_MS, turnDeadline());
+    const until = Math.min(turnClock.now() + TURN_BUDGET_MS, turnDeadline());
     try {
       // Each round ends when input runs out, a command waits, the budget is spent, or the
       // replies pile up; in the last case the replies are written and, if the socket took them,
@@ -177,23 +179,36 @@ export class Connection implements Session, BudgetReader {
 
   /**
    * Runs frames until there are none, one can't run now or `until` passed; true if stopped by the
-   * backlog. Past `until` the first frame still runs unless it is a long line (see
-   * turn_scheduler.ts): that one waits for the connection's round.
+   * backlog. Past `until` the first frame still runs if it is light and the turn has not overrun
+   * (see turn_scheduler.ts); a heavy one waits for the connection's round, a light one past the
+   * overrun for the prompt lane.
    */
   private executeBuffered(until: number): boolean {
     for (let first = true; !this.suspended && !this.closing; first = false) {
       if (this.outbox.backlog >= HIGH_WATER) return true;
-      if (performance.now() >= until && (!first || this.parser.nextLineLongerThan(LIGHT_LINE_BYTES))) {
+      const spent = turnClock.now() >= until;
+      if (spent && (!first || this.held !== null || this.parser.nextLineLongerThan(LIGHT_LINE_BYTES))) {
         // Nothing left: the next request that arrives is again one that may run at once.
-        if (this.parser.bufferedBytes > 0) this.continueLater();
+        if (this.held !== null || this.parser.bufferedBytes > 0) this.continueLater(later);
         return false;
       }
       this.parser.maxRequestSize = maxRequestSizeFor(this, this.ctx, this.maxRequestSize);
-      const frame = this.parser.next();
+      const frame = this.held ?? this.parser.next();
+      this.held = null;
       if (frame === null) return false;
       if (frame.kind === "fatal") {
         this.outbox.push(line(frame.reply));
         this.closing = true;
+        return false;
+      }
+      if (spent && !isLight(frame, this.ctx)) {
+        this.held = frame;
+        this.continueLater(later);
+        return false;
+      }
+      if (spent && turnClock.now() >= overrunDeadline()) {
+        this.held = frame;
+        this.continueLater(soon);
         return false;
       }
       this.executeSafely(frame);
@@ -201,11 +216,11 @@ export class Connection implements Session, BudgetReader {
     return false;
   }
 
-  /** The turn's budget is spent: the rest waits for a later round (turn_scheduler.ts). */
-  private continueLater(): void {
+  /** The turn's budget is spent: the rest waits for a later round in `lane` (turn_scheduler.ts). */
+  private continueLater(lane: typeof later): void {
     if (this.behind) return;
     this.behind = true;
-    later(() => {
+    lane(() => {
       this.behind = false;
       this.process();
     });
@@ -244,7 +259,7 @@ export class Connection implements Session, BudgetReader {
   }
 
   private updateReadPause(): void {
-    const held = this.parser.bufferedBytes;
+    const held = this.parser.bufferedBytes + (this.held?.kind === "set" ? this.held.data.length : 0);
     const granted = this.ctx.requestBudget.claim(this, held, Math.max(held, this.parser.announcedBytes));
     const waiting = this.suspended || this.behind;
     const shouldPause = !granted || this.outbox.backlog >= HIGH_WATER || (waiting && held > MAX_BUFFERED_WHILE_WAITING);

@@ -10,19 +10,32 @@
  * at the front, so every busy connection gets its share in turn.
  *
  * A connection that was not queued here (it had nothing left over) runs its next request at
- * once even when the turn is spent, if that request is light (connection.ts: not a long line,
- * such as a get of many keys): a client sending one small request (a ping, a `get` of an empty queue) is answered
- * within a turn, not after every busy connection had its share; 200 clients sending big
- * multi-key gets at once take their turns instead of one long one.
+ * once even when the turn is spent, if that request is light (request_weight.ts: not a long line,
+ * not a get of big items or of items on disk): a client sending one small request (a ping, a `get`
+ * of an empty queue) is answered within a turn, not after every busy connection had its share;
+ * 200 clients sending big multi-key gets, or 300 opening 1 MiB items each, take their turns
+ * instead of one long one. That exemption lasts until the turn has overrun its budget by
+ * MAX_OVERRUN_MS (so many light requests, or one misjudged, can't make a turn run away either);
+ * after that a light request waits in the prompt lane (`soon`), which a round serves before the
+ * busy connections (`later`), so it is still answered in the next round. Each round runs at
+ * least one busy connection, so a stream of light requests can't starve them.
  *
- * Invariants: `deadline` belongs to the open turn, if any; a round is scheduled iff `waiting` is
- * not empty or a turn is open (whose end the round marks).
+ * Invariants: `deadline` belongs to the open turn, if any; a round is scheduled iff a lane is
+ * not empty or a turn is open (whose end the round marks); a connection is in at most one lane.
  */
 import { Deque } from "../queue/deque.ts";
 
+/** The clock turns are measured with (a test may set `now` to one it steps itself). */
+export const turnClock = { now: (): number => performance.now() };
+
 /** Execution time of all connections together in one turn. */
 export const TURN_MS = 8;
+/** How far past its budget light requests may take a turn. */
+export const MAX_OVERRUN_MS = TURN_MS;
 
+/** Light requests that arrived after the turn's overrun (served first in a round). */
+const prompt = new Deque<() => void>();
+/** Busy connections, in the order their budget ran out. */
 const waiting = new Deque<() => void>();
 let turnOpen = false;
 let deadline = 0;
@@ -32,15 +45,26 @@ let scheduled = false;
 export function turnDeadline(): number {
   if (!turnOpen) {
     turnOpen = true;
-    deadline = performance.now() + TURN_MS;
+    deadline = turnClock.now() + TURN_MS;
     schedule();
   }
   return deadline;
 }
 
-/** Runs `run` in a later round, after the ones queued before it. */
+/** Until when the current turn may run light requests (opening a turn if none is open). */
+export function overrunDeadline(): number {
+  return turnDeadline() + MAX_OVERRUN_MS;
+}
+
+/** Runs `run` in a later round, after the busy ones queued before it. */
 export function later(run: () => void): void {
   waiting.push(run);
+  schedule();
+}
+
+/** Runs `run` (a light request that came after the turn's overrun) first in the next round, after the prompt ones queued before it. */
+export function soon(run: () => void): void {
+  prompt.push(run);
   schedule();
 }
 
@@ -50,10 +74,20 @@ function schedule(): void {
   setImmediate(runRound);
 }
 
-/** A new turn: runs the waiting connections in order until its budget is spent. */
+/** A new turn: runs the prompt lane, then the busy connections in order, until its budget is spent (but at least one busy one). */
 function runRound(): void {
   scheduled = false;
   turnOpen = false;
-  for (let count = waiting.length; count > 0 && performance.now() < turnDeadline(); count--) waiting.shift()!();
-  if (waiting.length > 0) schedule();
+  if (prompt.length + waiting.length === 0) return;
+  const end = turnDeadline();
+  runWhileBefore(prompt, prompt.length, end);
+  const busy = waiting.length;
+  if (busy > 0) waiting.shift()!();
+  runWhileBefore(waiting, busy - 1, end);
+  if (prompt.length + waiting.length > 0) schedule();
+}
+
+/** Runs up to `count` runs from the head of `lane`, in order, while the time is before `end`. */
+function runWhileBefore(lane: Deque<() => void>, count: number, end: number): void {
+  for (; count > 0 && turnClock.now() < end; count--) lane.shift()!();
 }

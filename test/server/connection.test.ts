@@ -1,4 +1,4 @@
-import { describe, expect, test } from "bun:test";
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { Commit } from "../../src/journal/commit.ts";
 import { QueueCollection } from "../../src/queue/queue_collection.ts";
 import { bytes, text } from "../helpers/bytes.ts";
@@ -11,7 +11,7 @@ import type { ServerContext } from "../../src/server/context.ts";
 import { MemoryPacer } from "../../src/server/memory_pacer.ts";
 import { RequestBudget } from "../../src/server/request_budget.ts";
 import { ServerStats } from "../../src/server/stats.ts";
-import { turnDeadline } from "../../src/server/turn_scheduler.ts";
+import { overrunDeadline, turnClock, turnDeadline } from "../../src/server/turn_scheduler.ts";
 
 // Writing replies touches only the counters; nothing here reaches the queues.
 const ctx = { stats: new ServerStats(), pacer: new MemoryPacer(), requestBudget: new RequestBudget(() => Infinity), credentials: () => null } as unknown as ServerContext;
@@ -109,16 +109,34 @@ describe("Connection backlog", () => {
 
 describe("Connection turns", () => {
   const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+  const realClock = turnClock.now;
+  /** The turns' clock: every look at it moves it 1 µs on, so a request costs a few µs whatever the machine. */
+  let time = 0;
+  beforeEach(async () => {
+    await nextTurn(); // the turn left open by what ran before ends
+    time = performance.now();
+    turnClock.now = () => (time += 0.001);
+  });
+  afterEach(() => {
+    turnClock.now = realClock;
+  });
+
+  /** Two connections with more pipelined gets of the empty queue `q` than one turn runs. */
+  const busyConnections = (session: ServerContext, pipelined: number) => {
+    const sockets = [new RecordingSocket(), new RecordingSocket()];
+    const connections = sockets.map((socket) => new Connection(socket, session, 0, 1 << 20));
+    const request = bytes("get q\r\n".repeat(pipelined));
+    for (const connection of connections) connection.onData(request);
+    for (const socket of sockets) expect(socket.written).toBeLessThan(pipelined * 5); // each left requests over
+    return { sockets, connections };
+  };
 
   test("once the turn's budget is spent, busy connections and heavy requests wait for a later round, a light new request is served at once", async () => {
     const queues = QueueCollection.load(configFor(tempDir()));
     const session = { ...ctx, queues } as unknown as ServerContext;
-    const busySockets = [new RecordingSocket(), new RecordingSocket()];
-    const busy = busySockets.map((socket) => new Connection(socket, session, 0, 1 << 20));
-    const pipelined = 200_000;
-    for (const connection of busy) connection.onData(bytes("get q\r\n".repeat(pipelined)));
-    for (const socket of busySockets) expect(socket.written).toBeLessThan(pipelined * 5); // each left requests over
-    while (performance.now() < turnDeadline()); // the rest of this turn goes to other work
+    const pipelined = 50_000;
+    const busy = busyConnections(session, pipelined);
+    time = turnDeadline(); // the rest of this turn goes to other work
 
     const fresh = new RecordingSocket();
     const pinging = new Connection(fresh, session, 0, 1 << 20);
@@ -130,18 +148,69 @@ describe("Connection turns", () => {
     new Connection(heavy, session, 0, 1 << 20).onData(bytes(`get ${"q ".repeat(200)}\r\n`));
     expect(heavy.written).toBe(0); // a get of many keys waits for its round
 
-    const before = busySockets[0]!.written;
-    busy[0]!.onData(bytes("get q\r\n"));
-    expect(busySockets[0]!.written).toBe(before); // its requests wait for its round, in order
+    const before = busy.sockets[0]!.written;
+    busy.connections[0]!.onData(bytes("get q\r\n"));
+    expect(busy.sockets[0]!.written).toBe(before); // its requests wait for its round, in order
 
     let rounds = 0;
-    while (busySockets.some((socket) => socket.written < pipelined * 5) && rounds < 100_000) {
+    while (busy.sockets.some((socket) => socket.written < pipelined * 5) && rounds < 100_000) {
       await nextTurn();
       rounds++;
     }
-    expect(busySockets.map((socket) => socket.written)).toEqual([(pipelined + 1) * 5, pipelined * 5]);
+    expect(busy.sockets.map((socket) => socket.written)).toEqual([(pipelined + 1) * 5, pipelined * 5]);
     expect(heavy.written).toBe(5);
     expect(rounds).toBeGreaterThan(1);
+    queues.close();
+  });
+
+  test("once the turn's budget is spent, gets of big items or of items on disk wait for their rounds, in order; a ping is served at once", async () => {
+    const queues = QueueCollection.load(configFor(tempDir(), "[queues.rb]\nmax_memory_size = 1000\n"));
+    const session = { ...ctx, queues } as unknown as ServerContext;
+    const OPENERS = 20;
+    for (let n = 0; n < OPENERS; n++) queues.add("big", bytes(String(n).padStart(100 * 1024, "-")), 0, Date.now());
+    for (let n = 0; n < 10; n++) queues.add("rb", bytes(String(n).padStart(600, "-")), 0, Date.now());
+    expect(queues.get("rb")!.stats().memItems).toBe(1); // the rest wait on disk
+    time = turnDeadline();
+
+    // Each from a connection that had nothing queued, each a short line: light by its line alone.
+    const openers = Array.from({ length: OPENERS }, () => new RecordingSocket());
+    for (const socket of openers) new Connection(socket, session, 0, 1 << 20).onData(bytes("get big/open\r\n"));
+    const reader = new RecordingSocket();
+    new Connection(reader, session, 0, 1 << 20).onData(bytes("get rb rb\r\n"));
+    expect(queues.get("big")!.stats().openTransactions).toBe(0); // none ran in this turn
+    expect(queues.get("rb")!.stats().items).toBe(10);
+    const ping = new RecordingSocket();
+    new Connection(ping, session, 0, 1 << 20).onData(bytes("get q\r\n"));
+    expect(ping.output).toBe("END\r\n");
+
+    for (let rounds = 0; openers.some((socket) => !socket.output.endsWith("END\r\n")) || !reader.output.endsWith("END\r\n"); rounds++) {
+      expect(rounds).toBeLessThan(1000);
+      await nextTurn();
+    }
+    // Each opener got the item its place in line gave it.
+    expect(openers.map((socket) => socket.output.slice(socket.output.indexOf("\r\n") + 2).replace(/^-+/, "").split("\r\n")[0])).toEqual(
+      Array.from({ length: OPENERS }, (_, n) => String(n)),
+    );
+    expect(reader.output.match(/^VALUE rb /gm)?.length).toBe(2);
+    queues.close();
+  });
+
+  test("past the turn's overrun a light request waits, but for the next round only: it runs before the busy connections", async () => {
+    const queues = QueueCollection.load(configFor(tempDir()));
+    const session = { ...ctx, queues } as unknown as ServerContext;
+    const pipelined = 50_000;
+    const busy = busyConnections(session, pipelined);
+    time = overrunDeadline();
+
+    const fresh = new RecordingSocket();
+    new Connection(fresh, session, 0, 1 << 20).onData(bytes("get q\r\n"));
+    expect(fresh.written).toBe(0);
+    const before = busy.sockets.map((socket) => socket.written);
+    await nextTurn();
+    expect(fresh.output).toBe("END\r\n");
+    // That round ran at least one busy connection too, and neither is through.
+    expect(busy.sockets.some((socket, i) => socket.written > before[i]!)).toBe(true);
+    expect(busy.sockets.every((socket) => socket.written < pipelined * 5)).toBe(true);
     queues.close();
   });
 });

@@ -1,0 +1,35 @@
+/**
+ * Which requests are light: cheap enough to run at once when the turn's budget is spent
+ * (turn_scheduler.ts), so a client sending one small request (a ping, a `get` of an empty queue)
+ * is answered within a turn rather than after every busy connection had its share.
+ *
+ * A request is judged before it runs, from what is known without doing its work: a command line
+ * longer than LIGHT_LINE_BYTES (a get of many keys) is heavy, looked at before it is even parsed;
+ * a `get` is heavy if the items it would hand out come to more than LIGHT_ITEM_BYTES or any of
+ * them must first be read back from the journal (PersistentQueue.takeCost): 300 clients' opens of
+ * 1 MiB items waiting on disk are 300 MiB of reads, not 300 small requests. Everything else is
+ * light. Judging never changes a queue and never creates one.
+ */
+import { parseGetKey } from "./get_options.ts";
+import type { ServerContext } from "./context.ts";
+import type { Frame } from "./request_parser.ts";
+
+/** A command line longer than this (a get of many keys) is heavy. */
+export const LIGHT_LINE_BYTES = 256;
+/** Item bytes a light get may hand out, in all. */
+export const LIGHT_ITEM_BYTES = 64 * 1024;
+
+/** Whether `frame` is light (see above); call it only on a frame whose line was at most LIGHT_LINE_BYTES. */
+export function isLight(frame: Frame, ctx: ServerContext): boolean {
+  if (frame.kind !== "line" || (frame.command !== "get" && frame.command !== "gets")) return true;
+  let itemBytes = 0;
+  for (const key of frame.args) {
+    const request = parseGetKey(key);
+    // A bad key makes the get a client error; a key that only closes or aborts hands out nothing.
+    if (typeof request === "string") return true;
+    if (request.abort || (request.close && !request.open)) continue;
+    itemBytes += ctx.queues.get(request.queue)?.takeCost() ?? 0;
+    if (itemBytes > LIGHT_ITEM_BYTES) return false;
+  }
+  return true;
+}
