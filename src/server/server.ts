@@ -31,6 +31,7 @@ import { serverError } from "./replies.ts";
 import { RequestBudget } from "./request_budget.ts";
 import { takeSnapshot } from "./snapshot.ts";
 import { ServerStats } from "./stats.ts";
+import { ServerStatus } from "./status.ts";
 
 /** How long a stopping server waits for clients to take their last replies. */
 const STOP_GRACE_MS = 2000;
@@ -73,6 +74,8 @@ export class KestrelServer {
     this.ctx = {
       queues: this.queues,
       stats: this.stats,
+      // Loaded once queue_path is locked: no other server writes the status file meanwhile.
+      status: ServerStatus.load(config.server.queuePath, config.server.defaultStatus, () => this.queues.releaseWaiters()),
       pacer: new MemoryPacer(),
       requestBudget: new RequestBudget(() => this.config.server.maxPendingRequestBytes),
       version: options.version,

@@ -45,6 +45,7 @@ export function takeSnapshot(ctx: ServerContext): Snapshot {
     ["uptime", Math.floor((monotonicMs() - s.startedAt) / 1000)],
     ["time", Math.floor(Date.now() / 1000)],
     ["version", ctx.version],
+    ["status", ctx.status.current],
     ["curr_items", totals.items],
     ["total_items", totals.totalItems],
     ["bytes", totals.bytes],
