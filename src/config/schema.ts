@@ -120,7 +120,7 @@ export const SERVER_KEYS: readonly KeySpec<ServerConfig>[] = [
     "adminCommands",
     v.oneOf(ADMIN_COMMAND_POLICIES),
     '"loopback"',
-    'Who may run shutdown, reload, delete, flush, flush_all and change the status (`status <new>`): "loopback" (clients on 127.0.0.0/8 or ::1), "all" or "none".',
+    'Who may run shutdown, reload, delete, flush, flush_all and change the status (`status <new>`, PUT /status): "loopback" (clients on 127.0.0.0/8 or ::1), "all" or "none".',
   ),
   key(
     "auth_file",

@@ -15,7 +15,8 @@
  * `CLIENT_ERROR <command> is not allowed from <address>` (unless it asked for noreply). Both are
  * checked at every command, so a reload (a new policy, an auth file added, a user removed) takes
  * effect at once on every connection. Reading the status (`status` alone) is not administrative;
- * changing it is.
+ * changing it is. The admin HTTP port's one action (PUT /status) passes the same policy, and while
+ * an auth file is in force it must name one of its users with HTTP Basic.
  */
 import { isIPv4, isIPv6 } from "node:net";
 import type { AdminCommandPolicy } from "../config/schema.ts";
@@ -112,6 +113,42 @@ export function admitAdmin(request: string, command: string, peer: string, who: 
   }
   refusals.note(`admin ${peer} ${command}`, `refused admin command '${shown}' from ${who} (admin_commands = "${policy}")`);
   return false;
+}
+
+/** What an administrative request on the admin HTTP port may do: run, or why not. */
+export type HttpAdmission = "allowed" | "unauthenticated" | "forbidden";
+
+/**
+ * Whether an administrative request on the admin HTTP port (`request`, e.g. `PUT /status
+ * readonly`) from `peer` may run: `admin_commands` must admit the peer, as on the memcache port,
+ * and while an auth file is in force the request must name a user of it with HTTP Basic
+ * (`authorization` is the Authorization header) as a memcache client must authenticate first.
+ * Logged as the memcache commands are. Never throws.
+ */
+export function admitHttpAdmin(request: string, peer: string, authorization: string | null, ctx: ServerContext): HttpAdmission {
+  const credentials = ctx.credentials();
+  let who = `${peer} (admin HTTP)`;
+  if (credentials !== null) {
+    const user = credentials.check(basicToken(authorization));
+    if (user === null) {
+      refusals.note(`auth http ${peer}`, `authentication failure from ${who}`);
+      return "unauthenticated";
+    }
+    who = `${peer} (admin HTTP, user '${user}')`;
+  }
+  const command = request.split(" ").slice(0, 2).join(" ");
+  return admitAdmin(request, command, peer, who, ctx.config().server.adminCommands) ? "allowed" : "forbidden";
+}
+
+/** HTTP Basic credentials (`Basic base64(user:password)`) as an auth token `<user> <password>`; empty if absent. */
+function basicToken(authorization: string | null): Uint8Array {
+  const match = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(authorization ?? "");
+  if (match === null) return new Uint8Array(0);
+  const decoded = Buffer.from(match[1]!, "base64");
+  const colon = decoded.indexOf(0x3a);
+  if (colon <= 0) return new Uint8Array(0);
+  decoded[colon] = 0x20;
+  return decoded;
 }
 
 /**

@@ -118,7 +118,7 @@ function restore(path: string, defaultStatus: ServerStatusName): ServerStatusNam
 
 function fallback(path: string, defaultStatus: ServerStatusName, problem: string): ServerStatusName {
   const status = stricter(UNREADABLE_FALLBACK, defaultStatus);
-  log.error(`saved status in ${path} ignored, ${problem}; starting '${status}' until a status is set (status <new>)`);
+  log.error(`saved status in ${path} ignored, ${problem}; starting '${status}' until a status is set (status <new>, PUT /status)`);
   return status;
 }
 
