@@ -15,6 +15,14 @@ import * as v from "./values.ts";
 export const ADMIN_COMMAND_POLICIES = ["loopback", "all", "none"] as const;
 export type AdminCommandPolicy = (typeof ADMIN_COMMAND_POLICIES)[number];
 
+/**
+ * A server's status (Kestrel 2), least strict first: `up`; `writeavoid` (everything allowed, clients
+ * should prefer other servers for writes); `readonly` (sets refused, gets served: the server
+ * drains); `quiescent` (sets and gets refused). src/server/status.ts gives them their meaning.
+ */
+export const SERVER_STATUSES = ["up", "writeavoid", "readonly", "quiescent"] as const;
+export type ServerStatusName = (typeof SERVER_STATUSES)[number];
+
 export interface QueueConfig {
   readonly maxItems: number;
   readonly maxSize: number;
@@ -44,6 +52,7 @@ export interface ServerConfig {
   readonly logFile: string | null;
   readonly adminHost: string;
   readonly adminPort: number | null;
+  readonly defaultStatus: ServerStatusName;
 }
 
 export interface KeySpec<C> {
@@ -111,7 +120,7 @@ export const SERVER_KEYS: readonly KeySpec<ServerConfig>[] = [
     "adminCommands",
     v.oneOf(ADMIN_COMMAND_POLICIES),
     '"loopback"',
-    'Who may run shutdown, reload, delete, flush, flush_all and status: "loopback" (clients on 127.0.0.0/8 or ::1), "all" or "none".',
+    'Who may run shutdown, reload, delete, flush, flush_all and change the status (`status <new>`, PUT /status): "loopback" (clients on 127.0.0.0/8 or ::1), "all" or "none".',
   ),
   key(
     "auth_file",
@@ -129,6 +138,13 @@ export const SERVER_KEYS: readonly KeySpec<ServerConfig>[] = [
     v.optional(v.integer(0, 65535)),
     "false",
     "Port of the admin HTTP server (/health, /stats.json, /metrics); false = off, 0 = any free port.",
+  ),
+  key(
+    "default_status",
+    "defaultStatus",
+    v.oneOf(SERVER_STATUSES),
+    '"up"',
+    'The server status at start when none was saved in queue_path: "up", "writeavoid", "readonly" or "quiescent".',
   ),
 ];
 

@@ -358,7 +358,7 @@ export class PersistentQueue implements UpkeepView {
     }
   }
 
-  /** Ends every blocking get on this queue with nothing (the server is stopping). */
+  /** Ends every blocking get on this queue with nothing (the server is stopping, or became quiescent). */
   releaseWaiters(): void {
     this.waiters.releaseAll();
   }

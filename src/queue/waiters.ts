@@ -68,7 +68,7 @@ export class WaiterList {
     this.retire(waiter)?.(item);
   }
 
-  /** Ends every wait with null (the queue was deleted or the server is stopping). */
+  /** Ends every wait with null (the queue was deleted, or the server is stopping or became quiescent). */
   releaseAll(): void {
     for (let waiter = this.first(); waiter !== undefined; waiter = this.first()) {
       this.list.shift();

@@ -14,9 +14,12 @@
  * nothing, is logged (repeats counted, not repeated), and is answered
  * `CLIENT_ERROR <command> is not allowed from <address>` (unless it asked for noreply). Both are
  * checked at every command, so a reload (a new policy, an auth file added, a user removed) takes
- * effect at once on every connection.
+ * effect at once on every connection. Reading the status (`status` alone) is not administrative;
+ * changing it is. The admin HTTP port's one action (PUT /status) passes the same policy, and while
+ * an auth file is in force it must name one of its users with HTTP Basic.
  */
 import { isIPv4, isIPv6 } from "node:net";
+import type { AdminCommandPolicy } from "../config/schema.ts";
 import { log } from "../log.ts";
 import { RepeatedLog } from "../repeated_log.ts";
 import type { ServerContext, Session } from "./context.ts";
@@ -24,10 +27,18 @@ import { STORED, clientError } from "./replies.ts";
 import type { Frame } from "./request_parser.ts";
 
 /**
- * Commands that stop the server, change its config or drop items for everyone: gated by
- * `admin_commands`. `status` is gated by name before it exists, so it is covered when it comes.
+ * Commands that stop the server, change its config or status, or drop items for everyone: gated by
+ * `admin_commands` (see `isAdminRequest`: reading the status is not administrative).
  */
 export const ADMIN_COMMANDS: ReadonlySet<string> = new Set(["shutdown", "reload", "delete", "flush", "flush_all", "status"]);
+
+/**
+ * Whether a command line is administrative. `status` alone only reads the status, which every
+ * client needs to pick a server (as `stats` shows it to all); `status <new>` changes it.
+ */
+export function isAdminRequest(command: string, args: readonly string[]): boolean {
+  return ADMIN_COMMANDS.has(command) && !(command === "status" && args.length === 0);
+}
 
 /**
  * The largest request a connection may send before it has authenticated: the `set` that carries
@@ -82,16 +93,62 @@ export function admit(frame: CommandFrame, session: Session, ctx: ServerContext)
     authenticate(frame, session, ctx);
     return false;
   }
-  if (frame.kind !== "line" || !ADMIN_COMMANDS.has(frame.command)) return true;
-  const request = printable([frame.command, ...frame.args].join(" "));
-  const policy = ctx.config().server.adminCommands;
-  if (policy === "all" || (policy === "loopback" && isLoopbackAddress(session.peer))) {
-    log.info(`admin command '${request}' from ${describePeer(session)}`);
-    return true;
-  }
-  refusals.note(`admin ${session.peer} ${frame.command}`, `refused admin command '${request}' from ${describePeer(session)} (admin_commands = "${policy}")`);
+  if (frame.kind !== "line" || !isAdminRequest(frame.command, frame.args)) return true;
+  const request = [frame.command, ...frame.args].join(" ");
+  if (admitAdmin(request, frame.command, session.peer, describePeer(session), ctx.config().server.adminCommands)) return true;
   if (frame.args[frame.args.length - 1] !== "noreply") session.outbox.push(clientError(`${frame.command} is not allowed from ${session.peer}`));
   return false;
+}
+
+/**
+ * Whether `policy` lets `peer` (an address) run the administrative `request` (whose first word
+ * is `command`); logs it either way, naming the peer as `who`. Used by the memcache port and the
+ * admin HTTP port alike. Never throws.
+ */
+export function admitAdmin(request: string, command: string, peer: string, who: string, policy: AdminCommandPolicy): boolean {
+  const shown = printable(request);
+  if (policy === "all" || (policy === "loopback" && isLoopbackAddress(peer))) {
+    log.info(`admin command '${shown}' from ${who}`);
+    return true;
+  }
+  refusals.note(`admin ${peer} ${command}`, `refused admin command '${shown}' from ${who} (admin_commands = "${policy}")`);
+  return false;
+}
+
+/** What an administrative request on the admin HTTP port may do: run, or why not. */
+export type HttpAdmission = "allowed" | "unauthenticated" | "forbidden";
+
+/**
+ * Whether an administrative request on the admin HTTP port (`request`, e.g. `PUT /status
+ * readonly`) from `peer` may run: `admin_commands` must admit the peer, as on the memcache port,
+ * and while an auth file is in force the request must name a user of it with HTTP Basic
+ * (`authorization` is the Authorization header) as a memcache client must authenticate first.
+ * Logged as the memcache commands are. Never throws.
+ */
+export function admitHttpAdmin(request: string, peer: string, authorization: string | null, ctx: ServerContext): HttpAdmission {
+  const credentials = ctx.credentials();
+  let who = `${peer} (admin HTTP)`;
+  if (credentials !== null) {
+    const user = credentials.check(basicToken(authorization));
+    if (user === null) {
+      refusals.note(`auth http ${peer}`, `authentication failure from ${who}`);
+      return "unauthenticated";
+    }
+    who = `${peer} (admin HTTP, user '${user}')`;
+  }
+  const command = request.split(" ").slice(0, 2).join(" ");
+  return admitAdmin(request, command, peer, who, ctx.config().server.adminCommands) ? "allowed" : "forbidden";
+}
+
+/** HTTP Basic credentials (`Basic base64(user:password)`) as an auth token `<user> <password>`; empty if absent. */
+function basicToken(authorization: string | null): Uint8Array {
+  const match = /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(authorization ?? "");
+  if (match === null) return new Uint8Array(0);
+  const decoded = Buffer.from(match[1]!, "base64");
+  const colon = decoded.indexOf(0x3a);
+  if (colon <= 0) return new Uint8Array(0);
+  decoded[colon] = 0x20;
+  return decoded;
 }
 
 /**
@@ -144,7 +201,7 @@ export function isLoopbackAddress(address: string): boolean {
 }
 
 /** The peer's address, and its user if it authenticated as one. */
-function describePeer(session: Session): string {
+export function describePeer(session: Session): string {
   return session.access.user === null ? session.peer : `${session.peer} (user '${session.access.user}')`;
 }
 

@@ -1,15 +1,25 @@
 /**
  * The admin HTTP endpoint (Bun.serve; off unless admin_port is set): /health, /stats.json and
- * Prometheus /metrics, all read from one stats snapshot. A request that fails (a bug) gets a 500
- * and one log line, never Bun's page or a stack trace; the server goes on.
+ * Prometheus /metrics, all read from one stats snapshot, and the server status (GET and PUT
+ * /status). A request that fails (a bug) gets a 500 and one log line, never Bun's page or a stack
+ * trace; the server goes on.
  *
- * Read-only by construction: it is handed a function that takes a snapshot and nothing else, so
- * no request can change the server's state; any method but GET is answered 405.
+ * Read-only but for one action: `PUT /status` changes the server status, through the same gate as
+ * the memcache `status <new>` (admin_commands by the peer's address, and the auth file's users
+ * while one is in force; access.ts) and the same `ServerStatus.change`. Any other method but GET
+ * is answered 405.
  */
 import type { Server } from "bun";
+import { SERVER_STATUSES } from "../config/schema.ts";
 import { errorText } from "../errors.ts";
 import { log } from "../log.ts";
-import { QUEUE_STAT_NAMES, type Snapshot } from "./snapshot.ts";
+import { admitHttpAdmin } from "./access.ts";
+import type { ServerContext } from "./context.ts";
+import { QUEUE_STAT_NAMES, takeSnapshot, type Snapshot } from "./snapshot.ts";
+import { parseStatus } from "./status.ts";
+
+/** The part of a PUT /status body that is read: a status name and some whitespace fit. */
+const MAX_STATUS_BODY_BYTES = 64;
 
 type MetricType = "gauge" | "counter";
 
@@ -53,16 +63,19 @@ const QUEUE_METRICS: Readonly<Record<string, readonly [string, MetricType, strin
   open_transactions: ["kestrel_queue_open_transactions", "gauge", "Items handed out by open and not yet closed."],
 };
 
-/** Binds the admin port; `takeSnapshot` is called on each request (the server binds before it has its queues). */
-export function startAdminHttp(takeSnapshot: () => Snapshot, hostname: string, port: number): Server<undefined> {
+/** Binds the admin port; `context` is called on each request (the server binds before it has its queues). */
+export function startAdminHttp(context: () => ServerContext, hostname: string, port: number): Server<undefined> {
   return Bun.serve({
     hostname,
     port,
     development: false,
-    fetch(request) {
+    // Only PUT /status has a body, a word: nobody can make the server buffer a large one.
+    maxRequestBodySize: 1024,
+    async fetch(request, server) {
       const path = new URL(request.url).pathname;
       try {
-        return route(request.method, path, takeSnapshot);
+        if (path === "/status" && request.method === "PUT") return await putStatus(request, server.requestIP(request)?.address ?? "unknown", context());
+        return route(request.method, path, context());
       } catch (error) {
         log.error(`admin HTTP: internal error in ${request.method} ${path}: ${errorText(error)}`);
         return new Response("internal error\n", { status: 500 });
@@ -71,12 +84,33 @@ export function startAdminHttp(takeSnapshot: () => Snapshot, hostname: string, p
   });
 }
 
-function route(method: string, path: string, takeSnapshot: () => Snapshot): Response {
-  if (method !== "GET") return new Response("method not allowed: this endpoint is read-only\n", { status: 405, headers: { allow: "GET" } });
-  if (path === "/health") return health(takeSnapshot());
-  if (path === "/stats.json") return Response.json(statsJson(takeSnapshot()));
-  if (path === "/metrics") return new Response(metrics(takeSnapshot()), { headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" } });
-  return new Response("not found: try /health, /stats.json or /metrics\n", { status: 404 });
+function route(method: string, path: string, ctx: ServerContext): Response {
+  if (method !== "GET") {
+    const allow = path === "/status" ? "GET, PUT" : "GET";
+    return new Response(`method not allowed: ${path} takes ${allow}\n`, { status: 405, headers: { allow } });
+  }
+  if (path === "/health") return health(takeSnapshot(ctx));
+  if (path === "/stats.json") return Response.json(statsJson(takeSnapshot(ctx)));
+  if (path === "/metrics") return new Response(metrics(takeSnapshot(ctx)), { headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" } });
+  if (path === "/status") return text(200, ctx.status.current);
+  return new Response("not found: try /health, /stats.json, /metrics or /status\n", { status: 404 });
+}
+
+/** PUT /status: the body names the new status (any case); answers the status in force after it. */
+async function putStatus(request: Request, peer: string, ctx: ServerContext): Promise<Response> {
+  const body = (await request.text()).slice(0, MAX_STATUS_BODY_BYTES);
+  // Admission first, as on the memcache port: a peer that may not change the status learns nothing more.
+  const admission = admitHttpAdmin(`PUT /status ${body.trim()}`, peer, request.headers.get("authorization"), ctx);
+  if (admission === "unauthenticated") return new Response("authentication required: a user of the auth file, with HTTP Basic\n", { status: 401, headers: { "www-authenticate": 'Basic realm="kestrel"' } });
+  if (admission === "forbidden") return text(403, `PUT /status is not allowed from ${peer} (admin_commands = "${ctx.config().server.adminCommands}")`);
+  const next = parseStatus(body);
+  if (next === null) return text(400, `unknown status ${JSON.stringify(body)}: expected one of ${SERVER_STATUSES.join(", ")}`);
+  const error = ctx.status.change(next, `${peer} (admin HTTP)`);
+  return error === null ? text(200, next) : text(500, error);
+}
+
+function text(status: number, body: string): Response {
+  return new Response(`${body}\n`, { status, headers: { "content-type": "text/plain; charset=utf-8" } });
 }
 
 function health(snapshot: Snapshot): Response {
@@ -85,7 +119,9 @@ function health(snapshot: Snapshot): Response {
     ...snapshot.unavailable.map((queue) => ({ queue: queue.name, error: queue.reason })),
   ];
   const status = failing.length === 0 ? "ok" : "degraded";
-  return Response.json({ status, queues: snapshot.queues.length, failing }, { status: failing.length === 0 ? 200 : 503 });
+  // The server status is shown, not judged: a readonly or quiescent server is healthy (a probe
+  // that failed it would restart a server being drained).
+  return Response.json({ status, server_status: snapshot.status, queues: snapshot.queues.length, failing }, { status: failing.length === 0 ? 200 : 503 });
 }
 
 function statsJson(snapshot: Snapshot): object {
@@ -111,6 +147,8 @@ function metrics(snapshot: Snapshot): string {
     family(name, type, help);
     lines.push(`${name} ${server.get(stat)}`);
   }
+  family("kestrel_status", "gauge", "1 for the server's status (up, writeavoid, readonly, quiescent), 0 for the others.");
+  for (const status of SERVER_STATUSES) lines.push(`kestrel_status{status="${status}"} ${status === snapshot.status ? 1 : 0}`);
   family("kestrel_commands_total", "counter", "Commands served, by command.");
   for (const [stat, command] of COMMAND_STATS) lines.push(`kestrel_commands_total{command="${command}"} ${server.get(stat)}`);
   for (const [stat, field] of QUEUE_STAT_NAMES) {

@@ -1,16 +1,20 @@
 /**
  * Executes one request frame for a connection: every command of the protocol except `get`
- * (get_command.ts). Replies go to the session's outbox in request order.
+ * (get_command.ts). Replies go to the session's outbox in request order. A `readonly` or
+ * `quiescent` server refuses sets (status.ts); flush, delete and the expiry commands still run,
+ * as they only take items away.
  */
 import { isValidQueueName } from "../queue_name.ts";
 import { QueueUnavailableError } from "../queue/queue_collection.ts";
-import { admit, type CommandFrame } from "./access.ts";
+import { SERVER_STATUSES } from "../config/schema.ts";
+import { admit, describePeer, type CommandFrame } from "./access.ts";
 import type { ServerContext, Session } from "./context.ts";
 import { handleGet } from "./get_command.ts";
 import type { OnFailure } from "./outbox.ts";
 import type { SetFrame } from "./request_parser.ts";
 import { dumpConfigReport, dumpStatsReport, statsReport } from "./reports.ts";
 import * as reply from "./replies.ts";
+import { parseStatus } from "./status.ts";
 
 /** Memcache expiry: 0 never; below 1,000,000 seconds from now; otherwise unix seconds. */
 export function expiryFromExptime(exptime: number, now: number): number {
@@ -43,6 +47,8 @@ function handleSet(frame: SetFrame, session: Session, ctx: ServerContext): void 
   ctx.stats.cmdSet++;
   const out = frame.noreply ? null : session.outbox;
   if (!isValidQueueName(frame.key)) return out?.push(reply.clientError(`bad queue name '${frame.key}'`));
+  const refusal = ctx.status.writeRefusal();
+  if (refusal !== null) return out?.push(reply.serverError(refusal));
   const now = Date.now();
   let result;
   try {
@@ -94,6 +100,8 @@ function executeLine(command: string, args: readonly string[], session: Session,
     case "dump_config":
       out.push(dumpConfigReport(ctx));
       return;
+    case "status":
+      return handleStatus(args, session, ctx);
     case "version":
       out.push(reply.line(`VERSION ${ctx.version}`));
       return;
@@ -112,6 +120,20 @@ function executeLine(command: string, args: readonly string[], session: Session,
     default:
       out.push(reply.ERROR);
   }
+}
+
+/**
+ * `status` replies the server's status in upper case; `status <new>` (any case) changes it and
+ * replies END (access.ts lets only admins change it).
+ */
+function handleStatus(args: readonly string[], session: Session, ctx: ServerContext): void {
+  const out = session.outbox;
+  if (args.length === 0) return out.push(reply.line(ctx.status.current.toUpperCase()));
+  if (args.length > 1) return out.push(reply.clientError(`usage: status [${SERVER_STATUSES.join("|")}]`));
+  const next = parseStatus(args[0]!);
+  if (next === null) return out.push(reply.clientError(`unknown status '${args[0]}' (expected ${SERVER_STATUSES.join(", ")})`));
+  const error = ctx.status.change(next, describePeer(session));
+  out.push(error === null ? reply.END : reply.serverError(error));
 }
 
 /** Commands of the form `<command> <queue> [ignored number] [noreply]`. */

@@ -12,10 +12,13 @@ import type { MemoryPacer } from "./memory_pacer.ts";
 import type { RequestBudget } from "./request_budget.ts";
 import type { Outbox } from "./outbox.ts";
 import type { ServerStats } from "./stats.ts";
+import type { ServerStatus } from "./status.ts";
 
 export interface ServerContext {
   readonly queues: QueueCollection;
   readonly stats: ServerStats;
+  /** up, writeavoid, readonly or quiescent: which sets and gets are refused. */
+  readonly status: ServerStatus;
   /** Told of all client traffic; collects garbage when memory outgrows the live data. */
   readonly pacer: MemoryPacer;
   /** Request bytes held for all clients, against max_pending_request_bytes. */

@@ -10,6 +10,12 @@
  * removal that can't be recorded could be undone by a crash. If a write fails after the items
  * were taken, the reply waits for the writer's retry (see `Commit.retry`).
  *
+ * Server status (status.ts): on a quiescent server a get that would take, open or peek at an item
+ * is refused with SERVER_ERROR and hands nothing out. Its close and abort parts are still carried
+ * out, so a client can always settle the item it holds and none is stranded open. A get waiting
+ * for an item when the server becomes quiescent is ended the same way (the change releases every
+ * waiter), and what earlier keys of it took goes back to their queues.
+ *
  * Bounds: a get stops taking items once its reply holds REPLY_BUDGET bytes of item data (the
  * keys after that get nothing and their items stay queued; at least one item is always served),
  * so a `get q q q ...` over items waiting on disk can't read them all into one reply; and one
@@ -88,12 +94,16 @@ class GetRun {
   private readonly replies: ReplyPiece[] = [];
   /** For each item taken for good: how to put it back if the reply never reaches the client. */
   private readonly handovers: Handover[] = [];
+  /** How to undo each take and open of this get, in the order they happened. */
+  private readonly undo: Array<() => void> = [];
   /** Queues whose journals this get appended to. */
   private readonly changed: PersistentQueue[] = [];
   private index = 0;
   private deferred: Deferred | null = null;
   /** Item bytes in the reply so far. */
   private replyBytes = 0;
+  /** Why the server status refuses this get's reads, once it does. */
+  private refusedBecause: string | null = null;
 
   constructor(
     private readonly requests: ReadonlyArray<{ request: GetRequest; queue: PersistentQueue }>,
@@ -106,7 +116,8 @@ class GetRun {
       const { request, queue } = this.requests[this.index]!;
       if (!this.serveNow(request, queue)) return this.wait(request, queue);
     }
-    this.replies.push(END, ...this.handovers);
+    if (this.refusedBecause === null) this.replies.push(END, ...this.handovers);
+    else this.refuse(this.refusedBecause);
     // A failed journal write doesn't withhold the items (onFailure null): they are out of the
     // queue already, and the kept records are written when the disk recovers.
     const commit = this.changed.length === 1 ? this.changed[0]!.commit : allOf(this.changed.map((queue) => queue.commit));
@@ -132,6 +143,8 @@ class GetRun {
       }
     }
     if (request.abort || (request.close && !request.open)) return true;
+    this.refusedBecause ??= this.ctx.status.readRefusal();
+    if (this.refusedBecause !== null) return true;
     // The reply is full: this key gets nothing now, its items stay queued.
     if (this.replyBytes >= REPLY_BUDGET) return true;
     const item = request.peek ? queue.peek(now) : request.open ? queue.open(now) : queue.remove(now);
@@ -147,8 +160,8 @@ class GetRun {
   private wait(request: GetRequest, queue: PersistentQueue): void {
     const mode = request.peek ? "peek" : request.open ? "open" : "remove";
     const cancel = queue.wait(mode, request.timeoutMs, (item) => {
-      if (item === null) this.ctx.stats.getMisses++;
-      else this.hit(request, queue, item);
+      if (item !== null) this.hit(request, queue, item);
+      else if ((this.refusedBecause = this.ctx.status.readRefusal()) === null) this.ctx.stats.getMisses++;
       this.index++;
       this.continue();
     });
@@ -160,6 +173,16 @@ class GetRun {
     });
   }
 
+  /**
+   * Replaces the reply by SERVER_ERROR `reason` and puts back what this get took: taken items to
+   * the head of their queues, items it opened as aborted (the client never learns of them).
+   */
+  private refuse(reason: string): void {
+    for (const undo of this.undo.toReversed()) undo();
+    this.replies.length = 0;
+    this.replies.push(serverError(reason));
+  }
+
   private markChanged(queue: PersistentQueue): void {
     if (!this.changed.includes(queue)) this.changed.push(queue);
   }
@@ -168,8 +191,18 @@ class GetRun {
     this.ctx.stats.getHits++;
     this.replyBytes += item.data.length;
     if (!request.peek) this.markChanged(queue);
-    if (request.open) this.session.openItems.set(queue, item);
-    else if (!request.peek) this.handovers.push(new Handover(() => queue.giveBack(item, Date.now())));
+    if (request.open) {
+      this.session.openItems.set(queue, item);
+      this.undo.push(() => {
+        if (this.session.openItems.get(queue) !== item) return; // a later key of this get closed it
+        this.session.openItems.delete(queue);
+        queue.abort(item, Date.now());
+      });
+    } else if (!request.peek) {
+      const handover = new Handover(() => queue.giveBack(item, Date.now()));
+      this.handovers.push(handover);
+      this.undo.push(handover.giveBack);
+    }
     this.replies.push(...value(request.key, item.data));
   }
 }

@@ -29,8 +29,8 @@ import { Listener } from "./listener.ts";
 import { MemoryPacer } from "./memory_pacer.ts";
 import { serverError } from "./replies.ts";
 import { RequestBudget } from "./request_budget.ts";
-import { takeSnapshot } from "./snapshot.ts";
 import { ServerStats } from "./stats.ts";
+import { ServerStatus } from "./status.ts";
 
 /** How long a stopping server waits for clients to take their last replies. */
 const STOP_GRACE_MS = 2000;
@@ -73,6 +73,8 @@ export class KestrelServer {
     this.ctx = {
       queues: this.queues,
       stats: this.stats,
+      // Loaded once queue_path is locked: no other server writes the status file meanwhile.
+      status: ServerStatus.load(config.server.queuePath, config.server.defaultStatus, () => this.queues.releaseWaiters()),
       pacer: new MemoryPacer(),
       requestBudget: new RequestBudget(() => this.config.server.maxPendingRequestBytes),
       version: options.version,
@@ -92,7 +94,7 @@ export class KestrelServer {
     logCredentials(config, server.credentials);
     const exposure = exposureWarning(server.hostname, server.port, server.credentials !== null);
     if (exposure !== null) log.warn(exposure);
-    if (server.admin !== null) log.info(`admin HTTP on http://${server.admin.hostname}:${server.admin.port} (/health, /stats.json, /metrics)`);
+    if (server.admin !== null) log.info(`admin HTTP on http://${server.admin.hostname}:${server.admin.port} (/health, /stats.json, /metrics, /status)`);
     return server;
   }
 
@@ -183,7 +185,7 @@ export class KestrelServer {
     const { adminHost, adminPort } = this.config.server;
     if (adminPort === null) return null;
     try {
-      return startAdminHttp(() => takeSnapshot(this.ctx), adminHost, adminPort);
+      return startAdminHttp(() => this.ctx, adminHost, adminPort);
     } catch (error) {
       throw listenError("admin_port", adminHost, adminPort, error);
     }

@@ -3,6 +3,7 @@
  * them: the one source for `stats`, `dump_stats`, /stats.json and /metrics.
  */
 import { monotonicMs } from "../clock.ts";
+import type { ServerStatusName } from "../config/schema.ts";
 import type { PersistentQueue, QueueStats } from "../queue/persistent_queue.ts";
 import type { ServerContext } from "./context.ts";
 
@@ -29,6 +30,8 @@ export interface QueueSnapshot {
 }
 
 export interface Snapshot {
+  /** The server status (also in `server`, as `status`). */
+  readonly status: ServerStatusName;
   /** Server stats in `stats` order: the protocol's name and the value. */
   readonly server: ReadonlyArray<readonly [string, string | number]>;
   /** Queues by name. */
@@ -45,6 +48,7 @@ export function takeSnapshot(ctx: ServerContext): Snapshot {
     ["uptime", Math.floor((monotonicMs() - s.startedAt) / 1000)],
     ["time", Math.floor(Date.now() / 1000)],
     ["version", ctx.version],
+    ["status", ctx.status.current],
     ["curr_items", totals.items],
     ["total_items", totals.totalItems],
     ["bytes", totals.bytes],
@@ -64,7 +68,7 @@ export function takeSnapshot(ctx: ServerContext): Snapshot {
     ["request_waits", ctx.requestBudget.refusals],
   ];
   const queues = queuesByName(ctx).map((queue) => ({ name: queue.name, stats: queue.stats(), journalFailure: queue.journalFailure ?? queue.readFailure }));
-  return { server, queues, unavailable: ctx.queues.unavailableQueues() };
+  return { status: ctx.status.current, server, queues, unavailable: ctx.queues.unavailableQueues() };
 }
 
 /** Every queue, in the order reports list them (by name). */

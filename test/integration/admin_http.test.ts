@@ -26,7 +26,7 @@ describe("admin HTTP", () => {
   test("/health says ok", async () => {
     const response = await fetch(`${admin}/health`);
     expect(response.status).toBe(200);
-    expect(await response.json()).toEqual({ status: "ok", queues: 2, failing: [] });
+    expect(await response.json()).toEqual({ status: "ok", server_status: "up", queues: 2, failing: [] });
   });
 
   test("/stats.json has the server and per-queue stats", async () => {

@@ -11,10 +11,17 @@ import type { ServerContext } from "../../src/server/context.ts";
 import { MemoryPacer } from "../../src/server/memory_pacer.ts";
 import { RequestBudget } from "../../src/server/request_budget.ts";
 import { ServerStats } from "../../src/server/stats.ts";
+import { ServerStatus } from "../../src/server/status.ts";
 import { overrunDeadline, turnClock, turnDeadline } from "../../src/server/turn_scheduler.ts";
 
-// Writing replies touches only the counters; nothing here reaches the queues.
-const ctx = { stats: new ServerStats(), pacer: new MemoryPacer(), requestBudget: new RequestBudget(() => Infinity), credentials: () => null } as unknown as ServerContext;
+// Writing replies touches only the counters and the (default) status; nothing here reaches the queues.
+const ctx = {
+  stats: new ServerStats(),
+  status: ServerStatus.load(tempDir(), "up", () => {}),
+  pacer: new MemoryPacer(),
+  requestBudget: new RequestBudget(() => Infinity),
+  credentials: () => null,
+} as unknown as ServerContext;
 
 describe("Connection idle timeout", () => {
   test("timeout = 0 turns the socket's own idle timer off (Bun closes idle sockets at 120 s by default)", () => {

@@ -1,0 +1,30 @@
+/**
+ * A `ServerContext` over real queues (and a real `ServerStatus`) in a config's queue_path, for
+ * driving a `Connection` through a `RecordingSocket` without a server process. Its `shutdown` and
+ * `reload` only count their calls; the caller closes `queues` when done.
+ */
+import type { KestrelConfig } from "../../src/config/load.ts";
+import { QueueCollection } from "../../src/queue/queue_collection.ts";
+import type { ServerContext } from "../../src/server/context.ts";
+import { MemoryPacer } from "../../src/server/memory_pacer.ts";
+import { RequestBudget } from "../../src/server/request_budget.ts";
+import { ServerStats } from "../../src/server/stats.ts";
+import { ServerStatus } from "../../src/server/status.ts";
+
+export function serverContext(config: KestrelConfig) {
+  const calls = { shutdown: 0, reload: 0 };
+  const queues = QueueCollection.load(config);
+  const ctx: ServerContext = {
+    queues,
+    stats: new ServerStats(),
+    status: ServerStatus.load(config.server.queuePath, config.server.defaultStatus, () => queues.releaseWaiters()),
+    pacer: new MemoryPacer(),
+    requestBudget: new RequestBudget(() => Infinity),
+    version: "test",
+    config: () => config,
+    credentials: () => null,
+    reload: () => (calls.reload++, null),
+    shutdown: () => void calls.shutdown++,
+  };
+  return { ctx, calls, queues };
+}
