@@ -57,7 +57,9 @@ describe("a backlog 16x max_memory_size", () => {
     await drain(c, "big", 2000, 3000);
     expect(await c.get("big")).toBeNull();
     await server.waitForLog(/queue 'big': drained; journal reset/, mark);
-    expect(journalBytes(server.dataDir, "big")).toBeLessThan(1024);
+    // The consumed segments go once the last REMOVEs are on disk, 5 ms of deletions per upkeep
+    // (a busy machine may need a few upkeeps): watch the directory until they are gone.
+    while (journalBytes(server.dataDir, "big") >= 1024) await Bun.sleep(100);
     c.close();
     await server.stop();
     server.removeData();
