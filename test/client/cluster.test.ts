@@ -2,21 +2,12 @@ import { describe, expect, test } from "bun:test";
 import { Cluster, backoffMs, endpoint, parseEndpoint, refreshFromDns, statusFromRefusal, type Access, type Resolver } from "../../src/client/cluster.ts";
 import type { Endpoint } from "../../src/client/connection.ts";
 import type { ServerStatus } from "../../src/client/protocol.ts";
+import { seededRandom } from "../helpers/bytes.ts";
 
 const BACKOFF = { baseMs: 100, maxMs: 5000 };
 
-/** A seeded generator (mulberry32), so picks are random but repeatable. */
-function seeded(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** A cluster whose resources are the endpoints' names; `retired` lists what left. */
-function cluster(names: readonly string[], statuses: Record<string, ServerStatus> = {}, random = seeded(7)) {
+function cluster(names: readonly string[], statuses: Record<string, ServerStatus> = {}, random = seededRandom(7)) {
   const retired: string[] = [];
   const made: string[] = [];
   const c = new Cluster<string>({ open: (server: Endpoint) => (made.push(server.name), server.name), retire: (name) => retired.push(name) }, BACKOFF, random);
