@@ -30,6 +30,10 @@ export const MAX_LINE_BYTES = 64 * 1024;
 const encoder = new TextEncoder();
 const ascii = (text: string): Uint8Array => Buffer.from(text, "latin1");
 const CRLF = ascii("\r\n");
+const SPACE = 32;
+const VALUE_PREFIX = ascii("VALUE ");
+/** Reply lines common enough to hand out as constants rather than decode each time. */
+const COMMON_LINES = ["END", "STORED", "NOT_STORED", "UP"].map((line) => ({ line, bytes: ascii(line) }));
 
 /** `set <queue> <flags> <exptime> <bytes>` with its data block, in one buffer. */
 export function setRequest(queue: string, data: Uint8Array, exptimeSeconds = 0, flags = 0): Uint8Array {
@@ -99,14 +103,53 @@ interface ValueHeader {
   readonly cas: string | null;
 }
 
-/** `VALUE <key> <flags> <bytes> [<cas>]`, or null if `line` is not one. */
-export function parseValueHeader(line: string): ValueHeader | null {
-  if (!line.startsWith("VALUE ")) return null;
-  const fields = line.split(" ");
-  if (fields.length !== 4 && fields.length !== 5) return null;
-  const [, key, flags, length, cas] = fields;
-  if (key === "" || !/^\d+$/.test(flags!) || !/^\d+$/.test(length!)) return null;
-  return { key: key!, flags: Number(flags), length: Number(length), cas: cas ?? null };
+/** `VALUE <key> <flags> <bytes> [<cas>]` in `bytes[from, to)`, or null if it is not one. */
+export function parseValueHeader(bytes: Uint8Array, from: number, to: number): ValueHeader | null {
+  if (to - from < 6 || !startsWith(bytes, from, VALUE_PREFIX)) return null;
+  const keyEnd = bytes.indexOf(SPACE, from + 6);
+  if (keyEnd <= from + 6 || keyEnd >= to) return null;
+  const flagsEnd = bytes.indexOf(SPACE, keyEnd + 1);
+  if (flagsEnd === -1 || flagsEnd >= to) return null;
+  let lengthEnd = bytes.indexOf(SPACE, flagsEnd + 1);
+  if (lengthEnd === -1 || lengthEnd >= to) lengthEnd = to;
+  const flags = digits(bytes, keyEnd + 1, flagsEnd);
+  const length = digits(bytes, flagsEnd + 1, lengthEnd);
+  const cas = lengthEnd === to ? null : latin1(bytes, lengthEnd + 1, to);
+  if (flags < 0 || length < 0 || cas === "" || cas?.includes(" ")) return null;
+  return { key: latin1(bytes, from + 6, keyEnd), flags, length, cas };
+}
+
+function startsWith(bytes: Uint8Array, from: number, prefix: Uint8Array): boolean {
+  for (let i = 0; i < prefix.length; i++) if (bytes[from + i] !== prefix[i]) return false;
+  return true;
+}
+
+/** The decimal number in `bytes[from, to)`, or -1 if it is empty or not all digits. */
+function digits(bytes: Uint8Array, from: number, to: number): number {
+  if (to <= from || to - from > 15) return -1;
+  let n = 0;
+  for (let i = from; i < to; i++) {
+    const digit = bytes[i]! - 48;
+    if (digit < 0 || digit > 9) return -1;
+    n = n * 10 + digit;
+  }
+  return n;
+}
+
+/** `bytes[from, to)` as text: a constant for the common lines, else decoded as latin1. */
+function lineAt(bytes: Uint8Array, from: number, to: number): string {
+  for (const common of COMMON_LINES) {
+    if (common.bytes.length === to - from && startsWith(bytes, from, common.bytes)) return common.line;
+  }
+  return latin1(bytes, from, to);
+}
+
+/** `bytes[from, to)` as latin1 text; short lines (most replies) without a Buffer in between. */
+function latin1(bytes: Uint8Array, from: number, to: number): string {
+  if (to - from > 64) return Buffer.from(bytes.buffer, bytes.byteOffset + from, to - from).toString("latin1");
+  let text = "";
+  for (let i = from; i < to; i++) text += String.fromCharCode(bytes[i]!);
+  return text;
 }
 
 export class ReplyReader {
@@ -156,9 +199,10 @@ export class ReplyReader {
   next(): ReplyElement | null {
     const newline = this.findNewline();
     if (newline === -1) return null;
-    const line = this.lineText(newline);
-    const header = parseValueHeader(line);
+    const stop = this.lineStop(newline);
+    const header = parseValueHeader(this.bytes, this.start, stop);
     if (header === null) {
+      const line = lineAt(this.bytes, this.start, stop);
       this.consumeTo(newline + 1);
       return { kind: "line", line };
     }
@@ -177,9 +221,14 @@ export class ReplyReader {
   nextLine(): string | null {
     const newline = this.findNewline();
     if (newline === -1) return null;
-    const line = this.lineText(newline);
+    const line = lineAt(this.bytes, this.start, this.lineStop(newline));
     this.consumeTo(newline + 1);
     return line;
+  }
+
+  /** The bytes received and not handed out yet, left in place (for a test's failure message). */
+  pending(): Uint8Array {
+    return this.bytes.subarray(this.start, this.end);
   }
 
   /** The next `n` bytes as they came, or null until that many are buffered. */
@@ -191,18 +240,17 @@ export class ReplyReader {
   }
 
   private findNewline(): number {
-    const at = this.bytes.subarray(0, this.end).indexOf(LF, Math.max(this.start, this.scanFrom));
+    // Past `end` there is nothing (a borrowed chunk) or zeros never written (an owned buffer).
+    const at = this.bytes.indexOf(LF, Math.max(this.start, this.scanFrom));
     if (at !== -1) return at;
     this.scanFrom = this.end;
     if (this.buffered > this.maxLineBytes) throw new MalformedReply(`a reply line longer than ${this.maxLineBytes} bytes`);
     return -1;
   }
 
-  /** The line ending at the LF at `newline`, without its CR. */
-  private lineText(newline: number): string {
-    const stop = newline > this.start && this.bytes[newline - 1] === CR ? newline - 1 : newline;
-    const line = this.bytes.subarray(this.start, stop);
-    return Buffer.from(line.buffer, line.byteOffset, line.byteLength).toString("latin1");
+  /** Where the line ending at the LF at `newline` stops, without its CR. */
+  private lineStop(newline: number): number {
+    return newline > this.start && this.bytes[newline - 1] === CR ? newline - 1 : newline;
   }
 
   private consumeTo(offset: number): void {
