@@ -49,6 +49,7 @@
 import { writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
+import { ReplyCollector, ReplyReader } from "../src/client/protocol.ts";
 import { Mismatch, size } from "../src/config/values.ts";
 import { converse, readStats } from "./lib/client.ts";
 import { diskUsage, gb, requireFreeSpace } from "./lib/disk.ts";
@@ -277,37 +278,21 @@ async function load(server: KestrelChild, settings: Settings, from: number, to: 
 // ---------------------------------------------------------------------------------------------
 // Draining a sample: pipelined gets, every reply parsed and checked
 
-/** Complete replies to `get` at the start of `buffer` (an item, or null for END); returns the bytes used. */
-function parseGetReplies(buffer: Buffer, out: Array<Buffer | null>): number {
-  let pos = 0;
-  for (;;) {
-    const eol = buffer.indexOf("\r\n", pos);
-    if (eol < 0) return pos;
-    const line = buffer.toString("latin1", pos, eol);
-    if (line === "END") {
-      out.push(null);
-      pos = eol + 2;
-      continue;
-    }
-    const match = /^VALUE \S+ \d+ (\d+)$/.exec(line);
-    if (match === null) throw new Error(`unexpected reply to get: ${JSON.stringify(line.slice(0, 200))}`);
-    const dataStart = eol + 2;
-    const dataEnd = dataStart + Number(match[1]);
-    const end = dataEnd + "\r\nEND\r\n".length;
-    if (buffer.length < end) return pos;
-    if (buffer.toString("latin1", dataEnd, end) !== "\r\nEND\r\n") throw new Error(`a VALUE block of ${match[1]} bytes is not followed by END`);
-    out.push(Buffer.from(buffer.subarray(dataStart, dataEnd)));
-    pos = end;
-  }
-}
-
 /** Sends `count` gets in one write and returns the replies (null = the queue was empty). */
 async function drainSample(port: number, count: number): Promise<Array<Buffer | null>> {
   const replies: Array<Buffer | null> = [];
-  let pending = Buffer.alloc(0);
+  const reader = new ReplyReader();
+  let collector = new ReplyCollector("values");
   const consume = (chunk: Buffer) => {
-    pending = Buffer.concat([pending, chunk]);
-    pending = pending.subarray(parseGetReplies(pending, replies));
+    reader.push(chunk);
+    for (let element = reader.next(); element !== null; element = reader.next()) {
+      const reply = collector.accept(element);
+      if (reply === null) continue;
+      collector = new ReplyCollector("values");
+      if (reply.kind !== "values" || reply.values.length > 1) throw new Error(`unexpected reply to get: ${JSON.stringify(reply).slice(0, 200)}`);
+      const value = reply.values[0];
+      replies.push(value === undefined ? null : Buffer.from(value.data));
+    }
     return replies.length >= count;
   };
   await converse(port, `get ${QUEUE}\r\n`.repeat(count), REPLY_TIMEOUT_MS, consume, `${count} gets`, () => `${replies.length} answered`);

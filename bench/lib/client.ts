@@ -7,6 +7,7 @@
  * reply, a reply nobody asked for, a dropped connection, a stall) becomes a problem of the run.
  */
 import type { Socket } from "bun";
+import { statsFromLines } from "../../src/client/protocol.ts";
 import { HOST, ReplyParser, type ReplyKind } from "./protocol.ts";
 import { SocketWriter } from "./socket_writer.ts";
 
@@ -220,9 +221,8 @@ export async function exchange(port: number, request: string, done: (reply: stri
 export async function readStats(port: number): Promise<Map<string, number>> {
   const reply = await exchange(port, "stats\r\n", (text) => text.endsWith("END\r\n"));
   const stats = new Map<string, number>();
-  for (const line of reply.split("\r\n")) {
-    const [tag, name, value] = line.split(" ");
-    if (tag === "STAT" && name !== undefined && value !== undefined && value !== "" && !Number.isNaN(Number(value))) stats.set(name, Number(value));
+  for (const [name, value] of statsFromLines(reply.split("\r\n"))) {
+    if (value !== "" && !Number.isNaN(Number(value))) stats.set(name, Number(value));
   }
   return stats;
 }

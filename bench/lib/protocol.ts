@@ -1,20 +1,18 @@
 /**
  * The benchmark's side of the memcache text protocol: the key, the item, the request bytes
- * (built once) and an incremental reply parser that checks every item it receives.
+ * (built once) and a reply classifier, on the client library's reply reader, that checks every
+ * item it receives.
  *
  * The item is a fixed pattern (a-z repeated) so that a reply can be checked byte for byte; the
  * floor server (bench/floor_server.ts) serves the same pattern from `benchItem`.
  */
 
+import { MalformedReply, ReplyReader } from "../../src/client/protocol.ts";
+
 export const KEY = "bench";
 export const HOST = "127.0.0.1";
 
-const CR = 13;
-const LF = 10;
 const ascii = (text: string): Uint8Array => Buffer.from(text, "latin1");
-const STORED = ascii("STORED");
-const END = ascii("END");
-const VALUE_PREFIX = ascii("VALUE ");
 
 /** The item every producer sets: `size` bytes of a-z repeated. */
 export function benchItem(size: number): Uint8Array {
@@ -40,20 +38,21 @@ export function buildRequests(itemSize: number, getKey: string): Requests {
   };
 }
 
-// ---------------------------------------------------------------------------------------------
-// Incremental reply parsing: bytes in, one callback per complete reply. Item data is compared
-// with the expected bytes where it lies in the received chunks, never copied or decoded. A reply
-// to a get of several keys (VALUE blocks up to one END) is one "hit" whose `values` counts them,
-// "corrupt" if any of them is, and "unexpected" past `maxValues` blocks (1 unless asked).
-
+/**
+ * Classifies replies as they arrive: bytes in, one callback per complete reply. The bytes are
+ * read by the client library's `ReplyReader` (src/client/protocol.ts), so the benchmark parses
+ * replies exactly as the client does; item data is compared with the expected item where it lies
+ * in the received chunk, not copied or decoded. A reply to a get of several keys (VALUE blocks up
+ * to one END) is one "hit" whose `values` counts them, "corrupt" if any of them is, and
+ * "unexpected" past `maxValues` blocks (1 unless asked). A stream that can't be read any more (a
+ * data block not followed by CRLF) is reported "unexpected" and reading starts afresh.
+ */
 export type ReplyKind = "stored" | "hit" | "miss" | "corrupt" | "unexpected";
 
 export class ReplyParser {
-  private partial = new Uint8Array(256);
-  private partialLength = 0;
-  /** Bytes of the current VALUE data block (with its CRLF) still to come. */
-  private dataLeft = 0;
-  private dataOffset = 0;
+  private reader = new ReplyReader();
+  /** What a VALUE's data must be: the item (`valueBlock` without its CRLF). */
+  private readonly item: Uint8Array;
   /** Inside a VALUE reply, waiting for its END. */
   private inValue = false;
   private intact = true;
@@ -67,114 +66,51 @@ export class ReplyParser {
     private readonly onReply: (kind: ReplyKind, detail: string, values: number) => void,
     /** VALUE blocks one reply may hold: 1 for gets of one key, more for multi-key gets. */
     private readonly maxValues = 1,
-  ) {}
+  ) {
+    this.item = valueBlock.subarray(0, Math.max(0, valueBlock.length - 2));
+  }
 
   feed(chunk: Uint8Array): void {
-    let pos = 0;
-    while (pos < chunk.length) {
-      if (this.dataLeft > 0) {
-        pos = this.consumeData(chunk, pos);
-        continue;
+    this.reader.push(chunk);
+    try {
+      for (let element = this.reader.next(); element !== null; element = this.reader.next()) {
+        if (element.kind === "value") this.onValue(element.data);
+        else this.onLine(element.line);
       }
-      const newline = chunk.indexOf(LF, pos);
-      if (newline === -1) {
-        this.keepPartial(chunk.subarray(pos));
-        return;
-      }
-      const lineEnd = newline + 1;
-      if (this.partialLength === 0) {
-        this.onLine(chunk.subarray(pos, lineEnd));
-      } else {
-        this.keepPartial(chunk.subarray(pos, lineEnd));
-        const line = this.partial.subarray(0, this.partialLength);
-        this.partialLength = 0;
-        this.onLine(line);
-      }
-      pos = lineEnd;
+    } catch (error) {
+      if (!(error instanceof MalformedReply)) throw error;
+      this.reader = new ReplyReader();
+      this.inValue = false;
+      this.values = 0;
+      this.onReply("unexpected", error.message, 0);
     }
   }
 
-  private consumeData(chunk: Uint8Array, pos: number): number {
-    const n = Math.min(this.dataLeft, chunk.length - pos);
-    if (this.intact) {
-      const expected = this.valueBlock.subarray(this.dataOffset, this.dataOffset + n);
-      if (Buffer.compare(chunk.subarray(pos, pos + n), expected) !== 0) this.intact = false;
-    }
-    this.dataOffset += n;
-    this.dataLeft -= n;
-    return pos + n;
+  /** A VALUE block: the first of a reply, or one more of a get of several keys. */
+  private onValue(data: Uint8Array): void {
+    const intact = data.length + 2 === this.valueBlock.length && Buffer.compare(data, this.item) === 0;
+    this.intact = this.inValue ? this.intact && intact : intact;
+    this.inValue = true;
+    this.values++;
+    this.valueLength = data.length;
   }
 
-  private keepPartial(bytes: Uint8Array): void {
-    const needed = this.partialLength + bytes.length;
-    if (needed > this.partial.length) {
-      const grown = new Uint8Array(Math.max(needed, this.partial.length * 2));
-      grown.set(this.partial.subarray(0, this.partialLength));
-      this.partial = grown;
-    }
-    this.partial.set(bytes, this.partialLength);
-    this.partialLength = needed;
-  }
-
-  /** `line` ends with LF (normally CRLF). */
-  private onLine(line: Uint8Array): void {
-    const text = line.subarray(0, line.length >= 2 && line[line.length - 2] === CR ? line.length - 2 : line.length - 1);
-    const length = startsWith(text, VALUE_PREFIX) ? valueLength(text) : -1;
-    if (this.inValue && length < 0) {
+  private onLine(line: string): void {
+    if (this.inValue) {
       this.inValue = false;
       const values = this.values;
       this.values = 0;
-      if (!bytesEqual(text, END)) return this.onReply("unexpected", `after a VALUE block: ${latin1(text)}`, 0);
+      if (line !== "END") return this.onReply("unexpected", `after a VALUE block: ${clip(line)}`, 0);
       if (values > this.maxValues) return this.onReply("unexpected", `${values} VALUE blocks in one reply, at most ${this.maxValues} expected`, 0);
       if (this.intact) return this.onReply("hit", "", values);
       return this.onReply("corrupt", `VALUE of ${this.valueLength} bytes does not match the item that was set`, values);
     }
-    if (length >= 0) return this.startValue(length);
-    if (bytesEqual(text, STORED)) return this.onReply("stored", "", 0);
-    if (bytesEqual(text, END)) return this.onReply("miss", "", 0);
-    this.onReply("unexpected", latin1(text), 0);
-  }
-
-  /** A VALUE header: the first of a reply, or one more of a get of several keys. */
-  private startValue(length: number): void {
-    const intact = length + 2 === this.valueBlock.length;
-    this.intact = this.inValue ? this.intact && intact : intact;
-    this.inValue = true;
-    this.values++;
-    this.valueLength = length;
-    this.dataLeft = length + 2;
-    this.dataOffset = 0;
+    if (line === "STORED") return this.onReply("stored", "", 0);
+    if (line === "END") return this.onReply("miss", "", 0);
+    this.onReply("unexpected", clip(line), 0);
   }
 }
 
-function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
-function startsWith(a: Uint8Array, prefix: Uint8Array): boolean {
-  return a.length >= prefix.length && bytesEqual(a.subarray(0, prefix.length), prefix);
-}
-
-/** The <bytes> field of `VALUE <key> <flags> <bytes> [<cas>]`, or -1. */
-function valueLength(header: Uint8Array): number {
-  let field = 0;
-  let n = -1;
-  for (let i = 0; i < header.length; i++) {
-    const byte = header[i]!;
-    if (byte === 32) {
-      if (field === 3) break;
-      field++;
-    } else if (field === 3) {
-      if (byte < 48 || byte > 57) return -1;
-      n = (n < 0 ? 0 : n * 10) + (byte - 48);
-    }
-  }
-  return n;
-}
-
-function latin1(bytes: Uint8Array): string {
-  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("latin1");
+function clip(text: string): string {
   return text.length > 200 ? `${text.slice(0, 200)}...` : text;
 }

@@ -30,3 +30,11 @@ test("more VALUE blocks than allowed make the reply unexpected", () => {
 test("one wrong block makes the whole reply corrupt", () => {
   expect(parse(`${VALUE}VALUE k 0 3\r\nabd\r\n${VALUE}END\r\n`, 10)).toEqual([["corrupt", 3]]);
 });
+
+test("a data block not followed by CRLF is unexpected, and the replies after the next chunk are read afresh", () => {
+  const seen: Seen[] = [];
+  const parser = new ReplyParser(BLOCK, (kind, _detail, values) => seen.push([kind, values]));
+  parser.feed(Buffer.from("VALUE k 0 3\r\nabcd\r\nEND\r\n", "latin1"));
+  parser.feed(Buffer.from("STORED\r\n", "latin1"));
+  expect(seen).toEqual([["unexpected", 0], ["stored", 0]]);
+});

@@ -1,12 +1,13 @@
 /**
  * A raw memcache-protocol client for tests: sends exact bytes, reads replies line by line or by
- * byte count, so tests can check the wire format itself.
+ * byte count, so tests can check the wire format itself. Replies are read through the client
+ * library's `ReplyReader` (src/client/protocol.ts), the one memcache reply parser of the project.
  */
 import type { Socket } from "bun";
+import { ReplyCollector, ReplyReader, statsFromLines, type ReplyShape } from "../../src/client/protocol.ts";
 
 export class TestClient {
-  private chunks: Uint8Array[] = [];
-  private buffered = 0;
+  private readonly reader = new ReplyReader();
   private waiter: (() => void) | null = null;
   private drainWaiter: (() => void) | null = null;
   private ended = false;
@@ -29,8 +30,7 @@ export class TestClient {
       port,
       socket: {
         data: (socket, chunk) => {
-          client.chunks.push(new Uint8Array(chunk));
-          client.buffered += chunk.length;
+          client.reader.push(new Uint8Array(chunk));
           client.wake();
           if (throttleMs > 0) {
             socket.pause();
@@ -90,58 +90,43 @@ export class TestClient {
     return out;
   }
 
-  /** Takes `n` buffered bytes from the front (a copy, so callers may keep it). */
-  private consume(n: number): Uint8Array {
-    const out = new Uint8Array(n);
-    let filled = 0;
-    while (filled < n) {
-      const chunk = this.chunks[0]!;
-      const count = Math.min(n - filled, chunk.length);
-      out.set(chunk.subarray(0, count), filled);
-      filled += count;
-      if (count === chunk.length) this.chunks.shift();
-      else this.chunks[0] = chunk.subarray(count);
-    }
-    this.buffered -= n;
-    return out;
-  }
-
-  /** Offset of the first "\n" in the buffered bytes, or -1. */
-  private newlineAt(): number {
-    let base = 0;
-    for (const chunk of this.chunks) {
-      const at = chunk.indexOf(10);
-      if (at !== -1) return base + at;
-      base += chunk.length;
-    }
-    return -1;
-  }
-
   async readLine(): Promise<string> {
-    for (;;) {
-      const index = this.newlineAt();
-      if (index !== -1) {
-        const bytes = this.consume(index + 1);
-        return Buffer.from(bytes.subarray(0, bytes.length - 2)).toString("latin1");
-      }
+    for (let line = this.reader.nextLine(); ; line = this.reader.nextLine()) {
+      if (line !== null) return line;
       await this.waitForData();
     }
   }
 
+  /** The next `n` bytes (a copy, so callers may keep it). */
   async readBytes(n: number): Promise<Uint8Array> {
-    while (this.buffered < n) await this.waitForData();
-    return this.consume(n);
+    for (let bytes = this.reader.take(n); ; bytes = this.reader.take(n)) {
+      if (bytes !== null) return bytes.slice();
+      await this.waitForData();
+    }
   }
 
   /** What was received and not read yet (for a test's failure message). */
   get unread(): string {
-    return this.chunks.map((chunk) => Buffer.from(chunk).toString("latin1")).join("");
+    return Buffer.from(this.reader.pending()).toString("latin1");
   }
 
   /** Everything received and not read yet, once the connection has closed. */
   async rest(): Promise<Uint8Array> {
     await this.closed;
-    return this.consume(this.buffered);
+    return this.readBytes(this.reader.buffered);
+  }
+
+  /** One whole reply of the given shape; throws if the bytes can't be one. */
+  private async readReply(shape: ReplyShape) {
+    const collector = new ReplyCollector(shape);
+    for (;;) {
+      const element = this.reader.next();
+      if (element === null) await this.waitForData();
+      else {
+        const reply = collector.accept(element);
+        if (reply !== null) return reply;
+      }
+    }
   }
 
   /** Sends a command line and returns the first reply line. */
@@ -168,15 +153,11 @@ export class TestClient {
    * (`SERVER_ERROR ...`, `CLIENT_ERROR ...`, `ERROR`).
    */
   async readGetReply(): Promise<{ key: string; data: Uint8Array } | { error: string } | null> {
-    const header = await this.readLine();
-    if (header === "END") return null;
-    if (/^(SERVER_ERROR|CLIENT_ERROR|ERROR)\b/.test(header)) return { error: header };
-    const match = /^VALUE (\S+) 0 (\d+)$/.exec(header);
-    if (match === null) throw new Error(`unexpected reply: ${header}`);
-    const data = await this.readBytes(Number(match[2]) + 2);
-    const end = await this.readLine();
-    if (end !== "END") throw new Error(`expected END, got ${end}`);
-    return { key: match[1]!, data: data.subarray(0, data.length - 2) };
+    const reply = await this.readReply("values");
+    if (reply.kind === "error") return { error: reply.line };
+    if (reply.kind !== "values" || reply.values.length > 1) throw new Error(`unexpected reply: ${JSON.stringify(reply)}`);
+    const value = reply.values[0];
+    return value === undefined ? null : { key: value.key, data: value.data.slice() };
   }
 
   async get(key: string): Promise<string | null> {
@@ -194,8 +175,9 @@ export class TestClient {
 
   async stats(): Promise<Map<string, string>> {
     await this.send("stats\r\n");
-    const lines = await this.readUntilEnd();
-    return new Map(lines.map((line) => line.split(" ").slice(1) as [string, string]));
+    const reply = await this.readReply("lines");
+    if (reply.kind !== "lines") throw new Error(`unexpected reply to stats: ${JSON.stringify(reply)}`);
+    return statsFromLines(reply.lines);
   }
 
   close(): void {
