@@ -1,7 +1,7 @@
 /**
  * The deployment recipe as data for tests: the manifests in deploy/kubernetes/ parsed from YAML,
- * and the pod's config read from the ConfigMap by the server's own loader. Read-only; throws,
- * naming the file, if one can't be parsed.
+ * the pod's config read from the ConfigMap by the server's own loader, and the instructions of
+ * deploy/Containerfile. Read-only; throws, naming the file, if one can't be parsed.
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -14,6 +14,7 @@ import { parseConfig, type KestrelConfig } from "../../src/config/load.ts";
 
 export const ROOT = join(import.meta.dir, "..", "..");
 export const KUBERNETES_DIR = join(ROOT, "deploy", "kubernetes");
+export const CONTAINERFILE = join(ROOT, "deploy", "Containerfile");
 
 /** Not a Kubernetes object: kustomize's list of the others. */
 export const KUSTOMIZATION = "kustomization.yaml";
@@ -81,6 +82,43 @@ export function podConfig(manifests: readonly Manifest[]): PodConfig {
   if (text === undefined) throw new Error(`the ConfigMap has no ${CONFIG_KEY}`);
   const path = configPathArgument(serverContainer(onlyOf<IStatefulSet>(manifests, "StatefulSet")));
   return { text, path, config: parseConfig(text, path) };
+}
+
+export interface Instruction {
+  /** Upper case, as `FROM`, `COPY`. */
+  readonly name: string;
+  /** Everything after the name, continuation lines joined. */
+  readonly args: string;
+}
+
+/** A Containerfile's instructions in order: comments and blank lines dropped, `\` lines joined. */
+export function containerfileInstructions(text: string): Instruction[] {
+  const logical = text
+    .split("\n")
+    .filter((line) => !line.trimStart().startsWith("#"))
+    .join("\n")
+    .replace(/\\\n/g, " ");
+  return logical
+    .split("\n")
+    .map((line) => line.trim())
+    .filter((line) => line !== "")
+    .map((line) => {
+      const [name, ...rest] = line.split(/\s+/);
+      return { name: name!.toUpperCase(), args: rest.join(" ") };
+    });
+}
+
+/** The instructions of the last build stage (the image that runs). */
+export function finalStage(instructions: readonly Instruction[]): Instruction[] {
+  const lastFrom = instructions.map((instruction) => instruction.name).lastIndexOf("FROM");
+  return instructions.slice(lastFrom);
+}
+
+/** An instruction's exec-form arguments (`["a", "b"]`); throws on the shell form. */
+export function execForm(instruction: Instruction): string[] {
+  const parsed: unknown = JSON.parse(instruction.args);
+  if (!Array.isArray(parsed) || !parsed.every((arg) => typeof arg === "string")) throw new Error(`${instruction.name} is not in exec form: ${instruction.args}`);
+  return parsed;
 }
 
 /** A Kubernetes quantity ("512Mi", "1Gi", "10G", "500m") as a number of units. */
