@@ -13,6 +13,7 @@ import type { IConfigMap } from "kubernetes-models/v1/ConfigMap";
 import type { IService } from "kubernetes-models/v1/Service";
 import { CONFIG_KEY, CONFIG_MAP_FILE, CONFIG_SOURCE, renderConfigMap } from "../../deploy/kubernetes/generate.ts";
 import type { ServerConfig } from "../../src/config/schema.ts";
+import { isLoopbackAddress } from "../../src/server/access.ts";
 import { KUSTOMIZATION, configPathArgument, loadManifests, manifestFiles, onlyOf, parseYamlDocuments, podConfig, quantity, serverContainer } from "../helpers/deploy_recipe.ts";
 import { manifestProblems } from "../helpers/kubernetes_schema.ts";
 import { ServerProcess } from "../helpers/server.ts";
@@ -34,10 +35,6 @@ function containerPort(name: string): number {
   const port = container.ports?.find((candidate) => candidate.name === name);
   if (port === undefined) throw new Error(`the container has no port named ${name}`);
   return port.containerPort;
-}
-
-function isLoopback(host: string): boolean {
-  return host === "::1" || host === "localhost" || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
 describe("the manifests", () => {
@@ -145,9 +142,11 @@ describe("the manifests agree with the config", () => {
     const option = (name: string) => command[command.indexOf(name) + 1]!;
     const admin = new URL(`http://${option("--admin")}`);
     expect(Number(admin.port)).toBe(server.adminPort!);
-    // A status change is an administrative command: admin_commands must let the hook make it.
-    expect(isLoopback(admin.hostname)).toBe(true);
+    // A status change is an administrative command: admin_commands must let the hook make it,
+    // and with an auth_file it would need credentials, which the hook has no way to give.
+    expect(isLoopbackAddress(admin.hostname)).toBe(true);
     expect(["loopback", "all"]).toContain(server.adminCommands);
+    expect(server.authFile).toBeNull();
     expect(Number(option("--timeout")) + SHUTDOWN_SECONDS).toBeLessThanOrEqual(pod.spec!.terminationGracePeriodSeconds!);
   });
 
@@ -168,19 +167,30 @@ describe("the manifests agree with the config", () => {
   });
 });
 
-test("a server on the pod's config answers the probe and scrape paths", async () => {
+test("a server on the pod's config answers the probes, the scrape and, from loopback, the preStop's status change", async () => {
   // Loopback and free ports for the test; everything else as in the pod.
   const testConfig = configText.replace(/^admin_host = .*$/m, 'admin_host = "127.0.0.1"').replace(/^admin_port = \d+$/m, "admin_port = 0");
   expect(testConfig).toContain("admin_port = 0");
   const kestrel = await ServerProcess.start({ config: testConfig });
   const [, adminPort] = await kestrel.waitForLog(/admin HTTP on http:\/\/127\.0\.0\.1:(\d+)/);
+  const admin = (path: string, init?: RequestInit) => fetch(`http://127.0.0.1:${adminPort}${path}`, init);
   const paths = [...new Set([container.startupProbe, container.readinessProbe, container.livenessProbe].map((probe) => probe!.httpGet!.path!))];
   paths.push(pod.metadata!.annotations!["prometheus.io/path"]!);
   for (const path of paths) {
-    const response = await fetch(`http://127.0.0.1:${adminPort}${path}`);
+    const response = await admin(path);
     expect({ path, status: response.status }).toEqual({ path, status: 200 });
-    const body = await response.text();
-    expect(body).toContain(path === "/metrics" ? "kestrel_items " : '"status":"ok"');
+    expect(await response.text()).toContain(path === "/metrics" ? "kestrel_items " : '"status":"ok"');
   }
+
+  // What the hook does (see statefulset.yaml): read the status, set readonly, watch the counts, put it back.
+  expect(await (await admin("/status")).text()).toBe("up\n");
+  const readonly = await admin("/status", { method: "PUT", body: "readonly" });
+  expect({ status: readonly.status, body: await readonly.text() }).toEqual({ status: 200, body: "readonly\n" });
+  // A draining server stays live and ready: the probes must not restart it or hold it back.
+  const health = await admin("/health");
+  expect(health.status).toBe(200);
+  expect(((await health.json()) as { server_status: string }).server_status).toBe("readonly");
+  expect(((await (await admin("/stats.json")).json()) as { queues: object }).queues).toEqual({});
+  expect((await admin("/status", { method: "PUT", body: "up" })).status).toBe(200);
   expect(await kestrel.stop()).toBe(0);
 });
