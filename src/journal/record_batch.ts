@@ -3,9 +3,11 @@
  *
  * Small records and small items are packed into arenas, so a batch usually goes to the file as a
  * single buffer with no per-record allocation; items of LARGE_ITEM bytes or more are not copied
- * but written from their own buffer. A batch takes a 4 KiB arena first, then 16 KiB, then 64 KiB
- * ones: the 500 children of a fanout, filling in lockstep, don't all ask for 64 KiB at the same
- * moment. Arenas come from a pool shared by every batch and go back to it once their bytes
+ * but written from their own buffer. A batch takes a 256 B arena first, then each four times the
+ * last, up to 64 KiB: the 500 children of a fanout, filling in lockstep, don't all ask for 64 KiB
+ * at the same moment, and the 1,000 new queues of a burst of sets, each waiting for its file to be
+ * created with one record in its batch, hold 256 B each, not 4 KiB (5,000 queues made by
+ * pipelined sets peaked at 143 MiB with 4 KiB first arenas, 113-122 MiB with these). Arenas come from a pool shared by every batch and go back to it once their bytes
  * reached the file, so an idle queue holds none and a steady stream of batches allocates nothing.
  * Invariant: `take()` hands out the batch's bytes with the arenas holding them, which the batch
  * never touches again; they go back to the pool only through `releaseArenas`, once the bytes
@@ -17,12 +19,12 @@ import { ADD_HEAD_SIZE, ID_RECORD_SIZE, OP_ADD, writeAddHead, writeIdRecord, typ
 
 const LARGE_ITEM = 16 * 1024;
 /** Arena sizes, each the next one's quarter; a batch's next arena is the next size up. */
-const ARENA_SIZES = [4 * 1024, 16 * 1024, 64 * 1024];
+const ARENA_SIZES = [256, 1024, 4 * 1024, 16 * 1024, 64 * 1024];
 const LARGEST_ARENA = ARENA_SIZES.at(-1)!;
 /**
- * Free arenas kept for any batch, per size: 1 MiB of each (256 small ones: a turn that writes
- * more queues than that allocates the rest; a 4 KiB allocation is cheap, and memory kept for
- * a burst that may not come again is not).
+ * Free arenas kept for any batch, per size: 1 MiB of each (4,096 of the smallest: a turn that
+ * writes more queues than that allocates the rest; a small allocation is cheap, and memory kept
+ * for a burst that may not come again is not).
  */
 const SPARE_ARENAS = new Map(ARENA_SIZES.map((size) => [size, (1024 * 1024) / size]));
 const spareArenas = new Map(ARENA_SIZES.map((size) => [size, [] as Uint8Array<ArrayBuffer>[]]));
@@ -111,7 +113,7 @@ export class RecordBatch {
     this.start = this.used;
   }
 
-  /** Switches to an arena with room for `bytes`: 4 KiB for a batch's first, then each four times the last, up to 64 KiB. */
+  /** Switches to an arena with room for `bytes`: 256 B for a batch's first, then each four times the last, up to 64 KiB. */
   private newArena(bytes: number): void {
     if (this.arena !== NO_ARENA) this.filled.push(this.arena);
     const wanted = Math.max(bytes, Math.min(this.arena.length * 4, LARGEST_ARENA));
