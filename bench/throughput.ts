@@ -58,7 +58,7 @@
  */
 import { LoadClient, Run, checkStalls, connectClient, readStats, waitFor } from "./lib/client.ts";
 import { KEY, buildRequests, type Requests } from "./lib/protocol.ts";
-import { integer, mib, percent, report, totalRate, type RatioPair, type RunResult, type TargetResults } from "./lib/report.ts";
+import { integer, mib, percent, report, rotated, totalRate, type RatioPair, type RunResult, type TargetResults } from "./lib/report.ts";
 import { runBench } from "./lib/run_bench.ts";
 import { expectedSeconds, formatDuration, readSettings, type Settings } from "./lib/settings.ts";
 import { ensureMemcached, machineBusySeconds, ownCpuSeconds, startFloor, startKestrel, startMemcached, type Target } from "./lib/targets.ts";
@@ -240,12 +240,6 @@ async function checkCounters(target: Target, before: Map<string, number>, run: R
 
 // ---------------------------------------------------------------------------------------------
 // Rounds
-
-/** The targets in the order they run in `round` (1-based): rotated by one each round. */
-function rotated<T>(items: readonly T[], round: number): T[] {
-  const shift = (round - 1) % items.length;
-  return [...items.slice(shift), ...items.slice(0, shift)];
-}
 
 async function runRound(contenders: readonly Contender[], round: number, settings: Settings): Promise<void> {
   const order = rotated(contenders, round);

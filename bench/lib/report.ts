@@ -72,19 +72,28 @@ export function report(input: ReportInput): string {
 
 export const totalRate = (run: RunResult | undefined): number => (run === undefined ? NaN : (run.sets + run.gets) / run.seconds);
 
-/** The run with the median total ops/s (the lower middle one for an even count). */
-function medianRun(runs: readonly RunResult[]): RunResult | undefined {
-  const sorted = [...runs].sort((a, b) => totalRate(a) - totalRate(b));
+/** The targets in the order they run in `round` (1-based): rotated by one each round, so that none always goes first. */
+export function rotated<T>(items: readonly T[], round: number): T[] {
+  const shift = (round - 1) % items.length;
+  return [...items.slice(shift), ...items.slice(0, shift)];
+}
+
+/** The value with the median `key` (the lower middle one for an even count); undefined when there is none. */
+export function lowerMedian<T>(values: readonly T[], key: (value: T) => number): T | undefined {
+  const sorted = [...values].sort((a, b) => key(a) - key(b));
   return sorted[Math.floor((sorted.length - 1) / 2)];
 }
 
-interface Spread {
+/** The run with the median total ops/s. */
+const medianRun = (runs: readonly RunResult[]): RunResult | undefined => lowerMedian(runs, totalRate);
+
+export interface Spread {
   readonly median: number;
   readonly min: number;
   readonly max: number;
 }
 
-function spread(values: readonly number[]): Spread {
+export function spread(values: readonly number[]): Spread {
   const sorted = values.filter(Number.isFinite).sort((a, b) => a - b);
   if (sorted.length === 0) return { median: NaN, min: NaN, max: NaN };
   const middle = (sorted.length - 1) / 2;
