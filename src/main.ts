@@ -59,7 +59,8 @@ async function main(argv: string[]): Promise<void> {
   try {
     parsed = parseArgs({ args: argv, allowPositionals: true, options: OPTIONS });
   } catch (error) {
-    return fail(EXIT_USAGE, `${(error as Error).message} (see kestrel --help)`);
+    // node:util's message can run over several lines (with advice about dashes): the first says what is wrong.
+    return fail(EXIT_USAGE, `${(error as Error).message.split("\n")[0]} (see kestrel --help)`);
   }
   const { values, positionals } = parsed;
   if (values.help) return void process.stdout.write(USAGE);
