@@ -6,6 +6,7 @@
  *   kestrel qdump [--verify | --repair] FILE...
  *   kestrel status HOST:PORT [up|writeavoid|readonly|quiescent]
  *   kestrel cluster (--servers A,B,C | --dns NAME [--port N]) [--json]
+ *   kestrel drain --admin HOST:PORT --timeout SECONDS
  *   kestrel --help | --version
  *
  * Every error is one line on stderr (or in the log); exit codes are in cli/usage.ts. An error that
@@ -14,6 +15,7 @@
  */
 import { parseArgs } from "node:util";
 import { clusterCommand } from "./cli/cluster.ts";
+import { drainCommand } from "./cli/drain.ts";
 import { qdump } from "./cli/qdump.ts";
 import { DEFAULT_CONFIG, serve } from "./cli/serve.ts";
 import { setupOnTerminal } from "./cli/setup.ts";
@@ -32,6 +34,7 @@ usage:
   kestrel qdump [--verify | --repair] FILE...
   kestrel status HOST:PORT [up|writeavoid|readonly|quiescent]
   kestrel cluster (--servers A,B,C | --dns NAME [--port N]) [--json]
+  kestrel drain --admin HOST:PORT --timeout SECONDS
   kestrel --help | --version
 
 serve (the default):
@@ -58,8 +61,14 @@ cluster: every server's status and, per queue, items, open transactions and age 
   --port N          their memcache port with --dns (default 22133)
   --json            one JSON document instead of the table (shape in docs/operations.md)
 
-exit codes: 0 done, 1 failed (a server unreachable or refusing, damage found), 2 bad usage
-  or config
+drain: empty a server before it stops (the Kubernetes preStop hook), over its admin HTTP port:
+  set readonly if it is up or writeavoid, wait until no queue has items or open reads, put the
+  status found back; exit 0 drained, 1 timed out or unreachable
+  --admin HOST:PORT the server's admin HTTP address (admin_host, admin_port)
+  --timeout SECONDS how long to wait for the queues to empty
+
+exit codes: 0 done, 1 failed (a server unreachable or refusing, damage found, drain timed
+  out), 2 bad usage or config
 `;
 
 const OPTIONS = {
@@ -72,6 +81,8 @@ const OPTIONS = {
   servers: { type: "string" },
   dns: { type: "string" },
   json: { type: "boolean" },
+  admin: { type: "string" },
+  timeout: { type: "string" },
   help: { type: "boolean", short: "h" },
   version: { type: "boolean", short: "v" },
 } as const;
@@ -94,6 +105,7 @@ async function main(argv: string[]): Promise<void> {
     if (command === "qdump") return runQdump(rest, onlyOptions(values, ["verify", "repair"], command));
     if (command === "status" && onlyOptions(values, [], command)) return process.exit(await statusCommand(rest));
     if (command === "cluster" && rest.length === 0) return process.exit(await clusterCommand(onlyOptions(values, ["servers", "dns", "port", "json"], command)));
+    if (command === "drain" && rest.length === 0) return process.exit(await drainCommand(onlyOptions(values, ["admin", "timeout"], command)));
   } catch (error) {
     if (error instanceof ConfigError || error instanceof UsageError) return fail(EXIT_USAGE, error.message);
     return fail(EXIT_FAILURE, errorText(error));
