@@ -1,8 +1,9 @@
 /**
  * Command-line plumbing shared by the commands: usage errors and the one-line failure format.
  *
- * Exit codes: 0 success, 1 runtime failure (or damage found by `qdump --verify`), 2 bad usage or
- * bad config, 129 terminal gone during setup, 130 setup cancelled (Ctrl-C).
+ * Exit codes: 0 success, 1 runtime failure (damage found by `qdump --verify`; a server that
+ * `status`, `cluster` or `drain` could not reach or that refused; a drain that timed out), 2 bad
+ * usage or bad config, 129 terminal gone during setup, 130 setup cancelled (Ctrl-C).
  */
 export class UsageError extends Error {}
 

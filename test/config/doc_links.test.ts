@@ -1,7 +1,7 @@
 /**
  * Every relative link in README.md and docs/*.md leads somewhere: the file exists and, for a
- * `#anchor`, the target has a heading with that GitHub slug (lower case, punctuation dropped,
- * spaces as hyphens).
+ * `#anchor`, the target has a heading with that GitHub slug (lower case, punctuation but `_` and
+ * `-` dropped, spaces as hyphens).
  */
 import { expect, test } from "bun:test";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
@@ -14,8 +14,7 @@ function slug(heading: string): string {
   return heading
     .trim()
     .toLowerCase()
-    .replace(/[`*_]/g, "")
-    .replace(/[^\p{L}\p{N} -]/gu, "")
+    .replace(/[^\p{L}\p{N}_ -]/gu, "")
     .replace(/ /g, "-");
 }
 

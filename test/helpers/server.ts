@@ -12,7 +12,7 @@ import type { Fault } from "./faulty_fs.ts";
 /** The server's entry point, run as `[process.execPath, MAIN, ...args]`. */
 export const MAIN = join(import.meta.dir, "..", "..", "src", "main.ts");
 
-/** Every server started and not yet stopped; a failing test must not leave one running. */
+/** Every process started (servers, kestrel commands) and not yet ended; a failing test must not leave one running. */
 const running = new Set<ReturnType<typeof Bun.spawn>>();
 
 /** Temp directories `start` made (data and config); a server started in `beforeAll` may need them until the end. */
@@ -43,11 +43,29 @@ export function freePort(): number {
   return port;
 }
 
-/** Runs `kestrel args` (from `cwd`) to the end and collects what it wrote. */
-export async function runKestrel(args: readonly string[], cwd?: string): Promise<{ stdout: string; stderr: string; code: number }> {
+export interface KestrelRun {
+  /** What it writes to stderr, awaitable line by line while it runs. */
+  readonly stderr: LogCapture;
+  /** What it wrote and its exit code, once it has ended. */
+  readonly finished: Promise<{ stdout: string; stderr: string; code: number }>;
+}
+
+/** Starts `kestrel args` (from `cwd`); a test can wait on its stderr while it runs. */
+export function spawnKestrel(args: readonly string[], cwd?: string): KestrelRun {
   const proc = Bun.spawn([process.execPath, MAIN, ...args], { stdout: "pipe", stderr: "pipe", stdin: "ignore", cwd });
-  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
-  return { stdout, stderr, code };
+  running.add(proc);
+  const stderr = new LogCapture(proc.stderr as ReadableStream<Uint8Array>);
+  const finished = (async () => {
+    const [stdout, code] = await Promise.all([new Response(proc.stdout).text(), proc.exited, stderr.done]);
+    running.delete(proc);
+    return { stdout, stderr: stderr.text, code };
+  })();
+  return { stderr, finished };
+}
+
+/** Runs `kestrel args` (from `cwd`) to the end and collects what it wrote. */
+export function runKestrel(args: readonly string[], cwd?: string): Promise<{ stdout: string; stderr: string; code: number }> {
+  return spawnKestrel(args, cwd).finished;
 }
 
 export interface ServerOptions {
@@ -159,6 +177,11 @@ export class ServerProcess {
    */
   waitForLog(pattern: RegExp, since = 0): Promise<RegExpExecArray> {
     return this.log.waitFor(pattern, since);
+  }
+
+  /** `127.0.0.1:<port>` of the admin HTTP port of a server started with `admin_port = 0`. */
+  async adminAddress(): Promise<string> {
+    return (await this.waitForLog(/admin HTTP on http:\/\/([^ ]+) /))[1]!;
   }
 
   /** Puts `faults` in force in a server started with `faultsFile` (an empty list clears them). */

@@ -1,6 +1,7 @@
 /**
  * The shipped form: build the single executable, then run it with nothing on PATH (no Node, no
- * Bun): serve, set and get, reload on SIGHUP, stop on SIGTERM.
+ * Bun): serve, set and get, reload on SIGHUP, stop on SIGTERM; the operator commands, as the
+ * Kubernetes preStop hook runs `kestrel drain` in an image with no shell.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -26,6 +27,16 @@ function run(args: string[]) {
   return Bun.spawn([binary, ...args], { cwd: dir, env: { PATH: "" }, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
 }
 
+/** Serves from the binary with `config` (written to `<name>.toml`) and data in `<name>-data`. */
+async function serve(name: string, config: string) {
+  const configFile = join(dir, `${name}.toml`);
+  writeFileSync(configFile, config);
+  const server = run(["--host", "127.0.0.1", "--port", "0", "--data", join(dir, `${name}-data`), "--config", configFile]);
+  const log = new LogCapture(server.stderr);
+  const port = Number((await log.waitFor(/listening on 127\.0\.0\.1:(\d+)/))[1]);
+  return { server, log, port, configFile };
+}
+
 test("--version and --help need nothing but the binary", async () => {
   const version = run(["--version"]);
   expect((await new Response(version.stdout).text()).trim()).toMatch(/^\d+\.\d+\.\d+$/);
@@ -34,11 +45,7 @@ test("--version and --help need nothing but the binary", async () => {
 });
 
 test("serves with an empty PATH, reloads on SIGHUP and stops cleanly on SIGTERM", async () => {
-  const config = join(dir, "kestrel.toml");
-  writeFileSync(config, "[queues.small]\nmax_items = 1\n");
-  const server = run(["--host", "127.0.0.1", "--port", "0", "--data", join(dir, "data"), "--config", config]);
-  const log = new LogCapture(server.stderr);
-  const port = Number((await log.waitFor(/listening on 127\.0\.0\.1:(\d+)/))[1]);
+  const { server, log, port, configFile: config } = await serve("kestrel", "[queues.small]\nmax_items = 1\n");
   const c = await TestClient.connect(port);
   expect(await c.set("small", "one")).toBe("STORED");
   expect(await c.set("small", "two")).toBe("NOT_STORED");
@@ -53,4 +60,28 @@ test("serves with an empty PATH, reloads on SIGHUP and stops cleanly on SIGTERM"
   server.kill("SIGTERM");
   expect(await server.exited).toBe(0);
   await c.closed;
+});
+
+test("the operator commands run from the binary alone: status, cluster, and drain over admin HTTP", async () => {
+  const { server, log, port } = await serve("admin", "admin_port = 0\n");
+  const admin = (await log.waitFor(/admin HTTP on http:\/\/([^ ]+) /))[1]!;
+  const finish = async (proc: ReturnType<typeof run>) => ({ code: await proc.exited, stdout: await new Response(proc.stdout).text(), stderr: await new Response(proc.stderr).text() });
+
+  expect(await finish(run(["status", `127.0.0.1:${port}`]))).toEqual({ code: 0, stdout: "up\n", stderr: "" });
+  const c = await TestClient.connect(port);
+  expect(await c.set("jobs", "one")).toBe("STORED");
+  const cluster = await finish(run(["cluster", "--servers", `127.0.0.1:${port}`, "--json"]));
+  expect(JSON.parse(cluster.stdout)).toMatchObject({ items: 1, servers: [{ status: "up", queues: { jobs: { items: 1 } } }] });
+
+  const timedOut = await finish(run(["drain", "--admin", admin, "--timeout", "0.5"]));
+  expect(timedOut.code).toBe(1);
+  expect(timedOut.stderr).toContain("1 item in 1 queue (jobs 1) stay on the volume");
+  expect(await c.get("jobs")).toBe("one");
+  const drained = await finish(run(["drain", "--admin", admin, "--timeout", "5"]));
+  expect(drained.code).toBe(0);
+  expect(drained.stderr).toContain("drained: every queue is empty");
+  expect(await c.call("status")).toBe("UP");
+
+  server.kill("SIGTERM");
+  expect(await server.exited).toBe(0);
 });

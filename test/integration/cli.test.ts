@@ -33,6 +33,11 @@ describe("command line", () => {
     expect((await runKestrel(["frobnicate"])).code).toBe(2);
   });
 
+  test("an option value that starts with a dash is one line too (node:util explains it over three)", async () => {
+    const result = await runKestrel(["--port", "-1"]);
+    expect(result).toEqual({ stdout: "", stderr: "kestrel: Option '--port' argument is ambiguous. (see kestrel --help)\n", code: 2 });
+  });
+
   test("kestrel.toml in the working directory is picked up", async () => {
     const dir = tempDir();
     writeFileSync(join(dir, "kestrel.toml"), `port = "not a number"\n`);
