@@ -60,9 +60,12 @@ export interface QueueStats {
   readonly openTransactions: number;
 }
 
-/** What replay found: the items in memory, the rest left in the journal, the next item id. */
+/**
+ * What replay found: the items in memory, the rest left in the journal, the next item id. The
+ * queue takes `items`: the array is empty once the queue is made (see ItemStore's constructor).
+ */
 export interface QueueContents {
-  readonly items: readonly Item[];
+  readonly items: Item[];
   readonly disk: DiskRegion | null;
   readonly nextId: number;
 }

@@ -288,7 +288,9 @@ class ModelledQueue {
   private reopen(): void {
     this.replayed = openQueueJournal(this.dir, "q", { segmentSize: this.config.maxJournalSize, memoryBudget: this.config.maxMemorySize });
     this.journal = this.replayed.journal;
-    this.queue = new PersistentQueue("q", this.config, this.journal, this.replayed, { expired: (_queue, item) => (this.expiredByQueue.push(item), null) });
+    // The queue takes (empties) the array it is given; `checkReplay` reads the replayed items after.
+    const contents = { ...this.replayed, items: [...this.replayed.items] };
+    this.queue = new PersistentQueue("q", this.config, this.journal, contents, { expired: (_queue, item) => (this.expiredByQueue.push(item), null) });
     this.opened.clear();
   }
 

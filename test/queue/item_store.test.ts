@@ -52,3 +52,22 @@ describe("ItemStore.minMemoryId", () => {
     );
   });
 });
+
+describe("ItemStore takes the replayed items", () => {
+  test("the array handed over is emptied, so a pointer left to it keeps no item object alive", async () => {
+    // `handed` stands for a stale word on the stack that the collector takes for a pointer to
+    // the replay's array (JavaScriptCore scans the stack conservatively).
+    const handed = Array.from({ length: 1000 }, (_, i) => itemOf(i + 1));
+    const objects = handed.map((item) => new WeakRef(item));
+    const store = new ItemStore(null, Infinity, handed, null, "q");
+    // A WeakRef's target is held until the current job ends; then a full collection.
+    await new Promise((resolve) => setImmediate(resolve));
+    Bun.gc(true);
+    const alive = objects.filter((ref) => ref.deref() !== undefined).length;
+    // The same conservative scan may keep a few through words of this test's own stack.
+    expect(alive).toBeLessThan(20);
+    expect(handed).toEqual([]);
+    expect(store.count).toBe(1000);
+    expect(Array.from({ length: 1000 }, () => store.shift()?.id)).toEqual(Array.from({ length: 1000 }, (_, i) => i + 1));
+  });
+});
