@@ -4,7 +4,8 @@
  * A writer with unwritten records registers itself here; they are written once the turn's I/O
  * callbacks have run (setImmediate), so the records of every connection served in one turn go
  * out in one write per journal, and the replies waiting on them are released together. A turn
- * writes journals until TURN_BYTES went out or TURN_MS passed, and leaves the rest to the next
+ * writes journals until TURN_BYTES went out or TURN_MS passed (looked at between journals and
+ * between a journal's 1 MiB writes: one slow disk write no longer runs a turn to 20 ms), and leaves the rest to the next
  * turn: a 64 MiB item set to a parent with 10 fanout children is written over 88 turns (a writer
  * may stop inside a batch: writer.ts), with other clients served in between, instead of 704 MiB
  * in one; so are the first writes of 1,000 new queues (each creates its file). `flushJournals`
@@ -12,10 +13,11 @@
  */
 export interface Flushable {
   /**
-   * Writes what is pending until `budget` bytes went out; returns the bytes written. One that
-   * stops with records left marks itself dirty again.
+   * Writes what is pending until `budget` bytes went out or `until` (performance.now()) passed,
+   * writing something in any case; returns the bytes written. One that stops with records left
+   * marks itself dirty again.
    */
-  flushUpTo(budget: number): number;
+  flushUpTo(budget: number, until: number): number;
 }
 
 /** Bytes a turn writes before the journals left wait for the next turn... */
@@ -59,6 +61,6 @@ function flush(budget: number, until: number): void {
       schedule();
       return;
     }
-    written += writers[i]!.flushUpTo(budget - written);
+    written += writers[i]!.flushUpTo(budget - written, until);
   }
 }

@@ -200,17 +200,18 @@ export class JournalWriter {
 
   /** Writes everything appended so far; returns the bytes it tried to write. */
   flush(): number {
-    return this.flushUpTo(Infinity);
+    return this.flushUpTo(Infinity, Infinity);
   }
 
   /**
-   * Writes what was appended, in order, until `budget` bytes went to the file (called once per
-   * event-loop turn, by the flush scheduler); if a batch is left half written, the writer stays
-   * dirty and the next turn goes on with it. Returns the bytes it tried to write.
+   * Writes what was appended, in order, until `budget` bytes went to the file or `until`
+   * (performance.now()) passed, one slice at least (called once per event-loop turn, by the flush
+   * scheduler); if a batch is left half written, the writer stays dirty and the next turn goes on
+   * with it. Returns the bytes it tried to write.
    */
-  flushUpTo(budget: number): number {
+  flushUpTo(budget: number, until: number): number {
     let written = 0;
-    while (written < budget && !this.closed && this.failure === null) {
+    while (written < budget && !this.closed && this.failure === null && (written === 0 || performance.now() < until)) {
       if (this.writing === null) {
         if (this.batch.isEmpty) break;
         const records = recordsOf(this.batch.take(this.policy.kind === "always"));

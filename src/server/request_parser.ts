@@ -5,11 +5,13 @@
  * returns one frame or null when more bytes are needed. Data blocks are binary-safe: a view of the
  * received chunk when they lie in one, a copy when they span several (whoever keeps an item
  * decides whether to copy a view, see ItemStore). A big block arriving over several reads is
- * copied into place as it comes (ASSEMBLE_FROM), so no turn copies a whole 64 MiB item at once.
+ * copied into place, and its CRC worked out, as it comes (ASSEMBLE_FROM), so no turn copies or
+ * reads a whole 64 MiB item at once.
  * Nothing here allocates beyond one line of `maxLineLength` or one data block of
  * `maxRequestSize` (allocated when its first bytes arrive; its pages are touched only as bytes
  * are copied in); a `set` line costs one string, its key.
  */
+import { rememberCrc } from "../data_crc.ts";
 import { LineTokens } from "./line_tokens.ts";
 
 export interface SetFrame {
@@ -82,6 +84,8 @@ interface PendingBlock {
   data: Uint8Array | null;
   /** Bytes of the block consumed so far (copied into `data`, or skipped). */
   filled: number;
+  /** The CRC-32 of the bytes copied into `data` so far (handed to the journal: data_crc.ts). */
+  crc: number;
 }
 
 export class RequestParser {
@@ -162,7 +166,7 @@ export class RequestParser {
     const noreply = tokens.is(tokens.count - 1, "noreply");
     const exptime = tokens.number(3, true);
     const wellFormed = tokens.number(2) !== null && exptime !== null;
-    this.block = { command, key: tokens.text(1), exptime: exptime ?? 0, bytes, noreply, wellFormed, data: null, filled: 0 };
+    this.block = { command, key: tokens.text(1), exptime: exptime ?? 0, bytes, noreply, wellFormed, data: null, filled: 0, crc: 0 };
     return this.readBlock(this.block);
   }
 
@@ -176,6 +180,7 @@ export class RequestParser {
     let data = block.data;
     if (data === null && served) data = this.take(block.bytes);
     else this.consumeInto(block, served);
+    if (block.data !== null) rememberCrc(block.data, block.crc);
     if (this.peekByte(0) !== CR || this.peekByte(1) !== NEWLINE) return this.fail("CLIENT_ERROR bad data chunk");
     this.skip(2);
     if (block.command !== "set") return { kind: "unsupported-storage", command: block.command, noreply: block.noreply };
@@ -183,11 +188,19 @@ export class RequestParser {
     return { kind: "set", key: block.key, exptime: block.exptime, data: data!, noreply: block.noreply };
   }
 
-  /** Consumes the block's bytes buffered so far (up to its end): copied into its data if it is `served`, else skipped. */
+  /**
+   * Consumes the block's bytes buffered so far (up to its end): copied into its data, and into its
+   * CRC, if it is `served`, else skipped.
+   */
   private consumeInto(block: PendingBlock, served: boolean): void {
     const count = Math.min(this.buffered, block.bytes - block.filled);
-    if (served) this.copyOut((block.data ??= new Uint8Array(block.bytes)), block.filled, count);
-    else this.skip(count);
+    if (served) {
+      const data = (block.data ??= new Uint8Array(block.bytes));
+      this.copyOut(data, block.filled, count);
+      block.crc = Bun.hash.crc32(data.subarray(block.filled, block.filled + count), block.crc);
+    } else {
+      this.skip(count);
+    }
     block.filled += count;
   }
 

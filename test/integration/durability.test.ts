@@ -36,6 +36,30 @@ describe("durability", () => {
     });
   }
 
+  test("a 12 MiB item sent in pieces to a parent with fanout children survives kill -9 in every queue", async () => {
+    // Assembled (and its CRC worked out) as it arrives, written to 3 journals over several turns.
+    const server = await ServerProcess.start({ config: `max_memory_size = "4MiB"\n` });
+    const c = await server.client();
+    for (const child of ["big+a", "big+b"]) expect(await c.get(child)).toBeNull();
+    const data = new Uint8Array(12 << 20).map((_, i) => (i * 7 + (i >> 12)) % 256);
+    await c.send(`set big 0 0 ${data.length}\r\n`);
+    for (let at = 0; at < data.length; at += 300_000) await c.send(data.subarray(at, at + 300_000));
+    await c.send("\r\n");
+    expect(await c.readLine()).toBe("STORED");
+    await server.kill9();
+    const again = await server.restart();
+    const c2 = await again.client();
+    for (const queue of ["big", "big+a", "big+b"]) {
+      await c2.send(`get ${queue}\r\n`);
+      const value = await c2.readValue();
+      expect(value?.data.length).toBe(data.length);
+      expect(Bun.hash.crc32(value!.data)).toBe(Bun.hash.crc32(data));
+    }
+    c2.close();
+    expect(await again.stop()).toBe(0);
+    again.removeData();
+  });
+
   test("a graceful stop and restart keeps items, order, and open items at the head", async () => {
     const server = await ServerProcess.start();
     const c = await server.client();

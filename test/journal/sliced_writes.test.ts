@@ -130,6 +130,31 @@ describe("sliced journal writes", () => {
     journal.close();
   });
 
+  test("a turn stops between slices once its 5 ms passed, whatever is left of its 8 MiB", async () => {
+    const dir = tempDir();
+    const { journal } = openQueueJournal(dir, "q", LARGE_SEGMENTS);
+    journal.createFile();
+    const before = sizeOf(dir);
+    const writev = fileSystem.writev;
+    // A disk this slow: each write takes 6 ms, more than a turn's 5 ms of writing.
+    fileSystem.writev = (fd, chunks) => {
+      const end = performance.now() + 6;
+      while (performance.now() < end);
+      return writev(fd, chunks);
+    };
+    try {
+      const big = journal.appendAdd(item(1, 3 * MiB));
+      await turn();
+      expect(sizeOf(dir) - before).toBe(WRITE_SLICE);
+      await turn();
+      expect(sizeOf(dir) - before).toBe(2 * WRITE_SLICE);
+      expect(await settled(big)).toBe(2);
+    } finally {
+      fileSystem.writev = writev;
+    }
+    journal.close();
+  });
+
   test("no single write to the file carries more than 1 MiB, even when everything is flushed at once", () => {
     const dir = tempDir();
     const { journal } = openQueueJournal(dir, "q", LARGE_SEGMENTS);
