@@ -35,6 +35,7 @@ export interface QueueConfig {
   readonly maxJournalSize: number;
   readonly maxJournalOverflow: number;
   readonly maxMemorySize: number;
+  readonly openTransactionTimeout: number;
 }
 
 export interface ServerConfig {
@@ -183,6 +184,13 @@ export const QUEUE_KEYS: readonly KeySpec<QueueConfig>[] = [
     v.size(false),
     '"128MiB"',
     "Item bytes kept in memory; beyond this, new items stay only in the journal and are read back as the queue drains (read-behind).",
+  ),
+  key(
+    "open_transaction_timeout",
+    "openTransactionTimeout",
+    timerMilliseconds,
+    "0",
+    "An item opened (`get <queue>/open`) and neither closed nor aborted this long (milliseconds, or a duration string) goes back to the head of the queue; 0 = never.",
   ),
 ];
 

@@ -22,7 +22,8 @@ export class DeadlineTimer {
   private timer: ReturnType<typeof setTimeout> | null = null;
   private armedAt = Infinity;
 
-  constructor(private readonly now: Clock = monotonicMs) {}
+  /** `now`: the clock deadlines are on (read it to stamp times the deadlines are measured from). */
+  constructor(readonly now: Clock = monotonicMs) {}
 
   /** Calls `fire` in `delayMs` unless cancelled first. */
   add(delayMs: number, fire: () => void): Deadline {
@@ -45,10 +46,15 @@ export class DeadlineTimer {
   private arm(at: number): void {
     if (this.timer !== null) clearTimeout(this.timer);
     this.armedAt = at;
-    this.timer = setTimeout(() => this.expire(), Math.max(0, at - this.now()));
+    this.timer = setTimeout(() => this.fireDue(), Math.max(0, at - this.now()));
   }
 
-  private expire(): void {
+  /**
+   * Fires every deadline that has come on the timer's clock. The timer calls it itself; a test
+   * that gave the timer its own clock calls it after moving that clock.
+   */
+  fireDue(): void {
+    if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
     this.armedAt = Infinity;
     const now = this.now();

@@ -4,7 +4,8 @@
  *
  * Invariants: every change to the queue is appended to the journal (when there is one) in the
  * same call, so replaying the journal rebuilds exactly this queue; an open item is in
- * `openItems` and not in the store until it is confirmed (gone) or aborted (back at the head);
+ * `openItems` and not in the store until it is confirmed (gone), or aborted or timed out (back at
+ * the head, see open_items.ts);
  * an expired item is never handed out; every operation is O(1) (amortised) except the explicit
  * whole-queue ones (flush, flush_expired) and `maintainJournal`, which runs about once a second.
  */
@@ -19,7 +20,9 @@ import type { PackEntry } from "../journal/pack.ts";
 import type { DiskRegion } from "../journal/replay_state.ts";
 import { log } from "../log.ts";
 import { ItemStore } from "./item_store.ts";
+import type { DeadlineTimer } from "./deadline_timer.ts";
 import { JournalUpkeep, type UpkeepView } from "./journal_upkeep.ts";
+import { OpenItems } from "./open_items.ts";
 import { WaiterList, type WaitMode } from "./waiters.ts";
 
 /**
@@ -58,6 +61,7 @@ export interface QueueStats {
   readonly discarded: number;
   readonly waiters: number;
   readonly openTransactions: number;
+  readonly openTransactionsTimedOut: number;
 }
 
 /**
@@ -72,16 +76,16 @@ export interface QueueContents {
 
 export class PersistentQueue implements UpkeepView {
   private readonly store: ItemStore;
-  private readonly openItems = new Map<number, Item>();
+  private readonly openItems: OpenItems;
   /** Expired items handed to their move target whose record there is not on disk yet (see `expire`). */
   private readonly moving = new Map<number, Item>();
   private movingBytes = 0;
-  private openBytes = 0;
   private readonly waiters = new WaiterList();
   private nextId: number;
   private totalItems = 0;
   private expiredItems = 0;
   private discarded = 0;
+  private openTimedOut = 0;
   private lastAge = 0;
   private deleted = false;
   private readonly upkeep = new JournalUpkeep();
@@ -92,8 +96,11 @@ export class PersistentQueue implements UpkeepView {
     private journal: Journal | null,
     contents: QueueContents,
     private readonly hooks: QueueHooks,
+    /** Times open items out (a test passes one on its own clock). */
+    openTimer?: DeadlineTimer,
   ) {
     this.store = new ItemStore(journal, config.maxMemorySize, contents.items, contents.disk, name);
+    this.openItems = new OpenItems(name, config.openTransactionTimeout, (item) => this.timedOut(item), openTimer);
     this.nextId = contents.nextId;
     journal?.setLiveFloor(() => this.liveFloor());
   }
@@ -129,6 +136,7 @@ export class PersistentQueue implements UpkeepView {
   reconfigure(config: QueueConfig): void {
     this.config = config;
     this.store.setBudget(config.maxMemorySize);
+    this.openItems.setTimeout(config.openTransactionTimeout);
     this.journal?.configure({ policy: config.syncJournal, segmentSize: config.maxJournalSize });
   }
 
@@ -160,22 +168,36 @@ export class PersistentQueue implements UpkeepView {
     const item = this.takeHead(now);
     if (item === undefined) return undefined;
     this.journal?.appendOpen(item.id);
-    this.openItems.set(item.id, item);
-    this.openBytes += item.data.length;
+    this.openItems.add(item);
     return item;
   }
 
-  /** Confirms an open item: it is gone for good. */
-  confirm(item: Item): void {
-    if (!this.openItems.delete(item.id)) return;
-    this.openBytes -= item.data.length;
-    this.journal?.appendRemove(item.id);
+  /**
+   * Whether `item`, as `open` handed it out, is still open: false once it was confirmed, aborted
+   * or timed out (then its holder holds nothing).
+   */
+  isOpen(item: Item): boolean {
+    return this.openItems.holds(item);
   }
 
-  /** Returns an open item to the head of the queue. */
+  /** Confirms an open item: it is gone for good. Does nothing if it is not open (see `isOpen`). */
+  confirm(item: Item): void {
+    if (this.openItems.take(item)) this.journal?.appendRemove(item.id);
+  }
+
+  /** Returns an open item to the head of the queue. Does nothing if it is not open (see `isOpen`). */
   abort(item: Item, now: number): void {
-    if (!this.openItems.delete(item.id)) return;
-    this.openBytes -= item.data.length;
+    if (this.openItems.take(item)) this.returnOpen(item, now);
+  }
+
+  /** An open item was neither confirmed nor aborted within open_transaction_timeout. */
+  private timedOut(item: Item): void {
+    this.openTimedOut++;
+    this.returnOpen(item, Date.now());
+  }
+
+  /** Puts an item that has left the open set back at the head, as an ABORT record says on replay. */
+  private returnOpen(item: Item, now: number): void {
     this.journal?.appendAbort(item.id);
     this.store.unshift(item);
     this.serveWaiters(now);
@@ -349,7 +371,6 @@ export class PersistentQueue implements UpkeepView {
     this.deleted = true;
     this.store.clear();
     this.openItems.clear();
-    this.openBytes = 0;
     this.waiters.releaseAll();
     const journal = this.journal;
     this.journal = null;
@@ -378,6 +399,7 @@ export class PersistentQueue implements UpkeepView {
    * writes needs an fsync.
    */
   close(fileSystemSynced = false): void {
+    this.openItems.stop();
     this.waiters.releaseAll();
     if (fileSystemSynced) this.journal?.noteSynced();
     if (this.journal !== null && !this.deleted) this.upkeep.repair(this.journal, this);
@@ -397,6 +419,7 @@ export class PersistentQueue implements UpkeepView {
       discarded: this.discarded,
       waiters: this.waiters.size,
       openTransactions: this.openItems.size,
+      openTransactionsTimedOut: this.openTimedOut,
     };
   }
 
@@ -404,7 +427,7 @@ export class PersistentQueue implements UpkeepView {
   // queue carries no object and closures for it.
 
   live(): { readonly items: number; readonly open: number; readonly bytes: number } {
-    return { items: this.store.count + this.moving.size, open: this.openItems.size, bytes: this.store.bytes + this.openBytes };
+    return { items: this.store.count + this.moving.size, open: this.openItems.size, bytes: this.store.bytes + this.openItems.bytes };
   }
 
   readFrom(): Position | null {
@@ -424,7 +447,7 @@ export class PersistentQueue implements UpkeepView {
   }
 
   private openEntries(): PackEntry[] {
-    return [...this.openItems.values()].map((item) => ({ item, open: true }));
+    return this.openItems.items().map((item) => ({ item, open: true }));
   }
 
   /** Open items, expired items still moving, then the items in memory: a journal's worth of live state (every item in memory). */
@@ -441,7 +464,7 @@ export class PersistentQueue implements UpkeepView {
   /** The smallest id of a live item in memory (the items in the journal have larger ids). */
   minLiveId(): number {
     let min = this.store.minMemoryId();
-    for (const id of this.openItems.keys()) if (id < min) min = id;
+    for (const id of this.openItems.ids()) if (id < min) min = id;
     for (const id of this.moving.keys()) if (id < min) min = id;
     return min;
   }

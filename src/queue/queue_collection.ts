@@ -56,6 +56,7 @@ export interface CollectionTotals {
   readonly items: number;
   readonly bytes: number;
   readonly totalItems: number;
+  readonly openTransactionsTimedOut: number;
 }
 
 export class QueueCollection {
@@ -70,6 +71,7 @@ export class QueueCollection {
   /** The lock could not be checked and that was logged; logged again once it works. */
   private lockCheckFailing = false;
   private totalItemsOfDeleted = 0;
+  private openTimedOutOfDeleted = 0;
   private readonly hooks: QueueHooks = { expired: (queue, item) => this.moveExpired(queue, item) };
   /** The routine upkeep of every queue, a few ms per turn (see `routineUpkeep`). */
   private readonly upkeepRound = new SlicedRound<PersistentQueue>(
@@ -172,7 +174,9 @@ export class QueueCollection {
   delete(name: string): void {
     const queue = this.queues.get(name);
     if (queue === undefined) return;
-    this.totalItemsOfDeleted += queue.stats().totalItems;
+    const stats = queue.stats();
+    this.totalItemsOfDeleted += stats.totalItems;
+    this.openTimedOutOfDeleted += stats.openTransactionsTimedOut;
     this.queues.delete(name);
     const parent = fanoutParent(name);
     if (parent !== null) this.children.get(parent)?.delete(queue);
@@ -251,13 +255,15 @@ export class QueueCollection {
     let items = 0;
     let bytes = 0;
     let totalItems = this.totalItemsOfDeleted;
+    let openTransactionsTimedOut = this.openTimedOutOfDeleted;
     for (const queue of this.queues.values()) {
       const stats = queue.stats();
       items += stats.items;
       bytes += stats.bytes;
       totalItems += stats.totalItems;
+      openTransactionsTimedOut += stats.openTransactionsTimedOut;
     }
-    return { items, bytes, totalItems };
+    return { items, bytes, totalItems, openTransactionsTimedOut };
   }
 
   /**

@@ -29,6 +29,7 @@ const SERVER_METRICS: Readonly<Record<string, readonly [string, MetricType, stri
   curr_items: ["kestrel_items", "gauge", "Items queued, all queues."],
   total_items: ["kestrel_items_added_total", "counter", "Items ever added, all queues."],
   bytes: ["kestrel_bytes", "gauge", "Bytes of item data queued, all queues."],
+  open_transactions_timed_out: ["kestrel_open_transactions_timed_out_total", "counter", "Open items that went back to the head after open_transaction_timeout, all queues."],
   curr_connections: ["kestrel_connections", "gauge", "Client connections open."],
   total_connections: ["kestrel_connections_total", "counter", "Client connections ever accepted."],
   accepting: ["kestrel_accepting", "gauge", "1 while the memcache port accepts connections, 0 while backed off for lack of file descriptors."],
@@ -61,6 +62,7 @@ const QUEUE_METRICS: Readonly<Record<string, readonly [string, MetricType, strin
   discarded: ["kestrel_queue_discarded_total", "counter", "Items dropped by discard_old_when_full."],
   waiters: ["kestrel_queue_waiters", "gauge", "Clients blocked in a get with a timeout."],
   open_transactions: ["kestrel_queue_open_transactions", "gauge", "Items handed out by open and not yet closed."],
+  open_transactions_timed_out: ["kestrel_queue_open_transactions_timed_out_total", "counter", "Open items that went back to the head after open_transaction_timeout."],
 };
 
 /** Binds the admin port; `context` is called on each request (the server binds before it has its queues). */

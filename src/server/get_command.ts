@@ -61,6 +61,7 @@ export function handleGet(keys: readonly string[], session: Session, ctx: Server
       if (error instanceof QueueUnavailableError) return session.outbox.push(serverError(error.message));
       throw error;
     }
+    forgetTimedOut(session, queue);
     if (request.open && !request.close && (session.openItems.has(queue) || opening.has(queue))) {
       return session.outbox.push(clientError(`an item is already open on '${request.queue}'; close or abort it first`));
     }
@@ -70,6 +71,16 @@ export function handleGet(keys: readonly string[], session: Session, ctx: Server
     requests.push({ request, queue });
   }
   new GetRun(requests, session, ctx).continue();
+}
+
+/**
+ * Drops this connection's open item on `queue` if it is open no more: it timed out
+ * (open_transaction_timeout) and went back to the queue. The connection holds nothing there now,
+ * so it may open again, and its close or abort settles nothing.
+ */
+function forgetTimedOut(session: Session, queue: PersistentQueue): void {
+  const item = session.openItems.get(queue);
+  if (item !== undefined && !queue.isOpen(item)) session.openItems.delete(queue);
 }
 
 /**

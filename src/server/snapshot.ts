@@ -20,6 +20,7 @@ export const QUEUE_STAT_NAMES: ReadonlyArray<readonly [string, keyof QueueStats]
   ["discarded", "discarded"],
   ["waiters", "waiters"],
   ["open_transactions", "openTransactions"],
+  ["open_transactions_timed_out", "openTransactionsTimedOut"],
 ];
 
 export interface QueueSnapshot {
@@ -52,6 +53,7 @@ export function takeSnapshot(ctx: ServerContext): Snapshot {
     ["curr_items", totals.items],
     ["total_items", totals.totalItems],
     ["bytes", totals.bytes],
+    ["open_transactions_timed_out", totals.openTransactionsTimedOut],
     ["curr_connections", s.currConnections],
     ["total_connections", s.totalConnections],
     ["accepting", s.accepting],

@@ -99,12 +99,12 @@ describe("memcache protocol", () => {
     const stats = await c.stats();
     for (const name of [
       "uptime", "time", "version", "curr_items", "total_items", "bytes", "curr_connections", "total_connections",
-      "cmd_get", "cmd_set", "cmd_peek", "get_hits", "get_misses", "bytes_read", "bytes_written",
+      "cmd_get", "cmd_set", "cmd_peek", "get_hits", "get_misses", "bytes_read", "bytes_written", "open_transactions_timed_out",
     ]) {
       expect(stats.get(name)).toMatch(/^[\d.]+$/);
     }
     for (const name of [
-      "items", "bytes", "total_items", "logsize", "expired_items", "mem_items", "mem_bytes", "age", "discarded", "waiters", "open_transactions",
+      "items", "bytes", "total_items", "logsize", "expired_items", "mem_items", "mem_bytes", "age", "discarded", "waiters", "open_transactions", "open_transactions_timed_out",
     ]) {
       expect(stats.get(`queue_counted_${name}`)).toMatch(/^\d+$/);
     }

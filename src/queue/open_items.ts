@@ -1,0 +1,155 @@
+/**
+ * A queue's open items (reliable reads handed out, neither confirmed nor aborted yet) and their
+ * timeout (`open_transaction_timeout`): an item open longer than that goes back to the queue.
+ *
+ * Invariants:
+ * - An open item is the very object `open` handed out, not just its id. One that timed out goes
+ *   back to the queue as a new object, so whoever still holds the old one (a pooled client whose
+ *   `/close` comes on another connection) can neither confirm nor abort it, nor the same item
+ *   opened again by someone else.
+ * - Map order is opening order, and every item is measured against the one timeout in force, so
+ *   the longest-open item is the first due: one deadline per queue (on a shared DeadlineTimer),
+ *   never one per item, and finding the due items costs O(1) per item found.
+ * - Items that time out together go back newest first, so they reach the head in the order they
+ *   were opened; at most RELEASE_SLICE per event-loop turn, the rest a millisecond later (they
+ *   stay open, and confirmable, until then), so thousands of them cost no long turn.
+ * - Times are on the timer's monotonic clock: a wall clock set back or forward moves no timeout.
+ */
+import type { Item } from "../journal/item.ts";
+import { log } from "../log.ts";
+import { RepeatedLog } from "../repeated_log.ts";
+import { DeadlineTimer, type Deadline } from "./deadline_timer.ts";
+
+/** Items one turn puts back. */
+export const RELEASE_SLICE = 1000;
+
+/** One deadline per queue with open items, for every queue. */
+const sharedTimer = new DeadlineTimer();
+/** One line per queue while its open items keep timing out, not one per item. */
+const timeoutLog = new RepeatedLog(log.info);
+
+interface OpenEntry {
+  readonly item: Item;
+  /** When it was opened, on the timer's clock. */
+  readonly openedAt: number;
+}
+
+export class OpenItems {
+  private readonly byId = new Map<number, OpenEntry>();
+  private openBytes = 0;
+  private timeoutMs: number;
+  private deadline: Deadline | null = null;
+  /** Items found due together, oldest first, still to be put back (from the end). */
+  private due: Item[] = [];
+
+  /**
+   * `timedOut` puts an item that timed out back in the queue (it has left this set already; the
+   * object it gets is a copy, the one to queue).
+   */
+  constructor(
+    private readonly queueName: string,
+    timeoutMs: number,
+    private readonly timedOut: (item: Item) => void,
+    private readonly timer: DeadlineTimer = sharedTimer,
+  ) {
+    this.timeoutMs = timeoutMs;
+  }
+
+  get size(): number {
+    return this.byId.size;
+  }
+
+  get bytes(): number {
+    return this.openBytes;
+  }
+
+  add(item: Item): void {
+    this.byId.set(item.id, { item, openedAt: this.timer.now() });
+    this.openBytes += item.data.length;
+    this.arm();
+  }
+
+  /** Whether `item` (the object handed out) is still open. */
+  holds(item: Item): boolean {
+    return this.byId.get(item.id)?.item === item;
+  }
+
+  /** Takes `item` out if it is still open; false if it is not (settled already, or timed out). */
+  take(item: Item): boolean {
+    if (!this.holds(item)) return false;
+    this.byId.delete(item.id);
+    this.openBytes -= item.data.length;
+    return true;
+  }
+
+  /** A new timeout (0: none) applies to every item open now, measured from when it was opened. */
+  setTimeout(timeoutMs: number): void {
+    if (timeoutMs === this.timeoutMs) return;
+    this.timeoutMs = timeoutMs;
+    this.stop();
+    this.arm();
+  }
+
+  items(): Item[] {
+    return Array.from(this.byId.values(), (entry) => entry.item);
+  }
+
+  ids(): IterableIterator<number> {
+    return this.byId.keys();
+  }
+
+  /** Forgets every open item (the queue is going away). */
+  clear(): void {
+    this.stop();
+    this.byId.clear();
+    this.openBytes = 0;
+  }
+
+  /** Cancels the deadline (the queue is closing); `add` or `setTimeout` arms it again. */
+  stop(): void {
+    if (this.deadline !== null) this.timer.cancel(this.deadline);
+    this.deadline = null;
+    this.due = [];
+  }
+
+  /** Arms the deadline for the next slice of due items, or for the longest-open item. */
+  private arm(): void {
+    if (this.deadline !== null || this.timeoutMs <= 0) return;
+    const fire = () => this.release();
+    if (this.due.length > 0) {
+      this.deadline = this.timer.add(1, fire);
+      return;
+    }
+    const oldest = this.byId.values().next();
+    if (oldest.done) return;
+    this.deadline = this.timer.add(Math.max(0, oldest.value.openedAt + this.timeoutMs - this.timer.now()), fire);
+  }
+
+  private release(): void {
+    this.deadline = null;
+    if (this.due.length === 0) this.due = this.dueNow();
+    let released = 0;
+    for (let count = 0; count < RELEASE_SLICE && this.due.length > 0; count++) {
+      const item = this.due.pop()!;
+      if (!this.take(item)) continue; // confirmed or aborted since it was found due
+      this.timedOut({ ...item });
+      released++;
+    }
+    if (released > 0) {
+      const message = `queue '${this.queueName}': ${released} open item(s) not closed or aborted within ${this.timeoutMs} ms went back to the head`;
+      timeoutLog.note(this.queueName, message);
+    }
+    this.arm();
+  }
+
+  /** Every item open for at least the timeout, oldest first. */
+  private dueNow(): Item[] {
+    const openedBy = this.timer.now() - this.timeoutMs;
+    const due: Item[] = [];
+    for (const entry of this.byId.values()) {
+      if (entry.openedAt > openedBy) break;
+      due.push(entry.item);
+    }
+    return due;
+  }
+}

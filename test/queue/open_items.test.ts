@@ -1,0 +1,177 @@
+import { describe, expect, test } from "bun:test";
+import { DEFAULT_QUEUE_CONFIG, type QueueConfig } from "../../src/config/schema.ts";
+import type { Item } from "../../src/journal/item.ts";
+import { DeadlineTimer } from "../../src/queue/deadline_timer.ts";
+import { RELEASE_SLICE } from "../../src/queue/open_items.ts";
+import { PersistentQueue } from "../../src/queue/persistent_queue.ts";
+import { bytes, text } from "../helpers/bytes.ts";
+
+const NOW = 1_795_000_000_000;
+const TIMEOUT_MS = 1000;
+
+/** A DeadlineTimer on a clock the test moves, counting the deadlines it is given. */
+class TestTimer extends DeadlineTimer {
+  clock = 0;
+  deadlinesAdded = 0;
+
+  constructor() {
+    super(() => this.clock);
+  }
+
+  override add(delayMs: number, fire: () => void) {
+    this.deadlinesAdded++;
+    return super.add(delayMs, fire);
+  }
+
+  /** Moves the clock on by `ms` and fires what is due. */
+  advance(ms: number): void {
+    this.clock += ms;
+    this.fireDue();
+  }
+}
+
+function makeQueue(overrides: Partial<QueueConfig> = {}) {
+  const timer = new TestTimer();
+  const config = { ...DEFAULT_QUEUE_CONFIG, journal: false, openTransactionTimeout: TIMEOUT_MS, ...overrides };
+  const queue = new PersistentQueue("q", config, null, { items: [], disk: null, nextId: 1 }, { expired: () => null }, timer);
+  return { queue, timer };
+}
+
+function fill(queue: PersistentQueue, ...data: string[]): void {
+  for (const entry of data) queue.add(bytes(entry), 0, NOW);
+}
+
+function drain(queue: PersistentQueue): string[] {
+  const out: string[] = [];
+  for (let item = queue.remove(NOW); item !== undefined; item = queue.remove(NOW)) out.push(text(item.data));
+  return out;
+}
+
+const open = (queue: PersistentQueue): Item => queue.open(NOW)!;
+
+describe("open_transaction_timeout", () => {
+  test("an item open longer than the timeout goes back to the head and is counted", () => {
+    const { queue, timer } = makeQueue();
+    fill(queue, "a", "b");
+    open(queue);
+    timer.advance(TIMEOUT_MS - 1);
+    expect(queue.stats()).toMatchObject({ items: 1, openTransactions: 1, openTransactionsTimedOut: 0 });
+    timer.advance(1);
+    expect(queue.stats()).toMatchObject({ items: 2, openTransactions: 0, openTransactionsTimedOut: 1 });
+    expect(drain(queue)).toEqual(["a", "b"]);
+  });
+
+  test("the stale holder's confirm and abort settle nothing, not even the same item opened again", () => {
+    const { queue, timer } = makeQueue();
+    fill(queue, "a", "b");
+    const stale = open(queue);
+    timer.advance(TIMEOUT_MS);
+    expect(queue.isOpen(stale)).toBe(false);
+    queue.confirm(stale);
+    expect(queue.stats()).toMatchObject({ items: 2, openTransactions: 0 });
+
+    const again = open(queue);
+    expect([again.id, text(again.data)]).toEqual([stale.id, "a"]);
+    queue.confirm(stale);
+    queue.abort(stale, NOW);
+    expect(queue.stats()).toMatchObject({ items: 1, openTransactions: 1 });
+    expect(queue.isOpen(again)).toBe(true);
+    queue.confirm(again);
+    expect(queue.stats()).toMatchObject({ items: 1, openTransactions: 0 });
+    expect(drain(queue)).toEqual(["b"]);
+  });
+
+  test("items closed or aborted in time are left alone", () => {
+    const { queue, timer } = makeQueue();
+    fill(queue, "a", "b", "c");
+    queue.confirm(open(queue));
+    queue.abort(open(queue), NOW);
+    const held = open(queue);
+    timer.advance(TIMEOUT_MS / 2);
+    queue.confirm(held);
+    timer.advance(TIMEOUT_MS);
+    expect(queue.stats()).toMatchObject({ items: 1, openTransactions: 0, openTransactionsTimedOut: 0 });
+    expect(drain(queue)).toEqual(["c"]);
+  });
+
+  test("items timing out together go back in the order they were opened; a later one goes in front, as a later abort does", () => {
+    const { queue, timer } = makeQueue();
+    fill(queue, "a", "b", "c", "d");
+    open(queue);
+    open(queue);
+    timer.advance(10);
+    open(queue);
+    timer.advance(TIMEOUT_MS - 10);
+    expect(queue.stats()).toMatchObject({ openTransactions: 1, openTransactionsTimedOut: 2 });
+    timer.advance(10);
+    expect(queue.stats()).toMatchObject({ openTransactions: 0, openTransactionsTimedOut: 3 });
+    // a and b were found due together at 1000 ms; c at 1010 ms, later, so in front of them.
+    expect(drain(queue)).toEqual(["c", "a", "b", "d"]);
+  });
+
+  test("a blocking open gets the item that timed out", () => {
+    const { queue, timer } = makeQueue();
+    fill(queue, "a");
+    const first = open(queue);
+    const delivered: Array<Item | null> = [];
+    queue.wait("open", 60_000, (item) => delivered.push(item));
+    timer.advance(TIMEOUT_MS);
+    expect(delivered.map((item) => (item === null ? null : text(item.data)))).toEqual(["a"]);
+    expect(queue.isOpen(delivered[0]!)).toBe(true);
+    expect(queue.isOpen(first)).toBe(false);
+    expect(queue.stats()).toMatchObject({ items: 0, openTransactions: 1, openTransactionsTimedOut: 1 });
+  });
+
+  test("thousands of open items share one deadline and go back a slice per turn, in order", () => {
+    const count = 2 * RELEASE_SLICE + 500;
+    const { queue, timer } = makeQueue();
+    fill(queue, ...Array.from({ length: count }, (_, index) => String(index)));
+    for (let index = 0; index < count; index++) open(queue);
+    expect(timer.deadlinesAdded).toBe(1);
+    timer.advance(TIMEOUT_MS);
+    expect(queue.stats()).toMatchObject({ items: RELEASE_SLICE, openTransactions: count - RELEASE_SLICE });
+    timer.advance(1);
+    timer.advance(1);
+    expect(queue.stats()).toMatchObject({ items: count, openTransactions: 0, openTransactionsTimedOut: count });
+    expect(timer.deadlinesAdded).toBe(3);
+    expect(drain(queue)).toEqual(Array.from({ length: count }, (_, index) => String(index)));
+  });
+
+  test("an item confirmed after it was found due but before its slice ran stays confirmed", () => {
+    const count = RELEASE_SLICE + 1;
+    const { queue, timer } = makeQueue();
+    fill(queue, ...Array.from({ length: count }, (_, index) => String(index)));
+    const items = Array.from({ length: count }, () => open(queue));
+    timer.advance(TIMEOUT_MS);
+    // The newest RELEASE_SLICE went back first; the oldest is still open, and its holder in time.
+    expect(queue.isOpen(items[0]!)).toBe(true);
+    queue.confirm(items[0]!);
+    timer.advance(1);
+    expect(queue.stats()).toMatchObject({ items: count - 1, openTransactions: 0, openTransactionsTimedOut: count - 1 });
+  });
+
+  test("a reload's timeout applies to the items open now, from when they were opened; 0 turns it off", () => {
+    const { queue, timer } = makeQueue({ openTransactionTimeout: 0 });
+    fill(queue, "a", "b");
+    open(queue);
+    timer.advance(5 * TIMEOUT_MS);
+    expect(queue.stats().openTransactions).toBe(1);
+    queue.reconfigure({ ...queue.settings, openTransactionTimeout: TIMEOUT_MS });
+    timer.advance(0);
+    expect(queue.stats()).toMatchObject({ openTransactions: 0, openTransactionsTimedOut: 1 });
+
+    open(queue);
+    queue.reconfigure({ ...queue.settings, openTransactionTimeout: 0 });
+    timer.advance(5 * TIMEOUT_MS);
+    expect(queue.stats()).toMatchObject({ openTransactions: 1, openTransactionsTimedOut: 1 });
+  });
+
+  test("a deleted or closed queue times nothing out", () => {
+    const { queue, timer } = makeQueue();
+    fill(queue, "a");
+    open(queue);
+    queue.close();
+    timer.advance(TIMEOUT_MS);
+    expect(queue.stats()).toMatchObject({ openTransactions: 1, openTransactionsTimedOut: 0 });
+  });
+});
