@@ -183,7 +183,7 @@ describe("Connection turns", () => {
     const openers = Array.from({ length: OPENERS }, () => new RecordingSocket());
     for (const socket of openers) new Connection(socket, session, 0, 1 << 20).onData(bytes("get big/open\r\n"));
     const reader = new RecordingSocket();
-    new Connection(reader, session, 0, 1 << 20).onData(bytes("get rb rb\r\n"));
+    new Connection(reader, session, 0, 1 << 20).onData(bytes("get rb rb/t=1\r\n"));
     expect(queues.get("big")!.stats().openTransactions).toBe(0); // none ran in this turn
     expect(queues.get("rb")!.stats().items).toBe(10);
     const ping = new RecordingSocket();
@@ -198,7 +198,7 @@ describe("Connection turns", () => {
     expect(openers.map((socket) => socket.output.slice(socket.output.indexOf("\r\n") + 2).replace(/^-+/, "").split("\r\n")[0])).toEqual(
       Array.from({ length: OPENERS }, (_, n) => String(n)),
     );
-    expect(reader.output.match(/^VALUE rb /gm)?.length).toBe(2);
+    expect(reader.output.match(/^VALUE rb(\/t=1)? /gm)?.length).toBe(2);
     queues.close();
   });
 
