@@ -22,6 +22,9 @@ discard_old_when_full = true
 [queues.aging]
 max_age = "100ms"
 move_expired_to = "graveyard"
+
+[queues.timeless]
+ignore_client_expiry = true
 `;
 
 let server: ServerProcess;
@@ -67,6 +70,18 @@ describe("limits", () => {
     expect(await c.get("graveyard/t=5000")).toBe("stale");
     expect(await c.get("aging")).toBeNull();
     expect((await c.stats()).get("queue_aging_expired_items")).toBe("1");
+    c.close();
+  });
+
+  test("ignore_client_expiry: a set's exptime is ignored on that queue only", async () => {
+    const c = await server.client();
+    // A negative exptime means already expired; so does unix second 1,000,000 (1970).
+    for (const exptime of [-1, 1_000_000]) {
+      expect(await c.set("timeless", "kept", exptime)).toBe("STORED");
+      expect(await c.set("timed", "gone", exptime)).toBe("STORED");
+    }
+    expect(await c.drain("timeless")).toEqual(["kept", "kept"]);
+    expect(await c.get("timed")).toBeNull();
     c.close();
   });
 
