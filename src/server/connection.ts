@@ -19,6 +19,7 @@ import { errorText } from "../errors.ts";
 import { log } from "../log.ts";
 import type { PersistentQueue } from "../queue/persistent_queue.ts";
 import { maxRequestSizeFor, newAccessState } from "./access.ts";
+import { refuseBinaryRequest } from "./binary_protocol.ts";
 import { execute } from "./commands.ts";
 import type { ServerContext, Session } from "./context.ts";
 import { Outbox } from "./outbox.ts";
@@ -196,8 +197,8 @@ export class Connection implements Session, BudgetReader {
       const frame = this.held ?? this.parser.next();
       this.held = null;
       if (frame === null) return false;
-      if (frame.kind === "fatal") {
-        this.outbox.push(line(frame.reply));
+      if (frame.kind === "fatal" || frame.kind === "binary") {
+        this.outbox.push(frame.kind === "fatal" ? line(frame.reply) : refuseBinaryRequest(frame.header, this.peer));
         this.closing = true;
         return false;
       }
