@@ -86,9 +86,10 @@ describe("limits", () => {
   });
 
   test("a 20 MB item goes in and out intact", async () => {
-    const c = await server.client();
     const random = seededRandom(20);
     const data = new Uint8Array(20 * 1024 * 1024).map(() => Math.floor(random() * 256));
+    // Connected once the data is made (about a second): an idle connection is closed after timeout = 1.
+    const c = await server.client();
     await c.send(Buffer.concat([Buffer.from(`set huge 0 0 ${data.length}\r\n`), data, Buffer.from("\r\n")]));
     expect(await c.readLine()).toBe("STORED");
     await c.send("get huge\r\n");
