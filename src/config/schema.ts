@@ -29,6 +29,7 @@ export interface QueueConfig {
   readonly maxItemSize: number;
   readonly discardOldWhenFull: boolean;
   readonly maxAge: number;
+  readonly ignoreClientExpiry: boolean;
   readonly moveExpiredTo: string | null;
   readonly journal: boolean;
   readonly syncJournal: SyncPolicy;
@@ -155,6 +156,13 @@ export const QUEUE_KEYS: readonly KeySpec<QueueConfig>[] = [
   key("max_item_size", "maxItemSize", v.size(true), '"unlimited"', "Larger items are refused with NOT_STORED."),
   key("discard_old_when_full", "discardOldWhenFull", v.boolean, "false", "When full, drop the oldest items instead of refusing new ones."),
   key("max_age", "maxAge", milliseconds, "0", "Caps every item's expiry (milliseconds, or a duration string); 0 = no cap."),
+  key(
+    "ignore_client_expiry",
+    "ignoreClientExpiry",
+    v.boolean,
+    "false",
+    "Ignore the exptime a client gives in `set` (some clients always send one); max_age still applies.",
+  ),
   key("move_expired_to", "moveExpiredTo", v.optional(v.text), '""', "Expired items are added to this queue instead of dropped (empty = drop)."),
   key("journal", "journal", v.boolean, "true", "Keep a journal on disk; false = memory only, lost on restart."),
   key(

@@ -489,7 +489,9 @@ export class PersistentQueue implements UpkeepView {
     return item;
   }
 
-  private cappedExpiry(expiry: number, now: number): number {
+  /** The expiry an item added now gets: the client's (unless ignore_client_expiry), capped by max_age. */
+  private cappedExpiry(requested: number, now: number): number {
+    const expiry = this.config.ignoreClientExpiry ? 0 : requested;
     const maxAge = this.config.maxAge;
     if (maxAge <= 0) return expiry;
     return expiry === 0 ? now + maxAge : Math.min(expiry, now + maxAge);

@@ -55,6 +55,11 @@ const AUTHENTICATION_FAILURE = clientError("authentication failure");
  */
 const refusals = new RepeatedLog();
 
+/** Logs a refusal of `key` (an address and what it was refused) unless one was logged in the current interval. */
+export function noteRefusal(key: string, message: string): void {
+  refusals.note(key, message);
+}
+
 /** Writes the repeats of refusals and failed logins not yet reported; the server calls it at its stop. */
 export function reportRefusals(): void {
   refusals.report();
@@ -81,8 +86,8 @@ export function maxRequestSizeFor(session: Session, ctx: ServerContext, maxReque
   return isAuthenticated(session, ctx) ? maxRequestSize : Math.min(maxRequestSize, MAX_AUTH_REQUEST_BYTES);
 }
 
-/** A frame that reached the command layer (fatal frames close the connection before it). */
-export type CommandFrame = Exclude<Frame, { kind: "fatal" }>;
+/** A frame that reached the command layer (fatal and binary frames close the connection before it). */
+export type CommandFrame = Exclude<Frame, { kind: "fatal" | "binary" }>;
 
 /**
  * Whether `frame` may run for `session`; a frame that may not is answered (and logged) here.

@@ -13,12 +13,20 @@
  * (RequestBudget); when the connection closes, its open items and the items of
  * replies that never reached the socket go back to the head of their queues, its waits are
  * cancelled and the request bytes it buffered are freed at once (RequestParser.discard).
+ *
+ * Idleness is kept here, on the monotonic clock: the last time bytes came in or replies went out.
+ * A connection is closed for idleness (`closeIfIdle`, called by the server's periodic check) only
+ * once that was `idleTimeoutMs` ago, and never while a blocking get waits or it owes replies
+ * (closing it would lose the items in them). Bun's own socket timer is turned off: re-armed at
+ * each request, it still closed connections busy every 0.2 s.
  */
 import type { Item } from "../journal/item.ts";
+import { monotonicMs } from "../clock.ts";
 import { errorText } from "../errors.ts";
 import { log } from "../log.ts";
 import type { PersistentQueue } from "../queue/persistent_queue.ts";
 import { maxRequestSizeFor, newAccessState } from "./access.ts";
+import { refuseBinaryRequest } from "./binary_protocol.ts";
 import { execute } from "./commands.ts";
 import type { ServerContext, Session } from "./context.ts";
 import { Outbox } from "./outbox.ts";
@@ -65,18 +73,21 @@ export class Connection implements Session, BudgetReader {
   /** A request parsed when the turn was spent and left for later (heavy, or past the overrun): the first to run in this connection's round. */
   private held: Frame | null = null;
   private bytesWrittenReported = 0;
+  /** When bytes last came in or went out (monotonic ms). */
+  private lastActivityMs = monotonicMs();
 
   constructor(
     private readonly socket: ClientSocket,
     private readonly ctx: ServerContext,
-    private readonly idleSeconds: number,
+    /** Close the connection after this long without traffic (0: never). */
+    private readonly idleTimeoutMs: number,
     private readonly maxRequestSize: number,
   ) {
     this.peer = socket.remoteAddress;
     this.outbox = new Outbox(socket, () => this.replyReady());
     this.parser = new RequestParser(MAX_LINE_LENGTH, maxRequestSize);
-    // Always set: Bun closes a socket idle for 120 s unless told otherwise, and 0 means never.
-    this.socket.timeout(idleSeconds);
+    // Bun closes a socket idle for 120 s unless told otherwise; idleness is checked here instead.
+    this.socket.timeout(0);
   }
 
   onData(chunk: Uint8Array): void {
@@ -84,7 +95,7 @@ export class Connection implements Session, BudgetReader {
     this.ctx.stats.bytesRead += chunk.length;
     this.ctx.pacer.traffic(chunk.length);
     this.parser.push(chunk);
-    if (!this.suspended) this.armIdleTimer();
+    this.lastActivityMs = monotonicMs();
     this.process();
   }
 
@@ -110,29 +121,27 @@ export class Connection implements Session, BudgetReader {
   }
 
   /**
-   * The socket saw no traffic for `idleSeconds`. A connection that still owes replies (waiting
-   * for a journal write, or for the client to read) is not idle: closing it would lose the items
-   * in those replies.
+   * Closes the connection if it had no traffic for `idleTimeoutMs` as of `now` (monotonic ms) and
+   * isn't waiting: not in a blocking get, and owing no replies (waiting for a journal write, or for
+   * the client to read). Returns whether it did.
    */
-  onIdleTimeout(): void {
-    if (this.closing || this.closed || this.outbox.idle) {
-      this.socket.end();
-      return;
-    }
-    this.armIdleTimer();
+  closeIfIdle(now: number): boolean {
+    if (this.idleTimeoutMs <= 0 || this.closed || this.suspended || !this.outbox.idle) return false;
+    if (now - this.lastActivityMs < this.idleTimeoutMs) return false;
+    this.socket.end();
+    return true;
   }
 
   suspend(cancel: () => void): void {
     this.suspended = true;
     this.cancelWait = cancel;
-    if (this.idleSeconds > 0) this.socket.timeout(0);
   }
 
   resume(): void {
     if (!this.suspended) return;
     this.suspended = false;
     this.cancelWait = null;
-    this.armIdleTimer();
+    this.lastActivityMs = monotonicMs();
     queueMicrotask(() => this.process());
   }
 
@@ -196,8 +205,8 @@ export class Connection implements Session, BudgetReader {
       const frame = this.held ?? this.parser.next();
       this.held = null;
       if (frame === null) return false;
-      if (frame.kind === "fatal") {
-        this.outbox.push(line(frame.reply));
+      if (frame.kind === "fatal" || frame.kind === "binary") {
+        this.outbox.push(frame.kind === "fatal" ? line(frame.reply) : refuseBinaryRequest(frame.header, this.peer));
         this.closing = true;
         return false;
       }
@@ -251,7 +260,7 @@ export class Connection implements Session, BudgetReader {
     this.ctx.stats.bytesWritten += written;
     this.ctx.pacer.traffic(written);
     this.bytesWrittenReported = this.outbox.bytesWritten;
-    if (!this.suspended) this.armIdleTimer();
+    this.lastActivityMs = monotonicMs();
   }
 
   budgetChanged(): void {
@@ -267,9 +276,5 @@ export class Connection implements Session, BudgetReader {
     this.readPaused = shouldPause;
     if (shouldPause) this.socket.pause();
     else this.socket.resume();
-  }
-
-  private armIdleTimer(): void {
-    if (this.idleSeconds > 0) this.socket.timeout(this.idleSeconds);
   }
 }

@@ -3,6 +3,9 @@
  *
  * Keys are served one after another; a key with `t=` and an empty queue suspends the connection
  * until an item arrives or the deadline passes, so requests on one connection keep their order.
+ * A key repeated in one get (the same string, options included) is served once: clients match
+ * VALUE lines to the keys they asked for and keep one per key, so a second item under the same
+ * key would be lost. Keys that differ at all (`q` and `q/peek`) each get their VALUE line.
  * All keys are checked before any is served: an invalid request changes nothing. The reply leaves
  * only once the journal records of what it changed (removes, opens, confirms) are written, so an
  * item handed out before a crash is not handed out again after it. While a queue's journal can't
@@ -18,7 +21,7 @@
  *
  * Bounds: a get stops taking items once its reply holds REPLY_BUDGET bytes of item data (the
  * keys after that get nothing and their items stay queued; at least one item is always served),
- * so a `get q q q ...` over items waiting on disk can't read them all into one reply; and one
+ * so a `get q q/t=1 q/t=2 ...` over items waiting on disk can't read them all into one reply; and one
  * get creates at most MAX_NEW_QUEUES queues.
  */
 import { allOf } from "../journal/commit.ts";
@@ -41,7 +44,7 @@ export function handleGet(keys: readonly string[], session: Session, ctx: Server
     return;
   }
   const parsed: GetRequest[] = [];
-  for (const key of keys) {
+  for (const key of new Set(keys)) {
     const request = parseGetKey(key);
     if (typeof request === "string") return session.outbox.push(clientError(request));
     parsed.push(request);

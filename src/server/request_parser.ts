@@ -10,6 +10,10 @@
  * Nothing here allocates beyond one line of `maxLineLength` or one data block of
  * `maxRequestSize` (allocated when its first bytes arrive; its pages are touched only as bytes
  * are copied in); a `set` line costs one string, its key.
+ *
+ * A connection whose first byte is BINARY_REQUEST_MAGIC speaks memcache's binary protocol: once
+ * its first request header is in, it is returned as a BinaryFrame and nothing more is read
+ * (binary_protocol.ts answers it).
  */
 import { rememberCrc } from "../data_crc.ts";
 import { LineTokens } from "./line_tokens.ts";
@@ -49,7 +53,18 @@ export interface FatalFrame {
   readonly reply: string;
 }
 
-export type Frame = SetFrame | LineFrame | UnsupportedStorageFrame | BadRequestFrame | FatalFrame;
+/** The stream is memcache's binary protocol: answer its first request `header` in it, and close. */
+export interface BinaryFrame {
+  readonly kind: "binary";
+  readonly header: Uint8Array;
+}
+
+export type Frame = SetFrame | LineFrame | UnsupportedStorageFrame | BadRequestFrame | FatalFrame | BinaryFrame;
+
+/** The first byte of every binary-protocol request; no text command starts with it. */
+export const BINARY_REQUEST_MAGIC = 0x80;
+/** A binary-protocol request header (all a binary request is framed by here). */
+export const BINARY_HEADER_BYTES = 24;
 
 const STORAGE_COMMANDS = ["set", "add", "replace", "append", "prepend", "cas"];
 const NEWLINE = 10;
@@ -97,6 +112,8 @@ export class RequestParser {
   private scanned = 0;
   private block: PendingBlock | null = null;
   private failed = false;
+  /** The stream's first byte was looked at (for the binary protocol's magic). */
+  private started = false;
   private readonly tokens = new LineTokens();
 
   constructor(
@@ -128,6 +145,10 @@ export class RequestParser {
 
   next(): Frame | null {
     if (this.failed) return null;
+    if (!this.started && this.buffered > 0) {
+      if (this.peekByte(0) === BINARY_REQUEST_MAGIC) return this.binaryHeader();
+      this.started = true;
+    }
     if (this.block !== null) return this.readBlock(this.block);
     const newline = this.findNewline();
     if (newline === -1) {
@@ -202,6 +223,14 @@ export class RequestParser {
       this.skip(count);
     }
     block.filled += count;
+  }
+
+  /** The first binary request's header once it is all here (a copy); the stream ends there. */
+  private binaryHeader(): BinaryFrame | null {
+    if (this.buffered < BINARY_HEADER_BYTES) return null;
+    const header = this.take(BINARY_HEADER_BYTES).slice();
+    this.fail("");
+    return { kind: "binary", header };
   }
 
   private fail(reply: string): FatalFrame {

@@ -34,6 +34,8 @@ import { ServerStatus } from "./status.ts";
 
 /** How long a stopping server waits for clients to take their last replies. */
 const STOP_GRACE_MS = 2000;
+/** How often connections are checked for idleness: one idle for `timeout` is closed within this much more. */
+const IDLE_CHECK_MS = 250;
 
 export interface ServerOptions {
   readonly version: string;
@@ -49,6 +51,7 @@ export class KestrelServer {
   private readonly queues: QueueCollection;
   private readonly ctx: ServerContext;
   private readonly expirySweep: ExpirySweep;
+  private readonly idleCheck: ReturnType<typeof setInterval>;
   private stopping: Promise<void> | null = null;
   private resolveStopped!: () => void;
   /** Resolves once the server has stopped (after `stop()` or a `shutdown` command). */
@@ -85,6 +88,7 @@ export class KestrelServer {
     };
     this.expirySweep = new ExpirySweep(() => this.queues.sweepExpired());
     this.expirySweep.setFrequency(config.server.expirationTimerFrequency);
+    this.idleCheck = setInterval(() => this.closeIdleConnections(), IDLE_CHECK_MS);
   }
 
   /** Binds the ports, loads the queues and serves. Throws (one line) if any step fails. */
@@ -166,6 +170,7 @@ export class KestrelServer {
     this.listener.stop(false);
     void this.admin?.stop(true);
     this.expirySweep.stop();
+    clearInterval(this.idleCheck);
     this.ctx.pacer.stop();
     this.queues.releaseWaiters();
     for (const connection of this.connections) connection.quit();
@@ -215,7 +220,7 @@ export class KestrelServer {
             socket.end(serverError(refusal));
             return;
           }
-          const connection = new Connection(socket, this.ctx, Math.ceil(timeout / 1000), maxRequestSize);
+          const connection = new Connection(socket, this.ctx, timeout, maxRequestSize);
           socket.data = connection;
           this.connections.add(connection);
           this.stats.currConnections = this.connections.size;
@@ -228,14 +233,18 @@ export class KestrelServer {
           log.debug(`connection error: ${errorText(error)}`);
           this.closed(socket);
         },
-        timeout: (socket) => {
-          if (socket.data === null) return void socket.end();
-          log.debug("idle timeout");
-          socket.data.onIdleTimeout();
-        },
+        // Only sockets refused at open keep Bun's own idle timer (closeIdleConnections checks the rest).
+        timeout: (socket) => void socket.end(),
       },
       this.stats,
     );
+  }
+
+  private closeIdleConnections(): void {
+    const now = monotonicMs();
+    for (const connection of this.connections) {
+      if (connection.closeIfIdle(now)) log.debug(`idle timeout: closed the connection from ${connection.peer}`);
+    }
   }
 
   private closed(socket: Socket<Connection | null>): void {

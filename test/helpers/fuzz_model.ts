@@ -96,7 +96,9 @@ export class ServerModel {
    * Every key is parsed before any queue is named (a bad one refuses the get and creates nothing),
    * then each key's queue is created in turn and checked for a second open; only then is any served.
    */
-  private get(keys: readonly GetKey[]): ExpectedReply {
+  private get(requested: readonly GetKey[]): ExpectedReply {
+    // A key repeated (the same text) is served once.
+    const keys = [...new Map(requested.map((key) => [getKeyText(key, this.prefix), key])).values()];
     const parsed = keys.map((key) => parseKey(key, this.prefix));
     if (parsed.includes(null)) return CLIENT_ERROR;
     const opening = new Set<string>();

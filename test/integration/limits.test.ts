@@ -22,6 +22,9 @@ discard_old_when_full = true
 [queues.aging]
 max_age = "100ms"
 move_expired_to = "graveyard"
+
+[queues.timeless]
+ignore_client_expiry = true
 `;
 
 let server: ServerProcess;
@@ -70,10 +73,23 @@ describe("limits", () => {
     c.close();
   });
 
-  test("a 20 MB item goes in and out intact", async () => {
+  test("ignore_client_expiry: a set's exptime is ignored on that queue only", async () => {
     const c = await server.client();
+    // A negative exptime means already expired; so does unix second 1,000,000 (1970).
+    for (const exptime of [-1, 1_000_000]) {
+      expect(await c.set("timeless", "kept", exptime)).toBe("STORED");
+      expect(await c.set("timed", "gone", exptime)).toBe("STORED");
+    }
+    expect(await c.drain("timeless")).toEqual(["kept", "kept"]);
+    expect(await c.get("timed")).toBeNull();
+    c.close();
+  });
+
+  test("a 20 MB item goes in and out intact", async () => {
     const random = seededRandom(20);
     const data = new Uint8Array(20 * 1024 * 1024).map(() => Math.floor(random() * 256));
+    // Connected once the data is made (about a second): an idle connection is closed after timeout = 1.
+    const c = await server.client();
     await c.send(Buffer.concat([Buffer.from(`set huge 0 0 ${data.length}\r\n`), data, Buffer.from("\r\n")]));
     expect(await c.readLine()).toBe("STORED");
     await c.send("get huge\r\n");

@@ -48,6 +48,16 @@ describe("memcache protocol", () => {
     expect(await c.readUntilEnd()).toEqual(["VALUE m1 0 1", "a", "VALUE m2 0 1", "b"]);
   });
 
+  test("a key repeated in one get is served once; keys that differ in their options are served each", async () => {
+    for (const item of ["a1", "a2", "a3", "a4"]) await c.set("dup", item);
+    await c.set("dup2", "b");
+    await c.send("get dup dup dup2 dup\r\n");
+    expect(await c.readUntilEnd()).toEqual(["VALUE dup 0 2", "a1", "VALUE dup2 0 1", "b"]);
+    await c.send("get dup dup/peek dup/t=1\r\n");
+    expect(await c.readUntilEnd()).toEqual(["VALUE dup 0 2", "a2", "VALUE dup/peek 0 2", "a3", "VALUE dup/t=1 0 2", "a3"]);
+    expect(await c.drain("dup")).toEqual(["a4"]);
+  });
+
   test("binary-safe data", async () => {
     const data = new Uint8Array(256).map((_, i) => i);
     await c.send(Buffer.concat([Buffer.from("set bin 0 0 256\r\n"), data, Buffer.from("\r\n")]));

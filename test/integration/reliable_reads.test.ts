@@ -50,7 +50,7 @@ describe("reliable reads", () => {
     const c = await server.client();
     await c.set("r3b", "x");
     await c.set("r3b", "y");
-    expect(await c.call("get r3b/open r3b/open")).toMatch(/^CLIENT_ERROR an item is already open/);
+    expect(await c.call("get r3b/open r3b/open/t=1")).toMatch(/^CLIENT_ERROR an item is already open/);
     expect((await c.stats()).get("queue_r3b_open_transactions")).toBe("0");
     expect(await c.get("r3b/open")).toBe("x");
     expect(await c.get("r3b/close")).toBeNull();

@@ -11,11 +11,13 @@ import { ServerProcess } from "../helpers/server.ts";
 const KEYS_PER_GET = 100;
 
 /**
- * `lines` pipelined `get q/t=1 q/t=1 ...` (`KEYS_PER_GET` keys each) on every client, until each
- * has been answered END: every key a wait that times out.
+ * `lines` pipelined `get q/t=1 q/t=01 q/t=001 ...` (`KEYS_PER_GET` keys each, one wait of 1 ms
+ * spelled its own way: a repeated key would be served once) on every client, until each has been
+ * answered END: every key a wait that times out.
  */
 async function timedOutGets(clients: readonly TestClient[], lines: number): Promise<void> {
-  const batch = `get${" q/t=1".repeat(KEYS_PER_GET)}\r\n`.repeat(lines);
+  const keys = Array.from({ length: KEYS_PER_GET }, (_, i) => ` q/t=${"0".repeat(i)}1`).join("");
+  const batch = `get${keys}\r\n`.repeat(lines);
   await Promise.all(
     clients.map(async (c) => {
       await c.send(batch);

@@ -92,6 +92,19 @@ describe("PersistentQueue", () => {
     expect(q.remove(NOW + 1000)).toBeUndefined();
   });
 
+  test("ignore_client_expiry keeps items whatever expiry the client gave; max_age still caps them", () => {
+    const q = makeQueue({ ignoreClientExpiry: true });
+    put(q, "past", 1);
+    put(q, "soon", NOW + 1000);
+    expect(q.discardExpired(NOW + 3_600_000)).toBe(0);
+    expect(drain(q, NOW + 3_600_000)).toEqual(["past", "soon"]);
+    const capped = makeQueue({ ignoreClientExpiry: true, maxAge: 5000 });
+    put(capped, "later", NOW + 10_000);
+    put(capped, "sooner", NOW + 1000);
+    expect(capped.discardExpired(NOW + 4999)).toBe(0);
+    expect(capped.discardExpired(NOW + 5000)).toBe(2);
+  });
+
   test("flush_expired removes expired items anywhere in the queue", () => {
     const q = makeQueue();
     put(q, "keep1");

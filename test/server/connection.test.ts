@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { monotonicMs } from "../../src/clock.ts";
 import { Commit } from "../../src/journal/commit.ts";
 import { QueueCollection } from "../../src/queue/queue_collection.ts";
 import { bytes, text } from "../helpers/bytes.ts";
@@ -24,30 +25,37 @@ const ctx = {
 } as unknown as ServerContext;
 
 describe("Connection idle timeout", () => {
-  test("timeout = 0 turns the socket's own idle timer off (Bun closes idle sockets at 120 s by default)", () => {
-    const socket = new RecordingSocket();
-    new Connection(socket, ctx, 0, 1024);
-    expect(socket.timeouts).toEqual([0]);
+  test("the socket's own idle timer is turned off, whatever the timeout (Bun closes idle sockets at 120 s by default)", () => {
+    for (const timeoutMs of [0, 30_000]) {
+      const socket = new RecordingSocket();
+      new Connection(socket, ctx, timeoutMs, 1024);
+      expect(socket.timeouts).toEqual([0]);
+    }
   });
 
-  test("a configured timeout is armed at once", () => {
+  test("a connection is closed once it had no traffic for the timeout, counted from its last request or reply", () => {
     const socket = new RecordingSocket();
-    new Connection(socket, ctx, 30, 1024);
-    expect(socket.timeouts).toEqual([30]);
+    const connection = new Connection(socket, ctx, 5000, 1024);
+    expect(connection.closeIfIdle(monotonicMs() + 4000)).toBe(false);
+    const beforeRequest = monotonicMs();
+    connection.onData(bytes("version\r\n"));
+    expect(socket.output).toStartWith("VERSION");
+    expect(connection.closeIfIdle(beforeRequest + 4999)).toBe(false);
+    expect(socket.ended).toBe(false);
+    expect(connection.closeIfIdle(monotonicMs() + 5000)).toBe(true);
+    expect(socket.ended).toBe(true);
   });
 
-  test("an idle connection is closed; one that still owes a reply is kept and the timer re-armed", () => {
-    const idle = new RecordingSocket();
-    new Connection(idle, ctx, 5, 1024).onIdleTimeout();
-    expect(idle.ended).toBe(true);
+  test("timeout 0 never closes; a connection that still owes a reply is kept", () => {
+    const never = new RecordingSocket();
+    expect(new Connection(never, ctx, 0, 1024).closeIfIdle(monotonicMs() + 1e9)).toBe(false);
 
     const busy = new RecordingSocket();
-    const connection = new Connection(busy, ctx, 5, 1024);
+    const connection = new Connection(busy, ctx, 5000, 1024);
     const commit = new Commit();
     connection.outbox.pushAfter(commit, ["VALUE q 0 1\r\nx\r\nEND\r\n"], null);
-    connection.onIdleTimeout();
+    expect(connection.closeIfIdle(monotonicMs() + 1e9)).toBe(false);
     expect(busy.ended).toBe(false);
-    expect(busy.timeouts).toEqual([5, 5]);
     commit.settle("durable");
   });
 });
@@ -183,7 +191,7 @@ describe("Connection turns", () => {
     const openers = Array.from({ length: OPENERS }, () => new RecordingSocket());
     for (const socket of openers) new Connection(socket, session, 0, 1 << 20).onData(bytes("get big/open\r\n"));
     const reader = new RecordingSocket();
-    new Connection(reader, session, 0, 1 << 20).onData(bytes("get rb rb\r\n"));
+    new Connection(reader, session, 0, 1 << 20).onData(bytes("get rb rb/t=1\r\n"));
     expect(queues.get("big")!.stats().openTransactions).toBe(0); // none ran in this turn
     expect(queues.get("rb")!.stats().items).toBe(10);
     const ping = new RecordingSocket();
@@ -198,7 +206,7 @@ describe("Connection turns", () => {
     expect(openers.map((socket) => socket.output.slice(socket.output.indexOf("\r\n") + 2).replace(/^-+/, "").split("\r\n")[0])).toEqual(
       Array.from({ length: OPENERS }, (_, n) => String(n)),
     );
-    expect(reader.output.match(/^VALUE rb /gm)?.length).toBe(2);
+    expect(reader.output.match(/^VALUE rb(\/t=1)? /gm)?.length).toBe(2);
     queues.close();
   });
 

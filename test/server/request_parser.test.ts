@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { knownCrc } from "../../src/data_crc.ts";
 import { RequestParser, type Frame } from "../../src/server/request_parser.ts";
+import { OPCODE_GET, binaryRequest } from "../helpers/binary_request.ts";
 import { bytes, concat, seededRandom, text } from "../helpers/bytes.ts";
 
 const parser = () => new RequestParser(100, 1000);
@@ -173,6 +174,28 @@ describe("RequestParser", () => {
     q.push(shared.subarray(8, 16));
     q.discard();
     expect(shared.buffer.byteLength).toBe(64);
+  });
+
+  test("a stream whose first byte is 0x80 is the binary protocol: its first header, however split, then nothing", () => {
+    const stream = concat(binaryRequest(OPCODE_GET, "jobs", 0x01020304), bytes("get q\r\nversion\r\n"));
+    for (let cut = 1; cut < stream.length; cut++) {
+      const p = parser();
+      p.push(stream.subarray(0, cut));
+      const early = framesOf(p);
+      p.push(stream.subarray(cut));
+      const frames = [...early, ...framesOf(p)];
+      expect(early).toEqual(cut < 24 ? [] : frames);
+      expect(frames).toEqual([{ kind: "binary", header: stream.slice(0, 24) }]);
+    }
+  });
+
+  test("0x80 anywhere but first is a byte like any other", () => {
+    const p = parser();
+    p.push(bytes("get q\r\n\x80\x00\r\n"));
+    expect(framesOf(p)).toEqual([
+      { kind: "line", command: "get", args: ["q"] },
+      { kind: "line", command: "\x80\x00", args: [] },
+    ]);
   });
 
   test("a data block not followed by \\r\\n is fatal", () => {
