@@ -4,6 +4,9 @@
  * pipelines G gets of K keys (`get rb rb rb ...`, 400 keys). A get's reply takes no more items
  * once it holds 4 MiB, and the server stops reading a connection with 4 MiB of replies waiting,
  * so each connection should pin a few items, not the queue (issue 9 saw 0.4 GiB per connection).
+ * Since issue 11 a key repeated in one get is served once, so each of these gets takes one item
+ * (the keys are kept as issue 9 wrote them; test/integration/bounds.test.ts checks the 4 MiB
+ * reply bound with distinct keys).
  *
  * Ceiling: before (which holds the queue's 16 MiB) + a 4 MiB read-back buffer + C x (4 MiB of
  * replies waiting + one get's reply, 4 MiB and the item that crosses it + 1 MiB of requests

@@ -4,7 +4,9 @@
  * get lines as long as the line limit allows (`get m m m ...`, about 4,000 keys, 16 MiB of items
  * asked for per line). Each get's reply stops taking items at 4 MiB and a connection with 4 MiB
  * of replies waiting is not read, so each pins a few MiB; together they may take the whole
- * queue, whose items then sit in unread replies instead of in the queue.
+ * queue, whose items then sit in unread replies instead of in the queue. Since issue 11 a key
+ * repeated in one get is served once: each line takes one item, and what is left of the attack is
+ * 200 clients sending the longest lines the server reads.
  *
  * Ceiling (the documented bounds): before (which holds the queue) + C x (4 MiB replies waiting +
  * 4 MiB and one item for one get's reply + 1 MiB requests buffered + 128 KiB).
