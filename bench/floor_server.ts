@@ -14,6 +14,7 @@
  */
 import type { Socket } from "bun";
 import { DEFAULT_SERVER_CONFIG } from "../src/config/schema.ts";
+import type { Item } from "../src/journal/item.ts";
 import { MAX_LINE_LENGTH } from "../src/server/connection.ts";
 import { Outbox } from "../src/server/outbox.ts";
 import { END, ERROR, STORED, line, value } from "../src/server/replies.ts";
@@ -30,7 +31,7 @@ class FloorConnection {
 
   constructor(
     private readonly socket: Socket<FloorConnection>,
-    private readonly item: Uint8Array,
+    private readonly item: Item,
   ) {
     this.outbox = new Outbox(socket);
   }
@@ -114,7 +115,7 @@ function parseArgs(argv: readonly string[]): { port: number; itemSize: number } 
 
 function main(): void {
   const { port, itemSize } = parseArgs(process.argv.slice(2));
-  const item = benchItem(itemSize);
+  const item: Item = { id: 1, addTime: 0, expiry: 0, flags: 0, data: benchItem(itemSize) };
   const listener = Bun.listen<FloorConnection>({
     hostname: HOST,
     port,

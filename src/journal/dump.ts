@@ -1,6 +1,7 @@
 /**
  * A journal file as text, one line per record and per damaged range: what `kestrel qdump`
- * prints. Works on both formats; never throws.
+ * prints. Works on both formats; never throws. An item's flags are shown as replay will give them
+ * (0 for records of versions 1 and 2); Kestrel's records have none (blank).
  */
 import type { LegacyItem, LegacyRecord } from "./legacy_record.ts";
 import { OP_ABORT, OP_ADD, OP_OPEN, OP_PUT_BACK, OP_REMOVE, OP_SEGMENT, type JournalRecord } from "./record.ts";
@@ -9,7 +10,7 @@ import { scanJournal, type ScanSummary } from "./scan.ts";
 const OP_NAMES: Record<number, string> = { [OP_ADD]: "ADD", [OP_PUT_BACK]: "PUT_BACK", [OP_REMOVE]: "REMOVE", [OP_OPEN]: "OPEN", [OP_ABORT]: "ABORT" };
 const SUMMARY_BYTES = 40;
 
-export const DUMP_HEADER = row("offset", "opcode", "id/xid", "size", "expiry", "data");
+export const DUMP_HEADER = row("offset", "opcode", "id/xid", "size", "flags", "expiry", "data");
 
 /** Prints every record and damaged range of `bytes`, in file order; returns the scan summary. */
 export function dumpJournal(bytes: Uint8Array, now: number, emit: (line: string) => void): ScanSummary {
@@ -22,19 +23,19 @@ export function dumpJournal(bytes: Uint8Array, now: number, emit: (line: string)
 
 function currentLine(record: JournalRecord, offset: number): string {
   if ("item" in record) {
-    const { id, expiry, data } = record.item;
-    return row(String(offset), OP_NAMES[record.op]!, String(id), String(data.length), expiryText(expiry), preview(data));
+    const { id, flags, expiry, data } = record.item;
+    return row(String(offset), OP_NAMES[record.op]!, String(id), String(data.length), String(flags), expiryText(expiry), preview(data));
   }
   if (record.op === OP_SEGMENT) {
     const { seq, prevBytes, prevRecords, floor, pack } = record.info;
     const after = `after ${prevRecords} records, ${prevBytes} bytes; ids below ${floor} gone${pack ? "; a pack" : ""}`;
-    return row(String(offset), "SEGMENT", String(seq), "", "", after);
+    return row(String(offset), "SEGMENT", String(seq), "", "", "", after);
   }
-  return row(String(offset), OP_NAMES[record.op]!, String(record.id), "", "", "");
+  return row(String(offset), OP_NAMES[record.op]!, String(record.id), "", "", "", "");
 }
 
 function kestrelLine(record: LegacyRecord, offset: number): string {
-  const itemColumns = (item: LegacyItem) => [String(item.data.length), expiryText(item.expiry), preview(item.data)] as const;
+  const itemColumns = (item: LegacyItem) => [String(item.data.length), "", expiryText(item.expiry), preview(item.data)] as const;
   switch (record.op) {
     case "ADD":
     case "ADDX":
@@ -43,18 +44,18 @@ function kestrelLine(record: LegacyRecord, offset: number): string {
       return row(String(offset), record.op, String(record.xid), ...itemColumns(record.item));
     case "REMOVE":
     case "REMOVE_TENTATIVE":
-      return row(String(offset), record.op, "", "", "", "");
+      return row(String(offset), record.op, "", "", "", "", "");
     case "SAVE_XID":
     case "UNREMOVE":
     case "CONFIRM_REMOVE":
-      return row(String(offset), record.op, String(record.xid), "", "", "");
+      return row(String(offset), record.op, String(record.xid), "", "", "", "");
     case "STATE_DUMP":
-      return row(String(offset), record.op, String(record.xid), "", "", `${record.count} open`);
+      return row(String(offset), record.op, String(record.xid), "", "", "", `${record.count} open`);
   }
 }
 
-function row(offset: string, op: string, id: string, size: string, expiry: string, data: string): string {
-  return `${offset.padStart(10)}  ${op.padEnd(16)} ${id.padStart(8)} ${size.padStart(9)}  ${expiry.padEnd(24)} ${data}`.trimEnd();
+function row(offset: string, op: string, id: string, size: string, flags: string, expiry: string, data: string): string {
+  return `${offset.padStart(10)}  ${op.padEnd(16)} ${id.padStart(8)} ${size.padStart(9)} ${flags.padStart(10)}  ${expiry.padEnd(24)} ${data}`.trimEnd();
 }
 
 function expiryText(expiry: number): string {

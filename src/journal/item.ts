@@ -2,13 +2,15 @@
  * The unit of data a queue holds and a journal persists.
  *
  * Invariants: `id` is unique within one queue and grows with every add (replay keeps the order of
- * ids); `addTime` and `expiry` are unix milliseconds, `expiry` 0 meaning "never"; `data` is owned
- * by the item and never mutated after it is created.
+ * ids); `addTime` and `expiry` are unix milliseconds, `expiry` 0 meaning "never"; `flags` is the
+ * client's 32-bit unsigned word from `set` (0 for items of journals older than version 3), returned
+ * as it came; `data` is owned by the item and never mutated after it is created.
  */
 export interface Item {
   readonly id: number;
   readonly addTime: number;
   readonly expiry: number;
+  readonly flags: number;
   readonly data: Uint8Array;
 }
 

@@ -5,7 +5,8 @@
  * transactions by xid: REMOVE_TENTATIVE gives the head the xid it carries (from ADD_XID) or the
  * next value of the xid counter; UNREMOVE returns it to the head, CONFIRM_REMOVE drops it;
  * SAVE_XID and STATE_DUMP set the counter. After a STATE_DUMP the rest of the file restates open
- * transactions already known, so it is not applied (as Kestrel does). Items get ids in file order.
+ * transactions already known, so it is not applied (as Kestrel does). Items get ids in file order
+ * and flags 0 (Kestrel's journal has no flags).
  */
 import type { LegacyRecord } from "./legacy_record.ts";
 import type { ReplayState } from "./replay_state.ts";
@@ -26,7 +27,7 @@ export class KestrelReplayer {
       case "ADDX":
       case "ADD_XID": {
         const id = this.nextId++;
-        this.state.add({ id, ...record.item });
+        this.state.add({ id, flags: 0, ...record.item });
         if (record.op === "ADD_XID" && record.xid !== 0) this.xidOfItem.set(id, record.xid);
         return;
       }

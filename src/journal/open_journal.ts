@@ -5,7 +5,9 @@
  * Never fails on what the files contain: damaged bytes are quarantined, each damaged segment is
  * repaired (a torn tail truncated, anything else cut out by an atomic rewrite), and one log line
  * per queue says what was kept and dropped. Throws only for I/O errors and for files of a newer
- * format version, which are left untouched. Long replays log their progress and speed.
+ * format version, which are left untouched. Long replays log their progress and speed. An active
+ * segment of an older version is given today's header (its records are read by every version),
+ * so records of this version are never appended under a header an older build would trust.
  */
 import { basename, dirname } from "node:path";
 import { log } from "../log.ts";
@@ -17,7 +19,7 @@ import type { SealedSegment } from "./segment_list.ts";
 import { KestrelReplayer } from "./legacy_replay.ts";
 import { encodeJournalFile, installPack } from "./pack.ts";
 import { viewOf } from "./binary.ts";
-import { FILE_HEADER_SIZE, OP_SEGMENT, decodeRecordAt, encodeFileHeader, hasFileHeader } from "./record.ts";
+import { FILE_HEADER_SIZE, FORMAT_VERSION, OP_SEGMENT, decodeRecordAt, encodeFileHeader, hasFileHeader, headerVersion } from "./record.ts";
 import { DamageReport, ReplayProgress } from "./replay_report.ts";
 import { ReplayState, type DiskRegion } from "./replay_state.ts";
 import { scanJournal, type ScanSummary } from "./scan.ts";
@@ -75,7 +77,8 @@ export function openJournal(options: OpenOptions): OpenedJournal {
   for (const seq of order) {
     const path = pathOf(seq);
     const { bytes, file } = seq === activeSeq && activeRead !== null ? activeRead : buffer.read(path);
-    let repaired = false;
+    /** The file was replaced or cut: its size (and maybe inode) changed. */
+    let rewritten = false;
     const now = Date.now();
     let maxId = 0;
     chain.begin();
@@ -100,13 +103,18 @@ export function openJournal(options: OpenOptions): OpenedJournal {
       damageReport.add(path, bytes, summary, now);
       if (summary.format === "current") {
         repairSegment(path, bytes, summary);
-        repaired = true;
+        rewritten = true;
         reader.close();
         if (state.disk?.start.seq === seq) state.disk.start = { seq, offset: repairedOffset(state.disk.start.offset, summary) };
       }
     }
+    if (seq === activeSeq && isOlderVersion(bytes)) {
+      upgradeHeader(path);
+      rewritten = true;
+      reader.close();
+    }
     chain.end(seq, bytes.length, summary.records);
-    const after = repaired ? statExisting(path) : file;
+    const after = rewritten ? statExisting(path) : file;
     if (seq === activeSeq) {
       activeMaxId = maxId;
       activeRecords = summary.records;
@@ -163,6 +171,20 @@ export function repairJournalFile(path: string): string {
 function claimedSeq(bytes: Uint8Array): number {
   const decoded = hasFileHeader(bytes) ? decodeRecordAt(bytes, viewOf(bytes), FILE_HEADER_SIZE) : null;
   return decoded?.record.op === OP_SEGMENT ? decoded.record.info.seq : 0;
+}
+
+/** Whether `bytes` start with an intact header of a version older than this build writes. */
+function isOlderVersion(bytes: Uint8Array): boolean {
+  const version = headerVersion(bytes);
+  return version !== null && version < FORMAT_VERSION;
+}
+
+/**
+ * Rewrites the file at `path` (atomically) with today's header and its records as they are (read
+ * again: a repair may have changed them). Offsets don't move: every version's header is 16 bytes.
+ */
+function upgradeHeader(path: string): void {
+  replaceFileAtomically(path, [encodeFileHeader(), fileSystem.readFile(path).subarray(FILE_HEADER_SIZE)]);
 }
 
 /** Bytes replayed since the last collection. */

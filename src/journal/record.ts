@@ -1,5 +1,5 @@
 /**
- * The journal's own on-disk format (version 2): a 16-byte file header, then self-checking records.
+ * The journal's own on-disk format (version 3): a 16-byte file header, then self-checking records.
  *
  *   header:  "KESTRELJ" | u32 version | u32 crc32(bytes 0..12)
  *   record:  u32 crc32(bytes 4..end) | u8 0xA7 | u8 opcode | u32 payload length | payload
@@ -8,24 +8,29 @@
  * middle is lost. A segment that follows another starts with a SEGMENT record saying what that
  * one held when it was sealed, so a segment cut short or missing later is noticed and measured.
  * All integers are little-endian. docs/journal-format.md is the byte-level reference; this module
- * is its only implementation. Version 1 files (no SEGMENT records) are read as they are.
+ * is its only implementation. Older files are read as they are: version 1 has no SEGMENT records,
+ * versions 1 and 2 write ADD and PUT_BACK without flags (their own opcodes, read as flags 0), so
+ * every record says its layout whatever the header (a damaged one included).
  */
 import { readU64, viewOf, writeU64 } from "./binary.ts";
 import { crc32, crc32Then } from "./crc32.ts";
 import type { Item } from "./item.ts";
 
 const FILE_MAGIC = "KESTRELJ";
-export const FORMAT_VERSION = 2;
+export const FORMAT_VERSION = 3;
 export const FILE_HEADER_SIZE = 16;
 
 const RECORD_MARKER = 0xa7;
 export const RECORD_HEADER_SIZE = 10;
-const ADD_FIXED_SIZE = 24;
+/** id, add time, expiry, flags. */
+const ADD_FIXED_SIZE = 28;
+/** id, add time, expiry: ADD and PUT_BACK of versions 1 and 2. */
+const UNFLAGGED_ADD_FIXED_SIZE = 24;
 const ID_PAYLOAD_SIZE = 8;
 const SEGMENT_PAYLOAD_SIZE = 33;
 
-/** An item was appended at the tail. */
-export const OP_ADD = 1;
+/** An item was appended at the tail (written since version 3, with its flags). */
+export const OP_ADD = 7;
 /** An item left the queue for good (read, confirmed, expired, discarded or flushed). */
 export const OP_REMOVE = 2;
 /** An item was handed out by a reliable read and is waiting for close or abort. */
@@ -34,8 +39,12 @@ export const OP_OPEN = 3;
 export const OP_ABORT = 4;
 /** First record of a segment that follows another (version 2). */
 export const OP_SEGMENT = 5;
-/** An item was put back at the head of the queue (its get's reply never left; version 2). */
-export const OP_PUT_BACK = 6;
+/** An item was put back at the head of the queue (its get's reply never left; since version 3, with its flags). */
+export const OP_PUT_BACK = 8;
+/** ADD as versions 1 and 2 wrote it, without flags: read as an ADD with flags 0, never written. */
+const OP_UNFLAGGED_ADD = 1;
+/** PUT_BACK as version 2 wrote it, without flags: read as a PUT_BACK with flags 0, never written. */
+const OP_UNFLAGGED_PUT_BACK = 6;
 
 export type IdOp = typeof OP_REMOVE | typeof OP_OPEN | typeof OP_ABORT;
 /** The records that carry an item: ADD (at the tail) and PUT_BACK (at the head). */
@@ -119,6 +128,7 @@ export function writeAddHead(bytes: Uint8Array, offset: number, item: Item, op: 
   writeU64(scratchView, 10, item.id);
   writeU64(scratchView, 18, item.addTime);
   writeU64(scratchView, 26, item.expiry);
+  scratchView.setUint32(34, item.flags, true);
   scratchView.setUint32(0, crc32Then(ADD_CRC_REGION, item.data), true);
   bytes.set(scratch, offset);
 }
@@ -178,9 +188,11 @@ export function declaredRecordEnd(bytes: Uint8Array, view: DataView, offset: num
   const lengthFits =
     op === OP_ADD || op === OP_PUT_BACK
       ? length >= ADD_FIXED_SIZE
-      : op === OP_SEGMENT
-        ? length === SEGMENT_PAYLOAD_SIZE
-        : (op === OP_REMOVE || op === OP_OPEN || op === OP_ABORT) && length === ID_PAYLOAD_SIZE;
+      : op === OP_UNFLAGGED_ADD || op === OP_UNFLAGGED_PUT_BACK
+        ? length >= UNFLAGGED_ADD_FIXED_SIZE
+        : op === OP_SEGMENT
+          ? length === SEGMENT_PAYLOAD_SIZE
+          : (op === OP_REMOVE || op === OP_OPEN || op === OP_ABORT) && length === ID_PAYLOAD_SIZE;
   return lengthFits ? offset + RECORD_HEADER_SIZE + length : null;
 }
 
@@ -193,27 +205,32 @@ export function plausibleRecordEnd(bytes: Uint8Array, view: DataView, offset: nu
 /**
  * Decodes the record starting at `offset`, or returns null when the bytes there are not a whole,
  * intact record (torn, corrupt, or not a record boundary at all). Never throws. An ADD's data is
- * a view into `bytes`.
+ * a view into `bytes`; an ADD or PUT_BACK of versions 1 and 2 comes back as one of today's, with
+ * flags 0.
  */
 export function decodeRecordAt(bytes: Uint8Array, view: DataView, offset: number): DecodedRecord | null {
   const end = plausibleRecordEnd(bytes, view, offset);
   if (end === null || view.getUint32(offset, true) !== crc32(bytes.subarray(offset + 4, end))) return null;
-  const op = bytes[offset + 5] as ItemOp | IdOp | typeof OP_SEGMENT;
+  const op = bytes[offset + 5] as ItemOp | IdOp | typeof OP_SEGMENT | typeof OP_UNFLAGGED_ADD | typeof OP_UNFLAGGED_PUT_BACK;
   const p = offset + RECORD_HEADER_SIZE;
   if (op === OP_SEGMENT) {
     const info = { seq: readU64(view, p), prevBytes: readU64(view, p + 8), prevRecords: readU64(view, p + 16), floor: readU64(view, p + 24), pack: bytes[p + 32] === 1 };
     return { record: { op, info }, end };
   }
   if (op === OP_ADD || op === OP_PUT_BACK) {
-    const item: Item = {
-      id: readU64(view, p),
-      addTime: readU64(view, p + 8),
-      expiry: readU64(view, p + 16),
-      data: bytes.subarray(p + ADD_FIXED_SIZE, end),
-    };
+    const item = decodeItem(bytes, view, p, end, view.getUint32(p + 24, true), ADD_FIXED_SIZE);
     return { record: { op, item }, end };
   }
+  if (op === OP_UNFLAGGED_ADD || op === OP_UNFLAGGED_PUT_BACK) {
+    const item = decodeItem(bytes, view, p, end, 0, UNFLAGGED_ADD_FIXED_SIZE);
+    return { record: { op: op === OP_UNFLAGGED_ADD ? OP_ADD : OP_PUT_BACK, item }, end };
+  }
   return { record: { op, id: readU64(view, p) }, end };
+}
+
+/** The item of an ADD or PUT_BACK whose payload is `bytes[p, end)`, its data starting at `p + fixedSize`. */
+function decodeItem(bytes: Uint8Array, view: DataView, p: number, end: number, flags: number, fixedSize: number): Item {
+  return { id: readU64(view, p), addTime: readU64(view, p + 8), expiry: readU64(view, p + 16), flags, data: bytes.subarray(p + fixedSize, end) };
 }
 
 /** The first offset at or after `from` where an intact record starts, or -1. */

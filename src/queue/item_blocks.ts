@@ -1,8 +1,8 @@
 /**
  * The items a queue holds in memory, in order, as numbers: a list of blocks of typed arrays (id,
- * add time, expiry; and where the bytes are: home, offset, length, see byte_homes.ts). No
+ * add time, expiry; flags; and where the bytes are: home, offset, length, see byte_homes.ts). No
  * JavaScript object exists per queued item, so a queue of a million items costs the collector
- * nothing to trace and 36 bytes an item besides the bytes themselves. Items are made into objects
+ * nothing to trace and 40 bytes an item besides the bytes themselves. Items are made into objects
  * only as they leave (shift) or are looked at (peek, iteration).
  *
  * Items are never moved once written: a full last block is followed by a new one (16 slots for a
@@ -22,7 +22,7 @@ import { bytesAt, holdHome, releaseHome } from "./byte_homes.ts";
 
 const FIRST_SLOTS = 16;
 const BLOCK_SLOTS = 1024;
-/** The largest block an emptied queue keeps (2.3 KB); a bigger one is freed. */
+/** The largest block an emptied queue keeps (2.6 KB); a bigger one is freed. */
 const KEPT_SLOTS = 64;
 /** Dropped blocks at the front of `blocks` tolerated before the array is compacted. */
 const DROPPED_BLOCKS = 64;
@@ -32,13 +32,15 @@ interface Block {
   readonly times: Float64Array;
   /** Per slot: home, offset, length of the item's bytes. */
   readonly places: Int32Array;
+  /** Per slot: the item's flags. */
+  readonly flags: Uint32Array;
   readonly slots: number;
   start: number;
   end: number;
 }
 
 function newBlock(slots: number, at: number): Block {
-  return { times: new Float64Array(slots * 3), places: new Int32Array(slots * 3), slots, start: at, end: at };
+  return { times: new Float64Array(slots * 3), places: new Int32Array(slots * 3), flags: new Uint32Array(slots), slots, start: at, end: at };
 }
 
 /** Stands in `blocks` for a dropped block until the array is compacted. */
@@ -160,6 +162,7 @@ function write(block: Block, slot: number, item: Item): void {
   block.times[at] = item.id;
   block.times[at + 1] = item.addTime;
   block.times[at + 2] = item.expiry;
+  block.flags[slot] = item.flags;
   block.places[at] = holdHome(data);
   block.places[at + 1] = data.byteOffset;
   block.places[at + 2] = data.length;
@@ -171,6 +174,7 @@ function read(block: Block, slot: number): Item {
     id: block.times[at]!,
     addTime: block.times[at + 1]!,
     expiry: block.times[at + 2]!,
+    flags: block.flags[slot]!,
     data: bytesAt(block.places[at]!, block.places[at + 1]!, block.places[at + 2]!),
   };
 }

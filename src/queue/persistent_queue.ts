@@ -140,13 +140,14 @@ export class PersistentQueue implements UpkeepView {
     this.journal?.configure({ policy: config.syncJournal, segmentSize: config.maxJournalSize });
   }
 
-  add(data: Uint8Array, expiry: number, now: number): AddResult {
+  /** Appends an item; `flags` are the client's, kept with it and returned as they came. */
+  add(data: Uint8Array, expiry: number, now: number, flags = 0): AddResult {
     if (this.deleted) return "read-only";
     if (this.journalFailure !== null) return "unavailable";
     if (data.length > this.config.maxItemSize) return "too large";
     this.discardExpired(now, REQUEST_DISCARD_LIMIT);
     if (!this.makeRoomFor(data.length)) return "full";
-    const item: Item = { id: this.nextId++, addTime: now, expiry: this.cappedExpiry(expiry, now), data };
+    const item: Item = { id: this.nextId++, addTime: now, expiry: this.cappedExpiry(expiry, now), flags, data };
     this.store.push(item);
     const commit = this.journal === null ? DURABLE : this.journal.appendAdd(item);
     this.totalItems++;

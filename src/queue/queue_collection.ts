@@ -142,19 +142,20 @@ export class QueueCollection {
   /**
    * Adds to `name` and to each of its fanout children; the commit covers all of them. While the
    * queue or one of its children can't write its journal, the item is refused for all of them
-   * ("unavailable"; `writeFailure` says why): a STORED means every fanout queue has it.
+   * ("unavailable"; `writeFailure` says why): a STORED means every fanout queue has it. Every
+   * copy keeps the item's `flags`.
    */
-  add(name: string, received: Uint8Array, expiry: number, now: number): AddResult {
+  add(name: string, received: Uint8Array, expiry: number, now: number, flags = 0): AddResult {
     const queue = this.getOrCreate(name);
     if (this.writeFailure(name) !== null) return "unavailable";
     // One home for the bytes, shared by the parent and every child (items never change).
     const data = ownedBytes(received);
-    const result = queue.add(data, expiry, now);
+    const result = queue.add(data, expiry, now, flags);
     const children = this.children.get(name);
     if (typeof result === "string" || children === undefined) return result;
     const commits: Commit[] = [result];
     for (const child of children) {
-      const childResult = child.add(data, expiry, now);
+      const childResult = child.add(data, expiry, now, flags);
       if (typeof childResult === "string") log.debug(`fanout '${child.name}' refused an item: ${childResult}`);
       else commits.push(childResult);
     }
@@ -468,7 +469,7 @@ export class QueueCollection {
       return "blocked";
     }
     if (target.journalFailure !== null) return "blocked";
-    const result = target.add(item.data, 0, Date.now());
+    const result = target.add(item.data, 0, Date.now(), item.flags);
     if (typeof result !== "string") return result;
     this.droppedExpired.note(`${queue.name}>${name}:${result}`, `expired item from '${queue.name}' dropped: '${name}' refused it (${result})`);
     return null;

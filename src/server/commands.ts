@@ -52,7 +52,7 @@ function handleSet(frame: SetFrame, session: Session, ctx: ServerContext): void 
   const now = Date.now();
   let result;
   try {
-    result = ctx.queues.add(frame.key, frame.data, expiryFromExptime(frame.exptime, now), now);
+    result = ctx.queues.add(frame.key, frame.data, expiryFromExptime(frame.exptime, now), now, frame.flags);
   } catch (error) {
     if (error instanceof QueueUnavailableError) return out?.push(reply.serverError(error.message));
     throw error;

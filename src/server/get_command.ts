@@ -217,6 +217,6 @@ class GetRun {
       this.handovers.push(handover);
       this.undo.push(handover.giveBack);
     }
-    this.replies.push(...value(request.key, item.data));
+    this.replies.push(...value(request.key, item));
   }
 }

@@ -2,6 +2,7 @@
  * The protocol's replies. Protocol text is kept as strings (one byte per char, latin1) and
  * encoded straight into the outbox's write buffer; only item data travels as bytes.
  */
+import type { Item } from "../journal/item.ts";
 import type { ReplyPiece } from "./outbox.ts";
 
 export const STORED = "STORED\r\n";
@@ -28,7 +29,7 @@ export function serverError(reason: string): string {
   return `SERVER_ERROR ${reason}\r\n`;
 }
 
-/** `VALUE <key> 0 <bytes>` + data, without the closing END (a multi-key get has one END). */
-export function value(key: string, data: Uint8Array): ReplyPiece[] {
-  return [`VALUE ${key} 0 ${data.length}\r\n`, data, "\r\n"];
+/** `VALUE <key> <flags> <bytes>` + data, without the closing END (a multi-key get has one END). */
+export function value(key: string, item: Item): ReplyPiece[] {
+  return [`VALUE ${key} ${item.flags} ${item.data.length}\r\n`, item.data, "\r\n"];
 }

@@ -21,6 +21,8 @@ import { LineTokens } from "./line_tokens.ts";
 export interface SetFrame {
   readonly kind: "set";
   readonly key: string;
+  /** The client's 32-bit flags, stored with the item. */
+  readonly flags: number;
   readonly exptime: number;
   readonly data: Uint8Array;
   readonly noreply: boolean;
@@ -70,6 +72,7 @@ const STORAGE_COMMANDS = ["set", "add", "replace", "append", "prepend", "cas"];
 const NEWLINE = 10;
 const CR = 13;
 const BAD_FORMAT = "CLIENT_ERROR bad command line format";
+const MAX_FLAGS = 0xffff_ffff;
 /**
  * A data block this big that is not all here yet is copied into place as its bytes arrive, not in
  * one go once the last arrives (a 64 MiB block's copy, page faults included, was 55 ms in one turn).
@@ -90,10 +93,11 @@ interface PendingBlock {
   /** The command, lower-cased; `set` is the one we serve. */
   readonly command: string;
   readonly key: string;
+  readonly flags: number;
   readonly exptime: number;
   readonly bytes: number;
   readonly noreply: boolean;
-  /** Flags and exptime are numbers. */
+  /** Flags (32-bit unsigned) and exptime are numbers. */
   readonly wellFormed: boolean;
   /** The block's bytes as they are copied in (only for a `set` that will be served), or null. */
   data: Uint8Array | null;
@@ -185,9 +189,10 @@ export class RequestParser {
     if (bytes > this.maxRequestSize) return this.fail("SERVER_ERROR object too large");
     // As memcached does (1.6.40 on): tokens after <bytes> are ignored, but a last `noreply`.
     const noreply = tokens.is(tokens.count - 1, "noreply");
+    const flags = tokens.number(2);
     const exptime = tokens.number(3, true);
-    const wellFormed = tokens.number(2) !== null && exptime !== null;
-    this.block = { command, key: tokens.text(1), exptime: exptime ?? 0, bytes, noreply, wellFormed, data: null, filled: 0, crc: 0 };
+    const wellFormed = flags !== null && flags <= MAX_FLAGS && exptime !== null;
+    this.block = { command, key: tokens.text(1), flags: flags ?? 0, exptime: exptime ?? 0, bytes, noreply, wellFormed, data: null, filled: 0, crc: 0 };
     return this.readBlock(this.block);
   }
 
@@ -206,7 +211,7 @@ export class RequestParser {
     this.skip(2);
     if (block.command !== "set") return { kind: "unsupported-storage", command: block.command, noreply: block.noreply };
     if (!block.wellFormed) return { kind: "bad-request", reply: BAD_FORMAT, noreply: block.noreply };
-    return { kind: "set", key: block.key, exptime: block.exptime, data: data!, noreply: block.noreply };
+    return { kind: "set", key: block.key, flags: block.flags, exptime: block.exptime, data: data!, noreply: block.noreply };
   }
 
   /**

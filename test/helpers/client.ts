@@ -4,7 +4,7 @@
  * library's `ReplyReader` (src/client/protocol.ts), the one memcache reply parser of the project.
  */
 import type { Socket } from "bun";
-import { ReplyCollector, ReplyReader, statsFromLines, type ReplyShape } from "../../src/client/protocol.ts";
+import { ReplyCollector, ReplyReader, statsFromLines, type ReplyShape, type Value } from "../../src/client/protocol.ts";
 
 export class TestClient {
   private readonly reader = new ReplyReader();
@@ -135,9 +135,9 @@ export class TestClient {
     return this.readLine();
   }
 
-  async set(queue: string, data: string | Uint8Array, exptime = 0): Promise<string> {
+  async set(queue: string, data: string | Uint8Array, exptime = 0, flags = 0): Promise<string> {
     const bytes = typeof data === "string" ? Buffer.from(data) : data;
-    await this.send(Buffer.concat([Buffer.from(`set ${queue} 0 ${exptime} ${bytes.length}\r\n`), bytes, Buffer.from("\r\n")]));
+    await this.send(Buffer.concat([Buffer.from(`set ${queue} ${flags} ${exptime} ${bytes.length}\r\n`), bytes, Buffer.from("\r\n")]));
     return this.readLine();
   }
 
@@ -158,6 +158,17 @@ export class TestClient {
     if (reply.kind !== "values" || reply.values.length > 1) throw new Error(`unexpected reply: ${JSON.stringify(reply)}`);
     const value = reply.values[0];
     return value === undefined ? null : { key: value.key, data: value.data.slice() };
+  }
+
+  /**
+   * Sends `command` (`get ...` or `gets ...`) and reads its reply's VALUE blocks (none for END),
+   * flags and cas included, each with a copy of its data; throws for an error line.
+   */
+  async values(command: string): Promise<Value[]> {
+    await this.send(`${command}\r\n`);
+    const reply = await this.readReply("values");
+    if (reply.kind !== "values") throw new Error(`unexpected reply to ${command}: ${JSON.stringify(reply)}`);
+    return reply.values.map((value) => ({ ...value, data: value.data.slice() }));
   }
 
   async get(key: string): Promise<string | null> {

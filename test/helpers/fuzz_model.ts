@@ -1,8 +1,8 @@
 /**
  * What a kestrel server must answer, on one connection, to each request of fuzz_requests.ts: a
- * model of the queues the requests touch (items in order; which queues exist, since a `set` to
- * `<p>a` also goes to its fanout child `<p>a+c` only once that exists) and of the connection's
- * open item per queue, following docs/protocol.md. Replies are exact bytes, except those whose
+ * model of the queues the requests touch (items in order, with their flags; which queues exist,
+ * since a `set` to `<p>a` also goes to its fanout child `<p>a+c` only once that exists) and of
+ * the connection's open item per queue, following docs/protocol.md. Replies are exact bytes, except those whose
  * text the model doesn't know (`version`, `stats`, a CLIENT_ERROR's reason), which are patterns.
  *
  * The model assumes it is alone with its queues (the prefix is the case's own) and that no item
@@ -20,6 +20,11 @@ export type ExpectedReply =
 const exact = (text: string): ExpectedReply => ({ kind: "bytes", bytes: bytes(text) });
 const NONE = exact("");
 const CLIENT_ERROR: ExpectedReply = { kind: "line", pattern: /^CLIENT_ERROR \S/ };
+
+interface ModelItem {
+  readonly data: Uint8Array;
+  readonly flags: number;
+}
 
 interface ParsedKey {
   readonly name: string;
@@ -48,9 +53,9 @@ function parseKey(key: GetKey, prefix: string): ParsedKey | null {
 
 export class ServerModel {
   /** Existing queues and their items, head first. */
-  private readonly queues = new Map<string, Uint8Array[]>();
+  private readonly queues = new Map<string, ModelItem[]>();
   /** This connection's open item per queue. */
-  private readonly open = new Map<string, Uint8Array>();
+  private readonly open = new Map<string, ModelItem>();
 
   constructor(private readonly prefix: string) {}
 
@@ -61,7 +66,7 @@ export class ServerModel {
     switch (spec.kind) {
       case "set":
         if (!isValidQueueName(name)) return quiet ? NONE : exact(`CLIENT_ERROR bad queue name '${name}'\r\n`);
-        this.add(name, spec.data);
+        this.add(name, spec.data, spec.flags);
         return quiet ? NONE : exact("STORED\r\n");
       case "bad-set":
         return quiet ? NONE : exact("CLIENT_ERROR bad command line format\r\n");
@@ -79,14 +84,15 @@ export class ServerModel {
     }
   }
 
-  private add(name: string, data: Uint8Array): void {
-    this.itemsOf(name).push(data);
+  private add(name: string, data: Uint8Array, flags: number): void {
+    const item = { data, flags };
+    this.itemsOf(name).push(item);
     for (const [child, items] of this.queues) {
-      if (child.startsWith(`${name}+`)) items.push(data);
+      if (child.startsWith(`${name}+`)) items.push(item);
     }
   }
 
-  private itemsOf(name: string): Uint8Array[] {
+  private itemsOf(name: string): ModelItem[] {
     let items = this.queues.get(name);
     if (items === undefined) this.queues.set(name, (items = []));
     return items;
@@ -123,7 +129,7 @@ export class ServerModel {
     const item = request.peek ? items[0] : items.shift();
     if (item === undefined) return new Uint8Array(0);
     if (request.open) this.open.set(request.name, item);
-    return concat(bytes(`VALUE ${keyText} 0 ${item.length}\r\n`), item, bytes("\r\n"));
+    return concat(bytes(`VALUE ${keyText} ${item.flags} ${item.data.length}\r\n`), item.data, bytes("\r\n"));
   }
 
   private queueCommand(command: "delete" | "flush" | "flush_expired", name: string, quiet: boolean): ExpectedReply {

@@ -118,7 +118,7 @@ const BAD_FORMAT = "CLIENT_ERROR bad command line format";
 export function expectedFrame(spec: RequestSpec, prefix: string): Frame {
   switch (spec.kind) {
     case "set":
-      return { kind: "set", key: queueName(prefix, spec.slot), exptime: spec.exptime, data: spec.data, noreply: spec.noreply };
+      return { kind: "set", key: queueName(prefix, spec.slot), flags: spec.flags, exptime: spec.exptime, data: spec.data, noreply: spec.noreply };
     case "bad-set":
       return { kind: "bad-request", reply: BAD_FORMAT, noreply: spec.noreply };
     case "other-storage":

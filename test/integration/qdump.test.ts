@@ -10,7 +10,7 @@ describe("kestrel qdump", () => {
     const server = await ServerProcess.start();
     const c = await server.client();
     await c.set("jobs", "first job");
-    await c.set("jobs", "second\x00job", 3600);
+    await c.set("jobs", "second\x00job", 3600, 4294967295);
     expect(await c.get("jobs/open")).toBe("first job");
     expect(await c.get("jobs/close")).toBeNull();
     c.close();
@@ -20,9 +20,9 @@ describe("kestrel qdump", () => {
     const dump = await runKestrel(["qdump", file]);
     expect(dump.code).toBe(0);
     const lines = dump.stdout.trimEnd().split("\n");
-    expect(lines[0]).toMatch(/^\s+offset\s+opcode\s+id\/xid\s+size\s+expiry\s+data$/);
-    expect(lines[1]).toMatch(/^\s+16\s+ADD\s+1\s+9\s+-\s+"first job"$/);
-    expect(lines[2]).toMatch(/^\s+\d+\s+ADD\s+2\s+10\s+\d{4}-\d\d-\d\dT[\d:.]+Z\s+"second\\x00job"$/);
+    expect(lines[0]).toMatch(/^\s+offset\s+opcode\s+id\/xid\s+size\s+flags\s+expiry\s+data$/);
+    expect(lines[1]).toMatch(/^\s+16\s+ADD\s+1\s+9\s+0\s+-\s+"first job"$/);
+    expect(lines[2]).toMatch(/^\s+\d+\s+ADD\s+2\s+10\s+4294967295\s+\d{4}-\d\d-\d\dT[\d:.]+Z\s+"second\\x00job"$/);
     expect(lines[3]).toMatch(/^\s+\d+\s+OPEN\s+1$/);
     expect(lines[4]).toMatch(/^\s+\d+\s+REMOVE\s+1$/);
     expect(lines[5]).toBe(`${file}: current format, ${Bun.file(file).size} bytes, 4 intact records, no damage`);

@@ -86,10 +86,10 @@ describe("sync_journal = always, through the journal", () => {
     const held: Array<() => void> = [];
     fileSystem.fsyncAsync = (_fd, done) => void held.push(() => done(null));
     const { journal } = openQueueJournal(tempDir(), "q", { policy: { kind: "always" }, segmentSize: 1024 });
-    const first = journal.appendAdd({ id: 1, addTime: 0, expiry: 0, data: new Uint8Array(2000) });
+    const first = journal.appendAdd({ id: 1, addTime: 0, expiry: 0, flags: 0, data: new Uint8Array(2000) });
     flushJournals(); // written, its fsync in flight; the segment is full: the rotation fsyncs and confirms it
     expect([first.state, held.length]).toEqual(["durable", 1]);
-    const second = journal.appendAdd({ id: 2, addTime: 0, expiry: 0, data: bytes("x") });
+    const second = journal.appendAdd({ id: 2, addTime: 0, expiry: 0, flags: 0, data: bytes("x") });
     flushJournals(); // waits for the fsync in flight
     held.shift()!();
     expect(held.length).toBe(1);

@@ -8,7 +8,7 @@ import { bytes, text } from "../helpers/bytes.ts";
 import { openQueueJournal } from "../helpers/journal.ts";
 import { tempDir } from "../helpers/temp_dir.ts";
 
-const item = (id: number) => ({ id, addTime: Date.now(), expiry: 0, data: bytes(`item ${id}`) });
+const item = (id: number) => ({ id, addTime: Date.now(), expiry: 0, flags: 0, data: bytes(`item ${id}`) });
 const drained = (dir: string) => openQueueJournal(dir).items.map((i) => text(i.data));
 
 /** Two rounds with no use: every idle file is closed. */

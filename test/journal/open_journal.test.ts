@@ -3,15 +3,15 @@ import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { flushJournals } from "../../src/journal/flush_scheduler.ts";
 import { UnsupportedJournalError } from "../../src/journal/open_journal.ts";
-import { hasFileHeader } from "../../src/journal/record.ts";
+import { FILE_HEADER_SIZE, FORMAT_VERSION, OP_OPEN, encodeIdRecord, hasFileHeader, headerVersion } from "../../src/journal/record.ts";
 import type { SyncPolicy } from "../../src/journal/sync_policy.ts";
-import { headerWithVersion, openQueueJournal } from "../helpers/journal.ts";
+import { headerWithVersion, openQueueJournal, version2ItemRecord } from "../helpers/journal.ts";
 import { bytes, concat, text } from "../helpers/bytes.ts";
 import { KestrelJournalBuilder } from "../helpers/kestrel_journal.ts";
 import { tempDir } from "../helpers/temp_dir.ts";
 
 const NEVER: SyncPolicy = { kind: "never" };
-const item = (id: number, data = `item ${id}`) => ({ id, addTime: Date.now(), expiry: 0, data: bytes(data) });
+const item = (id: number, data = `item ${id}`) => ({ id, addTime: Date.now(), expiry: 0, flags: 0, data: bytes(data) });
 const open = (dir: string, policy: SyncPolicy = NEVER) => openQueueJournal(dir, "q", { policy });
 const datas = (dir: string) => open(dir).items.map((i) => text(i.data));
 
@@ -118,6 +118,33 @@ describe("openJournal", () => {
     expect(items.map((i) => text(i.data))).toEqual(["two", "three"]);
     expect(hasFileHeader(readFileSync(join(dir, "q")))).toBe(true);
     expect(datas(dir)).toEqual(["two", "three", "four"]);
+  });
+
+  test("a version 2 journal replays with flags 0; its active segment gets today's header before anything is appended", () => {
+    const dir = tempDir();
+    const old = concat(headerWithVersion(2), version2ItemRecord(item(1)), version2ItemRecord(item(2)), encodeIdRecord(OP_OPEN, 1), version2ItemRecord(item(3), true));
+    writeFileSync(join(dir, "q"), old);
+    const { journal, items } = open(dir);
+    // 3 was put back at the head, 1 was open: it comes back in front of it.
+    expect(items.map((i) => [i.id, i.flags, text(i.data)])).toEqual([[1, 0, "item 1"], [3, 0, "item 3"], [2, 0, "item 2"]]);
+    const upgraded = readFileSync(join(dir, "q"));
+    expect(headerVersion(upgraded)).toBe(FORMAT_VERSION);
+    expect(upgraded.subarray(FILE_HEADER_SIZE, old.length)).toEqual(Buffer.from(old.subarray(FILE_HEADER_SIZE)));
+    journal.appendAdd({ ...item(4), flags: 0xffff_ffff });
+    journal.close();
+    expect(open(dir).items.map((i) => [i.id, i.flags])).toEqual([[1, 0], [3, 0], [2, 0], [4, 0xffff_ffff]]);
+  });
+
+  test("items of a version 2 segment read back from disk (read-behind) have flags 0", () => {
+    const dir = tempDir();
+    const old = [headerWithVersion(2), ...Array.from({ length: 20 }, (_, i) => version2ItemRecord(item(i + 1, `${i + 1}`.padEnd(100, "."))))];
+    writeFileSync(join(dir, "q.0000000001"), concat(...old));
+    const { journal, items, disk } = openQueueJournal(dir, "q", { memoryBudget: 500 });
+    expect(disk?.count).toBe(20 - items.length);
+    const readBack = journal.readItems(disk!.start, disk!.count, Infinity).items;
+    journal.close();
+    expect([...items, ...readBack].map((i) => [i.id, i.flags])).toEqual(Array.from({ length: 20 }, (_, i) => [i + 1, 0]));
+    expect(headerVersion(readFileSync(join(dir, "q.0000000001")))).toBe(2);
   });
 
   test("a journal of a newer format version is left untouched", () => {

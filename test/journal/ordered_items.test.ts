@@ -3,7 +3,7 @@ import fc from "fast-check";
 import type { Item } from "../../src/journal/item.ts";
 import { OrderedItems } from "../../src/journal/ordered_items.ts";
 
-const itemOf = (id: number): Item => ({ id, addTime: 0, expiry: 0, data: new Uint8Array(0) });
+const itemOf = (id: number): Item => ({ id, addTime: 0, expiry: 0, flags: 0, data: new Uint8Array(0) });
 
 describe("OrderedItems", () => {
   test("behaves as an insertion-ordered Map under any adds (in order or not) and deletes", () => {

@@ -11,7 +11,9 @@ import { openQueueJournal } from "../helpers/journal.ts";
 import { tempDir } from "../helpers/temp_dir.ts";
 
 const BUDGET = 10 * 1024;
-const entry = (id: number, open = false): PackEntry => ({ item: { id, addTime: 0, expiry: 0, data: bytes(`${id}:`.padEnd(500, ".")) }, open });
+/** An item's flags, the top bit set: every pack must carry them over. */
+const flagsOf = (id: number) => (0x8000_0000 | id) >>> 0;
+const entry = (id: number, open = false): PackEntry => ({ item: { id, addTime: 0, expiry: 0, flags: flagsOf(id), data: bytes(`${id}:`.padEnd(500, ".")) }, open });
 const idOf = (data: Uint8Array) => Number(text(data).split(":")[0]);
 
 /** The ids of q's items replayed within the budget, in queue order (those left on disk read back). */
@@ -44,6 +46,24 @@ describe("a pack of a head out of id order, replayed within a memory budget", ()
       for (const id of [8, 9, 30]) again.appendRemove(id);
       again.close();
       expect(replayWithinBudget(dir)).toEqual(Array.from({ length: 30 }, (_, i) => 29 - i).filter((id) => id !== 8 && id !== 9));
+    });
+  }
+});
+
+describe("a pack keeps every item's flags", () => {
+  for (const [writer, write] of WRITERS) {
+    test(`${writer}: in its OPEN, PUT_BACK and ADD records, and in items read back from disk`, async () => {
+      const dir = tempDir();
+      const { journal } = openQueueJournal(dir);
+      // An open item, a head of aborted items (PUT_BACK records), then a run of growing ids (ADDs), 20 KB: over the budget.
+      const ids = [40, ...Array.from({ length: 10 }, (_, i) => 9 - i), ...Array.from({ length: 29 }, (_, i) => 10 + i)];
+      await write(journal, ids.map((id) => entry(id, id === 40)));
+      journal.close();
+      const opened = openQueueJournal(dir, "q", { memoryBudget: BUDGET });
+      expect(opened.disk).not.toBeNull();
+      const items = [...opened.items, ...opened.journal.readItems(opened.disk!.start, opened.disk!.count, Infinity).items];
+      opened.journal.close();
+      expect(items.map((item) => [item.id, item.flags])).toEqual(ids.map((id) => [id, flagsOf(id)]));
     });
   }
 });

@@ -4,6 +4,7 @@ import {
   FILE_HEADER_SIZE,
   OP_ADD,
   OP_OPEN,
+  OP_PUT_BACK,
   OP_REMOVE,
   decodeRecordAt,
   encodeAdd,
@@ -13,8 +14,9 @@ import {
   hasFileHeader,
 } from "../../src/journal/record.ts";
 import { bytes, concat } from "../helpers/bytes.ts";
+import { version2ItemRecord } from "../helpers/journal.ts";
 
-const item = { id: 2 ** 40 + 7, addTime: 1_795_000_000_123, expiry: 1_795_000_060_000, data: bytes("hello\r\nworld\0") };
+const item = { id: 2 ** 40 + 7, addTime: 1_795_000_000_123, expiry: 1_795_000_060_000, flags: 0xfedc_ba98, data: bytes("hello\r\nworld\0") };
 
 describe("journal record format", () => {
   test("file header round-trips and rejects a flipped bit", () => {
@@ -25,7 +27,7 @@ describe("journal record format", () => {
     expect(hasFileHeader(header)).toBe(false);
   });
 
-  test("ADD round-trips ids and times beyond 32 bits and binary data", () => {
+  test("ADD round-trips ids and times beyond 32 bits, 32-bit flags and binary data", () => {
     const record = concat(...encodeAdd(item));
     const decoded = decodeRecordAt(record, viewOf(record), 0);
     expect(decoded?.end).toBe(record.length);
@@ -34,7 +36,18 @@ describe("journal record format", () => {
     expect(decoded.record.item.id).toBe(item.id);
     expect(decoded.record.item.addTime).toBe(item.addTime);
     expect(decoded.record.item.expiry).toBe(item.expiry);
+    expect(decoded.record.item.flags).toBe(item.flags);
     expect([...decoded.record.item.data]).toEqual([...item.data]);
+  });
+
+  test("ADD and PUT_BACK of versions 1 and 2 (no flags field) decode as today's, with flags 0", () => {
+    const { flags: _, ...unflagged } = item;
+    for (const [putBack, op] of [[false, OP_ADD], [true, OP_PUT_BACK]] as const) {
+      const record = concat(bytes("junk"), version2ItemRecord(unflagged, putBack));
+      const view = viewOf(record);
+      expect(findNextRecord(record, view, 0)).toBe(4);
+      expect(decodeRecordAt(record, view, 4)).toEqual({ record: { op, item: { ...unflagged, flags: 0, data: item.data } }, end: record.length });
+    }
   });
 
   test("id records round-trip", () => {

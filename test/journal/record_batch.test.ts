@@ -3,7 +3,7 @@ import { RecordBatch, releaseArenas } from "../../src/journal/record_batch.ts";
 import { OP_REMOVE, encodeAdd, encodeIdRecord } from "../../src/journal/record.ts";
 import { concat } from "../helpers/bytes.ts";
 
-const itemOf = (id: number, size: number) => ({ id, addTime: 1_795_000_000_000 + id, expiry: 0, data: new Uint8Array(size).fill(id % 251) });
+const itemOf = (id: number, size: number) => ({ id, addTime: 1_795_000_000_000 + id, expiry: 0, flags: id, data: new Uint8Array(size).fill(id % 251) });
 
 /** Adds `count` items of `size` bytes and a REMOVE for each, returning the bytes the records must encode to. */
 function fill(batch: RecordBatch, firstId: number, count: number, size: number): Uint8Array {

@@ -6,7 +6,7 @@ import { headerWithVersion } from "../helpers/journal.ts";
 import { KestrelJournalBuilder } from "../helpers/kestrel_journal.ts";
 
 const NOW = 1_795_000_000_000;
-const add = (id: number, data = `item ${id}`) => concat(...encodeAdd({ id, addTime: NOW, expiry: 0, data: bytes(data) }));
+const add = (id: number, data = `item ${id}`) => concat(...encodeAdd({ id, addTime: NOW, expiry: 0, flags: 0, data: bytes(data) }));
 const datas = (file: Uint8Array) => replayJournal(file, NOW).items.map((i) => text(i.data));
 
 describe("replay of the current format", () => {

@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { ReplayState } from "../../src/journal/replay_state.ts";
 import { bytes } from "../helpers/bytes.ts";
 
-const item = (id: number) => ({ id, addTime: 0, expiry: 0, data: bytes(`item ${id}`) });
+const item = (id: number) => ({ id, addTime: 0, expiry: 0, flags: 0, data: bytes(`item ${id}`) });
 const ids = (state: ReplayState) => state.items().map((i) => i.id);
 
 describe("ReplayState", () => {

@@ -12,7 +12,7 @@ import { openQueueJournal } from "../helpers/journal.ts";
 import { FaultInjector } from "../helpers/faulty_fs.ts";
 import { tempDir } from "../helpers/temp_dir.ts";
 
-const item = (id: number, size = 100) => ({ id, addTime: Date.now(), expiry: 0, data: bytes(`${id}:`.padEnd(size, ".")) });
+const item = (id: number, size = 100) => ({ id, addTime: Date.now(), expiry: 0, flags: 0, data: bytes(`${id}:`.padEnd(size, ".")) });
 const files = (dir: string) => readdirSync(dir).filter((name) => !name.startsWith(".")).sort();
 const idOf = (data: Uint8Array) => Number(text(data).split(":")[0]);
 const ids = (dir: string, options = {}) => openQueueJournal(dir, "q", options).items.map((i) => idOf(i.data));

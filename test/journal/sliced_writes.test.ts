@@ -21,7 +21,7 @@ const MiB = 1024 * 1024;
 // Nothing here rotates: the crash copies read the active file alone.
 const LARGE_SEGMENTS = { segmentSize: 64 * MiB };
 const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
-const item = (id: number, size: number) => ({ id, addTime: Date.now(), expiry: 0, data: new Uint8Array(size).fill(id) });
+const item = (id: number, size: number) => ({ id, addTime: Date.now(), expiry: 0, flags: 0, data: new Uint8Array(size).fill(id) });
 const sizeOf = (dir: string) => statSync(join(dir, "q")).size;
 
 /** What a restart would find if the server died now: the ids and sizes replayed from a copy of the journal. */

@@ -9,7 +9,8 @@ for (let i = 0; i < slab.length; i++) slab[i] = i & 0xff;
 /** Item `id`, its bytes a 4-byte window of the shared slab (or its own buffer when `own`). */
 function item(id: number, own = false): Item {
   const data = own ? Uint8Array.of(id & 0xff, 1, 2) : slab.subarray(id % 1000, (id % 1000) + 4);
-  return { id, addTime: id * 10, expiry: id % 3 === 0 ? 0 : id * 100, data };
+  // Flags over the whole 32-bit range, the top bit included.
+  return { id, addTime: id * 10, expiry: id % 3 === 0 ? 0 : id * 100, flags: Math.imul(id, 0x9e3779b1) >>> 0, data };
 }
 
 function ids(list: ItemBlocks): number[] {

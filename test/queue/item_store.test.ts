@@ -3,7 +3,7 @@ import fc from "fast-check";
 import type { Item } from "../../src/journal/item.ts";
 import { ItemStore } from "../../src/queue/item_store.ts";
 
-const itemOf = (id: number): Item => ({ id, addTime: 0, expiry: 0, data: new Uint8Array(1) });
+const itemOf = (id: number): Item => ({ id, addTime: 0, expiry: 0, flags: 0, data: new Uint8Array(1) });
 
 type Step = { op: "push" } | { op: "shift" } | { op: "unshift"; pick: number } | { op: "retain"; modulo: number };
 

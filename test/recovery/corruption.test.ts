@@ -45,7 +45,7 @@ function buildReference(seed: number): Reference {
   };
   for (let id = 1; id <= 60; id++) {
     const data = new Uint8Array(1 + Math.floor(random() * (id % 10 === 0 ? 3000 : 80))).map(() => Math.floor(random() * 256));
-    const item = { id, addTime: 1_795_000_000_000 + id, expiry: 0, data };
+    const item = { id, addTime: 1_795_000_000_000 + id, expiry: 0, flags: id * 3, data };
     push(concat(...encodeAdd(item)));
     added.set(id, item);
     addEnd.set(id, size);

@@ -19,11 +19,11 @@ const PIPELINE = bytes(
   "set jobs 0 0 5\r\nhello\r\nGET jobs/open/t=10\r\nset bin 7 100 4 noreply\r\n\r\n\x00\xff\r\nstats\r\nset e 0 0 0\r\n\r\n",
 );
 const EXPECTED: unknown[] = [
-  { kind: "set", key: "jobs", exptime: 0, data: "hello", noreply: false },
+  { kind: "set", key: "jobs", flags: 0, exptime: 0, data: "hello", noreply: false },
   { kind: "line", command: "get", args: ["jobs/open/t=10"] },
-  { kind: "set", key: "bin", exptime: 100, data: "\r\n\x00\xff", noreply: true },
+  { kind: "set", key: "bin", flags: 7, exptime: 100, data: "\r\n\x00\xff", noreply: true },
   { kind: "line", command: "stats", args: [] },
-  { kind: "set", key: "e", exptime: 0, data: "", noreply: false },
+  { kind: "set", key: "e", flags: 0, exptime: 0, data: "", noreply: false },
 ];
 
 describe("RequestParser", () => {
@@ -228,11 +228,22 @@ describe("RequestParser", () => {
 
   test("bad flags or exptime skip the data block and keep the stream in step", () => {
     const p = parser();
-    p.push(bytes("set a x 0 2\r\nhi\r\nset a 0 1x 2 noreply\r\nhi\r\nversion\r\n"));
+    p.push(bytes("set a x 0 2\r\nhi\r\nset a 0 1x 2 noreply\r\nhi\r\nset a 4294967296 0 2\r\nhi\r\nset a -1 0 2\r\nhi\r\nversion\r\n"));
     expect(framesOf(p)).toEqual([
       { kind: "bad-request", reply: "CLIENT_ERROR bad command line format", noreply: false },
       { kind: "bad-request", reply: "CLIENT_ERROR bad command line format", noreply: true },
+      { kind: "bad-request", reply: "CLIENT_ERROR bad command line format", noreply: false },
+      { kind: "bad-request", reply: "CLIENT_ERROR bad command line format", noreply: false },
       { kind: "line", command: "version", args: [] },
+    ]);
+  });
+
+  test("flags are a 32-bit unsigned number, kept with the set", () => {
+    const p = parser();
+    p.push(bytes("set a 4294967295 0 2\r\nhi\r\nset b 00042 0 2\r\nho\r\n"));
+    expect(plain(framesOf(p))).toEqual([
+      { kind: "set", key: "a", flags: 4294967295, exptime: 0, data: "hi", noreply: false },
+      { kind: "set", key: "b", flags: 42, exptime: 0, data: "ho", noreply: false },
     ]);
   });
 
@@ -240,9 +251,9 @@ describe("RequestParser", () => {
     const p = parser();
     p.push(bytes("set a 0 0 2 extra noreply\r\nhi\r\nset b 0 0 2 x y\r\nho\r\nset c 0 0 2 noreply extra\r\nhu\r\n"));
     expect(plain(framesOf(p))).toEqual([
-      { kind: "set", key: "a", exptime: 0, data: "hi", noreply: true },
-      { kind: "set", key: "b", exptime: 0, data: "ho", noreply: false },
-      { kind: "set", key: "c", exptime: 0, data: "hu", noreply: false },
+      { kind: "set", key: "a", flags: 0, exptime: 0, data: "hi", noreply: true },
+      { kind: "set", key: "b", flags: 0, exptime: 0, data: "ho", noreply: false },
+      { kind: "set", key: "c", flags: 0, exptime: 0, data: "hu", noreply: false },
     ]);
   });
 
@@ -250,7 +261,7 @@ describe("RequestParser", () => {
     const p = parser();
     p.push(bytes("set\tjobs\t0 \t0\t\t5\t noreply\t\r\nhello\r\n\tget\tjobs/peek \t other\r\n"));
     expect(plain(framesOf(p))).toEqual([
-      { kind: "set", key: "jobs", exptime: 0, data: "hello", noreply: true },
+      { kind: "set", key: "jobs", flags: 0, exptime: 0, data: "hello", noreply: true },
       { kind: "line", command: "get", args: ["jobs/peek", "other"] },
     ]);
   });
