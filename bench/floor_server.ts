@@ -79,7 +79,7 @@ class FloorConnection {
 
   private answerLine(command: string, args: readonly string[]): void {
     if ((command === "get" || command === "gets") && args.length > 0) {
-      for (const key of args) this.outbox.push(...value(key, this.item));
+      for (const key of args) this.outbox.push(...value(key, this.item, command === "gets"));
       counters.getHits += args.length;
       this.outbox.push(END);
     } else if (command === "stats" && args.length === 0) {

@@ -67,7 +67,7 @@ function executeLine(command: string, args: readonly string[], session: Session,
   switch (command) {
     case "get":
     case "gets":
-      return handleGet(args, session, ctx);
+      return handleGet(args, session, ctx, command === "gets");
     case "delete":
       return withQueueArg(args, session, (name, noreply) => {
         ctx.queues.delete(name);

@@ -38,7 +38,8 @@ export const REPLY_BUDGET = 4 * 1024 * 1024;
 /** Queues one get may create. */
 export const MAX_NEW_QUEUES = 100;
 
-export function handleGet(keys: readonly string[], session: Session, ctx: ServerContext): void {
+/** `withCas`: a `gets`, whose VALUE lines carry the cas unique. */
+export function handleGet(keys: readonly string[], session: Session, ctx: ServerContext, withCas: boolean): void {
   if (keys.length === 0) {
     session.outbox.push(ERROR);
     return;
@@ -73,7 +74,7 @@ export function handleGet(keys: readonly string[], session: Session, ctx: Server
     if (failure !== null) return session.outbox.push(serverError(failure));
     requests.push({ request, queue });
   }
-  new GetRun(requests, session, ctx).continue();
+  new GetRun(requests, session, ctx, withCas).continue();
 }
 
 /**
@@ -123,6 +124,7 @@ class GetRun {
     private readonly requests: ReadonlyArray<{ request: GetRequest; queue: PersistentQueue }>,
     private readonly session: Session,
     private readonly ctx: ServerContext,
+    private readonly withCas: boolean,
   ) {}
 
   continue(): void {
@@ -217,6 +219,6 @@ class GetRun {
       this.handovers.push(handover);
       this.undo.push(handover.giveBack);
     }
-    this.replies.push(...value(request.key, item));
+    this.replies.push(...value(request.key, item, this.withCas));
   }
 }

@@ -29,7 +29,11 @@ export function serverError(reason: string): string {
   return `SERVER_ERROR ${reason}\r\n`;
 }
 
-/** `VALUE <key> <flags> <bytes>` + data, without the closing END (a multi-key get has one END). */
-export function value(key: string, item: Item): ReplyPiece[] {
-  return [`VALUE ${key} ${item.flags} ${item.data.length}\r\n`, item.data, "\r\n"];
+/**
+ * `VALUE <key> <flags> <bytes>` + data, without the closing END (a multi-key get has one END);
+ * with `cas` (a `gets`), the cas unique as a fifth field: the item's id, a decimal number unique
+ * within its queue (clients read it as a 64-bit unsigned).
+ */
+export function value(key: string, item: Item, cas: boolean): ReplyPiece[] {
+  return [`VALUE ${key} ${item.flags} ${item.data.length}${cas ? ` ${item.id}` : ""}\r\n`, item.data, "\r\n"];
 }

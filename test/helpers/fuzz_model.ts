@@ -1,7 +1,8 @@
 /**
  * What a kestrel server must answer, on one connection, to each request of fuzz_requests.ts: a
- * model of the queues the requests touch (items in order, with their flags; which queues exist,
- * since a `set` to `<p>a` also goes to its fanout child `<p>a+c` only once that exists) and of
+ * model of the queues the requests touch (items in order, with their flags and ids, the cas
+ * unique of `gets`; which queues exist, since a `set` to `<p>a` also goes to its fanout child
+ * `<p>a+c` only once that exists, and a queue made anew numbers its items from 1 again) and of
  * the connection's open item per queue, following docs/protocol.md. Replies are exact bytes, except those whose
  * text the model doesn't know (`version`, `stats`, a CLIENT_ERROR's reason), which are patterns.
  *
@@ -24,6 +25,7 @@ const CLIENT_ERROR: ExpectedReply = { kind: "line", pattern: /^CLIENT_ERROR \S/ 
 interface ModelItem {
   readonly data: Uint8Array;
   readonly flags: number;
+  readonly id: number;
 }
 
 interface ParsedKey {
@@ -54,6 +56,8 @@ function parseKey(key: GetKey, prefix: string): ParsedKey | null {
 export class ServerModel {
   /** Existing queues and their items, head first. */
   private readonly queues = new Map<string, ModelItem[]>();
+  /** The id of each existing queue's next item. */
+  private readonly nextIds = new Map<string, number>();
   /** This connection's open item per queue. */
   private readonly open = new Map<string, ModelItem>();
 
@@ -73,7 +77,7 @@ export class ServerModel {
       case "other-storage":
         return quiet ? NONE : exact("ERROR\r\n");
       case "get":
-        return this.get(spec.keys);
+        return this.get(spec.keys, spec.command === "gets");
       case "queue-command":
         if (!isValidQueueName(name)) return quiet ? NONE : exact(`CLIENT_ERROR bad queue name '${name}'\r\n`);
         return this.queueCommand(spec.command, name, quiet);
@@ -85,10 +89,10 @@ export class ServerModel {
   }
 
   private add(name: string, data: Uint8Array, flags: number): void {
-    const item = { data, flags };
-    this.itemsOf(name).push(item);
-    for (const [child, items] of this.queues) {
-      if (child.startsWith(`${name}+`)) items.push(item);
+    for (const queue of [name, ...[...this.queues.keys()].filter((child) => child.startsWith(`${name}+`))]) {
+      const id = this.nextIds.get(queue) ?? 1;
+      this.nextIds.set(queue, id + 1);
+      this.itemsOf(queue).push({ data, flags, id });
     }
   }
 
@@ -102,7 +106,7 @@ export class ServerModel {
    * Every key is parsed before any queue is named (a bad one refuses the get and creates nothing),
    * then each key's queue is created in turn and checked for a second open; only then is any served.
    */
-  private get(requested: readonly GetKey[]): ExpectedReply {
+  private get(requested: readonly GetKey[], cas: boolean): ExpectedReply {
     // A key repeated (the same text) is served once.
     const keys = [...new Map(requested.map((key) => [getKeyText(key, this.prefix), key])).values()];
     const parsed = keys.map((key) => parseKey(key, this.prefix));
@@ -114,11 +118,11 @@ export class ServerModel {
       if (request.open && !request.close && (this.open.has(request.name) || opening.has(request.name))) return CLIENT_ERROR;
       if (request.open) opening.add(request.name);
     }
-    const parts = keys.map((key, i) => this.serve(parsed[i]!, getKeyText(key, this.prefix)));
+    const parts = keys.map((key, i) => this.serve(parsed[i]!, getKeyText(key, this.prefix), cas));
     return { kind: "bytes", bytes: concat(...parts, bytes("END\r\n")) };
   }
 
-  private serve(request: ParsedKey, keyText: string): Uint8Array {
+  private serve(request: ParsedKey, keyText: string, cas: boolean): Uint8Array {
     const items = this.itemsOf(request.name);
     const openItem = this.open.get(request.name);
     if (openItem !== undefined && (request.close || request.abort)) {
@@ -129,12 +133,13 @@ export class ServerModel {
     const item = request.peek ? items[0] : items.shift();
     if (item === undefined) return new Uint8Array(0);
     if (request.open) this.open.set(request.name, item);
-    return concat(bytes(`VALUE ${keyText} ${item.flags} ${item.data.length}\r\n`), item.data, bytes("\r\n"));
+    return concat(bytes(`VALUE ${keyText} ${item.flags} ${item.data.length}${cas ? ` ${item.id}` : ""}\r\n`), item.data, bytes("\r\n"));
   }
 
   private queueCommand(command: "delete" | "flush" | "flush_expired", name: string, quiet: boolean): ExpectedReply {
     if (command === "delete") {
       this.queues.delete(name);
+      this.nextIds.delete(name);
       this.open.delete(name);
       return quiet ? NONE : exact("DELETED\r\n");
     }

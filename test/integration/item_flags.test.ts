@@ -1,7 +1,7 @@
 /**
- * Item flags, end to end: a `set`'s 32-bit flags come back byte for byte in every VALUE line,
- * through every way an item can travel (memory, read-behind, kill -9 and replay, compaction,
- * fanout).
+ * Item flags and `gets` cas uniques, end to end: a `set`'s 32-bit flags come back byte for byte in
+ * every VALUE line, through every way an item can travel (memory, read-behind, kill -9 and replay,
+ * compaction, fanout), and `gets` adds the item's id as the cas unique while `get` never does.
  */
 import { describe, expect, test } from "bun:test";
 import type { TestClient } from "../helpers/client.ts";
@@ -105,5 +105,32 @@ describe("item flags", () => {
     expect(await one(c2, "get f+a")).toEqual(["f+a", 0x8000_0007, null, "fanned"]);
     c2.close();
     await again.stop();
+  });
+});
+
+describe("gets", () => {
+  test("adds the item's id as the cas unique, on one key and on several; get never does", async () => {
+    const server = await ServerProcess.start();
+    const c = await server.client();
+    await fill(c, "q", 4, "x");
+    await fill(c, "p", 2, "y");
+    await c.send("gets q\r\n");
+    expect(await c.readLine()).toBe("VALUE q 0 3 1");
+    expect(Buffer.from(await c.readBytes(5)).toString()).toBe("x-0\r\n");
+    expect(await c.readLine()).toBe("END");
+    expect(await one(c, "gets q/open")).toEqual(["q/open", 1, "2", "x-1"]);
+    // An aborted item keeps its id, so its cas.
+    expect(await one(c, "gets q/abort")).toBeNull();
+    expect(await one(c, "gets q/peek")).toEqual(["q/peek", 1, "2", "x-1"]);
+    const values = await c.values("gets q other p/peek p");
+    expect(values.map((v) => [v.key, v.flags, v.cas, Buffer.from(v.data).toString()])).toEqual([
+      ["q", 1, "2", "x-1"],
+      ["p/peek", 0, "1", "y-0"],
+      ["p", 0, "1", "y-0"],
+    ]);
+    expect(await one(c, "gets p")).toEqual(["p", 1, "2", "y-1"]);
+    expect(await one(c, "get q")).toEqual(["q", 2, null, "x-2"]);
+    c.close();
+    await server.stop();
   });
 });

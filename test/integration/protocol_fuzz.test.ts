@@ -147,7 +147,7 @@ function malformedReplies(data: Uint8Array): string | null {
     if (newline === -1) return null;
     const line = all.toString("latin1", at, newline);
     at = newline + 2;
-    const value = /^VALUE \S+ \d+ (\d+)$/.exec(line);
+    const value = /^VALUE \S+ \d+ (\d+)( \d+)?$/.exec(line);
     if (value !== null) {
       const end = at + Number(value[1]);
       if (end + 2 > all.length) return null;
