@@ -28,6 +28,8 @@ export const CLIENTS: readonly Client[] = [
   { name: "pymemcache", language: "Python", command: [PYTHON, script("pymemcache_client.py")] },
   { name: "python-memcached", language: "Python", command: [PYTHON, script("python_memcached.py")] },
   { name: "pylibmc", language: "Python", command: [PYTHON, script("pylibmc_client.py")] },
+  { name: "php-memcached", language: "PHP", command: ["php", script("php_memcached.php")] },
+  { name: "php-memcache", language: "PHP", command: ["php", script("php_memcache.php")] },
   { name: "libmemcached-tools", language: "C", command: ["bash", script("libmemcached_tools.sh")] },
 ];
 

@@ -76,7 +76,7 @@ def noreply(q):
     quiet = client(_noreply=True)
     quiet.set(q, b"n1")
     quiet.set(q, b"n2")
-    expect([c.get(q), c.get(q), c.get(q)], [b"n1", b"n2", None], "items set with noreply")
+    expect([quiet.get(q), quiet.get(q), quiet.get(q)], [b"n1", b"n2", None], "items set with noreply")
 
 
 def multiget(q):

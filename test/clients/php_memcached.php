@@ -1,0 +1,110 @@
+<?php
+// php-memcached (libmemcached) against kestrel (test/clients/run.ts), at its defaults: text
+// protocol, compression on above 2000 bytes, PHP serializer, 1 s poll timeout (longer than any t=
+// used here). Its stats are libmemcached's: memcached's own fields only, no queue_* ones.
+require __DIR__ . '/report.php';
+
+version(sprintf('%s (libmemcached 0x%08x)', phpversion('memcached'), Memcached::LIBMEMCACHED_VERSION_HEX));
+
+function client(array $options = []): Memcached {
+    global $HOST, $PORT;
+    $client = new Memcached();
+    $client->addServer($HOST, $PORT);
+    foreach ($options as $option => $value) $client->setOption($option, $value);
+    return $client;
+}
+
+$c = client();
+
+// get() that tells a miss (null) from an error (an exception).
+function get(Memcached $client, string $key) {
+    $value = $client->get($key);
+    if ($client->getResultCode() === Memcached::RES_NOTFOUND) return null;
+    if ($client->getResultCode() !== Memcached::RES_SUCCESS) throw new Exception("get $key: " . $client->getResultMessage());
+    return $value;
+}
+
+check('order', function ($q) use ($c) {
+    foreach ([1, 2, 3] as $n) expect($c->set($q, "item $n"), true, 'set');
+    expect([get($c, $q), get($c, $q), get($c, $q), get($c, $q)], ['item 1', 'item 2', 'item 3', null], 'items');
+});
+
+check('blocking', function ($q) use ($c) {
+    expect(get($c, "$q/t=500"), null, 'get/t=500 on an empty queue');
+    $c->set($q, 'ready');
+    expect(get($c, "$q/t=500"), 'ready', 'get/t=500 with an item');
+});
+
+check('reliable', function ($q) use ($c) {
+    $c->set($q, 'a');
+    $c->set($q, 'b');
+    expect(get($c, "$q/open"), 'a', 'open');
+    expect(get($c, "$q/abort"), null, 'abort');
+    expect(get($c, "$q/open"), 'a', 'open after abort');
+    expect(get($c, "$q/close/open"), 'b', 'close/open');
+    expect(get($c, "$q/close"), null, 'close');
+    expect(get($c, $q), null, 'queue after close');
+});
+
+check('binary', function ($q) use ($c, $BINARY) {
+    $c->set($q, $BINARY);
+    expect(get($c, $q), $BINARY, 'binary item');
+});
+
+check('large', function ($q) use ($c, $LARGE) {
+    expect($c->set($q, $LARGE), true, 'set of 1 MiB');
+    expect(get($c, $q), $LARGE, '1 MiB item');
+});
+
+check('types', function ($q) use ($c) {
+    $values = typed_values();
+    foreach ($values as $value) $c->set($q, $value);
+    expect(array_map(fn ($value) => get($c, $q), $values), $values, 'typed and compressed values');
+});
+
+check('gets', function ($q) use ($c) {
+    $c->set($q, 'x');
+    $item = $c->get($q, null, Memcached::GET_EXTENDED);
+    expect($item['value'] ?? $c->getResultMessage(), 'x', 'gets value');
+    if (empty($item['cas'])) throw new Exception('no cas unique');
+    return "cas {$item['cas']}";
+});
+
+check('noreply', function ($q) {
+    $quiet = client([Memcached::OPT_NOREPLY => true]);
+    $quiet->set($q, 'n1');
+    $quiet->set($q, 'n2');
+    expect([get($quiet, $q), get($quiet, $q), get($quiet, $q)], ['n1', 'n2', null], 'items set with noreply');
+});
+
+check('multiget', function ($q) use ($c) {
+    $c->set($q, 'one');
+    $c->set($q, 'two');
+    expect($c->getMulti([$q, $q]), [$q => 'one'], 'getMulti of one queue twice');
+    expect(get($c, $q), 'two', 'the item after');
+});
+
+check('stats', function ($q) use ($c) {
+    $c->set($q, 's');
+    $all = $c->getStats();
+    if ($all === false) throw new Exception('getStats: ' . $c->getResultMessage());
+    $stats = reset($all);
+    expect($stats['curr_items'] ?? null, 1, 'curr_items');
+    $versions = $c->getVersion();
+    if ($versions === false) throw new Exception('getVersion: ' . $c->getResultMessage());
+    $version = reset($versions);
+    expect($stats['version'], $version, 'stats version');
+    if ((int) $version < 1) throw new Exception("version $version");
+    return "version $version";
+});
+
+check('binary_protocol', function ($q) {
+    $binary = client([Memcached::OPT_BINARY_PROTOCOL => true]);
+    $started = microtime(true);
+    $value = $binary->get($q);
+    $seconds = microtime(true) - $started;
+    if ($binary->getResultCode() === Memcached::RES_SUCCESS || $binary->getResultCode() === Memcached::RES_NOTFOUND) {
+        throw new Exception('get over the binary protocol did not fail: ' . shown($value));
+    }
+    return fails_fast($binary->getResultMessage(), $seconds);
+});
