@@ -30,6 +30,8 @@ export const CLIENTS: readonly Client[] = [
   { name: "pylibmc", language: "Python", command: [PYTHON, script("pylibmc_client.py")] },
   { name: "php-memcached", language: "PHP", command: ["php", script("php_memcached.php")] },
   { name: "php-memcache", language: "PHP", command: ["php", script("php_memcache.php")] },
+  { name: "Cache::Memcached", language: "Perl", command: ["perl", script("perl_memcached.pl"), "Cache::Memcached"] },
+  { name: "Cache::Memcached::Fast", language: "Perl", command: ["perl", script("perl_memcached.pl"), "Cache::Memcached::Fast"] },
   { name: "libmemcached-tools", language: "C", command: ["bash", script("libmemcached_tools.sh")] },
 ];
 
