@@ -25,6 +25,11 @@ function script(file: string): string {
 }
 
 export const CLIENTS: readonly Client[] = [
+  { name: "memcached (npm)", language: "Node", command: ["node", script("memcached.mjs")] },
+  { name: "memcache-client", language: "Node", command: ["node", script("memcache_client.mjs")] },
+  { name: "memcache-plus", language: "Node", command: ["node", script("memcache_plus.mjs")] },
+  { name: "mc", language: "Node", command: ["node", script("mc.mjs")] },
+  { name: "memjs", language: "Node", command: ["node", script("memjs.mjs")] },
   { name: "pymemcache", language: "Python", command: [PYTHON, script("pymemcache_client.py")] },
   { name: "python-memcached", language: "Python", command: [PYTHON, script("python_memcached.py")] },
   { name: "pylibmc", language: "Python", command: [PYTHON, script("pylibmc_client.py")] },
@@ -32,6 +37,7 @@ export const CLIENTS: readonly Client[] = [
   { name: "php-memcache", language: "PHP", command: ["php", script("php_memcache.php")] },
   { name: "Cache::Memcached", language: "Perl", command: ["perl", script("perl_memcached.pl"), "Cache::Memcached"] },
   { name: "Cache::Memcached::Fast", language: "Perl", command: ["perl", script("perl_memcached.pl"), "Cache::Memcached::Fast"] },
+  { name: "Dalli", language: "Ruby", command: ["ruby", script("dalli.rb")] },
   { name: "libmemcached-tools", language: "C", command: ["bash", script("libmemcached_tools.sh")] },
 ];
 

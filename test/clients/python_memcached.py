@@ -65,7 +65,7 @@ def types(q):
 def gets(q):
     c.set(q, b"x")
     expect(c.gets(q), b"x", "gets value")
-    cas = c.cas_ids.get(q)
+    cas = c.cas_ids.get(q.encode())  # keyed by the key as it came back: bytes
     if cas is None:
         raise AssertionError("no cas unique")
     return f"cas {cas}"
