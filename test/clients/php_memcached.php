@@ -2,7 +2,7 @@
 // php-memcached (libmemcached) against kestrel (test/clients/run.ts), at its defaults: text
 // protocol, compression on above 2000 bytes, PHP serializer, 1 s poll timeout (longer than any t=
 // used here). Its stats are libmemcached's: memcached's own fields only, no queue_* ones.
-require __DIR__ . '/report.php';
+require __DIR__ . '/queue_checks.php';
 
 version(sprintf('%s (libmemcached 0x%08x)', phpversion('memcached'), Memcached::LIBMEMCACHED_VERSION_HEX));
 
@@ -24,37 +24,7 @@ function get(Memcached $client, string $key) {
     return $value;
 }
 
-check('order', function ($q) use ($c) {
-    foreach ([1, 2, 3] as $n) expect($c->set($q, "item $n"), true, 'set');
-    expect([get($c, $q), get($c, $q), get($c, $q), get($c, $q)], ['item 1', 'item 2', 'item 3', null], 'items');
-});
-
-check('blocking', function ($q) use ($c) {
-    expect(get($c, "$q/t=500"), null, 'get/t=500 on an empty queue');
-    $c->set($q, 'ready');
-    expect(get($c, "$q/t=500"), 'ready', 'get/t=500 with an item');
-});
-
-check('reliable', function ($q) use ($c) {
-    $c->set($q, 'a');
-    $c->set($q, 'b');
-    expect(get($c, "$q/open"), 'a', 'open');
-    expect(get($c, "$q/abort"), null, 'abort');
-    expect(get($c, "$q/open"), 'a', 'open after abort');
-    expect(get($c, "$q/close/open"), 'b', 'close/open');
-    expect(get($c, "$q/close"), null, 'close');
-    expect(get($c, $q), null, 'queue after close');
-});
-
-check('binary', function ($q) use ($c, $BINARY) {
-    $c->set($q, $BINARY);
-    expect(get($c, $q), $BINARY, 'binary item');
-});
-
-check('large', function ($q) use ($c, $LARGE) {
-    expect($c->set($q, $LARGE), true, 'set of 1 MiB');
-    expect(get($c, $q), $LARGE, '1 MiB item');
-});
+queue_checks(fn ($key) => get($c, $key), fn ($key, $value) => $c->set($key, $value), fn ($keys) => $c->getMulti($keys));
 
 check('types', function ($q) use ($c) {
     $values = typed_values();
@@ -75,13 +45,6 @@ check('noreply', function ($q) {
     $quiet->set($q, 'n1');
     $quiet->set($q, 'n2');
     expect([get($quiet, $q), get($quiet, $q), get($quiet, $q)], ['n1', 'n2', null], 'items set with noreply');
-});
-
-check('multiget', function ($q) use ($c) {
-    $c->set($q, 'one');
-    $c->set($q, 'two');
-    expect($c->getMulti([$q, $q]), [$q => 'one'], 'getMulti of one queue twice');
-    expect(get($c, $q), 'two', 'the item after');
 });
 
 check('stats', function ($q) use ($c) {

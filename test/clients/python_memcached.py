@@ -1,11 +1,10 @@
 """python-memcached (module memcache) against kestrel (test/clients/run.ts). dead_retry=0: after
 an error the client otherwise skips the server for 30 s. Its socket_timeout (3 s) is longer than
 any t= used here."""
-import threading
-
 import memcache
 
-from report import BINARY, HOST, LARGE, PORT, check, expect, version
+from queue_checks import noreply_check, queue_checks
+from report import HOST, PORT, check, expect, version
 
 version(memcache.__version__)
 
@@ -15,43 +14,6 @@ def client():
 
 
 c = client()
-
-
-def order(q):
-    for n in (1, 2, 3):
-        expect(c.set(q, b"item %d" % n), True, "set")
-    expect([c.get(q) for _ in range(4)], [b"item 1", b"item 2", b"item 3", None], "items")
-
-
-def blocking(q):
-    expect(c.get(q + "/t=500"), None, "get/t=500 on an empty queue")
-    taken = []
-    waiter = threading.Thread(target=lambda: taken.append(client().get(q + "/t=2500")))
-    waiter.start()
-    expect(c.set(q, b"late"), True, "set")
-    waiter.join()
-    expect(taken, [b"late"], "item handed to the waiting get")
-
-
-def reliable(q):
-    c.set(q, b"a")
-    c.set(q, b"b")
-    expect(c.get(q + "/open"), b"a", "open")
-    expect(c.get(q + "/abort"), None, "abort")
-    expect(c.get(q + "/open"), b"a", "open after abort")
-    expect(c.get(q + "/close/open"), b"b", "close/open")
-    expect(c.get(q + "/close"), None, "close")
-    expect(c.get(q), None, "queue after close")
-
-
-def binary(q):
-    c.set(q, BINARY)
-    expect(c.get(q), BINARY, "binary item")
-
-
-def large(q):
-    expect(c.set(q, LARGE), True, "set of 1 MiB")
-    expect(c.get(q), LARGE, "1 MiB item")
 
 
 def types(q):
@@ -71,19 +33,6 @@ def gets(q):
     return f"cas {cas}"
 
 
-def noreply(q):
-    c.set(q, b"n1", noreply=True)
-    c.set(q, b"n2", noreply=True)
-    expect([c.get(q), c.get(q), c.get(q)], [b"n1", b"n2", None], "items set with noreply")
-
-
-def multiget(q):
-    c.set(q, b"one")
-    c.set(q, b"two")
-    expect(c.get_multi([q, q]), {q: b"one"}, "get_multi of one queue twice")
-    expect(c.get(q), b"two", "the item after")
-
-
 def stats(q):
     c.set(q, b"s")
     [(_, values)] = c.get_stats()
@@ -94,5 +43,6 @@ def stats(q):
     return f"version {server}"
 
 
-for scenario in (order, blocking, reliable, binary, large, types, gets, noreply, multiget, stats):
+noreply = noreply_check(c, lambda key, value: c.set(key, value, noreply=True))
+for scenario in (*queue_checks(c, client, c.get_multi), types, gets, noreply, stats):
     check(scenario.__name__, scenario)
