@@ -24,6 +24,16 @@ def types(q):
     expect([c.get(q) for _ in values], values, "typed values")
 
 
+def pooled(q):
+    """A pooled client (PooledClient) may send /close on another connection than the /open: it
+    confirms nothing, and the queue's open_transaction_timeout (run.ts) puts the item back."""
+    opener, closer = client(), client()
+    c.set(q, b"p")
+    expect(opener.get(q + "/open"), b"p", "open")
+    expect(closer.get(q + "/close"), None, "close on another connection")
+    expect(closer.get(q + "/t=3000"), b"p", "the item back after the timeout")
+
+
 def stats(q):
     c.set(q, b"s")
     values = c.stats()
@@ -36,5 +46,5 @@ def stats(q):
 
 
 quiet = client(noreply=True)
-for scenario in (*queue_checks(c, client, c.get_many), types, gets_check(c), noreply_check(quiet, quiet.set), stats):
+for scenario in (*queue_checks(c, client, c.get_many), pooled, types, gets_check(c), noreply_check(quiet, quiet.set), stats):
     check(scenario.__name__, scenario)

@@ -22,8 +22,14 @@ import { CLIENTS, type Client, DEBIAN_CHECKS, DEBIAN_PACKAGES } from "./catalogu
 
 const SCENARIO_TIMEOUT_MS = 60_000;
 
+/** The server's config: the "pooled" check's queue hands back an item left open for 500 ms. */
+const SERVER_CONFIG = `
+[queues.pooled]
+open_transaction_timeout = 500
+`;
+
 /** Columns in this order; a check a scenario reports that is not listed here goes at the end. */
-const CHECK_ORDER = ["order", "blocking", "reliable", "binary", "large", "types", "gets", "noreply", "multiget", "stats", "binary_protocol"];
+const CHECK_ORDER = ["order", "blocking", "reliable", "pooled", "binary", "large", "types", "gets", "noreply", "multiget", "stats", "binary_protocol"];
 
 type Outcome = "pass" | "fail" | "skip";
 
@@ -60,7 +66,7 @@ export function parseScenarioOutput(stdout: string): { version: string; results:
 
 async function runScenario(client: Client): Promise<Row> {
   const started = performance.now();
-  const server = await ServerProcess.start();
+  const server = await ServerProcess.start({ config: SERVER_CONFIG });
   try {
     const proc = Bun.spawn([...client.command, "127.0.0.1", String(server.port)], { stdout: "pipe", stderr: "pipe", stdin: "ignore" });
     const timer = setTimeout(() => proc.kill("SIGKILL"), SCENARIO_TIMEOUT_MS);
