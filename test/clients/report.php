@@ -23,8 +23,9 @@ function shown($value): string {
     return str_replace(["\r", "\n"], ['\r', '\n'], $text);
 }
 
+// Same value and type, objects compared by value: serialize() writes both out exactly.
 function expect($actual, $wanted, string $what): void {
-    $same = is_object($wanted) ? $actual == $wanted && get_class($actual) === get_class($wanted) : $actual === $wanted;
+    $same = serialize($actual) === serialize($wanted);
     if (!$same) throw new Exception("$what: got " . shown($actual) . ", wanted " . shown($wanted));
 }
 

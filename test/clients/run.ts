@@ -13,7 +13,7 @@
  * "N passed, N failed, N skipped" and exits 1 if anything failed.
  *
  * `KESTREL_CLIENTS=pymemcache,Dalli npm run test:clients` runs only the named clients.
- * Not part of `npm test` (no `.test.ts` name): it installs packages and takes about a minute.
+ * Not part of `npm test` (no `.test.ts` name): it installs packages.
  */
 import { spawnSync } from "node:child_process";
 import { ensureDebianPackages } from "../helpers/debian.ts";
