@@ -4,18 +4,13 @@
  * Input may arrive split at any byte or with many requests per chunk; `push` never parses, `next`
  * returns one frame or null when more bytes are needed. Data blocks are binary-safe: a view of the
  * received chunk when they lie in one, a copy when they span several (whoever keeps an item
- * decides whether to copy a view, see ItemStore). A big block arriving over several reads is
- * copied into place, and its CRC worked out, as it comes (ASSEMBLE_FROM), so no turn copies or
- * reads a whole 64 MiB item at once.
- * Nothing here allocates beyond one line of `maxLineLength` or one data block of
- * `maxRequestSize` (allocated when its first bytes arrive; its pages are touched only as bytes
- * are copied in); a `set` line costs one string, its key.
+ * decides whether to copy a view, see ItemStore). Nothing here allocates beyond one line of
+ * `maxLineLength` or one data block of `maxRequestSize`; a `set` line costs one string, its key.
  *
  * A connection whose first byte is BINARY_REQUEST_MAGIC speaks memcache's binary protocol: once
  * its first request header is in, it is returned as a BinaryFrame and nothing more is read
  * (binary_protocol.ts answers it).
  */
-import { rememberCrc } from "../data_crc.ts";
 import { LineTokens } from "./line_tokens.ts";
 
 export interface SetFrame {
@@ -73,11 +68,6 @@ const NEWLINE = 10;
 const CR = 13;
 const BAD_FORMAT = "CLIENT_ERROR bad command line format";
 const MAX_FLAGS = 0xffff_ffff;
-/**
- * A data block this big that is not all here yet is copied into place as its bytes arrive, not in
- * one go once the last arrives (a 64 MiB block's copy, page faults included, was 55 ms in one turn).
- */
-const ASSEMBLE_FROM = 64 * 1024;
 
 /**
  * Whether `byte` (-1 for none) may follow a command's first letters in a longer command name
@@ -86,6 +76,11 @@ const ASSEMBLE_FROM = 64 * 1024;
  */
 function isNameByte(byte: number): boolean {
   return byte === -1 || byte === 95 || (byte >= 48 && byte <= 57) || ((byte | 0x20) >= 97 && (byte | 0x20) <= 122);
+}
+
+/** `bytes` is all of an ArrayBuffer of its own (a socket chunk), which may be detached. */
+function isOwnBuffer(bytes: Uint8Array): bytes is Uint8Array<ArrayBuffer> {
+  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer;
 }
 
 /** The header of a storage command whose data block hasn't been read yet. */
@@ -99,12 +94,6 @@ interface PendingBlock {
   readonly noreply: boolean;
   /** Flags (32-bit unsigned) and exptime are numbers. */
   readonly wellFormed: boolean;
-  /** The block's bytes as they are copied in (only for a `set` that will be served), or null. */
-  data: Uint8Array | null;
-  /** Bytes of the block consumed so far (copied into `data`, or skipped). */
-  filled: number;
-  /** The CRC-32 of the bytes copied into `data` so far (handed to the journal: data_crc.ts). */
-  crc: number;
 }
 
 export class RequestParser {
@@ -128,7 +117,7 @@ export class RequestParser {
 
   /** Bytes received and not yet returned as frames. */
   get bufferedBytes(): number {
-    return this.buffered + (this.block?.filled ?? 0);
+    return this.buffered;
   }
 
   /** The size of the data block (and its line end) announced by a storage header still being read, or 0. */
@@ -192,42 +181,19 @@ export class RequestParser {
     const flags = tokens.number(2);
     const exptime = tokens.number(3, true);
     const wellFormed = flags !== null && flags <= MAX_FLAGS && exptime !== null;
-    this.block = { command, key: tokens.text(1), flags: flags ?? 0, exptime: exptime ?? 0, bytes, noreply, wellFormed, data: null, filled: 0, crc: 0 };
+    this.block = { command, key: tokens.text(1), flags: flags ?? 0, exptime: exptime ?? 0, bytes, noreply, wellFormed };
     return this.readBlock(this.block);
   }
 
   private readBlock(block: PendingBlock): Frame | null {
-    const served = block.command === "set" && block.wellFormed;
-    if (this.buffered < block.bytes - block.filled + 2) {
-      if (block.bytes >= ASSEMBLE_FROM) this.consumeInto(block, served);
-      return null;
-    }
+    if (this.buffered < block.bytes + 2) return null;
     this.block = null;
-    let data = block.data;
-    if (data === null && served) data = this.take(block.bytes);
-    else this.consumeInto(block, served);
-    if (block.data !== null) rememberCrc(block.data, block.crc);
+    const data = this.take(block.bytes);
     if (this.peekByte(0) !== CR || this.peekByte(1) !== NEWLINE) return this.fail("CLIENT_ERROR bad data chunk");
     this.skip(2);
     if (block.command !== "set") return { kind: "unsupported-storage", command: block.command, noreply: block.noreply };
     if (!block.wellFormed) return { kind: "bad-request", reply: BAD_FORMAT, noreply: block.noreply };
-    return { kind: "set", key: block.key, flags: block.flags, exptime: block.exptime, data: data!, noreply: block.noreply };
-  }
-
-  /**
-   * Consumes the block's bytes buffered so far (up to its end): copied into its data, and into its
-   * CRC, if it is `served`, else skipped.
-   */
-  private consumeInto(block: PendingBlock, served: boolean): void {
-    const count = Math.min(this.buffered, block.bytes - block.filled);
-    if (served) {
-      const data = (block.data ??= new Uint8Array(block.bytes));
-      this.copyOut(data, block.filled, count);
-      block.crc = Bun.hash.crc32(data.subarray(block.filled, block.filled + count), block.crc);
-    } else {
-      this.skip(count);
-    }
-    block.filled += count;
+    return { kind: "set", key: block.key, flags: block.flags, exptime: block.exptime, data, noreply: block.noreply };
   }
 
   /** The first binary request's header once it is all here (a copy); the stream ends there. */
@@ -247,7 +213,7 @@ export class RequestParser {
 
   /**
    * Drops every buffered byte (the connection is gone: the chunks are its own) and gives the
-   * memory of the chunks no frame has a view into, and of a data block being copied in, back at once: a socket chunk is an ArrayBuffer of its own, freed only
+   * memory of the chunks no frame has a view into back at once: a socket chunk is an ArrayBuffer of its own, freed only
    * by a full collection otherwise, and the asynchronous ones the memory pacer asks for were seen
    * to leave 330 MiB of a closed attack's half-sent sets resident. A chunk is detached only if it
    * is its whole buffer and nothing of it was consumed (a data block may be a view into it).
@@ -255,10 +221,8 @@ export class RequestParser {
   discard(): void {
     for (const [i, chunk] of this.chunks.entries()) {
       const untouched = i > 0 || this.offset === 0;
-      if (untouched && chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength && chunk.buffer instanceof ArrayBuffer) chunk.buffer.transfer(0);
+      if (untouched && isOwnBuffer(chunk)) chunk.buffer.transfer(0);
     }
-    const data = this.block?.data;
-    if (data?.buffer instanceof ArrayBuffer) data.buffer.transfer(0);
     this.chunks = [];
     this.offset = 0;
     this.buffered = 0;
@@ -300,14 +264,20 @@ export class RequestParser {
     return out;
   }
 
-  /** Consumes `n` buffered bytes into `out` from `at`. */
+  /**
+   * Consumes `n` buffered bytes into `out` from `at`. A chunk copied whole, from its first byte,
+   * that is a buffer of its own is given back at once (detached): nothing else can see it, and
+   * left to the collector a 64 MiB set's chunks would stay beside its copy.
+   */
   private copyOut(out: Uint8Array, at: number, n: number): void {
     for (let end = at + n; at < end; ) {
       const chunk = this.chunks[0]!;
       const count = Math.min(end - at, chunk.length - this.offset);
       out.set(chunk.subarray(this.offset, this.offset + count), at);
+      const whole = this.offset === 0 && count === chunk.length && isOwnBuffer(chunk);
       at += count;
       this.advance(count);
+      if (whole) chunk.buffer.transfer(0);
     }
   }
 
