@@ -3,12 +3,15 @@
  *
  * An ADD record's CRC covers its own head, then the item's bytes. A fanout stores one item in
  * many queues, so the same bytes would be read again for every child (a 64 MiB item to 10
- * children: 11 passes). Instead the CRC of a big item's bytes is kept beside them (WeakMap, so it
- * lives as long as the bytes) and joined to each head's CRC arithmetically: `combine(crc(A),
+ * children: 11 passes). Instead the CRC of a big item's bytes is kept beside them (src/data_crc.ts:
+ * the request parser may have worked it out already, as the bytes arrived) and joined to each
+ * head's CRC arithmetically: `combine(crc(A),
  * crc(B), |B|)` is `crc(A || B)`. The CRC is a remainder of polynomials over GF(2); appending |B|
  * zero bytes to A multiplies its remainder by x^(8|B|) mod P, and the squares x^(2^k) mod P are
  * tabled, so combining costs O(log |B|) multiplications of 32-bit polynomials, not a pass over B.
  */
+import { knownCrc, rememberCrc } from "../data_crc.ts";
+
 export const crc32 = Bun.hash.crc32;
 
 /** Below this, reading the bytes again is cheaper than looking up a kept CRC. */
@@ -16,15 +19,13 @@ const KEEP_FROM = 64 * 1024;
 /** The reflected CRC-32 polynomial. */
 const POLY = 0xedb88320;
 
-const dataCrcs = new WeakMap<Uint8Array, number>();
-
-/** crc32(data, crc32(head)), reading `data` only the first time for a big buffer. */
+/** crc32(data, crc32(head)), reading `data` only if its CRC is not known yet, for a big buffer. */
 export function crc32Then(head: Uint8Array, data: Uint8Array): number {
   if (data.length < KEEP_FROM) return crc32(data, crc32(head));
-  let dataCrc = dataCrcs.get(data);
+  let dataCrc = knownCrc(data);
   if (dataCrc === undefined) {
     dataCrc = crc32(data);
-    dataCrcs.set(data, dataCrc);
+    rememberCrc(data, dataCrc);
   }
   return crc32Combine(crc32(head), dataCrc, data.length);
 }

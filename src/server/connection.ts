@@ -204,7 +204,11 @@ export class Connection implements Session, BudgetReader {
       this.parser.maxRequestSize = maxRequestSizeFor(this, this.ctx, this.maxRequestSize);
       const frame = this.held ?? this.parser.next();
       this.held = null;
-      if (frame === null) return false;
+      if (frame === null) {
+        // A big set's data is copied into place a slice per turn: the rest in this connection's next round.
+        if (this.parser.busy) this.continueLater(later);
+        return false;
+      }
       if (frame.kind === "fatal" || frame.kind === "binary") {
         this.outbox.push(frame.kind === "fatal" ? line(frame.reply) : refuseBinaryRequest(frame.header, this.peer));
         this.closing = true;

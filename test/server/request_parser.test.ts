@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { knownCrc } from "../../src/data_crc.ts";
 import { RequestParser, type Frame } from "../../src/server/request_parser.ts";
 import { OPCODE_GET, binaryRequest } from "../helpers/binary_request.ts";
 import { bytes, concat, seededRandom, text } from "../helpers/bytes.ts";
@@ -94,6 +95,28 @@ describe("RequestParser", () => {
     if (spanning?.kind !== "set") throw new Error("expected a set");
     expect(text(spanning.data)).toBe("abcdef");
     expect(spanning.data.buffer.byteLength).toBe(6);
+  });
+
+  test("a big block is left alone until all of it is here, then copied in 1 MiB a call (busy), its CRC worked out", () => {
+    const data = new Uint8Array(3 << 20).map((_, i) => (i >> 10) % 256);
+    const p = new RequestParser(100, 4 << 20);
+    p.push(bytes(`set big 0 0 ${data.length}\r\n`));
+    p.push(data.subarray(0, 2 << 20));
+    expect(p.next()).toBeNull();
+    expect(p.busy).toBe(false); // half here: nothing to do until more comes
+    p.push(concat(data.subarray(2 << 20), bytes("\r\nstats\r\n")));
+    const steps: boolean[] = [];
+    let frame = p.next();
+    while (frame === null) {
+      steps.push(p.busy);
+      frame = p.next();
+    }
+    expect(steps).toEqual([true, true]);
+    if (frame.kind !== "set") throw new Error("expected a set");
+    expect(frame.data).toEqual(data);
+    expect(knownCrc(frame.data)).toBe(Bun.hash.crc32(data));
+    expect(p.next()).toEqual({ kind: "line", command: "stats", args: [] });
+    expect(p.busy).toBe(false);
   });
 
   test("a chunk copied whole into a data block is given back at once; one a frame may see is not", () => {
