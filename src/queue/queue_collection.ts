@@ -13,7 +13,7 @@
  */
 import { queueConfigFor, type KestrelConfig } from "../config/load.ts";
 import type { QueueConfig } from "../config/schema.ts";
-import { allOf, type Commit } from "../journal/commit.ts";
+import { JoinedCommits, type Commit } from "../journal/commit.ts";
 import { ownedBytes } from "../journal/byte_slab.ts";
 import { flushJournals } from "../journal/flush_scheduler.ts";
 import type { Item } from "../journal/item.ts";
@@ -71,6 +71,8 @@ export class QueueCollection {
   /** The lock could not be checked and that was logged; logged again once it works. */
   private lockCheckFailing = false;
   private totalItemsOfDeleted = 0;
+  /** The commit the last fanout set waited on, for the next one in the same turn. */
+  private readonly fanoutCommits = new JoinedCommits();
   private openTimedOutOfDeleted = 0;
   private readonly hooks: QueueHooks = { expired: (queue, item) => this.moveExpired(queue, item) };
   /** The routine upkeep of every queue, a few ms per turn (see `routineUpkeep`). */
@@ -159,7 +161,7 @@ export class QueueCollection {
       if (typeof childResult === "string") log.debug(`fanout '${child.name}' refused an item: ${childResult}`);
       else commits.push(childResult);
     }
-    return allOf(commits);
+    return this.fanoutCommits.of(commits);
   }
 
   /** Why a set to `name` can't be recorded now (its journal or a fanout child's is failing), or null. */
