@@ -172,7 +172,7 @@ test("a server on the pod's config answers the probes, the scrape and, from loop
   const testConfig = configText.replace(/^admin_host = .*$/m, 'admin_host = "127.0.0.1"').replace(/^admin_port = \d+$/m, "admin_port = 0");
   expect(testConfig).toContain("admin_port = 0");
   const kestrel = await ServerProcess.start({ config: testConfig });
-  const [, adminPort] = await kestrel.waitForLog(/admin HTTP on http:\/\/127\.0\.0\.1:(\d+)/);
+  const adminPort = (await kestrel.adminAddress()).split(":")[1]!;
   const admin = (path: string, init?: RequestInit) => fetch(`http://127.0.0.1:${adminPort}${path}`, init);
   const paths = [...new Set([container.startupProbe, container.readinessProbe, container.livenessProbe].map((probe) => probe!.httpGet!.path!))];
   paths.push(pod.metadata!.annotations!["prometheus.io/path"]!);

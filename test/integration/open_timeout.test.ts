@@ -23,7 +23,7 @@ let admin: string;
 
 beforeAll(async () => {
   server = await ServerProcess.start({ config: CONFIG });
-  admin = (await server.waitForLog(/admin HTTP on (http:\/\/[^ ]+)/))[1]!;
+  admin = `http://${await server.adminAddress()}`;
 });
 
 afterAll(async () => {

@@ -24,11 +24,6 @@ async function start(options: Parameters<typeof ServerProcess.start>[0] = {}): P
   return server;
 }
 
-/** The admin HTTP base URL of a server started with `admin_port = 0`. */
-async function adminUrl(server: ServerProcess): Promise<string> {
-  return (await server.waitForLog(/admin HTTP on (http:\/\/[^ ]+)/))[1]!;
-}
-
 describe("over the memcache port", () => {
   test("a status set survives kill -9: the restarted server still refuses sets, and the change was logged with the peer", async () => {
     const server = await start();
@@ -111,7 +106,7 @@ describe("over the memcache port", () => {
 describe("over admin HTTP", () => {
   test("GET and PUT /status; /health, /stats.json and /metrics show it", async () => {
     const server = await start({ config: "admin_port = 0\n" });
-    const admin = await adminUrl(server);
+    const admin = `http://${await server.adminAddress()}`;
     const c = await server.client();
     const get = await fetch(`${admin}/status`);
     expect([get.status, await get.text()]).toEqual([200, "up\n"]);
@@ -142,7 +137,7 @@ describe("over admin HTTP", () => {
 
   test('PUT /status follows admin_commands: "none" refuses it with 403 and changes nothing', async () => {
     const server = await start({ config: 'admin_port = 0\nadmin_commands = "none"\n' });
-    const admin = await adminUrl(server);
+    const admin = `http://${await server.adminAddress()}`;
     const mark = server.output.length;
     const put = await fetch(`${admin}/status`, { method: "PUT", body: "quiescent" });
     expect([put.status, await put.text()]).toEqual([403, 'PUT /status is not allowed from 127.0.0.1 (admin_commands = "none")\n']);
@@ -154,7 +149,7 @@ describe("over admin HTTP", () => {
     const dir = tempDir();
     writeFileSync(join(dir, "users"), "alice:s3cret:x\n", { mode: 0o600 });
     const server = await start({ configPath: join(dir, "kestrel.toml"), config: 'admin_port = 0\nauth_file = "users"\n' });
-    const admin = await adminUrl(server);
+    const admin = `http://${await server.adminAddress()}`;
     const put = (authorization?: string) =>
       fetch(`${admin}/status`, { method: "PUT", body: "readonly", headers: authorization === undefined ? {} : { authorization } });
     for (const authorization of [undefined, `Basic ${btoa("alice:wrong")}`, `Basic ${btoa("bob:s3cret:x")}`, "Bearer x"]) {

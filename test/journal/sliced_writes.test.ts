@@ -5,8 +5,7 @@
  * a failure in the middle cuts its slices back and writes it again whole.
  */
 import { describe, expect, test } from "bun:test";
-import { copyFileSync, mkdtempSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { copyFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { Commit } from "../../src/journal/commit.ts";
 import { fileSystem } from "../../src/journal/files.ts";
@@ -26,7 +25,7 @@ const sizeOf = (dir: string) => statSync(join(dir, "q")).size;
 
 /** What a restart would find if the server died now: the ids and sizes replayed from a copy of the journal. */
 function afterCrash(dir: string): Array<[number, number]> {
-  const copy = mkdtempSync(join(tmpdir(), "kestrel-unit-crash-"));
+  const copy = tempDir();
   copyFileSync(join(dir, "q"), join(copy, "q"));
   const { journal, items } = openQueueJournal(copy, "q", LARGE_SEGMENTS);
   journal.close();

@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { type BudgetReader, RequestBudget, SMALL_CLAIM } from "../../src/server/request_budget.ts";
+import { seededRandom } from "../helpers/bytes.ts";
 
 const KiB = 1024;
 const MiB = 1024 * 1024;
@@ -42,23 +43,13 @@ class SimReader implements BudgetReader {
   }
 }
 
-/** A seeded generator (mulberry32), so a failing interleaving can be replayed. */
-function random(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * Feeds the readers socket reads of random sizes in random order (only readers not paused, as a
  * paused socket delivers nothing), letting microtasks run between reads, until every sending
  * reader is done or no reader can be read. Returns the most the budget held at once.
  */
 async function run(budget: RequestBudget, readers: SimReader[], seed: number): Promise<number> {
-  const next = random(seed);
+  const next = seededRandom(seed);
   let most = 0;
   for (const reader of readers) reader.receive(HEADER);
   for (;;) {
