@@ -16,7 +16,7 @@ import type { ServerConfig } from "../../src/config/schema.ts";
 import { isLoopbackAddress } from "../../src/server/access.ts";
 import { KUSTOMIZATION, configPathArgument, loadManifests, manifestFiles, onlyOf, parseYamlDocuments, podConfig, quantity, serverContainer } from "../helpers/deploy_recipe.ts";
 import { manifestProblems } from "../helpers/kubernetes_schema.ts";
-import { ServerProcess } from "../helpers/server.ts";
+import { runKestrel, ServerProcess } from "../helpers/server.ts";
 
 const manifests = loadManifests();
 const statefulSet = onlyOf<IStatefulSet>(manifests, "StatefulSet");
@@ -192,5 +192,14 @@ test("a server on the pod's config answers the probes, the scrape and, from loop
   expect(((await health.json()) as { server_status: string }).server_status).toBe("readonly");
   expect(((await (await admin("/stats.json")).json()) as { queues: object }).queues).toEqual({});
   expect((await admin("/status", { method: "PUT", body: "up" })).status).toBe(200);
+
+  // And the hook's own command, as the manifest declares it (the admin address swapped for the
+  // test's): it drains the empty server and puts its status back.
+  const hook = container.lifecycle!.preStop!.exec!.command!.slice(1);
+  hook[hook.indexOf("--admin") + 1] = `127.0.0.1:${adminPort}`;
+  const drain = await runKestrel(hook);
+  expect(drain.code).toBe(0);
+  expect(drain.stderr).toContain("drained: every queue is empty, nothing open");
+  expect(await (await admin("/status")).text()).toBe("up\n");
   expect(await kestrel.stop()).toBe(0);
 });
