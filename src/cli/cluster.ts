@@ -13,11 +13,11 @@
  */
 import { DEFAULT_PORT, endpoint, systemResolver } from "../client/cluster.ts";
 import type { Endpoint } from "../client/connection.ts";
-import { STATUS_REQUEST } from "../client/protocol.ts";
+import { STATUS_REQUEST, replyText } from "../client/protocol.ts";
 import { DUMP_STATS_REQUEST, queueStatsFromLines } from "../client/queue_stats.ts";
 import { errorText } from "../errors.ts";
 import { clusterJson, clusterTable, type ServerReport } from "./cluster_report.ts";
-import { failureText, queryServer, replyText, serverArgument, statusFromReply } from "./server_query.ts";
+import { failureText, queryServer, serverArgument, statusFromReply } from "./server_query.ts";
 import { EXIT_FAILURE, EXIT_OK, UsageError } from "./usage.ts";
 
 export interface ClusterOptions {

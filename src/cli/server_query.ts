@@ -10,7 +10,7 @@
 import { parseEndpoint } from "../client/cluster.ts";
 import { Connection, type Endpoint } from "../client/connection.ts";
 import { KestrelError } from "../client/errors.ts";
-import { parseStatus, type Reply, type ReplyShape, type ServerStatus } from "../client/protocol.ts";
+import { parseStatus, replyText, type Reply, type ReplyShape, type ServerStatus } from "../client/protocol.ts";
 import { errorText } from "../errors.ts";
 import { UsageError } from "./usage.ts";
 
@@ -47,11 +47,6 @@ export function statusFromReply(reply: Reply): ServerStatus {
   if (status !== null) return status;
   if (reply.kind === "error" && reply.line === "ERROR") throw new Error("the server does not know the status command");
   throw new Error(`unexpected reply to status: ${replyText(reply)}`);
-}
-
-/** A reply as it came, for an error message. */
-export function replyText(reply: Reply): string {
-  return reply.kind === "line" || reply.kind === "error" ? reply.line : `a ${reply.kind} reply`;
 }
 
 /** `text` as a server address (port 22133 when left out). Throws UsageError. */

@@ -13,8 +13,8 @@
  * on stderr naming the server.
  */
 import type { Endpoint } from "../client/connection.ts";
-import { STATUS_REQUEST, parseStatus, type Reply, type ServerStatus } from "../client/protocol.ts";
-import { failureText, queryServer, replyText, serverArgument, statusFromReply, type Request } from "./server_query.ts";
+import { STATUS_REQUEST, parseStatus, replyText, type Reply, type ServerStatus } from "../client/protocol.ts";
+import { failureText, queryServer, serverArgument, statusFromReply, type Request } from "./server_query.ts";
 import { EXIT_FAILURE, EXIT_OK, UsageError } from "./usage.ts";
 
 const STATUS_NAMES = "up, writeavoid, readonly or quiescent";

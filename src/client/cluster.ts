@@ -85,10 +85,6 @@ export class Cluster<T> {
     private readonly random: () => number = Math.random,
   ) {}
 
-  get size(): number {
-    return this.members.size;
-  }
-
   list(): Member<T>[] {
     return [...this.members.values()];
   }

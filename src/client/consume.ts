@@ -52,6 +52,8 @@ async function work(core: ClientCore, queue: string, handler: Handler, options: 
       continue;
     }
     if (item === null) continue;
+    // Stopped while the item was being opened: it goes back unhandled (below).
+    if (stopping()) break;
     item = await handle(item, handler, stopping, onError);
   }
   await item?.abort();

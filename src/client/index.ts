@@ -16,7 +16,7 @@
  * checks stop, every connection closes (open items go back to their servers), and operations
  * under way fail with ClientClosedError.
  */
-import { Cluster, parseEndpoint, type Resolver, systemResolver } from "./cluster.ts";
+import { Cluster, DEFAULT_PORT, parseEndpoint, type Resolver, systemResolver } from "./cluster.ts";
 import { consumeQueue, type ConsumeOptions, type Handler } from "./consume.ts";
 import type { ClientCore, Settings } from "./core.ts";
 import { Monitor } from "./monitor.ts";
@@ -89,7 +89,7 @@ export class KestrelClient {
     );
     if ((options.servers === undefined) === (options.dns === undefined)) throw new TypeError("KestrelClient needs either `servers` or `dns`");
     if (options.servers?.length === 0) throw new TypeError("KestrelClient needs at least one server");
-    const dns = options.dns === undefined ? null : { hostname: options.dns, port: options.port ?? 22133, resolve: options.resolver ?? systemResolver };
+    const dns = options.dns === undefined ? null : { hostname: options.dns, port: options.port ?? DEFAULT_PORT, resolve: options.resolver ?? systemResolver };
     if (options.servers !== undefined) cluster.setServers(options.servers.map((server) => parseEndpoint(server)));
     const core: { -readonly [K in keyof ClientCore]: ClientCore[K] } = { cluster, settings, ready: Promise.resolve(), closed: false };
     this.monitor = new Monitor(core, dns);

@@ -13,7 +13,7 @@
 import { type Resolver, refreshFromDns } from "./cluster.ts";
 import { type ClientCore, type PoolMember, transportFailure } from "./core.ts";
 import { ProtocolError } from "./errors.ts";
-import { STATUS_REQUEST, parseStatus } from "./protocol.ts";
+import { STATUS_REQUEST, parseStatus, replyText } from "./protocol.ts";
 
 export interface DnsSource {
   readonly hostname: string;
@@ -28,7 +28,7 @@ export async function checkStatus(core: ClientCore, member: PoolMember): Promise
     const reply = await connection.request(STATUS_REQUEST, "line", core.settings.requestTimeoutMs);
     const status = reply.kind === "line" ? parseStatus(reply.line) : reply.kind === "error" && !reply.line.startsWith("SERVER_ERROR") ? "up" : null;
     if (status === null) {
-      const broken = new ProtocolError(member.endpoint.name, `unexpected reply to status: ${JSON.stringify(reply).slice(0, 200)}`);
+      const broken = new ProtocolError(member.endpoint.name, `unexpected reply to status: ${replyText(reply)}`);
       connection.close(broken);
       throw broken;
     }

@@ -11,7 +11,7 @@
  */
 import type { Connection } from "./connection.ts";
 import { ConnectionError, ProtocolError, ServerRefusedError } from "./errors.ts";
-import { getRequest, type GetOptions, type Value } from "./protocol.ts";
+import { getRequest, replyText, type GetOptions, type Value } from "./protocol.ts";
 
 export interface OpenItemLease {
   readonly connection: Connection;
@@ -68,7 +68,7 @@ export class OpenItem {
     try {
       const reply = await connection.request(getRequest(this.queue, options), "values", this.lease.requestTimeoutMs);
       if (reply.kind === "error") throw new ServerRefusedError(this.server, reply.line);
-      if (reply.kind !== "values" || reply.values.length > (options.open ? 1 : 0)) throw new ProtocolError(this.server, `unexpected reply to a close: ${JSON.stringify(reply)}`);
+      if (reply.kind !== "values" || reply.values.length > (options.open ? 1 : 0)) throw new ProtocolError(this.server, `unexpected reply to a close: ${replyText(reply)}`);
       value = reply.values[0];
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);

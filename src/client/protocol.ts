@@ -65,7 +65,6 @@ export function getRequest(queue: string, options: GetOptions = {}): Uint8Array 
 }
 
 export const STATUS_REQUEST = ascii("status\r\n");
-export const STATS_REQUEST = ascii("stats\r\n");
 
 /**
  * Throws a TypeError for a queue name that would break the request line (empty, longer than 250
@@ -274,6 +273,11 @@ export type Reply =
   | { readonly kind: "lines"; readonly lines: readonly string[] }
   /** `ERROR`, `CLIENT_ERROR <reason>` or `SERVER_ERROR <reason>`, whatever the shape asked for. */
   | { readonly kind: "error"; readonly line: string };
+
+/** A reply as it came, for an error message (a values reply by its kind: its items may be megabytes). */
+export function replyText(reply: Reply): string {
+  return reply.kind === "line" || reply.kind === "error" ? reply.line : `a ${reply.kind} reply`;
+}
 
 export function isErrorLine(line: string): boolean {
   return line === "ERROR" || line.startsWith("CLIENT_ERROR") || line.startsWith("SERVER_ERROR");

@@ -11,7 +11,7 @@
  */
 import { type ClientCore, refusal, throwIfClosed, transportFailure, waitForServers } from "./core.ts";
 import { KestrelError, NoServerError, NotStoredError, ProtocolError } from "./errors.ts";
-import { setRequest } from "./protocol.ts";
+import { replyText, setRequest } from "./protocol.ts";
 
 /** Memcache's exptime for an expiry `expiresInMs` from `now`: relative seconds, absolute past 30 days. */
 export function exptimeFor(expiresInMs: number | undefined, now: number): number {
@@ -55,7 +55,7 @@ export async function putItem(core: ClientCore, queue: string, data: Uint8Array,
     } else if (reply.kind === "error") {
       lastError = refusal(core, member, reply, "write");
     } else {
-      const broken = new ProtocolError(server, `unexpected reply to set: ${JSON.stringify(reply)}`);
+      const broken = new ProtocolError(server, `unexpected reply to set: ${replyText(reply)}`);
       connection.close(broken);
       lastError = transportFailure(core, member, broken);
     }

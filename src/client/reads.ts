@@ -15,7 +15,7 @@ import type { Connection } from "./connection.ts";
 import { type ClientCore, type PoolMember, refusal, throwIfClosed, transportFailure, waitForServers } from "./core.ts";
 import { AbortedError, KestrelError, NoServerError, ProtocolError } from "./errors.ts";
 import { OpenItem } from "./open_item.ts";
-import { getRequest } from "./protocol.ts";
+import { getRequest, replyText } from "./protocol.ts";
 
 export interface Found {
   readonly data: Uint8Array;
@@ -70,7 +70,7 @@ async function ask(core: ClientCore, member: PoolMember, queue: string, open: bo
       return { data: new Uint8Array(value.data), member, connection: open ? connection : null };
     }
     if (reply.kind === "error") return { failure: refusal(core, member, reply, "read") };
-    const broken = new ProtocolError(member.endpoint.name, `unexpected reply to get: ${JSON.stringify(reply).slice(0, 200)}`);
+    const broken = new ProtocolError(member.endpoint.name, `unexpected reply to get: ${replyText(reply)}`);
     connection.close(broken);
     throw broken;
   } catch (error) {

@@ -4,7 +4,7 @@
  * library's `ReplyReader` (src/client/protocol.ts), the one memcache reply parser of the project.
  */
 import type { Socket } from "bun";
-import { ReplyCollector, ReplyReader, statsFromLines, type ReplyShape, type Value } from "../../src/client/protocol.ts";
+import { ReplyCollector, ReplyReader, replyText, statsFromLines, type ReplyShape, type Value } from "../../src/client/protocol.ts";
 
 export class TestClient {
   private readonly reader = new ReplyReader();
@@ -155,7 +155,7 @@ export class TestClient {
   async readGetReply(): Promise<{ key: string; data: Uint8Array } | { error: string } | null> {
     const reply = await this.readReply("values");
     if (reply.kind === "error") return { error: reply.line };
-    if (reply.kind !== "values" || reply.values.length > 1) throw new Error(`unexpected reply: ${JSON.stringify(reply)}`);
+    if (reply.kind !== "values" || reply.values.length > 1) throw new Error(`unexpected reply: ${replyText(reply)}`);
     const value = reply.values[0];
     return value === undefined ? null : { key: value.key, data: value.data.slice() };
   }
@@ -167,7 +167,7 @@ export class TestClient {
   async values(command: string): Promise<Value[]> {
     await this.send(`${command}\r\n`);
     const reply = await this.readReply("values");
-    if (reply.kind !== "values") throw new Error(`unexpected reply to ${command}: ${JSON.stringify(reply)}`);
+    if (reply.kind !== "values") throw new Error(`unexpected reply to ${command}: ${replyText(reply)}`);
     return reply.values.map((value) => ({ ...value, data: value.data.slice() }));
   }
 
@@ -187,7 +187,7 @@ export class TestClient {
   async stats(): Promise<Map<string, string>> {
     await this.send("stats\r\n");
     const reply = await this.readReply("lines");
-    if (reply.kind !== "lines") throw new Error(`unexpected reply to stats: ${JSON.stringify(reply)}`);
+    if (reply.kind !== "lines") throw new Error(`unexpected reply to stats: ${replyText(reply)}`);
     return statsFromLines(reply.lines);
   }
 
