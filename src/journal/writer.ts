@@ -40,7 +40,7 @@ export interface WriterEvents {
   /** The journal can't be written (the queue refuses sets and gets until it recovers). */
   onFailure(message: string): void;
   onRecovered(): void;
-  /** A batch reached the file (the journal checks whether to rotate). */
+  /** A batch reached the file and nothing more waits to be written (the journal checks whether to rotate). */
   onWritten?(): void;
 }
 
@@ -218,7 +218,9 @@ export class JournalWriter {
         this.writing = { records, commit: this.commit ?? new Commit(), done: 0 };
         this.commit = null;
       }
-      written += this.writeSlice(Math.min(budget - written, WRITE_SLICE));
+      // A whole slice even when the budget has less left: the budget may be passed by one slice,
+      // and a small batch is not cut into pieces.
+      written += this.writeSlice(WRITE_SLICE);
     }
     // Left for the next turn: a batch half written, or records appended while it was written.
     if ((this.writing !== null || !this.batch.isEmpty) && this.failure === null && !this.closed) markDirty(this);
@@ -247,15 +249,17 @@ export class JournalWriter {
     const { records, commit } = this.writing!;
     this.writing = null;
     this.file.appended(records.extent);
-    if (this.checkLost([commit])) return;
     releaseArenas(records.arenas);
+    if (this.checkLost([commit])) return;
     if (this.policy.kind === "always") {
       this.fsyncs.add({ commit, chunks: records.chunks, extent: records.extent });
     } else {
       commit.settle("durable");
       if (this.policy.kind === "interval") this.fsyncs.syncWithin(this.policy.ms);
     }
-    this.events.onWritten?.();
+    // A rotation writes everything pending first, in one go: it waits until the records appended
+    // while a big batch went out in slices are written too.
+    if (this.batch.isEmpty) this.events.onWritten?.();
   }
 
   private writeFailed(records: Records, commits: Commit[], error: unknown): void {

@@ -48,16 +48,52 @@ describe("sliced journal writes", () => {
     journal.appendAdd(item(1, 100));
     flushJournals();
     const before = sizeOf(dir);
-    const big = journal.appendAdd(item(2, 20 * MiB));
-    await turn();
-    expect(big.state).toBe("pending");
-    expect(sizeOf(dir)).toBe(before + 8 * MiB);
-    expect(afterCrash(dir)).toEqual([[1, 100]]);
-    const turns = await settled(big);
-    expect(big.state).toBe("durable");
-    expect(turns).toBe(2);
+    // Time stands still for the scheduler, so only its 8 MiB a turn splits the item (a slow or
+    // busy disk would also stop a turn after 5 ms: the next test).
+    const now = performance.now;
+    performance.now = () => 0;
+    try {
+      const big = journal.appendAdd(item(2, 20 * MiB));
+      await turn();
+      expect(big.state).toBe("pending");
+      expect(sizeOf(dir)).toBe(before + 8 * MiB);
+      expect(afterCrash(dir)).toEqual([[1, 100]]);
+      const turns = await settled(big);
+      expect(big.state).toBe("durable");
+      expect(turns).toBe(2);
+    } finally {
+      performance.now = now;
+    }
     expect(afterCrash(dir)).toEqual([[1, 100], [2, 20 * MiB]]);
     journal.close();
+  });
+
+  test("a segment full after a batch is sealed only once the records appended meanwhile went out in slices too", async () => {
+    const dir = tempDir();
+    const { journal } = openQueueJournal(dir, "q", { segmentSize: 4 * MiB });
+    const now = performance.now;
+    performance.now = () => 0;
+    try {
+      const first = journal.appendAdd(item(1, 12 * MiB));
+      await turn();
+      const second = journal.appendAdd(item(2, 12 * MiB));
+      await turn();
+      // The first is written, its segment over 4 MiB; a rotation then would write all of the
+      // second in this turn (it seals everything pending first).
+      expect(first.state).toBe("durable");
+      expect(second.state).toBe("pending");
+      await settled(second);
+      expect(journal.segmentCount).toBeGreaterThan(1);
+    } finally {
+      performance.now = now;
+    }
+    journal.close();
+    const reopened = openQueueJournal(dir, "q");
+    expect(reopened.items.map((i) => [i.id, i.data.length])).toEqual([
+      [1, 12 * MiB],
+      [2, 12 * MiB],
+    ]);
+    reopened.journal.close();
   });
 
   test("records appended while a batch is half written follow it, in order, and settle after it", async () => {
