@@ -152,8 +152,13 @@ export class ItemStore {
   takeCost(): number {
     const head = this.memory.peek();
     if (head === undefined) return this.disk === null ? 0 : Infinity;
-    if (this.disk !== null && this.memBytes - head.data.length < this.budget / 2) return Infinity;
+    if (this.readsBackBelow(this.memBytes - head.data.length)) return Infinity;
     return head.data.length;
+  }
+
+  /** Items wait on disk and `memBytes` in memory is low enough to read some back. */
+  private readsBackBelow(memBytes: number): boolean {
+    return this.disk !== null && memBytes < this.budget / 2;
   }
 
   peek(): Item | undefined {
@@ -167,7 +172,7 @@ export class ItemStore {
     if (item === undefined) return undefined;
     this.memBytes -= item.data.length;
     this.frontMins.pop();
-    if (this.disk !== null && this.memBytes < this.budget / 2) this.readBackSafely();
+    if (this.readsBackBelow(this.memBytes)) this.readBackSafely();
     return item;
   }
 

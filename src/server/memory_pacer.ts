@@ -79,10 +79,7 @@ export class MemoryPacer {
   traffic(bytes: number): void {
     this.recentTraffic += bytes;
     this.trafficSinceQuiet += bytes;
-    this.untilCheck -= bytes;
-    if (this.untilCheck > 0) return;
-    this.untilCheck = CHECK_BYTES;
-    this.check();
+    this.countTowardCheck(bytes);
   }
 
   /**
@@ -91,7 +88,12 @@ export class MemoryPacer {
    * traffic for telling a quiet second.
    */
   request(): void {
-    this.untilCheck -= REQUEST_WEIGHT;
+    this.countTowardCheck(REQUEST_WEIGHT);
+  }
+
+  /** Every CHECK_BYTES counted, a look (a collection if memory outgrew the floor). */
+  private countTowardCheck(amount: number): void {
+    this.untilCheck -= amount;
     if (this.untilCheck > 0) return;
     this.untilCheck = CHECK_BYTES;
     this.check();
