@@ -209,7 +209,7 @@ export const QUEUE_KEYS: readonly KeySpec<QueueConfig>[] = [
     "maxOpenTransactions",
     v.integer(1, MAX_OPEN_TRANSACTIONS),
     "1",
-    "Most items one connection may hold open (`get <queue>/open`) on the queue at once; one more `open` is refused with ERROR.",
+    "Most items one connection may hold open (`get <queue>/open`, `monitor`) on the queue at once; one more `open` is refused with ERROR.",
   ),
 ];
 

@@ -30,10 +30,10 @@
 import { allOf, type Commit } from "../../journal/commit.ts";
 import type { Item } from "../../journal/item.ts";
 import type { PersistentQueue } from "../../queue/persistent_queue.ts";
-import { QueueUnavailableError } from "../../queue/queue_collection.ts";
 import type { ServerContext } from "../context.ts";
 import { Handover } from "../outbox.ts";
-import { badRequest, unavailable, type Failure } from "./failure.ts";
+import { badRequest, isFailure, unavailable, type Failure } from "./failure.ts";
+import { queueNamed } from "./queue_commands.ts";
 import type { Session } from "./session.ts";
 
 /** Item bytes one read's outcome may hold before it stops taking items. */
@@ -87,13 +87,8 @@ export function planReads<R extends ReadRequest>(requests: readonly R[], session
   /** Items open on each queue once the requests before this one are served. */
   const openAfter = new Map<PersistentQueue, number>();
   for (const request of requests) {
-    let queue: PersistentQueue;
-    try {
-      queue = ctx.queues.getOrCreate(request.queue);
-    } catch (error) {
-      if (error instanceof QueueUnavailableError) return unavailable(error.message);
-      throw error;
-    }
+    const queue = queueNamed(ctx, request.queue);
+    if (isFailure(queue)) return queue;
     if (!openAfter.has(queue)) session.openReads.forgetTimedOut(queue);
     const held = openAfter.get(queue) ?? session.openReads.count(queue);
     let open = request.close || request.abort ? Math.max(0, held - 1) : held;
@@ -178,7 +173,7 @@ class ReadRun<R extends ReadRequest> {
     if (request.peek) this.ctx.stats.cmdPeek++;
     else this.ctx.stats.cmdGet++;
     if (request.close || request.abort) {
-      const open = this.session.openReads.takeOldest(queue);
+      const open = this.session.openReads.takeOldest(queue, 1)[0];
       if (open !== undefined && request.close) {
         this.markChanged(queue);
         queue.confirm(open);
