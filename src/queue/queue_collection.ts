@@ -1,11 +1,7 @@
 /**
- * All the queues of one server: loading them from queue_path, creating them on first use, fanout,
- * aliases, expiry moves, deletion (and expiry, max_queue_age), reconfiguration, journal upkeep
- * (once a second) and shutdown.
- *
- * Adds follow Kestrel 2 (QueueCollection.add): a set to an alias goes to each of its destinations
- * (aliases.ts); a set to a queue goes to each of its fanout children whatever the queue itself
- * answers (full, too large, fanout_only), and the queue's answer is the reply.
+ * All the queues of one server: loading them from queue_path, creating them on first use, fanout
+ * and aliases (set_routing.ts), expiry moves, deletion (and expiry by max_queue_age),
+ * reconfiguration, journal upkeep (once a second) and shutdown.
  *
  * A reload reconfigures every queue or none: whatever can fail (a journal turned on or off) is
  * prepared for all of them first, and undone if one fails.
@@ -14,14 +10,13 @@
  * name, exactly the live fanout queues `<parent>+<child>`; a name that is not a valid queue name
  * never reaches the file system; no queue has an alias's name (a set or get to the alias never
  * creates one, and a config whose alias names a live queue is refused); on a case-insensitive
- * file system no two queues have file names that differ only in case; a queue whose journal could not be opened is not served (its
- * files are left untouched) and every request for it gets the reason, until an upkeep finds the
- * cause gone (a full disk freed, a directory moved out of the way) and loads it.
+ * file system no two queues have file names that differ only in case; a queue whose journal
+ * could not be opened is not served (its files are left untouched) and every request for it gets
+ * the reason, until an upkeep finds the cause gone (a full disk freed, a directory moved out of
+ * the way) and loads it.
  */
 import { queueConfigFor, type KestrelConfig } from "../config/load.ts";
 import type { QueueConfig } from "../config/schema.ts";
-import { JoinedCommits, type Commit } from "../journal/commit.ts";
-import { ownedBytes } from "../journal/byte_slab.ts";
 import { flushJournals } from "../journal/flush_scheduler.ts";
 import type { Item } from "../journal/item.ts";
 import { monotonicMs } from "../clock.ts";
@@ -34,10 +29,11 @@ import type { QueueFiles } from "../journal/segment_files.ts";
 import { errorText } from "../errors.ts";
 import type { WriterEvents } from "../journal/writer.ts";
 import { log } from "../log.ts";
-import { PersistentQueue, eraseJournal, type AddResult, type Expiry, type QueueHooks, type Refusal } from "./persistent_queue.ts";
+import { PersistentQueue, eraseJournal, type AddResult, type Expiry, type QueueHooks } from "./persistent_queue.ts";
+import { SetRouting } from "./set_routing.ts";
 import { fanoutParent, isValidQueueName, queueFileName } from "../queue_name.ts";
 import { RepeatedLog } from "../repeated_log.ts";
-import { AliasTable, type Alias, type AliasStats } from "./aliases.ts";
+import { AliasTable, type AliasStats } from "./aliases.ts";
 import { ExpiryRound } from "./expiry_round.ts";
 import { SlicedRound } from "./sliced_round.ts";
 
@@ -83,13 +79,17 @@ export class QueueCollection {
   /** The lock could not be checked and that was logged; logged again once it works. */
   private lockCheckFailing = false;
   private totalItemsOfDeleted = 0;
-  /** The commit the last fanout set waited on, for the next one in the same turn. */
-  private readonly fanoutCommits = new JoinedCommits();
   private openTimedOutOfDeleted = 0;
   private queueCreates = 0;
   private queueDeletes = 0;
   private queueExpires = 0;
   private readonly aliases = new AliasTable();
+  private readonly routing = new SetRouting({
+    aliases: this.aliases,
+    get: (name) => this.queues.get(name),
+    getOrCreate: (name) => this.getOrCreate(name),
+    children: (name) => this.children.get(name) ?? [],
+  });
   private readonly hooks: QueueHooks = { expired: (queue, item) => this.moveExpired(queue, item) };
   /** The routine upkeep of every queue, a few ms per turn (see `routineUpkeep`). */
   private readonly upkeepRound = new SlicedRound<PersistentQueue>(
@@ -168,74 +168,21 @@ export class QueueCollection {
 
   /**
    * Adds to `name`: to each of an alias's destinations, or to a queue and each of its fanout
-   * children. The commit covers every copy; the answer is the queue's own (a fanout child that
-   * refuses the item just doesn't get it), or for an alias the first refusal of a destination. While a
-   * queue the item would reach can't write its journal, the item is refused for all of them
-   * ("unavailable"; `writeFailure` says why): a STORED means every one has it. Every copy keeps
-   * the item's `flags`. Throws QueueUnavailableError if a queue it reaches can't be created.
+   * children (see set_routing.ts). Throws QueueUnavailableError if a queue it reaches can't be
+   * created.
    */
   add(name: string, received: Uint8Array, expiry: number, now: number, flags = 0): AddResult {
-    this.createTargets(name);
-    if (this.writeFailure(name) !== null) return "unavailable";
-    // One home for the bytes, shared by every queue the item reaches (items never change).
-    return this.addOwned(name, ownedBytes(received), expiry, now, flags);
+    return this.routing.add(name, received, expiry, now, flags);
+  }
+
+  /** Why a set to `name` can't be recorded now (the journal of a queue it reaches is failing), or null. */
+  writeFailure(name: string): string | null {
+    return this.routing.writeFailure(name);
   }
 
   /** Whether `name` is an alias (a get on it finds nothing; see aliases.ts). */
   isAlias(name: string): boolean {
     return this.aliases.has(name);
-  }
-
-  /** Creates every queue a set to `name` reaches (an alias's destinations, or the queue). */
-  private createTargets(name: string): void {
-    const alias = this.aliases.get(name);
-    if (alias === undefined) this.getOrCreate(name);
-    else for (const destination of alias.destinations) this.createTargets(destination);
-  }
-
-  private addOwned(name: string, data: Uint8Array, expiry: number, now: number, flags: number): AddResult {
-    const alias = this.aliases.get(name);
-    if (alias !== undefined) return this.addToAlias(alias, data, expiry, now, flags);
-    const result = this.getOrCreate(name).add(data, expiry, now, flags);
-    const children = this.children.get(name);
-    if (children === undefined || children.size === 0) return result;
-    const commits: Commit[] = typeof result === "string" ? [] : [result];
-    for (const child of children) {
-      const childResult = child.add(data, expiry, now, flags);
-      if (typeof childResult === "string") log.debug(`fanout '${child.name}' refused an item: ${childResult}`);
-      else commits.push(childResult);
-    }
-    return typeof result === "string" ? result : this.fanoutCommits.of(commits);
-  }
-
-  private addToAlias(alias: Alias, data: Uint8Array, expiry: number, now: number, flags: number): AddResult {
-    alias.noteAdd(data.length);
-    const commits: Commit[] = [];
-    let refusal: Refusal | null = null;
-    for (const destination of alias.destinations) {
-      const result = this.addOwned(destination, data, expiry, now, flags);
-      if (typeof result !== "string") commits.push(result);
-      else refusal ??= result;
-    }
-    return refusal ?? alias.commits.of(commits);
-  }
-
-  /** Why a set to `name` can't be recorded now (its journal or a fanout child's is failing), or null. */
-  writeFailure(name: string): string | null {
-    const alias = this.aliases.get(name);
-    if (alias !== undefined) {
-      for (const destination of alias.destinations) {
-        const failure = this.writeFailure(destination);
-        if (failure !== null) return failure;
-      }
-      return null;
-    }
-    const own = this.queues.get(name)?.journalFailure ?? null;
-    if (own !== null) return own;
-    for (const child of this.children.get(name) ?? []) {
-      if (child.journalFailure !== null) return `fanout queue '${child.name}': ${child.journalFailure}`;
-    }
-    return null;
   }
 
   delete(name: string): void {

@@ -293,17 +293,6 @@ describe("QueueCollection under file faults", () => {
 });
 
 describe("QueueCollection: Kestrel 2's fanout, expiry and names", () => {
-  test("a fanout child gets the item even when the parent refuses it (full, too large); the set is the parent's answer", () => {
-    const queues = QueueCollection.load(configFor(tempDir(), '[queues.jobs]\nmax_items = 1\nmax_item_size = 3\n[queues."jobs+big"]\nmax_items = 10\nmax_item_size = 10\n'));
-    queues.getOrCreate("jobs+same"); // inherits max_items = 1 and max_item_size = 3
-    queues.getOrCreate("jobs+big");
-    expect(typeof queues.add("jobs", bytes("a"), 0, NOW)).toBe("object");
-    expect(queues.add("jobs", bytes("b"), 0, NOW)).toBe("full");
-    expect(queues.add("jobs", bytes("large"), 0, NOW)).toBe("too large");
-    expect([drain(queues, "jobs"), drain(queues, "jobs+same"), drain(queues, "jobs+big")]).toEqual([["a"], ["a"], ["a", "b", "large"]]);
-    queues.close();
-  });
-
   test("fanout_only: the parent keeps nothing, its children get every item", () => {
     const dir = tempDir();
     const queues = QueueCollection.load(configFor(dir, "[queues.feed]\nfanout_only = true\n"));
