@@ -15,7 +15,7 @@
  * the reason, until an upkeep finds the cause gone (a full disk freed, a directory moved out of
  * the way) and loads it.
  */
-import { queueConfigFor, type KestrelConfig } from "../config/load.ts";
+import { ConfigError, queueConfigFor, type KestrelConfig } from "../config/load.ts";
 import type { QueueConfig } from "../config/schema.ts";
 import { flushJournals } from "../journal/flush_scheduler.ts";
 import type { Item } from "../journal/item.ts";
@@ -268,12 +268,12 @@ export class QueueCollection {
     };
   }
 
-  /** Throws if an alias of `config` has the name of a queue here (loaded, or not served). */
+  /** Throws a ConfigError if an alias of `config` has the name of a queue here (loaded, or not served). */
   private checkAliasNames(config: KestrelConfig): void {
-    const taken = [...config.aliases.keys()].filter((name) => this.queues.has(name) || this.unavailable.has(name));
-    if (taken.length === 0) return;
-    const names = taken.map((name) => `'${name}'`).join(", ");
-    throw new Error(`alias ${names} is also a queue in ${this.queuePath}; a name is a queue or an alias, not both: delete the queue first (or name the alias differently)`);
+    const taken = [...config.aliases.keys()].find((name) => this.queues.has(name) || this.unavailable.has(name));
+    if (taken === undefined) return;
+    const where = `${config.file ?? "config"}: aliases.${taken}`;
+    throw new ConfigError(`${where}: '${taken}' is also a queue in ${this.queuePath}; a name is a queue or an alias, not both: delete the queue first (or name the alias differently)`);
   }
 
   /** The live queue whose file name differs from `name`'s only in case, on a case-insensitive file system; or null. */

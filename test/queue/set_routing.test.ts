@@ -84,10 +84,10 @@ describe("aliases in the queue collection", () => {
     const dir = tempDir();
     const queues = QueueCollection.load(configFor(dir));
     queues.add("all", bytes("x"), 0, NOW);
-    expect(() => queues.prepareReconfigure(configFor(dir, ALIASES))).toThrow(/alias 'all' is also a queue in .*; a name is a queue or an alias, not both/);
+    expect(() => queues.prepareReconfigure(configFor(dir, ALIASES))).toThrow(/aliases.all: 'all' is also a queue in .*; a name is a queue or an alias, not both/);
     expect(queues.isAlias("all")).toBe(false);
     queues.close();
-    expect(() => QueueCollection.load(configFor(dir, ALIASES))).toThrow(/alias 'all' is also a queue/);
+    expect(() => QueueCollection.load(configFor(dir, ALIASES))).toThrow(/aliases.all: 'all' is also a queue/);
     const again = QueueCollection.load(configFor(dir)); // the refused start let the lock go
     expect(drain(again, "all")).toEqual(["x"]);
     again.close();
