@@ -11,15 +11,11 @@ import { QueueCollection, QueueUnavailableError } from "../../src/queue/queue_co
 import { bytes, text } from "../helpers/bytes.ts";
 import { configFor } from "../helpers/config.ts";
 import { FaultInjector } from "../helpers/faulty_fs.ts";
+import { drainQueue } from "../helpers/queues.ts";
 import { tempDir } from "../helpers/temp_dir.ts";
 
 const NOW = Date.now();
-const drain = (queues: QueueCollection, name: string) => {
-  const out: string[] = [];
-  const queue = queues.getOrCreate(name);
-  for (let item = queue.remove(NOW); item !== undefined; item = queue.remove(NOW)) out.push(text(item.data));
-  return out;
-};
+const drain = (queues: QueueCollection, name: string) => drainQueue(queues, name, NOW);
 
 describe("QueueCollection", () => {
   test("queues survive a close and reload from their journals", () => {

@@ -2,17 +2,13 @@ import { describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { QueueCollection, QueueUnavailableError } from "../../src/queue/queue_collection.ts";
-import { bytes, text } from "../helpers/bytes.ts";
+import { bytes } from "../helpers/bytes.ts";
 import { configFor } from "../helpers/config.ts";
+import { drainQueue } from "../helpers/queues.ts";
 import { tempDir } from "../helpers/temp_dir.ts";
 
 const NOW = Date.now();
-const drain = (queues: QueueCollection, name: string) => {
-  const out: string[] = [];
-  const queue = queues.getOrCreate(name);
-  for (let item = queue.remove(NOW); item !== undefined; item = queue.remove(NOW)) out.push(text(item.data));
-  return out;
-};
+const drain = (queues: QueueCollection, name: string) => drainQueue(queues, name, NOW);
 const ALIASES = '[aliases.all]\ndestination_queues = ["a", "b"]\n';
 
 describe("fanout", () => {
