@@ -7,6 +7,7 @@ import { expect, test } from "bun:test";
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { ServerProcess } from "../helpers/server.ts";
+import { tempDir } from "../helpers/temp_dir.ts";
 
 test("a fanout child gets the item even when the parent refuses it for being full; the set says NOT_STORED", async () => {
   const server = await ServerProcess.start({ config: '[queues.jobs]\nmax_items = 1\n[queues."jobs+audit"]\nmax_items = 10\n' });
@@ -53,11 +54,12 @@ test("max_queue_age: the expiry sweep deletes an empty queue older than it, with
 });
 
 test("max_expire_sweep: a flush_expired removes at most that many, as Kestrel 2's discardExpired", async () => {
-  const server = await ServerProcess.start({ config: "expiration_timer_frequency = 0\n[queues.slow]\nmax_expire_sweep = 2\n" });
+  const config = "expiration_timer_frequency = 0\n[queues.slow]\nmax_expire_sweep = 2\n";
+  const server = await ServerProcess.start({ config, wallClockFile: join(tempDir(), "offset") });
   const c = await server.client();
   for (const data of ["1", "2", "3", "4", "5"]) expect(await c.set("slow", data, 1)).toBe("STORED"); // expire in 1 s
   expect(await c.set("slow", "live")).toBe("STORED");
-  await Bun.sleep(1100); // let the items' expiry time pass
+  await server.setWallClockOffset(2000); // two seconds pass, as far as the server can tell
   expect([await c.call("flush_expired slow"), await c.call("flush_expired slow"), await c.call("flush_expired slow")]).toEqual(["2", "2", "1"]);
   expect(await c.drain("slow")).toEqual(["live"]);
   c.close();
