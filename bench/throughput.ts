@@ -61,7 +61,9 @@ import { KEY, buildRequests, type Requests } from "./lib/protocol.ts";
 import { integer, mib, percent, report, rotated, totalRate, type RatioPair, type RunResult, type TargetResults } from "./lib/report.ts";
 import { runBench } from "./lib/run_bench.ts";
 import { expectedSeconds, formatDuration, readSettings, type Settings } from "./lib/settings.ts";
-import { ensureMemcached, machineBusySeconds, ownCpuSeconds, startFloor, startKestrel, startMemcached, type Target } from "./lib/targets.ts";
+import { ensureCommand } from "./lib/apt_install.ts";
+import { machineBusySeconds, ownCpuSeconds } from "./lib/cpu_time.ts";
+import { startFloor, startKestrel, startMemcached, type Target } from "./lib/targets.ts";
 
 const KESTREL = "kestrel";
 const KESTREL_ALWAYS = "kestrel always";
@@ -284,7 +286,7 @@ async function stopAll(contenders: readonly Contender[]): Promise<void> {
 
 async function main(): Promise<void> {
   const settings = readSettings(process.env);
-  ensureMemcached();
+  ensureCommand("memcached", "memcached");
   const specs = targetSpecs(settings);
   const began = performance.now();
   console.error(

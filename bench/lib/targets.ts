@@ -4,17 +4,18 @@
  *
  *   kestrel       src/main.ts on a fresh temp data dir (default config, or a given config file)
  *   bun floor     bench/floor_server.ts: Kestrel's parser and outbox, no queue, no journal
- *   memcached     `memcached -t 1` on a free loopback port (installed with apt-get if missing)
+ *   memcached     `memcached -t 1` on a free loopback port (installed first if missing: apt_install.ts)
  *
  * Every child is registered in `children` and every temp dir in `tempDirs` as soon as it exists;
  * `cleanUpNow` (called on exit, on signals and on failure) kills what is left and removes them.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { type ChildOutput, FileOutput, PipeOutput } from "./child_output.ts";
 import { exchange, readStats, waitFor, within } from "./client.ts";
+import { processCpuSeconds } from "./cpu_time.ts";
 import { HOST, KEY } from "./protocol.ts";
 
 const MAIN = join(import.meta.dir, "..", "..", "src", "main.ts");
@@ -215,57 +216,4 @@ function freePort(): number {
   const port = listener.port;
   listener.stop(true);
   return port;
-}
-
-export function ensureMemcached(): void {
-  if (Bun.which("memcached") !== null) return;
-  const install = () => Bun.spawnSync(["apt-get", "install", "-y", "memcached"], { stdout: "inherit", stderr: "inherit", env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
-  console.error("memcached is not on PATH; installing it with apt-get");
-  if (install().exitCode !== 0) {
-    console.error("apt-get install failed; running apt-get update and trying again");
-    Bun.spawnSync(["apt-get", "update"], { stdout: "inherit", stderr: "inherit" });
-    if (install().exitCode !== 0) throw new Error("could not install memcached with apt-get");
-  }
-  if (Bun.which("memcached") === null) throw new Error("memcached was installed but is still not on PATH");
-}
-
-// ---------------------------------------------------------------------------------------------
-// CPU accounting
-
-let clockTicks: number | null = null;
-
-function ticksPerSecond(): number {
-  clockTicks ??= Number(Bun.spawnSync(["getconf", "CLK_TCK"]).stdout.toString().trim()) || 100;
-  return clockTicks;
-}
-
-function processCpuSeconds(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
-    // Fields after "(comm)": state is field 3, utime 14, stime 15.
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond();
-  } catch {
-    return NaN;
-  }
-}
-
-/**
- * CPU seconds the whole machine has been busy so far, all cores together: user, nice, system, irq
- * and softirq time from /proc/stat (not idle, iowait or steal).
- */
-export function machineBusySeconds(): number {
-  try {
-    const cpuLine = readFileSync("/proc/stat", "latin1").split("\n", 1)[0]!;
-    const [user, nice, system, , , irq, softirq] = cpuLine.trim().split(/\s+/).slice(1).map(Number);
-    return ((user ?? NaN) + (nice ?? NaN) + (system ?? NaN) + (irq ?? NaN) + (softirq ?? NaN)) / ticksPerSecond();
-  } catch {
-    return NaN;
-  }
-}
-
-/** CPU seconds this (load-generator) process has used so far. */
-export function ownCpuSeconds(): number {
-  const usage = process.cpuUsage();
-  return (usage.user + usage.system) / 1e6;
 }
