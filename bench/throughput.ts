@@ -30,7 +30,7 @@
  *   kestrel always   the same with a config file saying sync_journal = "always"
  *   kestrel 10ms     the same with sync_journal = "10ms"
  *   bun floor        bench/floor_server.ts: Kestrel's own request parser and reply outbox on a Bun
- *                    socket, answering STORED and a fixed item, with no queue and no journal. The
+ *                    socket, answering STORED and the last item set, with no queue and no journal. The
  *                    ceiling of this protocol on Bun here: kestrel / bun floor is the cost of the
  *                    queue and the journal.
  *   memcached -t 1   one worker thread, on a free loopback port; installed with apt-get if it is not
@@ -111,10 +111,10 @@ function targetSpecs(settings: Settings): TargetSpec[] {
     {
       label: FLOOR,
       about:
-        `bench/floor_server.ts, Kestrel's own request parser and reply outbox on a Bun socket answering every set STORED and every get with a fixed item, with no queue and no journal; ` +
+        `bench/floor_server.ts, Kestrel's own request parser and reply outbox on a Bun socket answering every set STORED and every get with the last item set, with no queue and no journal; ` +
         `the ceiling of this protocol on Bun on this machine, so kestrel / bun floor isolates the cost of the queue and the journal; ${getNote}`,
       getKey: queueKey,
-      start: () => startFloor(FLOOR, settings.itemSize),
+      start: () => startFloor(FLOOR),
     },
     {
       label: MEMCACHED,

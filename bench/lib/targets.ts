@@ -172,9 +172,9 @@ export async function startKestrel(name: string, configToml: string | null): Pro
   };
 }
 
-/** bench/floor_server.ts serving items of `itemSize` bytes; it stores nothing, so reset is a no-op. */
-export async function startFloor(name: string, itemSize: number): Promise<Target> {
-  const server = ChildServer.spawn([process.execPath, FLOOR, "0", String(itemSize)], import.meta.dir, []);
+/** bench/floor_server.ts; it keeps one item per queue name and can't drop them: reset is a no-op. */
+export async function startFloor(name: string): Promise<Target> {
+  const server = ChildServer.spawn([process.execPath, FLOOR, "0"], import.meta.dir, []);
   const port = await server.waitForListening(name);
   return {
     port,
