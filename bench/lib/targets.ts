@@ -23,6 +23,9 @@ const FLOOR = join(import.meta.dir, "..", "floor_server.ts");
 const START_TIMEOUT_MS = 15_000;
 const STOP_TIMEOUT_MS = 5_000;
 
+/** The wire protocol a target speaks, named as the native load generator names it. */
+export type TargetProtocol = "memcache" | "redis" | "beanstalk";
+
 export interface Target {
   readonly port: number;
   /** A queue (items are consumed) rather than a cache or a fixed answer. */
