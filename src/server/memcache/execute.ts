@@ -91,7 +91,7 @@ function executeLine(command: string, args: readonly string[], session: Session,
       out.push(statsReport(ctx));
       return;
     case "dump_stats":
-      out.push(dumpStatsReport(ctx));
+      out.push(dumpStatsReport(ctx, args));
       return;
     case "dump_config":
       out.push(dumpConfigReport(ctx));
