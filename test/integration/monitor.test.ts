@@ -19,6 +19,8 @@ max_open_transactions = 10
 max_open_transactions = 10
 [queues.wide3]
 max_open_transactions = 10
+[aliases.feed]
+destination_queues = ["fed"]
 `;
 
 let server: ServerProcess;
@@ -98,13 +100,14 @@ describe("monitor", () => {
     c.close();
   });
 
-  test("the item's flags come back as set; a monitor of a new queue creates it", async () => {
+  test("the item's flags come back as set; a monitor with no time or no items to wait for creates no queue", async () => {
     const c = await server.client();
     expect(await c.set("flagged", "f", 0, 42)).toBe("STORED");
     await c.send("monitor flagged 5\r\n");
     expect(await c.readUntilEnd()).toEqual(["VALUE flagged 42 1", "f"]);
     expect(await c.call("monitor brand_new 0")).toBe("END");
-    expect(await c.queueStat("brand_new", "items")).toBe("0");
+    expect(await c.call("monitor brand_new 5 0")).toBe("END");
+    expect(await c.queueStat("brand_new", "items")).toBeUndefined();
     c.close();
   });
 
@@ -120,6 +123,18 @@ describe("monitor", () => {
     expect(await other.get("three_dropped/t=5000")).toBe("a");
     expect(await other.drain("three_dropped")).toEqual(["b"]);
     other.close();
+  });
+
+  test("on an alias it answers END at once and creates no queue; its destination is monitored as any queue", async () => {
+    const c = await server.client();
+    expect(await c.set("feed", "x")).toBe("STORED");
+    expect(await c.call("monitor feed 60")).toBe("END");
+    expect(await c.call("confirm feed 1")).toBe("ERROR");
+    expect(await c.queueStat("feed", "items")).toBeUndefined();
+    await c.send("monitor fed 60\r\n");
+    expect(await c.readUntilEnd()).toEqual(["VALUE fed 0 1", "x"]);
+    expect(await c.call("confirm fed 1")).toBe("END");
+    c.close();
   });
 
   test("bad arguments are CLIENT_ERROR and the connection stays open", async () => {

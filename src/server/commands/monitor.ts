@@ -11,7 +11,8 @@
  * (a bound Kestrel does not have: at least one item is always handed out). While the queue is
  * empty it waits, as a blocking get does, in line with the other waiters, and the connection is
  * suspended until the end. The first check happens before anything is opened: a server that is
- * quiescent, or a queue that can't be written or read, refuses the monitor (`Failure`).
+ * quiescent, or a queue that can't be written or read, refuses the monitor (`Failure`). On an
+ * alias, with 0 items or no time to wait, it ends at once and creates no queue.
  */
 import type { Commit } from "../../journal/commit.ts";
 import type { Item } from "../../journal/item.ts";
@@ -44,6 +45,12 @@ export interface MonitorRequest {
 export function startMonitor(request: MonitorRequest, session: Session, ctx: ServerContext, events: MonitorEvents, now: () => number): Failure | null {
   const refusal = ctx.status.readRefusal();
   if (refusal !== null) return unavailable(refusal);
+  // Nothing to open, or an alias (it takes only sets): over before any read, so no queue is
+  // created, as Kestrel's loop ends before its first queues.remove.
+  if (request.maxItems === 0 || now() >= request.deadlineMs || ctx.queues.isAlias(request.queue)) {
+    events.end();
+    return null;
+  }
   const queue = queueNamed(ctx, request.queue);
   if (isFailure(queue)) return queue;
   const failure = queue.journalFailure ?? queue.readFailure;
