@@ -20,7 +20,7 @@ import { flushJournals } from "../journal/flush_scheduler.ts";
 import { discardLogTarget, log, openLogTarget, useLogTarget } from "../log.ts";
 import { QueueCollection } from "../queue/queue_collection.ts";
 import { exposureWarning, reportRefusals } from "./access.ts";
-import { startAdminHttp } from "./admin_http.ts";
+import { startAdminHttp } from "./admin/admin_http.ts";
 import { readAuthFile, type Credentials } from "./auth_file.ts";
 import { Connection, type ServedConnection } from "./connection.ts";
 import type { ServerContext } from "./context.ts";

@@ -60,13 +60,21 @@ describe("admin HTTP", () => {
     expect((await fetch(`${admin}/health`, { method: "POST" })).status).toBe(405);
   });
 
-  test("it is read-only: every other method on every path is a 405 naming GET, and changes nothing", async () => {
+  test("read-only paths take GET only: every other method is a 405 naming GET, and changes nothing", async () => {
     const before = await (await fetch(`${admin}/stats.json`)).json();
-    for (const path of ["/health", "/stats.json", "/metrics", "/", "/shutdown", "/reload", "/flush_all", "/queues/jobs"]) {
+    const paths = ["/health", "/stats.json", "/metrics", "/", "/shutdown", "/reload", "/flush_all", "/queues"];
+    for (const path of paths) {
       for (const method of ["POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"]) {
         const response = await fetch(`${admin}${path}?queue=jobs`, { method, body: method === "HEAD" || method === "OPTIONS" ? undefined : "flush_all" });
         expect(response.status).toBe(405);
         expect(response.headers.get("allow")).toBe("GET");
+      }
+    }
+    // A queue's paths take DELETE alone (admin_actions.test.ts), and nothing else changes anything either.
+    for (const path of ["/queues/jobs", "/queues/jobs/items"]) {
+      for (const method of ["POST", "PUT", "PATCH", "HEAD", "OPTIONS"]) {
+        const response = await fetch(`${admin}${path}`, { method, body: method === "HEAD" || method === "OPTIONS" ? undefined : "x" });
+        expect([response.status, response.headers.get("allow")]).toEqual([405, "DELETE"]);
       }
     }
     const after = (await (await fetch(`${admin}/stats.json?flush=jobs`)).json()) as { server: Record<string, unknown>; queues: unknown };
