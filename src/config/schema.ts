@@ -143,7 +143,7 @@ export const SERVER_KEYS: readonly KeySpec<ServerConfig>[] = [
     "adminPort",
     v.optional(v.integer(0, 65535)),
     "false",
-    "Port of the admin HTTP server (/health, /stats.json, /metrics); false = off, 0 = any free port.",
+    "Port of the admin HTTP server (the dashboard, /health, /stats.json, /metrics); false = off, 0 = any free port.",
   ),
   key(
     "admin_token",

@@ -116,7 +116,7 @@ describe("with an admin_token", () => {
     await server.waitForLog(/WARN  admin token missing or wrong from 127\.0\.0\.1 \(admin HTTP\)\n/, mark);
     expect(server.output.slice(mark)).not.toContain(TOKEN.slice(0, 8));
     expect(await items(server, "jobs")).toBe("1");
-    for (const path of ["/stats.json", "/metrics", "/health", "/status"]) {
+    for (const path of ["/", "/stats.json", "/history.json", "/config.json", "/metrics", "/health", "/status", "/dashboard/app.js"]) {
       expect([path, (await fetch(`${admin}${path}`)).status]).toEqual([path, 200]);
     }
 
