@@ -66,6 +66,7 @@ drain: empty a server before it stops (the Kubernetes preStop hook), over its ad
   status found back; exit 0 drained, 1 timed out or unreachable
   --admin HOST:PORT the server's admin HTTP address (admin_host, admin_port)
   --timeout SECONDS how long to wait for the queues to empty
+  A server with an admin_token wants it in the environment variable KESTREL_ADMIN_TOKEN.
 
 exit codes: 0 done, 1 failed (a server unreachable or refusing, damage found, drain timed
   out), 2 bad usage or config
@@ -105,7 +106,9 @@ async function main(argv: string[]): Promise<void> {
     if (command === "qdump") return runQdump(rest, onlyOptions(values, ["verify", "repair"], command));
     if (command === "status" && onlyOptions(values, [], command)) return process.exit(await statusCommand(rest));
     if (command === "cluster" && rest.length === 0) return process.exit(await clusterCommand(onlyOptions(values, ["servers", "dns", "port", "json"], command)));
-    if (command === "drain" && rest.length === 0) return process.exit(await drainCommand(onlyOptions(values, ["admin", "timeout"], command)));
+    if (command === "drain" && rest.length === 0) {
+      return process.exit(await drainCommand({ ...onlyOptions(values, ["admin", "timeout"], command), token: process.env.KESTREL_ADMIN_TOKEN }));
+    }
   } catch (error) {
     if (error instanceof ConfigError || error instanceof UsageError) return fail(EXIT_USAGE, error.message);
     return fail(EXIT_FAILURE, errorText(error));

@@ -22,8 +22,10 @@
  */
 /** Printable ASCII but `.` (reserved by Kestrel), `/` (a path) and `~` (Kestrel's temp files). */
 const NAME = /^[\x21-\x2d\x30-\x7d]+$/;
-/** Characters written as themselves in a file name. */
-const PLAIN = /^[A-Za-z0-9_+-]$/;
+/** A name whose characters all stand for themselves in its file name (the common case, checked per request). */
+const ALL_PLAIN = /^[A-Za-z0-9_+-]+$/;
+/** A character written `%XX` in a file name. */
+const ESCAPED = /[^A-Za-z0-9_+-]/g;
 export const MAX_FILE_NAME_LENGTH = 200;
 /** The rule, in words, for error messages. */
 export const QUEUE_NAME_RULE = "printable ASCII without whitespace, '.', '/' or '~', at most 200 characters, each but A-Z a-z 0-9 _ - + counting three";
@@ -31,7 +33,14 @@ export const QUEUE_NAME_RULE = "printable ASCII without whitespace, '.', '/' or 
 export const RESERVED_FILE_NAMES: readonly string[] = ["imported"];
 
 export function isValidQueueName(name: string): boolean {
-  return name.length <= MAX_FILE_NAME_LENGTH && NAME.test(name) && queueFileName(name).length <= MAX_FILE_NAME_LENGTH;
+  if (name.length > MAX_FILE_NAME_LENGTH || !NAME.test(name)) return false;
+  return ALL_PLAIN.test(name) || fileNameLength(name) <= MAX_FILE_NAME_LENGTH;
+}
+
+/** The length of the file name of `name`, which has characters to escape: each takes three. */
+function fileNameLength(name: string): number {
+  const escaped = name.length - name.replace(ESCAPED, "").length;
+  return name.length + 2 * escaped;
 }
 
 /** The parent of a fanout child (`a` for `a+b` and `a+b+c`), or null for a plain queue. */
@@ -42,9 +51,12 @@ export function fanoutParent(name: string): string | null {
 
 /** The file name of queue `name` (a valid name) in queue_path. */
 export function queueFileName(name: string): string {
-  let file = "";
-  for (const char of name) file += PLAIN.test(char) ? char : escape(char);
-  return RESERVED_FILE_NAMES.includes(file.toLowerCase()) ? escape(file[0]!) + file.slice(1) : file;
+  const file = ALL_PLAIN.test(name) ? name : name.replace(ESCAPED, escape);
+  return isReserved(file) ? escape(file[0]!) + file.slice(1) : file;
+}
+
+function isReserved(file: string): boolean {
+  return RESERVED_FILE_NAMES.some((reserved) => reserved.length === file.length && reserved === file.toLowerCase());
 }
 
 /** The queue whose file name is `file`, or null if `file` is no queue's file name. */

@@ -2,6 +2,9 @@
  * The few admin HTTP calls `kestrel drain` makes (GET /status, PUT /status, GET /stats.json), with
  * fetch(), which the compiled binary carries: the distroless image has no shell and no curl.
  *
+ * PUT /status carries the admin token as a bearer token when one is given (the server's
+ * `admin_token`); the reads never do.
+ *
  * Invariants: every request gives up after ADMIN_REQUEST_TIMEOUT_MS; anything but the answer asked
  * for (no connection, a timeout, a non-200 status, a body that is not what the server sends)
  * throws an AdminError whose message is one line saying what was asked and what came back.
@@ -24,7 +27,10 @@ export interface QueueLoad {
 export class AdminClient {
   private readonly base: string;
 
-  constructor(readonly admin: Endpoint) {
+  constructor(
+    readonly admin: Endpoint,
+    private readonly token: string | null = null,
+  ) {
     this.base = `http://${admin.name}`;
   }
 
@@ -53,7 +59,8 @@ export class AdminClient {
     let response: Response;
     let text: string;
     try {
-      response = await fetch(`${this.base}${path}`, { method, body, signal: AbortSignal.timeout(ADMIN_REQUEST_TIMEOUT_MS) });
+      const headers: Record<string, string> = method === "PUT" && this.token !== null ? { authorization: `Bearer ${this.token}` } : {};
+      response = await fetch(`${this.base}${path}`, { method, body, headers, signal: AbortSignal.timeout(ADMIN_REQUEST_TIMEOUT_MS) });
       text = await response.text();
     } catch (error) {
       const timedOut = error instanceof Error && error.name === "TimeoutError";

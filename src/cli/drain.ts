@@ -1,7 +1,9 @@
 /**
  * `kestrel drain --admin HOST:PORT --timeout SECONDS`: empty a server before it stops, through its
  * admin HTTP port. Written for the Kubernetes preStop hook (deploy/kubernetes/statefulset.yaml),
- * which runs the binary itself: the image has no shell.
+ * which runs the binary itself: the image has no shell. A server with an `admin_token` wants it
+ * with PUT /status: it is read from the environment (KESTREL_ADMIN_TOKEN, e.g. from a Secret),
+ * never from the command line, which other users of the machine can read.
  *
  *   1. GET /status.
  *   2. If it is up or writeavoid, PUT /status readonly: sets go to other servers, gets still empty
@@ -37,13 +39,15 @@ const QUEUES_NAMED = 5;
 export interface DrainOptions {
   readonly admin?: string;
   readonly timeout?: string;
+  /** The server's admin_token, if it has one (main.ts reads KESTREL_ADMIN_TOKEN). */
+  readonly token?: string;
 }
 
 type Outcome = { readonly drained: true } | { readonly drained: false; readonly left: readonly QueueLoad[] };
 
 /** Runs the command; returns the exit code. Throws UsageError. */
 export async function drainCommand(options: DrainOptions, clock: Clock = monotonicMs): Promise<number> {
-  const admin = new AdminClient(adminArgument(options.admin));
+  const admin = new AdminClient(adminArgument(options.admin), options.token || null);
   const deadline = clock() + timeoutArgument(options.timeout) * 1000;
   let found: ServerStatus;
   try {

@@ -17,6 +17,7 @@ import {
   QUEUE_KEYS,
   SERVER_KEYS,
   type KeySpec,
+  showValue,
   type QueueConfig,
   type ServerConfig,
 } from "./schema.ts";
@@ -178,4 +179,13 @@ export function queueConfigFor(config: KestrelConfig, name: string): QueueConfig
   const plus = name.indexOf("+");
   const base = plus > 0 ? queueConfigFor(config, name.slice(0, plus)) : config.queueDefaults;
   return own === undefined ? base : { ...base, ...own };
+}
+
+/**
+ * The settings in force for queue `name` (null: the queue defaults), key by key as `dump_config`
+ * shows them (and /config.json).
+ */
+export function shownQueueConfig(config: KestrelConfig, name: string | null): Array<readonly [string, string]> {
+  const settings = name === null ? config.queueDefaults : queueConfigFor(config, name);
+  return QUEUE_KEYS.map((spec) => [spec.key, showValue(settings[spec.field])] as const);
 }

@@ -58,6 +58,7 @@ export interface ServerConfig {
   readonly logFile: string | null;
   readonly adminHost: string;
   readonly adminPort: number | null;
+  readonly adminToken: string | null;
   readonly defaultStatus: ServerStatusName;
 }
 
@@ -146,7 +147,14 @@ export const SERVER_KEYS: readonly KeySpec<ServerConfig>[] = [
     "adminPort",
     v.optional(v.integer(0, 65535)),
     "false",
-    "Port of the admin HTTP server (/health, /stats.json, /metrics); false = off, 0 = any free port.",
+    "Port of the admin HTTP server (the dashboard, /health, /stats.json, /metrics); false = off, 0 = any free port.",
+  ),
+  key(
+    "admin_token",
+    "adminToken",
+    v.optional(v.bearerToken),
+    '""',
+    "A secret of at least 16 characters (letters, digits and -._~+/); when set, the admin HTTP requests that change something (PUT /status, flushing or deleting a queue) must carry `Authorization: Bearer <token>` (empty = no token).",
   ),
   key(
     "default_status",

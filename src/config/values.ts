@@ -105,6 +105,19 @@ export function optional<T>(parser: Parser<T>): Parser<T | null> {
   return (raw) => (raw === "" || raw === false ? null : parser(raw));
 }
 
+/** The fewest characters an `admin_token` may have: a guessable token would be no gate. */
+export const MIN_TOKEN_LENGTH = 16;
+
+/**
+ * A bearer token (RFC 6750's b64token: letters, digits and `-._~+/`, then any `=`), at least
+ * MIN_TOKEN_LENGTH characters. A mismatch never repeats the value: it is a secret.
+ */
+export const bearerToken: Parser<string> = (raw) => {
+  const expected = `a token of at least ${MIN_TOKEN_LENGTH} characters (letters, digits and -._~+/, e.g. from \`openssl rand -hex 32\`)`;
+  if (typeof raw === "string" && /^[A-Za-z0-9._~+/-]+=*$/.test(raw) && raw.length >= MIN_TOKEN_LENGTH) return raw;
+  return new Mismatch(expected, `the token is not ${expected}`);
+};
+
 export function oneOf<T extends string>(choices: readonly T[]): Parser<T> {
   return (raw) => ((choices as readonly unknown[]).includes(raw) ? (raw as T) : new Mismatch(`one of ${choices.map((c) => `"${c}"`).join(", ")}`));
 }

@@ -41,6 +41,7 @@ function kestrelLine(record: LegacyRecord, offset: number): string {
     case "ADDX":
       return row(String(offset), record.op, "", ...itemColumns(record.item));
     case "ADD_XID":
+    case "CONTINUE":
       return row(String(offset), record.op, String(record.xid), ...itemColumns(record.item));
     case "REMOVE":
     case "REMOVE_TENTATIVE":
@@ -48,14 +49,13 @@ function kestrelLine(record: LegacyRecord, offset: number): string {
     case "SAVE_XID":
     case "UNREMOVE":
     case "CONFIRM_REMOVE":
+    case "REMOVE_TENTATIVE_XID":
       return row(String(offset), record.op, String(record.xid), "", "", "", "");
-    case "STATE_DUMP":
-      return row(String(offset), record.op, String(record.xid), "", "", "", `${record.count} open`);
   }
 }
 
 function row(offset: string, op: string, id: string, size: string, flags: string, expiry: string, data: string): string {
-  return `${offset.padStart(10)}  ${op.padEnd(16)} ${id.padStart(8)} ${size.padStart(9)} ${flags.padStart(10)}  ${expiry.padEnd(24)} ${data}`.trimEnd();
+  return `${offset.padStart(10)}  ${op.padEnd(20)} ${id.padStart(8)} ${size.padStart(9)} ${flags.padStart(10)}  ${expiry.padEnd(24)} ${data}`.trimEnd();
 }
 
 function expiryText(expiry: number): string {

@@ -62,6 +62,8 @@ export interface FileSystem {
   ftruncate(fd: number, length: number): void;
   truncate(path: string, length: number): void;
   rename(from: string, to: string): void;
+  /** Gives the file at `existing` a second name, `newPath` (a hard link); fails if `newPath` exists. */
+  link(existing: string, newPath: string): void;
   /** Deletes a file; no error if it is already gone. */
   remove(path: string): void;
   /** Deletes an empty directory. */
@@ -99,6 +101,7 @@ export const fileSystem: FileSystem = {
   ftruncate: (fd, length) => fs.ftruncateSync(fd, length),
   truncate: (path, length) => fs.truncateSync(path, length),
   rename: (from, to) => fs.renameSync(from, to),
+  link: (existing, newPath) => fs.linkSync(existing, newPath),
   // Looks first: rmSync builds (and drops) an ENOENT error for a file that is not there.
   remove: (path) => {
     if (fs.lstatSync(path, { throwIfNoEntry: false }) !== undefined) fs.rmSync(path, { force: true });

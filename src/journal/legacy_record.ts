@@ -1,17 +1,22 @@
 /**
- * The record format of journals written by Scala Kestrel (no file header, no checksums):
- * an opcode byte and little-endian fields. This module only decodes; what the records mean for a
- * queue is legacy_replay.ts's business.
+ * The record format of journals written by Scala Kestrel, every release from 1.2 to 2.4 (no file
+ * header, no checksums): an opcode byte and little-endian fields. This module only decodes; what
+ * the records mean for a queue is legacy_replay.ts's business, which files are read is
+ * kestrel_files.ts's.
  *
- *   0 ADD             i32 size, i32 expiry (unix s), data        size counts expiry + data
+ *   0 ADD                   i32 size, i32 expiry (unix s), data      size counts expiry + data
  *   1 REMOVE
- *   2 ADDX            i32 size, i64 add ms, i64 expiry ms, data  size counts 16 + data
+ *   2 ADDX                  i32 size, i64 add ms, i64 expiry ms, data  size counts 16 + data
  *   3 REMOVE_TENTATIVE
- *   4 SAVE_XID        i32 xid
- *   5 UNREMOVE        i32 xid
- *   6 CONFIRM_REMOVE  i32 xid
- *   7 ADD_XID         i32 xid, i32 size, i64, i64, data
- *   8 STATE_DUMP      i32 xid, i32 count
+ *   4 SAVE_XID              i32 xid
+ *   5 UNREMOVE              i32 xid
+ *   6 CONFIRM_REMOVE        i32 xid
+ *   7 ADD_XID               i32 xid, then a block as ADDX's
+ *   8 CONTINUE              i32 xid, then a block as ADDX's         1.3 and later
+ *   9 REMOVE_TENTATIVE_XID  i32 xid                                  2.1 and later
+ *
+ * (Kestrel's docs/journal_format.md calls opcode 8 STATE_DUMP; no release wrote or read that: in
+ * the code of 1.3.0 and of every 2.x, Journal.readJournalEntry, 8 is CONTINUE.)
  */
 import { readI64 } from "./binary.ts";
 
@@ -23,15 +28,15 @@ export interface LegacyItem {
 
 export type LegacyRecord =
   | { readonly op: "ADD" | "ADDX"; readonly item: LegacyItem }
-  | { readonly op: "ADD_XID"; readonly xid: number; readonly item: LegacyItem }
+  | { readonly op: "ADD_XID" | "CONTINUE"; readonly xid: number; readonly item: LegacyItem }
   | { readonly op: "REMOVE" | "REMOVE_TENTATIVE" }
-  | { readonly op: "SAVE_XID" | "UNREMOVE" | "CONFIRM_REMOVE"; readonly xid: number }
-  | { readonly op: "STATE_DUMP"; readonly xid: number; readonly count: number };
+  | { readonly op: "SAVE_XID" | "UNREMOVE" | "CONFIRM_REMOVE" | "REMOVE_TENTATIVE_XID"; readonly xid: number };
 
 export type LegacyDecoded = { readonly record: LegacyRecord; readonly end: number } | { readonly error: string };
 
 const ADDX_FIXED = 16;
-const XID_OPS = { 4: "SAVE_XID", 5: "UNREMOVE", 6: "CONFIRM_REMOVE" } as const;
+const XID_OPS = { 4: "SAVE_XID", 5: "UNREMOVE", 6: "CONFIRM_REMOVE", 9: "REMOVE_TENTATIVE_XID" } as const;
+const XID_ITEM_OPS = { 7: "ADD_XID", 8: "CONTINUE" } as const;
 
 /**
  * Decodes the record at `offset`; an ADD's add time is `now` (the old format has none). Item
@@ -44,6 +49,13 @@ export function decodeLegacyAt(bytes: Uint8Array, view: DataView, offset: number
     if (size === null || size < minSize || at + 4 + size > bytes.length) return null;
     return { start: at + 4, end: at + 4 + size };
   };
+  /** The item of an ADDX-style block at `at` (add time, expiry, data), or null if torn. */
+  const itemBlock = (at: number): { item: LegacyItem; end: number } | null => {
+    const b = block(at, ADDX_FIXED);
+    if (b === null) return null;
+    const expiry = readI64(view, b.start + 8);
+    return { item: { addTime: readI64(view, b.start), expiry: expiry > 0 ? expiry : 0, data: bytes.subarray(b.start + ADDX_FIXED, b.end) }, end: b.end };
+  };
   const op = bytes[offset]!;
   switch (op) {
     case 0: {
@@ -53,14 +65,17 @@ export function decodeLegacyAt(bytes: Uint8Array, view: DataView, offset: number
       const item = { addTime: now, expiry: seconds > 0 ? seconds * 1000 : 0, data: bytes.subarray(b.start + 4, b.end) };
       return { record: { op: "ADD", item }, end: b.end };
     }
-    case 2:
-    case 7: {
-      const xid = op === 7 ? int(offset + 1) : 0;
-      const b = block(op === 7 ? offset + 5 : offset + 1, ADDX_FIXED);
-      if (b === null || xid === null) return { error: `torn or impossible ${op === 7 ? "ADD_XID" : "ADDX"}` };
-      const expiry = readI64(view, b.start + 8);
-      const item = { addTime: readI64(view, b.start), expiry: expiry > 0 ? expiry : 0, data: bytes.subarray(b.start + ADDX_FIXED, b.end) };
-      return { record: op === 7 ? { op: "ADD_XID", xid, item } : { op: "ADDX", item }, end: b.end };
+    case 2: {
+      const read = itemBlock(offset + 1);
+      if (read === null) return { error: "torn or impossible ADDX" };
+      return { record: { op: "ADDX", item: read.item }, end: read.end };
+    }
+    case 7:
+    case 8: {
+      const xid = int(offset + 1);
+      const read = itemBlock(offset + 5);
+      if (xid === null || read === null) return { error: `torn or impossible ${XID_ITEM_OPS[op]}` };
+      return { record: { op: XID_ITEM_OPS[op], xid, item: read.item }, end: read.end };
     }
     case 1:
       return { record: { op: "REMOVE" }, end: offset + 1 };
@@ -68,16 +83,11 @@ export function decodeLegacyAt(bytes: Uint8Array, view: DataView, offset: number
       return { record: { op: "REMOVE_TENTATIVE" }, end: offset + 1 };
     case 4:
     case 5:
-    case 6: {
+    case 6:
+    case 9: {
       const xid = int(offset + 1);
       if (xid === null) return { error: `torn ${XID_OPS[op]}` };
       return { record: { op: XID_OPS[op], xid }, end: offset + 5 };
-    }
-    case 8: {
-      const xid = int(offset + 1);
-      const count = int(offset + 5);
-      if (xid === null || count === null) return { error: "torn STATE_DUMP" };
-      return { record: { op: "STATE_DUMP", xid, count }, end: offset + 9 };
     }
     default:
       return { error: `unknown opcode ${op}` };

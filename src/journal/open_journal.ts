@@ -1,13 +1,15 @@
 /**
- * Opens a queue's journal at start-up: finish an interrupted compaction, replay every segment in
- * order within the queue's memory budget, recover damage, convert Kestrel files.
+ * Opens a queue's journal at start-up: import a Scala Kestrel journal (kestrel_import.ts), finish
+ * an interrupted compaction, replay every segment in order within the queue's memory budget,
+ * recover damage.
  *
  * Never fails on what the files contain: damaged bytes are quarantined, each damaged segment is
  * repaired (a torn tail truncated, anything else cut out by an atomic rewrite), and one log line
- * per queue says what was kept and dropped. Throws only for I/O errors and for files of a newer
- * format version, which are left untouched. Long replays log their progress and speed. An active
- * segment of an older version is given today's header (its records are read by every version),
- * so records of this version are never appended under a header an older build would trust.
+ * per queue says what was kept and dropped. Throws only for I/O errors, for files of a newer
+ * format version and for a Kestrel file among the segments, which are left untouched. Long
+ * replays log their progress and speed. An active segment of an older version is given today's
+ * header (its records are read by every version), so records of this version are never appended
+ * under a header an older build would trust.
  */
 import { basename, dirname } from "node:path";
 import { log } from "../log.ts";
@@ -16,6 +18,8 @@ import { closeQuietly, fileSystem, readFully, replaceFileAtomically, statExistin
 import type { Item } from "./item.ts";
 import { Journal, type JournalSettings } from "./journal.ts";
 import type { SealedSegment } from "./segment_list.ts";
+import { kestrelJournalOf } from "./kestrel_files.ts";
+import { importKestrelJournal, withoutImportLeftovers } from "./kestrel_import.ts";
 import { KestrelReplayer } from "./legacy_replay.ts";
 import { encodeJournalFile, installPack } from "./pack.ts";
 import { viewOf } from "./binary.ts";
@@ -52,17 +56,25 @@ export class UnsupportedJournalError extends Error {}
 
 export function openJournal(options: OpenOptions): OpenedJournal {
   const { dir, name } = options;
-  const files = options.files ?? { sealed: [], packs: [], hasActive: false };
+  const listed = options.files ?? { sealed: [], packs: [], hasActive: false, kestrel: [] };
+  // The active segment is read first: it tells a Kestrel journal, and numbering goes on from its
+  // own number, also when every sealed one is gone.
+  let activeRead = listed.hasActive ? new SegmentBuffer().read(activePath(dir, name)) : null;
+  const kestrel = kestrelJournalOf(dir, name, listed, activeRead?.bytes ?? null, Date.now());
+  let files = listed;
+  if (kestrel === null) {
+    files = withoutImportLeftovers(dir, name, listed);
+  } else {
+    importKestrelJournal(dir, name, kestrel, Date.now());
+    files = { sealed: [], packs: [], hasActive: true, kestrel: [] };
+    activeRead = new SegmentBuffer().read(activePath(dir, name));
+  }
   const sealedSeqs = finishCompaction(dir, name, files);
-  // The active segment is read first: numbering goes on from its own number, also when every
-  // sealed one is gone.
-  const activeRead = files.hasActive ? new SegmentBuffer().read(activePath(dir, name)) : null;
   const activeSeq = Math.max((sealedSeqs.at(-1) ?? 0) + 1, activeRead === null ? 0 : claimedSeq(activeRead.bytes));
   const pathOf = (seq: number) => segmentPath(dir, name, seq, activeSeq);
   const order = files.hasActive ? [...sealedSeqs, activeSeq] : sealedSeqs;
   const reader = new AddReader({ pathOf, nextSeq: (seq) => order.find((next) => next > seq) ?? null });
   const state = new ReplayState(options.memoryBudget, (from, maxBytes) => reader.read(from, Infinity, maxBytes));
-  const kestrel = new KestrelReplayer(state);
   const progress = new ReplayProgress(name, () => order.reduce((sum, seq) => sum + statExisting(pathOf(seq)).size, 0));
   const damageReport = new DamageReport(dir, name);
   const chain = new SegmentChain();
@@ -71,7 +83,6 @@ export function openJournal(options: OpenOptions): OpenedJournal {
   let activeMaxId = 0;
   let activeRecords = 0;
   let activeFile: FileInfo | null = null;
-  let legacy = false;
   let records = 0;
 
   const buffer = new SegmentBuffer();
@@ -91,14 +102,11 @@ export function openJournal(options: OpenOptions): OpenedJournal {
         // Items below the floor had left the queue; the records saying so may be what was lost.
         if (lost !== null) damageReport.missing(lost, state.dropBelow(record.info.floor));
       },
-      kestrel(record) {
-        legacy = true;
-        kestrel.apply(record);
-      },
     });
     if (summary.unsupportedVersion !== null) {
       throw new UnsupportedJournalError(`journal ${path} has format version ${summary.unsupportedVersion}, newer than this build reads; queue '${name}' not loaded`);
     }
+    if (summary.format === "kestrel") throw new Error(`${path} is a Scala Kestrel journal file among this queue's own segments; move it out of ${dir}`);
     records += summary.records;
     if (summary.damage.length > 0) {
       damageReport.add(path, bytes, summary, now);
@@ -130,18 +138,10 @@ export function openJournal(options: OpenOptions): OpenedJournal {
   progress.finish();
   const items = state.items();
   damageReport.log(records, items.length + (state.disk?.count ?? 0));
-  if (legacy) {
-    convertKestrel(dir, name, sealed, items);
-    log.info(`queue '${name}': converted the Kestrel journal (${records} records) to the current format`);
-    activeMaxId = state.nextId - 1;
-    activeRecords = items.length;
-    activeFile = statExisting(activePath(dir, name));
-    sealed.length = 0;
-  }
   const journal = new Journal(dir, name, { sealed, activeSeq, activeMaxId, activeRecords, activeFile }, options.settings, options.events);
   // Open items go back to the head now: say so in the journal too (newest first, so replay puts
   // them back in this order), or a later start would still find them open.
-  if (!legacy) for (const item of items.slice(0, state.openCount).reverse()) journal.appendAbort(item.id);
+  for (const item of items.slice(0, state.openCount).reverse()) journal.appendAbort(item.id);
   return { journal, items, disk: state.disk, nextId: state.nextId };
 }
 
@@ -158,6 +158,7 @@ export function repairJournalFile(path: string): string {
   const state = new ReplayState();
   const kestrel = new KestrelReplayer(state);
   const summary = scanJournal(bytes, now, { kestrel: (record) => kestrel.apply(record) });
+  kestrel.finish();
   if (summary.unsupportedVersion !== null) throw new UnsupportedJournalError(`format version ${summary.unsupportedVersion} is newer than this build reads`);
   const report = new DamageReport(dir, name);
   if (summary.damage.length > 0) report.add(path, bytes, summary, now);
@@ -231,12 +232,6 @@ function finishCompaction(dir: string, name: string, files: QueueFiles): number[
   installPack(dir, name, pack, files.sealed, superseded);
   log.info(`queue '${name}': finished a compaction interrupted by a restart`);
   return [pack, ...files.sealed.filter((seq) => seq > pack)];
-}
-
-/** Rewrites a Kestrel journal's live items as the active segment and drops the other segments. */
-function convertKestrel(dir: string, name: string, sealed: readonly SealedSegment[], items: readonly Item[]): void {
-  replaceFileAtomically(activePath(dir, name), encodeItems(items));
-  for (const segment of sealed) fileSystem.remove(sealedPath(dir, name, segment.seq));
 }
 
 /** A journal file holding `items` (none of them open). */

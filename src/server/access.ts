@@ -15,9 +15,12 @@
  * `CLIENT_ERROR <command> is not allowed from <address>` (unless it asked for noreply). Both are
  * checked at every command, so a reload (a new policy, an auth file added, a user removed) takes
  * effect at once on every connection. Reading the status (`status` alone) is not administrative;
- * changing it is. The admin HTTP port's one action (PUT /status) passes the same policy, and while
- * an auth file is in force it must name one of its users with HTTP Basic.
+ * changing it is. The admin HTTP port's actions (PUT /status, flushing or deleting a queue) pass
+ * the same policy, and must also carry the admin token (`admin_token`) as a bearer token while one
+ * is set, or else, while an auth file is in force, name one of its users with HTTP Basic. The
+ * token is compared in constant time.
  */
+import { createHash, timingSafeEqual } from "node:crypto";
 import { isIPv4, isIPv6 } from "node:net";
 import type { AdminCommandPolicy } from "../config/schema.ts";
 import { log } from "../log.ts";
@@ -97,20 +100,31 @@ export function admitAdmin(request: string, command: string, peer: string, who: 
   return false;
 }
 
-/** What an administrative request on the admin HTTP port may do: run, or why not. */
-export type HttpAdmission = "allowed" | "unauthenticated" | "forbidden";
+/**
+ * What an administrative request on the admin HTTP port may do: run, or why not (no admin token
+ * or a wrong one; no user of the auth file; an address admin_commands refuses).
+ */
+export type HttpAdmission = "allowed" | "no-token" | "unauthenticated" | "forbidden";
 
 /**
  * Whether an administrative request on the admin HTTP port (`request`, e.g. `PUT /status
- * readonly`) from `peer` may run: `admin_commands` must admit the peer, as on the memcache port,
- * and while an auth file is in force the request must name a user of it with HTTP Basic
- * (`authorization` is the Authorization header) as a memcache client must authenticate first.
- * Logged as the memcache commands are. Never throws.
+ * readonly`) from `peer` may run: `admin_commands` must admit the peer, as on the memcache port;
+ * while `admin_token` is set the request must carry it (`Authorization: Bearer <token>`), and
+ * otherwise, while an auth file is in force, name a user of it with HTTP Basic, as a memcache
+ * client must authenticate first (`authorization` is the Authorization header). Logged as the
+ * memcache commands are. Never throws.
  */
 export function admitHttpAdmin(request: string, peer: string, authorization: string | null, ctx: ServerContext): HttpAdmission {
+  const token = ctx.config().server.adminToken;
   const credentials = ctx.credentials();
   let who = `${peer} (admin HTTP)`;
-  if (credentials !== null) {
+  if (token !== null) {
+    if (!bearerTokenMatches(authorization, token)) {
+      refusals.note(`token http ${peer}`, `admin token missing or wrong from ${who}`);
+      return "no-token";
+    }
+    who = `${peer} (admin HTTP, token)`;
+  } else if (credentials !== null) {
     const user = credentials.check(basicToken(authorization));
     if (user === null) {
       refusals.note(`auth http ${peer}`, `authentication failure from ${who}`);
@@ -120,6 +134,17 @@ export function admitHttpAdmin(request: string, peer: string, authorization: str
   }
   const command = request.split(" ").slice(0, 2).join(" ");
   return admitAdmin(request, command, peer, who, ctx.config().server.adminCommands) ? "allowed" : "forbidden";
+}
+
+/**
+ * Whether the Authorization header is `Bearer <token>`. The comparison takes the same time
+ * whatever was given: both sides are hashed to 32 bytes and compared with timingSafeEqual, so
+ * neither the token's length nor how much of it a guess got right shows in the timing.
+ */
+function bearerTokenMatches(authorization: string | null, token: string): boolean {
+  const given = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? "")?.[1] ?? "";
+  const digest = (text: string) => createHash("sha256").update(text).digest();
+  return timingSafeEqual(digest(given), digest(token));
 }
 
 /** HTTP Basic credentials (`Basic base64(user:password)`) as an auth token `<user> <password>`; empty if absent. */

@@ -20,7 +20,8 @@ import { flushJournals } from "../journal/flush_scheduler.ts";
 import { discardLogTarget, log, openLogTarget, useLogTarget } from "../log.ts";
 import { QueueCollection } from "../queue/queue_collection.ts";
 import { exposureWarning, reportRefusals } from "./access.ts";
-import { startAdminHttp } from "./admin_http.ts";
+import { startAdminHttp } from "./admin/admin_http.ts";
+import { History, startSampling } from "./admin/history.ts";
 import { readAuthFile, type Credentials } from "./auth_file.ts";
 import { Connection, type ServedConnection } from "./connection.ts";
 import type { ServerContext } from "./context.ts";
@@ -30,6 +31,7 @@ import { MemoryPacer } from "./memory_pacer.ts";
 import { memcache } from "./memcache/front_end.ts";
 import { serverError } from "./memcache/replies.ts";
 import { RequestBudget } from "./request_budget.ts";
+import { takeSnapshot } from "./snapshot.ts";
 import { ServerStats } from "./stats.ts";
 import { ServerStatus } from "./status.ts";
 
@@ -53,6 +55,9 @@ export class KestrelServer {
   private readonly ctx: ServerContext;
   private readonly expirySweep: ExpirySweep;
   private readonly idleCheck: ReturnType<typeof setInterval>;
+  /** What the admin port's charts show (/history.json); sampled only while the admin port is on. */
+  private readonly history = new History();
+  private readonly stopSampling: () => void;
   private stopping: Promise<void> | null = null;
   private resolveStopped!: () => void;
   /** Resolves once the server has stopped (after `stop()` or a `shutdown` command). */
@@ -90,6 +95,7 @@ export class KestrelServer {
     this.expirySweep = new ExpirySweep(() => this.queues.sweepExpired());
     this.expirySweep.setFrequency(config.server.expirationTimerFrequency);
     this.idleCheck = setInterval(() => this.closeIdleConnections(), IDLE_CHECK_MS);
+    this.stopSampling = this.admin === null ? () => {} : startSampling(this.history, () => takeSnapshot(this.ctx));
   }
 
   /** Binds the ports, loads the queues and serves. Throws (one line) if any step fails. */
@@ -99,7 +105,7 @@ export class KestrelServer {
     logCredentials(config, server.credentials);
     const exposure = exposureWarning(server.hostname, server.port, server.credentials !== null);
     if (exposure !== null) log.warn(exposure);
-    if (server.admin !== null) log.info(`admin HTTP on http://${server.admin.hostname}:${server.admin.port} (/health, /stats.json, /metrics, /status)`);
+    if (server.admin !== null) log.info(`admin HTTP on http://${server.admin.hostname}:${server.admin.port} (the dashboard at /; /health, /stats.json, /metrics, /status)`);
     return server;
   }
 
@@ -172,6 +178,7 @@ export class KestrelServer {
     void this.admin?.stop(true);
     this.expirySweep.stop();
     clearInterval(this.idleCheck);
+    this.stopSampling();
     this.ctx.pacer.stop();
     this.queues.releaseWaiters();
     for (const connection of this.connections) connection.quit();
@@ -191,7 +198,7 @@ export class KestrelServer {
     const { adminHost, adminPort } = this.config.server;
     if (adminPort === null) return null;
     try {
-      return startAdminHttp(() => this.ctx, adminHost, adminPort);
+      return startAdminHttp(() => this.ctx, this.history, adminHost, adminPort);
     } catch (error) {
       throw listenError("admin_port", adminHost, adminPort, error);
     }

@@ -115,6 +115,7 @@ export function takeSnapshot(ctx: ServerContext): Snapshot {
     ["queue_deletes", totals.queueDeletes],
     ["queue_expires", totals.queueExpires],
     ["memory_collections", ctx.pacer.collections],
+    ["resident_bytes", process.memoryUsage.rss()],
     ["pending_request_bytes", ctx.requestBudget.bytes],
     ["request_waits", ctx.requestBudget.refusals],
   ];

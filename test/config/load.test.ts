@@ -96,6 +96,15 @@ describe("what cannot work is refused", () => {
     expect(defaultConfig().queueDefaults.maxOpenTransactions).toBe(1);
   });
 
+  test("an admin_token too short or not a bearer token, without repeating it (it is a secret)", () => {
+    const expected = `${FILE}: admin_token: the token is not a token of at least 16 characters (letters, digits and -._~+/, e.g. from \`openssl rand -hex 32\`)`;
+    expect(errorOf(`admin_token = "s3cret-but-shrt"`)).toBe(expected);
+    expect(errorOf(`admin_token = "has a space in the middle"`)).toBe(expected);
+    expect(errorOf(`admin_token = 1234567890123456`)).toBe(expected);
+    expect(parseConfig(`admin_token = "0123456789abcdef"`, FILE).server.adminToken).toBe("0123456789abcdef");
+    expect(parseConfig(`admin_token = ""`, FILE).server.adminToken).toBeNull();
+  });
+
   test("a max_journal_size below 1KiB", () => {
     const expected = `expected a size in bytes (a number, or a string like "16MiB") of at least 1024 bytes`;
     expect(errorOf(`max_journal_size = 0`)).toBe(`${FILE}: max_journal_size: ${expected}, got number 0`);

@@ -1,7 +1,8 @@
 /**
  * Fault injection under the journal: swaps the members of `fileSystem` (src/journal/files.ts) for
  * ones that make chosen calls fail with an errno error (ENOSPC, EMFILE, EACCES, EIO, ...) or
- * write short, only on matching paths, after a number of calls that pass, for a number of times.
+ * write short, only on matching paths, after a number of calls that pass, for a number of times;
+ * or kill the process right before the call (kill -9, in a spawned server): a crash at that step.
  *
  * In a test: `const faults = FaultInjector.install()`, then `faults.set([...])`, `faults.clear()`
  * and, at the end, `faults.uninstall()`. In a spawned server: test/helpers/faulty_fs_preload.ts.
@@ -14,11 +15,13 @@
 import { fileSystem, type FileSystem } from "../../src/journal/files.ts";
 
 export type FaultCode = "ENOSPC" | "EMFILE" | "EACCES" | "EIO" | "EROFS";
+/** What a matching call does: fail with an errno code, or (SIGKILL) kill the process before it is made. */
+export type FaultEffect = FaultCode | "SIGKILL";
 export type FaultOp = keyof FileSystem;
 
 export interface Fault {
   readonly op: FaultOp;
-  readonly code: FaultCode;
+  readonly code: FaultEffect;
   /** A regular expression (source text) the path must match; for calls on a descriptor, the path it was opened with. */
   readonly path?: string;
   /** Let this many matching calls through first. */
@@ -101,7 +104,7 @@ export class FaultInjector {
 
   private check(op: FaultOp, ...paths: string[]): void {
     const fault = this.failing(op, paths);
-    if (fault !== null) throw faultError(fault.code, op, paths[0]!);
+    if (fault !== null) raise(fault.code, op, paths[0]!);
   }
 
   private pathOf(fd: number): string {
@@ -133,7 +136,7 @@ export class FaultInjector {
         const fault = this.failing("writev", [this.pathOf(fd)]);
         if (fault === null) return real.writev(fd, chunks);
         if (fault.short && fault.failed === 1) return real.writev(fd, firstHalf(chunks));
-        throw faultError(fault.code, "writev", this.pathOf(fd));
+        return raise(fault.code, "writev", this.pathOf(fd));
       },
       read: byFd("read", real.read),
       fstat: byFd("fstat", real.fstat),
@@ -143,6 +146,7 @@ export class FaultInjector {
       fsyncAsync: (fd: number, done: (error: Error | null) => void) => {
         const fault = this.failing("fsyncAsync", [this.pathOf(fd)]);
         if (fault === null) return real.fsyncAsync(fd, done);
+        if (fault.code === "SIGKILL") return raise(fault.code, "fsync", this.pathOf(fd));
         const error = faultError(fault.code, "fsync", this.pathOf(fd));
         setImmediate(() => done(error));
       },
@@ -153,6 +157,10 @@ export class FaultInjector {
         real.rename(from, to);
         for (const [fd, path] of this.paths) if (path === from) this.paths.set(fd, to);
       },
+      link: (existing: string, newPath: string) => {
+        this.check("link", existing, newPath);
+        real.link(existing, newPath);
+      },
       remove: byPath("remove", real.remove),
       removeDirectory: byPath("removeDirectory", real.removeDirectory),
       mkdir: byPath("mkdir", real.mkdir),
@@ -160,6 +168,15 @@ export class FaultInjector {
       readFile: byPath("readFile", real.readFile),
     } satisfies FileSystem);
   }
+}
+
+/** Throws the fault's error, or kills this process at once (kill -9: nothing after it runs). */
+function raise(effect: FaultEffect, op: string, path: string): never {
+  if (effect === "SIGKILL") {
+    process.kill(process.pid, "SIGKILL");
+    throw new Error("killed");
+  }
+  throw faultError(effect, op, path);
 }
 
 /** The first half (at least one byte) of the bytes in `chunks`. */

@@ -17,7 +17,7 @@ export interface ReplayOutcome {
   /** The live queue, open transactions returned to the head. */
   readonly items: Item[];
   readonly nextId: number;
-  /** Open transactions found in the journal (now at the head of `items`). */
+  /** Open transactions found in a journal of ours (now at the head of `items`; Kestrel's are put back by its replay). */
   readonly reopened: number;
   readonly records: number;
   /** Offset just past the last intact record. */
@@ -34,5 +34,6 @@ export function replayJournal(bytes: Uint8Array, now: number): ReplayOutcome {
     current: (record) => state.apply(record),
     kestrel: (record) => kestrel.apply(record),
   });
+  kestrel.finish();
   return { ...scan, items: state.items(), nextId: state.nextId, reopened: state.openCount };
 }

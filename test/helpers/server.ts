@@ -50,9 +50,9 @@ export interface KestrelRun {
   readonly finished: Promise<{ stdout: string; stderr: string; code: number }>;
 }
 
-/** Starts `kestrel args` (from `cwd`); a test can wait on its stderr while it runs. */
-export function spawnKestrel(args: readonly string[], cwd?: string): KestrelRun {
-  const proc = Bun.spawn([process.execPath, MAIN, ...args], { stdout: "pipe", stderr: "pipe", stdin: "ignore", cwd });
+/** Starts `kestrel args` (from `cwd`, with `env` added to the environment); a test can wait on its stderr while it runs. */
+export function spawnKestrel(args: readonly string[], cwd?: string, env: Readonly<Record<string, string>> = {}): KestrelRun {
+  const proc = Bun.spawn([process.execPath, MAIN, ...args], { stdout: "pipe", stderr: "pipe", stdin: "ignore", cwd, env: { ...process.env, ...env } });
   running.add(proc);
   const stderr = new LogCapture(proc.stderr as ReadableStream<Uint8Array>);
   const finished = (async () => {

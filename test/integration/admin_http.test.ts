@@ -60,13 +60,21 @@ describe("admin HTTP", () => {
     expect((await fetch(`${admin}/health`, { method: "POST" })).status).toBe(405);
   });
 
-  test("it is read-only: every other method on every path is a 405 naming GET, and changes nothing", async () => {
+  test("read-only paths take GET only: every other method is a 405 naming GET, and changes nothing", async () => {
     const before = await (await fetch(`${admin}/stats.json`)).json();
-    for (const path of ["/health", "/stats.json", "/metrics", "/", "/shutdown", "/reload", "/flush_all", "/queues/jobs"]) {
+    const paths = ["/health", "/stats.json", "/metrics", "/", "/history.json", "/config.json", "/dashboard/app.js", "/shutdown", "/reload", "/flush_all", "/queues"];
+    for (const path of paths) {
       for (const method of ["POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"]) {
         const response = await fetch(`${admin}${path}?queue=jobs`, { method, body: method === "HEAD" || method === "OPTIONS" ? undefined : "flush_all" });
         expect(response.status).toBe(405);
         expect(response.headers.get("allow")).toBe("GET");
+      }
+    }
+    // A queue's paths take DELETE alone (admin_actions.test.ts), and nothing else changes anything either.
+    for (const path of ["/queues/jobs", "/queues/jobs/items"]) {
+      for (const method of ["POST", "PUT", "PATCH", "HEAD", "OPTIONS"]) {
+        const response = await fetch(`${admin}${path}`, { method, body: method === "HEAD" || method === "OPTIONS" ? undefined : "x" });
+        expect([response.status, response.headers.get("allow")]).toEqual([405, "DELETE"]);
       }
     }
     const after = (await (await fetch(`${admin}/stats.json?flush=jobs`)).json()) as { server: Record<string, unknown>; queues: unknown };
@@ -74,5 +82,60 @@ describe("admin HTTP", () => {
     const withoutAge = (stats: unknown) => Object.entries((stats as { queues: Record<string, object> }).queues).map(([name, queue]) => [name, { ...queue, age: 0 }]);
     expect(withoutAge(after)).toEqual(withoutAge(before));
     expect(await c.get("jobs/peek")).toBe("b");
+  });
+
+  test("/config.json has the queue defaults and each queue's settings, as dump_config shows them", async () => {
+    const all = (await (await fetch(`${admin}/config.json`)).json()) as { queue_defaults: Record<string, string>; queues: Record<string, Record<string, string>> };
+    expect(all.queue_defaults).toMatchObject({ sync_journal: "never", max_items: "unlimited", max_memory_size: "134217728" });
+    expect(Object.keys(all.queues)).toEqual(["jobs", "jobs+audit"]);
+    expect(all.queues.jobs).toEqual(all.queue_defaults);
+    const one = (await (await fetch(`${admin}/config.json?queue=jobs&queue=nope`)).json()) as { queues: Record<string, unknown> };
+    expect(Object.keys(one.queues)).toEqual(["jobs"]);
+    const none = (await (await fetch(`${admin}/config.json?queue=`)).json()) as { queues: Record<string, unknown> };
+    expect(none.queues).toEqual({});
+  });
+
+  test("/history.json: a sample a second of the server and each queue; ?after= gives only newer samples", async () => {
+    type History = { first: number; last: number; times: number[]; server: Record<string, number[]>; queues: Record<string, Record<string, Array<number | null>>> };
+    const history = async (query = "") => (await (await fetch(`${admin}/history.json${query}`)).json()) as History;
+    let all = await history();
+    for (const deadline = Date.now() + 20_000; all.last < 1 && Date.now() < deadline; all = await history()) await Bun.sleep(100);
+    expect(all).toMatchObject({ interval_ms: 1000, samples: 900, tracked_queues: 100, first: 0 });
+    expect(all.times).toHaveLength(all.last + 1);
+    expect(all.server.items!.at(-1)).toBe(2);
+    expect(Object.keys(all.queues).sort()).toEqual(["jobs", "jobs+audit"]);
+    expect(all.queues.jobs!.items!.at(-1)).toBe(1);
+    const newer = await history(`?after=${all.last}`);
+    expect(newer.first).toBe(all.last + 1);
+    expect(newer.times).toHaveLength(newer.last - all.last);
+    expect((await fetch(`${admin}/history.json?after=soon`)).status).toBe(400);
+  });
+});
+
+describe("the dashboard", () => {
+  test("/ is the page; every script, style sheet and module it loads is served, with a policy that allows nothing else", async () => {
+    const page = await fetch(`${admin}/`);
+    expect(page.headers.get("content-type")).toBe("text/html; charset=utf-8");
+    expect(page.headers.get("content-security-policy")).toContain("default-src 'none'; script-src 'self'");
+    expect(page.headers.get("content-security-policy")).toContain("frame-ancestors 'none'");
+    const html = await page.text();
+    const loaded = [...html.matchAll(/(?:src|href)="(\/[^"]+)"/g)].map((match) => match[1]!);
+    expect(loaded).toEqual(["/dashboard/dashboard.css", "/dashboard/app.js"]);
+    // Follow the module imports from app.js: each one must be served as JavaScript.
+    const seen = new Set<string>();
+    const pending = [...loaded];
+    while (pending.length > 0) {
+      const path = pending.pop()!;
+      if (seen.has(path)) continue;
+      seen.add(path);
+      const response = await fetch(`${admin}${path}`);
+      expect([path, response.status]).toEqual([path, 200]);
+      expect(response.headers.get("content-type")).toBe(path.endsWith(".css") ? "text/css; charset=utf-8" : "text/javascript; charset=utf-8");
+      const body = await response.text();
+      for (const match of body.matchAll(/^import .* from "\.\/([^"]+)";$/gm)) pending.push(`/dashboard/${match[1]}`);
+    }
+    expect([...seen].sort()).toEqual(["/dashboard/actions.js", "/dashboard/app.js", "/dashboard/charts.js", "/dashboard/dashboard.css", "/dashboard/format.js", "/dashboard/table.js"]);
+    expect((await fetch(`${admin}/dashboard/nope.js`)).status).toBe(404);
+    expect((await fetch(`${admin}/dashboard/../../../etc/passwd`)).status).toBe(404);
   });
 });

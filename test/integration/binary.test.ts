@@ -1,12 +1,14 @@
 /**
  * The shipped form: build the single executable, then run it with nothing on PATH (no Node, no
  * Bun): serve, set and get, reload on SIGHUP, stop on SIGTERM; the operator commands, as the
- * Kubernetes preStop hook runs `kestrel drain` in an image with no shell.
+ * Kubernetes preStop hook runs `kestrel drain` in an image with no shell; the dashboard, served
+ * from inside the binary.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { DASHBOARD_FILES } from "../../src/server/admin/dashboard_files.ts";
 import { TestClient } from "../helpers/client.ts";
 import { LogCapture } from "../helpers/server.ts";
 
@@ -82,6 +84,19 @@ test("the operator commands run from the binary alone: status, cluster, and drai
   expect(drained.stderr).toContain("drained: every queue is empty");
   expect(await c.call("status")).toBe("UP");
 
+  server.kill("SIGTERM");
+  expect(await server.exited).toBe(0);
+});
+
+test("the dashboard comes from inside the binary: the page and every file it loads, as in the source", async () => {
+  const { server, log } = await serve("dashboard", "admin_port = 0\n");
+  const admin = (await log.waitFor(/admin HTTP on http:\/\/([^ ]+) /))[1]!;
+  expect(DASHBOARD_FILES.size).toBeGreaterThan(2);
+  for (const [path, { file, type }] of DASHBOARD_FILES) {
+    const response = await fetch(`http://${admin}${path}`);
+    expect([path, response.status, response.headers.get("content-type")]).toEqual([path, 200, type]);
+    expect(await response.text()).toBe(readFileSync(file, "utf8"));
+  }
   server.kill("SIGTERM");
   expect(await server.exited).toBe(0);
 });

@@ -1,8 +1,8 @@
 /**
  * `kestrel drain --admin HOST:PORT --timeout SECONDS` (the Kubernetes preStop hook) against real
  * servers: a drain that a consuming client empties, an open item that holds it, a timeout, the
- * status put back (or left alone when an operator set it), and the failures: admin port
- * unreachable, status change refused, bad usage.
+ * status put back (or left alone when an operator set it), the admin token from the environment,
+ * and the failures: admin port unreachable, status change refused, bad usage.
  */
 import { afterEach, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
@@ -147,4 +147,19 @@ test("failures: admin port unreachable, status change refused (exit 1); bad usag
     expect({ args, code: result.code, lines: result.stderr.split("\n").length }).toEqual({ args, code: 2, lines: 2 });
   }
   expect(await statusOf(server)).toBe("UP");
+});
+
+test("a server with an admin_token: the drain sends KESTREL_ADMIN_TOKEN with PUT /status, and fails (exit 1) without it", async () => {
+  const token = "5b2e8f1c94d7a06e3b5c8d1f7a2e9c40";
+  const { server, admin } = await start(`admin_token = "${token}"\n`);
+  const refused = await runKestrel(["drain", "--admin", admin, "--timeout", "5"]);
+  expect(refused.code).toBe(1);
+  expect(refused.stderr).toContain(`kestrel: drain ${admin}: PUT /status readonly: HTTP 401: the admin token is required`);
+  expect(await statusOf(server)).toBe("UP");
+  const drained = spawnKestrel(["drain", "--admin", admin, "--timeout", "5"], undefined, { KESTREL_ADMIN_TOKEN: token });
+  const { code, stderr } = await drained.finished;
+  expect(code).toBe(0);
+  expect(stderr).toContain("status 'up' -> 'readonly'");
+  expect(stderr).toContain("status 'readonly' -> 'up'");
+  expect(stderr).not.toContain(token);
 });

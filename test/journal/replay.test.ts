@@ -108,9 +108,9 @@ describe("replay of Kestrel's format", () => {
     expect(datas(file)).toEqual(["queued"]);
   });
 
-  test("a STATE_DUMP ends the file's replay", () => {
-    const file = new KestrelJournalBuilder().addx("a").addx("b").removeTentative().stateDump(1, 1).addXid(1, "b").removeTentative().build();
-    expect(datas(file)).toEqual(["a", "b"]);
+  test("a Kestrel 2 reliable read (REMOVE_TENTATIVE_XID, then CONFIRM_REMOVE) replays exactly", () => {
+    const file = new KestrelJournalBuilder().addx("a").addx("b").removeTentativeXid(1).confirmRemove(1).addx("c").build();
+    expect(datas(file)).toEqual(["b", "c"]);
   });
 
   test("a broken record cuts the replay there and reports the rest as damage", () => {

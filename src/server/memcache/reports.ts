@@ -1,8 +1,7 @@
 /**
  * The memcache text of `stats`, `dump_stats` and `dump_config`.
  */
-import { queueConfigFor } from "../../config/load.ts";
-import { QUEUE_KEYS, showValue } from "../../config/schema.ts";
+import { shownQueueConfig } from "../../config/load.ts";
 import type { ServerContext } from "../context.ts";
 import { queuesByName, statsBlocks, takeSnapshot } from "../snapshot.ts";
 
@@ -23,10 +22,7 @@ export function dumpStatsReport(ctx: ServerContext, names: readonly string[]): s
 /** Each queue's settings in force, then each alias's destinations. */
 export function dumpConfigReport(ctx: ServerContext): string {
   const config = ctx.config();
-  const queues = queuesByName(ctx).map((queue) => {
-    const settings = queueConfigFor(config, queue.name);
-    return { name: queue.name, entries: QUEUE_KEYS.map((spec) => [spec.key, showValue(settings[spec.field])] as const) };
-  });
+  const queues = queuesByName(ctx).map((queue) => ({ name: queue.name, entries: shownQueueConfig(config, queue.name) }));
   const aliases = ctx.queues.aliasStats().map((alias) => ({ name: alias.name, entries: [["destination_queues", alias.destinations.join(",")] as const] }));
   return dumpReport([...queues, ...aliases]);
 }

@@ -1,25 +1,24 @@
 /**
- * The admin HTTP endpoint (Bun.serve; off unless admin_port is set): /health, /stats.json and
- * Prometheus /metrics, all read from one stats snapshot, and the server status (GET and PUT
- * /status). A request that fails (a bug) gets a 500 and one log line, never Bun's page or a stack
- * trace; the server goes on.
+ * The admin HTTP endpoint (Bun.serve; off unless admin_port is set): the dashboard page at `/`
+ * and its files under /dashboard/, /health, /stats.json and Prometheus /metrics (all read from
+ * one stats snapshot), /history.json (the last 15 minutes, history.ts), /config.json (the queues'
+ * settings, as dump_config) and the server status (GET /status). A request that fails (a bug)
+ * gets a 500 and one log line, never Bun's page or a stack trace; the server goes on.
  *
- * Read-only but for one action: `PUT /status` changes the server status, through the same gate as
- * the memcache `status <new>` (admin_commands by the peer's address, and the auth file's users
- * while one is in force; access.ts) and the same `ServerStatus.change`. Any other method but GET
- * is answered 405.
+ * Read-only but for the actions of admin_actions.ts (PUT /status, flushing or deleting a queue),
+ * each gated by the admin token, the auth file and admin_commands there. Any other method but GET
+ * is answered 405 with the methods the path takes.
  */
 import type { Server } from "bun";
-import { SERVER_STATUSES } from "../config/schema.ts";
-import { errorText } from "../errors.ts";
-import { log } from "../log.ts";
-import { admitHttpAdmin } from "./access.ts";
-import type { ServerContext } from "./context.ts";
-import { QUEUE_STAT_NAMES, takeSnapshot, type Snapshot } from "./snapshot.ts";
-import { parseStatus } from "./status.ts";
-
-/** The part of a PUT /status body that is read: a status name and some whitespace fit. */
-const MAX_STATUS_BODY_BYTES = 64;
+import { SERVER_STATUSES } from "../../config/schema.ts";
+import { errorText } from "../../errors.ts";
+import { log } from "../../log.ts";
+import { shownQueueConfig } from "../../config/load.ts";
+import type { ServerContext } from "../context.ts";
+import { QUEUE_STAT_NAMES, takeSnapshot, type Snapshot } from "../snapshot.ts";
+import { actionMethods, findAction, text } from "./admin_actions.ts";
+import { dashboardFile } from "./dashboard_files.ts";
+import type { History } from "./history.ts";
 
 type MetricType = "gauge" | "counter";
 
@@ -42,6 +41,7 @@ const SERVER_METRICS: Readonly<Record<string, readonly [string, MetricType, stri
   queue_deletes: ["kestrel_queue_deletes_total", "counter", "Queues deleted since start (expired ones included)."],
   queue_expires: ["kestrel_queue_expires_total", "counter", "Queues deleted by max_queue_age since start."],
   memory_collections: ["kestrel_memory_collections_total", "counter", "Garbage collections run to keep memory near the live data."],
+  resident_bytes: ["kestrel_resident_memory_bytes", "gauge", "Resident memory of the server process."],
   pending_request_bytes: ["kestrel_pending_request_bytes", "gauge", "Request bytes held for all clients (max_pending_request_bytes)."],
   request_waits: ["kestrel_request_waits_total", "counter", "Times a client sending a big request had to wait for max_pending_request_bytes."],
 };
@@ -73,8 +73,11 @@ const QUEUE_METRICS: Readonly<Record<string, readonly [string, MetricType, strin
   journal_rotations: ["kestrel_queue_journal_rotations_total", "counter", "Journal segments sealed because they reached max_journal_size."],
 };
 
-/** Binds the admin port; `context` is called on each request (the server binds before it has its queues). */
-export function startAdminHttp(context: () => ServerContext, hostname: string, port: number): Server<undefined> {
+/**
+ * Binds the admin port; `context` is called on each request (the server binds before it has its
+ * queues), `history` is what /history.json serves.
+ */
+export function startAdminHttp(context: () => ServerContext, history: History, hostname: string, port: number): Server<undefined> {
   return Bun.serve({
     hostname,
     port,
@@ -82,45 +85,50 @@ export function startAdminHttp(context: () => ServerContext, hostname: string, p
     // Only PUT /status has a body, a word: nobody can make the server buffer a large one.
     maxRequestBodySize: 1024,
     async fetch(request, server) {
-      const path = new URL(request.url).pathname;
+      const url = new URL(request.url);
       try {
-        if (path === "/status" && request.method === "PUT") return await putStatus(request, server.requestIP(request)?.address ?? "unknown", context());
-        return route(request.method, path, context());
+        const action = findAction(request.method, url.pathname);
+        if (action !== null) return await action(request, server.requestIP(request)?.address ?? "unknown", context());
+        return route(request.method, url, context(), history);
       } catch (error) {
-        log.error(`admin HTTP: internal error in ${request.method} ${path}: ${errorText(error)}`);
+        log.error(`admin HTTP: internal error in ${request.method} ${url.pathname}: ${errorText(error)}`);
         return new Response("internal error\n", { status: 500 });
       }
     },
   });
 }
 
-function route(method: string, path: string, ctx: ServerContext): Response {
+function route(method: string, url: URL, ctx: ServerContext, history: History): Response {
+  const path = url.pathname;
   if (method !== "GET") {
-    const allow = path === "/status" ? "GET, PUT" : "GET";
+    const allow = actionMethods(path) ?? "GET";
     return new Response(`method not allowed: ${path} takes ${allow}\n`, { status: 405, headers: { allow } });
   }
   if (path === "/health") return health(takeSnapshot(ctx));
   if (path === "/stats.json") return Response.json(statsJson(takeSnapshot(ctx)));
   if (path === "/metrics") return new Response(metrics(takeSnapshot(ctx)), { headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" } });
   if (path === "/status") return text(200, ctx.status.current);
-  return new Response("not found: try /health, /stats.json, /metrics or /status\n", { status: 404 });
+  if (path === "/history.json") return historyJson(url, history);
+  if (path === "/config.json") return Response.json(configJson(url, ctx));
+  return dashboardFile(path) ?? text(404, "not found: try /, /health, /stats.json, /metrics, /history.json, /config.json or /status");
 }
 
-/** PUT /status: the body names the new status (any case); answers the status in force after it. */
-async function putStatus(request: Request, peer: string, ctx: ServerContext): Promise<Response> {
-  const body = (await request.text()).slice(0, MAX_STATUS_BODY_BYTES);
-  // Admission first, as on the memcache port: a peer that may not change the status learns nothing more.
-  const admission = admitHttpAdmin(`PUT /status ${body.trim()}`, peer, request.headers.get("authorization"), ctx);
-  if (admission === "unauthenticated") return new Response("authentication required: a user of the auth file, with HTTP Basic\n", { status: 401, headers: { "www-authenticate": 'Basic realm="kestrel"' } });
-  if (admission === "forbidden") return text(403, `PUT /status is not allowed from ${peer} (admin_commands = "${ctx.config().server.adminCommands}")`);
-  const next = parseStatus(body);
-  if (next === null) return text(400, `unknown status ${JSON.stringify(body)}: expected one of ${SERVER_STATUSES.join(", ")}`);
-  const error = ctx.status.change(next, `${peer} (admin HTTP)`);
-  return error === null ? text(200, next) : text(500, error);
+/** `?after=<n>`: only the samples after number n (the `last` of an earlier answer). */
+function historyJson(url: URL, history: History): Response {
+  const after = url.searchParams.get("after") ?? "-1";
+  if (!/^(-1|\d{1,15})$/.test(after)) return text(400, `after must be a sample number, not ${JSON.stringify(after)}`);
+  return Response.json(history.toJson(Number(after)));
 }
 
-function text(status: number, body: string): Response {
-  return new Response(`${body}\n`, { status, headers: { "content-type": "text/plain; charset=utf-8" } });
+/** The queue defaults and the settings of each queue (of those named by `?queue=`, if any), as dump_config shows them. */
+function configJson(url: URL, ctx: ServerContext): object {
+  const config = ctx.config();
+  const named = url.searchParams.getAll("queue");
+  const names = url.searchParams.has("queue") ? named.filter((name) => ctx.queues.get(name) !== undefined) : [...ctx.queues.all()].map((queue) => queue.name);
+  return {
+    queue_defaults: Object.fromEntries(shownQueueConfig(config, null)),
+    queues: Object.fromEntries(names.sort().map((name) => [name, Object.fromEntries(shownQueueConfig(config, name))])),
+  };
 }
 
 function health(snapshot: Snapshot): Response {

@@ -1,0 +1,95 @@
+import { expect, test } from "bun:test";
+import { History } from "../../../src/server/admin/history.ts";
+import type { QueueStats } from "../../../src/queue/persistent_queue.ts";
+import type { Snapshot } from "../../../src/server/snapshot.ts";
+
+const T0 = 1_700_000_000_000;
+
+/** A queue's stats: zeros but for `counts`. */
+function stats(counts: Partial<QueueStats>): QueueStats {
+  return {
+    items: 0,
+    bytes: 0,
+    totalItems: 0,
+    logsize: 0,
+    expiredItems: 0,
+    memItems: 0,
+    memBytes: 0,
+    age: 0,
+    discarded: 0,
+    waiters: 0,
+    openTransactions: 0,
+    openTransactionsTimedOut: 0,
+    transactions: 0,
+    canceledTransactions: 0,
+    totalFlushes: 0,
+    journalRewrites: 0,
+    journalRotations: 0,
+    ...counts,
+  };
+}
+
+function snapshot(queues: Record<string, Partial<QueueStats>>, server: Record<string, number> = {}): Snapshot {
+  const entries = Object.entries(queues);
+  const sum = (field: keyof QueueStats) => entries.reduce((total, [, counts]) => total + (counts[field] ?? 0), 0);
+  return {
+    status: "up",
+    server: Object.entries({ curr_items: sum("items"), bytes: sum("bytes"), curr_connections: 0, resident_bytes: 0, ...server }),
+    queues: entries.map(([name, counts]) => ({ name, stats: stats(counts), children: [], journalFailure: null })),
+    aliases: [],
+    unavailable: [],
+  };
+}
+
+test("rates are per second between samples: in from total_items, out from what left the queue or is open", () => {
+  const history = new History(10, 10);
+  history.record(snapshot({ jobs: { items: 5, totalItems: 5 } }), T0, 0);
+  // Two seconds later: 20 more added; 4 taken for good and 2 open, so items went from 5 to 19.
+  history.record(snapshot({ jobs: { items: 19, totalItems: 25, openTransactions: 2 } }), T0 + 2000, 2000);
+  const json = history.toJson(-1);
+  expect(json.times).toEqual([T0, T0 + 2000]);
+  expect(json.queues.jobs).toEqual({ items: [5, 19], bytes: [0, 0], in_per_second: [0, 10], out_per_second: [0, 2] });
+  expect(json.server.in_per_second).toEqual([0, 10]);
+  expect(json.server.out_per_second).toEqual([0, 2]);
+  expect(json.server.items).toEqual([5, 19]);
+  expect(json.rates).toEqual({ jobs: [10, 2] });
+});
+
+test("a queue made between samples counts all it holds as new; one deleted and made again never gives a negative rate", () => {
+  const history = new History(10, 10);
+  history.record(snapshot({ a: { items: 100, totalItems: 100 } }), T0, 0);
+  history.record(snapshot({ a: { items: 0, totalItems: 100 }, b: { items: 3, totalItems: 4 } }), T0 + 1000, 1000);
+  // `a` deleted and made again: its counter started over below what it was.
+  history.record(snapshot({ a: { items: 1, totalItems: 1 }, b: { items: 3, totalItems: 4 } }), T0 + 2000, 2000);
+  const json = history.toJson(-1);
+  expect(json.queues.a!.in_per_second).toEqual([0, 0, 1]);
+  expect(json.queues.a!.out_per_second).toEqual([0, 100, 0]);
+  expect(json.queues.b!.in_per_second).toEqual([null, 4, 0]);
+  expect(json.queues.b!.out_per_second).toEqual([null, 1, 0]);
+  expect(json.queues.b!.items).toEqual([null, 3, 3]);
+});
+
+test("it keeps the last `capacity` samples, and `after` returns only the newer ones", () => {
+  const history = new History(3, 10);
+  expect(history.toJson(-1)).toMatchObject({ first: 0, last: -1, times: [] });
+  for (let n = 0; n < 5; n++) history.record(snapshot({ jobs: { items: n, totalItems: n } }), T0 + n * 1000, n * 1000);
+  expect(history.toJson(-1)).toMatchObject({ first: 2, last: 4, times: [T0 + 2000, T0 + 3000, T0 + 4000] });
+  expect(history.toJson(-1).queues.jobs!.items).toEqual([2, 3, 4]);
+  expect(history.toJson(3)).toMatchObject({ first: 4, last: 4, times: [T0 + 4000] });
+  expect(history.toJson(4)).toMatchObject({ first: 5, last: 4, times: [] });
+  expect(history.toJson(4).queues.jobs!.items).toEqual([]);
+});
+
+test("with 10,000 queues it keeps series for the limit only, and drops those of queues that go", () => {
+  const history = new History(5, 100);
+  const many = (count: number) => Object.fromEntries(Array.from({ length: count }, (_, i) => [`q${i}`, { items: i, totalItems: i }]));
+  history.record(snapshot(many(10_000)), T0, 0);
+  history.record(snapshot(many(10_000)), T0 + 1000, 1000);
+  const json = history.toJson(-1);
+  expect(Object.keys(json.queues)).toHaveLength(100);
+  expect(json.queues.q9999!.items).toEqual([9999, 9999]);
+  expect(json.server.items).toEqual([49_995_000, 49_995_000]);
+  history.record(snapshot({ q1: { items: 1, totalItems: 1 } }), T0 + 2000, 2000);
+  expect(Object.keys(history.toJson(-1).queues)).toEqual(["q1"]);
+  expect(history.toJson(-1).queues.q1!.items).toEqual([null, null, 1]);
+});
