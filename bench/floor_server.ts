@@ -15,10 +15,10 @@
 import type { Socket } from "bun";
 import { DEFAULT_SERVER_CONFIG } from "../src/config/schema.ts";
 import type { Item } from "../src/journal/item.ts";
-import { MAX_LINE_LENGTH } from "../src/server/connection.ts";
+import { MAX_LINE_LENGTH } from "../src/server/memcache/front_end.ts";
 import { Outbox } from "../src/server/outbox.ts";
-import { END, ERROR, STORED, line, value } from "../src/server/replies.ts";
-import { RequestParser, type Frame } from "../src/server/request_parser.ts";
+import { END, ERROR, STORED, line, value } from "../src/server/memcache/replies.ts";
+import { RequestParser, type Frame } from "../src/server/memcache/request_parser.ts";
 import { HOST, benchItem } from "./lib/protocol.ts";
 
 const counters = { cmdSet: 0, getHits: 0, currConnections: 0, totalConnections: 0 };

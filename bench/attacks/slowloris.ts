@@ -19,7 +19,7 @@ import { raiseDescriptorLimit } from "../lib/process_readings.ts";
 import { integer } from "../lib/report.ts";
 
 const PARTIAL_LINE_BYTES = 7900;
-/** The server's MAX_LINE_LENGTH (src/server/connection.ts). */
+/** The server's MAX_LINE_LENGTH (src/server/memcache/front_end.ts). */
 const MAX_LINE_LENGTH = 8192;
 const TRICKLE_MS = 500;
 const HOLD_MS = 5000;

@@ -1,7 +1,7 @@
 /**
- * Who may do what on a connection: authentication against the auth file (`auth_file`), done the
- * way memcached's text protocol does it (`memcached -Y`), and the administrative commands a peer
- * may run (`admin_commands`).
+ * Who may do what on a connection: authentication against the auth file (`auth_file`; the
+ * memcache front end takes the credentials the way memcached's text protocol does,
+ * memcache/admission.ts), and the administrative commands a peer may run (`admin_commands`).
  *
  * Invariants: while an auth file is in force, a connection runs nothing until it has
  * authenticated, with a first `set <any key> <flags> <exptime> <bytes>` whose data is
@@ -22,9 +22,8 @@ import { isIPv4, isIPv6 } from "node:net";
 import type { AdminCommandPolicy } from "../config/schema.ts";
 import { log } from "../log.ts";
 import { RepeatedLog } from "../repeated_log.ts";
-import type { ServerContext, Session } from "./context.ts";
-import { STORED, clientError } from "./replies.ts";
-import type { Frame } from "./request_parser.ts";
+import type { Session } from "./commands/session.ts";
+import type { ServerContext } from "./context.ts";
 
 /**
  * Commands that stop the server, change its config or status, or drop items for everyone: gated by
@@ -45,9 +44,6 @@ export function isAdminRequest(command: string, args: readonly string[]): boolea
  * `<user> <password>` (memcached's limit for the same token).
  */
 export const MAX_AUTH_REQUEST_BYTES = 16384;
-
-const UNAUTHENTICATED = clientError("unauthenticated");
-const AUTHENTICATION_FAILURE = clientError("authentication failure");
 
 /**
  * Refusals and failed logins, at warn: the first from each address (and command) is written,
@@ -84,25 +80,6 @@ export function isAuthenticated(session: Session, ctx: ServerContext): boolean {
 /** The largest request `session` may send next: `maxRequestSize` once it has authenticated. */
 export function maxRequestSizeFor(session: Session, ctx: ServerContext, maxRequestSize: number): number {
   return isAuthenticated(session, ctx) ? maxRequestSize : Math.min(maxRequestSize, MAX_AUTH_REQUEST_BYTES);
-}
-
-/** A frame that reached the command layer (fatal and binary frames close the connection before it). */
-export type CommandFrame = Exclude<Frame, { kind: "fatal" | "binary" }>;
-
-/**
- * Whether `frame` may run for `session`; a frame that may not is answered (and logged) here.
- * Never throws.
- */
-export function admit(frame: CommandFrame, session: Session, ctx: ServerContext): boolean {
-  if (!isAuthenticated(session, ctx)) {
-    authenticate(frame, session, ctx);
-    return false;
-  }
-  if (frame.kind !== "line" || !isAdminRequest(frame.command, frame.args)) return true;
-  const request = [frame.command, ...frame.args].join(" ");
-  if (admitAdmin(request, frame.command, session.peer, describePeer(session), ctx.config().server.adminCommands)) return true;
-  if (frame.args[frame.args.length - 1] !== "noreply") session.outbox.push(clientError(`${frame.command} is not allowed from ${session.peer}`));
-  return false;
 }
 
 /**
@@ -154,25 +131,6 @@ function basicToken(authorization: string | null): Uint8Array {
   if (colon <= 0) return new Uint8Array(0);
   decoded[colon] = 0x20;
   return decoded;
-}
-
-/**
- * Handles a frame from a connection that hasn't authenticated: a `set` is an attempt (its key,
- * flags and exptime are ignored), anything else is refused. A failed attempt closes the
- * connection once the reply is written. A successful one is answered STORED, unless it asked
- * for noreply (pymemcache sends its sets with noreply by default).
- */
-function authenticate(frame: CommandFrame, session: Session, ctx: ServerContext): void {
-  if (frame.kind !== "set") return session.outbox.push(UNAUTHENTICATED);
-  const user = ctx.credentials()?.check(frame.data) ?? null;
-  if (user === null) {
-    refusals.note(`auth ${session.peer}`, `authentication failure from ${session.peer}; connection closed`);
-    session.outbox.push(AUTHENTICATION_FAILURE);
-    return session.quit();
-  }
-  session.access.user = user;
-  log.debug(`${session.peer} authenticated as '${user}'`);
-  if (!frame.noreply) session.outbox.push(STORED);
 }
 
 /**

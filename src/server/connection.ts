@@ -1,5 +1,7 @@
 /**
- * One client connection: bytes in, frames executed in order, replies out.
+ * One client connection: bytes in, frames executed in order, replies out. The protocol is its
+ * front end's (front_end.ts: a parser and an execute function); all else here is the same for
+ * every protocol.
  *
  * Invariants: requests are executed strictly in arrival order and one at a time (a blocking get
  * suspends everything behind it); a connection executes for at most TURN_BUDGET_MS per
@@ -20,20 +22,16 @@
  * (closing it would lose the items in them). Bun's own socket timer is turned off: re-armed at
  * each request, it still closed connections busy every 0.2 s.
  */
-import type { Item } from "../journal/item.ts";
 import { monotonicMs } from "../clock.ts";
 import { errorText } from "../errors.ts";
 import { log } from "../log.ts";
-import type { PersistentQueue } from "../queue/persistent_queue.ts";
-import { maxRequestSizeFor, newAccessState } from "./access.ts";
-import { refuseBinaryRequest } from "./binary_protocol.ts";
-import { execute } from "./commands.ts";
-import type { ServerContext, Session } from "./context.ts";
+import { newAccessState } from "./access.ts";
+import { OpenReads } from "./commands/open_reads.ts";
+import type { Session } from "./commands/session.ts";
+import type { ServerContext } from "./context.ts";
+import type { FrameParser, FrontEnd } from "./front_end.ts";
 import { Outbox } from "./outbox.ts";
-import { line, serverError } from "./replies.ts";
 import type { BudgetReader } from "./request_budget.ts";
-import { type Frame, RequestParser } from "./request_parser.ts";
-import { LIGHT_LINE_BYTES, isLight } from "./request_weight.ts";
 import { later, overrunDeadline, soon, turnClock, turnDeadline } from "./turn_scheduler.ts";
 
 /** Reply bytes queued for a client before we stop reading its requests. */
@@ -42,7 +40,6 @@ const HIGH_WATER = 4 * 1024 * 1024;
 const MAX_BUFFERED_WHILE_WAITING = 1024 * 1024;
 /** How long one connection executes requests in one event-loop turn. */
 const TURN_BUDGET_MS = 5;
-export const MAX_LINE_LENGTH = 8192;
 
 /** The part of a Bun socket a connection uses (a test can supply its own). */
 export interface ClientSocket {
@@ -55,12 +52,22 @@ export interface ClientSocket {
   readonly remoteAddress: string;
 }
 
-export class Connection implements Session, BudgetReader {
+/** What the server does with a connection, whatever its protocol. */
+export interface ServedConnection {
+  readonly peer: string;
+  onData(chunk: Uint8Array): void;
+  onDrain(): void;
+  onClose(): void;
+  closeIfIdle(now: number): boolean;
+  quit(): void;
+}
+
+export class Connection<F> implements Session, BudgetReader, ServedConnection {
   readonly outbox: Outbox;
-  readonly openItems = new Map<PersistentQueue, Item>();
+  readonly openReads = new OpenReads();
   readonly peer: string;
   readonly access = newAccessState();
-  private readonly parser: RequestParser;
+  private readonly parser: FrameParser<F>;
   private suspended = false;
   private cancelWait: (() => void) | null = null;
   private processing = false;
@@ -71,7 +78,7 @@ export class Connection implements Session, BudgetReader {
   /** Requests are left for a later turn (the turn's budget ran out). */
   private behind = false;
   /** A request parsed when the turn was spent and left for later (heavy, or past the overrun): the first to run in this connection's round. */
-  private held: Frame | null = null;
+  private held: F | null = null;
   private bytesWrittenReported = 0;
   /** When bytes last came in or went out (monotonic ms). */
   private lastActivityMs = monotonicMs();
@@ -79,13 +86,14 @@ export class Connection implements Session, BudgetReader {
   constructor(
     private readonly socket: ClientSocket,
     private readonly ctx: ServerContext,
+    private readonly frontEnd: FrontEnd<F>,
     /** Close the connection after this long without traffic (0: never). */
     private readonly idleTimeoutMs: number,
     private readonly maxRequestSize: number,
   ) {
     this.peer = socket.remoteAddress;
     this.outbox = new Outbox(socket, () => this.replyReady());
-    this.parser = new RequestParser(MAX_LINE_LENGTH, maxRequestSize);
+    this.parser = frontEnd.newParser(maxRequestSize);
     // Bun closes a socket idle for 120 s unless told otherwise; idleness is checked here instead.
     this.socket.timeout(0);
   }
@@ -115,9 +123,7 @@ export class Connection implements Session, BudgetReader {
     this.cancelWait = null;
     // Last taken first, so the first taken ends up at the head again.
     for (const handover of this.outbox.undelivered().reverse()) handover.giveBack();
-    const now = Date.now();
-    for (const [queue, item] of this.openItems) queue.abort(item, now);
-    this.openItems.clear();
+    this.openReads.returnAll(Date.now());
   }
 
   /**
@@ -196,12 +202,12 @@ export class Connection implements Session, BudgetReader {
     for (let first = true; !this.suspended && !this.closing; first = false) {
       if (this.outbox.backlog >= HIGH_WATER) return true;
       const spent = turnClock.now() >= until;
-      if (spent && (!first || this.held !== null || this.parser.nextLineLongerThan(LIGHT_LINE_BYTES))) {
+      if (spent && (!first || this.held !== null || this.parser.nextLineLongerThan(this.frontEnd.lightLineBytes))) {
         // Nothing left: the next request that arrives is again one that may run at once.
         if (this.held !== null || this.parser.bufferedBytes > 0) this.continueLater(later);
         return false;
       }
-      this.parser.maxRequestSize = maxRequestSizeFor(this, this.ctx, this.maxRequestSize);
+      this.parser.maxRequestSize = this.frontEnd.requestLimit(this, this.ctx, this.maxRequestSize);
       const frame = this.held ?? this.parser.next();
       this.held = null;
       if (frame === null) {
@@ -209,12 +215,13 @@ export class Connection implements Session, BudgetReader {
         if (this.parser.busy) this.continueLater(later);
         return false;
       }
-      if (frame.kind === "fatal" || frame.kind === "binary") {
-        this.outbox.push(frame.kind === "fatal" ? line(frame.reply) : refuseBinaryRequest(frame.header, this.peer));
+      const closingReply = this.frontEnd.closingReply(frame, this);
+      if (closingReply !== null) {
+        this.outbox.push(closingReply);
         this.closing = true;
         return false;
       }
-      if (spent && !isLight(frame, this.ctx)) {
+      if (spent && !this.frontEnd.isLight(frame, this.ctx)) {
         this.held = frame;
         this.continueLater(later);
         return false;
@@ -239,13 +246,13 @@ export class Connection implements Session, BudgetReader {
     });
   }
 
-  private executeSafely(frame: Parameters<typeof execute>[0]): void {
+  private executeSafely(frame: F): void {
     this.ctx.pacer.request();
     try {
-      execute(frame, this, this.ctx);
+      this.frontEnd.execute(frame, this, this.ctx);
     } catch (error) {
-      log.error(`internal error executing ${frame.kind === "line" ? frame.command : frame.kind}: ${errorText(error)}`);
-      this.outbox.push(serverError("internal error"));
+      log.error(`internal error executing ${this.frontEnd.describe(frame)}: ${errorText(error)}`);
+      this.outbox.push(this.frontEnd.internalError());
     }
   }
 
@@ -272,7 +279,7 @@ export class Connection implements Session, BudgetReader {
   }
 
   private updateReadPause(): void {
-    const held = this.parser.bufferedBytes + (this.held?.kind === "set" ? this.held.data.length : 0);
+    const held = this.parser.bufferedBytes + (this.held === null ? 0 : this.frontEnd.heldBytes(this.held));
     const granted = this.ctx.requestBudget.claim(this, held, Math.max(held, this.parser.announcedBytes));
     const waiting = this.suspended || this.behind;
     const shouldPause = !granted || this.outbox.backlog >= HIGH_WATER || (waiting && held > MAX_BUFFERED_WHILE_WAITING);

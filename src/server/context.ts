@@ -1,16 +1,12 @@
 /**
- * What commands can reach: the server's shared state (`ServerContext`) and the connection that
- * sent the command (`Session`).
+ * What commands can reach of the server: its shared state. (What they can reach of the connection
+ * that sent them is its `Session`, commands/session.ts.)
  */
 import type { KestrelConfig } from "../config/load.ts";
-import type { Item } from "../journal/item.ts";
-import type { PersistentQueue } from "../queue/persistent_queue.ts";
 import type { QueueCollection } from "../queue/queue_collection.ts";
-import type { AccessState } from "./access.ts";
 import type { Credentials } from "./auth_file.ts";
 import type { MemoryPacer } from "./memory_pacer.ts";
 import type { RequestBudget } from "./request_budget.ts";
-import type { Outbox } from "./outbox.ts";
 import type { ServerStats } from "./stats.ts";
 import type { ServerStatus } from "./status.ts";
 
@@ -31,19 +27,4 @@ export interface ServerContext {
   reload(): string | null;
   /** Stops the server cleanly (the process exits once journals are closed). */
   shutdown(): void;
-}
-
-export interface Session {
-  readonly outbox: Outbox;
-  /** The client's IP address, as the socket reported it when the connection opened. */
-  readonly peer: string;
-  /** What access control keeps for this connection (access.ts). */
-  readonly access: AccessState;
-  /** This connection's open (reliable-read) item per queue. */
-  readonly openItems: Map<PersistentQueue, Item>;
-  /** The current command finishes later: process nothing else until `resume`. */
-  suspend(cancel: () => void): void;
-  resume(): void;
-  /** Close once every reply is written. */
-  quit(): void;
 }

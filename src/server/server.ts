@@ -22,12 +22,13 @@ import { QueueCollection } from "../queue/queue_collection.ts";
 import { exposureWarning, reportRefusals } from "./access.ts";
 import { startAdminHttp } from "./admin_http.ts";
 import { readAuthFile, type Credentials } from "./auth_file.ts";
-import { Connection } from "./connection.ts";
+import { Connection, type ServedConnection } from "./connection.ts";
 import type { ServerContext } from "./context.ts";
 import { ExpirySweep } from "./expiry_sweep.ts";
 import { Listener } from "./listener.ts";
 import { MemoryPacer } from "./memory_pacer.ts";
-import { serverError } from "./replies.ts";
+import { memcache } from "./memcache/front_end.ts";
+import { serverError } from "./memcache/replies.ts";
 import { RequestBudget } from "./request_budget.ts";
 import { ServerStats } from "./stats.ts";
 import { ServerStatus } from "./status.ts";
@@ -45,8 +46,8 @@ export interface ServerOptions {
 
 export class KestrelServer {
   private readonly stats = new ServerStats();
-  private readonly connections = new Set<Connection>();
-  private readonly listener: Listener<Connection | null>;
+  private readonly connections = new Set<ServedConnection>();
+  private readonly listener: Listener<ServedConnection | null>;
   private readonly admin: Server<undefined> | null;
   private readonly queues: QueueCollection;
   private readonly ctx: ServerContext;
@@ -196,7 +197,7 @@ export class KestrelServer {
     }
   }
 
-  private listen(): Listener<Connection | null> {
+  private listen(): Listener<ServedConnection | null> {
     const { host, port } = this.config.server;
     try {
       return this.bind(host, port);
@@ -206,8 +207,8 @@ export class KestrelServer {
   }
 
   /** Binds the memcache port; its handlers reach `this.ctx`, which exists before any of them runs. */
-  private bind(host: string, port: number): Listener<Connection | null> {
-    return new Listener<Connection | null>(
+  private bind(host: string, port: number): Listener<ServedConnection | null> {
+    return new Listener<ServedConnection | null>(
       host,
       port,
       {
@@ -220,7 +221,7 @@ export class KestrelServer {
             socket.end(serverError(refusal));
             return;
           }
-          const connection = new Connection(socket, this.ctx, timeout, maxRequestSize);
+          const connection = new Connection(socket, this.ctx, memcache, timeout, maxRequestSize);
           socket.data = connection;
           this.connections.add(connection);
           this.stats.currConnections = this.connections.size;
@@ -247,7 +248,7 @@ export class KestrelServer {
     }
   }
 
-  private closed(socket: Socket<Connection | null>): void {
+  private closed(socket: Socket<ServedConnection | null>): void {
     const connection = socket.data;
     if (connection === null) return;
     connection.onClose();

@@ -10,7 +10,7 @@
  * at the front, so every busy connection gets its share in turn.
  *
  * A connection that was not queued here (it had nothing left over) runs its next request at
- * once even when the turn is spent, if that request is light (request_weight.ts: not a long line,
+ * once even when the turn is spent, if that request is light (memcache/request_weight.ts: not a long line,
  * not a get of big items or of items on disk): a client sending one small request (a ping, a `get`
  * of an empty queue) is answered within a turn, not after every busy connection had its share;
  * 200 clients sending big multi-key gets, or 300 opening 1 MiB items each, take their turns

@@ -1,6 +1,6 @@
 /**
  * The memcache requests the protocol fuzzers send, as fast-check arbitraries: the parser alone
- * (test/server/request_parser_fuzz.test.ts) and a real server (test/integration/protocol_fuzz.test.ts).
+ * (test/server/memcache/request_parser_fuzz.test.ts) and a real server (test/integration/protocol_fuzz.test.ts).
  *
  * A request is plain data (`RequestSpec`): `render` turns it into bytes, `expectedFrame` into the
  * frame RequestParser must make of them, so every way of writing it (tabs, letter case, extra
@@ -12,7 +12,7 @@
  * fuzz_junk.ts then damages: a damaged header can turn a data block into commands.
  */
 import fc from "fast-check";
-import type { Frame } from "../../src/server/request_parser.ts";
+import type { Frame } from "../../src/server/memcache/request_parser.ts";
 import { bytes, concat } from "./bytes.ts";
 
 /** How words are laid out on a line: separators (cycled), what comes before and after, letter case. */

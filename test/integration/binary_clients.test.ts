@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
-import { BINARY_REFUSAL_MESSAGE, STATUS_UNKNOWN_COMMAND } from "../../src/server/binary_protocol.ts";
+import { BINARY_REFUSAL_MESSAGE, STATUS_UNKNOWN_COMMAND } from "../../src/server/memcache/binary_protocol.ts";
 import { OPCODE_GET, binaryRequest, responseHeader } from "../helpers/binary_request.ts";
 import { concat, text } from "../helpers/bytes.ts";
 import { ServerProcess } from "../helpers/server.ts";

@@ -1,6 +1,6 @@
 /**
  * The protocol fuzzer against a real server (fast-check; the parser alone gets the same requests
- * in test/server/request_parser_fuzz.test.ts). One server for every case; each case has its own
+ * in test/server/memcache/request_parser_fuzz.test.ts). One server for every case; each case has its own
  * connection and queues, deleted after it. Requests go out pipelined, cut at random byte
  * boundaries into separate writes.
  *
@@ -18,7 +18,7 @@
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import fc from "fast-check";
-import { MAX_LINE_LENGTH } from "../../src/server/connection.ts";
+import { MAX_LINE_LENGTH } from "../../src/server/memcache/front_end.ts";
 import { bytes, concat, text } from "../helpers/bytes.ts";
 import type { TestClient } from "../helpers/client.ts";
 import { junk } from "../helpers/fuzz_junk.ts";

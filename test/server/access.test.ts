@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { configureLog } from "../../src/log.ts";
 import { ADMIN_COMMANDS, exposureWarning, isLoopbackAddress } from "../../src/server/access.ts";
 import { Connection } from "../../src/server/connection.ts";
+import { memcache } from "../../src/server/memcache/front_end.ts";
 import { bytes } from "../helpers/bytes.ts";
 import { configFor } from "../helpers/config.ts";
 import { RecordingSocket } from "../helpers/recording_socket.ts";
@@ -40,9 +41,9 @@ const ORDINARY_COMMANDS = ["get", "gets", "flush_expired", "flush_all_expired", 
 
 test("every command the server knows is either administrative or one anyone may run", () => {
   // A new command must be put on one side: in ADMIN_COMMANDS (gated) or in the list above.
-  const source = readFileSync(join(import.meta.dir, "../../src/server/commands.ts"), "utf8");
+  const source = readFileSync(join(import.meta.dir, "../../src/server/memcache/execute.ts"), "utf8");
   const dispatch = /\nfunction executeLine\([^]*?\n}\n/.exec(source)?.[0];
-  if (dispatch === undefined) throw new Error("executeLine not found in src/server/commands.ts: point this test at the command dispatch");
+  if (dispatch === undefined) throw new Error("executeLine not found in src/server/memcache/execute.ts: point this test at the command dispatch");
   const known = [...dispatch.matchAll(/case "([^"]+)":/g)].map((match) => match[1]!);
   expect(known.length).toBeGreaterThan(10);
   expect(known.filter((command) => !ADMIN_COMMANDS.has(command) && !ORDINARY_COMMANDS.includes(command))).toEqual([]);
@@ -64,7 +65,7 @@ async function sendAdminCommands(policy: string, peer: string) {
   const { ctx, calls, queues } = serverContext(configFor(tempDir(), `admin_commands = "${policy}"\n`));
   queues.add("q", bytes("x"), 0, Date.now());
   const socket = new RecordingSocket(peer);
-  const connection = new Connection(socket, ctx, 0, 1024);
+  const connection = new Connection(socket, ctx, memcache, 0, 1024);
   connection.onData(bytes(ADMIN_REQUESTS));
   await untilEnded(socket);
   const result = { output: socket.output, calls, queueLeft: queues.get("q") !== undefined };
@@ -121,7 +122,7 @@ describe("admin_commands", () => {
   test("reading the status is not administrative: any peer may; changing it is", async () => {
     const { ctx, queues } = serverContext(configFor(tempDir(), 'admin_commands = "none"\n'));
     const socket = new RecordingSocket("10.1.2.3");
-    const connection = new Connection(socket, ctx, 0, 1024);
+    const connection = new Connection(socket, ctx, memcache, 0, 1024);
     connection.onData(bytes("status\r\nstatus quiescent\r\nstatus\r\nquit\r\n"));
     await untilEnded(socket);
     expect(socket.output).toBe("UP\r\nCLIENT_ERROR status is not allowed from 10.1.2.3\r\nUP\r\n");
@@ -134,7 +135,7 @@ describe("admin_commands", () => {
     const { ctx, queues } = serverContext(configFor(tempDir()));
     queues.add("q", bytes("x"), 0, Date.now());
     const socket = new RecordingSocket("10.1.2.3");
-    const connection = new Connection(socket, ctx, 0, 1024);
+    const connection = new Connection(socket, ctx, memcache, 0, 1024);
     connection.onData(bytes("delete q noreply\r\nflush q noreply\r\nflush_all noreply\r\nget q/peek\r\nversion\r\nquit\r\n"));
     await untilEnded(socket);
     expect(socket.output).toBe("VALUE q/peek 0 1\r\nx\r\nEND\r\nVERSION test\r\n");

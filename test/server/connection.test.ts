@@ -8,6 +8,7 @@ import { FaultInjector } from "../helpers/faulty_fs.ts";
 import { RecordingSocket } from "../helpers/recording_socket.ts";
 import { tempDir } from "../helpers/temp_dir.ts";
 import { Connection } from "../../src/server/connection.ts";
+import { memcache } from "../../src/server/memcache/front_end.ts";
 import type { ServerContext } from "../../src/server/context.ts";
 import { MemoryPacer } from "../../src/server/memory_pacer.ts";
 import { RequestBudget } from "../../src/server/request_budget.ts";
@@ -28,14 +29,14 @@ describe("Connection idle timeout", () => {
   test("the socket's own idle timer is turned off, whatever the timeout (Bun closes idle sockets at 120 s by default)", () => {
     for (const timeoutMs of [0, 30_000]) {
       const socket = new RecordingSocket();
-      new Connection(socket, ctx, timeoutMs, 1024);
+      new Connection(socket, ctx, memcache, timeoutMs, 1024);
       expect(socket.timeouts).toEqual([0]);
     }
   });
 
   test("a connection is closed once it had no traffic for the timeout, counted from its last request or reply", () => {
     const socket = new RecordingSocket();
-    const connection = new Connection(socket, ctx, 5000, 1024);
+    const connection = new Connection(socket, ctx, memcache, 5000, 1024);
     expect(connection.closeIfIdle(monotonicMs() + 4000)).toBe(false);
     const beforeRequest = monotonicMs();
     connection.onData(bytes("version\r\n"));
@@ -48,10 +49,10 @@ describe("Connection idle timeout", () => {
 
   test("timeout 0 never closes; a connection that still owes a reply is kept", () => {
     const never = new RecordingSocket();
-    expect(new Connection(never, ctx, 0, 1024).closeIfIdle(monotonicMs() + 1e9)).toBe(false);
+    expect(new Connection(never, ctx, memcache, 0, 1024).closeIfIdle(monotonicMs() + 1e9)).toBe(false);
 
     const busy = new RecordingSocket();
-    const connection = new Connection(busy, ctx, 5000, 1024);
+    const connection = new Connection(busy, ctx, memcache, 5000, 1024);
     const commit = new Commit();
     connection.outbox.pushAfter(commit, ["VALUE q 0 1\r\nx\r\nEND\r\n"], null);
     expect(connection.closeIfIdle(monotonicMs() + 1e9)).toBe(false);
@@ -74,7 +75,7 @@ describe("Connection close", () => {
     const socket = new RecordingSocket();
     socket.room = 1500; // the first reply, and part of the second
     const session = { ...ctx, queues } as unknown as ServerContext;
-    const connection = new Connection(socket, session, 0, 1 << 20);
+    const connection = new Connection(socket, session, memcache, 0, 1 << 20);
     connection.onData(bytes("get q\r\nget q\r\nget q\r\n"));
     // The replies wait for their REMOVEs to be written, then go out (in a microtask) as far as
     // the socket takes them; the three gets may be executed over more than one turn.
@@ -100,7 +101,7 @@ describe("Connection backlog", () => {
       await new Promise<void>((resolve) => queues.get("q")!.commit.onSettled(resolve));
       faults.set([{ op: "fsyncAsync", code: "EIO" }, { op: "fsync", code: "EIO" }]);
       const socket = new RecordingSocket();
-      const connection = new Connection(socket, { ...ctx, queues } as unknown as ServerContext, 0, 1 << 20);
+      const connection = new Connection(socket, { ...ctx, queues } as unknown as ServerContext, memcache, 0, 1 << 20);
       connection.onData(bytes("get q\r\n")); // its REMOVE's fsync fails: the reply waits for the retry
       await new Promise<void>((resolve) => queues.get("q")!.commit.onSettled(resolve));
       // Every later get is refused at once, but its reply queues behind the first one.
@@ -139,7 +140,7 @@ describe("Connection turns", () => {
   /** Two connections with more pipelined gets of the empty queue `q` than one turn runs. */
   const busyConnections = (session: ServerContext, pipelined: number) => {
     const sockets = [new RecordingSocket(), new RecordingSocket()];
-    const connections = sockets.map((socket) => new Connection(socket, session, 0, 1 << 20));
+    const connections = sockets.map((socket) => new Connection(socket, session, memcache, 0, 1 << 20));
     const request = bytes("get q\r\n".repeat(pipelined));
     for (const connection of connections) connection.onData(request);
     for (const socket of sockets) expect(socket.written).toBeLessThan(pipelined * 5); // each left requests over
@@ -154,13 +155,13 @@ describe("Connection turns", () => {
     time = turnDeadline(); // the rest of this turn goes to other work
 
     const fresh = new RecordingSocket();
-    const pinging = new Connection(fresh, session, 0, 1 << 20);
+    const pinging = new Connection(fresh, session, memcache, 0, 1 << 20);
     for (let ping = 1; ping <= 3; ping++) {
       pinging.onData(bytes("get q\r\n"));
       expect(fresh.written).toBe(5 * ping); // END, in the turn it arrived, each time
     }
     const heavy = new RecordingSocket();
-    new Connection(heavy, session, 0, 1 << 20).onData(bytes(`get ${"q ".repeat(200)}\r\n`));
+    new Connection(heavy, session, memcache, 0, 1 << 20).onData(bytes(`get ${"q ".repeat(200)}\r\n`));
     expect(heavy.written).toBe(0); // a get of many keys waits for its round
 
     const before = busy.sockets[0]!.written;
@@ -189,13 +190,13 @@ describe("Connection turns", () => {
 
     // Each from a connection that had nothing queued, each a short line: light by its line alone.
     const openers = Array.from({ length: OPENERS }, () => new RecordingSocket());
-    for (const socket of openers) new Connection(socket, session, 0, 1 << 20).onData(bytes("get big/open\r\n"));
+    for (const socket of openers) new Connection(socket, session, memcache, 0, 1 << 20).onData(bytes("get big/open\r\n"));
     const reader = new RecordingSocket();
-    new Connection(reader, session, 0, 1 << 20).onData(bytes("get rb rb/t=1\r\n"));
+    new Connection(reader, session, memcache, 0, 1 << 20).onData(bytes("get rb rb/t=1\r\n"));
     expect(queues.get("big")!.stats().openTransactions).toBe(0); // none ran in this turn
     expect(queues.get("rb")!.stats().items).toBe(10);
     const ping = new RecordingSocket();
-    new Connection(ping, session, 0, 1 << 20).onData(bytes("get q\r\n"));
+    new Connection(ping, session, memcache, 0, 1 << 20).onData(bytes("get q\r\n"));
     expect(ping.output).toBe("END\r\n");
 
     for (let rounds = 0; openers.some((socket) => !socket.output.endsWith("END\r\n")) || !reader.output.endsWith("END\r\n"); rounds++) {
@@ -218,7 +219,7 @@ describe("Connection turns", () => {
     time = overrunDeadline();
 
     const fresh = new RecordingSocket();
-    new Connection(fresh, session, 0, 1 << 20).onData(bytes("get q\r\n"));
+    new Connection(fresh, session, memcache, 0, 1 << 20).onData(bytes("get q\r\n"));
     expect(fresh.written).toBe(0);
     const before = busy.sockets.map((socket) => socket.written);
     await nextTurn();

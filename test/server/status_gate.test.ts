@@ -1,11 +1,12 @@
 /**
- * The server status as the command layer applies it (commands.ts, get_command.ts), through a
- * real Connection on real queues: which sets and gets each status refuses, what close and abort
+ * The server status as the command layer applies it (commands/), through the memcache front end
+ * and a real Connection on real queues: which sets and gets each status refuses, what close and abort
  * still do, blocking gets ended by a change to quiescent, and the `status` command itself.
  */
 import { afterEach, describe, expect, test } from "bun:test";
 import type { ServerStatusName } from "../../src/config/schema.ts";
 import { Connection } from "../../src/server/connection.ts";
+import { memcache } from "../../src/server/memcache/front_end.ts";
 import { bytes } from "../helpers/bytes.ts";
 import { configFor } from "../helpers/config.ts";
 import { RecordingSocket } from "../helpers/recording_socket.ts";
@@ -27,7 +28,7 @@ function serverAt(status: ServerStatusName, initial: readonly string[] = []) {
   cleanup.push(() => queues.close());
   const client = () => {
     const socket = new RecordingSocket();
-    const connection = new Connection(socket, ctx, 0, 1 << 20);
+    const connection = new Connection(socket, ctx, memcache, 0, 1 << 20);
     cleanup.push(() => connection.onClose());
     let seen = 0;
     /** Sends `request` and resolves with the replies written after it, once they end with `until`. */

@@ -14,7 +14,7 @@
  * its first request header is in, it is returned as a BinaryFrame and nothing more is read
  * (binary_protocol.ts answers it).
  */
-import { rememberCrc } from "../data_crc.ts";
+import { rememberCrc } from "../../data_crc.ts";
 import { LineTokens } from "./line_tokens.ts";
 
 export interface SetFrame {

@@ -1,9 +1,10 @@
 /**
- * The protocol's replies. Protocol text is kept as strings (one byte per char, latin1) and
+ * The memcache protocol's replies. Protocol text is kept as strings (one byte per char, latin1) and
  * encoded straight into the outbox's write buffer; only item data travels as bytes.
  */
-import type { Item } from "../journal/item.ts";
-import type { ReplyPiece } from "./outbox.ts";
+import type { Item } from "../../journal/item.ts";
+import type { Failure } from "../commands/failure.ts";
+import type { ReplyPiece } from "../outbox.ts";
 
 export const STORED = "STORED\r\n";
 export const NOT_STORED = "NOT_STORED\r\n";
@@ -36,4 +37,9 @@ export function serverError(reason: string): string {
  */
 export function value(key: string, item: Item, cas: boolean): ReplyPiece[] {
   return [`VALUE ${key} ${item.flags} ${item.data.length}${cas ? ` ${item.id}` : ""}\r\n`, item.data, "\r\n"];
+}
+
+/** A command layer failure: the client's fault as CLIENT_ERROR, the server's as SERVER_ERROR. */
+export function failure(failed: Failure): string {
+  return failed.kind === "unavailable" ? serverError(failed.reason) : clientError(failed.reason);
 }

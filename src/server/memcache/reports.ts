@@ -1,10 +1,10 @@
 /**
- * The text of `stats`, `dump_stats` and `dump_config`.
+ * The memcache text of `stats`, `dump_stats` and `dump_config`.
  */
-import { queueConfigFor } from "../config/load.ts";
-import { QUEUE_KEYS, showValue } from "../config/schema.ts";
-import type { ServerContext } from "./context.ts";
-import { QUEUE_STAT_NAMES, queuesByName, takeSnapshot } from "./snapshot.ts";
+import { queueConfigFor } from "../../config/load.ts";
+import { QUEUE_KEYS, showValue } from "../../config/schema.ts";
+import type { ServerContext } from "../context.ts";
+import { QUEUE_STAT_NAMES, queuesByName, takeSnapshot } from "../snapshot.ts";
 
 export function statsReport(ctx: ServerContext): string {
   const snapshot = takeSnapshot(ctx);

@@ -1,8 +1,8 @@
 import { describe, expect, test } from "bun:test";
-import { knownCrc } from "../../src/data_crc.ts";
-import { RequestParser, type Frame } from "../../src/server/request_parser.ts";
-import { OPCODE_GET, binaryRequest } from "../helpers/binary_request.ts";
-import { bytes, concat, seededRandom, text } from "../helpers/bytes.ts";
+import { knownCrc } from "../../../src/data_crc.ts";
+import { RequestParser, type Frame } from "../../../src/server/memcache/request_parser.ts";
+import { OPCODE_GET, binaryRequest } from "../../helpers/binary_request.ts";
+import { bytes, concat, seededRandom, text } from "../../helpers/bytes.ts";
 
 const parser = () => new RequestParser(100, 1000);
 

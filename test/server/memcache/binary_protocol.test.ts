@@ -1,7 +1,7 @@
 import { expect, test } from "bun:test";
-import { BINARY_REFUSAL_MESSAGE, STATUS_UNKNOWN_COMMAND, binaryErrorResponse } from "../../src/server/binary_protocol.ts";
-import { OPCODE_SET, binaryRequest, responseHeader } from "../helpers/binary_request.ts";
-import { text } from "../helpers/bytes.ts";
+import { BINARY_REFUSAL_MESSAGE, STATUS_UNKNOWN_COMMAND, binaryErrorResponse } from "../../../src/server/memcache/binary_protocol.ts";
+import { OPCODE_SET, binaryRequest, responseHeader } from "../../helpers/binary_request.ts";
+import { text } from "../../helpers/bytes.ts";
 
 test("the refusal is a binary response to the request: its opcode and opaque, status unknown command, a message body", () => {
   const request = binaryRequest(OPCODE_SET, "jobs", 0xdeadbeef);

@@ -1,20 +1,21 @@
 /**
- * Executes one request frame for a connection: every command of the protocol except `get`
- * (get_command.ts). Replies go to the session's outbox in request order. A `readonly` or
- * `quiescent` server refuses sets (status.ts); flush, delete and the expiry commands still run,
- * as they only take items away.
+ * Executes one memcache request frame for a connection: parses its arguments, runs the command
+ * layer's operation (commands/) and formats what it returns. `get` is get_command.ts. Replies go
+ * to the session's outbox in request order; a STORED waits for the journal write of its item.
  */
-import { isValidQueueName } from "../queue_name.ts";
-import { QueueUnavailableError } from "../queue/queue_collection.ts";
-import { SERVER_STATUSES } from "../config/schema.ts";
-import { admit, describePeer, type CommandFrame } from "./access.ts";
-import type { ServerContext, Session } from "./context.ts";
+import { SERVER_STATUSES } from "../../config/schema.ts";
+import type { Failure } from "../commands/failure.ts";
+import { checkQueueName, deleteQueue, flushAllExpired, flushAllQueues, flushExpired, flushQueue } from "../commands/queue_commands.ts";
+import { changeStatus, currentStatus, reloadConfig, shutdown } from "../commands/server_commands.ts";
+import type { Session } from "../commands/session.ts";
+import { isStored, setItem } from "../commands/set_item.ts";
+import type { ServerContext } from "../context.ts";
+import type { OnFailure } from "../outbox.ts";
+import { admit, type CommandFrame } from "./admission.ts";
 import { handleGet } from "./get_command.ts";
-import type { OnFailure } from "./outbox.ts";
-import type { SetFrame } from "./request_parser.ts";
-import { dumpConfigReport, dumpStatsReport, statsReport } from "./reports.ts";
 import * as reply from "./replies.ts";
-import { parseStatus } from "./status.ts";
+import { dumpConfigReport, dumpStatsReport, statsReport } from "./reports.ts";
+import type { SetFrame } from "./request_parser.ts";
 
 /** Memcache expiry: 0 never; below 1,000,000 seconds from now; otherwise unix seconds. */
 export function expiryFromExptime(exptime: number, now: number): number {
@@ -44,22 +45,11 @@ const STORED_REPLY = [reply.STORED];
 const STORED_FAILED: OnFailure = { waitForRetry: false, reply: (error) => [reply.serverError(error)] };
 
 function handleSet(frame: SetFrame, session: Session, ctx: ServerContext): void {
-  ctx.stats.cmdSet++;
-  const out = frame.noreply ? null : session.outbox;
-  if (!isValidQueueName(frame.key)) return out?.push(reply.clientError(`bad queue name '${frame.key}'`));
-  const refusal = ctx.status.writeRefusal();
-  if (refusal !== null) return out?.push(reply.serverError(refusal));
   const now = Date.now();
-  let result;
-  try {
-    result = ctx.queues.add(frame.key, frame.data, expiryFromExptime(frame.exptime, now), now, frame.flags);
-  } catch (error) {
-    if (error instanceof QueueUnavailableError) return out?.push(reply.serverError(error.message));
-    throw error;
-  }
-  if (result === "unavailable") return out?.push(reply.serverError(ctx.queues.writeFailure(frame.key) ?? "journal unavailable"));
-  if (typeof result === "string") return out?.push(reply.NOT_STORED);
-  out?.pushAfter(result, STORED_REPLY, STORED_FAILED);
+  const outcome = setItem(ctx, frame.key, frame.data, expiryFromExptime(frame.exptime, now), now, frame.flags);
+  if (frame.noreply) return;
+  if (isStored(outcome)) return session.outbox.pushAfter(outcome, STORED_REPLY, STORED_FAILED);
+  session.outbox.push(typeof outcome === "string" ? reply.NOT_STORED : reply.failure(outcome));
 }
 
 function executeLine(command: string, args: readonly string[], session: Session, ctx: ServerContext): void {
@@ -70,26 +60,26 @@ function executeLine(command: string, args: readonly string[], session: Session,
       return handleGet(args, session, ctx, command === "gets");
     case "delete":
       return withQueueArg(args, session, (name, noreply) => {
-        ctx.queues.delete(name);
+        deleteQueue(ctx, name);
         if (!noreply) out.push(reply.DELETED);
       });
     case "flush":
       return withQueueArg(args, session, (name, noreply) => {
-        const error = ctx.queues.get(name)?.flush() ?? null;
+        const error = flushQueue(ctx, name);
         if (!noreply) out.push(error === null ? reply.END : reply.serverError(error));
       });
     case "flush_expired":
       return withQueueArg(args, session, (name, noreply) => {
-        const count = ctx.queues.get(name)?.flushExpired(Date.now()) ?? 0;
+        const count = flushExpired(ctx, name, Date.now());
         if (!noreply) out.push(reply.line(String(count)));
       });
     case "flush_all": {
-      const errors = ctx.queues.flushAll();
+      const errors = flushAllQueues(ctx);
       if (args[args.length - 1] !== "noreply") out.push(errors.length === 0 ? reply.FLUSHED_ALL : reply.serverError(errors.join("; ")));
       return;
     }
     case "flush_all_expired":
-      out.push(reply.line(String(ctx.queues.flushAllExpired(Date.now()))));
+      out.push(reply.line(String(flushAllExpired(ctx, Date.now()))));
       return;
     case "stats":
       out.push(statsReport(ctx));
@@ -105,15 +95,11 @@ function executeLine(command: string, args: readonly string[], session: Session,
     case "version":
       out.push(reply.line(`VERSION ${ctx.version}`));
       return;
-    case "reload": {
-      const error = ctx.reload();
-      out.push(error === null ? reply.RELOADED : reply.serverError(`reload failed: ${error}`));
+    case "reload":
+      out.push(orFailure(reloadConfig(ctx), reply.RELOADED));
       return;
-    }
     case "shutdown":
-      session.quit();
-      ctx.shutdown();
-      return;
+      return shutdown(ctx, session);
     case "quit":
       session.quit();
       return;
@@ -122,18 +108,20 @@ function executeLine(command: string, args: readonly string[], session: Session,
   }
 }
 
+/** `success` if nothing failed, else the failure's reply. */
+function orFailure(failed: Failure | null, success: string): string {
+  return failed === null ? success : reply.failure(failed);
+}
+
 /**
  * `status` replies the server's status in upper case; `status <new>` (any case) changes it and
- * replies END (access.ts lets only admins change it).
+ * replies END (admission.ts lets only admins change it).
  */
 function handleStatus(args: readonly string[], session: Session, ctx: ServerContext): void {
   const out = session.outbox;
-  if (args.length === 0) return out.push(reply.line(ctx.status.current.toUpperCase()));
+  if (args.length === 0) return out.push(reply.line(currentStatus(ctx).toUpperCase()));
   if (args.length > 1) return out.push(reply.clientError(`usage: status [${SERVER_STATUSES.join("|")}]`));
-  const next = parseStatus(args[0]!);
-  if (next === null) return out.push(reply.clientError(`unknown status '${args[0]}' (expected ${SERVER_STATUSES.join(", ")})`));
-  const error = ctx.status.change(next, describePeer(session));
-  out.push(error === null ? reply.END : reply.serverError(error));
+  out.push(orFailure(changeStatus(ctx, session, args[0]!), reply.END));
 }
 
 /** Commands of the form `<command> <queue> [ignored number] [noreply]`. */
@@ -141,8 +129,9 @@ function withQueueArg(args: readonly string[], session: Session, run: (queue: st
   const noreply = args[args.length - 1] === "noreply";
   const name = args[0];
   if (name === undefined) return session.outbox.push(reply.ERROR);
-  if (!isValidQueueName(name)) {
-    if (!noreply) session.outbox.push(reply.clientError(`bad queue name '${name}'`));
+  const bad = checkQueueName(name);
+  if (bad !== null) {
+    if (!noreply) session.outbox.push(reply.failure(bad));
     return;
   }
   run(name, noreply);

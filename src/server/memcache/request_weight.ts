@@ -11,7 +11,7 @@
  * light. Judging never changes a queue and never creates one.
  */
 import { parseGetKey } from "./get_options.ts";
-import type { ServerContext } from "./context.ts";
+import type { ServerContext } from "../context.ts";
 import type { Frame } from "./request_parser.ts";
 
 /** A command line longer than this (a get of many keys) is heavy. */

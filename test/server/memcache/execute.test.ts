@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { expiryFromExptime } from "../../src/server/commands.ts";
+import { expiryFromExptime } from "../../../src/server/memcache/execute.ts";
 
 const NOW = 1_795_000_000_000;
 

@@ -13,7 +13,7 @@
  * connection, through the refusals log of access.ts (the first from an address written, repeats
  * counted), so a misconfigured client retrying in a loop can't flood the log.
  */
-import { noteRefusal } from "./access.ts";
+import { noteRefusal } from "../access.ts";
 import { BINARY_HEADER_BYTES } from "./request_parser.ts";
 
 const RESPONSE_MAGIC = 0x81;

@@ -3,17 +3,12 @@
  * in any order, in any case (`OPEN`, `T=100`) as command names are; the queue name keeps its case.
  * Returns the request or the reason it is invalid.
  */
-import { isValidQueueName } from "../queue_name.ts";
+import { isValidQueueName } from "../../queue_name.ts";
+import type { ReadRequest } from "../commands/read_items.ts";
 
-export interface GetRequest {
+export interface GetRequest extends ReadRequest {
   /** The key exactly as the client sent it (echoed in VALUE). */
   readonly key: string;
-  readonly queue: string;
-  readonly timeoutMs: number;
-  readonly open: boolean;
-  readonly close: boolean;
-  readonly abort: boolean;
-  readonly peek: boolean;
 }
 
 const MAX_WAIT_MS = 24 * 3600 * 1000;

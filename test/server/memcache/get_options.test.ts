@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { parseGetKey } from "../../src/server/get_options.ts";
+import { parseGetKey } from "../../../src/server/memcache/get_options.ts";
 
 describe("parseGetKey", () => {
   test("options in any order; the key is kept as sent", () => {

@@ -14,11 +14,11 @@
  */
 import { expect, test } from "bun:test";
 import fc from "fast-check";
-import { RequestParser, type Frame } from "../../src/server/request_parser.ts";
-import { concat, text } from "../helpers/bytes.ts";
-import { damagedRequests, junk, mutate } from "../helpers/fuzz_junk.ts";
-import { expectedFrame, render, renderAll, renderEnd, request, streamEnd, type Limits } from "../helpers/fuzz_requests.ts";
-import { assertFuzz, fuzzBudget, fuzzCheck } from "../helpers/property_budget.ts";
+import { RequestParser, type Frame } from "../../../src/server/memcache/request_parser.ts";
+import { concat, text } from "../../helpers/bytes.ts";
+import { damagedRequests, junk, mutate } from "../../helpers/fuzz_junk.ts";
+import { expectedFrame, render, renderAll, renderEnd, request, streamEnd, type Limits } from "../../helpers/fuzz_requests.ts";
+import { assertFuzz, fuzzBudget, fuzzCheck } from "../../helpers/property_budget.ts";
 
 const LIMITS: Limits = { maxLineLength: 200, maxRequestSize: 80_000 };
 const PREFIX = "fz";

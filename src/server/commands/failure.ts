@@ -1,0 +1,23 @@
+/**
+ * Why a command did nothing, as a value every front end turns into its own reply: the request
+ * was bad (`bad-request`: a queue name, an argument), the server can't do it now (`unavailable`:
+ * its status, a journal that can't be written), or the connection holds as many open reads on
+ * the queue as it may (`too-many-open`).
+ */
+export interface Failure {
+  readonly kind: "bad-request" | "unavailable" | "too-many-open";
+  /** One line, for a human; it may quote what the client sent. */
+  readonly reason: string;
+}
+
+export function badRequest(reason: string): Failure {
+  return { kind: "bad-request", reason };
+}
+
+export function unavailable(reason: string): Failure {
+  return { kind: "unavailable", reason };
+}
+
+export function isFailure(value: unknown): value is Failure {
+  return typeof value === "object" && value !== null && "kind" in value && "reason" in value;
+}

@@ -1,0 +1,234 @@
+/**
+ * Reads: take, open (reliable read), close, abort and peek, each with an optional wait, for one
+ * request naming one or more queues; what a front end's `get` is made of.
+ *
+ * Requests are served one after another; one that must wait for an item suspends the connection
+ * until an item arrives or its deadline passes, so a connection's requests keep their order. All
+ * of them are checked before any is served: an invalid read changes nothing. The outcome carries
+ * the commit of the journal records of what the read changed (removes, opens, confirms); its
+ * reply must wait for it, so an item handed out before a crash is not handed out again after it.
+ * While a queue's journal can't be written, reads that would change it (take, open, close) are
+ * refused: a removal that can't be recorded could be undone by a crash.
+ *
+ * Server status (status.ts): on a quiescent server a read that would take, open or peek at an
+ * item is refused and hands nothing out. Its close and abort parts are still carried out, so a
+ * client can always settle the item it holds and none is stranded open. A read waiting for an
+ * item when the server becomes quiescent is ended the same way (the change releases every
+ * waiter), and what its earlier requests took goes back to their queues.
+ *
+ * Bounds: a read stops taking items once its outcome holds REPLY_BUDGET bytes of item data (the
+ * requests after that get nothing and their items stay queued; at least one item is always
+ * served); and one read creates at most MAX_NEW_QUEUES queues.
+ */
+import { allOf, type Commit } from "../../journal/commit.ts";
+import type { Item } from "../../journal/item.ts";
+import type { PersistentQueue } from "../../queue/persistent_queue.ts";
+import { QueueUnavailableError } from "../../queue/queue_collection.ts";
+import type { ServerContext } from "../context.ts";
+import { Handover } from "../outbox.ts";
+import { badRequest, unavailable, type Failure } from "./failure.ts";
+import type { Session } from "./session.ts";
+
+/** Item bytes one read's outcome may hold before it stops taking items. */
+export const REPLY_BUDGET = 4 * 1024 * 1024;
+/** Queues one read may create. */
+export const MAX_NEW_QUEUES = 100;
+
+/** What to do on one queue. Peek goes with none of open, close, abort; abort with neither open nor close. */
+export interface ReadRequest {
+  readonly queue: string;
+  /** How long to wait for an item (0: not at all). */
+  readonly timeoutMs: number;
+  readonly open: boolean;
+  readonly close: boolean;
+  readonly abort: boolean;
+  readonly peek: boolean;
+}
+
+/** An item handed out, and the request that got it. */
+export interface Hit<R extends ReadRequest> {
+  readonly request: R;
+  readonly item: Item;
+}
+
+export interface ReadOutcome<R extends ReadRequest> {
+  /** The items handed out, in request order (none if `refusal` is set). */
+  readonly hits: ReadonlyArray<Hit<R>>;
+  /** Put after the reply: the items taken for good, given back if the reply never reaches the client. */
+  readonly handovers: readonly Handover[];
+  /** Why the server status refused the read (everything it took was put back), or null. */
+  readonly refusal: string | null;
+  /** The journal records of what the read changed: the reply waits for it. */
+  readonly commit: Commit;
+}
+
+/** Reads checked and ready to run: each request with its queue. */
+export interface ReadPlan<R extends ReadRequest> {
+  readonly steps: ReadonlyArray<Step<R>>;
+}
+
+/**
+ * Checks `requests`: returns the plan to run them with (`runReads`), or why they may not run
+ * (then nothing changed). Creates the queues they name.
+ */
+export function planReads<R extends ReadRequest>(requests: readonly R[], session: Session, ctx: ServerContext): ReadPlan<R> | Failure {
+  const created = new Set(requests.map((request) => request.queue).filter((name) => ctx.queues.get(name) === undefined)).size;
+  if (created > MAX_NEW_QUEUES) {
+    return badRequest(`a get may create at most ${MAX_NEW_QUEUES} queues; this one names ${created} that don't exist`);
+  }
+  const steps: Array<Step<R>> = [];
+  /** Queues an earlier request of this read opens an item on: a second open there would overwrite it. */
+  const opening = new Set<PersistentQueue>();
+  for (const request of requests) {
+    let queue: PersistentQueue;
+    try {
+      queue = ctx.queues.getOrCreate(request.queue);
+    } catch (error) {
+      if (error instanceof QueueUnavailableError) return unavailable(error.message);
+      throw error;
+    }
+    session.openReads.forgetTimedOut(queue);
+    const holds = session.openReads.count(queue) > 0;
+    if (request.open && !request.close && (holds || opening.has(queue))) {
+      return { kind: "too-many-open", reason: `an item is already open on '${request.queue}'; close or abort it first` };
+    }
+    if (request.open) opening.add(queue);
+    const failure = journalRefusal(request, queue, holds);
+    if (failure !== null) return unavailable(failure);
+    steps.push({ request, queue });
+  }
+  return { steps };
+}
+
+/**
+ * Serves a plan: `finish` gets the outcome, at once or (after a wait, with the session suspended
+ * meanwhile) later; the session is resumed after it.
+ */
+export function runReads<R extends ReadRequest>(plan: ReadPlan<R>, session: Session, ctx: ServerContext, finish: (outcome: ReadOutcome<R>) => void): void {
+  new ReadRun(plan.steps, session, ctx, finish).continue();
+}
+
+interface Step<R extends ReadRequest> {
+  readonly request: R;
+  readonly queue: PersistentQueue;
+}
+
+/**
+ * Why `request` can't be served now, or null: one that changes the queue (take, open, close)
+ * needs its journal written, one that looks at the head (take, open, peek) needs it readable.
+ */
+function journalRefusal(request: ReadRequest, queue: PersistentQueue, holdsOpenItem: boolean): string | null {
+  if (request.abort) return null;
+  const closeOnly = request.close && !request.open;
+  const changes = !request.peek && (!closeOnly || holdsOpenItem);
+  return (changes ? queue.journalFailure : null) ?? (closeOnly ? null : queue.readFailure);
+}
+
+class ReadRun<R extends ReadRequest> {
+  private readonly hits: Array<Hit<R>> = [];
+  /** For each item taken for good: how to put it back if the reply never reaches the client. */
+  private readonly handovers: Handover[] = [];
+  /** How to undo each take and open of this read, in the order they happened. */
+  private readonly undo: Array<() => void> = [];
+  /** Queues whose journals this read appended to. */
+  private readonly changed: PersistentQueue[] = [];
+  private index = 0;
+  private waited = false;
+  /** Item bytes handed out so far. */
+  private itemBytes = 0;
+  /** Why the server status refuses this read, once it does. */
+  private refusedBecause: string | null = null;
+
+  constructor(
+    private readonly steps: ReadonlyArray<Step<R>>,
+    private readonly session: Session,
+    private readonly ctx: ServerContext,
+    private readonly finish: (outcome: ReadOutcome<R>) => void,
+  ) {}
+
+  continue(): void {
+    for (; this.index < this.steps.length; this.index++) {
+      const { request, queue } = this.steps[this.index]!;
+      if (!this.serveNow(request, queue)) return this.wait(request, queue);
+    }
+    if (this.refusedBecause !== null) this.refuse();
+    const commit = this.changed.length === 1 ? this.changed[0]!.commit : allOf(this.changed.map((queue) => queue.commit));
+    this.finish({ hits: this.hits, handovers: this.handovers, refusal: this.refusedBecause, commit });
+    if (this.waited) this.session.resume();
+  }
+
+  /** Serves one request; false when it has to wait for an item. */
+  private serveNow(request: R, queue: PersistentQueue): boolean {
+    const now = Date.now();
+    if (request.peek) this.ctx.stats.cmdPeek++;
+    else this.ctx.stats.cmdGet++;
+    if (request.close || request.abort) {
+      const open = this.session.openReads.takeOldest(queue);
+      if (open !== undefined && request.close) {
+        this.markChanged(queue);
+        queue.confirm(open);
+      } else if (open !== undefined) {
+        // An abort needs no wait: if its record is lost, the open item comes back all the same.
+        queue.abort(open, now);
+      }
+    }
+    if (request.abort || (request.close && !request.open)) return true;
+    this.refusedBecause ??= this.ctx.status.readRefusal();
+    if (this.refusedBecause !== null) return true;
+    // The outcome is full: this request gets nothing now, its items stay queued.
+    if (this.itemBytes >= REPLY_BUDGET) return true;
+    const item = request.peek ? queue.peek(now) : request.open ? queue.open(now) : queue.remove(now);
+    if (item !== undefined) {
+      this.hit(request, queue, item);
+      return true;
+    }
+    if (request.timeoutMs > 0 && !queue.isDeleted) return false;
+    this.ctx.stats.getMisses++;
+    return true;
+  }
+
+  private wait(request: R, queue: PersistentQueue): void {
+    const mode = request.peek ? "peek" : request.open ? "open" : "remove";
+    const cancel = queue.wait(mode, request.timeoutMs, (item) => {
+      if (item !== null) this.hit(request, queue, item);
+      else if ((this.refusedBecause = this.ctx.status.readRefusal()) === null) this.ctx.stats.getMisses++;
+      this.index++;
+      this.continue();
+    });
+    this.waited = true;
+    // The client may leave while this waits: the items already taken for earlier requests go back.
+    this.session.suspend(() => {
+      cancel();
+      for (const handover of this.handovers.toReversed()) handover.giveBack();
+    });
+  }
+
+  /** Puts back what this read took: taken items to the head of their queues, items it opened as aborted (the client never learns of them). */
+  private refuse(): void {
+    for (const undo of this.undo.toReversed()) undo();
+    this.hits.length = 0;
+    this.handovers.length = 0;
+  }
+
+  private markChanged(queue: PersistentQueue): void {
+    if (!this.changed.includes(queue)) this.changed.push(queue);
+  }
+
+  private hit(request: R, queue: PersistentQueue, item: Item): void {
+    this.ctx.stats.getHits++;
+    this.itemBytes += item.data.length;
+    if (!request.peek) this.markChanged(queue);
+    if (request.open) {
+      this.session.openReads.add(queue, item);
+      this.undo.push(() => {
+        // A later request of this read may have closed it already.
+        if (this.session.openReads.remove(queue, item)) queue.abort(item, Date.now());
+      });
+    } else if (!request.peek) {
+      const handover = new Handover(() => queue.giveBack(item, Date.now()));
+      this.handovers.push(handover);
+      this.undo.push(handover.giveBack);
+    }
+    this.hits.push({ request, item });
+  }
+}

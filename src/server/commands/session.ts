@@ -1,0 +1,27 @@
+/**
+ * What the command layer keeps for one client connection, whatever protocol it speaks: where its
+ * replies go (in request order), who it is, its open reads, and its wait (a blocking read
+ * suspends the connection until it is served or given up).
+ *
+ * Invariants: while suspended, the connection runs nothing else; `cancel` (given with `suspend`)
+ * runs at most once, when the connection closes while suspended, and must give back whatever the
+ * suspended command had taken so far.
+ */
+import type { AccessState } from "../access.ts";
+import type { Outbox } from "../outbox.ts";
+import type { OpenReads } from "./open_reads.ts";
+
+export interface Session {
+  readonly outbox: Outbox;
+  /** The client's IP address, as the socket reported it when the connection opened. */
+  readonly peer: string;
+  /** What access control keeps for this connection (access.ts). */
+  readonly access: AccessState;
+  /** This connection's open (reliable-read) items, per queue. */
+  readonly openReads: OpenReads;
+  /** The current command finishes later: process nothing else until `resume`. */
+  suspend(cancel: () => void): void;
+  resume(): void;
+  /** Close once every reply is written. */
+  quit(): void;
+}

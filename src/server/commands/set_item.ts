@@ -1,0 +1,35 @@
+/**
+ * `set`: adds one item to a queue (and its fanout children). A `readonly` or `quiescent` server
+ * refuses it (status.ts), as does a queue whose journal (or a child's) can't be written: nothing
+ * is added then. The caller replies once the returned commit is settled.
+ */
+import { Commit } from "../../journal/commit.ts";
+import type { Refusal } from "../../queue/persistent_queue.ts";
+import { QueueUnavailableError } from "../../queue/queue_collection.ts";
+import { isValidQueueName } from "../../queue_name.ts";
+import type { ServerContext } from "../context.ts";
+import { badRequest, unavailable, type Failure } from "./failure.ts";
+
+/** Stored once the commit settles; a queue's refusal (full, too large): not stored; or a failure. */
+export type SetOutcome = Commit | Exclude<Refusal, "unavailable"> | Failure;
+
+/** Adds `data` to `queueName`; `expiry` in unix ms (0: never). Counts the set. */
+export function setItem(ctx: ServerContext, queueName: string, data: Uint8Array, expiry: number, now: number, flags: number): SetOutcome {
+  ctx.stats.cmdSet++;
+  if (!isValidQueueName(queueName)) return badRequest(`bad queue name '${queueName}'`);
+  const refusal = ctx.status.writeRefusal();
+  if (refusal !== null) return unavailable(refusal);
+  let result;
+  try {
+    result = ctx.queues.add(queueName, data, expiry, now, flags);
+  } catch (error) {
+    if (error instanceof QueueUnavailableError) return unavailable(error.message);
+    throw error;
+  }
+  if (result === "unavailable") return unavailable(ctx.queues.writeFailure(queueName) ?? "journal unavailable");
+  return result;
+}
+
+export function isStored(outcome: SetOutcome): outcome is Commit {
+  return outcome instanceof Commit;
+}

@@ -1,0 +1,47 @@
+/**
+ * `get`/`gets` in memcache terms: keys `<queue>[/options]` (get_options.ts) in, `VALUE` lines and
+ * `END` out; the reads themselves are the command layer's (commands/read_items.ts).
+ *
+ * A key repeated in one get (the same string, options included) is served once: clients match
+ * VALUE lines to the keys they asked for and keep one per key, so a second item under the same
+ * key would be lost. Keys that differ at all (`q` and `q/peek`) each get their VALUE line, under
+ * the key exactly as the client sent it. If a journal write fails after the items were taken, the
+ * reply waits for the writer's retry (see `Commit.retry`).
+ */
+import { isFailure } from "../commands/failure.ts";
+import { planReads, runReads, type ReadOutcome } from "../commands/read_items.ts";
+import { replyInPlace } from "../commands/reply_in_place.ts";
+import type { Session } from "../commands/session.ts";
+import type { ServerContext } from "../context.ts";
+import type { OnFailure, ReplyPiece } from "../outbox.ts";
+import { parseGetKey, type GetRequest } from "./get_options.ts";
+import { END, ERROR, failure, serverError, value } from "./replies.ts";
+
+/**
+ * Items taken whose removal did not reach the journal: wait for the retry; if there is none (the
+ * server is stopping with the disk still failing), the client gets an error and the items come
+ * back at the next start.
+ */
+const GET_FAILED: OnFailure = { waitForRetry: true, reply: (error) => [serverError(error)] };
+
+/** `withCas`: a `gets`, whose VALUE lines carry the cas unique. */
+export function handleGet(keys: readonly string[], session: Session, ctx: ServerContext, withCas: boolean): void {
+  if (keys.length === 0) return session.outbox.push(ERROR);
+  const requests: GetRequest[] = [];
+  for (const key of new Set(keys)) {
+    const request = parseGetKey(key);
+    if (typeof request === "string") return session.outbox.push(failure({ kind: "bad-request", reason: request }));
+    requests.push(request);
+  }
+  const plan = planReads(requests, session, ctx);
+  if (isFailure(plan)) return session.outbox.push(failure(plan));
+  replyInPlace(session.outbox, (reply) => runReads(plan, session, ctx, (outcome) => reply(getReply(outcome, withCas), outcome.commit, GET_FAILED)));
+}
+
+function getReply(outcome: ReadOutcome<GetRequest>, withCas: boolean): ReplyPiece[] {
+  if (outcome.refusal !== null) return [serverError(outcome.refusal)];
+  const pieces: ReplyPiece[] = [];
+  for (const { request, item } of outcome.hits) pieces.push(...value(request.key, item, withCas));
+  pieces.push(END, ...outcome.handovers);
+  return pieces;
+}

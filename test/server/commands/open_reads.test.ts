@@ -1,0 +1,58 @@
+import { afterEach, expect, test } from "bun:test";
+import { OpenReads } from "../../../src/server/commands/open_reads.ts";
+import { bytes, text } from "../../helpers/bytes.ts";
+import { configFor } from "../../helpers/config.ts";
+import { serverContext } from "../../helpers/server_context.ts";
+import { tempDir } from "../../helpers/temp_dir.ts";
+
+let close: (() => void) | null = null;
+afterEach(() => close?.());
+
+/** Queues `a` and `b` holding `items` each. */
+function queuesWith(items: readonly string[]) {
+  const { queues } = serverContext(configFor(tempDir()));
+  close = () => queues.close();
+  for (const name of ["a", "b"]) for (const item of items) queues.add(name, bytes(item), 0, Date.now());
+  return { a: queues.getOrCreate("a"), b: queues.getOrCreate("b") };
+}
+
+const contents = (queue: ReturnType<typeof queuesWith>["a"]) => {
+  const seen: string[] = [];
+  for (let item = queue.remove(Date.now()); item !== undefined; item = queue.remove(Date.now())) seen.push(text(item.data));
+  return seen;
+};
+
+test("items are kept per queue, oldest first; takeOldest and remove settle one each", () => {
+  const { a, b } = queuesWith(["1", "2", "3"]);
+  const reads = new OpenReads();
+  const [a1, a2, b1] = [a.open(0)!, a.open(0)!, b.open(0)!];
+  for (const [queue, item] of [[a, a1], [a, a2], [b, b1]] as const) reads.add(queue, item);
+  expect([reads.count(a), reads.count(b)]).toEqual([2, 1]);
+  expect(reads.takeOldest(a)).toBe(a1);
+  expect(reads.remove(a, a1)).toBe(false);
+  expect(reads.remove(a, a2)).toBe(true);
+  expect(reads.takeOldest(a)).toBeUndefined();
+  expect([reads.count(a), reads.count(b)]).toEqual([0, 1]);
+});
+
+test("returnAll gives every open item back to the head of its queue in the order it was opened", () => {
+  const { a, b } = queuesWith(["1", "2", "3"]);
+  const reads = new OpenReads();
+  for (const queue of [a, a, b]) reads.add(queue, queue.open(0)!);
+  reads.returnAll(Date.now());
+  expect([reads.count(a), reads.count(b)]).toEqual([0, 0]);
+  expect(contents(a)).toEqual(["1", "2", "3"]);
+  expect(contents(b)).toEqual(["1", "2", "3"]);
+});
+
+test("forgetTimedOut drops the items their queue no longer holds open", () => {
+  const { a } = queuesWith(["1", "2"]);
+  const reads = new OpenReads();
+  const [first, second] = [a.open(0)!, a.open(0)!];
+  reads.add(a, first);
+  reads.add(a, second);
+  a.abort(first, Date.now()); // as a timeout would: the queue has it back
+  reads.forgetTimedOut(a);
+  expect(reads.count(a)).toBe(1);
+  expect(reads.takeOldest(a)).toBe(second);
+});
