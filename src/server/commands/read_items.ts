@@ -102,7 +102,7 @@ export function planReads<R extends ReadRequest>(requests: readonly R[], session
 
 /**
  * Serves a plan: `finish` gets the outcome, at once or (after a wait, with the session suspended
- * meanwhile) later; the session is resumed after it.
+ * meanwhile) later; the session is resumed just before, so `finish` may start another read.
  */
 export function runReads<R extends ReadRequest>(plan: ReadPlan<R>, session: Session, ctx: ServerContext, finish: (outcome: ReadOutcome<R>) => void): void {
   new ReadRun(plan.steps, session, ctx, finish).continue();
@@ -153,8 +153,9 @@ class ReadRun<R extends ReadRequest> {
     }
     if (this.refusedBecause !== null) this.refuse();
     const commit = this.changed.length === 1 ? this.changed[0]!.commit : allOf(this.changed.map((queue) => queue.commit));
-    this.finish({ hits: this.hits, handovers: this.handovers, refusal: this.refusedBecause, commit });
+    // Resumed first: `finish` may start another read that suspends the session again (a monitor).
     if (this.waited) this.session.resume();
+    this.finish({ hits: this.hits, handovers: this.handovers, refusal: this.refusedBecause, commit });
   }
 
   /** Serves one request; false when it has to wait for an item. */
