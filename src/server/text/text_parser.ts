@@ -16,6 +16,7 @@
  * dropped the next line and ran the rest as commands). Nothing else is buffered: one partial line
  * and the items of the block being read.
  */
+import { isOwnBuffer } from "../memcache/request_parser.ts";
 import { errorReply } from "./text_replies.ts";
 
 /** A request: its command (lower-cased), its other words, and the items of its data block (empty without one). */
@@ -58,11 +59,6 @@ interface OpenBlock {
   overflowed: boolean;
 }
 
-/** `bytes` is all of an ArrayBuffer of its own (a socket chunk), which may be detached. */
-function isOwnBuffer(bytes: Uint8Array): bytes is Uint8Array<ArrayBuffer> {
-  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer;
-}
-
 /** The words of a request line as Java's `line.split(" ")` gives them: trailing empty words dropped. */
 export function splitWords(line: string): string[] {
   const words = line.split(" ");
@@ -86,6 +82,11 @@ export class TextParser {
     /** The most item bytes one data block may hold; a connection may lower it for a while (access.ts). */
     public maxRequestSize: number,
   ) {}
+
+  /** Never: a frame is ready as soon as its last line is here. */
+  readonly busy = false;
+  /** No request announces its size ahead (a data block ends with an empty line). */
+  readonly announcedBytes = 0;
 
   /** Bytes received and not yet returned as frames (items of a block being read included). */
   get bufferedBytes(): number {

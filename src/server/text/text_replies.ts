@@ -49,10 +49,6 @@ export function unknownCommand(command: string): string {
   return `Unknown command: ${command}`;
 }
 
-export function tooManyOpen(limit: number): string {
-  return `Too many open transactions; limit=${limit}`;
-}
-
 /** Kestrel's `AvailabilityException` message: the server status refuses operation `op`. */
 export function notAvailable(op: string): string {
   return `Server not available for operation ${op}`;
