@@ -37,6 +37,7 @@ export interface QueueConfig {
   readonly maxJournalOverflow: number;
   readonly maxMemorySize: number;
   readonly openTransactionTimeout: number;
+  readonly maxOpenTransactions: number;
 }
 
 export interface ServerConfig {
@@ -87,6 +88,9 @@ function parseDefault(text: string): unknown {
  * one), leaving a file per batch.
  */
 const MIN_JOURNAL_SIZE = 1024;
+
+/** The largest max_open_transactions: a connection's open items on a queue are a list it searches. */
+const MAX_OPEN_TRANSACTIONS = 100_000;
 
 const seconds = v.duration("seconds", 1000, v.MAX_TIMER_MS);
 const milliseconds = v.duration("milliseconds", 1);
@@ -202,6 +206,13 @@ export const QUEUE_KEYS: readonly KeySpec<QueueConfig>[] = [
     timerMilliseconds,
     "0",
     "An item opened (`get <queue>/open`) and neither closed nor aborted this long (milliseconds, or a duration string) goes back to the head of the queue; 0 = never.",
+  ),
+  key(
+    "max_open_transactions",
+    "maxOpenTransactions",
+    v.integer(1, MAX_OPEN_TRANSACTIONS),
+    "1",
+    "Most items one connection may hold open (`get <queue>/open`) on the queue at once; one more `open` is refused with ERROR.",
   ),
 ];
 

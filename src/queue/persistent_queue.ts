@@ -191,6 +191,22 @@ export class PersistentQueue implements UpkeepView {
     if (this.openItems.take(item)) this.returnOpen(item, now);
   }
 
+  /**
+   * Returns open items to the head of the queue, the first of `items` ending up first; those not
+   * open are skipped (see `isOpen`). Waiters are served once all are back, so the first waiter
+   * gets the first of them.
+   */
+  abortAll(items: readonly Item[], now: number): void {
+    let returned = false;
+    for (const item of items.toReversed()) {
+      if (!this.openItems.take(item)) continue;
+      this.journal?.appendAbort(item.id);
+      this.store.unshift(item);
+      returned = true;
+    }
+    if (returned) this.serveWaiters(now);
+  }
+
   /** An open item was neither confirmed nor aborted within open_transaction_timeout. */
   private timedOut(item: Item): void {
     this.openTimedOut++;

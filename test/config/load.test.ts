@@ -88,6 +88,14 @@ describe("what cannot work is refused", () => {
     expect(errorOf(`max_connections = 0`)).toBe(`${FILE}: max_connections: expected a whole number of at least 1, or "unlimited", got number 0`);
   });
 
+  test("max_open_transactions below 1 or above 100000", () => {
+    expect(errorOf(`max_open_transactions = 0`)).toBe(`${FILE}: max_open_transactions: expected a whole number from 1 to 100000, got number 0`);
+    expect(errorOf(`[queues.q]\nmax_open_transactions = 100001`)).toContain(`queues.q.max_open_transactions: expected a whole number from 1 to 100000`);
+    const config = parse(`max_open_transactions = 5\n[queues.q]\nmax_open_transactions = 100000`);
+    expect([config.queueDefaults.maxOpenTransactions, queueConfigFor(config, "q").maxOpenTransactions]).toEqual([5, 100000]);
+    expect(defaultConfig().queueDefaults.maxOpenTransactions).toBe(1);
+  });
+
   test("a max_journal_size below 1KiB", () => {
     const expected = `expected a size in bytes (a number, or a string like "16MiB") of at least 1024 bytes`;
     expect(errorOf(`max_journal_size = 0`)).toBe(`${FILE}: max_journal_size: ${expected}, got number 0`);

@@ -104,19 +104,22 @@ export class ServerModel {
 
   /**
    * Every key is parsed before any queue is named (a bad one refuses the get and creates nothing),
-   * then each key's queue is created in turn and checked for a second open; only then is any served.
+   * then each key's queue is created in turn and checked for an open beyond max_open_transactions
+   * (1 here), counting the closes and aborts of the keys before it; only then is any served.
    */
   private get(requested: readonly GetKey[], cas: boolean): ExpectedReply {
     // A key repeated (the same text) is served once.
     const keys = [...new Map(requested.map((key) => [getKeyText(key, this.prefix), key])).values()];
     const parsed = keys.map((key) => parseKey(key, this.prefix));
     if (parsed.includes(null)) return CLIENT_ERROR;
-    const opening = new Set<string>();
+    const openAfter = new Map<string, number>();
     for (const request of parsed as ParsedKey[]) {
       this.itemsOf(request.name);
+      const held = openAfter.get(request.name) ?? (this.open.has(request.name) ? 1 : 0);
+      const open = request.close || request.abort ? 0 : held;
       // A second open on a queue, whether already open or opened by an earlier key of this get.
-      if (request.open && !request.close && (this.open.has(request.name) || opening.has(request.name))) return CLIENT_ERROR;
-      if (request.open) opening.add(request.name);
+      if (request.open && open >= 1) return exact("ERROR\r\n");
+      openAfter.set(request.name, request.open ? 1 : open);
     }
     const parts = keys.map((key, i) => this.serve(parsed[i]!, getKeyText(key, this.prefix), cas));
     return { kind: "bytes", bytes: concat(...parts, bytes("END\r\n")) };

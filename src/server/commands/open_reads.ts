@@ -3,10 +3,10 @@
  * aborted), per queue, oldest first.
  *
  * Invariants: an item is listed at most once, under the queue that opened it; `returnAll` (the
- * connection closed) aborts every listed item, newest first, so they reach the head of their
- * queues in the order they were opened; an item that timed out on its queue
- * (open_transaction_timeout) is dropped from the list the next time its queue is looked at
- * (`forgetTimedOut`): the connection holds nothing there any more.
+ * connection closed) aborts every listed item, so they reach the head of their queues in the
+ * order they were opened (and a waiter there gets the first of them); an item that timed out on
+ * its queue (open_transaction_timeout) is dropped from the list the next time its queue is looked
+ * at (`forgetTimedOut`): the connection holds nothing there any more.
  */
 import type { Item } from "../../journal/item.ts";
 import type { PersistentQueue } from "../../queue/persistent_queue.ts";
@@ -54,9 +54,7 @@ export class OpenReads {
 
   /** The connection is gone: every open item goes back to the head of its queue, in opening order. */
   returnAll(now: number): void {
-    for (const [queue, items] of this.byQueue) {
-      for (const item of items.toReversed()) queue.abort(item, now);
-    }
+    for (const [queue, items] of this.byQueue) queue.abortAll(items, now);
     this.byQueue.clear();
   }
 }

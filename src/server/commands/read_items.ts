@@ -2,6 +2,13 @@
  * Reads: take, open (reliable read), close, abort and peek, each with an optional wait, for one
  * request naming one or more queues; what a front end's `get` is made of.
  *
+ * Reliable reads as Kestrel 2's memcache front end has them (KestrelHandler.scala): a connection
+ * may hold up to the queue's max_open_transactions items open on it; `close` confirms the oldest
+ * of them and `abort` returns the oldest to the head (closeRead/abortRead: one each, never all),
+ * either accepted with nothing open; an `open` beyond the limit is refused (getItem's
+ * TooManyOpenReadsException), counting what the close or abort of the same request and of
+ * earlier requests of this read will have settled, so `q/close/open` at the limit goes through.
+ *
  * Requests are served one after another; one that must wait for an item suspends the connection
  * until an item arrives or its deadline passes, so a connection's requests keep their order. All
  * of them are checked before any is served: an invalid read changes nothing. The outcome carries
@@ -77,8 +84,8 @@ export function planReads<R extends ReadRequest>(requests: readonly R[], session
     return badRequest(`a get may create at most ${MAX_NEW_QUEUES} queues; this one names ${created} that don't exist`);
   }
   const steps: Array<Step<R>> = [];
-  /** Queues an earlier request of this read opens an item on: a second open there would overwrite it. */
-  const opening = new Set<PersistentQueue>();
+  /** Items open on each queue once the requests before this one are served. */
+  const openAfter = new Map<PersistentQueue, number>();
   for (const request of requests) {
     let queue: PersistentQueue;
     try {
@@ -87,13 +94,16 @@ export function planReads<R extends ReadRequest>(requests: readonly R[], session
       if (error instanceof QueueUnavailableError) return unavailable(error.message);
       throw error;
     }
-    session.openReads.forgetTimedOut(queue);
-    const holds = session.openReads.count(queue) > 0;
-    if (request.open && !request.close && (holds || opening.has(queue))) {
-      return { kind: "too-many-open", reason: `an item is already open on '${request.queue}'; close or abort it first` };
+    if (!openAfter.has(queue)) session.openReads.forgetTimedOut(queue);
+    const held = openAfter.get(queue) ?? session.openReads.count(queue);
+    let open = request.close || request.abort ? Math.max(0, held - 1) : held;
+    if (request.open) {
+      const limit = queue.settings.maxOpenTransactions;
+      if (open >= limit) return tooManyOpen(request.queue, limit);
+      open++;
     }
-    if (request.open) opening.add(queue);
-    const failure = journalRefusal(request, queue, holds);
+    openAfter.set(queue, open);
+    const failure = journalRefusal(request, queue, held > 0);
     if (failure !== null) return unavailable(failure);
     steps.push({ request, queue });
   }
@@ -111,6 +121,11 @@ export function runReads<R extends ReadRequest>(plan: ReadPlan<R>, session: Sess
 interface Step<R extends ReadRequest> {
   readonly request: R;
   readonly queue: PersistentQueue;
+}
+
+/** An open beyond the queue's max_open_transactions: refused, as Kestrel refuses it (KestrelHandler.getItem). */
+function tooManyOpen(queue: string, limit: number): Failure {
+  return { kind: "too-many-open", reason: `${limit} item(s) already open on '${queue}' (max_open_transactions); close or abort one first` };
 }
 
 /**

@@ -39,7 +39,11 @@ export function value(key: string, item: Item, cas: boolean): ReplyPiece[] {
   return [`VALUE ${key} ${item.flags} ${item.data.length}${cas ? ` ${item.id}` : ""}\r\n`, item.data, "\r\n"];
 }
 
-/** A command layer failure: the client's fault as CLIENT_ERROR, the server's as SERVER_ERROR. */
+/**
+ * A command layer failure: the client's fault as CLIENT_ERROR, the server's as SERVER_ERROR, and
+ * an open beyond max_open_transactions as Kestrel 2 answers it (MemcacheHandler.get): ERROR.
+ */
 export function failure(failed: Failure): string {
+  if (failed.kind === "too-many-open") return ERROR;
   return failed.kind === "unavailable" ? serverError(failed.reason) : clientError(failed.reason);
 }
