@@ -9,7 +9,7 @@ import { ServerProcess, freePort } from "../../helpers/server.ts";
 let server: ServerProcess;
 
 beforeAll(async () => {
-  server = await ServerProcess.start({ config: `text_port = ${freePort()}\n` });
+  server = await ServerProcess.start({ config: `text_port = ${freePort()}\n[queues.several]\nmax_open_transactions = 3\n` });
 });
 
 afterAll(async () => {
