@@ -178,3 +178,25 @@ describe("TextParser", () => {
     expect(p.next()).toBeNull();
   });
 });
+
+describe("TextParser on junk", () => {
+  test("never throws, holds at most one line or block, and stops at a fatal frame", () => {
+    const random = seededRandom(7);
+    const pieces = ["put q:\n", "get q 10\n", "\n", "\r\n", ":", " ", "x", "\xff", "\x00", "monitor q 1\n", "y".repeat(150)];
+    for (let round = 0; round < 300; round++) {
+      const p = parser();
+      let fatal = false;
+      for (let n = 0; n < 200 && !fatal; n++) {
+        const piece = pieces[Math.floor(random() * pieces.length)]!;
+        p.push(bytes(piece));
+        for (let frame = p.next(); frame !== null; frame = p.next()) {
+          expect(fatal).toBe(false);
+          fatal = frame.kind === "fatal";
+        }
+        // A command line of 100 bytes (+ its CR) or a block of 1000 bytes of items (+ a line).
+        expect(p.bufferedBytes).toBeLessThanOrEqual(1000 + 101 + piece.length);
+      }
+      if (fatal) expect(p.bufferedBytes).toBe(0);
+    }
+  });
+});
