@@ -60,7 +60,8 @@ import { MiB, integer, machine, mib, percent, secs, table } from "./lib/report.t
 import { runBench } from "./lib/run_bench.ts";
 import { type Startup, describeReplay } from "./lib/server_log.ts";
 import { SettingsError, integerSetting } from "./lib/settings.ts";
-import { makeTempDir, ownCpuSeconds, removeTempDir } from "./lib/targets.ts";
+import { ownCpuSeconds } from "./lib/cpu_time.ts";
+import { makeTempDir, removeTempDir } from "./lib/targets.ts";
 
 const QUEUE = "q";
 const ITEM_SIZE = 1024;

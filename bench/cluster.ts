@@ -64,7 +64,8 @@ import { KEY } from "./lib/protocol.ts";
 import { integer, lowerMedian, machine, percent, rotated, spread, table } from "./lib/report.ts";
 import { runBench } from "./lib/run_bench.ts";
 import { formatDuration } from "./lib/settings.ts";
-import { machineBusySeconds, startKestrel, type Target } from "./lib/targets.ts";
+import { machineBusySeconds } from "./lib/cpu_time.ts";
+import { startKestrel, type Target } from "./lib/targets.ts";
 
 /** How often the coordinator adds up the workers' progress. */
 const POLL_MS = 5;

@@ -1,305 +1,266 @@
 /**
- * Throughput benchmark: Kestrel against a Bun floor and memcached, over the memcache text
- * protocol on loopback.
+ * Throughput benchmark (`npm run bench`): this server against memcached, Redis, beanstalkd and a
+ * Bun floor, driven by the native load generator (bench/loadgen/loadgen.c, built here with `cc`
+ * on first use) so that the client is not the bottleneck it measures. `BENCH_CLIENT=bun` runs the
+ * older Bun-client benchmark instead (bench/throughput_bun.ts).
  *
  * What it measures
- *   Closed-loop load from one Bun process. P producer connections each send
- *   `set bench 0 0 <size>` with a fixed item and wait for STORED before sending the next; C consumer
- *   connections each send a get and wait for the whole reply (a VALUE block and END, or a bare END
- *   when the queue is empty). Kestrel's consumers use a blocking get, `get bench/t=500`, as queue
- *   consumers do (so a get returns an item, not a miss to poll again); the bun floor's consumers
- *   send the same; memcached's send `get bench`. Scenarios are P+C = 1+1, 10+10 and 50+50. A run
- *   (one target, one scenario) is a warm-up (1 s, not measured), then a measured window. Reported
- *   per run: set ops/s, get ops/s (hits and misses both count; the hit rate is shown), total
- *   ops/s, and p50/p99/max latency in ms (send until the complete reply) for sets and gets
- *   separately, plus the CPU used by the server, by this load generator and by everything else
- *   on the machine ("other CPU", from /proc/stat: a run where it is high shared the cores with
- *   other work, and its numbers are low).
+ *   Per run (one target, one scenario, one round) the generator opens P producer and C consumer
+ *   connections and runs them in a closed loop: a producer writes a batch of puts (1, or N with
+ *   `pipeN`) and waits for their acknowledgements, a consumer sends a take and waits for the item.
+ *   A warm-up (1 s) is not measured; then a measured window; then, on a queue, the consumers drain
+ *   the queues so that every acknowledged item is accounted for. Reported: items/s produced and
+ *   consumed, misses, latency p50/p99/p99.9/max per side, the generator's CPU, the server's and
+ *   the rest of the machine's. The generator checks every reply and every item (a sequence number
+ *   and length in each; on a queue: order, no repeat, no loss); any fault is listed under Problems.
+ *   Scenarios are named by their load (bench/lib/scenarios.ts): `10+10`, `50+50/reliable`,
+ *   `10+10/pipe16`, `50+50/q100`, `10+10/64k`; each run uses fresh queues, dropped after it.
+ *
+ * Targets (started once, stopped at the end; temp dirs removed, also on Ctrl-C)
+ *   kestrel          src/main.ts, default config (journal written before each reply, no fsync);
+ *                    consumers `get q/t=500` (reliable: `get q/close/open/t=500`)
+ *   kestrel always   the same with sync_journal = "always" (a reply waits for the fsync)
+ *   memcached        `memcached -t 1`: `set q` overwrites a key, `get q` returns it; a cache, the
+ *                    ceiling of the protocol in C, checked as a cache (item form only)
+ *   redis everysec   redis-server, appendonly yes, appendfsync everysec: LPUSH / BRPOP q 0.5
+ *   redis always     the same with appendfsync always
+ *   beanstalkd       beanstalkd -b <temp dir> (binlog, fsync at most every 50 ms): put /
+ *                    reserve-with-timeout 1 / delete (sent with the next reserve)
+ *   bun floor        bench/floor_server.ts: Kestrel's parser and outbox on Bun, no queue, no journal
+ *   Servers missing from PATH are installed with apt-get. Reliable-read scenarios run on kestrel,
+ *   kestrel always and the floor only.
  *
  * Rounds
- *   The machine's speed drifts over minutes, so every target is started once at the beginning
- *   (they idle when not measured) and the runs are made in rounds: in each round, for each
- *   scenario, every target runs back to back, and the target order rotates between rounds so that
- *   no target always goes first. Per (target, scenario) the round with the median total ops/s is
- *   reported, with the min-max over rounds; ratios are computed within each round and the median
- *   per-round ratio is reported with its min-max (see bench/lib/report.ts).
- *
- * Targets (started here, stopped at the end; temp dirs are removed, also on Ctrl-C)
- *   kestrel          src/main.ts on a fresh temp data dir with the default config
- *                    (journal on, sync_journal never)
- *   kestrel always   the same with a config file saying sync_journal = "always"
- *   kestrel 10ms     the same with sync_journal = "10ms"
- *   bun floor        bench/floor_server.ts: Kestrel's own request parser and reply outbox on a Bun
- *                    socket, answering STORED and a fixed item, with no queue and no journal. The
- *                    ceiling of this protocol on Bun here: kestrel / bun floor is the cost of the
- *                    queue and the journal.
- *   memcached -t 1   one worker thread, on a free loopback port; installed with apt-get if it is not
- *                    on PATH. `set bench` overwrites one key and `get bench` always hits: it is the
- *                    ceiling of the protocol and loopback, not a queue.
- *   Before each run the key is emptied (`flush bench` / `delete bench`; nothing for the floor);
- *   after it the server's own counters (`stats`) are compared with what the clients saw, and for
- *   Kestrel the items left in the queue must equal sets minus hits. Any mismatch, unexpected reply,
- *   corrupted item, stall (a request unanswered for over 1 s) or dropped connection is listed
- *   under "Problems" with its round.
+ *   In every round each scenario runs on every target back to back, the target order rotating
+ *   from round to round; figures are from the median round, ratios are taken within a round (see
+ *   bench/lib/loadgen_report.ts).
  *
  * Run
- *   bun run bench
- *   BENCH_SECONDS=1 BENCH_ROUNDS=2 BENCH_SCENARIOS=1,10 bun bench/throughput.ts
+ *   npm run bench                                              # all of it: the time is printed first
+ *   BENCH_SECONDS=1 BENCH_ROUNDS=1 BENCH_SCENARIOS=10+10,50+50/reliable BENCH_TARGETS=kestrel,memcached npm run bench
  *
  * Environment
- *   BENCH_SECONDS    measured seconds per run (default 3)
- *   BENCH_ROUNDS     rounds (default 3); the expected total duration is printed at the start
- *   BENCH_SCENARIOS  connections per side, comma-separated (default "1,10,50": 1+1, 10+10, 50+50)
- *   BENCH_ITEM_SIZE  bytes per item (default 1024)
- *   BENCH_GET_WAIT_MS  the t= of Kestrel's blocking gets (default 500; 0 = plain polling gets)
- *   TMPDIR           where the data dirs go; the fsync column depends on that filesystem
+ *   BENCH_SECONDS         measured seconds per run (default 3)
+ *   BENCH_ITEMS           measure until this many items were produced and consumed (instead of seconds)
+ *   BENCH_WARMUP_SECONDS  unmeasured load before each window (default 1)
+ *   BENCH_ROUNDS          rounds (default 3)
+ *   BENCH_SCENARIOS       scenario names, comma- or space-separated (default: bench/lib/scenarios.ts)
+ *   BENCH_TARGETS         target labels, comma-separated (default: all)
+ *   BENCH_THREADS         load-generator threads (default 1)
+ *   BENCH_GET_WAIT_MS     how long a take waits for an item on a queue (default 500)
+ *   BENCH_SVG             where the chart goes (default docs/performance.svg; empty: none)
+ *   BENCH_CLIENT          native (default) or bun
+ *   TMPDIR                where the data dirs go; the fsync figures depend on that filesystem
  *
- * Output: markdown tables on stdout (how to read them, summary, details, problems), progress on stderr.
+ * Output: markdown tables on stdout, progress on stderr, the chart in BENCH_SVG.
  */
-import { LoadClient, Run, checkStalls, connectClient, readStats, waitFor } from "./lib/client.ts";
-import { KEY, buildRequests, type Requests } from "./lib/protocol.ts";
-import { integer, mib, percent, report, rotated, totalRate, type RatioPair, type RunResult, type TargetResults } from "./lib/report.ts";
+import { writeFileSync } from "node:fs";
+import { cpus } from "node:os";
+import { ensureCommand } from "./lib/apt_install.ts";
+import { machineBusySeconds, ownCpuSeconds } from "./lib/cpu_time.ts";
+import { ensureLoadgen, problemsOf, queueNames, runLoadgen } from "./lib/loadgen.ts";
+import { chart, generatorCpu, itemsPerSecond, report, type MeasuredRun, type RatioSpec } from "./lib/loadgen_report.ts";
+import { expectedLoadgenSeconds, readLoadgenSettings, type LoadgenSettings } from "./lib/loadgen_settings.ts";
+import { integer, machine, percent, rotated } from "./lib/report.ts";
 import { runBench } from "./lib/run_bench.ts";
-import { expectedSeconds, formatDuration, readSettings, type Settings } from "./lib/settings.ts";
-import { ensureMemcached, machineBusySeconds, ownCpuSeconds, startFloor, startKestrel, startMemcached, type Target } from "./lib/targets.ts";
-
-const KESTREL = "kestrel";
-const KESTREL_ALWAYS = "kestrel always";
-const KESTREL_10MS = "kestrel 10ms";
-const FLOOR = "bun floor";
-const MEMCACHED = "memcached";
-const PERCENTILES = [0.5, 0.99, 1];
-/** How long to wait for the last in-flight replies after the measured window. */
-const DRAIN_TIMEOUT_MS = 10_000;
+import type { Scenario } from "./lib/scenarios.ts";
+import { formatDuration, SettingsError } from "./lib/settings.ts";
+import { barChartSvg } from "./lib/svg_chart.ts";
+import { startBeanstalkd, startFloor, startKestrel, startMemcached, startRedis, type Target, type TargetProtocol } from "./lib/targets.ts";
 
 interface TargetSpec {
   readonly label: string;
   /** One line for "How to read this". */
   readonly about: string;
-  /** The key consumers get: Kestrel's blocking get, or the plain key. */
-  readonly getKey: string;
+  readonly protocol: TargetProtocol;
+  /** A queue (checked for order, repeats and loss) or a cache (item form only). */
+  readonly check: "queue" | "cache";
+  /** Its takes wait for an item (t=, BRPOP, reserve-with-timeout); a cache's return at once. */
+  readonly waits: boolean;
+  /** It runs the reliable-read scenarios. */
+  readonly reliable: boolean;
+  /** The command it needs and the apt package that has it. */
+  readonly needs: readonly [string, string] | null;
   readonly start: () => Promise<Target>;
 }
 
-/** A started target with its requests and everything measured on it so far. */
+const TARGETS: readonly TargetSpec[] = [
+  kestrel("kestrel", null, "this server, default config: the journal is written before each reply, not fsynced"),
+  kestrel("kestrel always", 'sync_journal = "always"\n', 'the same with sync_journal = "always": a reply waits for the fsync of its group commit'),
+  {
+    label: "memcached",
+    about: "`memcached -t 1`, a cache: `set` overwrites a key and `get` returns it, nothing on disk; the ceiling of the protocol in C",
+    protocol: "memcache",
+    check: "cache",
+    waits: false,
+    reliable: false,
+    needs: ["memcached", "memcached"],
+    start: () => startMemcached("memcached"),
+  },
+  redis("everysec", "the AOF written before each reply and fsynced once a second"),
+  redis("always", "the AOF fsynced before each reply (group commit)"),
+  {
+    label: "beanstalkd",
+    about: "`beanstalkd -b`, its binlog fsynced at most every 50 ms: put, reserve-with-timeout, delete",
+    protocol: "beanstalk",
+    check: "queue",
+    waits: true,
+    reliable: false,
+    needs: ["beanstalkd", "beanstalkd"],
+    start: () => startBeanstalkd("beanstalkd"),
+  },
+  {
+    label: "bun floor",
+    about: "bench/floor_server.ts, Kestrel's own parser and outbox on a Bun socket keeping the last item per queue, no queue logic, no journal: kestrel / bun floor is the cost of the queue and the journal",
+    protocol: "memcache",
+    check: "cache",
+    waits: true,
+    reliable: true,
+    needs: null,
+    start: () => startFloor("bun floor"),
+  },
+];
+
+function kestrel(label: string, config: string | null, about: string): TargetSpec {
+  return { label, about, protocol: "memcache", check: "queue", waits: true, reliable: true, needs: null, start: () => startKestrel(label, config) };
+}
+
+function redis(sync: "everysec" | "always", what: string): TargetSpec {
+  const label = `redis ${sync}`;
+  const about = `\`redis-server --appendonly yes --appendfsync ${sync}\`, ${what}: LPUSH, BRPOP`;
+  return { label, about, protocol: "redis", check: "queue", waits: true, reliable: false, needs: ["redis-server", "redis-server"], start: () => startRedis(label, sync) };
+}
+
+const RATIOS: readonly RatioSpec[] = [
+  { label: "kestrel / memcached", numerator: "kestrel", denominator: "memcached" },
+  { label: "kestrel / redis everysec", numerator: "kestrel", denominator: "redis everysec" },
+  { label: "kestrel always / redis always", numerator: "kestrel always", denominator: "redis always" },
+  { label: "kestrel / bun floor", numerator: "kestrel", denominator: "bun floor" },
+  { label: "kestrel reliable / plain", numerator: "kestrel", denominator: "kestrel", againstPlainTwin: true },
+];
+
+/** A started target with what it is. */
 interface Contender {
   readonly spec: TargetSpec;
   readonly target: Target;
-  readonly requests: Requests;
-  readonly results: TargetResults;
 }
 
-function targetSpecs(settings: Settings): TargetSpec[] {
-  const queueKey = settings.getWaitMs > 0 ? `${KEY}/t=${settings.getWaitMs}` : KEY;
-  const getNote = `consumers send \`get ${queueKey}\``;
-  return [
-    { label: KESTREL, about: `this server, default config (journal on, sync_journal never); ${getNote}`, getKey: queueKey, start: () => startKestrel(KESTREL, null) },
-    {
-      label: KESTREL_ALWAYS,
-      about: `the same with sync_journal = "always" (every reply waits for the fsync of its group commit)`,
-      getKey: queueKey,
-      start: () => startKestrel(KESTREL_ALWAYS, 'sync_journal = "always"\n'),
-    },
-    {
-      label: KESTREL_10MS,
-      about: `the same with sync_journal = "10ms" (fsync at most 10 ms after a write; replies don't wait for it)`,
-      getKey: queueKey,
-      start: () => startKestrel(KESTREL_10MS, 'sync_journal = "10ms"\n'),
-    },
-    {
-      label: FLOOR,
-      about:
-        `bench/floor_server.ts, Kestrel's own request parser and reply outbox on a Bun socket answering every set STORED and every get with a fixed item, with no queue and no journal; ` +
-        `the ceiling of this protocol on Bun on this machine, so kestrel / bun floor isolates the cost of the queue and the journal; ${getNote}`,
-      getKey: queueKey,
-      start: () => startFloor(FLOOR, settings.itemSize),
-    },
-    {
-      label: MEMCACHED,
-      about: `\`memcached -t 1\` (one worker thread), a cache where \`set ${KEY}\` overwrites one key and \`get ${KEY}\` always hits: the ceiling of the protocol and loopback in C, not a queue`,
-      getKey: KEY,
-      start: () => startMemcached(MEMCACHED),
-    },
-  ];
+const runsScenario = (spec: TargetSpec, scenario: Scenario): boolean => spec.reliable || !scenario.reliable;
+
+async function measure(contender: Contender, scenario: Scenario, round: number, settings: LoadgenSettings, binary: string): Promise<MeasuredRun> {
+  const { spec, target } = contender;
+  const queuePrefix = `lg_r${round}_${settings.scenarios.indexOf(scenario)}`;
+  const before = { server: target.cpuSeconds(), machine: machineBusySeconds(), own: ownCpuSeconds(), at: performance.now() };
+  const { producers, consumers, queues, itemSize, pipeline, reliable } = scenario;
+  const run = await runLoadgen(binary, {
+    port: target.port,
+    protocol: spec.protocol,
+    check: spec.check,
+    waitMs: spec.waits ? settings.waitMs : 0,
+    producers,
+    consumers,
+    queues,
+    queuePrefix,
+    itemSize,
+    pipeline,
+    reliable,
+    window: settings.window,
+    warmupSeconds: settings.warmupSeconds,
+    threads: settings.threads,
+  });
+  const seconds = (performance.now() - before.at) / 1000;
+  const server = target.cpuSeconds() - before.server;
+  const other = machineBusySeconds() - before.machine - server - run.cpuSeconds - (ownCpuSeconds() - before.own);
+  await target.dropQueues(queueNames(queuePrefix, scenario.queues));
+  const problems = problemsOf(run.result, { queue: spec.check === "queue", producers: scenario.producers, consumers: scenario.consumers });
+  return { round, scenario: scenario.name, target: spec.label, result: run.result, serverCpu: server / seconds, otherCpu: Math.max(0, other) / seconds, problems };
 }
 
-const RATIOS: readonly RatioPair[] = [
-  [KESTREL, MEMCACHED],
-  [KESTREL, FLOOR],
-  [FLOOR, MEMCACHED],
-  [KESTREL_ALWAYS, KESTREL],
-  [KESTREL_10MS, KESTREL],
-];
-
-// ---------------------------------------------------------------------------------------------
-// One run: one target, one scenario, one round
-
-async function measure(target: Target, connections: number, round: number, settings: Settings, requests: Requests): Promise<RunResult> {
-  await target.reset();
-  const statsBefore = await readStats(target.port);
-  const run = new Run();
-  const clients = await openClients(target.port, connections, requests, run);
-  const watchdog = setInterval(() => checkStalls(clients, run), 100);
-  try {
-    for (const client of clients) client.send();
-    await Bun.sleep(settings.warmupMs);
-
-    run.phase = "measure";
-    const start = cpuSnapshot(target);
-    await Bun.sleep(settings.seconds * 1000);
-    run.phase = "drain";
-    const { seconds, serverCpu, benchCpu, otherCpu } = cpuUse(start, cpuSnapshot(target));
-
-    const drained = await drain(clients, run);
-    const notes = drained ? await checkCounters(target, statsBefore, run) : [];
-    return {
-      round,
-      connections,
-      seconds,
-      sets: run.setLatency.length,
-      gets: run.getLatency.length,
-      hits: run.hits,
-      setMs: run.setLatency.percentiles(PERCENTILES),
-      getMs: run.getLatency.percentiles(PERCENTILES),
-      serverCpu,
-      benchCpu,
-      otherCpu,
-      problems: run.problems,
-      notes,
-    };
-  } finally {
-    clearInterval(watchdog);
-    for (const client of clients) client.socket?.end();
-  }
-}
-
-/** `connections` producers and as many consumers, connected (and closed by the caller). */
-async function openClients(port: number, connections: number, requests: Requests, run: Run): Promise<LoadClient[]> {
-  const clients: LoadClient[] = [];
-  for (let i = 0; i < connections; i++) {
-    clients.push(new LoadClient("set", requests.set, requests.valueBlock, run));
-    clients.push(new LoadClient("get", requests.get, requests.valueBlock, run));
-  }
-  await Promise.all(clients.map((client) => connectClient(port, client)));
-  return clients;
-}
-
-interface CpuSnapshot {
-  readonly at: number;
-  readonly server: number;
-  readonly bench: number;
-  readonly machine: number;
-}
-
-function cpuSnapshot(target: Target): CpuSnapshot {
-  return { at: performance.now(), server: target.cpuSeconds(), bench: ownCpuSeconds(), machine: machineBusySeconds() };
-}
-
-/** The window's length and CPU use (fractions of one core) by the server, this process and everything else. */
-function cpuUse(start: CpuSnapshot, end: CpuSnapshot): { seconds: number; serverCpu: number; benchCpu: number; otherCpu: number } {
-  const seconds = (end.at - start.at) / 1000;
-  const server = end.server - start.server;
-  const bench = end.bench - start.bench;
-  const other = Math.max(0, end.machine - start.machine - server - bench);
-  return { seconds, serverCpu: server / seconds, benchCpu: bench / seconds, otherCpu: other / seconds };
-}
-
-/** Waits for the replies still in flight after the window; false (and a problem) if some never come. */
-async function drain(clients: readonly LoadClient[], run: Run): Promise<boolean> {
-  const drained = await waitFor("replies", DRAIN_TIMEOUT_MS, () => (clients.some((client) => client.busy) ? null : true)).catch(() => false);
-  if (!drained) {
-    const stuck = clients.filter((client) => client.busy);
-    const sets = stuck.filter((client) => client.role === "set").length;
-    run.problem(`${stuck.length} requests (${sets} set, ${stuck.length - sets} get) still unanswered ${DRAIN_TIMEOUT_MS / 1000} s after the window`);
-  }
-  return drained;
-}
-
-/** Compares the server's counters with what the clients saw; returns notes, adds problems. */
-async function checkCounters(target: Target, before: Map<string, number>, run: Run): Promise<string[]> {
-  const after = await readStats(target.port);
-  const delta = (name: string) => (after.get(name) ?? NaN) - (before.get(name) ?? NaN);
-  const expected: Array<[string, number]> = [
-    ["cmd_set", run.all.sets],
-    ["get_hits", run.all.hits],
-    ["get_misses", run.all.misses],
-  ];
-  for (const [name, seen] of expected) {
-    if (delta(name) !== seen) run.problem(`server counted ${name} +${delta(name)}, clients got ${seen} such replies`);
-  }
-  if (!target.isQueue) return [];
-  const left = after.get(`queue_${KEY}_items`) ?? after.get("curr_items") ?? NaN;
-  if (left !== run.all.sets - run.all.hits) {
-    run.problem(`queue holds ${left} items after the run; sets - hits = ${run.all.sets - run.all.hits} (items lost or duplicated)`);
-  }
-  const notes = [`${left} items left in the queue`];
-  const journal = after.get(`queue_${KEY}_logsize`);
-  if (journal !== undefined) notes.push(`journal ${mib(journal)}`);
-  return notes;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Rounds
-
-async function runRound(contenders: readonly Contender[], round: number, settings: Settings): Promise<void> {
+async function runRound(contenders: readonly Contender[], round: number, settings: LoadgenSettings, binary: string): Promise<MeasuredRun[]> {
   const order = rotated(contenders, round);
   console.error(`round ${round}/${settings.rounds}: ${order.map((c) => c.spec.label).join(", ")}`);
-  for (const [i, n] of settings.scenarios.entries()) {
-    for (const contender of order) {
-      const result = await measure(contender.target, n, round, settings, contender.requests);
-      (contender.results.runs[i] ??= []).push(result);
-      logRun(contender.spec.label, result);
+  const runs: MeasuredRun[] = [];
+  for (const scenario of settings.scenarios) {
+    for (const contender of order.filter((c) => runsScenario(c.spec, scenario))) {
+      const run = await measure(contender, scenario, round, settings, binary);
+      runs.push(run);
+      const r = run.result;
+      const cpu = `CPU generator ${percent(generatorCpu(r))}, server ${percent(run.serverCpu)}, other ${percent(run.otherCpu)}`;
+      const problems = run.problems.length > 0 ? `; PROBLEMS: ${run.problems.join("; ")}` : "";
+      console.error(`  ${scenario.name} ${contender.spec.label}: ${integer(itemsPerSecond(r))} items/s (${cpu})${problems}`);
     }
   }
+  return runs;
 }
 
-function logRun(label: string, result: RunResult): void {
-  const problems = result.problems.size > 0 ? `; ${result.problems.size} kinds of problem` : "";
-  const notes = result.notes.map((note) => `, ${note}`).join("");
-  const cpu = `CPU server ${percent(result.serverCpu)}, bench ${percent(result.benchCpu)}, other ${percent(result.otherCpu)}`;
-  console.error(`  ${result.connections}+${result.connections} ${label}: ${integer(totalRate(result))} ops/s (${cpu})${notes}${problems}`);
-}
-
-async function startAll(specs: readonly TargetSpec[], settings: Settings): Promise<Contender[]> {
+async function startAll(specs: readonly TargetSpec[]): Promise<Contender[]> {
   const contenders: Contender[] = [];
   for (const spec of specs) {
     const target = await spec.start();
     console.error(`started ${spec.label} on port ${target.port}`);
-    const results: TargetResults = { label: spec.label, runs: [], problems: [] };
-    contenders.push({ spec, target, requests: buildRequests(settings.itemSize, spec.getKey), results });
+    contenders.push({ spec, target });
   }
   return contenders;
 }
 
-/** Stops every target, recording its notable log lines and any trouble stopping it. */
-async function stopAll(contenders: readonly Contender[]): Promise<void> {
-  for (const { target, results } of contenders) {
-    for (const line of target.notableOutput()) results.problems.push(`server log: ${line}`);
-    results.problems.push(...(await target.stop()));
+/** Stops every target; returns per target its notable log lines and any trouble stopping it. */
+async function stopAll(contenders: readonly Contender[]): Promise<Map<string, string[]>> {
+  const problems = new Map<string, string[]>();
+  for (const { spec, target } of contenders) {
+    const lines = [...target.notableOutput().map((line) => `server log: ${line}`), ...(await target.stop())];
+    if (lines.length > 0) problems.set(spec.label, lines);
   }
+  return problems;
 }
 
-// ---------------------------------------------------------------------------------------------
-// Main
+function describeLoad(settings: LoadgenSettings): string {
+  const window = "seconds" in settings.window ? `${settings.window.seconds} s measured` : `a window of ${settings.window.items} items`;
+  return (
+    `Load: closed loop over loopback TCP, ${settings.warmupSeconds} s warm-up + ${window} per run, ${settings.rounds} round${settings.rounds === 1 ? "" : "s"}, ` +
+    `takes waiting up to ${settings.waitMs} ms on queues, native load generator with ${settings.threads} thread${settings.threads === 1 ? "" : "s"}.`
+  );
+}
 
 async function main(): Promise<void> {
-  const settings = readSettings(process.env);
-  ensureMemcached();
-  const specs = targetSpecs(settings);
+  const settings = readLoadgenSettings(process.env, TARGETS.map((spec) => spec.label));
+  const specs = TARGETS.filter((spec) => settings.targets.includes(spec.label));
+  if (!settings.scenarios.some((scenario) => specs.some((spec) => runsScenario(spec, scenario)))) {
+    throw new SettingsError("BENCH_SCENARIOS and BENCH_TARGETS: no target runs any of the scenarios (reliable reads are Kestrel's)");
+  }
+  for (const spec of specs) if (spec.needs !== null) ensureCommand(...spec.needs);
+  const binary = ensureLoadgen();
+  const runsPerRound = settings.scenarios.reduce((sum, scenario) => sum + specs.filter((spec) => runsScenario(spec, scenario)).length, 0);
+  console.error(`${runsPerRound} runs per round x ${settings.rounds} rounds on ${cpus().length} cores: expect about ${formatDuration(expectedLoadgenSeconds(settings, runsPerRound))}`);
   const began = performance.now();
-  console.error(
-    `${specs.length} targets x ${settings.scenarios.length} scenarios x ${settings.rounds} rounds, ` +
-      `${settings.warmupMs / 1000} s warm-up + ${settings.seconds} s per run: expect about ${formatDuration(expectedSeconds(settings, specs.length))}`,
-  );
-  const contenders = await startAll(specs, settings);
+  const contenders = await startAll(specs);
+  const runs: MeasuredRun[] = [];
+  let targetProblems = new Map<string, string[]>();
   try {
-    for (let round = 1; round <= settings.rounds; round++) await runRound(contenders, round, settings);
+    for (let round = 1; round <= settings.rounds; round++) runs.push(...(await runRound(contenders, round, settings, binary)));
   } finally {
-    await stopAll(contenders);
+    targetProblems = await stopAll(contenders);
   }
   console.error(`done in ${formatDuration((performance.now() - began) / 1000)}`);
-  const results = contenders.map((c) => c.results);
-  console.log(report({ settings, results, ratios: RATIOS, about: specs.map((s) => ({ label: s.label, text: s.about })) }));
+  const input = {
+    title: "Queue throughput: Kestrel, memcached, Redis, beanstalkd and a Bun floor",
+    setting: [`Machine: ${machine()}, ${new Date().toISOString().slice(0, 10)}.`, describeLoad(settings)],
+    about: specs.map((spec) => ({ label: spec.label, text: spec.about })),
+    scenarios: settings.scenarios,
+    rounds: settings.rounds,
+    runs,
+    ratios: RATIOS.filter((spec) => settings.targets.includes(spec.numerator) && settings.targets.includes(spec.denominator)),
+    targetProblems,
+  };
+  console.log(report(input));
+  if (settings.svgPath !== null) {
+    writeFileSync(settings.svgPath, barChartSvg(chart(input)));
+    console.error(`wrote ${settings.svgPath}`);
+  }
 }
 
-await runBench(main, "stopping servers");
+if (process.env.BENCH_CLIENT === "bun") await import("./throughput_bun.ts");
+else if (process.env.BENCH_CLIENT === undefined || process.env.BENCH_CLIENT === "native") await runBench(main, "stopping servers");
+else {
+  console.error(`bench failed: BENCH_CLIENT: expected native or bun, got "${process.env.BENCH_CLIENT}"`);
+  process.exit(1);
+}

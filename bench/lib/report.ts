@@ -120,7 +120,7 @@ const ms = (value: number | undefined): string => (value === undefined || Number
 const scenarioName = (n: number | undefined): string => `${n}+${n}`;
 
 /** `0.71 (0.66-0.74)`; just the value when there is one round. */
-function formatRatio(ratio: Spread, rounds: number): string {
+export function formatRatio(ratio: Spread, rounds: number): string {
   if (!Number.isFinite(ratio.median)) return "-";
   return rounds > 1 ? `${ratio.median.toFixed(2)} (${ratio.min.toFixed(2)}-${ratio.max.toFixed(2)})` : ratio.median.toFixed(2);
 }
@@ -196,7 +196,7 @@ function detailRow(n: number, label: string, r: RunResult, totals: Spread): stri
 }
 
 /** A run where the rest of the machine used this much of a core shared the CPUs with something else. */
-const DISTURBED = 0.25;
+export const DISTURBED = 0.25;
 
 function cpuNote(settings: Settings, results: readonly TargetResults[]): string {
   const shown = (pick: (r: RunResult) => boolean): string[] =>

@@ -1,20 +1,25 @@
 /**
- * The servers the benchmark measures, as child processes with a common `Target` interface, and
+ * The servers the benchmarks measure, as child processes with a common `Target` interface, and
  * the clean-up that stops them and removes their temp dirs on every exit path.
  *
  *   kestrel       src/main.ts on a fresh temp data dir (default config, or a given config file)
  *   bun floor     bench/floor_server.ts: Kestrel's parser and outbox, no queue, no journal
- *   memcached     `memcached -t 1` on a free loopback port (installed with apt-get if missing)
+ *   memcached     `memcached -t 1` on a free loopback port
+ *   redis         `redis-server` with an append-only file (`appendfsync` everysec or always) in a
+ *                 temp dir, on a free loopback port, every setting on the command line
+ *   beanstalkd    `beanstalkd -b <temp dir>` (its binlog; fsync at most every 50 ms, its default)
  *
- * Every child is registered in `children` and every temp dir in `tempDirs` as soon as it exists;
- * `cleanUpNow` (called on exit, on signals and on failure) kills what is left and removes them.
+ * A server missing from PATH is installed first (apt_install.ts). Every child is registered in `children` and every temp dir in
+ * `tempDirs` as soon as it exists; `cleanUpNow` (called on exit, on signals and on failure) kills
+ * what is left and removes them.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { type ChildOutput, FileOutput, PipeOutput } from "./child_output.ts";
 import { exchange, readStats, waitFor, within } from "./client.ts";
+import { processCpuSeconds } from "./cpu_time.ts";
 import { HOST, KEY } from "./protocol.ts";
 
 const MAIN = join(import.meta.dir, "..", "..", "src", "main.ts");
@@ -22,12 +27,18 @@ const FLOOR = join(import.meta.dir, "..", "floor_server.ts");
 const START_TIMEOUT_MS = 15_000;
 const STOP_TIMEOUT_MS = 5_000;
 
+/** The wire protocol a target speaks, named as the native load generator names it. */
+export type TargetProtocol = "memcache" | "redis" | "beanstalk";
+
 export interface Target {
   readonly port: number;
+  readonly protocol: TargetProtocol;
   /** A queue (items are consumed) rather than a cache or a fixed answer. */
   readonly isQueue: boolean;
   /** Removes whatever the previous run left under the key. */
   reset(): Promise<void>;
+  /** Removes queues a run used (their items, journals, keys); a no-op where nothing of them stays. */
+  dropQueues(names: readonly string[]): Promise<void>;
   /** CPU seconds the server process has used so far. */
   cpuSeconds(): number;
   /** Log lines worth reporting (warnings, errors). */
@@ -160,25 +171,29 @@ export async function startKestrel(name: string, configToml: string | null): Pro
   const port = await server.waitForListening(name);
   return {
     port,
+    protocol: "memcache",
     isQueue: true,
     reset: async () => {
       const reply = await exchange(port, `flush ${KEY}\r\n`, (text) => text.endsWith("\r\n"));
       if (reply !== "END\r\n") throw new Error(`${name}: unexpected reply to flush: ${JSON.stringify(reply)}`);
     },
+    dropQueues: (names) => expectLines(name, port, names.map((queue) => `delete ${queue}\r\n`).join(""), names.map(() => "DELETED")),
     cpuSeconds: () => server.cpuSeconds(),
     notableOutput: () => warningsAndErrors(server),
     stop: () => server.stop(true),
   };
 }
 
-/** bench/floor_server.ts serving items of `itemSize` bytes; it stores nothing, so reset is a no-op. */
-export async function startFloor(name: string, itemSize: number): Promise<Target> {
-  const server = ChildServer.spawn([process.execPath, FLOOR, "0", String(itemSize)], import.meta.dir, []);
+/** bench/floor_server.ts; it keeps one item per queue name and can't drop them: reset and dropQueues are no-ops. */
+export async function startFloor(name: string): Promise<Target> {
+  const server = ChildServer.spawn([process.execPath, FLOOR, "0"], import.meta.dir, []);
   const port = await server.waitForListening(name);
   return {
     port,
+    protocol: "memcache",
     isQueue: false,
     reset: async () => {},
+    dropQueues: async () => {},
     cpuSeconds: () => server.cpuSeconds(),
     notableOutput: () => server.output.text.split("\n").filter((line) => line.trim() !== "" && !line.startsWith("listening on")),
     stop: () => server.stop(true),
@@ -186,23 +201,17 @@ export async function startFloor(name: string, itemSize: number): Promise<Target
 }
 
 export async function startMemcached(name: string): Promise<Target> {
-  const port = freePort();
-  const root = makeTempDir("memcached-bench-");
-  const argv = ["memcached", "-t", "1", "-p", String(port), "-l", HOST, "-U", "0", "-m", "1024"];
-  if (process.getuid?.() === 0) argv.push("-u", "root");
-  const server = ChildServer.spawn(argv, root, [root]);
-  await waitFor(`${name} to accept connections`, START_TIMEOUT_MS, async () => {
-    const exited = server.exited();
-    if (exited !== null) throw new Error(`${name} ${exited}:\n${server.output.text}`);
-    return readStats(port).catch(() => null);
-  });
+  const asRoot = process.getuid?.() === 0 ? ["-u", "root"] : [];
+  const argv = (port: number) => ["memcached", "-t", "1", "-p", String(port), "-l", HOST, "-U", "0", "-m", "1024", ...asRoot];
+  const { server, port } = await startOnFreePort(name, argv, (port) => readStats(port));
+  const deleteKeys = (keys: readonly string[]) =>
+    expectLines(name, port, keys.map((key) => `delete ${key}\r\n`).join(""), keys.map(() => /^(DELETED|NOT_FOUND)$/));
   return {
     port,
+    protocol: "memcache",
     isQueue: false,
-    reset: async () => {
-      const reply = await exchange(port, `delete ${KEY}\r\n`, (text) => text.endsWith("\r\n"));
-      if (reply !== "DELETED\r\n" && reply !== "NOT_FOUND\r\n") throw new Error(`${name}: unexpected reply to delete: ${JSON.stringify(reply)}`);
-    },
+    reset: () => deleteKeys([KEY]),
+    dropQueues: deleteKeys,
     cpuSeconds: () => server.cpuSeconds(),
     notableOutput: () => server.output.text.split("\n").filter((line) => line.trim() !== ""),
     // memcached exits on SIGTERM with a non-zero code on some versions; not a problem.
@@ -210,62 +219,79 @@ export async function startMemcached(name: string): Promise<Target> {
   };
 }
 
+export type RedisSync = "everysec" | "always";
+
+/** `redis-server` with its append-only file fsynced `sync`, every setting on the command line. */
+export async function startRedis(name: string, sync: RedisSync): Promise<Target> {
+  const argv = (port: number, dir: string) =>
+    ["redis-server", "--port", String(port), "--bind", HOST, "--dir", dir, "--appendonly", "yes", "--appendfsync", sync, "--save", "", "--daemonize", "no"];
+  const { server, port } = await startOnFreePort(name, argv, (port) => exchange(port, "PING\r\n", (text) => text.endsWith("\r\n")));
+  const deleteKeys = (keys: readonly string[]) => expectLines(name, port, `DEL ${keys.join(" ")}\r\n`, [/^:\d+$/]);
+  return {
+    port,
+    protocol: "redis",
+    isQueue: true,
+    reset: () => deleteKeys([KEY]),
+    dropQueues: deleteKeys,
+    cpuSeconds: () => server.cpuSeconds(),
+    // Warnings ("#") once it is ready; the ones at start-up are about the host (overcommit, THP).
+    notableOutput: () => server.output.text.split("Ready to accept connections")[1]?.split("\n").filter((line) => / # /.test(line)) ?? [],
+    stop: () => server.stop(true),
+  };
+}
+
+/** The largest job beanstalkd accepts here (its default is 65535 bytes, less than a 64 KiB item). */
+const BEANSTALKD_MAX_JOB_BYTES = 16 << 20;
+
+/** `beanstalkd` with its binlog in a temp dir. Tubes need no dropping: an empty, unwatched tube goes away. */
+export async function startBeanstalkd(name: string): Promise<Target> {
+  const argv = (port: number, dir: string) => ["beanstalkd", "-l", HOST, "-p", String(port), "-b", dir, "-z", String(BEANSTALKD_MAX_JOB_BYTES)];
+  const { server, port } = await startOnFreePort(name, argv, (port) => exchange(port, "stats\r\n", (text) => text.includes("\r\n")));
+  return {
+    port,
+    protocol: "beanstalk",
+    isQueue: true,
+    reset: async () => {},
+    dropQueues: async () => {},
+    cpuSeconds: () => server.cpuSeconds(),
+    notableOutput: () => server.output.text.split("\n").filter((line) => line.trim() !== ""),
+    // beanstalkd has no SIGTERM handler: it dies of the signal, which is its normal stop.
+    stop: () => server.stop(false),
+  };
+}
+
+/** Sends `requests` and checks that the reply is one line per pattern, each matching (a string must match exactly). */
+async function expectLines(name: string, port: number, requests: string, patterns: ReadonlyArray<string | RegExp>): Promise<void> {
+  const reply = await exchange(port, requests, (text) => text.split("\r\n").length > patterns.length);
+  const lines = reply.split("\r\n").slice(0, -1);
+  const fits = lines.length === patterns.length && lines.every((line, i) => (typeof patterns[i] === "string" ? line === patterns[i] : patterns[i]!.test(line)));
+  if (!fits) throw new Error(`${name}: unexpected reply to ${JSON.stringify(requests.slice(0, 200))}: ${JSON.stringify(reply.slice(0, 200))}`);
+}
+
+/**
+ * Runs `argv(port, dir)` (a server told its port) on a free loopback port, from a temp dir that is
+ * removed when it stops, and waits until `probe(port)` gets a reply; throws if it exits first or
+ * takes too long.
+ */
+async function startOnFreePort(
+  name: string,
+  argv: (port: number, dir: string) => string[],
+  probe: (port: number) => Promise<unknown>,
+): Promise<{ server: ChildServer; port: number }> {
+  const port = freePort();
+  const root = makeTempDir(`${name.replace(/\W+/g, "-")}-bench-`);
+  const server = ChildServer.spawn(argv(port, root), root, [root]);
+  await waitFor(`${name} to accept connections`, START_TIMEOUT_MS, async () => {
+    const exited = server.exited();
+    if (exited !== null) throw new Error(`${name} ${exited}:\n${server.output.text}`);
+    return probe(port).catch(() => null);
+  });
+  return { server, port };
+}
+
 function freePort(): number {
   const listener = Bun.listen({ hostname: HOST, port: 0, socket: { data: () => {} } });
   const port = listener.port;
   listener.stop(true);
   return port;
-}
-
-export function ensureMemcached(): void {
-  if (Bun.which("memcached") !== null) return;
-  const install = () => Bun.spawnSync(["apt-get", "install", "-y", "memcached"], { stdout: "inherit", stderr: "inherit", env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
-  console.error("memcached is not on PATH; installing it with apt-get");
-  if (install().exitCode !== 0) {
-    console.error("apt-get install failed; running apt-get update and trying again");
-    Bun.spawnSync(["apt-get", "update"], { stdout: "inherit", stderr: "inherit" });
-    if (install().exitCode !== 0) throw new Error("could not install memcached with apt-get");
-  }
-  if (Bun.which("memcached") === null) throw new Error("memcached was installed but is still not on PATH");
-}
-
-// ---------------------------------------------------------------------------------------------
-// CPU accounting
-
-let clockTicks: number | null = null;
-
-function ticksPerSecond(): number {
-  clockTicks ??= Number(Bun.spawnSync(["getconf", "CLK_TCK"]).stdout.toString().trim()) || 100;
-  return clockTicks;
-}
-
-function processCpuSeconds(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
-    // Fields after "(comm)": state is field 3, utime 14, stime 15.
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond();
-  } catch {
-    return NaN;
-  }
-}
-
-/**
- * CPU seconds the whole machine has been busy so far, all cores together: user, nice, system, irq
- * and softirq time from /proc/stat (not idle, iowait or steal).
- */
-export function machineBusySeconds(): number {
-  try {
-    const cpuLine = readFileSync("/proc/stat", "latin1").split("\n", 1)[0]!;
-    const [user, nice, system, , , irq, softirq] = cpuLine.trim().split(/\s+/).slice(1).map(Number);
-    return ((user ?? NaN) + (nice ?? NaN) + (system ?? NaN) + (irq ?? NaN) + (softirq ?? NaN)) / ticksPerSecond();
-  } catch {
-    return NaN;
-  }
-}
-
-/** CPU seconds this (load-generator) process has used so far. */
-export function ownCpuSeconds(): number {
-  const usage = process.cpuUsage();
-  return (usage.user + usage.system) / 1e6;
 }

@@ -28,7 +28,8 @@ export function queueStatsFromLines(lines: readonly string[]): Map<string, Queue
   const queues = new Map<string, QueueFigures>();
   let current: Record<string, number> | null = null;
   for (const line of lines) {
-    const header = /^queue '([^']*)' \{$/.exec(line);
+    // A name may hold `'` but no space: the header's end is the last `' {`.
+    const header = /^queue '(\S*)' \{$/.exec(line);
     if (current === null && header !== null) {
       current = {};
       queues.set(header[1]!, current);

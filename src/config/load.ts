@@ -10,7 +10,7 @@
 import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { parse as parseToml } from "smol-toml";
-import { fanoutParent, isValidQueueName } from "../queue_name.ts";
+import { QUEUE_NAME_RULE, fanoutParent, isValidQueueName } from "../queue_name.ts";
 import {
   DEFAULT_QUEUE_CONFIG,
   DEFAULT_SERVER_CONFIG,
@@ -20,7 +20,8 @@ import {
   type QueueConfig,
   type ServerConfig,
 } from "./schema.ts";
-import { Mismatch } from "./values.ts";
+import { Mismatch, isTable } from "./values.ts";
+import { checkAliases, readAliases, type AliasMap } from "./aliases.ts";
 
 export interface KestrelConfig {
   readonly server: ServerConfig;
@@ -28,6 +29,8 @@ export interface KestrelConfig {
   readonly queueDefaults: QueueConfig;
   /** `[queues.<name>]` tables: only the keys each one sets. */
   readonly queueOverrides: ReadonlyMap<string, Partial<QueueConfig>>;
+  /** `[aliases.<name>]` tables: each alias's destination queues. */
+  readonly aliases: AliasMap;
   /** The file this came from, or null for the embedded defaults. */
   readonly file: string | null;
 }
@@ -35,7 +38,7 @@ export interface KestrelConfig {
 export class ConfigError extends Error {}
 
 export function defaultConfig(): KestrelConfig {
-  return { server: DEFAULT_SERVER_CONFIG, queueDefaults: DEFAULT_QUEUE_CONFIG, queueOverrides: new Map(), file: null };
+  return { server: DEFAULT_SERVER_CONFIG, queueDefaults: DEFAULT_QUEUE_CONFIG, queueOverrides: new Map(), aliases: new Map(), file: null };
 }
 
 export function loadConfigFile(path: string): KestrelConfig {
@@ -61,7 +64,7 @@ export function parseConfig(text: string, file: string): KestrelConfig {
   const serverKeys = new Set(SERVER_KEYS.map((spec) => spec.key));
   const queueKeys = new Set(QUEUE_KEYS.map((spec) => spec.key));
   for (const name of Object.keys(table)) {
-    if (name !== "queues" && !serverKeys.has(name) && !queueKeys.has(name)) fail(name, "unknown key");
+    if (name !== "queues" && name !== "aliases" && !serverKeys.has(name) && !queueKeys.has(name)) fail(name, "unknown key");
   }
   const server = { ...DEFAULT_SERVER_CONFIG, ...readKeys(table, SERVER_KEYS, "", fail) };
   const queuePath = resolve(dirname(file), server.queuePath);
@@ -74,14 +77,16 @@ export function parseConfig(text: string, file: string): KestrelConfig {
   const queues = table.queues ?? {};
   if (!isTable(queues)) fail("queues", "expected a table of [queues.<name>] sections");
   for (const [name, section] of Object.entries(queues as Record<string, unknown>)) {
-    if (!isValidQueueName(name)) fail(`queues.${name}`, "not a valid queue name (letters, digits, _ and -, with one + for a fanout child)");
+    if (!isValidQueueName(name)) fail(`queues.${name}`, `not a valid queue name (${QUEUE_NAME_RULE})`);
     if (!isTable(section)) fail(`queues.${name}`, "expected a table of queue settings");
     const keys = section as Record<string, unknown>;
     for (const k of Object.keys(keys)) if (!queueKeys.has(k)) fail(`queues.${name}.${k}`, "unknown queue key");
     queueOverrides.set(name, readKeys(keys, QUEUE_KEYS, `queues.${name}.`, fail));
   }
-  const config = { server: { ...server, queuePath, logFile, authFile }, queueDefaults, queueOverrides, file };
+  const aliases = readAliases(table.aliases, fail);
+  const config = { server: { ...server, queuePath, logFile, authFile }, queueDefaults, queueOverrides, aliases, file };
   checkMoveTargets(config, fail);
+  checkAliases(config, fail);
   return config;
 }
 
@@ -158,10 +163,6 @@ function moveKeyFor(config: KestrelConfig, name: string): string {
 /** The TOML table header of queue `name` (a fanout child's name needs quotes). */
 function tableFor(name: string): string {
   return name.includes("+") ? `[queues."${name}"]` : `[queues.${name}]`;
-}
-
-function isTable(value: unknown): boolean {
-  return typeof value === "object" && value !== null && !Array.isArray(value) && !(value instanceof Date);
 }
 
 function describe(raw: unknown): string {

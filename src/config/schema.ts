@@ -31,6 +31,9 @@ export interface QueueConfig {
   readonly maxAge: number;
   readonly ignoreClientExpiry: boolean;
   readonly moveExpiredTo: string | null;
+  readonly maxExpireSweep: number;
+  readonly fanoutOnly: boolean;
+  readonly maxQueueAge: number;
   readonly journal: boolean;
   readonly syncJournal: SyncPolicy;
   readonly maxJournalSize: number;
@@ -171,6 +174,21 @@ export const QUEUE_KEYS: readonly KeySpec<QueueConfig>[] = [
     "Ignore the exptime a client gives in `set` (some clients always send one); max_age still applies.",
   ),
   key("move_expired_to", "moveExpiredTo", v.optional(v.text), '""', "Expired items are added to this queue instead of dropped (empty = drop)."),
+  key(
+    "max_expire_sweep",
+    "maxExpireSweep",
+    v.count,
+    '"unlimited"',
+    "Most expired items the periodic sweep, and one flush_expired, remove from the queue at a time (0 = the sweep removes none; items still expire when reached).",
+  ),
+  key("fanout_only", "fanoutOnly", v.boolean, "false", "The queue keeps no items: a set to it only feeds its fanout children (`<queue>+<child>`)."),
+  key(
+    "max_queue_age",
+    "maxQueueAge",
+    milliseconds,
+    "0",
+    "Delete the queue, with its journal, once it is empty and no item entered or left it for this long (milliseconds, or a duration string) since it was created or loaded at start; checked by the expiry sweep (so to within one `expiration_timer_frequency`); 0 = never.",
+  ),
   key("journal", "journal", v.boolean, "true", "Keep a journal on disk; false = memory only, lost on restart."),
   key(
     "sync_journal",
@@ -212,7 +230,7 @@ export const QUEUE_KEYS: readonly KeySpec<QueueConfig>[] = [
     "maxOpenTransactions",
     v.integer(1, MAX_OPEN_TRANSACTIONS),
     "1",
-    "Most items one connection may hold open (`get <queue>/open`) on the queue at once; one more `open` is refused with ERROR.",
+    "Most items one connection may hold open (`get <queue>/open`, `monitor`) on the queue at once; one more `open` is refused with ERROR.",
   ),
 ];
 

@@ -23,6 +23,11 @@ export class Mismatch {
 
 export type Parser<T> = (raw: unknown) => T | Mismatch;
 
+/** A TOML table (a section such as `[queues.jobs]`), not an array or a date. */
+export function isTable(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value) && !(value instanceof Date);
+}
+
 const SIZE_UNITS: Record<string, number> = {
   b: 1,
   kb: 1e3,

@@ -8,7 +8,9 @@
  *
  * Opening creates the directories, moves the files of the older layout (`.lock` and
  * `quarantine/` at the top level, where a queue called `quarantine` collided with them) into
- * `.kestrel/`, takes the lock, deletes leftover temp files and lists the journals. A queue whose
+ * `.kestrel/`, takes the lock, renames the journal of a queue whose name is now reserved
+ * (`imported`, queue_name.ts) to the file name it maps to, deletes leftover temp files, lists the
+ * journals and finds out whether the file system tells names apart by case. A queue whose
  * files include one that is also another queue's (a hard link) is blocked: serving both would hand
  * out the same items twice. Throws only for I/O errors and a directory another live server holds.
  */
@@ -17,6 +19,7 @@ import { errorText } from "../errors.ts";
 import { log } from "../log.ts";
 import { DirectoryLock, clearStaleLock } from "./directory_lock.ts";
 import { fileSystem, fsyncDirectory, statExisting } from "./files.ts";
+import { RESERVED_FILE_NAMES, queueFileName } from "../queue_name.ts";
 import { activePath, journalFilePaths, listJournalFiles, type DirectoryListing, type QueueFiles } from "./segment_files.ts";
 
 export const SERVER_DIR = ".kestrel";
@@ -32,6 +35,8 @@ export function serverFilePath(queuePath: string, name: string): string {
 export interface DataDirectory {
   readonly lock: DirectoryLock;
   readonly listing: DirectoryListing;
+  /** File names that differ only in case name one file here (macOS, Windows shares, casefold ext4). */
+  readonly caseInsensitive: boolean;
 }
 
 export function openDataDirectory(queuePath: string): DataDirectory {
@@ -45,13 +50,14 @@ export function openDataDirectory(queuePath: string): DataDirectory {
     } catch (error) {
       log.error(`could not move ${join(queuePath, QUARANTINE_DIR)} into ${SERVER_DIR}/: ${errorText(error)}`);
     }
+    migrateReservedNames(queuePath);
     const listing = scanDataDirectory(queuePath);
     for (const name of listing.temps) {
       fileSystem.remove(join(queuePath, name));
       log.info(`removed ${name}, left over from an interrupted journal write`);
     }
     for (const name of listing.others) log.debug(`ignoring ${join(queuePath, name)}: not a journal file`);
-    return { lock, listing };
+    return { lock, listing, caseInsensitive: isCaseInsensitive(queuePath) };
   } catch (error) {
     lock.release();
     throw error;
@@ -108,6 +114,13 @@ function blockSharedFiles(queuePath: string, listing: DirectoryListing): void {
   }
 }
 
+/** Whether `.KESTREL` in `queuePath` is the server's own `.kestrel` (not merely a directory of that name). */
+function isCaseInsensitive(queuePath: string): boolean {
+  const upper = fileSystem.stat(join(queuePath, SERVER_DIR.toUpperCase()));
+  const own = statExisting(serverFilePath(queuePath, ""));
+  return upper !== null && upper.dev === own.dev && upper.ino === own.ino;
+}
+
 /** Moves the files of an older layout's `quarantine/` into `.kestrel/quarantine/`. */
 function migrateQuarantine(queuePath: string): void {
   const old = join(queuePath, QUARANTINE_DIR);
@@ -123,4 +136,24 @@ function migrateQuarantine(queuePath: string): void {
   fileSystem.removeDirectory(old);
   fsyncDirectory(queuePath);
   log.info(`moved ${names.length} quarantined file(s) from ${old} to ${target}`);
+}
+
+/**
+ * Renames the journal files of a queue named like a reserved name (`imported`, written by a version
+ * that did not reserve it) to the file names that queue maps to now, so it is loaded as before.
+ * A directory of that name is the data directory's own and is left alone. Throws for I/O errors.
+ */
+function migrateReservedNames(queuePath: string): void {
+  let moved = 0;
+  for (const entry of fileSystem.readdir(queuePath)) {
+    const [base = "", ...suffix] = entry.name.split(".");
+    if (!entry.isFile || !RESERVED_FILE_NAMES.includes(base.toLowerCase())) continue;
+    if (suffix.length > 0 && !/^\d+(\.pack)?$/.test(suffix.join("."))) continue;
+    const to = [queueFileName(base), ...suffix].join(".");
+    if (fileSystem.stat(join(queuePath, to)) !== null) continue;
+    fileSystem.rename(join(queuePath, entry.name), join(queuePath, to));
+    log.info(`renamed ${entry.name} to ${to}: '${base}' is now a reserved file name, and queue '${base}' keeps its journal there`);
+    moved++;
+  }
+  if (moved > 0) fsyncDirectory(queuePath);
 }

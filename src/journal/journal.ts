@@ -53,6 +53,13 @@ export class Journal {
   private deletingDead = false;
   /** Every item with a smaller id has left the queue for good (the queue tells; see `setLiveFloor`). */
   private liveFloor: () => number = () => 0;
+  /** Segments sealed because they grew past segmentSize (Kestrel 2's `journal_rotations`). */
+  rotations = 0;
+  /**
+   * Times the live state was written anew (Kestrel 2's `journal_rewrites`): a compaction
+   * installed, a reset (flush), a drained queue's fresh segment, a rebuild.
+   */
+  rewrites = 0;
 
   constructor(
     private readonly dir: string,
@@ -246,6 +253,7 @@ export class Journal {
     this.rotate();
     const seq = this.segments.activeSeq - 1;
     writePack(this.pack(seq, entries));
+    this.rewrites++;
     try {
       this.install(seq, maxIdOf(entries));
     } catch (error) {
@@ -266,6 +274,7 @@ export class Journal {
     if (this.writer.appends !== this.appendsAtDrain) {
       this.rotate();
       this.appendsAtDrain = this.writer.appends;
+      this.rewrites++;
     }
     this.releaseDead(Infinity, null);
   }
@@ -297,11 +306,13 @@ export class Journal {
     this.compaction = null;
     this.reader.close();
     try {
-      return rebuildJournal(
+      const rebuilt = rebuildJournal(
         { dir: this.dir, name: this.name, segments: this.segments, writer: this.writer, reader: this.reader, pack: (seq, items) => this.pack(seq, items) },
         entries,
         disk,
       );
+      this.rewrites++;
+      return rebuilt;
     } finally {
       this.reader.close();
     }
@@ -351,6 +362,7 @@ export class Journal {
     if (this.writer.size <= this.settings.segmentSize || this.erased || this.writer.failure !== null) return;
     try {
       this.rotate();
+      this.rotations++;
     } catch (error) {
       if (!this.rotationFailing) log.error(`queue '${this.name}': could not rotate the journal, appending to the current segment (logged once until it works): ${errorText(error)}`);
       this.rotationFailing = true;
@@ -361,6 +373,7 @@ export class Journal {
   }
 
   private installCompaction(seq: number, maxId: number, before: number, started: number): void {
+    this.rewrites++; // the pack is committed: a failed install step is finished later
     try {
       this.install(seq, maxId);
     } catch (error) {

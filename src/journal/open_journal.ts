@@ -24,6 +24,7 @@ import { DamageReport, ReplayProgress } from "./replay_report.ts";
 import { ReplayState, type DiskRegion } from "./replay_state.ts";
 import { scanJournal, type ScanSummary } from "./scan.ts";
 import { SegmentChain } from "./segment_chain.ts";
+import { queueNameOfFile } from "../queue_name.ts";
 import { activePath, packPath, sealedPath, segmentPath, type QueueFiles } from "./segment_files.ts";
 import type { WriterEvents } from "./writer.ts";
 
@@ -150,7 +151,8 @@ export function openJournal(options: OpenOptions): OpenedJournal {
  */
 export function repairJournalFile(path: string): string {
   const dir = dirname(path);
-  const name = basename(path).split(".")[0]!;
+  const file = basename(path).split(".")[0]!;
+  const name = queueNameOfFile(file) ?? file;
   const bytes = fileSystem.readFile(path);
   const now = Date.now();
   const state = new ReplayState();

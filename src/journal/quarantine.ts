@@ -1,7 +1,8 @@
 /**
  * Keeps the bytes recovery cuts out of a journal, instead of destroying them.
  *
- * Each damaged range goes to `queue_path/.kestrel/quarantine/<queue>.<utc time>.<start>-<end>.bad` (with
+ * Each damaged range goes to `queue_path/.kestrel/quarantine/<queue>.<utc time>.<start>-<end>.bad`
+ * (`<queue>` being the queue's file name, see queue_name.ts; with
  * `.1`, `.2`, ... before `.bad` if that name is taken: nothing quarantined is ever overwritten),
  * written and fsynced before the journal itself is repaired, so a crash during recovery loses
  * nothing.
@@ -10,6 +11,7 @@ import { join } from "node:path";
 import { QUARANTINE_DIR, serverFilePath } from "./data_directory.ts";
 import { fileSystem, fsyncDirectory, writeNewFile } from "./files.ts";
 import type { Damage } from "./scan.ts";
+import { queueFileName } from "../queue_name.ts";
 
 /** Where quarantined bytes of journals in `queuePath` go. */
 export function quarantineDirectory(queuePath: string): string {
@@ -22,7 +24,7 @@ export function quarantine(queuePath: string, queue: string, bytes: Uint8Array, 
   const stamp = now.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
   const written: string[] = [];
   for (const range of damage) {
-    written.push(createUnique(dir, `${queue}.${stamp}.${range.start}-${range.end}`, bytes.subarray(range.start, range.end)));
+    written.push(createUnique(dir, `${queueFileName(queue)}.${stamp}.${range.start}-${range.end}`, bytes.subarray(range.start, range.end)));
   }
   fsyncDirectory(dir);
   return written;

@@ -10,13 +10,15 @@
  *                           the next upkeep)
  *   .<name>.<pid>.<ms>.tmp  a file being written; left behind only by a crash, and deleted at start
  *
- * None of these names but the first is a valid queue name, so nothing else is mistaken for a queue.
+ * `<queue>` here is the queue's file name (queueFileName: the name itself, or with some characters
+ * escaped); none of these names but the first is a queue's file name, so nothing else is mistaken
+ * for a queue.
  * A directory (or anything but a regular file) under one of these names blocks its queue: part of
  * its journal is not where it should be, and replaying the rest could bring back items consumed.
  */
 import { join } from "node:path";
 import { fileSystem } from "./files.ts";
-import { isValidQueueName } from "../queue_name.ts";
+import { queueFileName, queueNameOfFile } from "../queue_name.ts";
 
 const SEQ_DIGITS = 10;
 
@@ -39,11 +41,11 @@ export interface DirectoryListing {
 }
 
 export function activePath(dir: string, queue: string): string {
-  return join(dir, queue);
+  return join(dir, queueFileName(queue));
 }
 
 export function sealedPath(dir: string, queue: string, seq: number): string {
-  return join(dir, `${queue}.${String(seq).padStart(SEQ_DIGITS, "0")}`);
+  return join(dir, `${queueFileName(queue)}.${String(seq).padStart(SEQ_DIGITS, "0")}`);
 }
 
 /** Segment `seq` of a journal whose active segment is `activeSeq`. */
@@ -66,6 +68,14 @@ export function journalFilePaths(dir: string, queue: string, files: QueueFiles):
 
 const SEGMENT = /^(.+)\.(\d+)(\.pack)?$/;
 
+/** The queue, number and kind of a sealed segment's or pack's file name, or null for any other name. */
+function segmentOf(file: string): { readonly queue: string; readonly seq: number; readonly pack: boolean } | null {
+  const match = SEGMENT.exec(file);
+  if (match === null) return null;
+  const queue = queueNameOfFile(match[1]!);
+  return queue === null ? null : { queue, seq: Number(match[2]), pack: match[3] !== undefined };
+}
+
 export function listJournalFiles(dir: string): DirectoryListing {
   const queues = new Map<string, QueueFiles>();
   const blocked = new Map<string, string>();
@@ -78,16 +88,17 @@ export function listJournalFiles(dir: string): DirectoryListing {
   };
   for (const entry of fileSystem.readdir(dir)) {
     const name = entry.name;
-    const segment = SEGMENT.exec(name);
-    const queue = isValidQueueName(name) ? name : segment !== null && isValidQueueName(segment[1]!) ? segment[1]! : null;
+    const active = queueNameOfFile(name);
+    const segment = active === null ? segmentOf(name) : null;
+    const queue = active ?? segment?.queue ?? null;
     if (!entry.isFile) {
       if (queue === null) others.push(name);
       else blocked.set(queue, `${join(dir, name)} is ${entry.isDirectory ? "a directory" : "not a regular file"}, where a journal file belongs`);
-    } else if (isValidQueueName(name)) {
-      filesOf(name).hasActive = true;
-    } else if (segment !== null && isValidQueueName(segment[1]!)) {
-      const files = filesOf(segment[1]!);
-      (segment[3] === undefined ? files.sealed : files.packs).push(Number(segment[2]));
+    } else if (active !== null) {
+      filesOf(active).hasActive = true;
+    } else if (segment !== null) {
+      const files = filesOf(segment.queue);
+      (segment.pack ? files.packs : files.sealed).push(segment.seq);
     } else if (name.startsWith(".") && name.endsWith(".tmp")) {
       temps.push(name);
     } else {

@@ -220,6 +220,11 @@ export class ItemStore {
     return this.memory;
   }
 
+  /** The item at the head if it is in memory (never reads from the journal). */
+  headInMemory(): Item | undefined {
+    return this.memory.peek();
+  }
+
   /** The smallest id of an item in memory (aborted items may sit before smaller ids), or Infinity. O(1). */
   minMemoryId(): number {
     const front = this.frontMins.at(-1) ?? Infinity;

@@ -12,6 +12,7 @@
 import type { QueueConfig } from "../config/schema.ts";
 import { errorText } from "../errors.ts";
 import type { Position } from "../journal/add_reader.ts";
+import { monotonicMs } from "../clock.ts";
 import { DURABLE, onceDurable, type Commit } from "../journal/commit.ts";
 import { flushJournals } from "../journal/flush_scheduler.ts";
 import { isExpired, type Item } from "../journal/item.ts";
@@ -19,6 +20,7 @@ import type { Journal } from "../journal/journal.ts";
 import type { PackEntry } from "../journal/pack.ts";
 import type { DiskRegion } from "../journal/replay_state.ts";
 import { log } from "../log.ts";
+import { fanoutParent } from "../queue_name.ts";
 import { ItemStore } from "./item_store.ts";
 import type { DeadlineTimer } from "./deadline_timer.ts";
 import { JournalUpkeep, type UpkeepView } from "./journal_upkeep.ts";
@@ -62,6 +64,13 @@ export interface QueueStats {
   readonly waiters: number;
   readonly openTransactions: number;
   readonly openTransactionsTimedOut: number;
+  /** Opens tried while the queue held items (Kestrel 2's `transactions`). */
+  readonly transactions: number;
+  /** Open items that went back to the head: aborted, timed out, or their connection closed. */
+  readonly canceledTransactions: number;
+  readonly totalFlushes: number;
+  readonly journalRewrites: number;
+  readonly journalRotations: number;
 }
 
 /**
@@ -86,7 +95,22 @@ export class PersistentQueue implements UpkeepView {
   private expiredItems = 0;
   private discarded = 0;
   private openTimedOut = 0;
-  private lastAge = 0;
+  private transactions = 0;
+  private canceledTransactions = 0;
+  private flushes = 0;
+  /** Rewrites and rotations of journals this queue used before its current one (a reload switched it). */
+  private retiredJournalCounts = { rewrites: 0, rotations: 0 };
+  /** The add time (wall clock) of the last item taken from the head, or null if none was since start. */
+  private lastTakenAddTime: number | null = null;
+  /**
+   * For max_queue_age: when an item last entered or left the queue, on the monotonic clock, as
+   * the expiry sweep saw it (the creation or load time until then), and the counts it compared.
+   */
+  private lastActiveAt: number;
+  private seenTotalItems = 0;
+  private seenCount = 0;
+  /** A fanout child (`a+b`): fanout_only, inherited from the parent, does not apply to it. */
+  private readonly isFanoutChild: boolean;
   private deleted = false;
   private readonly upkeep = new JournalUpkeep();
 
@@ -98,7 +122,11 @@ export class PersistentQueue implements UpkeepView {
     private readonly hooks: QueueHooks,
     /** Times open items out (a test passes one on its own clock). */
     openTimer?: DeadlineTimer,
+    /** When the queue was created or loaded, on the monotonic clock (a test passes its own). */
+    createdAt = monotonicMs(),
   ) {
+    this.lastActiveAt = createdAt;
+    this.isFanoutChild = fanoutParent(name) !== null;
     this.store = new ItemStore(journal, config.maxMemorySize, contents.items, contents.disk, name);
     this.openItems = new OpenItems(name, config.openTransactionTimeout, (item) => this.timedOut(item), openTimer);
     this.nextId = contents.nextId;
@@ -145,6 +173,8 @@ export class PersistentQueue implements UpkeepView {
     if (this.deleted) return "read-only";
     if (this.journalFailure !== null) return "unavailable";
     if (data.length > this.config.maxItemSize) return "too large";
+    // fanout_only: the item goes only to the fanout children (QueueCollection.add), as in Kestrel 2.
+    if (this.config.fanoutOnly && !this.isFanoutChild) return DURABLE;
     this.discardExpired(now, REQUEST_DISCARD_LIMIT);
     if (!this.makeRoomFor(data.length)) return "full";
     const item: Item = { id: this.nextId++, addTime: now, expiry: this.cappedExpiry(expiry, now), flags, data };
@@ -166,6 +196,7 @@ export class PersistentQueue implements UpkeepView {
   /** Takes the head tentatively (reliable read): it comes back on `abort` or a restart. */
   open(now: number): Item | undefined {
     if (this.journalFailure !== null) return undefined;
+    if (this.store.count > 0) this.transactions++;
     const item = this.takeHead(now);
     if (item === undefined) return undefined;
     this.journal?.appendOpen(item.id);
@@ -215,6 +246,7 @@ export class PersistentQueue implements UpkeepView {
 
   /** Puts an item that has left the open set back at the head, as an ABORT record says on replay. */
   private returnOpen(item: Item, now: number): void {
+    this.canceledTransactions++;
     this.journal?.appendAbort(item.id);
     this.store.unshift(item);
     this.serveWaiters(now);
@@ -276,13 +308,14 @@ export class PersistentQueue implements UpkeepView {
    * waiting on disk back while the memory budget has room, dropping the expired ones as they come
    * (they never take memory). Expired items further back on disk go as read-behind reaches them:
    * memory stays within the budget, and every removal is recorded in read-back order, so replay
-   * reads back no more than the server did. Returns how many it removed. O(items in memory +
-   * items read back).
+   * reads back no more than the server did. Removes at most max_expire_sweep, as Kestrel 2 does.
+   * Returns how many it removed. O(items in memory + items read back).
    */
   flushExpired(now: number): number {
+    const limit = this.config.maxExpireSweep;
     const expired: Array<{ readonly item: Item; readonly fate: Commit | null }> = [];
     this.store.retainInMemory((item) => {
-      if (!isExpired(item, now)) return true;
+      if (expired.length >= limit || !isExpired(item, now)) return true;
       const fate = this.hooks.expired(this, item);
       if (fate === "blocked") return true;
       expired.push({ item, fate });
@@ -297,7 +330,7 @@ export class PersistentQueue implements UpkeepView {
       return this.hasRoom();
     };
     this.store.readBackWhile(room, (item) => {
-      if (!isExpired(item, now)) return false;
+      if (expired.length + fromDisk >= limit || !isExpired(item, now)) return false;
       const fate = this.hooks.expired(this, item);
       if (fate === "blocked") return false;
       this.expire(item, fate);
@@ -343,6 +376,7 @@ export class PersistentQueue implements UpkeepView {
     }
     const count = this.store.count;
     this.store.clear();
+    this.flushes++;
     log.info(`queue '${this.name}': flushed ${count} item(s)`);
     return null;
   }
@@ -375,6 +409,7 @@ export class PersistentQueue implements UpkeepView {
    */
   replaceJournal(journal: Journal | null): void {
     const old = this.journal;
+    if (old !== null) this.retiredJournalCounts = this.journalCounts();
     this.store.setJournal(journal);
     this.journal = journal;
     if (old !== null) eraseJournal(this.name, old);
@@ -423,7 +458,32 @@ export class PersistentQueue implements UpkeepView {
     this.journal?.close();
   }
 
-  stats(): QueueStats {
+  /**
+   * Whether the queue holds nothing (no item queued, open or moving, nobody waiting) and no item
+   * entered or left it for max_queue_age. Called by each expiry sweep, which is how activity is
+   * seen: an add changes `totalItems`, a removal without adds changes the count, so comparing the
+   * two with the last sweep's catches any, at no cost per item (precision: one sweep interval).
+   */
+  readyToExpire(nowMonotonic: number): boolean {
+    const count = this.store.count;
+    if (this.totalItems !== this.seenTotalItems || count !== this.seenCount) {
+      this.seenTotalItems = this.totalItems;
+      this.seenCount = count;
+      this.lastActiveAt = nowMonotonic;
+    }
+    const maxQueueAge = this.config.maxQueueAge;
+    if (maxQueueAge <= 0 || this.deleted || nowMonotonic - this.lastActiveAt <= maxQueueAge) return false;
+    const live = this.live();
+    return live.items === 0 && live.open === 0 && this.waiters.size === 0;
+  }
+
+  /**
+   * `now` (wall clock) is for `age`: as in Kestrel 2, how long ago the last item taken from the
+   * head was added (so it grows while nothing is taken), 0 for an empty queue. Before anything is
+   * taken it counts from the oldest item's add time (Kestrel would count from 1970).
+   */
+  stats(now = Date.now()): QueueStats {
+    const journal = this.journalCounts();
     return {
       items: this.store.count,
       bytes: this.store.bytes,
@@ -432,12 +492,30 @@ export class PersistentQueue implements UpkeepView {
       expiredItems: this.expiredItems,
       memItems: this.store.memoryCount,
       memBytes: this.store.memoryBytes,
-      age: this.store.count === 0 ? 0 : this.lastAge,
+      age: this.age(now),
       discarded: this.discarded,
       waiters: this.waiters.size,
       openTransactions: this.openItems.size,
       openTransactionsTimedOut: this.openTimedOut,
+      transactions: this.transactions,
+      canceledTransactions: this.canceledTransactions,
+      totalFlushes: this.flushes,
+      journalRewrites: journal.rewrites,
+      journalRotations: journal.rotations,
     };
+  }
+
+  private age(now: number): number {
+    if (this.store.count === 0) return 0;
+    const since = this.lastTakenAddTime ?? this.store.headInMemory()?.addTime ?? now;
+    // Add times are wall-clock times kept in the journal: a clock set back since makes it 0, never negative.
+    return Math.max(0, now - since);
+  }
+
+  /** Rewrites and rotations of this queue's journals, since the queue was created or loaded. */
+  private journalCounts(): { readonly rewrites: number; readonly rotations: number } {
+    const retired = this.retiredJournalCounts;
+    return { rewrites: retired.rewrites + (this.journal?.rewrites ?? 0), rotations: retired.rotations + (this.journal?.rotations ?? 0) };
   }
 
   // What the journal upkeep sees of the queue (UpkeepView): the queue is its own view, so an idle
@@ -500,9 +578,7 @@ export class PersistentQueue implements UpkeepView {
     this.discardExpired(now, REQUEST_DISCARD_LIMIT);
     if (this.expiredAtHead(now)) return undefined;
     const item = this.store.shift();
-    // Both are wall-clock times (add times are kept in the journal, across restarts): a clock set
-    // back since the add would make the age negative; it counts 0 instead.
-    if (item !== undefined) this.lastAge = Math.max(0, now - item.addTime);
+    if (item !== undefined) this.lastTakenAddTime = item.addTime;
     return item;
   }
 
@@ -526,6 +602,7 @@ export class PersistentQueue implements UpkeepView {
       const head = this.store.shift();
       if (head === undefined) return false;
       this.journal?.appendRemove(head.id);
+      this.lastTakenAddTime = head.addTime;
       this.discarded++;
     }
     return true;

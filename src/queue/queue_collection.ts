@@ -1,22 +1,25 @@
 /**
- * All the queues of one server: loading them from queue_path, creating them on first use, fanout,
- * expiry moves, deletion, reconfiguration, journal upkeep (once a second) and shutdown.
+ * All the queues of one server: loading them from queue_path, creating them on first use, fanout
+ * and aliases (set_routing.ts), expiry moves, deletion (and expiry by max_queue_age),
+ * reconfiguration, journal upkeep (once a second) and shutdown.
  *
  * A reload reconfigures every queue or none: whatever can fail (a journal turned on or off) is
  * prepared for all of them first, and undone if one fails.
  *
  * Invariants: a queue exists here iff it is live (not deleted); `children` lists, for each parent
  * name, exactly the live fanout queues `<parent>+<child>`; a name that is not a valid queue name
- * never reaches the file system; a queue whose journal could not be opened is not served (its
- * files are left untouched) and every request for it gets the reason, until an upkeep finds the
- * cause gone (a full disk freed, a directory moved out of the way) and loads it.
+ * never reaches the file system; no queue has an alias's name (a set or get to the alias never
+ * creates one, and a config whose alias names a live queue is refused); on a case-insensitive
+ * file system no two queues have file names that differ only in case; a queue whose journal
+ * could not be opened is not served (its files are left untouched) and every request for it gets
+ * the reason, until an upkeep finds the cause gone (a full disk freed, a directory moved out of
+ * the way) and loads it.
  */
-import { queueConfigFor, type KestrelConfig } from "../config/load.ts";
+import { ConfigError, queueConfigFor, type KestrelConfig } from "../config/load.ts";
 import type { QueueConfig } from "../config/schema.ts";
-import { JoinedCommits, type Commit } from "../journal/commit.ts";
-import { ownedBytes } from "../journal/byte_slab.ts";
 import { flushJournals } from "../journal/flush_scheduler.ts";
 import type { Item } from "../journal/item.ts";
+import { monotonicMs } from "../clock.ts";
 import { journalOf, openDataDirectory, removeJournalFiles, scanDataDirectory } from "../journal/data_directory.ts";
 import type { DirectoryLock } from "../journal/directory_lock.ts";
 import { fileSystem } from "../journal/files.ts";
@@ -27,8 +30,11 @@ import { errorText } from "../errors.ts";
 import type { WriterEvents } from "../journal/writer.ts";
 import { log } from "../log.ts";
 import { PersistentQueue, eraseJournal, type AddResult, type Expiry, type QueueHooks } from "./persistent_queue.ts";
-import { fanoutParent, isValidQueueName } from "../queue_name.ts";
+import { SetRouting } from "./set_routing.ts";
+import { fanoutParent, isValidQueueName, queueFileName } from "../queue_name.ts";
 import { RepeatedLog } from "../repeated_log.ts";
+import { AliasTable, type AliasStats } from "./aliases.ts";
+import { ExpiryRound } from "./expiry_round.ts";
 import { SlicedRound } from "./sliced_round.ts";
 
 export class QueueUnavailableError extends Error {}
@@ -49,14 +55,16 @@ type Retry = "load" | "remove" | null;
 const JOURNAL_UPKEEP_MS = 1000;
 /** Journals owing an fsync at a clean stop above which the file system is synced once instead. */
 const SYNC_EACH_MAX = 16;
-/** Expired items the sweep removes from one queue before it checks the time. */
-const SWEEP_SLICE_ITEMS = 1000;
 
 export interface CollectionTotals {
   readonly items: number;
   readonly bytes: number;
   readonly totalItems: number;
   readonly openTransactionsTimedOut: number;
+  /** Queues created (on first use, or loaded at start), deleted (expired ones too), expired by max_queue_age. */
+  readonly queueCreates: number;
+  readonly queueDeletes: number;
+  readonly queueExpires: number;
 }
 
 export class QueueCollection {
@@ -71,9 +79,17 @@ export class QueueCollection {
   /** The lock could not be checked and that was logged; logged again once it works. */
   private lockCheckFailing = false;
   private totalItemsOfDeleted = 0;
-  /** The commit the last fanout set waited on, for the next one in the same turn. */
-  private readonly fanoutCommits = new JoinedCommits();
   private openTimedOutOfDeleted = 0;
+  private queueCreates = 0;
+  private queueDeletes = 0;
+  private queueExpires = 0;
+  private readonly aliases = new AliasTable();
+  private readonly routing = new SetRouting({
+    aliases: this.aliases,
+    get: (name) => this.queues.get(name),
+    getOrCreate: (name) => this.getOrCreate(name),
+    children: (name) => this.children.get(name) ?? [],
+  });
   private readonly hooks: QueueHooks = { expired: (queue, item) => this.moveExpired(queue, item) };
   /** The routine upkeep of every queue, a few ms per turn (see `routineUpkeep`). */
   private readonly upkeepRound = new SlicedRound<PersistentQueue>(
@@ -81,10 +97,7 @@ export class QueueCollection {
     (error, queue) => log.error(`queue '${queue.name}': journal upkeep failed: ${errorText(error)}`),
   );
   private readonly upkeep = setInterval(() => this.routineUpkeep(), JOURNAL_UPKEEP_MS);
-  private readonly sweepRound = new SlicedRound<PersistentQueue>(
-    (queue) => queue.isDeleted || queue.sweepExpired(Date.now(), SWEEP_SLICE_ITEMS) < SWEEP_SLICE_ITEMS,
-    (error, queue) => log.error(`queue '${queue.name}': expiry sweep failed: ${errorText(error)}`),
-  );
+  private readonly sweepRound = new ExpiryRound((queue) => this.expireIfUnused(queue));
   /** Expired items dropped because their move_expired_to queue refused them: logged once, then counted. */
   private readonly droppedExpired = new RepeatedLog();
 
@@ -92,16 +105,25 @@ export class QueueCollection {
     private config: KestrelConfig,
     private readonly queuePath: string,
     private readonly lock: DirectoryLock,
+    /** File names that differ only in case name one file in queue_path. */
+    private readonly caseInsensitive: boolean,
   ) {}
 
   /** Creates queue_path if needed, takes its lock and loads every journal in it. */
   static load(config: KestrelConfig): QueueCollection {
     const queuePath = config.server.queuePath;
     const started = performance.now();
-    const { lock, listing } = openDataDirectory(queuePath);
-    const collection = new QueueCollection(config, queuePath, lock);
+    const { lock, listing, caseInsensitive } = openDataDirectory(queuePath);
+    const collection = new QueueCollection(config, queuePath, lock, caseInsensitive);
     for (const [name, reason] of listing.blocked) collection.markUnavailable(name, reason, "load");
     for (const [name, files] of listing.queues) collection.tryCreate(name, files);
+    try {
+      collection.checkAliasNames(config);
+    } catch (error) {
+      collection.close();
+      throw error;
+    }
+    collection.aliases.configure(config.aliases);
     // Replay leaves a lot of garbage behind (a record object per journal record): collect it
     // now, before serving, so the process starts at its working size.
     Bun.gc(true);
@@ -121,8 +143,11 @@ export class QueueCollection {
     const existing = this.queues.get(name);
     if (existing !== undefined) return existing;
     if (!isValidQueueName(name)) throw new QueueUnavailableError(`invalid queue name`);
+    if (this.aliases.has(name)) throw new QueueUnavailableError(`'${name}' is an alias: it takes only sets`);
     const unavailable = this.unavailable.get(name);
     if (unavailable !== undefined) throw new QueueUnavailableError(unavailable.reason);
+    const clash = this.caseClash(name);
+    if (clash !== null) throw new QueueUnavailableError(`cannot create queue '${name}': on this case-insensitive file system its journal would be queue '${clash}''s`);
     let found;
     try {
       // Files already there (copied in, or left by a delete) are loaded, never appended to blindly.
@@ -142,41 +167,28 @@ export class QueueCollection {
   }
 
   /**
-   * Adds to `name` and to each of its fanout children; the commit covers all of them. While the
-   * queue or one of its children can't write its journal, the item is refused for all of them
-   * ("unavailable"; `writeFailure` says why): a STORED means every fanout queue has it. Every
-   * copy keeps the item's `flags`.
+   * Adds to `name`: to each of an alias's destinations, or to a queue and each of its fanout
+   * children (see set_routing.ts). Throws QueueUnavailableError if a queue it reaches can't be
+   * created.
    */
   add(name: string, received: Uint8Array, expiry: number, now: number, flags = 0): AddResult {
-    const queue = this.getOrCreate(name);
-    if (this.writeFailure(name) !== null) return "unavailable";
-    // One home for the bytes, shared by the parent and every child (items never change).
-    const data = ownedBytes(received);
-    const result = queue.add(data, expiry, now, flags);
-    const children = this.children.get(name);
-    if (typeof result === "string" || children === undefined) return result;
-    const commits: Commit[] = [result];
-    for (const child of children) {
-      const childResult = child.add(data, expiry, now, flags);
-      if (typeof childResult === "string") log.debug(`fanout '${child.name}' refused an item: ${childResult}`);
-      else commits.push(childResult);
-    }
-    return this.fanoutCommits.of(commits);
+    return this.routing.add(name, received, expiry, now, flags);
   }
 
-  /** Why a set to `name` can't be recorded now (its journal or a fanout child's is failing), or null. */
+  /** Why a set to `name` can't be recorded now (the journal of a queue it reaches is failing), or null. */
   writeFailure(name: string): string | null {
-    const own = this.queues.get(name)?.journalFailure ?? null;
-    if (own !== null) return own;
-    for (const child of this.children.get(name) ?? []) {
-      if (child.journalFailure !== null) return `fanout queue '${child.name}': ${child.journalFailure}`;
-    }
-    return null;
+    return this.routing.writeFailure(name);
+  }
+
+  /** Whether `name` is an alias (a get on it finds nothing; see aliases.ts). */
+  isAlias(name: string): boolean {
+    return this.aliases.has(name);
   }
 
   delete(name: string): void {
     const queue = this.queues.get(name);
     if (queue === undefined) return;
+    this.queueDeletes++;
     const stats = queue.stats();
     this.totalItemsOfDeleted += stats.totalItems;
     this.openTimedOutOfDeleted += stats.openTransactionsTimedOut;
@@ -199,11 +211,20 @@ export class QueueCollection {
   }
 
   /**
-   * The periodic sweep: removes expired items from the head of every queue, a slice per turn (a
-   * few ms, at most SWEEP_SLICE_ITEMS of one queue at a time). False if the last one still runs.
+   * The periodic sweep: removes expired items from the head of every queue (at most its
+   * max_expire_sweep), then deletes the queues max_queue_age says to, a slice per turn (see
+   * ExpiryRound). False if the last one still runs.
    */
   sweepExpired(): boolean {
     return this.sweepRound.start(this.queues.values());
+  }
+
+  /** Deletes `queue` if it is empty and unused for longer than its max_queue_age (Kestrel 2's expireQueue). */
+  private expireIfUnused(queue: PersistentQueue): void {
+    if (!queue.readyToExpire(monotonicMs())) return;
+    this.delete(queue.name);
+    this.queueExpires++;
+    log.info(`queue '${queue.name}': expired (empty, and unused for more than max_queue_age = ${queue.settings.maxQueueAge} ms)`);
   }
 
   /** Removes expired items from the head of every queue now (all of them; tests). */
@@ -228,6 +249,7 @@ export class QueueCollection {
    * fail.
    */
   prepareReconfigure(config: KestrelConfig): () => void {
+    this.checkAliasNames(config);
     const switches: { queue: PersistentQueue; journal: Journal | null }[] = [];
     try {
       for (const queue of this.queues.values()) {
@@ -242,7 +264,35 @@ export class QueueCollection {
       this.config = config;
       for (const queue of this.queues.values()) queue.reconfigure(queueConfigFor(config, queue.name));
       for (const { queue, journal } of switches) queue.replaceJournal(journal);
+      this.aliases.configure(config.aliases);
     };
+  }
+
+  /** Throws a ConfigError if an alias of `config` has the name of a queue here (loaded, or not served). */
+  private checkAliasNames(config: KestrelConfig): void {
+    const taken = [...config.aliases.keys()].find((name) => this.queues.has(name) || this.unavailable.has(name));
+    if (taken === undefined) return;
+    const where = `${config.file ?? "config"}: aliases.${taken}`;
+    throw new ConfigError(`${where}: '${taken}' is also a queue in ${this.queuePath}; a name is a queue or an alias, not both: delete the queue first (or name the alias differently)`);
+  }
+
+  /** The live queue whose file name differs from `name`'s only in case, on a case-insensitive file system; or null. */
+  private caseClash(name: string): string | null {
+    if (!this.caseInsensitive) return null;
+    const file = queueFileName(name).toLowerCase();
+    for (const other of [...this.queues.keys(), ...this.unavailable.keys()]) {
+      if (other !== name && queueFileName(other).toLowerCase() === file) return other;
+    }
+    return null;
+  }
+
+  /** The live fanout children of `name`, by name. */
+  childrenOf(name: string): string[] {
+    return [...(this.children.get(name) ?? [])].map((child) => child.name).sort();
+  }
+
+  aliasStats(): AliasStats[] {
+    return this.aliases.stats();
   }
 
   /** Queues found on disk that are not served (their journals could not be opened), with why. */
@@ -266,7 +316,7 @@ export class QueueCollection {
       totalItems += stats.totalItems;
       openTransactionsTimedOut += stats.openTransactionsTimedOut;
     }
-    return { items, bytes, totalItems, openTransactionsTimedOut };
+    return { items, bytes, totalItems, openTransactionsTimedOut, queueCreates: this.queueCreates, queueDeletes: this.queueDeletes, queueExpires: this.queueExpires };
   }
 
   /**
@@ -409,6 +459,7 @@ export class QueueCollection {
     }
     const queue = new PersistentQueue(name, settings, journal, opened, this.hooks);
     this.queues.set(name, queue);
+    this.queueCreates++;
     if (parent !== null) {
       let set = this.children.get(parent);
       if (set === undefined) this.children.set(parent, (set = new Set()));

@@ -38,6 +38,9 @@ const SERVER_METRICS: Readonly<Record<string, readonly [string, MetricType, stri
   get_misses: ["kestrel_get_misses_total", "counter", "Gets and peeks that returned no item."],
   bytes_read: ["kestrel_read_bytes_total", "counter", "Protocol bytes received."],
   bytes_written: ["kestrel_written_bytes_total", "counter", "Protocol bytes sent."],
+  queue_creates: ["kestrel_queue_creates_total", "counter", "Queues created since start (loaded at start, or first named)."],
+  queue_deletes: ["kestrel_queue_deletes_total", "counter", "Queues deleted since start (expired ones included)."],
+  queue_expires: ["kestrel_queue_expires_total", "counter", "Queues deleted by max_queue_age since start."],
   memory_collections: ["kestrel_memory_collections_total", "counter", "Garbage collections run to keep memory near the live data."],
   pending_request_bytes: ["kestrel_pending_request_bytes", "gauge", "Request bytes held for all clients (max_pending_request_bytes)."],
   request_waits: ["kestrel_request_waits_total", "counter", "Times a client sending a big request had to wait for max_pending_request_bytes."],
@@ -58,11 +61,16 @@ const QUEUE_METRICS: Readonly<Record<string, readonly [string, MetricType, strin
   expired_items: ["kestrel_queue_expired_total", "counter", "Items that expired."],
   mem_items: ["kestrel_queue_memory_items", "gauge", "Items held in memory."],
   mem_bytes: ["kestrel_queue_memory_bytes", "gauge", "Bytes of item data held in memory."],
-  age: ["kestrel_queue_age_milliseconds", "gauge", "How long the last item taken had waited."],
+  age: ["kestrel_queue_age_milliseconds", "gauge", "How long ago the last item taken was added (grows while nothing is taken); 0 when empty."],
   discarded: ["kestrel_queue_discarded_total", "counter", "Items dropped by discard_old_when_full."],
   waiters: ["kestrel_queue_waiters", "gauge", "Clients blocked in a get with a timeout."],
   open_transactions: ["kestrel_queue_open_transactions", "gauge", "Items handed out by open and not yet closed."],
   open_transactions_timed_out: ["kestrel_queue_open_transactions_timed_out_total", "counter", "Open items that went back to the head after open_transaction_timeout."],
+  transactions: ["kestrel_queue_transactions_total", "counter", "Opens (reliable reads) tried while the queue held items."],
+  canceled_transactions: ["kestrel_queue_canceled_transactions_total", "counter", "Open items that went back to the head: aborted, timed out, or their connection closed."],
+  total_flushes: ["kestrel_queue_flushes_total", "counter", "Times the queue was flushed."],
+  journal_rewrites: ["kestrel_queue_journal_rewrites_total", "counter", "Times the journal was written anew from the live items (compaction, flush, drained, rebuilt)."],
+  journal_rotations: ["kestrel_queue_journal_rotations_total", "counter", "Journal segments sealed because they reached max_journal_size."],
 };
 
 /** Binds the admin port; `context` is called on each request (the server binds before it has its queues). */
@@ -132,8 +140,15 @@ function statsJson(snapshot: Snapshot): object {
     queues: Object.fromEntries(
       snapshot.queues.map((queue) => [
         queue.name,
-        { ...Object.fromEntries(QUEUE_STAT_NAMES.map(([name, field]) => [name, queue.stats[field]])), journal_failure: queue.journalFailure },
+        {
+          ...Object.fromEntries(QUEUE_STAT_NAMES.map(([name, field]) => [name, queue.stats[field]])),
+          children: queue.children,
+          journal_failure: queue.journalFailure,
+        },
       ]),
+    ),
+    aliases: Object.fromEntries(
+      snapshot.aliases.map((alias) => [alias.name, { put_items: alias.putItems, put_bytes: alias.putBytes, destination_queues: alias.destinations }]),
     ),
   };
 }
@@ -158,6 +173,12 @@ function metrics(snapshot: Snapshot): string {
     family(name, type, help);
     for (const queue of snapshot.queues) lines.push(`${name}{queue="${label(queue.name)}"} ${queue.stats[field]}`);
   }
+  family("kestrel_queue_children", "gauge", "Live fanout children of the queue.");
+  for (const queue of snapshot.queues) lines.push(`kestrel_queue_children{queue="${label(queue.name)}"} ${queue.children.length}`);
+  family("kestrel_alias_put_items_total", "counter", "Sets to the alias since start (or since the alias was set up).");
+  for (const alias of snapshot.aliases) lines.push(`kestrel_alias_put_items_total{alias="${label(alias.name)}"} ${alias.putItems}`);
+  family("kestrel_alias_put_bytes_total", "counter", "Bytes of item data set to the alias since start (or since the alias was set up).");
+  for (const alias of snapshot.aliases) lines.push(`kestrel_alias_put_bytes_total{alias="${label(alias.name)}"} ${alias.putBytes}`);
   family("kestrel_queue_journal_failing", "gauge", "1 while the queue's journal can't be written (or, for a queue not served, opened).");
   for (const queue of snapshot.queues) lines.push(`kestrel_queue_journal_failing{queue="${label(queue.name)}"} ${queue.journalFailure === null ? 0 : 1}`);
   for (const queue of snapshot.unavailable) lines.push(`kestrel_queue_journal_failing{queue="${label(queue.name)}"} 1`);

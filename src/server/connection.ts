@@ -152,7 +152,7 @@ export class Connection<F> implements Session, BudgetReader, ServedConnection {
   }
 
   /** Replies became ready outside this connection's turn: write them out soon. */
-  private replyReady(): void {
+  replyReady(): void {
     if (this.writeScheduled) return;
     this.writeScheduled = true;
     queueMicrotask(() => {

@@ -4,6 +4,7 @@
  */
 import { monotonicMs } from "../clock.ts";
 import type { ServerStatusName } from "../config/schema.ts";
+import type { AliasStats } from "../queue/aliases.ts";
 import type { PersistentQueue, QueueStats } from "../queue/persistent_queue.ts";
 import type { ServerContext } from "./context.ts";
 
@@ -21,13 +22,56 @@ export const QUEUE_STAT_NAMES: ReadonlyArray<readonly [string, keyof QueueStats]
   ["waiters", "waiters"],
   ["open_transactions", "openTransactions"],
   ["open_transactions_timed_out", "openTransactionsTimedOut"],
+  ["transactions", "transactions"],
+  ["canceled_transactions", "canceledTransactions"],
+  ["total_flushes", "totalFlushes"],
+  ["journal_rewrites", "journalRewrites"],
+  ["journal_rotations", "journalRotations"],
 ];
 
 export interface QueueSnapshot {
   readonly name: string;
   readonly stats: QueueStats;
+  /** Its live fanout children (`<name>+<child>`), by name. */
+  readonly children: readonly string[];
   /** Why the queue's journal can't be written right now, or null. */
   readonly journalFailure: string | null;
+}
+
+/** One queue's or alias's figures, as `stats` (`queue_<name>_<stat>`) and `dump_stats` list them. */
+export interface StatsBlock {
+  readonly name: string;
+  readonly entries: ReadonlyArray<readonly [string, string | number]>;
+}
+
+/**
+ * The per-queue figures of `stats` and `dump_stats`, as Kestrel 2 lists them (MemcacheHandler,
+ * QueueCollection.stats): every queue, then every alias, or only the ones `names` asks for, in
+ * its order (a name that is neither gets a block with nothing in it). A queue's block ends with
+ * `children`, its fanout children comma-separated, if it has any; an alias's holds `put_items`,
+ * `put_bytes` and `children`, its destinations (left out when it has none, as an empty value would
+ * be an odd `STAT` line).
+ */
+export function statsBlocks(snapshot: Snapshot, names: readonly string[] | null = null): StatsBlock[] {
+  const blocks = new Map<string, StatsBlock>();
+  for (const queue of snapshot.queues) blocks.set(queue.name, { name: queue.name, entries: queueEntries(queue) });
+  for (const alias of snapshot.aliases) blocks.set(alias.name, { name: alias.name, entries: aliasEntries(alias) });
+  if (names === null) return [...blocks.values()];
+  return names.map((name) => blocks.get(name) ?? { name, entries: [] });
+}
+
+function queueEntries(queue: QueueSnapshot): Array<readonly [string, string | number]> {
+  const entries: Array<readonly [string, string | number]> = QUEUE_STAT_NAMES.map(([name, field]) => [name, queue.stats[field]]);
+  return withChildren(entries, queue.children);
+}
+
+function aliasEntries(alias: AliasStats): Array<readonly [string, string | number]> {
+  return withChildren([["put_items", alias.putItems], ["put_bytes", alias.putBytes]], alias.destinations);
+}
+
+function withChildren(entries: Array<readonly [string, string | number]>, children: readonly string[]): Array<readonly [string, string | number]> {
+  if (children.length > 0) entries.push(["children", children.join(",")]);
+  return entries;
 }
 
 export interface Snapshot {
@@ -37,6 +81,8 @@ export interface Snapshot {
   readonly server: ReadonlyArray<readonly [string, string | number]>;
   /** Queues by name. */
   readonly queues: readonly QueueSnapshot[];
+  /** Aliases by name. */
+  readonly aliases: readonly AliasStats[];
   /** Queues found on disk and not served (their journals could not be opened), with why. */
   readonly unavailable: ReadonlyArray<{ readonly name: string; readonly reason: string }>;
 }
@@ -65,12 +111,21 @@ export function takeSnapshot(ctx: ServerContext): Snapshot {
     ["get_misses", s.getMisses],
     ["bytes_read", s.bytesRead],
     ["bytes_written", s.bytesWritten],
+    ["queue_creates", totals.queueCreates],
+    ["queue_deletes", totals.queueDeletes],
+    ["queue_expires", totals.queueExpires],
     ["memory_collections", ctx.pacer.collections],
     ["pending_request_bytes", ctx.requestBudget.bytes],
     ["request_waits", ctx.requestBudget.refusals],
   ];
-  const queues = queuesByName(ctx).map((queue) => ({ name: queue.name, stats: queue.stats(), journalFailure: queue.journalFailure ?? queue.readFailure }));
-  return { status: ctx.status.current, server, queues, unavailable: ctx.queues.unavailableQueues() };
+  const now = Date.now();
+  const queues = queuesByName(ctx).map((queue) => ({
+    name: queue.name,
+    stats: queue.stats(now),
+    children: ctx.queues.childrenOf(queue.name),
+    journalFailure: queue.journalFailure ?? queue.readFailure,
+  }));
+  return { status: ctx.status.current, server, queues, aliases: ctx.queues.aliasStats(), unavailable: ctx.queues.unavailableQueues() };
 }
 
 /** Every queue, in the order reports list them (by name). */

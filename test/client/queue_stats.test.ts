@@ -13,6 +13,14 @@ describe("queueStatsFromLines", () => {
     );
   });
 
+  test("names may hold any printable character but space, ' and { included (Kestrel 2's rule)", () => {
+    const lines = ["queue 'it's' {", "  items=1", "}", "queue 'a{b}' {", "  items=2", "  children=a{b}+x", "}"];
+    expect([...queueStatsFromLines(lines)]).toEqual([
+      ["it's", { items: 1 }],
+      ["a{b}", { items: 2 }],
+    ]);
+  });
+
   test("no queues, no blocks", () => {
     expect(queueStatsFromLines([])).toEqual(new Map());
   });

@@ -142,3 +142,42 @@ describe("what cannot work is refused", () => {
     expect(queueConfigFor(config, "dead").moveExpiredTo).toBeNull();
   });
 });
+
+describe("Kestrel 2's queue keys and aliases", () => {
+  test("fanout_only, max_queue_age and max_expire_sweep, inherited by fanout children", () => {
+    const config = parse(`max_expire_sweep = 100\n[queues.feed]\nfanout_only = true\nmax_queue_age = "1h"\n[queues."a:b"]\nmax_expire_sweep = "unlimited"`);
+    expect(queueConfigFor(config, "feed+x")).toMatchObject({ fanoutOnly: true, maxQueueAge: 3_600_000, maxExpireSweep: 100 });
+    expect(queueConfigFor(config, "a:b").maxExpireSweep).toBe(Infinity);
+    expect(DEFAULT_QUEUE_CONFIG).toMatchObject({ fanoutOnly: false, maxQueueAge: 0, maxExpireSweep: Infinity });
+    expect(errorOf(`max_queue_age = "soon"`)).toContain("max_queue_age: expected a duration");
+  });
+
+  test("[aliases.<name>] destination_queues", () => {
+    const config = parse(`[aliases.all]\ndestination_queues = ["a", "b:c"]\n[aliases."x$"]\ndestination_queues = []`);
+    expect([...config.aliases]).toEqual([
+      ["all", ["a", "b:c"]],
+      ["x$", []],
+    ]);
+    expect(defaultConfig().aliases.size).toBe(0);
+  });
+
+  test("what cannot work is refused", () => {
+    expect(errorOf(`aliases = 5`)).toBe(`${FILE}: aliases: expected a table of [aliases.<name>] sections`);
+    expect(errorOf(`[aliases."a/b"]\ndestination_queues = []`)).toContain("aliases.a/b: not a valid alias name");
+    expect(errorOf(`[aliases.x]\ndestinations = ["a"]`)).toBe(`${FILE}: aliases.x.destinations: unknown alias key (an alias has only destination_queues)`);
+    expect(errorOf(`[aliases.x]`)).toContain("aliases.x.destination_queues: missing");
+    expect(errorOf(`[aliases.x]\ndestination_queues = "a"`)).toContain("aliases.x.destination_queues: expected an array of queue names");
+    expect(errorOf(`[aliases.x]\ndestination_queues = ["a.b"]`)).toContain(`aliases.x.destination_queues: "a.b" is not a valid queue name`);
+    expect(errorOf(`[aliases.x]\ndestination_queues = ["a", "a"]`)).toContain(`"a" is named twice`);
+    expect(errorOf(`[aliases.x]\ndestination_queues = ["a"]\n[queues.x]\nmax_items = 1`)).toContain(
+      "aliases.x: 'x' is also configured as a queue ([queues.x]); a name is a queue or an alias, not both",
+    );
+    expect(errorOf(`[aliases.x]\ndestination_queues = ["y"]\n[aliases.y]\ndestination_queues = ["a", "x"]`)).toContain(
+      "aliases.x.destination_queues: the aliases lead back to 'x': 'x' -> 'y' -> 'x'",
+    );
+    expect(errorOf(`[aliases.x]\ndestination_queues = ["x"]`)).toContain("the aliases lead back to 'x': 'x' -> 'x'");
+    expect(errorOf(`[aliases.x]\ndestination_queues = ["a"]\n[queues.q]\nmove_expired_to = "x"`)).toContain(
+      `queues.q.move_expired_to: "x" is an alias; move_expired_to names a queue`,
+    );
+  });
+});

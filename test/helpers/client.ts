@@ -184,6 +184,24 @@ export class TestClient {
     return lines;
   }
 
+  /** Sets each of `items` on `queue`, in order; throws unless each is STORED. */
+  async setEach(queue: string, items: readonly string[]): Promise<void> {
+    for (const item of items) {
+      const reply = await this.set(queue, item);
+      if (reply !== "STORED") throw new Error(`set ${queue} ${item}: ${reply}`);
+    }
+  }
+
+  /** One stat of one queue (`queue_<queue>_<name>` in `stats`), or undefined if there is none. */
+  async queueStat(queue: string, name: string): Promise<string | undefined> {
+    return (await this.stats()).get(`queue_${queue}_${name}`);
+  }
+
+  /** Asks `stats` until the queue's stat `name` reads `value` (a state another client's action brings about). */
+  async untilQueueStat(queue: string, name: string, value: number): Promise<void> {
+    while ((await this.queueStat(queue, name)) !== String(value));
+  }
+
   async stats(): Promise<Map<string, string>> {
     await this.send("stats\r\n");
     const reply = await this.readReply("lines");

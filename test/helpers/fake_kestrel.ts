@@ -2,8 +2,8 @@
  * A fake kestrel for the client's unit tests: an in-process memcache server (node:net on a
  * loopback address, port 0 unless told) with in-memory FIFO queues, speaking what the client
  * sends (`set`; `get` with /open, /close, /abort, /t=; `status`) and able to misbehave on demand:
- * refuse as its status says, not know `status`, drop the connection before or after storing, or
- * never answer.
+ * refuse as its status says, not know `status`, drop the connection before or after storing,
+ * never answer, or break its promises (lose an acknowledged item, hand one out twice).
  *
  * Like the real server: each connection's requests are handled one after another (a blocking get
  * holds the ones behind it), an open item belongs to the connection that opened it and goes back
@@ -14,8 +14,11 @@ import { ReplyReader } from "../../src/client/protocol.ts";
 
 export type FakeStatus = "up" | "readonly" | "quiescent" | "writeavoid";
 
-/** What a `set` does: store and answer, answer NOT_STORED, close the connection before or after storing, or store and never answer. */
-export type SetBehaviour = "store" | "not-stored" | "drop-before-store" | "drop-after-store" | "silent";
+/**
+ * What a `set` does: store and answer, answer NOT_STORED, close the connection before or after
+ * storing, store and never answer, answer without storing ("discard"), or store two copies.
+ */
+export type SetBehaviour = "store" | "not-stored" | "drop-before-store" | "drop-after-store" | "silent" | "discard" | "store-twice";
 
 export class FakeKestrel {
   status: FakeStatus = "up";
@@ -137,9 +140,10 @@ export class FakeKestrel {
     if (this.status === "readonly" || this.status === "quiescent") return void socket.write(`SERVER_ERROR server is ${this.status}\r\n`);
     if (this.onSet === "drop-before-store") return void socket.destroy();
     if (this.onSet === "not-stored") return void socket.write("NOT_STORED\r\n");
-    this.add(queue, Buffer.from(data).toString());
+    const copies = this.onSet === "discard" ? 0 : this.onSet === "store-twice" ? 2 : 1;
+    for (let i = 0; i < copies; i++) this.add(queue, Buffer.from(data).toString());
     if (this.onSet === "drop-after-store") socket.destroy();
-    else if (this.onSet === "store") socket.write("STORED\r\n");
+    else if (this.onSet !== "silent") socket.write("STORED\r\n");
   }
 
   private async command(socket: Socket, command: string, key: string | undefined, open: Map<string, Uint8Array>): Promise<void> {

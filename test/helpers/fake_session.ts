@@ -1,13 +1,13 @@
 /**
- * A `Session` for unit tests of the command layer (src/server/commands/): a real Outbox writing to
- * a RecordingSocket and real open reads, with the suspension a connection would keep recorded
- * instead of acted on.
+ * A command-layer `Session` without a connection, for unit tests of src/server/commands/: its
+ * outbox writes to a RecordingSocket, and it records whether it is suspended, resumed, asked to
+ * write replies out or to quit. `close()` plays the connection closing: the wait is cancelled
+ * and the open reads go back, as Connection.onClose does.
  */
 import { newAccessState } from "../../src/server/access.ts";
 import { OpenReads } from "../../src/server/commands/open_reads.ts";
 import type { Session } from "../../src/server/commands/session.ts";
 import { Outbox } from "../../src/server/outbox.ts";
-import { flushJournals } from "../../src/journal/flush_scheduler.ts";
 import { RecordingSocket } from "./recording_socket.ts";
 
 export class FakeSession implements Session {
@@ -17,34 +17,30 @@ export class FakeSession implements Session {
   readonly access = newAccessState();
   readonly openReads = new OpenReads();
   suspended = false;
-  quitCalled = false;
+  resumed = 0;
+  repliesReady = 0;
+  quitting = false;
   private cancel: (() => void) | null = null;
 
   suspend(cancel: () => void): void {
     this.suspended = true;
     this.cancel = cancel;
   }
-
   resume(): void {
     this.suspended = false;
     this.cancel = null;
+    this.resumed++;
   }
-
+  replyReady(): void {
+    this.repliesReady++;
+  }
   quit(): void {
-    this.quitCalled = true;
+    this.quitting = true;
   }
 
-  /** The connection went away while suspended: what a Connection's close does to its wait. */
-  leave(): void {
+  close(): void {
     this.cancel?.();
     this.cancel = null;
     this.openReads.returnAll(Date.now());
-  }
-
-  /** Writes the journals, then what the outbox holds; returns everything written so far. */
-  output(): string {
-    flushJournals();
-    this.outbox.flush();
-    return this.socket.output;
   }
 }

@@ -70,7 +70,9 @@ describe("admin HTTP", () => {
       }
     }
     const after = (await (await fetch(`${admin}/stats.json?flush=jobs`)).json()) as { server: Record<string, unknown>; queues: unknown };
-    expect(after.queues).toEqual((before as { queues: unknown }).queues);
+    // `age` grows by itself while nothing is taken (as Kestrel 2's does): everything else must be as it was.
+    const withoutAge = (stats: unknown) => Object.entries((stats as { queues: Record<string, object> }).queues).map(([name, queue]) => [name, { ...queue, age: 0 }]);
+    expect(withoutAge(after)).toEqual(withoutAge(before));
     expect(await c.get("jobs/peek")).toBe("b");
   });
 });

@@ -8,7 +8,8 @@ import { systemResolver } from "../../src/client/cluster.ts";
 import type { TestClient } from "../helpers/client.ts";
 import { cleanUpServers, freePort, runKestrel, ServerProcess } from "../helpers/server.ts";
 
-const QUEUE_STATS = ["items", "bytes", "total_items", "logsize", "expired_items", "mem_items", "mem_bytes", "age", "discarded", "waiters", "open_transactions", "open_transactions_timed_out"];
+const QUEUE_STATS = ["items", "bytes", "total_items", "logsize", "expired_items", "mem_items", "mem_bytes", "age", "discarded", "waiters", "open_transactions", "open_transactions_timed_out",
+  "transactions", "canceled_transactions", "total_flushes", "journal_rewrites", "journal_rotations"];
 
 let busy: ServerProcess;
 let idle: ServerProcess;

@@ -34,21 +34,12 @@ afterAll(async () => {
   server.removeData();
 });
 
-async function fill(c: TestClient, queue: string, items: readonly string[]): Promise<void> {
-  for (const item of items) expect(await c.set(queue, item)).toBe("STORED");
-}
-
-const openCount = async (c: TestClient, queue: string) => (await c.stats()).get(`queue_${queue}_open_transactions`);
-
-/** Waits (on stats) until `queue` has `count` open items. */
-async function untilOpen(c: TestClient, queue: string, count: number): Promise<void> {
-  while ((await openCount(c, queue)) !== String(count));
-}
+const openCount = (c: TestClient, queue: string) => c.queueStat(queue, "open_transactions");
 
 describe("the limit", () => {
   test("up to max_open_transactions items open on a queue; one more open is ERROR and the connection stays usable", async () => {
     const c = await server.client();
-    await fill(c, "three", ["a", "b", "c", "d"]);
+    await c.setEach("three", ["a", "b", "c", "d"]);
     expect(await c.get("three/open")).toBe("a");
     expect(await c.get("three/open")).toBe("b");
     expect(await c.get("three/open")).toBe("c");
@@ -64,11 +55,11 @@ describe("the limit", () => {
 
   test("the top-level key is the default for every queue; a queue's own table overrides it", async () => {
     const c = await server.client();
-    await fill(c, "plain", ["a", "b", "c"]);
+    await c.setEach("plain", ["a", "b", "c"]);
     expect(await c.get("plain/open")).toBe("a");
     expect(await c.get("plain/open")).toBe("b");
     expect(await c.call("get plain/open")).toBe("ERROR");
-    await fill(c, "one", ["x", "y"]);
+    await c.setEach("one", ["x", "y"]);
     expect(await c.get("one/open")).toBe("x");
     expect(await c.call("get one/open")).toBe("ERROR");
     c.close();
@@ -76,7 +67,7 @@ describe("the limit", () => {
 
   test("the limit is per connection: another connection opens its own", async () => {
     const [a, b] = [await server.client(), await server.client()];
-    await fill(a, "perconn", ["1", "2", "3", "4", "5"]);
+    await a.setEach("perconn", ["1", "2", "3", "4", "5"]);
     expect([await a.get("perconn/open"), await a.get("perconn/open")]).toEqual(["1", "2"]);
     expect([await b.get("perconn/open"), await b.get("perconn/open")]).toEqual(["3", "4"]);
     expect(await a.call("get perconn/open")).toBe("ERROR");
@@ -87,7 +78,7 @@ describe("the limit", () => {
 
   test("one get may open up to the limit; past it the whole get is refused and opens nothing", async () => {
     const c = await server.client();
-    await fill(c, "multi", ["1", "2", "3"]);
+    await c.setEach("multi", ["1", "2", "3"]);
     await c.send("get multi/open multi/open/t=1\r\n");
     expect(await c.readUntilEnd()).toEqual(["VALUE multi/open 0 1", "1", "VALUE multi/open/t=1 0 1", "2"]);
     expect(await c.call("get multi/close multi/open multi/OPEN")).toBe("ERROR");
@@ -103,7 +94,7 @@ describe("the limit", () => {
 describe("close and abort with several open", () => {
   test("close confirms the oldest open item only", async () => {
     const c = await server.client();
-    await fill(c, "cl", ["a", "b", "c", "d"]);
+    await c.setEach("cl", ["a", "b", "c", "d"]);
     for (const item of ["a", "b", "c"]) expect(await c.get("cl/open")).toBe(item);
     expect(await c.get("cl/close")).toBeNull();
     expect(await openCount(c, "cl")).toBe("2");
@@ -117,7 +108,7 @@ describe("close and abort with several open", () => {
 
   test("abort puts the oldest open item back at the head and leaves the others open", async () => {
     const c = await server.client();
-    await fill(c, "ab", ["a", "b", "c"]);
+    await c.setEach("ab", ["a", "b", "c"]);
     expect(await c.get("ab/open")).toBe("a");
     expect(await c.get("ab/open")).toBe("b");
     expect(await c.get("ab/abort")).toBeNull();
@@ -138,7 +129,7 @@ describe("close and abort with several open", () => {
 
   test("close/open at the limit confirms the oldest and opens the next", async () => {
     const c = await server.client();
-    await fill(c, "co", ["a", "b", "c", "d"]);
+    await c.setEach("co", ["a", "b", "c", "d"]);
     expect(await c.get("co/open")).toBe("a");
     expect(await c.get("co/open")).toBe("b");
     expect(await c.get("co/close/open")).toBe("c");
@@ -155,13 +146,13 @@ describe("close and abort with several open", () => {
 test("a dropped connection returns every item it held open, in the order it opened them, even to a waiter", async () => {
   const holder = await server.client();
   const waiter = await server.client();
-  await fill(holder, "drop", ["a", "b", "c"]);
+  await holder.setEach("drop", ["a", "b", "c"]);
   for (const item of ["a", "b", "c"]) expect(await holder.get(`drop/open`)).toBe(item);
-  await fill(holder, "drop2", ["x", "y"]);
+  await holder.setEach("drop2", ["x", "y"]);
   expect(await holder.get("drop2/open")).toBe("x");
   expect(await holder.get("drop2/open")).toBe("y");
   await waiter.send("get drop/t=10000\r\n");
-  while ((await holder.stats()).get("queue_drop_waiters") !== "1");
+  await holder.untilQueueStat("drop", "waiters", 1);
   holder.close();
   expect(Buffer.from((await waiter.readValue())!.data).toString()).toBe("a");
   expect(await waiter.drain("drop")).toEqual(["b", "c"]);
@@ -176,7 +167,7 @@ test("reload changes the limit for the next open; items already open stay open",
   const own = await ServerProcess.start({ config: "max_open_transactions = 2\n", configPath });
   try {
     const c = await own.client();
-    await fill(c, "r", ["a", "b", "c", "d"]);
+    await c.setEach("r", ["a", "b", "c", "d"]);
     expect(await c.get("r/open")).toBe("a");
     expect(await c.get("r/open")).toBe("b");
     writeFileSync(configPath, "max_open_transactions = 1\n");
@@ -188,7 +179,7 @@ test("reload changes the limit for the next open; items already open stay open",
     writeFileSync(configPath, "max_open_transactions = 3\n");
     expect(await c.call("reload")).toBe("Reloaded config.");
     expect(await c.get("r/open")).toBe("d");
-    await untilOpen(c, "r", 2);
+    await c.untilQueueStat("r", "open_transactions", 2);
     c.close();
   } finally {
     expect(await own.stop()).toBe(0);

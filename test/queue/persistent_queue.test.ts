@@ -72,15 +72,89 @@ describe("PersistentQueue", () => {
     expect(expired.map((i) => text(i.data))).toEqual(["old"]);
   });
 
-  test("age is how long the last item taken waited, and never negative when the clock was set back", () => {
+  test("age, as Kestrel 2 reports it: how long ago the last item taken was added, growing while nothing is taken", () => {
     const q = makeQueue();
+    expect(q.stats(NOW + 100).age).toBe(0);
+    put(q, "a");
+    put(q, "b", 0, NOW + 1000);
+    put(q, "c", 0, NOW + 2000);
+    expect(q.stats(NOW + 500).age).toBe(500); // nothing taken yet: the oldest item's wait
+    q.remove(NOW + 1500);
+    expect(q.stats(NOW + 1500).age).toBe(1500);
+    expect(q.stats(NOW + 4000).age).toBe(4000);
+    q.open(NOW + 5000);
+    expect(q.stats(NOW + 5000).age).toBe(4000);
+    expect(q.stats(NOW - 3_600_000).age).toBe(0); // the clock set back: 0, never negative
+    q.remove(NOW + 6000);
+    expect(q.stats(NOW + 7000).age).toBe(0); // empty
+  });
+
+  test("transactions counts opens tried on a queue with items; canceled_transactions the opens that came back", () => {
+    const q = makeQueue();
+    expect(q.open(NOW)).toBeUndefined();
     put(q, "a");
     put(q, "b");
-    q.remove(NOW + 1500);
-    expect(q.stats().age).toBe(1500);
-    q.remove(NOW - 3_600_000);
-    put(q, "c");
-    expect(q.stats().age).toBe(0);
+    const a = q.open(NOW)!;
+    const b = q.open(NOW)!;
+    expect(q.open(NOW)).toBeUndefined();
+    q.abort(a, NOW);
+    q.confirm(b);
+    q.abort(b, NOW); // no longer open: nothing happens
+    expect(q.stats()).toMatchObject({ transactions: 2, canceledTransactions: 1, items: 1 });
+  });
+
+  test("total_flushes counts flushes", () => {
+    const q = makeQueue();
+    put(q, "a");
+    expect(q.flush()).toBeNull();
+    expect(q.flush()).toBeNull();
+    expect(q.stats()).toMatchObject({ totalFlushes: 2, items: 0 });
+  });
+
+  test("fanout_only: the queue keeps nothing and answers as if stored; a fanout child inheriting it keeps its items", () => {
+    const parent = makeQueue({ fanoutOnly: true, maxItemSize: 3 });
+    expect(typeof put(parent, "abc")).toBe("object");
+    expect(put(parent, "abcd")).toBe("too large");
+    expect(parent.stats()).toMatchObject({ items: 0, totalItems: 0 });
+    const child = new PersistentQueue("q+c", { ...DEFAULT_QUEUE_CONFIG, journal: false, fanoutOnly: true }, null, { items: [], disk: null, nextId: 1 }, { expired: () => null });
+    put(child, "x");
+    expect(drain(child)).toEqual(["x"]);
+  });
+
+  test("max_expire_sweep caps the items one flush_expired removes", () => {
+    const q = makeQueue({ maxExpireSweep: 2 });
+    for (const data of ["a", "b", "c"]) put(q, data, NOW + 10);
+    put(q, "live");
+    expect(q.flushExpired(NOW + 20)).toBe(2);
+    expect(q.flushExpired(NOW + 20)).toBe(1);
+    expect(drain(q, NOW + 20)).toEqual(["live"]);
+  });
+
+  test("max_queue_age: ready to expire once empty and unused that long, never with items, open items or waiters", () => {
+    const created = 1000;
+    const make = (maxQueueAge: number) =>
+      new PersistentQueue("q", { ...DEFAULT_QUEUE_CONFIG, journal: false, maxQueueAge }, null, { items: [], disk: null, nextId: 1 }, { expired: () => null }, undefined, created);
+    expect(make(0).readyToExpire(created + 1e9)).toBe(false);
+    const q = make(500);
+    expect(q.readyToExpire(created + 500)).toBe(false);
+    expect(q.readyToExpire(created + 501)).toBe(true);
+    put(q, "a");
+    expect(q.readyToExpire(created + 501)).toBe(false);
+    const open = q.open(NOW)!;
+    expect(q.readyToExpire(created + 502)).toBe(false);
+    q.confirm(open);
+    // Empty now, but an item was taken when the sweep at 502 looked: unused only since then.
+    expect(q.readyToExpire(created + 1002)).toBe(false);
+    expect(q.readyToExpire(created + 1003)).toBe(true);
+    const cancel = q.wait("remove", 60_000, () => {});
+    expect(q.readyToExpire(created + 1100)).toBe(false);
+    cancel();
+    expect(q.readyToExpire(created + 1100)).toBe(true);
+    // An item put and taken between two sweeps is activity too, though the count is the same.
+    put(q, "b");
+    expect(drain(q)).toEqual(["b"]);
+    expect(q.readyToExpire(created + 2000)).toBe(false);
+    expect(q.readyToExpire(created + 2501)).toBe(true);
   });
 
   test("max_age caps every item's expiry", () => {

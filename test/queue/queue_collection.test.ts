@@ -2,6 +2,7 @@ import { heapStats } from "bun:jsc";
 import { describe, expect, test } from "bun:test";
 import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, rmdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { fileSystem } from "../../src/journal/files.ts";
 import { flushJournals } from "../../src/journal/flush_scheduler.ts";
 import { FILE_HEADER_SIZE, SEGMENT_RECORD_SIZE } from "../../src/journal/record.ts";
 import { IDLE_ROUNDS } from "../../src/queue/journal_upkeep.ts";
@@ -10,15 +11,11 @@ import { QueueCollection, QueueUnavailableError } from "../../src/queue/queue_co
 import { bytes, text } from "../helpers/bytes.ts";
 import { configFor } from "../helpers/config.ts";
 import { FaultInjector } from "../helpers/faulty_fs.ts";
+import { drainQueue } from "../helpers/queues.ts";
 import { tempDir } from "../helpers/temp_dir.ts";
 
 const NOW = Date.now();
-const drain = (queues: QueueCollection, name: string) => {
-  const out: string[] = [];
-  const queue = queues.getOrCreate(name);
-  for (let item = queue.remove(NOW); item !== undefined; item = queue.remove(NOW)) out.push(text(item.data));
-  return out;
-};
+const drain = (queues: QueueCollection, name: string) => drainQueue(queues, name, NOW);
 
 describe("QueueCollection", () => {
   test("queues survive a close and reload from their journals", () => {
@@ -82,7 +79,7 @@ describe("QueueCollection", () => {
 
   test("names that could escape the directory are refused", () => {
     const queues = QueueCollection.load(configFor(tempDir()));
-    for (const name of ["../x", "a/b", ".hidden", "..", "a+b+c", "x\0y", "~root", ""]) {
+    for (const name of ["../x", "a/b", ".hidden", "..", "a b", "a\tb", "x\0y", "~root", "a.b", "é", ""]) {
       expect(() => queues.getOrCreate(name)).toThrow(QueueUnavailableError);
     }
     queues.close();
@@ -287,6 +284,92 @@ describe("QueueCollection under file faults", () => {
     queues.close();
     queues = QueueCollection.load(configFor(dir));
     expect(drain(queues, "copied")).toEqual(["a", "b", "c"]);
+    queues.close();
+  });
+});
+
+describe("QueueCollection: Kestrel 2's fanout, expiry and names", () => {
+  test("fanout_only: the parent keeps nothing, its children get every item", () => {
+    const dir = tempDir();
+    const queues = QueueCollection.load(configFor(dir, "[queues.feed]\nfanout_only = true\n"));
+    expect(typeof queues.add("feed", bytes("lost"), 0, NOW)).toBe("object");
+    queues.getOrCreate("feed+a");
+    queues.getOrCreate("feed+b");
+    expect(typeof queues.add("feed", bytes("x"), 0, NOW)).toBe("object");
+    expect([drain(queues, "feed"), drain(queues, "feed+a"), drain(queues, "feed+b")]).toEqual([[], ["x"], ["x"]]);
+    expect(queues.childrenOf("feed")).toEqual(["feed+a", "feed+b"]);
+    expect(existsSync(join(dir, "feed"))).toBe(false);
+    queues.close();
+  });
+
+  test("max_queue_age: the sweep deletes an empty queue unused for longer, with its journal; counted", async () => {
+    const dir = tempDir();
+    const config = configFor(dir, '[queues.old]\nmax_queue_age = "1ms"\n[queues.busy]\nmax_queue_age = "1ms"\n');
+    const queues = QueueCollection.load(config);
+    queues.add("old", bytes("x"), 0, NOW);
+    drain(queues, "old");
+    queues.add("busy", bytes("y"), 0, NOW);
+    queues.getOrCreate("young");
+    flushJournals();
+    expect(existsSync(join(dir, "old"))).toBe(true);
+    queues.sweepExpired(); // sees the items that came and went: "old" was used just now
+    await Bun.sleep(2); // max_queue_age is measured on the monotonic clock: let 1 ms pass
+    queues.sweepExpired();
+    while (queues.get("old") !== undefined) await new Promise<void>((resolve) => setImmediate(resolve));
+    expect(existsSync(join(dir, "old"))).toBe(false);
+    expect(queues.get("busy")).toBeDefined();
+    expect(queues.get("young")).toBeDefined();
+    expect(queues.totals()).toMatchObject({ queueCreates: 3, queueDeletes: 1, queueExpires: 1 });
+    queues.delete("young");
+    queues.close();
+    const again = QueueCollection.load(config);
+    expect(again.totals()).toMatchObject({ queueCreates: 1, queueDeletes: 0, queueExpires: 0 }); // busy, loaded
+    again.close();
+  });
+
+  test("names Kestrel 2 accepts map to safe file names and come back after a restart", () => {
+    const dir = tempDir();
+    const names = ["a:b", "a$b", "a%b", "a%25b", "x\\y", "imported", "q*?", "jobs+a:b"];
+    const queues = QueueCollection.load(configFor(dir));
+    for (const name of names) queues.add(name, bytes(name), 0, NOW);
+    queues.close();
+    expect(readdirSync(dir).filter((f) => !f.startsWith(".")).sort()).toEqual(
+      ["a%3Ab", "a%24b", "a%25b", "a%2525b", "x%5Cy", "%69mported", "q%2A%3F", "jobs+a%3Ab"].sort(),
+    );
+    const again = QueueCollection.load(configFor(dir));
+    expect([...again.all()].map((q) => q.name).sort()).toEqual([...names].sort());
+    for (const name of names) expect(drain(again, name)).toEqual([name]);
+    again.close();
+  });
+
+  test("a queue called 'imported' written before the name was reserved is moved to its new file name and loaded", () => {
+    const dir = tempDir();
+    const queues = QueueCollection.load(configFor(dir));
+    queues.add("imported", bytes("kept"), 0, NOW);
+    queues.close();
+    for (const file of readdirSync(dir).filter((f) => f.startsWith("%69mported"))) copyFileSync(join(dir, file), join(dir, file.replace("%69", "i")));
+    for (const file of readdirSync(dir).filter((f) => f.startsWith("%69mported"))) rmSync(join(dir, file));
+    expect(existsSync(join(dir, "imported"))).toBe(true);
+    const again = QueueCollection.load(configFor(dir));
+    expect(existsSync(join(dir, "imported"))).toBe(false);
+    expect(drain(again, "imported")).toEqual(["kept"]);
+    again.close();
+  });
+
+  test("on a case-insensitive file system a second queue whose file differs only in case is refused", () => {
+    const dir = tempDir();
+    // Make `.KESTREL` the server's own `.kestrel`, as a case-insensitive file system does.
+    const stat = fileSystem.stat;
+    fileSystem.stat = (path) => stat(path.replace(/\/\.KESTREL$/, "/.kestrel"));
+    let queues: QueueCollection;
+    try {
+      queues = QueueCollection.load(configFor(dir));
+    } finally {
+      fileSystem.stat = stat;
+    }
+    queues.add("Jobs", bytes("x"), 0, NOW);
+    expect(() => queues.getOrCreate("jobs")).toThrow(/case-insensitive file system its journal would be queue 'Jobs''s/);
+    expect(() => queues.getOrCreate("JOBS+x")).not.toThrow();
     queues.close();
   });
 });

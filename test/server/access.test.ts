@@ -37,7 +37,7 @@ test("listening beyond loopback with no auth file is warned about at start", () 
 });
 
 /** The commands anyone who may connect (and has authenticated) may run. */
-const ORDINARY_COMMANDS = ["get", "gets", "flush_expired", "flush_all_expired", "stats", "dump_stats", "dump_config", "version", "quit"];
+const ORDINARY_COMMANDS = ["get", "gets", "monitor", "confirm", "flush_expired", "flush_all_expired", "stats", "dump_stats", "dump_config", "version", "quit"];
 
 test("every command the server knows is either administrative or one anyone may run", () => {
   // A new command must be put on one side: in ADMIN_COMMANDS (gated) or in the list above.

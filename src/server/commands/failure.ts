@@ -18,6 +18,8 @@ export function unavailable(reason: string): Failure {
   return { kind: "unavailable", reason };
 }
 
+const KINDS: ReadonlySet<unknown> = new Set<Failure["kind"]>(["bad-request", "unavailable", "too-many-open"]);
+
 export function isFailure(value: unknown): value is Failure {
-  return typeof value === "object" && value !== null && "kind" in value && "reason" in value;
+  return typeof value === "object" && value !== null && "kind" in value && KINDS.has(value.kind) && "reason" in value;
 }

@@ -25,12 +25,13 @@ export class OpenReads {
     else items.push(item);
   }
 
-  /** Removes and returns the oldest open item on `queue`, if any. */
-  takeOldest(queue: PersistentQueue): Item | undefined {
+  /** Removes and returns the `count` oldest open items on `queue` (fewer if it holds fewer). */
+  takeOldest(queue: PersistentQueue, count: number): Item[] {
     const items = this.byQueue.get(queue);
-    const item = items?.shift();
-    if (items?.length === 0) this.byQueue.delete(queue);
-    return item;
+    if (items === undefined) return [];
+    const taken = items.splice(0, count);
+    if (items.length === 0) this.byQueue.delete(queue);
+    return taken;
   }
 
   /** Removes `item` from `queue`'s list; false if it was not listed (a later command settled it). */

@@ -23,6 +23,9 @@
  * item when the server becomes quiescent is ended the same way (the change releases every
  * waiter), and what its earlier requests took goes back to their queues.
  *
+ * A read on an alias finds nothing, at once, whatever its options (an alias takes only sets, as in
+ * Kestrel 2's QueueCollection.remove), and creates no queue.
+ *
  * Bounds: a read stops taking items once its outcome holds REPLY_BUDGET bytes of item data (the
  * requests after that get nothing and their items stay queued; at least one item is always
  * served); and one read creates at most MAX_NEW_QUEUES queues.
@@ -30,10 +33,10 @@
 import { allOf, type Commit } from "../../journal/commit.ts";
 import type { Item } from "../../journal/item.ts";
 import type { PersistentQueue } from "../../queue/persistent_queue.ts";
-import { QueueUnavailableError } from "../../queue/queue_collection.ts";
 import type { ServerContext } from "../context.ts";
 import { Handover } from "../outbox.ts";
-import { badRequest, unavailable, type Failure } from "./failure.ts";
+import { badRequest, isFailure, unavailable, type Failure } from "./failure.ts";
+import { queueNamed } from "./queue_commands.ts";
 import type { Session } from "./session.ts";
 
 /** Item bytes one read's outcome may hold before it stops taking items. */
@@ -79,7 +82,7 @@ export interface ReadPlan<R extends ReadRequest> {
  * (then nothing changed). Creates the queues they name.
  */
 export function planReads<R extends ReadRequest>(requests: readonly R[], session: Session, ctx: ServerContext): ReadPlan<R> | Failure {
-  const created = new Set(requests.map((request) => request.queue).filter((name) => ctx.queues.get(name) === undefined)).size;
+  const created = new Set(requests.map((request) => request.queue).filter((name) => ctx.queues.get(name) === undefined && !ctx.queues.isAlias(name))).size;
   if (created > MAX_NEW_QUEUES) {
     return badRequest(`a get may create at most ${MAX_NEW_QUEUES} queues; this one names ${created} that don't exist`);
   }
@@ -87,13 +90,12 @@ export function planReads<R extends ReadRequest>(requests: readonly R[], session
   /** Items open on each queue once the requests before this one are served. */
   const openAfter = new Map<PersistentQueue, number>();
   for (const request of requests) {
-    let queue: PersistentQueue;
-    try {
-      queue = ctx.queues.getOrCreate(request.queue);
-    } catch (error) {
-      if (error instanceof QueueUnavailableError) return unavailable(error.message);
-      throw error;
+    if (ctx.queues.isAlias(request.queue)) {
+      steps.push({ request, queue: null });
+      continue;
     }
+    const queue = queueNamed(ctx, request.queue);
+    if (isFailure(queue)) return queue;
     if (!openAfter.has(queue)) session.openReads.forgetTimedOut(queue);
     const held = openAfter.get(queue) ?? session.openReads.count(queue);
     let open = request.close || request.abort ? Math.max(0, held - 1) : held;
@@ -112,7 +114,7 @@ export function planReads<R extends ReadRequest>(requests: readonly R[], session
 
 /**
  * Serves a plan: `finish` gets the outcome, at once or (after a wait, with the session suspended
- * meanwhile) later; the session is resumed just before, so `finish` may start another read.
+ * meanwhile) later; the session is resumed after it.
  */
 export function runReads<R extends ReadRequest>(plan: ReadPlan<R>, session: Session, ctx: ServerContext, finish: (outcome: ReadOutcome<R>) => void): void {
   new ReadRun(plan.steps, session, ctx, finish).continue();
@@ -120,7 +122,8 @@ export function runReads<R extends ReadRequest>(plan: ReadPlan<R>, session: Sess
 
 interface Step<R extends ReadRequest> {
   readonly request: R;
-  readonly queue: PersistentQueue;
+  /** Null for an alias. */
+  readonly queue: PersistentQueue | null;
 }
 
 /** An open beyond the queue's max_open_transactions: refused, as Kestrel refuses it (KestrelHandler.getItem). */
@@ -164,22 +167,34 @@ class ReadRun<R extends ReadRequest> {
   continue(): void {
     for (; this.index < this.steps.length; this.index++) {
       const { request, queue } = this.steps[this.index]!;
-      if (!this.serveNow(request, queue)) return this.wait(request, queue);
+      if (queue === null) this.readAlias(request);
+      else if (!this.serveNow(request, queue)) return this.wait(request, queue);
     }
     if (this.refusedBecause !== null) this.refuse();
     const commit = this.changed.length === 1 ? this.changed[0]!.commit : allOf(this.changed.map((queue) => queue.commit));
-    // Resumed first: `finish` may start another read that suspends the session again (a monitor).
-    if (this.waited) this.session.resume();
     this.finish({ hits: this.hits, handovers: this.handovers, refusal: this.refusedBecause, commit });
+    if (this.waited) this.session.resume();
+  }
+
+  /** A read on an alias: nothing to close or abort, no item, no wait. */
+  private readAlias(request: R): void {
+    this.countCommand(request);
+    if (request.abort || (request.close && !request.open)) return;
+    this.refusedBecause ??= this.ctx.status.readRefusal();
+    if (this.refusedBecause === null) this.ctx.stats.getMisses++;
+  }
+
+  private countCommand(request: R): void {
+    if (request.peek) this.ctx.stats.cmdPeek++;
+    else this.ctx.stats.cmdGet++;
   }
 
   /** Serves one request; false when it has to wait for an item. */
   private serveNow(request: R, queue: PersistentQueue): boolean {
     const now = Date.now();
-    if (request.peek) this.ctx.stats.cmdPeek++;
-    else this.ctx.stats.cmdGet++;
+    this.countCommand(request);
     if (request.close || request.abort) {
-      const open = this.session.openReads.takeOldest(queue);
+      const open = this.session.openReads.takeOldest(queue, 1)[0];
       if (open !== undefined && request.close) {
         this.markChanged(queue);
         queue.confirm(open);

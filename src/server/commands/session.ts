@@ -3,9 +3,9 @@
  * replies go (in request order), who it is, its open reads, and its wait (a blocking read
  * suspends the connection until it is served or given up).
  *
- * Invariants: while suspended, the connection runs nothing else; `cancel` (given with `suspend`)
- * runs at most once, when the connection closes while suspended, and must give back whatever the
- * suspended command had taken so far.
+ * Invariants: while suspended, the connection runs nothing else; `cancel` (given with the last
+ * `suspend`) runs at most once, when the connection closes while suspended, and must give back
+ * whatever the suspended command had taken so far.
  */
 import type { AccessState } from "../access.ts";
 import type { Outbox } from "../outbox.ts";
@@ -22,6 +22,8 @@ export interface Session {
   /** The current command finishes later: process nothing else until `resume`. */
   suspend(cancel: () => void): void;
   resume(): void;
+  /** Replies were queued while suspended (a monitor's items as they come): write them out soon. */
+  replyReady(): void;
   /** Close once every reply is written. */
   quit(): void;
 }

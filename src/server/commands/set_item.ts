@@ -1,7 +1,7 @@
 /**
- * `set`: adds one item to a queue (and its fanout children). A `readonly` or `quiescent` server
- * refuses it (status.ts), as does a queue whose journal (or a child's) can't be written: nothing
- * is added then. The caller replies once the returned commit is settled.
+ * `set`: adds one item to a queue (and its fanout children), or to an alias's destinations. A
+ * `readonly` or `quiescent` server refuses it (status.ts), as does a queue whose journal (or a
+ * child's) can't be written: nothing is added then. The caller replies once the returned commit is settled.
  */
 import { Commit } from "../../journal/commit.ts";
 import type { Refusal } from "../../queue/persistent_queue.ts";

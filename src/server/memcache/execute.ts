@@ -1,6 +1,7 @@
 /**
  * Executes one memcache request frame for a connection: parses its arguments, runs the command
- * layer's operation (commands/) and formats what it returns. `get` is get_command.ts. Replies go
+ * layer's operation (commands/) and formats what it returns. `get` is get_command.ts, `monitor`
+ * and `confirm` monitor_command.ts. Replies go
  * to the session's outbox in request order; a STORED waits for the journal write of its item.
  */
 import { SERVER_STATUSES } from "../../config/schema.ts";
@@ -13,6 +14,7 @@ import type { ServerContext } from "../context.ts";
 import type { OnFailure } from "../outbox.ts";
 import { admit, type CommandFrame } from "./admission.ts";
 import { handleGet } from "./get_command.ts";
+import { handleConfirm, handleMonitor } from "./monitor_command.ts";
 import * as reply from "./replies.ts";
 import { dumpConfigReport, dumpStatsReport, statsReport } from "./reports.ts";
 import type { SetFrame } from "./request_parser.ts";
@@ -58,6 +60,10 @@ function executeLine(command: string, args: readonly string[], session: Session,
     case "get":
     case "gets":
       return handleGet(args, session, ctx, command === "gets");
+    case "monitor":
+      return handleMonitor(args, session, ctx);
+    case "confirm":
+      return handleConfirm(args, session, ctx);
     case "delete":
       return withQueueArg(args, session, (name, noreply) => {
         deleteQueue(ctx, name);
@@ -85,7 +91,7 @@ function executeLine(command: string, args: readonly string[], session: Session,
       out.push(statsReport(ctx));
       return;
     case "dump_stats":
-      out.push(dumpStatsReport(ctx));
+      out.push(dumpStatsReport(ctx, args));
       return;
     case "dump_config":
       out.push(dumpConfigReport(ctx));

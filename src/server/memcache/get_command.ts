@@ -22,7 +22,7 @@ import { END, ERROR, failure, serverError, value } from "./replies.ts";
  * server is stopping with the disk still failing), the client gets an error and the items come
  * back at the next start.
  */
-const GET_FAILED: OnFailure = { waitForRetry: true, reply: (error) => [serverError(error)] };
+export const GET_FAILED: OnFailure = { waitForRetry: true, reply: (error) => [serverError(error)] };
 
 /** `withCas`: a `gets`, whose VALUE lines carry the cas unique. */
 export function handleGet(keys: readonly string[], session: Session, ctx: ServerContext, withCas: boolean): void {

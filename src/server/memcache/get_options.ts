@@ -11,7 +11,8 @@ export interface GetRequest extends ReadRequest {
   readonly key: string;
 }
 
-const MAX_WAIT_MS = 24 * 3600 * 1000;
+/** The longest wait a client may ask for (`t=`, monitor seconds). */
+export const MAX_WAIT_MS = 24 * 3600 * 1000;
 
 export function parseGetKey(key: string): GetRequest | string {
   const [queue = "", ...options] = key.split("/");

@@ -4,31 +4,31 @@
 import { queueConfigFor } from "../../config/load.ts";
 import { QUEUE_KEYS, showValue } from "../../config/schema.ts";
 import type { ServerContext } from "../context.ts";
-import { QUEUE_STAT_NAMES, queuesByName, takeSnapshot } from "../snapshot.ts";
+import { queuesByName, statsBlocks, takeSnapshot } from "../snapshot.ts";
 
 export function statsReport(ctx: ServerContext): string {
   const snapshot = takeSnapshot(ctx);
   const lines = snapshot.server.map(([name, value]) => `STAT ${name} ${value}\r\n`);
-  for (const queue of snapshot.queues) {
-    for (const [name, field] of QUEUE_STAT_NAMES) lines.push(`STAT queue_${queue.name}_${name} ${queue.stats[field]}\r\n`);
+  for (const block of statsBlocks(snapshot)) {
+    for (const [name, value] of block.entries) lines.push(`STAT queue_${block.name}_${name} ${value}\r\n`);
   }
   return lines.join("") + "END\r\n";
 }
 
-export function dumpStatsReport(ctx: ServerContext): string {
-  return dumpReport(
-    takeSnapshot(ctx).queues.map((queue) => ({ name: queue.name, entries: QUEUE_STAT_NAMES.map(([name, field]) => [name, queue.stats[field]] as const) })),
-  );
+/** `dump_stats [<queue>...]`: every queue and alias, or only those named (Kestrel 2). */
+export function dumpStatsReport(ctx: ServerContext, names: readonly string[]): string {
+  return dumpReport(statsBlocks(takeSnapshot(ctx), names.length === 0 ? null : names));
 }
 
+/** Each queue's settings in force, then each alias's destinations. */
 export function dumpConfigReport(ctx: ServerContext): string {
   const config = ctx.config();
-  return dumpReport(
-    queuesByName(ctx).map((queue) => {
-      const settings = queueConfigFor(config, queue.name);
-      return { name: queue.name, entries: QUEUE_KEYS.map((spec) => [spec.key, showValue(settings[spec.field])] as const) };
-    }),
-  );
+  const queues = queuesByName(ctx).map((queue) => {
+    const settings = queueConfigFor(config, queue.name);
+    return { name: queue.name, entries: QUEUE_KEYS.map((spec) => [spec.key, showValue(settings[spec.field])] as const) };
+  });
+  const aliases = ctx.queues.aliasStats().map((alias) => ({ name: alias.name, entries: [["destination_queues", alias.destinations.join(",")] as const] }));
+  return dumpReport([...queues, ...aliases]);
 }
 
 /** One `queue '<name>' {` block of `  key=value` lines per queue, then END. */

@@ -10,17 +10,20 @@
  * to the head of its queue if the connection closes before a later fetch or `confirm` settles
  * it. The reads are the command layer's (commands/); this file parses and formats.
  */
-import { confirmReads, type Confirmed } from "../commands/confirm_reads.ts";
+import { monotonicMs } from "../../clock.ts";
+import { allOf, type Commit } from "../../journal/commit.ts";
+import type { Item } from "../../journal/item.ts";
+import { confirmReads } from "../commands/confirm.ts";
 import { isFailure, type Failure } from "../commands/failure.ts";
-import { monitorReads, type MonitorReplies } from "../commands/monitor_reads.ts";
+import { startMonitor } from "../commands/monitor.ts";
 import { checkQueueName } from "../commands/queue_commands.ts";
 import { planReads, runReads, type ReadOutcome, type ReadRequest } from "../commands/read_items.ts";
 import { replyInPlace } from "../commands/reply_in_place.ts";
 import type { Session } from "../commands/session.ts";
 import type { ServerContext } from "../context.ts";
-import { allOf } from "../../journal/commit.ts";
 import type { OnFailure, ReplyPiece } from "../outbox.ts";
 import {
+  BAD_COUNT,
   BAD_TIMEOUT,
   NOT_THAT_MANY_OPEN,
   NO_ITEM,
@@ -68,7 +71,7 @@ export function fetch(args: readonly string[], session: Session, ctx: ServerCont
   replyInPlace(out, (reply) =>
     runReads(plan, session, ctx, (outcome) => {
       // A fetch that opens nothing still waits for the records of the confirms before it.
-      const commit = confirmed.count === 0 ? outcome.commit : allOf([confirmed.commit, outcome.commit]);
+      const commit = confirmed === null ? outcome.commit : allOf([confirmed, outcome.commit]);
       reply(fetchReply(outcome), commit, FETCH_FAILED);
     }),
   );
@@ -81,19 +84,19 @@ function fetchReply(outcome: ReadOutcome<ReadRequest>): ReplyPiece[] {
   return hit === undefined ? [NO_ITEM] : itemReply(hit.item.data);
 }
 
-/** Confirms every item the session holds open on `queue` (a bad name: nothing, the read says why). */
-function confirmAll(session: Session, ctx: ServerContext, queue: string): Confirmed | Failure {
+/**
+ * Confirms every item the session holds open on `queue`: the commit of their records, null if it
+ * held none, or why it could not (a bad name, a journal that can't be written).
+ */
+function confirmAll(session: Session, ctx: ServerContext, queue: string): Commit | null | Failure {
   return checkQueueName(queue) ?? confirmReads(session, ctx, queue, "all");
 }
 
-const MONITOR_REPLIES: MonitorReplies = {
-  item: (item) => itemReply(item.data),
-  end: [NO_ITEM],
-  refused: (failure, status) => [failureReply(failure, "monitorUntil", status)],
-  onFailure: FETCH_FAILED,
-};
-
-/** `monitor <queue> <timeout>`: as many items as the connection may hold open, each as it comes, then `*`. */
+/**
+ * `monitor <queue> <timeout>`: confirms as a fetch does, then opens items until the connection
+ * holds max_open_transactions open on the queue (Kestrel passes maxOpenReads as the limit), each
+ * replied as it comes, then `*`.
+ */
 export function monitor(args: readonly string[], session: Session, ctx: ServerContext): void {
   const out = session.outbox;
   const [queue, timeoutText] = args;
@@ -102,11 +105,16 @@ export function monitor(args: readonly string[], session: Session, ctx: ServerCo
   if (timeout === null) return out.push(errorReply(BAD_TIMEOUT));
   const confirmed = confirmAll(session, ctx, queue);
   if (isFailure(confirmed)) return out.push(errorReply(confirmed.reason));
-  // Its replies wait for the confirms' records (sent even if they failed: the items are redelivered
-  // after a crash at worst, and an error line would break the monitor's framing).
-  if (confirmed.count > 0) out.pushAfter(confirmed.commit, [], null);
-  // No count of its own: it stops where max_open_transactions refuses the next open.
-  monitorReads(session, ctx, queue, timeout, Infinity, MONITOR_REPLIES);
+  // Its replies wait for the confirms' records (sent even if they failed: the items are
+  // redelivered after a crash at worst, and an error line would break the monitor's framing).
+  if (confirmed !== null) out.pushAfter(confirmed, [], null);
+  const events = {
+    item: (item: Item, commit: Commit) => out.pushAfter(commit, itemReply(item.data), FETCH_FAILED),
+    end: () => out.push(NO_ITEM),
+  };
+  const request = { queue, deadlineMs: monotonicMs() + timeout, maxItems: null };
+  const refused = startMonitor(request, session, ctx, events, monotonicMs);
+  if (refused !== null) out.push(failureReply(refused, "monitorUntil", ctx.status.readRefusal() !== null));
 }
 
 /** `confirm <queue> <count>`: `+<count>`, or an error if fewer are open (then none is confirmed). */
@@ -115,11 +123,11 @@ export function confirm(args: readonly string[], session: Session, ctx: ServerCo
   const [queue, countText] = args;
   if (queue === undefined || countText === undefined) return out.push(errorReply(QUEUE_AND_COUNT_REQUIRED));
   const count = parseJavaInt(countText);
-  if (count === null) return out.push(errorReply("Error parsing count."));
+  if (count === null) return out.push(errorReply(BAD_COUNT));
   const bad = checkQueueName(queue);
   if (bad !== null) return out.push(errorReply(bad.reason));
   const confirmed = confirmReads(session, ctx, queue, count);
+  if (confirmed === null) return out.push(errorReply(NOT_THAT_MANY_OPEN));
   if (isFailure(confirmed)) return out.push(errorReply(confirmed.reason));
-  if (confirmed.count === 0) return out.push(errorReply(NOT_THAT_MANY_OPEN));
-  out.pushAfter(confirmed.commit, [countReply(count)], CONFIRM_FAILED);
+  out.pushAfter(confirmed, [countReply(count)], CONFIRM_FAILED);
 }

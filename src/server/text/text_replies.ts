@@ -41,6 +41,8 @@ export const QUEUE_AND_TIMEOUT_REQUIRED = "Queue name & timeout required.";
 export const QUEUE_AND_COUNT_REQUIRED = "Queue name & count required.";
 export const BAD_EXPIRATION = "Error parsing expiration time.";
 export const BAD_TIMEOUT = "Error parsing timeout.";
+/** Ours: in Kestrel a `confirm` count that is not a number escaped the handler as an exception. */
+export const BAD_COUNT = "Error parsing count.";
 export const NOT_THAT_MANY_OPEN = "Not that many transactions open.";
 export const UNKNOWN_STATUS = "Unknown status.";
 export const STATUS_FORBIDDEN = "Status forbidden.";

@@ -1,0 +1,93 @@
+/**
+ * Where a set goes, as in Kestrel 2 (QueueCollection.add, AliasedQueue.add): a set to an alias
+ * goes to each of its destinations (queues or aliases); a set to a queue goes to the queue and to
+ * each of its fanout children, whatever the queue answers (full, too large, fanout_only), and the
+ * queue's answer is the set's. A fanout child that refuses the item just doesn't get it; an
+ * alias answers with the first refusal of a destination, as Kestrel's `result && thisResult`.
+ *
+ * Invariants: every queue a set reaches exists before anything is added (creating one can fail),
+ * and none of them has a failing journal ("unavailable" refuses the item for all): a STORED means
+ * every queue reached has the item; the item's bytes have one home shared by every copy.
+ */
+import { JoinedCommits, type Commit } from "../journal/commit.ts";
+import { ownedBytes } from "../journal/byte_slab.ts";
+import { log } from "../log.ts";
+import type { Alias, AliasTable } from "./aliases.ts";
+import type { AddResult, PersistentQueue, Refusal } from "./persistent_queue.ts";
+
+/** What routing needs of the queue collection. */
+export interface RoutingView {
+  readonly aliases: AliasTable;
+  get(name: string): PersistentQueue | undefined;
+  /** The queue, created if needed; throws QueueUnavailableError if it can't be. */
+  getOrCreate(name: string): PersistentQueue;
+  /** The live fanout children of queue `name`. */
+  children(name: string): Iterable<PersistentQueue>;
+}
+
+export class SetRouting {
+  /** The commit the last fanout set waited on, for the next one in the same turn. */
+  private readonly fanoutCommits = new JoinedCommits();
+
+  constructor(private readonly view: RoutingView) {}
+
+  /**
+   * Adds to `name` and wherever it leads; the commit covers every copy, each with `flags`.
+   * Throws QueueUnavailableError if a queue it reaches can't be created (nothing is added then).
+   */
+  add(name: string, received: Uint8Array, expiry: number, now: number, flags: number): AddResult {
+    this.createTargets(name);
+    if (this.writeFailure(name) !== null) return "unavailable";
+    return this.addOwned(name, ownedBytes(received), expiry, now, flags);
+  }
+
+  /** Why a set to `name` can't be recorded now (the journal of a queue it reaches is failing), or null. */
+  writeFailure(name: string): string | null {
+    const alias = this.view.aliases.get(name);
+    if (alias !== undefined) {
+      for (const destination of alias.destinations) {
+        const failure = this.writeFailure(destination);
+        if (failure !== null) return failure;
+      }
+      return null;
+    }
+    const own = this.view.get(name)?.journalFailure ?? null;
+    if (own !== null) return own;
+    for (const child of this.view.children(name)) {
+      if (child.journalFailure !== null) return `fanout queue '${child.name}': ${child.journalFailure}`;
+    }
+    return null;
+  }
+
+  private createTargets(name: string): void {
+    const alias = this.view.aliases.get(name);
+    if (alias === undefined) this.view.getOrCreate(name);
+    else for (const destination of alias.destinations) this.createTargets(destination);
+  }
+
+  private addOwned(name: string, data: Uint8Array, expiry: number, now: number, flags: number): AddResult {
+    const alias = this.view.aliases.get(name);
+    if (alias !== undefined) return this.addToAlias(alias, data, expiry, now, flags);
+    const result = this.view.getOrCreate(name).add(data, expiry, now, flags);
+    const commits: Commit[] = typeof result === "string" ? [] : [result];
+    for (const child of this.view.children(name)) {
+      const childResult = child.add(data, expiry, now, flags);
+      if (typeof childResult === "string") log.debug(`fanout '${child.name}' refused an item: ${childResult}`);
+      else commits.push(childResult);
+    }
+    if (typeof result === "string") return result;
+    return commits.length === 1 ? result : this.fanoutCommits.of(commits);
+  }
+
+  private addToAlias(alias: Alias, data: Uint8Array, expiry: number, now: number, flags: number): AddResult {
+    alias.noteAdd(data.length);
+    const commits: Commit[] = [];
+    let refusal: Refusal | null = null;
+    for (const destination of alias.destinations) {
+      const result = this.addOwned(destination, data, expiry, now, flags);
+      if (typeof result !== "string") commits.push(result);
+      else refusal ??= result;
+    }
+    return refusal ?? alias.commits.of(commits);
+  }
+}

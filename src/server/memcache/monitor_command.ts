@@ -1,0 +1,60 @@
+/**
+ * `monitor <queue> <seconds> [max_items]` and `confirm <queue> <count>` in memcache terms, as
+ * Kestrel 2's MemcacheHandler has them: a monitor answers `VALUE <queue> <flags> <bytes>` for each
+ * item as it is opened (commands/monitor.ts says until when), then `END`; `max_items` defaults to
+ * the queue's max_open_transactions. `confirm` answers `END` once the items are confirmed, or
+ * `ERROR` when it confirmed none (fewer than `count` open, or `count` 0). Arguments that are not
+ * what the usage says get CLIENT_ERROR; the connection stays open.
+ */
+import { monotonicMs } from "../../clock.ts";
+import type { Commit } from "../../journal/commit.ts";
+import type { Item } from "../../journal/item.ts";
+import { confirmReads } from "../commands/confirm.ts";
+import { isFailure } from "../commands/failure.ts";
+import { startMonitor } from "../commands/monitor.ts";
+import { checkQueueName } from "../commands/queue_commands.ts";
+import type { Session } from "../commands/session.ts";
+import type { ServerContext } from "../context.ts";
+import { GET_FAILED } from "./get_command.ts";
+import { MAX_WAIT_MS } from "./get_options.ts";
+import { END, ERROR, clientError, failure, value } from "./replies.ts";
+
+const MONITOR_USAGE = clientError("usage: monitor <queue> <seconds> [max_items]");
+const CONFIRM_USAGE = clientError("usage: confirm <queue> <count>");
+
+export function handleMonitor(args: readonly string[], session: Session, ctx: ServerContext): void {
+  const out = session.outbox;
+  const [queue, secondsText, maxItemsText] = args;
+  if (queue === undefined || secondsText === undefined || args.length > 3) return out.push(MONITOR_USAGE);
+  const badName = checkQueueName(queue);
+  if (badName !== null) return out.push(failure(badName));
+  const seconds = wholeNumber(secondsText);
+  const maxItems = maxItemsText === undefined ? null : wholeNumber(maxItemsText);
+  if (seconds === null || (maxItems === null && maxItemsText !== undefined)) return out.push(MONITOR_USAGE);
+  const request = { queue, deadlineMs: monotonicMs() + Math.min(seconds * 1000, MAX_WAIT_MS), maxItems };
+  const events = {
+    item: (item: Item, commit: Commit) => out.pushAfter(commit, value(queue, item, false), GET_FAILED),
+    end: () => out.push(END),
+  };
+  const refused = startMonitor(request, session, ctx, events, monotonicMs);
+  if (refused !== null) out.push(failure(refused));
+}
+
+export function handleConfirm(args: readonly string[], session: Session, ctx: ServerContext): void {
+  const out = session.outbox;
+  const [queue, countText] = args;
+  if (queue === undefined || countText === undefined || args.length > 2) return out.push(CONFIRM_USAGE);
+  const badName = checkQueueName(queue);
+  if (badName !== null) return out.push(failure(badName));
+  const count = wholeNumber(countText);
+  if (count === null) return out.push(CONFIRM_USAGE);
+  const confirmed = confirmReads(session, ctx, queue, count);
+  if (confirmed === null) return out.push(ERROR);
+  if (isFailure(confirmed)) return out.push(failure(confirmed));
+  out.pushAfter(confirmed, [END], GET_FAILED);
+}
+
+/** `text` as a whole number (decimal digits only), or null. */
+function wholeNumber(text: string): number | null {
+  return /^\d{1,15}$/.test(text) ? Number(text) : null;
+}

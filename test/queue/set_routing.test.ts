@@ -1,0 +1,91 @@
+import { describe, expect, test } from "bun:test";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { QueueCollection, QueueUnavailableError } from "../../src/queue/queue_collection.ts";
+import { bytes } from "../helpers/bytes.ts";
+import { configFor } from "../helpers/config.ts";
+import { drainQueue } from "../helpers/queues.ts";
+import { tempDir } from "../helpers/temp_dir.ts";
+
+const NOW = Date.now();
+const drain = (queues: QueueCollection, name: string) => drainQueue(queues, name, NOW);
+const ALIASES = '[aliases.all]\ndestination_queues = ["a", "b"]\n';
+
+describe("fanout", () => {
+  test("a fanout child gets the item even when the parent refuses it (full, too large); the set is the parent's answer", () => {
+    const queues = QueueCollection.load(configFor(tempDir(), '[queues.jobs]\nmax_items = 1\nmax_item_size = 3\n[queues."jobs+big"]\nmax_items = 10\nmax_item_size = 10\n'));
+    queues.getOrCreate("jobs+same"); // inherits max_items = 1 and max_item_size = 3
+    queues.getOrCreate("jobs+big");
+    expect(typeof queues.add("jobs", bytes("a"), 0, NOW)).toBe("object");
+    expect(queues.add("jobs", bytes("b"), 0, NOW)).toBe("full");
+    expect(queues.add("jobs", bytes("large"), 0, NOW)).toBe("too large");
+    expect([drain(queues, "jobs"), drain(queues, "jobs+same"), drain(queues, "jobs+big")]).toEqual([["a"], ["a"], ["a", "b", "large"]]);
+    queues.close();
+  });
+
+});
+
+describe("aliases in the queue collection", () => {
+  test("a set to an alias adds the item to each destination; the alias counts it and keeps nothing", () => {
+    const dir = tempDir();
+    const queues = QueueCollection.load(configFor(dir, ALIASES));
+    expect(typeof queues.add("all", bytes("hello"), 0, NOW, 7)).toBe("object");
+    expect(queues.get("all")).toBeUndefined();
+    expect(queues.isAlias("all")).toBe(true);
+    expect(queues.getOrCreate("a").remove(NOW)).toMatchObject({ flags: 7 });
+    expect(drain(queues, "b")).toEqual(["hello"]);
+    expect(queues.aliasStats()).toEqual([{ name: "all", putItems: 1, putBytes: 5, destinations: ["a", "b"] }]);
+    expect(existsSync(join(dir, "all"))).toBe(false);
+    queues.close();
+  });
+
+  test("no queue is ever made under an alias's name", () => {
+    const queues = QueueCollection.load(configFor(tempDir(), ALIASES));
+    expect(() => queues.getOrCreate("all")).toThrow(new QueueUnavailableError("'all' is an alias: it takes only sets"));
+    queues.delete("all");
+    expect(queues.get("all")).toBeUndefined();
+    queues.close();
+  });
+
+  test("a destination that refuses the item makes the set NOT_STORED; the others still have it", () => {
+    const queues = QueueCollection.load(configFor(tempDir(), `${ALIASES}[queues.a]\nmax_items = 0\n`));
+    expect(queues.add("all", bytes("x"), 0, NOW)).toBe("full");
+    expect(drain(queues, "b")).toEqual(["x"]);
+    expect(queues.aliasStats()[0]!.putItems).toBe(1);
+    queues.close();
+  });
+
+  test("a destination may be an alias, or a fanout parent whose children get the item too", () => {
+    const config = `${ALIASES}[aliases.outer]\ndestination_queues = ["all", "c"]\n`;
+    const queues = QueueCollection.load(configFor(tempDir(), config));
+    queues.getOrCreate("a+audit");
+    queues.add("outer", bytes("x"), 0, NOW);
+    expect(["a", "a+audit", "b", "c"].map((name) => drain(queues, name))).toEqual([["x"], ["x"], ["x"], ["x"]]);
+    queues.close();
+  });
+
+  test("a reload changes, adds and drops aliases", () => {
+    const dir = tempDir();
+    const queues = QueueCollection.load(configFor(dir, ALIASES));
+    queues.prepareReconfigure(configFor(dir, '[aliases.other]\ndestination_queues = ["c"]\n'))();
+    expect(queues.isAlias("all")).toBe(false);
+    queues.add("other", bytes("x"), 0, NOW);
+    queues.add("all", bytes("now a queue"), 0, NOW);
+    expect(drain(queues, "c")).toEqual(["x"]);
+    expect(drain(queues, "all")).toEqual(["now a queue"]);
+    queues.close();
+  });
+
+  test("an alias may not have the name of a queue: the start or the reload is refused", () => {
+    const dir = tempDir();
+    const queues = QueueCollection.load(configFor(dir));
+    queues.add("all", bytes("x"), 0, NOW);
+    expect(() => queues.prepareReconfigure(configFor(dir, ALIASES))).toThrow(/aliases.all: 'all' is also a queue in .*; a name is a queue or an alias, not both/);
+    expect(queues.isAlias("all")).toBe(false);
+    queues.close();
+    expect(() => QueueCollection.load(configFor(dir, ALIASES))).toThrow(/aliases.all: 'all' is also a queue/);
+    const again = QueueCollection.load(configFor(dir)); // the refused start let the lock go
+    expect(drain(again, "all")).toEqual(["x"]);
+    again.close();
+  });
+});
