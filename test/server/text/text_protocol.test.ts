@@ -9,7 +9,9 @@ import { ServerProcess, freePort } from "../../helpers/server.ts";
 let server: ServerProcess;
 
 beforeAll(async () => {
-  server = await ServerProcess.start({ config: `text_port = ${freePort()}\n[queues.several]\nmax_open_transactions = 3\n` });
+  server = await ServerProcess.start({
+    config: `text_port = ${freePort()}\n[queues.several]\nmax_open_transactions = 3\n[aliases.both]\ndestination_queues = ["x1", "x2"]\n`,
+  });
 });
 
 afterAll(async () => {
@@ -148,6 +150,20 @@ describe("text protocol", () => {
     ]);
     expect(await ask(c, "get bad/name")).toEqual(["-bad queue name 'bad/name'"]);
     expect(await ask(c, "version")).toEqual([expect.stringMatching(/^:\d+\.\d+\.\d+/)]);
+    c.close();
+  });
+
+  test("Kestrel 2 queue names, fanout children and aliases work as on the memcache port", async () => {
+    const c = await server.textClient();
+    expect(await ask(c, "peek fan+child")).toEqual(["*"]); // creates the child
+    await put(c, "a:b", "colon");
+    expect(await ask(c, "get a:b")).toEqual([":colon"]);
+    await put(c, "fan", "to both");
+    expect(await ask(c, "get fan+child")).toEqual([":to both"]);
+    await put(c, "both", "aliased");
+    expect(await ask(c, "get x1")).toEqual([":aliased"]);
+    expect(await ask(c, "get x2")).toEqual([":aliased"]);
+    expect(await ask(c, "get both 60000")).toEqual(["*"]); // an alias takes only puts; no wait
     c.close();
   });
 
