@@ -105,10 +105,12 @@ export class KestrelServer {
     const server = new KestrelServer(config, loadCredentials(config), options);
     log.info(`kestrel ${options.version} listening on ${server.hostname}:${server.port}, queues in ${config.server.queuePath}`);
     logCredentials(config, server.credentials);
-    const exposure = exposureWarning(server.hostname, server.port, server.credentials !== null);
-    if (exposure !== null) log.warn(exposure);
     const textPort = server.textListener;
     if (textPort !== null) log.info(`text protocol on ${textPort.hostname}:${textPort.port}`);
+    for (const port of textPort === null ? [server.port] : [server.port, textPort.port]) {
+      const exposure = exposureWarning(server.hostname, port, server.credentials !== null);
+      if (exposure !== null) log.warn(exposure);
+    }
     if (server.admin !== null) log.info(`admin HTTP on http://${server.admin.hostname}:${server.admin.port} (/health, /stats.json, /metrics, /status)`);
     return server;
   }
