@@ -219,7 +219,7 @@ export class PersistentQueue implements UpkeepView {
 
   /** Returns an open item to the head of the queue. Does nothing if it is not open (see `isOpen`). */
   abort(item: Item, now: number): void {
-    if (this.openItems.take(item)) this.returnOpen(item, now);
+    if (this.openItems.take(item)) this.returnOpen([item], now);
   }
 
   /**
@@ -228,27 +228,26 @@ export class PersistentQueue implements UpkeepView {
    * gets the first of them.
    */
   abortAll(items: readonly Item[], now: number): void {
-    let returned = false;
-    for (const item of items.toReversed()) {
-      if (!this.openItems.take(item)) continue;
-      this.journal?.appendAbort(item.id);
-      this.store.unshift(item);
-      returned = true;
-    }
-    if (returned) this.serveWaiters(now);
+    this.returnOpen(items.filter((item) => this.openItems.take(item)), now);
   }
 
   /** An open item was neither confirmed nor aborted within open_transaction_timeout. */
   private timedOut(item: Item): void {
     this.openTimedOut++;
-    this.returnOpen(item, Date.now());
+    this.returnOpen([item], Date.now());
   }
 
-  /** Puts an item that has left the open set back at the head, as an ABORT record says on replay. */
-  private returnOpen(item: Item, now: number): void {
-    this.canceledTransactions++;
-    this.journal?.appendAbort(item.id);
-    this.store.unshift(item);
+  /**
+   * Puts items that have left the open set back at the head, the first of them first, as ABORT
+   * records say on replay; then serves the waiters.
+   */
+  private returnOpen(items: readonly Item[], now: number): void {
+    if (items.length === 0) return;
+    for (const item of items.toReversed()) {
+      this.canceledTransactions++;
+      this.journal?.appendAbort(item.id);
+      this.store.unshift(item);
+    }
     this.serveWaiters(now);
   }
 
