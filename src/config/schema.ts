@@ -46,6 +46,8 @@ export interface QueueConfig {
 export interface ServerConfig {
   readonly host: string;
   readonly port: number;
+  /** Kestrel 2's text protocol port; 0: no text listener. */
+  readonly textPort: number;
   readonly queuePath: string;
   readonly timeout: number;
   readonly expirationTimerFrequency: number;
@@ -101,6 +103,7 @@ const timerMilliseconds = v.duration("milliseconds", 1, v.MAX_TIMER_MS);
 export const SERVER_KEYS: readonly KeySpec<ServerConfig>[] = [
   key("host", "host", v.text, '"127.0.0.1"', 'Address to listen on for memcache clients: "127.0.0.1" is this machine only, "0.0.0.0" every interface.'),
   key("port", "port", v.integer(0, 65535), "22133", "TCP port for memcache clients (0 picks a free port)."),
+  key("text_port", "textPort", v.integer(0, 65535), "0", "TCP port for Kestrel 2's text protocol, on `host`; 0 = off."),
   key("queue_path", "queuePath", v.text, '"kestrel-data"', "Directory holding the journals; relative paths are relative to the config file."),
   key("timeout", "timeout", seconds, "0", "Close client connections idle this long (seconds, or a duration string); 0 = never."),
   key(

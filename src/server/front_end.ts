@@ -50,4 +50,6 @@ export interface FrontEnd<F> {
   describe(frame: F): string;
   /** The reply to a request whose execution threw (a bug). */
   internalError(): ReplyPiece;
+  /** The reply to a connection refused as it opens (server stopping, too many connections). */
+  refuseConnection(reason: string): string;
 }

@@ -1,8 +1,9 @@
 /**
- * The memcache listener and the server's life cycle: start, connections, the expiry sweep,
- * reload and a clean stop.
+ * The client listeners (the memcache port, and the text protocol's port if text_port is set: one
+ * listener per front end, over the same queues) and the server's life cycle: start, connections,
+ * the expiry sweep, reload and a clean stop.
  *
- * Start binds the memcache port, then the admin port, and only then takes queue_path's lock and
+ * Start binds the memcache port, then the text port, then the admin port, and only then takes queue_path's lock and
  * replays the journals: a port in use is reported before anything is read, and the ports stay
  * taken for the whole replay, so a second server can't start on them meanwhile. Start-up is
  * synchronous: a connection made during the replay waits in the kernel's accept queue and is
@@ -28,12 +29,13 @@ import type { ServerContext } from "./context.ts";
 import { ExpirySweep } from "./expiry_sweep.ts";
 import { Listener } from "./listener.ts";
 import { MemoryPacer } from "./memory_pacer.ts";
+import type { FrontEnd } from "./front_end.ts";
 import { memcache } from "./memcache/front_end.ts";
-import { serverError } from "./memcache/replies.ts";
 import { RequestBudget } from "./request_budget.ts";
 import { takeSnapshot } from "./snapshot.ts";
 import { ServerStats } from "./stats.ts";
 import { ServerStatus } from "./status.ts";
+import { text } from "./text/text_front_end.ts";
 
 /** How long a stopping server waits for clients to take their last replies. */
 const STOP_GRACE_MS = 2000;
@@ -50,6 +52,8 @@ export class KestrelServer {
   private readonly stats = new ServerStats();
   private readonly connections = new Set<ServedConnection>();
   private readonly listener: Listener<ServedConnection | null>;
+  /** The text protocol's port (text_port), if set. */
+  private readonly textListener: Listener<ServedConnection | null> | null;
   private readonly admin: Server<undefined> | null;
   private readonly queues: QueueCollection;
   private readonly ctx: ServerContext;
@@ -68,16 +72,20 @@ export class KestrelServer {
     private credentials: Credentials | null,
     private readonly options: ServerOptions,
   ) {
-    this.listener = this.listen();
+    this.listener = this.listen("port", config.server.port, memcache);
+    let textListener: Listener<ServedConnection | null> | null = null;
     let admin: Server<undefined> | null = null;
     try {
+      textListener = config.server.textPort === 0 ? null : this.listen("text_port", config.server.textPort, text);
       admin = this.listenAdmin();
       this.queues = QueueCollection.load(config);
     } catch (error) {
       void admin?.stop(true);
+      textListener?.stop(true);
       this.listener.stop(true);
       throw error;
     }
+    this.textListener = textListener;
     this.admin = admin;
     this.ctx = {
       queues: this.queues,
@@ -103,8 +111,12 @@ export class KestrelServer {
     const server = new KestrelServer(config, loadCredentials(config), options);
     log.info(`kestrel ${options.version} listening on ${server.hostname}:${server.port}, queues in ${config.server.queuePath}`);
     logCredentials(config, server.credentials);
-    const exposure = exposureWarning(server.hostname, server.port, server.credentials !== null);
-    if (exposure !== null) log.warn(exposure);
+    const textPort = server.textListener;
+    if (textPort !== null) log.info(`text protocol on ${textPort.hostname}:${textPort.port}`);
+    for (const port of textPort === null ? [server.port] : [server.port, textPort.port]) {
+      const exposure = exposureWarning(server.hostname, port, server.credentials !== null);
+      if (exposure !== null) log.warn(exposure);
+    }
     if (server.admin !== null) log.info(`admin HTTP on http://${server.admin.hostname}:${server.admin.port} (the dashboard at /; /health, /stats.json, /metrics, /status)`);
     return server;
   }
@@ -142,7 +154,7 @@ export class KestrelServer {
   private prepareReload(next: KestrelConfig): () => void {
     const before = this.config.server;
     const after = next.server;
-    const fixed = { host: before.host, port: before.port, queuePath: before.queuePath, adminHost: before.adminHost, adminPort: before.adminPort };
+    const fixed = { host: before.host, port: before.port, textPort: before.textPort, queuePath: before.queuePath, adminHost: before.adminHost, adminPort: before.adminPort };
     const config = { ...next, server: { ...after, ...fixed } };
     const credentials = loadCredentials(config);
     const logTarget = openLogTarget(after.logLevel, after.logFile);
@@ -175,6 +187,7 @@ export class KestrelServer {
   private async shutDown(): Promise<void> {
     log.info("stopping: no new connections; writing and closing journals");
     this.listener.stop(false);
+    this.textListener?.stop(false);
     void this.admin?.stop(true);
     this.expirySweep.stop();
     clearInterval(this.idleCheck);
@@ -189,6 +202,7 @@ export class KestrelServer {
     for (const connection of this.connections) connection.onClose();
     this.queues.close();
     this.listener.stop(true);
+    this.textListener?.stop(true);
     reportRefusals();
     log.info("stopped");
     this.resolveStopped();
@@ -204,31 +218,37 @@ export class KestrelServer {
     }
   }
 
-  private listen(): Listener<ServedConnection | null> {
-    const { host, port } = this.config.server;
+  /** Listens on `host` and the port of setting `key` for clients speaking `frontEnd`. */
+  private listen<F>(key: "port" | "text_port", port: number, frontEnd: FrontEnd<F>): Listener<ServedConnection | null> {
+    const { host } = this.config.server;
     try {
-      return this.bind(host, port);
+      return this.bind(host, port, frontEnd);
     } catch (error) {
-      throw listenError("port", host, port, error);
+      throw listenError(key, host, port, error);
     }
   }
 
-  /** Binds the memcache port; its handlers reach `this.ctx`, which exists before any of them runs. */
-  private bind(host: string, port: number): Listener<ServedConnection | null> {
-    return new Listener<ServedConnection | null>(
+  /**
+   * Binds a client port; its handlers reach `this.ctx`, which exists before any of them runs. Its
+   * connections are counted with every other port's; so are its listen backoffs (`accepting`
+   * says whether the last port to change accepts, which it does when the others do: they all
+   * check the same descriptor limit).
+   */
+  private bind<F>(host: string, port: number, frontEnd: FrontEnd<F>): Listener<ServedConnection | null> {
+    const listener: Listener<ServedConnection | null> = new Listener<ServedConnection | null>(
       host,
       port,
       {
         open: (socket) => {
           const { maxConnections, maxRequestSize, timeout } = this.config.server;
           const refusal =
-            this.stopping !== null ? "server is stopping" : this.connections.size >= maxConnections ? "too many connections" : this.listener.refusal();
+            this.stopping !== null ? "server is stopping" : this.connections.size >= maxConnections ? "too many connections" : listener.refusal();
           if (refusal !== null) {
             socket.data = null;
-            socket.end(serverError(refusal));
+            socket.end(frontEnd.refuseConnection(refusal));
             return;
           }
-          const connection = new Connection(socket, this.ctx, memcache, timeout, maxRequestSize);
+          const connection = new Connection(socket, this.ctx, frontEnd, timeout, maxRequestSize);
           socket.data = connection;
           this.connections.add(connection);
           this.stats.currConnections = this.connections.size;
@@ -246,6 +266,7 @@ export class KestrelServer {
       },
       this.stats,
     );
+    return listener;
   }
 
   private closeIdleConnections(): void {
@@ -265,11 +286,11 @@ export class KestrelServer {
 }
 
 /**
- * A failure to bind `host:port` (the `key` setting, `port` or `admin_port`) as one line naming them:
- * "port 22133 on 127.0.0.1 is in use; ...".
+ * A failure to bind `host:port` (the `key` setting, `port`, `text_port` or `admin_port`) as one
+ * line naming them: "port 22133 on 127.0.0.1 is in use; ...".
  */
-function listenError(key: "port" | "admin_port", host: string, port: number, error: unknown): Error {
-  const what = `${key === "port" ? "port" : "admin port"} ${port} on ${host}`;
+function listenError(key: "port" | "text_port" | "admin_port", host: string, port: number, error: unknown): Error {
+  const what = `${key.replace("_", " ")} ${port} on ${host}`;
   const code = (error as NodeJS.ErrnoException).code;
   if (code === "EADDRINUSE") return new Error(`${what} is in use; stop the program holding it or choose another ${key}`);
   if (code === "EACCES") return new Error(`${what}: permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE)`);

@@ -171,6 +171,12 @@ export class ServerProcess {
     return TestClient.connect(this.port);
   }
 
+  /** A client of the text protocol's port, of a server started with `text_port` set. */
+  async textClient(): Promise<TestClient> {
+    const match = await this.waitForLog(/text protocol on [^\s]+:(\d+)/);
+    return TestClient.connect(Number(match[1]));
+  }
+
   /**
    * Resolves when the server's log matches `pattern`, looking only at what was logged after
    * `since` characters (take `output.length` before causing the event you wait for).

@@ -32,4 +32,5 @@ export const memcache: FrontEnd<Frame> = {
   },
   describe: (frame) => (frame.kind === "line" ? frame.command : frame.kind),
   internalError: () => serverError("internal error"),
+  refuseConnection: serverError,
 };

@@ -87,7 +87,7 @@ function isNameByte(byte: number): boolean {
 }
 
 /** `bytes` is all of an ArrayBuffer of its own (a socket chunk), which may be detached. */
-function isOwnBuffer(bytes: Uint8Array): bytes is Uint8Array<ArrayBuffer> {
+export function isOwnBuffer(bytes: Uint8Array): bytes is Uint8Array<ArrayBuffer> {
   return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer;
 }
 

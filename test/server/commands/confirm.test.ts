@@ -42,3 +42,13 @@ test("every server status allows it", () => {
   ctx.status.change("quiescent", "test");
   expect(confirmReads(session, ctx, "q", 1)).toBe(queue.commit);
 });
+
+test('"all" confirms every item open on the queue; a count below 1 confirms none', () => {
+  const { ctx, queue, session } = setUp(["a", "b", "c"], 2);
+  expect(confirmReads(session, ctx, "q", -1)).toBeNull();
+  expect(queue.stats().openTransactions).toBe(2);
+  expect(confirmReads(session, ctx, "q", "all")).toBe(queue.commit);
+  expect(queue.stats().openTransactions).toBe(0);
+  expect(confirmReads(session, ctx, "q", "all")).toBeNull();
+  expect(text(queue.remove(Date.now())!.data)).toBe("c");
+});
