@@ -105,7 +105,8 @@ export class ServerModel {
   /**
    * Every key is parsed before any queue is named (a bad one refuses the get and creates nothing),
    * then each key's queue is created in turn and checked for an open beyond max_open_transactions
-   * (1 here), counting the closes and aborts of the keys before it; only then is any served.
+   * (1 here) or a plain take while an item is open, counting the closes and aborts of the keys
+   * before it; only then is any served.
    */
   private get(requested: readonly GetKey[], cas: boolean): ExpectedReply {
     // A key repeated (the same text) is served once.
@@ -117,8 +118,10 @@ export class ServerModel {
       this.itemsOf(request.name);
       const held = openAfter.get(request.name) ?? (this.open.has(request.name) ? 1 : 0);
       const open = request.close || request.abort ? 0 : held;
-      // A second open on a queue, whether already open or opened by an earlier key of this get.
+      // A second open on a queue, whether already open or opened by an earlier key of this get;
+      // or a plain take from a queue with an item open (Kestrel's non-transactional fetch).
       if (request.open && open >= 1) return exact("ERROR\r\n");
+      if (!request.open && !request.close && !request.abort && !request.peek && open >= 1) return exact("ERROR\r\n");
       openAfter.set(request.name, request.open ? 1 : open);
     }
     const parts = keys.map((key, i) => this.serve(parsed[i]!, getKeyText(key, this.prefix), cas));

@@ -45,6 +45,7 @@ describe("item flags", () => {
     expect(await one(c, "get q/abort")).toBeNull();
     expect(await one(c, "get q/close/open")).toEqual(["q/close/open", 1, null, "x-1"]);
     expect(await one(c, "get q/close/open")).toEqual(["q/close/open", 2, null, "x-2"]);
+    expect(await one(c, "get q/close")).toBeNull();
     await expectFilled(c, "q", 3, "x", 0, 3);
     c.close();
     await server.stop();

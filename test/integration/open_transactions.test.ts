@@ -89,6 +89,24 @@ describe("the limit", () => {
     expect(await openCount(c, "multi")).toBe("2");
     c.close();
   });
+
+  test("a plain get on a queue with items open on the connection is ERROR, as Kestrel refuses a non-transactional fetch; peek and other queues go on", async () => {
+    const c = await server.client();
+    await c.setEach("mixed", ["a", "b", "c"]);
+    await c.setEach("other", ["x"]);
+    expect(await c.get("mixed/open")).toBe("a");
+    expect(await c.call("get mixed")).toBe("ERROR");
+    expect(await c.call("get mixed/t=50")).toBe("ERROR");
+    expect(await c.call("get other mixed")).toBe("ERROR"); // the whole get is refused: nothing taken
+    expect(await c.get("mixed/peek")).toBe("b");
+    expect(await c.get("other")).toBe("x");
+    expect((await c.stats()).get("queue_mixed_items")).toBe("2");
+    // Once the open item is settled (or in the same get, by a close before it), plain gets work again.
+    await c.send("get mixed/close mixed\r\n");
+    expect(await c.readUntilEnd()).toEqual(["VALUE mixed 0 1", "b"]);
+    expect(await c.get("mixed")).toBe("c");
+    c.close();
+  });
 });
 
 describe("close and abort with several open", () => {

@@ -6,8 +6,10 @@
  * may hold up to the queue's max_open_transactions items open on it; `close` confirms the oldest
  * of them and `abort` returns the oldest to the head (closeRead/abortRead: one each, never all),
  * either accepted with nothing open; an `open` beyond the limit is refused (getItem's
- * TooManyOpenReadsException), counting what the close or abort of the same request and of
- * earlier requests of this read will have settled, so `q/close/open` at the limit goes through.
+ * TooManyOpenReadsException), and so is a plain take (no open, close, abort or peek) from a queue
+ * with items open on the connection (MemcacheHandler's non-transactional fetch), both counting
+ * what the close or abort of the same request and of earlier requests of this read will have
+ * settled, so `q/close/open` at the limit and `q/close q` go through.
  *
  * Requests are served one after another; one that must wait for an item suspends the connection
  * until an item arrives or its deadline passes, so a connection's requests keep their order. All
@@ -103,6 +105,8 @@ export function planReads<R extends ReadRequest>(requests: readonly R[], session
       const limit = queue.settings.maxOpenTransactions;
       if (open >= limit) return tooManyOpen(request.queue, limit);
       open++;
+    } else if (open > 0 && !request.close && !request.abort && !request.peek) {
+      return takeWhileOpen(request.queue);
     }
     openAfter.set(queue, open);
     const failure = journalRefusal(request, queue, held > 0);
@@ -128,7 +132,16 @@ interface Step<R extends ReadRequest> {
 
 /** An open beyond the queue's max_open_transactions: refused, as Kestrel refuses it (KestrelHandler.getItem). */
 function tooManyOpen(queue: string, limit: number): Failure {
-  return { kind: "too-many-open", reason: `${limit} item(s) already open on '${queue}' (max_open_transactions); close or abort one first` };
+  return { kind: "open-reads", reason: `${limit} item(s) already open on '${queue}' (max_open_transactions); close or abort one first` };
+}
+
+/**
+ * A plain take from a queue the connection holds items open on: refused, as Kestrel refuses a
+ * "non-transactional fetch with an open transaction" (MemcacheHandler.get), since a client
+ * mixing the two has usually lost track of what it holds.
+ */
+function takeWhileOpen(queue: string): Failure {
+  return { kind: "open-reads", reason: `an item is open on '${queue}' on this connection; close or abort it before a plain get` };
 }
 
 /**

@@ -44,6 +44,6 @@ export function value(key: string, item: Item, cas: boolean): ReplyPiece[] {
  * an open beyond max_open_transactions as Kestrel 2 answers it (MemcacheHandler.get): ERROR.
  */
 export function failure(failed: Failure): string {
-  if (failed.kind === "too-many-open") return ERROR;
+  if (failed.kind === "open-reads") return ERROR;
   return failed.kind === "unavailable" ? serverError(failed.reason) : clientError(failed.reason);
 }
