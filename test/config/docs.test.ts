@@ -43,3 +43,26 @@ test("the shipped kestrel.toml mentions every key at its default and runs on the
   expect({ ...parsed.server, queuePath: "" }).toEqual({ ...defaults.server, queuePath: "" });
   expect(parsed.server.queuePath).toBe(join(ROOT, "kestrel-data"));
 });
+
+test("docs/migrating.md maps Kestrel's settings to keys that exist, and names every queue key of Kestrel's", () => {
+  const markdown = read("docs/migrating.md");
+  /** The keys named in the "here" column (the third) of the table under `### <heading>`. */
+  const keysIn = (heading: string) =>
+    markdown
+      .split(`### ${heading}\n`)[1]!
+      .split("\n#")[0]!
+      .split("\n")
+      .filter((line) => line.startsWith("| ") && !line.startsWith("| ---") && !line.includes("| here |"))
+      .flatMap((line) => [...line.split(" | ")[2]!.matchAll(/`([a-z_]+)`/g)].map((match) => match[1]!));
+  const serverKeys = new Set(SERVER_KEYS.map((spec) => spec.key));
+  const queueKeys = new Set(QUEUE_KEYS.map((spec) => spec.key));
+  const server = keysIn("Server");
+  const queue = keysIn("Queues");
+  expect(server.length).toBeGreaterThan(10);
+  expect(server.filter((key) => !serverKeys.has(key) && !queueKeys.has(key))).toEqual([]);
+  expect(queue.filter((key) => !queueKeys.has(key) && key !== "destination_queues")).toEqual([]);
+  // A queue key of ours with no Kestrel counterpart is the only one left out.
+  const oursAlone = new Set(["ignore_client_expiry"]);
+  const named = new Set([...server, ...queue]);
+  expect(QUEUE_KEYS.map((spec) => spec.key).filter((key) => !named.has(key) && !oursAlone.has(key))).toEqual([]);
+});
