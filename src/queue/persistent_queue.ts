@@ -223,12 +223,12 @@ export class PersistentQueue implements UpkeepView {
   }
 
   /**
-   * Returns open items to the head of the queue, the first of `items` ending up first; those not
-   * open are skipped (see `isOpen`). Waiters are served once all are back, so the first waiter
-   * gets the first of them.
+   * Returns open items to the head of the queue as if each were aborted in turn, the first of
+   * `items` first (Kestrel 2's cancelAll: unremove, and wake a waiter, per item), so a waiter gets
+   * the first and the last ends up at the head; those not open are skipped (see `isOpen`).
    */
   abortAll(items: readonly Item[], now: number): void {
-    this.returnOpen(items.filter((item) => this.openItems.take(item)), now);
+    for (const item of items) if (this.openItems.take(item)) this.returnOpen([item], now);
   }
 
   /** An open item was neither confirmed nor aborted within open_transaction_timeout. */

@@ -117,10 +117,10 @@ describe("close and abort with several open", () => {
     expect(await c.get("cl/close")).toBeNull();
     expect(await openCount(c, "cl")).toBe("2");
     c.close();
-    // b and c were still open: they come back, in order, ahead of d; a was confirmed.
+    // b and c were still open: they come back ahead of d (aborted oldest first, so c at the head); a was confirmed.
     const d = await server.client();
-    expect(await d.get("cl/t=5000")).toBe("b");
-    expect(await d.drain("cl")).toEqual(["c", "d"]);
+    expect(await d.get("cl/t=5000")).toBe("c");
+    expect(await d.drain("cl")).toEqual(["b", "d"]);
     d.close();
   });
 
@@ -155,13 +155,13 @@ describe("close and abort with several open", () => {
     expect(await openCount(c, "co")).toBe("2");
     c.close();
     const d = await server.client();
-    expect(await d.get("co/t=5000")).toBe("c");
-    expect(await d.drain("co")).toEqual(["d"]);
+    expect(await d.get("co/t=5000")).toBe("d");
+    expect(await d.drain("co")).toEqual(["c"]);
     d.close();
   });
 });
 
-test("a dropped connection returns every item it held open, in the order it opened them, even to a waiter", async () => {
+test("a dropped connection returns every item it held open as if aborting each in turn, oldest first, as Kestrel does: a waiter gets the oldest, the newest ends at the head", async () => {
   const holder = await server.client();
   const waiter = await server.client();
   await holder.setEach("drop", ["a", "b", "c"]);
@@ -173,8 +173,8 @@ test("a dropped connection returns every item it held open, in the order it open
   await holder.untilQueueStat("drop", "waiters", 1);
   holder.close();
   expect(Buffer.from((await waiter.readValue())!.data).toString()).toBe("a");
-  expect(await waiter.drain("drop")).toEqual(["b", "c"]);
-  expect(await waiter.drain("drop2")).toEqual(["x", "y"]);
+  expect(await waiter.drain("drop")).toEqual(["c", "b"]);
+  expect(await waiter.drain("drop2")).toEqual(["y", "x"]);
   expect(await openCount(waiter, "drop")).toBe("0");
   waiter.close();
 });

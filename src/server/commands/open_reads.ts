@@ -3,8 +3,8 @@
  * aborted), per queue, oldest first.
  *
  * Invariants: an item is listed at most once, under the queue that opened it; `returnAll` (the
- * connection closed) aborts every listed item, so they reach the head of their queues in the
- * order they were opened (and a waiter there gets the first of them); an item that timed out on
+ * connection closed) aborts every listed item, oldest first, as Kestrel 2 does (a waiter there
+ * gets the oldest; the newest ends up at the head); an item that timed out on
  * its queue (open_transaction_timeout) is dropped from the list the next time its queue is looked
  * at (`forgetTimedOut`): the connection holds nothing there any more.
  */
@@ -53,7 +53,7 @@ export class OpenReads {
     else if (still.length < items.length) this.byQueue.set(queue, still);
   }
 
-  /** The connection is gone: every open item goes back to the head of its queue, in opening order. */
+  /** The connection is gone: every open item goes back to the head of its queue, aborted oldest first. */
   returnAll(now: number): void {
     for (const [queue, items] of this.byQueue) queue.abortAll(items, now);
     this.byQueue.clear();

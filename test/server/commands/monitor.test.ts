@@ -70,5 +70,5 @@ test("the connection closing while it waits cancels the wait and returns what it
   expect(s.queue().stats().waiters).toBe(1);
   s.session.close();
   expect(s.queue().stats()).toMatchObject({ waiters: 0, openTransactions: 0, items: 2 });
-  expect(text(s.queue().remove(Date.now())!.data)).toBe("a");
+  expect(text(s.queue().remove(Date.now())!.data)).toBe("b"); // aborted oldest first: the newest at the head
 });

@@ -35,13 +35,13 @@ test("items are kept per queue, oldest first; takeOldest and remove settle one e
   expect([reads.count(a), reads.count(b)]).toEqual([0, 1]);
 });
 
-test("returnAll gives every open item back to the head of its queue in the order it was opened", () => {
+test("returnAll gives every open item back to the head of its queue, aborting the oldest first (the newest ends at the head)", () => {
   const { a, b } = queuesWith(["1", "2", "3"]);
   const reads = new OpenReads();
   for (const queue of [a, a, b]) reads.add(queue, queue.open(0)!);
   reads.returnAll(Date.now());
   expect([reads.count(a), reads.count(b)]).toEqual([0, 0]);
-  expect(contents(a)).toEqual(["1", "2", "3"]);
+  expect(contents(a)).toEqual(["2", "1", "3"]);
   expect(contents(b)).toEqual(["1", "2", "3"]);
 });
 
