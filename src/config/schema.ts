@@ -195,7 +195,7 @@ export const QUEUE_KEYS: readonly KeySpec<QueueConfig>[] = [
     "maxQueueAge",
     milliseconds,
     "0",
-    "Delete the queue, with its journal, once it is empty and no item entered or left it for this long (milliseconds, or a duration string) since it was created or loaded at start; checked by the expiry sweep (so to within one `expiration_timer_frequency`); 0 = never.",
+    "Delete the queue, with its journal, once it is empty and was created (or loaded) this long ago (milliseconds, or a duration string); checked by the expiry sweep; 0 = never.",
   ),
   key("journal", "journal", v.boolean, "true", "Keep a journal on disk; false = memory only, lost on restart."),
   key(

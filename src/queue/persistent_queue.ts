@@ -102,13 +102,8 @@ export class PersistentQueue implements UpkeepView {
   private retiredJournalCounts = { rewrites: 0, rotations: 0 };
   /** The add time (wall clock) of the last item taken from the head, or null if none was since start. */
   private lastTakenAddTime: number | null = null;
-  /**
-   * For max_queue_age: when an item last entered or left the queue, on the monotonic clock, as
-   * the expiry sweep saw it (the creation or load time until then), and the counts it compared.
-   */
-  private lastActiveAt: number;
-  private seenTotalItems = 0;
-  private seenCount = 0;
+  /** When this server created (or loaded) the queue, on the monotonic clock (for max_queue_age). */
+  private readonly createdAt: number;
   /** A fanout child (`a+b`): fanout_only, inherited from the parent, does not apply to it. */
   private readonly isFanoutChild: boolean;
   private deleted = false;
@@ -122,10 +117,10 @@ export class PersistentQueue implements UpkeepView {
     private readonly hooks: QueueHooks,
     /** Times open items out (a test passes one on its own clock). */
     openTimer?: DeadlineTimer,
-    /** When the queue was created or loaded, on the monotonic clock (a test passes its own). */
+    /** When the queue was created, on the monotonic clock (a test passes its own). */
     createdAt = monotonicMs(),
   ) {
-    this.lastActiveAt = createdAt;
+    this.createdAt = createdAt;
     this.isFanoutChild = fanoutParent(name) !== null;
     this.store = new ItemStore(journal, config.maxMemorySize, contents.items, contents.disk, name);
     this.openItems = new OpenItems(name, config.openTransactionTimeout, (item) => this.timedOut(item), openTimer);
@@ -458,20 +453,12 @@ export class PersistentQueue implements UpkeepView {
   }
 
   /**
-   * Whether the queue holds nothing (no item queued, open or moving, nobody waiting) and no item
-   * entered or left it for max_queue_age. Called by each expiry sweep, which is how activity is
-   * seen: an add changes `totalItems`, a removal without adds changes the count, so comparing the
-   * two with the last sweep's catches any, at no cost per item (precision: one sweep interval).
+   * Whether max_queue_age has passed since the queue was created (or loaded) and it holds nothing:
+   * no item queued, open or moving, and nobody waiting (Kestrel 2 looks only at the items).
    */
   readyToExpire(nowMonotonic: number): boolean {
-    const count = this.store.count;
-    if (this.totalItems !== this.seenTotalItems || count !== this.seenCount) {
-      this.seenTotalItems = this.totalItems;
-      this.seenCount = count;
-      this.lastActiveAt = nowMonotonic;
-    }
     const maxQueueAge = this.config.maxQueueAge;
-    if (maxQueueAge <= 0 || this.deleted || nowMonotonic - this.lastActiveAt <= maxQueueAge) return false;
+    if (maxQueueAge <= 0 || this.deleted || nowMonotonic - this.createdAt <= maxQueueAge) return false;
     const live = this.live();
     return live.items === 0 && live.open === 0 && this.waiters.size === 0;
   }

@@ -219,12 +219,12 @@ export class QueueCollection {
     return this.sweepRound.start(this.queues.values());
   }
 
-  /** Deletes `queue` if it is empty and unused for longer than its max_queue_age (Kestrel 2's expireQueue). */
+  /** Deletes `queue` if it is empty and older than its max_queue_age (Kestrel 2's expireQueue). */
   private expireIfUnused(queue: PersistentQueue): void {
     if (!queue.readyToExpire(monotonicMs())) return;
     this.delete(queue.name);
     this.queueExpires++;
-    log.info(`queue '${queue.name}': expired (empty, and unused for more than max_queue_age = ${queue.settings.maxQueueAge} ms)`);
+    log.info(`queue '${queue.name}': expired (empty, and created more than max_queue_age = ${queue.settings.maxQueueAge} ms ago)`);
   }
 
   /** Removes expired items from the head of every queue now (all of them; tests). */

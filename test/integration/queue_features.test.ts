@@ -36,14 +36,14 @@ test("fanout_only: the parent keeps nothing and has no journal; its children get
   expect(existsSync(join(server.dataDir, "feed"))).toBe(false);
 });
 
-test("max_queue_age: the expiry sweep deletes an empty queue unused for longer, with its journal; queue_expires counts it", async () => {
+test("max_queue_age: the expiry sweep deletes an empty queue older than it, with its journal; queue_expires counts it", async () => {
   const server = await ServerProcess.start({ config: 'expiration_timer_frequency = "100ms"\nmax_queue_age = "300ms"\n' });
   const c = await server.client();
   expect(await c.set("busy", "stays")).toBe("STORED");
   const mark = server.output.length;
   expect(await c.set("tmp", "x")).toBe("STORED");
   expect(await c.get("tmp")).toBe("x");
-  await server.waitForLog(/queue 'tmp': expired \(empty, and unused for more than max_queue_age = 300 ms\)/, mark);
+  await server.waitForLog(/queue 'tmp': expired \(empty, and created more than max_queue_age = 300 ms ago\)/, mark);
   const stats = await c.stats();
   expect(stats.has("queue_tmp_items")).toBe(false);
   expect(stats.get("queue_busy_items")).toBe("1");
