@@ -45,7 +45,7 @@ function parseKey(key: GetKey, prefix: string): ParsedKey | null {
   for (const written of key.options) {
     const option = written.toLowerCase();
     if (option === "open" || option === "close" || option === "abort" || option === "peek") flags[option] = true;
-    else if (/^t=\d+$/.test(option)) flags.timeoutMs = Number(option.slice(2));
+    else if (/^t=-?\d+$/.test(option)) flags.timeoutMs = Math.max(Number(option.slice(2)), 0);
     else if (option !== "") return null;
   }
   if (flags.peek && (flags.open || flags.close || flags.abort)) return null;

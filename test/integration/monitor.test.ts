@@ -13,6 +13,8 @@ const CONFIG = `
 max_open_transactions = 3
 [queues.three_dropped]
 max_open_transactions = 3
+[queues.three_lenient]
+max_open_transactions = 3
 [queues.wide]
 max_open_transactions = 10
 [queues.wide2]
@@ -138,9 +140,22 @@ describe("monitor", () => {
     c.close();
   });
 
+  test("numbers as Kestrel reads them: negative seconds end at once, negative max_items mean the open limit, extra words are ignored", async () => {
+    const c = await server.client();
+    await c.setEach("three_lenient", ["a", "b", "c", "d"]);
+    await c.send("monitor three_lenient -5\r\n");
+    expect(await c.readUntilEnd()).toEqual([]);
+    await c.send("monitor three_lenient 60 -1 extra\r\n");
+    expect(await c.readUntilEnd()).toEqual(["VALUE three_lenient 0 1", "a", "VALUE three_lenient 0 1", "b", "VALUE three_lenient 0 1", "c"]);
+    expect(await c.call("confirm three_lenient -1")).toBe("ERROR");
+    expect(await c.call("confirm three_lenient 3 extra")).toBe("END");
+    expect(await c.queueStat("three_lenient", "open_transactions")).toBe("0");
+    c.close();
+  });
+
   test("bad arguments are CLIENT_ERROR and the connection stays open", async () => {
     const c = await server.client();
-    for (const request of ["monitor", "monitor q", "monitor q x", "monitor q -1", "monitor q 1 x", "monitor q 1 2 3"]) {
+    for (const request of ["monitor", "monitor q", "monitor q x", "monitor q 1 x", "monitor q 1.5"]) {
       expect(await c.call(request)).toBe("CLIENT_ERROR usage: monitor <queue> <seconds> [max_items]");
     }
     expect(await c.call("monitor a/b 1")).toBe("CLIENT_ERROR bad queue name 'a/b'");
@@ -171,7 +186,7 @@ describe("confirm", () => {
 
   test("bad arguments are CLIENT_ERROR", async () => {
     const c = await server.client();
-    for (const request of ["confirm", "confirm q", "confirm q x", "confirm q -1", "confirm q 1 2"]) {
+    for (const request of ["confirm", "confirm q", "confirm q x", "confirm q 1x"]) {
       expect(await c.call(request)).toBe("CLIENT_ERROR usage: confirm <queue> <count>");
     }
     expect(await c.call("confirm a/b 1")).toBe("CLIENT_ERROR bad queue name 'a/b'");

@@ -1,6 +1,7 @@
 /**
  * Parses a get key: `<queue>[/option...]` with options `t=<ms>`, `open`, `close`, `abort`, `peek`
  * in any order, in any case (`OPEN`, `T=100`) as command names are; the queue name keeps its case.
+ * A negative `t=` is no wait, as in Kestrel (its deadline is already past).
  * Returns the request or the reason it is invalid.
  */
 import { isValidQueueName } from "../../queue_name.ts";
@@ -28,7 +29,7 @@ export function parseGetKey(key: string): GetRequest | string {
     else if (option === "close") close = true;
     else if (option === "abort") abort = true;
     else if (option === "peek") peek = true;
-    else if (option.startsWith("t=") && /^\d+$/.test(option.slice(2))) timeoutMs = Math.min(Number(option.slice(2)), MAX_WAIT_MS);
+    else if (option.startsWith("t=") && /^-?\d+$/.test(option.slice(2))) timeoutMs = Math.min(Math.max(Number(option.slice(2)), 0), MAX_WAIT_MS);
     else if (option !== "") return `unknown option '${written}'`;
   }
   if (peek && (open || close || abort)) return "peek can't be combined with open, close or abort";

@@ -3,8 +3,11 @@
  * Kestrel 2's MemcacheHandler has them: a monitor answers `VALUE <queue> <flags> <bytes>` for each
  * item as it is opened (commands/monitor.ts says until when), then `END`; `max_items` defaults to
  * the queue's max_open_transactions. `confirm` answers `END` once the items are confirmed, or
- * `ERROR` when it confirmed none (fewer than `count` open, or `count` 0). Arguments that are not
- * what the usage says get CLIENT_ERROR; the connection stays open.
+ * `ERROR` when it confirmed none (fewer than `count` open, or `count` 0 or below). Numbers are
+ * read as Kestrel reads them (any integer: negative seconds end a monitor at once, negative
+ * max_items mean the open limit) and words after the last argument are ignored, as Kestrel
+ * ignores them; arguments that are missing or not integers get CLIENT_ERROR, and the connection
+ * stays open.
  */
 import { monotonicMs } from "../../clock.ts";
 import type { Commit } from "../../journal/commit.ts";
@@ -25,13 +28,14 @@ const CONFIRM_USAGE = clientError("usage: confirm <queue> <count>");
 export function handleMonitor(args: readonly string[], session: Session, ctx: ServerContext): void {
   const out = session.outbox;
   const [queue, secondsText, maxItemsText] = args;
-  if (queue === undefined || secondsText === undefined || args.length > 3) return out.push(MONITOR_USAGE);
+  if (queue === undefined || secondsText === undefined) return out.push(MONITOR_USAGE);
   const badName = checkQueueName(queue);
   if (badName !== null) return out.push(failure(badName));
-  const seconds = wholeNumber(secondsText);
-  const maxItems = maxItemsText === undefined ? null : wholeNumber(maxItemsText);
-  if (seconds === null || (maxItems === null && maxItemsText !== undefined)) return out.push(MONITOR_USAGE);
-  const request = { queue, deadlineMs: monotonicMs() + Math.min(seconds * 1000, MAX_WAIT_MS), maxItems };
+  const seconds = integer(secondsText);
+  const maxItemsGiven = maxItemsText === undefined ? null : integer(maxItemsText);
+  if (seconds === null || (maxItemsGiven === null && maxItemsText !== undefined)) return out.push(MONITOR_USAGE);
+  const maxItems = maxItemsGiven !== null && maxItemsGiven < 0 ? null : maxItemsGiven;
+  const request = { queue, deadlineMs: monotonicMs() + Math.min(Math.max(seconds, 0) * 1000, MAX_WAIT_MS), maxItems };
   const events = {
     item: (item: Item, commit: Commit) => out.pushAfter(commit, value(queue, item, false), GET_FAILED),
     end: () => out.push(END),
@@ -43,10 +47,10 @@ export function handleMonitor(args: readonly string[], session: Session, ctx: Se
 export function handleConfirm(args: readonly string[], session: Session, ctx: ServerContext): void {
   const out = session.outbox;
   const [queue, countText] = args;
-  if (queue === undefined || countText === undefined || args.length > 2) return out.push(CONFIRM_USAGE);
+  if (queue === undefined || countText === undefined) return out.push(CONFIRM_USAGE);
   const badName = checkQueueName(queue);
   if (badName !== null) return out.push(failure(badName));
-  const count = wholeNumber(countText);
+  const count = integer(countText);
   if (count === null) return out.push(CONFIRM_USAGE);
   const confirmed = confirmReads(session, ctx, queue, count);
   if (confirmed === null) return out.push(ERROR);
@@ -54,7 +58,7 @@ export function handleConfirm(args: readonly string[], session: Session, ctx: Se
   out.pushAfter(confirmed, [END], GET_FAILED);
 }
 
-/** `text` as a whole number (decimal digits only), or null. */
-function wholeNumber(text: string): number | null {
-  return /^\d{1,15}$/.test(text) ? Number(text) : null;
+/** `text` as an integer (decimal digits, maybe a minus sign), or null. */
+function integer(text: string): number | null {
+  return /^-?\d{1,15}$/.test(text) ? Number(text) : null;
 }

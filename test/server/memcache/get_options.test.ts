@@ -14,9 +14,13 @@ describe("parseGetKey", () => {
     expect(parseGetKey("jobs/PeEk")).toMatchObject({ peek: true });
   });
 
+  test("a negative t= is no wait, as in Kestrel (its deadline is already past)", () => {
+    expect(parseGetKey("jobs/t=-5")).toMatchObject({ queue: "jobs", timeoutMs: 0 });
+  });
+
   test("bad options and mixes are reasons, named as sent", () => {
     expect(parseGetKey("jobs/OPN")).toBe("unknown option 'OPN'");
-    expect(parseGetKey("jobs/t=-5")).toBe("unknown option 't=-5'");
+    expect(parseGetKey("jobs/t=x")).toBe("unknown option 't=x'");
     expect(parseGetKey("jobs/peek/open")).toBe("peek can't be combined with open, close or abort");
     expect(parseGetKey("../x/open")).toBe("bad queue name '..'");
   });
