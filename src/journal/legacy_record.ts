@@ -53,8 +53,8 @@ export function decodeLegacyAt(bytes: Uint8Array, view: DataView, offset: number
   const itemBlock = (at: number): { item: LegacyItem; end: number } | null => {
     const b = block(at, ADDX_FIXED);
     if (b === null) return null;
-    const expiry = readI64(view, b.start + 8);
-    return { item: { addTime: readI64(view, b.start), expiry: expiry > 0 ? expiry : 0, data: bytes.subarray(b.start + ADDX_FIXED, b.end) }, end: b.end };
+    const expiry = expiryOf(readI64(view, b.start + 8));
+    return { item: { addTime: readI64(view, b.start), expiry, data: bytes.subarray(b.start + ADDX_FIXED, b.end) }, end: b.end };
   };
   const op = bytes[offset]!;
   switch (op) {
@@ -62,7 +62,7 @@ export function decodeLegacyAt(bytes: Uint8Array, view: DataView, offset: number
       const b = block(offset + 1, 4);
       if (b === null) return { error: "torn or impossible ADD" };
       const seconds = view.getInt32(b.start, true);
-      const item = { addTime: now, expiry: seconds > 0 ? seconds * 1000 : 0, data: bytes.subarray(b.start + 4, b.end) };
+      const item = { addTime: now, expiry: expiryOf(seconds * 1000), data: bytes.subarray(b.start + 4, b.end) };
       return { record: { op: "ADD", item }, end: b.end };
     }
     case 2: {
@@ -92,4 +92,12 @@ export function decodeLegacyAt(bytes: Uint8Array, view: DataView, offset: number
     default:
       return { error: `unknown opcode ${op}` };
   }
+}
+
+/**
+ * Kestrel's expiry (ms; 0 never) as an item's: a negative one is a time long past, so the item is
+ * already expired (Kestrel: `expiry != 0 && expiry < now`), written 1 as a negative exptime is.
+ */
+function expiryOf(ms: number): number {
+  return ms < 0 ? 1 : ms;
 }

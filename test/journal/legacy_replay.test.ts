@@ -60,6 +60,14 @@ describe("Kestrel 1.2's records (read as 1.2's PersistentQueue.replayJournal doe
   });
 });
 
+describe("Kestrel's expiries", () => {
+  test("a negative expiry is already expired, as Kestrel reads it (a time before now), never 'never'", () => {
+    const journal = new KestrelJournalBuilder().addx("gone", 1_700_000_000_000, -5).add("old", -1).addx("kept", 1_700_000_000_000, 0).build();
+    const items = replayJournal(journal, NOW).items;
+    expect(items.map((i) => [text(i.data), i.expiry > 0 && i.expiry <= NOW])).toEqual([["gone", true], ["old", true], ["kept", false]]);
+  });
+});
+
 describe("Kestrel's record layouts", () => {
   test("CONTINUE is the xid, then a block as ADDX's", () => {
     const bytes = new KestrelJournalBuilder().continueXid(0x01020304, "d", 1, 2).build();
