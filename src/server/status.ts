@@ -125,8 +125,8 @@ function fallback(path: string, defaultStatus: ServerStatusName, problem: string
 /** Temp files of a status write cut short by a crash (files.ts `tempPathFor` names them `.status.*.tmp`). */
 function removeLeftoverTemps(queuePath: string): void {
   const dir = serverFilePath(queuePath, "");
-  if (fileSystem.stat(dir) === null) return;
   try {
+    if (fileSystem.stat(dir) === null) return;
     for (const entry of fileSystem.readdir(dir)) {
       if (entry.name.startsWith(`.${STATUS_FILE}.`) && entry.name.endsWith(".tmp")) removeQuietly(join(dir, entry.name));
     }

@@ -116,6 +116,18 @@ describe("ServerStatus", () => {
     expect(ServerStatus.load(dir, "quiescent", () => {}).current).toBe("up");
   });
 
+  test("a data directory that can't be looked at is an error in the log, never a failed start", () => {
+    const dir = queuePath();
+    const faults = FaultInjector.install();
+    try {
+      faults.set([{ op: "stat", code: "EACCES", path: "\\.kestrel$" }]);
+      expect(ServerStatus.load(dir, "up", () => {}).current).toBe("up");
+    } finally {
+      faults.uninstall();
+    }
+    expect(logged()).toMatch(/could not look for leftover status temp files in .*EACCES/);
+  });
+
   test("a saved status that can't be read is treated the same way", () => {
     const dir = queuePath();
     mkdirSync(statusFile(dir)); // reading a directory fails with EISDIR
