@@ -9,7 +9,7 @@
  * problem and goes straight back to them.
  */
 import type { BackoffSettings, Cluster, Member } from "./cluster.ts";
-import { AbortedError, ClientClosedError, ConnectionError, KestrelError, ProtocolError, RequestError, ServerRefusedError, TimeoutError } from "./errors.ts";
+import { AbortedError, ClientClosedError, ConnectionError, KestrelError, NoServerError, ProtocolError, RequestError, ServerRefusedError, TimeoutError } from "./errors.ts";
 import type { ServerPool } from "./pool.ts";
 import type { Reply } from "./protocol.ts";
 
@@ -35,6 +35,18 @@ export interface ClientCore {
   /** Resolves once the server list is known (at once for a fixed list, after the first DNS answer). */
   readonly ready: Promise<void>;
   closed: boolean;
+  /** Why the last look-up of the server list failed (the DNS name's), or null after a good one. */
+  discoveryError: Error | null;
+}
+
+/**
+ * No server took an operation: names the last server's failure, or, with none (no server listed,
+ * say), why the server list could not be found; that error is the cause.
+ */
+export function noServerError(core: ClientCore, message: string, lastError: KestrelError | null): NoServerError {
+  const cause = lastError ?? core.discoveryError;
+  const why = lastError !== null ? `; last: ${lastError.message}` : cause !== null ? `; finding the servers: ${cause.message}` : "";
+  return new NoServerError(null, `${message}${why}`, { cause });
 }
 
 /** Waits `ms` (at least 1), or less if `signal` aborts. Never rejects. */

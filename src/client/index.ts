@@ -91,7 +91,7 @@ export class KestrelClient {
     if (options.servers?.length === 0) throw new TypeError("KestrelClient needs at least one server");
     const dns = options.dns === undefined ? null : { hostname: options.dns, port: options.port ?? DEFAULT_PORT, resolve: options.resolver ?? systemResolver };
     if (options.servers !== undefined) cluster.setServers(options.servers.map((server) => parseEndpoint(server)));
-    const core: { -readonly [K in keyof ClientCore]: ClientCore[K] } = { cluster, settings, ready: Promise.resolve(), closed: false };
+    const core: { -readonly [K in keyof ClientCore]: ClientCore[K] } = { cluster, settings, ready: Promise.resolve(), closed: false, discoveryError: null };
     this.monitor = new Monitor(core, dns);
     core.ready = dns === null ? Promise.resolve() : this.monitor.refreshDns();
     this.core = core;

@@ -47,8 +47,6 @@ export class Monitor {
   private readonly timers: Array<ReturnType<typeof setInterval>> = [];
   private checking = false;
   private resolving = false;
-  /** The last DNS failure, or null after a good answer. */
-  dnsError: Error | null = null;
 
   constructor(
     private readonly core: ClientCore,
@@ -81,7 +79,7 @@ export class Monitor {
     if (this.dns === null || this.resolving || this.core.closed) return;
     this.resolving = true;
     try {
-      this.dnsError = await refreshFromDns(this.core.cluster, this.dns.hostname, this.dns.port, this.dns.resolve);
+      this.core.discoveryError = await refreshFromDns(this.core.cluster, this.dns.hostname, this.dns.port, this.dns.resolve);
     } finally {
       this.resolving = false;
     }

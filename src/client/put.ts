@@ -9,8 +9,8 @@
  * trying for `retryForMs`, waiting out backoffs, then fails with NoServerError naming the last
  * failure.
  */
-import { type ClientCore, refusal, throwIfClosed, transportFailure, waitForServers } from "./core.ts";
-import { KestrelError, NoServerError, NotStoredError, ProtocolError } from "./errors.ts";
+import { type ClientCore, noServerError, refusal, throwIfClosed, transportFailure, waitForServers } from "./core.ts";
+import { KestrelError, NotStoredError, ProtocolError } from "./errors.ts";
 import { replyText, setRequest } from "./protocol.ts";
 
 /** Memcache's exptime for an expiry `expiresInMs` from `now`: relative seconds, absolute past 30 days. */
@@ -34,7 +34,7 @@ export async function putItem(core: ClientCore, queue: string, data: Uint8Array,
       if (full.size > 0 && core.cluster.pick("write", Date.now()) !== null) {
         throw new NotStoredError(null, `queue '${queue}' is full (or the item too large) on every server that takes writes: ${[...full].join(", ")}`);
       }
-      if (Date.now() >= deadline) throw new NoServerError(null, `no server took the put to '${queue}' within ${core.settings.retryForMs} ms${lastError ? `; last: ${lastError.message}` : ""}`, { cause: lastError });
+      if (Date.now() >= deadline) throw noServerError(core, `no server took the put to '${queue}' within ${core.settings.retryForMs} ms`, lastError);
       await waitForServers(core, deadline);
       continue;
     }

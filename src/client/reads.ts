@@ -12,8 +12,8 @@
  * An item is copied out of the socket's buffer before it is handed to the caller.
  */
 import type { Connection } from "./connection.ts";
-import { type ClientCore, type PoolMember, refusal, throwIfClosed, transportFailure, waitForServers } from "./core.ts";
-import { AbortedError, KestrelError, NoServerError, ProtocolError } from "./errors.ts";
+import { type ClientCore, type PoolMember, noServerError, refusal, throwIfClosed, transportFailure, waitForServers } from "./core.ts";
+import { AbortedError, KestrelError, ProtocolError } from "./errors.ts";
 import { OpenItem } from "./open_item.ts";
 import { getRequest, replyText } from "./protocol.ts";
 
@@ -51,7 +51,7 @@ export async function findItem(core: ClientCore, queue: string, open: boolean, t
     }
   }
   if (answered) return null;
-  throw new NoServerError(null, `no server answered a read of '${queue}'${lastError ? `; last: ${lastError.message}` : ""}`, { cause: lastError });
+  throw noServerError(core, `no server answered a read of '${queue}'`, lastError);
 }
 
 async function ask(core: ClientCore, member: PoolMember, queue: string, open: boolean, waitMs: number, signal?: AbortSignal): Promise<Answer> {

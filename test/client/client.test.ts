@@ -278,3 +278,18 @@ test("DNS: servers join and leave as the name's records change", async () => {
   await c.put("q", "to second");
   expect([first.items("q"), second.items("q")]).toEqual([["to first"], ["to second"]]);
 });
+
+test("DNS: a name that can't be resolved is named in the NoServerError of a put and a get, as its cause", async () => {
+  const failure = new Error("queryA ENOTFOUND kestrel.nowhere");
+  const c = new KestrelClient({ dns: "kestrel.nowhere", resolver: async () => Promise.reject(failure), retryForMs: 50, statusIntervalMs: 3_600_000 });
+  clients.push(c);
+  for (const attempt of [() => c.put("q", "x"), () => c.get("q")]) {
+    const error = await attempt().then(
+      () => null,
+      (thrown: unknown) => thrown,
+    );
+    expect(error).toBeInstanceOf(NoServerError);
+    expect((error as Error).message).toContain("ENOTFOUND kestrel.nowhere");
+    expect((error as Error).cause).toBeInstanceOf(Error);
+  }
+});
