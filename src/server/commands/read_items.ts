@@ -84,7 +84,7 @@ export interface ReadPlan<R extends ReadRequest> {
  * (then nothing changed). Creates the queues they name.
  */
 export function planReads<R extends ReadRequest>(requests: readonly R[], session: Session, ctx: ServerContext): ReadPlan<R> | Failure {
-  const created = new Set(requests.map((request) => request.queue).filter((name) => ctx.queues.get(name) === undefined && !ctx.queues.isAlias(name))).size;
+  const created = newQueueCount(requests, ctx);
   if (created > MAX_NEW_QUEUES) {
     return badRequest(`a get may create at most ${MAX_NEW_QUEUES} queues; this one names ${created} that don't exist`);
   }
@@ -114,6 +114,14 @@ export function planReads<R extends ReadRequest>(requests: readonly R[], session
     steps.push({ request, queue });
   }
   return { steps };
+}
+
+/** How many queues `requests` name that don't exist yet (and are not aliases). */
+function newQueueCount(requests: readonly ReadRequest[], ctx: ServerContext): number {
+  const isNew = (name: string) => ctx.queues.get(name) === undefined && !ctx.queues.isAlias(name);
+  // One request (nearly every get): no set of names to build.
+  if (requests.length === 1) return isNew(requests[0]!.queue) ? 1 : 0;
+  return new Set(requests.map((request) => request.queue).filter(isNew)).size;
 }
 
 /**

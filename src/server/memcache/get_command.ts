@@ -14,7 +14,7 @@ import { replyInPlace } from "../commands/reply_in_place.ts";
 import type { Session } from "../commands/session.ts";
 import type { ServerContext } from "../context.ts";
 import type { OnFailure, ReplyPiece } from "../outbox.ts";
-import { parseGetKey, type GetRequest } from "./get_options.ts";
+import { parseGetKeyCached, type GetRequest } from "./get_options.ts";
 import { END, ERROR, failure, serverError, value } from "./replies.ts";
 
 /**
@@ -28,8 +28,8 @@ export const GET_FAILED: OnFailure = { waitForRetry: true, reply: (error) => [se
 export function handleGet(keys: readonly string[], session: Session, ctx: ServerContext, withCas: boolean): void {
   if (keys.length === 0) return session.outbox.push(ERROR);
   const requests: GetRequest[] = [];
-  for (const key of new Set(keys)) {
-    const request = parseGetKey(key);
+  for (const key of keys.length === 1 ? keys : new Set(keys)) {
+    const request = parseGetKeyCached(key);
     if (typeof request === "string") return session.outbox.push(failure({ kind: "bad-request", reason: request }));
     requests.push(request);
   }

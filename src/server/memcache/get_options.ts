@@ -2,7 +2,7 @@
  * Parses a get key: `<queue>[/option...]` with options `t=<ms>`, `open`, `close`, `abort`, `peek`
  * in any order, in any case (`OPEN`, `T=100`) as command names are; the queue name keeps its case.
  * A negative `t=` is no wait, as in Kestrel (its deadline is already past).
- * Returns the request or the reason it is invalid.
+ * Returns the request or the reason it is invalid; `parseGetKeyCached` remembers recent answers.
  */
 import { isValidQueueName } from "../../queue_name.ts";
 import type { ReadRequest } from "../commands/read_items.ts";
@@ -14,6 +14,21 @@ export interface GetRequest extends ReadRequest {
 
 /** The longest wait a client may ask for (`t=`, monitor seconds). */
 export const MAX_WAIT_MS = 24 * 3600 * 1000;
+
+/** Keys parsed lately: a client asks for the same few keys over and over. Emptied when full. */
+const parsed = new Map<string, GetRequest | string>();
+const MAX_PARSED = 1024;
+
+/** `parseGetKey`, remembering the answer (both are immutable) for the next request of the same key. */
+export function parseGetKeyCached(key: string): GetRequest | string {
+  let request = parsed.get(key);
+  if (request === undefined) {
+    if (parsed.size >= MAX_PARSED) parsed.clear();
+    request = parseGetKey(key);
+    parsed.set(key, request);
+  }
+  return request;
+}
 
 export function parseGetKey(key: string): GetRequest | string {
   const [queue = "", ...options] = key.split("/");

@@ -10,7 +10,7 @@
  * 1 MiB items waiting on disk are 300 MiB of reads, not 300 small requests; a `monitor` likewise.
  * Everything else is light. Judging never changes a queue and never creates one.
  */
-import { parseGetKey } from "./get_options.ts";
+import { parseGetKeyCached } from "./get_options.ts";
 import type { ServerContext } from "../context.ts";
 import type { Frame } from "./request_parser.ts";
 
@@ -25,7 +25,7 @@ export function isLight(frame: Frame, ctx: ServerContext): boolean {
   if (frame.kind !== "line" || (frame.command !== "get" && frame.command !== "gets")) return true;
   let itemBytes = 0;
   for (const key of frame.args) {
-    const request = parseGetKey(key);
+    const request = parseGetKeyCached(key);
     // A bad key makes the get a client error; a key that only closes or aborts hands out nothing.
     if (typeof request === "string") return true;
     if (request.abort || (request.close && !request.open)) continue;

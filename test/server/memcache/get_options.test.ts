@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { parseGetKey } from "../../../src/server/memcache/get_options.ts";
+import { parseGetKey, parseGetKeyCached } from "../../../src/server/memcache/get_options.ts";
 
 describe("parseGetKey", () => {
   test("options in any order; the key is kept as sent", () => {
@@ -23,5 +23,16 @@ describe("parseGetKey", () => {
     expect(parseGetKey("jobs/t=x")).toBe("unknown option 't=x'");
     expect(parseGetKey("jobs/peek/open")).toBe("peek can't be combined with open, close or abort");
     expect(parseGetKey("../x/open")).toBe("bad queue name '..'");
+  });
+});
+
+describe("parseGetKeyCached", () => {
+  test("answers as parseGetKey, for valid and invalid keys, before and after the cache fills up", () => {
+    const keys = ["jobs/t=250/open", "jobs", "jobs/OPN", "../x/open", "Jobs/OPEN/T=100"];
+    for (let round = 0; round < 3; round++) {
+      for (const key of keys) expect(parseGetKeyCached(key)).toEqual(parseGetKey(key));
+      // Enough other keys to empty the cache in between.
+      for (let i = 0; i < 1500; i++) expect(parseGetKeyCached(`q${i}/t=${i}`)).toMatchObject({ queue: `q${i}`, timeoutMs: i });
+    }
   });
 });
