@@ -89,24 +89,33 @@ export class Outbox {
   }
 
   push(...pieces: ReplyPiece[]): void {
-    if (this.waiting.length === 0) return void pieces.forEach((piece) => this.enqueue(piece));
-    this.waiting.push({ pieces, commit: null, onFailure: null, replies: 1 });
+    this.pushAll(pieces);
+  }
+
+  private pushAll(pieces: ReplyPiece[]): void {
+    if (this.waiting.length === 0) {
+      for (const piece of pieces) this.enqueue(piece);
+      return;
+    }
+    // A copy: `pieces` may be shared (a constant reply).
+    this.waiting.push({ pieces: pieces.slice(), commit: null, onFailure: null, replies: 1 });
     this.waitingBytes += sizeOf(pieces);
   }
 
   /** Queues a reply that leaves once `commit` settles; if it fails, `onFailure` decides what is sent. */
   pushAfter(commit: Commit, pieces: ReplyPiece[], onFailure: OnFailure): void {
     if (commit.state === "durable" || (commit.state === "failed" && !(onFailure?.waitForRetry && commit.retry !== null))) {
-      return this.push(...settled(commit, pieces, onFailure, 1));
+      return this.pushAll(settled(commit, pieces, onFailure, 1));
     }
     const last = this.waiting.at(this.waiting.length - 1);
     this.waitingBytes += sizeOf(pieces);
     if (last !== undefined && last.commit === commit && last.onFailure === onFailure && last.pieces !== null) {
-      last.pieces.push(...pieces);
+      for (const piece of pieces) last.pieces.push(piece);
       last.replies++;
       return;
     }
-    this.waiting.push({ pieces: [...pieces], commit, onFailure, replies: 1 });
+    // A copy: the entry grows as later replies join it, and `pieces` may be shared (a constant STORED).
+    this.waiting.push({ pieces: pieces.slice(), commit, onFailure, replies: 1 });
     this.watch(commit);
   }
 

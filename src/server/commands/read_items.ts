@@ -89,8 +89,8 @@ export function planReads<R extends ReadRequest>(requests: readonly R[], session
     return badRequest(`a get may create at most ${MAX_NEW_QUEUES} queues; this one names ${created} that don't exist`);
   }
   const steps: Array<Step<R>> = [];
-  /** Items open on each queue once the requests before this one are served. */
-  const openAfter = new Map<PersistentQueue, number>();
+  /** Items open on each queue once the requests before this one are served (one request, nearly every get, needs no map). */
+  const openAfter = requests.length > 1 ? new Map<PersistentQueue, number>() : null;
   for (const request of requests) {
     if (ctx.queues.isAlias(request.queue)) {
       steps.push({ request, queue: null });
@@ -98,8 +98,9 @@ export function planReads<R extends ReadRequest>(requests: readonly R[], session
     }
     const queue = queueNamed(ctx, request.queue);
     if (isFailure(queue)) return queue;
-    if (!openAfter.has(queue)) session.openReads.forgetTimedOut(queue);
-    const held = openAfter.get(queue) ?? session.openReads.count(queue);
+    const openBefore = openAfter?.get(queue);
+    if (openBefore === undefined) session.openReads.forgetTimedOut(queue);
+    const held = openBefore ?? session.openReads.count(queue);
     let open = request.close || request.abort ? Math.max(0, held - 1) : held;
     if (request.open) {
       const limit = queue.settings.maxOpenTransactions;
@@ -108,7 +109,7 @@ export function planReads<R extends ReadRequest>(requests: readonly R[], session
     } else if (open > 0 && !request.close && !request.abort && !request.peek) {
       return takeWhileOpen(request.queue);
     }
-    openAfter.set(queue, open);
+    openAfter?.set(queue, open);
     const failure = journalRefusal(request, queue, held > 0);
     if (failure !== null) return unavailable(failure);
     steps.push({ request, queue });

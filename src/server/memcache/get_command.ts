@@ -15,7 +15,7 @@ import type { Session } from "../commands/session.ts";
 import type { ServerContext } from "../context.ts";
 import type { OnFailure, ReplyPiece } from "../outbox.ts";
 import { parseGetKeyCached, type GetRequest } from "./get_options.ts";
-import { END, ERROR, failure, serverError, value } from "./replies.ts";
+import { END, ERROR, appendValue, failure, serverError } from "./replies.ts";
 
 /**
  * Items taken whose removal did not reach the journal: wait for the retry; if there is none (the
@@ -41,7 +41,8 @@ export function handleGet(keys: readonly string[], session: Session, ctx: Server
 function getReply(outcome: ReadOutcome<GetRequest>, withCas: boolean): ReplyPiece[] {
   if (outcome.refusal !== null) return [serverError(outcome.refusal)];
   const pieces: ReplyPiece[] = [];
-  for (const { request, item } of outcome.hits) pieces.push(...value(request.key, item, withCas));
-  pieces.push(END, ...outcome.handovers);
+  for (const hit of outcome.hits) appendValue(pieces, hit.request.key, hit.item, withCas);
+  pieces.push(END);
+  for (const handover of outcome.handovers) pieces.push(handover);
   return pieces;
 }

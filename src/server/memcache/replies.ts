@@ -36,7 +36,13 @@ export function serverError(reason: string): string {
  * within its queue (clients read it as a 64-bit unsigned).
  */
 export function value(key: string, item: Item, cas: boolean): ReplyPiece[] {
-  return [`VALUE ${key} ${item.flags} ${item.data.length}${cas ? ` ${item.id}` : ""}\r\n`, item.data, "\r\n"];
+  return appendValue([], key, item, cas);
+}
+
+/** `value`'s pieces added to the end of `pieces` (a reply of several items is built in one array); returns `pieces`. */
+export function appendValue(pieces: ReplyPiece[], key: string, item: Item, cas: boolean): ReplyPiece[] {
+  pieces.push(`VALUE ${key} ${item.flags} ${item.data.length}${cas ? ` ${item.id}` : ""}\r\n`, item.data, "\r\n");
+  return pieces;
 }
 
 /**
