@@ -176,6 +176,9 @@ export class Connection<F> implements Session, BudgetReader, ServedConnection {
       this.updateReadPause();
       return;
     }
+    // Nothing to execute (a reply became ready, a wait ended with no request behind it): no clock
+    // to read and no turn to open.
+    if (this.nothingToExecute()) return this.writeOut();
     this.processing = true;
     const until = Math.min(turnClock.now() + TURN_BUDGET_MS, turnDeadline());
     try {
@@ -201,6 +204,7 @@ export class Connection<F> implements Session, BudgetReader, ServedConnection {
   private executeBuffered(until: number): boolean {
     for (let first = true; !this.suspended && !this.closing; first = false) {
       if (this.outbox.backlog >= HIGH_WATER) return true;
+      if (this.nothingToExecute()) return false;
       const spent = turnClock.now() >= until;
       if (spent && (!first || this.held !== null || this.parser.nextLineLongerThan(this.frontEnd.lightLineBytes))) {
         // Nothing left: the next request that arrives is again one that may run at once.
@@ -234,6 +238,11 @@ export class Connection<F> implements Session, BudgetReader, ServedConnection {
       this.executeSafely(frame);
     }
     return false;
+  }
+
+  /** No request is held or buffered: the parser has nothing to return and no work to go on with. */
+  private nothingToExecute(): boolean {
+    return this.held === null && this.parser.bufferedBytes === 0;
   }
 
   /** The turn's budget is spent: the rest waits for a later round in `lane` (turn_scheduler.ts). */

@@ -17,7 +17,7 @@ export interface FrameParser<F> {
   maxRequestSize: number;
   /** `next` returned null with work it can go on with in a later turn, without more input. */
   readonly busy: boolean;
-  /** Bytes received and not yet returned as frames. */
+  /** Bytes received and not yet returned as frames; at 0, `next` returns null and `busy` is false. */
   readonly bufferedBytes: number;
   /** The size of the request being received, as its header announced it, or 0. */
   readonly announcedBytes: number;

@@ -10,8 +10,20 @@
 const SPACE = 32;
 const TAB = 9;
 
+/** Tokens whose last string `text` keeps (a command, a key, a flag or two). */
+const REMEMBERED = 4;
+
 function isSeparator(byte: number): boolean {
   return byte === SPACE || byte === TAB;
+}
+
+/** Whether `bytes[start, end)` is `text` (one char per byte). */
+function isText(bytes: Uint8Array, start: number, end: number, text: string): boolean {
+  if (end - start !== text.length) return false;
+  for (let i = 0; i < text.length; i++) {
+    if (bytes[start + i] !== text.charCodeAt(i)) return false;
+  }
+  return true;
 }
 
 export class LineTokens {
@@ -20,6 +32,8 @@ export class LineTokens {
   private ends = new Int32Array(16);
   /** Tokens found by the last `scan`. */
   count = 0;
+  /** The string `text` made last for each of the first REMEMBERED tokens. */
+  private readonly lastTexts: string[] = new Array<string>(REMEMBERED).fill("");
 
   /** Tokenizes `bytes[start, end)`. */
   scan(bytes: Uint8Array, start: number, end: number): void {
@@ -47,12 +61,23 @@ export class LineTokens {
     this.ends = ends;
   }
 
-  /** Token `index` as a string, one char per byte. */
+  /**
+   * Token `index` as a string, one char per byte. A client sends the same command and key line
+   * after line: a token equal to the last one made at its place (among the first REMEMBERED) is
+   * answered with that string, without decoding a new one.
+   */
   text(index: number): string {
     const bytes = this.bytes;
+    const start = this.starts[index]!;
+    const end = this.ends[index]!;
+    const last = index < REMEMBERED ? this.lastTexts[index]! : null;
+    if (last !== null && isText(bytes, start, end, last)) return last;
     const buffer = bytes instanceof Buffer ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
-    return buffer.toString("latin1", this.starts[index], this.ends[index]);
+    const text = buffer.toString("latin1", start, end);
+    if (index < REMEMBERED) this.lastTexts[index] = text;
+    return text;
   }
+
 
   /** Whether token `index` is `word` (lower-case letters), ignoring ASCII case. */
   is(index: number, word: string): boolean {
