@@ -30,8 +30,21 @@ export class OpenReads {
     const items = this.byQueue.get(queue);
     if (items === undefined) return [];
     const taken = items.splice(0, count);
-    if (items.length === 0) this.byQueue.delete(queue);
+    this.forgetIfEmpty(queue, items);
     return taken;
+  }
+
+  /** Removes and returns the oldest open item on `queue`, if any: `takeOldest(queue, 1)` without the array (a `close` in a get). */
+  takeOldestOne(queue: PersistentQueue): Item | undefined {
+    const items = this.byQueue.get(queue);
+    if (items === undefined) return undefined;
+    const oldest = items.shift();
+    this.forgetIfEmpty(queue, items);
+    return oldest;
+  }
+
+  private forgetIfEmpty(queue: PersistentQueue, items: readonly Item[]): void {
+    if (items.length === 0) this.byQueue.delete(queue);
   }
 
   /** Removes `item` from `queue`'s list; false if it was not listed (a later command settled it). */
@@ -40,14 +53,15 @@ export class OpenReads {
     const index = items?.indexOf(item) ?? -1;
     if (index === -1) return false;
     items!.splice(index, 1);
-    if (items!.length === 0) this.byQueue.delete(queue);
+    this.forgetIfEmpty(queue, items!);
     return true;
   }
 
   /** Drops the items of `queue` that are open no more: they timed out and went back to the queue. */
   forgetTimedOut(queue: PersistentQueue): void {
     const items = this.byQueue.get(queue);
-    if (items === undefined) return;
+    // Nearly always nothing timed out: then no new list is made.
+    if (items === undefined || allOpen(queue, items)) return;
     const still = items.filter((item) => queue.isOpen(item));
     if (still.length === 0) this.byQueue.delete(queue);
     else if (still.length < items.length) this.byQueue.set(queue, still);
@@ -58,4 +72,9 @@ export class OpenReads {
     for (const [queue, items] of this.byQueue) queue.abortAll(items, now);
     this.byQueue.clear();
   }
+}
+
+function allOpen(queue: PersistentQueue, items: readonly Item[]): boolean {
+  for (const item of items) if (!queue.isOpen(item)) return false;
+  return true;
 }

@@ -216,7 +216,7 @@ class ReadRun<R extends ReadRequest> {
     const now = Date.now();
     this.countCommand(request);
     if (request.close || request.abort) {
-      const open = this.session.openReads.takeOldest(queue, 1)[0];
+      const open = this.session.openReads.takeOldestOne(queue);
       if (open !== undefined && request.close) {
         this.markChanged(queue);
         queue.confirm(open);

@@ -33,6 +33,9 @@ test("items are kept per queue, oldest first; takeOldest and remove settle one e
   expect(reads.remove(a, a2)).toBe(true);
   expect(reads.takeOldest(a, 1)).toEqual([]);
   expect([reads.count(a), reads.count(b)]).toEqual([0, 1]);
+  expect(reads.takeOldestOne(b)).toBe(b1);
+  expect(reads.takeOldestOne(b)).toBeUndefined();
+  expect(reads.count(b)).toBe(0);
 });
 
 test("returnAll gives every open item back to the head of its queue, aborting the oldest first (the newest ends at the head)", () => {
