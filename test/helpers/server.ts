@@ -3,6 +3,7 @@
  * directory, and stop (SIGTERM) or kill -9 on demand. The server's log can be awaited line by
  * line, so tests wait for events instead of sleeping.
  */
+import { afterAll, beforeAll, expect } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -236,4 +237,20 @@ export class ServerProcess {
   removeData(): void {
     rmSync(this.dataDir, { recursive: true, force: true });
   }
+}
+
+/**
+ * One server for every test of a file: started before the first, stopped after the last (its exit
+ * status checked: 0) and its data removed. Returns how to reach it from inside a test.
+ */
+export function serverForFile(options: ServerOptions = {}): () => ServerProcess {
+  let server: ServerProcess | null = null;
+  beforeAll(async () => {
+    server = await ServerProcess.start(options);
+  });
+  afterAll(async () => {
+    expect(await server!.stop()).toBe(0);
+    server!.removeData();
+  });
+  return () => server!;
 }

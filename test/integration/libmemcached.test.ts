@@ -4,10 +4,10 @@
  * and php-memcached's getStats fail on it). Runs Debian's libmemcached-tools, installed if missing;
  * the libmemcached tests are skipped, with a message saying why, only if apt-get can't install it.
  */
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
 import { ensureDebianPackages } from "../helpers/debian.ts";
-import { ServerProcess, runKestrel } from "../helpers/server.ts";
+import { runKestrel, serverForFile } from "../helpers/server.ts";
 
 /** memcstat, or why it can't be had. */
 const toolsMissing = ((): string | null => {
@@ -21,19 +21,10 @@ const toolsMissing = ((): string | null => {
 if (toolsMissing !== null) console.warn(`skipping the libmemcached-tools tests: ${toolsMissing}`);
 
 const MEMCACHED_VERSION = /^(\d+)\.(\d+)\.(\d+)$/;
-let server: ServerProcess;
-
-beforeAll(async () => {
-  server = await ServerProcess.start();
-});
-
-afterAll(async () => {
-  expect(await server.stop()).toBe(0);
-  server.removeData();
-});
+const server = serverForFile();
 
 test("version, stats and kestrel --version give one memcached-style version with a major of at least 1", async () => {
-  const c = await server.client();
+  const c = await server().client();
   const reply = await c.call("version");
   const version = reply.slice("VERSION ".length);
   expect(reply).toStartWith("VERSION ");
@@ -44,10 +35,10 @@ test("version, stats and kestrel --version give one memcached-style version with
 });
 
 test.skipIf(toolsMissing !== null)("memcstat prints the server's stats, version included", async () => {
-  const c = await server.client();
+  const c = await server().client();
   const version = (await c.call("version")).slice("VERSION ".length);
   c.close();
-  const result = spawnSync("memcstat", [`--servers=127.0.0.1:${server.port}`], { encoding: "utf8", timeout: 30_000 });
+  const result = spawnSync("memcstat", [`--servers=127.0.0.1:${server().port}`], { encoding: "utf8", timeout: 30_000 });
   expect(result.stderr).toBe("");
   expect(result.status).toBe(0);
   expect(result.stdout).toMatch(new RegExp(`\\bversion: ${version.replaceAll(".", "\\.")}\\b`));
@@ -55,7 +46,7 @@ test.skipIf(toolsMissing !== null)("memcstat prints the server's stats, version 
 });
 
 test.skipIf(toolsMissing !== null)("memcping reaches the server", () => {
-  const result = spawnSync("memcping", [`--servers=127.0.0.1:${server.port}`], { encoding: "utf8", timeout: 30_000 });
+  const result = spawnSync("memcping", [`--servers=127.0.0.1:${server().port}`], { encoding: "utf8", timeout: 30_000 });
   expect(result.stderr).toBe("");
   expect(result.status).toBe(0);
 });

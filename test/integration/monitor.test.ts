@@ -5,8 +5,8 @@
  * the oldest, all or none; the status gate; and a dropped connection returning what a monitor
  * opened.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { ServerProcess } from "../helpers/server.ts";
+import { describe, expect, test } from "bun:test";
+import { serverForFile } from "../helpers/server.ts";
 
 const CONFIG = `
 [queues.three]
@@ -25,21 +25,11 @@ max_open_transactions = 10
 destination_queues = ["fed"]
 `;
 
-let server: ServerProcess;
-
-beforeAll(async () => {
-  server = await ServerProcess.start({ config: CONFIG });
-});
-
-afterAll(async () => {
-  expect(await server.stop()).toBe(0);
-  server.removeData();
-});
-
+const server = serverForFile({ config: CONFIG });
 
 describe("monitor", () => {
   test("with max_open_transactions = 1 it opens one item: VALUE then END, and confirm settles it", async () => {
-    const c = await server.client();
+    const c = await server().client();
     await c.setEach("m1", ["a", "b"]);
     await c.send("monitor m1 10\r\n");
     expect(await c.readUntilEnd()).toEqual(["VALUE m1 0 1", "a"]);
@@ -51,8 +41,8 @@ describe("monitor", () => {
   });
 
   test("items waiting are answered at once; later ones as they come; END once the open limit is reached", async () => {
-    const c = await server.client();
-    const producer = await server.client();
+    const c = await server().client();
+    const producer = await server().client();
     await producer.setEach("three", ["a", "b"]);
     await c.send("monitor three 60\r\n");
     // Both lines come before any END: the monitor is still waiting for a third item.
@@ -76,7 +66,7 @@ describe("monitor", () => {
   });
 
   test("max_items bounds it below the open limit, and an empty queue is answered END when the time is up", async () => {
-    const c = await server.client();
+    const c = await server().client();
     await c.setEach("wide", ["1", "2", "3"]);
     await c.send("monitor wide 60 2\r\n");
     expect(await c.readUntilEnd()).toEqual(["VALUE wide 0 1", "1", "VALUE wide 0 1", "2"]);
@@ -90,7 +80,7 @@ describe("monitor", () => {
   });
 
   test("0 seconds or 0 max_items open nothing; requests after a monitor wait for its END", async () => {
-    const c = await server.client();
+    const c = await server().client();
     await c.setEach("zero", ["x"]);
     expect(await c.call("monitor zero 0")).toBe("END");
     expect(await c.call("monitor zero 10 0")).toBe("END");
@@ -103,7 +93,7 @@ describe("monitor", () => {
   });
 
   test("the item's flags come back as set; a monitor with no time or no items to wait for creates no queue", async () => {
-    const c = await server.client();
+    const c = await server().client();
     expect(await c.set("flagged", "f", 0, 42)).toBe("STORED");
     await c.send("monitor flagged 5\r\n");
     expect(await c.readUntilEnd()).toEqual(["VALUE flagged 42 1", "f"]);
@@ -114,8 +104,8 @@ describe("monitor", () => {
   });
 
   test("a connection dropped while its monitor waits returns what the monitor opened and leaves no waiter", async () => {
-    const c = await server.client();
-    const other = await server.client();
+    const c = await server().client();
+    const other = await server().client();
     await other.setEach("three_dropped", ["a", "b"]);
     await c.send("monitor three_dropped 60\r\n");
     await other.untilQueueStat("three_dropped", "waiters", 1);
@@ -129,7 +119,7 @@ describe("monitor", () => {
   });
 
   test("on an alias it answers END at once and creates no queue; its destination is monitored as any queue", async () => {
-    const c = await server.client();
+    const c = await server().client();
     expect(await c.set("feed", "x")).toBe("STORED");
     expect(await c.call("monitor feed 60")).toBe("END");
     expect(await c.call("confirm feed 1")).toBe("ERROR");
@@ -141,7 +131,7 @@ describe("monitor", () => {
   });
 
   test("numbers as Kestrel reads them: negative seconds end at once, negative max_items mean the open limit, extra words are ignored", async () => {
-    const c = await server.client();
+    const c = await server().client();
     await c.setEach("three_lenient", ["a", "b", "c", "d"]);
     await c.send("monitor three_lenient -5\r\n");
     expect(await c.readUntilEnd()).toEqual([]);
@@ -154,7 +144,7 @@ describe("monitor", () => {
   });
 
   test("bad arguments are CLIENT_ERROR and the connection stays open", async () => {
-    const c = await server.client();
+    const c = await server().client();
     for (const request of ["monitor", "monitor q", "monitor q x", "monitor q 1 x", "monitor q 1.5"]) {
       expect(await c.call(request)).toBe("CLIENT_ERROR usage: monitor <queue> <seconds> [max_items]");
     }
@@ -166,7 +156,7 @@ describe("monitor", () => {
 
 describe("confirm", () => {
   test("confirms the oldest count items; more than are open, or 0, confirms none and is ERROR", async () => {
-    const c = await server.client();
+    const c = await server().client();
     await c.setEach("wide2", ["1", "2", "3", "4"]);
     for (const item of ["1", "2", "3"]) expect(await c.get("wide2/open")).toBe(item);
     expect(await c.call("confirm wide2 4")).toBe("ERROR");
@@ -176,7 +166,7 @@ describe("confirm", () => {
     expect(await c.queueStat("wide2", "open_transactions")).toBe("1");
     c.close();
     // 3 was still open: it comes back ahead of 4; 1 and 2 are gone.
-    const d = await server.client();
+    const d = await server().client();
     expect(await d.get("wide2/t=5000")).toBe("3");
     expect(await d.drain("wide2")).toEqual(["4"]);
     expect(await d.call("confirm wide2 1")).toBe("ERROR");
@@ -185,7 +175,7 @@ describe("confirm", () => {
   });
 
   test("bad arguments are CLIENT_ERROR", async () => {
-    const c = await server.client();
+    const c = await server().client();
     for (const request of ["confirm", "confirm q", "confirm q x", "confirm q 1x"]) {
       expect(await c.call(request)).toBe("CLIENT_ERROR usage: confirm <queue> <count>");
     }
@@ -196,8 +186,8 @@ describe("confirm", () => {
 
 describe("server status", () => {
   test("quiescent refuses a monitor, ends one that waits with END, and still lets confirm settle items", async () => {
-    const c = await server.client();
-    const admin = await server.client();
+    const c = await server().client();
+    const admin = await server().client();
     try {
       await admin.setEach("wide3", ["a"]);
       await c.send("monitor wide3 60 5\r\n");

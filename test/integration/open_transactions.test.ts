@@ -4,11 +4,11 @@
  * (one settled per request, the oldest first), the error beyond the limit, the limit's
  * inheritance and reload, and a dropped connection returning everything it held.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { TestClient } from "../helpers/client.ts";
-import { ServerProcess } from "../helpers/server.ts";
+import { ServerProcess, serverForFile } from "../helpers/server.ts";
 import { tempDir } from "../helpers/temp_dir.ts";
 
 const CONFIG = `
@@ -23,22 +23,13 @@ max_open_transactions = 3
 max_open_transactions = 3
 `;
 
-let server: ServerProcess;
-
-beforeAll(async () => {
-  server = await ServerProcess.start({ config: CONFIG });
-});
-
-afterAll(async () => {
-  expect(await server.stop()).toBe(0);
-  server.removeData();
-});
+const server = serverForFile({ config: CONFIG });
 
 const openCount = (c: TestClient, queue: string) => c.queueStat(queue, "open_transactions");
 
 describe("the limit", () => {
   test("up to max_open_transactions items open on a queue; one more open is ERROR and the connection stays usable", async () => {
-    const c = await server.client();
+    const c = await server().client();
     await c.setEach("three", ["a", "b", "c", "d"]);
     expect(await c.get("three/open")).toBe("a");
     expect(await c.get("three/open")).toBe("b");
@@ -54,7 +45,7 @@ describe("the limit", () => {
   });
 
   test("the top-level key is the default for every queue; a queue's own table overrides it", async () => {
-    const c = await server.client();
+    const c = await server().client();
     await c.setEach("plain", ["a", "b", "c"]);
     expect(await c.get("plain/open")).toBe("a");
     expect(await c.get("plain/open")).toBe("b");
@@ -66,7 +57,7 @@ describe("the limit", () => {
   });
 
   test("the limit is per connection: another connection opens its own", async () => {
-    const [a, b] = [await server.client(), await server.client()];
+    const [a, b] = [await server().client(), await server().client()];
     await a.setEach("perconn", ["1", "2", "3", "4", "5"]);
     expect([await a.get("perconn/open"), await a.get("perconn/open")]).toEqual(["1", "2"]);
     expect([await b.get("perconn/open"), await b.get("perconn/open")]).toEqual(["3", "4"]);
@@ -77,7 +68,7 @@ describe("the limit", () => {
   });
 
   test("one get may open up to the limit; past it the whole get is refused and opens nothing", async () => {
-    const c = await server.client();
+    const c = await server().client();
     await c.setEach("multi", ["1", "2", "3"]);
     await c.send("get multi/open multi/open/t=1\r\n");
     expect(await c.readUntilEnd()).toEqual(["VALUE multi/open 0 1", "1", "VALUE multi/open/t=1 0 1", "2"]);
@@ -91,7 +82,7 @@ describe("the limit", () => {
   });
 
   test("a plain get on a queue with items open on the connection is ERROR, as Kestrel refuses a non-transactional fetch; peek and other queues go on", async () => {
-    const c = await server.client();
+    const c = await server().client();
     await c.setEach("mixed", ["a", "b", "c"]);
     await c.setEach("other", ["x"]);
     expect(await c.get("mixed/open")).toBe("a");
@@ -111,21 +102,21 @@ describe("the limit", () => {
 
 describe("close and abort with several open", () => {
   test("close confirms the oldest open item only", async () => {
-    const c = await server.client();
+    const c = await server().client();
     await c.setEach("cl", ["a", "b", "c", "d"]);
     for (const item of ["a", "b", "c"]) expect(await c.get("cl/open")).toBe(item);
     expect(await c.get("cl/close")).toBeNull();
     expect(await openCount(c, "cl")).toBe("2");
     c.close();
     // b and c were still open: they come back ahead of d (aborted oldest first, so c at the head); a was confirmed.
-    const d = await server.client();
+    const d = await server().client();
     expect(await d.get("cl/t=5000")).toBe("c");
     expect(await d.drain("cl")).toEqual(["b", "d"]);
     d.close();
   });
 
   test("abort puts the oldest open item back at the head and leaves the others open", async () => {
-    const c = await server.client();
+    const c = await server().client();
     await c.setEach("ab", ["a", "b", "c"]);
     expect(await c.get("ab/open")).toBe("a");
     expect(await c.get("ab/open")).toBe("b");
@@ -146,7 +137,7 @@ describe("close and abort with several open", () => {
   });
 
   test("close/open at the limit confirms the oldest and opens the next", async () => {
-    const c = await server.client();
+    const c = await server().client();
     await c.setEach("co", ["a", "b", "c", "d"]);
     expect(await c.get("co/open")).toBe("a");
     expect(await c.get("co/open")).toBe("b");
@@ -154,7 +145,7 @@ describe("close and abort with several open", () => {
     expect(await c.get("co/close/open")).toBe("d");
     expect(await openCount(c, "co")).toBe("2");
     c.close();
-    const d = await server.client();
+    const d = await server().client();
     expect(await d.get("co/t=5000")).toBe("d");
     expect(await d.drain("co")).toEqual(["c"]);
     d.close();
@@ -162,8 +153,8 @@ describe("close and abort with several open", () => {
 });
 
 test("a dropped connection returns every item it held open as if aborting each in turn, oldest first, as Kestrel does: a waiter gets the oldest, the newest ends at the head", async () => {
-  const holder = await server.client();
-  const waiter = await server.client();
+  const holder = await server().client();
+  const waiter = await server().client();
   await holder.setEach("drop", ["a", "b", "c"]);
   for (const item of ["a", "b", "c"]) expect(await holder.get(`drop/open`)).toBe(item);
   await holder.setEach("drop2", ["x", "y"]);

@@ -1,20 +1,11 @@
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { ServerProcess } from "../helpers/server.ts";
+import { describe, expect, test } from "bun:test";
+import { serverForFile } from "../helpers/server.ts";
 
-let server: ServerProcess;
-
-beforeAll(async () => {
-  server = await ServerProcess.start();
-});
-
-afterAll(async () => {
-  expect(await server.stop()).toBe(0);
-  server.removeData();
-});
+const server = serverForFile();
 
 describe("reliable reads", () => {
   test("open, then close confirms; close with nothing open is accepted", async () => {
-    const c = await server.client();
+    const c = await server().client();
     await c.set("r1", "a");
     await c.set("r1", "b");
     expect(await c.get("r1/open")).toBe("a");
@@ -27,7 +18,7 @@ describe("reliable reads", () => {
   });
 
   test("abort puts the item back at the head", async () => {
-    const c = await server.client();
+    const c = await server().client();
     await c.set("r2", "first");
     await c.set("r2", "second");
     expect(await c.get("r2/open")).toBe("first");
@@ -37,7 +28,7 @@ describe("reliable reads", () => {
   });
 
   test("a second open on the same queue is an error while one is pending (max_open_transactions = 1)", async () => {
-    const c = await server.client();
+    const c = await server().client();
     await c.set("r3", "x");
     await c.set("r3", "y");
     expect(await c.get("r3/open")).toBe("x");
@@ -47,7 +38,7 @@ describe("reliable reads", () => {
   });
 
   test("two opens on one queue in one get are refused whole: no item is left open and untracked", async () => {
-    const c = await server.client();
+    const c = await server().client();
     await c.set("r3b", "x");
     await c.set("r3b", "y");
     expect(await c.call("get r3b/open r3b/open/t=1")).toBe("ERROR");
@@ -59,12 +50,12 @@ describe("reliable reads", () => {
   });
 
   test("an open item of a closed connection goes back to the head", async () => {
-    const a = await server.client();
+    const a = await server().client();
     await a.set("r4", "precious");
     await a.set("r4", "next");
     expect(await a.get("r4/open")).toBe("precious");
     a.close();
-    const b = await server.client();
+    const b = await server().client();
     // The abort happens when the server sees the close; a blocking get waits for it.
     expect(await b.get("r4/t=5000")).toBe("precious");
     expect(await b.get("r4")).toBe("next");
@@ -72,7 +63,7 @@ describe("reliable reads", () => {
   });
 
   test("keys like jobs/open and jobs/close/open work from pipelined requests", async () => {
-    const c = await server.client();
+    const c = await server().client();
     await c.send("set jobs 0 0 1\r\n1\r\nset jobs 0 0 1\r\n2\r\nget jobs/open\r\nget jobs/close/open\r\nget jobs/close\r\n");
     expect(await c.readLine()).toBe("STORED");
     expect(await c.readLine()).toBe("STORED");
@@ -85,8 +76,8 @@ describe("reliable reads", () => {
 
 describe("blocking gets", () => {
   test("a waiting get is served when an item arrives", async () => {
-    const waiter = await server.client();
-    const producer = await server.client();
+    const waiter = await server().client();
+    const producer = await server().client();
     await waiter.send("get b1/t=10000\r\n");
     // Waiting is visible in stats before the producer sets.
     for (;;) {
@@ -99,8 +90,8 @@ describe("blocking gets", () => {
   });
 
   test("waiters are served in arrival order", async () => {
-    const producer = await server.client();
-    const waiters = await Promise.all([0, 1, 2].map(() => server.client()));
+    const producer = await server().client();
+    const waiters = await Promise.all([0, 1, 2].map(() => server().client()));
     for (const [i, w] of waiters.entries()) {
       await w.send("get b2/t=10000\r\n");
       for (;;) if ((await producer.stats()).get("queue_b2_waiters") === String(i + 1)) break;
@@ -112,7 +103,7 @@ describe("blocking gets", () => {
   });
 
   test("a wait that times out answers END, and later requests wait their turn", async () => {
-    const c = await server.client();
+    const c = await server().client();
     await c.send("get b3/t=50\r\nset b3 0 0 1\r\nz\r\nget b3\r\n");
     expect(await c.readLine()).toBe("END");
     expect(await c.readLine()).toBe("STORED");
@@ -121,8 +112,8 @@ describe("blocking gets", () => {
   });
 
   test("a blocking open gets the item as an open transaction", async () => {
-    const c = await server.client();
-    const p = await server.client();
+    const c = await server().client();
+    const p = await server().client();
     await c.send("get b4/open/t=10000\r\n");
     for (;;) if ((await p.stats()).get("queue_b4_waiters") === "1") break;
     await p.set("b4", "tx");
@@ -134,8 +125,8 @@ describe("blocking gets", () => {
   });
 
   test("a client that disconnects while waiting doesn't swallow an item", async () => {
-    const c = await server.client();
-    const p = await server.client();
+    const c = await server().client();
+    const p = await server().client();
     await c.send("get b5/t=10000\r\n");
     for (;;) if ((await p.stats()).get("queue_b5_waiters") === "1") break;
     c.close();
@@ -148,7 +139,7 @@ describe("blocking gets", () => {
 
 describe("fanout", () => {
   test("children created by first reference get later items; deleting one stops delivery", async () => {
-    const c = await server.client();
+    const c = await server().client();
     await c.set("fan", "early");
     expect(await c.get("fan+a")).toBeNull();
     expect(await c.get("fan+b")).toBeNull();

@@ -3,20 +3,11 @@
  * pipelining, items that survive a kill -9, open items and waits of connections that go away,
  * and the port staying closed unless text_port is set.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import type { TestClient } from "../../helpers/client.ts";
-import { ServerProcess, freePort } from "../../helpers/server.ts";
+import { ServerProcess, freePort, serverForFile } from "../../helpers/server.ts";
 
-let server: ServerProcess;
-
-beforeAll(async () => {
-  server = await ServerProcess.start({ config: `text_port = ${freePort()}\nmax_request_size = "4KiB"\n` });
-});
-
-afterAll(async () => {
-  expect(await server.stop()).toBe(0);
-  server.removeData();
-});
+const server = serverForFile({ config: `text_port = ${freePort()}\nmax_request_size = "4KiB"\n` });
 
 async function readLines(client: TestClient, count: number): Promise<string[]> {
   const lines: string[] = [];
@@ -26,32 +17,32 @@ async function readLines(client: TestClient, count: number): Promise<string[]> {
 
 describe("text port bounds", () => {
   test("a command line over 8 KiB is answered and the connection closed", async () => {
-    const c = await server.textClient();
+    const c = await server().textClient();
     await c.send(`get ${"q".repeat(9000)}`);
     expect(await c.readLine()).toBe("-Line too long; limit=8192");
     expect((await c.rest()).length).toBe(0);
   });
 
   test("a put whose items pass max_request_size is answered and the connection closed; nothing is stored", async () => {
-    const c = await server.textClient();
+    const c = await server().textClient();
     await c.send(`put big:\n${"a".repeat(3000)}\n${"b".repeat(2000)}\n\nget big\n`);
     expect(await c.readLine()).toBe("-Items too large; limit=4096 bytes");
     expect((await c.rest()).length).toBe(0);
-    const d = await server.textClient();
+    const d = await server().textClient();
     await d.send("peek big\n");
     expect(await d.readLine()).toBe("*");
     d.close();
   });
 
   test("a put of 1025 items is refused whole and the stream goes on; 1024 are stored", async () => {
-    const c = await server.textClient();
+    const c = await server().textClient();
     await c.send(`put many:\n${"i\n".repeat(1025)}\nput many:\n${"j\n".repeat(1024)}\npeek many\n`);
     expect(await readLines(c, 3)).toEqual(["-Too many items; limit=1024", "+1024", ":j"]);
     c.close();
   });
 
   test("pipelined requests, sent a byte at a time, are answered in order", async () => {
-    const c = await server.textClient();
+    const c = await server().textClient();
     const stream = "put p:\r\none\r\ntwo \xff\n\r\nget p\nget p 1\r\nget p 1\nconfirm p 1\nversion\n";
     for (const byte of Buffer.from(stream, "latin1")) await c.send(new Uint8Array([byte]));
     const [count, one, two, none, confirmed, version] = await readLines(c, 6);
@@ -63,19 +54,19 @@ describe("text port bounds", () => {
 
 describe("text port life cycle", () => {
   test("an item a monitor opened goes back to the queue when the connection closes", async () => {
-    const c = await server.textClient();
+    const c = await server().textClient();
     await c.send("put mon:\nx\n\nmonitor mon 60000\n");
     expect(await readLines(c, 3)).toEqual(["+1", ":x", "*"]);
     c.close();
-    const d = await server.textClient();
+    const d = await server().textClient();
     await d.send("get mon 60000\n");
     expect(await d.readLine()).toBe(":x");
     d.close();
   });
 
   test("a connection that leaves while its get waits takes no item", async () => {
-    const waiter = await server.textClient();
-    const m = await server.client();
+    const waiter = await server().textClient();
+    const m = await server().client();
     await waiter.send("get w 60000\n");
     // Each stats is a round trip: the loops end when the server has seen the wait, then the close.
     for (;;) if ((await m.stats()).get("queue_w_waiters") === "1") break;
