@@ -67,6 +67,9 @@ export interface CollectionTotals {
   readonly queueExpires: number;
 }
 
+/** The children of a queue that has none. */
+const NO_CHILDREN: ReadonlySet<PersistentQueue> = new Set();
+
 export class QueueCollection {
   private readonly queues = new Map<string, PersistentQueue>();
   private readonly children = new Map<string, Set<PersistentQueue>>();
@@ -88,7 +91,7 @@ export class QueueCollection {
     aliases: this.aliases,
     get: (name) => this.queues.get(name),
     getOrCreate: (name) => this.getOrCreate(name),
-    children: (name) => this.children.get(name) ?? [],
+    children: (name) => this.children.get(name) ?? NO_CHILDREN,
   });
   private readonly hooks: QueueHooks = { expired: (queue, item) => this.moveExpired(queue, item) };
   /** The routine upkeep of every queue, a few ms per turn (see `routineUpkeep`). */

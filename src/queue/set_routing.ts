@@ -21,8 +21,17 @@ export interface RoutingView {
   get(name: string): PersistentQueue | undefined;
   /** The queue, created if needed; throws QueueUnavailableError if it can't be. */
   getOrCreate(name: string): PersistentQueue;
-  /** The live fanout children of queue `name`. */
-  children(name: string): Iterable<PersistentQueue>;
+  /** The live fanout children of queue `name` (an empty set if none). */
+  children(name: string): ReadonlySet<PersistentQueue>;
+}
+
+/** Why a set to `queue` can't be recorded now (its journal or a child's is failing), or null. */
+function queueWriteFailure(queue: PersistentQueue, children: ReadonlySet<PersistentQueue>): string | null {
+  if (queue.journalFailure !== null) return queue.journalFailure;
+  for (const child of children) {
+    if (child.journalFailure !== null) return `fanout queue '${child.name}': ${child.journalFailure}`;
+  }
+  return null;
 }
 
 export class SetRouting {
@@ -36,9 +45,17 @@ export class SetRouting {
    * Throws QueueUnavailableError if a queue it reaches can't be created (nothing is added then).
    */
   add(name: string, received: Uint8Array, expiry: number, now: number, flags: number): AddResult {
+    const alias = this.view.aliases.get(name);
+    if (alias === undefined) {
+      // A queue (nearly every set): looked up once, with its children.
+      const queue = this.view.getOrCreate(name);
+      const children = this.view.children(name);
+      if (queueWriteFailure(queue, children) !== null) return "unavailable";
+      return this.addToQueue(queue, children, ownedBytes(received), expiry, now, flags);
+    }
     this.createTargets(name);
     if (this.writeFailure(name) !== null) return "unavailable";
-    return this.addOwned(name, ownedBytes(received), expiry, now, flags);
+    return this.addToAlias(alias, ownedBytes(received), expiry, now, flags);
   }
 
   /** Why a set to `name` can't be recorded now (the journal of a queue it reaches is failing), or null. */
@@ -51,12 +68,8 @@ export class SetRouting {
       }
       return null;
     }
-    const own = this.view.get(name)?.journalFailure ?? null;
-    if (own !== null) return own;
-    for (const child of this.view.children(name)) {
-      if (child.journalFailure !== null) return `fanout queue '${child.name}': ${child.journalFailure}`;
-    }
-    return null;
+    const queue = this.view.get(name);
+    return queue === undefined ? null : queueWriteFailure(queue, this.view.children(name));
   }
 
   private createTargets(name: string): void {
@@ -68,9 +81,14 @@ export class SetRouting {
   private addOwned(name: string, data: Uint8Array, expiry: number, now: number, flags: number): AddResult {
     const alias = this.view.aliases.get(name);
     if (alias !== undefined) return this.addToAlias(alias, data, expiry, now, flags);
-    const result = this.view.getOrCreate(name).add(data, expiry, now, flags);
+    return this.addToQueue(this.view.getOrCreate(name), this.view.children(name), data, expiry, now, flags);
+  }
+
+  private addToQueue(queue: PersistentQueue, children: ReadonlySet<PersistentQueue>, data: Uint8Array, expiry: number, now: number, flags: number): AddResult {
+    const result = queue.add(data, expiry, now, flags);
+    if (children.size === 0) return result;
     const commits: Commit[] = typeof result === "string" ? [] : [result];
-    for (const child of this.view.children(name)) {
+    for (const child of children) {
       const childResult = child.add(data, expiry, now, flags);
       if (typeof childResult === "string") log.debug(`fanout '${child.name}' refused an item: ${childResult}`);
       else commits.push(childResult);

@@ -155,13 +155,16 @@ export class Connection<F> implements Session, BudgetReader, ServedConnection {
   replyReady(): void {
     if (this.writeScheduled) return;
     this.writeScheduled = true;
-    queueMicrotask(() => {
-      this.writeScheduled = false;
-      this.writeOut();
-      // Replies that waited for a commit count toward the backlog: requests held back by them go on.
-      if (this.outbox.backlog < HIGH_WATER) this.process();
-    });
+    queueMicrotask(this.writeReadyReplies);
   }
+
+  /** replyReady's microtask (one function per connection, not one per call). */
+  private readonly writeReadyReplies = (): void => {
+    this.writeScheduled = false;
+    this.writeOut();
+    // Replies that waited for a commit count toward the backlog: requests held back by them go on.
+    if (this.outbox.backlog < HIGH_WATER) this.process();
+  };
 
   quit(): void {
     this.closing = true;

@@ -126,6 +126,26 @@ function newQueueCount(requests: readonly ReadRequest[], ctx: ServerContext): nu
 }
 
 /**
+ * The commonest read served without a plan: one plain take (no open, close, abort or peek) from
+ * a queue that exists, holds nothing open on this session, can be written and read, on a server
+ * that serves reads, and has an item now. Its outcome is what `planReads` and `runReads` would
+ * give; null when the read needs them (nothing was changed or counted then).
+ */
+export function takeAtOnce<R extends ReadRequest>(request: R, session: Session, ctx: ServerContext): ReadOutcome<R> | null {
+  if (request.open || request.close || request.abort || request.peek) return null;
+  const queue = ctx.queues.get(request.queue);
+  if (queue === undefined || queue.journalFailure !== null || queue.readFailure !== null) return null;
+  session.openReads.forgetTimedOut(queue);
+  if (session.openReads.count(queue) > 0 || ctx.status.readRefusal() !== null) return null;
+  const item = queue.remove(Date.now());
+  if (item === undefined) return null;
+  ctx.stats.cmdGet++;
+  ctx.stats.getHits++;
+  const handover = new Handover(() => queue.giveBack(item, Date.now()));
+  return { hits: [{ request, item }], handovers: [handover], refusal: null, commit: queue.commit };
+}
+
+/**
  * Serves a plan: `finish` gets the outcome, at once or (after a wait, with the session suspended
  * meanwhile) later; the session is resumed after it.
  */

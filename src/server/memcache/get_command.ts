@@ -9,7 +9,7 @@
  * reply waits for the writer's retry (see `Commit.retry`).
  */
 import { isFailure } from "../commands/failure.ts";
-import { planReads, runReads, type ReadOutcome } from "../commands/read_items.ts";
+import { planReads, runReads, takeAtOnce, type ReadOutcome } from "../commands/read_items.ts";
 import { replyInPlace } from "../commands/reply_in_place.ts";
 import type { Session } from "../commands/session.ts";
 import type { ServerContext } from "../context.ts";
@@ -27,6 +27,11 @@ export const GET_FAILED: OnFailure = { waitForRetry: true, reply: (error) => [se
 /** `withCas`: a `gets`, whose VALUE lines carry the cas unique. */
 export function handleGet(keys: readonly string[], session: Session, ctx: ServerContext, withCas: boolean): void {
   if (keys.length === 0) return session.outbox.push(ERROR);
+  if (keys.length === 1) {
+    const request = parseGetKeyCached(keys[0]!);
+    const outcome = typeof request === "string" ? null : takeAtOnce(request, session, ctx);
+    if (outcome !== null) return session.outbox.pushAfter(outcome.commit, getReply(outcome, withCas), GET_FAILED);
+  }
   const requests: GetRequest[] = [];
   for (const key of keys.length === 1 ? keys : new Set(keys)) {
     const request = parseGetKeyCached(key);
