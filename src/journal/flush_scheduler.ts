@@ -23,7 +23,7 @@ export interface Flushable {
 /** Bytes a turn writes before the journals left wait for the next turn... */
 const TURN_BYTES = 8 * 1024 * 1024;
 /** ...and the time it spends writing. */
-const TURN_MS = 5;
+const TURN_MS = 3;
 
 const dirty = new Set<Flushable>();
 let scheduled = false;

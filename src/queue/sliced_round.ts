@@ -13,7 +13,7 @@
  * `onError` and the round goes on with the next.
  */
 
-const DEFAULT_SLICE_MS = 5;
+const DEFAULT_SLICE_MS = 2;
 
 export class SlicedRound<T> {
   private pending: Iterator<T> | null = null;

@@ -39,7 +39,7 @@ const HIGH_WATER = 4 * 1024 * 1024;
 /** Request bytes buffered while a blocking get waits, or while requests wait for a later turn, before we stop reading. */
 const MAX_BUFFERED_WHILE_WAITING = 1024 * 1024;
 /** How long one connection executes requests in one event-loop turn. */
-const TURN_BUDGET_MS = 5;
+const TURN_BUDGET_MS = 4;
 
 /** The part of a Bun socket a connection uses (a test can supply its own). */
 export interface ClientSocket {

@@ -2,7 +2,7 @@
  * How long all connections together execute requests in one event-loop turn, and who goes next.
  *
  * Each connection stops after its own TURN_BUDGET_MS (connection.ts); this caps the sum, so 200
- * busy connections don't make a turn 200 × 5 ms long and leave everyone else (a new client, a
+ * busy connections don't make a turn 200 × 4 ms long and leave everyone else (a new client, a
  * ping, the journal flush) waiting a second. A turn opens with the first execution after the
  * last `runLater` round and ends TURN_MS later. A connection whose own or the turn's budget ran
  * out while it still had requests is queued here (`later`) and run in a later round, in the
@@ -29,7 +29,7 @@ import { Deque } from "../queue/deque.ts";
 export const turnClock = { now: (): number => performance.now() };
 
 /** Execution time of all connections together in one turn. */
-export const TURN_MS = 8;
+export const TURN_MS = 5;
 /** How far past its budget light requests may take a turn. */
 export const MAX_OVERRUN_MS = TURN_MS;
 

@@ -127,3 +127,21 @@ function checkAgainstModel(seed: number, [push, shift, unshift, retain]: readonl
   }
   expect(ids(list)).toEqual(model);
 }
+
+test("lists filled in lockstep (a fanout's children) start their new blocks at different items", () => {
+  const lists = Array.from({ length: 500 }, () => new ItemBlocks());
+  let mostAtOnce = 0;
+  for (let id = 1; id <= 5000; id++) {
+    let started = 0;
+    for (const list of lists) {
+      const before = list.blockCount;
+      list.push(item(id));
+      if (list.blockCount > before) started++;
+    }
+    // The first push starts every list's first block; after that, no more than one in six at once.
+    if (id > 1) mostAtOnce = Math.max(mostAtOnce, started);
+  }
+  expect(mostAtOnce).toBeGreaterThan(0);
+  expect(mostAtOnce).toBeLessThanOrEqual(500 / 6);
+  for (const list of lists) list.clear();
+});
