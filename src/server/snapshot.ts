@@ -54,19 +54,21 @@ export interface StatsBlock {
  */
 export function statsBlocks(snapshot: Snapshot, names: readonly string[] | null = null): StatsBlock[] {
   const blocks = new Map<string, StatsBlock>();
-  for (const queue of snapshot.queues) blocks.set(queue.name, { name: queue.name, entries: queueEntries(queue) });
-  for (const alias of snapshot.aliases) blocks.set(alias.name, { name: alias.name, entries: aliasEntries(alias) });
+  for (const queue of snapshot.queues) blocks.set(queue.name, queueBlock(queue));
+  for (const alias of aliasBlocks(snapshot.aliases)) blocks.set(alias.name, alias);
   if (names === null) return [...blocks.values()];
   return names.map((name) => blocks.get(name) ?? { name, entries: [] });
 }
 
-function queueEntries(queue: QueueSnapshot): Array<readonly [string, string | number]> {
+/** A queue's block of `stats` and `dump_stats`. */
+export function queueBlock(queue: QueueSnapshot): StatsBlock {
   const entries: Array<readonly [string, string | number]> = QUEUE_STAT_NAMES.map(([name, field]) => [name, queue.stats[field]]);
-  return withChildren(entries, queue.children);
+  return { name: queue.name, entries: withChildren(entries, queue.children) };
 }
 
-function aliasEntries(alias: AliasStats): Array<readonly [string, string | number]> {
-  return withChildren([["put_items", alias.putItems], ["put_bytes", alias.putBytes]], alias.destinations);
+/** The aliases' blocks of `stats` and `dump_stats`. */
+export function aliasBlocks(aliases: readonly AliasStats[]): StatsBlock[] {
+  return aliases.map((alias) => ({ name: alias.name, entries: withChildren([["put_items", alias.putItems], ["put_bytes", alias.putBytes]], alias.destinations) }));
 }
 
 function withChildren(entries: Array<readonly [string, string | number]>, children: readonly string[]): Array<readonly [string, string | number]> {
@@ -88,9 +90,21 @@ export interface Snapshot {
 }
 
 export function takeSnapshot(ctx: ServerContext): Snapshot {
+  const now = Date.now();
+  const queues = queuesByName(ctx).map((queue) => queueSnapshot(ctx, queue, now));
+  return { status: ctx.status.current, server: serverStats(ctx), queues, aliases: ctx.queues.aliasStats(), unavailable: ctx.queues.unavailableQueues() };
+}
+
+/** One queue's figures as of `now` (unix ms). */
+export function queueSnapshot(ctx: ServerContext, queue: PersistentQueue, now: number): QueueSnapshot {
+  return { name: queue.name, stats: queue.stats(now), children: ctx.queues.childrenOf(queue.name), journalFailure: queue.journalFailure ?? queue.readFailure };
+}
+
+/** Server stats in `stats` order: the protocol's name and the value. */
+export function serverStats(ctx: ServerContext): Array<readonly [string, string | number]> {
   const s = ctx.stats;
   const totals = ctx.queues.totals();
-  const server: Array<readonly [string, string | number]> = [
+  return [
     ["pid", process.pid],
     ["uptime", Math.floor((monotonicMs() - s.startedAt) / 1000)],
     ["time", Math.floor(Date.now() / 1000)],
@@ -119,14 +133,6 @@ export function takeSnapshot(ctx: ServerContext): Snapshot {
     ["pending_request_bytes", ctx.requestBudget.bytes],
     ["request_waits", ctx.requestBudget.refusals],
   ];
-  const now = Date.now();
-  const queues = queuesByName(ctx).map((queue) => ({
-    name: queue.name,
-    stats: queue.stats(now),
-    children: ctx.queues.childrenOf(queue.name),
-    journalFailure: queue.journalFailure ?? queue.readFailure,
-  }));
-  return { status: ctx.status.current, server, queues, aliases: ctx.queues.aliasStats(), unavailable: ctx.queues.unavailableQueues() };
 }
 
 /** Every queue, in the order reports list them (by name). */

@@ -1,0 +1,99 @@
+import { afterEach, expect, test } from "bun:test";
+import { Connection } from "../../../src/server/connection.ts";
+import { memcache } from "../../../src/server/memcache/front_end.ts";
+import { streamStats } from "../../../src/server/memcache/reports.ts";
+import { queueBlock, queueSnapshot, queuesByName } from "../../../src/server/snapshot.ts";
+import { bytes } from "../../helpers/bytes.ts";
+import { configFor } from "../../helpers/config.ts";
+import { FakeSession } from "../../helpers/fake_session.ts";
+import { RecordingSocket } from "../../helpers/recording_socket.ts";
+import { serverContext } from "../../helpers/server_context.ts";
+import { tempDir } from "../../helpers/temp_dir.ts";
+
+const closers: Array<() => void> = [];
+afterEach(() => {
+  for (const close of closers.splice(0)) close();
+});
+
+/** A context with `count` queues (q0000, q0001, ...), each holding one item, and an alias. */
+function contextWith(count: number) {
+  const { ctx, queues } = serverContext(configFor(tempDir(), `[aliases.everyone]\ndestination_queues = ["q0000", "q0001"]\n`));
+  closers.push(() => queues.close());
+  for (let i = 0; i < count; i++) queues.add(`q${String(i).padStart(4, "0")}`, bytes("x"), 0, Date.now());
+  return ctx;
+}
+
+/** Resolves once `socket` has received `until`; `flush` writes out what waits (a FakeSession's outbox is written only when asked). */
+async function received(socket: RecordingSocket, until: string, flush = () => {}): Promise<string> {
+  for (flush(); !socket.output.includes(until); flush()) await new Promise((resolve) => setImmediate(resolve));
+  return socket.output;
+}
+
+/** The STAT lines for every queue, in name order, as one report made at once would list them. */
+function queueLines(ctx: ReturnType<typeof contextWith>): string[] {
+  const now = Date.now();
+  return queuesByName(ctx).flatMap((queue) => queueBlock(queueSnapshot(ctx, queue, now)).entries.map(([name, value]) => `STAT queue_${queue.name}_${name} ${value}`));
+}
+
+/** The `age` of a queue moves with the clock: compared without it. */
+const withoutAge = (lines: readonly string[]) => lines.filter((line) => !/^STAT queue_\S+_age /.test(line));
+
+test("a long report goes out over several turns with the connection suspended, every queue in name order, then the aliases and END", async () => {
+  const ctx = contextWith(300);
+  const session = new FakeSession();
+  // No time per slice: one queue a turn.
+  streamStats(session, ctx, 0);
+  expect(session.suspended).toBe(true);
+  session.outbox.flush();
+  expect(session.socket.output).toContain("STAT curr_items 300\r\n");
+  expect(session.socket.output).not.toContain("END\r\n");
+
+  const lines = (await received(session.socket, "END\r\n", () => session.outbox.flush())).split("\r\n").filter((line) => line !== "");
+  expect(session.suspended).toBe(false);
+  expect(session.resumed).toBe(1);
+  const queueStats = lines.filter((line) => line.startsWith("STAT queue_q"));
+  expect(withoutAge(queueStats)).toEqual(withoutAge(queueLines(ctx)));
+  expect(lines.slice(-4)).toEqual(["STAT queue_everyone_put_items 0", "STAT queue_everyone_put_bytes 0", "STAT queue_everyone_children q0000,q0001", "END"]);
+});
+
+test("a short report is made at once, with no suspension", () => {
+  const ctx = contextWith(3);
+  const session = new FakeSession();
+  streamStats(session, ctx);
+  session.outbox.flush();
+  expect(session.resumed).toBe(0);
+  expect(session.suspended).toBe(false);
+  expect(session.socket.output).toEndWith("END\r\n");
+  expect(session.socket.output.match(/^STAT queue_q\d+_items 1$/gm)?.length).toBe(3);
+});
+
+test("a queue deleted before its slice is left out; a connection that leaves stops the report", async () => {
+  const ctx = contextWith(50);
+  const session = new FakeSession();
+  streamStats(session, ctx, 0);
+  ctx.queues.delete("q0049");
+  const output = await received(session.socket, "END\r\n", () => session.outbox.flush());
+  expect(output).toContain("STAT queue_q0048_items 1\r\n");
+  expect(output).not.toContain("queue_q0049_");
+
+  const leaving = new FakeSession();
+  streamStats(leaving, ctx, 0);
+  leaving.close();
+  leaving.outbox.flush();
+  const before = leaving.socket.output.length;
+  for (let turn = 0; turn < 60; turn++) await new Promise((resolve) => setImmediate(resolve));
+  leaving.outbox.flush();
+  expect(leaving.socket.output.length).toBe(before);
+  expect(leaving.socket.output).not.toContain("END\r\n");
+});
+
+test("requests sent after stats are answered after its END, in order", async () => {
+  const ctx = contextWith(2000);
+  const socket = new RecordingSocket();
+  const connection = new Connection(socket, ctx, memcache, 0, 1024 * 1024);
+  connection.onData(bytes("stats\r\nversion\r\nget q0000\r\n"));
+  const output = await received(socket, "VALUE q0000 0 1\r\nx\r\nEND\r\n");
+  const end = output.indexOf("END\r\n");
+  expect(output.indexOf("VERSION")).toBeGreaterThan(end);
+  expect(output.indexOf("STAT queue_q1999_items 1\r\n")).toBeLessThan(end);
+});
