@@ -119,10 +119,18 @@ export function planReads<R extends ReadRequest>(requests: readonly R[], session
 
 /** How many queues `requests` name that don't exist yet (and are not aliases). */
 function newQueueCount(requests: readonly ReadRequest[], ctx: ServerContext): number {
-  const isNew = (name: string) => ctx.queues.get(name) === undefined && !ctx.queues.isAlias(name);
   // One request (nearly every get): no set of names to build.
-  if (requests.length === 1) return isNew(requests[0]!.queue) ? 1 : 0;
-  return new Set(requests.map((request) => request.queue).filter(isNew)).size;
+  if (requests.length === 1) return isNewQueue(requests[0]!.queue, ctx) ? 1 : 0;
+  return newQueueNames(requests, ctx).length;
+}
+
+/** The queues `requests` name that don't exist yet (and are not aliases), each once. */
+export function newQueueNames(requests: readonly ReadRequest[], ctx: ServerContext): string[] {
+  return [...new Set(requests.map((request) => request.queue))].filter((name) => isNewQueue(name, ctx));
+}
+
+function isNewQueue(name: string, ctx: ServerContext): boolean {
+  return ctx.queues.get(name) === undefined && !ctx.queues.isAlias(name);
 }
 
 /**

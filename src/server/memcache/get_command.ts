@@ -9,7 +9,8 @@
  * reply waits for the writer's retry (see `Commit.retry`).
  */
 import { isFailure } from "../commands/failure.ts";
-import { planReads, runReads, takeAtOnce, type ReadOutcome } from "../commands/read_items.ts";
+import { createInTurns, MADE_AT_ONCE } from "../commands/create_in_turns.ts";
+import { MAX_NEW_QUEUES, newQueueNames, planReads, runReads, takeAtOnce, type ReadOutcome } from "../commands/read_items.ts";
 import { replyInPlace } from "../commands/reply_in_place.ts";
 import type { Session } from "../commands/session.ts";
 import type { ServerContext } from "../context.ts";
@@ -38,6 +39,13 @@ export function handleGet(keys: readonly string[], session: Session, ctx: Server
     if (typeof request === "string") return session.outbox.push(failure({ kind: "bad-request", reason: request }));
     requests.push(request);
   }
+  // Many new queues (fanout children each create a file) are made over several turns first.
+  const fresh = requests.length > MADE_AT_ONCE ? newQueueNames(requests, ctx) : [];
+  if (fresh.length > MADE_AT_ONCE && fresh.length <= MAX_NEW_QUEUES) return createInTurns(fresh, session, ctx, () => serveGet(requests, session, ctx, withCas));
+  serveGet(requests, session, ctx, withCas);
+}
+
+function serveGet(requests: readonly GetRequest[], session: Session, ctx: ServerContext, withCas: boolean): void {
   const plan = planReads(requests, session, ctx);
   if (isFailure(plan)) return session.outbox.push(failure(plan));
   replyInPlace(session.outbox, (reply) => runReads(plan, session, ctx, (outcome) => reply(getReply(outcome, withCas), outcome.commit, GET_FAILED)));
