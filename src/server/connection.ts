@@ -11,8 +11,9 @@
  * per turn, and a STORED waits (with everything behind it) for the journal write that covers it; reading
  * pauses while the reply backlog (replies ready, and replies waiting for a journal write) is over
  * HIGH_WATER, so neither a client that doesn't read nor a stuck journal makes the server buffer
- * without bound, and while the server-wide request budget refuses what this connection needs
- * (RequestBudget); when the connection closes, its open items and the items of
+ * without bound, while the server-wide request budget refuses what this connection needs
+ * (RequestBudget), and until a later turn once the turn's receive budget is spent and this
+ * connection receives big chunks (receive_budget.ts); when the connection closes, its open items and the items of
  * replies that never reached the socket go back to the head of their queues, its waits are
  * cancelled and the request bytes it buffered are freed at once (RequestParser.discard).
  *
@@ -31,6 +32,7 @@ import type { Session } from "./commands/session.ts";
 import type { ServerContext } from "./context.ts";
 import type { FrameParser, FrontEnd } from "./front_end.ts";
 import { Outbox } from "./outbox.ts";
+import { holdAfter } from "./receive_budget.ts";
 import type { BudgetReader } from "./request_budget.ts";
 import { later, overrunDeadline, soon, turnClock, turnDeadline } from "./turn_scheduler.ts";
 
@@ -74,6 +76,8 @@ export class Connection<F> implements Session, BudgetReader, ServedConnection {
   private closing = false;
   private closed = false;
   private readPaused = false;
+  /** The turn's receive budget is spent and this connection receives big chunks: it reads again in a later turn (receive_budget.ts). */
+  private receiveHeld = false;
   private writeScheduled = false;
   /** Requests are left for a later turn (the turn's budget ran out). */
   private behind = false;
@@ -104,8 +108,15 @@ export class Connection<F> implements Session, BudgetReader, ServedConnection {
     this.ctx.pacer.traffic(chunk.length);
     this.parser.push(chunk);
     this.lastActivityMs = monotonicMs();
+    if (holdAfter(chunk.length, this.receiveAgain)) this.receiveHeld = true;
     this.process();
   }
+
+  /** The receive budget's turn came back (see `receiveHeld`). */
+  private readonly receiveAgain = (): void => {
+    this.receiveHeld = false;
+    if (!this.closed) this.updateReadPause();
+  };
 
   onDrain(): void {
     this.outbox.drained();
@@ -294,7 +305,7 @@ export class Connection<F> implements Session, BudgetReader, ServedConnection {
     const held = this.parser.bufferedBytes + (this.held === null ? 0 : this.frontEnd.heldBytes(this.held));
     const granted = this.ctx.requestBudget.claim(this, held, Math.max(held, this.parser.announcedBytes));
     const waiting = this.suspended || this.behind;
-    const shouldPause = !granted || this.outbox.backlog >= HIGH_WATER || (waiting && held > MAX_BUFFERED_WHILE_WAITING);
+    const shouldPause = !granted || this.receiveHeld || this.outbox.backlog >= HIGH_WATER || (waiting && held > MAX_BUFFERED_WHILE_WAITING);
     if (shouldPause === this.readPaused) return;
     this.readPaused = shouldPause;
     if (shouldPause) this.socket.pause();
