@@ -134,23 +134,44 @@ function isNewQueue(name: string, ctx: ServerContext): boolean {
 }
 
 /**
- * The commonest read served without a plan: one plain take (no open, close, abort or peek) from
- * a queue that exists, holds nothing open on this session, can be written and read, on a server
- * that serves reads, and has an item now. Its outcome is what `planReads` and `runReads` would
- * give; null when the read needs them (nothing was changed or counted then).
+ * The commonest reads served without a plan: one plain take (no open, close, abort or peek), or
+ * one reliable read (`open`, or `close/open`: confirm the oldest item open here, open the next),
+ * from a queue that exists, can be written and read, on a server that serves reads, with an item
+ * now, and nothing open here that the general way would refuse (a plain take with an item open,
+ * an open past max_open_transactions). Its outcome is what `planReads` and `runReads` would give;
+ * null when the read needs them (nothing was changed or counted then).
  */
 export function takeAtOnce<R extends ReadRequest>(request: R, session: Session, ctx: ServerContext): ReadOutcome<R> | null {
-  if (request.open || request.close || request.abort || request.peek) return null;
+  if (request.abort || request.peek || (request.close && !request.open)) return null;
   const queue = ctx.queues.get(request.queue);
   if (queue === undefined || queue.journalFailure !== null || queue.readFailure !== null) return null;
   session.openReads.forgetTimedOut(queue);
-  if (session.openReads.count(queue) > 0 || ctx.status.readRefusal() !== null) return null;
-  const item = queue.remove(Date.now());
+  const held = session.openReads.count(queue);
+  const refused = request.open ? (request.close ? Math.max(0, held - 1) : held) >= queue.settings.maxOpenTransactions : held > 0;
+  if (refused || ctx.status.readRefusal() !== null) return null;
+  const now = Date.now();
+  if (!request.open) return takenAtOnce(request, queue, queue.remove(now), ctx);
+  // The close must not happen unless the open is served: look first.
+  if (queue.peek(now) === undefined) return null;
+  if (request.close) {
+    const oldest = session.openReads.takeOldestOne(queue);
+    if (oldest !== undefined) queue.confirm(oldest);
+  }
+  const item = queue.open(now)!;
+  session.openReads.add(queue, item);
+  return servedAtOnce(request, queue, item, [], ctx);
+}
+
+/** A plain take's outcome: the item, with how to give it back if the reply never leaves. */
+function takenAtOnce<R extends ReadRequest>(request: R, queue: PersistentQueue, item: Item | undefined, ctx: ServerContext): ReadOutcome<R> | null {
   if (item === undefined) return null;
+  return servedAtOnce(request, queue, item, [new Handover(() => queue.giveBack(item, Date.now()))], ctx);
+}
+
+function servedAtOnce<R extends ReadRequest>(request: R, queue: PersistentQueue, item: Item, handovers: Handover[], ctx: ServerContext): ReadOutcome<R> {
   ctx.stats.cmdGet++;
   ctx.stats.getHits++;
-  const handover = new Handover(() => queue.giveBack(item, Date.now()));
-  return { hits: [{ request, item }], handovers: [handover], refusal: null, commit: queue.commit };
+  return { hits: [{ request, item }], handovers, refusal: null, commit: queue.commit };
 }
 
 /**

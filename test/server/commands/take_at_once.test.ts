@@ -60,7 +60,7 @@ test("a plain take of a queue with an item is served as the general way serves i
 test("anything else is left to the general way, with nothing taken, counted or created", () => {
   const ctx = contextWith(["1"]);
   const session = new FakeSession();
-  const declined = [read("q", { open: true }), read("q", { close: true }), read("q", { abort: true }), read("q", { peek: true }), read("missing"), read("missing", { timeoutMs: 100 })];
+  const declined = [read("q", { close: true }), read("q", { abort: true }), read("q", { peek: true }), read("q", { open: true, abort: true }), read("missing"), read("missing", { open: true }), read("missing", { timeoutMs: 100 })];
   for (const request of declined) expect(takeAtOnce(request, session, ctx)).toBeNull();
   expect(ctx.queues.get("missing")).toBeUndefined();
 
@@ -88,4 +88,42 @@ test("an empty queue and a server that refuses reads are left to the general way
   expect(takeAtOnce(read("q"), new FakeSession(), ctx)).toBeNull();
   expect(ctx.queues.get("q")!.live().items).toBe(1);
   expect(counters(ctx)).toEqual(before);
+});
+
+/** What a session and its queue hold after a read: the items open on the session, the queue's items and counters. */
+function state(ctx: ReturnType<typeof contextWith>, session: FakeSession) {
+  const queue = ctx.queues.get("q")!;
+  return { open: session.openReads.count(queue), queued: queue.live(), ...counters(ctx), transactions: queue.stats().transactions };
+}
+
+test("reliable reads (open, close/open) are served as the general way serves them", () => {
+  const fast = contextWith(["1", "2", "3"]);
+  const slow = contextWith(["1", "2", "3"]);
+  const [fastSession, slowSession] = [new FakeSession(), new FakeSession()];
+  for (const request of [read("q", { open: true }), read("q", { close: true, open: true }), read("q", { close: true, open: true })]) {
+    const byFast = takeAtOnce(request, fastSession, fast)!;
+    const bySlow = general(request, slowSession, slow);
+    expect(byFast.hits.map((hit) => text(hit.item.data))).toEqual(bySlow.hits.map((hit) => text(hit.item.data)));
+    expect(byFast.handovers).toEqual([]);
+    expect(byFast.commit).toBe(fast.queues.get("q")!.commit);
+    expect(state(fast, fastSession)).toEqual(state(slow, slowSession));
+  }
+  // Item 3 is open; 1 and 2 were confirmed.
+  expect(state(fast, fastSession)).toMatchObject({ open: 1, queued: { items: 0, open: 1 } });
+});
+
+test("a reliable read the general way must refuse or wait for is left to it, the item held still open", () => {
+  const ctx = contextWith(["1"]);
+  const session = new FakeSession();
+  expect(takeAtOnce(read("q", { open: true }), session, ctx)).not.toBeNull();
+  const before = state(ctx, session);
+  // A second open without a close: over max_open_transactions (1).
+  ctx.queues.add("q", bytes("2"), 0, Date.now());
+  expect(takeAtOnce(read("q", { open: true }), session, ctx)).toBeNull();
+  // close/open on an empty queue: the general way confirms and waits or misses; here nothing is confirmed.
+  expect(takeAtOnce(read("q", { close: true, open: true }), session, ctx)).not.toBeNull();
+  const holding = state(ctx, session);
+  expect(takeAtOnce(read("q", { close: true, open: true, timeoutMs: 100 }), session, ctx)).toBeNull();
+  expect(state(ctx, session)).toEqual(holding);
+  expect(before.open).toBe(1);
 });
