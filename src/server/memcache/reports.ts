@@ -23,6 +23,8 @@ const REPLY_ROOM = 1024 * 1024;
 const WAIT_MS = 5;
 /** Text one slice makes at most. */
 const SLICE_BYTES = 256 * 1024;
+/** About the bytes of one queue's `stats` lines, with a name of a dozen characters. */
+const QUEUE_BLOCK_BYTES = 640;
 
 /** `stats`: sends the report to `session`, a slice per turn when it is long (see above). */
 export function streamStats(session: Session, ctx: ServerContext, sliceMs = SLICE_MS): void {
@@ -36,7 +38,7 @@ export function streamStats(session: Session, ctx: ServerContext, sliceMs = SLIC
     if (session.outbox.backlog >= REPLY_ROOM) return void setTimeout(slice, WAIT_MS);
     const until = performance.now() + sliceMs;
     const now = Date.now();
-    const text = new StatText();
+    const text = new StatText(queues.length - next);
     do {
       const queue = queues[next++];
       if (queue !== undefined && !queue.isDeleted) text.add(queueBlock(queueSnapshot(ctx, queue, now)));
@@ -61,8 +63,13 @@ export function streamStats(session: Session, ctx: ServerContext, sliceMs = SLIC
  * which held the resident set 60-90 MiB up for a moment at 15,000 queues.
  */
 class StatText {
-  private buffer = Buffer.allocUnsafe(SLICE_BYTES + 64 * 1024);
+  private buffer: Buffer;
   length = 0;
+
+  /** Room for `queues` queues' lines to begin with (it grows by doubling past that). */
+  constructor(queues: number) {
+    this.buffer = Buffer.allocUnsafe(Math.min(SLICE_BYTES, queues * QUEUE_BLOCK_BYTES) + 4 * 1024);
+  }
 
   add(block: StatsBlock): void {
     const prefix = `STAT queue_${block.name}_`;
