@@ -49,7 +49,7 @@ describe("sliced journal writes", () => {
     flushJournals();
     const before = sizeOf(dir);
     // Time stands still for the scheduler, so only its 8 MiB a turn splits the item (a slow or
-    // busy disk would also stop a turn after 5 ms: the next test).
+    // busy disk would also stop a turn after 3 ms: the next test).
     const now = performance.now;
     performance.now = () => 0;
     try {
@@ -165,13 +165,13 @@ describe("sliced journal writes", () => {
     journal.close();
   });
 
-  test("a turn stops between slices once its 5 ms passed, whatever is left of its 8 MiB", async () => {
+  test("a turn stops between slices once its 3 ms passed, whatever is left of its 8 MiB", async () => {
     const dir = tempDir();
     const { journal } = openQueueJournal(dir, "q", LARGE_SEGMENTS);
     journal.createFile();
     const before = sizeOf(dir);
     const writev = fileSystem.writev;
-    // A disk this slow: each write takes 6 ms, more than a turn's 5 ms of writing.
+    // A disk this slow: each write takes 6 ms, more than a turn's 3 ms of writing.
     fileSystem.writev = (fd, chunks) => {
       const end = performance.now() + 6;
       while (performance.now() < end);
