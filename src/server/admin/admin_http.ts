@@ -104,7 +104,7 @@ function route(method: string, url: URL, ctx: ServerContext, history: History): 
     const allow = actionMethods(path) ?? "GET";
     return new Response(`method not allowed: ${path} takes ${allow}\n`, { status: 405, headers: { allow } });
   }
-  if (path === "/health") return health(takeSnapshot(ctx));
+  if (path === "/health") return health(ctx);
   if (path === "/stats.json") return Response.json(statsJson(takeSnapshot(ctx)));
   if (path === "/metrics") return new Response(metrics(takeSnapshot(ctx)), { headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" } });
   if (path === "/status") return text(200, ctx.status.current);
@@ -131,15 +131,24 @@ function configJson(url: URL, ctx: ServerContext): object {
   };
 }
 
-function health(snapshot: Snapshot): Response {
-  const failing = [
-    ...snapshot.queues.filter((queue) => queue.journalFailure !== null).map((queue) => ({ queue: queue.name, error: queue.journalFailure })),
-    ...snapshot.unavailable.map((queue) => ({ queue: queue.name, error: queue.reason })),
-  ];
+/**
+ * `/health`: ok, or the queues whose journals fail. It reads only what it says (a probe calls it
+ * every few seconds): no snapshot of every queue's stats, which took 14-49 ms at 15,000 queues.
+ */
+function health(ctx: ServerContext): Response {
+  const failing: Array<{ readonly queue: string; readonly error: string }> = [];
+  let queues = 0;
+  for (const queue of ctx.queues.all()) {
+    queues++;
+    const error = queue.journalFailure ?? queue.readFailure;
+    if (error !== null) failing.push({ queue: queue.name, error });
+  }
+  failing.sort((a, b) => (a.queue < b.queue ? -1 : a.queue > b.queue ? 1 : 0));
+  for (const queue of ctx.queues.unavailableQueues()) failing.push({ queue: queue.name, error: queue.reason });
   const status = failing.length === 0 ? "ok" : "degraded";
   // The server status is shown, not judged: a readonly or quiescent server is healthy (a probe
   // that failed it would restart a server being drained).
-  return Response.json({ status, server_status: snapshot.status, queues: snapshot.queues.length, failing }, { status: failing.length === 0 ? 200 : 503 });
+  return Response.json({ status, server_status: ctx.status.current, queues, failing }, { status: failing.length === 0 ? 200 : 503 });
 }
 
 function statsJson(snapshot: Snapshot): object {
