@@ -32,7 +32,7 @@ import { MemoryPacer } from "./memory_pacer.ts";
 import type { FrontEnd } from "./front_end.ts";
 import { memcache } from "./memcache/front_end.ts";
 import { RequestBudget } from "./request_budget.ts";
-import { takeSnapshot } from "./snapshot.ts";
+import { takeSnapshotInTurns } from "./snapshot.ts";
 import { ServerStats } from "./stats.ts";
 import { ServerStatus } from "./status.ts";
 import { text } from "./text/text_front_end.ts";
@@ -103,7 +103,7 @@ export class KestrelServer {
     this.expirySweep = new ExpirySweep(() => this.queues.sweepExpired());
     this.expirySweep.setFrequency(config.server.expirationTimerFrequency);
     this.idleCheck = setInterval(() => this.closeIdleConnections(), IDLE_CHECK_MS);
-    this.stopSampling = this.admin === null ? () => {} : startSampling(this.history, () => takeSnapshot(this.ctx));
+    this.stopSampling = this.admin === null ? () => {} : startSampling(this.history, (done) => takeSnapshotInTurns(this.ctx, done));
   }
 
   /** Binds the ports, loads the queues and serves. Throws (one line) if any step fails. */

@@ -178,19 +178,34 @@ export class History {
 }
 
 /**
- * Records a sample of `snapshot()` into `history` every SAMPLE_INTERVAL_MS; returns the function
- * that stops it. A sample that throws (a bug) stops the sampling with one log line, not the server.
+ * Records a sample into `history` every SAMPLE_INTERVAL_MS. `sample` gathers a snapshot (over
+ * several turns when there are many queues) and hands it to its callback, or the error that stopped
+ * it; it returns how to stop it early. A sample still being gathered when the next is due makes
+ * that one wait for the following interval. A sample that fails (a bug) stops the sampling with one
+ * log line, not the server. Returns the function that stops the sampling.
  */
-export function startSampling(history: History, snapshot: () => Snapshot): () => void {
-  const timer = setInterval(() => {
+export function startSampling(history: History, sample: (done: (result: Snapshot | Error) => void) => () => void): () => void {
+  let gathering = false;
+  let stopGathering = () => {};
+  const record = (result: Snapshot | Error): void => {
+    gathering = false;
     try {
-      history.record(snapshot(), Date.now(), monotonicMs());
+      if (result instanceof Error) throw result;
+      history.record(result, Date.now(), monotonicMs());
     } catch (error) {
       clearInterval(timer);
       log.error(`admin HTTP: history sampling stopped by an internal error: ${errorText(error)}`);
     }
+  };
+  const timer = setInterval(() => {
+    if (gathering) return;
+    gathering = true;
+    stopGathering = sample(record);
   }, SAMPLE_INTERVAL_MS);
-  return () => clearInterval(timer);
+  return () => {
+    clearInterval(timer);
+    stopGathering();
+  };
 }
 
 /** Rates to two decimals (whole counts stay whole): enough for a chart, and short JSON. */
