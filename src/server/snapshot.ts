@@ -48,28 +48,19 @@ export interface StatsBlock {
 }
 
 /**
- * The per-queue figures of `stats` and `dump_stats`, as Kestrel 2 lists them (MemcacheHandler,
- * QueueCollection.stats): every queue, then every alias, or only the ones `names` asks for, in
- * its order (a name that is neither gets a block with nothing in it). A queue's block ends with
- * `children`, its fanout children comma-separated, if it has any; an alias's holds `put_items`,
- * `put_bytes` and `children`, its destinations (left out when it has none, as an empty value would
- * be an odd `STAT` line).
+ * A queue's block of `stats` and `dump_stats`, as Kestrel 2 lists it (MemcacheHandler,
+ * QueueCollection.stats): its figures, then `children`, its fanout children comma-separated, if it
+ * has any.
  */
-export function statsBlocks(snapshot: Snapshot, names: readonly string[] | null = null): StatsBlock[] {
-  const blocks = new Map<string, StatsBlock>();
-  for (const queue of snapshot.queues) blocks.set(queue.name, queueBlock(queue));
-  for (const alias of aliasBlocks(snapshot.aliases)) blocks.set(alias.name, alias);
-  if (names === null) return [...blocks.values()];
-  return names.map((name) => blocks.get(name) ?? { name, entries: [] });
-}
-
-/** A queue's block of `stats` and `dump_stats`. */
 export function queueBlock(queue: QueueSnapshot): StatsBlock {
   const entries: Array<readonly [string, string | number]> = QUEUE_STAT_NAMES.map(([name, field]) => [name, queue.stats[field]]);
   return { name: queue.name, entries: withChildren(entries, queue.children) };
 }
 
-/** The aliases' blocks of `stats` and `dump_stats`. */
+/**
+ * The aliases' blocks of `stats` and `dump_stats`: `put_items`, `put_bytes` and `children`, its
+ * destinations (left out when it has none, as an empty value would be an odd `STAT` line).
+ */
 export function aliasBlocks(aliases: readonly AliasStats[]): StatsBlock[] {
   return aliases.map((alias) => ({ name: alias.name, entries: withChildren([["put_items", alias.putItems], ["put_bytes", alias.putBytes]], alias.destinations) }));
 }

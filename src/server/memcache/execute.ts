@@ -16,7 +16,7 @@ import { admit, type CommandFrame } from "./admission.ts";
 import { handleGet } from "./get_command.ts";
 import { handleConfirm, handleMonitor } from "./monitor_command.ts";
 import * as reply from "./replies.ts";
-import { dumpConfigReport, dumpStatsReport, streamStats } from "./reports.ts";
+import { dumpConfigReport, dumpNamedStats, streamReport } from "./reports.ts";
 import type { SetFrame } from "./request_parser.ts";
 
 /** Memcache expiry: 0 never; below 1,000,000 seconds from now; otherwise unix seconds. */
@@ -88,9 +88,10 @@ function executeLine(command: string, args: readonly string[], session: Session,
       out.push(reply.line(String(flushAllExpired(ctx, Date.now()))));
       return;
     case "stats":
-      return streamStats(session, ctx);
+      return streamReport(session, ctx, "stats");
     case "dump_stats":
-      out.push(dumpStatsReport(ctx, args));
+      if (args.length === 0) return streamReport(session, ctx, "dump");
+      out.push(dumpNamedStats(ctx, args));
       return;
     case "dump_config":
       out.push(dumpConfigReport(ctx));

@@ -1,11 +1,11 @@
 /**
  * The memcache text of `stats`, `dump_stats` and `dump_config`.
  *
- * `stats` lists every queue, so with thousands of them it is megabytes of text (15,000 queues:
- * 8 MiB, and about 90 MiB of intermediate strings and 40-100 ms when made in one go). It is made
- * as it is sent instead (`streamStats`): the server's lines at once, then the queues' a slice of
- * SLICE_MS per turn, each slice's text handed to the outbox as it is made, then the aliases and
- * END. Meanwhile the connection is suspended, as behind a blocking get: its later requests wait,
+ * `stats` and `dump_stats` list every queue, so with thousands of them they are megabytes of text
+ * (15,000 queues: 8 MiB, and about 90 MiB of intermediate strings and 40-100 ms when made in one
+ * go). They are made as they are sent instead (`streamReport`): `stats`'s server lines at once,
+ * then the queues' blocks a slice of SLICE_MS per turn, each slice's text handed to the outbox as
+ * it is made, then the aliases and END. `dump_stats <queue>...` reads only the queues it names. Meanwhile the connection is suspended, as behind a blocking get: its later requests wait,
  * and their replies follow END. While the client has REPLY_ROOM bytes unread, no slice is made
  * (looked at again every WAIT_MS), so a client that does not read holds at most that much. A
  * queue's figures are read when its slice runs; a queue deleted before then is left out.
@@ -13,7 +13,7 @@
 import { shownQueueConfig } from "../../config/load.ts";
 import type { Session } from "../commands/session.ts";
 import type { ServerContext } from "../context.ts";
-import { aliasBlocks, queueBlock, queueSnapshot, queuesByName, serverStats, statsBlocks, takeSnapshot, type StatsBlock } from "../snapshot.ts";
+import { aliasBlocks, queueBlock, queueSnapshot, queuesByName, serverStats, type StatsBlock } from "../snapshot.ts";
 
 /** Work per turn on a `stats` reply's queue lines. */
 const SLICE_MS = 2;
@@ -26,9 +26,12 @@ const SLICE_BYTES = 256 * 1024;
 /** About the bytes of one queue's `stats` lines, with a name of a dozen characters. */
 const QUEUE_BLOCK_BYTES = 640;
 
-/** `stats`: sends the report to `session`, a slice per turn when it is long (see above). */
-export function streamStats(session: Session, ctx: ServerContext, sliceMs = SLICE_MS): void {
-  session.outbox.push(serverStats(ctx).map(([name, value]) => `STAT ${name} ${value}\r\n`).join(""));
+/** How a report writes a queue's or alias's block: `stats` lines, or a `dump_stats` block. */
+export type ReportForm = "stats" | "dump";
+
+/** `stats` or `dump_stats` (of every queue): sends the report to `session`, a slice per turn when it is long (see above). */
+export function streamReport(session: Session, ctx: ServerContext, form: ReportForm, sliceMs = SLICE_MS): void {
+  if (form === "stats") session.outbox.push(serverStats(ctx).map(([name, value]) => `STAT ${name} ${value}\r\n`).join(""));
   const queues = queuesByName(ctx);
   let next = 0;
   let suspended = false;
@@ -41,7 +44,7 @@ export function streamStats(session: Session, ctx: ServerContext, sliceMs = SLIC
     const text = new StatText(queues.length - next);
     do {
       const queue = queues[next++];
-      if (queue !== undefined && !queue.isDeleted) text.add(queueBlock(queueSnapshot(ctx, queue, now)));
+      if (queue !== undefined && !queue.isDeleted) text.add(queueBlock(queueSnapshot(ctx, queue, now)), form);
     } while (next < queues.length && performance.now() < until && text.length < SLICE_BYTES);
     if (next < queues.length) {
       session.outbox.push(text.bytes());
@@ -50,7 +53,7 @@ export function streamStats(session: Session, ctx: ServerContext, sliceMs = SLIC
       session.replyReady();
       return void setImmediate(slice);
     }
-    for (const alias of aliasBlocks(ctx.queues.aliasStats())) text.add(alias);
+    for (const alias of aliasBlocks(ctx.queues.aliasStats())) text.add(alias, form);
     session.outbox.push(text.bytes(), "END\r\n");
     if (suspended) session.resume();
   };
@@ -58,7 +61,8 @@ export function streamStats(session: Session, ctx: ServerContext, sliceMs = SLIC
 }
 
 /**
- * `stats` lines (`STAT queue_<name>_<stat> <value>`) written as bytes into one buffer: the text of
+ * Report blocks written as bytes into one buffer: `stats` lines (`STAT queue_<name>_<stat>
+ * <value>`) or `dump_stats` blocks (`queue '<name>' {`, `  <stat>=<value>`, `}`). The text of
  * thousands of queues would otherwise be hundreds of thousands of short strings, the garbage of
  * which held the resident set 60-90 MiB up for a moment at 15,000 queues.
  */
@@ -71,15 +75,17 @@ class StatText {
     this.buffer = Buffer.allocUnsafe(Math.min(SLICE_BYTES, queues * QUEUE_BLOCK_BYTES) + 4 * 1024);
   }
 
-  add(block: StatsBlock): void {
-    const prefix = `STAT queue_${block.name}_`;
+  add(block: StatsBlock, form: ReportForm): void {
+    const [before, prefix, between, after] = form === "stats" ? ["", `STAT queue_${block.name}_`, " ", ""] : [`queue '${block.name}' {\r\n`, "  ", "=", "}\r\n"];
+    this.write(before);
     for (const [name, value] of block.entries) {
       this.write(prefix);
       this.write(name);
-      this.write(" ");
+      this.write(between);
       this.write(String(value));
       this.write("\r\n");
     }
+    this.write(after);
   }
 
   bytes(): Uint8Array {
@@ -96,9 +102,19 @@ class StatText {
   }
 }
 
-/** `dump_stats [<queue>...]`: every queue and alias, or only those named (Kestrel 2). */
-export function dumpStatsReport(ctx: ServerContext, names: readonly string[]): string {
-  return dumpReport(statsBlocks(takeSnapshot(ctx), names.length === 0 ? null : names));
+/**
+ * `dump_stats <queue>...`: only the queues and aliases named, in that order, a name that is
+ * neither with an empty block (Kestrel 2). (`dump_stats` alone is `streamReport`.)
+ */
+export function dumpNamedStats(ctx: ServerContext, names: readonly string[]): string {
+  const aliases = new Map(aliasBlocks(ctx.queues.aliasStats()).map((block) => [block.name, block]));
+  const now = Date.now();
+  return dumpReport(
+    names.map((name) => {
+      const queue = ctx.queues.get(name);
+      return queue === undefined ? (aliases.get(name) ?? { name, entries: [] }) : queueBlock(queueSnapshot(ctx, queue, now));
+    }),
+  );
 }
 
 /** Each queue's settings in force, then each alias's destinations. */

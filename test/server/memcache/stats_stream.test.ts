@@ -1,7 +1,7 @@
 import { afterEach, expect, test } from "bun:test";
 import { Connection } from "../../../src/server/connection.ts";
 import { memcache } from "../../../src/server/memcache/front_end.ts";
-import { streamStats } from "../../../src/server/memcache/reports.ts";
+import { dumpNamedStats, streamReport } from "../../../src/server/memcache/reports.ts";
 import { queueBlock, queueSnapshot, queuesByName } from "../../../src/server/snapshot.ts";
 import { bytes } from "../../helpers/bytes.ts";
 import { configFor } from "../../helpers/config.ts";
@@ -42,7 +42,7 @@ test("a long report goes out over several turns with the connection suspended, e
   const ctx = contextWith(300);
   const session = new FakeSession();
   // No time per slice: one queue a turn.
-  streamStats(session, ctx, 0);
+  streamReport(session, ctx, "stats", 0);
   expect(session.suspended).toBe(true);
   session.outbox.flush();
   expect(session.socket.output).toContain("STAT curr_items 300\r\n");
@@ -59,7 +59,7 @@ test("a long report goes out over several turns with the connection suspended, e
 test("a short report is made at once, with no suspension", () => {
   const ctx = contextWith(3);
   const session = new FakeSession();
-  streamStats(session, ctx);
+  streamReport(session, ctx, "stats");
   session.outbox.flush();
   expect(session.resumed).toBe(0);
   expect(session.suspended).toBe(false);
@@ -70,14 +70,14 @@ test("a short report is made at once, with no suspension", () => {
 test("a queue deleted before its slice is left out; a connection that leaves stops the report", async () => {
   const ctx = contextWith(50);
   const session = new FakeSession();
-  streamStats(session, ctx, 0);
+  streamReport(session, ctx, "stats", 0);
   ctx.queues.delete("q0049");
   const output = await received(session.socket, "END\r\n", () => session.outbox.flush());
   expect(output).toContain("STAT queue_q0048_items 1\r\n");
   expect(output).not.toContain("queue_q0049_");
 
   const leaving = new FakeSession();
-  streamStats(leaving, ctx, 0);
+  streamReport(leaving, ctx, "stats", 0);
   leaving.close();
   leaving.outbox.flush();
   const before = leaving.socket.output.length;
@@ -96,4 +96,21 @@ test("requests sent after stats are answered after its END, in order", async () 
   const end = output.indexOf("END\r\n");
   expect(output.indexOf("VERSION")).toBeGreaterThan(end);
   expect(output.indexOf("STAT queue_q1999_items 1\r\n")).toBeLessThan(end);
+});
+
+test("dump_stats of every queue goes out over turns as blocks, then the aliases and END; dump_stats <names> lists those only, in order", async () => {
+  const ctx = contextWith(120);
+  const session = new FakeSession();
+  streamReport(session, ctx, "dump", 0);
+  expect(session.suspended).toBe(true);
+  const output = await received(session.socket, "END\r\n", () => session.outbox.flush());
+  const blocks = output.split("}\r\n");
+  expect(blocks.length).toBe(120 + 1 + 1);
+  expect(blocks[0]).toStartWith("queue 'q0000' {\r\n  items=1\r\n  bytes=1\r\n");
+  expect(blocks[119]).toStartWith("queue 'q0119' {\r\n");
+  expect(blocks[120]).toBe("queue 'everyone' {\r\n  put_items=0\r\n  put_bytes=0\r\n  children=q0000,q0001\r\n");
+  expect(blocks[121]).toBe("END\r\n");
+  expect(output).not.toContain("STAT ");
+
+  expect(dumpNamedStats(ctx, ["q0002", "nothing", "everyone"])).toMatch(/^queue 'q0002' \{\r\n {2}items=1\r\n[^}]*\}\r\nqueue 'nothing' \{\r\n\}\r\nqueue 'everyone' \{\r\n {2}put_items=0\r\n {2}put_bytes=0\r\n {2}children=q0000,q0001\r\n\}\r\nEND\r\n$/);
 });
