@@ -12,8 +12,8 @@
  * pauses while the reply backlog (replies ready, and replies waiting for a journal write) is over
  * HIGH_WATER, so neither a client that doesn't read nor a stuck journal makes the server buffer
  * without bound, while the server-wide request budget refuses what this connection needs
- * (RequestBudget), and until a later turn once the turn's receive budget is spent and this
- * connection receives big chunks (receive_budget.ts); when the connection closes, its open items and the items of
+ * (RequestBudget), and until a later turn once the other connections spent the turn's receive
+ * budget and this one receives big chunks (receive_budget.ts); when the connection closes, its open items and the items of
  * replies that never reached the socket go back to the head of their queues, its waits are
  * cancelled and the request bytes it buffered are freed at once (RequestParser.discard).
  *
@@ -32,7 +32,7 @@ import type { Session } from "./commands/session.ts";
 import type { ServerContext } from "./context.ts";
 import type { FrameParser, FrontEnd } from "./front_end.ts";
 import { Outbox } from "./outbox.ts";
-import { holdAfter } from "./receive_budget.ts";
+import { holdAfter, newReceiveTally } from "./receive_budget.ts";
 import type { BudgetReader } from "./request_budget.ts";
 import { later, overrunDeadline, soon, turnClock, turnDeadline } from "./turn_scheduler.ts";
 
@@ -76,8 +76,9 @@ export class Connection<F> implements Session, BudgetReader, ServedConnection {
   private closing = false;
   private closed = false;
   private readPaused = false;
-  /** The turn's receive budget is spent and this connection receives big chunks: it reads again in a later turn (receive_budget.ts). */
+  /** The others spent the turn's receive budget and this connection receives big chunks: it reads again in a later turn (receive_budget.ts). */
   private receiveHeld = false;
+  private readonly received = newReceiveTally();
   private writeScheduled = false;
   /** Requests are left for a later turn (the turn's budget ran out). */
   private behind = false;
@@ -108,7 +109,7 @@ export class Connection<F> implements Session, BudgetReader, ServedConnection {
     this.ctx.pacer.traffic(chunk.length);
     this.parser.push(chunk);
     this.lastActivityMs = monotonicMs();
-    if (holdAfter(chunk.length, this.receiveAgain)) this.receiveHeld = true;
+    if (holdAfter(chunk.length, this.received, this.receiveAgain)) this.receiveHeld = true;
     this.process();
   }
 

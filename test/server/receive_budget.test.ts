@@ -1,27 +1,37 @@
 import { expect, test } from "bun:test";
-import { holdAfter } from "../../src/server/receive_budget.ts";
+import { holdAfter, newReceiveTally } from "../../src/server/receive_budget.ts";
 
 const KiB = 1024;
 const turn = () => new Promise((resolve) => setImmediate(resolve));
 
-test("once 4 MiB came in during a turn, big receivers wait; they read again in order, 8 a turn", async () => {
+test("once the others received 4 MiB during a turn, big receivers wait; they read again in order, 8 a turn", async () => {
   await turn();
   const resumed: number[] = [];
   const held: number[] = [];
-  // 8 reads of 512 KiB fill the turn's budget; the next 12 big ones are held.
-  for (let i = 0; i < 20; i++) if (holdAfter(512 * KiB, () => resumed.push(i))) held.push(i);
-  expect(held).toEqual(Array.from({ length: 12 }, (_, i) => 8 + i));
+  // Each of 20 connections reads 512 KiB: once the others hold 4 MiB of the turn, the rest wait.
+  for (let i = 0; i < 20; i++) if (holdAfter(512 * KiB, newReceiveTally(), () => resumed.push(i))) held.push(i);
+  expect(held).toEqual(Array.from({ length: 11 }, (_, i) => 9 + i));
   // Small chunks (a ping, ordinary requests) are never held, however much came in.
-  expect(holdAfter(100, () => resumed.push(-1))).toBe(false);
-  expect(holdAfter(63 * KiB, () => resumed.push(-1))).toBe(false);
+  expect(holdAfter(100, newReceiveTally(), () => resumed.push(-1))).toBe(false);
+  expect(holdAfter(63 * KiB, newReceiveTally(), () => resumed.push(-1))).toBe(false);
 
   await turn();
-  expect(resumed).toEqual([8, 9, 10, 11, 12, 13, 14, 15]);
+  expect(resumed).toEqual([9, 10, 11, 12, 13, 14, 15, 16]);
   // A new turn: its own budget.
-  expect(holdAfter(512 * KiB, () => resumed.push(99))).toBe(false);
+  expect(holdAfter(512 * KiB, newReceiveTally(), () => resumed.push(99))).toBe(false);
   await turn();
-  expect(resumed).toEqual([8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19]);
+  expect(resumed).toEqual([9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19]);
   await turn();
   expect(resumed).not.toContain(-1);
   expect(resumed).not.toContain(99);
+});
+
+test("a lone big upload is never held: its own reads don't count against it", async () => {
+  await turn();
+  const tally = newReceiveTally();
+  for (let read = 0; read < 40; read++) expect(holdAfter(512 * KiB, tally, () => {})).toBe(false);
+  // Another connection's big chunk in the same turn is held: the first one took the budget.
+  expect(holdAfter(512 * KiB, newReceiveTally(), () => {})).toBe(true);
+  await turn();
+  await turn();
 });
