@@ -10,7 +10,8 @@
  * Invariants: one round at a time (asking for another while one runs does nothing; the caller's
  * next tick starts a fresh one); `each` sees every element of the round until it returns
  * anything but false, unless the round is stopped; an element that throws is reported to
- * `onError` and the round goes on with the next.
+ * `onError` and the round goes on with the next; a round's `onDone`, if given, runs once, after
+ * its last element (never for a round stopped before).
  */
 
 const DEFAULT_SLICE_MS = 2;
@@ -20,6 +21,7 @@ export class SlicedRound<T> {
   /** The element `each` asked to see again, if any. */
   private unfinished: { readonly value: T } | null = null;
   private scheduled: ReturnType<typeof setImmediate> | null = null;
+  private onDone: (() => void) | null = null;
 
   constructor(
     private readonly each: (element: T) => boolean | void,
@@ -31,10 +33,14 @@ export class SlicedRound<T> {
     return this.pending !== null;
   }
 
-  /** Starts a round over `elements` (taken as they are now) unless one runs; false if one does. */
-  start(elements: Iterable<T>): boolean {
+  /**
+   * Starts a round over `elements` (taken as they are now) unless one runs; false if one does.
+   * `onDone` runs once the round is through.
+   */
+  start(elements: Iterable<T>, onDone: (() => void) | null = null): boolean {
     if (this.pending !== null) return false;
     this.pending = [...elements][Symbol.iterator]();
+    this.onDone = onDone;
     this.slice();
     return true;
   }
@@ -45,6 +51,7 @@ export class SlicedRound<T> {
     this.scheduled = null;
     this.pending = null;
     this.unfinished = null;
+    this.onDone = null;
   }
 
   private slice(): void {
@@ -62,6 +69,9 @@ export class SlicedRound<T> {
       }
     }
     this.pending = null;
+    const onDone = this.onDone;
+    this.onDone = null;
+    onDone?.();
   }
 
   /** True when `element` is done for this round. */

@@ -6,10 +6,8 @@ import { monotonicMs } from "../clock.ts";
 import type { ServerStatusName } from "../config/schema.ts";
 import type { AliasStats } from "../queue/aliases.ts";
 import type { PersistentQueue, QueueStats } from "../queue/persistent_queue.ts";
+import { SlicedRound } from "../queue/sliced_round.ts";
 import type { ServerContext } from "./context.ts";
-
-/** Work per turn on gathering a sampled snapshot's queues. */
-const SLICE_MS = 2;
 
 /** Per-queue stats in `stats` order: the protocol's name and the field. */
 export const QUEUE_STAT_NAMES: ReadonlyArray<readonly [string, keyof QueueStats]> = [
@@ -90,36 +88,36 @@ export function takeSnapshot(ctx: ServerContext): Snapshot {
 }
 
 /**
- * `takeSnapshot` gathered over turns, SLICE_MS of queues each, for the admin port's
- * once-a-second sample (a whole snapshot of 15,000 queues is 16-20 ms in one turn). `done` gets
- * the snapshot, or the error a queue's figures threw. Its queues are in no set order (the history
- * needs none); a queue deleted before its slice is left out; each queue's figures are read when
- * its slice runs. Returns how to stop it early.
+ * `takeSnapshot` gathered over turns by a SlicedRound, for the admin port's once-a-second sample
+ * (a whole snapshot of 15,000 queues is 16-20 ms in one turn). `done` gets the snapshot, or the
+ * first error a queue's figures threw. Its queues are in no set order (the history needs none); a
+ * queue deleted before its slice is left out; each queue's figures are read when its slice runs.
+ * Returns how to stop it early.
  */
-export function takeSnapshotInTurns(ctx: ServerContext, done: (result: Snapshot | Error) => void, sliceMs = SLICE_MS): () => void {
-  const all = [...ctx.queues.all()];
+export function takeSnapshotInTurns(ctx: ServerContext, done: (result: Snapshot | Error) => void, sliceMs?: number): () => void {
   const queues: QueueSnapshot[] = [];
-  let next = 0;
-  let pending: ReturnType<typeof setImmediate> | null = null;
-  const slice = (): void => {
-    pending = null;
+  let failure: Error | null = null;
+  const round = new SlicedRound<PersistentQueue>(
+    (queue) => {
+      if (!queue.isDeleted) queues.push(queueSnapshot(ctx, queue, Date.now()));
+    },
+    (error) => (failure ??= asError(error)),
+    sliceMs,
+  );
+  round.start(ctx.queues.all(), () => {
+    let result: Snapshot | Error;
     try {
-      const until = performance.now() + sliceMs;
-      const now = Date.now();
-      for (let queue = all[next]; queue !== undefined; queue = all[next]) {
-        next++;
-        if (!queue.isDeleted) queues.push(queueSnapshot(ctx, queue, now));
-        if (next < all.length && performance.now() >= until) return void (pending = setImmediate(slice));
-      }
-      done({ status: ctx.status.current, server: serverStats(ctx), queues, aliases: ctx.queues.aliasStats(), unavailable: ctx.queues.unavailableQueues() });
+      result = failure ?? { status: ctx.status.current, server: serverStats(ctx), queues, aliases: ctx.queues.aliasStats(), unavailable: ctx.queues.unavailableQueues() };
     } catch (error) {
-      done(error instanceof Error ? error : new Error(String(error)));
+      result = asError(error);
     }
-  };
-  slice();
-  return () => {
-    if (pending !== null) clearImmediate(pending);
-  };
+    done(result);
+  });
+  return () => round.stop();
+}
+
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
 }
 
 /** One queue's figures as of `now` (unix ms). */

@@ -20,6 +20,30 @@ describe("SlicedRound", () => {
     expect(seen).toEqual([1, 2, 3, 4, 5]);
   });
 
+  test("a round's onDone runs once, after its last element, even after one threw; never for a round stopped first", async () => {
+    const events: string[] = [];
+    const round = new SlicedRound<number>(
+      (n) => {
+        if (n === 2) throw new Error("two");
+        events.push(`each ${n}`);
+      },
+      (error) => events.push(`error ${(error as Error).message}`),
+      0,
+    );
+    round.start([1, 2, 3], () => events.push("done"));
+    await turns(6);
+    expect(events).toEqual(["each 1", "error two", "each 3", "done"]);
+
+    round.start([4, 5], () => events.push("done again"));
+    round.stop();
+    await turns(6);
+    expect(events).toEqual(["each 1", "error two", "each 3", "done", "each 4"]);
+    // A later round's onDone is its own.
+    round.start([6], () => events.push("done 6"));
+    await turns(2);
+    expect(events.slice(5)).toEqual(["each 6", "done 6"]);
+  });
+
   test("a round with time to spare finishes in the turn it starts", () => {
     const seen: number[] = [];
     const round = new SlicedRound<number>((n) => void seen.push(n), () => {}, 1000);
