@@ -50,6 +50,28 @@ describe("flush scheduler", () => {
   });
 
 
+  test("a journal that is dirty again after its flush waits for a later flush, behind the others", async () => {
+    const flushed: string[] = [];
+    let left = 3;
+    const again: Flushable = {
+      flushUpTo: () => {
+        flushed.push("again");
+        if (--left > 0) markDirty(again); // records left: it asks for another turn
+        return 1;
+      },
+    };
+    markDirty(again);
+    markDirty(journal("b", 1, flushed));
+    flushJournals();
+    expect(flushed).toEqual(["again", "b"]);
+    await turn();
+    expect(flushed).toEqual(["again", "b", "again"]);
+    flushJournals();
+    expect(flushed).toEqual(["again", "b", "again", "again"]);
+    await turn();
+    expect(flushed.length).toBe(4);
+  });
+
   test("a turn also stops writing after 3 ms (1,000 new queues each creating its file); the rest go next turn, in order", async () => {
     const flushed: string[] = [];
     const slow = (name: string): Flushable => ({

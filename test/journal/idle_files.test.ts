@@ -3,7 +3,7 @@ import { existsSync, readdirSync, readlinkSync, renameSync, rmSync, writeFileSyn
 import { join } from "node:path";
 import { FILE_HEADER_SIZE } from "../../src/journal/record.ts";
 import { flushJournals } from "../../src/journal/flush_scheduler.ts";
-import { closeIdleFiles, openFileCount } from "../../src/journal/idle_files.ts";
+import { closeIdleFiles, closeIdleFilesInTurns, forget, openFileCount, touch, type IdleClosable } from "../../src/journal/idle_files.ts";
 import { bytes, text } from "../helpers/bytes.ts";
 import { openQueueJournal } from "../helpers/journal.ts";
 import { tempDir } from "../helpers/temp_dir.ts";
@@ -129,6 +129,35 @@ describe("journal files opened lazily and closed when idle", () => {
     journal.close();
     expect(openFileCount()).toBe(0);
     expect(drained(dir)).toEqual(["item 1"]);
+  });
+
+  test("the once-a-second round closes files about 2 ms per turn, going on in the next turns", async () => {
+    // Each close takes at least 1 ms here: a 2 ms slice can't close 10 of them.
+    const closed: number[] = [];
+    const slowFile = (n: number): IdleClosable => ({
+      closeIfIdle: () => {
+        const end = performance.now() + 1;
+        while (performance.now() < end);
+        closed.push(n);
+        return true;
+      },
+    });
+    const files = Array.from({ length: 10 }, (_, n) => slowFile(n));
+    for (const file of files) touch(file);
+    closeIdleFiles(); // a round in which they were used: none closes
+    expect(closed).toEqual([]);
+    closeIdleFilesInTurns();
+    expect(closed.length).toBeGreaterThan(0);
+    expect(closed.length).toBeLessThan(10);
+    let turns = 1;
+    while (closed.length < 10) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      turns++;
+    }
+    expect(closed).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(turns).toBeGreaterThan(3);
+    for (const file of files) forget(file);
+    expect(openFileCount()).toBe(0);
   });
 
   test("reading items back keeps the segment open only while in use", () => {
