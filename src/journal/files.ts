@@ -9,9 +9,9 @@
  * `replaceFileAtomically` leaves either the old or the new contents at `path` after a crash at
  * any point: temp file, fsync, rename, directory fsync.
  */
-import { dlopen, FFIType } from "bun:ffi";
 import * as fs from "node:fs";
 import { basename, dirname, join } from "node:path";
+import { libc } from "../libc.ts";
 
 export type OpenFlags = "r" | "a" | "ax" | "w" | "wx" | "append";
 
@@ -92,7 +92,9 @@ export const fileSystem: FileSystem = {
   syncFileSystem: (path) => {
     const fd = fs.openSync(path, "r");
     try {
-      if (syncfs()(fd) !== 0) throw new Error(`syncfs of the file system holding ${path} failed`);
+      const syncfs = libc()?.syncfs;
+      if (syncfs === undefined) throw new Error("syncfs exists only on Linux (glibc)");
+      if (syncfs(fd) !== 0) throw new Error(`syncfs of the file system holding ${path} failed`);
     } finally {
       fs.closeSync(fd);
     }
@@ -111,18 +113,6 @@ export const fileSystem: FileSystem = {
   readdir: (path) => fs.readdirSync(path, { withFileTypes: true }).map((entry) => ({ name: entry.name, isFile: entry.isFile(), isDirectory: entry.isDirectory() })),
   readFile: (path) => fs.readFileSync(path),
 };
-
-let syncfsCall: ((fd: number) => number) | null = null;
-
-/** libc's syncfs(2), loaded on first use. Throws where there is none (not Linux, no glibc). */
-function syncfs(): (fd: number) => number {
-  if (syncfsCall === null) {
-    if (process.platform !== "linux") throw new Error("syncfs exists only on Linux");
-    const libc = dlopen("libc.so.6", { syncfs: { args: [FFIType.i32], returns: FFIType.i32 } });
-    syncfsCall = (fd) => libc.symbols.syncfs(fd);
-  }
-  return syncfsCall;
-}
 
 /** Closes `fd`, ignoring errors (a close that fails leaves nothing to do). */
 export function closeQuietly(fd: number): void {

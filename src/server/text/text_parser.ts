@@ -16,7 +16,7 @@
  * dropped the next line and ran the rest as commands). Nothing else is buffered: one partial line
  * and the items of the block being read.
  */
-import { isOwnBuffer } from "../memcache/request_parser.ts";
+import { giveBack } from "../memcache/request_parser.ts";
 import { errorReply } from "./text_replies.ts";
 
 /** A request: its command (lower-cased), its other words, and the items of its data block (empty without one). */
@@ -195,15 +195,13 @@ export class TextParser {
 
   /**
    * Drops every buffered byte (the connection is gone or can't be followed) and gives back at
-   * once the memory of chunks nothing else can see: those not read from at all (a frame's items
+   * once the memory of big chunks nothing else can see: those not read from at all (a frame's items
    * may be views into a chunk read from), as the memcache parser does (request_parser.ts).
    */
   discard(): void {
-    for (const [i, chunk] of this.chunks.entries()) {
-      if ((i > 0 || this.offset === 0) && isOwnBuffer(chunk)) chunk.buffer.transfer(0);
-    }
+    for (let i = this.offset === 0 ? 0 : 1; i < this.chunks.length; i++) giveBack(this.chunks[i]!);
     // A partial piece that is a whole chunk was never read from either.
-    for (const piece of this.partial) if (isOwnBuffer(piece)) piece.buffer.transfer(0);
+    for (const piece of this.partial) giveBack(piece);
     this.chunks = [];
     this.offset = 0;
     this.unread = 0;

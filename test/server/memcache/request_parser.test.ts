@@ -140,8 +140,8 @@ describe("RequestParser", () => {
 
   test("discard gives back the memory of chunks no frame has seen, and keeps the data of frames returned", () => {
     const p = new RequestParser(100, 1 << 20);
-    const first = bytes("set a 0 0 5\r\nhello\r\nset b 0 0 100\r\nxy");
-    const second = bytes("z".repeat(50));
+    const first = bytes("set a 0 0 5\r\nhello\r\nset b 0 0 100000\r\nxy");
+    const second = bytes("z".repeat(50_000));
     p.push(first);
     p.push(second);
     const frame = p.next();
@@ -158,6 +158,19 @@ describe("RequestParser", () => {
     q.push(shared.subarray(8, 16));
     q.discard();
     expect(shared.buffer.byteLength).toBe(64);
+  });
+
+  test("discard leaves small chunks to the collector: a slowloris line's thousands of one-byte chunks cost nothing to drop", () => {
+    const p = new RequestParser(8192, 1 << 20);
+    const line = bytes(`get ${"s ".repeat(3000)}`);
+    const trickle = Array.from({ length: 20 }, () => bytes("s"));
+    p.push(line);
+    for (const chunk of trickle) p.push(chunk);
+    expect(p.next()).toBeNull();
+    p.discard();
+    expect(p.bufferedBytes).toBe(0);
+    expect(line.buffer.byteLength).toBe(line.length);
+    expect(trickle.every((chunk) => chunk.buffer.byteLength === 1)).toBe(true);
   });
 
   test("a stream whose first byte is 0x80 is the binary protocol: its first header, however split, then nothing", () => {

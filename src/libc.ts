@@ -1,0 +1,36 @@
+/**
+ * The few libc calls that neither Node's API nor Bun's offers, through bun:ffi, loaded on first
+ * use: `syncfs` (write one file system to disk) and `dup`/`close` (a cheap look at whether
+ * descriptors are free). Null where glibc can't be loaded (not Linux): callers fall back or say
+ * why they can't.
+ */
+import { dlopen, FFIType } from "bun:ffi";
+
+export interface Libc {
+  /** syncfs(2): 0, or -1 on failure. */
+  syncfs(fd: number): number;
+  /** dup(2): the new descriptor, or -1 (for a descriptor that is open: none free, EMFILE). */
+  dup(fd: number): number;
+  close(fd: number): number;
+}
+
+let loaded: Libc | null | undefined;
+
+export function libc(): Libc | null {
+  if (loaded === undefined) loaded = load();
+  return loaded;
+}
+
+function load(): Libc | null {
+  if (process.platform !== "linux") return null;
+  try {
+    const { symbols } = dlopen("libc.so.6", {
+      syncfs: { args: [FFIType.i32], returns: FFIType.i32 },
+      dup: { args: [FFIType.i32], returns: FFIType.i32 },
+      close: { args: [FFIType.i32], returns: FFIType.i32 },
+    });
+    return { syncfs: (fd) => symbols.syncfs(fd), dup: (fd) => symbols.dup(fd), close: (fd) => symbols.close(fd) };
+  } catch {
+    return null;
+  }
+}
