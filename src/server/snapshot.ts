@@ -73,7 +73,7 @@ export interface Snapshot {
   readonly status: ServerStatusName;
   /** Server stats in `stats` order: the protocol's name and the value. */
   readonly server: ReadonlyArray<readonly [string, string | number]>;
-  /** Queues: by name from `takeSnapshot`, in no set order from `takeSnapshotInTurns`. */
+  /** Queues, in no set order. */
   readonly queues: readonly QueueSnapshot[];
   /** Aliases by name. */
   readonly aliases: readonly AliasStats[];
@@ -81,15 +81,9 @@ export interface Snapshot {
   readonly unavailable: ReadonlyArray<{ readonly name: string; readonly reason: string }>;
 }
 
-export function takeSnapshot(ctx: ServerContext): Snapshot {
-  const now = Date.now();
-  const queues = queuesByName(ctx).map((queue) => queueSnapshot(ctx, queue, now));
-  return { status: ctx.status.current, server: serverStats(ctx), queues, aliases: ctx.queues.aliasStats(), unavailable: ctx.queues.unavailableQueues() };
-}
-
 /**
- * `takeSnapshot` gathered over turns by a SlicedRound, for the admin port's once-a-second sample
- * (a whole snapshot of 15,000 queues is 16-20 ms in one turn). `done` gets the snapshot, or the
+ * A snapshot of every queue's stats, gathered over turns by a SlicedRound, for the admin port's
+ * once-a-second sample, /stats.json and /metrics (a whole snapshot of 15,000 queues is 16-20 ms). `done` gets the snapshot, or the
  * first error a queue's figures threw. Its queues are in no set order (the history needs none); a
  * queue deleted before its slice is left out; each queue's figures are read when its slice runs.
  * Returns how to stop it early.

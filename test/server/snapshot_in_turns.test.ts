@@ -1,5 +1,5 @@
 import { afterEach, expect, test } from "bun:test";
-import { takeSnapshot, takeSnapshotInTurns, type Snapshot } from "../../src/server/snapshot.ts";
+import { takeSnapshotInTurns, type Snapshot } from "../../src/server/snapshot.ts";
 import { bytes } from "../helpers/bytes.ts";
 import { configFor } from "../helpers/config.ts";
 import { serverContext } from "../helpers/server_context.ts";
@@ -18,6 +18,14 @@ function contextWith(count: number) {
 }
 
 const turn = () => new Promise((resolve) => setImmediate(resolve));
+/** A snapshot taken in one go: a slice with no end. */
+function takeSnapshot(ctx: Parameters<typeof takeSnapshotInTurns>[0]): Snapshot {
+  const results: Array<Snapshot | Error> = [];
+  takeSnapshotInTurns(ctx, (done) => results.push(done), Infinity);
+  const result = results[0];
+  if (result === undefined || result instanceof Error) throw new Error("expected a snapshot at once");
+  return result;
+}
 /** A snapshot's queues by name, without `age` (it moves with the clock). */
 const byName = (snapshot: Snapshot) =>
   [...snapshot.queues].sort((a, b) => (a.name < b.name ? -1 : 1)).map((queue) => ({ ...queue, stats: { ...queue.stats, age: 0 } }));

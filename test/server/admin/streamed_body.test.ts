@@ -1,0 +1,85 @@
+import { describe, expect, test } from "bun:test";
+import { streamedResponse } from "../../../src/server/admin/streamed_body.ts";
+
+/** `count` pieces of ten characters, counting how many were taken. */
+function countedPieces(count: number) {
+  const state = { taken: 0 };
+  function* pieces(): Generator<string> {
+    for (let i = 0; i < count; i++) {
+      state.taken++;
+      yield `${String(i).padStart(9, "0")}\n`;
+    }
+  }
+  return { state, pieces: pieces() };
+}
+
+const unexpected = (error: unknown) => {
+  throw new Error(`unexpected: ${String(error)}`);
+};
+
+describe("streamedResponse", () => {
+  test("the body is the pieces joined, made a chunk at a time as it is read", async () => {
+    const { state, pieces } = countedPieces(100_000);
+    const response = streamedResponse(pieces, "text/plain", unexpected);
+    expect(response.headers.get("content-type")).toBe("text/plain");
+    expect(state.taken).toBe(0); // nothing is made before the client reads
+    const reader = response.body!.getReader();
+    const first = await reader.read();
+    expect(first.done).toBe(false);
+    expect(state.taken).toBeGreaterThan(0);
+    expect(state.taken).toBeLessThan(100_000 / 10); // a chunk is at most 64 KiB of text
+    const chunks = [first.value!];
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+    }
+    expect(chunks.length).toBeGreaterThan(10);
+    const text = new TextDecoder().decode(Buffer.concat(chunks));
+    expect(text).toBe(Array.from({ length: 100_000 }, (_, i) => `${String(i).padStart(9, "0")}\n`).join(""));
+  });
+
+  test("each chunk is made in a turn of its own: other work runs between them", async () => {
+    const { pieces } = countedPieces(50_000);
+    const reader = streamedResponse(pieces, "text/plain", unexpected).body!.getReader();
+    let turns = 0;
+    let ticking = true;
+    const tick = () => {
+      turns++;
+      if (ticking) setImmediate(tick);
+    };
+    setImmediate(tick);
+    let chunks = 0;
+    while (!(await reader.read()).done) chunks++;
+    ticking = false;
+    expect(chunks).toBeGreaterThan(5);
+    expect(turns).toBeGreaterThanOrEqual(chunks);
+  });
+
+  test("an empty body, and a client that stops reading ends the pieces", async () => {
+    expect(await streamedResponse([][Symbol.iterator](), "text/plain", unexpected).text()).toBe("");
+    let finished = false;
+    function* endless(): Generator<string> {
+      try {
+        for (;;) yield "x".repeat(1000);
+      } finally {
+        finished = true;
+      }
+    }
+    const reader = streamedResponse(endless(), "text/plain", unexpected).body!.getReader();
+    await reader.read();
+    await reader.cancel();
+    expect(finished).toBe(true);
+  });
+
+  test("a piece that throws ends the body early and is reported once", async () => {
+    const errors: unknown[] = [];
+    function* failing(): Generator<string> {
+      yield "first\n";
+      throw new Error("a bug");
+    }
+    const response = streamedResponse(failing(), "text/plain", (error) => errors.push(error));
+    await expect(response.text()).rejects.toThrow("a bug");
+    expect(errors.map(String)).toEqual(["Error: a bug"]);
+  });
+});
