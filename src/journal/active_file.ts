@@ -64,15 +64,14 @@ export class ActiveFile implements IdleClosable {
 
   /**
    * The active file at `path`: `found` (as replay left it; its intact part holds `records`
-   * records), or, if null, one created (with a header) by the first step that needs it. `idle`
-   * says whether the writer owes nothing on it (no fsync planned), so that its descriptor may be
-   * closed.
+   * records), or, if null, one created (with a header) by the first step that needs it. `writer`
+   * says whether it owes nothing on it (no fsync planned), so that its descriptor may be closed.
    */
   constructor(
     readonly path: string,
     found: FileInfo | null,
     records: number,
-    private readonly idle: () => boolean,
+    private readonly writer: { owesNothing(): boolean },
   ) {
     this.identity = found === null ? null : identityOf(found);
     this.extent = { bytes: found === null ? FILE_HEADER_SIZE : found.size, records };
@@ -265,7 +264,7 @@ export class ActiveFile implements IdleClosable {
   }
 
   closeIfIdle(): boolean {
-    if (this.syncsInFlight > 0 || !this.idle()) return false;
+    if (this.syncsInFlight > 0 || !this.writer.owesNothing()) return false;
     this.closeDescriptor();
     return true;
   }

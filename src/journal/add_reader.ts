@@ -24,7 +24,7 @@ export interface SegmentLocator {
   /** The path of segment `seq`. */
   pathOf(seq: number): string;
   /** The segment after `seq`, or null if `seq` is the active one. */
-  nextSeq(seq: number): number | null;
+  after(seq: number): number | null;
 }
 
 export interface ReadResult {
@@ -64,7 +64,7 @@ export class AddReader implements IdleClosable {
         throw error;
       }
       if (position.offset >= size) {
-        const next = this.segments.nextSeq(position.seq);
+        const next = this.segments.after(position.seq);
         if (next === null) break;
         position = { seq: next, offset: FILE_HEADER_SIZE };
         continue;

@@ -13,11 +13,12 @@ export class Commit {
   error = "";
   /** For a failed commit: the commit of the next attempt to write its records, if there is one. */
   retry: Commit | null = null;
-  private listeners: Array<() => void> = [];
+  /** Who waits, while pending; null before the first (most commits of an idle queue have none) and once settled. */
+  private listeners: Array<() => void> | null = null;
 
   onSettled(listener: () => void): void {
-    if (this.state === "pending") this.listeners.push(listener);
-    else listener();
+    if (this.state !== "pending") return listener();
+    (this.listeners ??= []).push(listener);
   }
 
   settle(state: "durable" | "failed", error = "", retry: Commit | null = null): void {
@@ -26,8 +27,8 @@ export class Commit {
     this.error = error;
     this.retry = state === "failed" ? retry : null;
     const listeners = this.listeners;
-    this.listeners = [];
-    for (const listener of listeners) listener();
+    this.listeners = null;
+    if (listeners !== null) for (const listener of listeners) listener();
   }
 }
 

@@ -6,7 +6,7 @@
  *
  * Invariants: a batch's commit settles durable only after an fsync that began after the batch
  * was written returned without error; a failed fsync hands every batch not yet confirmed to
- * `onFailure` (the writer decides what to write again); once `confirmAll`, `takeOwed` or `stop`
+ * the writer's `syncFailed` (it decides what to write again); once `confirmAll`, `takeOwed` or `stop`
  * ran, the fsync then in flight decides nothing, but its return still starts the next one (batches
  * written meanwhile wait for it); an interval fsync that comes due while one is in flight runs
  * after it (that one may have begun before the last writes).
@@ -30,7 +30,7 @@ export class FsyncPipeline {
 
   constructor(
     private readonly file: Pick<ActiveFile, "syncAsync">,
-    private readonly onFailure: (error: Error, owed: Unsynced[]) => void,
+    private readonly writer: { syncFailed(error: Error, owed: Unsynced[]): void },
   ) {}
 
   /** No fsync in flight, owed or planned. */
@@ -90,7 +90,7 @@ export class FsyncPipeline {
       this.busy = false;
       if (generation !== this.generation) return this.start();
       this.inFlight = [];
-      if (error) return this.onFailure(error, [...group, ...this.takeOwed()]);
+      if (error) return this.writer.syncFailed(error, [...group, ...this.takeOwed()]);
       for (const entry of group) entry.commit.settle("durable");
       this.start();
     });

@@ -51,8 +51,8 @@ export class Journal {
   private appendsAtDrain = -1;
   /** Dead segments are still being deleted, a slice per upkeep (see `releasing`). */
   private deletingDead = false;
-  /** Every item with a smaller id has left the queue for good (the queue tells; see `setLiveFloor`). */
-  private liveFloor: () => number = () => 0;
+  /** Tells the id below which every item has left the queue for good (see `setLiveFloor`). */
+  private queue: { liveFloor(): number } | null = null;
   /** Segments sealed because they grew past segmentSize (Kestrel 2's `journal_rotations`). */
   rotations = 0;
   /**
@@ -70,8 +70,8 @@ export class Journal {
   ) {
     this.segments = new SegmentList(dir, name, state);
     this.settings = settings;
-    this.writer = new JournalWriter(activePath(dir, name), state, settings.policy, { ...events, onWritten: () => this.rotateIfFull() });
-    this.reader = new AddReader({ pathOf: (seq) => this.segments.pathOf(seq), nextSeq: (seq) => this.segments.after(seq) });
+    this.writer = new JournalWriter(activePath(dir, name), state, settings.policy, events, this);
+    this.reader = new AddReader(this.segments);
   }
 
   /** Bytes in every segment plus what waits to be written. */
@@ -124,9 +124,9 @@ export class Journal {
     this.writer.createFile();
   }
 
-  /** How to learn the smallest id still live: written into each new segment, for replay to check against. */
-  setLiveFloor(floor: () => number): void {
-    this.liveFloor = floor;
+  /** Who tells the smallest id still live: written into each new segment, for replay to check against. */
+  setLiveFloor(queue: { liveFloor(): number }): void {
+    this.queue = queue;
   }
 
   configure(settings: JournalSettings): void {
@@ -205,10 +205,10 @@ export class Journal {
 
   /** Seals the active segment now (also when small), so everything so far is in sealed segments. */
   rotate(): void {
-    // Write what is pending first: that write may itself rotate (onWritten), and then `seq` moves on.
+    // Write what is pending first: that write may itself rotate (rotateIfFull), and then `seq` moves on.
     this.writer.flush();
     const seq = this.segments.activeSeq;
-    const sealed = this.writer.rotate(sealedPath(this.dir, this.name, seq), { seq: seq + 1, floor: this.liveFloor() });
+    const sealed = this.writer.rotate(sealedPath(this.dir, this.name, seq), { seq: seq + 1, floor: this.queue?.liveFloor() ?? 0 });
     this.segments.sealActive(sealed.size, sealed.ino);
   }
 
@@ -319,7 +319,7 @@ export class Journal {
   }
 
   private pack(seq: number, entries: readonly PackEntry[]): Pack {
-    return { dir: this.dir, name: this.name, seq, entries, floor: this.liveFloor() };
+    return { dir: this.dir, name: this.name, seq, entries, floor: this.queue?.liveFloor() ?? 0 };
   }
 
   /** Bytes were written since the last fsync. */
@@ -358,7 +358,8 @@ export class Journal {
     if (errors.length > 0) throw errors[0];
   }
 
-  private rotateIfFull(): void {
+  /** Seals the active segment if it outgrew segmentSize (the writer calls it after each batch it finished writing). Never throws. */
+  rotateIfFull(): void {
     if (this.writer.size <= this.settings.segmentSize || this.erased || this.writer.failure !== null) return;
     try {
       this.rotate();

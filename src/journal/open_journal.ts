@@ -73,7 +73,7 @@ export function openJournal(options: OpenOptions): OpenedJournal {
   const activeSeq = Math.max((sealedSeqs.at(-1) ?? 0) + 1, activeRead === null ? 0 : claimedSeq(activeRead.bytes));
   const pathOf = (seq: number) => segmentPath(dir, name, seq, activeSeq);
   const order = files.hasActive ? [...sealedSeqs, activeSeq] : sealedSeqs;
-  const reader = new AddReader({ pathOf, nextSeq: (seq) => order.find((next) => next > seq) ?? null });
+  const reader = new AddReader({ pathOf, after: (seq) => order.find((next) => next > seq) ?? null });
   const state = new ReplayState(options.memoryBudget, (from, maxBytes) => reader.read(from, Infinity, maxBytes));
   const progress = new ReplayProgress(name, () => order.reduce((sum, seq) => sum + statExisting(pathOf(seq)).size, 0));
   const damageReport = new DamageReport(dir, name);

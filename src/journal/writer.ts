@@ -40,8 +40,6 @@ export interface WriterEvents {
   /** The journal can't be written (the queue refuses sets and gets until it recovers). */
   onFailure(message: string): void;
   onRecovered(): void;
-  /** A batch reached the file and nothing more waits to be written (the journal checks whether to rotate). */
-  onWritten?(): void;
 }
 
 const NOTHING: Extent = { bytes: 0, records: 0 };
@@ -92,20 +90,25 @@ export class JournalWriter {
   private closed = false;
   private appendCount = 0;
 
-  /** Appends to the active segment at `path`: `active.activeFile` as replay left it (or none yet), holding `activeRecords` intact records. */
+  /**
+   * Appends to the active segment at `path`: `active.activeFile` as replay left it (or none yet),
+   * holding `activeRecords` intact records. `journal` hears when a batch reached the file and
+   * nothing more waits to be written (it checks whether to rotate).
+   */
   constructor(
     path: string,
     active: { readonly activeRecords: number; readonly activeFile: FileInfo | null },
     private policy: SyncPolicy,
     private readonly events: WriterEvents,
+    private readonly journal: { rotateIfFull(): void },
   ) {
-    this.file = new ActiveFile(path, active.activeFile, active.activeRecords, () => this.owesNothing());
+    this.file = new ActiveFile(path, active.activeFile, active.activeRecords, this);
     this.file.durableCreate = policy.kind !== "never";
-    this.fsyncs = new FsyncPipeline(this.file, (error, owed) => this.syncFailed(error, owed));
+    this.fsyncs = new FsyncPipeline(this.file, this);
   }
 
-  /** Nothing waits to be written or synced: the file's descriptor may be closed. */
-  private owesNothing(): boolean {
+  /** Nothing waits to be written or synced: the file's descriptor may be closed (the ActiveFile asks). */
+  owesNothing(): boolean {
     return this.batch.isEmpty && this.writing === null && this.failure === null && this.fsyncs.idle;
   }
 
@@ -259,7 +262,7 @@ export class JournalWriter {
     }
     // A rotation writes everything pending first, in one go: it waits until the records appended
     // while a big batch went out in slices are written too.
-    if (this.batch.isEmpty) this.events.onWritten?.();
+    if (this.batch.isEmpty) this.journal.rotateIfFull();
   }
 
   private writeFailed(records: Records, commits: Commit[], error: unknown): void {
@@ -366,9 +369,9 @@ export class JournalWriter {
   /**
    * An fsync failed. Under `always` the bytes since the last good fsync are cut and written again
    * by the retry (the kernel may have dropped them); under the other policies they were
-   * acknowledged already and only the fsync is owed.
+   * acknowledged already and only the fsync is owed. (Public for the FsyncPipeline, which reports.)
    */
-  private syncFailed(error: unknown, owed: Unsynced[]): void {
+  syncFailed(error: unknown, owed: Unsynced[]): void {
     const message = `fsync of ${this.path} failed: ${errorText(error)}`;
     this.syncNeeded = true;
     if (owed.length > 0) {

@@ -5,7 +5,7 @@
  * nothing to trace and 40 bytes an item besides the bytes themselves. Items are made into objects
  * only as they leave (shift) or are looked at (peek, iteration).
  *
- * Items are never moved once written: a full last block is followed by a new one (8-16 slots for
+ * Items are never moved once written: a full last block is followed by a new one (5-13 slots for
  * a small queue, doubling up to 512-1,024), a drained first block is dropped. So push, shift and
  * unshift are O(1) with no copying at all, and a long queue never stalls the server to grow. The
  * sizes differ from one list to the next (`growthOf`): the 500 children of a fanout, which get
@@ -22,7 +22,12 @@
 import type { Item } from "../journal/item.ts";
 import { bytesAt, holdHome, releaseHome } from "./byte_homes.ts";
 
-const FIRST_SLOTS = 16;
+/**
+ * A first block has 5-13 slots (a queue of a few items costs 40 bytes a slot), nine sizes in
+ * turn: no two of them start a later block at the same item (4-12 would: 4 × 3 = 12 × 1).
+ */
+const FIRST_SLOTS_MIN = 5;
+const FIRST_SLOTS_STEPS = 9;
 const BLOCK_SLOTS = 1024;
 /** Lists made so far: each takes the next step of the stagger. */
 let listsMade = 0;
@@ -34,12 +39,12 @@ export interface BlockGrowth {
 }
 
 /**
- * The growth of the `n`th list made: a first block of 8-16 slots and a largest of 512-1,024,
+ * The growth of the `n`th list made: a first block of 5-13 slots and a largest of 512-1,024,
  * spread over consecutive lists (the largest steps by 97, prime to the 513 sizes, so any 513
  * consecutive lists all differ).
  */
 export function growthOf(n: number): BlockGrowth {
-  return { first: FIRST_SLOTS / 2 + (n % (FIRST_SLOTS / 2 + 1)), largest: BLOCK_SLOTS / 2 + ((n * 97) % (BLOCK_SLOTS / 2 + 1)) };
+  return { first: FIRST_SLOTS_MIN + (n % FIRST_SLOTS_STEPS), largest: BLOCK_SLOTS / 2 + ((n * 97) % (BLOCK_SLOTS / 2 + 1)) };
 }
 /** The largest block an emptied queue keeps (2.6 KB); a bigger one is freed. */
 const KEPT_SLOTS = 64;

@@ -43,13 +43,13 @@ export class OpenItems {
   private due: Item[] = [];
 
   /**
-   * `timedOut` puts an item that timed out back in the queue (it has left this set already; the
-   * object it gets is a copy, the one to queue).
+   * The queue's `timedOut` puts an item that timed out back in the queue (it has left this set
+   * already; the object it gets is a copy, the one to queue).
    */
   constructor(
     private readonly queueName: string,
     timeoutMs: number,
-    private readonly timedOut: (item: Item) => void,
+    private readonly queue: { timedOut(item: Item): void },
     private readonly timer: DeadlineTimer = sharedTimer,
   ) {
     this.timeoutMs = timeoutMs;
@@ -132,7 +132,7 @@ export class OpenItems {
     for (let count = 0; count < RELEASE_SLICE && this.due.length > 0; count++) {
       const item = this.due.pop()!;
       if (!this.take(item)) continue; // confirmed or aborted since it was found due
-      this.timedOut({ ...item });
+      this.queue.timedOut({ ...item });
       released++;
     }
     if (released > 0) {

@@ -123,9 +123,9 @@ export class PersistentQueue implements UpkeepView {
     this.createdAt = createdAt;
     this.isFanoutChild = fanoutParent(name) !== null;
     this.store = new ItemStore(journal, config.maxMemorySize, contents.items, contents.disk, name);
-    this.openItems = new OpenItems(name, config.openTransactionTimeout, (item) => this.timedOut(item), openTimer);
+    this.openItems = new OpenItems(name, config.openTransactionTimeout, this, openTimer);
     this.nextId = contents.nextId;
-    journal?.setLiveFloor(() => this.liveFloor());
+    journal?.setLiveFloor(this);
   }
 
   get settings(): QueueConfig {
@@ -226,8 +226,8 @@ export class PersistentQueue implements UpkeepView {
     for (const item of items) if (this.openItems.take(item)) this.returnOpen([item], now);
   }
 
-  /** An open item was neither confirmed nor aborted within open_transaction_timeout. */
-  private timedOut(item: Item): void {
+  /** An open item was neither confirmed nor aborted within open_transaction_timeout (OpenItems tells). */
+  timedOut(item: Item): void {
     this.openTimedOut++;
     this.returnOpen([item], Date.now());
   }
@@ -385,7 +385,7 @@ export class PersistentQueue implements UpkeepView {
    * no journal) to `journal`, a new, empty one. Throws for I/O errors; the queue is unchanged.
    */
   fillJournal(journal: Journal): void {
-    journal.setLiveFloor(() => this.liveFloor());
+    journal.setLiveFloor(this);
     journal.reset(this.liveEntries());
   }
 
@@ -537,8 +537,8 @@ export class PersistentQueue implements UpkeepView {
     return [...this.openEntries(), ...queued.map((item) => ({ item, open: false }))];
   }
 
-  /** Every item with a smaller id has left the queue for good. O(items in memory). */
-  private liveFloor(): number {
+  /** Every item with a smaller id has left the queue for good (the journal asks). O(items in memory). */
+  liveFloor(): number {
     return Math.min(this.minLiveId(), this.store.diskMinId, this.nextId);
   }
 

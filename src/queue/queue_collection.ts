@@ -499,15 +499,8 @@ export class QueueCollection {
       files,
       settings: { policy: settings.syncJournal, segmentSize: settings.maxJournalSize },
       memoryBudget: settings.journal ? settings.maxMemorySize : Infinity,
-      events: this.writerEvents(name),
+      events: new JournalLog(name),
     });
-  }
-
-  private writerEvents(name: string): WriterEvents {
-    return {
-      onFailure: (message) => log.error(`queue '${name}': ${message}; sets and gets on it are refused until the journal can be written again`),
-      onRecovered: () => log.info(`queue '${name}': journal writes work again`),
-    };
   }
 
   /**
@@ -529,5 +522,18 @@ export class QueueCollection {
     if (typeof result !== "string") return result;
     this.droppedExpired.note(`${queue.name}>${name}:${result}`, `expired item from '${queue.name}' dropped: '${name}' refused it (${result})`);
     return null;
+  }
+}
+
+/** What a queue's journal says happened to it, in the log (an object, not two closures: one per queue). */
+class JournalLog implements WriterEvents {
+  constructor(private readonly name: string) {}
+
+  onFailure(message: string): void {
+    log.error(`queue '${this.name}': ${message}; sets and gets on it are refused until the journal can be written again`);
+  }
+
+  onRecovered(): void {
+    log.info(`queue '${this.name}': journal writes work again`);
   }
 }

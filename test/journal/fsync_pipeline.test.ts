@@ -34,7 +34,7 @@ describe("FsyncPipeline", () => {
 
   test("batches written during an fsync share the next one", () => {
     const file = new SlowFile();
-    const pipeline = new FsyncPipeline(file, () => {});
+    const pipeline = new FsyncPipeline(file, { syncFailed: () => {} });
     const first = batch();
     const [second, third] = [batch(), batch()];
     pipeline.add(first);
@@ -49,7 +49,7 @@ describe("FsyncPipeline", () => {
 
   test("a batch written while a stale fsync is in flight gets its own once that one returns", () => {
     const file = new SlowFile();
-    const pipeline = new FsyncPipeline(file, () => {});
+    const pipeline = new FsyncPipeline(file, { syncFailed: () => {} });
     pipeline.add(batch());
     pipeline.confirmAll(); // a rotation fsynced the file itself: the fsync in flight decides nothing
     const later = batch();
@@ -64,7 +64,7 @@ describe("FsyncPipeline", () => {
   test("an interval fsync due while one is in flight runs after it", () => {
     jest.useFakeTimers();
     const file = new SlowFile();
-    const pipeline = new FsyncPipeline(file, () => {});
+    const pipeline = new FsyncPipeline(file, { syncFailed: () => {} });
     pipeline.syncWithin(20);
     jest.advanceTimersByTime(20);
     expect(file.started).toBe(1);
