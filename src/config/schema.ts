@@ -54,6 +54,8 @@ export interface ServerConfig {
   readonly maxConnections: number;
   readonly maxRequestSize: number;
   readonly maxPendingRequestBytes: number;
+  /** Queues served at most (fanout children included); a new name past it is refused. */
+  readonly maxQueues: number;
   readonly adminCommands: AdminCommandPolicy;
   readonly authFile: string | null;
   readonly logLevel: LogLevel;
@@ -127,6 +129,13 @@ export const SERVER_KEYS: readonly KeySpec<ServerConfig>[] = [
     v.size(true),
     '"256MiB"',
     "Request bytes held for all clients at once (sets still arriving, requests not yet run); past it, clients sending big requests wait until memory is given back.",
+  ),
+  key(
+    "max_queues",
+    "maxQueues",
+    v.positiveCount,
+    "100000",
+    "Queues served at most, fanout children included (each costs 5-10 KB and a journal file); a set or get that would create one more is refused with SERVER_ERROR, and queues loaded at start are never refused.",
   ),
   key(
     "admin_commands",

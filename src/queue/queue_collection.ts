@@ -63,6 +63,8 @@ export interface CollectionTotals {
   readonly openTransactionsTimedOut: number;
   /** Queues created (on first use, or loaded at start), deleted (expired ones too), expired by max_queue_age. */
   readonly queueCreates: number;
+  /** New queues refused because max_queues were served. */
+  readonly queueCreatesRefused: number;
   readonly queueDeletes: number;
   readonly queueExpires: number;
 }
@@ -84,6 +86,7 @@ export class QueueCollection {
   private totalItemsOfDeleted = 0;
   private openTimedOutOfDeleted = 0;
   private queueCreates = 0;
+  private queueCreatesRefused = 0;
   private queueDeletes = 0;
   private queueExpires = 0;
   private readonly aliases = new AliasTable();
@@ -103,6 +106,8 @@ export class QueueCollection {
   private readonly sweepRound = new ExpiryRound((queue) => this.expireIfUnused(queue));
   /** Expired items dropped because their move_expired_to queue refused them: logged once, then counted. */
   private readonly droppedExpired = new RepeatedLog();
+  /** New queues refused at max_queues: logged once an interval, then counted. */
+  private readonly refusedCreates = new RepeatedLog();
 
   private constructor(
     private config: KestrelConfig,
@@ -149,6 +154,7 @@ export class QueueCollection {
     if (this.aliases.has(name)) throw new QueueUnavailableError(`'${name}' is an alias: it takes only sets`);
     const unavailable = this.unavailable.get(name);
     if (unavailable !== undefined) throw new QueueUnavailableError(unavailable.reason);
+    if (this.queues.size >= this.config.server.maxQueues) throw this.refuseCreate(name);
     const clash = this.caseClash(name);
     if (clash !== null) throw new QueueUnavailableError(`cannot create queue '${name}': on this case-insensitive file system its journal would be queue '${clash}''s`);
     let found;
@@ -167,6 +173,14 @@ export class QueueCollection {
     } catch (error) {
       throw new QueueUnavailableError(`cannot create queue '${name}': ${errorText(error)}`);
     }
+  }
+
+  /** A new queue refused because max_queues are served: counted, logged at most once an interval. */
+  private refuseCreate(name: string): QueueUnavailableError {
+    this.queueCreatesRefused++;
+    const reason = `too many queues: max_queues (${this.config.server.maxQueues}) are served; delete some or raise max_queues`;
+    this.refusedCreates.note("max_queues", `queue '${name}' not created: ${reason}`);
+    return new QueueUnavailableError(reason);
   }
 
   /**
@@ -319,7 +333,7 @@ export class QueueCollection {
       totalItems += stats.totalItems;
       openTransactionsTimedOut += stats.openTransactionsTimedOut;
     }
-    return { items, bytes, totalItems, openTransactionsTimedOut, queueCreates: this.queueCreates, queueDeletes: this.queueDeletes, queueExpires: this.queueExpires };
+    return { items, bytes, totalItems, openTransactionsTimedOut, queueCreates: this.queueCreates, queueCreatesRefused: this.queueCreatesRefused, queueDeletes: this.queueDeletes, queueExpires: this.queueExpires };
   }
 
   /**
@@ -402,6 +416,7 @@ export class QueueCollection {
     this.upkeepRound.stop();
     this.sweepRound.stop();
     this.droppedExpired.report();
+    this.refusedCreates.report();
     flushJournals();
     const synced = this.syncAllAtOnce();
     for (const queue of this.queues.values()) queue.close(synced);

@@ -145,6 +145,7 @@ export function serverStats(ctx: ServerContext): Array<readonly [string, string 
     ["bytes_read", s.bytesRead],
     ["bytes_written", s.bytesWritten],
     ["queue_creates", totals.queueCreates],
+    ["queue_creates_refused", totals.queueCreatesRefused],
     ["queue_deletes", totals.queueDeletes],
     ["queue_expires", totals.queueExpires],
     ["memory_collections", ctx.pacer.collections],

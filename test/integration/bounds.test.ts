@@ -1,10 +1,14 @@
 /**
  * Memory any client can take is bounded: request bytes across all connections
- * (max_pending_request_bytes), the item bytes of one get's reply, the queues one get creates.
+ * (max_pending_request_bytes), the item bytes of one get's reply, the queues one get creates,
+ * the queues served (max_queues).
  */
 import { describe, expect, test } from "bun:test";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import type { TestClient } from "../helpers/client.ts";
 import { ServerProcess } from "../helpers/server.ts";
+import { tempDir } from "../helpers/temp_dir.ts";
 
 const MiB = 1024 * 1024;
 
@@ -129,5 +133,44 @@ describe("bounds", () => {
     c.close();
     await server.stop();
     server.removeData();
+  });
+
+  test("max_queues: a set or get naming one queue more is refused and changes nothing; a delete frees a place; a reload raises it; queues on disk always load", async () => {
+    const configPath = join(tempDir(), "kestrel.toml");
+    const server = await ServerProcess.start({ configPath, config: "max_queues = 3\n" });
+    const c = await server.client();
+    for (const name of ["a", "b", "c"]) expect(await c.set(name, name)).toBe("STORED");
+    const refused = "SERVER_ERROR too many queues: max_queues (3) are served; delete some or raise max_queues";
+    const mark = server.output.length;
+    expect(await c.set("d", "d")).toBe(refused);
+    expect(await c.call("get d")).toBe(refused);
+    expect(await c.call("get a+child")).toBe(refused); // a fanout child is a queue too
+    expect(await c.call("get e/t=100")).toBe(refused);
+    await server.waitForLog(/WARN +queue 'd' not created: too many queues: max_queues \(3\) are served/, mark);
+    let stats = await c.stats();
+    expect(stat(stats, "queue_creates_refused")).toBe(4);
+    expect([...stats.keys()].filter((name) => /^queue_[a-z+]+_items$/.test(name)).sort()).toEqual(["queue_a_items", "queue_b_items", "queue_c_items"]);
+    // The queues served go on as before.
+    expect(await c.set("a", "a2")).toBe("STORED");
+    expect(await c.get("b")).toBe("b");
+
+    expect(await c.call("delete c")).toBe("DELETED");
+    expect(await c.set("d", "d")).toBe("STORED");
+    c.close();
+    await server.stop();
+
+    // Three queues on disk (a, b, d), a limit of two: all three load; a fourth is refused.
+    const again = await server.restart({ configPath, config: "max_queues = 2\n" });
+    const d = await again.client();
+    stats = await d.stats();
+    expect([...stats.keys()].filter((name) => /^queue_[a-z+]+_items$/.test(name)).length).toBe(3);
+    expect(await d.get("a")).toBe("a");
+    expect(await d.set("e", "e")).toBe("SERVER_ERROR too many queues: max_queues (2) are served; delete some or raise max_queues");
+    writeFileSync(configPath, "max_queues = 10\n");
+    expect(await d.call("reload")).toBe("Reloaded config.");
+    expect(await d.set("e", "e")).toBe("STORED");
+    d.close();
+    await again.stop();
+    again.removeData();
   });
 });
