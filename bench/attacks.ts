@@ -28,6 +28,8 @@
  *                            rest, never finishing it; one line over the limit (not in the issue)
  *  11. unread multi-gets     200 connections never read, each pipelines 10 get lines of 4,000 keys
  *                            over 40,000 items of 4 KiB (not in the issue)
+ *  12. endless queues        sets to 20,000 new names with max_queues = 10,000: the rest refused
+ *                            (not in the issue)
  * The header of each file in bench/attacks/ says what its attack does and what its ceiling is.
  *
  * Run
@@ -49,6 +51,7 @@
  *   ATTACK_SQUATTERS             9: connections (4)
  *   ATTACK_SLOWLORIS             10: connections (5000; 1000)
  *   ATTACK_MULTI_GETS            11: connections (200; 50)        ATTACK_MULTI_GET_ITEMS items of 4 KiB (40000; 10000)
+ *   ATTACK_MAX_QUEUES            12: max_queues (10000; 2000), sets to twice as many names
  *   TMPDIR                       where the data dirs go
  *
  * Output: a markdown report on stdout (the table, the ceilings' formulas, other bounds, notes,
@@ -58,6 +61,7 @@
 import { tmpdir } from "node:os";
 import { bigSets } from "./attacks/big_sets.ts";
 import { budgetSquatting } from "./attacks/budget_squatting.ts";
+import { endlessQueues } from "./attacks/endless_queues.ts";
 import { fanout } from "./attacks/fanout.ts";
 import { idleConnections } from "./attacks/idle_connections.ts";
 import { manyQueues } from "./attacks/many_queues.ts";
@@ -76,7 +80,7 @@ import { mib } from "./lib/report.ts";
 import { runBench } from "./lib/run_bench.ts";
 import { SettingsError } from "./lib/settings.ts";
 
-const ATTACKS: readonly AttackPlan[] = [bigSets, unreadGets, newNames, timedOutGets, manyQueues, fanout, idleConnections, openItems, budgetSquatting, slowloris, unreadMultiGets];
+const ATTACKS: readonly AttackPlan[] = [bigSets, unreadGets, newNames, timedOutGets, manyQueues, fanout, idleConnections, openItems, budgetSquatting, slowloris, unreadMultiGets, endlessQueues];
 /** Room for logs, the page cache's write-back and a margin, besides the largest data dir. */
 const DISK_MARGIN_BYTES = 512 * 1024 * 1024;
 
