@@ -17,6 +17,7 @@
  */
 import { dirname } from "node:path";
 import { closeQuietly, fileSystem, fsyncDirectory, removeQuietly, tempPathFor, writeFully, type FileInfo } from "./files.ts";
+import { fsyncGrouped } from "./grouped_fsync.ts";
 import { forget, touch, type IdleClosable } from "./idle_files.ts";
 import { FILE_HEADER_SIZE, encodeFileHeader, encodeSegmentRecord, type SegmentInfo } from "./record.ts";
 
@@ -160,7 +161,7 @@ export class ActiveFile implements IdleClosable {
     this.syncedChanges = this.changes;
   }
 
-  /** fsync off the event loop; `done` runs once it returns. */
+  /** fsync off the event loop (with the others of this turn: grouped_fsync.ts); `done` runs once it returns. */
   syncAsync(done: (error: Error | null) => void): void {
     let fd: number;
     try {
@@ -171,7 +172,7 @@ export class ActiveFile implements IdleClosable {
     this.syncsInFlight++;
     const covered = this.changes;
     const identity = this.identity;
-    fileSystem.fsyncAsync(fd, (error) => {
+    fsyncGrouped(this.path, fd, (error) => {
       if (error === null && identity === this.identity) this.syncedChanges = Math.max(this.syncedChanges, covered);
       if (--this.syncsInFlight === 0) for (const fd of this.retired.splice(0)) closeQuietly(fd);
       done(error);

@@ -12,6 +12,7 @@
 import * as fs from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { libc } from "../libc.ts";
+import { syncFileSystemAsync, syncfsReady } from "./syncfs_worker.ts";
 
 export type OpenFlags = "r" | "a" | "ax" | "w" | "wx" | "append";
 
@@ -59,6 +60,10 @@ export interface FileSystem {
   syncFileSystem(path: string): void;
   /** fsync off the event loop. */
   fsyncAsync(fd: number, done: (error: Error | null) => void): void;
+  /** Whether `syncFileSystemAsync` can be used now (syncfs_worker.ts; the first ask starts its worker). */
+  syncFileSystemReady(): boolean;
+  /** `syncFileSystem` of the file system holding the directory `dir`, off the event loop. */
+  syncFileSystemAsync(dir: string, done: (error: Error | null) => void): void;
   ftruncate(fd: number, length: number): void;
   truncate(path: string, length: number): void;
   rename(from: string, to: string): void;
@@ -100,6 +105,8 @@ export const fileSystem: FileSystem = {
     }
   },
   fsyncAsync: (fd, done) => fs.fsync(fd, (error) => done(error)),
+  syncFileSystemReady: syncfsReady,
+  syncFileSystemAsync: syncFileSystemAsync,
   ftruncate: (fd, length) => fs.ftruncateSync(fd, length),
   truncate: (path, length) => fs.truncateSync(path, length),
   rename: (from, to) => fs.renameSync(from, to),

@@ -9,8 +9,11 @@
  * turn: a 64 MiB item set to a parent with 10 fanout children is written over 88 turns (a writer
  * may stop inside a batch: writer.ts), with other clients served in between, instead of 704 MiB
  * in one; so are the first writes of 1,000 new queues (each creates its file). `flushJournals`
- * writes everything at once (shutdown, tests).
+ * writes everything at once (shutdown, tests). The fsyncs the written batches ask for go out at
+ * the end of the turn's writing, together (grouped_fsync.ts).
  */
+import { collectFsyncs } from "./grouped_fsync.ts";
+
 export interface Flushable {
   /**
    * Writes what is pending until `budget` bytes went out or `until` (performance.now()) passed,
@@ -48,6 +51,11 @@ function schedule(): void {
 }
 
 function flush(budget: number, until: number): void {
+  // The fsyncs the batches written ask for (sync_journal = always) go out together at the end.
+  collectFsyncs(() => writeJournals(budget, until));
+}
+
+function writeJournals(budget: number, until: number): void {
   // The set itself is the queue, in order: a writer leaves it as it is flushed, and one made dirty
   // meanwhile (or again, with records left) joins at the back. Nothing is copied, so a turn costs
   // what it writes, not what waits (5,000 new queues wait many turns for their first write).

@@ -4,6 +4,7 @@
  */
 import { monotonicMs } from "../clock.ts";
 import type { ServerStatusName } from "../config/schema.ts";
+import { syncfsCount } from "../journal/grouped_fsync.ts";
 import type { AliasStats } from "../queue/aliases.ts";
 import type { PersistentQueue, QueueStats } from "../queue/persistent_queue.ts";
 import { SlicedRound } from "../queue/sliced_round.ts";
@@ -148,6 +149,7 @@ export function serverStats(ctx: ServerContext): Array<readonly [string, string 
     ["queue_creates_refused", totals.queueCreatesRefused],
     ["queue_deletes", totals.queueDeletes],
     ["queue_expires", totals.queueExpires],
+    ["journal_syncfs", syncfsCount()],
     ["memory_collections", ctx.pacer.collections],
     ["resident_bytes", process.memoryUsage.rss()],
     ["pending_request_bytes", ctx.requestBudget.bytes],

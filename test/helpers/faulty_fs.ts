@@ -150,6 +150,14 @@ export class FaultInjector {
         const error = faultError(fault.code, "fsync", this.pathOf(fd));
         setImmediate(() => done(error));
       },
+      syncFileSystemReady: real.syncFileSystemReady,
+      syncFileSystemAsync: (dir: string, done: (error: Error | null) => void) => {
+        const fault = this.failing("syncFileSystemAsync", [dir]);
+        if (fault === null) return real.syncFileSystemAsync(dir, done);
+        if (fault.code === "SIGKILL") return raise(fault.code, "syncfs", dir);
+        const error = faultError(fault.code, "syncfs", dir);
+        setImmediate(() => done(error));
+      },
       ftruncate: byFd("ftruncate", real.ftruncate),
       truncate: byPath("truncate", real.truncate),
       rename: (from: string, to: string) => {

@@ -36,6 +36,22 @@ describe("durability", () => {
     });
   }
 
+  test("sync_journal = always over 20 queues at once: their fsyncs go out as one syncfs; kill -9 keeps every acknowledged item", async () => {
+    const server = await ServerProcess.start({ config: 'sync_journal = "always"\n' });
+    const clients = await Promise.all(Array.from({ length: 20 }, () => server.client()));
+    const acked = await Promise.all(clients.map((c, i) => fill(c, `many${i}`, 300, `q${i}`)));
+    const stats = await clients[0]!.stats();
+    if (process.platform === "linux") expect(Number(stats.get("journal_syncfs"))).toBeGreaterThan(0);
+    for (const c of clients) c.close();
+    await server.kill9();
+    const again = await server.restart();
+    const c2 = await again.client();
+    for (const [i, items] of acked.entries()) expect(await c2.drain(`many${i}`)).toEqual(items);
+    c2.close();
+    expect(await again.stop()).toBe(0);
+    again.removeData();
+  });
+
   test("a 12 MiB item sent in pieces to a parent with fanout children survives kill -9 in every queue", async () => {
     // Assembled (and its CRC worked out) as it arrives, written to 3 journals over several turns.
     const server = await ServerProcess.start({ config: `max_memory_size = "4MiB"\n` });

@@ -40,6 +40,7 @@ const SERVER_METRICS: Readonly<Record<string, readonly [string, MetricType, stri
   bytes_written: ["kestrel_written_bytes_total", "counter", "Protocol bytes sent."],
   queue_creates: ["kestrel_queue_creates_total", "counter", "Queues created since start (loaded at start, or first named)."],
   queue_creates_refused: ["kestrel_queue_creates_refused_total", "counter", "New queues refused because max_queues were served."],
+  journal_syncfs: ["kestrel_journal_syncfs_total", "counter", "Syncs of the data directory's file system, each standing for the fsyncs of 8 or more journals."],
   queue_deletes: ["kestrel_queue_deletes_total", "counter", "Queues deleted since start (expired ones included)."],
   queue_expires: ["kestrel_queue_expires_total", "counter", "Queues deleted by max_queue_age since start."],
   memory_collections: ["kestrel_memory_collections_total", "counter", "Garbage collections run to keep memory near the live data."],
