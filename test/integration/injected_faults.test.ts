@@ -47,6 +47,46 @@ describe("injected faults", () => {
     again.removeData();
   });
 
+  test("a failed syncfs under always fails every set it stood for; back by itself; nothing acknowledged lost", async () => {
+    const faultsFile = join(tempDir(), "faults.json");
+    const server = await ServerProcess.start({ faultsFile, config: 'sync_journal = "always"\n' });
+    const c = await server.client();
+    const queues = Array.from({ length: 10 }, (_, i) => `g${i}`);
+    const acked = new Map(queues.map((q) => [q, [] as string[]]));
+    /** One set to each queue, pipelined in one write: written in one turn, their fsyncs asked for together. */
+    const setAll = async (data: string): Promise<string[]> => {
+      await c.send(queues.map((q) => `set ${q} 0 0 ${data.length}\r\n${data}\r\n`).join(""));
+      const replies: string[] = [];
+      for (const q of queues) {
+        const reply = await c.readLine();
+        replies.push(reply);
+        if (reply === "STORED") acked.get(q)!.push(data);
+      }
+      return replies;
+    };
+    // The syncfs worker starts on the first group and is used once it answered.
+    for (let round = 0; Number((await c.stats()).get("journal_syncfs")) === 0; round++) {
+      expect(round).toBeLessThan(500);
+      expect(await setAll(`warm-${round}`)).toEqual(queues.map(() => "STORED"));
+    }
+    await server.setFaults([{ op: "syncFileSystemAsync", code: "EIO", times: 1 }]);
+    const mark = server.output.length;
+    const failed = await setAll("during");
+    expect(failed).toEqual(queues.map(() => expect.stringMatching(/^SERVER_ERROR fsync of .*\/g\d failed: EIO/)));
+    for (const q of queues) await server.waitForLog(new RegExp(`queue '${q}': journal writes work again`), mark);
+    await server.setFaults([]);
+    expect(await setAll("after")).toEqual(queues.map(() => "STORED"));
+    c.close();
+    await server.kill9();
+    const again = await server.restart({ faultsFile: undefined });
+    const c2 = await again.client();
+    // A set whose sync failed was written again by the retry: it may be there (its reply said SERVER_ERROR).
+    for (const q of queues) expect((await c2.drain(q)).filter((v) => v !== "during")).toEqual(acked.get(q)!);
+    c2.close();
+    expect(await again.stop()).toBe(0);
+    again.removeData();
+  });
+
   test("a reload from never to always, then one failed fsync: everything STORED before is kept", async () => {
     const dir = tempDir();
     const configPath = join(dir, "kestrel.toml");
