@@ -72,10 +72,18 @@ const DROPPED = newBlock(0, 0);
 
 export class ItemBlocks {
   private blocks: Block[] = [];
-  private readonly growth = growthOf(listsMade++);
+  /** Slots of the first block and of the largest (see `growthOf`), as numbers: no object per list. */
+  private readonly firstSlots: number;
+  private readonly largestSlots: number;
   private first = 0;
   private count = 0;
   private headItem: Item | null = null;
+
+  constructor() {
+    const growth = growthOf(listsMade++);
+    this.firstSlots = growth.first;
+    this.largestSlots = growth.largest;
+  }
 
   get length(): number {
     return this.count;
@@ -165,10 +173,9 @@ export class ItemBlocks {
 
   /** Slots of the next block: small for a small queue, more as it grows. */
   private nextSlots(): number {
-    const { first, largest } = this.growth;
-    let slots = first;
-    while (slots < largest && slots <= this.count) slots *= 2;
-    return Math.min(slots, largest);
+    let slots = this.firstSlots;
+    while (slots < this.largestSlots && slots <= this.count) slots *= 2;
+    return Math.min(slots, this.largestSlots);
   }
 
   /** `head`, the first block, was drained: dropped, unless it is the last and small (kept for reuse). */

@@ -83,6 +83,9 @@ export interface QueueContents {
   readonly nextId: number;
 }
 
+/** Rewrites and rotations of no journal (a queue that never switched journals). */
+const NO_JOURNAL_COUNTS = { rewrites: 0, rotations: 0 } as const;
+
 export class PersistentQueue implements UpkeepView {
   private readonly store: ItemStore;
   private readonly openItems: OpenItems;
@@ -99,7 +102,7 @@ export class PersistentQueue implements UpkeepView {
   private canceledTransactions = 0;
   private flushes = 0;
   /** Rewrites and rotations of journals this queue used before its current one (a reload switched it). */
-  private retiredJournalCounts = { rewrites: 0, rotations: 0 };
+  private retiredJournalCounts: { readonly rewrites: number; readonly rotations: number } = NO_JOURNAL_COUNTS;
   /** The add time (wall clock) of the last item taken from the head, or null if none was since start. */
   private lastTakenAddTime: number | null = null;
   /** When this server created (or loaded) the queue, on the monotonic clock (for max_queue_age). */
