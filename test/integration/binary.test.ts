@@ -64,6 +64,21 @@ test("serves with an empty PATH, reloads on SIGHUP and stops cleanly on SIGTERM"
   await c.closed;
 });
 
+test("sync_journal = always over many queues: the binary's syncfs worker (made from a Blob) stands for their fsyncs", async () => {
+  const { server, port } = await serve("always", 'sync_journal = "always"\n');
+  const c = await TestClient.connect(port);
+  const queues = Array.from({ length: 10 }, (_, i) => `s${i}`);
+  for (let round = 0; Number((await c.stats()).get("journal_syncfs")) === 0; round++) {
+    expect(round).toBeLessThan(500);
+    // One set to each queue in one write: their fsyncs are asked for together.
+    await c.send(queues.map((q) => `set ${q} 0 0 1\r\nx\r\n`).join(""));
+    for (let i = 0; i < queues.length; i++) expect(await c.readLine()).toBe("STORED");
+  }
+  server.kill("SIGTERM");
+  expect(await server.exited).toBe(0);
+  await c.closed;
+});
+
 test("the operator commands run from the binary alone: status, cluster, and drain over admin HTTP", async () => {
   const { server, log, port } = await serve("admin", "admin_port = 0\n");
   const admin = (await log.waitFor(/admin HTTP on http:\/\/([^ ]+) /))[1]!;
