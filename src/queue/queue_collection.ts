@@ -108,6 +108,8 @@ export class QueueCollection {
   private readonly droppedExpired = new RepeatedLog();
   /** New queues refused at max_queues: logged once an interval, then counted. */
   private readonly refusedCreates = new RepeatedLog();
+  /** The error a refusal at max_queues throws, made once per limit (see `refuseCreate`). */
+  private tooManyQueues: { readonly limit: number; readonly error: QueueUnavailableError } | null = null;
 
   private constructor(
     private config: KestrelConfig,
@@ -175,12 +177,21 @@ export class QueueCollection {
     }
   }
 
-  /** A new queue refused because max_queues are served: counted, logged at most once an interval. */
+  /**
+   * A new queue refused because max_queues are served: counted, logged at most once an interval.
+   * One error object per limit, not one per refusal: an Error keeps its stack, and a client past
+   * the limit may be refused tens of thousands of times a second.
+   */
   private refuseCreate(name: string): QueueUnavailableError {
     this.queueCreatesRefused++;
-    const reason = `too many queues: max_queues (${this.config.server.maxQueues}) are served; delete some or raise max_queues`;
-    this.refusedCreates.note("max_queues", `queue '${name}' not created: ${reason}`);
-    return new QueueUnavailableError(reason);
+    const limit = this.config.server.maxQueues;
+    if (this.tooManyQueues?.limit !== limit) {
+      const reason = `too many queues: max_queues (${limit}) are served; delete some or raise max_queues`;
+      this.tooManyQueues = { limit, error: new QueueUnavailableError(reason) };
+    }
+    const { error } = this.tooManyQueues;
+    this.refusedCreates.note("max_queues", `queue '${name}' not created: ${error.message}`);
+    return error;
   }
 
   /**
