@@ -43,7 +43,7 @@ export class RepeatedLog {
         this.counts.delete(key);
         continue;
       }
-      this.write(`${entry.last} (and ${entry.repeats - 1} more like it since the last such line)`);
+      this.write(entry.repeats === 1 ? entry.last : `${entry.last} (and ${entry.repeats - 1} more like it since the last such line)`);
       entry.repeats = 0;
     }
     if (this.counts.size === 0 && this.timer !== null) {

@@ -16,3 +16,12 @@ test("a repeated line is written once, then its count once per interval; a quiet
   repeated.report();
   repeated.report();
 });
+
+test("a single repeat is written as it is, without a count of none", () => {
+  const lines: string[] = [];
+  const repeated = new RepeatedLog((line) => lines.push(line), 60_000);
+  repeated.note("k", "first");
+  repeated.note("k", "second");
+  repeated.report();
+  expect(lines).toEqual(["first", "second"]);
+});
