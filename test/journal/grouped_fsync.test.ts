@@ -4,12 +4,19 @@ import { collectFsyncs, fsyncGrouped } from "../../src/journal/grouped_fsync.ts"
 import { tempDir } from "../helpers/temp_dir.ts";
 
 const real = { fsyncAsync: fileSystem.fsyncAsync, syncFileSystemReady: fileSystem.syncFileSystemReady, syncFileSystemAsync: fileSystem.syncFileSystemAsync };
-afterEach(() => void Object.assign(fileSystem, real));
+/** Syncs a test left unanswered: answered after it, so no fsync stays counted in flight. */
+let unanswered: Array<{ done: (error: Error | null) => void }> = [];
+afterEach(() => {
+  for (const sync of unanswered) sync.done(null);
+  unanswered = [];
+  Object.assign(fileSystem, real);
+});
 
 /** A file system that records the syncs asked of it and answers them when told. */
 function recordingFileSystem(syncfsReady = true) {
   const fsyncs: Array<{ fd: number; done: (error: Error | null) => void }> = [];
   const syncfs: Array<{ dir: string; done: (error: Error | null) => void }> = [];
+  unanswered.push(...[fsyncs, syncfs].map((list) => ({ done: (error: Error | null) => list.splice(0).forEach((sync) => sync.done(error)) })));
   Object.assign(fileSystem, {
     fsyncAsync: (fd: number, done: (error: Error | null) => void) => void fsyncs.push({ fd, done }),
     syncFileSystemReady: () => syncfsReady,
