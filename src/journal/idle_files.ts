@@ -54,10 +54,13 @@ export function closeIdleFiles(): void {
 
 /** What runs once a second: a round, SLICE_MS per turn (nothing if the last one is still going). */
 export function closeIdleFilesInTurns(): void {
-  if (pass === null) goOn();
+  if (pass !== null) return;
+  pass = open.entries();
+  goOn();
 }
 
 function goOn(): void {
+  if (pass === null) return; // finished meanwhile, by closeIdleFiles
   if (!closeUntil(performance.now() + SLICE_MS)) setImmediate(goOn);
 }
 

@@ -160,6 +160,30 @@ describe("journal files opened lazily and closed when idle", () => {
     expect(openFileCount()).toBe(0);
   });
 
+  test("a round going on over turns that closeIdleFiles finishes is not run again by the next turn", async () => {
+    const closed: string[] = [];
+    const slowFile = (name: string): IdleClosable => ({
+      closeIfIdle: () => {
+        const end = performance.now() + 1;
+        while (performance.now() < end);
+        closed.push(name);
+        return true;
+      },
+    });
+    const idle = Array.from({ length: 6 }, (_, n) => slowFile(`idle${n}`));
+    for (const file of idle) touch(file);
+    closeIdleFiles(); // the round in which they were used
+    closeIdleFilesInTurns(); // closes some now, the rest in later turns...
+    closeIdleFiles(); // ...but this finishes the round
+    expect(closed.sort()).toEqual(idle.map((_, n) => `idle${n}`).sort());
+    const busy = slowFile("used just now");
+    touch(busy);
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    expect(closed).not.toContain("used just now"); // no second round started by the leftover turn
+    forget(busy);
+  });
+
   test("reading items back keeps the segment open only while in use", () => {
     const dir = tempDir();
     const { journal } = openQueueJournal(dir, "q", { segmentSize: 1024 });
