@@ -163,17 +163,10 @@ function openQuietly(path: string): number | null {
 /** "EMFILE" if fewer than `count` more descriptors can be had now (by dups of `open`, a descriptor that is open), else null. */
 function dupShortage(open: number, count: number): string | null {
   const { dup, close } = libc()!;
-  const copies: number[] = [];
-  try {
-    while (copies.length < count) {
-      const copy = dup(open);
-      if (copy < 0) return "EMFILE";
-      copies.push(copy);
-    }
-    return null;
-  } finally {
-    for (const copy of copies) close(copy);
-  }
+  return shortage(count, () => {
+    const copy = dup(open);
+    return copy < 0 ? "EMFILE" : copy;
+  }, close);
 }
 
 /**
@@ -181,14 +174,33 @@ function dupShortage(open: number, count: number): string | null {
  * when /dev/null can't be opened for another reason: then nothing can be known). Never throws.
  */
 function descriptorShortage(count: number): string | null {
-  const opened: number[] = [];
+  return shortage(count, openDevNull, closeSync);
+}
+
+/** A new descriptor on /dev/null, or why there is none ("EMFILE", "ENFILE"; null for another reason). */
+function openDevNull(): number | string | null {
   try {
-    while (opened.length < count) opened.push(openSync("/dev/null", "r"));
-    return null;
+    return openSync("/dev/null", "r");
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     return code === "EMFILE" || code === "ENFILE" ? code : null;
+  }
+}
+
+/**
+ * Takes `count` descriptors with `take`, then gives them back with `give`: the shortage `take`
+ * met before it had them all (null: it can't tell), or null if it had them all.
+ */
+function shortage(count: number, take: () => number | string | null, give: (fd: number) => void): string | null {
+  const taken: number[] = [];
+  try {
+    while (taken.length < count) {
+      const fd = take();
+      if (typeof fd !== "number") return fd;
+      taken.push(fd);
+    }
+    return null;
   } finally {
-    for (const fd of opened) closeSync(fd);
+    for (const fd of taken) give(fd);
   }
 }
