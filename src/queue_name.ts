@@ -1,6 +1,6 @@
 /**
- * Queue names: which are allowed, fanout parents, and the file name each one maps to (shared by
- * config, server, queues and journal files).
+ * Queue names: which are allowed, fanout parents, the order they are listed in, and the file name
+ * each one maps to (shared by config, server, queues and journal files).
  *
  * As in Kestrel 2 (QueueCollection.buildQueue), a name is any run of printable characters but
  * `.`, `/` and `~`: here printable ASCII, so no whitespace, control byte or NUL. A `+` makes a
@@ -68,4 +68,9 @@ export function queueNameOfFile(file: string): string | null {
 
 function escape(char: string): string {
   return `%${char.charCodeAt(0).toString(16).toUpperCase().padStart(2, "0")}`;
+}
+
+/** Orders queues (or aliases) by name, code unit by code unit: the order reports list them in. */
+export function byName(a: { readonly name: string }, b: { readonly name: string }): number {
+  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
 }

@@ -11,6 +11,7 @@
 import type { AliasMap } from "../config/aliases.ts";
 import { JoinedCommits } from "../journal/commit.ts";
 import { log } from "../log.ts";
+import { byName } from "../queue_name.ts";
 
 export class Alias {
   putItems = 0;
@@ -71,7 +72,7 @@ export class AliasTable {
   /** Every alias's figures, by name. */
   stats(): AliasStats[] {
     return [...this.aliases.values()]
-      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+      .sort(byName)
       .map((alias) => ({ name: alias.name, putItems: alias.putItems, putBytes: alias.putBytes, destinations: alias.destinations }));
   }
 }

@@ -5,6 +5,7 @@
 import { monotonicMs } from "../clock.ts";
 import type { ServerStatusName } from "../config/schema.ts";
 import { syncfsCount } from "../journal/grouped_fsync.ts";
+import { byName } from "../queue_name.ts";
 import type { AliasStats } from "../queue/aliases.ts";
 import type { PersistentQueue, QueueStats } from "../queue/persistent_queue.ts";
 import { SlicedRound } from "../queue/sliced_round.ts";
@@ -159,5 +160,6 @@ export function serverStats(ctx: ServerContext): Array<readonly [string, string 
 
 /** Every queue, in the order reports list them (by name). */
 export function queuesByName(ctx: ServerContext): PersistentQueue[] {
-  return [...ctx.queues.all()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return [...ctx.queues.all()].sort(byName);
 }
+
