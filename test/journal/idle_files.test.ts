@@ -17,6 +17,18 @@ function idleTwoRounds(): void {
   closeIdleFiles();
 }
 
+/** A file whose close takes at least 1 ms and says so in `closed`, as `id`. */
+function slowFile<T>(id: T, closed: T[]): IdleClosable {
+  return {
+    closeIfIdle: () => {
+      const end = performance.now() + 1;
+      while (performance.now() < end);
+      closed.push(id);
+      return true;
+    },
+  };
+}
+
 /** Descriptors this process holds on files under `dir`. */
 function descriptorsUnder(dir: string): number {
   let count = 0;
@@ -134,15 +146,7 @@ describe("journal files opened lazily and closed when idle", () => {
   test("the once-a-second round closes files about 2 ms per turn, going on in the next turns", async () => {
     // Each close takes at least 1 ms here: a 2 ms slice can't close 10 of them.
     const closed: number[] = [];
-    const slowFile = (n: number): IdleClosable => ({
-      closeIfIdle: () => {
-        const end = performance.now() + 1;
-        while (performance.now() < end);
-        closed.push(n);
-        return true;
-      },
-    });
-    const files = Array.from({ length: 10 }, (_, n) => slowFile(n));
+    const files = Array.from({ length: 10 }, (_, n) => slowFile(n, closed));
     for (const file of files) touch(file);
     closeIdleFiles(); // a round in which they were used: none closes
     expect(closed).toEqual([]);
@@ -162,21 +166,13 @@ describe("journal files opened lazily and closed when idle", () => {
 
   test("a round going on over turns that closeIdleFiles finishes is not run again by the next turn", async () => {
     const closed: string[] = [];
-    const slowFile = (name: string): IdleClosable => ({
-      closeIfIdle: () => {
-        const end = performance.now() + 1;
-        while (performance.now() < end);
-        closed.push(name);
-        return true;
-      },
-    });
-    const idle = Array.from({ length: 6 }, (_, n) => slowFile(`idle${n}`));
+    const idle = Array.from({ length: 6 }, (_, n) => slowFile(`idle${n}`, closed));
     for (const file of idle) touch(file);
     closeIdleFiles(); // the round in which they were used
     closeIdleFilesInTurns(); // closes some now, the rest in later turns...
     closeIdleFiles(); // ...but this finishes the round
     expect(closed.sort()).toEqual(idle.map((_, n) => `idle${n}`).sort());
-    const busy = slowFile("used just now");
+    const busy = slowFile("used just now", closed);
     touch(busy);
     await new Promise<void>((resolve) => setImmediate(resolve));
     await new Promise<void>((resolve) => setImmediate(resolve));
