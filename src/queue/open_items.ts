@@ -7,9 +7,16 @@
  *   back to the queue as a new object, so whoever still holds the old one (a pooled client whose
  *   `/close` comes on another connection) can neither confirm nor abort it, nor the same item
  *   opened again by someone else.
- * - Map order is opening order, and every item is measured against the one timeout in force, so
+ * - `order` is opening order, and every item is measured against the one timeout in force, so
  *   the longest-open item is the first due: one deadline per queue (on a shared DeadlineTimer),
  *   never one per item, and finding the due items costs O(1) per item found.
+ * - `order` holds every open entry, and closed ones only until the head passes them or they
+ *   outnumber the open ones (then it is rebuilt): at most twice the open entries, plus a few.
+ * - No JS Map: an item is opened and closed for every reliable read, and a Map (ordered, so
+ *   its deleted entries stay linked to the new ones) churned that way kept every closed entry,
+ *   and its item and bytes, reachable for the young-generation collections, which moved them all
+ *   to the old generation: a full collection (a pause of 5-10 ms) every few hundred ms under
+ *   reliable reads. A WeakMap (from the object handed out) and a Deque don't.
  * - Items that time out together go back newest first, so they reach the head in the order they
  *   were opened; at most RELEASE_SLICE per event-loop turn, the rest a millisecond later (they
  *   stay open, and confirmable, until then), so thousands of them cost no long turn.
@@ -19,12 +26,15 @@ import type { Item } from "../journal/item.ts";
 import { log } from "../log.ts";
 import { RepeatedLog } from "../repeated_log.ts";
 import { DeadlineTimer, type Deadline } from "./deadline_timer.ts";
+import { Deque } from "./deque.ts";
 
 /** Items one turn puts back. */
 export const RELEASE_SLICE = 1000;
 
 /** One deadline per queue with open items, for every queue. */
 const sharedTimer = new DeadlineTimer();
+/** Closed entries `order` may keep beyond as many as the open ones. */
+export const CLOSED_SLACK = 32;
 /** One line per queue while its open items keep timing out, not one per item. */
 const timeoutLog = new RepeatedLog(log.info);
 
@@ -32,10 +42,15 @@ interface OpenEntry {
   readonly item: Item;
   /** When it was opened, on the timer's clock. */
   readonly openedAt: number;
+  open: boolean;
 }
 
 export class OpenItems {
-  private readonly byId = new Map<number, OpenEntry>();
+  /** The entry of each open item, by the very object handed out. */
+  private entries = new WeakMap<Item, OpenEntry>();
+  /** Open entries in opening order, and closed ones not yet dropped (see the invariants). */
+  private readonly order = new Deque<OpenEntry>();
+  private count = 0;
   private openBytes = 0;
   private timeoutMs: number;
   private deadline: Deadline | null = null;
@@ -56,29 +71,41 @@ export class OpenItems {
   }
 
   get size(): number {
-    return this.byId.size;
+    return this.count;
   }
 
   get bytes(): number {
     return this.openBytes;
   }
 
+  /** Entries held, open or closed: at most twice the open ones plus CLOSED_SLACK (for tests). */
+  get entriesHeld(): number {
+    return this.order.length;
+  }
+
   add(item: Item): void {
-    this.byId.set(item.id, { item, openedAt: this.timer.now() });
+    const entry: OpenEntry = { item, openedAt: this.timer.now(), open: true };
+    this.entries.set(item, entry);
+    this.order.push(entry);
+    this.count++;
     this.openBytes += item.data.length;
     this.arm();
   }
 
   /** Whether `item` (the object handed out) is still open. */
   holds(item: Item): boolean {
-    return this.byId.get(item.id)?.item === item;
+    return this.entries.has(item);
   }
 
   /** Takes `item` out if it is still open; false if it is not (settled already, or timed out). */
   take(item: Item): boolean {
-    if (!this.holds(item)) return false;
-    this.byId.delete(item.id);
+    const entry = this.entries.get(item);
+    if (entry === undefined) return false;
+    this.entries.delete(item);
+    entry.open = false;
+    this.count--;
     this.openBytes -= item.data.length;
+    this.dropClosed();
     return true;
   }
 
@@ -90,18 +117,21 @@ export class OpenItems {
     this.arm();
   }
 
+  /** The open items, oldest first. */
   items(): Item[] {
-    return Array.from(this.byId.values(), (entry) => entry.item);
+    return Array.from(this.openEntries(), (entry) => entry.item);
   }
 
   ids(): IterableIterator<number> {
-    return this.byId.keys();
+    return Array.from(this.openEntries(), (entry) => entry.item.id).values();
   }
 
   /** Forgets every open item (the queue is going away). */
   clear(): void {
     this.stop();
-    this.byId.clear();
+    this.entries = new WeakMap();
+    this.order.clear();
+    this.count = 0;
     this.openBytes = 0;
   }
 
@@ -120,9 +150,9 @@ export class OpenItems {
       this.deadline = this.timer.add(1, fire);
       return;
     }
-    const oldest = this.byId.values().next();
-    if (oldest.done) return;
-    this.deadline = this.timer.add(Math.max(0, oldest.value.openedAt + this.timeoutMs - this.timer.now()), fire);
+    const oldest = this.order.peek(); // open: dropClosed leaves no closed entry at the head
+    if (oldest === undefined) return;
+    this.deadline = this.timer.add(Math.max(0, oldest.openedAt + this.timeoutMs - this.timer.now()), fire);
   }
 
   private release(): void {
@@ -142,11 +172,21 @@ export class OpenItems {
     this.arm();
   }
 
+  /** Drops closed entries from the head, and rebuilds `order` once closed ones outnumber the open. */
+  private dropClosed(): void {
+    while (this.order.peek()?.open === false) this.order.shift();
+    if (this.order.length > 2 * this.count + CLOSED_SLACK) this.order.retain((entry) => entry.open);
+  }
+
+  private *openEntries(): IterableIterator<OpenEntry> {
+    for (const entry of this.order) if (entry.open) yield entry;
+  }
+
   /** Every item open for at least the timeout, oldest first. */
   private dueNow(): Item[] {
     const openedBy = this.timer.now() - this.timeoutMs;
     const due: Item[] = [];
-    for (const entry of this.byId.values()) {
+    for (const entry of this.openEntries()) {
       if (entry.openedAt > openedBy) break;
       due.push(entry.item);
     }

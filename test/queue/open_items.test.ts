@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { DEFAULT_QUEUE_CONFIG, type QueueConfig } from "../../src/config/schema.ts";
 import type { Item } from "../../src/journal/item.ts";
 import { DeadlineTimer } from "../../src/queue/deadline_timer.ts";
-import { RELEASE_SLICE } from "../../src/queue/open_items.ts";
+import { CLOSED_SLACK, OpenItems, RELEASE_SLICE } from "../../src/queue/open_items.ts";
 import { PersistentQueue } from "../../src/queue/persistent_queue.ts";
 import { bytes, text } from "../helpers/bytes.ts";
 
@@ -173,5 +173,52 @@ describe("open_transaction_timeout", () => {
     queue.close();
     timer.advance(TIMEOUT_MS);
     expect(queue.stats()).toMatchObject({ openTransactions: 1, openTransactionsTimedOut: 0 });
+  });
+});
+
+describe("OpenItems bookkeeping", () => {
+  const itemNumbered = (id: number): Item => ({ id, addTime: NOW, expiry: 0, flags: 0, data: bytes(`item ${id}`) });
+  const timedOutItems: Item[] = [];
+  const openItems = (timer: TestTimer) => new OpenItems("q", TIMEOUT_MS, { timedOut: (item) => timedOutItems.push(item) }, timer);
+
+  test("items closed out of order: the rest are listed oldest first, and the oldest open one times out first", () => {
+    const timer = new TestTimer();
+    const open = openItems(timer);
+    const items = [1, 2, 3, 4, 5].map(itemNumbered);
+    for (const item of items) {
+      open.add(item);
+      timer.advance(10);
+    }
+    for (const i of [1, 3, 0]) expect(open.take(items[i]!)).toBe(true);
+    expect(open.take(items[1]!)).toBe(false);
+    expect(open.items().map((item) => item.id)).toEqual([3, 5]);
+    expect([...open.ids()]).toEqual([3, 5]);
+    expect(open.size).toBe(2);
+    expect(open.holds(items[2]!)).toBe(true);
+    expect(open.holds({ ...items[2]! })).toBe(false);
+    timedOutItems.length = 0;
+    timer.advance(TIMEOUT_MS - 50 + 20); // item 3 opened at 20, item 5 at 40
+    expect(timedOutItems.map((item) => item.id)).toEqual([3]);
+    timer.advance(20);
+    expect(timedOutItems.map((item) => item.id)).toEqual([3, 5]);
+    expect(open.size).toBe(0);
+  });
+
+  test("an item held open while thousands open and close behind it: closed entries don't pile up", () => {
+    const timer = new TestTimer();
+    const open = openItems(timer);
+    const first = itemNumbered(1);
+    open.add(first);
+    for (let id = 2; id < 10_000; id++) {
+      const item = itemNumbered(id);
+      open.add(item);
+      if (id % 100 !== 0) open.take(item); // every hundredth stays open
+      expect(open.entriesHeld).toBeLessThanOrEqual(2 * open.size + CLOSED_SLACK);
+    }
+    expect(open.size).toBe(1 + 99);
+    expect(open.items()[0]).toBe(first);
+    expect(open.items().slice(1).map((item) => item.id)).toEqual(Array.from({ length: 99 }, (_, i) => (i + 1) * 100));
+    open.take(first);
+    expect(open.items()[0]!.id).toBe(100);
   });
 });
