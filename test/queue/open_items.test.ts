@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { edenGC, fullGC, heapStats } from "bun:jsc";
 import { DEFAULT_QUEUE_CONFIG, type QueueConfig } from "../../src/config/schema.ts";
 import type { Item } from "../../src/journal/item.ts";
 import { DeadlineTimer } from "../../src/queue/deadline_timer.ts";
@@ -221,4 +222,24 @@ describe("OpenItems bookkeeping", () => {
     open.take(first);
     expect(open.items()[0]!.id).toBe(100);
   });
+});
+
+test("items opened and closed one after another are not kept into the old generation", () => {
+  // One open and one close per reliable read. With a Map of open items, the closed ones stayed
+  // reachable for the young-generation collections, which moved them (and their bytes) to the old
+  // generation, where only a full collection (a long pause) frees them.
+  const open = new OpenItems("q", TIMEOUT_MS, { timedOut: () => {} }, new TestTimer());
+  fullGC();
+  const live: Item[] = [];
+  for (let id = 1; id <= 40_000; id++) {
+    const item: Item = { id, addTime: NOW, expiry: 0, flags: 0, data: new Uint8Array(1024) };
+    open.add(item);
+    live.push(item);
+    if (live.length > 10) open.take(live.shift()!);
+  }
+  for (const item of live.splice(0)) open.take(item);
+  edenGC();
+  const afterYoung = heapStats().heapSize;
+  fullGC();
+  expect(afterYoung - heapStats().heapSize).toBeLessThan(1024 * 1024);
 });
