@@ -30,6 +30,8 @@
  *   7  max_memory_size raised from 16MiB to 1GiB by `reload` with BENCH_ITEMS items waiting on
  *      disk; probed 1 s before the reload to BENCH_SECONDS after.
  *   8  drain of BENCH_ITEMS items with reliable reads (`get q/open` + `get q/close` pipelined).
+ *   9a 20 pipelined `flush_expired` over BENCH_ITEMS items, none expired (each looks at them all).
+ *   9b one `flush_expired` of BENCH_ITEMS items that all expired (no periodic sweep).
  *
  * Run
  *   npm run bench:stalls                         # 3-4 minutes here
@@ -37,7 +39,7 @@
  *   BENCH_SCENARIOS=1,6 npm run bench:stalls     # some scenarios only
  *
  * Environment
- *   BENCH_ITEMS            items queued in scenarios 1-3, 7, 8 (default 1000000)
+ *   BENCH_ITEMS            items queued in scenarios 1-3, 7-9 (default 1000000)
  *   BENCH_REPLAY_ITEMS     items replayed in scenario 6 (default 3 x BENCH_ITEMS)
  *   BENCH_ITEM_SIZE        bytes per small item (default 100)
  *   BENCH_SECONDS          probe window of the idle and timed scenarios (default 5)
@@ -47,7 +49,7 @@
  *   BENCH_FANOUT_CHILDREN  fanout children in scenario 5 (default 500)
  *   BENCH_FANOUT_SETS      sets in scenario 5 (default 10000)
  *   BENCH_STALL_MS         a gap longer than this counts as a stall (default 20)
- *   BENCH_SCENARIOS        which scenarios, comma-separated (default 1,2,3,4,5,6,7,8)
+ *   BENCH_SCENARIOS        which scenarios, comma-separated (default 1,2,3,4,5,6,7,8,9)
  *   BENCH_SERVER           a kestrel executable to measure, e.g. dist/kestrel (default: src/main.ts on this bun)
  *   TMPDIR                 where the data dirs go (about 1 GB at the defaults)
  *

@@ -8,6 +8,7 @@
  * can of the server's state afterwards (item counts, children fed, queue emptied); a check that
  * fails, or a scenario that throws, is a problem of its row, and the next scenario still runs.
  */
+import { exchange } from "./client.ts";
 import type { PingFigures } from "./ping.ts";
 import { MiB, integer, mib } from "./report.ts";
 import { reloadByCommand } from "./server_control.ts";
@@ -15,7 +16,7 @@ import { describeReplay } from "./server_log.ts";
 import { type Scene, type SceneSettings, type StallRow, playScene } from "./stall_scene.ts";
 
 export interface StallSettings extends SceneSettings {
-  /** Items queued in scenarios 1-3, 7 and 8. */
+  /** Items queued in scenarios 1-3 and 7-9. */
   readonly items: number;
   /** Items replayed in scenario 6. */
   readonly replayItems: number;
@@ -236,4 +237,35 @@ const drain: Scenario = {
   ],
 };
 
-export const SCENARIOS: readonly Scenario[] = [upkeep, setsUnderLoad, expirySweep, bigFanout, wideFanout, replay, reloadMemory, drain];
+/** Sends `flush_expired q` `times` times on one connection (pipelined); the answers, and how long they took. */
+async function flushExpired(scene: Scene, times: number): Promise<{ answers: number[]; ms: number }> {
+  const started = performance.now();
+  const reply = await exchange(scene.port, "flush_expired q\r\n".repeat(times), (text) => text.split("\r\n").length > times || /ERROR/.test(text));
+  return { answers: reply.trim().split("\r\n").map(Number), ms: performance.now() - started };
+}
+
+const FLUSH_TIMES = 20;
+
+const flushExpiredScan: Scenario = {
+  id: 9,
+  run: async (s, pace) => [
+    await playScene("9a", "flush_expired, nothing expired", IN_MEMORY, s, async (scene) => {
+      await fill(scene, pace, s.items);
+      const { ping, value } = await scene.probe(() => flushExpired(scene, FLUSH_TIMES));
+      if (value.answers.join() !== Array(FLUSH_TIMES).fill(0).join()) scene.problems.push(`flush_expired answered ${value.answers.join(",")}`);
+      await scene.expectStat(`queue_${QUEUE}_items`, s.items);
+      return { done: `${FLUSH_TIMES} pipelined \`flush_expired\` over ${queued(s, s.items)}, none expired`, ping, figure: `answered in ${seconds(value.ms)}, RSS ${mib(scene.kestrel.memory().rss)}` };
+    }),
+    await playScene("9b", "flush_expired, every item expired", `expiration_timer_frequency = 0\n${IN_MEMORY}`, s, async (scene) => {
+      const expiry = expiryAfterFill(pace, s.items);
+      await fill(scene, pace, s.items, expiry);
+      await Bun.sleep(Math.max(0, expiry * 1000 + 100 - Date.now()));
+      const { ping, value } = await scene.probe(() => flushExpired(scene, 1));
+      if (value.answers[0] !== s.items) scene.problems.push(`flush_expired answered ${value.answers.join(",")}, ${integer(s.items)} had expired`);
+      await scene.expectStat(`queue_${QUEUE}_items`, 0);
+      return { done: `one \`flush_expired\` of ${queued(s, s.items)} that all expired (no sweep)`, ping, figure: `answered in ${seconds(value.ms)}` };
+    }),
+  ],
+};
+
+export const SCENARIOS: readonly Scenario[] = [upkeep, setsUnderLoad, expirySweep, bigFanout, wideFanout, replay, reloadMemory, drain, flushExpiredScan];

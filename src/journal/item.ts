@@ -15,5 +15,10 @@ export interface Item {
 }
 
 export function isExpired(item: Item, now: number): boolean {
-  return item.expiry !== 0 && item.expiry <= now;
+  return hasExpired(item.expiry, now);
+}
+
+/** Whether an item with this `expiry` has expired by `now` (0: it never does). */
+export function hasExpired(expiry: number, now: number): boolean {
+  return expiry !== 0 && expiry <= now;
 }

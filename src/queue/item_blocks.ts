@@ -5,7 +5,8 @@
  * nothing to trace and 40 bytes an item besides the bytes themselves. Items are made into objects
  * only as they leave (shift) or are looked at (peek, iteration).
  *
- * Items are never moved once written: a full last block is followed by a new one (5-13 slots for
+ * Items are not moved once written (but for `removeExpired`, a flush_expired, which moves the
+ * items it keeps up within their block): a full last block is followed by a new one (5-13 slots for
  * a small queue, doubling up to 512-1,024), a drained first block is dropped. So push, shift and
  * unshift are O(1) with no copying at all, and a long queue never stalls the server to grow. The
  * sizes differ from one list to the next (`growthOf`): the 500 children of a fanout, which get
@@ -14,8 +15,8 @@
  * do at once. An empty queue keeps at most one small block.
  *
  * Invariants: blocks[first ..] hold the items in order, block by block, each in slots
- * start .. end-1; only the first and the last block may be partly used; a block other than the
- * last is never empty; each used slot holds one count on its home (byte_homes.ts), given back
+ * start .. end-1; only the first and the last block may be partly used, but for blocks
+ * `removeExpired` took items from; a block other than the last is never empty; each used slot holds one count on its home (byte_homes.ts), given back
  * when the item leaves; `headItem` is the object made for the current head, if any (so repeated
  * peeks make one).
  */
@@ -142,6 +143,16 @@ export class ItemBlocks {
     }
   }
 
+  /** The ids of the first `count` items, head first. O(count). */
+  idsFromHead(count: number): number[] {
+    const ids: number[] = [];
+    for (let b = this.first; b < this.blocks.length && ids.length < count; b++) {
+      const block = this.blocks[b]!;
+      for (let slot = block.start; slot < block.end && ids.length < count; slot++) ids.push(block.times[slot * 3]!);
+    }
+    return ids;
+  }
+
   clear(): void {
     for (let b = this.first; b < this.blocks.length; b++) {
       const block = this.blocks[b]!;
@@ -152,11 +163,34 @@ export class ItemBlocks {
     this.headItem = null;
   }
 
-  /** Keeps only the items for which `keep` is true, in order; O(n). */
-  retain(keep: (item: Item) => boolean): void {
-    const kept = [...this].filter(keep);
-    this.clear();
-    for (const item of kept) this.push(item);
+  /**
+   * Removes, block by block from `from` (a place an earlier call returned; null: the head), the
+   * items whose expiry `expired` picks and `drop` takes (handed each such item as an object, with
+   * its place from the head when this call began); the others are never made into objects, and
+   * move up within their block. Stops after a block once `enough()` says so. Returns where to go
+   * on, or null once it passed the tail. O(items looked at).
+   */
+  removeExpired(from: BlockPlace | null, expired: (expiry: number) => boolean, drop: (item: Item, place: number) => boolean, enough: () => boolean): BlockPlace | null {
+    let b = from === null ? -1 : this.blocks.indexOf(from as Block, this.first);
+    // A place not found was taken from the head meanwhile, with everything before it.
+    if (b === -1) b = this.first;
+    let place = 0;
+    for (let before = this.first; before < b; before++) place += this.blocks[before]!.end - this.blocks[before]!.start;
+    for (; b < this.blocks.length; ) {
+      const block = this.blocks[b]!;
+      place += block.end - block.start;
+      const removed = removeFromBlock(block, place - (block.end - block.start), expired, drop);
+      if (removed > 0) {
+        this.count -= removed;
+        if (b === this.first) this.headItem = null;
+        if (block.start === block.end && b < this.blocks.length - 1) b = this.dropEmptied(b);
+        else b++;
+      } else {
+        b++;
+      }
+      if (enough()) break;
+    }
+    return this.blocks[b] ?? null;
   }
 
   *[Symbol.iterator](): IterableIterator<Item> {
@@ -178,6 +212,16 @@ export class ItemBlocks {
     return Math.min(slots, this.largestSlots);
   }
 
+  /** Block `b`, not the last, lost all its items to `removeExpired`: dropped. Returns the index of the block after it now. */
+  private dropEmptied(b: number): number {
+    if (b !== this.first) {
+      this.blocks.splice(b, 1);
+      return b;
+    }
+    this.dropHead(this.blocks[b]!);
+    return this.first;
+  }
+
   /** `head`, the first block, was drained: dropped, unless it is the last and small (kept for reuse). */
   private dropHead(head: Block): void {
     if (this.first === this.blocks.length - 1) {
@@ -192,6 +236,33 @@ export class ItemBlocks {
       this.first = 0;
     }
   }
+}
+
+/** A place in a list for `removeExpired` to go on from: a block, whatever index it has by then. */
+export type BlockPlace = object;
+
+/**
+ * Removes from `block` the items `expired` and `drop` pick (`first` is the place of its first
+ * item), moving the rest up toward `start`; returns how many it removed.
+ */
+function removeFromBlock(block: Block, first: number, expired: (expiry: number) => boolean, drop: (item: Item, place: number) => boolean): number {
+  const { times, places, flags } = block;
+  let kept = block.start;
+  for (let slot = block.start; slot < block.end; slot++) {
+    if (expired(times[slot * 3 + 2]!) && drop(read(block, slot), first + slot - block.start)) {
+      releaseHome(places[slot * 3]!);
+      continue;
+    }
+    if (kept !== slot) {
+      times.copyWithin(kept * 3, slot * 3, slot * 3 + 3);
+      places.copyWithin(kept * 3, slot * 3, slot * 3 + 3);
+      flags[kept] = flags[slot]!;
+    }
+    kept++;
+  }
+  const removed = block.end - kept;
+  block.end = kept;
+  return removed;
 }
 
 function write(block: Block, slot: number, item: Item): void {

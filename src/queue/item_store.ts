@@ -8,7 +8,7 @@
  * after a reload raised the budget by a GiB. The order is always: memory items, then the disk
  * region.
  *
- * `readBackWhile` reads disk items back early, offering each to a `drop` callback first (for
+ * `readBackSome` reads disk items back early, offering each to a `drop` callback first (for
  * flush_expired): the dropped ones never enter memory, and since it reads in order from the head
  * of the disk region, the removals it leads to are recorded in the order a normal read-back would
  * make them, so replay reads back no more than the server did.
@@ -22,16 +22,16 @@
  */
 import type { Position } from "../journal/add_reader.ts";
 import { ownedBytes } from "../journal/byte_slab.ts";
-import type { Item } from "../journal/item.ts";
+import { hasExpired, type Item } from "../journal/item.ts";
 import type { Journal } from "../journal/journal.ts";
 import type { DiskRegion } from "../journal/replay_state.ts";
 import { errorText } from "../errors.ts";
 import { log } from "../log.ts";
-import { ItemBlocks } from "./item_blocks.ts";
+import { ItemBlocks, type BlockPlace } from "./item_blocks.ts";
 
 /** Most item bytes one read-back reads (the rest comes with the next takes). */
 const READ_BACK_SLICE = 4 * 1024 * 1024;
-/** The most a `readBackWhile` reads in one go (items it drops pass through memory too). */
+/** The most a `readBackSome` reads (items it drops pass through memory too). */
 const EARLY_READ_SLICE_BYTES = 1024 * 1024;
 
 export class ItemStore {
@@ -177,17 +177,41 @@ export class ItemStore {
   }
 
   /**
-   * Reads items waiting on disk back a slice at a time while memory has room and `room()` says
-   * so, handing each to `drop` first: the ones it takes (returns true for; it records their
-   * removal, and must not throw) leave the queue, the rest go into memory, in order. Stops at a
-   * read that fails (`readFailure` says why) or reads nothing.
+   * Reads one slice of the items waiting on disk back, if memory has room and `room()` says so,
+   * handing each to `drop` first: the ones it takes (returns true for; it records their removal,
+   * and must not throw) leave the queue, the rest go into memory, in order. Returns whether there
+   * may be more to read: false once nothing waits on disk, memory or `room()` is full, or a read
+   * failed (`readFailure` says why) or read nothing.
    */
-  readBackWhile(room: () => boolean, drop: (item: Item) => boolean): void {
-    while (this.disk !== null && this.memBytes < this.budget && room()) {
-      const waiting = this.disk.count;
-      this.readBackSafely(Math.min(EARLY_READ_SLICE_BYTES, this.budget - this.memBytes), drop);
-      if (this.disk?.count === waiting) return;
-    }
+  readBackSome(room: () => boolean, drop: (item: Item) => boolean): boolean {
+    if (this.disk === null || this.memBytes >= this.budget || !room()) return false;
+    const waiting = this.disk.count;
+    this.readBackSafely(Math.min(EARLY_READ_SLICE_BYTES, this.budget - this.memBytes), drop);
+    return this.disk !== null && this.disk.count !== waiting;
+  }
+
+  /**
+   * Removes from memory, block by block from `from` (null: the head), the items expired by `now`
+   * that `drop` takes (it records their removal, and must not throw), until `enough()` says so
+   * after a block; returns where to go on, or null once it passed the tail. Items on disk are
+   * left alone. O(items looked at); no object is made for the items kept.
+   */
+  removeExpiredInMemory(from: BlockPlace | null, now: number, drop: (item: Item) => boolean, enough: () => boolean): BlockPlace | null {
+    const frontLength = this.frontMins.length;
+    let frontRemoved = 0;
+    const next = this.memory.removeExpired(
+      from,
+      (expiry) => hasExpired(expiry, now),
+      (item, place) => {
+        if (!drop(item)) return false;
+        this.memBytes -= item.data.length;
+        if (place < frontLength) frontRemoved++;
+        return true;
+      },
+      enough,
+    );
+    if (frontRemoved > 0) this.frontMins = prefixMinima(this.memory.idsFromHead(frontLength - frontRemoved));
+    return next;
   }
 
   /** Drops every item, in memory and on disk. */
@@ -197,23 +221,6 @@ export class ItemStore {
     this.frontMins = [];
     this.disk = null;
     this.readFailure = null;
-  }
-
-  /** Keeps only the memory items for which `keep` is true (items on disk are left alone). O(n). */
-  retainInMemory(keep: (item: Item) => boolean): void {
-    const frontLength = this.frontMins.length;
-    const keptFront: Item[] = [];
-    let index = 0;
-    this.memory.retain((item) => {
-      const inFront = index++ < frontLength;
-      if (keep(item)) {
-        if (inFront) keptFront.push(item);
-        return true;
-      }
-      this.memBytes -= item.data.length;
-      return false;
-    });
-    this.frontMins = prefixMinima(keptFront);
   }
 
   memoryItems(): Iterable<Item> {
@@ -297,15 +304,15 @@ export class ItemStore {
 function frontMinimaOf(items: readonly Item[]): number[] {
   let tail = items.length - 1;
   while (tail > 0 && items[tail - 1]!.id < items[tail]!.id) tail--;
-  return prefixMinima(items.slice(0, Math.max(tail, 0)));
+  return prefixMinima(items.slice(0, Math.max(tail, 0)).map((item) => item.id));
 }
 
-/** Prefix minima of the ids of `front` (head first), innermost first: the head's is last. */
-function prefixMinima(front: readonly Item[]): number[] {
+/** Prefix minima of the front's ids (head first), innermost first: the head's is last. */
+function prefixMinima(frontIds: readonly number[]): number[] {
   const minima: number[] = [];
   let min = Infinity;
-  for (let i = front.length - 1; i >= 0; i--) {
-    min = Math.min(min, front[i]!.id);
+  for (let i = frontIds.length - 1; i >= 0; i--) {
+    min = Math.min(min, frontIds[i]!);
     minima.push(min);
   }
   return minima;

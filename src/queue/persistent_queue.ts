@@ -21,6 +21,7 @@ import type { PackEntry } from "../journal/pack.ts";
 import type { DiskRegion } from "../journal/replay_state.ts";
 import { log } from "../log.ts";
 import { fanoutParent } from "../queue_name.ts";
+import type { BlockPlace } from "./item_blocks.ts";
 import { ItemStore } from "./item_store.ts";
 import type { DeadlineTimer } from "./deadline_timer.ts";
 import { JournalUpkeep, type UpkeepView } from "./journal_upkeep.ts";
@@ -85,6 +86,27 @@ export interface QueueContents {
 
 /** Rewrites and rotations of no journal (a queue that never switched journals). */
 const NO_JOURNAL_COUNTS = { rewrites: 0, rotations: 0 } as const;
+
+/** Blocks of items in memory a part of a flush_expired looks at, at most. */
+const PART_BLOCKS = 8;
+/** Items a part of a flush_expired removes before it stops (after the block it is in). */
+const PART_REMOVALS = 1000;
+
+/** A flush_expired under way on one queue (PersistentQueue.flushExpiredPart). */
+export interface ExpiredFlush {
+  /** Items expired by then go. */
+  readonly now: number;
+  /** Items removed so far. */
+  removed: number;
+  /** Where the pass over the items in memory goes on (null: at the head). */
+  place: BlockPlace | null;
+  /** The pass over memory is through: the items waiting on disk are next. */
+  memoryDone: boolean;
+}
+
+export function expiredFlush(now: number): ExpiredFlush {
+  return { now, removed: 0, place: null, memoryDone: false };
+}
 
 export class PersistentQueue implements UpkeepView {
   private readonly store: ItemStore;
@@ -301,40 +323,41 @@ export class PersistentQueue implements UpkeepView {
   }
 
   /**
-   * Removes every expired item held in memory, wherever it is in the queue, then reads the items
-   * waiting on disk back while the memory budget has room, dropping the expired ones as they come
-   * (they never take memory). Expired items further back on disk go as read-behind reaches them:
-   * memory stays within the budget, and every removal is recorded in read-back order, so replay
-   * reads back no more than the server did. Removes at most max_expire_sweep, as Kestrel 2 does.
-   * Returns how many it removed. O(items in memory + items read back).
+   * Does a part of a flush_expired (`flush`, from `expiredFlush`); true once it is through. First
+   * the expired items held in memory, wherever they are in the queue, a few blocks a part; then
+   * the items waiting on disk are read back a slice a part while the memory budget has room,
+   * dropping the expired ones as they come (they never take memory). Expired items further back
+   * on disk go as read-behind reaches them: memory stays within the budget, and every removal is
+   * recorded in read-back order, so replay reads back no more than the server did. Removes at
+   * most max_expire_sweep in all, as Kestrel 2 does. A part looks at PART_BLOCKS blocks or
+   * removes PART_REMOVALS items, about, so the caller can spread a million over event-loop turns.
    */
-  flushExpired(now: number): number {
+  flushExpiredPart(flush: ExpiredFlush): boolean {
+    if (this.deleted) return true;
     const limit = this.config.maxExpireSweep;
-    const expired: Array<{ readonly item: Item; readonly fate: Commit | null }> = [];
-    this.store.retainInMemory((item) => {
-      if (expired.length >= limit || !isExpired(item, now)) return true;
+    const removedBefore = flush.removed;
+    const drop = (item: Item): boolean => {
+      if (flush.removed >= limit) return false;
       const fate = this.hooks.expired(this, item);
-      if (fate === "blocked") return true;
-      expired.push({ item, fate });
+      if (fate === "blocked") return false;
+      this.expire(item, fate);
+      flush.removed++;
+      return true;
+    };
+    if (!flush.memoryDone) {
+      let blocks = 0;
+      const enough = () => ++blocks >= PART_BLOCKS || flush.removed - removedBefore >= PART_REMOVALS;
+      flush.place = this.store.removeExpiredInMemory(flush.place, flush.now, drop, enough);
+      flush.memoryDone = flush.place === null;
       return false;
-    });
-    for (const { item, fate } of expired) this.expire(item, fate);
-    let fromDisk = 0;
+    }
     // Items on their way to move_expired_to are held until their new record is written (synced,
     // under sync_journal = always): they count, and writing the journals now lets them go.
     const room = () => {
       if (this.movingBytes > 0 && !this.hasRoom()) flushJournals();
       return this.hasRoom();
     };
-    this.store.readBackWhile(room, (item) => {
-      if (expired.length + fromDisk >= limit || !isExpired(item, now)) return false;
-      const fate = this.hooks.expired(this, item);
-      if (fate === "blocked") return false;
-      this.expire(item, fate);
-      fromDisk++;
-      return true;
-    });
-    return expired.length + fromDisk;
+    return !this.store.readBackSome(room, (item) => isExpired(item, flush.now) && drop(item));
   }
 
   /** Whether what this queue holds in memory is below its budget. */

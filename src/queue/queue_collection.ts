@@ -262,11 +262,6 @@ export class QueueCollection {
     return count;
   }
 
-  flushAllExpired(now: number): number {
-    let count = 0;
-    for (const queue of [...this.queues.values()]) count += queue.flushExpired(now);
-    return count;
-  }
 
   /**
    * Prepares a reloaded config for every live queue, running first every step that can fail: for

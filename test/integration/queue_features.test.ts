@@ -85,3 +85,22 @@ test("names Kestrel 2 accepts (printable, without . / ~) come back after a resta
   d.close();
   expect(await again.stop()).toBe(0);
 });
+
+test("a flush_expired of 100,000 expired items goes over turns: other clients are served while it runs", async () => {
+  const config = "expiration_timer_frequency = 0\n";
+  const server = await ServerProcess.start({ config, wallClockFile: join(tempDir(), "offset") });
+  const filler = await server.client();
+  await filler.send("set many 0 1 1 noreply\r\nx\r\n".repeat(100_000));
+  expect(await filler.set("many", "last", 1)).toBe("STORED");
+  await server.setWallClockOffset(2000); // every item has expired
+  const [flusher, other] = [await server.client(), await server.client()];
+  const flushed = flusher.call("flush_expired many");
+  // Once the flush has begun, another client sees it part-way (in one turn, it would see 0).
+  let items = 100_001;
+  while (items === 100_001) items = Number(await other.queueStat("many", "items"));
+  expect(items).toBeGreaterThan(0);
+  expect(await flushed).toBe("100001");
+  expect(await other.queueStat("many", "items")).toBe("0");
+  for (const c of [filler, flusher, other]) c.close();
+  expect(await server.stop()).toBe(0);
+});

@@ -54,22 +54,61 @@ describe("ItemBlocks", () => {
     expect(ids(list)).toEqual([1, 99, ...Array.from({ length: 19 }, (_, i) => i + 2)]);
   });
 
-  // [push, shift, unshift, retain] thresholds; the rest clears. One mix grows the list over many
+  // [push, shift, unshift, removeExpired] thresholds; the rest clears. One mix grows the list over many
   // blocks, one keeps it near empty (where blocks are dropped and kept).
   for (const [name, mix] of [
     ["growing", [0.45, 0.8, 0.995, 0.9995]],
     ["near empty", [0.4, 0.75, 0.9, 0.97]],
   ] as const) {
-    test(`any mix of push, shift, unshift, retain and clear matches an array doing the same (${name})`, () => {
+    test(`any mix of push, shift, unshift, removeExpired and clear matches an array doing the same (${name})`, () => {
       for (let seed = 1; seed <= 20; seed++) checkAgainstModel(seed, mix);
     });
   }
 
-  test("retain keeps the chosen items in order", () => {
+  test("removeExpired removes the expired items drop takes, keeps the rest in order, and makes no object for them", () => {
     const list = new ItemBlocks();
-    for (let id = 1; id <= 100; id++) list.push(item(id));
-    list.retain((it) => it.id % 7 !== 0);
-    expect(ids(list)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1).filter((id) => id % 7 !== 0));
+    for (let id = 1; id <= 3000; id++) list.push(item(id));
+    const handed: number[] = [];
+    const places: number[] = [];
+    const expired = (expiry: number) => expiry !== 0 && expiry % 700 === 0; // ids that are multiples of 7, but not of 3
+    const drop = (it: Item, place: number) => {
+      handed.push(it.id);
+      places.push(place);
+      return it.id % 2 === 0; // the odd ones stay (a move_expired_to target that is full)
+    };
+    expect(list.removeExpired(null, expired, drop, () => false)).toBeNull();
+    const all = Array.from({ length: 3000 }, (_, i) => i + 1);
+    const picked = all.filter((id) => id % 7 === 0 && id % 3 !== 0);
+    expect(handed).toEqual(picked);
+    expect(places).toEqual(picked.map((id) => id - 1));
+    expect(ids(list)).toEqual(all.filter((id) => !(id % 7 === 0 && id % 3 !== 0 && id % 2 === 0)));
+    expect(list.length).toBe(ids(list).length);
+    const kept = [...list];
+    expect(kept.every((it) => it.addTime === it.id * 10 && it.flags === item(it.id).flags && it.data[0] === it.id % 1000 % 256)).toBe(true);
+  });
+
+  test("removeExpired in slices: the list changes between them, every item is looked at once unless taken first", () => {
+    const list = new ItemBlocks();
+    let next = 1;
+    for (; next <= 5000; next++) list.push(item(next));
+    const expired = (expiry: number) => expiry !== 0;
+    const looked = new Set<number>();
+    let place: ReturnType<ItemBlocks["removeExpired"]> = null;
+    let blocks = 0;
+    const taken: number[] = [];
+    do {
+      if (looked.size > 0) {
+        for (let i = 0; i < 40; i++) taken.push(list.shift()!.id);
+        list.push(item(next++));
+      }
+      blocks = 0;
+      place = list.removeExpired(place, expired, (it) => (looked.add(it.id), true), () => ++blocks === 2);
+    } while (place !== null);
+    // Everything left is unexpired (ids that are multiples of 3); nothing was looked at twice or after it was taken.
+    expect(ids(list).every((id) => id % 3 === 0)).toBe(true);
+    expect(ids(list)).toEqual([...ids(list)].sort((a, b) => a - b));
+    for (const id of taken) expect(looked.has(id) && ids(list).includes(id)).toBe(false);
+    expect(looked.size + taken.length + list.length).toBe(next - 1);
   });
 
   test("a home is counted while an item names it and forgotten when none does", () => {
@@ -81,7 +120,7 @@ describe("ItemBlocks", () => {
     expect(homeCount()).toBe(before + 1 + 5);
     for (let i = 0; i < 10; i++) list.shift();
     expect(homeCount()).toBe(before + 5);
-    list.retain((it) => it.id !== 11);
+    list.removeExpired(null, () => true, (it) => it.id === 11, () => false);
     expect(homeCount()).toBe(before + 4);
     list.clear();
     expect(homeCount()).toBe(before);
@@ -113,9 +152,12 @@ function checkAgainstModel(seed: number, [push, shift, unshift, retain]: readonl
       list.unshift(item(next));
       model.unshift(next++);
     } else if (r < retain!) {
-      const keep = (id: number) => id % 3 !== 0;
-      list.retain((it) => keep(it.id));
-      model.splice(0, model.length, ...model.filter(keep));
+      // Items with ids that are multiples of 5 (and not of 3: those never expire) go, in slices.
+      const goes = (id: number) => id % 5 === 0 && id % 3 !== 0;
+      let place: ReturnType<ItemBlocks["removeExpired"]> = null;
+      do place = list.removeExpired(place, (expiry) => expiry !== 0 && expiry % 500 === 0, () => true, () => random() < 0.5);
+      while (place !== null);
+      model.splice(0, model.length, ...model.filter((id) => !goes(id)));
     } else {
       list.clear();
       model.length = 0;

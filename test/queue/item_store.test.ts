@@ -3,16 +3,17 @@ import fc from "fast-check";
 import type { Item } from "../../src/journal/item.ts";
 import { ItemStore } from "../../src/queue/item_store.ts";
 
-const itemOf = (id: number): Item => ({ id, addTime: 0, expiry: 0, flags: 0, data: new Uint8Array(1) });
+/** Item `id`, expiring at `id` (item 0 never expires). */
+const itemOf = (id: number): Item => ({ id, addTime: 0, expiry: id, flags: 0, data: new Uint8Array(1) });
 
-type Step = { op: "push" } | { op: "shift" } | { op: "unshift"; pick: number } | { op: "retain"; modulo: number };
+type Step = { op: "push" } | { op: "shift" } | { op: "unshift"; pick: number } | { op: "removeExpired"; modulo: number };
 
 const steps = fc.array(
   fc.oneof(
     fc.constant<Step>({ op: "push" }),
     fc.constant<Step>({ op: "shift" }),
     fc.record({ op: fc.constant("unshift" as const), pick: fc.nat() }),
-    fc.record({ op: fc.constant("retain" as const), modulo: fc.integer({ min: 2, max: 5 }) }),
+    fc.record({ op: fc.constant("removeExpired" as const), modulo: fc.integer({ min: 2, max: 5 }) }),
   ),
   { maxLength: 200 },
 );
@@ -41,10 +42,14 @@ describe("ItemStore.minMemoryId", () => {
             store.unshift(item);
             model.unshift(item);
           } else {
-            const keep = (item: Item) => item.id % step.modulo !== 0;
-            store.retainInMemory(keep);
-            model.splice(0, model.length, ...model.filter(keep));
+            // Every item but item 0 has expired; `drop` takes the multiples of `modulo`, a block per call.
+            const drop = (item: Item) => item.id % step.modulo === 0;
+            let place: ReturnType<ItemStore["removeExpiredInMemory"]> = null;
+            do place = store.removeExpiredInMemory(place, Infinity, drop, () => true);
+            while (place !== null);
+            model.splice(0, model.length, ...model.filter((item) => item.id === 0 || !drop(item)));
           }
+          expect(store.memoryCount).toBe(model.length);
           expect(store.minMemoryId()).toBe(Math.min(Infinity, ...model.map((item) => item.id)));
         }
       }),

@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { flushExpiredNow } from "../helpers/expired_flush.ts";
 import { DEFAULT_QUEUE_CONFIG, type QueueConfig } from "../../src/config/schema.ts";
 import type { Item } from "../../src/journal/item.ts";
 import { PersistentQueue } from "../../src/queue/persistent_queue.ts";
@@ -125,8 +126,8 @@ describe("PersistentQueue", () => {
     const q = makeQueue({ maxExpireSweep: 2 });
     for (const data of ["a", "b", "c"]) put(q, data, NOW + 10);
     put(q, "live");
-    expect(q.flushExpired(NOW + 20)).toBe(2);
-    expect(q.flushExpired(NOW + 20)).toBe(1);
+    expect(flushExpiredNow(q, NOW + 20)).toBe(2);
+    expect(flushExpiredNow(q, NOW + 20)).toBe(1);
     expect(drain(q, NOW + 20)).toEqual(["live"]);
   });
 
@@ -177,7 +178,7 @@ describe("PersistentQueue", () => {
     put(q, "gone", NOW + 10);
     put(q, "keep2");
     expect(q.discardExpired(NOW + 20)).toBe(0);
-    expect(q.flushExpired(NOW + 20)).toBe(1);
+    expect(flushExpiredNow(q, NOW + 20)).toBe(1);
     expect(drain(q)).toEqual(["keep1", "keep2"]);
   });
 

@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { flushAllExpiredNow, flushExpiredNow } from "../helpers/expired_flush.ts";
 import { existsSync, renameSync } from "node:fs";
 import { flushJournals } from "../../src/journal/flush_scheduler.ts";
 import { sealedPath } from "../../src/journal/segment_files.ts";
@@ -144,7 +145,7 @@ describe("read-behind", () => {
     fill(queues, "q", 300, 310);
     const queue = queues.getOrCreate("q");
     expect(queue.stats().memItems).toBeLessThan(25);
-    expect(queues.flushAllExpired(NOW + 20)).toBe(290);
+    expect(flushAllExpiredNow(queues, NOW + 20)).toBe(290);
     flushJournals();
     expect(queue.stats()).toMatchObject({ items: 20, bytes: 20 * 500, expiredItems: 290 });
     expect(queue.stats().memBytes).toBeLessThanOrEqual(10 * 1024);
@@ -161,7 +162,7 @@ describe("read-behind", () => {
     let queues = QueueCollection.load(config);
     fill(queues, "q", 0, 200, NOW + 10);
     fill(queues, "q", 200, 205);
-    expect(queues.getOrCreate("q").flushExpired(NOW + 20)).toBe(200);
+    expect(flushExpiredNow(queues.getOrCreate("q"), NOW + 20)).toBe(200);
     flushJournals();
     queues.close();
     queues = QueueCollection.load(config);
@@ -176,7 +177,7 @@ describe("read-behind", () => {
     fill(queues, "q", 0, 40);
     fill(queues, "q", 40, 300, NOW + 10);
     const queue = queues.getOrCreate("q");
-    expect(queue.flushExpired(NOW + 20)).toBe(0);
+    expect(flushExpiredNow(queue, NOW + 20)).toBe(0);
     expect(queue.stats().memBytes).toBeLessThanOrEqual(10 * 1024 + 500);
     const later = NOW + 20;
     const out: number[] = [];

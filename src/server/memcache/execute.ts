@@ -6,7 +6,7 @@
  */
 import { SERVER_STATUSES } from "../../config/schema.ts";
 import type { Failure } from "../commands/failure.ts";
-import { checkQueueName, deleteQueue, flushAllExpired, flushAllQueues, flushExpired, flushQueue } from "../commands/queue_commands.ts";
+import { checkQueueName, deleteQueue, flushAllQueues, flushExpiredInTurns, flushQueue } from "../commands/queue_commands.ts";
 import { changeStatus, currentStatus, reloadConfig, shutdown } from "../commands/server_commands.ts";
 import type { Session } from "../commands/session.ts";
 import { isStored, setItem } from "../commands/set_item.ts";
@@ -76,8 +76,10 @@ function executeLine(command: string, args: readonly string[], session: Session,
       });
     case "flush_expired":
       return withQueueArg(args, session, (name, noreply) => {
-        const count = flushExpired(ctx, name, Date.now());
-        if (!noreply) out.push(reply.line(String(count)));
+        const queue = ctx.queues.get(name);
+        flushExpiredInTurns(queue === undefined ? [] : [queue], Date.now(), session, (count) => {
+          if (!noreply) out.push(reply.line(String(count)));
+        });
       });
     case "flush_all": {
       const errors = flushAllQueues(ctx);
@@ -85,8 +87,7 @@ function executeLine(command: string, args: readonly string[], session: Session,
       return;
     }
     case "flush_all_expired":
-      out.push(reply.line(String(flushAllExpired(ctx, Date.now()))));
-      return;
+      return flushExpiredInTurns([...ctx.queues.all()], Date.now(), session, (count) => out.push(reply.line(String(count))));
     case "stats":
       return streamReport(session, ctx, "stats");
     case "dump_stats":
