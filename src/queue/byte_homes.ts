@@ -9,19 +9,21 @@
  * and still being written to a socket). Many items share a home: a 64 KiB slab holds hundreds,
  * and a fanout child names the same bytes as its parent.
  *
- * `ids` is a WeakMap, not a Map, though `buffers` keeps every counted buffer alive anyway: a home
+ * A buffer's number is kept on the buffer itself (a symbol-keyed property), not in a Map: a home
  * is added and forgotten for nearly every item (a set's bytes are most of their socket read, whose
  * buffer becomes the home), and a Map churned that way kept forgotten buffers reachable for the
  * young-generation collections, which then moved them to the old generation: at 10+10
  * connections, 4 MiB of dead socket reads every 200 ms, and a full collection (a 5-8 ms pause)
- * twice a second. With a WeakMap nothing is moved and a full collection is rare.
+ * twice a second. A WeakMap moved nothing, but its entries (one per home: 150,000 with a backlog
+ * of 1 KB items sent one per write) made every collection long (pauses of 100-190 ms).
  *
- * Invariants: `ids` maps each counted buffer to its number and `buffers[id]` back; `counts[id]` is
- * the number of slots naming it, above zero for every number in use; `homes` is the number of
- * counted buffers; free numbers are reused.
+ * Invariants: `buffer[HOME]` is the number of each counted buffer (undefined once forgotten) and
+ * `buffers[id]` the buffer back; `counts[id]` is the number of slots naming it, above zero for
+ * every number in use; `homes` is the number of counted buffers; free numbers are reused.
  */
 
-const ids = new WeakMap<ArrayBufferLike, number>();
+const HOME = Symbol("byte home");
+type Homed = ArrayBufferLike & { [HOME]?: number };
 let homes = 0;
 const buffers: (ArrayBufferLike | undefined)[] = [];
 let counts = new Int32Array(1024);
@@ -29,7 +31,8 @@ const freeIds: number[] = [];
 
 /** The home of `bytes`, counted once more. */
 export function holdHome(bytes: Uint8Array): number {
-  let id = ids.get(bytes.buffer);
+  const buffer: Homed = bytes.buffer;
+  let id = buffer[HOME];
   if (id === undefined) {
     id = freeIds.pop() ?? buffers.length;
     if (id >= counts.length) {
@@ -37,8 +40,8 @@ export function holdHome(bytes: Uint8Array): number {
       grown.set(counts);
       counts = grown;
     }
-    buffers[id] = bytes.buffer;
-    ids.set(bytes.buffer, id);
+    buffers[id] = buffer;
+    buffer[HOME] = id;
     homes++;
   }
   counts[id]!++;
@@ -48,7 +51,7 @@ export function holdHome(bytes: Uint8Array): number {
 /** One slot no longer names home `id`; at zero it is forgotten. */
 export function releaseHome(id: number): void {
   if (--counts[id]! > 0) return;
-  ids.delete(buffers[id]!);
+  (buffers[id] as Homed)[HOME] = undefined;
   homes--;
   buffers[id] = undefined;
   freeIds.push(id);
