@@ -152,6 +152,7 @@ export function serverStats(ctx: ServerContext): Array<readonly [string, string 
     ["queue_expires", totals.queueExpires],
     ["journal_syncfs", syncfsCount()],
     ["memory_collections", ctx.pacer.collections],
+    ["memory_collections_skipped", ctx.pacer.quietCollectionsSkipped],
     ["resident_bytes", process.memoryUsage.rss()],
     ["pending_request_bytes", ctx.requestBudget.bytes],
     ["request_waits", ctx.requestBudget.refusals],

@@ -8,12 +8,15 @@ const MiB = 1024 * 1024;
  * too: here it has finished by the time anyone looks).
  */
 function fakePacer(startMiB: number) {
-  const state = { resident: startMiB * MiB, live: startMiB * MiB, collections: 0, full: 0, background: 0 };
+  // A full collection's pause: `pauseMsPerMiB` of live data.
+  const state = { resident: startMiB * MiB, live: startMiB * MiB, collections: 0, full: 0, background: 0, clock: 0, pauseMsPerMiB: 0.1 };
   const pacer = new MemoryPacer({
     residentBytes: () => state.resident,
+    now: () => state.clock,
     collectFull: () => {
       state.collections++;
       state.full++;
+      state.clock += (state.pauseMsPerMiB * state.live) / MiB;
       state.resident = state.live;
     },
     collectInBackground: () => {
@@ -76,6 +79,30 @@ describe("MemoryPacer", () => {
     pacer.idle(); // still quiet: once is enough
     expect(state.collections).toBe(2);
     expect([state.background, state.full]).toEqual([1, 1]); // traffic's in the background, the quiet one full
+  });
+
+  test("a quiet full collection that stopped the server too long is not made again while the live data is as big; once it shrank, it is", () => {
+    const { pacer, state } = fakePacer(40);
+    state.pauseMsPerMiB = 0.25; // 200 MiB live: a 50 ms pause
+    state.live = state.resident = 200 * MiB;
+    const busyThenQuiet = () => {
+      pacer.traffic(MiB);
+      pacer.idle(); // busy
+      pacer.traffic(1000);
+      pacer.idle(); // the first quiet second
+    };
+    busyThenQuiet();
+    expect([state.full, pacer.quietCollectionsSkipped]).toEqual([1, 0]); // the first is made and timed: 50 ms
+    pacer.traffic(8 * MiB); // settles at 200 MiB
+    state.resident = 205 * MiB; // garbage of the next burst
+    busyThenQuiet();
+    expect([state.full, pacer.quietCollectionsSkipped]).toEqual([1, 1]);
+    expect(state.resident).toBe(205 * MiB);
+    // Queues deleted: the live data falls to 60 MiB, and a background collection shows it (the floor).
+    state.live = state.resident = 60 * MiB;
+    pacer.traffic(MiB);
+    busyThenQuiet(); // 50 ms × 60 / 200 = 15 ms expected: made
+    expect([state.full, pacer.quietCollectionsSkipped]).toEqual([2, 1]);
   });
 
   test("without traffic, the once-a-second look gives back what a burst left behind", () => {
@@ -149,6 +176,7 @@ describe("MemoryPacer", () => {
       collectFull: () => void state.full++,
       collectInBackground: () => void state.background++,
       idleCheckMs: 0,
+      now: () => 0,
     });
     state.resident = 500 * MiB;
     expect(() => flaky.traffic(MiB)).not.toThrow();

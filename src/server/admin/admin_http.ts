@@ -45,6 +45,7 @@ const SERVER_METRICS: Readonly<Record<string, readonly [string, MetricType, stri
   queue_deletes: ["kestrel_queue_deletes_total", "counter", "Queues deleted since start (expired ones included)."],
   queue_expires: ["kestrel_queue_expires_total", "counter", "Queues deleted by max_queue_age since start."],
   memory_collections: ["kestrel_memory_collections_total", "counter", "Garbage collections run to keep memory near the live data."],
+  memory_collections_skipped: ["kestrel_memory_collections_skipped_total", "counter", "Full collections of a quiet second not run because they would have stopped the server too long."],
   resident_bytes: ["kestrel_resident_memory_bytes", "gauge", "Resident memory of the server process."],
   pending_request_bytes: ["kestrel_pending_request_bytes", "gauge", "Request bytes held for all clients (max_pending_request_bytes)."],
   request_waits: ["kestrel_request_waits_total", "counter", "Times a client sending a big request had to wait for max_pending_request_bytes."],
