@@ -42,3 +42,14 @@ export function copyBytes(bytes: Uint8Array): Uint8Array {
 export function ownedBytes(bytes: Uint8Array): Uint8Array {
   return bytes.length * 2 >= bytes.buffer.byteLength || slabBuffers.has(bytes.buffer) ? bytes : copyBytes(bytes);
 }
+
+/**
+ * `bytes` itself if it is in a slab already, or big and most of its buffer; else a copy in a slab.
+ * For bytes that will wait: a small item kept in the buffer it came in (a socket read of one
+ * `set`) costs that buffer's object and allocation besides its bytes, about 230 bytes more than
+ * in a slab for a 100-byte item.
+ */
+export function slabbedBytes(bytes: Uint8Array): Uint8Array {
+  if (bytes.length >= OWN_BUFFER_FROM) return ownedBytes(bytes);
+  return slabBuffers.has(bytes.buffer) ? bytes : copyBytes(bytes);
+}

@@ -21,7 +21,7 @@
  * front items, so the smallest id in memory is known in O(1).
  */
 import type { Position } from "../journal/add_reader.ts";
-import { ownedBytes } from "../journal/byte_slab.ts";
+import { ownedBytes, slabbedBytes } from "../journal/byte_slab.ts";
 import { hasExpired, type Item } from "../journal/item.ts";
 import type { Journal } from "../journal/journal.ts";
 import type { DiskRegion } from "../journal/replay_state.ts";
@@ -31,6 +31,8 @@ import { ItemBlocks, type BlockPlace } from "./item_blocks.ts";
 
 /** Most item bytes one read-back reads (the rest comes with the next takes). */
 const READ_BACK_SLICE = 4 * 1024 * 1024;
+/** Items waiting in memory from which a new small item is copied into a slab (see `owned`). */
+const SLAB_FROM_ITEMS = 64;
 /** The most a `readBackSome` reads (items it drops pass through memory too). */
 const EARLY_READ_SLICE_BYTES = 1024 * 1024;
 
@@ -239,7 +241,7 @@ export class ItemStore {
   }
 
   private pushToMemory(item: Item): void {
-    this.memory.push(owned(item));
+    this.memory.push(owned(item, this.memory.length));
     this.memBytes += item.data.length;
   }
 
@@ -318,8 +320,14 @@ function prefixMinima(frontIds: readonly number[]): number[] {
   return minima;
 }
 
-/** The item, with its bytes copied if they are a small view into a bigger buffer (a socket read). */
-function owned(item: Item): Item {
-  const data = ownedBytes(item.data);
+/**
+ * The item with bytes of its own to wait in memory with: behind a backlog of SLAB_FROM_ITEMS, a
+ * small item goes into a shared slab (it will wait; in the buffer it came in, a socket read of
+ * one `set`, it would cost that buffer's object and allocation too: a million 100-byte items sent
+ * one per write held 436 MiB, 201 MiB pipelined); ahead of that (it will likely be taken at once)
+ * it is copied only if it is a small view into a bigger buffer.
+ */
+function owned(item: Item, waiting: number): Item {
+  const data = waiting < SLAB_FROM_ITEMS ? ownedBytes(item.data) : slabbedBytes(item.data);
   return data === item.data ? item : { ...item, data };
 }

@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import type { Item } from "../../src/journal/item.ts";
+import { homeCount } from "../../src/queue/byte_homes.ts";
 import { ItemStore } from "../../src/queue/item_store.ts";
 
 /** Item `id`, expiring at `id` (item 0 never expires). */
@@ -74,5 +75,24 @@ describe("ItemStore takes the replayed items", () => {
     expect(handed).toEqual([]);
     expect(store.count).toBe(1000);
     expect(Array.from({ length: 1000 }, () => store.shift()?.id)).toEqual(Array.from({ length: 1000 }, (_, i) => i + 1));
+  });
+});
+
+describe("ItemStore keeps waiting items compactly", () => {
+  test("behind a backlog, a small item sent in a buffer of its own (one set per socket read) is copied into a shared slab", () => {
+    const store = new ItemStore(null, Infinity, [], null, "q");
+    const before = homeCount();
+    for (let id = 1; id <= 1064; id++) {
+      const read = new Uint8Array(120); // a socket read: `set q 0 0 100\r\n`, the data, `\r\n`
+      read.fill(id & 0xff, 15, 115);
+      store.push({ ...itemOf(id), data: read.subarray(15, 115) });
+    }
+    // The first 64 keep their reads; the other 1,000 share slabs of 64 KiB (640 items each).
+    expect(homeCount() - before).toBeLessThanOrEqual(64 + 3);
+    for (let id = 1; id <= 1064; id++) {
+      const item = store.shift()!;
+      expect([item.id, item.data.length, item.data[0], item.data[99]]).toEqual([id, 100, id & 0xff, id & 0xff]);
+    }
+    expect(homeCount()).toBe(before);
   });
 });
