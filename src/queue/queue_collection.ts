@@ -35,6 +35,7 @@ import { fanoutParent, isValidQueueName, queueFileName } from "../queue_name.ts"
 import { RepeatedLog } from "../repeated_log.ts";
 import { AliasTable, type AliasStats } from "./aliases.ts";
 import { ExpiryRound } from "./expiry_round.ts";
+import { NameOrder } from "./name_order.ts";
 import { SlicedRound } from "./sliced_round.ts";
 
 export class QueueUnavailableError extends Error {}
@@ -74,6 +75,8 @@ const NO_CHILDREN: ReadonlySet<PersistentQueue> = new Set();
 
 export class QueueCollection {
   private readonly queues = new Map<string, PersistentQueue>();
+  /** The same queues, by name, for reports. */
+  private readonly order = new NameOrder<PersistentQueue>();
   private readonly children = new Map<string, Set<PersistentQueue>>();
   /**
    * Names not served, and why: journals that could not be opened ("load": an upkeep tries again;
@@ -126,7 +129,8 @@ export class QueueCollection {
     const { lock, listing, caseInsensitive } = openDataDirectory(queuePath);
     const collection = new QueueCollection(config, queuePath, lock, caseInsensitive);
     for (const [name, reason] of listing.blocked) collection.markUnavailable(name, reason, "load");
-    for (const [name, files] of listing.queues) collection.tryCreate(name, files);
+    // By name: each queue then goes to the end of the name order, with no search and no move.
+    for (const [name, files] of [...listing.queues].sort(([a], [b]) => (a < b ? -1 : 1))) collection.tryCreate(name, files);
     try {
       collection.checkAliasNames(config);
     } catch (error) {
@@ -221,6 +225,7 @@ export class QueueCollection {
     this.totalItemsOfDeleted += stats.totalItems;
     this.openTimedOutOfDeleted += stats.openTransactionsTimedOut;
     this.queues.delete(name);
+    this.order.remove(queue);
     const parent = fanoutParent(name);
     if (parent !== null) this.children.get(parent)?.delete(queue);
     const error = queue.destroy();
@@ -325,6 +330,11 @@ export class QueueCollection {
 
   all(): IterableIterator<PersistentQueue> {
     return this.queues.values();
+  }
+
+  /** Every live queue, by name (the order reports list them in): an array later changes leave as it is. */
+  byName(): readonly PersistentQueue[] {
+    return this.order.list();
   }
 
   totals(): CollectionTotals {
@@ -483,6 +493,7 @@ export class QueueCollection {
     }
     const queue = new PersistentQueue(name, settings, journal, opened, this.hooks);
     this.queues.set(name, queue);
+    this.order.add(queue);
     this.queueCreates++;
     if (parent !== null) {
       let set = this.children.get(parent);

@@ -13,7 +13,7 @@
 import { shownQueueConfig } from "../../config/load.ts";
 import type { Session } from "../commands/session.ts";
 import type { ServerContext } from "../context.ts";
-import { aliasBlocks, queueBlock, queueSnapshot, queuesByName, serverStats, type StatsBlock } from "../snapshot.ts";
+import { aliasBlocks, queueBlock, queueSnapshot, serverStats, type StatsBlock } from "../snapshot.ts";
 
 /** Work per turn on a `stats` reply's queue lines. */
 const SLICE_MS = 2;
@@ -32,7 +32,7 @@ export type ReportForm = "stats" | "dump";
 /** `stats` or `dump_stats` (of every queue): sends the report to `session`, a slice per turn when it is long (see above). */
 export function streamReport(session: Session, ctx: ServerContext, form: ReportForm, sliceMs = SLICE_MS): void {
   if (form === "stats") session.outbox.push(serverStats(ctx).map(([name, value]) => `STAT ${name} ${value}\r\n`).join(""));
-  const queues = queuesByName(ctx);
+  const queues = ctx.queues.byName();
   let next = 0;
   let suspended = false;
   let cancelled = false;
@@ -120,7 +120,7 @@ export function dumpNamedStats(ctx: ServerContext, names: readonly string[]): st
 /** Each queue's settings in force, then each alias's destinations. */
 export function dumpConfigReport(ctx: ServerContext): string {
   const config = ctx.config();
-  const queues = queuesByName(ctx).map((queue) => ({ name: queue.name, entries: shownQueueConfig(config, queue.name) }));
+  const queues = ctx.queues.byName().map((queue) => ({ name: queue.name, entries: shownQueueConfig(config, queue.name) }));
   const aliases = ctx.queues.aliasStats().map((alias) => ({ name: alias.name, entries: [["destination_queues", alias.destinations.join(",")] as const] }));
   return dumpReport([...queues, ...aliases]);
 }

@@ -2,7 +2,7 @@ import { afterEach, expect, test } from "bun:test";
 import { Connection } from "../../../src/server/connection.ts";
 import { memcache } from "../../../src/server/memcache/front_end.ts";
 import { dumpNamedStats, streamReport } from "../../../src/server/memcache/reports.ts";
-import { queueBlock, queueSnapshot, queuesByName } from "../../../src/server/snapshot.ts";
+import { queueBlock, queueSnapshot } from "../../../src/server/snapshot.ts";
 import { bytes } from "../../helpers/bytes.ts";
 import { configFor } from "../../helpers/config.ts";
 import { FakeSession } from "../../helpers/fake_session.ts";
@@ -32,7 +32,7 @@ async function received(socket: RecordingSocket, until: string, flush = () => {}
 /** The STAT lines for every queue, in name order, as one report made at once would list them. */
 function queueLines(ctx: ReturnType<typeof contextWith>): string[] {
   const now = Date.now();
-  return queuesByName(ctx).flatMap((queue) => queueBlock(queueSnapshot(ctx, queue, now)).entries.map(([name, value]) => `STAT queue_${queue.name}_${name} ${value}`));
+  return ctx.queues.byName().flatMap((queue) => queueBlock(queueSnapshot(ctx, queue, now)).entries.map(([name, value]) => `STAT queue_${queue.name}_${name} ${value}`));
 }
 
 /** The `age` of a queue moves with the clock: compared without it. */
