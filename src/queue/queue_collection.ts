@@ -34,6 +34,7 @@ import { SetRouting } from "./set_routing.ts";
 import { fanoutParent, isValidQueueName, queueFileName } from "../queue_name.ts";
 import { RepeatedLog } from "../repeated_log.ts";
 import { AliasTable, type AliasStats } from "./aliases.ts";
+import { TotalsSum, type CollectionTotals } from "./collection_totals.ts";
 import { ExpiryRound } from "./expiry_round.ts";
 import { NameOrder } from "./name_order.ts";
 import { SlicedRound } from "./sliced_round.ts";
@@ -56,19 +57,6 @@ type Retry = "load" | "remove" | null;
 const JOURNAL_UPKEEP_MS = 1000;
 /** Journals owing an fsync at a clean stop above which the file system is synced once instead. */
 const SYNC_EACH_MAX = 16;
-
-export interface CollectionTotals {
-  readonly items: number;
-  readonly bytes: number;
-  readonly totalItems: number;
-  readonly openTransactionsTimedOut: number;
-  /** Queues created (on first use, or loaded at start), deleted (expired ones too), expired by max_queue_age. */
-  readonly queueCreates: number;
-  /** New queues refused because max_queues were served. */
-  readonly queueCreatesRefused: number;
-  readonly queueDeletes: number;
-  readonly queueExpires: number;
-}
 
 /** The children of a queue that has none. */
 const NO_CHILDREN: ReadonlySet<PersistentQueue> = new Set();
@@ -337,19 +325,17 @@ export class QueueCollection {
     return this.order.list();
   }
 
+  /** The totals now, every queue summed in one go (at load; reports sum over turns: `totalsSum`). */
   totals(): CollectionTotals {
-    let items = 0;
-    let bytes = 0;
-    let totalItems = this.totalItemsOfDeleted;
-    let openTransactionsTimedOut = this.openTimedOutOfDeleted;
-    for (const queue of this.queues.values()) {
-      const stats = queue.stats();
-      items += stats.items;
-      bytes += stats.bytes;
-      totalItems += stats.totalItems;
-      openTransactionsTimedOut += stats.openTransactionsTimedOut;
-    }
-    return { items, bytes, totalItems, openTransactionsTimedOut, queueCreates: this.queueCreates, queueCreatesRefused: this.queueCreatesRefused, queueDeletes: this.queueDeletes, queueExpires: this.queueExpires };
+    const sum = this.totalsSum();
+    for (const queue of this.queues.values()) sum.add(queue);
+    return sum.totals;
+  }
+
+  /** A sum of the totals to add the queues of `byName()`, taken in the same turn, to (see collection_totals.ts). */
+  totalsSum(): TotalsSum {
+    const { totalItemsOfDeleted: totalItems, openTimedOutOfDeleted: openTransactionsTimedOut, queueCreates, queueCreatesRefused, queueDeletes, queueExpires } = this;
+    return new TotalsSum({ totalItems, openTransactionsTimedOut, queueCreates, queueCreatesRefused, queueDeletes, queueExpires });
   }
 
   /**

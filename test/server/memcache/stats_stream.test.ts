@@ -4,6 +4,7 @@ import { memcache } from "../../../src/server/memcache/front_end.ts";
 import { dumpNamedStats, streamReport } from "../../../src/server/memcache/reports.ts";
 import { queueBlock, queueSnapshot } from "../../../src/server/snapshot.ts";
 import { bytes } from "../../helpers/bytes.ts";
+import { countStatsReads } from "../../helpers/queues.ts";
 import { configFor } from "../../helpers/config.ts";
 import { FakeSession } from "../../helpers/fake_session.ts";
 import { RecordingSocket } from "../../helpers/recording_socket.ts";
@@ -38,22 +39,42 @@ function queueLines(ctx: ReturnType<typeof contextWith>): string[] {
 /** The `age` of a queue moves with the clock: compared without it. */
 const withoutAge = (lines: readonly string[]) => lines.filter((line) => !/^STAT queue_\S+_age /.test(line));
 
-test("a long report goes out over several turns with the connection suspended, every queue in name order, then the aliases and END", async () => {
+test("a long report goes out over several turns with the connection suspended: the server lines, every queue in name order, then the aliases and END", async () => {
   const ctx = contextWith(300);
   const session = new FakeSession();
   // No time per slice: one queue a turn.
   streamReport(session, ctx, "stats", 0);
   expect(session.suspended).toBe(true);
-  session.outbox.flush();
-  expect(session.socket.output).toContain("STAT curr_items 300\r\n");
-  expect(session.socket.output).not.toContain("END\r\n");
 
   const lines = (await received(session.socket, "END\r\n", () => session.outbox.flush())).split("\r\n").filter((line) => line !== "");
   expect(session.suspended).toBe(false);
   expect(session.resumed).toBe(1);
+  expect(lines[0]).toStartWith("STAT pid ");
+  expect(lines).toContain("STAT curr_items 300");
+  expect(lines.findIndex((line) => line.startsWith("STAT queue_q"))).toBe(lines.indexOf("STAT request_waits 0") + 1);
   const queueStats = lines.filter((line) => line.startsWith("STAT queue_q"));
   expect(withoutAge(queueStats)).toEqual(withoutAge(queueLines(ctx)));
   expect(lines.slice(-4)).toEqual(["STAT queue_everyone_put_items 0", "STAT queue_everyone_put_bytes 0", "STAT queue_everyone_children q0000,q0001", "END"]);
+});
+
+test("the server's totals are summed a queue a step, not all in the first turn, each queue as it is when added; a queue deleted meanwhile counts its total_items once", async () => {
+  const ctx = contextWith(300);
+  const count = countStatsReads(ctx.queues);
+  const session = new FakeSession();
+  streamReport(session, ctx, "stats", 0);
+  expect(count.reads).toBe(1);
+  session.outbox.flush();
+  expect(session.socket.output).toBe(""); // the server lines wait for the sum
+
+  let turns = 0;
+  for (; count.reads < 150; turns++) await new Promise((resolve) => setImmediate(resolve));
+  expect(turns).toBeGreaterThanOrEqual(149);
+  ctx.queues.delete("q0000"); // added to the sum already, with its item
+  ctx.queues.delete("q0299"); // not yet: its item is gone when it is
+  const output = await received(session.socket, "END\r\n", () => session.outbox.flush());
+  expect(output).toContain("STAT curr_items 299\r\nSTAT total_items 300\r\nSTAT bytes 299\r\n");
+  expect(output).not.toContain("queue_q0000_");
+  expect(output).not.toContain("queue_q0299_");
 });
 
 test("a short report is made at once, with no suspension", () => {
