@@ -1,18 +1,19 @@
 /**
  * The memcache text of `stats`, `dump_stats` and `dump_config`.
  *
- * `stats` and `dump_stats` of every queue are made as they are sent (report_stream.ts), a queue a
- * step: `stats` first adds every queue to the server's totals (curr_items, bytes, total_items,
- * ...: a sum over 100,000 queues is too long for one turn), then sends the server lines, then the
- * queues' lines by name, then the aliases' and END. `dump_stats <queue>...` reads only the queues
- * it names. A queue's figures are read when its step runs; a queue deleted before then is left
- * out (its counters still count in the totals, see collection_totals.ts).
+ * `stats`, `dump_stats` and `dump_config` of every queue are made as they are sent
+ * (report_stream.ts), a queue a step, by name. `stats` first adds every queue to the server's
+ * totals (curr_items, bytes, total_items, ...: a sum over 100,000 queues is too long for one
+ * turn), then sends the server lines, then the queues' lines, then the aliases' and END.
+ * `dump_stats <queue>...` reads only the queues it names. A queue's figures (or settings) are
+ * read when its step runs; a queue deleted before then is left out (its counters still count in
+ * the totals, see collection_totals.ts).
  */
 import { shownQueueConfig } from "../../config/load.ts";
 import type { Session } from "../commands/session.ts";
 import type { ServerContext } from "../context.ts";
 import { aliasBlocks, queueBlock, queueSnapshot, serverStats, type StatsBlock } from "../snapshot.ts";
-import { streamInSlices, type ReportText } from "./report_stream.ts";
+import { ReportText, streamInSlices } from "./report_stream.ts";
 
 /** How a report writes a queue's or alias's block: `stats` lines, or a `dump_stats` block. */
 export type ReportForm = "stats" | "dump";
@@ -62,27 +63,30 @@ function writeBlock(text: ReportText, block: StatsBlock, form: ReportForm): void
  * `dump_stats <queue>...`: only the queues and aliases named, in that order, a name that is
  * neither with an empty block (Kestrel 2). (`dump_stats` alone is `streamReport`.)
  */
-export function dumpNamedStats(ctx: ServerContext, names: readonly string[]): string {
+export function dumpNamedStats(ctx: ServerContext, names: readonly string[]): Uint8Array {
   const aliases = new Map(aliasBlocks(ctx.queues.aliasStats()).map((block) => [block.name, block]));
   const now = Date.now();
-  return dumpReport(
-    names.map((name) => {
-      const queue = ctx.queues.get(name);
-      return queue === undefined ? (aliases.get(name) ?? { name, entries: [] }) : queueBlock(queueSnapshot(ctx, queue, now));
-    }),
-  );
+  const text = new ReportText();
+  for (const name of names) {
+    const queue = ctx.queues.get(name);
+    writeBlock(text, queue === undefined ? (aliases.get(name) ?? { name, entries: [] }) : queueBlock(queueSnapshot(ctx, queue, now)), "dump");
+  }
+  text.write("END\r\n");
+  return text.take();
 }
 
-/** Each queue's settings in force, then each alias's destinations. */
-export function dumpConfigReport(ctx: ServerContext): string {
+/** `dump_config`: each queue's settings in force, then each alias's destinations, sent as `streamReport` sends `stats`. */
+export function streamConfig(session: Session, ctx: ServerContext, sliceMs?: number): void {
+  streamInSlices(session, (text) => configSteps(ctx, text), sliceMs);
+}
+
+function* configSteps(ctx: ServerContext, text: ReportText): Generator<void> {
+  // The config in force when the report began, for every queue, even if a reload comes meanwhile.
   const config = ctx.config();
-  const queues = ctx.queues.byName().map((queue) => ({ name: queue.name, entries: shownQueueConfig(config, queue.name) }));
-  const aliases = ctx.queues.aliasStats().map((alias) => ({ name: alias.name, entries: [["destination_queues", alias.destinations.join(",")] as const] }));
-  return dumpReport([...queues, ...aliases]);
-}
-
-/** One `queue '<name>' {` block of `  key=value` lines per queue, then END. */
-function dumpReport(queues: ReadonlyArray<{ name: string; entries: ReadonlyArray<readonly [string, unknown]> }>): string {
-  const blocks = queues.map(({ name, entries }) => `queue '${name}' {\r\n${entries.map(([key, value]) => `  ${key}=${value}\r\n`).join("")}}\r\n`);
-  return blocks.join("") + "END\r\n";
+  for (const queue of ctx.queues.byName()) {
+    if (!queue.isDeleted) writeBlock(text, { name: queue.name, entries: shownQueueConfig(config, queue.name) }, "dump");
+    yield;
+  }
+  for (const alias of ctx.queues.aliasStats()) writeBlock(text, { name: alias.name, entries: [["destination_queues", alias.destinations.join(",")]] }, "dump");
+  text.write("END\r\n");
 }

@@ -1,9 +1,10 @@
 import { afterEach, expect, test } from "bun:test";
+import { shownQueueConfig } from "../../../src/config/load.ts";
 import { Connection } from "../../../src/server/connection.ts";
 import { memcache } from "../../../src/server/memcache/front_end.ts";
 import { dumpNamedStats, streamReport } from "../../../src/server/memcache/reports.ts";
 import { queueBlock, queueSnapshot } from "../../../src/server/snapshot.ts";
-import { bytes } from "../../helpers/bytes.ts";
+import { bytes, text } from "../../helpers/bytes.ts";
 import { countStatsReads } from "../../helpers/queues.ts";
 import { configFor } from "../../helpers/config.ts";
 import { FakeSession } from "../../helpers/fake_session.ts";
@@ -133,5 +134,20 @@ test("dump_stats of every queue goes out over turns as blocks, then the aliases 
   expect(blocks[121]).toBe("END\r\n");
   expect(output).not.toContain("STAT ");
 
-  expect(dumpNamedStats(ctx, ["q0002", "nothing", "everyone"])).toMatch(/^queue 'q0002' \{\r\n {2}items=1\r\n[^}]*\}\r\nqueue 'nothing' \{\r\n\}\r\nqueue 'everyone' \{\r\n {2}put_items=0\r\n {2}put_bytes=0\r\n {2}children=q0000,q0001\r\n\}\r\nEND\r\n$/);
+  expect(text(dumpNamedStats(ctx, ["q0002", "nothing", "everyone"]))).toMatch(/^queue 'q0002' \{\r\n {2}items=1\r\n[^}]*\}\r\nqueue 'nothing' \{\r\n\}\r\nqueue 'everyone' \{\r\n {2}put_items=0\r\n {2}put_bytes=0\r\n {2}children=q0000,q0001\r\n\}\r\nEND\r\n$/);
+});
+
+test("dump_config goes out over turns, another connection served in between: each queue's settings by name, then the aliases and END", async () => {
+  const ctx = contextWith(2000);
+  const [socket, other] = [new RecordingSocket(), new RecordingSocket()];
+  const connection = new Connection(socket, ctx, memcache, 0, 1024 * 1024);
+  connection.onData(bytes("dump_config\r\nversion\r\n"));
+  new Connection(other, ctx, memcache, 0, 1024 * 1024).onData(bytes("version\r\n"));
+  await received(other, "VERSION test\r\n");
+  expect(socket.output).not.toContain("END\r\n");
+
+  const output = await received(socket, "VERSION test\r\n");
+  const config = ctx.config();
+  const expected = ctx.queues.byName().map((queue) => `queue '${queue.name}' {\r\n${shownQueueConfig(config, queue.name).map(([key, value]) => `  ${key}=${value}\r\n`).join("")}}\r\n`);
+  expect(output).toBe(`${expected.join("")}queue 'everyone' {\r\n  destination_queues=q0000,q0001\r\n}\r\nEND\r\nVERSION test\r\n`);
 });
