@@ -3,8 +3,11 @@
  * thousands of them they are megabytes of text (100,000 queues: `dump_config` 43 MiB), and tens
  * to hundreds of ms of work in one go. A report is a generator that writes its text into a
  * ReportText a step at a time (one queue's lines, or one queue added to a sum) and yields after
- * each; `streamInSlices` runs its steps for SLICE_MS per turn, hands the slice's text to the outbox,
- * and goes on in a later turn (setImmediate), other clients served in between.
+ * each; `streamInSlices` runs its steps for SLICE_MS, hands the slice's text to the outbox, and
+ * goes on in a later round of the turn scheduler (turn_scheduler.ts `later`), other clients
+ * served in between. A slice also ends where the turn's budget, shared with every connection's
+ * requests, does: 20 clients sending `stats` at once take their turns, they do not make one turn
+ * of 20 slices.
  *
  * Meanwhile the connection is suspended, as behind a blocking get: its later requests wait, and
  * their replies follow the report. While the client has REPLY_ROOM bytes unread, no step runs
@@ -13,6 +16,7 @@
  * with no suspension. A connection that closes stops the report where it is.
  */
 import type { Session } from "../commands/session.ts";
+import { later, turnDeadline } from "../turn_scheduler.ts";
 
 /** Work per turn on a report. */
 const SLICE_MS = 2;
@@ -37,16 +41,19 @@ export function streamInSlices(session: Session, steps: ReportSteps, sliceMs = S
   const slice = (): void => {
     if (cancelled) return;
     if (session.outbox.backlog >= REPLY_ROOM) return void setTimeout(slice, WAIT_MS);
-    const until = performance.now() + sliceMs;
+    const until = Math.min(performance.now() + sliceMs, turnDeadline());
     let done: boolean;
     do done = report.next().done === true;
     while (!done && performance.now() < until && text.length < SLICE_BYTES);
     if (text.length > 0) session.outbox.push(text.take());
-    if (done) return void (suspended && session.resume());
+    if (done) {
+      if (suspended) session.resume();
+      return;
+    }
     if (!suspended) session.suspend(() => (cancelled = true));
     suspended = true;
     session.replyReady();
-    setImmediate(slice);
+    later(slice);
   };
   slice();
 }

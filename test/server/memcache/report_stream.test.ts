@@ -1,5 +1,6 @@
 import { expect, test } from "bun:test";
 import { streamInSlices, type ReportText } from "../../../src/server/memcache/report_stream.ts";
+import { turnDeadline } from "../../../src/server/turn_scheduler.ts";
 import { FakeSession } from "../../helpers/fake_session.ts";
 
 const turn = () => new Promise((resolve) => setImmediate(resolve));
@@ -57,9 +58,27 @@ test("a slice runs steps until its time is spent, then goes on in a later turn; 
 
   const short = kibLines(3);
   const quick = new FakeSession();
+  await turn(); // a fresh turn, its budget unspent
   streamInSlices(quick, short.report);
   quick.outbox.flush();
   expect(quick.socket.output.split("\r\n").length).toBe(3 + 2);
   expect(quick.suspended).toBe(false);
   expect(quick.resumed).toBe(0);
+});
+
+test("reports share the turn's budget with every connection's requests: a spent turn runs one step, the rest in later rounds", async () => {
+  await turn();
+  const end = turnDeadline();
+  while (performance.now() < end); // the turn's requests took its whole budget
+  const reports = [kibLines(50), kibLines(50), kibLines(50)];
+  const sessions = reports.map(({ report }) => {
+    const session = new FakeSession();
+    streamInSlices(session, report);
+    return session;
+  });
+  expect(reports.map(({ state }) => state.run)).toEqual([1, 1, 1]);
+  expect(sessions.every((session) => session.suspended)).toBe(true);
+  while (sessions.some((session) => session.suspended)) await turn();
+  for (const session of sessions) session.outbox.flush();
+  expect(sessions.map((session) => session.socket.output.split("\r\n").length)).toEqual([52, 52, 52]);
 });

@@ -78,9 +78,10 @@ test("the server's totals are summed a queue a step, not all in the first turn, 
   expect(output).not.toContain("queue_q0299_");
 });
 
-test("a short report is made at once, with no suspension", () => {
+test("a short report is made at once, with no suspension", async () => {
   const ctx = contextWith(3);
   const session = new FakeSession();
+  await new Promise((resolve) => setImmediate(resolve)); // a fresh turn: making the queues spent the last one's budget
   streamReport(session, ctx, "stats");
   session.outbox.flush();
   expect(session.resumed).toBe(0);
