@@ -34,7 +34,9 @@ import { SetRouting } from "./set_routing.ts";
 import { fanoutParent, isValidQueueName, queueFileName } from "../queue_name.ts";
 import { RepeatedLog } from "../repeated_log.ts";
 import { AliasTable, type AliasStats } from "./aliases.ts";
+import { TotalsSum, type CollectionTotals } from "./collection_totals.ts";
 import { ExpiryRound } from "./expiry_round.ts";
+import { NameOrder } from "./name_order.ts";
 import { SlicedRound } from "./sliced_round.ts";
 
 export class QueueUnavailableError extends Error {}
@@ -56,24 +58,13 @@ const JOURNAL_UPKEEP_MS = 1000;
 /** Journals owing an fsync at a clean stop above which the file system is synced once instead. */
 const SYNC_EACH_MAX = 16;
 
-export interface CollectionTotals {
-  readonly items: number;
-  readonly bytes: number;
-  readonly totalItems: number;
-  readonly openTransactionsTimedOut: number;
-  /** Queues created (on first use, or loaded at start), deleted (expired ones too), expired by max_queue_age. */
-  readonly queueCreates: number;
-  /** New queues refused because max_queues were served. */
-  readonly queueCreatesRefused: number;
-  readonly queueDeletes: number;
-  readonly queueExpires: number;
-}
-
 /** The children of a queue that has none. */
 const NO_CHILDREN: ReadonlySet<PersistentQueue> = new Set();
 
 export class QueueCollection {
   private readonly queues = new Map<string, PersistentQueue>();
+  /** The same queues, by name, for reports. */
+  private readonly order = new NameOrder<PersistentQueue>();
   private readonly children = new Map<string, Set<PersistentQueue>>();
   /**
    * Names not served, and why: journals that could not be opened ("load": an upkeep tries again;
@@ -126,7 +117,8 @@ export class QueueCollection {
     const { lock, listing, caseInsensitive } = openDataDirectory(queuePath);
     const collection = new QueueCollection(config, queuePath, lock, caseInsensitive);
     for (const [name, reason] of listing.blocked) collection.markUnavailable(name, reason, "load");
-    for (const [name, files] of listing.queues) collection.tryCreate(name, files);
+    // By name: each queue then goes to the end of the name order, with no search and no move.
+    for (const [name, files] of [...listing.queues].sort(([a], [b]) => (a < b ? -1 : 1))) collection.tryCreate(name, files);
     try {
       collection.checkAliasNames(config);
     } catch (error) {
@@ -221,6 +213,7 @@ export class QueueCollection {
     this.totalItemsOfDeleted += stats.totalItems;
     this.openTimedOutOfDeleted += stats.openTransactionsTimedOut;
     this.queues.delete(name);
+    this.order.remove(queue);
     const parent = fanoutParent(name);
     if (parent !== null) this.children.get(parent)?.delete(queue);
     const error = queue.destroy();
@@ -327,19 +320,22 @@ export class QueueCollection {
     return this.queues.values();
   }
 
+  /** Every live queue, by name (the order reports list them in): an array later changes leave as it is. */
+  byName(): readonly PersistentQueue[] {
+    return this.order.list();
+  }
+
+  /** The totals now, every queue summed in one go (at load; reports sum over turns: `totalsSum`). */
   totals(): CollectionTotals {
-    let items = 0;
-    let bytes = 0;
-    let totalItems = this.totalItemsOfDeleted;
-    let openTransactionsTimedOut = this.openTimedOutOfDeleted;
-    for (const queue of this.queues.values()) {
-      const stats = queue.stats();
-      items += stats.items;
-      bytes += stats.bytes;
-      totalItems += stats.totalItems;
-      openTransactionsTimedOut += stats.openTransactionsTimedOut;
-    }
-    return { items, bytes, totalItems, openTransactionsTimedOut, queueCreates: this.queueCreates, queueCreatesRefused: this.queueCreatesRefused, queueDeletes: this.queueDeletes, queueExpires: this.queueExpires };
+    const sum = this.totalsSum();
+    for (const queue of this.queues.values()) sum.add(queue);
+    return sum.totals;
+  }
+
+  /** A sum of the totals to add the queues of `byName()`, taken in the same turn, to (see collection_totals.ts). */
+  totalsSum(): TotalsSum {
+    const { totalItemsOfDeleted: totalItems, openTimedOutOfDeleted: openTransactionsTimedOut, queueCreates, queueCreatesRefused, queueDeletes, queueExpires } = this;
+    return new TotalsSum({ totalItems, openTransactionsTimedOut, queueCreates, queueCreatesRefused, queueDeletes, queueExpires });
   }
 
   /**
@@ -483,6 +479,7 @@ export class QueueCollection {
     }
     const queue = new PersistentQueue(name, settings, journal, opened, this.hooks);
     this.queues.set(name, queue);
+    this.order.add(queue);
     this.queueCreates++;
     if (parent !== null) {
       let set = this.children.get(parent);

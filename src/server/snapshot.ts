@@ -5,8 +5,8 @@
 import { monotonicMs } from "../clock.ts";
 import type { ServerStatusName } from "../config/schema.ts";
 import { syncfsCount } from "../journal/grouped_fsync.ts";
-import { byName } from "../queue_name.ts";
 import type { AliasStats } from "../queue/aliases.ts";
+import type { CollectionTotals } from "../queue/collection_totals.ts";
 import type { PersistentQueue, QueueStats } from "../queue/persistent_queue.ts";
 import { SlicedRound } from "../queue/sliced_round.ts";
 import type { ServerContext } from "./context.ts";
@@ -75,7 +75,7 @@ export interface Snapshot {
   readonly status: ServerStatusName;
   /** Server stats in `stats` order: the protocol's name and the value. */
   readonly server: ReadonlyArray<readonly [string, string | number]>;
-  /** Queues, in no set order. */
+  /** Queues, by name. */
   readonly queues: readonly QueueSnapshot[];
   /** Aliases by name. */
   readonly aliases: readonly AliasStats[];
@@ -86,24 +86,30 @@ export interface Snapshot {
 /**
  * A snapshot of every queue's stats, gathered over turns by a SlicedRound, for the admin port's
  * once-a-second sample, /stats.json and /metrics (a whole snapshot of 15,000 queues is 16-20 ms). `done` gets the snapshot, or the
- * first error a queue's figures threw. Its queues are in no set order (the history needs none); a
- * queue deleted before its slice is left out; each queue's figures are read when its slice runs.
+ * first error a queue's figures threw. Its queues are by name (as the replies list them); a
+ * queue deleted before its slice is left out (its counters still count in the server's totals,
+ * summed in the same round); each queue's figures are read when its slice runs.
  * Returns how to stop it early.
  */
 export function takeSnapshotInTurns(ctx: ServerContext, done: (result: Snapshot | Error) => void, sliceMs?: number): () => void {
   const queues: QueueSnapshot[] = [];
+  const order = ctx.queues.byName();
+  const totals = ctx.queues.totalsSum();
   let failure: Error | null = null;
   const round = new SlicedRound<PersistentQueue>(
     (queue) => {
-      if (!queue.isDeleted) queues.push(queueSnapshot(ctx, queue, Date.now()));
+      if (queue.isDeleted) return void totals.add(queue);
+      const snapshot = queueSnapshot(ctx, queue, Date.now());
+      totals.add(queue, snapshot.stats);
+      queues.push(snapshot);
     },
     (error) => (failure ??= asError(error)),
     sliceMs,
   );
-  round.start(ctx.queues.all(), () => {
+  round.start(order, () => {
     let result: Snapshot | Error;
     try {
-      result = failure ?? { status: ctx.status.current, server: serverStats(ctx), queues, aliases: ctx.queues.aliasStats(), unavailable: ctx.queues.unavailableQueues() };
+      result = failure ?? { status: ctx.status.current, server: serverStats(ctx, totals.totals), queues, aliases: ctx.queues.aliasStats(), unavailable: ctx.queues.unavailableQueues() };
     } catch (error) {
       result = asError(error);
     }
@@ -121,10 +127,9 @@ export function queueSnapshot(ctx: ServerContext, queue: PersistentQueue, now: n
   return { name: queue.name, stats: queue.stats(now), children: ctx.queues.childrenOf(queue.name), journalFailure: queue.journalFailure ?? queue.readFailure };
 }
 
-/** Server stats in `stats` order: the protocol's name and the value. */
-export function serverStats(ctx: ServerContext): Array<readonly [string, string | number]> {
+/** Server stats in `stats` order: the protocol's name and the value; `totals` summed over the queues (TotalsSum). */
+export function serverStats(ctx: ServerContext, totals: CollectionTotals): Array<readonly [string, string | number]> {
   const s = ctx.stats;
-  const totals = ctx.queues.totals();
   return [
     ["pid", process.pid],
     ["uptime", Math.floor((monotonicMs() - s.startedAt) / 1000)],
@@ -157,10 +162,5 @@ export function serverStats(ctx: ServerContext): Array<readonly [string, string 
     ["pending_request_bytes", ctx.requestBudget.bytes],
     ["request_waits", ctx.requestBudget.refusals],
   ];
-}
-
-/** Every queue, in the order reports list them (by name). */
-export function queuesByName(ctx: ServerContext): PersistentQueue[] {
-  return [...ctx.queues.all()].sort(byName);
 }
 

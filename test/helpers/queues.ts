@@ -9,3 +9,13 @@ export function drainQueue(queues: QueueCollection, name: string, now = Date.now
   for (let item = queue.remove(now); item !== undefined; item = queue.remove(now)) out.push(text(item.data));
   return out;
 }
+
+/** Counts reads of the figures (`stats()`) of the queues live now, from now on. */
+export function countStatsReads(queues: QueueCollection): { reads: number } {
+  const count = { reads: 0 };
+  for (const queue of queues.all()) {
+    const stats = queue.stats.bind(queue);
+    queue.stats = (now?: number) => (count.reads++, stats(now));
+  }
+  return count;
+}

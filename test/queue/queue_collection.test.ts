@@ -30,6 +30,21 @@ describe("QueueCollection", () => {
     again.close();
   });
 
+  test("byName lists the live queues by name, as they are created, deleted and loaded again", () => {
+    const dir = tempDir();
+    const queues = QueueCollection.load(configFor(dir));
+    for (const name of ["m", "b", "jobs+audit", "a", "jobs", "Z"]) queues.add(name, bytes("x"), 0, NOW);
+    const before = queues.byName();
+    queues.delete("b");
+    queues.add("c", bytes("x"), 0, NOW);
+    expect(before.map((q) => q.name)).toEqual(["Z", "a", "b", "jobs", "jobs+audit", "m"]);
+    expect(queues.byName().map((q) => q.name)).toEqual(["Z", "a", "c", "jobs", "jobs+audit", "m"]);
+    queues.close();
+    const again = QueueCollection.load(configFor(dir));
+    expect(again.byName().map((q) => q.name)).toEqual(["Z", "a", "c", "jobs", "jobs+audit", "m"]);
+    again.close();
+  });
+
   test("fanout children get items added to the parent after they exist", () => {
     const dir = tempDir();
     const queues = QueueCollection.load(configFor(dir));

@@ -2,6 +2,7 @@ import { afterEach, expect, test } from "bun:test";
 import { takeSnapshotInTurns, type Snapshot } from "../../src/server/snapshot.ts";
 import { bytes } from "../helpers/bytes.ts";
 import { configFor } from "../helpers/config.ts";
+import { countStatsReads } from "../helpers/queues.ts";
 import { serverContext } from "../helpers/server_context.ts";
 import { tempDir } from "../helpers/temp_dir.ts";
 
@@ -44,6 +45,24 @@ test("a snapshot gathered over turns holds what one taken at once holds; a queue
   expect(byName(gathered)).toEqual(byName(atOnce));
   expect(gathered.queues.some((queue) => queue.name === gone)).toBe(false);
   expect(new Map(gathered.server).get("curr_items")).toBe(new Map(atOnce.server).get("curr_items"));
+  expect(new Map(gathered.server).get("total_items")).toBe(40); // the deleted queue's item counted once
+  expect(new Map(atOnce.server).get("total_items")).toBe(40);
+});
+
+test("the server's totals are summed in the same round: no turn reads every queue's figures", async () => {
+  const ctx = contextWith(40);
+  const count = countStatsReads(ctx.queues);
+  let result: Snapshot | Error | null = null;
+  takeSnapshotInTurns(ctx, (done) => (result = done), 0);
+  let mostInATurn = count.reads;
+  while (result === null) {
+    const before = count.reads;
+    await turn();
+    mostInATurn = Math.max(mostInATurn, count.reads - before);
+  }
+  expect(count.reads).toBe(40);
+  expect(mostInATurn).toBe(1);
+  expect(new Map((result as Snapshot).server).get("curr_items")).toBe(40);
 });
 
 test("stopped early, it never calls back; a queue whose figures throw ends it with the error", async () => {

@@ -2,7 +2,7 @@
  * The admin HTTP endpoint (Bun.serve; off unless admin_port is set): the dashboard page at `/`
  * and its files under /dashboard/, /health, /stats.json and Prometheus /metrics (each read from
  * one stats snapshot, gathered over turns and sent as it is made: streamed_body.ts), /history.json (the last 15 minutes, history.ts), /config.json (the queues'
- * settings, as dump_config) and the server status (GET /status). A request that fails (a bug)
+ * settings, as dump_config, also sent as it is made: config_json.ts) and the server status (GET /status). A request that fails (a bug)
  * gets a 500 and one log line, never Bun's page or a stack trace; the server goes on.
  *
  * Read-only but for the actions of admin_actions.ts (PUT /status, flushing or deleting a queue),
@@ -13,11 +13,10 @@ import type { Server } from "bun";
 import { SERVER_STATUSES } from "../../config/schema.ts";
 import { errorText } from "../../errors.ts";
 import { log } from "../../log.ts";
-import { shownQueueConfig } from "../../config/load.ts";
-import { byName } from "../../queue_name.ts";
 import type { ServerContext } from "../context.ts";
 import { QUEUE_STAT_NAMES, takeSnapshotInTurns, type Snapshot } from "../snapshot.ts";
 import { actionMethods, findAction, text } from "./admin_actions.ts";
+import { configJson } from "./config_json.ts";
 import { dashboardFile } from "./dashboard_files.ts";
 import type { History } from "./history.ts";
 import { streamedResponse } from "./streamed_body.ts";
@@ -115,7 +114,7 @@ function route(method: string, url: URL, ctx: ServerContext, history: History): 
   if (path === "/metrics") return snapshotInTurns(ctx).then((snapshot) => streamedResponse(metrics(snapshot), "text/plain; version=0.0.4; charset=utf-8", failed));
   if (path === "/status") return text(200, ctx.status.current);
   if (path === "/history.json") return historyJson(url, history);
-  if (path === "/config.json") return Response.json(configJson(url, ctx));
+  if (path === "/config.json") return streamedResponse(configJson(url, ctx), "application/json;charset=utf-8", failed);
   return dashboardFile(path) ?? text(404, "not found: try /, /health, /stats.json, /metrics, /history.json, /config.json or /status");
 }
 
@@ -124,17 +123,6 @@ function historyJson(url: URL, history: History): Response {
   const after = url.searchParams.get("after") ?? "-1";
   if (!/^(-1|\d{1,15})$/.test(after)) return text(400, `after must be a sample number, not ${JSON.stringify(after)}`);
   return Response.json(history.toJson(Number(after)));
-}
-
-/** The queue defaults and the settings of each queue (of those named by `?queue=`, if any), as dump_config shows them. */
-function configJson(url: URL, ctx: ServerContext): object {
-  const config = ctx.config();
-  const named = url.searchParams.getAll("queue");
-  const names = url.searchParams.has("queue") ? named.filter((name) => ctx.queues.get(name) !== undefined) : [...ctx.queues.all()].map((queue) => queue.name);
-  return {
-    queue_defaults: Object.fromEntries(shownQueueConfig(config, null)),
-    queues: Object.fromEntries(names.sort().map((name) => [name, Object.fromEntries(shownQueueConfig(config, name))])),
-  };
 }
 
 /**
@@ -157,14 +145,9 @@ function health(ctx: ServerContext): Response {
   return Response.json({ status, server_status: ctx.status.current, queues, failing }, { status: failing.length === 0 ? 200 : 503 });
 }
 
-/**
- * `takeSnapshotInTurns` as a promise, its queues by name (as the replies list them): a snapshot of
- * 15,000 queues is 16-20 ms of work, 2 ms a turn here.
- */
+/** `takeSnapshotInTurns` as a promise: a snapshot of 15,000 queues is 16-20 ms of work, 2 ms a turn here. */
 function snapshotInTurns(ctx: ServerContext): Promise<Snapshot> {
-  return new Promise((resolve, reject) =>
-    takeSnapshotInTurns(ctx, (result) => (result instanceof Error ? reject(result) : resolve({ ...result, queues: [...result.queues].sort(byName) }))),
-  );
+  return new Promise((resolve, reject) => takeSnapshotInTurns(ctx, (result) => (result instanceof Error ? reject(result) : resolve(result))));
 }
 
 /** /stats.json, a queue at a time: `{"server": ..., "queues": {name: stats, ...}, "aliases": ...}`. */

@@ -16,7 +16,7 @@ import { admit, type CommandFrame } from "./admission.ts";
 import { handleGet } from "./get_command.ts";
 import { handleConfirm, handleMonitor } from "./monitor_command.ts";
 import * as reply from "./replies.ts";
-import { dumpConfigReport, dumpNamedStats, streamReport } from "./reports.ts";
+import { dumpNamedStats, streamConfig, streamReport } from "./reports.ts";
 import type { SetFrame } from "./request_parser.ts";
 
 /** Memcache expiry: 0 never; below 1,000,000 seconds from now; otherwise unix seconds. */
@@ -95,8 +95,7 @@ function executeLine(command: string, args: readonly string[], session: Session,
       out.push(dumpNamedStats(ctx, args));
       return;
     case "dump_config":
-      out.push(dumpConfigReport(ctx));
-      return;
+      return streamConfig(session, ctx);
     case "status":
       return handleStatus(args, session, ctx);
     case "version":

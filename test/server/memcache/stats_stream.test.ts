@@ -1,9 +1,11 @@
 import { afterEach, expect, test } from "bun:test";
+import { shownQueueConfig } from "../../../src/config/load.ts";
 import { Connection } from "../../../src/server/connection.ts";
 import { memcache } from "../../../src/server/memcache/front_end.ts";
 import { dumpNamedStats, streamReport } from "../../../src/server/memcache/reports.ts";
-import { queueBlock, queueSnapshot, queuesByName } from "../../../src/server/snapshot.ts";
-import { bytes } from "../../helpers/bytes.ts";
+import { queueBlock, queueSnapshot } from "../../../src/server/snapshot.ts";
+import { bytes, text } from "../../helpers/bytes.ts";
+import { countStatsReads } from "../../helpers/queues.ts";
 import { configFor } from "../../helpers/config.ts";
 import { FakeSession } from "../../helpers/fake_session.ts";
 import { RecordingSocket } from "../../helpers/recording_socket.ts";
@@ -32,33 +34,54 @@ async function received(socket: RecordingSocket, until: string, flush = () => {}
 /** The STAT lines for every queue, in name order, as one report made at once would list them. */
 function queueLines(ctx: ReturnType<typeof contextWith>): string[] {
   const now = Date.now();
-  return queuesByName(ctx).flatMap((queue) => queueBlock(queueSnapshot(ctx, queue, now)).entries.map(([name, value]) => `STAT queue_${queue.name}_${name} ${value}`));
+  return ctx.queues.byName().flatMap((queue) => queueBlock(queueSnapshot(ctx, queue, now)).entries.map(([name, value]) => `STAT queue_${queue.name}_${name} ${value}`));
 }
 
 /** The `age` of a queue moves with the clock: compared without it. */
 const withoutAge = (lines: readonly string[]) => lines.filter((line) => !/^STAT queue_\S+_age /.test(line));
 
-test("a long report goes out over several turns with the connection suspended, every queue in name order, then the aliases and END", async () => {
+test("a long report goes out over several turns with the connection suspended: the server lines, every queue in name order, then the aliases and END", async () => {
   const ctx = contextWith(300);
   const session = new FakeSession();
   // No time per slice: one queue a turn.
   streamReport(session, ctx, "stats", 0);
   expect(session.suspended).toBe(true);
-  session.outbox.flush();
-  expect(session.socket.output).toContain("STAT curr_items 300\r\n");
-  expect(session.socket.output).not.toContain("END\r\n");
 
   const lines = (await received(session.socket, "END\r\n", () => session.outbox.flush())).split("\r\n").filter((line) => line !== "");
   expect(session.suspended).toBe(false);
   expect(session.resumed).toBe(1);
+  expect(lines[0]).toStartWith("STAT pid ");
+  expect(lines).toContain("STAT curr_items 300");
+  expect(lines.findIndex((line) => line.startsWith("STAT queue_q"))).toBe(lines.indexOf("STAT request_waits 0") + 1);
   const queueStats = lines.filter((line) => line.startsWith("STAT queue_q"));
   expect(withoutAge(queueStats)).toEqual(withoutAge(queueLines(ctx)));
   expect(lines.slice(-4)).toEqual(["STAT queue_everyone_put_items 0", "STAT queue_everyone_put_bytes 0", "STAT queue_everyone_children q0000,q0001", "END"]);
 });
 
-test("a short report is made at once, with no suspension", () => {
+test("the server's totals are summed a queue a step, not all in the first turn, each queue as it is when added; a queue deleted meanwhile counts its total_items once", async () => {
+  const ctx = contextWith(300);
+  const count = countStatsReads(ctx.queues);
+  const session = new FakeSession();
+  streamReport(session, ctx, "stats", 0);
+  expect(count.reads).toBe(1);
+  session.outbox.flush();
+  expect(session.socket.output).toBe(""); // the server lines wait for the sum
+
+  let turns = 0;
+  for (; count.reads < 150; turns++) await new Promise((resolve) => setImmediate(resolve));
+  expect(turns).toBeGreaterThanOrEqual(149);
+  ctx.queues.delete("q0000"); // added to the sum already, with its item
+  ctx.queues.delete("q0299"); // not yet: its item is gone when it is
+  const output = await received(session.socket, "END\r\n", () => session.outbox.flush());
+  expect(output).toContain("STAT curr_items 299\r\nSTAT total_items 300\r\nSTAT bytes 299\r\n");
+  expect(output).not.toContain("queue_q0000_");
+  expect(output).not.toContain("queue_q0299_");
+});
+
+test("a short report is made at once, with no suspension", async () => {
   const ctx = contextWith(3);
   const session = new FakeSession();
+  await new Promise((resolve) => setImmediate(resolve)); // a fresh turn: making the queues spent the last one's budget
   streamReport(session, ctx, "stats");
   session.outbox.flush();
   expect(session.resumed).toBe(0);
@@ -112,5 +135,20 @@ test("dump_stats of every queue goes out over turns as blocks, then the aliases 
   expect(blocks[121]).toBe("END\r\n");
   expect(output).not.toContain("STAT ");
 
-  expect(dumpNamedStats(ctx, ["q0002", "nothing", "everyone"])).toMatch(/^queue 'q0002' \{\r\n {2}items=1\r\n[^}]*\}\r\nqueue 'nothing' \{\r\n\}\r\nqueue 'everyone' \{\r\n {2}put_items=0\r\n {2}put_bytes=0\r\n {2}children=q0000,q0001\r\n\}\r\nEND\r\n$/);
+  expect(text(dumpNamedStats(ctx, ["q0002", "nothing", "everyone"]))).toMatch(/^queue 'q0002' \{\r\n {2}items=1\r\n[^}]*\}\r\nqueue 'nothing' \{\r\n\}\r\nqueue 'everyone' \{\r\n {2}put_items=0\r\n {2}put_bytes=0\r\n {2}children=q0000,q0001\r\n\}\r\nEND\r\n$/);
+});
+
+test("dump_config goes out over turns, another connection served in between: each queue's settings by name, then the aliases and END", async () => {
+  const ctx = contextWith(2000);
+  const [socket, other] = [new RecordingSocket(), new RecordingSocket()];
+  const connection = new Connection(socket, ctx, memcache, 0, 1024 * 1024);
+  connection.onData(bytes("dump_config\r\nversion\r\n"));
+  new Connection(other, ctx, memcache, 0, 1024 * 1024).onData(bytes("version\r\n"));
+  await received(other, "VERSION test\r\n");
+  expect(socket.output).not.toContain("END\r\n");
+
+  const output = await received(socket, "VERSION test\r\n");
+  const config = ctx.config();
+  const expected = ctx.queues.byName().map((queue) => `queue '${queue.name}' {\r\n${shownQueueConfig(config, queue.name).map(([key, value]) => `  ${key}=${value}\r\n`).join("")}}\r\n`);
+  expect(output).toBe(`${expected.join("")}queue 'everyone' {\r\n  destination_queues=q0000,q0001\r\n}\r\nEND\r\nVERSION test\r\n`);
 });
