@@ -13,9 +13,13 @@
  * their replies follow the report. While the client has REPLY_ROOM bytes unread, no step runs
  * (looked at again every WAIT_MS), so a client that does not read holds at most REPLY_ROOM and
  * one slice's text (SLICE_BYTES or one step more). A report done within its first slice goes out
- * with no suspension. A connection that closes stops the report where it is.
+ * with no suspension. A connection that closes stops the report where it is. A step that throws
+ * (a bug) ends the report with a SERVER_ERROR line, logged; the server and the connection go on.
  */
+import { errorText } from "../../errors.ts";
+import { log } from "../../log.ts";
 import type { Session } from "../commands/session.ts";
+import { serverError } from "./replies.ts";
 import { later, turnDeadline } from "../turn_scheduler.ts";
 
 /** Work per turn on a report. */
@@ -43,8 +47,15 @@ export function streamInSlices(session: Session, steps: ReportSteps, sliceMs = S
     if (session.outbox.backlog >= REPLY_ROOM) return void setTimeout(slice, WAIT_MS);
     const until = Math.min(performance.now() + sliceMs, turnDeadline());
     let done: boolean;
-    do done = report.next().done === true;
-    while (!done && performance.now() < until && text.length < SLICE_BYTES);
+    try {
+      do done = report.next().done === true;
+      while (!done && performance.now() < until && text.length < SLICE_BYTES);
+    } catch (error) {
+      // A bug in a step: logged, and the report ends with a SERVER_ERROR line (nothing else fails).
+      log.error(`a report failed part-way: ${errorText(error)}`);
+      text.write(serverError(`report failed: ${errorText(error)}`));
+      done = true;
+    }
     if (text.length > 0) session.outbox.push(text.take());
     if (done) {
       if (suspended) session.resume();

@@ -82,3 +82,19 @@ test("reports share the turn's budget with every connection's requests: a spent 
   for (const session of sessions) session.outbox.flush();
   expect(sessions.map((session) => session.socket.output.split("\r\n").length)).toEqual([52, 52, 52]);
 });
+
+test("a step that throws part-way ends the report with a SERVER_ERROR line; the session goes on", async () => {
+  const session = new FakeSession();
+  function* report(text: ReportText): Generator<void> {
+    for (let i = 0; i < 5; i++) {
+      text.write(`line ${i}\r\n`);
+      yield;
+    }
+    throw new Error("a bug in the report");
+  }
+  streamInSlices(session, report, 0);
+  while (session.suspended) await turn();
+  session.outbox.flush();
+  expect(session.socket.output).toMatch(/^line 0\r\n[^]*line 4\r\nSERVER_ERROR report failed: .*a bug in the report\r\n$/);
+  expect(session.resumed).toBe(1);
+});
