@@ -1,0 +1,87 @@
+/**
+ * The text front end on a Connection over a RecordingSocket: a `put` of many items is added over
+ * rounds with the connection waiting (set_in_turns.ts), and its weight (turn_scheduler.ts).
+ */
+import { afterEach, beforeEach, expect, test } from "bun:test";
+import { QueueCollection } from "../../../src/queue/queue_collection.ts";
+import { Connection } from "../../../src/server/connection.ts";
+import type { ServerContext } from "../../../src/server/context.ts";
+import { MemoryPacer } from "../../../src/server/memory_pacer.ts";
+import { RequestBudget } from "../../../src/server/request_budget.ts";
+import { ServerStats } from "../../../src/server/stats.ts";
+import { ServerStatus } from "../../../src/server/status.ts";
+import { text } from "../../../src/server/text/text_front_end.ts";
+import { turnClock } from "../../../src/server/turn_scheduler.ts";
+import { bytes } from "../../helpers/bytes.ts";
+import { configFor } from "../../helpers/config.ts";
+import { RecordingSocket } from "../../helpers/recording_socket.ts";
+import { tempDir } from "../../helpers/temp_dir.ts";
+
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+const realClock = turnClock.now;
+let time = 0;
+let queues: QueueCollection;
+let ctx: ServerContext;
+
+beforeEach(async () => {
+  await nextTurn(); // the turn left open by what ran before ends
+  // Every look at the turns' clock moves it 0.1 ms on: an item costs about that, whatever the machine.
+  time = performance.now();
+  turnClock.now = () => (time += 0.1);
+  queues = QueueCollection.load(configFor(tempDir()));
+  ctx = {
+    queues,
+    stats: new ServerStats(),
+    status: ServerStatus.load(tempDir(), "up", () => {}),
+    pacer: new MemoryPacer(),
+    requestBudget: new RequestBudget(() => Infinity),
+    credentials: () => null,
+    version: "test",
+  } as unknown as ServerContext;
+});
+afterEach(() => {
+  turnClock.now = realClock;
+  queues.close();
+});
+
+const connect = () => {
+  const socket = new RecordingSocket();
+  return { socket, connection: new Connection(socket, ctx, text, 0, 1 << 20) };
+};
+const putOf = (queue: string, count: number) => `put ${queue}:\n${Array.from({ length: count }, (_, i) => `item-${i}`).join("\n")}\n\n`;
+
+test("a put of 1024 items to a fanout parent is added over rounds: another connection is answered between them, and the put's reply and the next request's follow in order", async () => {
+  for (let child = 0; child < 5; child++) queues.getOrCreate(`fan+c${child}`);
+  const putter = connect();
+  putter.connection.onData(bytes(`${putOf("fan", 1024)}peek fan+c4\n`));
+  const added = () => queues.get("fan")!.stats().items;
+  expect(added()).toBeGreaterThan(0);
+  expect(added()).toBeLessThan(1024);
+  let answeredMidway = 0;
+  let rounds = 0;
+  for (; !putter.socket.output.includes("\n:"); rounds++) {
+    expect(rounds).toBeLessThan(10_000);
+    const before = added();
+    const ping = connect();
+    ping.connection.onData(bytes("version\n"));
+    expect(ping.socket.output).toBe(":test\n");
+    if (before > 0 && before < 1024 && added() === before) answeredMidway++;
+    await nextTurn();
+  }
+  expect(putter.socket.output).toBe("+1024\n:item-0\n");
+  expect(answeredMidway).toBeGreaterThan(5);
+  expect(rounds).toBeGreaterThan(5);
+  expect(queues.get("fan+c4")!.stats().items).toBe(1024);
+});
+
+test("while a put's items are added over rounds, those not yet added count as its connection's request bytes", async () => {
+  const putter = connect();
+  putter.connection.onData(bytes(putOf("held", 1024)));
+  const itemBytes = (from: number) => Array.from({ length: 1024 - from }, (_, i) => `item-${i + from}`.length).reduce((a, b) => a + b, 0);
+  const added = queues.get("held")!.stats().items;
+  expect(added).toBeLessThan(1024);
+  expect(ctx.requestBudget.bytes).toBe(itemBytes(added));
+  while (putter.socket.output === "") await nextTurn();
+  expect(putter.socket.output).toBe("+1024\n");
+  expect(ctx.requestBudget.bytes).toBe(0);
+});
