@@ -10,8 +10,8 @@ import { MemoryPacer } from "../../../src/server/memory_pacer.ts";
 import { RequestBudget } from "../../../src/server/request_budget.ts";
 import { ServerStats } from "../../../src/server/stats.ts";
 import { ServerStatus } from "../../../src/server/status.ts";
-import { text } from "../../../src/server/text/text_front_end.ts";
-import { turnClock } from "../../../src/server/turn_scheduler.ts";
+import { LIGHT_PUT_ITEMS, text } from "../../../src/server/text/text_front_end.ts";
+import { turnClock, turnDeadline } from "../../../src/server/turn_scheduler.ts";
 import { bytes } from "../../helpers/bytes.ts";
 import { configFor } from "../../helpers/config.ts";
 import { RecordingSocket } from "../../helpers/recording_socket.ts";
@@ -84,4 +84,16 @@ test("while a put's items are added over rounds, those not yet added count as it
   while (putter.socket.output === "") await nextTurn();
   expect(putter.socket.output).toBe("+1024\n");
   expect(ctx.requestBudget.bytes).toBe(0);
+});
+
+test("once the turn's budget is spent, a put of many items waits for its connection's round; a put of a few runs at once", async () => {
+  time = turnDeadline(); // the rest of this turn goes to other work
+  const heavy = connect();
+  heavy.connection.onData(bytes(putOf("heavy", LIGHT_PUT_ITEMS + 1)));
+  expect(queues.get("heavy")).toBeUndefined(); // not one item added in this turn
+  const light = connect();
+  light.connection.onData(bytes(putOf("light", LIGHT_PUT_ITEMS)));
+  expect(queues.get("light")!.stats().items).toBeGreaterThan(0);
+  while (heavy.socket.output === "" || light.socket.output === "") await nextTurn();
+  expect([heavy.socket.output, light.socket.output]).toEqual([`+${LIGHT_PUT_ITEMS + 1}\n`, `+${LIGHT_PUT_ITEMS}\n`]);
 });
