@@ -1,6 +1,7 @@
 /**
  * The text front end on a Connection over a RecordingSocket: a `put` of many items is added over
- * rounds with the connection waiting (set_in_turns.ts), and its weight (turn_scheduler.ts).
+ * rounds with the connection waiting (set_in_turns.ts), its weight (turn_scheduler.ts), and a
+ * long item line copied into place over rounds (text_parser.ts).
  */
 import { afterEach, beforeEach, expect, test } from "bun:test";
 import { QueueCollection } from "../../../src/queue/queue_collection.ts";
@@ -44,9 +45,9 @@ afterEach(() => {
   queues.close();
 });
 
-const connect = () => {
+const connect = (maxRequestSize = 1 << 20) => {
   const socket = new RecordingSocket();
-  return { socket, connection: new Connection(socket, ctx, text, 0, 1 << 20) };
+  return { socket, connection: new Connection(socket, ctx, text, 0, maxRequestSize) };
 };
 const putOf = (queue: string, count: number) => `put ${queue}:\n${Array.from({ length: count }, (_, i) => `item-${i}`).join("\n")}\n\n`;
 
@@ -96,4 +97,20 @@ test("once the turn's budget is spent, a put of many items waits for its connect
   expect(queues.get("light")!.stats().items).toBeGreaterThan(0);
   while (heavy.socket.output === "" || light.socket.output === "") await nextTurn();
   expect([heavy.socket.output, light.socket.output]).toEqual([`+${LIGHT_PUT_ITEMS + 1}\n`, `+${LIGHT_PUT_ITEMS}\n`]);
+});
+
+test("a put of one 3 MiB item, sent in 64 KiB chunks, is copied into place over rounds, then stored and answered", async () => {
+  const putter = connect(8 << 20);
+  const stream = bytes(`put long:\n${"x".repeat(3 << 20)}\n\nversion\n`);
+  const chunks: Uint8Array[] = [];
+  for (let at = 0; at < stream.length; at += 64 * 1024) chunks.push(stream.slice(at, at + 64 * 1024));
+  for (const chunk of chunks.slice(0, -1)) putter.connection.onData(chunk);
+  await nextTurn(); // the last chunk comes in a fresh turn, its budget unspent
+  putter.connection.onData(chunks[chunks.length - 1]!);
+  expect(queues.get("long")).toBeUndefined(); // the line is not all copied yet
+  let rounds = 0;
+  for (; putter.socket.output === ""; rounds++) await nextTurn();
+  expect(rounds).toBeGreaterThan(1);
+  expect(putter.socket.output).toBe("+1\n:test\n");
+  expect(queues.get("long")!.stats().bytes).toBe(3 << 20);
 });
