@@ -1,34 +1,14 @@
-import { afterEach, beforeEach, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import type { Commit } from "../../../src/journal/commit.ts";
 import { setItemsInTurns, type SetItemsOutcome } from "../../../src/server/commands/set_in_turns.ts";
-import { turnClock } from "../../../src/server/turn_scheduler.ts";
 import { bytes, text } from "../../helpers/bytes.ts";
-import { configFor } from "../../helpers/config.ts";
 import { FakeSession } from "../../helpers/fake_session.ts";
-import { serverContext } from "../../helpers/server_context.ts";
-import { tempDir } from "../../helpers/temp_dir.ts";
+import { contextPerTest } from "../../helpers/server_context.ts";
+import { nextTurn, steppedTurnClock } from "../../helpers/turn_clock.ts";
 
-const closers: Array<() => void> = [];
-const turn = () => new Promise((resolve) => setImmediate(resolve));
-const realClock = turnClock.now;
-let time = 0;
-
-beforeEach(async () => {
-  await turn(); // the turn left open by what ran before ends
-  // Every look at the turns' clock moves it 1 ms on: a slice adds a few items whatever the machine.
-  time = performance.now();
-  turnClock.now = () => (time += 1);
-});
-afterEach(() => {
-  turnClock.now = realClock;
-  for (const close of closers.splice(0)) close();
-});
-
-function context() {
-  const { ctx, queues } = serverContext(configFor(tempDir()));
-  closers.push(() => queues.close());
-  return ctx;
-}
+const context = contextPerTest();
+// Every look at the turns' clock moves it 1 ms on: a slice adds a few items whatever the machine.
+const clock = steppedTurnClock(1);
 
 const items = (count: number) => Array.from({ length: count }, (_, i) => bytes(`item-${i}`));
 
@@ -42,7 +22,7 @@ test("many items are added over turns with the session suspended, holding the by
   expect([session.suspended, outcomes.length, added > 0 && added < 100]).toEqual([true, 0, true]);
   expect(session.heldBytes).toBe(put.slice(added).reduce((sum, item) => sum + item.length, 0));
   let turns = 0;
-  for (; outcomes.length === 0; turns++) await turn();
+  for (; outcomes.length === 0; turns++) await nextTurn();
   expect(turns).toBeGreaterThan(5);
   expect(outcomes.map(({ stored, failure, suspended }) => [stored.length, failure, suspended])).toEqual([[100, null, true]]);
   expect([session.suspended, session.resumed]).toEqual([false, 1]);
@@ -51,7 +31,7 @@ test("many items are added over turns with the session suspended, holding the by
 });
 
 test("a few items are added before it returns, without suspending", () => {
-  turnClock.now = realClock;
+  clock.step = 0; // time stands still: every item fits in the first slice
   const ctx = context();
   const session = new FakeSession();
   let stored: readonly Commit[] = [];
@@ -66,13 +46,13 @@ test("a connection that leaves stops the adding; what was added stays, and done 
   setItemsInTurns(ctx, session, "q", items(100), 0, Date.now(), () => done++);
   session.close();
   const added = ctx.queues.get("q")!.stats().items;
-  for (let i = 0; i < 20; i++) await turn();
+  for (let i = 0; i < 20; i++) await nextTurn();
   expect([done, ctx.queues.get("q")!.stats().items]).toEqual([0, added]);
   expect(added).toBeLessThan(100);
 });
 
 test("a failure stops the adding at the item that met it", () => {
-  turnClock.now = realClock;
+  clock.step = 0; // time stands still: every item fits in the first slice
   const ctx = context();
   const session = new FakeSession();
   let outcome: SetItemsOutcome | null = null;
