@@ -4,7 +4,7 @@
  * every protocol.
  *
  * Invariants: requests are executed strictly in arrival order and one at a time (a blocking get
- * suspends everything behind it); a connection executes for at most TURN_BUDGET_MS per
+ * suspends everything behind it); a connection executes for at most CONNECTION_TURN_MS per
  * event-loop turn, and all of them together for at most the turn's budget (turn_scheduler.ts;
  * then the rest of its pipelined requests wait for a later round, so no client's burst, nor
  * many clients' bursts, can stall the others); replies that are ready leave in one socket write
@@ -34,14 +34,12 @@ import type { FrameParser, FrontEnd } from "./front_end.ts";
 import { Outbox } from "./outbox.ts";
 import { holdAfter, newReceiveTally } from "./receive_budget.ts";
 import type { BudgetReader } from "./request_budget.ts";
-import { later, overrunDeadline, soon, turnClock, turnDeadline } from "./turn_scheduler.ts";
+import { connectionDeadline, later, overrunDeadline, soon, turnClock } from "./turn_scheduler.ts";
 
 /** Reply bytes queued for a client before we stop reading its requests. */
 const HIGH_WATER = 4 * 1024 * 1024;
 /** Request bytes buffered while a blocking get waits, or while requests wait for a later turn, before we stop reading. */
 const MAX_BUFFERED_WHILE_WAITING = 1024 * 1024;
-/** How long one connection executes requests in one event-loop turn. */
-const TURN_BUDGET_MS = 4;
 
 /** The part of a Bun socket a connection uses (a test can supply its own). */
 export interface ClientSocket {
@@ -71,6 +69,8 @@ export class Connection<F> implements Session, BudgetReader, ServedConnection {
   readonly access = newAccessState();
   private readonly parser: FrameParser<F>;
   private suspended = false;
+  /** Request bytes the suspended command keeps (Session.suspend). */
+  private suspendedBytes = 0;
   private cancelWait: (() => void) | null = null;
   private processing = false;
   private closing = false;
@@ -150,14 +150,16 @@ export class Connection<F> implements Session, BudgetReader, ServedConnection {
     return true;
   }
 
-  suspend(cancel: () => void): void {
+  suspend(cancel: () => void, heldBytes = 0): void {
     this.suspended = true;
+    this.suspendedBytes = heldBytes;
     this.cancelWait = cancel;
   }
 
   resume(): void {
     if (!this.suspended) return;
     this.suspended = false;
+    this.suspendedBytes = 0;
     this.cancelWait = null;
     this.lastActivityMs = monotonicMs();
     queueMicrotask(() => this.process());
@@ -195,7 +197,7 @@ export class Connection<F> implements Session, BudgetReader, ServedConnection {
     // to read and no turn to open.
     if (this.nothingToExecute()) return this.writeOut();
     this.processing = true;
-    const until = Math.min(turnClock.now() + TURN_BUDGET_MS, turnDeadline());
+    const until = connectionDeadline();
     try {
       // Each round ends when input runs out, a command waits, the budget is spent, or the
       // replies pile up; in the last case the replies are written and, if the socket took them,
@@ -303,7 +305,7 @@ export class Connection<F> implements Session, BudgetReader, ServedConnection {
   }
 
   private updateReadPause(): void {
-    const held = this.parser.bufferedBytes + (this.held === null ? 0 : this.frontEnd.heldBytes(this.held));
+    const held = this.parser.bufferedBytes + (this.held === null ? 0 : this.frontEnd.heldBytes(this.held)) + this.suspendedBytes;
     const granted = this.ctx.requestBudget.claim(this, held, Math.max(held, this.parser.announcedBytes));
     const waiting = this.suspended || this.behind;
     const shouldPause = !granted || this.receiveHeld || this.outbox.backlog >= HIGH_WATER || (waiting && held > MAX_BUFFERED_WHILE_WAITING);

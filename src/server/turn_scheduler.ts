@@ -30,6 +30,8 @@ export const turnClock = { now: (): number => performance.now() };
 
 /** Execution time of all connections together in one turn. */
 export const TURN_MS = 5;
+/** Execution time of one connection in one turn (its requests, or the slices of one that runs over turns). */
+export const CONNECTION_TURN_MS = 4;
 /** How far past its budget light requests may take a turn. */
 export const MAX_OVERRUN_MS = TURN_MS;
 
@@ -49,6 +51,11 @@ export function turnDeadline(): number {
     schedule();
   }
   return deadline;
+}
+
+/** Until when one connection may execute now: its own budget, within the turn's (opening a turn if none is open). */
+export function connectionDeadline(): number {
+  return Math.min(turnClock.now() + CONNECTION_TURN_MS, turnDeadline());
 }
 
 /** Until when the current turn may run light requests (opening a turn if none is open). */

@@ -1,7 +1,7 @@
 /**
  * A command-layer `Session` without a connection, for unit tests of src/server/commands/: its
- * outbox writes to a RecordingSocket, and it records whether it is suspended, resumed, asked to
- * write replies out or to quit. `close()` plays the connection closing: the wait is cancelled
+ * outbox writes to a RecordingSocket, and it records whether it is suspended (and the request
+ * bytes the command kept then), resumed, asked to write replies out or to quit. `close()` plays the connection closing: the wait is cancelled
  * and the open reads go back, as Connection.onClose does.
  */
 import { newAccessState } from "../../src/server/access.ts";
@@ -17,13 +17,16 @@ export class FakeSession implements Session {
   readonly access = newAccessState();
   readonly openReads = new OpenReads();
   suspended = false;
+  /** The request bytes given with the last `suspend`. */
+  heldBytes = 0;
   resumed = 0;
   repliesReady = 0;
   quitting = false;
   private cancel: (() => void) | null = null;
 
-  suspend(cancel: () => void): void {
+  suspend(cancel: () => void, heldBytes = 0): void {
     this.suspended = true;
+    this.heldBytes = heldBytes;
     this.cancel = cancel;
   }
   resume(): void {

@@ -1,8 +1,10 @@
 /**
  * A `ServerContext` over real queues (and a real `ServerStatus`) in a config's queue_path, for
  * driving a `Connection` through a `RecordingSocket` without a server process. Its `shutdown` and
- * `reload` only count their calls; the caller closes `queues` when done.
+ * `reload` only count their calls; the caller closes `queues` when done, or `contextPerTest`
+ * closes them after each test.
  */
+import { afterEach } from "bun:test";
 import type { KestrelConfig } from "../../src/config/load.ts";
 import { QueueCollection } from "../../src/queue/queue_collection.ts";
 import type { ServerContext } from "../../src/server/context.ts";
@@ -10,6 +12,8 @@ import { MemoryPacer } from "../../src/server/memory_pacer.ts";
 import { RequestBudget } from "../../src/server/request_budget.ts";
 import { ServerStats } from "../../src/server/stats.ts";
 import { ServerStatus } from "../../src/server/status.ts";
+import { configFor } from "./config.ts";
+import { tempDir } from "./temp_dir.ts";
 
 export function serverContext(config: KestrelConfig) {
   const calls = { shutdown: 0, reload: 0 };
@@ -27,4 +31,20 @@ export function serverContext(config: KestrelConfig) {
     shutdown: () => void calls.shutdown++,
   };
   return { ctx, calls, queues };
+}
+
+/**
+ * For the tests of the calling file: a function making a context over a fresh temp dir (with
+ * `extraConfig`), whose queues are closed after the test that made it.
+ */
+export function contextPerTest(): (extraConfig?: string) => ServerContext {
+  const closers: Array<() => void> = [];
+  afterEach(() => {
+    for (const close of closers.splice(0)) close();
+  });
+  return (extraConfig = "") => {
+    const { ctx, queues } = serverContext(configFor(tempDir(), extraConfig));
+    closers.push(() => queues.close());
+    return ctx;
+  };
 }

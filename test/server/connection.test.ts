@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { monotonicMs } from "../../src/clock.ts";
 import { Commit } from "../../src/journal/commit.ts";
 import { QueueCollection } from "../../src/queue/queue_collection.ts";
@@ -14,7 +14,8 @@ import { MemoryPacer } from "../../src/server/memory_pacer.ts";
 import { RequestBudget } from "../../src/server/request_budget.ts";
 import { ServerStats } from "../../src/server/stats.ts";
 import { ServerStatus } from "../../src/server/status.ts";
-import { overrunDeadline, turnClock, turnDeadline } from "../../src/server/turn_scheduler.ts";
+import { overrunDeadline, turnDeadline } from "../../src/server/turn_scheduler.ts";
+import { nextTurn, steppedTurnClock } from "../helpers/turn_clock.ts";
 
 // Writing replies touches only the counters and the (default) status; nothing here reaches the queues.
 const ctx = {
@@ -124,18 +125,8 @@ describe("Connection backlog", () => {
 });
 
 describe("Connection turns", () => {
-  const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
-  const realClock = turnClock.now;
   /** The turns' clock: every look at it moves it 1 µs on, so a request costs a few µs whatever the machine. */
-  let time = 0;
-  beforeEach(async () => {
-    await nextTurn(); // the turn left open by what ran before ends
-    time = performance.now();
-    turnClock.now = () => (time += 0.001);
-  });
-  afterEach(() => {
-    turnClock.now = realClock;
-  });
+  const clock = steppedTurnClock(0.001);
 
   /** Two connections with more pipelined gets of the empty queue `q` than one turn runs. */
   const busyConnections = (session: ServerContext, pipelined: number) => {
@@ -152,7 +143,7 @@ describe("Connection turns", () => {
     const session = { ...ctx, queues } as unknown as ServerContext;
     const pipelined = 50_000;
     const busy = busyConnections(session, pipelined);
-    time = turnDeadline(); // the rest of this turn goes to other work
+    clock.time = turnDeadline(); // the rest of this turn goes to other work
 
     const fresh = new RecordingSocket();
     const pinging = new Connection(fresh, session, memcache, 0, 1 << 20);
@@ -186,7 +177,7 @@ describe("Connection turns", () => {
     for (let n = 0; n < OPENERS; n++) queues.add("big", bytes(String(n).padStart(100 * 1024, "-")), 0, Date.now());
     for (let n = 0; n < 10; n++) queues.add("rb", bytes(String(n).padStart(600, "-")), 0, Date.now());
     expect(queues.get("rb")!.stats().memItems).toBe(1); // the rest wait on disk
-    time = turnDeadline();
+    clock.time = turnDeadline();
 
     // Each from a connection that had nothing queued, each a short line: light by its line alone.
     const openers = Array.from({ length: OPENERS }, () => new RecordingSocket());
@@ -216,7 +207,7 @@ describe("Connection turns", () => {
     const session = { ...ctx, queues } as unknown as ServerContext;
     const pipelined = 50_000;
     const busy = busyConnections(session, pipelined);
-    time = overrunDeadline();
+    clock.time = overrunDeadline();
 
     const fresh = new RecordingSocket();
     new Connection(fresh, session, memcache, 0, 1 << 20).onData(bytes("get q\r\n"));
@@ -227,6 +218,8 @@ describe("Connection turns", () => {
     // That round ran at least one busy connection too, and neither is through.
     expect(busy.sockets.some((socket, i) => socket.written > before[i]!)).toBe(true);
     expect(busy.sockets.every((socket) => socket.written < pipelined * 5)).toBe(true);
+    // Their rounds stop here, not in the tests after this one.
+    for (const connection of busy.connections) connection.onClose();
     queues.close();
   });
 });

@@ -5,7 +5,8 @@
  *
  * Invariants: while suspended, the connection runs nothing else; `cancel` (given with the last
  * `suspend`) runs at most once, when the connection closes while suspended, and must give back
- * whatever the suspended command had taken so far.
+ * whatever the suspended command had taken so far; the request bytes given with `suspend` count
+ * as the connection's until it resumes or closes (request_budget.ts).
  */
 import type { AccessState } from "../access.ts";
 import type { Outbox } from "../outbox.ts";
@@ -19,8 +20,11 @@ export interface Session {
   readonly access: AccessState;
   /** This connection's open (reliable-read) items, per queue. */
   readonly openReads: OpenReads;
-  /** The current command finishes later: process nothing else until `resume`. */
-  suspend(cancel: () => void): void;
+  /**
+   * The current command finishes later: process nothing else until `resume`. `heldBytes`: request
+   * bytes it keeps meanwhile (a put's items not yet added), counted toward the request budget.
+   */
+  suspend(cancel: () => void, heldBytes?: number): void;
   resume(): void;
   /** Replies were queued while suspended (a monitor's items as they come): write them out soon. */
   replyReady(): void;

@@ -73,9 +73,9 @@ const CR = 13;
 const BAD_FORMAT = "CLIENT_ERROR bad command line format";
 const MAX_FLAGS = 0xffff_ffff;
 /** A data block this big is copied into place a slice per call once it is all here... */
-const ASSEMBLE_FROM = 1024 * 1024;
+export const ASSEMBLE_FROM = 1024 * 1024;
 /** ...this many bytes a call (with its CRC: about a millisecond). */
-const ASSEMBLE_SLICE = 1024 * 1024;
+export const ASSEMBLE_SLICE = 1024 * 1024;
 
 /**
  * Whether `byte` (-1 for none) may follow a command's first letters in a longer command name

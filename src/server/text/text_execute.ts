@@ -4,12 +4,11 @@
  * (text_replies.ts). Reads are text_reads.ts. Replies go to the session's outbox in request order;
  * a put's `+<count>` waits for the journal records of its items.
  */
-import { allOf, type Commit } from "../../journal/commit.ts";
-import { isFailure, type Failure } from "../commands/failure.ts";
+import { allOf } from "../../journal/commit.ts";
 import { checkQueueName, deleteQueue, flushQueue } from "../commands/queue_commands.ts";
 import { changeStatus, currentStatus, shutdown } from "../commands/server_commands.ts";
 import type { Session } from "../commands/session.ts";
-import { isStored, setItem } from "../commands/set_item.ts";
+import { setItemsInTurns } from "../commands/set_in_turns.ts";
 import type { ServerContext } from "../context.ts";
 import type { OnFailure } from "../outbox.ts";
 import { parseStatus } from "../status.ts";
@@ -74,7 +73,8 @@ export function executeText(request: TextRequest, session: Session, ctx: ServerC
  * `put <queue> [expiration]:` and its items: each added in order, `+<count>` of those stored (a
  * full queue or an item over max_item_size is not counted). The expiration is milliseconds from
  * now. A failure (the server status, a bad queue name, a journal that can't be written) stops at
- * that item: the reply is the count so far, or the error if nothing was stored.
+ * that item: the reply is the count so far, or the error if nothing was stored. Many items are
+ * added over several turns, the connection waiting meanwhile (set_in_turns.ts).
  */
 function put(request: TextRequest, session: Session, ctx: ServerContext): void {
   const out = session.outbox;
@@ -84,20 +84,12 @@ function put(request: TextRequest, session: Session, ctx: ServerContext): void {
   if (expiryMs === null && expiryText !== undefined) return out.push(errorReply(BAD_EXPIRATION));
   const now = Date.now();
   const expiry = expiryMs === null ? 0 : now + expiryMs;
-  const stored: Commit[] = [];
-  let failure: Failure | null = null;
-  for (const item of request.items) {
-    const outcome = setItem(ctx, queue, item, expiry, now, 0);
-    if (isStored(outcome)) stored.push(outcome);
-    else if (isFailure(outcome)) {
-      failure = outcome;
-      break;
+  setItemsInTurns(ctx, session, queue, request.items, expiry, now, ({ stored, failure }) => {
+    if (failure !== null && stored.length === 0) {
+      return out.push(failureReply(failure, "setItem", failure.kind === "unavailable" && ctx.status.writeRefusal() !== null));
     }
-  }
-  if (failure !== null && stored.length === 0) {
-    return out.push(failureReply(failure, "setItem", failure.kind === "unavailable" && ctx.status.writeRefusal() !== null));
-  }
-  out.pushAfter(allOf(stored), [countReply(stored.length)], PUT_FAILED);
+    out.pushAfter(allOf(stored), [countReply(stored.length)], PUT_FAILED);
+  });
 }
 
 /** `status` replies `:<STATUS>`; `status <new>` changes it (admin only) and replies `+0`. */

@@ -5,7 +5,9 @@
  * MAX_AUTH_REQUEST_BYTES (access.ts), as on the memcache port.
  *
  * Weight (turn_scheduler.ts): a fetch is heavy when the item it would hand out is big or waits on
- * disk (PersistentQueue.takeCost), as a memcache get is; everything else is light.
+ * disk (PersistentQueue.takeCost), as a memcache get is; a put when it holds more than
+ * LIGHT_PUT_ITEMS items or LIGHT_ITEM_BYTES of them (it stands for that many memcache sets, and
+ * is added over turns: set_in_turns.ts); everything else is light.
  */
 import { maxRequestSizeFor } from "../access.ts";
 import type { ServerContext } from "../context.ts";
@@ -13,15 +15,25 @@ import type { FrontEnd } from "../front_end.ts";
 import { MAX_LINE_LENGTH } from "../memcache/front_end.ts";
 import { LIGHT_ITEM_BYTES, LIGHT_LINE_BYTES } from "../memcache/request_weight.ts";
 import { executeText } from "./text_execute.ts";
-import { TextParser, type TextFrame } from "./text_parser.ts";
+import { TextParser, type TextFrame, type TextRequest } from "./text_parser.ts";
 import { errorReply } from "./text_replies.ts";
 
 const FETCHES: ReadonlySet<string> = new Set(["get", "peek", "monitor"]);
+/** Items a light put may hold. */
+export const LIGHT_PUT_ITEMS = 8;
 
 function isLight(frame: TextFrame, ctx: ServerContext): boolean {
-  if (frame.kind !== "request" || !FETCHES.has(frame.command)) return true;
+  if (frame.kind !== "request") return true;
+  if (frame.command === "put") return frame.items.length <= LIGHT_PUT_ITEMS && itemBytes(frame) <= LIGHT_ITEM_BYTES;
+  if (!FETCHES.has(frame.command)) return true;
   const queue = frame.args[0];
   return queue === undefined || (ctx.queues.get(queue)?.takeCost() ?? 0) <= LIGHT_ITEM_BYTES;
+}
+
+function itemBytes(request: TextRequest): number {
+  let bytes = 0;
+  for (const item of request.items) bytes += item.length;
+  return bytes;
 }
 
 export const text: FrontEnd<TextFrame> = {
@@ -29,7 +41,7 @@ export const text: FrontEnd<TextFrame> = {
   newParser: (maxRequestSize) => new TextParser(MAX_LINE_LENGTH, maxRequestSize),
   lightLineBytes: LIGHT_LINE_BYTES,
   isLight,
-  heldBytes: (frame) => (frame.kind === "request" ? frame.items.reduce((sum, item) => sum + item.length, 0) : 0),
+  heldBytes: (frame) => (frame.kind === "request" ? itemBytes(frame) : 0),
   closingReply: (frame) => (frame.kind === "fatal" ? frame.reply : null),
   requestLimit: maxRequestSizeFor,
   execute(frame, session, ctx) {

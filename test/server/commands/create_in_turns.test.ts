@@ -1,23 +1,11 @@
-import { afterEach, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { createInTurns } from "../../../src/server/commands/create_in_turns.ts";
 import { handleGet } from "../../../src/server/memcache/get_command.ts";
-import { configFor } from "../../helpers/config.ts";
 import { FakeSession } from "../../helpers/fake_session.ts";
-import { serverContext } from "../../helpers/server_context.ts";
-import { tempDir } from "../../helpers/temp_dir.ts";
+import { contextPerTest } from "../../helpers/server_context.ts";
+import { nextTurn } from "../../helpers/turn_clock.ts";
 
-const closers: Array<() => void> = [];
-afterEach(() => {
-  for (const close of closers.splice(0)) close();
-});
-
-function context() {
-  const { ctx, queues } = serverContext(configFor(tempDir()));
-  closers.push(() => queues.close());
-  return ctx;
-}
-
-const turn = () => new Promise((resolve) => setImmediate(resolve));
+const context = contextPerTest();
 
 test("queues are made over turns with the session suspended, then the rest runs; a bad name is left to it", async () => {
   const ctx = context();
@@ -27,7 +15,7 @@ test("queues are made over turns with the session suspended, then the rest runs;
   // No time per slice: one queue a turn.
   createInTurns(names, session, ctx, () => ran++, 0);
   expect([session.suspended, ran, ctx.queues.get("a") !== undefined, ctx.queues.get("b")]).toEqual([true, 0, true, undefined]);
-  while (ran === 0) await turn();
+  while (ran === 0) await nextTurn();
   expect([session.suspended, session.resumed, ran]).toEqual([false, 1, 1]);
   expect(["a", "b", "c"].every((name) => ctx.queues.get(name) !== undefined)).toBe(true);
 });
@@ -38,7 +26,7 @@ test("a connection that leaves stops the making; what was made stays", async () 
   let ran = 0;
   createInTurns(["a", "b", "c"], session, ctx, () => ran++, 0);
   session.close();
-  for (let i = 0; i < 10; i++) await turn();
+  for (let i = 0; i < 10; i++) await nextTurn();
   expect([ran, ctx.queues.get("a") !== undefined, ctx.queues.get("c")]).toEqual([0, true, undefined]);
 });
 
@@ -48,7 +36,7 @@ test("a get naming 30 new fanout children makes them, then answers END for each,
   const session = new FakeSession();
   const children = Array.from({ length: 30 }, (_, i) => `parent+c${i}`);
   handleGet(children, session, ctx, false);
-  while (session.suspended) await turn();
+  while (session.suspended) await nextTurn();
   session.outbox.flush();
   expect(session.socket.output).toBe("END\r\n");
   expect(ctx.queues.childrenOf("parent")).toEqual([...children].sort());

@@ -1,6 +1,8 @@
 import { describe, expect, test } from "bun:test";
+import { knownCrc } from "../../../src/data_crc.ts";
+import { ASSEMBLE_SLICE } from "../../../src/server/memcache/request_parser.ts";
 import { MAX_BLOCK_ITEMS, TextParser, splitWords, type TextFrame } from "../../../src/server/text/text_parser.ts";
-import { bytes, seededRandom, text } from "../../helpers/bytes.ts";
+import { bytes, concat, seededRandom, text } from "../../helpers/bytes.ts";
 
 const parser = () => new TextParser(100, 1000);
 
@@ -176,6 +178,46 @@ describe("TextParser", () => {
     expect(read.buffer.byteLength).toBe(read.length); // a frame may hold a view into it
     expect(untouched.buffer.byteLength).toBe(0);
     expect(p.next()).toBeNull();
+  });
+
+  test("a long item line that spans chunks is copied into place a slice per call, busy meanwhile, its CRC known and its chunks given back", () => {
+    const p = new TextParser(100, 8 * 1024 * 1024);
+    const line = new Uint8Array(3 * ASSEMBLE_SLICE + 1000).map((_, i) => 32 + (i % 95));
+    const stream = concat(bytes("put big:\nsmall\n"), line, bytes("\r\n\nversion\n"));
+    const chunks: Uint8Array[] = [];
+    for (let at = 0; at < stream.length; at += 64 * 1024) chunks.push(stream.slice(at, at + 64 * 1024));
+    for (const chunk of chunks.slice(0, -1)) {
+      p.push(chunk);
+      expect([p.next(), p.busy]).toEqual([null, false]); // nothing to copy before the newline is here
+    }
+    p.push(chunks[chunks.length - 1]!);
+    let calls = 1;
+    let frame = p.next();
+    for (; frame === null; frame = p.next()) {
+      expect(p.busy).toBe(true);
+      expect(p.bufferedBytes).toBeGreaterThan(line.length);
+      calls++;
+    }
+    expect(calls).toBe(4);
+    expect(p.busy).toBe(false);
+    const items = frame.kind === "request" ? frame.items : [];
+    expect(items.map((item) => item.length)).toEqual([5, line.length]);
+    expect(Buffer.compare(items[1]!, line)).toBe(0);
+    expect(knownCrc(items[1]!)).toBe(Bun.hash.crc32(line));
+    expect(plain([p.next()!])).toEqual([request("version", [])]);
+    expect(p.bufferedBytes).toBe(0);
+    // The chunks holding only the long line (neither the first nor the last) were given back.
+    expect(chunks.slice(1, -1).every((chunk) => chunk.buffer.byteLength === 0)).toBe(true);
+  });
+
+  test("a long line copied into place keeps its limit: past maxRequestSize it is fatal", () => {
+    const p = new TextParser(100, 2 * ASSEMBLE_SLICE);
+    p.push(bytes("put big:\n"));
+    p.push(new Uint8Array(ASSEMBLE_SLICE).fill(65));
+    p.push(new Uint8Array(ASSEMBLE_SLICE).fill(66));
+    expect(p.next()).toBeNull();
+    p.push(bytes("x\n\n"));
+    expect(p.next()).toEqual({ kind: "fatal", reply: `-Items too large; limit=${2 * ASSEMBLE_SLICE} bytes\n` });
   });
 });
 
