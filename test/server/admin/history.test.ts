@@ -1,5 +1,5 @@
 import { expect, test } from "bun:test";
-import { History } from "../../../src/server/admin/history.ts";
+import { History, startSampling } from "../../../src/server/admin/history.ts";
 import type { QueueStats } from "../../../src/queue/persistent_queue.ts";
 import type { Snapshot } from "../../../src/server/snapshot.ts";
 import { seededRandom } from "../../helpers/bytes.ts";
@@ -145,6 +145,86 @@ function canonicalJson(value: unknown): string {
 // The digest of what `record` answered in one turn before the recording was spread over turns (0e5093f).
 const ONE_TURN_DIGEST = "25b3d6b012527b77";
 
-test("a churning history answers exactly what the one-turn recording answered", async () => {
+test("a churning history answers exactly what the one-turn recording answered, recorded in one turn or a queue a turn", async () => {
   expect(await digestOfRecording((history, snapshot, wallMs, monotonicMs) => history.record(snapshot, wallMs, monotonicMs))).toBe(ONE_TURN_DIGEST);
+  const inTurns = (history: History, snapshot: Snapshot, wallMs: number, monotonicMs: number) =>
+    new Promise<void>((resolve, reject) => history.recordInTurns(snapshot, wallMs, monotonicMs, (error) => (error === null ? resolve() : reject(error)), 0));
+  expect(await digestOfRecording(inTurns)).toBe(ONE_TURN_DIGEST);
+});
+
+/** A snapshot of `count` queues whose stats count how often they are read, in `reads.count`. */
+function countedSnapshot(count: number, reads: { count: number }): Snapshot {
+  const queues = Array.from({ length: count }, (_, i) => {
+    const counts = stats({ items: i % 50, totalItems: i % 50 });
+    return { name: `q${i}`, children: [], journalFailure: null, get stats() { reads.count++; return counts; } };
+  });
+  return { ...snapshot({}), queues };
+}
+
+/** Calls `each` once a turn until `until` says to stop; resolves with the number of turns. */
+function everyTurn(each: () => void, until: () => boolean): Promise<number> {
+  return new Promise((resolve) => {
+    let turns = 0;
+    const tick = () => {
+      turns++;
+      each();
+      if (until()) resolve(turns);
+      else setImmediate(tick);
+    };
+    setImmediate(tick);
+  });
+}
+
+test("a sample of 1,000 queues is recorded a queue a turn with no slice time, and shows only once complete", async () => {
+  const history = new History(10, 10);
+  history.record(snapshot({ jobs: { items: 1, totalItems: 1 } }), T0, 0);
+  const before = JSON.stringify(history.toJson(-1));
+  const reads = { count: 0 };
+  const sample = countedSnapshot(1000, reads);
+  let done = false;
+  history.recordInTurns(sample, T0 + 1000, 1000, () => (done = true), 0);
+  let last = reads.count;
+  let most = last;
+  let halfSeen = false;
+  const turns = await everyTurn(() => {
+    most = Math.max(most, reads.count - last);
+    last = reads.count;
+    if (!done && JSON.stringify(history.toJson(-1)) !== before) halfSeen = true;
+  }, () => done);
+  expect(most).toBe(1);
+  expect(turns).toBeGreaterThanOrEqual(999);
+  expect(halfSeen).toBe(false);
+  const oneTurn = new History(10, 10);
+  oneTurn.record(snapshot({ jobs: { items: 1, totalItems: 1 } }), T0, 0);
+  oneTurn.record(sample, T0 + 1000, 1000);
+  expect(history.toJson(-1)).toEqual(oneTurn.toJson(-1));
+});
+
+test("the sampling records 100,000 queues over turns, and stopping it stops the sample under way", async () => {
+  const history = new History(10, 10);
+  const reads = { count: 0 };
+  const big = countedSnapshot(100_000, reads);
+  const turnsWithReads: number[] = [];
+  let stop = () => {};
+  await new Promise<void>((handed) => {
+    stop = startSampling(history, (done) => {
+      handed();
+      done(big);
+      return () => {};
+    });
+  });
+  // The snapshot was handed over at once and the first slice is recorded; stop after two more turns.
+  let last = 0;
+  await everyTurn(() => {
+    if (reads.count > last) turnsWithReads.push(reads.count - last);
+    last = reads.count;
+    if (turnsWithReads.length === 3) stop();
+  }, () => turnsWithReads.length >= 3 || reads.count >= 100_000);
+  const readWhenStopped = reads.count;
+  await everyTurn(() => {}, () => true);
+  await everyTurn(() => {}, () => true);
+  expect(turnsWithReads.length).toBe(3);
+  expect(readWhenStopped).toBeLessThan(100_000);
+  expect(reads.count).toBe(readWhenStopped);
+  expect(history.toJson(-1)).toMatchObject({ first: 0, last: -1, times: [], rates: {} });
 });
