@@ -44,12 +44,13 @@ export class TrackedChoice<T extends QueueActivity> {
     this.byTraffic = new TopValues(2 * limit);
   }
 
+  /** Costs no allocation for a queue that neither is kept nor enters a top. */
   add(queue: T): void {
-    const entry = { queue, index: this.count++ };
-    if (this.first.length < this.limit) this.first.push(entry);
-    if (this.keptNames.has(queue.name)) this.kept.push(entry);
-    this.byItems.offer(entry, queue.items);
-    this.byTraffic.offer(entry, queue.traffic);
+    const index = this.count++;
+    if (this.first.length < this.limit) this.first.push({ queue, index });
+    if (this.keptNames.has(queue.name)) this.kept.push({ queue, index });
+    this.byItems.offer(queue, index, queue.items);
+    this.byTraffic.offer(queue, index, queue.traffic);
   }
 
   /** The queues to keep series for, in the order given. */
@@ -96,15 +97,15 @@ class TopValues<T> {
 
   constructor(private readonly count: number) {}
 
-  offer(entry: Entry<T>, value: number): void {
+  offer(queue: T, index: number, value: number): void {
     if (value <= 0 || this.count === 0) return;
     if (this.entries.length < this.count) {
-      this.entries.push(entry);
+      this.entries.push({ queue, index });
       this.values.push(value);
       this.siftUp(this.entries.length - 1);
     } else if (value > this.values[0]!) {
       // Entries come in order, so one equal to the least is later, and ranks below it.
-      this.entries[0] = entry;
+      this.entries[0] = { queue, index };
       this.values[0] = value;
       this.siftDown(0);
     }
