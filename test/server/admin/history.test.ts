@@ -1,7 +1,8 @@
 import { expect, test } from "bun:test";
-import { History } from "../../../src/server/admin/history.ts";
+import { History, startSampling } from "../../../src/server/admin/history.ts";
 import type { QueueStats } from "../../../src/queue/persistent_queue.ts";
 import type { Snapshot } from "../../../src/server/snapshot.ts";
+import { seededRandom } from "../../helpers/bytes.ts";
 
 const T0 = 1_700_000_000_000;
 
@@ -92,4 +93,138 @@ test("with 10,000 queues it keeps series for the limit only, and drops those of 
   history.record(snapshot({ q1: { items: 1, totalItems: 1 } }), T0 + 2000, 2000);
   expect(Object.keys(history.toJson(-1).queues)).toEqual(["q1"]);
   expect(history.toJson(-1).queues.q1!.items).toEqual([null, null, 1]);
+});
+
+/**
+ * 60 snapshots of up to 400 queues with a limit of 12 kept: queues come, go and come back with
+ * their counters started over, depths and rates tie and overtake each other, and some samples
+ * have fewer queues than the limit or none. Seconds between samples are powers of two, so every
+ * rate is exact whatever order it is summed in.
+ */
+function churningSnapshots(): Snapshot[] {
+  const random = seededRandom(9);
+  const pick = (n: number) => Math.floor(random() * n);
+  const totals = new Map<string, { totalItems: number; items: number }>();
+  return Array.from({ length: 60 }, (_, sample) => {
+    const present = sample % 17 === 5 ? 0 : sample % 13 === 7 ? 8 : 400;
+    const queues: Snapshot["queues"][number][] = [];
+    for (let n = 0; n < present; n++) {
+      const name = `q${n}`;
+      if (random() < 0.1) continue;
+      let counts = totals.get(name);
+      if (counts === undefined || random() < 0.02) counts = { totalItems: 0, items: 0 };
+      const added = random() < 0.5 ? 0 : pick(30);
+      counts = { totalItems: counts.totalItems + added, items: Math.max(0, counts.items + added - pick(25)) };
+      totals.set(name, counts);
+      queues.push({ name, stats: stats({ ...counts, bytes: counts.items * 7, openTransactions: pick(3) }), children: [], journalFailure: null });
+    }
+    queues.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    return { status: "up", server: Object.entries({ curr_items: sample, bytes: 2 * sample, curr_connections: 3, resident_bytes: 1e6 + sample }), queues, aliases: [], unavailable: [] };
+  });
+}
+
+/** /history.json after each sample, object keys sorted, as one digest. */
+function digestOfRecording(record: (history: History, snapshot: Snapshot, wallMs: number, monotonicMs: number) => void | Promise<void>): Promise<string> {
+  return (async () => {
+    const history = new History(16, 12);
+    const answers: string[] = [];
+    let monotonic = 0;
+    for (const [n, snapshot] of churningSnapshots().entries()) {
+      monotonic += [1000, 2000, 500, 4000][n % 4]!;
+      await record(history, snapshot, T0 + n * 1000, monotonic);
+      answers.push(canonicalJson(history.toJson(-1)), canonicalJson(history.toJson(Math.max(-1, n - 3))));
+    }
+    return Bun.hash(answers.join("\n")).toString(16);
+  })();
+}
+
+function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_, v) => (v !== null && typeof v === "object" && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1))) : v));
+}
+
+// The digest of what `record` answered in one turn before the recording was spread over turns (0e5093f).
+const ONE_TURN_DIGEST = "25b3d6b012527b77";
+
+test("a churning history answers exactly what the one-turn recording answered, recorded in one turn or a queue a turn", async () => {
+  expect(await digestOfRecording((history, snapshot, wallMs, monotonicMs) => history.record(snapshot, wallMs, monotonicMs))).toBe(ONE_TURN_DIGEST);
+  const inTurns = (history: History, snapshot: Snapshot, wallMs: number, monotonicMs: number) =>
+    new Promise<void>((resolve, reject) => history.recordInTurns(snapshot, wallMs, monotonicMs, (error) => (error === null ? resolve() : reject(error)), 0));
+  expect(await digestOfRecording(inTurns)).toBe(ONE_TURN_DIGEST);
+});
+
+/** A snapshot of `count` queues whose stats count how often they are read, in `reads.count`. */
+function countedSnapshot(count: number, reads: { count: number }): Snapshot {
+  const queues = Array.from({ length: count }, (_, i) => {
+    const counts = stats({ items: i % 50, totalItems: i % 50 });
+    return { name: `q${i}`, children: [], journalFailure: null, get stats() { reads.count++; return counts; } };
+  });
+  return { ...snapshot({}), queues };
+}
+
+/** Calls `each` once a turn until `until` says to stop; resolves with the number of turns. */
+function everyTurn(each: () => void, until: () => boolean): Promise<number> {
+  return new Promise((resolve) => {
+    let turns = 0;
+    const tick = () => {
+      turns++;
+      each();
+      if (until()) resolve(turns);
+      else setImmediate(tick);
+    };
+    setImmediate(tick);
+  });
+}
+
+test("a sample of 1,000 queues is recorded a queue a turn with no slice time, and shows only once complete", async () => {
+  const history = new History(10, 10);
+  history.record(snapshot({ jobs: { items: 1, totalItems: 1 } }), T0, 0);
+  const before = JSON.stringify(history.toJson(-1));
+  const reads = { count: 0 };
+  const sample = countedSnapshot(1000, reads);
+  let done = false;
+  history.recordInTurns(sample, T0 + 1000, 1000, () => (done = true), 0);
+  let last = reads.count;
+  let most = last;
+  let halfSeen = false;
+  const turns = await everyTurn(() => {
+    most = Math.max(most, reads.count - last);
+    last = reads.count;
+    if (!done && JSON.stringify(history.toJson(-1)) !== before) halfSeen = true;
+  }, () => done);
+  expect(most).toBe(1);
+  expect(turns).toBeGreaterThanOrEqual(999);
+  expect(halfSeen).toBe(false);
+  const oneTurn = new History(10, 10);
+  oneTurn.record(snapshot({ jobs: { items: 1, totalItems: 1 } }), T0, 0);
+  oneTurn.record(sample, T0 + 1000, 1000);
+  expect(history.toJson(-1)).toEqual(oneTurn.toJson(-1));
+});
+
+test("the sampling records 100,000 queues over turns, and stopping it stops the sample under way", async () => {
+  const history = new History(10, 10);
+  const reads = { count: 0 };
+  const big = countedSnapshot(100_000, reads);
+  const turnsWithReads: number[] = [];
+  let stop = () => {};
+  await new Promise<void>((handed) => {
+    stop = startSampling(history, (done) => {
+      handed();
+      done(big);
+      return () => {};
+    });
+  });
+  // The snapshot was handed over at once and the first slice is recorded; stop after two more turns.
+  let last = 0;
+  await everyTurn(() => {
+    if (reads.count > last) turnsWithReads.push(reads.count - last);
+    last = reads.count;
+    if (turnsWithReads.length === 3) stop();
+  }, () => turnsWithReads.length >= 3 || reads.count >= 100_000);
+  const readWhenStopped = reads.count;
+  await everyTurn(() => {}, () => true);
+  await everyTurn(() => {}, () => true);
+  expect(turnsWithReads.length).toBe(3);
+  expect(readWhenStopped).toBeLessThan(100_000);
+  expect(reads.count).toBe(readWhenStopped);
+  expect(history.toJson(-1)).toMatchObject({ first: 0, last: -1, times: [], rates: {} });
 });

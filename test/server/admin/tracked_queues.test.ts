@@ -36,3 +36,10 @@ test("queues with no items and no traffic fill only room nothing else wants, tho
   const chosen = chooseTracked(new Set(["d"]), all, 3);
   expect(chosen).toEqual(new Set(["b", "c", "d"]));
 });
+
+test("queues given deepest last, or all equal, rank by depth and then by the order given", () => {
+  const rising = queues(1000, (i) => i);
+  expect(chooseTracked(new Set(), rising, 8)).toEqual(new Set(["q999", "q998", "q997", "q996", "q995", "q994", "q993", "q992"]));
+  const level = queues(1000, () => 7, (i) => (i % 2 === 0 ? 0 : 1));
+  expect(chooseTracked(new Set(), level, 8)).toEqual(new Set(["q0", "q1", "q2", "q3", "q4", "q5", "q7", "q9"]));
+});
