@@ -1,23 +1,11 @@
-import { afterEach, expect, test } from "bun:test";
+import { expect, test } from "bun:test";
 import { flushExpiredInTurns } from "../../../src/server/commands/queue_commands.ts";
-import { configFor } from "../../helpers/config.ts";
 import { FakeSession } from "../../helpers/fake_session.ts";
-import { serverContext } from "../../helpers/server_context.ts";
-import { tempDir } from "../../helpers/temp_dir.ts";
+import { contextPerTest } from "../../helpers/server_context.ts";
+import { nextTurn as turn } from "../../helpers/turn_clock.ts";
 
 const NOW = 1_795_000_000_000;
-const closers: Array<() => void> = [];
-afterEach(() => {
-  for (const close of closers.splice(0)) close();
-});
-
-function context() {
-  const { ctx, queues } = serverContext(configFor(tempDir()));
-  closers.push(() => queues.close());
-  return ctx;
-}
-
-const turn = () => new Promise((resolve) => setImmediate(resolve));
+const context = contextPerTest();
 
 /** Fills queue `name` with `count` one-byte items, every `expiredEvery`th expiring at NOW + 10. */
 function fill(ctx: ReturnType<typeof context>, name: string, count: number, expiredEvery: number) {
