@@ -54,7 +54,8 @@ interface OpenEntry {
 
 export class OpenItems {
   /** Open entries in opening order, and closed ones not yet dropped (see the invariants). */
-  private readonly order = new Deque<OpenEntry>();
+  /** Made on the first open: most queues of a server with thousands never have one. */
+  private order: Deque<OpenEntry> | null = null;
   private count = 0;
   private openBytes = 0;
   private timeoutMs: number;
@@ -85,13 +86,13 @@ export class OpenItems {
 
   /** Entries held, open or closed: at most twice the open ones plus CLOSED_SLACK (for tests). */
   get entriesHeld(): number {
-    return this.order.length;
+    return this.order?.length ?? 0;
   }
 
   add(item: Item): void {
     const entry: OpenEntry = { owner: this, item, openedAt: this.timer.now(), open: true };
     (item as Marked)[ENTRY] = entry;
-    this.order.push(entry);
+    (this.order ??= new Deque()).push(entry);
     this.count++;
     this.openBytes += item.data.length;
     this.arm();
@@ -134,8 +135,8 @@ export class OpenItems {
   /** Forgets every open item (the queue is going away). */
   clear(): void {
     this.stop();
-    for (const entry of this.order) entry.open = false;
-    this.order.clear();
+    for (const entry of this.order ?? []) entry.open = false;
+    this.order = null;
     this.count = 0;
     this.openBytes = 0;
   }
@@ -155,7 +156,7 @@ export class OpenItems {
       this.deadline = this.timer.add(1, fire);
       return;
     }
-    const oldest = this.order.peek(); // open: dropClosed leaves no closed entry at the head
+    const oldest = this.order?.peek(); // open: dropClosed leaves no closed entry at the head
     if (oldest === undefined) return;
     this.deadline = this.timer.add(Math.max(0, oldest.openedAt + this.timeoutMs - this.timer.now()), fire);
   }
@@ -185,12 +186,13 @@ export class OpenItems {
 
   /** Drops closed entries from the head, and rebuilds `order` once closed ones outnumber the open. */
   private dropClosed(): void {
-    while (this.order.peek()?.open === false) this.order.shift();
-    if (this.order.length > 2 * this.count + CLOSED_SLACK) this.order.retain((entry) => entry.open);
+    const order = this.order!;
+    while (order.peek()?.open === false) order.shift();
+    if (order.length > 2 * this.count + CLOSED_SLACK) order.retain((entry) => entry.open);
   }
 
   private *openEntries(): IterableIterator<OpenEntry> {
-    for (const entry of this.order) if (entry.open) yield entry;
+    for (const entry of this.order ?? []) if (entry.open) yield entry;
   }
 
   /** Every item open for at least the timeout, oldest first. */
