@@ -1,13 +1,17 @@
 /**
  * A double-ended queue on a growable ring buffer.
  *
- * push/shift/unshift/peek are O(1) (amortised); capacity is a power of two, grows by doubling and
- * shrinks when a large buffer is mostly empty, so a drained queue gives its memory back.
+ * push/shift/unshift/peek are O(1) (amortised); capacity is a power of two (or 0 before the first
+ * element), grows by doubling and shrinks when a large buffer is mostly empty, so a drained queue
+ * gives its memory back.
  */
 const MIN_CAPACITY = 16;
+/** The buffer of every empty, never-used deque: nothing is written to it (a push grows past it first). */
+const NO_BUFFER: readonly undefined[] = [];
 
 export class Deque<T> {
-  private buffer: (T | undefined)[] = new Array(MIN_CAPACITY);
+  // A queue's waiters, a connection's replies: most deques stay empty, so the buffer comes with the first element.
+  private buffer: (T | undefined)[] = NO_BUFFER as (T | undefined)[];
   private head = 0;
   private count = 0;
 
@@ -49,7 +53,7 @@ export class Deque<T> {
   }
 
   clear(): void {
-    this.buffer = new Array(MIN_CAPACITY);
+    this.buffer = NO_BUFFER as (T | undefined)[];
     this.head = 0;
     this.count = 0;
   }

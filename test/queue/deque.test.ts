@@ -25,3 +25,16 @@ test("Deque behaves like an array under random push/shift/unshift, across growth
   deque.retain((n) => n % 2 === 0);
   expect([...deque]).toEqual(model.filter((n) => n % 2 === 0));
 });
+
+test("a deque never used holds no buffer; the first element brings one, and clear gives it back", () => {
+  const deques = Array.from({ length: 3 }, () => new Deque<number>());
+  for (const deque of deques) expect([deque.length, deque.peek(), deque.shift(), deque.at(0), [...deque]]).toEqual([0, undefined, undefined, undefined, []]);
+  deques[0]!.push(1);
+  deques[1]!.unshift(2);
+  expect([[...deques[0]!], [...deques[1]!], [...deques[2]!]]).toEqual([[1], [2], []]);
+  deques[0]!.clear();
+  deques[0]!.unshift(3);
+  deques[0]!.push(4);
+  expect([...deques[0]!]).toEqual([3, 4]);
+  expect([...deques[2]!]).toEqual([]);
+});
