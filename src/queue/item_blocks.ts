@@ -16,9 +16,9 @@
  *
  * Invariants: blocks[first ..] hold the items in order, block by block, each in slots
  * start .. end-1; only the first and the last block may be partly used, but for blocks
- * `removeExpired` took items from; a block other than the last is never empty; each used slot holds one count on its home (byte_homes.ts), given back
- * when the item leaves; `headItem` is the object made for the current head, if any (so repeated
- * peeks make one).
+ * `removeExpired` took items from; a block other than the last is never empty; each used slot
+ * holds one count on its home (byte_homes.ts), given back when the item leaves; `headItem` is the
+ * object made for the current head, if any (so repeated peeks make one).
  */
 import type { Item } from "../journal/item.ts";
 import { bytesAt, holdHome, releaseHome } from "./byte_homes.ts";
