@@ -100,6 +100,7 @@ export class KestrelServer {
       reload: () => this.reload(),
       shutdown: () => void this.stop(),
     };
+    this.ctx.pacer.calibrate();
     this.expirySweep = new ExpirySweep(() => this.queues.sweepExpired());
     this.expirySweep.setFrequency(config.server.expirationTimerFrequency);
     this.idleCheck = setInterval(() => this.closeIdleConnections(), IDLE_CHECK_MS);

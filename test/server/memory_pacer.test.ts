@@ -105,6 +105,20 @@ describe("MemoryPacer", () => {
     expect([state.full, pacer.quietCollectionsSkipped]).toEqual([2, 1]);
   });
 
+  test("calibrated at start on big live data, the first quiet second makes no full collection it can't keep short", () => {
+    const { pacer, state } = fakePacer(200);
+    state.pauseMsPerMiB = 0.25; // 200 MiB live: a 50 ms pause
+    pacer.calibrate();
+    expect([state.full, pacer.collections]).toEqual([1, 1]);
+    pacer.traffic(8 * MiB); // settles at 200 MiB
+    state.resident = 210 * MiB;
+    pacer.traffic(MiB);
+    pacer.idle(); // busy
+    pacer.traffic(1000);
+    pacer.idle(); // the first quiet second
+    expect([state.full, pacer.quietCollectionsSkipped]).toEqual([1, 1]);
+  });
+
   test("without traffic, the once-a-second look gives back what a burst left behind", () => {
     const { pacer, state } = fakePacer(40);
     state.resident = 300 * MiB; // garbage of a burst, or of deleted queues
