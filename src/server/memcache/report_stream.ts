@@ -3,9 +3,9 @@
  * thousands of them they are megabytes of text (100,000 queues: `dump_config` 43 MiB), and tens
  * to hundreds of ms of work in one go. A report is a generator that writes its text into a
  * ReportText a step at a time (one queue's lines, or one queue added to a sum) and yields after
- * each; `streamInSlices` runs its steps for SLICE_MS, hands the slice's text to the outbox, and
- * goes on in a later round of the turn scheduler (turn_scheduler.ts `later`), other clients
- * served in between. A slice also ends where the turn's budget, shared with every connection's
+ * each; `streamInSlices` runs its steps for SLICE_MS, hands the text to the outbox once there is
+ * SEND_FROM_BYTES of it (or the report ended), and goes on in a later round of the turn scheduler
+ * (turn_scheduler.ts `later`), other clients served in between. A slice also ends where the turn's budget, shared with every connection's
  * requests, does: 20 clients sending `stats` at once take their turns, they do not make one turn
  * of 20 slices.
  *
@@ -28,6 +28,12 @@ const SLICE_MS = 2;
 const REPLY_ROOM = 1024 * 1024;
 /** How often a waiting report looks whether the client read. */
 const WAIT_MS = 5;
+/**
+ * Text made before it is handed to the outbox (all of it at the end): a short report goes out in
+ * one write. Some clients read a reply from one socket read: node's `memcached` keeps only the
+ * STAT lines that came with END.
+ */
+const SEND_FROM_BYTES = 64 * 1024;
 /** Text one slice makes at most (one step may end past it). */
 const SLICE_BYTES = 256 * 1024;
 /** The buffer a slice's text starts in (it grows by doubling past that). */
@@ -56,7 +62,7 @@ export function streamInSlices(session: Session, steps: ReportSteps, sliceMs = S
       text.write(serverError(`report failed: ${errorText(error)}`));
       done = true;
     }
-    if (text.length > 0) session.outbox.push(text.take());
+    if (done || text.length >= SEND_FROM_BYTES) session.outbox.push(text.take());
     if (done) {
       if (suspended) session.resume();
       return;

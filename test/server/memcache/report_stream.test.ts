@@ -98,3 +98,18 @@ test("a step that throws part-way ends the report with a SERVER_ERROR line; the 
   expect(session.socket.output).toMatch(/^line 0\r\n[^]*line 4\r\nSERVER_ERROR report failed: .*a bug in the report\r\n$/);
   expect(session.resumed).toBe(1);
 });
+
+test("a short report made over several turns goes to the outbox in one piece, at its end", async () => {
+  const { report } = kibLines(5);
+  const session = new FakeSession();
+  streamInSlices(session, report, 0); // a step a turn
+  const seenBeforeEnd: number[] = [];
+  while (session.suspended) {
+    seenBeforeEnd.push(session.outbox.backlog);
+    await turn();
+  }
+  expect(seenBeforeEnd.length).toBeGreaterThan(3);
+  expect(seenBeforeEnd.every((bytes) => bytes === 0)).toBe(true);
+  session.outbox.flush();
+  expect(session.socket.output).toMatch(/^00000000\.+\r\n[^]*00000004\.+\r\nEND\r\n$/);
+});
