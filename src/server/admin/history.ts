@@ -114,16 +114,9 @@ export class History {
     this.server = new Float64Array(capacity * SERVER_SERIES.length);
   }
 
-  /** Takes one sample of `snapshot`, taken at `wallMs` (unix ms) and `monotonicMs`, in this turn. Never throws. */
-  record(snapshot: Snapshot, wallMs: number, monotonicMs: number): void {
-    const sample = this.begin(snapshot, wallMs, monotonicMs);
-    for (const queue of snapshot.queues) this.pass(sample, queue);
-    if (this.counters.size > sample.passed) for (const counters of [...this.counters.values()]) this.dropIfGone(sample, counters);
-    this.finish(sample);
-  }
-
   /**
-   * Takes one sample of `snapshot` as `record` does, over turns: `sliceMs` of queues a turn. `done`
+   * Takes one sample of `snapshot`, taken at `wallMs` (unix ms) and `monotonicMs`, over turns:
+   * `sliceMs` of queues a turn (all in this turn with `sliceMs` Infinity). `done`
    * gets null once the sample shows, or the error a queue's step threw (a bug: the sample is then
    * dropped). Returns how to stop it early (`done` is then never called). Starting one while
    * another runs is a bug: the two would update the same counters.

@@ -6,6 +6,14 @@ import { seededRandom } from "../../helpers/bytes.ts";
 
 const T0 = 1_700_000_000_000;
 
+/** One sample, recorded in this turn (`recordInTurns` with no limit to its slice). */
+function recordNow(history: History, sample: Snapshot, wallMs: number, monotonicMs: number): void {
+  let outcome: Error | null | undefined;
+  history.recordInTurns(sample, wallMs, monotonicMs, (error) => (outcome = error), Infinity);
+  if (outcome === undefined) throw new Error("the sample was not recorded in one turn");
+  if (outcome !== null) throw outcome;
+}
+
 /** A queue's stats: zeros but for `counts`. */
 function stats(counts: Partial<QueueStats>): QueueStats {
   return {
@@ -44,9 +52,9 @@ function snapshot(queues: Record<string, Partial<QueueStats>>, server: Record<st
 
 test("rates are per second between samples: in from total_items, out from what left the queue or is open", () => {
   const history = new History(10, 10);
-  history.record(snapshot({ jobs: { items: 5, totalItems: 5 } }), T0, 0);
+  recordNow(history, snapshot({ jobs: { items: 5, totalItems: 5 } }), T0, 0);
   // Two seconds later: 20 more added; 4 taken for good and 2 open, so items went from 5 to 19.
-  history.record(snapshot({ jobs: { items: 19, totalItems: 25, openTransactions: 2 } }), T0 + 2000, 2000);
+  recordNow(history, snapshot({ jobs: { items: 19, totalItems: 25, openTransactions: 2 } }), T0 + 2000, 2000);
   const json = history.toJson(-1);
   expect(json.times).toEqual([T0, T0 + 2000]);
   expect(json.queues.jobs).toEqual({ items: [5, 19], bytes: [0, 0], in_per_second: [0, 10], out_per_second: [0, 2] });
@@ -58,10 +66,10 @@ test("rates are per second between samples: in from total_items, out from what l
 
 test("a queue made between samples counts all it holds as new; one deleted and made again never gives a negative rate", () => {
   const history = new History(10, 10);
-  history.record(snapshot({ a: { items: 100, totalItems: 100 } }), T0, 0);
-  history.record(snapshot({ a: { items: 0, totalItems: 100 }, b: { items: 3, totalItems: 4 } }), T0 + 1000, 1000);
+  recordNow(history, snapshot({ a: { items: 100, totalItems: 100 } }), T0, 0);
+  recordNow(history, snapshot({ a: { items: 0, totalItems: 100 }, b: { items: 3, totalItems: 4 } }), T0 + 1000, 1000);
   // `a` deleted and made again: its counter started over below what it was.
-  history.record(snapshot({ a: { items: 1, totalItems: 1 }, b: { items: 3, totalItems: 4 } }), T0 + 2000, 2000);
+  recordNow(history, snapshot({ a: { items: 1, totalItems: 1 }, b: { items: 3, totalItems: 4 } }), T0 + 2000, 2000);
   const json = history.toJson(-1);
   expect(json.queues.a!.in_per_second).toEqual([0, 0, 1]);
   expect(json.queues.a!.out_per_second).toEqual([0, 100, 0]);
@@ -73,7 +81,7 @@ test("a queue made between samples counts all it holds as new; one deleted and m
 test("it keeps the last `capacity` samples, and `after` returns only the newer ones", () => {
   const history = new History(3, 10);
   expect(history.toJson(-1)).toMatchObject({ first: 0, last: -1, times: [] });
-  for (let n = 0; n < 5; n++) history.record(snapshot({ jobs: { items: n, totalItems: n } }), T0 + n * 1000, n * 1000);
+  for (let n = 0; n < 5; n++) recordNow(history, snapshot({ jobs: { items: n, totalItems: n } }), T0 + n * 1000, n * 1000);
   expect(history.toJson(-1)).toMatchObject({ first: 2, last: 4, times: [T0 + 2000, T0 + 3000, T0 + 4000] });
   expect(history.toJson(-1).queues.jobs!.items).toEqual([2, 3, 4]);
   expect(history.toJson(3)).toMatchObject({ first: 4, last: 4, times: [T0 + 4000] });
@@ -84,13 +92,13 @@ test("it keeps the last `capacity` samples, and `after` returns only the newer o
 test("with 10,000 queues it keeps series for the limit only, and drops those of queues that go", () => {
   const history = new History(5, 100);
   const many = (count: number) => Object.fromEntries(Array.from({ length: count }, (_, i) => [`q${i}`, { items: i, totalItems: i }]));
-  history.record(snapshot(many(10_000)), T0, 0);
-  history.record(snapshot(many(10_000)), T0 + 1000, 1000);
+  recordNow(history, snapshot(many(10_000)), T0, 0);
+  recordNow(history, snapshot(many(10_000)), T0 + 1000, 1000);
   const json = history.toJson(-1);
   expect(Object.keys(json.queues)).toHaveLength(100);
   expect(json.queues.q9999!.items).toEqual([9999, 9999]);
   expect(json.server.items).toEqual([49_995_000, 49_995_000]);
-  history.record(snapshot({ q1: { items: 1, totalItems: 1 } }), T0 + 2000, 2000);
+  recordNow(history, snapshot({ q1: { items: 1, totalItems: 1 } }), T0 + 2000, 2000);
   expect(Object.keys(history.toJson(-1).queues)).toEqual(["q1"]);
   expect(history.toJson(-1).queues.q1!.items).toEqual([null, null, 1]);
 });
@@ -146,7 +154,7 @@ function canonicalJson(value: unknown): string {
 const ONE_TURN_DIGEST = "25b3d6b012527b77";
 
 test("a churning history answers exactly what the one-turn recording answered, recorded in one turn or a queue a turn", async () => {
-  expect(await digestOfRecording((history, snapshot, wallMs, monotonicMs) => history.record(snapshot, wallMs, monotonicMs))).toBe(ONE_TURN_DIGEST);
+  expect(await digestOfRecording((history, snapshot, wallMs, monotonicMs) => recordNow(history, snapshot, wallMs, monotonicMs))).toBe(ONE_TURN_DIGEST);
   const inTurns = (history: History, snapshot: Snapshot, wallMs: number, monotonicMs: number) =>
     new Promise<void>((resolve, reject) => history.recordInTurns(snapshot, wallMs, monotonicMs, (error) => (error === null ? resolve() : reject(error)), 0));
   expect(await digestOfRecording(inTurns)).toBe(ONE_TURN_DIGEST);
@@ -177,7 +185,7 @@ function everyTurn(each: () => void, until: () => boolean): Promise<number> {
 
 test("a sample of 1,000 queues is recorded a queue a turn with no slice time, and shows only once complete", async () => {
   const history = new History(10, 10);
-  history.record(snapshot({ jobs: { items: 1, totalItems: 1 } }), T0, 0);
+  recordNow(history, snapshot({ jobs: { items: 1, totalItems: 1 } }), T0, 0);
   const before = JSON.stringify(history.toJson(-1));
   const reads = { count: 0 };
   const sample = countedSnapshot(1000, reads);
@@ -195,8 +203,8 @@ test("a sample of 1,000 queues is recorded a queue a turn with no slice time, an
   expect(turns).toBeGreaterThanOrEqual(999);
   expect(halfSeen).toBe(false);
   const oneTurn = new History(10, 10);
-  oneTurn.record(snapshot({ jobs: { items: 1, totalItems: 1 } }), T0, 0);
-  oneTurn.record(sample, T0 + 1000, 1000);
+  recordNow(oneTurn, snapshot({ jobs: { items: 1, totalItems: 1 } }), T0, 0);
+  recordNow(oneTurn, sample, T0 + 1000, 1000);
   expect(history.toJson(-1)).toEqual(oneTurn.toJson(-1));
 });
 
