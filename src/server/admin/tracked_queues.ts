@@ -80,13 +80,6 @@ export class TrackedChoice<T extends QueueActivity> {
   }
 }
 
-/** The queues to keep series for, at most `limit` of them; `kept` are those kept until now. */
-export function chooseTracked(kept: ReadonlySet<string>, queues: readonly QueueActivity[], limit: number): Set<string> {
-  const choice = new TrackedChoice(kept, limit);
-  for (const queue of queues) choice.add(queue);
-  return new Set(choice.finish().map((queue) => queue.name));
-}
-
 /**
  * The `count` entries with the largest values above 0, the earlier first among equals: a heap
  * whose root is the least of them, so an entry offered costs O(log count).

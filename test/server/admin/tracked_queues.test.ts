@@ -1,5 +1,12 @@
 import { expect, test } from "bun:test";
-import { chooseTracked, type QueueActivity } from "../../../src/server/admin/tracked_queues.ts";
+import { TrackedChoice, type QueueActivity } from "../../../src/server/admin/tracked_queues.ts";
+
+/** The queues to keep series for, at most `limit` of them, offered in one go; `kept` are those kept until now. */
+function chooseTracked(kept: ReadonlySet<string>, queues: readonly QueueActivity[], limit: number): Set<string> {
+  const choice = new TrackedChoice(kept, limit);
+  for (const queue of queues) choice.add(queue);
+  return new Set(choice.finish().map((queue) => queue.name));
+}
 
 const queue = (name: string, items: number, traffic = 0): QueueActivity => ({ name, items, traffic });
 
