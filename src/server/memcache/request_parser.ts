@@ -14,7 +14,7 @@
  * its first request header is in, it is returned as a BinaryFrame and nothing more is read
  * (binary_protocol.ts answers it).
  */
-import { rememberCrc } from "../../data_crc.ts";
+import { ASSEMBLE_FROM, assembleNext, newAssembly, type Assembly } from "../assembly.ts";
 import { LineTokens } from "./line_tokens.ts";
 
 export interface SetFrame {
@@ -72,10 +72,6 @@ const NEWLINE = 10;
 const CR = 13;
 const BAD_FORMAT = "CLIENT_ERROR bad command line format";
 const MAX_FLAGS = 0xffff_ffff;
-/** A data block this big is copied into place a slice per call once it is all here... */
-export const ASSEMBLE_FROM = 1024 * 1024;
-/** ...this many bytes a call (with its CRC: about a millisecond). */
-export const ASSEMBLE_SLICE = 1024 * 1024;
 
 /**
  * Whether `byte` (-1 for none) may follow a command's first letters in a longer command name
@@ -115,7 +111,7 @@ interface PendingBlock {
   /** Flags (32-bit unsigned) and exptime are numbers. */
   readonly wellFormed: boolean;
   /** A big block being copied into place (once all of it is here), or null. */
-  assembly: { readonly data: Uint8Array; filled: number; crc: number } | null;
+  assembly: Assembly | null;
 }
 
 export class RequestParser {
@@ -230,14 +226,9 @@ export class RequestParser {
     let assembly = block.assembly;
     if (assembly === null) {
       if (this.buffered < block.bytes + 2) return null;
-      assembly = block.assembly = { data: new Uint8Array(block.bytes), filled: 0, crc: 0 };
+      assembly = block.assembly = newAssembly(block.bytes);
     }
-    const count = Math.min(ASSEMBLE_SLICE, block.bytes - assembly.filled);
-    this.copyOut(assembly.data, assembly.filled, count);
-    assembly.crc = Bun.hash.crc32(assembly.data.subarray(assembly.filled, assembly.filled + count), assembly.crc);
-    assembly.filled += count;
-    if (assembly.filled < block.bytes) return null;
-    rememberCrc(assembly.data, assembly.crc);
+    if (!assembleNext(assembly, (into, at, count) => this.copyOut(into, at, count))) return null;
     return this.finishBlock(block, assembly.data);
   }
 

@@ -21,8 +21,8 @@
  * slice per call once its newline is here, over several turns (`busy`), as the memcache parser
  * copies a big data block: a 64 MiB item copied at once was one 60-95 ms turn.
  */
-import { rememberCrc } from "../../data_crc.ts";
-import { ASSEMBLE_FROM, ASSEMBLE_SLICE, giveBack } from "../memcache/request_parser.ts";
+import { ASSEMBLE_FROM, assembleNext, newAssembly, type Assembly } from "../assembly.ts";
+import { giveBack } from "../memcache/request_parser.ts";
 import { errorReply } from "./text_replies.ts";
 
 /** A request: its command (lower-cased), its other words, and the items of its data block (empty without one). */
@@ -65,11 +65,9 @@ interface OpenBlock {
   overflowed: boolean;
 }
 
-/** A long line being copied into place: its pieces (received chunks, or parts of them) and what is copied so far. */
-interface Assembly {
-  readonly data: Uint8Array;
-  filled: number;
-  crc: number;
+/** A long line being copied into place, and where its pieces are. */
+interface LineAssembly extends Assembly {
+  /** The pieces still to copy (received chunks, or parts of them). */
   readonly pieces: Uint8Array[];
   /** Bytes of pieces[0] already copied. */
   offset: number;
@@ -91,7 +89,7 @@ export class TextParser {
   private partial: Uint8Array[] = [];
   private partialBytes = 0;
   private block: OpenBlock | null = null;
-  private assembly: Assembly | null = null;
+  private assembly: LineAssembly | null = null;
   private failed = false;
 
   constructor(
@@ -211,7 +209,7 @@ export class TextParser {
         const last = pieces.findLast((piece) => piece.length > 0)!;
         const end = last[last.length - 1] === CR ? length - 1 : length;
         if (end > limit) return LINE_TOO_LONG;
-        return this.assembleSlice((this.assembly = { data: new Uint8Array(end), filled: 0, crc: 0, pieces, offset: 0 }));
+        return this.assembleSlice((this.assembly = { ...newAssembly(end), pieces, offset: 0 }));
       }
       const line = pieces.length === 0 ? tail : new Uint8Array(Buffer.concat([...pieces, tail]));
       const end = line.length > 0 && line[line.length - 1] === CR ? line.length - 1 : line.length;
@@ -221,32 +219,16 @@ export class TextParser {
   }
 
   /**
-   * Copies the next ASSEMBLE_SLICE bytes of a long line into place, with their CRC; the line once
-   * all of it is (its CRC remembered), else null. A piece copied whole that is a chunk of its own
-   * is given back at once: nothing else can see it.
+   * Copies the next slice of a long line into place, with its CRC (assembly.ts); the line once
+   * all of it is, else null. A piece copied whole that is a chunk of its own is given back at
+   * once: nothing else can see it.
    */
-  private assembleSlice(assembly: Assembly): Uint8Array | null {
-    const { data, pieces } = assembly;
-    const start = assembly.filled;
-    const stop = Math.min(data.length, start + ASSEMBLE_SLICE);
-    while (assembly.filled < stop) {
-      const piece = pieces[0]!;
-      const count = Math.min(stop - assembly.filled, piece.length - assembly.offset);
-      data.set(piece.subarray(assembly.offset, assembly.offset + count), assembly.filled);
-      assembly.filled += count;
-      assembly.offset += count;
-      if (assembly.offset === piece.length) {
-        giveBack(pieces.shift()!);
-        assembly.offset = 0;
-      }
-    }
-    assembly.crc = Bun.hash.crc32(data.subarray(start, stop), assembly.crc);
-    if (assembly.filled < data.length) return null;
+  private assembleSlice(assembly: LineAssembly): Uint8Array | null {
+    if (!assembleNext(assembly, (into, at, count) => copyPieces(assembly, into, at, count))) return null;
     // What is left is at most the CR that ended the line.
-    for (const piece of pieces) giveBack(piece);
+    for (const piece of assembly.pieces) giveBack(piece);
     this.assembly = null;
-    rememberCrc(data, assembly.crc);
-    return data;
+    return assembly.data;
   }
 
   private fail(message: string): TextFatal {
@@ -280,4 +262,20 @@ export class TextParser {
 
 function latin1(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("latin1");
+}
+
+/** Copies `count` bytes from the head of `assembly`'s pieces into `into` at `at`, giving back each piece used up. */
+function copyPieces(assembly: LineAssembly, into: Uint8Array, at: number, count: number): void {
+  const { pieces } = assembly;
+  for (let end = at + count; at < end; ) {
+    const piece = pieces[0]!;
+    const n = Math.min(end - at, piece.length - assembly.offset);
+    into.set(piece.subarray(assembly.offset, assembly.offset + n), at);
+    at += n;
+    assembly.offset += n;
+    if (assembly.offset === piece.length) {
+      giveBack(pieces.shift()!);
+      assembly.offset = 0;
+    }
+  }
 }

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { knownCrc } from "../../../src/data_crc.ts";
-import { ASSEMBLE_SLICE } from "../../../src/server/memcache/request_parser.ts";
+import { ASSEMBLE_SLICE } from "../../../src/server/assembly.ts";
 import { MAX_BLOCK_ITEMS, TextParser, splitWords, type TextFrame } from "../../../src/server/text/text_parser.ts";
 import { bytes, concat, seededRandom, text } from "../../helpers/bytes.ts";
 
