@@ -1,7 +1,7 @@
 /**
  * The few libc calls that neither Node's API nor Bun's offers, through bun:ffi, loaded on first
- * use: `syncfs` (write one file system to disk) and `dup`/`close` (a cheap look at whether
- * descriptors are free). Null where glibc can't be loaded (not Linux): callers fall back or say
+ * use: `syncfs` (write one file system to disk), `dup`/`close` (a cheap look at whether
+ * descriptors are free) and `getpagesize` (the unit of /proc's memory figures). Null where glibc can't be loaded (not Linux): callers fall back or say
  * why they can't.
  */
 import { dlopen, FFIType } from "bun:ffi";
@@ -12,6 +12,8 @@ export interface Libc {
   /** dup(2): the new descriptor, or -1 (for a descriptor that is open: none free, EMFILE). */
   dup(fd: number): number;
   close(fd: number): number;
+  /** getpagesize(2): bytes in a memory page. */
+  getpagesize(): number;
 }
 
 let loaded: Libc | null | undefined;
@@ -28,8 +30,14 @@ function load(): Libc | null {
       syncfs: { args: [FFIType.i32], returns: FFIType.i32 },
       dup: { args: [FFIType.i32], returns: FFIType.i32 },
       close: { args: [FFIType.i32], returns: FFIType.i32 },
+      getpagesize: { args: [], returns: FFIType.i32 },
     });
-    return { syncfs: (fd) => symbols.syncfs(fd), dup: (fd) => symbols.dup(fd), close: (fd) => symbols.close(fd) };
+    return {
+      syncfs: (fd) => symbols.syncfs(fd),
+      dup: (fd) => symbols.dup(fd),
+      close: (fd) => symbols.close(fd),
+      getpagesize: () => symbols.getpagesize(),
+    };
   } catch {
     return null;
   }

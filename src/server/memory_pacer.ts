@@ -33,6 +33,7 @@
  */
 
 import { fullGC } from "bun:jsc";
+import { residentBytes } from "./resident_memory.ts";
 
 /** Traffic between two looks at the resident set. */
 const CHECK_BYTES = 1024 * 1024;
@@ -62,7 +63,7 @@ export interface PacerHooks {
 }
 
 const BUN_HOOKS: PacerHooks = {
-  residentBytes: () => process.memoryUsage.rss(),
+  residentBytes,
   // JSC's full collection, its sweep left to run lazily: a pause 30-50% shorter than
   // Bun.gc(true)'s (12 against 20 ms at 5,000 queues; 25 against 40 ms at 45 MiB live), the same
   // memory given back half a second later.

@@ -10,6 +10,7 @@ import type { CollectionTotals } from "../queue/collection_totals.ts";
 import type { PersistentQueue, QueueStats } from "../queue/persistent_queue.ts";
 import { SlicedRound } from "../queue/sliced_round.ts";
 import type { ServerContext } from "./context.ts";
+import { residentBytes } from "./resident_memory.ts";
 
 /** Per-queue stats in `stats` order: the protocol's name and the field. */
 export const QUEUE_STAT_NAMES: ReadonlyArray<readonly [string, keyof QueueStats]> = [
@@ -158,7 +159,7 @@ export function serverStats(ctx: ServerContext, totals: CollectionTotals): Array
     ["journal_syncfs", syncfsCount()],
     ["memory_collections", ctx.pacer.collections],
     ["memory_collections_skipped", ctx.pacer.quietCollectionsSkipped],
-    ["resident_bytes", process.memoryUsage.rss()],
+    ["resident_bytes", residentBytes()],
     ["pending_request_bytes", ctx.requestBudget.bytes],
     ["request_waits", ctx.requestBudget.refusals],
   ];
