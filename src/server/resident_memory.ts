@@ -4,9 +4,9 @@
  *
  * `process.memoryUsage.rss()` opens and reads /proc/self/stat, for which the kernel walks every
  * thread of the process to sum their CPU times (Bun runs a dozen: collector, JIT, I/O pool): 11
- * µs in an idle process, but 170-240 µs a call in a server busy at 10+10 connections, a tenth of
+ * µs in an idle process, but 110-240 µs a call in a server busy at 10+10 connections, a tenth of
  * a second's work every few seconds. Here /proc/self/statm (the page counts alone) is kept open
- * and read again from its start: 10-13 µs in the same server.
+ * and read again from its start: 7-13 µs in the same server.
  *
  * Elsewhere than Linux, or while the file can't be opened (no descriptor free), it is
  * `process.memoryUsage.rss()`, which throws as it does; the descriptor is opened again at the next
