@@ -85,8 +85,13 @@ export class Connection<F> implements Session, BudgetReader, ServedConnection {
   /** A request parsed when the turn was spent and left for later (heavy, or past the overrun): the first to run in this connection's round. */
   private held: F | null = null;
   private bytesWrittenReported = 0;
-  /** When bytes last came in or went out (monotonic ms). */
+  /**
+   * When an idle check (`closeIfIdle`) last found traffic since the one before (monotonic ms):
+   * traffic only sets `active`, so a request reads no clock for it.
+   */
   private lastActivityMs = monotonicMs();
+  /** Bytes came in or went out, or a wait ended, since the last idle check. */
+  private active = false;
 
   constructor(
     private readonly socket: ClientSocket,
@@ -108,7 +113,7 @@ export class Connection<F> implements Session, BudgetReader, ServedConnection {
     this.ctx.stats.bytesRead += chunk.length;
     this.ctx.pacer.traffic(chunk.length);
     this.parser.push(chunk);
-    this.lastActivityMs = monotonicMs();
+    this.active = true;
     if (holdAfter(chunk.length, this.received, this.receiveAgain)) this.receiveHeld = true;
     this.process();
   }
@@ -139,11 +144,18 @@ export class Connection<F> implements Session, BudgetReader, ServedConnection {
   }
 
   /**
-   * Closes the connection if it had no traffic for `idleTimeoutMs` as of `now` (monotonic ms) and
-   * isn't waiting: not in a blocking get, and owing no replies (waiting for a journal write, or for
-   * the client to read). Returns whether it did.
+   * The idle check, made every so often (server.ts): closes the connection if no check found
+   * traffic for `idleTimeoutMs` as of `now` (monotonic ms) and it isn't waiting: not in a blocking
+   * get, and owing no replies (waiting for a journal write, or for the client to read). Traffic
+   * is dated by the check that finds it, so a connection is closed at most two checks' interval
+   * after the timeout. Returns whether it did.
    */
   closeIfIdle(now: number): boolean {
+    if (this.active) {
+      this.active = false;
+      this.lastActivityMs = now;
+      return false;
+    }
     if (this.idleTimeoutMs <= 0 || this.closed || this.suspended || !this.outbox.idle) return false;
     if (now - this.lastActivityMs < this.idleTimeoutMs) return false;
     this.socket.end();
@@ -161,7 +173,7 @@ export class Connection<F> implements Session, BudgetReader, ServedConnection {
     this.suspended = false;
     this.suspendedBytes = 0;
     this.cancelWait = null;
-    this.lastActivityMs = monotonicMs();
+    this.active = true;
     queueMicrotask(() => this.process());
   }
 
@@ -197,14 +209,16 @@ export class Connection<F> implements Session, BudgetReader, ServedConnection {
     // to read and no turn to open.
     if (this.nothingToExecute()) return this.writeOut();
     this.processing = true;
-    const until = connectionDeadline();
+    let now = turnClock.now();
+    const until = connectionDeadline(now);
     try {
       // Each round ends when input runs out, a command waits, the budget is spent, or the
       // replies pile up; in the last case the replies are written and, if the socket took them,
       // the next round starts.
-      while (this.executeBuffered(until)) {
+      while (this.executeBuffered(until, now)) {
         this.writeOut();
         if (this.outbox.backlog >= HIGH_WATER || this.closed) break;
+        now = turnClock.now();
       }
     } finally {
       this.processing = false;
@@ -213,16 +227,16 @@ export class Connection<F> implements Session, BudgetReader, ServedConnection {
   }
 
   /**
-   * Runs frames until there are none, one can't run now or `until` passed; true if stopped by the
-   * backlog. Past `until` the first frame still runs if it is light and the turn has not overrun
+   * Runs frames until there are none, one can't run now or `until` passed (`now` is the turn
+   * clock's reading for the first frame); true if stopped by the backlog. Past `until` the first frame still runs if it is light and the turn has not overrun
    * (see turn_scheduler.ts); a heavy one waits for the connection's round, a light one past the
    * overrun for the prompt lane.
    */
-  private executeBuffered(until: number): boolean {
+  private executeBuffered(until: number, now: number): boolean {
     for (let first = true; !this.suspended && !this.closing; first = false) {
       if (this.outbox.backlog >= HIGH_WATER) return true;
       if (this.nothingToExecute()) return false;
-      const spent = turnClock.now() >= until;
+      const spent = (first ? now : turnClock.now()) >= until;
       if (spent && (!first || this.held !== null || this.parser.nextLineLongerThan(this.frontEnd.lightLineBytes))) {
         // Nothing left: the next request that arrives is again one that may run at once.
         if (this.held !== null || this.parser.bufferedBytes > 0) this.continueLater(later);
@@ -297,7 +311,7 @@ export class Connection<F> implements Session, BudgetReader, ServedConnection {
     this.ctx.stats.bytesWritten += written;
     this.ctx.pacer.traffic(written);
     this.bytesWrittenReported = this.outbox.bytesWritten;
-    this.lastActivityMs = monotonicMs();
+    this.active = true;
   }
 
   budgetChanged(): void {

@@ -43,19 +43,22 @@ let turnOpen = false;
 let deadline = 0;
 let scheduled = false;
 
-/** When the current turn's execution budget runs out (opening a turn if none is open). */
-export function turnDeadline(): number {
+/** When the current turn's execution budget runs out (opening a turn, at `now`, if none is open). */
+export function turnDeadline(now?: number): number {
   if (!turnOpen) {
     turnOpen = true;
-    deadline = turnClock.now() + TURN_MS;
+    deadline = (now ?? turnClock.now()) + TURN_MS;
     schedule();
   }
   return deadline;
 }
 
-/** Until when one connection may execute now: its own budget, within the turn's (opening a turn if none is open). */
-export function connectionDeadline(): number {
-  return Math.min(turnClock.now() + CONNECTION_TURN_MS, turnDeadline());
+/**
+ * Until when one connection may execute from `now` (the turn clock's reading): its own budget,
+ * within the turn's (opening a turn if none is open).
+ */
+export function connectionDeadline(now: number = turnClock.now()): number {
+  return Math.min(now + CONNECTION_TURN_MS, turnDeadline(now));
 }
 
 /** Until when the current turn may run light requests (opening a turn if none is open). */

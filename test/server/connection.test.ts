@@ -35,17 +35,38 @@ describe("Connection idle timeout", () => {
     }
   });
 
-  test("a connection is closed once it had no traffic for the timeout, counted from its last request or reply", () => {
+  test("a connection is closed once the idle checks found no traffic for the timeout, counted from the check that last saw a request or reply", () => {
     const socket = new RecordingSocket();
     const connection = new Connection(socket, ctx, memcache, 5000, 1024);
-    expect(connection.closeIfIdle(monotonicMs() + 4000)).toBe(false);
-    const beforeRequest = monotonicMs();
+    // Whole milliseconds, so the sums below are exact.
+    const start = Math.ceil(monotonicMs());
+    expect(connection.closeIfIdle(start + 4000)).toBe(false);
     connection.onData(bytes("version\r\n"));
     expect(socket.output).toStartWith("VERSION");
-    expect(connection.closeIfIdle(beforeRequest + 4999)).toBe(false);
+    // The check at 4,500 ms finds the request: idleness counts from there.
+    expect(connection.closeIfIdle(start + 4500)).toBe(false);
+    expect(connection.closeIfIdle(start + 9499)).toBe(false);
     expect(socket.ended).toBe(false);
-    expect(connection.closeIfIdle(monotonicMs() + 5000)).toBe(true);
+    expect(connection.closeIfIdle(start + 9500)).toBe(true);
     expect(socket.ended).toBe(true);
+  });
+
+  test("a reply written (with no request in the same check interval) counts as traffic too", () => {
+    const socket = new RecordingSocket();
+    const connection = new Connection(socket, ctx, memcache, 5000, 1024);
+    // Whole milliseconds, so the sums below are exact.
+    const start = Math.ceil(monotonicMs());
+    const commit = new Commit();
+    connection.outbox.pushAfter(commit, ["STORED\r\n"], null);
+    expect(connection.closeIfIdle(start + 1000)).toBe(false);
+    commit.settle("durable");
+    connection.replyReady();
+    return Promise.resolve().then(() => {
+      expect(socket.output).toBe("STORED\r\n");
+      expect(connection.closeIfIdle(start + 6000)).toBe(false);
+      expect(connection.closeIfIdle(start + 10_999)).toBe(false);
+      expect(connection.closeIfIdle(start + 11_000)).toBe(true);
+    });
   });
 
   test("timeout 0 never closes; a connection that still owes a reply is kept", () => {
