@@ -10,6 +10,7 @@
  * the totals, see collection_totals.ts).
  */
 import { shownQueueConfig } from "../../config/load.ts";
+import { isValidQueueName } from "../../queue_name.ts";
 import type { Session } from "../commands/session.ts";
 import type { ServerContext } from "../context.ts";
 import { aliasBlocks, queueBlock, queueSnapshot, serverStats, type StatsBlock } from "../snapshot.ts";
@@ -61,13 +62,16 @@ function writeBlock(text: ReportText, block: StatsBlock, form: ReportForm): void
 
 /**
  * `dump_stats <queue>...`: only the queues and aliases named, in that order, a name that is
- * neither with an empty block (Kestrel 2). (`dump_stats` alone is `streamReport`.)
+ * neither with an empty block (Kestrel 2); a name no queue could have (a control byte, a `.`) is
+ * left out, so the reply never echoes bytes the protocol doesn't allow in a name. (`dump_stats`
+ * alone is `streamReport`.)
  */
 export function dumpNamedStats(ctx: ServerContext, names: readonly string[]): Uint8Array {
   const aliases = new Map(aliasBlocks(ctx.queues.aliasStats()).map((block) => [block.name, block]));
   const now = Date.now();
   const text = new ReportText();
   for (const name of names) {
+    if (!isValidQueueName(name)) continue;
     const queue = ctx.queues.get(name);
     writeBlock(text, queue === undefined ? (aliases.get(name) ?? { name, entries: [] }) : queueBlock(queueSnapshot(ctx, queue, now)), "dump");
   }

@@ -135,7 +135,7 @@ test("dump_stats of every queue goes out over turns as blocks, then the aliases 
   expect(blocks[121]).toBe("END\r\n");
   expect(output).not.toContain("STAT ");
 
-  expect(text(dumpNamedStats(ctx, ["q0002", "nothing", "everyone"]))).toMatch(/^queue 'q0002' \{\r\n {2}items=1\r\n[^}]*\}\r\nqueue 'nothing' \{\r\n\}\r\nqueue 'everyone' \{\r\n {2}put_items=0\r\n {2}put_bytes=0\r\n {2}children=q0000,q0001\r\n\}\r\nEND\r\n$/);
+  expect(text(dumpNamedStats(ctx, ["q0002", "no\x00pe", "nothing", "x.y", "everyone"]))).toMatch(/^queue 'q0002' \{\r\n {2}items=1\r\n[^}]*\}\r\nqueue 'nothing' \{\r\n\}\r\nqueue 'everyone' \{\r\n {2}put_items=0\r\n {2}put_bytes=0\r\n {2}children=q0000,q0001\r\n\}\r\nEND\r\n$/);
 });
 
 test("dump_config goes out over turns, another connection served in between: each queue's settings by name, then the aliases and END", async () => {
