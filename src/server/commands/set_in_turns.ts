@@ -69,7 +69,8 @@ export function setItemsInTurns(
   slice();
 }
 
-function bytesFrom(items: readonly Uint8Array[], start: number): number {
+/** The bytes of `items` from `start` on. */
+export function bytesFrom(items: readonly Uint8Array[], start = 0): number {
   let bytes = 0;
   for (let i = start; i < items.length; i++) bytes += items[i]!.length;
   return bytes;

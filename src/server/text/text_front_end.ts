@@ -10,12 +10,13 @@
  * is added over turns: set_in_turns.ts); everything else is light.
  */
 import { maxRequestSizeFor } from "../access.ts";
+import { bytesFrom } from "../commands/set_in_turns.ts";
 import type { ServerContext } from "../context.ts";
 import type { FrontEnd } from "../front_end.ts";
 import { MAX_LINE_LENGTH } from "../memcache/front_end.ts";
 import { LIGHT_ITEM_BYTES, LIGHT_LINE_BYTES } from "../memcache/request_weight.ts";
 import { executeText } from "./text_execute.ts";
-import { TextParser, type TextFrame, type TextRequest } from "./text_parser.ts";
+import { TextParser, type TextFrame } from "./text_parser.ts";
 import { errorReply } from "./text_replies.ts";
 
 const FETCHES: ReadonlySet<string> = new Set(["get", "peek", "monitor"]);
@@ -24,16 +25,10 @@ export const LIGHT_PUT_ITEMS = 8;
 
 function isLight(frame: TextFrame, ctx: ServerContext): boolean {
   if (frame.kind !== "request") return true;
-  if (frame.command === "put") return frame.items.length <= LIGHT_PUT_ITEMS && itemBytes(frame) <= LIGHT_ITEM_BYTES;
+  if (frame.command === "put") return frame.items.length <= LIGHT_PUT_ITEMS && bytesFrom(frame.items) <= LIGHT_ITEM_BYTES;
   if (!FETCHES.has(frame.command)) return true;
   const queue = frame.args[0];
   return queue === undefined || (ctx.queues.get(queue)?.takeCost() ?? 0) <= LIGHT_ITEM_BYTES;
-}
-
-function itemBytes(request: TextRequest): number {
-  let bytes = 0;
-  for (const item of request.items) bytes += item.length;
-  return bytes;
 }
 
 export const text: FrontEnd<TextFrame> = {
@@ -41,7 +36,7 @@ export const text: FrontEnd<TextFrame> = {
   newParser: (maxRequestSize) => new TextParser(MAX_LINE_LENGTH, maxRequestSize),
   lightLineBytes: LIGHT_LINE_BYTES,
   isLight,
-  heldBytes: (frame) => (frame.kind === "request" ? itemBytes(frame) : 0),
+  heldBytes: (frame) => (frame.kind === "request" ? bytesFrom(frame.items) : 0),
   closingReply: (frame) => (frame.kind === "fatal" ? frame.reply : null),
   requestLimit: maxRequestSizeFor,
   execute(frame, session, ctx) {
