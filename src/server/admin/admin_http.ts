@@ -1,7 +1,8 @@
 /**
  * The admin HTTP endpoint (Bun.serve; off unless admin_port is set): the dashboard page at `/`
  * and its files under /dashboard/, /health, /stats.json and Prometheus /metrics (each read from
- * one stats snapshot, gathered over turns and sent as it is made: streamed_body.ts), /history.json (the last 15 minutes, history.ts), /config.json (the queues'
+ * a stats snapshot gathered over turns, shared by the requests that wait for it
+ * (snapshot_pool.ts), and sent as it is made: streamed_body.ts), /history.json (the last 15 minutes, history.ts), /config.json (the queues'
  * settings, as dump_config, also sent as it is made: config_json.ts) and the server status (GET /status). A request that fails (a bug)
  * gets a 500 and one log line, never Bun's page or a stack trace; the server goes on.
  *
@@ -19,6 +20,7 @@ import { actionMethods, findAction, text } from "./admin_actions.ts";
 import { configJson } from "./config_json.ts";
 import { dashboardFile } from "./dashboard_files.ts";
 import type { History } from "./history.ts";
+import { SnapshotPool } from "./snapshot_pool.ts";
 import { streamedResponse } from "./streamed_body.ts";
 
 type MetricType = "gauge" | "counter";
@@ -82,6 +84,7 @@ const QUEUE_METRICS: Readonly<Record<string, readonly [string, MetricType, strin
  * queues), `history` is what /history.json serves.
  */
 export function startAdminHttp(context: () => ServerContext, history: History, hostname: string, port: number): Server<undefined> {
+  const snapshots = new SnapshotPool((done) => takeSnapshotInTurns(context(), done));
   return Bun.serve({
     hostname,
     port,
@@ -93,7 +96,7 @@ export function startAdminHttp(context: () => ServerContext, history: History, h
       try {
         const action = findAction(request.method, url.pathname);
         if (action !== null) return await action(request, server.requestIP(request)?.address ?? "unknown", context());
-        return await route(request.method, url, context(), history);
+        return await route(request, url, context(), history, snapshots);
       } catch (error) {
         log.error(`admin HTTP: internal error in ${request.method} ${url.pathname}: ${errorText(error)}`);
         return new Response("internal error\n", { status: 500 });
@@ -102,16 +105,16 @@ export function startAdminHttp(context: () => ServerContext, history: History, h
   });
 }
 
-function route(method: string, url: URL, ctx: ServerContext, history: History): Response | Promise<Response> {
+function route(request: Request, url: URL, ctx: ServerContext, history: History, snapshots: SnapshotPool): Response | Promise<Response> {
   const path = url.pathname;
-  if (method !== "GET") {
+  if (request.method !== "GET") {
     const allow = actionMethods(path) ?? "GET";
     return new Response(`method not allowed: ${path} takes ${allow}\n`, { status: 405, headers: { allow } });
   }
   if (path === "/health") return health(ctx);
   const failed = (error: unknown) => log.error(`admin HTTP: internal error in GET ${path}, the reply cut short: ${errorText(error)}`);
-  if (path === "/stats.json") return snapshotInTurns(ctx).then((snapshot) => streamedResponse(statsJson(snapshot), "application/json;charset=utf-8", failed));
-  if (path === "/metrics") return snapshotInTurns(ctx).then((snapshot) => streamedResponse(metrics(snapshot), "text/plain; version=0.0.4; charset=utf-8", failed));
+  if (path === "/stats.json") return fromSnapshot(snapshots, request.signal, (snapshot) => [statsJson(snapshot), "application/json;charset=utf-8"], failed);
+  if (path === "/metrics") return fromSnapshot(snapshots, request.signal, (snapshot) => [metrics(snapshot), "text/plain; version=0.0.4; charset=utf-8"], failed);
   if (path === "/status") return text(200, ctx.status.current);
   if (path === "/history.json") return historyJson(url, history);
   if (path === "/config.json") return streamedResponse(configJson(url, ctx), "application/json;charset=utf-8", failed);
@@ -145,9 +148,20 @@ function health(ctx: ServerContext): Response {
   return Response.json({ status, server_status: ctx.status.current, queues, failing }, { status: failing.length === 0 ? 200 : 503 });
 }
 
-/** `takeSnapshotInTurns` as a promise: a snapshot of 15,000 queues is 16-20 ms of work, 2 ms a turn here. */
-function snapshotInTurns(ctx: ServerContext): Promise<Snapshot> {
-  return new Promise((resolve, reject) => takeSnapshotInTurns(ctx, (result) => (result instanceof Error ? reject(result) : resolve(result))));
+/**
+ * A reply made from a shared snapshot (snapshot_pool.ts), held until the body is sent; a client
+ * gone before its snapshot began gets nothing made for it.
+ */
+async function fromSnapshot(
+  snapshots: SnapshotPool,
+  signal: AbortSignal,
+  body: (snapshot: Snapshot) => readonly [Iterator<string>, string],
+  failed: (error: unknown) => void,
+): Promise<Response> {
+  const lease = await snapshots.lease(signal);
+  if (lease === null) return text(503, "the client went away");
+  const [pieces, contentType] = body(lease.snapshot);
+  return streamedResponse(pieces, contentType, failed, lease.release);
 }
 
 /** /stats.json, a queue at a time: `{"server": ..., "queues": {name: stats, ...}, "aliases": ...}`. */

@@ -5,28 +5,50 @@
  * holds up the memcache clients. The iterator is pulled only as the client reads: a reader that
  * stops holds one chunk, not the reply. A piece that throws (a bug) ends the body early, the
  * response already under way: `onError` hears of it (the status line was sent long before).
+ *
+ * All bodies being sent share the turn's budget with the memcache connections
+ * (turn_scheduler.ts): a chunk stops at the turn's deadline, and once the turn is spent a body
+ * adds at most PIECES_PER_LOOK pieces to its chunk, so 50 clients reading at once cost a turn
+ * about its budget, not 50 times 2 ms.
+ *
+ * `onEnd` runs exactly once, when the body ends: sent whole, failed, or cancelled (the client
+ * went away, or Bun.serve timed it out after 10 s without reading).
  */
+import { turnDeadline } from "../turn_scheduler.ts";
 
 const SLICE_MS = 2;
 const CHUNK_CHARS = 64 * 1024;
+/** Pieces between two looks at the clock (and the most a chunk takes once the turn is spent). */
+const PIECES_PER_LOOK = 16;
 
-export function streamedResponse(pieces: Iterator<string>, contentType: string, onError: (error: unknown) => void): Response {
+export function streamedResponse(pieces: Iterator<string>, contentType: string, onError: (error: unknown) => void, onEnd: () => void = () => {}): Response {
   const encoder = new TextEncoder();
+  let ended = false;
+  const end = () => {
+    if (ended) return;
+    ended = true;
+    onEnd();
+  };
   const body = new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
         await new Promise<void>((resolve) => setImmediate(resolve));
         let chunk: ReturnType<typeof nextChunk>;
         try {
-          chunk = nextChunk(pieces);
+          chunk = nextChunk(pieces, Math.min(performance.now() + SLICE_MS, turnDeadline()));
         } catch (error) {
+          end();
           onError(error);
           return controller.error(error);
         }
         if (chunk.text !== "") controller.enqueue(encoder.encode(chunk.text));
-        if (chunk.done) controller.close();
+        if (chunk.done) {
+          end();
+          controller.close();
+        }
       },
       cancel() {
+        end();
         pieces.return?.();
       },
     },
@@ -35,14 +57,13 @@ export function streamedResponse(pieces: Iterator<string>, contentType: string, 
   return new Response(body, { headers: { "content-type": contentType } });
 }
 
-/** The next pieces, joined, until the slice is spent or the chunk full; `done` once the pieces are. */
-function nextChunk(pieces: Iterator<string>): { readonly text: string; readonly done: boolean } {
-  const until = performance.now() + SLICE_MS;
+/** The next pieces, joined, until `until` (performance.now()) or the chunk is full; `done` once the pieces are. */
+function nextChunk(pieces: Iterator<string>, until: number): { readonly text: string; readonly done: boolean } {
   let text = "";
   for (let n = 1; ; n++) {
     const next = pieces.next();
     if (next.done === true) return { text, done: true };
     text += next.value;
-    if (text.length >= CHUNK_CHARS || (n % 64 === 0 && performance.now() >= until)) return { text, done: false };
+    if (text.length >= CHUNK_CHARS || (n % PIECES_PER_LOOK === 0 && performance.now() >= until)) return { text, done: false };
   }
 }

@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { streamedResponse } from "../../../src/server/admin/streamed_body.ts";
+import { turnClock } from "../../../src/server/turn_scheduler.ts";
 
 /** `count` pieces of ten characters, counting how many were taken. */
 function countedPieces(count: number) {
@@ -70,6 +71,35 @@ describe("streamedResponse", () => {
     await reader.read();
     await reader.cancel();
     expect(finished).toBe(true);
+  });
+
+  test("onEnd runs once when the body is sent whole, cancelled or failed", async () => {
+    const ends = { whole: 0, cancelled: 0, failed: 0 };
+    expect(await streamedResponse(countedPieces(10).pieces, "text/plain", unexpected, () => ends.whole++).text()).toHaveLength(100);
+    const reader = streamedResponse(countedPieces(100_000).pieces, "text/plain", unexpected, () => ends.cancelled++).body!.getReader();
+    await reader.read();
+    await reader.cancel();
+    function* failing(): Generator<string> {
+      yield "first\n";
+      throw new Error("a bug");
+    }
+    await expect(streamedResponse(failing(), "text/plain", () => {}, () => ends.failed++).text()).rejects.toThrow("a bug");
+    expect(ends).toEqual({ whole: 1, cancelled: 1, failed: 1 });
+  });
+
+  test("once the turn's budget is spent (the memcache connections' too), a chunk takes 16 pieces", async () => {
+    const realNow = turnClock.now;
+    // Every turn opens at time 0 of the turn clock: its deadline is long past.
+    turnClock.now = () => 0;
+    try {
+      const { pieces } = countedPieces(1000);
+      const reader = streamedResponse(pieces, "text/plain", unexpected).body!.getReader();
+      const chunk = await reader.read();
+      expect(chunk.value!.length).toBe(16 * 10);
+      await reader.cancel();
+    } finally {
+      turnClock.now = realNow;
+    }
   });
 
   test("a piece that throws ends the body early and is reported once", async () => {
