@@ -18,7 +18,9 @@
  * start .. end-1; only the first and the last block may be partly used, but for blocks
  * `removeExpired` took items from; a block other than the last is never empty; each used slot
  * holds one count on its home (byte_homes.ts), given back when the item leaves; `headItem` is the
- * object made for the current head, if any (so repeated peeks make one).
+ * object made for the current head, if any (so repeated peeks make one). `headExpiry` and
+ * `headAddTime` read the head's times without making it: an add checks the head's expiry, and an
+ * idle queue would otherwise keep its head as an object (130 B).
  */
 import type { Item } from "../journal/item.ts";
 import { bytesAt, holdHome, releaseHome } from "./byte_homes.ts";
@@ -118,6 +120,23 @@ export class ItemBlocks {
     const head = this.blocks[this.first]!;
     this.headItem ??= read(head, head.start);
     return this.headItem;
+  }
+
+  /** The head's expiry, read without making the head an object (most adds look only at it). */
+  headExpiry(): number | undefined {
+    return this.headTime(2);
+  }
+
+  /** The head's add time, read without making the head an object. */
+  headAddTime(): number | undefined {
+    return this.headTime(1);
+  }
+
+  /** Field `field` (1: add time, 2: expiry) of the head's times, or undefined if empty. */
+  private headTime(field: 1 | 2): number | undefined {
+    if (this.count === 0) return undefined;
+    const head = this.blocks[this.first]!;
+    return head.times[head.start * 3 + field];
   }
 
   shift(): Item | undefined {

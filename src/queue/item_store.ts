@@ -168,6 +168,12 @@ export class ItemStore {
     return this.memory.peek();
   }
 
+  /** The head's expiry (as `peek` finds the head), without making the head an object. */
+  headExpiry(): number | undefined {
+    if (this.memory.length === 0) this.readBackSafely();
+    return this.memory.headExpiry();
+  }
+
   shift(): Item | undefined {
     if (this.memory.length === 0) this.readBackSafely();
     const item = this.memory.shift();
@@ -229,9 +235,9 @@ export class ItemStore {
     return this.memory;
   }
 
-  /** The item at the head if it is in memory (never reads from the journal). */
-  headInMemory(): Item | undefined {
-    return this.memory.peek();
+  /** The add time of the item at the head if it is in memory (never reads from the journal). */
+  headAddTimeInMemory(): number | undefined {
+    return this.memory.headAddTime();
   }
 
   /** The smallest id of an item in memory (aborted items may sit before smaller ids), or Infinity. O(1). */

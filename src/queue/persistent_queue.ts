@@ -15,7 +15,7 @@ import type { Position } from "../journal/add_reader.ts";
 import { monotonicMs } from "../clock.ts";
 import { DURABLE, onceDurable, type Commit } from "../journal/commit.ts";
 import { flushJournals } from "../journal/flush_scheduler.ts";
-import { isExpired, type Item } from "../journal/item.ts";
+import { hasExpired, isExpired, type Item } from "../journal/item.ts";
 import type { Journal } from "../journal/journal.ts";
 import type { PackEntry } from "../journal/pack.ts";
 import type { DiskRegion } from "../journal/replay_state.ts";
@@ -296,8 +296,8 @@ export class PersistentQueue implements UpkeepView {
 
   /** An expired item waits at the head for its move target: nothing can be handed out before it. */
   private expiredAtHead(now: number): boolean {
-    const head = this.store.peek();
-    return head !== undefined && isExpired(head, now);
+    const expiry = this.store.headExpiry();
+    return expiry !== undefined && hasExpired(expiry, now);
   }
 
   /** Waits up to `timeoutMs` for an item; `deliver` gets it (already removed/opened) or null. */
@@ -312,7 +312,8 @@ export class PersistentQueue implements UpkeepView {
    */
   discardExpired(now: number, limit = Infinity): number {
     let count = 0;
-    for (let head = this.store.peek(); count < limit && head !== undefined && isExpired(head, now); head = this.store.peek()) {
+    while (count < limit && this.expiredAtHead(now)) {
+      const head = this.store.peek()!;
       const fate = this.hooks.expired(this, head);
       if (fate === "blocked") break;
       this.store.shift();
@@ -519,7 +520,7 @@ export class PersistentQueue implements UpkeepView {
 
   private age(now: number): number {
     if (this.store.count === 0) return 0;
-    const since = this.lastTakenAddTime ?? this.store.headInMemory()?.addTime ?? now;
+    const since = this.lastTakenAddTime ?? this.store.headAddTimeInMemory() ?? now;
     // Add times are wall-clock times kept in the journal: a clock set back since makes it 0, never negative.
     return Math.max(0, now - since);
   }
