@@ -41,9 +41,11 @@ export interface JournalSettings {
 export class Journal {
   private readonly segments: SegmentList;
   private readonly writer: JournalWriter;
-  private readonly reader: AddReader;
+  /** Made by the first read-back (most queues never read one: their items stay in memory). */
+  private reader: AddReader | null = null;
   private compaction: PackTask | null = null;
-  private settings: JournalSettings;
+  /** The active segment is sealed once it is bigger than this (JournalSettings.segmentSize). */
+  private segmentSize: number;
   private erased = false;
   /** A rotation failed and was logged; logged again only once one succeeds. */
   private rotationFailing = false;
@@ -69,9 +71,13 @@ export class Journal {
     events: WriterEvents,
   ) {
     this.segments = new SegmentList(dir, name, state);
-    this.settings = settings;
+    this.segmentSize = settings.segmentSize;
     this.writer = new JournalWriter(activePath(dir, name), state, settings.policy, events, this);
-    this.reader = new AddReader(this.segments);
+  }
+
+  /** The reader of items back from the segments, made on first use. */
+  private addReader(): AddReader {
+    return (this.reader ??= new AddReader(this.segments));
   }
 
   /** Bytes in every segment plus what waits to be written. */
@@ -130,7 +136,7 @@ export class Journal {
   }
 
   configure(settings: JournalSettings): void {
-    this.settings = settings;
+    this.segmentSize = settings.segmentSize;
     this.writer.setPolicy(settings.policy);
   }
 
@@ -165,7 +171,7 @@ export class Journal {
   /** Reads items back from `from` (records not yet written are written first: the read may reach them). */
   readItems(from: Position, maxItems: number, maxBytes: number): { items: Item[]; next: Position } {
     this.writer.flush();
-    const result = this.reader.read(from, maxItems, maxBytes);
+    const result = this.addReader().read(from, maxItems, maxBytes);
     if (result.damage !== null) log.error(`queue '${this.name}': ${result.damage} while reading items back; skipped to the next intact record`);
     return result;
   }
@@ -248,7 +254,7 @@ export class Journal {
   reset(entries: readonly PackEntry[]): void {
     this.compaction?.cancel();
     this.compaction = null;
-    this.reader.close();
+    this.reader?.close();
     this.finishPendingPack();
     this.rotate();
     const seq = this.segments.activeSeq - 1;
@@ -268,7 +274,7 @@ export class Journal {
   dropDrained(): void {
     this.compaction?.cancel();
     this.compaction = null;
-    this.reader.close();
+    this.reader?.close();
     this.finishPendingPack();
     // Called again while the dead segments are still being deleted: no new segment each time.
     if (this.writer.appends !== this.appendsAtDrain) {
@@ -304,17 +310,17 @@ export class Journal {
   rebuild(entries: readonly PackEntry[], disk: DiskRegion | null): Rebuilt {
     this.compaction?.cancel();
     this.compaction = null;
-    this.reader.close();
+    this.reader?.close();
     try {
       const rebuilt = rebuildJournal(
-        { dir: this.dir, name: this.name, segments: this.segments, writer: this.writer, reader: this.reader, pack: (seq, items) => this.pack(seq, items) },
+        { dir: this.dir, name: this.name, segments: this.segments, writer: this.writer, reader: this.addReader(), pack: (seq, items) => this.pack(seq, items) },
         entries,
         disk,
       );
       this.rewrites++;
       return rebuilt;
     } finally {
-      this.reader.close();
+      this.reader?.close();
     }
   }
 
@@ -336,7 +342,7 @@ export class Journal {
   close(): void {
     this.compaction?.cancel();
     this.compaction = null;
-    this.reader.close();
+    this.reader?.close();
     this.writer.close();
   }
 
@@ -348,7 +354,7 @@ export class Journal {
     this.erased = true;
     this.compaction?.cancel();
     this.compaction = null;
-    this.reader.close();
+    this.reader?.close();
     const errors = this.segments.eraseFiles();
     try {
       this.writer.erase();
@@ -360,7 +366,7 @@ export class Journal {
 
   /** Seals the active segment if it outgrew segmentSize (the writer calls it after each batch it finished writing). Never throws. */
   rotateIfFull(): void {
-    if (this.writer.size <= this.settings.segmentSize || this.erased || this.writer.failure !== null) return;
+    if (this.writer.size <= this.segmentSize || this.erased || this.writer.failure !== null) return;
     try {
       this.rotate();
       this.rotations++;
@@ -386,13 +392,13 @@ export class Journal {
 
   /** Finishes the install of a pack cut short by a fault (nothing to do if there is none). Throws if it fails again. */
   finishPendingPack(): void {
-    this.reader.close(); // its file may be one of those replaced
+    this.reader?.close(); // its file may be one of those replaced
     this.segments.finishPending();
   }
 
   /** Replaces the sealed segments up to `seq` with the committed pack `seq` (see SegmentList.install). */
   private install(seq: number, maxId: number): void {
-    this.reader.close(); // its file may be one of those replaced
+    this.reader?.close(); // its file may be one of those replaced
     this.segments.install(seq, maxId);
   }
 }

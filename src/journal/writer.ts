@@ -280,6 +280,8 @@ export class JournalWriter {
       this.pipeline().add({ commit, chunks: records.chunks, extent: records.extent });
     } else {
       commit.settle("durable");
+      // A settled commit need not be kept: DURABLE stands for it (an idle queue holds no Commit).
+      if (this.latest === commit) this.latest = DURABLE;
       if (this.policy.kind === "interval") this.pipeline().syncWithin(this.policy.ms);
     }
     // A rotation writes everything pending first, in one go: it waits until the records appended

@@ -238,14 +238,16 @@ describe("QueueCollection memory", () => {
   });
 
   test("idle queues hold none of the parts a queue makes on their first use; a queue that used them does", () => {
-    // The busy queue's fsyncs are owed (under `always`), and its last record is not written yet.
-    const queues = QueueCollection.load(configFor(tempDir(), '[queues.busy]\nsync_journal = "always"\n'));
-    const parts = ["OpenItems", "WaiterList", "FsyncPipeline", "RecordBatch"];
+    // The busy queue's fsyncs are owed (under `always`), its last record is not written yet, and
+    // it read items back from its journal (two of its three items did not fit in memory).
+    const queues = QueueCollection.load(configFor(tempDir(), '[queues.busy]\nsync_journal = "always"\nmax_memory_size = 100\n'));
+    const parts = ["OpenItems", "WaiterList", "FsyncPipeline", "RecordBatch", "AddReader"];
     const before = instancesOf(parts);
     for (let i = 0; i < 100; i++) for (let n = 0; n < 3; n++) queues.add(`idle${i}`, bytes(`item-${n}`), 0, NOW);
     const busy = queues.getOrCreate("busy");
-    for (let n = 0; n < 2; n++) queues.add("busy", bytes(`item-${n}`), 0, NOW);
+    for (let n = 0; n < 3; n++) queues.add("busy", bytes("x".repeat(60)), 0, NOW);
     flushJournals();
+    busy.remove(NOW);
     busy.open(NOW);
     const cancel = busy.wait("remove", 60_000, () => {});
     const after = instancesOf(parts);
