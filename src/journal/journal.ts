@@ -13,7 +13,9 @@
  *   `rebuild` writes the queue's live state as a new journal when that happened (or the writer
  *   lost its file): the queue still holds every item, so nothing acknowledged is lost.
  *
- * The segments themselves (numbers, ids, sizes, a pending pack) are kept by SegmentList.
+ * The segments themselves (numbers, ids, sizes, a pending pack) are kept by SegmentList. What
+ * the writer reports (a failure, a recovery) goes to the owner's JournalEvents with the queue's
+ * name: one object serves every journal.
  */
 import { errorText } from "../errors.ts";
 import { log } from "../log.ts";
@@ -29,6 +31,13 @@ import { SegmentList, type JournalState } from "./segment_list.ts";
 import type { SyncPolicy } from "./sync_policy.ts";
 import { JournalWriter, type WriterEvents } from "./writer.ts";
 
+/** What a journal tells its owner, naming its queue: one object serves every journal. */
+export interface JournalEvents {
+  /** The journal can't be written (the queue refuses sets and gets until it recovers). */
+  onFailure(name: string, message: string): void;
+  onRecovered(name: string): void;
+}
+
 /** How long one upkeep spends deleting dead segments; the rest wait for the next. */
 const DELETE_SLICE_MS = 5;
 
@@ -38,7 +47,7 @@ export interface JournalSettings {
   readonly segmentSize: number;
 }
 
-export class Journal {
+export class Journal implements WriterEvents {
   private readonly segments: SegmentList;
   private readonly writer: JournalWriter;
   /** Made by the first read-back (most queues never read one: their items stay in memory). */
@@ -68,11 +77,11 @@ export class Journal {
     private readonly name: string,
     state: JournalState,
     settings: JournalSettings,
-    events: WriterEvents,
+    private readonly events: JournalEvents,
   ) {
     this.segments = new SegmentList(dir, name, state);
     this.segmentSize = settings.segmentSize;
-    this.writer = new JournalWriter(activePath(dir, name), state, settings.policy, events, this);
+    this.writer = new JournalWriter(activePath(dir, name), state, settings.policy, this);
   }
 
   /** The reader of items back from the segments, made on first use. */
@@ -362,6 +371,15 @@ export class Journal {
       errors.push(error);
     }
     if (errors.length > 0) throw errors[0];
+  }
+
+  /** The writer failed (WriterEvents): the owner hears it with the queue's name. */
+  onFailure(message: string): void {
+    this.events.onFailure(this.name, message);
+  }
+
+  onRecovered(): void {
+    this.events.onRecovered(this.name);
   }
 
   /** Seals the active segment if it outgrew segmentSize (the writer calls it after each batch it finished writing). Never throws. */

@@ -39,10 +39,13 @@ import { OP_ABORT, OP_OPEN, OP_PUT_BACK, OP_REMOVE, type IdOp, type SegmentInfo 
 import { RecordBatch, releaseArenas, type TakenRecords } from "./record_batch.ts";
 import type { SyncPolicy } from "./sync_policy.ts";
 
+/** What a writer tells its journal. */
 export interface WriterEvents {
   /** The journal can't be written (the queue refuses sets and gets until it recovers). */
   onFailure(message: string): void;
   onRecovered(): void;
+  /** A batch reached the file and nothing more waits to be written: the journal checks whether to rotate. */
+  rotateIfFull(): void;
 }
 
 const NOTHING: Extent = { bytes: 0, records: 0 };
@@ -97,15 +100,14 @@ export class JournalWriter {
 
   /**
    * Appends to the active segment at `path`: `active.activeFile` as replay left it (or none yet),
-   * holding `activeRecords` intact records. `journal` hears when a batch reached the file and
-   * nothing more waits to be written (it checks whether to rotate).
+   * holding `activeRecords` intact records. `journal` hears of failures and recoveries, and when
+   * a batch reached the file and nothing more waits to be written.
    */
   constructor(
     path: string,
     active: { readonly activeRecords: number; readonly activeFile: FileInfo | null },
     private policy: SyncPolicy,
-    private readonly events: WriterEvents,
-    private readonly journal: { rotateIfFull(): void },
+    private readonly journal: WriterEvents,
   ) {
     this.file = new ActiveFile(path, active.activeFile, active.activeRecords, this);
     this.file.durableCreate = policy.kind !== "never";
@@ -322,7 +324,7 @@ export class JournalWriter {
   private fail(message: string, commits: readonly Commit[]): void {
     if (this.failure === null) {
       this.retryCommit = new Commit();
-      this.events.onFailure(message);
+      this.journal.onFailure(message);
     }
     this.failure = message;
     const retry = this.retryCommit!;
@@ -387,7 +389,7 @@ export class JournalWriter {
     this.retryCommit = null;
     this.latest = retry ?? this.latest;
     retry?.settle("durable");
-    this.events.onRecovered();
+    this.journal.onRecovered();
   }
 
   /**
