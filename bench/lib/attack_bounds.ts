@@ -32,7 +32,7 @@ export const SOCKET_READ = 512 * KiB;
 export const CONNECTION_ALLOWANCE = 128 * KiB;
 /** What an idle queue may cost ("a few KB", read generously), and no file descriptor. */
 export const QUEUE_ALLOWANCE = 8 * KiB;
-/** What an idle queue with a journal and a few items may cost besides its items: "8-10 KB" (docs/configuration.md). */
+/** What an idle queue with a journal and a few items may cost besides its items: "7-8 KB" (docs/configuration.md), read generously. */
 export const JOURNALED_QUEUE_ALLOWANCE = 10 * KiB;
 /** What an item held in memory may cost besides its data (its record, its place in a queue). */
 export const ITEM_ALLOWANCE = 256;

@@ -13,7 +13,8 @@
  * ours (before the file is created: the header it will get); a fresh file is complete (header and
  * SEGMENT record written, synced when asked) before it takes a name replay reads; a sealed segment
  * is never overwritten; a descriptor an fsync is still using is closed only once that fsync
- * returns; `identity` is the file's (dev, ino) from the moment it exists.
+ * returns; `identity` is the file's (dev, ino) from the moment it exists. Descriptors waiting
+ * for an fsync to return (`retired`) are a list replaced, never changed, empty as one shared array.
  */
 import { dirname } from "node:path";
 import { closeQuietly, fileSystem, fsyncDirectory, removeQuietly, tempPathFor, writeFully, type FileInfo } from "./files.ts";
@@ -47,6 +48,9 @@ export interface Identity {
   readonly ino: number;
 }
 
+/** No descriptor waiting to be closed (shared, never written to). */
+const NO_DESCRIPTORS: readonly number[] = [];
+
 export class ActiveFile implements IdleClosable {
   /** -1 while closed: not created yet, or closed while idle. */
   private fd = -1;
@@ -56,7 +60,7 @@ export class ActiveFile implements IdleClosable {
   /** A rotation sealed the old file but the fresh one (here, under its temp name) is not in place yet. */
   private unnamed: string | null = null;
   private syncsInFlight = 0;
-  private retired: number[] = [];
+  private retired: readonly number[] = NO_DESCRIPTORS;
   /** fsync the directory when the file is created (the sync policy wants new files durable). */
   durableCreate = true;
   /** Appends and cuts made to the file so far, and how many of them the last fsync that worked covers. */
@@ -174,7 +178,7 @@ export class ActiveFile implements IdleClosable {
     const identity = this.identity;
     fsyncGrouped(this.path, fd, (error) => {
       if (error === null && identity === this.identity) this.syncedChanges = Math.max(this.syncedChanges, covered);
-      if (--this.syncsInFlight === 0) for (const fd of this.retired.splice(0)) closeQuietly(fd);
+      if (--this.syncsInFlight === 0) this.closeRetired();
       done(error);
     });
   }
@@ -328,8 +332,15 @@ export class ActiveFile implements IdleClosable {
   }
 
   private retire(fd: number): void {
-    if (this.syncsInFlight > 0) this.retired.push(fd);
+    if (this.syncsInFlight > 0) this.retired = [...this.retired, fd];
     else closeQuietly(fd);
+  }
+
+  /** The last fsync in flight returned: the descriptors replaced meanwhile are closed. */
+  private closeRetired(): void {
+    const retired = this.retired;
+    this.retired = NO_DESCRIPTORS;
+    for (const fd of retired) closeQuietly(fd);
   }
 }
 

@@ -9,7 +9,8 @@
  * the writer's `syncFailed` (it decides what to write again); once `confirmAll`, `takeOwed` or `stop`
  * ran, the fsync then in flight decides nothing, but its return still starts the next one (batches
  * written meanwhile wait for it); an interval fsync that comes due while one is in flight runs
- * after it (that one may have begun before the last writes).
+ * after it (that one may have begun before the last writes). The lists are replaced, never
+ * changed in place, and empty ones are one shared array: an idle pipeline holds none of its own.
  */
 import type { ActiveFile, Extent } from "./active_file.ts";
 import type { Commit } from "./commit.ts";
@@ -17,13 +18,16 @@ import type { Commit } from "./commit.ts";
 /** A batch written and not yet confirmed by an fsync, and who waits on it. */
 export interface Unsynced {
   readonly commit: Commit;
-  readonly chunks: Uint8Array[];
+  readonly chunks: readonly Uint8Array[];
   readonly extent: Extent;
 }
 
+/** No batch (shared, never written to). */
+const NONE: readonly Unsynced[] = [];
+
 export class FsyncPipeline {
-  private waiting: Unsynced[] = [];
-  private inFlight: Unsynced[] = [];
+  private waiting: readonly Unsynced[] = NONE;
+  private inFlight: readonly Unsynced[] = NONE;
   private busy = false;
   private generation = 0;
   private timer: ReturnType<typeof setTimeout> | null = null;
@@ -40,7 +44,7 @@ export class FsyncPipeline {
 
   /** A batch was written; it settles after the next fsync. */
   add(entry: Unsynced): void {
-    this.waiting.push(entry);
+    this.waiting = [...this.waiting, entry];
     this.start();
   }
 
@@ -50,7 +54,7 @@ export class FsyncPipeline {
     this.timer = setTimeout(() => {
       this.timer = null;
       if (this.busy) this.syncWithin(ms);
-      else this.run([]);
+      else this.run(NONE);
     }, ms);
   }
 
@@ -63,8 +67,8 @@ export class FsyncPipeline {
   takeOwed(): Unsynced[] {
     this.generation++;
     const owed = [...this.inFlight, ...this.waiting];
-    this.inFlight = [];
-    this.waiting = [];
+    this.inFlight = NONE;
+    this.waiting = NONE;
     return owed;
   }
 
@@ -78,18 +82,18 @@ export class FsyncPipeline {
   private start(): void {
     if (this.busy || this.waiting.length === 0) return;
     const group = this.waiting;
-    this.waiting = [];
+    this.waiting = NONE;
     this.run(group);
   }
 
-  private run(group: Unsynced[]): void {
+  private run(group: readonly Unsynced[]): void {
     this.busy = true;
     this.inFlight = group;
     const generation = this.generation;
     this.file.syncAsync((error) => {
       this.busy = false;
       if (generation !== this.generation) return this.start();
-      this.inFlight = [];
+      this.inFlight = NONE;
       if (error) return this.writer.syncFailed(error, [...group, ...this.takeOwed()]);
       for (const entry of group) entry.commit.settle("durable");
       this.start();

@@ -13,7 +13,9 @@
  *   `rebuild` writes the queue's live state as a new journal when that happened (or the writer
  *   lost its file): the queue still holds every item, so nothing acknowledged is lost.
  *
- * The segments themselves (numbers, ids, sizes, a pending pack) are kept by SegmentList.
+ * The segments themselves (numbers, ids, sizes, a pending pack) are kept by SegmentList. What
+ * the writer reports (a failure, a recovery) goes to the owner's JournalEvents with the queue's
+ * name: one object serves every journal.
  */
 import { errorText } from "../errors.ts";
 import { log } from "../log.ts";
@@ -29,6 +31,13 @@ import { SegmentList, type JournalState } from "./segment_list.ts";
 import type { SyncPolicy } from "./sync_policy.ts";
 import { JournalWriter, type WriterEvents } from "./writer.ts";
 
+/** What a journal tells its owner, naming its queue: one object serves every journal. */
+export interface JournalEvents {
+  /** The journal can't be written (the queue refuses sets and gets until it recovers). */
+  onFailure(name: string, message: string): void;
+  onRecovered(name: string): void;
+}
+
 /** How long one upkeep spends deleting dead segments; the rest wait for the next. */
 const DELETE_SLICE_MS = 5;
 
@@ -38,12 +47,14 @@ export interface JournalSettings {
   readonly segmentSize: number;
 }
 
-export class Journal {
+export class Journal implements WriterEvents {
   private readonly segments: SegmentList;
   private readonly writer: JournalWriter;
-  private readonly reader: AddReader;
+  /** Made by the first read-back (most queues never read one: their items stay in memory). */
+  private reader: AddReader | null = null;
   private compaction: PackTask | null = null;
-  private settings: JournalSettings;
+  /** The active segment is sealed once it is bigger than this (JournalSettings.segmentSize). */
+  private segmentSize: number;
   private erased = false;
   /** A rotation failed and was logged; logged again only once one succeeds. */
   private rotationFailing = false;
@@ -66,12 +77,16 @@ export class Journal {
     private readonly name: string,
     state: JournalState,
     settings: JournalSettings,
-    events: WriterEvents,
+    private readonly events: JournalEvents,
   ) {
     this.segments = new SegmentList(dir, name, state);
-    this.settings = settings;
-    this.writer = new JournalWriter(activePath(dir, name), state, settings.policy, events, this);
-    this.reader = new AddReader(this.segments);
+    this.segmentSize = settings.segmentSize;
+    this.writer = new JournalWriter(activePath(dir, name), state, settings.policy, this);
+  }
+
+  /** The reader of items back from the segments, made on first use. */
+  private addReader(): AddReader {
+    return (this.reader ??= new AddReader(this.segments));
   }
 
   /** Bytes in every segment plus what waits to be written. */
@@ -130,7 +145,7 @@ export class Journal {
   }
 
   configure(settings: JournalSettings): void {
-    this.settings = settings;
+    this.segmentSize = settings.segmentSize;
     this.writer.setPolicy(settings.policy);
   }
 
@@ -165,7 +180,7 @@ export class Journal {
   /** Reads items back from `from` (records not yet written are written first: the read may reach them). */
   readItems(from: Position, maxItems: number, maxBytes: number): { items: Item[]; next: Position } {
     this.writer.flush();
-    const result = this.reader.read(from, maxItems, maxBytes);
+    const result = this.addReader().read(from, maxItems, maxBytes);
     if (result.damage !== null) log.error(`queue '${this.name}': ${result.damage} while reading items back; skipped to the next intact record`);
     return result;
   }
@@ -248,7 +263,7 @@ export class Journal {
   reset(entries: readonly PackEntry[]): void {
     this.compaction?.cancel();
     this.compaction = null;
-    this.reader.close();
+    this.reader?.close();
     this.finishPendingPack();
     this.rotate();
     const seq = this.segments.activeSeq - 1;
@@ -268,7 +283,7 @@ export class Journal {
   dropDrained(): void {
     this.compaction?.cancel();
     this.compaction = null;
-    this.reader.close();
+    this.reader?.close();
     this.finishPendingPack();
     // Called again while the dead segments are still being deleted: no new segment each time.
     if (this.writer.appends !== this.appendsAtDrain) {
@@ -304,17 +319,17 @@ export class Journal {
   rebuild(entries: readonly PackEntry[], disk: DiskRegion | null): Rebuilt {
     this.compaction?.cancel();
     this.compaction = null;
-    this.reader.close();
+    this.reader?.close();
     try {
       const rebuilt = rebuildJournal(
-        { dir: this.dir, name: this.name, segments: this.segments, writer: this.writer, reader: this.reader, pack: (seq, items) => this.pack(seq, items) },
+        { dir: this.dir, name: this.name, segments: this.segments, writer: this.writer, reader: this.addReader(), pack: (seq, items) => this.pack(seq, items) },
         entries,
         disk,
       );
       this.rewrites++;
       return rebuilt;
     } finally {
-      this.reader.close();
+      this.reader?.close();
     }
   }
 
@@ -336,7 +351,7 @@ export class Journal {
   close(): void {
     this.compaction?.cancel();
     this.compaction = null;
-    this.reader.close();
+    this.reader?.close();
     this.writer.close();
   }
 
@@ -348,7 +363,7 @@ export class Journal {
     this.erased = true;
     this.compaction?.cancel();
     this.compaction = null;
-    this.reader.close();
+    this.reader?.close();
     const errors = this.segments.eraseFiles();
     try {
       this.writer.erase();
@@ -358,9 +373,18 @@ export class Journal {
     if (errors.length > 0) throw errors[0];
   }
 
+  /** The writer failed (WriterEvents): the owner hears it with the queue's name. */
+  onFailure(message: string): void {
+    this.events.onFailure(this.name, message);
+  }
+
+  onRecovered(): void {
+    this.events.onRecovered(this.name);
+  }
+
   /** Seals the active segment if it outgrew segmentSize (the writer calls it after each batch it finished writing). Never throws. */
   rotateIfFull(): void {
-    if (this.writer.size <= this.settings.segmentSize || this.erased || this.writer.failure !== null) return;
+    if (this.writer.size <= this.segmentSize || this.erased || this.writer.failure !== null) return;
     try {
       this.rotate();
       this.rotations++;
@@ -386,13 +410,13 @@ export class Journal {
 
   /** Finishes the install of a pack cut short by a fault (nothing to do if there is none). Throws if it fails again. */
   finishPendingPack(): void {
-    this.reader.close(); // its file may be one of those replaced
+    this.reader?.close(); // its file may be one of those replaced
     this.segments.finishPending();
   }
 
   /** Replaces the sealed segments up to `seq` with the committed pack `seq` (see SegmentList.install). */
   private install(seq: number, maxId: number): void {
-    this.reader.close(); // its file may be one of those replaced
+    this.reader?.close(); // its file may be one of those replaced
     this.segments.install(seq, maxId);
   }
 }

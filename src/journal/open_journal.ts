@@ -16,7 +16,7 @@ import { log } from "../log.ts";
 import { AddReader } from "./add_reader.ts";
 import { closeQuietly, fileSystem, readFully, replaceFileAtomically, statExisting, type FileInfo } from "./files.ts";
 import type { Item } from "./item.ts";
-import { Journal, type JournalSettings } from "./journal.ts";
+import { Journal, type JournalEvents, type JournalSettings } from "./journal.ts";
 import type { SealedSegment } from "./segment_list.ts";
 import { kestrelJournalOf } from "./kestrel_files.ts";
 import { importKestrelJournal, withoutImportLeftovers } from "./kestrel_import.ts";
@@ -30,7 +30,6 @@ import { scanJournal, type ScanSummary } from "./scan.ts";
 import { SegmentChain } from "./segment_chain.ts";
 import { queueNameOfFile } from "../queue_name.ts";
 import { activePath, packPath, sealedPath, segmentPath, type QueueFiles } from "./segment_files.ts";
-import type { WriterEvents } from "./writer.ts";
 
 export interface OpenOptions {
   readonly dir: string;
@@ -40,7 +39,7 @@ export interface OpenOptions {
   readonly settings: JournalSettings;
   /** Item bytes kept in memory; the rest stays in the journal (read-behind). */
   readonly memoryBudget: number;
-  readonly events: WriterEvents;
+  readonly events: JournalEvents;
 }
 
 export interface OpenedJournal {

@@ -62,7 +62,7 @@ function layOut(entries: readonly PackEntry[]): Layout {
 }
 
 /** Encodes entries from `from` until about `maxBytes`; returns the chunks and where it stopped. */
-function encodeSlice(layout: Layout, from: number, maxBytes: number): { chunks: Uint8Array[]; records: number; next: number } {
+function encodeSlice(layout: Layout, from: number, maxBytes: number): { chunks: readonly Uint8Array[]; records: number; next: number } {
   const batch = new RecordBatch();
   let next = from;
   while (next < layout.entries.length && batch.size < maxBytes) {

@@ -12,7 +12,8 @@
  * Invariant: `take()` hands out the batch's bytes with the arenas holding them, which the batch
  * never touches again; they go back to the pool only through `releaseArenas`, once the bytes
  * reached the file (a big batch may take several turns to write while new records are added).
- * `take(true)` hands out copies instead, for bytes that must outlive that.
+ * `take(true)` hands out copies instead, for bytes that must outlive that. An empty batch holds
+ * no array: its lists are made by its first record.
  */
 import type { Item } from "./item.ts";
 import { ADD_HEAD_SIZE, ID_RECORD_SIZE, OP_ADD, writeAddHead, writeIdRecord, type IdOp, type ItemOp } from "./record.ts";
@@ -29,25 +30,22 @@ const LARGEST_ARENA = ARENA_SIZES.at(-1)!;
 const SPARE_ARENAS = new Map(ARENA_SIZES.map((size) => [size, (1024 * 1024) / size]));
 const spareArenas = new Map(ARENA_SIZES.map((size) => [size, [] as Uint8Array<ArrayBuffer>[]]));
 const NO_ARENA = new Uint8Array(0);
+/** The chunks of an empty batch (never written to). */
+const NO_CHUNKS: readonly Uint8Array[] = [];
 
 export class RecordBatch {
   private arena: Uint8Array<ArrayBuffer> = NO_ARENA;
   /** Start of the part of the arena not yet sealed into `sealed`. */
   private start = 0;
   private used = 0;
-  private sealed: Uint8Array[] = [];
-  /** For each chunk in `sealed`: true if it is a view of an arena (reused after `recycle()`). */
-  private sealedFromArena: boolean[] = [];
+  /** The batch's bytes so far, in order: views of its arenas, and large items' own bytes. */
+  private sealed: Uint8Array[] | null = null;
   /** Arenas filled since the last `take()`: they hold bytes of the batch. */
-  private filled: Uint8Array<ArrayBuffer>[] = [];
+  private filled: Uint8Array<ArrayBuffer>[] | null = null;
   /** Bytes in the batch. */
   size = 0;
   /** Records in the batch. */
   records = 0;
-
-  get isEmpty(): boolean {
-    return this.size === 0;
-  }
 
   /** An ADD record for `item` (or, with `op`, a PUT_BACK). */
   addItem(item: Item, op: ItemOp = OP_ADD): void {
@@ -58,8 +56,7 @@ export class RecordBatch {
     writeAddHead(this.arena, offset, item, op);
     if (large) {
       this.seal();
-      this.sealed.push(data);
-      this.sealedFromArena.push(false);
+      (this.sealed ??= []).push(data);
     } else {
       this.arena.set(data, offset + ADD_HEAD_SIZE);
     }
@@ -82,13 +79,14 @@ export class RecordBatch {
    */
   take(copy = false): TakenRecords {
     this.seal();
-    const arenas = this.arena === NO_ARENA ? this.filled : [...this.filled, this.arena];
-    const chunks = copy ? this.sealed.map((chunk, i) => (this.sealedFromArena[i] ? chunk.slice() : chunk)) : this.sealed;
+    const filled = this.filled ?? [];
+    const arenas = this.arena === NO_ARENA ? filled : [...filled, this.arena];
+    const sealed = this.sealed ?? NO_CHUNKS;
+    const chunks = copy ? sealed.map((chunk) => (arenas.some((arena) => arena.buffer === chunk.buffer) ? chunk.slice() : chunk)) : sealed;
     const taken = { chunks, size: this.size, records: this.records, arenas: copy ? [] : arenas };
     if (copy) releaseArenas(arenas);
-    this.sealed = [];
-    this.sealedFromArena = [];
-    this.filled = [];
+    this.sealed = null;
+    this.filled = null;
     this.arena = NO_ARENA;
     this.start = this.used = 0;
     this.size = this.records = 0;
@@ -106,16 +104,13 @@ export class RecordBatch {
   }
 
   private seal(): void {
-    if (this.used > this.start) {
-      this.sealed.push(this.arena.subarray(this.start, this.used));
-      this.sealedFromArena.push(true);
-    }
+    if (this.used > this.start) (this.sealed ??= []).push(this.arena.subarray(this.start, this.used));
     this.start = this.used;
   }
 
   /** Switches to an arena with room for `bytes`: 256 B for a batch's first, then each four times the last, up to 64 KiB. */
   private newArena(bytes: number): void {
-    if (this.arena !== NO_ARENA) this.filled.push(this.arena);
+    if (this.arena !== NO_ARENA) (this.filled ??= []).push(this.arena);
     const wanted = Math.max(bytes, Math.min(this.arena.length * 4, LARGEST_ARENA));
     const size = ARENA_SIZES.find((arenaSize) => arenaSize >= wanted) ?? wanted;
     this.arena = spareArenas.get(size)?.pop() ?? new Uint8Array(size);
@@ -125,7 +120,7 @@ export class RecordBatch {
 
 /** What `take()` hands out: the records' bytes in order, and the arenas holding them. */
 export interface TakenRecords {
-  readonly chunks: Uint8Array[];
+  readonly chunks: readonly Uint8Array[];
   readonly size: number;
   readonly records: number;
   readonly arenas: readonly Uint8Array<ArrayBuffer>[];

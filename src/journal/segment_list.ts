@@ -10,7 +10,9 @@
  * pending, it replaces every segment up to its seq, whatever the list still says, and reads of
  * its seq go to it; a pack replaced by a newer one is deleted only with the segments the newer
  * one replaces (once that one's commit is on disk); while a pack is being written or is pending,
- * no segment after its seq is deleted (it may hold the REMOVEs of the pack's items).
+ * no segment after its seq is deleted (it may hold the REMOVEs of the pack's items). The lists
+ * are replaced, never changed in place, and empty ones are one shared array (most queues have no
+ * sealed segment).
  */
 import type { Position } from "./add_reader.ts";
 import { fileSystem, fsyncDirectory, statExisting, type FileInfo } from "./files.ts";
@@ -26,7 +28,7 @@ export interface SealedSegment {
 }
 
 export interface JournalState {
-  readonly sealed: SealedSegment[];
+  readonly sealed: readonly SealedSegment[];
   readonly activeSeq: number;
   readonly activeMaxId: number;
   /** Intact records in the active segment. */
@@ -35,22 +37,30 @@ export interface JournalState {
   readonly activeFile: FileInfo | null;
 }
 
+/** An empty list (shared, never written to). */
+const NONE: readonly never[] = [];
+
+/** `list`, or the shared empty one for an empty list. */
+function shared<T>(list: readonly T[]): readonly T[] {
+  return list.length === 0 ? NONE : list;
+}
+
 export class SegmentList {
-  private readonly sealed: SealedSegment[];
+  private sealed: readonly SealedSegment[];
   /** The active segment's number and the highest item id added in it. */
   activeSeq: number;
   private activeMaxId: number;
   /** A pack committed but not yet installed (an install step failed): finished before anything else. */
   private pending: { readonly seq: number; readonly maxId: number } | null = null;
   /** Older packs the pending one replaces (a rebuild during an install): deleted by its install. */
-  private superseded: number[] = [];
+  private superseded: readonly number[] = NONE;
 
   constructor(
     private readonly dir: string,
     private readonly name: string,
     state: JournalState,
   ) {
-    this.sealed = [...state.sealed];
+    this.sealed = shared(state.sealed);
     this.activeSeq = state.activeSeq;
     this.activeMaxId = state.activeMaxId;
   }
@@ -90,7 +100,7 @@ export class SegmentList {
 
   /** The active segment was sealed at `size` bytes (its file is `ino`); the next one is active. */
   sealActive(size: number, ino: number): void {
-    this.sealed.push({ seq: this.activeSeq, maxId: this.activeMaxId, size, ino });
+    this.sealed = [...this.sealed, { seq: this.activeSeq, maxId: this.activeMaxId, size, ino }];
     this.activeSeq++;
     this.activeMaxId = 0;
   }
@@ -117,14 +127,17 @@ export class SegmentList {
    * Throws for I/O errors.
    */
   deleteUpTo(upTo: number, until = Infinity): boolean {
-    let deleted = false;
-    for (let oldest = this.sealed[0]; oldest !== undefined && oldest.seq <= upTo; oldest = this.sealed[0]) {
-      if (deleted && performance.now() >= until) break;
-      fileSystem.remove(sealedPath(this.dir, this.name, oldest.seq));
-      this.sealed.shift();
-      deleted = true;
+    let deleted = 0;
+    try {
+      for (const oldest of this.sealed) {
+        if (oldest.seq > upTo || (deleted > 0 && performance.now() >= until)) break;
+        fileSystem.remove(sealedPath(this.dir, this.name, oldest.seq));
+        deleted++;
+      }
+    } finally {
+      if (deleted > 0) this.sealed = shared(this.sealed.slice(deleted));
     }
-    if (deleted) fsyncDirectory(this.dir);
+    if (deleted > 0) fsyncDirectory(this.dir);
     return this.sealed[0] === undefined || this.sealed[0].seq > upTo;
   }
 
@@ -152,10 +165,10 @@ export class SegmentList {
     this.pending = { seq, maxId };
     installPack(this.dir, this.name, seq, this.sealed.map((segment) => segment.seq), this.superseded);
     this.pending = null;
-    this.superseded = [];
+    this.superseded = NONE;
     const kept = this.sealed.filter((segment) => segment.seq > seq);
     const file = statExisting(sealedPath(this.dir, this.name, seq));
-    this.sealed.splice(0, this.sealed.length, { seq, maxId, size: file.size, ino: file.ino }, ...kept);
+    this.sealed = [{ seq, maxId, size: file.size, ino: file.ino }, ...kept];
   }
 
   /** Finishes the install of a pack cut short by a fault (nothing to do if there is none). Throws if it fails again. */
@@ -169,9 +182,9 @@ export class SegmentList {
    * `seq + 1` is active.
    */
   rebuilt(seq: number, maxId: number): void {
-    if (this.pending !== null && this.pending.seq !== seq) this.superseded.push(this.pending.seq);
+    if (this.pending !== null && this.pending.seq !== seq) this.superseded = [...this.superseded, this.pending.seq];
     const replaced = [...this.sealed.map((segment) => segment.seq), seq];
-    this.sealed.splice(0, this.sealed.length, ...replaced.map((old) => ({ seq: old, maxId: old === seq ? maxId : 0, size: 0, ino: 0 })));
+    this.sealed = replaced.map((old) => ({ seq: old, maxId: old === seq ? maxId : 0, size: 0, ino: 0 }));
     this.pending = { seq, maxId };
     this.activeSeq = seq + 1;
     this.activeMaxId = 0;
@@ -195,8 +208,8 @@ export class SegmentList {
       }
     }
     this.pending = null;
-    this.superseded = [];
-    this.sealed.length = 0;
+    this.superseded = NONE;
+    this.sealed = NONE;
     return errors;
   }
 }

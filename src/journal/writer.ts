@@ -23,6 +23,9 @@
  *   can't bring its records back, so the journal rebuilds itself from the queue and calls
  *   `restart`.
  * - Rotation changes nothing unless it completes (ActiveFile.seal).
+ * - A batch is made by the first record appended after the last one was taken, and the fsync
+ *   pipeline by the first batch that needs an fsync (never under `never`): an idle writer holds
+ *   neither.
  */
 import { dirname } from "node:path";
 import { errorText } from "../errors.ts";
@@ -36,10 +39,13 @@ import { OP_ABORT, OP_OPEN, OP_PUT_BACK, OP_REMOVE, type IdOp, type SegmentInfo 
 import { RecordBatch, releaseArenas, type TakenRecords } from "./record_batch.ts";
 import type { SyncPolicy } from "./sync_policy.ts";
 
+/** What a writer tells its journal. */
 export interface WriterEvents {
   /** The journal can't be written (the queue refuses sets and gets until it recovers). */
   onFailure(message: string): void;
   onRecovered(): void;
+  /** A batch reached the file and nothing more waits to be written: the journal checks whether to rotate. */
+  rotateIfFull(): void;
 }
 
 const NOTHING: Extent = { bytes: 0, records: 0 };
@@ -48,7 +54,7 @@ export const WRITE_SLICE = 1024 * 1024;
 
 /** Records taken from the batch to be written: their bytes, extent, and the arenas to release once written. */
 interface Records {
-  readonly chunks: Uint8Array[];
+  readonly chunks: readonly Uint8Array[];
   readonly extent: Extent;
   readonly arenas: readonly Uint8Array<ArrayBuffer>[];
 }
@@ -65,8 +71,10 @@ function join(first: Records, second: Records): Records {
 
 export class JournalWriter {
   private readonly file: ActiveFile;
-  private readonly fsyncs: FsyncPipeline;
-  private readonly batch = new RecordBatch();
+  /** Made by the first batch that needs an fsync (see `pipeline`). */
+  private fsyncs: FsyncPipeline | null = null;
+  /** Records appended since the last batch was taken; null while there are none. */
+  private batch: RecordBatch | null = null;
   /** Records of failed attempts, in order, kept for the retry. */
   private retained: Records = NO_RECORDS;
   /** The batch being written, slice by slice: `done` of its bytes are in the file past its extent. */
@@ -92,24 +100,22 @@ export class JournalWriter {
 
   /**
    * Appends to the active segment at `path`: `active.activeFile` as replay left it (or none yet),
-   * holding `activeRecords` intact records. `journal` hears when a batch reached the file and
-   * nothing more waits to be written (it checks whether to rotate).
+   * holding `activeRecords` intact records. `journal` hears of failures and recoveries, and when
+   * a batch reached the file and nothing more waits to be written.
    */
   constructor(
     path: string,
     active: { readonly activeRecords: number; readonly activeFile: FileInfo | null },
     private policy: SyncPolicy,
-    private readonly events: WriterEvents,
-    private readonly journal: { rotateIfFull(): void },
+    private readonly journal: WriterEvents,
   ) {
     this.file = new ActiveFile(path, active.activeFile, active.activeRecords, this);
     this.file.durableCreate = policy.kind !== "never";
-    this.fsyncs = new FsyncPipeline(this.file, this);
   }
 
   /** Nothing waits to be written or synced: the file's descriptor may be closed (the ActiveFile asks). */
   owesNothing(): boolean {
-    return this.batch.isEmpty && this.writing === null && this.failure === null && this.fsyncs.idle;
+    return this.batch === null && this.writing === null && this.failure === null && (this.fsyncs?.idle ?? true);
   }
 
   get path(): string {
@@ -118,7 +124,7 @@ export class JournalWriter {
 
   /** Bytes in the file plus bytes waiting to be written. */
   get size(): number {
-    return this.file.extent.bytes + this.retained.extent.bytes + (this.writing?.records.extent.bytes ?? 0) + this.batch.size;
+    return this.file.extent.bytes + this.retained.extent.bytes + (this.writing?.records.extent.bytes ?? 0) + (this.batch?.size ?? 0);
   }
 
   /** Creates the active file now if no write did yet. Throws if it can't. */
@@ -156,12 +162,12 @@ export class JournalWriter {
   }
 
   appendAdd(item: Item): Commit {
-    this.batch.addItem(item);
+    this.openBatch().addItem(item);
     return this.appended();
   }
 
   appendPutBack(item: Item): Commit {
-    this.batch.addItem(item, OP_PUT_BACK);
+    this.openBatch().addItem(item, OP_PUT_BACK);
     return this.appended();
   }
 
@@ -178,7 +184,7 @@ export class JournalWriter {
   }
 
   private appendId(op: IdOp, id: number): Commit {
-    this.batch.addId(op, id);
+    this.openBatch().addId(op, id);
     return this.appended();
   }
 
@@ -216,8 +222,8 @@ export class JournalWriter {
     let written = 0;
     while (written < budget && !this.closed && this.failure === null && (written === 0 || performance.now() < until)) {
       if (this.writing === null) {
-        if (this.batch.isEmpty) break;
-        const records = recordsOf(this.batch.take(this.policy.kind === "always"));
+        if (this.batch === null) break;
+        const records = this.takeBatch(this.policy.kind === "always");
         this.writing = { records, commit: this.commit ?? new Commit(), done: 0 };
         this.commit = null;
       }
@@ -226,8 +232,26 @@ export class JournalWriter {
       written += this.writeSlice(WRITE_SLICE);
     }
     // Left for the next turn: a batch half written, or records appended while it was written.
-    if ((this.writing !== null || !this.batch.isEmpty) && this.failure === null && !this.closed) markDirty(this);
+    if ((this.writing !== null || this.batch !== null) && this.failure === null && !this.closed) markDirty(this);
     return written;
+  }
+
+  /** The batch records are appended to, made by the first since the last was taken. */
+  private openBatch(): RecordBatch {
+    return (this.batch ??= new RecordBatch());
+  }
+
+  /** Hands out the records appended so far (with copies of their bytes if `copy`, see RecordBatch.take); the next append starts a new batch. */
+  private takeBatch(copy = false): Records {
+    const batch = this.batch;
+    if (batch === null) return NO_RECORDS;
+    this.batch = null;
+    return recordsOf(batch.take(copy));
+  }
+
+  /** The fsync pipeline, made by the first batch that needs one. */
+  private pipeline(): FsyncPipeline {
+    return (this.fsyncs ??= new FsyncPipeline(this.file, this));
   }
 
   /** Writes the next `most` bytes (at most) of the batch being written; finishes it after its last slice. */
@@ -255,14 +279,16 @@ export class JournalWriter {
     releaseArenas(records.arenas);
     if (this.checkLost([commit])) return;
     if (this.policy.kind === "always") {
-      this.fsyncs.add({ commit, chunks: records.chunks, extent: records.extent });
+      this.pipeline().add({ commit, chunks: records.chunks, extent: records.extent });
     } else {
       commit.settle("durable");
-      if (this.policy.kind === "interval") this.fsyncs.syncWithin(this.policy.ms);
+      // A settled commit need not be kept: DURABLE stands for it (an idle queue holds no Commit).
+      if (this.latest === commit) this.latest = DURABLE;
+      if (this.policy.kind === "interval") this.pipeline().syncWithin(this.policy.ms);
     }
     // A rotation writes everything pending first, in one go: it waits until the records appended
     // while a big batch went out in slices are written too.
-    if (this.batch.isEmpty) this.journal.rotateIfFull();
+    if (this.batch === null) this.journal.rotateIfFull();
   }
 
   private writeFailed(records: Records, commits: Commit[], error: unknown): void {
@@ -298,7 +324,7 @@ export class JournalWriter {
   private fail(message: string, commits: readonly Commit[]): void {
     if (this.failure === null) {
       this.retryCommit = new Commit();
-      this.events.onFailure(message);
+      this.journal.onFailure(message);
     }
     this.failure = message;
     const retry = this.retryCommit!;
@@ -341,7 +367,7 @@ export class JournalWriter {
       if (!this.file.cutBack()) throw new Error(`could not cut ${this.path} back to its last intact record`);
       this.cutNeeded = false;
     }
-    this.retained = join(this.retained, recordsOf(this.batch.take()));
+    this.retained = join(this.retained, this.takeBatch());
     const before = this.file.extent;
     try {
       this.file.append(this.retained.chunks, this.retained.extent);
@@ -354,7 +380,7 @@ export class JournalWriter {
     this.syncNeeded = false;
     releaseArenas(this.retained.arenas);
     this.retained = NO_RECORDS;
-    this.fsyncs.confirmAll();
+    this.fsyncs?.confirmAll();
   }
 
   private recovered(): void {
@@ -363,7 +389,7 @@ export class JournalWriter {
     this.retryCommit = null;
     this.latest = retry ?? this.latest;
     retry?.settle("durable");
-    this.events.onRecovered();
+    this.journal.onRecovered();
   }
 
   /**
@@ -404,7 +430,7 @@ export class JournalWriter {
     const { bytes, records } = this.file.extent;
     const fresh = this.file.prepare({ seq: next.seq, prevBytes: bytes, prevRecords: records, floor: next.floor, pack: false }, sync);
     const named = this.file.seal(sealedPath, fresh);
-    this.fsyncs.confirmAll();
+    this.fsyncs?.confirmAll();
     if (!named) this.fail(`could not give the new journal segment the name ${this.path}`, []);
     else this.syncDirectoryOrFail();
     return { size: bytes, ino };
@@ -432,8 +458,8 @@ export class JournalWriter {
    */
   restart(fresh: FreshFile): void {
     this.file.replaceWith(fresh);
-    const owed = this.fsyncs.takeOwed().map((entry) => entry.commit);
-    releaseArenas(this.batch.take().arenas);
+    const owed = this.owedSyncs().map((entry) => entry.commit);
+    releaseArenas(this.takeBatch().arenas);
     const writing = this.writing?.commit;
     this.writing = null;
     this.retained = NO_RECORDS;
@@ -459,15 +485,20 @@ export class JournalWriter {
     }
   }
 
+  /** The batches written and not yet confirmed by an fsync, handed over (see FsyncPipeline.takeOwed). */
+  private owedSyncs(): Unsynced[] {
+    return this.fsyncs?.takeOwed() ?? [];
+  }
+
   /** fsyncs the file now; everything written is then confirmed. Throws (and fails) on error. */
   private syncNow(): void {
     try {
       this.file.sync();
     } catch (error) {
-      this.syncFailed(error, this.fsyncs.takeOwed());
+      this.syncFailed(error, this.owedSyncs());
       throw error;
     }
-    this.fsyncs.confirmAll();
+    this.fsyncs?.confirmAll();
   }
 
   /** Bytes were written since the last fsync (`close` would fsync). */
@@ -494,7 +525,7 @@ export class JournalWriter {
     }
     // Whatever still waits can't be written any more: those replies say so.
     const message = this.failure ?? "journal closed";
-    for (const entry of this.fsyncs.stop()) entry.commit.settle("failed", message);
+    for (const entry of this.fsyncs?.stop() ?? []) entry.commit.settle("failed", message);
     this.retryCommit?.settle("failed", message);
     this.closed = true;
     this.file.close();
@@ -504,8 +535,8 @@ export class JournalWriter {
   erase(): void {
     this.closed = true;
     // Nothing of this queue can come back once its files are gone: whoever waits may go on.
-    for (const commit of [this.commit, this.writing?.commit, this.retryCommit, ...this.fsyncs.stop().map((e) => e.commit)]) commit?.settle("durable");
-    this.batch.take();
+    for (const commit of [this.commit, this.writing?.commit, this.retryCommit, ...(this.fsyncs?.stop() ?? []).map((e) => e.commit)]) commit?.settle("durable");
+    this.takeBatch();
     this.writing = null;
     this.retained = NO_RECORDS;
     this.file.close(true);

@@ -1,6 +1,6 @@
 /**
  * The items a queue holds in memory, in order, as numbers: a list of blocks of typed arrays (id,
- * add time, expiry; flags; and where the bytes are: home, offset, length, see byte_homes.ts). No
+ * add time, expiry; where the bytes are: home, offset, length, see byte_homes.ts; flags). No
  * JavaScript object exists per queued item, so a queue of a million items costs the collector
  * nothing to trace and 40 bytes an item besides the bytes themselves. Items are made into objects
  * only as they leave (shift) or are looked at (peek, iteration).
@@ -18,7 +18,9 @@
  * start .. end-1; only the first and the last block may be partly used, but for blocks
  * `removeExpired` took items from; a block other than the last is never empty; each used slot
  * holds one count on its home (byte_homes.ts), given back when the item leaves; `headItem` is the
- * object made for the current head, if any (so repeated peeks make one).
+ * object made for the current head, if any (so repeated peeks make one). `headExpiry` and
+ * `headAddTime` read the head's times without making it: an add checks the head's expiry, and an
+ * idle queue would otherwise keep its head as an object (130 B).
  */
 import type { Item } from "../journal/item.ts";
 import { bytesAt, holdHome, releaseHome } from "./byte_homes.ts";
@@ -55,17 +57,18 @@ const DROPPED_BLOCKS = 64;
 interface Block {
   /** Per slot: id, addTime, expiry. */
   readonly times: Float64Array;
-  /** Per slot: home, offset, length of the item's bytes. */
+  /**
+   * Per slot: home, offset, length of the item's bytes, and its flags (a 32-bit unsigned word,
+   * kept as its signed twin). One array, not two: a typed array costs 56 B besides its slots.
+   */
   readonly places: Int32Array;
-  /** Per slot: the item's flags. */
-  readonly flags: Uint32Array;
   readonly slots: number;
   start: number;
   end: number;
 }
 
 function newBlock(slots: number, at: number): Block {
-  return { times: new Float64Array(slots * 3), places: new Int32Array(slots * 3), flags: new Uint32Array(slots), slots, start: at, end: at };
+  return { times: new Float64Array(slots * 3), places: new Int32Array(slots * 4), slots, start: at, end: at };
 }
 
 /** Stands in `blocks` for a dropped block until the array is compacted. */
@@ -120,11 +123,28 @@ export class ItemBlocks {
     return this.headItem;
   }
 
+  /** The head's expiry, read without making the head an object (most adds look only at it). */
+  headExpiry(): number | undefined {
+    return this.headTime(2);
+  }
+
+  /** The head's add time, read without making the head an object. */
+  headAddTime(): number | undefined {
+    return this.headTime(1);
+  }
+
+  /** Field `field` (1: add time, 2: expiry) of the head's times, or undefined if empty. */
+  private headTime(field: 1 | 2): number | undefined {
+    if (this.count === 0) return undefined;
+    const head = this.blocks[this.first]!;
+    return head.times[head.start * 3 + field];
+  }
+
   shift(): Item | undefined {
     const item = this.peek();
     if (item === undefined) return undefined;
     const head = this.blocks[this.first]!;
-    releaseHome(head.places[head.start * 3]!);
+    releaseHome(head.places[head.start * 4]!);
     head.start++;
     this.count--;
     this.headItem = null;
@@ -156,7 +176,7 @@ export class ItemBlocks {
   clear(): void {
     for (let b = this.first; b < this.blocks.length; b++) {
       const block = this.blocks[b]!;
-      for (let slot = block.start; slot < block.end; slot++) releaseHome(block.places[slot * 3]!);
+      for (let slot = block.start; slot < block.end; slot++) releaseHome(block.places[slot * 4]!);
     }
     this.blocks = [];
     this.first = this.count = 0;
@@ -246,17 +266,16 @@ export type BlockPlace = object;
  * item), moving the rest up toward `start`; returns how many it removed.
  */
 function removeFromBlock(block: Block, first: number, expired: (expiry: number) => boolean, drop: (item: Item, place: number) => boolean): number {
-  const { times, places, flags } = block;
+  const { times, places } = block;
   let kept = block.start;
   for (let slot = block.start; slot < block.end; slot++) {
     if (expired(times[slot * 3 + 2]!) && drop(read(block, slot), first + slot - block.start)) {
-      releaseHome(places[slot * 3]!);
+      releaseHome(places[slot * 4]!);
       continue;
     }
     if (kept !== slot) {
       times.copyWithin(kept * 3, slot * 3, slot * 3 + 3);
-      places.copyWithin(kept * 3, slot * 3, slot * 3 + 3);
-      flags[kept] = flags[slot]!;
+      places.copyWithin(kept * 4, slot * 4, slot * 4 + 4);
     }
     kept++;
   }
@@ -271,19 +290,21 @@ function write(block: Block, slot: number, item: Item): void {
   block.times[at] = item.id;
   block.times[at + 1] = item.addTime;
   block.times[at + 2] = item.expiry;
-  block.flags[slot] = item.flags;
-  block.places[at] = holdHome(data);
-  block.places[at + 1] = data.byteOffset;
-  block.places[at + 2] = data.length;
+  const place = slot * 4;
+  block.places[place] = holdHome(data);
+  block.places[place + 1] = data.byteOffset;
+  block.places[place + 2] = data.length;
+  block.places[place + 3] = item.flags;
 }
 
 function read(block: Block, slot: number): Item {
   const at = slot * 3;
+  const place = slot * 4;
   return {
     id: block.times[at]!,
     addTime: block.times[at + 1]!,
     expiry: block.times[at + 2]!,
-    flags: block.flags[slot]!,
-    data: bytesAt(block.places[at]!, block.places[at + 1]!, block.places[at + 2]!),
+    flags: block.places[place + 3]! >>> 0,
+    data: bytesAt(block.places[place]!, block.places[place + 1]!, block.places[place + 2]!),
   };
 }

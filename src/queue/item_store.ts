@@ -18,7 +18,8 @@
  * the sum of the memory items' sizes. Without a journal there is no disk region. The memory
  * items are a front of items put back at the head (aborted, given back; any ids) followed by
  * items in ascending id order, and `frontMins[i]` is the smallest id among the innermost i + 1
- * front items, so the smallest id in memory is known in O(1).
+ * front items (null while there is no front, as in most queues), so the smallest id in memory
+ * is known in O(1).
  */
 import type { Position } from "../journal/add_reader.ts";
 import { ownedBytes, slabbedBytes } from "../journal/byte_slab.ts";
@@ -39,8 +40,8 @@ const EARLY_READ_SLICE_BYTES = 1024 * 1024;
 export class ItemStore {
   private readonly memory = new ItemBlocks();
   private memBytes = 0;
-  /** Prefix minima of the ids of the front (see the invariants): one per front item, the head's last. */
-  private frontMins: number[] = [];
+  /** Prefix minima of the ids of the front (see the invariants): one per front item, the head's last; null for none. */
+  private frontMins: number[] | null = null;
   /** Why the last read-back failed, or null: items wait on disk that can't be served now. */
   readFailure: string | null = null;
 
@@ -143,7 +144,8 @@ export class ItemStore {
   unshift(item: Item): void {
     this.memory.unshift(item);
     this.memBytes += item.data.length;
-    this.frontMins.push(Math.min(item.id, this.frontMins.at(-1) ?? Infinity));
+    const front = (this.frontMins ??= []);
+    front.push(Math.min(item.id, front.at(-1) ?? Infinity));
   }
 
   /**
@@ -168,12 +170,18 @@ export class ItemStore {
     return this.memory.peek();
   }
 
+  /** The head's expiry (as `peek` finds the head), without making the head an object. */
+  headExpiry(): number | undefined {
+    if (this.memory.length === 0) this.readBackSafely();
+    return this.memory.headExpiry();
+  }
+
   shift(): Item | undefined {
     if (this.memory.length === 0) this.readBackSafely();
     const item = this.memory.shift();
     if (item === undefined) return undefined;
     this.memBytes -= item.data.length;
-    this.frontMins.pop();
+    if (this.frontMins !== null) this.dropFrontHead(this.frontMins);
     if (this.readsBackBelow(this.memBytes)) this.readBackSafely();
     return item;
   }
@@ -199,7 +207,7 @@ export class ItemStore {
    * left alone. O(items looked at); no object is made for the items kept.
    */
   removeExpiredInMemory(from: BlockPlace | null, now: number, drop: (item: Item) => boolean, enough: () => boolean): BlockPlace | null {
-    const frontLength = this.frontMins.length;
+    const frontLength = this.frontLength;
     let frontRemoved = 0;
     const next = this.memory.removeExpired(
       from,
@@ -220,7 +228,7 @@ export class ItemStore {
   clear(): void {
     this.memory.clear();
     this.memBytes = 0;
-    this.frontMins = [];
+    this.frontMins = null;
     this.disk = null;
     this.readFailure = null;
   }
@@ -229,15 +237,26 @@ export class ItemStore {
     return this.memory;
   }
 
-  /** The item at the head if it is in memory (never reads from the journal). */
-  headInMemory(): Item | undefined {
-    return this.memory.peek();
+  /** The add time of the item at the head if it is in memory (never reads from the journal). */
+  headAddTimeInMemory(): number | undefined {
+    return this.memory.headAddTime();
   }
 
   /** The smallest id of an item in memory (aborted items may sit before smaller ids), or Infinity. O(1). */
   minMemoryId(): number {
-    const front = this.frontMins.at(-1) ?? Infinity;
-    return Math.min(front, this.memory.idAt(this.frontMins.length) ?? Infinity);
+    const front = this.frontMins?.at(-1) ?? Infinity;
+    return Math.min(front, this.memory.idAt(this.frontLength) ?? Infinity);
+  }
+
+  /** Items in the front (put back at the head). */
+  private get frontLength(): number {
+    return this.frontMins?.length ?? 0;
+  }
+
+  /** The head, a front item, left: its minimum goes (and the array with the last one). */
+  private dropFrontHead(front: number[]): void {
+    front.pop();
+    if (front.length === 0) this.frontMins = null;
   }
 
   private pushToMemory(item: Item): void {
@@ -303,14 +322,15 @@ export class ItemStore {
 }
 
 /** `frontMins` for items in queue order: the front is everything before the ascending tail. */
-function frontMinimaOf(items: readonly Item[]): number[] {
+function frontMinimaOf(items: readonly Item[]): number[] | null {
   let tail = items.length - 1;
   while (tail > 0 && items[tail - 1]!.id < items[tail]!.id) tail--;
   return prefixMinima(items.slice(0, Math.max(tail, 0)).map((item) => item.id));
 }
 
-/** Prefix minima of the front's ids (head first), innermost first: the head's is last. */
-function prefixMinima(frontIds: readonly number[]): number[] {
+/** Prefix minima of the front's ids (head first), innermost first: the head's is last; null for no front. */
+function prefixMinima(frontIds: readonly number[]): number[] | null {
+  if (frontIds.length === 0) return null;
   const minima: number[] = [];
   let min = Infinity;
   for (let i = frontIds.length - 1; i >= 0; i--) {

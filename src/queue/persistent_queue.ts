@@ -5,9 +5,11 @@
  * Invariants: every change to the queue is appended to the journal (when there is one) in the
  * same call, so replaying the journal rebuilds exactly this queue; an open item is in
  * `openItems` and not in the store until it is confirmed (gone), or aborted or timed out (back at
- * the head, see open_items.ts);
- * an expired item is never handed out; every operation is O(1) (amortised) except the explicit
- * whole-queue ones (flush, flush_expired) and `maintainJournal`, which runs about once a second.
+ * the head, see open_items.ts); the open items, the waiters and the items moving to
+ * move_expired_to are held by parts made on their first use (an idle queue of a server with
+ * thousands never has them); an expired item is never handed out; every operation is O(1)
+ * (amortised) except the explicit whole-queue ones (flush, flush_expired) and `maintainJournal`,
+ * which runs about once a second.
  */
 import type { QueueConfig } from "../config/schema.ts";
 import { errorText } from "../errors.ts";
@@ -15,7 +17,7 @@ import type { Position } from "../journal/add_reader.ts";
 import { monotonicMs } from "../clock.ts";
 import { DURABLE, onceDurable, type Commit } from "../journal/commit.ts";
 import { flushJournals } from "../journal/flush_scheduler.ts";
-import { isExpired, type Item } from "../journal/item.ts";
+import { hasExpired, isExpired, type Item } from "../journal/item.ts";
 import type { Journal } from "../journal/journal.ts";
 import type { PackEntry } from "../journal/pack.ts";
 import type { DiskRegion } from "../journal/replay_state.ts";
@@ -110,11 +112,13 @@ export function expiredFlush(now: number): ExpiredFlush {
 
 export class PersistentQueue implements UpkeepView {
   private readonly store: ItemStore;
-  private readonly openItems: OpenItems;
-  /** Expired items handed to their move target whose record there is not on disk yet (see `expire`). */
-  private readonly moving = new Map<number, Item>();
+  /** Made by the first `open`. */
+  private openItems: OpenItems | null = null;
+  /** Expired items handed to their move target whose record there is not on disk yet (see `expire`); made by the first. */
+  private moving: Map<number, Item> | null = null;
   private movingBytes = 0;
-  private readonly waiters = new WaiterList();
+  /** Made by the first `wait`. */
+  private waiters: WaiterList | null = null;
   private nextId: number;
   private totalItems = 0;
   private expiredItems = 0;
@@ -141,14 +145,13 @@ export class PersistentQueue implements UpkeepView {
     contents: QueueContents,
     private readonly hooks: QueueHooks,
     /** Times open items out (a test passes one on its own clock). */
-    openTimer?: DeadlineTimer,
+    private readonly openTimer?: DeadlineTimer,
     /** When the queue was created, on the monotonic clock (a test passes its own). */
     createdAt = monotonicMs(),
   ) {
     this.createdAt = createdAt;
     this.isFanoutChild = fanoutParent(name) !== null;
     this.store = new ItemStore(journal, config.maxMemorySize, contents.items, contents.disk, name);
-    this.openItems = new OpenItems(name, config.openTransactionTimeout, this, openTimer);
     this.nextId = contents.nextId;
     journal?.setLiveFloor(this);
   }
@@ -184,7 +187,7 @@ export class PersistentQueue implements UpkeepView {
   reconfigure(config: QueueConfig): void {
     this.config = config;
     this.store.setBudget(config.maxMemorySize);
-    this.openItems.setTimeout(config.openTransactionTimeout);
+    this.openItems?.setTimeout(config.openTransactionTimeout);
     this.journal?.configure({ policy: config.syncJournal, segmentSize: config.maxJournalSize });
   }
 
@@ -220,6 +223,7 @@ export class PersistentQueue implements UpkeepView {
     const item = this.takeHead(now);
     if (item === undefined) return undefined;
     this.journal?.appendOpen(item.id);
+    this.openItems ??= new OpenItems(this.name, this.config.openTransactionTimeout, this, this.openTimer);
     this.openItems.add(item);
     return item;
   }
@@ -229,17 +233,17 @@ export class PersistentQueue implements UpkeepView {
    * or timed out (then its holder holds nothing).
    */
   isOpen(item: Item): boolean {
-    return this.openItems.holds(item);
+    return this.openItems?.holds(item) === true;
   }
 
   /** Confirms an open item: it is gone for good. Does nothing if it is not open (see `isOpen`). */
   confirm(item: Item): void {
-    if (this.openItems.take(item)) this.journal?.appendRemove(item.id);
+    if (this.openItems?.take(item) === true) this.journal?.appendRemove(item.id);
   }
 
   /** Returns an open item to the head of the queue. Does nothing if it is not open (see `isOpen`). */
   abort(item: Item, now: number): void {
-    if (this.openItems.take(item)) this.returnOpen([item], now);
+    if (this.openItems?.take(item) === true) this.returnOpen([item], now);
   }
 
   /**
@@ -248,7 +252,7 @@ export class PersistentQueue implements UpkeepView {
    * the first and the last ends up at the head; those not open are skipped (see `isOpen`).
    */
   abortAll(items: readonly Item[], now: number): void {
-    for (const item of items) if (this.openItems.take(item)) this.returnOpen([item], now);
+    for (const item of items) if (this.openItems?.take(item) === true) this.returnOpen([item], now);
   }
 
   /** An open item was neither confirmed nor aborted within open_transaction_timeout (OpenItems tells). */
@@ -296,14 +300,15 @@ export class PersistentQueue implements UpkeepView {
 
   /** An expired item waits at the head for its move target: nothing can be handed out before it. */
   private expiredAtHead(now: number): boolean {
-    const head = this.store.peek();
-    return head !== undefined && isExpired(head, now);
+    const expiry = this.store.headExpiry();
+    return expiry !== undefined && hasExpired(expiry, now);
   }
 
   /** Waits up to `timeoutMs` for an item; `deliver` gets it (already removed/opened) or null. */
   wait(mode: WaitMode, timeoutMs: number, deliver: (item: Item | null) => void): () => void {
-    const waiter = this.waiters.add(mode, timeoutMs, deliver);
-    return () => this.waiters.cancel(waiter);
+    const waiters = (this.waiters ??= new WaiterList());
+    const waiter = waiters.add(mode, timeoutMs, deliver);
+    return () => waiters.cancel(waiter);
   }
 
   /**
@@ -312,7 +317,8 @@ export class PersistentQueue implements UpkeepView {
    */
   discardExpired(now: number, limit = Infinity): number {
     let count = 0;
-    for (let head = this.store.peek(); count < limit && head !== undefined && isExpired(head, now); head = this.store.peek()) {
+    while (count < limit && this.expiredAtHead(now)) {
+      const head = this.store.peek()!;
       const fate = this.hooks.expired(this, head);
       if (fate === "blocked") break;
       this.store.shift();
@@ -373,10 +379,11 @@ export class PersistentQueue implements UpkeepView {
   private expire(item: Item, moved: Commit | null): void {
     this.expiredItems++;
     if (moved === null) return void this.journal?.appendRemove(item.id);
-    this.moving.set(item.id, item);
+    const moving = (this.moving ??= new Map());
+    moving.set(item.id, item);
     this.movingBytes += item.data.length;
     onceDurable(moved, () => {
-      this.moving.delete(item.id);
+      moving.delete(item.id);
       this.movingBytes -= item.data.length;
       if (!this.deleted) this.journal?.appendRemove(item.id);
     });
@@ -442,8 +449,8 @@ export class PersistentQueue implements UpkeepView {
   destroy(): string | null {
     this.deleted = true;
     this.store.clear();
-    this.openItems.clear();
-    this.waiters.releaseAll();
+    this.openItems?.clear();
+    this.waiters?.releaseAll();
     const journal = this.journal;
     this.journal = null;
     try {
@@ -456,7 +463,7 @@ export class PersistentQueue implements UpkeepView {
 
   /** Ends every blocking get on this queue with nothing (the server is stopping, or became quiescent). */
   releaseWaiters(): void {
-    this.waiters.releaseAll();
+    this.waiters?.releaseAll();
   }
 
   /** Its journal was written since its last fsync: a clean stop must sync it. */
@@ -471,8 +478,8 @@ export class PersistentQueue implements UpkeepView {
    * writes needs an fsync.
    */
   close(fileSystemSynced = false): void {
-    this.openItems.stop();
-    this.waiters.releaseAll();
+    this.openItems?.stop();
+    this.waiters?.releaseAll();
     if (fileSystemSynced) this.journal?.noteSynced();
     if (this.journal !== null && !this.deleted) this.upkeep.repair(this.journal, this);
     this.journal?.close();
@@ -486,7 +493,7 @@ export class PersistentQueue implements UpkeepView {
     const maxQueueAge = this.config.maxQueueAge;
     if (maxQueueAge <= 0 || this.deleted || nowMonotonic - this.createdAt <= maxQueueAge) return false;
     const live = this.live();
-    return live.items === 0 && live.open === 0 && this.waiters.size === 0;
+    return live.items === 0 && live.open === 0 && (this.waiters?.size ?? 0) === 0;
   }
 
   /**
@@ -506,8 +513,8 @@ export class PersistentQueue implements UpkeepView {
       memBytes: this.store.memoryBytes,
       age: this.age(now),
       discarded: this.discarded,
-      waiters: this.waiters.size,
-      openTransactions: this.openItems.size,
+      waiters: this.waiters?.size ?? 0,
+      openTransactions: this.openItems?.size ?? 0,
       openTransactionsTimedOut: this.openTimedOut,
       transactions: this.transactions,
       canceledTransactions: this.canceledTransactions,
@@ -519,7 +526,7 @@ export class PersistentQueue implements UpkeepView {
 
   private age(now: number): number {
     if (this.store.count === 0) return 0;
-    const since = this.lastTakenAddTime ?? this.store.headInMemory()?.addTime ?? now;
+    const since = this.lastTakenAddTime ?? this.store.headAddTimeInMemory() ?? now;
     // Add times are wall-clock times kept in the journal: a clock set back since makes it 0, never negative.
     return Math.max(0, now - since);
   }
@@ -534,7 +541,7 @@ export class PersistentQueue implements UpkeepView {
   // queue carries no object and closures for it.
 
   live(): { readonly items: number; readonly open: number; readonly bytes: number } {
-    return { items: this.store.count + this.moving.size, open: this.openItems.size, bytes: this.store.bytes + this.openItems.bytes };
+    return { items: this.store.count + (this.moving?.size ?? 0), open: this.openItems?.size ?? 0, bytes: this.store.bytes + (this.openItems?.bytes ?? 0) };
   }
 
   readFrom(): Position | null {
@@ -554,12 +561,12 @@ export class PersistentQueue implements UpkeepView {
   }
 
   private openEntries(): PackEntry[] {
-    return this.openItems.items().map((item) => ({ item, open: true }));
+    return (this.openItems?.items() ?? []).map((item) => ({ item, open: true }));
   }
 
   /** Open items, expired items still moving, then the items in memory: a journal's worth of live state (every item in memory). */
   liveEntries(): PackEntry[] {
-    const queued = [...this.moving.values(), ...this.store.memoryItems()];
+    const queued = [...(this.moving?.values() ?? []), ...this.store.memoryItems()];
     return [...this.openEntries(), ...queued.map((item) => ({ item, open: false }))];
   }
 
@@ -571,8 +578,8 @@ export class PersistentQueue implements UpkeepView {
   /** The smallest id of a live item in memory (the items in the journal have larger ids). */
   minLiveId(): number {
     let min = this.store.minMemoryId();
-    for (const id of this.openItems.ids()) if (id < min) min = id;
-    for (const id of this.moving.keys()) if (id < min) min = id;
+    for (const id of this.openItems?.ids() ?? []) if (id < min) min = id;
+    for (const id of this.moving?.keys() ?? []) if (id < min) min = id;
     return min;
   }
 
@@ -621,10 +628,12 @@ export class PersistentQueue implements UpkeepView {
   }
 
   private serveWaiters(now: number): void {
-    for (let waiter = this.waiters.first(); waiter !== undefined; waiter = this.waiters.first()) {
+    const waiters = this.waiters;
+    if (waiters === null) return;
+    for (let waiter = waiters.first(); waiter !== undefined; waiter = waiters.first()) {
       const item = waiter.mode === "remove" ? this.remove(now) : waiter.mode === "open" ? this.open(now) : this.peek(now);
       if (item === undefined) return;
-      this.waiters.serve(waiter, item);
+      waiters.serve(waiter, item);
     }
   }
 }

@@ -23,11 +23,10 @@ import { monotonicMs } from "../clock.ts";
 import { journalOf, openDataDirectory, removeJournalFiles, scanDataDirectory } from "../journal/data_directory.ts";
 import type { DirectoryLock } from "../journal/directory_lock.ts";
 import { fileSystem } from "../journal/files.ts";
-import type { Journal } from "../journal/journal.ts";
+import type { Journal, JournalEvents } from "../journal/journal.ts";
 import { UnsupportedJournalError, openJournal, type OpenedJournal } from "../journal/open_journal.ts";
 import type { QueueFiles } from "../journal/segment_files.ts";
 import { errorText } from "../errors.ts";
-import type { WriterEvents } from "../journal/writer.ts";
 import { log } from "../log.ts";
 import { PersistentQueue, eraseJournal, type AddResult, type Expiry, type QueueHooks } from "./persistent_queue.ts";
 import { SetRouting } from "./set_routing.ts";
@@ -517,7 +516,7 @@ export class QueueCollection {
       files,
       settings: { policy: settings.syncJournal, segmentSize: settings.maxJournalSize },
       memoryBudget: settings.journal ? settings.maxMemorySize : Infinity,
-      events: new JournalLog(name),
+      events: JOURNAL_LOG,
     });
   }
 
@@ -543,15 +542,12 @@ export class QueueCollection {
   }
 }
 
-/** What a queue's journal says happened to it, in the log (an object, not two closures: one per queue). */
-class JournalLog implements WriterEvents {
-  constructor(private readonly name: string) {}
-
-  onFailure(message: string): void {
-    log.error(`queue '${this.name}': ${message}; sets and gets on it are refused until the journal can be written again`);
-  }
-
-  onRecovered(): void {
-    log.info(`queue '${this.name}': journal writes work again`);
-  }
-}
+/** What a queue's journal says happened to it, in the log: one object for every journal. */
+const JOURNAL_LOG: JournalEvents = {
+  onFailure(name: string, message: string): void {
+    log.error(`queue '${name}': ${message}; sets and gets on it are refused until the journal can be written again`);
+  },
+  onRecovered(name: string): void {
+    log.info(`queue '${name}': journal writes work again`);
+  },
+};

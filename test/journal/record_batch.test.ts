@@ -23,7 +23,8 @@ describe("RecordBatch", () => {
     const taken = batch.take();
     expect(taken.size).toBe(expected.length);
     expect(concat(...taken.chunks)).toEqual(expected);
-    expect(batch.isEmpty).toBe(true);
+    expect(batch.size).toBe(0);
+    expect(batch.take()).toEqual({ chunks: [], size: 0, records: 0, arenas: [] });
   });
 
   test("bytes taken stay intact until released, however much is added after them (in other arenas)", () => {
@@ -45,6 +46,19 @@ describe("RecordBatch", () => {
     expect(taken.arenas).toEqual([]);
     fill(batch, 101, 100, 2000);
     expect(concat(...taken.chunks)).toEqual(expected);
+  });
+
+  test("a copied take copies what is in arenas and hands out a large item's own bytes as they are", () => {
+    const batch = new RecordBatch();
+    const large = itemOf(2, 40_000);
+    const before = fill(batch, 1, 1, 100);
+    batch.addItem(large);
+    const after = fill(batch, 3, 1, 100);
+    const taken = batch.take(true);
+    expect(concat(...taken.chunks)).toEqual(concat(before, ...encodeAdd(large), after));
+    expect(taken.chunks.filter((chunk) => chunk.buffer === large.data.buffer)).toHaveLength(1);
+    // The other chunks own their buffers: an arena's bytes would be a view of a 256 B or bigger one.
+    expect(taken.chunks.filter((chunk) => chunk.buffer !== large.data.buffer).every((chunk) => chunk.byteLength === chunk.buffer.byteLength)).toBe(true);
   });
 
   test("after its arenas are released, the next big batch reuses them instead of allocating new ones", () => {

@@ -190,6 +190,20 @@ describe("QueueCollection", () => {
   });
 });
 
+/** How many objects of each of `classes` are alive (from a heap snapshot, after a full collection). */
+function instancesOf(classes: readonly string[]): Record<string, number> {
+  Bun.gc(true);
+  // Bun's snapshot is JavaScriptCore's format, which its types leave as `object`.
+  const snapshot = Bun.generateHeapSnapshot() as unknown as { nodes: number[]; nodeClassNames: string[] };
+  const counts: Record<string, number> = Object.fromEntries(classes.map((name) => [name, 0]));
+  // A node is 4 numbers: id, size, class name index, flags.
+  for (let i = 2; i < snapshot.nodes.length; i += 4) {
+    const name = snapshot.nodeClassNames[snapshot.nodes[i]!]!;
+    if (name in counts) counts[name]!++;
+  }
+  return counts;
+}
+
 describe("QueueCollection memory", () => {
   /** Error objects alive on the heap (those made and not yet collected included). */
   const errorObjects = () => heapStats().objectTypeCounts["Error"] ?? 0;
@@ -220,6 +234,25 @@ describe("QueueCollection memory", () => {
     // A leak keeps every queue of a kind (a fifth of them at least); a few may survive on stale
     // pointers the collector finds on the stack (it scans it conservatively).
     expect(deleted.filter((ref) => ref.deref() !== undefined).length).toBeLessThan(count / 20);
+    queues.close();
+  });
+
+  test("idle queues hold none of the parts a queue makes on their first use; a queue that used them does", () => {
+    // The busy queue's fsyncs are owed (under `always`), its last record is not written yet, and
+    // it read items back from its journal (two of its three items did not fit in memory).
+    const queues = QueueCollection.load(configFor(tempDir(), '[queues.busy]\nsync_journal = "always"\nmax_memory_size = 100\n'));
+    const parts = ["OpenItems", "WaiterList", "FsyncPipeline", "RecordBatch", "AddReader"];
+    const before = instancesOf(parts);
+    for (let i = 0; i < 100; i++) for (let n = 0; n < 3; n++) queues.add(`idle${i}`, bytes(`item-${n}`), 0, NOW);
+    const busy = queues.getOrCreate("busy");
+    for (let n = 0; n < 3; n++) queues.add("busy", bytes("x".repeat(60)), 0, NOW);
+    flushJournals();
+    busy.remove(NOW);
+    busy.open(NOW);
+    const cancel = busy.wait("remove", 60_000, () => {});
+    const after = instancesOf(parts);
+    expect(parts.map((part) => after[part]! - before[part]!)).toEqual(parts.map(() => 1));
+    cancel();
     queues.close();
   });
 
