@@ -48,6 +48,29 @@ test("returnAll gives every open item back to the head of its queue, aborting th
   expect(contents(b)).toEqual(["1", "2", "3"]);
 });
 
+test("thousands of open items go back a thousand a turn, oldest first; one settled meanwhile is skipped", async () => {
+  const numbers = Array.from({ length: 2500 }, (_, i) => String(i));
+  const { a, b } = queuesWith(numbers);
+  const reads = new OpenReads();
+  const opened = numbers.map(() => a.open(0)!);
+  for (const item of opened) reads.add(a, item);
+  for (let i = 0; i < 10; i++) reads.add(b, b.open(0)!);
+  reads.returnAll(Date.now());
+  expect(reads.count(a)).toBe(0);
+  // The first thousand are back at once (the newest of them at the head); the rest are still open.
+  expect(a.stats(Date.now()).openTransactions).toBe(1500);
+  expect(a.peek(Date.now())!.data).toEqual(bytes("999"));
+  // Open item 2000 goes back before its turn (as at its open_transaction_timeout): it is skipped then.
+  a.abort(opened[2000]!, Date.now());
+  await new Promise<void>((resolve) => setImmediate(resolve));
+  expect(a.stats(Date.now()).openTransactions).toBe(499);
+  await new Promise<void>((resolve) => setImmediate(resolve));
+  expect(a.stats(Date.now()).openTransactions).toBe(0);
+  const newestFirst = (from: number, to: number) => numbers.slice(from, to).toReversed();
+  expect(contents(a)).toEqual([...newestFirst(2001, 2500), ...newestFirst(1000, 2000), "2000", ...newestFirst(0, 1000)]);
+  expect(contents(b)).toEqual([...numbers.slice(0, 10).toReversed(), ...numbers.slice(10)]);
+});
+
 test("forgetTimedOut drops the items their queue no longer holds open", () => {
   const { a } = queuesWith(["1", "2"]);
   const reads = new OpenReads();
