@@ -21,7 +21,7 @@ import { configJson } from "./config_json.ts";
 import { dashboardFile } from "./dashboard_files.ts";
 import type { History } from "./history.ts";
 import { SnapshotPool } from "./snapshot_pool.ts";
-import { streamedResponse } from "./streamed_body.ts";
+import { streamedResponse, type BodyHooks } from "./streamed_body.ts";
 
 type MetricType = "gauge" | "counter";
 
@@ -112,12 +112,12 @@ function route(request: Request, url: URL, ctx: ServerContext, history: History,
     return new Response(`method not allowed: ${path} takes ${allow}\n`, { status: 405, headers: { allow } });
   }
   if (path === "/health") return health(ctx);
-  const failed = (error: unknown) => log.error(`admin HTTP: internal error in GET ${path}, the reply cut short: ${errorText(error)}`);
-  if (path === "/stats.json") return fromSnapshot(snapshots, request.signal, (snapshot) => [statsJson(snapshot), "application/json;charset=utf-8"], failed);
-  if (path === "/metrics") return fromSnapshot(snapshots, request.signal, (snapshot) => [metrics(snapshot), "text/plain; version=0.0.4; charset=utf-8"], failed);
+  const hooks = bodyHooks(ctx, path);
+  if (path === "/stats.json") return fromSnapshot(snapshots, request.signal, (snapshot) => [statsJson(snapshot), "application/json;charset=utf-8"], hooks);
+  if (path === "/metrics") return fromSnapshot(snapshots, request.signal, (snapshot) => [metrics(snapshot), "text/plain; version=0.0.4; charset=utf-8"], hooks);
   if (path === "/status") return text(200, ctx.status.current);
   if (path === "/history.json") return historyJson(url, history);
-  if (path === "/config.json") return streamedResponse(configJson(url, ctx), "application/json;charset=utf-8", failed);
+  if (path === "/config.json") return streamedResponse(configJson(url, ctx), "application/json;charset=utf-8", hooks);
   return dashboardFile(path) ?? text(404, "not found: try /, /health, /stats.json, /metrics, /history.json, /config.json or /status");
 }
 
@@ -156,12 +156,20 @@ async function fromSnapshot(
   snapshots: SnapshotPool,
   signal: AbortSignal,
   body: (snapshot: Snapshot) => readonly [Iterator<string>, string],
-  failed: (error: unknown) => void,
+  hooks: BodyHooks,
 ): Promise<Response> {
   const lease = await snapshots.lease(signal);
   if (lease === null) return text(503, "the client went away");
   const [pieces, contentType] = body(lease.snapshot);
-  return streamedResponse(pieces, contentType, failed, lease.release);
+  return streamedResponse(pieces, contentType, { ...hooks, onEnd: lease.release });
+}
+
+/** A streamed body's failures are logged; its bytes count as traffic for the memory pacer. */
+function bodyHooks(ctx: ServerContext, path: string): BodyHooks {
+  return {
+    onError: (error) => log.error(`admin HTTP: internal error in GET ${path}, the reply cut short: ${errorText(error)}`),
+    onChunk: (bytes) => ctx.pacer.traffic(bytes),
+  };
 }
 
 /** /stats.json, a queue at a time: `{"server": ..., "queues": {name: stats, ...}, "aliases": ...}`. */

@@ -12,7 +12,9 @@
  * about its budget, not 50 times 2 ms.
  *
  * `onEnd` runs exactly once, when the body ends: sent whole, failed, or cancelled (the client
- * went away, or Bun.serve timed it out after 10 s without reading).
+ * went away, or Bun.serve timed it out after 10 s without reading). `onChunk` hears of each
+ * chunk's bytes (the memory pacer counts them as traffic: the text made for a body is garbage
+ * once sent, as a memcache reply's is).
  */
 import { turnDeadline } from "../turn_scheduler.ts";
 
@@ -21,13 +23,20 @@ const CHUNK_CHARS = 64 * 1024;
 /** Pieces between two looks at the clock (and the most a chunk takes once the turn is spent). */
 const PIECES_PER_LOOK = 16;
 
-export function streamedResponse(pieces: Iterator<string>, contentType: string, onError: (error: unknown) => void, onEnd: () => void = () => {}): Response {
+export interface BodyHooks {
+  /** A piece threw (a bug): the body ends early. */
+  readonly onError: (error: unknown) => void;
+  readonly onEnd?: () => void;
+  readonly onChunk?: (bytes: number) => void;
+}
+
+export function streamedResponse(pieces: Iterator<string>, contentType: string, hooks: BodyHooks): Response {
   const encoder = new TextEncoder();
   let ended = false;
   const end = () => {
     if (ended) return;
     ended = true;
-    onEnd();
+    hooks.onEnd?.();
   };
   const body = new ReadableStream<Uint8Array>(
     {
@@ -38,10 +47,14 @@ export function streamedResponse(pieces: Iterator<string>, contentType: string, 
           chunk = nextChunk(pieces, Math.min(performance.now() + SLICE_MS, turnDeadline()));
         } catch (error) {
           end();
-          onError(error);
+          hooks.onError(error);
           return controller.error(error);
         }
-        if (chunk.text !== "") controller.enqueue(encoder.encode(chunk.text));
+        if (chunk.text !== "") {
+          const bytes = encoder.encode(chunk.text);
+          hooks.onChunk?.(bytes.length);
+          controller.enqueue(bytes);
+        }
         if (chunk.done) {
           end();
           controller.close();

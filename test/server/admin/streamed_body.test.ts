@@ -21,7 +21,8 @@ const unexpected = (error: unknown) => {
 describe("streamedResponse", () => {
   test("the body is the pieces joined, made a chunk at a time as it is read", async () => {
     const { state, pieces } = countedPieces(100_000);
-    const response = streamedResponse(pieces, "text/plain", unexpected);
+    let chunkBytes = 0;
+    const response = streamedResponse(pieces, "text/plain", { onError: unexpected, onChunk: (bytes) => (chunkBytes += bytes) });
     expect(response.headers.get("content-type")).toBe("text/plain");
     expect(state.taken).toBe(0); // nothing is made before the client reads
     const reader = response.body!.getReader();
@@ -38,11 +39,12 @@ describe("streamedResponse", () => {
     expect(chunks.length).toBeGreaterThan(10);
     const text = new TextDecoder().decode(Buffer.concat(chunks));
     expect(text).toBe(Array.from({ length: 100_000 }, (_, i) => `${String(i).padStart(9, "0")}\n`).join(""));
+    expect(chunkBytes).toBe(text.length);
   });
 
   test("each chunk is made in a turn of its own: other work runs between them", async () => {
     const { pieces } = countedPieces(50_000);
-    const reader = streamedResponse(pieces, "text/plain", unexpected).body!.getReader();
+    const reader = streamedResponse(pieces, "text/plain", { onError: unexpected }).body!.getReader();
     let turns = 0;
     let ticking = true;
     const tick = () => {
@@ -58,7 +60,7 @@ describe("streamedResponse", () => {
   });
 
   test("an empty body, and a client that stops reading ends the pieces", async () => {
-    expect(await streamedResponse([][Symbol.iterator](), "text/plain", unexpected).text()).toBe("");
+    expect(await streamedResponse([][Symbol.iterator](), "text/plain", { onError: unexpected }).text()).toBe("");
     let finished = false;
     function* endless(): Generator<string> {
       try {
@@ -67,7 +69,7 @@ describe("streamedResponse", () => {
         finished = true;
       }
     }
-    const reader = streamedResponse(endless(), "text/plain", unexpected).body!.getReader();
+    const reader = streamedResponse(endless(), "text/plain", { onError: unexpected }).body!.getReader();
     await reader.read();
     await reader.cancel();
     expect(finished).toBe(true);
@@ -75,15 +77,15 @@ describe("streamedResponse", () => {
 
   test("onEnd runs once when the body is sent whole, cancelled or failed", async () => {
     const ends = { whole: 0, cancelled: 0, failed: 0 };
-    expect(await streamedResponse(countedPieces(10).pieces, "text/plain", unexpected, () => ends.whole++).text()).toHaveLength(100);
-    const reader = streamedResponse(countedPieces(100_000).pieces, "text/plain", unexpected, () => ends.cancelled++).body!.getReader();
+    expect(await streamedResponse(countedPieces(10).pieces, "text/plain", { onError: unexpected, onEnd: () => ends.whole++ }).text()).toHaveLength(100);
+    const reader = streamedResponse(countedPieces(100_000).pieces, "text/plain", { onError: unexpected, onEnd: () => ends.cancelled++ }).body!.getReader();
     await reader.read();
     await reader.cancel();
     function* failing(): Generator<string> {
       yield "first\n";
       throw new Error("a bug");
     }
-    await expect(streamedResponse(failing(), "text/plain", () => {}, () => ends.failed++).text()).rejects.toThrow("a bug");
+    await expect(streamedResponse(failing(), "text/plain", { onError: () => {}, onEnd: () => ends.failed++ }).text()).rejects.toThrow("a bug");
     expect(ends).toEqual({ whole: 1, cancelled: 1, failed: 1 });
   });
 
@@ -93,13 +95,15 @@ describe("streamedResponse", () => {
     turnClock.now = () => 0;
     try {
       const { pieces } = countedPieces(1000);
-      const reader = streamedResponse(pieces, "text/plain", unexpected).body!.getReader();
+      const reader = streamedResponse(pieces, "text/plain", { onError: unexpected }).body!.getReader();
       const chunk = await reader.read();
       expect(chunk.value!.length).toBe(16 * 10);
       await reader.cancel();
     } finally {
       turnClock.now = realNow;
     }
+    // The turn opened at time 0 ends with its round: later tests get a fresh one.
+    await new Promise<void>((resolve) => setImmediate(resolve));
   });
 
   test("a piece that throws ends the body early and is reported once", async () => {
@@ -108,7 +112,7 @@ describe("streamedResponse", () => {
       yield "first\n";
       throw new Error("a bug");
     }
-    const response = streamedResponse(failing(), "text/plain", (error) => errors.push(error));
+    const response = streamedResponse(failing(), "text/plain", { onError: (error) => errors.push(error) });
     await expect(response.text()).rejects.toThrow("a bug");
     expect(errors.map(String)).toEqual(["Error: a bug"]);
   });
