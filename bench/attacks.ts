@@ -1,5 +1,5 @@
 /**
- * Attack benchmark: replays the memory attacks of issue 9 (and four more) against a real server
+ * Attack benchmark: replays the memory attacks of issue 9 (and six more) against a real server
  * and checks each against the ceiling the server's documented bounds give it.
  *
  * Each attack runs on its own fresh server (src/main.ts on this bun, 127.0.0.1, port 0, a temp
@@ -30,6 +30,9 @@
  *                            over 40,000 items of 4 KiB (not in the issue)
  *  12. endless queues        sets to 20,000 new names with max_queues = 10,000: the rest refused
  *                            (not in the issue)
+ *  13. admin reports         50 clients send `GET /stats.json` or `GET /metrics` to the admin port at
+ *                            once, over 20,000 idle queues; half never read their replies, twice
+ *                            (not in the issue)
  * The header of each file in bench/attacks/ says what its attack does and what its ceiling is.
  *
  * Run
@@ -52,6 +55,7 @@
  *   ATTACK_SLOWLORIS             10: connections (5000; 1000)
  *   ATTACK_MULTI_GETS            11: connections (200; 50)        ATTACK_MULTI_GET_ITEMS items of 4 KiB (40000; 10000)
  *   ATTACK_MAX_QUEUES            12: max_queues (10000; 2000), sets to twice as many names
+ *   ATTACK_ADMIN_CLIENTS         13: clients (50; 20)             ATTACK_ADMIN_QUEUES  queues (20000; 5000)
  *   TMPDIR                       where the data dirs go
  *
  * Output: a markdown report on stdout (the table, the ceilings' formulas, other bounds, notes,
@@ -59,6 +63,7 @@
  * incorrect. Temp dirs and servers are removed at the end, on errors and on Ctrl-C.
  */
 import { tmpdir } from "node:os";
+import { adminReports } from "./attacks/admin_reports.ts";
 import { bigSets } from "./attacks/big_sets.ts";
 import { budgetSquatting } from "./attacks/budget_squatting.ts";
 import { endlessQueues } from "./attacks/endless_queues.ts";
@@ -80,7 +85,7 @@ import { mib } from "./lib/report.ts";
 import { runBench } from "./lib/run_bench.ts";
 import { SettingsError } from "./lib/settings.ts";
 
-const ATTACKS: readonly AttackPlan[] = [bigSets, unreadGets, newNames, timedOutGets, manyQueues, fanout, idleConnections, openItems, budgetSquatting, slowloris, unreadMultiGets, endlessQueues];
+const ATTACKS: readonly AttackPlan[] = [bigSets, unreadGets, newNames, timedOutGets, manyQueues, fanout, idleConnections, openItems, budgetSquatting, slowloris, unreadMultiGets, endlessQueues, adminReports];
 /** Room for logs, the page cache's write-back and a margin, besides the largest data dir. */
 const DISK_MARGIN_BYTES = 512 * 1024 * 1024;
 

@@ -14,7 +14,7 @@ import { CONNECTION_ALLOWANCE, MAX_NEW_QUEUES, QUEUE_ALLOWANCE, ceiling, per } f
 import { type Lab, TRAFFIC_MIB, withLab } from "../lib/attack_lab.ts";
 import type { AttackPlan } from "../lib/attack_plan.ts";
 import { diskUsage } from "../lib/disk.ts";
-import { AttackClient } from "../lib/attack_client.ts";
+import { AttackClient, expectAll, getsOfNewNames } from "../lib/attack_client.ts";
 import { PING_QUEUE } from "../lib/ping.ts";
 import { integer, mib } from "../lib/report.ts";
 
@@ -33,13 +33,6 @@ async function queueCount(lab: Lab): Promise<number> {
   return [...(await lab.stats()).keys()].filter((name) => /^queue_.+_logsize$/.test(name) && name !== `queue_${PING_QUEUE}_logsize`).length;
 }
 
-/** Sends `requests` in one write and returns the replies' lines; each must be `expected`. */
-async function expectAll(client: AttackClient, requests: readonly string[], expected: string): Promise<string | null> {
-  const replies = await client.request(requests.join(""), requests.length, 120_000);
-  const wrong = replies.find((reply) => (reply.kind === "miss" ? "END" : reply.detail) !== expected);
-  return wrong === undefined ? null : `expected ${expected}, got ${wrong.kind} ${wrong.detail}`.trim();
-}
-
 async function attack(lab: Lab, names: number, parameters: string) {
   const name = (n: number) => `n${n}`;
   const filesBefore = diskUsage(lab.dataDir).files;
@@ -47,12 +40,7 @@ async function attack(lab: Lab, names: number, parameters: string) {
   const window = await lab.beginAttack();
   const client = await AttackClient.connect(lab.port);
   const incorrect: string[] = [];
-  const gets: string[] = [];
-  for (let first = 0; first < names; first += MAX_NEW_QUEUES) {
-    const last = Math.min(first + MAX_NEW_QUEUES, names);
-    gets.push(`get ${Array.from({ length: last - first }, (_, i) => name(first + i)).join(" ")}\r\n`);
-  }
-  const created = await expectAll(client, gets, "END");
+  const created = await expectAll(client, getsOfNewNames(Array.from({ length: names }, (_, n) => name(n))), "END");
   if (created !== null) incorrect.push(`gets of new names: ${created}`);
   const [refused] = await client.request(`get ${Array.from({ length: REFUSED_NAMES }, (_, i) => `refused${i}`).join(" ")}\r\n`);
   const withQueues = { peak: window.peakSoFar(), rss: lab.server.memory().rss, descriptors: lab.server.openDescriptors(), files: diskUsage(lab.dataDir).files, queues: await queueCount(lab) };

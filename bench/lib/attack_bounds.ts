@@ -36,6 +36,12 @@ export const QUEUE_ALLOWANCE = 8 * KiB;
 export const JOURNALED_QUEUE_ALLOWANCE = 10 * KiB;
 /** What an item held in memory may cost besides its data (its record, its place in a queue). */
 export const ITEM_ALLOWANCE = 256;
+/** Stats snapshots the admin port's /stats.json and /metrics may hold at once (docs/configuration.md, the bounds table). */
+export const ADMIN_SNAPSHOTS = 3;
+/** What one of those snapshots may cost per queue: "about 330 B a queue" (docs/configuration.md), read generously. */
+export const ADMIN_SNAPSHOT_ALLOWANCE_PER_QUEUE = 512;
+/** What a streamed admin reply being sent holds: one chunk of at most 64 KiB (the rest is made as the client reads). */
+export const STREAMED_CHUNK = 64 * KiB;
 /** 10,000 queues start in under this (spawn to listening). */
 export const START_10K_QUEUES_MS = 1000;
 /** A fresh connection's `version` must be answered within this during an attack. */

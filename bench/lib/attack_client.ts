@@ -10,6 +10,7 @@
  * fails, and so do later ones, while later sends are dropped.
  */
 import type { Socket } from "bun";
+import { MAX_NEW_QUEUES } from "./attack_bounds.ts";
 import { HOST, ReplyParser, type ReplyKind } from "./protocol.ts";
 import { SocketWriter } from "./socket_writer.ts";
 
@@ -201,4 +202,18 @@ export async function readBack(clients: readonly AttackClient[], count: number):
   }
   for (const client of clients) client.close();
   return { values, wrong };
+}
+
+/** Gets of `names`, none of which exists yet: MAX_NEW_QUEUES per get (the most one get may create), a request line each. */
+export function getsOfNewNames(names: readonly string[]): string[] {
+  const gets: string[] = [];
+  for (let first = 0; first < names.length; first += MAX_NEW_QUEUES) gets.push(`get ${names.slice(first, first + MAX_NEW_QUEUES).join(" ")}\r\n`);
+  return gets;
+}
+
+/** Sends `requests` in one write and waits for their replies; null if each was `expected` (a miss reads END), else what one was. */
+export async function expectAll(client: AttackClient, requests: readonly string[], expected: string): Promise<string | null> {
+  const replies = await client.request(requests.join(""), requests.length, 120_000);
+  const wrong = replies.find((reply) => (reply.kind === "miss" ? "END" : reply.detail) !== expected);
+  return wrong === undefined ? null : `expected ${expected}, got ${wrong.kind} ${wrong.detail}`.trim();
 }

@@ -21,6 +21,7 @@ import { integer } from "./report.ts";
 import { KESTREL_FROM_SOURCE } from "./targets.ts";
 
 const SAMPLE_MS = 50;
+const ADMIN_LINE = /admin HTTP on http:\/\/\S+:(\d+) /;
 const POLL_MS = 200;
 /** Pause after an attack ends before the RSS "after" is read (idle files close within 2 s). */
 export const SETTLE_MS = 3000;
@@ -123,6 +124,14 @@ export class Lab {
 
   get dataDir(): string {
     return this.scene.dataDir;
+  }
+
+  /** The admin HTTP port of a server whose config says `admin_port = 0`, from its `admin HTTP on http://<host>:<port>` log line. */
+  adminPort(): Promise<number> {
+    return waitFor("the server to log its admin port", 10_000, () => {
+      const line = this.server.logLines(ADMIN_LINE)[0];
+      return line === undefined ? null : Number(ADMIN_LINE.exec(line)![1]);
+    });
   }
 
   stats(): Promise<Map<string, number>> {
