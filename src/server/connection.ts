@@ -125,9 +125,10 @@ export class Connection<F> implements Session, BudgetReader, ServedConnection {
   };
 
   onDrain(): void {
-    this.outbox.drained();
+    const more = this.outbox.drained();
     this.afterWrite();
-    if (this.outbox.backlog < HIGH_WATER) this.process();
+    if (more) this.continueLater(later);
+    else if (this.outbox.backlog < HIGH_WATER) this.process();
   }
 
   onClose(): void {
@@ -296,9 +297,10 @@ export class Connection<F> implements Session, BudgetReader, ServedConnection {
     }
   }
 
+  /** Writes what is ready, a flush's worth (FLUSH_BYTES); the rest in a later round, in turn with the others. */
   private writeOut(): void {
     if (this.closed) return;
-    this.outbox.flush();
+    if (this.outbox.flush()) this.continueLater(later);
     this.afterWrite();
     if (this.closing && this.outbox.idle) this.socket.end();
     this.updateReadPause();

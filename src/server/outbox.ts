@@ -14,6 +14,9 @@
  * `flush` packs small pieces (protocol lines as strings, small items) into one scratch buffer
  * shared by all connections and writes it with one call; a large item is written from its own
  * buffer, without a copy. Whatever the socket doesn't take is kept, in order, until `drained()`.
+ * One `flush` writes up to a limit and says whether it left pieces the socket would take: packing
+ * a backlog of 4 MiB of 15-byte replies is 280,000 copies (about 28 ms), so the connection writes
+ * the rest in later turns, taking its turn with the others.
  */
 import type { Commit } from "../journal/commit.ts";
 import { Deque } from "../queue/deque.ts";
@@ -51,6 +54,14 @@ export interface Deferred {
 }
 
 const SCRATCH_SIZE = 64 * 1024;
+/**
+ * What a queued piece costs besides its bytes, counted in the backlog: its slot and its string or
+ * view object. A client pipelining 4 MiB of `version` unread held 280,000 replies of 15 bytes, 16
+ * MB, against a backlog bound of 4 MiB.
+ */
+export const PIECE_OVERHEAD = 48;
+/** What one `flush` writes at most (the first piece always goes, whatever its size): one scratch buffer. */
+export const FLUSH_BYTES = 64 * 1024;
 /** Pieces this big are written from their own buffer instead of being copied. */
 const DIRECT_WRITE = 16 * 1024;
 /** One scratch buffer serves every connection: a write copies it into the kernel at once. */
@@ -78,9 +89,12 @@ export class Outbox {
     private readonly onReady: () => void = () => {},
   ) {}
 
-  /** Bytes of replies queued (ready or waiting for a commit) and not yet taken by the socket. */
+  /**
+   * Memory of the replies queued (ready or waiting for a commit) and not yet taken by the socket:
+   * their bytes plus PIECE_OVERHEAD a piece.
+   */
   get backlog(): number {
-    return this.readyBytes + this.waitingBytes;
+    return this.readyBytes + this.waitingBytes + PIECE_OVERHEAD * this.ready.length;
   }
 
   /** Nothing is queued or waiting to be decided. */
@@ -170,9 +184,14 @@ export class Outbox {
     return marks;
   }
 
-  /** Writes as much as the socket takes. */
-  flush(): void {
+  /**
+   * Writes what the socket takes, until `limit` bytes went out; true if pieces the socket might
+   * take are left (the limit stopped it).
+   */
+  flush(limit = FLUSH_BYTES): boolean {
+    const until = this.bytesWritten + limit;
     while (!this.blocked && !this.dead && this.ready.length > 0) {
+      if (this.bytesWritten >= until) return true;
       const first = this.ready.peek()!;
       if (first instanceof Handover) {
         this.ready.shift(); // every byte before it was written: delivered
@@ -184,12 +203,13 @@ export class Outbox {
         this.wrote(scratch, 0, length, this.sink.write(scratch, 0, length));
       }
     }
+    return false;
   }
 
-  /** The socket can take more. */
-  drained(): void {
+  /** The socket can take more: writes (as `flush` does). */
+  drained(): boolean {
     this.blocked = false;
-    this.flush();
+    return this.flush();
   }
 
   private enqueue(piece: ReplyPiece): void {
@@ -237,9 +257,9 @@ export class Outbox {
   }
 }
 
-/** Bytes of reply pieces (a handover mark has none). */
+/** What reply pieces count for in the backlog: their bytes (a handover mark has none), plus PIECE_OVERHEAD each. */
 function sizeOf(pieces: readonly ReplyPiece[]): number {
-  let bytes = 0;
+  let bytes = PIECE_OVERHEAD * pieces.length;
   for (const piece of pieces) if (!(piece instanceof Handover)) bytes += piece.length;
   return bytes;
 }

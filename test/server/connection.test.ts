@@ -9,6 +9,7 @@ import { RecordingSocket } from "../helpers/recording_socket.ts";
 import { tempDir } from "../helpers/temp_dir.ts";
 import { Connection } from "../../src/server/connection.ts";
 import { memcache } from "../../src/server/memcache/front_end.ts";
+import { FLUSH_BYTES } from "../../src/server/outbox.ts";
 import type { ServerContext } from "../../src/server/context.ts";
 import { MemoryPacer } from "../../src/server/memory_pacer.ts";
 import { RequestBudget } from "../../src/server/request_budget.ts";
@@ -142,6 +143,35 @@ describe("Connection backlog", () => {
     } finally {
       faults.uninstall();
     }
+  });
+});
+
+describe("Connection writes", () => {
+  test("a backlog of small replies goes out a flush's worth per round once the client reads; another client is served in between", async () => {
+    const other = new RecordingSocket();
+    const otherConnection = new Connection(other, ctx, memcache, 0, 1 << 20);
+    otherConnection.onData(bytes("version\r\n"));
+    const replyLength = other.written;
+    const socket = new RecordingSocket();
+    socket.room = 1000;
+    const connection = new Connection(socket, ctx, memcache, 0, 1 << 20);
+    const requests = 30_000;
+    const replyBytes = requests * replyLength;
+    connection.onData(bytes("version\r\n".repeat(requests)));
+    // The requests run over a few rounds (the backlog counts each reply's bytes and PIECE_OVERHEAD); the socket takes 1,000 bytes of their replies.
+    for (let turn = 0; turn < 10_000 && connection.outbox.backlog < replyBytes; turn++) await nextTurn();
+    expect(socket.written).toBe(1000);
+
+    socket.room = Infinity; // the client reads
+    connection.onDrain();
+    // A flush stops once FLUSH_BYTES went out: here the rest of the blocked write, then one more scratch buffer.
+    expect(socket.written).toBeLessThanOrEqual(1000 + 2 * FLUSH_BYTES);
+    otherConnection.onData(bytes("version\r\n"));
+    expect(other.written).toBe(2 * replyLength);
+    expect(socket.written).toBeLessThan(replyBytes);
+    for (let turn = 0; turn < 10_000 && socket.written < replyBytes; turn++) await nextTurn();
+    expect(socket.written).toBe(replyBytes);
+    expect(socket.output.split("\r\n").filter((line) => line.startsWith("VERSION ")).length).toBe(requests);
   });
 });
 

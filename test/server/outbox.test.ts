@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { Commit } from "../../src/journal/commit.ts";
-import { Outbox } from "../../src/server/outbox.ts";
+import { Outbox, PIECE_OVERHEAD } from "../../src/server/outbox.ts";
 import { bytes, concat, seededRandom, text } from "../helpers/bytes.ts";
 
 /** A socket that takes at most `room` bytes per write, like a full kernel buffer. */
@@ -94,16 +94,24 @@ describe("Outbox and failed commits", () => {
 });
 
 describe("Outbox backlog", () => {
-  test("replies waiting for a commit count toward the backlog until they leave", () => {
+  test("replies waiting for a commit count toward the backlog until they leave, each piece its bytes and PIECE_OVERHEAD", () => {
     const sink = new SlowSink();
     const out = new Outbox(sink);
     const commit = new Commit();
     out.pushAfter(commit, ["VALUE q 0 5\r\n", bytes("hello"), "\r\nEND\r\n"], null);
     for (let i = 0; i < 100; i++) out.push("SERVER_ERROR journal write failed\r\n");
-    expect(out.backlog).toBe("VALUE q 0 5\r\nhello\r\nEND\r\n".length + 100 * "SERVER_ERROR journal write failed\r\n".length);
+    expect(out.backlog).toBe("VALUE q 0 5\r\nhello\r\nEND\r\n".length + 100 * "SERVER_ERROR journal write failed\r\n".length + 103 * PIECE_OVERHEAD);
     commit.settle("durable");
     out.flush();
     expect(out.backlog).toBe(0);
     expect(sink.all).toStartWith("VALUE q 0 5\r\nhello\r\nEND\r\n");
+  });
+
+  test("ready replies count their bytes and PIECE_OVERHEAD each; those packed for a refused write become one piece", () => {
+    const out = new Outbox({ write: () => 0 });
+    for (let i = 0; i < 1000; i++) out.push("END\r\n");
+    expect(out.backlog).toBe(1000 * (5 + PIECE_OVERHEAD));
+    out.flush();
+    expect(out.backlog).toBe(5000 + PIECE_OVERHEAD);
   });
 });

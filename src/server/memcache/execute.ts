@@ -99,7 +99,7 @@ function executeLine(command: string, args: readonly string[], session: Session,
     case "status":
       return handleStatus(args, session, ctx);
     case "version":
-      out.push(reply.line(`VERSION ${ctx.version}`));
+      out.push(reply.versionLine(ctx.version));
       return;
     case "reload":
       out.push(orFailure(reloadConfig(ctx), reply.RELOADED));

@@ -18,6 +18,18 @@ export function line(text: string): string {
   return `${text}\r\n`;
 }
 
+let versionText = "";
+let versionReply = "";
+
+/** `VERSION <version>`, made once: a client pipelining `version` unread queues one shared string per reply. */
+export function versionLine(version: string): string {
+  if (version !== versionText) {
+    versionText = version;
+    versionReply = line(`VERSION ${version}`);
+  }
+  return versionReply;
+}
+
 /**
  * A CLIENT_ERROR line. The reason may quote what the client sent (a queue name, an option): its
  * control bytes are written `\xNN`, so the reply stays one line whatever was sent.
