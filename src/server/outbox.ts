@@ -185,13 +185,14 @@ export class Outbox {
   }
 
   /**
-   * Writes what the socket takes, until `limit` bytes went out; true if pieces the socket might
+   * Writes what the socket takes, until `limit` bytes went out and more than `limit` is left (so
+   * the end of a reply, its `END` after a big item, goes with it); true if pieces the socket might
    * take are left (the limit stopped it).
    */
   flush(limit = FLUSH_BYTES): boolean {
     const until = this.bytesWritten + limit;
     while (!this.blocked && !this.dead && this.ready.length > 0) {
-      if (this.bytesWritten >= until) return true;
+      if (this.bytesWritten >= until && this.readyBytes > limit) return true;
       const first = this.ready.peek()!;
       if (first instanceof Handover) {
         this.ready.shift(); // every byte before it was written: delivered

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { Commit } from "../../src/journal/commit.ts";
-import { Outbox, PIECE_OVERHEAD } from "../../src/server/outbox.ts";
+import { FLUSH_BYTES, Outbox, PIECE_OVERHEAD } from "../../src/server/outbox.ts";
 import { bytes, concat, seededRandom, text } from "../helpers/bytes.ts";
 
 /** A socket that takes at most `room` bytes per write, like a full kernel buffer. */
@@ -105,6 +105,19 @@ describe("Outbox backlog", () => {
     out.flush();
     expect(out.backlog).toBe(0);
     expect(sink.all).toStartWith("VALUE q 0 5\r\nhello\r\nEND\r\n");
+  });
+
+  test("a flush stops after FLUSH_BYTES while more than that is left, but a reply's short end goes with it", () => {
+    const sink = { written: 0, write: (data: Uint8Array, offset = 0, length = data.length - offset) => ((sink.written += length), length) };
+    const out = new Outbox(sink);
+    out.push("VALUE q 0 65536\r\n", new Uint8Array(65536), "\r\nEND\r\n");
+    expect(out.flush()).toBe(false);
+    expect(out.idle).toBe(true);
+    for (let i = 0; i < 40_000; i++) out.push("END\r\n");
+    expect(out.flush()).toBe(true);
+    expect(sink.written).toBeLessThan(17 + 65536 + 7 + 2 * FLUSH_BYTES);
+    while (out.flush());
+    expect(sink.written).toBe(17 + 65536 + 7 + 200_000);
   });
 
   test("ready replies count their bytes and PIECE_OVERHEAD each; those packed for a refused write become one piece", () => {
