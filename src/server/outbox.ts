@@ -3,9 +3,10 @@
  *
  * A reply can wait: for a journal commit (`pushAfter`: a STORED waits for its record to be
  * written) or to be decided (`defer`/`resolve`: a blocking get); later replies queue behind it.
- * If the commit fails, the reply's `OnFailure` decides: a STORED becomes an error at once, while a
- * get's items wait for the writer's retry (`Commit.retry`) and go out only once their removal is
- * on disk, so an item handed out is never handed out again after a crash.
+ * If the commit fails, the reply's `OnFailure` decides: a STORED or a get's items wait for the
+ * writer's retry (`Commit.retry`) and go out only once their records are on disk, so a reply
+ * always matches the disk (a STORED item is kept, an item handed out is never handed out again
+ * after a crash); only if the records never get there (the server stops first) is an error sent.
  *
  * A `Handover` placed after a reply marks items taken for it: once every byte before it has gone
  * to the socket the items are delivered; if the connection ends first, `undelivered()` lists the

@@ -26,8 +26,11 @@ import {
   unknownCommand,
 } from "./text_replies.ts";
 
-/** Items whose records did not reach the journal: not stored (they may still be written later). */
-const PUT_FAILED: OnFailure = { waitForRetry: false, reply: (error) => [errorReply(error)] };
+/**
+ * Items whose records did not reach the journal: wait for the writer's retry; if there is none
+ * (the server stopped while the journal was failing), they were not stored.
+ */
+const PUT_FAILED: OnFailure = { waitForRetry: true, reply: (error) => [errorReply(error)] };
 const DONE = countReply(0);
 
 export function executeText(request: TextRequest, session: Session, ctx: ServerContext): void {

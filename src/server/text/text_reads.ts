@@ -38,8 +38,8 @@ import {
 
 /** Items opened or taken whose records did not reach the journal: wait for the retry, else an error. */
 const FETCH_FAILED: OnFailure = { waitForRetry: true, reply: (error) => [errorReply(error)] };
-/** Confirms whose records did not reach the journal. */
-const CONFIRM_FAILED: OnFailure = { waitForRetry: false, reply: (error) => [errorReply(error)] };
+/** Confirms whose records did not reach the journal: wait for the retry, else an error. */
+const CONFIRM_FAILED: OnFailure = { waitForRetry: true, reply: (error) => [errorReply(error)] };
 
 /**
  * `text` as Java's `Integer.parseInt` reads it (an optional sign, decimal digits, a 32-bit value),
