@@ -79,7 +79,7 @@ describe("Outbox", () => {
 });
 
 describe("Outbox and failed commits", () => {
-  const failedReply = { waitForRetry: true, reply: (error: string) => [`SERVER_ERROR ${error}\r\n`] };
+  const failedReply = { reply: (error: string) => [`SERVER_ERROR ${error}\r\n`] };
 
   test("replies merged while waiting for one commit each get their own error if it fails", () => {
     const sink = new SlowSink();
@@ -120,6 +120,20 @@ describe("Outbox and failed commits", () => {
     retry.settle("failed", "journal closed");
     out.flush();
     expect(sink.all).toBe("SERVER_ERROR journal closed\r\n");
+  });
+
+  test("a reply sent whatever happens (no OnFailure) waits for the retry too", () => {
+    const sink = new SlowSink();
+    const out = new Outbox(sink);
+    const commit = new Commit();
+    const retry = new Commit();
+    out.pushAfter(commit, ["VALUE q 0 1\r\n"], null);
+    commit.settle("failed", "disk full", retry);
+    out.flush();
+    expect(sink.all).toBe("");
+    retry.settle("failed", "journal closed");
+    out.flush();
+    expect(sink.all).toBe("VALUE q 0 1\r\n");
   });
 });
 

@@ -43,11 +43,8 @@ export function execute(frame: CommandFrame, session: Session, ctx: ServerContex
 }
 
 const STORED_REPLY = [reply.STORED];
-/**
- * A set whose record did not reach the journal: wait for the writer's retry; if there is none
- * (the server stopped while the journal was failing), the item was not stored.
- */
-const STORED_FAILED: OnFailure = { waitForRetry: true, reply: (error) => [reply.serverError(error)] };
+/** A set whose record never reached the journal (the server stopped while it was failing): not stored. */
+const STORED_FAILED: OnFailure = { reply: (error) => [reply.serverError(error)] };
 
 function handleSet(frame: SetFrame, session: Session, ctx: ServerContext): void {
   const now = Date.now();

@@ -26,11 +26,8 @@ import {
   unknownCommand,
 } from "./text_replies.ts";
 
-/**
- * Items whose records did not reach the journal: wait for the writer's retry; if there is none
- * (the server stopped while the journal was failing), they were not stored.
- */
-const PUT_FAILED: OnFailure = { waitForRetry: true, reply: (error) => [errorReply(error)] };
+/** Items whose records never reached the journal (the server stopped while it was failing): not stored. */
+const PUT_FAILED: OnFailure = { reply: (error) => [errorReply(error)] };
 const DONE = countReply(0);
 
 export function executeText(request: TextRequest, session: Session, ctx: ServerContext): void {
