@@ -4,7 +4,8 @@
  * A commit settles exactly once, as durable or failed; listeners added after that run at once.
  * Whoever waits on a record (a STORED reply) holds the commit that covers it. A failed commit
  * whose records the writer kept for a later attempt names that attempt's commit as `retry`: a
- * reply that must not leave before its records are on disk (a get's REMOVE) waits for it.
+ * reply waiting on those records (a STORED, a get's REMOVE) waits for it, so it never says other
+ * than what ends up on disk.
  */
 export type CommitState = "pending" | "durable" | "failed";
 

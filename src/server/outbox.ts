@@ -3,9 +3,11 @@
  *
  * A reply can wait: for a journal commit (`pushAfter`: a STORED waits for its record to be
  * written) or to be decided (`defer`/`resolve`: a blocking get); later replies queue behind it.
- * If the commit fails, the reply's `OnFailure` decides: a STORED becomes an error at once, while a
- * get's items wait for the writer's retry (`Commit.retry`) and go out only once their removal is
- * on disk, so an item handed out is never handed out again after a crash.
+ * If the commit fails and the writer kept its records for a retry (`Commit.retry`), the reply
+ * waits for that retry (and the next, ...) and goes out as it is once its records are on disk, so
+ * a reply always matches the disk: a STORED item is kept, an item handed out is never handed out
+ * again after a crash. Only if the records never get there (the server stops first) does the
+ * reply's `OnFailure` decide what is sent instead.
  *
  * A `Handover` placed after a reply marks items taken for it: once every byte before it has gone
  * to the socket the items are delivered; if the connection ends first, `undelivered()` lists the
@@ -34,11 +36,9 @@ export class Handover {
 /** A piece of a reply: protocol text (latin1, one byte per char), item bytes, or a handover mark. */
 export type ReplyPiece = string | Uint8Array | Handover;
 
-/** What a failed commit does to a waiting reply; null to send the reply anyway. */
+/** What a waiting reply becomes if its records never reach the disk; null to send it anyway. */
 export type OnFailure = {
-  /** Keep waiting for the commit's retry, if it has one, before giving up. */
-  readonly waitForRetry: boolean;
-  /** The reply sent instead when the records did not reach the disk. */
+  /** The reply sent instead. */
   readonly reply: (error: string) => ReplyPiece[];
 } | null;
 
@@ -118,7 +118,7 @@ export class Outbox {
 
   /** Queues a reply that leaves once `commit` settles; if it fails, `onFailure` decides what is sent. */
   pushAfter(commit: Commit, pieces: ReplyPiece[], onFailure: OnFailure): void {
-    if (commit.state === "durable" || (commit.state === "failed" && !(onFailure?.waitForRetry && commit.retry !== null))) {
+    if (commit.state === "durable" || (commit.state === "failed" && commit.retry === null)) {
       return this.pushAll(settled(commit, pieces, onFailure, 1));
     }
     const last = this.waiting.at(this.waiting.length - 1);
@@ -152,7 +152,7 @@ export class Outbox {
   /** Moves every decided reply at the head of the waiting line to the ready queue. */
   private release(): void {
     for (let head = this.waiting.peek(); head !== undefined && isDecided(head); head = this.waiting.peek()) {
-      const retry = head.commit?.state === "failed" && head.onFailure?.waitForRetry ? head.commit.retry : null;
+      const retry = head.commit?.state === "failed" ? head.commit.retry : null;
       if (retry !== null) {
         head.commit = retry;
         if (retry.state === "pending") return this.watch(retry);
@@ -269,7 +269,7 @@ function isDecided(entry: Deferred): boolean {
   return entry.pieces !== null && (entry.commit === null || entry.commit.state !== "pending");
 }
 
-/** What `replies` replies waiting on `commit` become now that it settled. */
+/** What `replies` replies waiting on `commit` become now that it settled (after its last retry). */
 function settled(commit: Commit, pieces: ReplyPiece[], onFailure: OnFailure, replies: number): ReplyPiece[] {
   if (commit.state !== "failed" || onFailure === null) return pieces;
   return Array.from({ length: replies }, () => onFailure.reply(commit.error)).flat();

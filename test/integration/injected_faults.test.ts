@@ -7,13 +7,14 @@
 import { describe, expect, test } from "bun:test";
 import { appendFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { FAULTS_PRELOAD, MAIN, ServerProcess } from "../helpers/server.ts";
+import type { TestClient } from "../helpers/client.ts";
+import { FAULTS_PRELOAD, MAIN, ServerProcess, freePort } from "../helpers/server.ts";
 import { tempDir } from "../helpers/temp_dir.ts";
 
 const adminOf = async (server: ServerProcess) => (await server.waitForLog(/admin HTTP on (http:\/\/[^ ]+)/))[1]!;
 
 describe("injected faults", () => {
-  test("an fsync EIO under always: SERVER_ERROR, /health degraded, gets refused; back by itself; nothing lost", async () => {
+  test("an fsync EIO under always: its set waits, /health degraded, sets and gets refused; back by itself; nothing lost", async () => {
     const faultsFile = join(tempDir(), "faults.json");
     const server = await ServerProcess.start({ faultsFile, config: 'sync_journal = "always"\nadmin_port = 0\n' });
     const admin = await adminOf(server);
@@ -21,9 +22,15 @@ describe("injected faults", () => {
     const acked = ["a", "b", "c"];
     for (const data of acked) expect(await c.set("q", data)).toBe("STORED");
     await server.setFaults([{ op: "fsyncAsync", code: "EIO", path: "/q$" }]);
-    expect(await c.set("q", "unsynced")).toMatch(/^SERVER_ERROR fsync of .*\/q failed: EIO/);
-    expect(await c.call("get q")).toMatch(/^SERVER_ERROR fsync of .*\/q failed: EIO/);
-    expect(await c.get("q/peek")).toBe("a");
+    const failed = server.output.length;
+    // The set whose fsync fails is answered once the retry has written and synced it again.
+    await c.send("set q 0 0 8\r\nunsynced\r\n");
+    await server.waitForLog(/ERROR queue 'q': fsync of .*\/q failed: EIO/, failed);
+    const other = await server.client();
+    expect(await other.set("q", "refused")).toMatch(/^SERVER_ERROR fsync of .*\/q failed: EIO/);
+    expect(await other.call("get q")).toMatch(/^SERVER_ERROR fsync of .*\/q failed: EIO/);
+    expect(await other.get("q/peek")).toBe("a");
+    other.close();
     const health = await fetch(`${admin}/health`);
     expect(health.status).toBe(503);
     expect(JSON.stringify(await health.json())).toContain("EIO");
@@ -32,6 +39,8 @@ describe("injected faults", () => {
     const mark = server.output.length;
     await server.setFaults([]);
     await server.waitForLog(/queue 'q': journal writes work again/, mark);
+    expect(await c.readLine()).toBe("STORED");
+    acked.push("unsynced");
     expect((await fetch(`${admin}/health`)).status).toBe(200);
     expect(await c.set("q", "d")).toBe("STORED");
     acked.push("d");
@@ -40,14 +49,13 @@ describe("injected faults", () => {
     await server.kill9();
     const again = await server.restart({ faultsFile: undefined });
     const c2 = await again.client();
-    // The set whose fsync failed was written again by the retry: it may be there (its reply said SERVER_ERROR).
-    expect((await c2.drain("q")).filter((v) => v !== "unsynced")).toEqual(acked);
+    expect(await c2.drain("q")).toEqual(acked);
     c2.close();
     expect(await again.stop()).toBe(0);
     again.removeData();
   });
 
-  test("a failed syncfs under always fails every set it stood for; back by itself; nothing acknowledged lost", async () => {
+  test("a failed syncfs under always holds back every set it stood for until the retry synced it; nothing acknowledged lost", async () => {
     const faultsFile = join(tempDir(), "faults.json");
     const server = await ServerProcess.start({ faultsFile, config: 'sync_journal = "always"\n' });
     const c = await server.client();
@@ -71,8 +79,9 @@ describe("injected faults", () => {
     }
     await server.setFaults([{ op: "syncFileSystemAsync", code: "EIO", times: 1 }]);
     const mark = server.output.length;
-    const failed = await setAll("during");
-    expect(failed).toEqual(queues.map(() => expect.stringMatching(/^SERVER_ERROR fsync of .*\/g\d failed: EIO/)));
+    // Every queue's journal failed, and its set was answered only once the retry had synced it.
+    expect(await setAll("during")).toEqual(queues.map(() => "STORED"));
+    for (const q of queues) await server.waitForLog(new RegExp(`ERROR queue '${q}': fsync of .*\\/${q} failed: EIO`), mark);
     for (const q of queues) await server.waitForLog(new RegExp(`queue '${q}': journal writes work again`), mark);
     await server.setFaults([]);
     expect(await setAll("after")).toEqual(queues.map(() => "STORED"));
@@ -80,8 +89,7 @@ describe("injected faults", () => {
     await server.kill9();
     const again = await server.restart({ faultsFile: undefined });
     const c2 = await again.client();
-    // A set whose sync failed was written again by the retry: it may be there (its reply said SERVER_ERROR).
-    for (const q of queues) expect((await c2.drain(q)).filter((v) => v !== "during")).toEqual(acked.get(q)!);
+    for (const q of queues) expect(await c2.drain(q)).toEqual(acked.get(q)!);
     c2.close();
     expect(await again.stop()).toBe(0);
     again.removeData();
@@ -101,7 +109,10 @@ describe("injected faults", () => {
     expect(await c.call("reload")).toBe("Reloaded config.");
     await server.setFaults([{ op: "fsyncAsync", code: "EIO", times: 1 }]);
     const mark = server.output.length;
-    expect(await c.set("q", "during")).toMatch(/^SERVER_ERROR fsync of .* EIO/);
+    // Answered once the retry has written and synced it again.
+    expect(await c.set("q", "during")).toBe("STORED");
+    acked.push("during");
+    await server.waitForLog(/ERROR queue 'q': fsync of .* EIO/, mark);
     await server.waitForLog(/journal writes work again/, mark);
     expect(await c.set("q", "after")).toBe("STORED");
     acked.push("after");
@@ -109,8 +120,88 @@ describe("injected faults", () => {
     expect(await server.stop()).toBe(0);
     const again = await server.restart({ faultsFile: undefined });
     const c2 = await again.client();
-    expect((await c2.drain("q")).filter((v) => v !== "during")).toEqual(acked);
+    expect(await c2.drain("q")).toEqual(acked);
     c2.close();
+    expect(await again.stop()).toBe(0);
+    again.removeData();
+  });
+
+  /**
+   * `a` and `b` stored in `q`, then writes to q's journal fail with ENOSPC and one more set is
+   * sent on `c`: its write is the one that fails. A second connection sees the queue refusing.
+   */
+  async function setInTheWriteThatFails(): Promise<{ server: ServerProcess; c: TestClient }> {
+    const server = await ServerProcess.start({ faultsFile: join(tempDir(), "faults.json") });
+    const c = await server.client();
+    for (const data of ["a", "b"]) expect(await c.set("q", data)).toBe("STORED");
+    await server.setFaults([{ op: "writev", code: "ENOSPC", path: "/q$" }]);
+    const mark = server.output.length;
+    await c.send("set q 0 0 6\r\nkept-1\r\n");
+    await server.waitForLog(/ERROR queue 'q': journal write .* ENOSPC/, mark);
+    // Sets and takes that come while the journal is failing are refused up front.
+    const other = await server.client();
+    expect(await other.set("q", "refused")).toMatch(/^SERVER_ERROR journal write to .* failed: ENOSPC/);
+    expect(await other.call("get q")).toMatch(/^SERVER_ERROR journal write to .* failed: ENOSPC/);
+    other.close();
+    return { server, c };
+  }
+
+  test("a set in the very write that fails is answered once the retry wrote it: STORED, and kept once, also after kill -9", async () => {
+    const { server, c } = await setInTheWriteThatFails();
+    const mark = server.output.length;
+    await server.setFaults([]);
+    await server.waitForLog(/queue 'q': journal writes work again/, mark);
+    expect(await c.readLine()).toBe("STORED");
+    expect(await c.queueStat("q", "items")).toBe("3");
+    c.close();
+    await server.kill9();
+    const again = await server.restart({ faultsFile: undefined });
+    const c2 = await again.client();
+    expect(await c2.drain("q")).toEqual(["a", "b", "kept-1"]);
+    c2.close();
+    expect(await again.stop()).toBe(0);
+    again.removeData();
+  });
+
+  test("a set in the very write that fails, the server stopped while it still fails: SERVER_ERROR, and not kept", async () => {
+    const { server, c } = await setInTheWriteThatFails();
+    const reply = c.readLine().catch(() => "connection closed");
+    expect(await server.stop()).toBe(0);
+    expect(await reply).toMatch(/^SERVER_ERROR journal write to .* failed: ENOSPC|^connection closed$/);
+    const again = await server.restart({ faultsFile: undefined });
+    const c2 = await again.client();
+    expect(await c2.drain("q")).toEqual(["a", "b"]);
+    c2.close();
+    expect(await again.stop()).toBe(0);
+    again.removeData();
+  });
+
+  test("text protocol: a confirm and a put in the very write that fails are answered once the retry wrote them", async () => {
+    const server = await ServerProcess.start({ faultsFile: join(tempDir(), "faults.json"), config: `text_port = ${freePort()}\n` });
+    const t = await server.textClient();
+    await t.send("put q:\na\nb\n\n");
+    expect(await t.readLine()).toBe("+2");
+    expect(await t.call("get q")).toBe(":a");
+    await server.setFaults([{ op: "writev", code: "ENOSPC", path: "/q$" }]);
+    const mark = server.output.length;
+    // One write: the confirm of `a` and the put of `c` go to the journal together, and that write fails.
+    await t.send("confirm q 1\nput q:\nc\n\n");
+    await server.waitForLog(/ERROR queue 'q': journal write .* ENOSPC/, mark);
+    const other = await server.textClient();
+    await other.send("put q:\nrefused\n\n");
+    expect(await other.readLine()).toMatch(/^-journal write to .* failed: ENOSPC/);
+    other.close();
+    const recovered = server.output.length;
+    await server.setFaults([]);
+    await server.waitForLog(/queue 'q': journal writes work again/, recovered);
+    expect(await t.readLine()).toBe("+1");
+    expect(await t.readLine()).toBe("+1");
+    t.close();
+    await server.kill9();
+    const again = await server.restart({ faultsFile: undefined });
+    const c = await again.client();
+    expect(await c.drain("q")).toEqual(["b", "c"]);
+    c.close();
     expect(await again.stop()).toBe(0);
     again.removeData();
   });

@@ -79,7 +79,7 @@ describe("Outbox", () => {
 });
 
 describe("Outbox and failed commits", () => {
-  const failedReply = { waitForRetry: false, reply: (error: string) => [`SERVER_ERROR ${error}\r\n`] };
+  const failedReply = { reply: (error: string) => [`SERVER_ERROR ${error}\r\n`] };
 
   test("replies merged while waiting for one commit each get their own error if it fails", () => {
     const sink = new SlowSink();
@@ -90,6 +90,50 @@ describe("Outbox and failed commits", () => {
     commit.settle("failed", "disk full");
     out.flush();
     expect(sink.all).toBe(`${"SERVER_ERROR disk full\r\n".repeat(5)}VERSION 1\r\n`);
+  });
+
+  test("a reply whose commit failed waits for the retry: sent as it is once the retry is durable", () => {
+    const sink = new SlowSink();
+    const out = new Outbox(sink);
+    const commit = new Commit();
+    const retry = new Commit();
+    out.pushAfter(commit, ["STORED\r\n"], failedReply);
+    out.push("VERSION 1\r\n");
+    commit.settle("failed", "disk full", retry);
+    out.flush();
+    expect(sink.all).toBe("");
+    // A reply pushed after the failure waits for the retry too, behind the first.
+    out.pushAfter(commit, ["STORED\r\n"], failedReply);
+    retry.settle("durable");
+    out.flush();
+    expect(sink.all).toBe("STORED\r\nVERSION 1\r\nSTORED\r\n");
+    expect(out.idle).toBe(true);
+  });
+
+  test("a reply whose retry fails too, with no retry after it, gets the error", () => {
+    const sink = new SlowSink();
+    const out = new Outbox(sink);
+    const commit = new Commit();
+    const retry = new Commit();
+    out.pushAfter(commit, ["STORED\r\n"], failedReply);
+    commit.settle("failed", "disk full", retry);
+    retry.settle("failed", "journal closed");
+    out.flush();
+    expect(sink.all).toBe("SERVER_ERROR journal closed\r\n");
+  });
+
+  test("a reply sent whatever happens (no OnFailure) waits for the retry too", () => {
+    const sink = new SlowSink();
+    const out = new Outbox(sink);
+    const commit = new Commit();
+    const retry = new Commit();
+    out.pushAfter(commit, ["VALUE q 0 1\r\n"], null);
+    commit.settle("failed", "disk full", retry);
+    out.flush();
+    expect(sink.all).toBe("");
+    retry.settle("failed", "journal closed");
+    out.flush();
+    expect(sink.all).toBe("VALUE q 0 1\r\n");
   });
 });
 

@@ -43,8 +43,8 @@ export function execute(frame: CommandFrame, session: Session, ctx: ServerContex
 }
 
 const STORED_REPLY = [reply.STORED];
-/** A set whose record did not reach the journal: not stored (it may still be written later). */
-const STORED_FAILED: OnFailure = { waitForRetry: false, reply: (error) => [reply.serverError(error)] };
+/** A set whose record never reached the journal (the server stopped while it was failing): not stored. */
+const STORED_FAILED: OnFailure = { reply: (error) => [reply.serverError(error)] };
 
 function handleSet(frame: SetFrame, session: Session, ctx: ServerContext): void {
   const now = Date.now();

@@ -19,11 +19,11 @@ import { parseGetKeyCached, type GetRequest } from "./get_options.ts";
 import { END, ERROR, appendValue, failure, serverError } from "./replies.ts";
 
 /**
- * Items taken whose removal did not reach the journal: wait for the retry; if there is none (the
- * server is stopping with the disk still failing), the client gets an error and the items come
+ * Items taken whose removal never reached the journal (the outbox waits for the writer's retries;
+ * the server stopped with the disk still failing): the client gets an error and the items come
  * back at the next start.
  */
-export const GET_FAILED: OnFailure = { waitForRetry: true, reply: (error) => [serverError(error)] };
+export const GET_FAILED: OnFailure = { reply: (error) => [serverError(error)] };
 
 /** `withCas`: a `gets`, whose VALUE lines carry the cas unique. */
 export function handleGet(keys: readonly string[], session: Session, ctx: ServerContext, withCas: boolean): void {

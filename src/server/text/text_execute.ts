@@ -26,8 +26,8 @@ import {
   unknownCommand,
 } from "./text_replies.ts";
 
-/** Items whose records did not reach the journal: not stored (they may still be written later). */
-const PUT_FAILED: OnFailure = { waitForRetry: false, reply: (error) => [errorReply(error)] };
+/** Items whose records never reached the journal (the server stopped while it was failing): not stored. */
+const PUT_FAILED: OnFailure = { reply: (error) => [errorReply(error)] };
 const DONE = countReply(0);
 
 export function executeText(request: TextRequest, session: Session, ctx: ServerContext): void {

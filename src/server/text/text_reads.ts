@@ -36,10 +36,10 @@ import {
   notAvailable,
 } from "./text_replies.ts";
 
-/** Items opened or taken whose records did not reach the journal: wait for the retry, else an error. */
-const FETCH_FAILED: OnFailure = { waitForRetry: true, reply: (error) => [errorReply(error)] };
-/** Confirms whose records did not reach the journal. */
-const CONFIRM_FAILED: OnFailure = { waitForRetry: false, reply: (error) => [errorReply(error)] };
+/** Items opened or taken whose records never reached the journal (the server stopped while it was failing). */
+const FETCH_FAILED: OnFailure = { reply: (error) => [errorReply(error)] };
+/** Confirms whose records never reached the journal. */
+const CONFIRM_FAILED: OnFailure = { reply: (error) => [errorReply(error)] };
 
 /**
  * `text` as Java's `Integer.parseInt` reads it (an optional sign, decimal digits, a 32-bit value),
@@ -105,8 +105,8 @@ export function monitor(args: readonly string[], session: Session, ctx: ServerCo
   if (timeout === null) return out.push(errorReply(BAD_TIMEOUT));
   const confirmed = confirmAll(session, ctx, queue);
   if (isFailure(confirmed)) return out.push(errorReply(confirmed.reason));
-  // Its replies wait for the confirms' records (sent even if they failed: the items are
-  // redelivered after a crash at worst, and an error line would break the monitor's framing).
+  // Its replies wait for the confirms' records (sent even if those never reach the disk: the items
+  // are redelivered after a restart at worst, and an error line would break the monitor's framing).
   if (confirmed !== null) out.pushAfter(confirmed, [], null);
   const events = {
     item: (item: Item, commit: Commit) => out.pushAfter(commit, itemReply(item.data), FETCH_FAILED),
