@@ -7,8 +7,10 @@
  * the queues of a track are read as one. An epoch is one lifetime of the server process.
  *
  * The rules, from the protocol's promises and nothing else:
- * - acknowledged: a STORED was read. Only acknowledged copies can be lost; a set answered
- *   otherwise (NOT_STORED, SERVER_ERROR) or not at all may or may not have been stored.
+ * - acknowledged: a STORED was read. Only acknowledged copies can be lost. A set answered
+ *   otherwise (NOT_STORED, SERVER_ERROR) was not stored: delivering it is a problem ("refused
+ *   yet delivered"; a set in the journal write that failed waits for the retry and is then
+ *   STORED). One not answered at all (cut off by a restart) may or may not have been stored.
  * - consumed: a plain get's reply carrying it arrived, or the reply to the `close` after its
  *   `open` arrived (confirmed). A consumed copy must never be served again ("came back").
  * - an open copy comes back when its connection ends unconfirmed or it is aborted; one whose close
@@ -106,7 +108,7 @@ export class Ledger {
       const row = this.row(track);
       if (stored) row.acked++;
       else row.refused++;
-      if (!stored && copy.deliveries > 0) row.refusedYetDelivered++;
+      if (!stored && copy.deliveries > 0) this.refusedYetDelivered(row, track, id);
     }
   }
 
@@ -126,7 +128,7 @@ export class Ledger {
     const row = this.row(track);
     if (copy.deliveries++ === 0) row.delivered++;
     else row.redelivered++;
-    if (copy.set === "refused" && copy.deliveries === 1) row.refusedYetDelivered++;
+    if (copy.set === "refused" && copy.deliveries === 1) this.refusedYetDelivered(row, track, id);
     if (copy.place === "consumed") {
       row.cameBack++;
       this.example(`came back on ${track}`, `${id}: ${copy.consumedBy}, then served by ${served(kind)} in epoch ${this.epoch}`);
@@ -184,6 +186,11 @@ export class Ledger {
     return total;
   }
 
+  private refusedYetDelivered(row: TrackRow, track: string, id: string): void {
+    row.refusedYetDelivered++;
+    this.example(`refused yet delivered on ${track}`, `${id}: its set was refused, and it was served in epoch ${this.epoch}`);
+  }
+
   /** Call once, after the final drain. */
   verdict(): Verdict {
     const missing = new Map<string, string[][]>();
@@ -208,6 +215,7 @@ export class Ledger {
       say(row.lost, `lost on ${row.track}`, ` (by the epoch since which they were queued: ${epochs})`);
       say(row.cameBack, `came back on ${row.track}`);
       say(row.servedTwice, `served twice on ${row.track}`);
+      say(row.refusedYetDelivered, `refused yet delivered on ${row.track}`);
     }
     say(this.invented, "invented");
     return { rows: [...this.rows.values()], invented: this.invented, problems };

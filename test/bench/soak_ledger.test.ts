@@ -103,12 +103,16 @@ test("a damaged payload or one never sent on that track is invented", () => {
   expect(verdict.problems).toEqual(["3 invented, e.g. jobs: p/1; slow: p/9; slow: a damaged payload of 99 bytes"]);
 });
 
-test("a refused set whose item is delivered anyway is counted, whichever came first", () => {
+test("a refused set whose item is delivered anyway is counted, whichever came first, and is a problem", () => {
   const l = ledger();
   l.sent("slow", "p/1");
   l.delivered("slow", makePayload("p", 1, 100), "plain");
   l.answered("slow", "p/1", false);
   const item = set(l, "slow", 2, false);
   l.delivered("slow", item, "plain");
-  expect(row(l.verdict().rows, "slow").refusedYetDelivered).toBe(2);
+  const verdict = l.verdict();
+  expect(row(verdict.rows, "slow").refusedYetDelivered).toBe(2);
+  expect(verdict.problems).toEqual([
+    "2 refused yet delivered on slow, e.g. p/1: its set was refused, and it was served in epoch 1; p/2: its set was refused, and it was served in epoch 1",
+  ]);
 });
