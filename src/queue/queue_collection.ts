@@ -324,6 +324,11 @@ export class QueueCollection {
     return this.order.list();
   }
 
+  /** Queues created and deleted since start (the memory pacer counts them as garbage made). */
+  get churn(): number {
+    return this.queueCreates + this.queueDeletes;
+  }
+
   /** The totals now, every queue summed in one go (at load; reports sum over turns: `totalsSum`). */
   totals(): CollectionTotals {
     const sum = this.totalsSum();

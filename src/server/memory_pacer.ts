@@ -10,7 +10,9 @@
  * (`idle`), and collects once it has grown past the floor by GROWTH of the floor (at least
  * MIN_GROWTH); and in the first quiet second (less than QUIET_BYTES of traffic: a health check's
  * pings are quiet) after a busier time, it collects once whatever the floor says, since what the
- * live data shrank to (a drained queue, deleted queues) is known only after a collection. That
+ * live data shrank to (a drained queue, deleted queues) is known only after a collection. Queues
+ * made or deleted count toward that busier time (QUEUE_CHURN_WEIGHT each, from `queueChurn`): 500
+ * fanout children made by 5 gets are a few KB of requests but leave megabytes of garbage. That
  * one is a full collection: few requests are there to wait for it, and a background one may free
  * nothing.
  *
@@ -47,6 +49,8 @@ const GROWTH = 0.1;
 const MIN_GROWTH = 8 * 1024 * 1024;
 /** Traffic in a second, and since the last quiet collection, below which the server is quiet. */
 const QUIET_BYTES = 64 * 1024;
+/** What a queue made or deleted counts for toward the quiet collection, as traffic would. */
+const QUEUE_CHURN_WEIGHT = 4 * 1024;
 /** The longest a quiet full collection is expected to stop the server for, ms. */
 const MAX_QUIET_PAUSE_MS = 20;
 
@@ -60,6 +64,8 @@ export interface PacerHooks {
   readonly idleCheckMs: number;
   /** A monotonic clock, ms (to time the full collections). */
   readonly now: () => number;
+  /** Queues made and deleted so far (a count that only grows). */
+  readonly queueChurn: () => number;
 }
 
 const BUN_HOOKS: PacerHooks = {
@@ -71,6 +77,7 @@ const BUN_HOOKS: PacerHooks = {
   collectInBackground: () => Bun.gc(false),
   idleCheckMs: 1000,
   now: () => performance.now(),
+  queueChurn: () => 0,
 };
 
 export class MemoryPacer {
@@ -83,6 +90,8 @@ export class MemoryPacer {
   private recentTraffic = 0;
   /** Traffic since the last collection in a quiet second. */
   private trafficSinceQuiet = 0;
+  /** `queueChurn()` at the last `idle` look. */
+  private churnSeen = 0;
   private readonly idleTimer: ReturnType<typeof setInterval> | null;
   /** The last quiet full collection: how long it stopped the server, and the floor it left (once settled). */
   private lastFull: { readonly pauseMs: number; floor: number | null } | null = null;
@@ -124,6 +133,9 @@ export class MemoryPacer {
 
   /** The once-a-second look, traffic or not: what a burst left behind is given back once it stops. */
   idle(): void {
+    const churn = this.hooks.queueChurn();
+    this.trafficSinceQuiet += (churn - this.churnSeen) * QUEUE_CHURN_WEIGHT;
+    this.churnSeen = churn;
     const quiet = this.recentTraffic < QUIET_BYTES;
     this.recentTraffic = 0;
     if (quiet && this.trafficSinceQuiet >= QUIET_BYTES && !this.settling) {

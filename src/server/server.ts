@@ -92,7 +92,7 @@ export class KestrelServer {
       stats: this.stats,
       // Loaded once queue_path is locked: no other server writes the status file meanwhile.
       status: ServerStatus.load(config.server.queuePath, config.server.defaultStatus, () => this.queues.releaseWaiters()),
-      pacer: new MemoryPacer(),
+      pacer: new MemoryPacer({ queueChurn: () => this.queues.churn }),
       requestBudget: new RequestBudget(() => this.config.server.maxPendingRequestBytes),
       version: options.version,
       config: () => this.config,

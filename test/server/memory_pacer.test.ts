@@ -9,8 +9,9 @@ const MiB = 1024 * 1024;
  */
 function fakePacer(startMiB: number) {
   // A full collection's pause: `pauseMsPerMiB` of live data.
-  const state = { resident: startMiB * MiB, live: startMiB * MiB, collections: 0, full: 0, background: 0, clock: 0, pauseMsPerMiB: 0.1 };
+  const state = { resident: startMiB * MiB, live: startMiB * MiB, collections: 0, full: 0, background: 0, clock: 0, pauseMsPerMiB: 0.1, churn: 0 };
   const pacer = new MemoryPacer({
+    queueChurn: () => state.churn,
     residentBytes: () => state.resident,
     now: () => state.clock,
     collectFull: () => {
@@ -79,6 +80,20 @@ describe("MemoryPacer", () => {
     pacer.idle(); // still quiet: once is enough
     expect(state.collections).toBe(2);
     expect([state.background, state.full]).toEqual([1, 1]); // traffic's in the background, the quiet one full
+  });
+
+  test("queues made with little traffic (a get naming 100 new fanout children) make the next quiet second collect", () => {
+    const { pacer, state } = fakePacer(40);
+    pacer.traffic(2 * 1024); // five gets' worth
+    pacer.idle();
+    expect(state.full).toBe(0);
+    state.churn += 500;
+    state.resident = 46 * MiB; // their garbage, under the growth allowance
+    pacer.idle();
+    expect(state.full).toBe(1);
+    expect(state.resident).toBe(40 * MiB);
+    pacer.idle();
+    expect(state.full).toBe(1); // once
   });
 
   test("a quiet full collection that stopped the server too long is not made again while the live data is as big; once it shrank, it is", () => {
