@@ -166,7 +166,10 @@ describe("Connection writes", () => {
     connection.onDrain();
     // A flush stops once FLUSH_BYTES went out: here the rest of the blocked write, then one more scratch buffer.
     expect(socket.written).toBeLessThanOrEqual(1000 + 2 * FLUSH_BYTES);
+    // Another client is served (at once, or in the next round if this turn's budget is spent)
+    // while the backlog is still going out.
     otherConnection.onData(bytes("version\r\n"));
+    for (let turn = 0; turn < 10 && other.written < 2 * replyLength; turn++) await nextTurn();
     expect(other.written).toBe(2 * replyLength);
     expect(socket.written).toBeLessThan(replyBytes);
     for (let turn = 0; turn < 10_000 && socket.written < replyBytes; turn++) await nextTurn();
