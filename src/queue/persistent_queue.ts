@@ -191,10 +191,14 @@ export class PersistentQueue implements UpkeepView {
     this.journal?.configure({ policy: config.syncJournal, segmentSize: config.maxJournalSize });
   }
 
-  /** Appends an item; `flags` are the client's, kept with it and returned as they came. */
-  add(data: Uint8Array, expiry: number, now: number, flags = 0): AddResult {
+  /**
+   * Appends an item; `flags` are the client's, kept with it and returned as they came. Refused
+   * while the journal can't be written, unless `whileFailing` (a set accepted before it failed,
+   * fed to a wide fanout's children over turns: its record then waits for the retry).
+   */
+  add(data: Uint8Array, expiry: number, now: number, flags = 0, whileFailing = false): AddResult {
     if (this.deleted) return "read-only";
-    if (this.journalFailure !== null) return "unavailable";
+    if (this.journalFailure !== null && !whileFailing) return "unavailable";
     if (data.length > this.config.maxItemSize) return "too large";
     // fanout_only: the item goes only to the fanout children (QueueCollection.add), as in Kestrel 2.
     if (this.config.fanoutOnly && !this.isFanoutChild) return DURABLE;

@@ -29,6 +29,7 @@ import type { QueueFiles } from "../journal/segment_files.ts";
 import { errorText } from "../errors.ts";
 import { log } from "../log.ts";
 import { PersistentQueue, eraseJournal, type AddResult, type Expiry, type QueueHooks } from "./persistent_queue.ts";
+import { feedAll } from "./fanout_feed.ts";
 import { SetRouting } from "./set_routing.ts";
 import { fanoutParent, isValidQueueName, queueFileName } from "../queue_name.ts";
 import { RepeatedLog } from "../repeated_log.ts";
@@ -85,6 +86,7 @@ export class QueueCollection {
     get: (name) => this.queues.get(name),
     getOrCreate: (name) => this.getOrCreate(name),
     children: (name) => this.children.get(name) ?? NO_CHILDREN,
+    churn: () => this.churn,
   });
   private readonly hooks: QueueHooks = { expired: (queue, item) => this.moveExpired(queue, item) };
   /** The routine upkeep of every queue, a few ms per turn (see `routineUpkeep`). */
@@ -423,6 +425,8 @@ export class QueueCollection {
     this.sweepRound.stop();
     this.droppedExpired.report();
     this.refusedCreates.report();
+    // Wide fanouts' children still waiting for a set's item get it before the journals close.
+    feedAll();
     flushJournals();
     const synced = this.syncAllAtOnce();
     for (const queue of this.queues.values()) queue.close(synced);

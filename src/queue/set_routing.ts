@@ -5,6 +5,9 @@
  * queue's answer is the set's. A fanout child that refuses the item just doesn't get it; an
  * alias answers with the first refusal of a destination, as Kestrel's `result && thisResult`.
  *
+ * A queue with more than WIDE_FANOUT children gets the item at once and its children over turns
+ * (fanout_feed.ts); the set's commit settles once all have it.
+ *
  * Invariants: every queue a set reaches exists before anything is added (creating one can fail),
  * and none of them has a failing journal ("unavailable" refuses the item for all): a STORED means
  * every queue reached has the item; the item's bytes have one home shared by every copy.
@@ -12,6 +15,7 @@
 import { JoinedCommits, type Commit } from "../journal/commit.ts";
 import { ownedBytes } from "../journal/byte_slab.ts";
 import { log } from "../log.ts";
+import { WIDE_FANOUT, feedChildren } from "./fanout_feed.ts";
 import type { Alias, AliasTable } from "./aliases.ts";
 import type { AddResult, PersistentQueue, Refusal } from "./persistent_queue.ts";
 
@@ -23,6 +27,8 @@ export interface RoutingView {
   getOrCreate(name: string): PersistentQueue;
   /** The live fanout children of queue `name` (an empty set if none). */
   children(name: string): ReadonlySet<PersistentQueue>;
+  /** Queues made and deleted so far (a count that only grows). */
+  churn(): number;
 }
 
 /** Why a set to `queue` can't be recorded now (its journal or a child's is failing), or null. */
@@ -87,6 +93,10 @@ export class SetRouting {
   private addToQueue(queue: PersistentQueue, children: ReadonlySet<PersistentQueue>, data: Uint8Array, expiry: number, now: number, flags: number): AddResult {
     const result = queue.add(data, expiry, now, flags);
     if (children.size === 0) return result;
+    if (children.size > WIDE_FANOUT) {
+      const fed = feedChildren(children, this.view.churn(), typeof result === "string" ? null : result, data, expiry, now, flags);
+      return typeof result === "string" ? result : fed;
+    }
     const commits: Commit[] = typeof result === "string" ? [] : [result];
     for (const child of children) {
       const childResult = child.add(data, expiry, now, flags);

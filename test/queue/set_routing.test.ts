@@ -1,6 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import type { Commit } from "../../src/journal/commit.ts";
+import { WIDE_FANOUT } from "../../src/queue/fanout_feed.ts";
 import { QueueCollection, QueueUnavailableError } from "../../src/queue/queue_collection.ts";
 import { bytes } from "../helpers/bytes.ts";
 import { configFor } from "../helpers/config.ts";
@@ -23,6 +25,37 @@ describe("fanout", () => {
     queues.close();
   });
 
+  test("a wide fanout's children get each item over turns, in set order; the set's commit waits for every copy", async () => {
+    const queues = QueueCollection.load(configFor(tempDir()));
+    const children = WIDE_FANOUT * 3;
+    for (let i = 0; i < children; i++) queues.getOrCreate(`wide+c${i}`);
+    const commits = ["a", "b", "c"].map((data) => queues.add("wide", bytes(data), 0, NOW) as Commit);
+    // The parent has them at once; the children over the next turns, WIDE_FANOUT children a turn.
+    const items = (i: number) => queues.get(`wide+c${i}`)!.stats(NOW).items;
+    expect(drain(queues, "wide")).toEqual(["a", "b", "c"]);
+    expect([items(0), items(children - 1)]).toEqual([0, 0]);
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    expect([items(0), items(WIDE_FANOUT), items(children - 1)]).toEqual([1, 0, 0]);
+    expect(commits.map((commit) => commit.state)).toEqual(["pending", "pending", "pending"]);
+    // A child made after the sets gets none of them.
+    queues.getOrCreate(`wide+late`);
+    await Promise.all(commits.map((commit) => new Promise<void>((resolve) => commit.onSettled(resolve))));
+    expect(commits.map((commit) => commit.state)).toEqual(["durable", "durable", "durable"]);
+    for (let i = 0; i < children; i++) expect(drain(queues, `wide+c${i}`)).toEqual(["a", "b", "c"]);
+    expect(drain(queues, "wide+late")).toEqual([]);
+    queues.close();
+  });
+
+  test("a wide fanout's children still waiting are fed at a clean stop, and are there after it", () => {
+    const dir = tempDir();
+    const queues = QueueCollection.load(configFor(dir));
+    for (let i = 0; i <= WIDE_FANOUT; i++) queues.getOrCreate(`wide+c${i}`);
+    queues.add("wide", bytes("x"), 0, NOW);
+    queues.close();
+    const again = QueueCollection.load(configFor(dir));
+    for (let i = 0; i <= WIDE_FANOUT; i++) expect(drain(again, `wide+c${i}`)).toEqual(["x"]);
+    again.close();
+  });
 });
 
 describe("aliases in the queue collection", () => {

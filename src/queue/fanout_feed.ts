@@ -1,0 +1,102 @@
+/**
+ * Feeds the children of a wide fanout a set's item a slice per turn.
+ *
+ * Any client can give a queue thousands of fanout children (a get names up to 100 new ones, and
+ * queues go up to max_queues), and a set to it added the item to every child in one call: 5,000
+ * children took 8-24 ms, 20,000 about 100 ms, serving no one meanwhile. A set to a queue with more
+ * than WIDE_FANOUT children is added to the queue at once (set_routing.ts) and its children are
+ * fed here, SLICE_CHILDREN a turn; the set's commit settles once every copy was added and its
+ * record written, so its STORED still means every queue it reached has the item.
+ *
+ * Invariants: sets are fed in the order they were made, a set's children all before the next
+ * set's, so each child gets a parent's items in order; a set reaches the children its queue had
+ * when it was made (a snapshot, shared by the sets made while no queue came or went); a child
+ * deleted meanwhile is skipped; a child whose journal started failing meanwhile takes the item
+ * all the same (`PersistentQueue.add` `whileFailing`): its record waits for the journal's retry,
+ * and so does the reply, as for the records of the write that failed. `feedAll` feeds what is
+ * left at once (a clean stop, before the journals close).
+ */
+import { allOf, Commit } from "../journal/commit.ts";
+import { log } from "../log.ts";
+import { Deque } from "./deque.ts";
+import type { PersistentQueue } from "./persistent_queue.ts";
+
+/** Children above which a set's copies are made over turns. */
+export const WIDE_FANOUT = 256;
+/** Children fed per turn (about 0.5-1.5 ms). */
+const SLICE_CHILDREN = 256;
+
+interface FeedJob {
+  readonly children: readonly PersistentQueue[];
+  next: number;
+  readonly data: Uint8Array;
+  readonly expiry: number;
+  readonly now: number;
+  readonly flags: number;
+  readonly commits: Commit[];
+  /** Settles as `allOf(commits)` once every child was fed. */
+  readonly done: Commit;
+}
+
+const jobs = new Deque<FeedJob>();
+let scheduled = false;
+/** The last snapshot of a parent's children, and the queue churn it was taken at; dropped once no set waits (it holds the queues). */
+let snapshot: { readonly set: ReadonlySet<PersistentQueue>; readonly churn: number; readonly children: readonly PersistentQueue[] } | null = null;
+
+/**
+ * Feeds `data` to `children` over turns; `first` is the queue's own commit (none if it refused the
+ * item). Returns the commit that settles once every copy's record is written. `churn` counts
+ * queues made and deleted so far (a snapshot of `children` is reused while it stays the same).
+ */
+export function feedChildren(children: ReadonlySet<PersistentQueue>, churn: number, first: Commit | null, data: Uint8Array, expiry: number, now: number, flags: number): Commit {
+  if (snapshot === null || snapshot.set !== children || snapshot.churn !== churn) snapshot = { set: children, churn, children: [...children] };
+  const job: FeedJob = { children: snapshot.children, next: 0, data, expiry, now, flags, commits: first === null ? [] : [first], done: new Commit() };
+  jobs.push(job);
+  schedule();
+  return job.done;
+}
+
+/** Feeds every child still waiting, now. */
+export function feedAll(): void {
+  feedUpTo(Infinity);
+}
+
+function schedule(): void {
+  if (scheduled) return;
+  scheduled = true;
+  setImmediate(feedSlice);
+}
+
+function feedSlice(): void {
+  scheduled = false;
+  feedUpTo(SLICE_CHILDREN);
+  if (jobs.length > 0) schedule();
+}
+
+/** Nothing is waiting: the snapshot goes too, so deleted children aren't kept alive by it. */
+function forgetIfIdle(): void {
+  if (jobs.length === 0) snapshot = null;
+}
+
+/** Feeds up to `count` children, from the oldest job on; a job fed whole settles its commit with its copies'. */
+function feedUpTo(count: number): void {
+  let left = count;
+  for (let job = jobs.peek(); job !== undefined && left > 0; job = jobs.peek()) {
+    const end = Math.min(job.children.length, job.next + left);
+    left -= end - job.next;
+    for (; job.next < end; job.next++) feed(job, job.children[job.next]!);
+    if (job.next < job.children.length) return;
+    jobs.shift();
+    forgetIfIdle();
+    const copies = allOf(job.commits);
+    const { done } = job;
+    copies.onSettled(() => (copies.state === "durable" ? done.settle("durable") : done.settle("failed", copies.error, copies.retry)));
+  }
+}
+
+function feed(job: FeedJob, child: PersistentQueue): void {
+  if (child.isDeleted) return;
+  const result = child.add(job.data, job.expiry, job.now, job.flags, true);
+  if (typeof result === "string") log.debug(`fanout '${child.name}' refused an item: ${result}`);
+  else job.commits.push(result);
+}
