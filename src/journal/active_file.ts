@@ -19,7 +19,7 @@
 import { dirname } from "node:path";
 import { closeQuietly, fileSystem, fsyncDirectory, removeQuietly, tempPathFor, writeFully, type FileInfo } from "./files.ts";
 import { fsyncGrouped } from "./grouped_fsync.ts";
-import { forget, touch, type IdleClosable } from "./idle_files.ts";
+import { crowded, forget, touch, type IdleClosable } from "./idle_files.ts";
 import { FILE_HEADER_SIZE, encodeFileHeader, encodeSegmentRecord, type SegmentInfo } from "./record.ts";
 
 /** Bytes and records. */
@@ -272,6 +272,11 @@ export class ActiveFile implements IdleClosable {
     if (this.syncsInFlight > 0 || !this.writer.owesNothing()) return false;
     this.closeDescriptor();
     return true;
+  }
+
+  /** Closes the descriptor now if too many journal files are open (idle_files.ts) and nothing needs it. */
+  closeIfCrowded(): void {
+    if (this.fd >= 0 && crowded()) this.closeIfIdle();
   }
 
   /** The open descriptor, reopening the file (or creating it, the first time) if needed. */

@@ -289,6 +289,7 @@ export class JournalWriter {
     // A rotation writes everything pending first, in one go: it waits until the records appended
     // while a big batch went out in slices are written too.
     if (this.batch === null) this.journal.rotateIfFull();
+    this.file.closeIfCrowded();
   }
 
   private writeFailed(records: Records, commits: Commit[], error: unknown): void {

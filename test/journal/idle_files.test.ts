@@ -3,7 +3,10 @@ import { existsSync, readdirSync, readlinkSync, renameSync, rmSync, writeFileSyn
 import { join } from "node:path";
 import { FILE_HEADER_SIZE } from "../../src/journal/record.ts";
 import { flushJournals } from "../../src/journal/flush_scheduler.ts";
-import { closeIdleFiles, closeIdleFilesInTurns, forget, openFileCount, touch, type IdleClosable } from "../../src/journal/idle_files.ts";
+import { MAX_OPEN_FILES, closeIdleFiles, closeIdleFilesInTurns, forget, openFileCount, touch, type IdleClosable } from "../../src/journal/idle_files.ts";
+import { QueueCollection } from "../../src/queue/queue_collection.ts";
+import { configFor } from "../helpers/config.ts";
+import { drainQueue } from "../helpers/queues.ts";
 import { bytes, text } from "../helpers/bytes.ts";
 import { openQueueJournal } from "../helpers/journal.ts";
 import { tempDir } from "../helpers/temp_dir.ts";
@@ -71,6 +74,23 @@ describe("journal files opened lazily and closed when idle", () => {
     journal.close();
     expect(descriptorsUnder(dir)).toBe(0);
     expect(drained(dir)).toEqual(["item 1", "item 2"]);
+  });
+
+  test("past MAX_OPEN_FILES open at once, a journal closes its file right after its write; every journal still reads back", () => {
+    const dir = tempDir();
+    const queues = QueueCollection.load(configFor(dir));
+    const count = MAX_OPEN_FILES + 500;
+    for (let i = 0; i < count; i++) queues.add(`q${i}`, bytes(`item ${i}`), 0, Date.now());
+    flushJournals();
+    expect(openFileCount()).toBeLessThanOrEqual(MAX_OPEN_FILES + 1);
+    expect(descriptorsUnder(dir)).toBeLessThanOrEqual(MAX_OPEN_FILES + 1);
+    for (let i = 0; i < count; i += 97) queues.add(`q${i}`, bytes(`again ${i}`), 0, Date.now());
+    flushJournals();
+    queues.close();
+    const again = QueueCollection.load(configFor(dir));
+    for (let i = 0; i < count; i += 97) expect(drainQueue(again, `q${i}`, Date.now())).toEqual([`item ${i}`, `again ${i}`]);
+    expect(drainQueue(again, `q${count - 1}`, Date.now())).toEqual([`item ${count - 1}`]);
+    again.close();
   });
 
   test("a file used in every round stays open", () => {
