@@ -17,6 +17,7 @@
  * left at once (a clean stop, before the journals close).
  */
 import { allOf, Commit } from "../journal/commit.ts";
+import { errorText } from "../errors.ts";
 import { log } from "../log.ts";
 import { Deque } from "./deque.ts";
 import type { PersistentQueue } from "./persistent_queue.ts";
@@ -96,7 +97,13 @@ function feedUpTo(count: number): void {
 
 function feed(job: FeedJob, child: PersistentQueue): void {
   if (child.isDeleted) return;
-  const result = child.add(job.data, job.expiry, job.now, job.flags, true);
+  let result;
+  try {
+    result = child.add(job.data, job.expiry, job.now, job.flags, true);
+  } catch (error) {
+    // A bug, outside any request: logged, and that child goes without the item.
+    return log.error(`fanout '${child.name}': adding an item failed: ${errorText(error)}`);
+  }
   if (typeof result === "string") log.debug(`fanout '${child.name}' refused an item: ${result}`);
   else job.commits.push(result);
 }
