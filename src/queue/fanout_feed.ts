@@ -4,12 +4,14 @@
  * Any client can give a queue thousands of fanout children (a get names up to 100 new ones, and
  * queues go up to max_queues), and a set to it added the item to every child in one call: 5,000
  * children took 8-24 ms, 20,000 about 100 ms, serving no one meanwhile. A set to a queue with more
- * than WIDE_FANOUT children is added to the queue at once (set_routing.ts) and its children are
- * fed here, SLICE_CHILDREN a turn; the set's commit settles once every copy was added and its
+ * than WIDE_FANOUT children (or that takes one past WIDE_FANOUT copies, through an alias to many
+ * parents) is added to the queue at once (set_routing.ts) and its children are fed here,
+ * SLICE_CHILDREN a turn; the set's commit settles once every copy was added and its
  * record written, so its STORED still means every queue it reached has the item.
  *
  * Invariants: sets are fed in the order they were made, a set's children all before the next
- * set's, so each child gets a parent's items in order; a set reaches the children its queue had
+ * set's, and while a parent has a set being fed (`feeding`) its next sets are fed too, however few
+ * children it has then, so each child gets a parent's items in order; a set reaches the children its queue had
  * when it was made (a snapshot, shared by the sets made while no queue came or went); a child
  * deleted meanwhile is skipped; a child whose journal started failing meanwhile takes the item
  * all the same (`PersistentQueue.add` `whileFailing`): its record waits for the journal's retry,
@@ -28,6 +30,7 @@ export const WIDE_FANOUT = 1000;
 const SLICE_CHILDREN = 1000;
 
 interface FeedJob {
+  readonly parent: PersistentQueue;
   readonly children: readonly PersistentQueue[];
   next: number;
   readonly data: Uint8Array;
@@ -40,19 +43,28 @@ interface FeedJob {
 }
 
 const jobs = new Deque<FeedJob>();
+/** Jobs waiting per parent. */
+const waitingFor = new Map<PersistentQueue, number>();
 let scheduled = false;
 /** The last snapshot of a parent's children, and the queue churn it was taken at; dropped once no set waits (it holds the queues). */
 let snapshot: { readonly set: ReadonlySet<PersistentQueue>; readonly churn: number; readonly children: readonly PersistentQueue[] } | null = null;
 
+/** `parent` has a set whose children are still being fed: its next sets must wait their turn here. */
+export function feeding(parent: PersistentQueue): boolean {
+  return waitingFor.has(parent);
+}
+
 /**
- * Feeds `data` to `children` over turns; `first` is the queue's own commit (none if it refused the
- * item). Returns the commit that settles once every copy's record is written. `churn` counts
- * queues made and deleted so far (a snapshot of `children` is reused while it stays the same).
+ * Feeds `data` to `parent`'s `children` over turns; `first` is the parent's own commit (none if
+ * it refused the item). Returns the commit that settles once every copy's record is written.
+ * `churn` counts queues made and deleted so far (a snapshot of `children` is reused while it
+ * stays the same).
  */
-export function feedChildren(children: ReadonlySet<PersistentQueue>, churn: number, first: Commit | null, data: Uint8Array, expiry: number, now: number, flags: number): Commit {
+export function feedChildren(parent: PersistentQueue, children: ReadonlySet<PersistentQueue>, churn: number, first: Commit | null, data: Uint8Array, expiry: number, now: number, flags: number): Commit {
   if (snapshot === null || snapshot.set !== children || snapshot.churn !== churn) snapshot = { set: children, churn, children: [...children] };
-  const job: FeedJob = { children: snapshot.children, next: 0, data, expiry, now, flags, commits: first === null ? [] : [first], done: new Commit() };
+  const job: FeedJob = { parent, children: snapshot.children, next: 0, data, expiry, now, flags, commits: first === null ? [] : [first], done: new Commit() };
   jobs.push(job);
+  waitingFor.set(parent, (waitingFor.get(parent) ?? 0) + 1);
   schedule();
   return job.done;
 }
@@ -88,6 +100,9 @@ function feedUpTo(count: number): void {
     for (; job.next < end; job.next++) feed(job, job.children[job.next]!);
     if (job.next < job.children.length) return;
     jobs.shift();
+    const waiting = waitingFor.get(job.parent)! - 1;
+    if (waiting === 0) waitingFor.delete(job.parent);
+    else waitingFor.set(job.parent, waiting);
     forgetIfIdle();
     const copies = allOf(job.commits);
     const { done } = job;

@@ -5,8 +5,10 @@
  * queue's answer is the set's. A fanout child that refuses the item just doesn't get it; an
  * alias answers with the first refusal of a destination, as Kestrel's `result && thisResult`.
  *
- * A queue with more than WIDE_FANOUT children gets the item at once and its children over turns
- * (fanout_feed.ts); the set's commit settles once all have it.
+ * A queue with more than WIDE_FANOUT children, or reached once a set already made WIDE_FANOUT
+ * copies (an alias to many parents), gets the item at once and its children over turns
+ * (fanout_feed.ts), as does any queue whose earlier set is still being fed; the set's commit
+ * settles once all have it.
  *
  * Invariants: every queue a set reaches exists before anything is added (creating one can fail),
  * and none of them has a failing journal ("unavailable" refuses the item for all): a STORED means
@@ -15,7 +17,7 @@
 import { JoinedCommits, type Commit } from "../journal/commit.ts";
 import { ownedBytes } from "../journal/byte_slab.ts";
 import { log } from "../log.ts";
-import { WIDE_FANOUT, feedChildren } from "./fanout_feed.ts";
+import { WIDE_FANOUT, feedChildren, feeding } from "./fanout_feed.ts";
 import type { Alias, AliasTable } from "./aliases.ts";
 import type { AddResult, PersistentQueue, Refusal } from "./persistent_queue.ts";
 
@@ -43,6 +45,8 @@ function queueWriteFailure(queue: PersistentQueue, children: ReadonlySet<Persist
 export class SetRouting {
   /** The commit the last fanout set waited on, for the next one in the same turn. */
   private readonly fanoutCommits = new JoinedCommits();
+  /** Copies the set being routed made so far. */
+  private copies = 0;
 
   constructor(private readonly view: RoutingView) {}
 
@@ -51,6 +55,7 @@ export class SetRouting {
    * Throws QueueUnavailableError if a queue it reaches can't be created (nothing is added then).
    */
   add(name: string, received: Uint8Array, expiry: number, now: number, flags: number): AddResult {
+    this.copies = 0;
     const alias = this.view.aliases.get(name);
     if (alias === undefined) {
       // A queue (nearly every set): looked up once, with its children.
@@ -93,8 +98,9 @@ export class SetRouting {
   private addToQueue(queue: PersistentQueue, children: ReadonlySet<PersistentQueue>, data: Uint8Array, expiry: number, now: number, flags: number): AddResult {
     const result = queue.add(data, expiry, now, flags);
     if (children.size === 0) return result;
-    if (children.size > WIDE_FANOUT) {
-      const fed = feedChildren(children, this.view.churn(), typeof result === "string" ? null : result, data, expiry, now, flags);
+    this.copies += 1 + children.size;
+    if (this.copies > WIDE_FANOUT || feeding(queue)) {
+      const fed = feedChildren(queue, children, this.view.churn(), typeof result === "string" ? null : result, data, expiry, now, flags);
       return typeof result === "string" ? result : fed;
     }
     const commits: Commit[] = typeof result === "string" ? [] : [result];

@@ -46,6 +46,38 @@ describe("fanout", () => {
     queues.close();
   });
 
+  test("while a parent's set is being fed, its next sets are fed after it, however few children it has by then", async () => {
+    const queues = QueueCollection.load(configFor(tempDir()));
+    for (let i = 0; i <= WIDE_FANOUT; i++) queues.getOrCreate(`wide+c${i}`);
+    const first = queues.add("wide", bytes("a"), 0, NOW) as Commit;
+    // Two children fewer: a set to the parent alone would now reach them at once.
+    queues.delete("wide+c0");
+    queues.delete("wide+c1");
+    const second = queues.add("wide", bytes("b"), 0, NOW) as Commit;
+    expect(queues.get("wide+c2")!.stats(NOW).items).toBe(0);
+    await Promise.all([first, second].map((commit) => new Promise<void>((resolve) => commit.onSettled(resolve))));
+    for (let i = 2; i <= WIDE_FANOUT; i++) expect(drain(queues, `wide+c${i}`)).toEqual(["a", "b"]);
+    // Nothing is being fed any more: a set to the parent, now narrow, reaches its children at once.
+    queues.add("wide", bytes("c"), 0, NOW);
+    expect(drain(queues, "wide+c2")).toEqual(["c"]);
+    queues.close();
+  });
+
+  test("a set to an alias of many parents feeds the children past WIDE_FANOUT copies over turns", async () => {
+    const parents = ["p1", "p2", "p3"];
+    const queues = QueueCollection.load(configFor(tempDir(), `[aliases.many]\ndestination_queues = ${JSON.stringify(parents)}\n`));
+    const perParent = Math.ceil(WIDE_FANOUT / 2) + 100;
+    for (const parent of parents) for (let i = 0; i < perParent; i++) queues.getOrCreate(`${parent}+c${i}`);
+    const commit = queues.add("many", bytes("x"), 0, NOW) as Commit;
+    // The parents have it at once, and the first parent's children (under WIDE_FANOUT copies); the last's later.
+    expect(parents.map((parent) => queues.get(parent)!.stats(NOW).items)).toEqual([1, 1, 1]);
+    expect([queues.get("p1+c0")!.stats(NOW).items, queues.get("p3+c0")!.stats(NOW).items]).toEqual([1, 0]);
+    await new Promise<void>((resolve) => commit.onSettled(resolve));
+    expect(commit.state).toBe("durable");
+    for (const parent of parents) for (let i = 0; i < perParent; i++) expect(drain(queues, `${parent}+c${i}`)).toEqual(["x"]);
+    queues.close();
+  });
+
   test("a wide fanout's children still waiting are fed at a clean stop, and are there after it", () => {
     const dir = tempDir();
     const queues = QueueCollection.load(configFor(dir));
