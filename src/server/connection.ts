@@ -229,9 +229,9 @@ export class Connection<F> implements Session, BudgetReader, ServedConnection {
 
   /**
    * Runs frames until there are none, one can't run now or `until` passed (`now` is the turn
-   * clock's reading for the first frame); true if stopped by the backlog. Past `until` the first frame still runs if it is light and the turn has not overrun
-   * (see turn_scheduler.ts); a heavy one waits for the connection's round, a light one past the
-   * overrun for the prompt lane.
+   * clock's reading for the first frame); true if stopped by the backlog. Past `until` the first
+   * frame still runs if it is light and the turn has not overrun (see turn_scheduler.ts); a heavy
+   * one waits for the connection's round, a light one past the overrun for the prompt lane.
    */
   private executeBuffered(until: number, now: number): boolean {
     for (let first = true; !this.suspended && !this.closing; first = false) {
