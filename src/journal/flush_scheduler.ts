@@ -12,6 +12,7 @@
  * writes everything at once (shutdown, tests). The fsyncs the written batches ask for go out at
  * the end of the turn's writing, together (grouped_fsync.ts).
  */
+import { turnTask } from "../turn_task.ts";
 import { collectFsyncs } from "./grouped_fsync.ts";
 
 export interface Flushable {
@@ -29,7 +30,8 @@ const TURN_BYTES = 8 * 1024 * 1024;
 const TURN_MS = 3;
 
 const dirty = new Set<Flushable>();
-let scheduled = false;
+/** The turn's flush, once the turn's I/O callbacks have run. */
+const schedule = turnTask(() => flush(TURN_BYTES, performance.now() + TURN_MS));
 
 export function markDirty(writer: Flushable): void {
   dirty.add(writer);
@@ -39,15 +41,6 @@ export function markDirty(writer: Flushable): void {
 /** Writes every journal's pending records now. */
 export function flushJournals(): void {
   flush(Infinity, Infinity);
-}
-
-function schedule(): void {
-  if (scheduled) return;
-  scheduled = true;
-  setImmediate(() => {
-    scheduled = false;
-    flush(TURN_BYTES, performance.now() + TURN_MS);
-  });
 }
 
 function flush(budget: number, until: number): void {

@@ -21,6 +21,7 @@
 import { allOf, Commit } from "../journal/commit.ts";
 import { errorText } from "../errors.ts";
 import { log } from "../log.ts";
+import { turnTask } from "../turn_task.ts";
 import { Deque } from "./deque.ts";
 import type { PersistentQueue } from "./persistent_queue.ts";
 
@@ -45,7 +46,8 @@ interface FeedJob {
 const jobs = new Deque<FeedJob>();
 /** Jobs waiting per parent. */
 const waitingFor = new Map<PersistentQueue, number>();
-let scheduled = false;
+/** The next slice, in a later turn. */
+const schedule = turnTask(feedSlice);
 /** The last snapshot of a parent's children, and the queue churn it was taken at; dropped once no set waits (it holds the queues). */
 let snapshot: { readonly set: ReadonlySet<PersistentQueue>; readonly churn: number; readonly children: readonly PersistentQueue[] } | null = null;
 
@@ -74,14 +76,7 @@ export function feedAll(): void {
   feedUpTo(Infinity);
 }
 
-function schedule(): void {
-  if (scheduled) return;
-  scheduled = true;
-  setImmediate(feedSlice);
-}
-
 function feedSlice(): void {
-  scheduled = false;
   feedUpTo(SLICE_CHILDREN);
   if (jobs.length > 0) schedule();
 }

@@ -12,6 +12,7 @@
  * boundary after bytes came in), a tally the bytes of its connection in its `turn`; every held
  * connection is resumed exactly once, in the order it was held.
  */
+import { turnTask } from "../turn_task.ts";
 
 /** Bytes received in one turn before big receivers wait for a later one. */
 const RECEIVE_TURN_BYTES = 4 * 1024 * 1024;
@@ -28,7 +29,8 @@ export interface ReceiveTally {
 
 let turn = 0;
 let received = 0;
-let scheduled = false;
+/** The next turn's start, once something was received. */
+const schedule = turnTask(nextTurn);
 const held: Array<() => void> = [];
 
 export function newReceiveTally(): ReceiveTally {
@@ -52,15 +54,8 @@ export function holdAfter(bytes: number, tally: ReceiveTally, resume: () => void
   return true;
 }
 
-function schedule(): void {
-  if (scheduled) return;
-  scheduled = true;
-  setImmediate(nextTurn);
-}
-
 /** A new turn: the count starts again, and the first held connections the budget covers read again. */
 function nextTurn(): void {
-  scheduled = false;
   turn++;
   received = 0;
   for (const resume of held.splice(0, RECEIVE_TURN_BYTES / MOST_PER_READ)) resume();

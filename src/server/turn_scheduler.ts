@@ -24,6 +24,7 @@
  * not empty or a turn is open (whose end the round marks); a connection is in at most one lane.
  */
 import { Deque } from "../queue/deque.ts";
+import { turnTask } from "../turn_task.ts";
 
 /** The clock turns are measured with (a test may set `now` to one it steps itself). */
 export const turnClock = { now: (): number => performance.now() };
@@ -41,7 +42,8 @@ const prompt = new Deque<() => void>();
 const waiting = new Deque<() => void>();
 let turnOpen = false;
 let deadline = 0;
-let scheduled = false;
+/** The next round, in a later turn. */
+const schedule = turnTask(runRound);
 
 /** When the current turn's execution budget runs out (opening a turn, at `now`, if none is open). */
 export function turnDeadline(now?: number): number {
@@ -78,15 +80,8 @@ export function soon(run: () => void): void {
   schedule();
 }
 
-function schedule(): void {
-  if (scheduled) return;
-  scheduled = true;
-  setImmediate(runRound);
-}
-
 /** A new turn: runs the prompt lane, then the busy connections in order, until its budget is spent (but at least one busy one). */
 function runRound(): void {
-  scheduled = false;
   turnOpen = false;
   if (prompt.length + waiting.length === 0) return;
   const end = turnDeadline();

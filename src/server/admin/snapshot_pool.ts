@@ -7,14 +7,15 @@
  * and pings stalled 200-765 ms. Here a request waits for the next snapshot begun after it arrived
  * (so its reply shows every change acknowledged before the request), and every request waiting
  * when a snapshot begins shares it; a snapshot begins in the turn after it is asked for, so
- * requests that arrive together share one. At most MAX_HELD snapshots exist at once, being taken or held
- * by replies still being sent (Bun.serve times out a client that reads nothing for 10 s); past
- * that, requests wait until one is let go.
+ * requests that arrive together share one. At most MAX_HELD snapshots exist at once, being taken
+ * or held by replies still being sent (Bun.serve times out a client that reads nothing for 10
+ * s); past that, requests wait until one is let go.
  *
  * Invariants: at most one snapshot is being taken; `held` counts the snapshot being taken and
  * those with a lease not yet released; a lease is released at most once; a request whose client
  * went away before its snapshot began gets none.
  */
+import { turnTask } from "../../turn_task.ts";
 import type { Snapshot } from "../snapshot.ts";
 
 /** Snapshots that may exist at once (being taken, or held by replies being sent). */
@@ -37,7 +38,8 @@ interface Waiter {
 
 export class SnapshotPool {
   private waiting: Waiter[] = [];
-  private scheduled = false;
+  /** Starts the next snapshot in the next turn (if it can start then). */
+  private readonly startSoon = turnTask(() => this.startNext());
   private taking = false;
   private held = 0;
 
@@ -54,16 +56,6 @@ export class SnapshotPool {
     return new Promise((resolve, reject) => {
       this.waiting.push({ resolve, reject, signal });
       this.startSoon();
-    });
-  }
-
-  /** Starts the next snapshot in the next turn (if it can start then). */
-  private startSoon(): void {
-    if (this.scheduled) return;
-    this.scheduled = true;
-    setImmediate(() => {
-      this.scheduled = false;
-      this.startNext();
     });
   }
 
