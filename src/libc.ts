@@ -1,8 +1,8 @@
 /**
  * The few libc calls that neither Node's API nor Bun's offers, through bun:ffi, loaded on first
  * use: `syncfs` (write one file system to disk), `dup`/`close` (a cheap look at whether
- * descriptors are free) and `getpagesize` (the unit of /proc's memory figures). Null where glibc can't be loaded (not Linux): callers fall back or say
- * why they can't.
+ * descriptors are free) and `getpagesize` (the unit of /proc's memory figures). Null where glibc
+ * can't be loaded (not Linux): callers fall back or say why they can't.
  */
 import { dlopen, FFIType } from "bun:ffi";
 

@@ -70,7 +70,12 @@ function escape(char: string): string {
   return `%${char.charCodeAt(0).toString(16).toUpperCase().padStart(2, "0")}`;
 }
 
-/** Orders queues (or aliases) by name, code unit by code unit: the order reports list them in. */
+/** Orders queue names code unit by code unit: the order reports list queues in. */
+export function compareNames(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Orders queues (or aliases) by name (`compareNames`). */
 export function byName(a: { readonly name: string }, b: { readonly name: string }): number {
-  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+  return compareNames(a.name, b.name);
 }

@@ -19,7 +19,7 @@ import { errorText } from "../errors.ts";
 import { log } from "../log.ts";
 import { DirectoryLock, clearStaleLock } from "./directory_lock.ts";
 import { fileSystem, fsyncDirectory, statExisting } from "./files.ts";
-import { RESERVED_FILE_NAMES, queueFileName } from "../queue_name.ts";
+import { RESERVED_FILE_NAMES, compareNames, queueFileName } from "../queue_name.ts";
 import { activePath, journalFilePaths, listJournalFiles, type DirectoryListing, type QueueFiles } from "./segment_files.ts";
 
 export const SERVER_DIR = ".kestrel";
@@ -98,7 +98,7 @@ export function scanDataDirectory(queuePath: string): DirectoryListing {
 /** Blocks every queue one of whose files is also a file of a queue listed before it. */
 function blockSharedFiles(queuePath: string, listing: DirectoryListing): void {
   const owners = new Map<string, string>();
-  for (const [queue, files] of [...listing.queues].sort(([a], [b]) => (a < b ? -1 : 1))) {
+  for (const [queue, files] of [...listing.queues].sort(([a], [b]) => compareNames(a, b))) {
     for (const path of journalFilePaths(queuePath, queue, files)) {
       const file = statExisting(path);
       const key = `${file.dev}:${file.ino}`;

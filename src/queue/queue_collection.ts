@@ -31,7 +31,7 @@ import { log } from "../log.ts";
 import { PersistentQueue, eraseJournal, type AddResult, type Expiry, type QueueHooks } from "./persistent_queue.ts";
 import { feedAll } from "./fanout_feed.ts";
 import { SetRouting } from "./set_routing.ts";
-import { fanoutParent, isValidQueueName, queueFileName } from "../queue_name.ts";
+import { compareNames, fanoutParent, isValidQueueName, queueFileName } from "../queue_name.ts";
 import { RepeatedLog } from "../repeated_log.ts";
 import { AliasTable, type AliasStats } from "./aliases.ts";
 import { TotalsSum, type CollectionTotals } from "./collection_totals.ts";
@@ -119,7 +119,7 @@ export class QueueCollection {
     const collection = new QueueCollection(config, queuePath, lock, caseInsensitive);
     for (const [name, reason] of listing.blocked) collection.markUnavailable(name, reason, "load");
     // By name: each queue then goes to the end of the name order, with no search and no move.
-    for (const [name, files] of [...listing.queues].sort(([a], [b]) => (a < b ? -1 : 1))) collection.tryCreate(name, files);
+    for (const [name, files] of [...listing.queues].sort(([a], [b]) => compareNames(a, b))) collection.tryCreate(name, files);
     try {
       collection.checkAliasNames(config);
     } catch (error) {
@@ -255,7 +255,6 @@ export class QueueCollection {
     for (const queue of [...this.queues.values()]) count += queue.discardExpired(now);
     return count;
   }
-
 
   /**
    * Prepares a reloaded config for every live queue, running first every step that can fail: for

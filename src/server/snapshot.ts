@@ -164,4 +164,3 @@ export function serverStats(ctx: ServerContext, totals: CollectionTotals): Array
     ["request_waits", ctx.requestBudget.refusals],
   ];
 }
-

@@ -2,9 +2,10 @@
  * The admin HTTP endpoint (Bun.serve; off unless admin_port is set): the dashboard page at `/`
  * and its files under /dashboard/, /health, /stats.json and Prometheus /metrics (each read from
  * a stats snapshot gathered over turns, shared by the requests that wait for it
- * (snapshot_pool.ts), and sent as it is made: streamed_body.ts), /history.json (the last 15 minutes, history.ts), /config.json (the queues'
- * settings, as dump_config, also sent as it is made: config_json.ts) and the server status (GET /status). A request that fails (a bug)
- * gets a 500 and one log line, never Bun's page or a stack trace; the server goes on.
+ * (snapshot_pool.ts), and sent as it is made: streamed_body.ts), /history.json (the last 15
+ * minutes, history.ts), /config.json (the queues' settings, as dump_config, also sent as it is
+ * made: config_json.ts) and the server status (GET /status). A request that fails (a bug) gets a
+ * 500 and one log line, never Bun's page or a stack trace; the server goes on.
  *
  * Read-only but for the actions of admin_actions.ts (PUT /status, flushing or deleting a queue),
  * each gated by the admin token, the auth file and admin_commands there. Any other method but GET
@@ -14,6 +15,7 @@ import type { Server } from "bun";
 import { SERVER_STATUSES } from "../../config/schema.ts";
 import { errorText } from "../../errors.ts";
 import { log } from "../../log.ts";
+import { compareNames } from "../../queue_name.ts";
 import type { ServerContext } from "../context.ts";
 import { QUEUE_STAT_NAMES, takeSnapshotInTurns, type Snapshot } from "../snapshot.ts";
 import { actionMethods, findAction, text } from "./admin_actions.ts";
@@ -140,7 +142,7 @@ function health(ctx: ServerContext): Response {
     const error = queue.journalFailure ?? queue.readFailure;
     if (error !== null) failing.push({ queue: queue.name, error });
   }
-  failing.sort((a, b) => (a.queue < b.queue ? -1 : a.queue > b.queue ? 1 : 0));
+  failing.sort((a, b) => compareNames(a.queue, b.queue));
   for (const queue of ctx.queues.unavailableQueues()) failing.push({ queue: queue.name, error: queue.reason });
   const status = failing.length === 0 ? "ok" : "degraded";
   // The server status is shown, not judged: a readonly or quiescent server is healthy (a probe

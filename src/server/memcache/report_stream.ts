@@ -5,9 +5,9 @@
  * ReportText a step at a time (one queue's lines, or one queue added to a sum) and yields after
  * each; `streamInSlices` runs its steps for SLICE_MS, hands the text to the outbox once there is
  * SEND_FROM_BYTES of it (or the report ended), and goes on in a later round of the turn scheduler
- * (turn_scheduler.ts `later`), other clients served in between. A slice also ends where the turn's budget, shared with every connection's
- * requests, does: 20 clients sending `stats` at once take their turns, they do not make one turn
- * of 20 slices.
+ * (turn_scheduler.ts `later`), other clients served in between. A slice also ends where the
+ * turn's budget, shared with every connection's requests, does: 20 clients sending `stats` at
+ * once take their turns, they do not make one turn of 20 slices.
  *
  * Meanwhile the connection is suspended, as behind a blocking get: its later requests wait, and
  * their replies follow the report. While the client has REPLY_ROOM bytes unread, no step runs
