@@ -1,6 +1,7 @@
 /**
  * The frame every attack runs in: a stall scene (bench/lib/stall_scene.ts: a fresh server on
- * loopback, port 0, its own temp dir and config), the readings around the attack (the RSS just
+ * loopback, port 0, its own temp dir and config) that has served a few seconds of ordinary traffic
+ * (bench/lib/warm_up.ts: the RSS before is a serving server's, not a just-started one's), the readings around the attack (the RSS just
  * before, the peak during, the RSS after; the probes of bench/probe.ts throughout: new clients
  * served, the worst gap of a 5 ms ping), the checks after it, and the record of what it found.
  *
@@ -19,6 +20,7 @@ import type { Startup } from "./server_log.ts";
 import { Scene } from "./stall_scene.ts";
 import { integer } from "./report.ts";
 import { KESTREL_FROM_SOURCE } from "./targets.ts";
+import { warmUp } from "./warm_up.ts";
 
 const SAMPLE_MS = 50;
 const ADMIN_LINE = /admin HTTP on http:\/\/\S+:(\d+) /;
@@ -30,6 +32,10 @@ export const SETTLE_MS = 3000;
  * (every 1 MiB) and collect if it grew: what stays after it is held, not garbage not yet collected.
  */
 export const TRAFFIC_MIB = 4;
+/** After the warm-up's collection, the RSS must stay put this long... */
+const WARM_STILL_MS = 1000;
+/** ...or this long have passed (and as long for the collection). */
+const WARM_SETTLE_MAX_MS = 6000;
 
 /** A bound other than the memory ceiling: open files, a time, a reply. */
 export interface Bound {
@@ -108,10 +114,27 @@ export class Lab {
 
   private constructor(private readonly scene: Scene) {}
 
-  /** A server with `configToml` on a fresh temp dir, listening. */
+  /** A server with `configToml` on a fresh temp dir, listening, warmed up (bench/lib/warm_up.ts) and settled. */
   static async open(name: string, configToml: string): Promise<Lab> {
     const settings = { itemSize: 0, connections: 0, batch: 0, stallMs: STALL_MS, server: KESTREL_FROM_SOURCE };
-    return new Lab(await Scene.open(name, configToml, settings));
+    const lab = new Lab(await Scene.open(name, configToml, settings));
+    try {
+      const collections = async () => (await lab.stats()).get("memory_collections") ?? 0;
+      const collectionsBefore = await collections();
+      await warmUp(lab.port);
+      // The memory pacer collects in the first quiet second after traffic; what it leaves settles in about half a second.
+      // (Polled every POLL_MS: a stats reply is traffic, and too much of it would keep the second from being quiet.)
+      await waitFor("the memory pacer's quiet collection after the warm-up", WARM_SETTLE_MAX_MS, async () => {
+        if ((await collections()) > collectionsBefore) return true;
+        await Bun.sleep(POLL_MS);
+        return null;
+      });
+      await whenStill(() => lab.server.memory().rss, WARM_STILL_MS, WARM_SETTLE_MAX_MS);
+    } catch (error) {
+      await lab.close();
+      throw error;
+    }
+    return lab;
   }
 
   get server(): KestrelChild {

@@ -45,7 +45,8 @@ export function attackReport(report: AttackReport): string {
     `# Memory bounds under attack\n`,
     `${machineLine(report)}\n`,
     `${mainTable(report.results)}\n`,
-    `Peak RSS is the server's VmHWM, reset when the attack starts; "after" is the RSS once the attack is over and 3 s have passed. ` +
+    `Each attack's server first serves 3 s of ordinary traffic (sets, gets, reliable reads, timed-out gets; its queues then deleted) and settles: a fresh server's RSS grows about 15 MiB once as its code gets hot, whoever sends the traffic. ` +
+      `RSS before is read then; peak RSS is the server's VmHWM, reset when the attack starts; "after" is the RSS once the attack is over and 3 s have passed. ` +
       `Worst ping gap: \`get ping_nothing\` every 5 ms on one connection opened before the attack, one in flight, from a process of its own; a gap runs from when a ping was due to its reply (bound: ${STALL_MS} ms). ` +
       `New clients: a \`version\` on a fresh connection every 100 ms during the attack, each answered within 1 s.\n`,
     `## Ceilings\n`,
