@@ -1,14 +1,17 @@
 /**
- * A response body made as the client reads it: text pieces taken from an iterator for at most
- * SLICE_MS (or CHUNK_CHARS characters) per chunk, each chunk in an event-loop turn of its own,
- * so a reply of 450,000 lines (/metrics of 15,000 queues: 13 MB, 114-180 ms in one turn) never
- * holds up the memcache clients. The iterator is pulled only as the client reads: a reader that
- * stops holds one chunk, not the reply. A piece that throws (a bug) ends the body early, the
- * response already under way: `onError` hears of it (the status line was sent long before).
+ * A response body made as the client reads it: a render (a generator writing into a ChunkWriter,
+ * yielding between lines) run for at most SLICE_MS (or until CHUNK_BYTES are written) per chunk,
+ * each chunk in an event-loop turn of its own, so a reply of 450,000 lines (/metrics of 15,000
+ * queues: 13 MB, 114-180 ms in one turn) never holds up the memcache clients. The render is run
+ * only as the socket takes the chunks: a client that stops reading holds one chunk, not the
+ * reply, once the kernel's buffers for its socket are full (on loopback up to tcp_wmem's maximum,
+ * 4 MiB here: the chunks made for them are garbage until the next collection). A render that
+ * throws (a bug) ends the body early, the response already under way: `onError` hears of it (the
+ * status line was sent long before).
  *
  * All bodies being sent share the turn's budget with the memcache connections
  * (turn_scheduler.ts): a chunk stops at the turn's deadline, and once the turn is spent a body
- * adds at most PIECES_PER_LOOK pieces to its chunk, so 50 clients reading at once cost a turn
+ * adds at most STEPS_PER_LOOK steps to its chunk, so 50 clients reading at once cost a turn
  * about its budget, not 50 times 2 ms.
  *
  * `onEnd` runs exactly once, when the body ends: sent whole, failed, or cancelled (the client
@@ -17,11 +20,15 @@
  * once sent, as a memcache reply's is).
  */
 import { turnDeadline } from "../turn_scheduler.ts";
+import { ChunkWriter } from "./chunk_writer.ts";
 
 const SLICE_MS = 2;
-const CHUNK_CHARS = 64 * 1024;
-/** Pieces between two looks at the clock (and the most a chunk takes once the turn is spent). */
-const PIECES_PER_LOOK = 16;
+const CHUNK_BYTES = 64 * 1024;
+/** Render steps between two looks at the clock (and the most a chunk takes once the turn is spent). */
+const STEPS_PER_LOOK = 16;
+
+/** Writes a body into `out`, yielding where it may stop for the turn. */
+export type Render = (out: ChunkWriter) => Iterator<unknown>;
 
 export interface BodyHooks {
   /** A piece threw (a bug): the body ends early. */
@@ -30,8 +37,9 @@ export interface BodyHooks {
   readonly onChunk?: (bytes: number) => void;
 }
 
-export function streamedResponse(pieces: Iterator<string>, contentType: string, hooks: BodyHooks): Response {
-  const encoder = new TextEncoder();
+export function streamedResponse(render: Render, contentType: string, hooks: BodyHooks): Response {
+  const out = new ChunkWriter(CHUNK_BYTES);
+  const steps = render(out);
   let ended = false;
   const end = () => {
     if (ended) return;
@@ -42,27 +50,27 @@ export function streamedResponse(pieces: Iterator<string>, contentType: string, 
     {
       async pull(controller) {
         await new Promise<void>((resolve) => setImmediate(resolve));
-        let chunk: ReturnType<typeof nextChunk>;
+        let done: boolean;
         try {
-          chunk = nextChunk(pieces, Math.min(performance.now() + SLICE_MS, turnDeadline()));
+          done = fillChunk(steps, out, Math.min(performance.now() + SLICE_MS, turnDeadline()));
         } catch (error) {
           end();
           hooks.onError(error);
           return controller.error(error);
         }
-        if (chunk.text !== "") {
-          const bytes = encoder.encode(chunk.text);
+        const bytes = out.take();
+        if (bytes.length > 0) {
           hooks.onChunk?.(bytes.length);
           controller.enqueue(bytes);
         }
-        if (chunk.done) {
+        if (done) {
           end();
           controller.close();
         }
       },
       cancel() {
         end();
-        pieces.return?.();
+        steps.return?.();
       },
     },
     { highWaterMark: 0 },
@@ -70,13 +78,20 @@ export function streamedResponse(pieces: Iterator<string>, contentType: string, 
   return new Response(body, { headers: { "content-type": contentType } });
 }
 
-/** The next pieces, joined, until `until` (performance.now()) or the chunk is full; `done` once the pieces are. */
-function nextChunk(pieces: Iterator<string>, until: number): { readonly text: string; readonly done: boolean } {
-  let text = "";
+/** Runs the render's steps until `until` (performance.now()) or the chunk is full; true once the render is done. */
+function fillChunk(steps: Iterator<unknown>, out: ChunkWriter, until: number): boolean {
   for (let n = 1; ; n++) {
-    const next = pieces.next();
-    if (next.done === true) return { text, done: true };
-    text += next.value;
-    if (text.length >= CHUNK_CHARS || (n % PIECES_PER_LOOK === 0 && performance.now() >= until)) return { text, done: false };
+    if (steps.next().done === true) return true;
+    if (out.full || (n % STEPS_PER_LOOK === 0 && performance.now() >= until)) return false;
   }
+}
+
+/** A render of text pieces, each written as it is taken (for bodies made of a few large pieces). */
+export function piecesWritten(pieces: Iterable<string>): Render {
+  return function* (out) {
+    for (const piece of pieces) {
+      out.text(piece);
+      yield;
+    }
+  };
 }

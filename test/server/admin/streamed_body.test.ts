@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { streamedResponse } from "../../../src/server/admin/streamed_body.ts";
+import { piecesWritten, streamedResponse } from "../../../src/server/admin/streamed_body.ts";
 import { turnClock } from "../../../src/server/turn_scheduler.ts";
 
 /** `count` pieces of ten characters, counting how many were taken. */
@@ -22,7 +22,7 @@ describe("streamedResponse", () => {
   test("the body is the pieces joined, made a chunk at a time as it is read", async () => {
     const { state, pieces } = countedPieces(100_000);
     let chunkBytes = 0;
-    const response = streamedResponse(pieces, "text/plain", { onError: unexpected, onChunk: (bytes) => (chunkBytes += bytes) });
+    const response = streamedResponse(piecesWritten(pieces), "text/plain", { onError: unexpected, onChunk: (bytes) => (chunkBytes += bytes) });
     expect(response.headers.get("content-type")).toBe("text/plain");
     expect(state.taken).toBe(0); // nothing is made before the client reads
     const reader = response.body!.getReader();
@@ -44,7 +44,7 @@ describe("streamedResponse", () => {
 
   test("each chunk is made in a turn of its own: other work runs between them", async () => {
     const { pieces } = countedPieces(50_000);
-    const reader = streamedResponse(pieces, "text/plain", { onError: unexpected }).body!.getReader();
+    const reader = streamedResponse(piecesWritten(pieces), "text/plain", { onError: unexpected }).body!.getReader();
     let turns = 0;
     let ticking = true;
     const tick = () => {
@@ -60,7 +60,7 @@ describe("streamedResponse", () => {
   });
 
   test("an empty body, and a client that stops reading ends the pieces", async () => {
-    expect(await streamedResponse([][Symbol.iterator](), "text/plain", { onError: unexpected }).text()).toBe("");
+    expect(await streamedResponse(piecesWritten([]), "text/plain", { onError: unexpected }).text()).toBe("");
     let finished = false;
     function* endless(): Generator<string> {
       try {
@@ -69,7 +69,7 @@ describe("streamedResponse", () => {
         finished = true;
       }
     }
-    const reader = streamedResponse(endless(), "text/plain", { onError: unexpected }).body!.getReader();
+    const reader = streamedResponse(piecesWritten(endless()), "text/plain", { onError: unexpected }).body!.getReader();
     await reader.read();
     await reader.cancel();
     expect(finished).toBe(true);
@@ -77,15 +77,15 @@ describe("streamedResponse", () => {
 
   test("onEnd runs once when the body is sent whole, cancelled or failed", async () => {
     const ends = { whole: 0, cancelled: 0, failed: 0 };
-    expect(await streamedResponse(countedPieces(10).pieces, "text/plain", { onError: unexpected, onEnd: () => ends.whole++ }).text()).toHaveLength(100);
-    const reader = streamedResponse(countedPieces(100_000).pieces, "text/plain", { onError: unexpected, onEnd: () => ends.cancelled++ }).body!.getReader();
+    expect(await streamedResponse(piecesWritten(countedPieces(10).pieces), "text/plain", { onError: unexpected, onEnd: () => ends.whole++ }).text()).toHaveLength(100);
+    const reader = streamedResponse(piecesWritten(countedPieces(100_000).pieces), "text/plain", { onError: unexpected, onEnd: () => ends.cancelled++ }).body!.getReader();
     await reader.read();
     await reader.cancel();
     function* failing(): Generator<string> {
       yield "first\n";
       throw new Error("a bug");
     }
-    await expect(streamedResponse(failing(), "text/plain", { onError: () => {}, onEnd: () => ends.failed++ }).text()).rejects.toThrow("a bug");
+    await expect(streamedResponse(piecesWritten(failing()), "text/plain", { onError: () => {}, onEnd: () => ends.failed++ }).text()).rejects.toThrow("a bug");
     expect(ends).toEqual({ whole: 1, cancelled: 1, failed: 1 });
   });
 
@@ -95,7 +95,7 @@ describe("streamedResponse", () => {
     turnClock.now = () => 0;
     try {
       const { pieces } = countedPieces(1000);
-      const reader = streamedResponse(pieces, "text/plain", { onError: unexpected }).body!.getReader();
+      const reader = streamedResponse(piecesWritten(pieces), "text/plain", { onError: unexpected }).body!.getReader();
       const chunk = await reader.read();
       expect(chunk.value!.length).toBe(16 * 10);
       await reader.cancel();
@@ -112,7 +112,7 @@ describe("streamedResponse", () => {
       yield "first\n";
       throw new Error("a bug");
     }
-    const response = streamedResponse(failing(), "text/plain", { onError: (error) => errors.push(error) });
+    const response = streamedResponse(piecesWritten(failing()), "text/plain", { onError: (error) => errors.push(error) });
     await expect(response.text()).rejects.toThrow("a bug");
     expect(errors.map(String)).toEqual(["Error: a bug"]);
   });
