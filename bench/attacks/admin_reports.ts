@@ -14,13 +14,15 @@
  * "before" is the RSS before the queues were made; the window (peak, ping, new clients) covers the
  * bursts only, so the gets that make the queues are not counted as the attack's stalls.
  * Ceiling: before + Q x 8 KiB per idle queue + 3 snapshots x Q x 512 B + C x 128 KiB per
- * connection + C x 64 KiB (one chunk of a streamed body each) + the pacer's garbage.
+ * connection + C x 64 KiB (one chunk of a streamed body each) + what is made for each client that
+ * never reads until its socket's kernel buffers are full (tcp_wmem's maximum, garbage until
+ * collected) + the pacer's garbage.
  * Other bounds: each reading client's reply complete and correct; RSS with the queues, before the
  * bursts (reported); the slowest reader of each round (reported); RSS 3 s after.
  * Knobs: ATTACK_ADMIN_QUEUES (Q, default 20000, quick 5000), ATTACK_ADMIN_CLIENTS (C, default 50, quick 20).
  */
 import { AttackClient, expectAll, getsOfNewNames } from "../lib/attack_client.ts";
-import { ADMIN_SNAPSHOTS, ADMIN_SNAPSHOT_ALLOWANCE_PER_QUEUE, CONNECTION_ALLOWANCE, MAX_NEW_QUEUES, QUEUE_ALLOWANCE, STREAMED_CHUNK, ceiling, per, size } from "../lib/attack_bounds.ts";
+import { ADMIN_SNAPSHOTS, ADMIN_SNAPSHOT_ALLOWANCE_PER_QUEUE, CONNECTION_ALLOWANCE, MAX_NEW_QUEUES, QUEUE_ALLOWANCE, STREAMED_CHUNK, ceiling, kernelSendBuffer, per, size } from "../lib/attack_bounds.ts";
 import { type Lab, withLab } from "../lib/attack_lab.ts";
 import type { AttackPlan } from "../lib/attack_plan.ts";
 import { PING_QUEUE } from "../lib/ping.ts";
@@ -73,6 +75,9 @@ function checkMetrics(body: string, listing: Listing): string | null {
   return queues === listing.count ? null : `/metrics: ${integer(queues)} queues, expected ${integer(listing.count)}`;
 }
 
+/** Whether client i of a burst reads its reply. */
+const reads = (i: number): boolean => i % 4 < 2;
+
 /** What one burst found: what was wrong with the readers' replies, and when the last was whole. */
 interface Burst {
   readonly wrong: readonly string[];
@@ -86,7 +91,7 @@ interface Burst {
  */
 async function burst(adminPort: number, clients: number, listing: Listing): Promise<Burst> {
   const askers = await Promise.all(
-    Array.from({ length: clients }, async (_, i) => ({ path: PATHS[i % 2]!, reads: i % 4 < 2, get: await RawHttpGet.connect(adminPort, i % 4 < 2) })),
+    Array.from({ length: clients }, async (_, i) => ({ path: PATHS[i % 2]!, reads: reads(i), get: await RawHttpGet.connect(adminPort, reads(i)) })),
   );
   const sentAt = performance.now();
   for (const asker of askers) asker.get.send(asker.path);
@@ -141,7 +146,9 @@ async function attack(lab: Lab, queues: number, clients: number, parameters: str
   if (roundTrip !== null) incorrect.push(roundTrip);
 
   lab.bound(`RSS with ${integer(queues)} idle queues, before the bursts`, `${mib(withQueues)} (${((withQueues - before) / queues / 1024).toFixed(1)} KiB a queue)`, "-", null);
-  lab.bound("peak over the RSS with the queues", mib(during.peak - withQueues), `≤ ${size(ADMIN_SNAPSHOTS * queues * ADMIN_SNAPSHOT_ALLOWANCE_PER_QUEUE)} snapshots + ${size(clients * (CONNECTION_ALLOWANCE + STREAMED_CHUNK))} connections (no garbage allowance)`, null);
+  const nonReaders = Array.from({ length: clients }, (_, i) => !reads(i)).filter(Boolean).length;
+  const unread = per(nonReaders, kernelSendBuffer(), "made for a client that never reads, as its socket's kernel buffers take it (tcp_wmem's maximum)");
+  lab.bound("peak over the RSS with the queues", mib(during.peak - withQueues), `≤ ${size(ADMIN_SNAPSHOTS * queues * ADMIN_SNAPSHOT_ALLOWANCE_PER_QUEUE)} snapshots + ${size(clients * (CONNECTION_ALLOWANCE + STREAMED_CHUNK))} connections + ${size(unread[0])} made for non-readers (no other garbage allowance)`, null);
   return lab.result({
     name: "13. concurrent admin reports",
     parameters,
@@ -152,6 +159,7 @@ async function attack(lab: Lab, queues: number, clients: number, parameters: str
       [ADMIN_SNAPSHOTS * queues * ADMIN_SNAPSHOT_ALLOWANCE_PER_QUEUE, `${ADMIN_SNAPSHOTS} snapshots × ${integer(queues)} × ${size(ADMIN_SNAPSHOT_ALLOWANCE_PER_QUEUE)} per queue`],
       per(clients, CONNECTION_ALLOWANCE, "per connection"),
       per(clients, STREAMED_CHUNK, "one chunk of a streamed body"),
+      unread,
     ]),
     incorrect,
   });

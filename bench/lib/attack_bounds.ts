@@ -7,6 +7,7 @@
  * These are the promises, written down here on purpose rather than imported from src/: a bound
  * that moved in the code must show up as a failed ceiling, not as a ceiling that moved with it.
  */
+import { readFileSync } from "node:fs";
 
 export const KiB = 1024;
 export const MiB = 1024 * 1024;
@@ -42,6 +43,21 @@ export const ADMIN_SNAPSHOTS = 3;
 export const ADMIN_SNAPSHOT_ALLOWANCE_PER_QUEUE = 512;
 /** What a streamed admin reply being sent holds: one chunk of at most 64 KiB (the rest is made as the client reads). */
 export const STREAMED_CHUNK = 64 * KiB;
+
+/**
+ * What the server makes of a streamed admin reply for a client that never reads it: as much as
+ * the kernel's buffers for the socket take (on loopback, up to tcp_wmem's maximum), the chunks
+ * garbage until the next collection (docs/configuration.md). Read from this machine; 4 MiB
+ * (Linux's default maximum) when it can't be.
+ */
+export function kernelSendBuffer(): number {
+  try {
+    const maximum = Number(readFileSync("/proc/sys/net/ipv4/tcp_wmem", "latin1").trim().split(/\s+/)[2]);
+    return Number.isFinite(maximum) && maximum > 0 ? maximum : 4 * MiB;
+  } catch {
+    return 4 * MiB;
+  }
+}
 /** 10,000 queues start in under this (spawn to listening). */
 export const START_10K_QUEUES_MS = 1000;
 /** A fresh connection's `version` must be answered within this during an attack. */
