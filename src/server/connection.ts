@@ -5,17 +5,20 @@
  *
  * Invariants: requests are executed strictly in arrival order and one at a time (a blocking get
  * suspends everything behind it); a connection executes for at most CONNECTION_TURN_MS per
- * event-loop turn, and all of them together for at most the turn's budget (turn_scheduler.ts;
- * then the rest of its pipelined requests wait for a later round, so no client's burst, nor
- * many clients' bursts, can stall the others); replies that are ready leave in one socket write
- * per turn, and a STORED waits (with everything behind it) for the journal write that covers it; reading
- * pauses while the reply backlog (replies ready, and replies waiting for a journal write) is over
- * HIGH_WATER, so neither a client that doesn't read nor a stuck journal makes the server buffer
- * without bound, while the server-wide request budget refuses what this connection needs
+ * event-loop turn, and all of them together for at most the turn's budget (turn_scheduler.ts; then
+ * the rest of its pipelined requests wait for a later round, so no client's burst, nor many
+ * clients' bursts, can stall the others); what comes to it outside its turn (its wait ended, a
+ * commit its replies waited for settled) is light work of the current turn, left for a later round
+ * once the turn has overrun (outside_turn.ts); replies that are ready leave in one socket write per
+ * turn, and a STORED waits (with everything behind it) for the journal write that covers it;
+ * reading pauses while the reply backlog (replies ready, and replies waiting for a journal write)
+ * is over HIGH_WATER, so neither a client that doesn't read nor a stuck journal makes the server
+ * buffer without bound, while the server-wide request budget refuses what this connection needs
  * (RequestBudget), and until a later turn once the other connections spent the turn's receive
- * budget and this one receives big chunks (receive_budget.ts); when the connection closes, its open items and the items of
- * replies that never reached the socket go back to the head of their queues, its waits are
- * cancelled and the request bytes it buffered are freed at once (RequestParser.discard).
+ * budget and this one receives big chunks (receive_budget.ts); when the connection closes, its open
+ * items and the items of replies that never reached the socket go back to the head of their queues,
+ * its waits are cancelled and the request bytes it buffered are freed at once
+ * (RequestParser.discard).
  *
  * Idleness is kept here, on the monotonic clock: the last time bytes came in or replies went out.
  * A connection is closed for idleness (`closeIfIdle`, called by the server's periodic check) only
@@ -32,6 +35,7 @@ import type { Session } from "./commands/session.ts";
 import type { ServerContext } from "./context.ts";
 import type { FrameParser, FrontEnd } from "./front_end.ts";
 import { Outbox } from "./outbox.ts";
+import { outsideTurn } from "./outside_turn.ts";
 import { holdAfter, newReceiveTally } from "./receive_budget.ts";
 import type { BudgetReader } from "./request_budget.ts";
 import { connectionDeadline, later, overrunDeadline, soon, turnClock } from "./turn_scheduler.ts";
@@ -79,7 +83,8 @@ export class Connection<F> implements Session, BudgetReader, ServedConnection {
   /** The others spent the turn's receive budget and this connection receives big chunks: it reads again in a later turn (receive_budget.ts). */
   private receiveHeld = false;
   private readonly received = newReceiveTally();
-  private writeScheduled = false;
+  /** A run outside the connection's turn is due (goOnSoon). */
+  private goOnScheduled = false;
   /** Requests are left for a later turn (the turn's budget ran out). */
   private behind = false;
   /** A request parsed when the turn was spent and left for later (heavy, or past the overrun): the first to run in this connection's round. */
@@ -175,22 +180,33 @@ export class Connection<F> implements Session, BudgetReader, ServedConnection {
     this.suspendedBytes = 0;
     this.cancelWait = null;
     this.active = true;
-    queueMicrotask(() => this.process());
+    this.goOnSoon();
   }
 
   /** Replies became ready outside this connection's turn: write them out soon. */
   replyReady(): void {
-    if (this.writeScheduled) return;
-    this.writeScheduled = true;
-    queueMicrotask(this.writeReadyReplies);
+    this.goOnSoon();
   }
 
-  /** replyReady's microtask (one function per connection, not one per call). */
-  private readonly writeReadyReplies = (): void => {
-    this.writeScheduled = false;
+  /**
+   * Outside this connection's turn (its wait ended, or replies became ready as their commit
+   * settled): writes what is ready and executes what waits, soon, as light work of the turn;
+   * once the turn has overrun, in this connection's round (outside_turn.ts).
+   */
+  private goOnSoon(): void {
+    if (this.goOnScheduled) return;
+    this.goOnScheduled = true;
+    outsideTurn(this.goOn);
+  }
+
+  /** goOnSoon's run (one function per connection, not one per call). */
+  private readonly goOn = (overrun: boolean): void => {
+    this.goOnScheduled = false;
+    if (this.closed) return;
+    if (overrun) return this.continueLater(later);
     this.writeOut();
     // Replies that waited for a commit count toward the backlog: requests held back by them go on.
-    if (this.outbox.backlog < HIGH_WATER) this.process();
+    if (this.outbox.backlog < HIGH_WATER && !this.nothingToExecute()) this.process();
   };
 
   quit(): void {

@@ -18,7 +18,9 @@
  * MAX_OVERRUN_MS (so many light requests, or one misjudged, can't make a turn run away either);
  * after that a light request waits in the prompt lane (`soon`), which a round serves before the
  * busy connections (`later`), so it is still answered in the next round. Each round runs at
- * least one busy connection, so a stream of light requests can't starve them.
+ * least one busy connection, so a stream of light requests can't starve them. What comes to a
+ * connection outside its turn (a wait ended, a commit settled) is light work too, run until the
+ * overrun and then in the busy connections' lane (outside_turn.ts).
  *
  * Invariants: `deadline` belongs to the open turn, if any; a round is scheduled iff a lane is
  * not empty or a turn is open (whose end the round marks); a connection is in at most one lane.
@@ -63,9 +65,9 @@ export function connectionDeadline(now: number = turnClock.now()): number {
   return Math.min(now + CONNECTION_TURN_MS, turnDeadline(now));
 }
 
-/** Until when the current turn may run light requests (opening a turn if none is open). */
-export function overrunDeadline(): number {
-  return turnDeadline() + MAX_OVERRUN_MS;
+/** Until when the current turn may run light requests (opening a turn, at `now`, if none is open). */
+export function overrunDeadline(now?: number): number {
+  return turnDeadline(now) + MAX_OVERRUN_MS;
 }
 
 /** Runs `run` in a later round, after the busy ones queued before it. */

@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { monotonicMs } from "../../src/clock.ts";
 import { Commit } from "../../src/journal/commit.ts";
+import { flushJournals } from "../../src/journal/flush_scheduler.ts";
 import { QueueCollection } from "../../src/queue/queue_collection.ts";
 import { bytes, text } from "../helpers/bytes.ts";
 import { configFor } from "../helpers/config.ts";
@@ -16,7 +17,7 @@ import { MemoryPacer } from "../../src/server/memory_pacer.ts";
 import { RequestBudget } from "../../src/server/request_budget.ts";
 import { ServerStats } from "../../src/server/stats.ts";
 import { ServerStatus } from "../../src/server/status.ts";
-import { overrunDeadline, turnDeadline } from "../../src/server/turn_scheduler.ts";
+import { TURN_MS, overrunDeadline, turnDeadline } from "../../src/server/turn_scheduler.ts";
 import { nextTurn, steppedTurnClock } from "../helpers/turn_clock.ts";
 
 // Writing replies touches only the counters and the (default) status; nothing here reaches the queues.
@@ -282,4 +283,46 @@ describe("Connection turns", () => {
     for (const connection of busy.connections) connection.onClose();
     queues.close();
   });
+
+  // The woken waiters' replies become ready outside their connections' turns: when the journal
+  // write their reply waits for settles, or (memory only) as the set that woke them runs.
+  for (const journal of [true, false]) {
+    test(`waiters woken by a burst of sets are answered within the turns' budget: past its overrun in later rounds, a budget's worth each, in line, each item once (journal ${journal})`, async () => {
+      const queues = QueueCollection.load(configFor(tempDir(), journal ? "" : "journal = false"));
+      const session = { ...ctx, queues } as unknown as ServerContext;
+      const WAITERS = 300;
+      const waiters = Array.from({ length: WAITERS }, () => new RecordingSocket());
+      for (const socket of waiters) new Connection(socket, session, memcache, 0, 1 << 20).onData(bytes("get w/t=60000\r\n"));
+      const sets = Array.from({ length: WAITERS }, (_, n) => `set w 0 0 ${String(n).length}\r\n${n}\r\n`).join("");
+      const setter = new RecordingSocket();
+      new Connection(setter, session, memcache, 0, 1 << 20).onData(bytes(sets));
+      // Every set ran in this turn and handed its item to the waiter first in line.
+      expect(queues.get("w")!.stats().waiters).toBe(0);
+      expect(queues.get("w")!.stats().items).toBe(0);
+
+      clock.time = overrunDeadline(); // the turn is spent, light work and all
+      if (journal) flushJournals(); // the replies' commit settles now
+      await null; // the microtasks that followed
+      const answered = () => waiters.filter((socket) => socket.written > 0).length;
+      expect(answered()).toBe(0);
+
+      // Each answer costs a hundredth of a turn: a round answers about a hundred (and the one it
+      // always runs), the first in line first.
+      clock.step = TURN_MS / 100;
+      let rounds = 0;
+      for (let before = 0; answered() < WAITERS; before = answered()) {
+        await nextTurn();
+        rounds++;
+        expect(answered() - before).toBeLessThanOrEqual(101);
+        expect(waiters.slice(0, answered()).every((socket) => socket.written > 0)).toBe(true);
+        expect(rounds).toBeLessThan(100);
+      }
+      expect(rounds).toBeGreaterThanOrEqual(3);
+      expect(waiters.map((socket) => socket.output)).toEqual(Array.from({ length: WAITERS }, (_, n) => `VALUE w/t=60000 0 ${String(n).length}\r\n${n}\r\nEND\r\n`));
+      // The setter's STOREDs waited for the same journal write: they are in line behind the waiters' replies.
+      for (let turn = 0; turn < 10 && setter.written < "STORED\r\n".length * WAITERS; turn++) await nextTurn();
+      expect(setter.output).toBe("STORED\r\n".repeat(WAITERS));
+      queues.close();
+    });
+  }
 });

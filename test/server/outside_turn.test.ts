@@ -1,0 +1,34 @@
+import { describe, expect, test } from "bun:test";
+import { CHECK_EVERY, outsideTurn } from "../../src/server/outside_turn.ts";
+import { MAX_OVERRUN_MS, TURN_MS } from "../../src/server/turn_scheduler.ts";
+import { steppedTurnClock } from "../helpers/turn_clock.ts";
+
+/** Resolves after the microtasks queued before it. */
+const microtasks = (): Promise<void> => new Promise<void>((resolve) => queueMicrotask(resolve));
+
+describe("outsideTurn", () => {
+  const clock = steppedTurnClock(0.001);
+
+  test("runs each given run once, in order, in a microtask, runs given meanwhile included; before the overrun none is told it", async () => {
+    const ran: Array<[number, boolean]> = [];
+    for (let n = 0; n < 20; n++) outsideTurn((overrun) => ran.push([n, overrun]));
+    outsideTurn(() => outsideTurn((overrun) => ran.push([99, overrun])));
+    expect(ran).toEqual([]);
+    await microtasks();
+    expect(ran).toEqual([...Array.from({ length: 20 }, (_, n): [number, boolean] => [n, false]), [99, false]]);
+  });
+
+  test("once the turn has overrun, every run left is told so; the clock is looked at once per CHECK_EVERY runs", async () => {
+    // Each look moves the clock 1 ms on: the first opens a turn, whose overrun (MAX_OVERRUN_MS
+    // past its TURN_MS budget) the eleventh look sees.
+    clock.step = 1;
+    expect(TURN_MS + MAX_OVERRUN_MS).toBe(10);
+    const told: boolean[] = [];
+    const runs = 12 * CHECK_EVERY;
+    for (let n = 0; n < runs; n++) outsideTurn((overrun) => told.push(overrun));
+    await microtasks();
+    expect(told.length).toBe(runs);
+    expect(told.indexOf(true)).toBe(10 * CHECK_EVERY);
+    expect(told.slice(10 * CHECK_EVERY).every((overrun) => overrun)).toBe(true);
+  });
+});
