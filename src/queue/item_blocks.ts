@@ -23,7 +23,7 @@
  * idle queue would otherwise keep its head as an object (130 B).
  */
 import type { Item } from "../journal/item.ts";
-import { bytesAt, holdHome, releaseHome } from "./byte_homes.ts";
+import { newBlock, read, releaseSlot, removeFromBlock, write, type Block } from "./item_block.ts";
 
 /**
  * A first block has 5-13 slots (a queue of a few items costs 40 bytes a slot), nine sizes in
@@ -53,23 +53,6 @@ export function growthOf(n: number): BlockGrowth {
 const KEPT_SLOTS = 64;
 /** Dropped blocks at the front of `blocks` tolerated before the array is compacted. */
 const DROPPED_BLOCKS = 64;
-
-interface Block {
-  /** Per slot: id, addTime, expiry. */
-  readonly times: Float64Array;
-  /**
-   * Per slot: home, offset, length of the item's bytes, and its flags (a 32-bit unsigned word,
-   * kept as its signed twin). One array, not two: a typed array costs 56 B besides its slots.
-   */
-  readonly places: Int32Array;
-  readonly slots: number;
-  start: number;
-  end: number;
-}
-
-function newBlock(slots: number, at: number): Block {
-  return { times: new Float64Array(slots * 3), places: new Int32Array(slots * 4), slots, start: at, end: at };
-}
 
 /** Stands in `blocks` for a dropped block until the array is compacted. */
 const DROPPED = newBlock(0, 0);
@@ -144,7 +127,7 @@ export class ItemBlocks {
     const item = this.peek();
     if (item === undefined) return undefined;
     const head = this.blocks[this.first]!;
-    releaseHome(head.places[head.start * 4]!);
+    releaseSlot(head, head.start);
     head.start++;
     this.count--;
     this.headItem = null;
@@ -176,7 +159,7 @@ export class ItemBlocks {
   clear(): void {
     for (let b = this.first; b < this.blocks.length; b++) {
       const block = this.blocks[b]!;
-      for (let slot = block.start; slot < block.end; slot++) releaseHome(block.places[slot * 4]!);
+      for (let slot = block.start; slot < block.end; slot++) releaseSlot(block, slot);
     }
     this.blocks = [];
     this.first = this.count = 0;
@@ -260,51 +243,3 @@ export class ItemBlocks {
 
 /** A place in a list for `removeExpired` to go on from: a block, whatever index it has by then. */
 export type BlockPlace = object;
-
-/**
- * Removes from `block` the items `expired` and `drop` pick (`first` is the place of its first
- * item), moving the rest up toward `start`; returns how many it removed.
- */
-function removeFromBlock(block: Block, first: number, expired: (expiry: number) => boolean, drop: (item: Item, place: number) => boolean): number {
-  const { times, places } = block;
-  let kept = block.start;
-  for (let slot = block.start; slot < block.end; slot++) {
-    if (expired(times[slot * 3 + 2]!) && drop(read(block, slot), first + slot - block.start)) {
-      releaseHome(places[slot * 4]!);
-      continue;
-    }
-    if (kept !== slot) {
-      times.copyWithin(kept * 3, slot * 3, slot * 3 + 3);
-      places.copyWithin(kept * 4, slot * 4, slot * 4 + 4);
-    }
-    kept++;
-  }
-  const removed = block.end - kept;
-  block.end = kept;
-  return removed;
-}
-
-function write(block: Block, slot: number, item: Item): void {
-  const data = item.data;
-  const at = slot * 3;
-  block.times[at] = item.id;
-  block.times[at + 1] = item.addTime;
-  block.times[at + 2] = item.expiry;
-  const place = slot * 4;
-  block.places[place] = holdHome(data);
-  block.places[place + 1] = data.byteOffset;
-  block.places[place + 2] = data.length;
-  block.places[place + 3] = item.flags;
-}
-
-function read(block: Block, slot: number): Item {
-  const at = slot * 3;
-  const place = slot * 4;
-  return {
-    id: block.times[at]!,
-    addTime: block.times[at + 1]!,
-    expiry: block.times[at + 2]!,
-    flags: block.places[place + 3]! >>> 0,
-    data: bytesAt(block.places[place]!, block.places[place + 1]!, block.places[place + 2]!),
-  };
-}
