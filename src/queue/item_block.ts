@@ -1,13 +1,15 @@
 /**
  * One block of an item list (item_blocks.ts): a run of slots, each an item as numbers, and the
- * functions that write, read and filter them.
+ * functions that write, read, filter and relocate them.
  *
  * Invariants: slots start .. end-1 hold items; a used slot's `places` are its bytes' home
  * (byte_homes.ts), offset and length, and its flags, and it holds one count on that home, taken
- * by `write` and given back by `releaseSlot` (or `removeFromBlock`) when the item leaves.
+ * by `write` for its length and given back by `releaseSlot` (or `removeFromBlock`) when the item
+ * leaves; `relocateInBlock` changes where a slot's bytes are, to equal bytes, and moves its count
+ * with them.
  */
 import type { Item } from "../journal/item.ts";
-import { bytesAt, holdHome, releaseHome } from "./byte_homes.ts";
+import { bytesAt, holdHome, isSparse, releaseHome } from "./byte_homes.ts";
 
 export interface Block {
   /** Per slot: id, addTime, expiry. */
@@ -76,5 +78,28 @@ export function read(block: Block, slot: number): Item {
 
 /** The item in `slot` leaves: its count on its home is given back. */
 export function releaseSlot(block: Block, slot: number): void {
-  releaseHome(block.places[slot * 4]!);
+  releaseHome(block.places[slot * 4]!, block.places[slot * 4 + 2]!);
+}
+
+/**
+ * Gives the items of `block` whose home is sparse (byte_homes.ts) the bytes `moveOut` returns for
+ * them (equal bytes elsewhere; null: they stay), holding the new home before releasing the old.
+ * Returns whether the first item's bytes moved.
+ */
+export function relocateInBlock(block: Block, moveOut: (home: number, offset: number, length: number) => Uint8Array | null): boolean {
+  const places = block.places;
+  let firstMoved = false;
+  for (let slot = block.start; slot < block.end; slot++) {
+    const at = slot * 4;
+    const home = places[at]!;
+    if (!isSparse(home)) continue;
+    const length = places[at + 2]!;
+    const bytes = moveOut(home, places[at + 1]!, length);
+    if (bytes === null) continue;
+    places[at] = holdHome(bytes);
+    places[at + 1] = bytes.byteOffset;
+    releaseHome(home, length);
+    if (slot === block.start) firstMoved = true;
+  }
+  return firstMoved;
 }

@@ -6,24 +6,28 @@
  * only as they leave (shift) or are looked at (peek, iteration).
  *
  * Items are not moved once written (but for `removeExpired`, a flush_expired, which moves the
- * items it keeps up within their block): a full last block is followed by a new one (5-13 slots for
- * a small queue, doubling up to 512-1,024), a drained first block is dropped. So push, shift and
- * unshift are O(1) with no copying at all, and a long queue never stalls the server to grow. The
- * sizes differ from one list to the next (`growthOf`): the 500 children of a fanout, which get
- * the same items in lockstep, would otherwise all start a new block with the same item (500
- * blocks of 40 KB, 20 MB allocated by one set: an 11 ms turn was seen); staggered, a few dozen
- * do at once. An empty queue keeps at most one small block.
+ * items it keeps up within their block; `relocate` changes only where their bytes are, see
+ * slab_evacuation.ts, which knows every list holding items): a full last block is followed by a
+ * new one (5-13 slots for a small queue, doubling up to 512-1,024), a drained first block is
+ * dropped. So push, shift and unshift are O(1) with no copying at all, and a long queue never
+ * stalls the server to grow. The sizes differ from one list to the next (`growthOf`): the 500
+ * children of a fanout, which get the same items in lockstep, would otherwise all start a new
+ * block with the same item (500 blocks of 40 KB, 20 MB allocated by one set: an 11 ms turn was
+ * seen); staggered, a few dozen do at once. An empty queue keeps at most one small block.
  *
  * Invariants: blocks[first ..] hold the items in order, block by block, each in slots
  * start .. end-1; only the first and the last block may be partly used, but for blocks
  * `removeExpired` took items from; a block other than the last is never empty; each used slot
- * holds one count on its home (byte_homes.ts), given back when the item leaves; `headItem` is the
- * object made for the current head, if any (so repeated peeks make one). `headExpiry` and
- * `headAddTime` read the head's times without making it: an add checks the head's expiry, and an
- * idle queue would otherwise keep its head as an object (130 B).
+ * holds one count on its home (byte_homes.ts), given back when the item leaves; the list is
+ * listed for slab evacuation (`listed` >= 0) exactly while it holds items; `headItem` is the
+ * object made for the current head, if any (so repeated peeks make one), its bytes where the
+ * head's slot says. `headExpiry` and `headAddTime` read the head's times without making it: an
+ * add checks the head's expiry, and an idle queue would otherwise keep its head as an object
+ * (130 B).
  */
 import type { Item } from "../journal/item.ts";
-import { newBlock, read, releaseSlot, removeFromBlock, write, type Block } from "./item_block.ts";
+import { newBlock, read, releaseSlot, relocateInBlock, removeFromBlock, write, type Block } from "./item_block.ts";
+import { listEmptied, listFilled, type Relocatable } from "./slab_evacuation.ts";
 
 /**
  * A first block has 5-13 slots (a queue of a few items costs 40 bytes a slot), nine sizes in
@@ -57,7 +61,7 @@ const DROPPED_BLOCKS = 64;
 /** Stands in `blocks` for a dropped block until the array is compacted. */
 const DROPPED = newBlock(0, 0);
 
-export class ItemBlocks {
+export class ItemBlocks implements Relocatable {
   private blocks: Block[] = [];
   /** Slots of the first block and of the largest (see `growthOf`), as numbers: no object per list. */
   private readonly firstSlots: number;
@@ -65,6 +69,7 @@ export class ItemBlocks {
   private first = 0;
   private count = 0;
   private headItem: Item | null = null;
+  listed = -1;
 
   constructor() {
     const growth = growthOf(listsMade++);
@@ -83,7 +88,7 @@ export class ItemBlocks {
       this.blocks.push(last);
     }
     write(last, last.end++, item);
-    this.count++;
+    if (this.count++ === 0) listFilled(this);
   }
 
   unshift(item: Item): void {
@@ -95,7 +100,7 @@ export class ItemBlocks {
       else this.blocks.unshift(head);
     }
     write(head, --head.start, item);
-    this.count++;
+    if (this.count++ === 0) listFilled(this);
     this.headItem = item;
   }
 
@@ -129,7 +134,7 @@ export class ItemBlocks {
     const head = this.blocks[this.first]!;
     releaseSlot(head, head.start);
     head.start++;
-    this.count--;
+    if (--this.count === 0) listEmptied(this);
     this.headItem = null;
     if (head.start === head.end) this.dropHead(head);
     return item;
@@ -161,6 +166,7 @@ export class ItemBlocks {
       const block = this.blocks[b]!;
       for (let slot = block.start; slot < block.end; slot++) releaseSlot(block, slot);
     }
+    if (this.count > 0) listEmptied(this);
     this.blocks = [];
     this.first = this.count = 0;
     this.headItem = null;
@@ -185,6 +191,7 @@ export class ItemBlocks {
       const removed = removeFromBlock(block, place - (block.end - block.start), expired, drop);
       if (removed > 0) {
         this.count -= removed;
+        if (this.count === 0) listEmptied(this);
         if (b === this.first) this.headItem = null;
         if (block.start === block.end && b < this.blocks.length - 1) b = this.dropEmptied(b);
         else b++;
@@ -192,6 +199,22 @@ export class ItemBlocks {
         b++;
       }
       if (enough()) break;
+    }
+    return this.blocks[b] ?? null;
+  }
+
+  /** See Relocatable (slab_evacuation.ts). */
+  relocate(from: BlockPlace | null, moveOut: (home: number, offset: number, length: number) => Uint8Array | null, enough: (looked: number) => boolean): BlockPlace | null {
+    let b = from === null ? -1 : this.blocks.indexOf(from as Block, this.first);
+    // A place not found was taken from the head meanwhile, with everything before it.
+    if (b === -1) b = this.first;
+    let looked = 0;
+    while (b < this.blocks.length) {
+      const block = this.blocks[b]!;
+      if (relocateInBlock(block, moveOut) && b === this.first) this.headItem = null;
+      looked += block.end - block.start;
+      b++;
+      if (enough(looked)) break;
     }
     return this.blocks[b] ?? null;
   }
