@@ -6,24 +6,28 @@
  * only as they leave (shift) or are looked at (peek, iteration).
  *
  * Items are not moved once written (but for `removeExpired`, a flush_expired, which moves the
- * items it keeps up within their block): a full last block is followed by a new one (5-13 slots for
- * a small queue, doubling up to 512-1,024), a drained first block is dropped. So push, shift and
- * unshift are O(1) with no copying at all, and a long queue never stalls the server to grow. The
- * sizes differ from one list to the next (`growthOf`): the 500 children of a fanout, which get
- * the same items in lockstep, would otherwise all start a new block with the same item (500
- * blocks of 40 KB, 20 MB allocated by one set: an 11 ms turn was seen); staggered, a few dozen
- * do at once. An empty queue keeps at most one small block.
+ * items it keeps up within their block; `relocate` changes only where their bytes are, see
+ * slab_evacuation.ts, which knows every list holding items): a full last block is followed by a
+ * new one (5-13 slots for a small queue, doubling up to 512-1,024), a drained first block is
+ * dropped. So push, shift and unshift are O(1) with no copying at all, and a long queue never
+ * stalls the server to grow. The sizes differ from one list to the next (`growthOf`): the 500
+ * children of a fanout, which get the same items in lockstep, would otherwise all start a new
+ * block with the same item (500 blocks of 40 KB, 20 MB allocated by one set: an 11 ms turn was
+ * seen); staggered, a few dozen do at once. An empty queue keeps at most one small block.
  *
  * Invariants: blocks[first ..] hold the items in order, block by block, each in slots
  * start .. end-1; only the first and the last block may be partly used, but for blocks
  * `removeExpired` took items from; a block other than the last is never empty; each used slot
- * holds one count on its home (byte_homes.ts), given back when the item leaves; `headItem` is the
- * object made for the current head, if any (so repeated peeks make one). `headExpiry` and
- * `headAddTime` read the head's times without making it: an add checks the head's expiry, and an
- * idle queue would otherwise keep its head as an object (130 B).
+ * holds one count on its home (byte_homes.ts), given back when the item leaves; the list is
+ * listed for slab evacuation (`listed` >= 0) exactly while it holds items; `headItem` is the
+ * object made for the current head, if any (so repeated peeks make one), its bytes where the
+ * head's slot says. `headExpiry` and `headAddTime` read the head's times without making it: an
+ * add checks the head's expiry, and an idle queue would otherwise keep its head as an object
+ * (130 B).
  */
 import type { Item } from "../journal/item.ts";
-import { bytesAt, holdHome, releaseHome } from "./byte_homes.ts";
+import { newBlock, read, releaseSlot, relocateInBlock, removeFromBlock, write, type Block } from "./item_block.ts";
+import { listEmptied, listFilled, type Relocatable } from "./slab_evacuation.ts";
 
 /**
  * A first block has 5-13 slots (a queue of a few items costs 40 bytes a slot), nine sizes in
@@ -54,27 +58,10 @@ const KEPT_SLOTS = 64;
 /** Dropped blocks at the front of `blocks` tolerated before the array is compacted. */
 const DROPPED_BLOCKS = 64;
 
-interface Block {
-  /** Per slot: id, addTime, expiry. */
-  readonly times: Float64Array;
-  /**
-   * Per slot: home, offset, length of the item's bytes, and its flags (a 32-bit unsigned word,
-   * kept as its signed twin). One array, not two: a typed array costs 56 B besides its slots.
-   */
-  readonly places: Int32Array;
-  readonly slots: number;
-  start: number;
-  end: number;
-}
-
-function newBlock(slots: number, at: number): Block {
-  return { times: new Float64Array(slots * 3), places: new Int32Array(slots * 4), slots, start: at, end: at };
-}
-
 /** Stands in `blocks` for a dropped block until the array is compacted. */
 const DROPPED = newBlock(0, 0);
 
-export class ItemBlocks {
+export class ItemBlocks implements Relocatable {
   private blocks: Block[] = [];
   /** Slots of the first block and of the largest (see `growthOf`), as numbers: no object per list. */
   private readonly firstSlots: number;
@@ -82,6 +69,7 @@ export class ItemBlocks {
   private first = 0;
   private count = 0;
   private headItem: Item | null = null;
+  listed = -1;
 
   constructor() {
     const growth = growthOf(listsMade++);
@@ -100,7 +88,7 @@ export class ItemBlocks {
       this.blocks.push(last);
     }
     write(last, last.end++, item);
-    this.count++;
+    if (this.count++ === 0) listFilled(this);
   }
 
   unshift(item: Item): void {
@@ -112,7 +100,7 @@ export class ItemBlocks {
       else this.blocks.unshift(head);
     }
     write(head, --head.start, item);
-    this.count++;
+    if (this.count++ === 0) listFilled(this);
     this.headItem = item;
   }
 
@@ -144,9 +132,9 @@ export class ItemBlocks {
     const item = this.peek();
     if (item === undefined) return undefined;
     const head = this.blocks[this.first]!;
-    releaseHome(head.places[head.start * 4]!);
+    releaseSlot(head, head.start);
     head.start++;
-    this.count--;
+    if (--this.count === 0) listEmptied(this);
     this.headItem = null;
     if (head.start === head.end) this.dropHead(head);
     return item;
@@ -176,8 +164,9 @@ export class ItemBlocks {
   clear(): void {
     for (let b = this.first; b < this.blocks.length; b++) {
       const block = this.blocks[b]!;
-      for (let slot = block.start; slot < block.end; slot++) releaseHome(block.places[slot * 4]!);
+      for (let slot = block.start; slot < block.end; slot++) releaseSlot(block, slot);
     }
+    if (this.count > 0) listEmptied(this);
     this.blocks = [];
     this.first = this.count = 0;
     this.headItem = null;
@@ -202,6 +191,7 @@ export class ItemBlocks {
       const removed = removeFromBlock(block, place - (block.end - block.start), expired, drop);
       if (removed > 0) {
         this.count -= removed;
+        if (this.count === 0) listEmptied(this);
         if (b === this.first) this.headItem = null;
         if (block.start === block.end && b < this.blocks.length - 1) b = this.dropEmptied(b);
         else b++;
@@ -209,6 +199,22 @@ export class ItemBlocks {
         b++;
       }
       if (enough()) break;
+    }
+    return this.blocks[b] ?? null;
+  }
+
+  /** See Relocatable (slab_evacuation.ts). */
+  relocate(from: BlockPlace | null, moveOut: (home: number, offset: number, length: number) => Uint8Array | null, enough: (looked: number) => boolean): BlockPlace | null {
+    let b = from === null ? -1 : this.blocks.indexOf(from as Block, this.first);
+    // A place not found was taken from the head meanwhile, with everything before it.
+    if (b === -1) b = this.first;
+    let looked = 0;
+    while (b < this.blocks.length) {
+      const block = this.blocks[b]!;
+      if (relocateInBlock(block, moveOut) && b === this.first) this.headItem = null;
+      looked += block.end - block.start;
+      b++;
+      if (enough(looked)) break;
     }
     return this.blocks[b] ?? null;
   }
@@ -260,51 +266,3 @@ export class ItemBlocks {
 
 /** A place in a list for `removeExpired` to go on from: a block, whatever index it has by then. */
 export type BlockPlace = object;
-
-/**
- * Removes from `block` the items `expired` and `drop` pick (`first` is the place of its first
- * item), moving the rest up toward `start`; returns how many it removed.
- */
-function removeFromBlock(block: Block, first: number, expired: (expiry: number) => boolean, drop: (item: Item, place: number) => boolean): number {
-  const { times, places } = block;
-  let kept = block.start;
-  for (let slot = block.start; slot < block.end; slot++) {
-    if (expired(times[slot * 3 + 2]!) && drop(read(block, slot), first + slot - block.start)) {
-      releaseHome(places[slot * 4]!);
-      continue;
-    }
-    if (kept !== slot) {
-      times.copyWithin(kept * 3, slot * 3, slot * 3 + 3);
-      places.copyWithin(kept * 4, slot * 4, slot * 4 + 4);
-    }
-    kept++;
-  }
-  const removed = block.end - kept;
-  block.end = kept;
-  return removed;
-}
-
-function write(block: Block, slot: number, item: Item): void {
-  const data = item.data;
-  const at = slot * 3;
-  block.times[at] = item.id;
-  block.times[at + 1] = item.addTime;
-  block.times[at + 2] = item.expiry;
-  const place = slot * 4;
-  block.places[place] = holdHome(data);
-  block.places[place + 1] = data.byteOffset;
-  block.places[place + 2] = data.length;
-  block.places[place + 3] = item.flags;
-}
-
-function read(block: Block, slot: number): Item {
-  const at = slot * 3;
-  const place = slot * 4;
-  return {
-    id: block.times[at]!,
-    addTime: block.times[at + 1]!,
-    expiry: block.times[at + 2]!,
-    flags: block.places[place + 3]! >>> 0,
-    data: bytesAt(block.places[place]!, block.places[place + 1]!, block.places[place + 2]!),
-  };
-}

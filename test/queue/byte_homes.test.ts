@@ -10,9 +10,9 @@ test("homes held and released one after another are not kept into the old genera
   const live: number[] = [];
   for (let i = 0; i < 40_000; i++) {
     live.push(holdHome(new Uint8Array(1024)));
-    if (live.length > 10) releaseHome(live.shift()!);
+    if (live.length > 10) releaseHome(live.shift()!, 1024);
   }
-  while (live.length > 0) releaseHome(live.shift()!);
+  while (live.length > 0) releaseHome(live.shift()!, 1024);
   edenGC();
   const afterYoung = heapStats().heapSize;
   fullGC();
