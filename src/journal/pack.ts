@@ -11,7 +11,11 @@
  * at start.
  *
  * `PackTask` writes a big pack a slice at a time between event-loop turns and fsyncs it off the
- * event loop, so a compaction never blocks the server for more than a few milliseconds.
+ * event loop, so a compaction never blocks the server for more than a few milliseconds. Its
+ * records come from a `PackSource`, asked for one slice at a time: the entries of a compaction
+ * (`entriesSource`, a list made when it starts), or the items of a queue whose journal is being
+ * turned on, read from the queue as the pack is written (src/queue/journal_fill.ts). A clean stop
+ * can't wait for the turns: `finish` writes the rest and commits at once.
  *
  * Record order: replay keeps items in memory up to the queue's budget and leaves the rest to be
  * read back, which needs the ADD records from there on in growing id order. Queue order is not id
@@ -34,14 +38,26 @@ export interface PackEntry {
   readonly open: boolean;
 }
 
-/** A pack to write: `entries`, every live item in queue order, replacing segments up to `seq`. */
-export interface Pack {
+/** Where a pack goes: the file replacing segments up to `seq` of queue `name`. */
+export interface PackPlace {
   readonly dir: string;
   readonly name: string;
   readonly seq: number;
-  readonly entries: readonly PackEntry[];
   /** Every item with a smaller id had left the queue for good (for its SEGMENT record). */
   readonly floor: number;
+}
+
+/** A pack to write: `entries`, every live item in queue order, replacing segments up to `seq`. */
+export interface Pack extends PackPlace {
+  readonly entries: readonly PackEntry[];
+}
+
+/** The records of a pack after its head, a slice at a time (PackTask asks until it says it is through). */
+export interface PackSource {
+  /** Adds records to `batch` until it holds about `maxBytes` (at least one, if any are left); false once it added the last. */
+  fill(batch: RecordBatch, maxBytes: number): boolean;
+  /** The largest item id in the records added so far (all of them once `fill` returned false). */
+  readonly maxId: number;
 }
 
 const SLICE_BYTES = 1024 * 1024;
@@ -61,9 +77,8 @@ function layOut(entries: readonly PackEntry[]): Layout {
   return { entries: [...open, ...head, ...entries.slice(run)], putBackEnd: open.length + head.length };
 }
 
-/** Encodes entries from `from` until about `maxBytes`; returns the chunks and where it stopped. */
-function encodeSlice(layout: Layout, from: number, maxBytes: number): { chunks: readonly Uint8Array[]; records: number; next: number } {
-  const batch = new RecordBatch();
+/** Encodes entries from `from` into `batch` until it holds about `maxBytes`; returns where it stopped. */
+function encodeInto(batch: RecordBatch, layout: Layout, from: number, maxBytes: number): number {
   let next = from;
   while (next < layout.entries.length && batch.size < maxBytes) {
     const { item, open } = layout.entries[next]!;
@@ -71,8 +86,28 @@ function encodeSlice(layout: Layout, from: number, maxBytes: number): { chunks: 
     if (open) batch.addId(OP_OPEN, item.id);
     next++;
   }
+  return next;
+}
+
+/** Encodes entries from `from` until about `maxBytes`; returns the chunks and where it stopped. */
+function encodeSlice(layout: Layout, from: number, maxBytes: number): { chunks: readonly Uint8Array[]; records: number; next: number } {
+  const batch = new RecordBatch();
+  const next = encodeInto(batch, layout, from, maxBytes);
   const { chunks, records } = batch.take();
   return { chunks, records, next };
+}
+
+/** `entries` (every live item, open ones first, then the queue in order) as a pack's records, in the order the header says. */
+export function entriesSource(entries: readonly PackEntry[]): PackSource {
+  const layout = layOut(entries);
+  let next = 0;
+  return {
+    maxId: entries.reduce((max, entry) => Math.max(max, entry.item.id), 0),
+    fill(batch: RecordBatch, maxBytes: number): boolean {
+      next = encodeInto(batch, layout, next, maxBytes);
+      return next < layout.entries.length;
+    },
+  };
 }
 
 /** A whole journal file holding `entries` (the first segment of a journal): the header, then their records. */
@@ -81,7 +116,7 @@ export function encodeJournalFile(entries: readonly PackEntry[]): Uint8Array[] {
 }
 
 /** The start of a pack file: the header and the SEGMENT record that marks it as a pack. */
-function packHead(pack: Pack): Uint8Array[] {
+function packHead(pack: PackPlace): Uint8Array[] {
   return [encodeFileHeader(), encodeSegmentRecord({ seq: pack.seq, prevBytes: 0, prevRecords: 0, floor: pack.floor, pack: true })];
 }
 
@@ -180,28 +215,32 @@ export function installPack(dir: string, name: string, seq: number, sealed: read
 }
 
 /**
- * Writes a pack a slice per event-loop turn; `done` gets null once it is committed (not
- * installed), or the reason it failed. It is never called during construction.
+ * Writes a pack a slice per event-loop turn, its records from `source` (`sliceBytes` a turn);
+ * `done` gets null once it is committed (not installed), or the reason it failed. It is never
+ * called during construction.
+ *
+ * Invariant: it ends once (committed, failed or cancelled), and nothing it scheduled touches the
+ * file after that.
  */
 export class PackTask {
   private readonly temp: string;
-  private readonly layout: Layout;
   private fd = -1;
-  private next = 0;
-  private cancelled = false;
+  /** The source gave its last records: the file is being fsynced. */
+  private written = false;
+  private ended = false;
 
   constructor(
-    private readonly pack: Pack,
+    private readonly place: PackPlace,
+    private readonly source: PackSource,
     private readonly done: (error: string | null) => void,
     private readonly onCancel: () => void = () => {},
+    private readonly sliceBytes = SLICE_BYTES,
   ) {
-    this.temp = tempPathFor(packPath(pack.dir, pack.name, pack.seq));
-    this.layout = layOut(pack.entries);
+    this.temp = tempPathFor(packPath(place.dir, place.name, place.seq));
     setImmediate(() => {
-      if (this.cancelled) return;
+      if (this.ended) return;
       this.run(() => {
-        this.fd = fileSystem.open(this.temp, "w");
-        writeFully(this.fd, packHead(pack));
+        this.open();
         this.step();
       });
     });
@@ -209,38 +248,65 @@ export class PackTask {
 
   /** The seq of the segments the pack replaces up to. */
   get seq(): number {
-    return this.pack.seq;
+    return this.place.seq;
   }
 
   /** Stops the task and removes its temp file; `done` is not called, `onCancel` is. */
   cancel(): void {
-    if (this.cancelled) return;
-    this.cancelled = true;
+    if (this.ended) return;
+    this.ended = true;
     this.cleanUp();
     this.onCancel();
   }
 
-  private step(): void {
-    if (this.cancelled) return;
+  /**
+   * Writes what is left, fsyncs and commits now (a clean stop can't wait for the turns); `done`
+   * is called as it would have been. Nothing to do once it ended.
+   */
+  finish(): void {
+    if (this.ended) return;
     this.run(() => {
-      const slice = encodeSlice(this.layout, this.next, SLICE_BYTES);
-      writeFully(this.fd, slice.chunks);
-      this.next = slice.next;
-      if (this.next < this.layout.entries.length) return void setImmediate(() => this.step());
-      fileSystem.fsyncAsync(this.fd, (error) => (error ? this.fail(error) : this.commit()));
+      if (this.fd < 0) this.open();
+      while (!this.written) this.writeSlice(Infinity);
+      fileSystem.fsync(this.fd);
+      this.commit();
+    });
+  }
+
+  private open(): void {
+    this.fd = fileSystem.open(this.temp, "w");
+    writeFully(this.fd, packHead(this.place));
+  }
+
+  /** Writes the source's next records, about `maxBytes`; `written` once it gave the last. */
+  private writeSlice(maxBytes: number): void {
+    const batch = new RecordBatch();
+    const more = this.source.fill(batch, maxBytes);
+    writeFully(this.fd, batch.take().chunks);
+    this.written = !more;
+  }
+
+  private step(): void {
+    if (this.ended) return;
+    this.run(() => {
+      this.writeSlice(this.sliceBytes);
+      if (!this.written) return void setImmediate(() => this.step());
+      fileSystem.fsyncAsync(this.fd, (error) => {
+        if (this.ended) return;
+        if (error) return this.fail(error);
+        this.run(() => this.commit());
+      });
     });
   }
 
   private commit(): void {
-    if (this.cancelled) return;
-    this.run(() => {
-      const fd = this.fd;
-      this.fd = -1;
-      fileSystem.close(fd);
-      fileSystem.rename(this.temp, packPath(this.pack.dir, this.pack.name, this.pack.seq));
-      // Committed: the install's first directory fsync puts the rename on disk.
-      this.done(null);
-    });
+    const fd = this.fd;
+    this.fd = -1;
+    fileSystem.close(fd);
+    fileSystem.rename(this.temp, packPath(this.place.dir, this.place.name, this.place.seq));
+    // Committed: the install's first directory fsync puts the rename on disk.
+    this.ended = true;
+    this.done(null);
   }
 
   private run(action: () => void): void {
@@ -252,8 +318,8 @@ export class PackTask {
   }
 
   private fail(error: unknown): void {
-    if (this.cancelled) return;
-    this.cancelled = true;
+    if (this.ended) return;
+    this.ended = true;
     this.cleanUp();
     this.done(errorText(error));
   }

@@ -15,7 +15,7 @@
  * sealed segment).
  */
 import type { Position } from "./add_reader.ts";
-import { fileSystem, fsyncDirectory, statExisting, type FileInfo } from "./files.ts";
+import { fileSystem, fsyncDirectory, statExisting, tempPathFor, type FileInfo } from "./files.ts";
 import { installPack } from "./pack.ts";
 import { packPath, sealedPath, segmentPath } from "./segment_files.ts";
 
@@ -196,11 +196,43 @@ export class SegmentList {
   }
 
   /** Deletes the sealed segments and a pending pack, oldest first; returns the errors met. */
-  eraseFiles(): unknown[] {
+  /**
+   * Renames every file `eraseFiles` would delete to a temp name (cheap: nothing is freed yet), so
+   * the names are free at once and the files can be deleted later, a few a turn; start-up deletes
+   * any left. A file that can't be renamed is deleted. Returns the temp paths and the errors.
+   */
+  moveFilesAside(): { readonly paths: string[]; readonly errors: unknown[] } {
+    const paths: string[] = [];
     const errors: unknown[] = [];
+    for (const path of this.filePaths()) {
+      const temp = tempPathFor(path);
+      try {
+        fileSystem.rename(path, temp);
+        paths.push(temp);
+      } catch {
+        try {
+          fileSystem.remove(path);
+        } catch (error) {
+          errors.push(error);
+        }
+      }
+    }
+    this.pending = null;
+    this.superseded = NONE;
+    this.sealed = NONE;
+    return { paths, errors };
+  }
+
+  /** The sealed segments (oldest first), then the packs superseded or pending. */
+  private filePaths(): string[] {
     const paths = this.sealed.map((segment) => sealedPath(this.dir, this.name, segment.seq));
     for (const seq of [...this.superseded, ...(this.pending === null ? [] : [this.pending.seq])]) paths.push(packPath(this.dir, this.name, seq));
-    for (const path of paths) {
+    return paths;
+  }
+
+  eraseFiles(): unknown[] {
+    const errors: unknown[] = [];
+    for (const path of this.filePaths()) {
       try {
         fileSystem.remove(path);
       } catch (error) {

@@ -161,6 +161,48 @@ export class ItemBlocks implements Relocatable {
     return ids;
   }
 
+  /** The first `count` items, head first, as objects. O(count). */
+  headItems(count: number): Item[] {
+    const items: Item[] = [];
+    for (let b = this.first; b < this.blocks.length && items.length < count; b++) {
+      const block = this.blocks[b]!;
+      for (let slot = block.start; slot < block.end && items.length < count; slot++) items.push(read(block, slot));
+    }
+    return items;
+  }
+
+  /**
+   * The items after the first `skip`, in order, from the first whose id is above `afterId`, while
+   * ids stay below `belowId`, until their bytes reach `maxBytes` (at least one, if any is there).
+   * The items from `skip` on must have growing ids (a queue's run, see item_store.ts): whole blocks
+   * are passed by their last id. O(blocks + items returned).
+   */
+  itemsAfterId(skip: number, afterId: number, belowId: number, maxBytes: number): Item[] {
+    const items: Item[] = [];
+    let bytes = 0;
+    let toSkip = skip;
+    for (let b = this.first; b < this.blocks.length; b++) {
+      const block = this.blocks[b]!;
+      const used = block.end - block.start;
+      if (toSkip >= used) {
+        toSkip -= used;
+        continue;
+      }
+      const from = block.start + toSkip;
+      toSkip = 0;
+      if (items.length === 0 && block.times[(block.end - 1) * 3]! <= afterId) continue;
+      for (let slot = from; slot < block.end; slot++) {
+        const id = block.times[slot * 3]!;
+        if (id <= afterId) continue;
+        if (id >= belowId || bytes >= maxBytes) return items;
+        const item = read(block, slot);
+        items.push(item);
+        bytes += item.data.length;
+      }
+    }
+    return items;
+  }
+
   clear(): void {
     for (let b = this.first; b < this.blocks.length; b++) {
       const block = this.blocks[b]!;

@@ -8,6 +8,10 @@
  * after a reload raised the budget by a GiB. The order is always: memory items, then the disk
  * region.
  *
+ * `readInPart` reads disk items back whatever the budget, a part at a time: a reload turning the
+ * journal off needs every item in memory before the files go (journal_switch.ts). `runItems`
+ * reads the run (below) by id, for a journal a reload turned on (journal_fill.ts).
+ *
  * `readBackSome` reads disk items back early, offering each to a `drop` callback first (for
  * flush_expired): the dropped ones never enter memory, and since it reads in order from the head
  * of the disk region, the removals it leads to are recorded in the order a normal read-back would
@@ -100,19 +104,20 @@ export class ItemStore {
   }
 
   /**
-   * Reads every item still only in the journal into memory (before a reload turns the journal
-   * off). Throws if some can't be read back; those read so far stay in memory and the rest in the
-   * journal, in order, so the store stays whole either way.
+   * Reads up to `maxBytes` of the items waiting on disk into memory (at least one), whatever the
+   * budget: a reload is turning the journal off, and every item must be in memory before its
+   * files go (journal_switch.ts). Returns whether items still wait on disk. A read that fails
+   * leaves them there, in order, and sets `readFailure`, as a read-back for a take does.
    */
-  readAllBack(): void {
-    while (this.disk !== null) {
-      if (!this.readBackBatch(Infinity)) throw new Error(`${this.disk.count} item(s) waiting in the journal could not be read back`);
-    }
+  readInPart(maxBytes: number): boolean {
+    if (this.disk !== null) this.readBackSafely(maxBytes);
+    return this.disk !== null;
   }
 
   /**
-   * Switches to another journal (a reload turned it on or off). The new one starts from the items
-   * in memory, so every item must be there first (`readAllBack`).
+   * Switches to another journal (a reload turned it on or off). Turning it off, every item must
+   * be in memory first (`readInPart`); a new one starts empty, and gets the items in memory
+   * written to it over turns (journal_fill.ts).
    */
   setJournal(journal: Journal | null): void {
     this.journal = journal;
@@ -235,6 +240,20 @@ export class ItemStore {
 
   memoryItems(): Iterable<Item> {
     return this.memory;
+  }
+
+  /** The items of the front (put back at the head), head first. O(front). */
+  frontItems(): Item[] {
+    return this.memory.headItems(this.frontLength);
+  }
+
+  /**
+   * Items of the run (the items in memory after the front, in growing id order) with ids above
+   * `afterId` and below `belowId`, in order, about `maxBytes` of them (at least one, if any).
+   * O(blocks + items returned).
+   */
+  runItems(afterId: number, belowId: number, maxBytes: number): Item[] {
+    return this.memory.itemsAfterId(this.frontLength, afterId, belowId, maxBytes);
   }
 
   /** The add time of the item at the head if it is in memory (never reads from the journal). */

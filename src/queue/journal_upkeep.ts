@@ -1,6 +1,6 @@
 /**
  * A queue's journal upkeep, once a second: retry a write or read-back after a fault, rebuild files deleted or cut
- * under the server, finish a pack install a fault cut short, delete segments nothing live is in,
+ * under the server (or a journal a reload turned on whose items could not all be written to it), finish a pack install a fault cut short, delete segments nothing live is in,
  * give a drained queue a fresh journal, compact one grown far beyond its live data.
  *
  * An idle queue (nothing appended since its last upkeep, nothing failing) needs none of that
@@ -38,8 +38,10 @@ export interface UpkeepView {
   liveEntries(): PackEntry[];
   /** Where the items waiting on disk start, how many, ... (null if every item is in memory). */
   diskRegion(): DiskRegion | null;
-  /** After a rebuild: where the items waiting on disk are now. */
+  /** After a rebuild: where the items waiting on disk are now (the journal has every item again). */
   relocateDisk(region: DiskRegion | null): void;
+  /** Why the journal lacks items the queue holds (a journal turned on whose fill failed), or null. */
+  journalGap(): string | null;
   /** Tries again a read-back that failed. */
   retryReadBack(): void;
 }
@@ -58,9 +60,9 @@ export class JournalUpkeep {
     try {
       journal.retry();
       queue.retryReadBack();
-      if (!thorough && !this.due(journal)) return;
+      if (!thorough && queue.journalGap() === null && !this.due(journal)) return;
       this.seenAppends = journal.appends;
-      const problem = journal.checkFiles();
+      const problem = queue.journalGap() ?? journal.checkFiles();
       if (problem !== null) return this.rebuild(journal, queue, problem);
       // Rotating or compacting a failing journal would only fail too.
       if (journal.failure !== null) return;
@@ -89,7 +91,7 @@ export class JournalUpkeep {
   repair(journal: Journal, queue: UpkeepView): void {
     try {
       journal.retry();
-      const problem = journal.checkFiles();
+      const problem = queue.journalGap() ?? journal.checkFiles();
       if (problem !== null) this.rebuild(journal, queue, problem);
     } catch (error) {
       log.error(`queue '${queue.name}': could not repair the journal before stopping: ${errorText(error)}`);

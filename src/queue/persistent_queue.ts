@@ -9,7 +9,11 @@
  * move_expired_to are held by parts made on their first use (an idle queue of a server with
  * thousands never has them); an expired item is never handed out; every operation is O(1)
  * (amortised) except the explicit whole-queue ones (flush, flush_expired) and `maintainJournal`,
- * which runs about once a second.
+ * which runs about once a second. A reload turns the journal on or off over turns
+ * (journal_switch.ts): while it turns on, an item leaving memory but staying live (opened, moved
+ * by expiry) is first `cover`ed by the fill (journal_fill.ts), and upkeep only retries writes;
+ * until the journal has every item again after a fill that failed (`journalGap`), upkeep
+ * rebuilds it.
  */
 import type { QueueConfig } from "../config/schema.ts";
 import { errorText } from "../errors.ts";
@@ -18,7 +22,7 @@ import { monotonicMs } from "../clock.ts";
 import { DURABLE, onceDurable, type Commit } from "../journal/commit.ts";
 import { flushJournals } from "../journal/flush_scheduler.ts";
 import { hasExpired, isExpired, type Item } from "../journal/item.ts";
-import type { Journal } from "../journal/journal.ts";
+import type { Journal, PackEnd } from "../journal/journal.ts";
 import type { PackEntry } from "../journal/pack.ts";
 import type { DiskRegion } from "../journal/replay_state.ts";
 import { log } from "../log.ts";
@@ -26,6 +30,8 @@ import { fanoutParent } from "../queue_name.ts";
 import type { BlockPlace } from "./item_blocks.ts";
 import { ItemStore } from "./item_store.ts";
 import type { DeadlineTimer } from "./deadline_timer.ts";
+import { JournalFill } from "./journal_fill.ts";
+import { FILL_SLICE_BYTES, TurningOff, TurningOn, type JournalSwitch } from "./journal_switch.ts";
 import { JournalUpkeep, type UpkeepView } from "./journal_upkeep.ts";
 import { OpenItems } from "./open_items.ts";
 import { WaiterList, type WaitMode } from "./waiters.ts";
@@ -137,6 +143,10 @@ export class PersistentQueue implements UpkeepView {
   private readonly isFanoutChild: boolean;
   private deleted = false;
   private readonly upkeep = new JournalUpkeep();
+  /** A reload turning the journal on or off, under way (journal_switch.ts). */
+  private switching: JournalSwitch | null = null;
+  /** Why the journal lacks items the queue holds (a fill that failed), or null: upkeep rebuilds it. */
+  private gap: string | null = null;
 
   constructor(
     readonly name: string,
@@ -167,6 +177,11 @@ export class PersistentQueue implements UpkeepView {
   /** Whether the queue keeps a journal now (a reload turns it on or off). */
   get hasJournal(): boolean {
     return this.journal !== null;
+  }
+
+  /** Whether the queue keeps a journal once the switch under way, if any, is through (what a reload compares its config with). */
+  get journalWanted(): boolean {
+    return this.switching === null ? this.journal !== null : this.switching.direction === "on";
   }
 
   /** Why this queue's journal can't be written right now, or null. */
@@ -226,6 +241,7 @@ export class PersistentQueue implements UpkeepView {
     if (this.store.count > 0) this.transactions++;
     const item = this.takeHead(now);
     if (item === undefined) return undefined;
+    this.coverIfFilling(item);
     this.journal?.appendOpen(item.id);
     this.openItems ??= new OpenItems(this.name, this.config.openTransactionTimeout, this, this.openTimer);
     this.openItems.add(item);
@@ -326,6 +342,7 @@ export class PersistentQueue implements UpkeepView {
       const fate = this.hooks.expired(this, head);
       if (fate === "blocked") break;
       this.store.shift();
+      if (fate !== null) this.coverIfFilling(head);
       this.expire(head, fate);
       count++;
     }
@@ -350,6 +367,7 @@ export class PersistentQueue implements UpkeepView {
       if (flush.removed >= limit) return false;
       const fate = this.hooks.expired(this, item);
       if (fate === "blocked") return false;
+      if (fate !== null) this.coverIfFilling(item);
       this.expire(item, fate);
       flush.removed++;
       return true;
@@ -393,18 +411,24 @@ export class PersistentQueue implements UpkeepView {
     });
   }
 
-  /** Drops every queued item, in memory and in the journal (open items stay open). */
   /**
    * Drops every queued item, in memory and in the journal (open items stay open). The journal is
-   * replaced first: if that fails nothing is dropped, and the reason is returned.
+   * replaced first: if that fails nothing is dropped, and the reason is returned. A journal being
+   * turned on is through then: the new one holds the whole live state.
    */
   flush(): string | null {
+    // The reset gives a fill under way up: it ends here.
+    const filling = this.switching?.direction === "on" ? this.switching : null;
+    if (filling !== null) this.switching = null;
     try {
       this.journal?.reset(this.openEntries());
     } catch (error) {
+      // The fill was given up before the reset failed: the journal lacks the items from before it.
+      if (filling !== null) this.fillEnded(filling, { failed: errorText(error), started: true });
       log.error(`queue '${this.name}': flush refused, the journal could not be reset: ${errorText(error)}`);
       return `could not flush queue '${this.name}': ${errorText(error)}`;
     }
+    if (filling !== null) this.fillEnded(filling, "installed");
     const count = this.store.count;
     this.store.clear();
     this.flushes++;
@@ -412,38 +436,122 @@ export class PersistentQueue implements UpkeepView {
     return null;
   }
 
-  /** Looks after the journal; called about once a second, routinely (see JournalUpkeep). */
+  /**
+   * Looks after the journal; called about once a second, routinely (see JournalUpkeep). While a
+   * journal is being turned on it only retries a write or read-back that failed: the rest
+   * (compacting, resetting a drained journal, rebuilding) would give the fill up.
+   */
   maintainJournal(thorough = true): void {
-    if (this.journal !== null && !this.deleted) this.upkeep.run(this.journal, this, thorough);
+    if (this.journal === null || this.deleted) return;
+    if (this.switching?.direction !== "on") return this.upkeep.run(this.journal, this, thorough);
+    this.journal.retry();
+    this.store.retryReadBack();
   }
 
   /**
-   * First step of turning the journal on: writes the live items (all in memory, as the queue has
-   * no journal) to `journal`, a new, empty one. Throws for I/O errors; the queue is unchanged.
+   * Turns the journal on (a reload; see journal_switch.ts): from now on every change is written to
+   * `journal`, a new, empty one, and the items the queue holds are written to it over turns.
+   * Returns the commit that settles once they are all in it. Never throws: a fill that can't be
+   * written leaves the journal to be rebuilt at the next upkeep (and the commit failed). For a
+   * queue without a journal (one still turning it off keeps it instead: `keepJournal`).
    */
-  fillJournal(journal: Journal): void {
+  turnJournalOn(journal: Journal): Commit {
+    const live = this.live();
     journal.setLiveFloor(this);
-    journal.reset(this.liveEntries());
-  }
-
-  /**
-   * First step of turning the journal off: reads the items only in the journal into memory. Throws
-   * if some can't be read back; the queue keeps its journal and every item either way.
-   */
-  loadJournalItems(): void {
-    this.store.readAllBack();
-  }
-
-  /**
-   * Last step of turning the journal on or off: the queue uses `journal` (after `fillJournal`) or
-   * none (after `loadJournalItems`), and the old journal's files are deleted. Never throws.
-   */
-  replaceJournal(journal: Journal | null): void {
-    const old = this.journal;
-    if (old !== null) this.retiredJournalCounts = this.journalCounts();
+    const queued = [...(this.moving?.values() ?? []), ...this.store.frontItems()];
+    const fill = new JournalFill(this.openItems?.items() ?? [], queued, this.nextId, (after, below, bytes) => this.store.runItems(after, below, bytes));
+    this.retireJournal();
     this.store.setJournal(journal);
     this.journal = journal;
-    if (old !== null) eraseJournal(this.name, old);
+    // Nothing to write: the new journal replays to the queue as it is.
+    if (live.items === 0 && live.open === 0) return DURABLE;
+    const switching = new TurningOn(fill);
+    this.switching = switching;
+    log.info(`queue '${this.name}': turning the journal on: writing ${live.items + live.open} item(s) to it over turns`);
+    journal.fill(fill, (end) => this.endFill(switching, end), FILL_SLICE_BYTES);
+    return switching.done;
+  }
+
+  /**
+   * Turns the journal off (a reload; see journal_switch.ts): the items waiting on disk are read
+   * into memory over turns, the queue keeping its journal (sets written, takes recorded) until
+   * they all are; then it drops it and deletes its files. Returns the commit that settles then.
+   * A journal still being turned on is given up first (what it lacks is in memory). Never throws.
+   */
+  turnJournalOff(): Commit {
+    if (this.switching?.direction === "on") this.giveUpFill(this.switching);
+    const switching = new TurningOff(this);
+    this.switching = switching;
+    switching.start();
+    if (this.switching === switching) log.info(`queue '${this.name}': turning the journal off: reading ${this.store.count - this.store.memoryCount} item(s) into memory over turns`);
+    return switching.done;
+  }
+
+  /** A reload wants the journal kept: a switch off under way is given up (the journal still has every item). */
+  keepJournal(): void {
+    if (this.switching?.direction === "off") this.switching.cancel();
+    this.switching = null;
+  }
+
+  /** Reads up to `maxBytes` of the items waiting on disk into memory (a switch off's part); true while some still wait there. */
+  readInPart(maxBytes: number): boolean {
+    return this.store.readInPart(maxBytes);
+  }
+
+  /**
+   * Every item is in memory (a switch off is through): the queue drops its journal, which is
+   * marked empty at once and its files deleted over turns (Journal.retire). Never throws.
+   */
+  dropJournal(): void {
+    const old = this.journal;
+    this.switching = null;
+    if (old === null) return;
+    this.retireJournal();
+    this.store.setJournal(null);
+    this.journal = null;
+    this.gap = null;
+    try {
+      old.retire();
+    } catch (error) {
+      log.error(`queue '${this.name}': could not delete the journal it turned off, delete its files before the next start or their items come back: ${errorText(error)}`);
+    }
+    log.info(`queue '${this.name}': journal off: every item is in memory, its files deleted`);
+  }
+
+  /** The journal ended a fill: the switch is through, failed, or was given up under it. */
+  private endFill(switching: TurningOn, end: PackEnd): void {
+    if (this.switching !== switching) return; // given up by the queue, which saw to the journal
+    this.switching = null;
+    this.fillEnded(switching, end);
+  }
+
+  /** A fill is over: `done` settles, and a fill that did not get every item in leaves a gap for upkeep to rebuild. */
+  private fillEnded(switching: TurningOn, end: PackEnd): void {
+    if (end === "installed") {
+      log.info(`queue '${this.name}': journal on: ${switching.fill.written} item(s) written in ${(performance.now() - switching.started).toFixed(0)} ms`);
+      return switching.done.settle("durable");
+    }
+    const reason = end === "cancelled" ? "the writing was given up" : end.failed;
+    this.gap = `writing its items to the journal it turned on failed (${reason})`;
+    log.error(`queue '${this.name}': ${this.gap}; the journal is rebuilt from the queue at the next upkeep`);
+    switching.done.settle("failed", `queue '${this.name}': ${this.gap}`);
+  }
+
+  /** A fill given up by the queue (the journal is being turned off again): the queue holds every item. */
+  private giveUpFill(switching: TurningOn): void {
+    this.switching = null;
+    switching.done.settle("durable");
+    this.journal?.cancelPack();
+  }
+
+  /** The current journal is being replaced: its rewrites and rotations are kept in the stats. */
+  private retireJournal(): void {
+    if (this.journal !== null) this.retiredJournalCounts = this.journalCounts();
+  }
+
+  /** `item` is leaving memory but stays live (opened, moved by expiry): a journal being filled writes it first if it has not yet. */
+  private coverIfFilling(item: Item): void {
+    if (this.switching?.direction === "on") this.switching.fill.cover(item);
   }
 
   /**
@@ -452,6 +560,10 @@ export class PersistentQueue implements UpkeepView {
    */
   destroy(): string | null {
     this.deleted = true;
+    const switching = this.switching;
+    this.switching = null;
+    if (switching?.direction === "off") switching.cancel();
+    else switching?.done.settle("durable");
     this.store.clear();
     this.openItems?.clear();
     this.waiters?.releaseAll();
@@ -484,6 +596,10 @@ export class PersistentQueue implements UpkeepView {
   close(fileSystemSynced = false): void {
     this.openItems?.stop();
     this.waiters?.releaseAll();
+    // A journal being turned on gets the rest of its items now; one being turned off stays whole.
+    if (this.switching?.direction === "on") this.journal?.finishPack();
+    if (this.switching?.direction === "off") this.switching.cancel();
+    this.switching = null;
     if (fileSystemSynced) this.journal?.noteSynced();
     if (this.journal !== null && !this.deleted) this.upkeep.repair(this.journal, this);
     this.journal?.close();
@@ -558,10 +674,16 @@ export class PersistentQueue implements UpkeepView {
 
   relocateDisk(region: DiskRegion | null): void {
     this.store.relocateDisk(region);
+    this.gap = null; // rebuilt from the queue: the journal has every item
+  }
+
+  journalGap(): string | null {
+    return this.gap;
   }
 
   retryReadBack(): void {
     this.store.retryReadBack();
+    if (this.switching?.direction === "off") this.switching.resume();
   }
 
   private openEntries(): PackEntry[] {

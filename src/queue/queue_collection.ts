@@ -3,8 +3,9 @@
  * and aliases (set_routing.ts), expiry moves, deletion (and expiry by max_queue_age),
  * reconfiguration, journal upkeep (once a second) and shutdown.
  *
- * A reload reconfigures every queue or none: whatever can fail (a journal turned on or off) is
- * prepared for all of them first, and undone if one fails.
+ * A reload reconfigures every queue or none: whatever can fail (opening a journal turned on) is
+ * prepared for all of them first, and undone if one fails; the items then move to or from the
+ * journals over turns (journal_switch.ts).
  *
  * Invariants: a queue exists here iff it is live (not deleted); `children` lists, for each parent
  * name, exactly the live fanout queues `<parent>+<child>`; a name that is not a valid queue name
@@ -17,6 +18,7 @@
  */
 import { ConfigError, queueConfigFor, type KestrelConfig } from "../config/load.ts";
 import type { QueueConfig } from "../config/schema.ts";
+import { DURABLE, allOf, type Commit } from "../journal/commit.ts";
 import { flushJournals } from "../journal/flush_scheduler.ts";
 import type { Item } from "../journal/item.ts";
 import { monotonicMs } from "../clock.ts";
@@ -41,7 +43,10 @@ import { SlicedRound } from "./sliced_round.ts";
 
 export class QueueUnavailableError extends Error {}
 
-/** Creates a fanout child's file (it must exist to be loaded again); on failure erases the journal and throws. */
+/**
+ * Creates a journal's file now: a fanout child's must exist to be loaded again, and a journal a
+ * reload turns on must be writable. On failure erases the journal and throws.
+ */
 function createOrErase(name: string, journal: Journal): void {
   try {
     journal.createFile();
@@ -258,19 +263,23 @@ export class QueueCollection {
 
   /**
    * Prepares a reloaded config for every live queue, running first every step that can fail: for
-   * each queue whose journal is turned on (it has none and the config wants one), a new journal
-   * holding its items; for each turned off, its items still on disk read into memory. If one
-   * fails, the new journals are erased and the error (naming the queue) thrown, with the config
-   * in force untouched. Otherwise returns the commit, which switches everything over and cannot
-   * fail.
+   * each queue whose journal is turned on (it has none and the config wants one), opening its new
+   * journal. If one fails, the new journals are erased and the error (naming the queue) thrown,
+   * with the config in force untouched. Otherwise returns the commit step, which switches
+   * everything over and cannot fail, and returns in turn the commit that settles once every
+   * journal turned on or off has every item where it now belongs (journal_switch.ts: that is
+   * done over turns; the `reload` reply waits for it).
    */
-  prepareReconfigure(config: KestrelConfig): () => void {
+  prepareReconfigure(config: KestrelConfig): () => Commit {
     this.checkAliasNames(config);
-    const switches: { queue: PersistentQueue; journal: Journal | null }[] = [];
+    const switches: { queue: PersistentQueue; on: boolean; journal: Journal | null }[] = [];
     try {
       for (const queue of this.queues.values()) {
         const settings = queueConfigFor(config, queue.name);
-        if (settings.journal !== queue.hasJournal) switches.push({ queue, journal: this.prepareJournalSwitch(queue, settings) });
+        if (settings.journal === queue.journalWanted) continue;
+        // A queue still turning its journal off keeps it: no new one.
+        const journal = settings.journal && !queue.hasJournal ? this.newJournal(queue, settings) : null;
+        switches.push({ queue, on: settings.journal, journal });
       }
     } catch (error) {
       for (const { queue, journal } of switches) if (journal !== null) eraseJournal(queue.name, journal);
@@ -279,8 +288,8 @@ export class QueueCollection {
     return () => {
       this.config = config;
       for (const queue of this.queues.values()) queue.reconfigure(queueConfigFor(config, queue.name));
-      for (const { queue, journal } of switches) queue.replaceJournal(journal);
       this.aliases.configure(config.aliases);
+      return allOf(switches.map(({ queue, on, journal }) => (!on ? queue.turnJournalOff() : journal === null ? (queue.keepJournal(), DURABLE) : queue.turnJournalOn(journal))));
     };
   }
 
@@ -497,22 +506,16 @@ export class QueueCollection {
   }
 
   /**
-   * The new journal of a queue whose journal a reload turns on, holding its items; null for one
-   * turned off, once its items are all in memory. Throws, naming the queue, with nothing left behind.
+   * A new, empty journal for a queue whose journal a reload turns on, its file created (so one that
+   * can't be fails the reload). Throws, naming the queue, with nothing left behind.
    */
-  private prepareJournalSwitch(queue: PersistentQueue, settings: QueueConfig): Journal | null {
-    let journal: Journal | null = null;
+  private newJournal(queue: PersistentQueue, settings: QueueConfig): Journal {
     try {
-      if (!settings.journal) {
-        queue.loadJournalItems();
-        return null;
-      }
-      journal = this.openJournal(queue.name, null, settings).journal;
-      queue.fillJournal(journal);
+      const journal = this.openJournal(queue.name, null, settings).journal;
+      createOrErase(queue.name, journal);
       return journal;
     } catch (error) {
-      if (journal !== null) eraseJournal(queue.name, journal);
-      throw new Error(`queue '${queue.name}': cannot turn its journal ${settings.journal ? "on" : "off"}: ${errorText(error)}`);
+      throw new Error(`queue '${queue.name}': cannot turn its journal on: ${errorText(error)}`);
     }
   }
 

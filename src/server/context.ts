@@ -3,6 +3,7 @@
  * that sent them is its `Session`, commands/session.ts.)
  */
 import type { KestrelConfig } from "../config/load.ts";
+import type { Commit } from "../journal/commit.ts";
 import type { QueueCollection } from "../queue/queue_collection.ts";
 import type { Credentials } from "./auth_file.ts";
 import type { MemoryPacer } from "./memory_pacer.ts";
@@ -23,8 +24,11 @@ export interface ServerContext {
   config(): KestrelConfig;
   /** The users of the auth file in force, or null when clients need not authenticate. */
   credentials(): Credentials | null;
-  /** Re-reads the config file and applies it; returns an error message, or null on success. */
-  reload(): string | null;
+  /**
+   * Re-reads the config file and applies it; returns an error message, or, applied, the commit
+   * that settles once every journal it turned on or off holds its items (that goes on over turns).
+   */
+  reload(): string | Commit;
   /** Stops the server cleanly (the process exits once journals are closed). */
   shutdown(): void;
 }

@@ -17,6 +17,7 @@ import type { Server, Socket } from "bun";
 import { monotonicMs } from "../clock.ts";
 import type { KestrelConfig } from "../config/load.ts";
 import { errorText } from "../errors.ts";
+import type { Commit } from "../journal/commit.ts";
 import { flushJournals } from "../journal/flush_scheduler.ts";
 import { discardLogTarget, log, openLogTarget, useLogTarget } from "../log.ts";
 import { QueueCollection } from "../queue/queue_collection.ts";
@@ -131,19 +132,19 @@ export class KestrelServer {
   }
 
   /**
-   * Re-reads the config and applies it entirely, or not at all; returns null, or the reason it
-   * failed (also logged). Never throws, so a SIGHUP can't stop the server.
+   * Re-reads the config and applies it entirely, or not at all; returns the reason it failed (also
+   * logged), or the commit that settles once every journal it turned on or off holds its items
+   * (QueueCollection.prepareReconfigure). Never throws, so a SIGHUP can't stop the server.
    */
-  reload(): string | null {
-    let apply: () => void;
+  reload(): string | Commit {
+    let apply: () => Commit;
     try {
       apply = this.prepareReload(this.options.readConfig());
     } catch (error) {
       log.error(`reload failed, keeping the current config: ${errorText(error)}`);
       return errorText(error);
     }
-    apply();
-    return null;
+    return apply();
   }
 
   /**
@@ -152,14 +153,14 @@ export class KestrelServer {
    * others prepared is undone and the error thrown. Otherwise returns the rest, which only swaps
    * prepared state in and cannot fail.
    */
-  private prepareReload(next: KestrelConfig): () => void {
+  private prepareReload(next: KestrelConfig): () => Commit {
     const before = this.config.server;
     const after = next.server;
     const fixed = { host: before.host, port: before.port, textPort: before.textPort, queuePath: before.queuePath, adminHost: before.adminHost, adminPort: before.adminPort };
     const config = { ...next, server: { ...after, ...fixed } };
     const credentials = loadCredentials(config);
     const logTarget = openLogTarget(after.logLevel, after.logFile);
-    let applyToQueues: () => void;
+    let applyToQueues: () => Commit;
     try {
       applyToQueues = this.queues.prepareReconfigure(config);
     } catch (error) {
@@ -171,12 +172,13 @@ export class KestrelServer {
       this.config = config;
       this.credentials = credentials;
       logCredentials(config, credentials);
-      applyToQueues();
+      const switched = applyToQueues();
       this.expirySweep.setFrequency(config.server.expirationTimerFrequency);
       for (const key of Object.keys(fixed) as (keyof typeof fixed)[]) {
         if (before[key] !== after[key]) log.warn(`reload: ${key} changed to ${after[key]}; it takes effect at the next restart`);
       }
       log.info(`reloaded config from ${next.file ?? "embedded defaults"}`);
+      return switched;
     };
   }
 

@@ -1,6 +1,7 @@
-/** Opens one queue's journal in a directory the way the server does, for journal tests. */
+/** Opens one queue's journal in a directory the way the server does, for journal tests; waits for a commit. */
 import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
+import type { Commit } from "../../src/journal/commit.ts";
 import type { Item } from "../../src/journal/item.ts";
 import { openJournal, type OpenedJournal } from "../../src/journal/open_journal.ts";
 import { encodeFileHeader } from "../../src/journal/record.ts";
@@ -58,4 +59,9 @@ export function journalBytes(dir: string, queue: string): number {
   return readdirSync(dir)
     .filter((name) => name === queue || name.startsWith(`${queue}.`))
     .reduce((sum, name) => sum + statSync(join(dir, name)).size, 0);
+}
+
+/** Resolves once `commit` has settled (durable or failed). */
+export function settled(commit: Commit): Promise<void> {
+  return new Promise<void>((resolve) => commit.onSettled(resolve));
 }

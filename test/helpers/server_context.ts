@@ -6,6 +6,7 @@
  */
 import { afterEach } from "bun:test";
 import type { KestrelConfig } from "../../src/config/load.ts";
+import { DURABLE } from "../../src/journal/commit.ts";
 import { QueueCollection } from "../../src/queue/queue_collection.ts";
 import type { ServerContext } from "../../src/server/context.ts";
 import { MemoryPacer } from "../../src/server/memory_pacer.ts";
@@ -27,7 +28,7 @@ export function serverContext(config: KestrelConfig) {
     version: "test",
     config: () => config,
     credentials: () => null,
-    reload: () => (calls.reload++, null),
+    reload: () => (calls.reload++, DURABLE),
     shutdown: () => void calls.shutdown++,
   };
   return { ctx, calls, queues };

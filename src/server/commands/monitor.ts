@@ -13,11 +13,22 @@
  * suspended until the end. The first check happens before anything is opened: a server that is
  * quiescent, or a queue that can't be written or read, refuses the monitor (`Failure`). On an
  * alias, with 0 items or no time to wait, it ends at once and creates no queue.
+ *
+ * A monitor of many items (max_open_transactions goes up to 100,000: one monitor of 100,000
+ * 10-byte items was a turn of 236-260 ms) opens them a slice per turn: a slice opens items until
+ * the connection's budget for the turn is spent (connectionDeadline, at least one item a slice),
+ * and the next slice runs in the connection's next round (turn_scheduler.ts `later`), as
+ * set_in_turns.ts does; meanwhile the session is suspended (its later requests wait) and each
+ * slice's items are written out as they are opened. Each item's reply still waits for its open
+ * record's commit, in order; `end` comes after the last item. If the connection closes between
+ * slices the monitor stops: what it opened so far are the connection's open reads, which go back
+ * to the queue with the others.
  */
 import type { Commit } from "../../journal/commit.ts";
 import type { Item } from "../../journal/item.ts";
 import type { PersistentQueue } from "../../queue/persistent_queue.ts";
 import type { ServerContext } from "../context.ts";
+import { connectionDeadline, later, turnClock } from "../turn_scheduler.ts";
 import { isFailure, unavailable, type Failure } from "./failure.ts";
 import { queueNamed } from "./queue_commands.ts";
 import { REPLY_BUDGET } from "./read_items.ts";
@@ -63,7 +74,10 @@ export function startMonitor(request: MonitorRequest, session: Session, ctx: Ser
 class MonitorRun {
   private opened = 0;
   private itemBytes = 0;
-  private waited = false;
+  /** The session was suspended (a wait, or a slice left for a later turn): it is resumed at the end. */
+  private suspended = false;
+  /** The connection closed while the monitor was suspended: nothing more is opened. */
+  private cancelled = false;
 
   constructor(
     private readonly request: MonitorRequest,
@@ -74,12 +88,18 @@ class MonitorRun {
     private readonly now: () => number,
   ) {}
 
-  /** Opens items while it may; waits when the queue is empty; ends when a limit is reached. */
+  /**
+   * Opens items while it may, until the connection's budget for the turn is spent (then the rest
+   * in a later round); waits when the queue is empty; ends when a limit is reached.
+   */
   continue(): void {
+    if (this.cancelled) return;
+    const until = connectionDeadline();
     while (this.mayOpen()) {
       const item = this.queue.open(Date.now());
       if (item === undefined) return this.wait();
       this.handOut(item);
+      if (turnClock.now() >= until && this.mayOpen()) return this.goOnLater();
     }
     this.end();
   }
@@ -103,7 +123,13 @@ class MonitorRun {
     this.itemBytes += item.data.length;
     this.session.openReads.add(this.queue, item);
     this.events.item(item, this.queue.commit);
-    if (this.waited) this.session.replyReady();
+    if (this.suspended) this.session.replyReady();
+  }
+
+  /** The turn's budget is spent: the session waits, and the next slice runs in its next round. */
+  private goOnLater(): void {
+    this.suspend(() => (this.cancelled = true));
+    later(() => this.continue());
   }
 
   private wait(): void {
@@ -115,14 +141,18 @@ class MonitorRun {
       this.handOut(item);
       this.continue();
     });
-    this.waited = true;
     // The client may leave while this waits: the items opened so far are its open reads, which
     // go back when the connection closes.
+    this.suspend(cancel);
+  }
+
+  private suspend(cancel: () => void): void {
+    this.suspended = true;
     this.session.suspend(cancel);
   }
 
   private end(): void {
     this.events.end();
-    if (this.waited) this.session.resume();
+    if (this.suspended) this.session.resume();
   }
 }

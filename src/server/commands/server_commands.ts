@@ -3,6 +3,7 @@
  * it), its version, reload and shutdown.
  */
 import { SERVER_STATUSES, type ServerStatusName } from "../../config/schema.ts";
+import type { Commit } from "../../journal/commit.ts";
 import { describePeer } from "../access.ts";
 import type { ServerContext } from "../context.ts";
 import { parseStatus } from "../status.ts";
@@ -21,10 +22,13 @@ export function changeStatus(ctx: ServerContext, session: Session, text: string)
   return error === null ? null : unavailable(error);
 }
 
-/** Re-reads the config file and applies it; null on success. */
-export function reloadConfig(ctx: ServerContext): Failure | null {
-  const error = ctx.reload();
-  return error === null ? null : unavailable(`reload failed: ${error}`);
+/**
+ * Re-reads the config file and applies it; returns why it failed, or the commit that settles once
+ * every journal it turned on or off holds its items (the reply waits for it).
+ */
+export function reloadConfig(ctx: ServerContext): Failure | Commit {
+  const outcome = ctx.reload();
+  return typeof outcome === "string" ? unavailable(`reload failed: ${outcome}`) : outcome;
 }
 
 /** Stops the server cleanly; the connection closes once its replies are written. */

@@ -5,7 +5,7 @@
  * to the session's outbox in request order; a STORED waits for the journal write of its item.
  */
 import { SERVER_STATUSES } from "../../config/schema.ts";
-import type { Failure } from "../commands/failure.ts";
+import { isFailure, type Failure } from "../commands/failure.ts";
 import { checkQueueName, deleteQueue, flushAllQueues, flushExpiredInTurns, flushQueue } from "../commands/queue_commands.ts";
 import { changeStatus, currentStatus, reloadConfig, shutdown } from "../commands/server_commands.ts";
 import type { Session } from "../commands/session.ts";
@@ -101,9 +101,13 @@ function executeLine(command: string, args: readonly string[], session: Session,
     case "version":
       out.push(reply.versionLine(ctx.version));
       return;
-    case "reload":
-      out.push(orFailure(reloadConfig(ctx), reply.RELOADED));
+    case "reload": {
+      // Applied at once; the reply waits until the journals it turned on or off hold their items.
+      const reloaded = reloadConfig(ctx);
+      if (isFailure(reloaded)) return out.push(reply.failure(reloaded));
+      out.pushAfter(reloaded, [reply.RELOADED], RELOAD_UNFINISHED);
       return;
+    }
     case "shutdown":
       return shutdown(ctx, session);
     case "quit":
@@ -113,6 +117,9 @@ function executeLine(command: string, args: readonly string[], session: Session,
       out.push(reply.ERROR);
   }
 }
+
+/** A reload whose journal turned on could not get every item written to it (the config is in force; upkeep rebuilds that journal). */
+const RELOAD_UNFINISHED: OnFailure = { reply: (error) => [reply.serverError(`reload applied, but ${error}`)] };
 
 /** `success` if nothing failed, else the failure's reply. */
 function orFailure(failed: Failure | null, success: string): string {

@@ -3,16 +3,17 @@
  * Kestrel 2's MemcacheHandler has them: a monitor answers `VALUE <queue> <flags> <bytes>` for each
  * item as it is opened (commands/monitor.ts says until when), then `END`; `max_items` defaults to
  * the queue's max_open_transactions. `confirm` answers `END` once the items are confirmed, or
- * `ERROR` when it confirmed none (fewer than `count` open, or `count` 0 or below). Numbers are
- * read as Kestrel reads them (any integer: negative seconds end a monitor at once, negative
- * max_items mean the open limit) and words after the last argument are ignored, as Kestrel
- * ignores them; arguments that are missing or not integers get CLIENT_ERROR, and the connection
- * stays open.
+ * `ERROR` when it confirmed none (fewer than `count` open, or `count` 0 or below). A big monitor
+ * or confirm runs over turns with the connection suspended, its replies in their place
+ * (commands/monitor.ts, commands/confirm.ts). Numbers are read as Kestrel reads them (any
+ * integer: negative seconds end a monitor at once, negative max_items mean the open limit) and
+ * words after the last argument are ignored, as Kestrel ignores them; arguments that are missing
+ * or not integers get CLIENT_ERROR, and the connection stays open.
  */
 import { monotonicMs } from "../../clock.ts";
 import type { Commit } from "../../journal/commit.ts";
 import type { Item } from "../../journal/item.ts";
-import { confirmReads } from "../commands/confirm.ts";
+import { confirmReadsInTurns } from "../commands/confirm.ts";
 import { isFailure } from "../commands/failure.ts";
 import { startMonitor } from "../commands/monitor.ts";
 import { checkQueueName } from "../commands/queue_commands.ts";
@@ -52,10 +53,11 @@ export function handleConfirm(args: readonly string[], session: Session, ctx: Se
   if (badName !== null) return out.push(failure(badName));
   const count = integer(countText);
   if (count === null) return out.push(CONFIRM_USAGE);
-  const confirmed = confirmReads(session, ctx, queue, count);
-  if (confirmed === null) return out.push(ERROR);
-  if (isFailure(confirmed)) return out.push(failure(confirmed));
-  out.pushAfter(confirmed, [END], GET_FAILED);
+  confirmReadsInTurns(session, ctx, queue, count, (confirmed) => {
+    if (confirmed === null) return out.push(ERROR);
+    if (isFailure(confirmed)) return out.push(failure(confirmed));
+    out.pushAfter(confirmed, [END], GET_FAILED);
+  });
 }
 
 /** `text` as an integer (decimal digits, maybe a minus sign), or null. */

@@ -8,12 +8,15 @@
  *
  * Timeouts are milliseconds to wait for an item (0 or less: none). An item opened here goes back
  * to the head of its queue if the connection closes before a later fetch or `confirm` settles
- * it. The reads are the command layer's (commands/); this file parses and formats.
+ * it. Confirming many (a connection may hold 100,000 open) runs over turns with the connection
+ * suspended (commands/confirm.ts); the fetch or monitor behind the confirms starts once they are
+ * all made, so its reply keeps its place. The reads are the command layer's (commands/); this
+ * file parses and formats.
  */
 import { monotonicMs } from "../../clock.ts";
 import { allOf, type Commit } from "../../journal/commit.ts";
 import type { Item } from "../../journal/item.ts";
-import { confirmReads } from "../commands/confirm.ts";
+import { confirmReadsInTurns, type ConfirmOutcome } from "../commands/confirm.ts";
 import { isFailure, type Failure } from "../commands/failure.ts";
 import { startMonitor } from "../commands/monitor.ts";
 import { checkQueueName } from "../commands/queue_commands.ts";
@@ -63,18 +66,19 @@ export function fetch(args: readonly string[], session: Session, ctx: ServerCont
   if (queue === undefined) return out.push(errorReply(QUEUE_NAME_REQUIRED));
   const timeout = timeoutText === undefined ? 0 : parseJavaInt(timeoutText);
   if (timeout === null) return out.push(errorReply(BAD_TIMEOUT));
-  const confirmed = confirmAll(session, ctx, queue);
-  if (isFailure(confirmed)) return out.push(errorReply(confirmed.reason));
-  const request: ReadRequest = { queue, timeoutMs: Math.max(0, timeout), open: !peek, close: false, abort: false, peek };
-  const plan = planReads([request], session, ctx);
-  if (isFailure(plan)) return out.push(errorReply(plan.reason));
-  replyInPlace(out, (reply) =>
-    runReads(plan, session, ctx, (outcome) => {
-      // A fetch that opens nothing still waits for the records of the confirms before it.
-      const commit = confirmed === null ? outcome.commit : allOf([confirmed, outcome.commit]);
-      reply(fetchReply(outcome), commit, FETCH_FAILED);
-    }),
-  );
+  confirmAll(session, ctx, queue, (confirmed) => {
+    if (isFailure(confirmed)) return out.push(errorReply(confirmed.reason));
+    const request: ReadRequest = { queue, timeoutMs: Math.max(0, timeout), open: !peek, close: false, abort: false, peek };
+    const plan = planReads([request], session, ctx);
+    if (isFailure(plan)) return out.push(errorReply(plan.reason));
+    replyInPlace(out, (reply) =>
+      runReads(plan, session, ctx, (outcome) => {
+        // A fetch that opens nothing still waits for the records of the confirms before it.
+        const commit = confirmed === null ? outcome.commit : allOf([confirmed, outcome.commit]);
+        reply(fetchReply(outcome), commit, FETCH_FAILED);
+      }),
+    );
+  });
 }
 
 function fetchReply(outcome: ReadOutcome<ReadRequest>): ReplyPiece[] {
@@ -85,11 +89,14 @@ function fetchReply(outcome: ReadOutcome<ReadRequest>): ReplyPiece[] {
 }
 
 /**
- * Confirms every item the session holds open on `queue`: the commit of their records, null if it
- * held none, or why it could not (a bad name, a journal that can't be written).
+ * Confirms every item the session holds open on `queue` (over turns if they are many), then
+ * calls `then` with the commit of their records, null if it held none, or why it could not (a
+ * bad name, a journal that can't be written).
  */
-function confirmAll(session: Session, ctx: ServerContext, queue: string): Commit | null | Failure {
-  return checkQueueName(queue) ?? confirmReads(session, ctx, queue, "all");
+function confirmAll(session: Session, ctx: ServerContext, queue: string, then: (confirmed: ConfirmOutcome) => void): void {
+  const bad = checkQueueName(queue);
+  if (bad !== null) return then(bad);
+  confirmReadsInTurns(session, ctx, queue, "all", then);
 }
 
 /**
@@ -103,18 +110,19 @@ export function monitor(args: readonly string[], session: Session, ctx: ServerCo
   if (queue === undefined || timeoutText === undefined) return out.push(errorReply(QUEUE_AND_TIMEOUT_REQUIRED));
   const timeout = parseJavaInt(timeoutText);
   if (timeout === null) return out.push(errorReply(BAD_TIMEOUT));
-  const confirmed = confirmAll(session, ctx, queue);
-  if (isFailure(confirmed)) return out.push(errorReply(confirmed.reason));
-  // Its replies wait for the confirms' records (sent even if those never reach the disk: the items
-  // are redelivered after a restart at worst, and an error line would break the monitor's framing).
-  if (confirmed !== null) out.pushAfter(confirmed, [], null);
-  const events = {
-    item: (item: Item, commit: Commit) => out.pushAfter(commit, itemReply(item.data), FETCH_FAILED),
-    end: () => out.push(NO_ITEM),
-  };
-  const request = { queue, deadlineMs: monotonicMs() + timeout, maxItems: null };
-  const refused = startMonitor(request, session, ctx, events, monotonicMs);
-  if (refused !== null) out.push(failureReply(refused, "monitorUntil", ctx.status.readRefusal() !== null));
+  confirmAll(session, ctx, queue, (confirmed) => {
+    if (isFailure(confirmed)) return out.push(errorReply(confirmed.reason));
+    // Its replies wait for the confirms' records (sent even if those never reach the disk: the items
+    // are redelivered after a restart at worst, and an error line would break the monitor's framing).
+    if (confirmed !== null) out.pushAfter(confirmed, [], null);
+    const events = {
+      item: (item: Item, commit: Commit) => out.pushAfter(commit, itemReply(item.data), FETCH_FAILED),
+      end: () => out.push(NO_ITEM),
+    };
+    const request = { queue, deadlineMs: monotonicMs() + timeout, maxItems: null };
+    const refused = startMonitor(request, session, ctx, events, monotonicMs);
+    if (refused !== null) out.push(failureReply(refused, "monitorUntil", ctx.status.readRefusal() !== null));
+  });
 }
 
 /** `confirm <queue> <count>`: `+<count>`, or an error if fewer are open (then none is confirmed). */
@@ -126,8 +134,9 @@ export function confirm(args: readonly string[], session: Session, ctx: ServerCo
   if (count === null) return out.push(errorReply(BAD_COUNT));
   const bad = checkQueueName(queue);
   if (bad !== null) return out.push(errorReply(bad.reason));
-  const confirmed = confirmReads(session, ctx, queue, count);
-  if (confirmed === null) return out.push(errorReply(NOT_THAT_MANY_OPEN));
-  if (isFailure(confirmed)) return out.push(errorReply(confirmed.reason));
-  out.pushAfter(confirmed, [countReply(count)], CONFIRM_FAILED);
+  confirmReadsInTurns(session, ctx, queue, count, (confirmed) => {
+    if (confirmed === null) return out.push(errorReply(NOT_THAT_MANY_OPEN));
+    if (isFailure(confirmed)) return out.push(errorReply(confirmed.reason));
+    out.pushAfter(confirmed, [countReply(count)], CONFIRM_FAILED);
+  });
 }

@@ -1,14 +1,15 @@
 /**
  * The text front end on a Connection over a RecordingSocket: a `put` of many items is added over
- * rounds with the connection waiting (set_in_turns.ts), its weight (turn_scheduler.ts), and a
- * long item line copied into place over rounds (text_parser.ts).
+ * rounds with the connection waiting (set_in_turns.ts), its weight (turn_scheduler.ts), a
+ * long item line copied into place over rounds (text_parser.ts), and a big monitor and the
+ * confirms of the fetch after it made over rounds (commands/monitor.ts, commands/confirm.ts).
  */
 import { beforeEach, expect, test } from "bun:test";
 import type { QueueCollection } from "../../../src/queue/queue_collection.ts";
 import { Connection } from "../../../src/server/connection.ts";
 import type { ServerContext } from "../../../src/server/context.ts";
 import { LIGHT_PUT_ITEMS, text } from "../../../src/server/text/text_front_end.ts";
-import { turnDeadline } from "../../../src/server/turn_scheduler.ts";
+import { CONNECTION_TURN_MS, turnDeadline } from "../../../src/server/turn_scheduler.ts";
 import { bytes } from "../../helpers/bytes.ts";
 import { RecordingSocket } from "../../helpers/recording_socket.ts";
 import { contextPerTest } from "../../helpers/server_context.ts";
@@ -96,4 +97,32 @@ test("a put of one 3 MiB item, sent in 64 KiB chunks, is copied into place over 
   expect(rounds).toBeGreaterThan(1);
   expect(putter.socket.output).toBe("+1\n:test\n");
   expect(queues.get("long")!.stats().bytes).toBe(3 << 20);
+});
+
+test("a monitor of 2,000 items, and the get after it that confirms them all, run over rounds, a budget's worth a round, with the replies in order", async () => {
+  const items = 2000;
+  const local = context(`max_open_transactions = ${items}\n`);
+  for (let i = 0; i <= items; i++) local.queues.add("q", bytes(`item-${i}`), 0, Date.now());
+  const queue = local.queues.get("q")!;
+  const socket = new RecordingSocket();
+  new Connection(socket, local, text, 0, 1 << 20).onData(bytes("monitor q 60000\nget q\nversion\n"));
+  // (+1: the stepped readings are sums of 0.1, a hair short of the deadline after 40 steps.)
+  const perRound = Math.round(CONNECTION_TURN_MS / clock.step) + 1;
+  let rounds = 0;
+  for (; !socket.output.endsWith(":test\n"); rounds++) {
+    expect(rounds).toBeLessThan(10_000);
+    const before = queue.stats();
+    const ping = new RecordingSocket();
+    new Connection(ping, local, text, 0, 1 << 20).onData(bytes("version\n"));
+    expect(ping.output).toBe(":test\n");
+    await nextTurn();
+    const after = queue.stats();
+    const opened = before.items - after.items;
+    expect(opened).toBeLessThanOrEqual(perRound);
+    expect(before.openTransactions + opened - after.openTransactions).toBeLessThanOrEqual(perRound);
+  }
+  const monitored = Array.from({ length: items }, (_, i) => `:item-${i}\n`).join("");
+  expect(socket.output).toBe(`${monitored}*\n:item-${items}\n:test\n`);
+  expect(rounds).toBeGreaterThan((2 * items) / perRound - 2);
+  expect(queue.stats()).toMatchObject({ items: 0, openTransactions: 1 });
 });

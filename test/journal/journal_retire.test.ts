@@ -1,0 +1,71 @@
+/**
+ * Journal.retire (a reload turned the journal off, every item in memory): its files go without a
+ * long turn, and a crash at any step (the data directory copied before each rename, delete or
+ * open, and loaded as the next start would) replays to the journal as it was or to nothing, never
+ * to an older state that would bring consumed items back.
+ */
+import { expect, test } from "bun:test";
+import { cpSync, readdirSync } from "node:fs";
+import { flushJournals } from "../../src/journal/flush_scheduler.ts";
+import { fileSystem } from "../../src/journal/files.ts";
+import { QueueCollection } from "../../src/queue/queue_collection.ts";
+import { bytes, text } from "../helpers/bytes.ts";
+import { configFor } from "../helpers/config.ts";
+import { settled } from "../helpers/journal.ts";
+import { tempDir } from "../helpers/temp_dir.ts";
+import { nextTurn } from "../helpers/turn_clock.ts";
+
+const CONFIG = `max_memory_size = "8KiB"\nmax_journal_size = "16KiB"\n`;
+const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
+
+function drainCopy(copy: string): number[] {
+  const queues = QueueCollection.load(configFor(copy, CONFIG));
+  const queue = queues.getOrCreate("q");
+  const out: number[] = [];
+  for (let item = queue.remove(Date.now()); item !== undefined; item = queue.remove(Date.now())) out.push(Number(text(item.data).split(":")[0]));
+  queues.close();
+  return out;
+}
+
+test("turning the journal off: at every step the files replay to the queue as it was or to nothing; at the end no file is left", async () => {
+  const dir = tempDir();
+  const queues = QueueCollection.load(configFor(dir, CONFIG));
+  for (let i = 0; i < 200; i++) {
+    queues.add("q", bytes(`${i}:`.padEnd(500, "x")), 0, Date.now());
+    if (i % 20 === 19) flushJournals(); // a write each, so the journal rotates
+  }
+  const queue = queues.get("q")!;
+  for (let i = 0; i < 50; i++) queue.remove(Date.now());
+  flushJournals();
+  expect(readdirSync(dir).filter((name) => name.startsWith("q.")).length).toBeGreaterThan(3);
+  // A copy of the directory before every call that changes what is in it.
+  const snapshots: string[] = [];
+  const real = { rename: fileSystem.rename, remove: fileSystem.remove, open: fileSystem.open };
+  const snapshot = () => {
+    const copy = tempDir();
+    cpSync(dir, copy, { recursive: true });
+    snapshots.push(copy);
+  };
+  fileSystem.rename = (from, to) => (snapshot(), real.rename(from, to));
+  fileSystem.remove = (path) => (snapshot(), real.remove(path));
+  fileSystem.open = (path, flags, mode) => (flags === "r" ? undefined : snapshot(), real.open(path, flags, mode));
+  let done;
+  try {
+    done = queues.prepareReconfigure(configFor(dir, `${CONFIG}journal = false\n`))();
+    await settled(done);
+    for (let i = 0; i < 20; i++) await nextTurn();
+  } finally {
+    Object.assign(fileSystem, real);
+  }
+  expect([done.state, queue.hasJournal]).toEqual(["durable", false]);
+  snapshot();
+  const outcomes = snapshots.map((copy) => drainCopy(copy));
+  const full = range(50, 200);
+  for (const outcome of outcomes) expect(outcome.length === 0 ? [] : outcome).toEqual(outcome.length === 0 ? [] : full);
+  // Full up to the commit, empty from it on: never anything else.
+  const firstEmpty = outcomes.findIndex((outcome) => outcome.length === 0);
+  expect(firstEmpty).toBeGreaterThan(0);
+  expect(outcomes.slice(firstEmpty).every((outcome) => outcome.length === 0)).toBe(true);
+  expect(readdirSync(dir).filter((name) => name !== ".kestrel")).toEqual([]);
+  queues.close();
+});

@@ -1,0 +1,278 @@
+/**
+ * A reload turning a queue's journal off or on, over turns (src/queue/journal_switch.ts,
+ * journal_fill.ts): a turn does at most its budget's worth (the switch's clock stepped, the fill's
+ * bytes counted), sets and takes meanwhile keep FIFO order and their durability, and a crash at
+ * any turn (the data directory copied then, and loaded as the next start would) loses no
+ * acknowledged item and invents none.
+ */
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { cpSync, readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+import type { Commit } from "../../src/journal/commit.ts";
+import { flushJournals } from "../../src/journal/flush_scheduler.ts";
+import type { Item } from "../../src/journal/item.ts";
+import type { PersistentQueue } from "../../src/queue/persistent_queue.ts";
+import { FILL_SLICE_BYTES, PART_BYTES, SLICE_MS, switchClock } from "../../src/queue/journal_switch.ts";
+import { QueueCollection } from "../../src/queue/queue_collection.ts";
+import { bytes, text } from "../helpers/bytes.ts";
+import { configFor } from "../helpers/config.ts";
+import { FaultInjector } from "../helpers/faulty_fs.ts";
+import { settled } from "../helpers/journal.ts";
+import { tempDir } from "../helpers/temp_dir.ts";
+import { nextTurn } from "../helpers/turn_clock.ts";
+
+const ITEM_BYTES = 2048;
+const CONFIG = `max_memory_size = "64KiB"\nmax_journal_size = "1MiB"\nmax_open_transactions = 100\n`;
+const ON = CONFIG;
+const OFF = `${CONFIG}journal = false\n`;
+const payload = (i: number) => `${i}:`.padEnd(ITEM_BYTES, "x");
+const numberOf = (item: Item) => Number(text(item.data).split(":")[0]);
+
+// Every look at the switch's clock moves it 1 ms on: a slice reads SLICE_MS parts whatever the machine.
+const realClock = switchClock.now;
+beforeEach(() => {
+  let time = performance.now();
+  switchClock.now = () => (time += 1);
+});
+afterEach(() => {
+  switchClock.now = realClock;
+});
+
+function fill(queues: QueueCollection, from: number, to: number): void {
+  for (let i = from; i < to; i++) expect(typeof queues.add("q", bytes(payload(i)), 0, Date.now())).not.toBe("string");
+}
+
+function drain(queue: PersistentQueue): number[] {
+  const out: number[] = [];
+  for (let item = queue.remove(Date.now()); item !== undefined; item = queue.remove(Date.now())) out.push(numberOf(item));
+  return out;
+}
+
+/** What a start from a copy of `dir` taken now would serve (with `config`'s journal setting), in order. */
+function replayCopy(dir: string, config: string): number[] {
+  flushJournals();
+  const copy = tempDir();
+  cpSync(dir, copy, { recursive: true });
+  const queues = QueueCollection.load(configFor(copy, config));
+  const out = drain(queues.getOrCreate("q"));
+  queues.close();
+  return out;
+}
+
+/** Bytes of the pack being written in `dir` (its temp file; 0 before and after). */
+function packBytes(dir: string): number {
+  return readdirSync(dir)
+    .filter((name) => /^\.q\.\d+\.pack\..*\.tmp$/.test(name))
+    .reduce((sum, name) => sum + statSync(join(dir, name)).size, 0);
+}
+
+const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
+
+describe("turning the journal off", () => {
+  test("reads the items on disk in a slice per turn, SLICE_MS parts at most; sets and takes meanwhile keep FIFO order and the journal; then the files go", async () => {
+    const dir = tempDir();
+    const queues = QueueCollection.load(configFor(dir, ON));
+    fill(queues, 0, 3000);
+    const queue = queues.get("q")!;
+    const onDisk = () => queue.stats().bytes - queue.stats().memBytes;
+    expect(onDisk()).toBeGreaterThan(20 * PART_BYTES);
+    const done = queues.prepareReconfigure(configFor(dir, OFF))();
+    expect([done.state, queue.hasJournal, queue.journalWanted]).toEqual(["pending", true, false]);
+    const model = range(0, 3000);
+    let next = 3000;
+    const perTurn: number[] = [];
+    let crashChecks = 0;
+    for (let turns = 0; done.state === "pending"; turns++) {
+      expect(turns).toBeLessThan(1000);
+      // A set goes behind the items on disk (written to the journal); a take gets the head.
+      fill(queues, next, next + 1);
+      model.push(next++);
+      expect(numberOf(queue.remove(Date.now())!)).toBe(model.shift()!);
+      if (turns % 4 === 1) {
+        // A crash now: the journal has every item not taken, nothing else.
+        expect(replayCopy(dir, OFF)).toEqual(model);
+        crashChecks++;
+      }
+      const before = onDisk();
+      await nextTurn();
+      perTurn.push(before - onDisk());
+    }
+    expect(crashChecks).toBeGreaterThan(1);
+    expect(Math.max(...perTurn)).toBeLessThanOrEqual(SLICE_MS * (PART_BYTES + ITEM_BYTES));
+    expect(done.state).toBe("durable");
+    expect([queue.hasJournal, queue.stats().memItems, queue.stats().items]).toEqual([false, model.length, model.length]);
+    expect(readdirSync(dir).filter((name) => name === "q" || name.startsWith("q."))).toEqual([]);
+    expect(drain(queue)).toEqual(model);
+    queues.close();
+  });
+
+  test("a queue with nothing on disk drops its journal before the reload returns", () => {
+    const dir = tempDir();
+    const queues = QueueCollection.load(configFor(dir, ON));
+    fill(queues, 0, 3);
+    const done = queues.prepareReconfigure(configFor(dir, OFF))();
+    expect([done.state, queues.get("q")!.hasJournal]).toEqual(["durable", false]);
+    queues.close();
+  });
+});
+
+describe("turning the journal on", () => {
+  test("writes the items at most FILL_SLICE_BYTES a turn; sets are journaled at once, items opened before the fill reached them are covered; a crash before the end replays only what came after the switch, after it everything", async () => {
+    const dir = tempDir();
+    const queues = QueueCollection.load(configFor(dir, OFF));
+    fill(queues, 0, 2000);
+    const queue = queues.get("q")!;
+    const done = queues.prepareReconfigure(configFor(dir, ON))();
+    expect([done.state, queue.hasJournal]).toEqual(["pending", true]);
+    const model = range(0, 2000);
+    // Before the fill writes anything, 100 items are opened (covered): the even ones confirmed,
+    // the odd ones given back (the last first, so they are at the head in order).
+    const opened = Array.from({ length: 100 }, () => queue.open(Date.now())!);
+    for (const item of opened.filter((item) => numberOf(item) % 2 === 0)) queue.confirm(item);
+    for (const item of opened.filter((item) => numberOf(item) % 2 === 1).reverse()) queue.abort(item, Date.now());
+    model.splice(0, 100, ...range(0, 100).filter((i) => i % 2 === 1));
+    const setSince: number[] = [];
+    let next = 2000;
+    const perTurn: number[] = [];
+    for (let turns = 0; done.state === "pending"; turns++) {
+      expect(turns).toBeLessThan(1000);
+      fill(queues, next, next + 1);
+      model.push(next);
+      setSince.push(next++);
+      // Items are opened from the head, ahead of the fill: one confirmed, one given back.
+      const confirmed = queue.open(Date.now())!;
+      const aborted = queue.open(Date.now())!;
+      expect([numberOf(confirmed), numberOf(aborted)]).toEqual(model.slice(0, 2));
+      queue.confirm(confirmed);
+      queue.abort(aborted, Date.now());
+      model.shift();
+      if (turns % 3 === 1) {
+        // A crash before the pack is in place: the items set since the switch began, nothing else.
+        const replayed = replayCopy(dir, ON);
+        expect(replayed).toEqual(setSince.filter((i) => model.includes(i)));
+      }
+      const before = packBytes(dir);
+      await nextTurn();
+      perTurn.push(packBytes(dir) - before);
+    }
+    expect(done.state).toBe("durable");
+    // A slice's records, plus the item it ends in and the two items covered that turn.
+    expect(Math.max(...perTurn)).toBeLessThanOrEqual(FILL_SLICE_BYTES + 3 * (ITEM_BYTES + 64));
+    expect(Math.max(...perTurn)).toBeGreaterThan(FILL_SLICE_BYTES / 2);
+    expect(perTurn.length).toBeGreaterThan((2000 * ITEM_BYTES) / FILL_SLICE_BYTES / 2);
+    expect(replayCopy(dir, ON)).toEqual(model);
+    // And open items come back at the head.
+    const open = queue.open(Date.now())!;
+    expect(replayCopy(dir, ON)).toEqual(model);
+    queue.abort(open, Date.now());
+    expect(drain(queue)).toEqual(model);
+    queues.close();
+  });
+
+  test("a clean stop during the fill writes the rest first: nothing is lost", async () => {
+    const dir = tempDir();
+    const queues = QueueCollection.load(configFor(dir, OFF));
+    fill(queues, 0, 1000);
+    const done = queues.prepareReconfigure(configFor(dir, ON))();
+    await nextTurn();
+    expect(done.state).toBe("pending");
+    queues.close();
+    expect(done.state).toBe("durable");
+    const again = QueueCollection.load(configFor(dir, ON));
+    expect(drain(again.getOrCreate("q"))).toEqual(range(0, 1000));
+    again.close();
+  });
+
+  test("a fill that can't be written fails the switch; the next upkeep rebuilds the journal from the queue", async () => {
+    const faults = FaultInjector.install();
+    try {
+      const dir = tempDir();
+      const queues = QueueCollection.load(configFor(dir, OFF));
+      fill(queues, 0, 200);
+      faults.set([{ op: "open", code: "ENOSPC", path: "\\.pack\\..*\\.tmp$" }]);
+      const done: Commit = queues.prepareReconfigure(configFor(dir, ON))();
+      fill(queues, 200, 210);
+      await settled(done);
+      expect(done.state).toBe("failed");
+      expect(done.error).toMatch(/^queue 'q': writing its items to the journal it turned on failed \(.*ENOSPC/);
+      faults.clear();
+      expect(replayCopy(dir, ON)).toEqual(range(200, 210));
+      queues.maintainJournals();
+      expect(replayCopy(dir, ON)).toEqual(range(0, 210));
+      queues.close();
+    } finally {
+      faults.uninstall();
+    }
+  });
+});
+
+describe("a switch given up by the next reload", () => {
+  test("on, then off before the fill is through (and back on): every item stays, in order", async () => {
+    const dir = tempDir();
+    const queues = QueueCollection.load(configFor(dir, OFF));
+    fill(queues, 0, 1000);
+    const on = queues.prepareReconfigure(configFor(dir, ON))();
+    await nextTurn();
+    fill(queues, 1000, 1100); // journaled, and on disk past the budget
+    const off = queues.prepareReconfigure(configFor(dir, OFF))();
+    expect(on.state).toBe("durable");
+    await settled(off);
+    const queue = queues.get("q")!;
+    expect(queue.hasJournal).toBe(false);
+    await settled(queues.prepareReconfigure(configFor(dir, ON))());
+    expect(replayCopy(dir, ON)).toEqual(range(0, 1100));
+    expect(drain(queue)).toEqual(range(0, 1100));
+    queues.close();
+  });
+
+  test("off, then on before every item is read in: the queue keeps its journal, whole", async () => {
+    const dir = tempDir();
+    const queues = QueueCollection.load(configFor(dir, ON));
+    fill(queues, 0, 3000);
+    const queue = queues.get("q")!;
+    const off = queues.prepareReconfigure(configFor(dir, OFF))();
+    await nextTurn();
+    expect(off.state).toBe("pending");
+    const on = queues.prepareReconfigure(configFor(dir, ON))();
+    expect([on.state, off.state, queue.hasJournal, queue.journalWanted]).toEqual(["durable", "durable", true, true]);
+    for (let i = 0; i < 5; i++) await nextTurn();
+    expect(queue.hasJournal).toBe(true);
+    expect(replayCopy(dir, ON)).toEqual(range(0, 3000));
+    expect(drain(queue)).toEqual(range(0, 3000));
+    queues.close();
+  });
+});
+
+describe("a fill cut short by the queue", () => {
+  test("a flush completes it: the new journal holds the live state, the open items", async () => {
+    const dir = tempDir();
+    const queues = QueueCollection.load(configFor(dir, OFF));
+    fill(queues, 0, 1000);
+    const queue = queues.get("q")!;
+    const done = queues.prepareReconfigure(configFor(dir, ON))();
+    await nextTurn();
+    const open = queue.open(Date.now())!;
+    expect(done.state).toBe("pending");
+    expect(queue.flush()).toBeNull();
+    expect(done.state).toBe("durable");
+    fill(queues, 2000, 2003);
+    expect(replayCopy(dir, ON)).toEqual([numberOf(open), 2000, 2001, 2002]);
+    for (let i = 0; i < 5; i++) await nextTurn();
+    expect(queue.journalGap()).toBeNull();
+    queues.close();
+  });
+
+  test("a delete gives it up, and its files go", async () => {
+    const dir = tempDir();
+    const queues = QueueCollection.load(configFor(dir, OFF));
+    fill(queues, 0, 1000);
+    const done = queues.prepareReconfigure(configFor(dir, ON))();
+    await nextTurn();
+    expect(done.state).toBe("pending");
+    queues.delete("q");
+    expect(done.state).toBe("durable");
+    for (let i = 0; i < 5; i++) await nextTurn();
+    expect(readdirSync(dir).filter((name) => name.includes("q"))).toEqual([]);
+    queues.close();
+  });
+});
