@@ -2,9 +2,9 @@
  * Preloaded into a spawned server (`bun --preload`) by tests of the last-resort error handling:
  * stands in for a bug that escapes every handler. On SIGUSR1 it plants the bug named by
  * KESTREL_TEST_BUG: `thrown` throws from a timer, `rejected` leaves a rejected promise nobody
- * awaits, `admin` makes the next `Response.json` call (an admin HTTP reply) throw. It writes
- * `test bug: armed` to stderr once its handler is in place and `test bug: planted` once the bug
- * is, and changes nothing else.
+ * awaits, `admin` makes the next `Response.json` call (an admin HTTP reply: /health's) throw. It
+ * writes `test bug: armed` to stderr once its handler is in place and `test bug: planted` once the
+ * bug is, and changes nothing else.
  */
 const bug = process.env.KESTREL_TEST_BUG;
 if (bug !== "thrown" && bug !== "rejected" && bug !== "admin") throw new Error(`bug_preload: KESTREL_TEST_BUG is ${bug}`);

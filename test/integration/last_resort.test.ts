@@ -38,11 +38,11 @@ test("an error in an admin HTTP request: a 500, one ERROR line, and the server g
   const mark = server.output.length;
   server.proc.kill("SIGUSR1");
   await server.waitForLog(/test bug: planted/, mark);
-  const failed = await fetch(`${admin}/history.json`);
+  const failed = await fetch(`${admin}/health`);
   expect(failed.status).toBe(500);
   expect(await failed.text()).toBe("internal error\n");
-  expect((await fetch(`${admin}/history.json`)).status).toBe(200);
-  expect(logged(server.output.slice(mark))).toMatch(/^\S+ ERROR admin HTTP: internal error in GET \/history\.json: injected bug \(admin\)\n$/);
+  expect((await fetch(`${admin}/health`)).status).toBe(200);
+  expect(logged(server.output.slice(mark))).toMatch(/^\S+ ERROR admin HTTP: internal error in GET \/health: injected bug \(admin\)\n$/);
   expect(strayLines(server.output)).toEqual([]);
   expect(await server.stop()).toBe(0);
 });

@@ -3,9 +3,10 @@
  * and its files under /dashboard/, /health, /stats.json and Prometheus /metrics (each read from
  * a stats snapshot gathered over turns, shared by the requests that wait for it
  * (snapshot_pool.ts), written by report_bodies.ts and sent as it is made: streamed_body.ts),
- * /history.json (the last 15 minutes, history.ts), /config.json (the queues' settings, as dump_config, also sent as it is
- * made: config_json.ts) and the server status (GET /status). A request that fails (a bug) gets a
- * 500 and one log line, never Bun's page or a stack trace; the server goes on.
+ * /history.json (the last 15 minutes, history.ts, also sent as it is made, from one moment of
+ * the history: history_body.ts), /config.json (the queues' settings, as dump_config, also sent as
+ * it is made: config_json.ts) and the server status (GET /status). A request that fails (a bug)
+ * gets a 500 and one log line, never Bun's page or a stack trace; the server goes on.
  *
  * Read-only but for the actions of admin_actions.ts (PUT /status, flushing or deleting a queue),
  * each gated by the admin token, the auth file and admin_commands there. Any other method but GET
@@ -21,6 +22,7 @@ import { actionMethods, findAction, text } from "./admin_actions.ts";
 import { configJson } from "./config_json.ts";
 import { dashboardFile } from "./dashboard_files.ts";
 import type { History } from "./history.ts";
+import { historyBody } from "./history_body.ts";
 import { metrics, statsJson } from "./report_bodies.ts";
 import { SnapshotPool } from "./snapshot_pool.ts";
 import { piecesWritten, streamedResponse, type BodyHooks, type Render } from "./streamed_body.ts";
@@ -62,16 +64,20 @@ function route(request: Request, url: URL, ctx: ServerContext, history: History,
   if (path === "/stats.json") return fromSnapshot(snapshots, request.signal, (snapshot) => [(out) => statsJson(snapshot, out), "application/json;charset=utf-8"], hooks);
   if (path === "/metrics") return fromSnapshot(snapshots, request.signal, (snapshot) => [(out) => metrics(snapshot, out), "text/plain; version=0.0.4; charset=utf-8"], hooks);
   if (path === "/status") return text(200, ctx.status.current);
-  if (path === "/history.json") return historyJson(url, history);
+  if (path === "/history.json") return historyJson(url, history, hooks);
   if (path === "/config.json") return streamedResponse(piecesWritten(configJson(url, ctx)), "application/json;charset=utf-8", hooks);
   return dashboardFile(path) ?? text(404, "not found: try /, /health, /stats.json, /metrics, /history.json, /config.json or /status");
 }
 
-/** `?after=<n>`: only the samples after number n (the `last` of an earlier answer). */
-function historyJson(url: URL, history: History): Response {
+/**
+ * `?after=<n>`: only the samples after number n (the `last` of an earlier answer). The samples
+ * are those shown when the request came, sent as the client reads.
+ */
+function historyJson(url: URL, history: History, hooks: BodyHooks): Response {
   const after = url.searchParams.get("after") ?? "-1";
   if (!/^(-1|\d{1,15})$/.test(after)) return text(400, `after must be a sample number, not ${JSON.stringify(after)}`);
-  return Response.json(history.toJson(Number(after)));
+  const view = history.view(Number(after));
+  return streamedResponse((out) => historyBody(view, out), "application/json;charset=utf-8", hooks);
 }
 
 /**

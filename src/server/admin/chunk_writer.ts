@@ -3,7 +3,9 @@
  * report of every queue makes no string per line: /metrics of 5,000 queues is 100,000 lines,
  * and as template strings joined and encoded they left 6-7 times the body's bytes to collect.
  *
- * Strings are written as UTF-8; integers as their digits, with no string made for them. A chunk
+ * Strings are written as UTF-8; integers as their digits, with no string made for them. A short
+ * string of ASCII (a separator, a key, a fraction's digits) is copied a character at a time: a
+ * native UTF-8 write costs as much for one comma as an integer's digits do. A chunk
  * is taken (`take`) once it holds `chunkBytes` or more; the buffer it was written in goes with
  * it, and the next write starts a new one.
  *
@@ -14,6 +16,8 @@
 const SLACK = 4096;
 /** A UTF-8 character is at most 3 bytes for each UTF-16 unit. */
 const MAX_BYTES_PER_UNIT = 3;
+/** Strings up to this length are copied by hand while they are ASCII. */
+const SHORT_TEXT = 32;
 
 export class ChunkWriter {
   private buffer: Buffer | null = null;
@@ -31,6 +35,7 @@ export class ChunkWriter {
   }
 
   text(value: string): void {
+    if (value.length <= SHORT_TEXT && this.ascii(value)) return;
     const buffer = this.room(value.length * MAX_BYTES_PER_UNIT > SLACK ? Buffer.byteLength(value) : value.length * MAX_BYTES_PER_UNIT);
     this.used += buffer.write(value, this.used);
   }
@@ -51,6 +56,20 @@ export class ChunkWriter {
       rest = Math.floor(rest / 10);
     }
     this.used += digits;
+  }
+
+  /** Writes `value` if it is all ASCII (true); else writes nothing (false). */
+  private ascii(value: string): boolean {
+    const length = value.length;
+    const buffer = this.room(length);
+    const start = this.used;
+    for (let i = 0; i < length; i++) {
+      const code = value.charCodeAt(i);
+      if (code >= 0x80) return false;
+      buffer[start + i] = code;
+    }
+    this.used = start + length;
+    return true;
   }
 
   /** The bytes written since the last `take` (empty if none). */

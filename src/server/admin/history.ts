@@ -1,13 +1,22 @@
 /**
  * The admin port's short memory: one sample a second, taken from the stats snapshot, of the
  * server's totals and of up to MAX_TRACKED_QUEUES queues, for the last HISTORY_SAMPLES samples
- * (15 minutes), served as /history.json for the dashboard's charts.
+ * (15 minutes), served as /history.json for the dashboard's charts (written by history_body.ts).
  *
- * Invariants: memory is bounded whatever the number of queues: the series live in Float64Arrays
- * of HISTORY_SAMPLES values, SERVER_SERIES of them for the server and QUEUE_SERIES for each
- * queue kept (MAX_TRACKED_QUEUES at most, chosen by tracked_queues.ts: about 2.9 MB when full);
- * besides those, the last counters and rates of every live queue (a few numbers each, as the
- * queue itself has), dropped when the queue goes. A sample never fails: it only reads numbers.
+ * Invariants: memory is bounded whatever the number of queues: the samples live in blocks of
+ * BLOCK_SAMPLES, each block's series in Float64Arrays: SERVER_SERIES for the server, and
+ * QUEUE_SERIES for each column of queue series, a column per queue kept (MAX_TRACKED_QUEUES at
+ * most, chosen by tracked_queues.ts; a column a queue lets go is taken by the next queue kept):
+ * about 3.1 MB when full, the last `capacity` samples and the block being filled. Besides those,
+ * the last counters and rates of every live queue (a few numbers each, as the queue itself has),
+ * dropped when the queue goes. A sample never fails: it only reads numbers.
+ *
+ * A sample's values are written before it shows and never after: a slot is written once, a block
+ * the history lets go is left as it is, and `busy`/`rates` are replaced, never changed. So a
+ * reply (`view`) holds what it sends without a copy, and sends one moment of the history whatever
+ * is recorded while it is being sent: the blocks it reads, and the columns and first samples of
+ * the queues kept at that moment (a column taken by another queue since holds the new queue's
+ * values only in later slots).
  *
  * A sample is recorded over turns, about 2 ms a turn (`recordInTurns`; in one turn, 100,000 queues
  * held the loop for 50-150 ms): one pass over the snapshot's queues updates each one's counters,
@@ -35,9 +44,11 @@ import { TrackedChoice, type QueueActivity } from "./tracked_queues.ts";
 export const HISTORY_SAMPLES = 900;
 export const SAMPLE_INTERVAL_MS = 1000;
 export const MAX_TRACKED_QUEUES = 100;
+/** Samples a block holds (a history shorter than that has blocks of its own length). */
+const BLOCK_SAMPLES = 60;
 
-const SERVER_SERIES = ["items", "bytes", "in_per_second", "out_per_second", "connections", "resident_bytes"] as const;
-const QUEUE_SERIES = ["items", "bytes", "in_per_second", "out_per_second"] as const;
+export const SERVER_SERIES = ["items", "bytes", "in_per_second", "out_per_second", "connections", "resident_bytes"] as const;
+export const QUEUE_SERIES = ["items", "bytes", "in_per_second", "out_per_second"] as const;
 
 /** What is remembered of each live queue between samples (and what tracked_queues.ts looks at). */
 interface QueueCounters extends QueueActivity {
@@ -71,9 +82,22 @@ interface PendingSample {
   left: number;
 }
 
-/** One queue's series: QUEUE_SERIES.length values per sample slot, from sample `since` on. */
-interface QueueSeries {
-  readonly values: Float64Array;
+/**
+ * Samples `first` on (the history's block size of them): `times`, then SERVER_SERIES.length
+ * values per sample, and QUEUE_SERIES.length per sample in each column, made when first written.
+ * A slot is written only before its sample shows.
+ */
+interface Block {
+  readonly first: number;
+  readonly times: Float64Array;
+  readonly server: Float64Array;
+  readonly columns: Array<Float64Array | undefined>;
+}
+
+/** A queue kept: its series are in column `column` of the blocks, from sample `since` on. */
+export interface QueueSeries {
+  readonly name: string;
+  readonly column: number;
   readonly since: number;
 }
 
@@ -94,14 +118,17 @@ export interface HistoryJson {
 }
 
 export class History {
-  /** Samples taken so far; sample n lives in slot n % capacity. */
+  /** Samples taken so far. */
   private count = 0;
   private lastMonotonicMs: number | null = null;
-  private readonly times: Float64Array;
-  private readonly server: Float64Array;
-  /** Every live queue's counters, updated in place as a sample passes it (never read by toJson). */
+  /** The blocks holding the last `capacity` samples, oldest first, consecutive. */
+  private readonly blocks: Block[] = [];
+  /** Every live queue's counters, updated in place as a sample passes it (never read by a view). */
   private readonly counters = new Map<string, QueueCounters>();
   private readonly tracked = new Map<string, QueueSeries>();
+  /** Columns let go by queues no longer kept, and the number of columns ever used. */
+  private readonly freeColumns: number[] = [];
+  private columns = 0;
   /** The queues with traffic at the last sample and their rates (in, out), for `rates`. */
   private busy: readonly string[] = [];
   private rates: readonly number[] = [];
@@ -109,10 +136,8 @@ export class History {
   constructor(
     private readonly capacity = HISTORY_SAMPLES,
     private readonly trackedLimit = MAX_TRACKED_QUEUES,
-  ) {
-    this.times = new Float64Array(capacity);
-    this.server = new Float64Array(capacity * SERVER_SERIES.length);
-  }
+    private readonly blockSamples = Math.min(BLOCK_SAMPLES, capacity),
+  ) {}
 
   /**
    * Takes one sample of `snapshot`, taken at `wallMs` (unix ms) and `monotonicMs`, over turns:
@@ -147,30 +172,32 @@ export class History {
     };
   }
 
-  /** The samples after sample number `after` (all of them for -1). */
-  toJson(after: number): HistoryJson {
+  /**
+   * What a reply sends of the samples after sample number `after` (all of them for -1): this
+   * moment's, whatever is recorded while the reply is being sent.
+   */
+  view(after: number): HistoryView {
     const first = Math.max(after + 1, this.count - this.capacity, 0);
-    const samples = range(first, this.count);
-    const slots = samples.map((n) => n % this.capacity);
-    const column = (values: Float64Array, width: number, index: number) => slots.map((slot) => values[slot * width + index]!);
-    const server = Object.fromEntries(SERVER_SERIES.map((name, index) => [name, column(this.server, SERVER_SERIES.length, index)]));
-    const queues = Object.fromEntries(
-      [...this.tracked].map(([name, series]) => [
-        name,
-        Object.fromEntries(
-          QUEUE_SERIES.map((field, index) => [field, samples.map((n) => (n < series.since ? null : series.values[(n % this.capacity) * QUEUE_SERIES.length + index]!))]),
-        ),
-      ]),
-    );
-    const rates: Record<string, [number, number]> = {};
-    for (const [i, name] of this.busy.entries()) rates[name] = [this.rates[2 * i]!, this.rates[2 * i + 1]!];
+    const last = this.count - 1;
+    const blocks = first > last ? [] : this.blocks.filter((block) => block.first + this.blockSamples > first);
+    return new HistoryView(this.capacity, this.trackedLimit, first, last, blocks, this.blockSamples, inKeyOrder([...this.tracked.values()]), this.busy, this.rates);
+  }
+
+  /** The samples after sample number `after` as one object (the shape history_body.ts writes). */
+  toJson(after: number): HistoryJson {
+    const view = this.view(after);
+    const samples = range(view.first, view.last + 1);
+    const server = Object.fromEntries(SERVER_SERIES.map((name, index) => [name, samples.map((n) => view.server(n, index))]));
+    const queueSeries = (queue: QueueSeries) => Object.fromEntries(QUEUE_SERIES.map((field, index) => [field, samples.map((n) => view.queue(queue, n, index))]));
+    const queues = Object.fromEntries(view.queues.map((queue) => [queue.name, queueSeries(queue)]));
+    const rates = Object.fromEntries(view.busy.map((name, i): [string, [number, number]] => [name, [view.rates[2 * i]!, view.rates[2 * i + 1]!]]));
     return {
       interval_ms: SAMPLE_INTERVAL_MS,
       samples: this.capacity,
       tracked_queues: this.trackedLimit,
-      first,
-      last: this.count - 1,
-      times: column(this.times, 1, 0),
+      first: view.first,
+      last: view.last,
+      times: samples.map((n) => view.time(n)),
       server: server as HistoryJson["server"],
       queues: queues as HistoryJson["queues"],
       rates,
@@ -226,38 +253,124 @@ export class History {
 
   /** Makes the sample show: the one step a reader can see, O(tracked queues). */
   private finish(sample: PendingSample): void {
-    const slot = this.count % this.capacity;
-    this.times[slot] = sample.wallMs;
-    this.writeServer(slot, sample);
-    this.writeQueues(slot, sample.choice.finish());
+    const block = this.blockOf(this.count);
+    const slot = this.count - block.first;
+    block.times[slot] = sample.wallMs;
+    this.writeServer(block, slot, sample);
+    this.writeQueues(block, slot, sample.choice.finish());
     this.busy = sample.busy;
     this.rates = sample.rates;
     this.count++;
+    // Blocks wholly older than the last `capacity` samples are let go (a reply may still hold them).
+    while (this.blocks[0]!.first + this.blockSamples <= this.count - this.capacity) this.blocks.shift();
   }
 
-  private writeServer(slot: number, sample: PendingSample): void {
+  /** The block sample `n` (the next to show) goes in, made when it is the first of its block. */
+  private blockOf(n: number): Block {
+    const last = this.blocks.at(-1);
+    if (last !== undefined && n < last.first + this.blockSamples) return last;
+    const size = this.blockSamples;
+    const block: Block = { first: n, times: new Float64Array(size), server: new Float64Array(size * SERVER_SERIES.length), columns: [] };
+    this.blocks.push(block);
+    return block;
+  }
+
+  private writeServer(block: Block, slot: number, sample: PendingSample): void {
     const stat = new Map(sample.snapshot.server);
     // Whole counts summed, then divided once: the same whatever order the queues come in.
     const inPerSecond = sample.seconds === 0 ? 0 : sample.added / sample.seconds;
     const outPerSecond = sample.seconds === 0 ? 0 : sample.left / sample.seconds;
     const values = [stat.get("curr_items"), stat.get("bytes"), inPerSecond, outPerSecond, stat.get("curr_connections"), stat.get("resident_bytes")];
-    for (const [index, value] of values.entries()) this.server[slot * SERVER_SERIES.length + index] = round(Number(value));
+    for (const [index, value] of values.entries()) block.server[slot * SERVER_SERIES.length + index] = round(Number(value));
   }
 
-  /** Keeps series for `chosen` (in the order given) and drops the others'. */
-  private writeQueues(slot: number, chosen: readonly QueueCounters[]): void {
+  /** Keeps series for `chosen` (in the order given) and drops the others', their columns freed for newcomers. */
+  private writeQueues(block: Block, slot: number, chosen: readonly QueueCounters[]): void {
     const names = new Set(chosen.map((queue) => queue.name));
-    for (const name of this.tracked.keys()) if (!names.has(name)) this.tracked.delete(name);
+    for (const [name, series] of this.tracked) {
+      if (names.has(name)) continue;
+      this.tracked.delete(name);
+      this.freeColumns.push(series.column);
+    }
     for (const queue of chosen) {
       let series = this.tracked.get(queue.name);
       if (series === undefined) {
-        series = { values: new Float64Array(this.capacity * QUEUE_SERIES.length), since: this.count };
+        series = { name: queue.name, column: this.freeColumns.pop() ?? this.columns++, since: this.count };
         this.tracked.set(queue.name, series);
       }
+      const column = (block.columns[series.column] ??= new Float64Array(this.blockSamples * QUEUE_SERIES.length));
       const values = [queue.items, queue.bytes, queue.inPerSecond, queue.outPerSecond];
-      for (const [index, value] of values.entries()) series.values[slot * QUEUE_SERIES.length + index] = round(value);
+      for (const [index, value] of values.entries()) column[slot * QUEUE_SERIES.length + index] = round(value);
     }
   }
+}
+
+/**
+ * One moment of the history, as a reply sends it: samples `first` to `last` (none when `first`
+ * is past `last`), the queues kept then (in the order a JavaScript object lists their names), and
+ * the rates of the queues busy at the last sample. It reads only slots written before it was made,
+ * which are never written again; it holds the blocks it reads, even once the history lets them go.
+ */
+export class HistoryView {
+  constructor(
+    readonly capacity: number,
+    readonly trackedLimit: number,
+    readonly first: number,
+    readonly last: number,
+    private readonly blocks: readonly Block[],
+    private readonly blockSamples: number,
+    readonly queues: readonly QueueSeries[],
+    /** The queues with traffic at the last sample (in the snapshot's order), and their rates: in and out for each. */
+    readonly busy: readonly string[],
+    readonly rates: readonly number[],
+  ) {}
+
+  /** Wall-clock time of sample `n` (from `first` to `last`), unix ms. */
+  time(n: number): number {
+    const block = this.blockOf(n);
+    return block.times[n - block.first]!;
+  }
+
+  /** Value `index` of SERVER_SERIES at sample `n`. */
+  server(n: number, index: number): number {
+    const block = this.blockOf(n);
+    return block.server[(n - block.first) * SERVER_SERIES.length + index]!;
+  }
+
+  /** Value `index` of QUEUE_SERIES of `queue` (one of `queues`) at sample `n`; null before it was kept. */
+  queue(queue: QueueSeries, n: number, index: number): number | null {
+    if (n < queue.since) return null;
+    const block = this.blockOf(n);
+    // Kept from `since` to the view's moment, the queue wrote its column in every block since.
+    return block.columns[queue.column]![(n - block.first) * QUEUE_SERIES.length + index]!;
+  }
+
+  private blockOf(n: number): Block {
+    return this.blocks[Math.floor((n - this.blocks[0]!.first) / this.blockSamples)]!;
+  }
+}
+
+/**
+ * The length of `name` if a JavaScript object lists it among its array indices ("0" to
+ * "4294967294", no leading zero): first, in numeric order, before the other names in the order
+ * they were added. 0 for any other name.
+ */
+export function arrayIndexLength(name: string): number {
+  const length = name.length;
+  if (length === 0 || length > 10) return 0;
+  const first = name.charCodeAt(0);
+  if (first < 0x30 || first > 0x39 || (first === 0x30 && length > 1)) return 0;
+  for (let i = 1; i < length; i++) {
+    const code = name.charCodeAt(i);
+    if (code < 0x30 || code > 0x39) return 0;
+  }
+  return length < 10 || Number(name) <= 4294967294 ? length : 0;
+}
+
+/** Queues in the order a JavaScript object with their names as keys lists them. */
+function inKeyOrder(queues: readonly QueueSeries[]): QueueSeries[] {
+  const indices = queues.filter((queue) => arrayIndexLength(queue.name) > 0).sort((a, b) => Number(a.name) - Number(b.name));
+  return [...indices, ...queues.filter((queue) => arrayIndexLength(queue.name) === 0)];
 }
 
 /**

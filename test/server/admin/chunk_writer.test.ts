@@ -15,7 +15,7 @@ describe("ChunkWriter", () => {
   });
 
   test("text is UTF-8, whatever it holds", () => {
-    const pieces = ["plain", "é", "€uro", "𝄞 clef", "x".repeat(5000), "ünïcödé".repeat(1000)];
+    const pieces = ["plain", "é", "€uro", "𝄞 clef", "abcé", "ascii then €", "", ",", "x".repeat(5000), "ünïcödé".repeat(1000)];
     expect(written((out) => pieces.forEach((piece) => out.text(piece)))).toBe(pieces.join(""));
   });
 

@@ -1,54 +1,7 @@
 import { expect, test } from "bun:test";
 import { History, startSampling } from "../../../src/server/admin/history.ts";
-import type { QueueStats } from "../../../src/queue/persistent_queue.ts";
 import type { Snapshot } from "../../../src/server/snapshot.ts";
-import { seededRandom } from "../../helpers/bytes.ts";
-
-const T0 = 1_700_000_000_000;
-
-/** One sample, recorded in this turn (`recordInTurns` with no limit to its slice). */
-function recordNow(history: History, sample: Snapshot, wallMs: number, monotonicMs: number): void {
-  let outcome: Error | null | undefined;
-  history.recordInTurns(sample, wallMs, monotonicMs, (error) => (outcome = error), Infinity);
-  if (outcome === undefined) throw new Error("the sample was not recorded in one turn");
-  if (outcome !== null) throw outcome;
-}
-
-/** A queue's stats: zeros but for `counts`. */
-function stats(counts: Partial<QueueStats>): QueueStats {
-  return {
-    items: 0,
-    bytes: 0,
-    totalItems: 0,
-    logsize: 0,
-    expiredItems: 0,
-    memItems: 0,
-    memBytes: 0,
-    age: 0,
-    discarded: 0,
-    waiters: 0,
-    openTransactions: 0,
-    openTransactionsTimedOut: 0,
-    transactions: 0,
-    canceledTransactions: 0,
-    totalFlushes: 0,
-    journalRewrites: 0,
-    journalRotations: 0,
-    ...counts,
-  };
-}
-
-function snapshot(queues: Record<string, Partial<QueueStats>>, server: Record<string, number> = {}): Snapshot {
-  const entries = Object.entries(queues);
-  const sum = (field: keyof QueueStats) => entries.reduce((total, [, counts]) => total + (counts[field] ?? 0), 0);
-  return {
-    status: "up",
-    server: Object.entries({ curr_items: sum("items"), bytes: sum("bytes"), curr_connections: 0, resident_bytes: 0, ...server }),
-    queues: entries.map(([name, counts]) => ({ name, stats: stats(counts), children: [], journalFailure: null })),
-    aliases: [],
-    unavailable: [],
-  };
-}
+import { churningSnapshots, recordNow, snapshot, stats, T0 } from "../../helpers/history_samples.ts";
 
 test("rates are per second between samples: in from total_items, out from what left the queue or is open", () => {
   const history = new History(10, 10);
@@ -103,38 +56,10 @@ test("with 10,000 queues it keeps series for the limit only, and drops those of 
   expect(history.toJson(-1).queues.q1!.items).toEqual([null, null, 1]);
 });
 
-/**
- * 60 snapshots of up to 400 queues with a limit of 12 kept: queues come, go and come back with
- * their counters started over, depths and rates tie and overtake each other, and some samples
- * have fewer queues than the limit or none. Seconds between samples are powers of two, so every
- * rate is exact whatever order it is summed in.
- */
-function churningSnapshots(): Snapshot[] {
-  const random = seededRandom(9);
-  const pick = (n: number) => Math.floor(random() * n);
-  const totals = new Map<string, { totalItems: number; items: number }>();
-  return Array.from({ length: 60 }, (_, sample) => {
-    const present = sample % 17 === 5 ? 0 : sample % 13 === 7 ? 8 : 400;
-    const queues: Snapshot["queues"][number][] = [];
-    for (let n = 0; n < present; n++) {
-      const name = `q${n}`;
-      if (random() < 0.1) continue;
-      let counts = totals.get(name);
-      if (counts === undefined || random() < 0.02) counts = { totalItems: 0, items: 0 };
-      const added = random() < 0.5 ? 0 : pick(30);
-      counts = { totalItems: counts.totalItems + added, items: Math.max(0, counts.items + added - pick(25)) };
-      totals.set(name, counts);
-      queues.push({ name, stats: stats({ ...counts, bytes: counts.items * 7, openTransactions: pick(3) }), children: [], journalFailure: null });
-    }
-    queues.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    return { status: "up", server: Object.entries({ curr_items: sample, bytes: 2 * sample, curr_connections: 3, resident_bytes: 1e6 + sample }), queues, aliases: [], unavailable: [] };
-  });
-}
-
 /** /history.json after each sample, object keys sorted, as one digest. */
-function digestOfRecording(record: (history: History, snapshot: Snapshot, wallMs: number, monotonicMs: number) => void | Promise<void>): Promise<string> {
+function digestOfRecording(record: (history: History, snapshot: Snapshot, wallMs: number, monotonicMs: number) => void | Promise<void>, blockSamples?: number): Promise<string> {
   return (async () => {
-    const history = new History(16, 12);
+    const history = new History(16, 12, blockSamples);
     const answers: string[] = [];
     let monotonic = 0;
     for (const [n, snapshot] of churningSnapshots().entries()) {
@@ -158,6 +83,11 @@ test("a churning history answers exactly what the one-turn recording answered, r
   const inTurns = (history: History, snapshot: Snapshot, wallMs: number, monotonicMs: number) =>
     new Promise<void>((resolve, reject) => history.recordInTurns(snapshot, wallMs, monotonicMs, (error) => (error === null ? resolve() : reject(error)), 0));
   expect(await digestOfRecording(inTurns)).toBe(ONE_TURN_DIGEST);
+});
+
+test("the samples kept in blocks answer what the ring of 16 answered, whatever the block size", async () => {
+  const record = (history: History, snapshot: Snapshot, wallMs: number, monotonicMs: number) => recordNow(history, snapshot, wallMs, monotonicMs);
+  for (const blockSamples of [1, 5, 7, 16]) expect([blockSamples, await digestOfRecording(record, blockSamples)]).toEqual([blockSamples, ONE_TURN_DIGEST]);
 });
 
 /** A snapshot of `count` queues whose stats count how often they are read, in `reads.count`. */
