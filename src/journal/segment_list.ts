@@ -195,7 +195,6 @@ export class SegmentList {
     return [...this.sealed.map((segment) => segment.seq), this.activeSeq].map((seq) => sealedPath(this.dir, this.name, seq));
   }
 
-  /** Deletes the sealed segments and a pending pack, oldest first; returns the errors met. */
   /**
    * Renames every file `eraseFiles` would delete to a temp name (cheap: nothing is freed yet), so
    * the names are free at once and the files can be deleted later, a few a turn; start-up deletes
@@ -210,17 +209,19 @@ export class SegmentList {
         fileSystem.rename(path, temp);
         paths.push(temp);
       } catch {
-        try {
-          fileSystem.remove(path);
-        } catch (error) {
-          errors.push(error);
-        }
+        removeNoting(path, errors);
       }
     }
-    this.pending = null;
-    this.superseded = NONE;
-    this.sealed = NONE;
+    this.forgetFiles();
     return { paths, errors };
+  }
+
+  /** Deletes the sealed segments and a pending pack, oldest first; returns the errors met. */
+  eraseFiles(): unknown[] {
+    const errors: unknown[] = [];
+    for (const path of this.filePaths()) removeNoting(path, errors);
+    this.forgetFiles();
+    return errors;
   }
 
   /** The sealed segments (oldest first), then the packs superseded or pending. */
@@ -230,18 +231,19 @@ export class SegmentList {
     return paths;
   }
 
-  eraseFiles(): unknown[] {
-    const errors: unknown[] = [];
-    for (const path of this.filePaths()) {
-      try {
-        fileSystem.remove(path);
-      } catch (error) {
-        errors.push(error);
-      }
-    }
+  /** The list names no file any more (they were erased or moved aside). */
+  private forgetFiles(): void {
     this.pending = null;
     this.superseded = NONE;
     this.sealed = NONE;
-    return errors;
+  }
+}
+
+/** Deletes `path`, adding the error to `errors` if it can't. */
+function removeNoting(path: string, errors: unknown[]): void {
+  try {
+    fileSystem.remove(path);
+  } catch (error) {
+    errors.push(error);
   }
 }
