@@ -22,7 +22,9 @@
  * `done` settles once the switch is through (durable), or failed (a pack that could not be
  * written: the journal is rebuilt from the queue at the next upkeep); a switch given up (the queue
  * deleted, or a later reload turning the journal back) settles it durable. The `reload` reply
- * waits for it.
+ * waits for it. A fill given up by a switch off leaves the journal without the items it had not
+ * written: if a reload keeps the journal after all, its reply fails saying so and the next upkeep
+ * rebuilds the journal (PersistentQueue.keepJournal).
  *
  * Invariants: a queue has at most one switch under way; a switch off's slices never run after it
  * ended; a switch's `done` settles once.

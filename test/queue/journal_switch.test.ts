@@ -225,6 +225,26 @@ describe("a switch given up by the next reload", () => {
     queues.close();
   });
 
+  test("on, then off, then on again before the off is through: the reply says the journal lacks the items the fill had not written, and the next upkeep rebuilds it", async () => {
+    const dir = tempDir();
+    const queues = QueueCollection.load(configFor(dir, OFF));
+    fill(queues, 0, 1000);
+    const queue = queues.get("q")!;
+    queues.prepareReconfigure(configFor(dir, ON))();
+    await nextTurn();
+    fill(queues, 1000, 1100); // journaled, and on disk past the budget
+    const off = queues.prepareReconfigure(configFor(dir, OFF))();
+    expect([off.state, queue.journalGap()]).toEqual(["pending", null]);
+    const on = queues.prepareReconfigure(configFor(dir, ON))();
+    expect([off.state, on.state, queue.hasJournal, queue.journalWanted]).toEqual(["durable", "failed", true, true]);
+    expect(on.error).toMatch(/^queue 'q': writing its items to the journal it turned on was given up/);
+    queues.maintainJournals();
+    expect(queue.journalGap()).toBeNull();
+    expect(replayCopy(dir, ON)).toEqual(range(0, 1100));
+    expect(drain(queue)).toEqual(range(0, 1100));
+    queues.close();
+  });
+
   test("off, then on before every item is read in: the queue keeps its journal, whole", async () => {
     const dir = tempDir();
     const queues = QueueCollection.load(configFor(dir, ON));
