@@ -106,6 +106,39 @@ describe("turning the journal off", () => {
     queues.close();
   });
 
+  test("items on disk whose records the failing journal still holds: the switch waits for the retry instead of reading again every turn, and the reply says so at once", async () => {
+    const faults = FaultInjector.install();
+    try {
+      const dir = tempDir();
+      const queues = QueueCollection.load(configFor(dir, ON));
+      fill(queues, 0, 100);
+      flushJournals();
+      faults.set([{ op: "writev", code: "ENOSPC", path: "/q$" }]);
+      const queue = queues.get("q")!;
+      queue.add(bytes(payload(100)), 0, Date.now());
+      flushJournals();
+      expect(queue.journalFailure).not.toBeNull();
+      const done = queues.prepareReconfigure(configFor(dir, OFF))();
+      let looks = 0;
+      const stepped = switchClock.now;
+      switchClock.now = () => (looks++, stepped());
+      for (let i = 0; i < 20; i++) await nextTurn();
+      const stuckAt = looks;
+      for (let i = 0; i < 20; i++) await nextTurn();
+      expect(looks).toBe(stuckAt);
+      expect(done.state).toBe("failed");
+      expect(done.error).toMatch(/^queue 'q': reading its items into memory is held up \(.*ENOSPC.*\); it keeps its journal/);
+      faults.clear();
+      queues.maintainJournals();
+      for (let i = 0; queue.hasJournal && i < 1000; i++) await nextTurn();
+      expect(queue.hasJournal).toBe(false);
+      expect(drain(queue)).toEqual(range(0, 101));
+      queues.close();
+    } finally {
+      faults.uninstall();
+    }
+  });
+
   test("a queue with nothing on disk drops its journal before the reload returns", () => {
     const dir = tempDir();
     const queues = QueueCollection.load(configFor(dir, ON));
