@@ -435,16 +435,17 @@ export class Journal implements WriterEvents {
    * item in memory (a reload turned it off), without a long turn: unlinking a big journal's
    * segments took 73 ms for 138 MB. First the journal is made to replay as empty, in one step:
    * the active segment is sealed and an empty pack replacing every sealed segment is committed
-   * (its rename). Then the sealed segments are renamed to temp names, the active file and the pack
-   * deleted (what is left replays as empty at every step: the pack alone installs as an empty
-   * segment), and the temp files deleted DELETE_SLICE_MS a turn (start-up deletes any left). A
-   * crash at any point replays to this journal as it was or to nothing, never to an older state
-   * whose consumed items would come back. If the first step fails it falls back to `erase`.
-   * Tries every file; throws the first error after.
+   * (its rename, put on disk by a directory fsync). Then the sealed segments are renamed to temp
+   * names and the active file deleted (what is left replays as empty at every step: the pack
+   * alone installs as an empty segment); once a directory fsync put that on disk, the pack is
+   * deleted, and the temp files DELETE_SLICE_MS a turn (start-up deletes any left). A crash at any
+   * point, a power loss included, replays to this journal as it was or to nothing, never to an
+   * older state whose consumed items would come back. If the first step fails it falls back to
+   * `erase`. Tries every file; throws the first error after.
    */
   retire(): void {
     if (this.erased) return;
-    let seq: number;
+    let seq = -1;
     try {
       this.compaction?.cancel();
       this.compaction = null;
@@ -453,16 +454,19 @@ export class Journal implements WriterEvents {
       this.rotate();
       seq = this.segments.activeSeq - 1;
       writePack(this.pack(seq, []));
+      fsyncDirectory(this.dir);
     } catch (error) {
       log.warn(`queue '${this.name}': could not mark the journal empty (${errorText(error)}); deleting its files at once`);
+      // A pack committed before its fsync failed goes too: left, it would replace the segments of a journal the queue gets later.
+      if (seq >= 0) removeQuietly(packPath(this.dir, this.name, seq));
       return this.erase();
     }
     this.erased = true;
     const { paths, errors } = this.segments.moveFilesAside();
     try {
       this.writer.erase();
-      fileSystem.remove(packPath(this.dir, this.name, seq));
       fsyncDirectory(this.dir);
+      fileSystem.remove(packPath(this.dir, this.name, seq));
     } catch (error) {
       errors.push(error);
     }
