@@ -25,7 +25,7 @@ import type { Commit } from "./commit.ts";
 import { fileSystem, fsyncDirectory, removeQuietly } from "./files.ts";
 import type { Item } from "./item.ts";
 import { rebuildJournal, type Rebuilt } from "./journal_rebuild.ts";
-import { PackTask, entriesSource, writePack, type Pack, type PackEntry, type PackSource } from "./pack.ts";
+import { PackTask, entriesSource, maxIdOf, writePack, type Pack, type PackEntry, type PackSource } from "./pack.ts";
 import type { DiskRegion } from "./replay_state.ts";
 import { activePath, packPath, sealedPath } from "./segment_files.ts";
 import { SegmentList, type JournalState } from "./segment_list.ts";
@@ -257,12 +257,12 @@ export class Journal implements WriterEvents {
    * Starts writing the live state `source` gives (read from the queue as it is written: a
    * journal a reload turned on, see src/queue/journal_fill.ts) as one segment that replaces all
    * sealed segments, `sliceBytes` of records a turn, as `compact` does; `ended` hears what became
-   * of it. Does nothing while a compaction or another fill runs (false then).
+   * of it (at once, failed, while a compaction or another fill runs or once the journal is erased:
+   * a fill is for a new journal).
    */
-  fill(source: PackSource, ended: (end: PackEnd) => void, sliceBytes?: number): boolean {
-    if (this.compaction !== null || this.erased) return false;
+  fill(source: PackSource, ended: (end: PackEnd) => void, sliceBytes?: number): void {
+    if (this.compaction !== null || this.erased) return ended({ failed: "the journal is being rewritten or was erased", started: false });
     this.startPack(source, ended, sliceBytes);
-    return true;
   }
 
   /** Gives up a compaction or fill under way (its `ended` hears "cancelled"); nothing to do if none runs. */
@@ -509,10 +509,6 @@ export class Journal implements WriterEvents {
     this.reader?.close(); // its file may be one of those replaced
     this.segments.install(seq, maxId);
   }
-}
-
-function maxIdOf(entries: readonly PackEntry[]): number {
-  return entries.reduce((max, entry) => Math.max(max, entry.item.id), 0);
 }
 
 /** Deletes `paths` (temp files nothing reads), DELETE_SLICE_MS of unlinks a turn, from the next turn on. */

@@ -97,12 +97,17 @@ function encodeSlice(layout: Layout, from: number, maxBytes: number): { chunks: 
   return { chunks, records, next };
 }
 
+/** The largest item id among `entries`, or `atLeast` if none is larger. */
+export function maxIdOf(entries: readonly PackEntry[], atLeast = 0): number {
+  return entries.reduce((max, entry) => Math.max(max, entry.item.id), atLeast);
+}
+
 /** `entries` (every live item, open ones first, then the queue in order) as a pack's records, in the order the header says. */
 export function entriesSource(entries: readonly PackEntry[]): PackSource {
   const layout = layOut(entries);
   let next = 0;
   return {
-    maxId: entries.reduce((max, entry) => Math.max(max, entry.item.id), 0),
+    maxId: maxIdOf(entries),
     fill(batch: RecordBatch, maxBytes: number): boolean {
       next = encodeInto(batch, layout, next, maxBytes);
       return next < layout.entries.length;

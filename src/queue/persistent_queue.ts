@@ -460,7 +460,6 @@ export class PersistentQueue implements UpkeepView {
     journal.setLiveFloor(this);
     const queued = [...(this.moving?.values() ?? []), ...this.store.frontItems()];
     const fill = new JournalFill(this.openItems?.items() ?? [], queued, this.nextId, (after, below, bytes) => this.store.runItems(after, below, bytes));
-    this.retireJournal();
     this.store.setJournal(journal);
     this.journal = journal;
     // Nothing to write: the new journal replays to the queue as it is.
