@@ -280,8 +280,8 @@ export class Journal implements WriterEvents {
   /**
    * Seals the active segment and starts writing `source` as the pack replacing every sealed
    * segment; `ended` is called once: "installed" (committed; a failed install step is finished
-   * later and logged), "cancelled" (reset, rebuild, dropDrained, erase or close replaced it), or
-   * why it failed (nothing changed that replay would see).
+   * later and logged), "cancelled" (cancelPack, or reset, rebuild, dropDrained, retire, erase or
+   * close replaced it), or why it failed (nothing changed that replay would see).
    */
   private startPack(source: PackSource, ended: (end: PackEnd) => void, sliceBytes?: number): void {
     try {
