@@ -262,7 +262,8 @@ export class Journal implements WriterEvents {
    */
   fill(source: PackSource, ended: (end: PackEnd) => void, sliceBytes?: number): void {
     if (this.compaction !== null || this.erased) return ended({ failed: "the journal is being rewritten or was erased", started: false });
-    this.startPack(source, ended, sliceBytes);
+    // The pack leaves out the items taken before it reached them: their records must be on disk first.
+    this.startPack(source, ended, sliceBytes, () => this.writer.settleNow());
   }
 
   /** Gives up a compaction or fill under way (its `ended` hears "cancelled"); nothing to do if none runs. */
@@ -283,7 +284,7 @@ export class Journal implements WriterEvents {
    * later and logged), "cancelled" (cancelPack, or reset, rebuild, dropDrained, retire, erase or
    * close replaced it), or why it failed (nothing changed that replay would see).
    */
-  private startPack(source: PackSource, ended: (end: PackEnd) => void, sliceBytes?: number): void {
+  private startPack(source: PackSource, ended: (end: PackEnd) => void, sliceBytes?: number, beforeCommit?: () => void): void {
     try {
       this.finishPendingPack();
       this.rotate();
@@ -308,6 +309,7 @@ export class Journal implements WriterEvents {
       },
       () => ended("cancelled"),
       sliceBytes,
+      beforeCommit,
     );
   }
 

@@ -222,7 +222,10 @@ export function installPack(dir: string, name: string, seq: number, sealed: read
 /**
  * Writes a pack a slice per event-loop turn, its records from `source` (`sliceBytes` a turn);
  * `done` gets null once it is committed (not installed), or the reason it failed. It is never
- * called during construction.
+ * called during construction. `beforeCommit` runs right before the commit (the rename), and fails
+ * the pack if it throws: a pack whose records were read from the queue as they were written
+ * omits the items taken meanwhile, and may replace the journal only once their records are on
+ * disk (Journal.fill).
  *
  * Invariant: it ends once (committed, failed or cancelled), and nothing it scheduled touches the
  * file after that.
@@ -240,6 +243,7 @@ export class PackTask {
     private readonly done: (error: string | null) => void,
     private readonly onCancel: () => void = () => {},
     private readonly sliceBytes = SLICE_BYTES,
+    private readonly beforeCommit: () => void = () => {},
   ) {
     this.temp = tempPathFor(packPath(place.dir, place.name, place.seq));
     setImmediate(() => {
@@ -305,6 +309,7 @@ export class PackTask {
   }
 
   private commit(): void {
+    this.beforeCommit();
     const fd = this.fd;
     this.fd = -1;
     fileSystem.close(fd);

@@ -202,6 +202,34 @@ describe("turning the journal on", () => {
     queues.close();
   });
 
+  test("an item taken before the fill reached it, its REMOVE not written (the journal failing): the pack is not committed before that record is on disk", async () => {
+    const faults = FaultInjector.install();
+    try {
+      const dir = tempDir();
+      const queues = QueueCollection.load(configFor(dir, OFF));
+      fill(queues, 0, 200);
+      const queue = queues.get("q")!;
+      const done = queues.prepareReconfigure(configFor(dir, ON))();
+      // A get takes the head before the fill writes anything; its REMOVE can't be written, so its
+      // reply waits (for the retry) and a crash now must bring the item back.
+      faults.set([{ op: "writev", code: "ENOSPC", path: "/q$" }]);
+      const taken = queue.remove(Date.now())!;
+      expect(numberOf(taken)).toBe(0);
+      flushJournals();
+      expect(queue.journalFailure).not.toBeNull();
+      await settled(done);
+      // Not committed: a crash replays what came after the switch (nothing), not the pack without item 0.
+      expect([done.state, replayCopy(dir, ON)]).toEqual(["failed", []]);
+      expect(done.error).toMatch(/^queue 'q': writing its items to the journal it turned on failed \(.*ENOSPC/);
+      faults.clear();
+      queues.maintainJournals(); // the retry writes the REMOVE; the journal is rebuilt from the queue
+      expect(replayCopy(dir, ON)).toEqual(range(1, 200));
+      queues.close();
+    } finally {
+      faults.uninstall();
+    }
+  });
+
   test("a clean stop during the fill writes the rest first: nothing is lost", async () => {
     const dir = tempDir();
     const queues = QueueCollection.load(configFor(dir, OFF));
