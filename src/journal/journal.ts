@@ -25,7 +25,7 @@ import type { Commit } from "./commit.ts";
 import { fileSystem, fsyncDirectory, removeQuietly } from "./files.ts";
 import type { Item } from "./item.ts";
 import { rebuildJournal, type Rebuilt } from "./journal_rebuild.ts";
-import { PackTask, entriesSource, writePack, type Pack, type PackEntry, type PackSource } from "./pack.ts";
+import { PackTask, entriesSource, maxIdOf, writePack, type Pack, type PackEntry, type PackSource } from "./pack.ts";
 import type { DiskRegion } from "./replay_state.ts";
 import { activePath, packPath, sealedPath } from "./segment_files.ts";
 import { SegmentList, type JournalState } from "./segment_list.ts";
@@ -257,12 +257,13 @@ export class Journal implements WriterEvents {
    * Starts writing the live state `source` gives (read from the queue as it is written: a
    * journal a reload turned on, see src/queue/journal_fill.ts) as one segment that replaces all
    * sealed segments, `sliceBytes` of records a turn, as `compact` does; `ended` hears what became
-   * of it. Does nothing while a compaction or another fill runs (false then).
+   * of it (at once, failed, while a compaction or another fill runs or once the journal is erased:
+   * a fill is for a new journal).
    */
-  fill(source: PackSource, ended: (end: PackEnd) => void, sliceBytes?: number): boolean {
-    if (this.compaction !== null || this.erased) return false;
-    this.startPack(source, ended, sliceBytes);
-    return true;
+  fill(source: PackSource, ended: (end: PackEnd) => void, sliceBytes?: number): void {
+    if (this.compaction !== null || this.erased) return ended({ failed: "the journal is being rewritten or was erased", started: false });
+    // The pack leaves out the items taken before it reached them: their records must be on disk first.
+    this.startPack(source, ended, sliceBytes, () => this.writer.settleNow());
   }
 
   /** Gives up a compaction or fill under way (its `ended` hears "cancelled"); nothing to do if none runs. */
@@ -280,10 +281,10 @@ export class Journal implements WriterEvents {
   /**
    * Seals the active segment and starts writing `source` as the pack replacing every sealed
    * segment; `ended` is called once: "installed" (committed; a failed install step is finished
-   * later and logged), "cancelled" (reset, rebuild, dropDrained, erase or close replaced it), or
-   * why it failed (nothing changed that replay would see).
+   * later and logged), "cancelled" (cancelPack, or reset, rebuild, dropDrained, retire, erase or
+   * close replaced it), or why it failed (nothing changed that replay would see).
    */
-  private startPack(source: PackSource, ended: (end: PackEnd) => void, sliceBytes?: number): void {
+  private startPack(source: PackSource, ended: (end: PackEnd) => void, sliceBytes?: number, beforeCommit?: () => void): void {
     try {
       this.finishPendingPack();
       this.rotate();
@@ -308,6 +309,7 @@ export class Journal implements WriterEvents {
       },
       () => ended("cancelled"),
       sliceBytes,
+      beforeCommit,
     );
   }
 
@@ -435,16 +437,17 @@ export class Journal implements WriterEvents {
    * item in memory (a reload turned it off), without a long turn: unlinking a big journal's
    * segments took 73 ms for 138 MB. First the journal is made to replay as empty, in one step:
    * the active segment is sealed and an empty pack replacing every sealed segment is committed
-   * (its rename). Then the sealed segments are renamed to temp names, the active file and the pack
-   * deleted (what is left replays as empty at every step: the pack alone installs as an empty
-   * segment), and the temp files deleted DELETE_SLICE_MS a turn (start-up deletes any left). A
-   * crash at any point replays to this journal as it was or to nothing, never to an older state
-   * whose consumed items would come back. If the first step fails it falls back to `erase`.
-   * Tries every file; throws the first error after.
+   * (its rename, put on disk by a directory fsync). Then the sealed segments are renamed to temp
+   * names and the active file deleted (what is left replays as empty at every step: the pack
+   * alone installs as an empty segment); once a directory fsync put that on disk, the pack is
+   * deleted, and the temp files DELETE_SLICE_MS a turn (start-up deletes any left). A crash at any
+   * point, a power loss included, replays to this journal as it was or to nothing, never to an
+   * older state whose consumed items would come back. If the first step fails it falls back to
+   * `erase`. Tries every file; throws the first error after.
    */
   retire(): void {
     if (this.erased) return;
-    let seq: number;
+    let seq = -1;
     try {
       this.compaction?.cancel();
       this.compaction = null;
@@ -453,16 +456,19 @@ export class Journal implements WriterEvents {
       this.rotate();
       seq = this.segments.activeSeq - 1;
       writePack(this.pack(seq, []));
+      fsyncDirectory(this.dir);
     } catch (error) {
       log.warn(`queue '${this.name}': could not mark the journal empty (${errorText(error)}); deleting its files at once`);
+      // A pack committed before its fsync failed goes too: left, it would replace the segments of a journal the queue gets later.
+      if (seq >= 0) removeQuietly(packPath(this.dir, this.name, seq));
       return this.erase();
     }
     this.erased = true;
     const { paths, errors } = this.segments.moveFilesAside();
     try {
       this.writer.erase();
-      fileSystem.remove(packPath(this.dir, this.name, seq));
       fsyncDirectory(this.dir);
+      fileSystem.remove(packPath(this.dir, this.name, seq));
     } catch (error) {
       errors.push(error);
     }
@@ -505,10 +511,6 @@ export class Journal implements WriterEvents {
     this.reader?.close(); // its file may be one of those replaced
     this.segments.install(seq, maxId);
   }
-}
-
-function maxIdOf(entries: readonly PackEntry[]): number {
-  return entries.reduce((max, entry) => Math.max(max, entry.item.id), 0);
 }
 
 /** Deletes `paths` (temp files nothing reads), DELETE_SLICE_MS of unlinks a turn, from the next turn on. */

@@ -20,7 +20,7 @@ import { log } from "../log.ts";
 import { discard, type FreshFile } from "./active_file.ts";
 import type { AddReader } from "./add_reader.ts";
 import { fileSystem, removeQuietly } from "./files.ts";
-import { commitPack, preparePack, type ItemSource, type Pack, type PackEntry, type PreparedPack } from "./pack.ts";
+import { commitPack, maxIdOf, preparePack, type ItemSource, type Pack, type PackEntry, type PreparedPack } from "./pack.ts";
 import { FILE_HEADER_SIZE } from "./record.ts";
 import type { DiskRegion } from "./replay_state.ts";
 import { activePath, sealedPath } from "./segment_files.ts";
@@ -71,7 +71,7 @@ export function rebuildJournal(journal: JournalParts, entries: readonly PackEntr
     throw error;
   }
   commit(journal, pack, prepared, fresh);
-  const maxId = entries.reduce((max, entry) => Math.max(max, entry.item.id), prepared.tail?.maxId ?? 0);
+  const maxId = maxIdOf(entries, prepared.tail?.maxId ?? 0);
   segments.rebuilt(seq, maxId);
   try {
     writer.restart(fresh);

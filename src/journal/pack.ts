@@ -97,12 +97,17 @@ function encodeSlice(layout: Layout, from: number, maxBytes: number): { chunks: 
   return { chunks, records, next };
 }
 
+/** The largest item id among `entries`, or `atLeast` if none is larger. */
+export function maxIdOf(entries: readonly PackEntry[], atLeast = 0): number {
+  return entries.reduce((max, entry) => Math.max(max, entry.item.id), atLeast);
+}
+
 /** `entries` (every live item, open ones first, then the queue in order) as a pack's records, in the order the header says. */
 export function entriesSource(entries: readonly PackEntry[]): PackSource {
   const layout = layOut(entries);
   let next = 0;
   return {
-    maxId: entries.reduce((max, entry) => Math.max(max, entry.item.id), 0),
+    maxId: maxIdOf(entries),
     fill(batch: RecordBatch, maxBytes: number): boolean {
       next = encodeInto(batch, layout, next, maxBytes);
       return next < layout.entries.length;
@@ -217,7 +222,10 @@ export function installPack(dir: string, name: string, seq: number, sealed: read
 /**
  * Writes a pack a slice per event-loop turn, its records from `source` (`sliceBytes` a turn);
  * `done` gets null once it is committed (not installed), or the reason it failed. It is never
- * called during construction.
+ * called during construction. `beforeCommit` runs right before the commit (the rename), and fails
+ * the pack if it throws: a pack whose records were read from the queue as they were written
+ * omits the items taken meanwhile, and may replace the journal only once their records are on
+ * disk (Journal.fill).
  *
  * Invariant: it ends once (committed, failed or cancelled), and nothing it scheduled touches the
  * file after that.
@@ -235,6 +243,7 @@ export class PackTask {
     private readonly done: (error: string | null) => void,
     private readonly onCancel: () => void = () => {},
     private readonly sliceBytes = SLICE_BYTES,
+    private readonly beforeCommit: () => void = () => {},
   ) {
     this.temp = tempPathFor(packPath(place.dir, place.name, place.seq));
     setImmediate(() => {
@@ -300,6 +309,7 @@ export class PackTask {
   }
 
   private commit(): void {
+    this.beforeCommit();
     const fd = this.fd;
     this.fd = -1;
     fileSystem.close(fd);

@@ -502,6 +502,16 @@ export class JournalWriter {
     this.fsyncs?.confirmAll();
   }
 
+  /**
+   * Writes what waits and, unless the policy is `never`, fsyncs the file now: every record
+   * appended so far is then on disk as the policy promises. Throws if it can't (the writer failed).
+   */
+  settleNow(): void {
+    this.flush();
+    if (this.failure !== null) throw new Error(this.failure);
+    if (this.policy.kind !== "never") this.syncNow();
+  }
+
   /** Bytes were written since the last fsync (`close` would fsync). */
   get unsynced(): boolean {
     return this.file.unsynced;

@@ -12,10 +12,12 @@
  * in growing id order, read from the queue slice by slice (ADD): those with ids below
  * `boundary` (the next id at T0; later items have records of their own) above the last one
  * written. A run item taken for good before the fill reached it is simply not written: the
- * REMOVE that follows in the active segment names an id replay doesn't know, and ignores. One
- * that leaves the run but stays live (opened, or moved by expiry) first is `cover`ed: written at
- * once as a PUT_BACK (replay keeps it in memory; the OPEN or REMOVE after it finds it there), so
- * every record after T0 that names an item finds it.
+ * REMOVE that follows in the active segment names an id replay doesn't know, and ignores (so
+ * the pack is committed only once the records appended meanwhile are on disk, Journal.fill: a
+ * crash must not lose an item whose REMOVE was not). One that leaves the run but stays live
+ * (opened, or moved by expiry) first is `cover`ed: written at once as a PUT_BACK (replay keeps it
+ * in memory; the OPEN or REMOVE after it finds it there), so every record after T0 that names an
+ * item finds it.
  *
  * Invariants: every item written has an id below `boundary` and is written once; an item live at
  * T0 and still live when the fill is through is in the pack (the run's by id order, the others

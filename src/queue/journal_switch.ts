@@ -10,7 +10,9 @@
  * journal and its files are deleted, oldest first. A crash before then replays the journal
  * whole (every acknowledged item, nothing else: with journal = false the next start reads it
  * into memory and deletes it); a read that fails leaves the items on disk, in order, and the
- * switch waits for the queue's upkeep to try again (`resume`, about once a second).
+ * switch waits for the queue's upkeep to try again (`resume`, about once a second), as it does
+ * while the journal can't be written (the records it still holds can't be read back); `done`
+ * then settles failed at once, saying so, rather than keep the reload's reply waiting.
  *
  * Turning it on (`TurningOn`): the new journal is attached at once, so every change from then on
  * is written to it and a set is acknowledged once its record is written, and the items the queue
@@ -22,10 +24,12 @@
  * `done` settles once the switch is through (durable), or failed (a pack that could not be
  * written: the journal is rebuilt from the queue at the next upkeep); a switch given up (the queue
  * deleted, or a later reload turning the journal back) settles it durable. The `reload` reply
- * waits for it.
+ * waits for it. A fill given up by a switch off leaves the journal without the items it had not
+ * written: if a reload keeps the journal after all, its reply fails saying so and the next upkeep
+ * rebuilds the journal (PersistentQueue.keepJournal).
  *
  * Invariants: a queue has at most one switch under way; a switch off's slices never run after it
- * ended; a switch's `done` settles once.
+ * ended, nor while it waits for `resume`; a switch's `done` settles once.
  */
 import { Commit } from "../journal/commit.ts";
 import type { JournalFill } from "./journal_fill.ts";
@@ -42,9 +46,12 @@ export const FILL_SLICE_BYTES = 128 * 1024;
 
 /** What a switch off needs of its queue. */
 export interface ReadIn {
+  readonly name: string;
   readonly isDeleted: boolean;
   /** Why items on disk can't be read now, or null (ItemStore.readFailure). */
   readonly readFailure: string | null;
+  /** Why the journal can't be written now, or null: the records it still holds can't be read in until it can. */
+  readonly journalFailure: string | null;
   /** Reads up to `maxBytes` of the items waiting on disk into memory; true while some still wait there. */
   readInPart(maxBytes: number): boolean;
   /** Every item is in memory: drops the journal and deletes its files. */
@@ -55,8 +62,10 @@ export class TurningOff {
   readonly direction = "off";
   readonly done = new Commit();
   private immediate: ReturnType<typeof setImmediate> | null = null;
-  /** A read failed: waiting for `resume`. */
+  /** A read failed, or the journal can't be written: waiting for `resume`. */
   private paused = false;
+  /** Through or given up: no slice runs any more (`done` may have settled before, failed, at a pause). */
+  private ended = false;
 
   constructor(private readonly queue: ReadIn) {}
 
@@ -65,7 +74,7 @@ export class TurningOff {
     this.slice();
   }
 
-  /** After a read failed: tries again now (the queue's upkeep calls it); nothing to do otherwise. */
+  /** After a pause: tries again now (the queue's upkeep calls it, after retrying the journal); nothing to do otherwise. */
   resume(): void {
     if (this.paused) this.slice();
   }
@@ -75,30 +84,40 @@ export class TurningOff {
     if (this.immediate !== null) clearImmediate(this.immediate);
     this.immediate = null;
     this.paused = false;
+    this.ended = true;
     this.done.settle("durable");
   }
 
   private slice(): void {
     this.immediate = null;
     this.paused = false;
-    if (this.done.state !== "pending") return;
+    if (this.ended) return;
     if (this.queue.isDeleted) return this.cancel();
     const until = switchClock.now() + SLICE_MS;
     for (;;) {
       if (!this.queue.readInPart(PART_BYTES)) {
+        this.ended = true;
         this.queue.dropJournal();
         this.done.settle("durable");
         return;
       }
-      if (this.queue.readFailure !== null) {
-        this.paused = true;
-        return;
-      }
+      // A part left items on disk that can't be read now (reading again at once would only spin).
+      const stuck = this.queue.readFailure ?? this.queue.journalFailure;
+      if (stuck !== null) return this.pause(stuck);
       if (switchClock.now() >= until) {
         this.immediate = setImmediate(() => this.slice());
         return;
       }
     }
+  }
+
+  /**
+   * Items on disk can't be read in now (`why`): the switch waits for `resume`, and the reload's
+   * reply, which would wait as long, says so now (the switch goes on: the log says when it is through).
+   */
+  private pause(why: string): void {
+    this.paused = true;
+    this.done.settle("failed", `queue '${this.queue.name}': reading its items into memory is held up (${why}); it keeps its journal, with every item, and tries again each second`);
   }
 }
 

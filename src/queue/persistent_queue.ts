@@ -12,14 +12,14 @@
  * which runs about once a second. A reload turns the journal on or off over turns
  * (journal_switch.ts): while it turns on, an item leaving memory but staying live (opened, moved
  * by expiry) is first `cover`ed by the fill (journal_fill.ts), and upkeep only retries writes;
- * until the journal has every item again after a fill that failed (`journalGap`), upkeep
- * rebuilds it.
+ * until the journal has every item again after a fill that failed or was given up (`journalGap`),
+ * upkeep rebuilds it (not while the journal is being turned off).
  */
 import type { QueueConfig } from "../config/schema.ts";
 import { errorText } from "../errors.ts";
 import type { Position } from "../journal/add_reader.ts";
 import { monotonicMs } from "../clock.ts";
-import { DURABLE, onceDurable, type Commit } from "../journal/commit.ts";
+import { Commit, DURABLE, onceDurable } from "../journal/commit.ts";
 import { flushJournals } from "../journal/flush_scheduler.ts";
 import { hasExpired, isExpired, type Item } from "../journal/item.ts";
 import type { Journal, PackEnd } from "../journal/journal.ts";
@@ -460,7 +460,6 @@ export class PersistentQueue implements UpkeepView {
     journal.setLiveFloor(this);
     const queued = [...(this.moving?.values() ?? []), ...this.store.frontItems()];
     const fill = new JournalFill(this.openItems?.items() ?? [], queued, this.nextId, (after, below, bytes) => this.store.runItems(after, below, bytes));
-    this.retireJournal();
     this.store.setJournal(journal);
     this.journal = journal;
     // Nothing to write: the new journal replays to the queue as it is.
@@ -487,10 +486,16 @@ export class PersistentQueue implements UpkeepView {
     return switching.done;
   }
 
-  /** A reload wants the journal kept: a switch off under way is given up (the journal still has every item). */
-  keepJournal(): void {
+  /**
+   * A reload wants the journal kept: a switch off under way is given up. Returns the commit the
+   * reload's reply waits for: durable, the journal having every item, unless the journal lacks
+   * some (a fill the switch off gave up: the journal was turned on, off and on again): then it
+   * is failed, saying so, and the next upkeep rebuilds the journal from the queue.
+   */
+  keepJournal(): Commit {
     if (this.switching?.direction === "off") this.switching.cancel();
     this.switching = null;
+    return this.gap === null ? DURABLE : this.reportGap(new Commit());
   }
 
   /** Reads up to `maxBytes` of the items waiting on disk into memory (a switch off's part); true while some still wait there. */
@@ -533,15 +538,25 @@ export class PersistentQueue implements UpkeepView {
     }
     const reason = end === "cancelled" ? "the writing was given up" : end.failed;
     this.gap = `writing its items to the journal it turned on failed (${reason})`;
-    log.error(`queue '${this.name}': ${this.gap}; the journal is rebuilt from the queue at the next upkeep`);
-    switching.done.settle("failed", `queue '${this.name}': ${this.gap}`);
+    this.reportGap(switching.done);
   }
 
-  /** A fill given up by the queue (the journal is being turned off again): the queue holds every item. */
+  /** Logs why the journal lacks items (`gap`) and settles `commit` failed with it; returns it. */
+  private reportGap(commit: Commit): Commit {
+    log.error(`queue '${this.name}': ${this.gap}; the journal is rebuilt from the queue at the next upkeep`);
+    commit.settle("failed", `queue '${this.name}': ${this.gap}`);
+    return commit;
+  }
+
+  /**
+   * A fill given up by the queue (the journal is being turned off again): the queue holds every
+   * item, and the journal lacks those the fill had not written, should a reload keep it after all.
+   */
   private giveUpFill(switching: TurningOn): void {
     this.switching = null;
     switching.done.settle("durable");
     this.journal?.cancelPack();
+    this.gap = "writing its items to the journal it turned on was given up (a reload turned the journal off before the end)";
   }
 
   /** The current journal is being replaced: its rewrites and rotations are kept in the stats. */
@@ -596,9 +611,13 @@ export class PersistentQueue implements UpkeepView {
   close(fileSystemSynced = false): void {
     this.openItems?.stop();
     this.waiters?.releaseAll();
-    // A journal being turned on gets the rest of its items now; one being turned off stays whole.
+    // A journal being turned on gets the rest of its items now; one being turned off stays as it
+    // is (whole, but for what a fill given up had not written: no rebuild of a journal not wanted).
     if (this.switching?.direction === "on") this.journal?.finishPack();
-    if (this.switching?.direction === "off") this.switching.cancel();
+    if (this.switching?.direction === "off") {
+      this.switching.cancel();
+      this.gap = null;
+    }
     this.switching = null;
     if (fileSystemSynced) this.journal?.noteSynced();
     if (this.journal !== null && !this.deleted) this.upkeep.repair(this.journal, this);
@@ -677,8 +696,9 @@ export class PersistentQueue implements UpkeepView {
     this.gap = null; // rebuilt from the queue: the journal has every item
   }
 
+  /** Why the journal lacks items (UpkeepView); none while it is being turned off, rather than rebuilt for nothing. */
   journalGap(): string | null {
-    return this.gap;
+    return this.switching?.direction === "off" ? null : this.gap;
   }
 
   retryReadBack(): void {

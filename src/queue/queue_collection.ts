@@ -18,7 +18,7 @@
  */
 import { ConfigError, queueConfigFor, type KestrelConfig } from "../config/load.ts";
 import type { QueueConfig } from "../config/schema.ts";
-import { DURABLE, allOf, type Commit } from "../journal/commit.ts";
+import { allOf, type Commit } from "../journal/commit.ts";
 import { flushJournals } from "../journal/flush_scheduler.ts";
 import type { Item } from "../journal/item.ts";
 import { monotonicMs } from "../clock.ts";
@@ -289,7 +289,7 @@ export class QueueCollection {
       this.config = config;
       for (const queue of this.queues.values()) queue.reconfigure(queueConfigFor(config, queue.name));
       this.aliases.configure(config.aliases);
-      return allOf(switches.map(({ queue, on, journal }) => (!on ? queue.turnJournalOff() : journal === null ? (queue.keepJournal(), DURABLE) : queue.turnJournalOn(journal))));
+      return allOf(switches.map(({ queue, on, journal }) => (!on ? queue.turnJournalOff() : journal === null ? queue.keepJournal() : queue.turnJournalOn(journal))));
     };
   }
 

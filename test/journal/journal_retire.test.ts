@@ -12,6 +12,7 @@ import { QueueCollection } from "../../src/queue/queue_collection.ts";
 import { bytes, text } from "../helpers/bytes.ts";
 import { configFor } from "../helpers/config.ts";
 import { settled } from "../helpers/journal.ts";
+import { FaultInjector } from "../helpers/faulty_fs.ts";
 import { tempDir } from "../helpers/temp_dir.ts";
 import { nextTurn } from "../helpers/turn_clock.ts";
 
@@ -68,4 +69,65 @@ test("turning the journal off: at every step the files replay to the queue as it
   expect(outcomes.slice(firstEmpty).every((outcome) => outcome.length === 0)).toBe(true);
   expect(readdirSync(dir).filter((name) => name !== ".kestrel")).toEqual([]);
   queues.close();
+});
+
+test("a power loss at any step: the empty pack is on disk (a directory fsync) before a file it replaces goes, and goes only once their removal is on disk", async () => {
+  const dir = tempDir();
+  const queues = QueueCollection.load(configFor(dir, CONFIG));
+  for (let i = 0; i < 100; i++) {
+    queues.add("q", bytes(`${i}:`.padEnd(500, "x")), 0, Date.now());
+    if (i % 20 === 19) flushJournals();
+  }
+  const queue = queues.get("q")!;
+  for (let i = 0; i < 30; i++) queue.remove(Date.now());
+  flushJournals();
+  // What reaches the directory, in order: the pack's commit, a replayed file's rename or delete,
+  // the pack's delete, a directory fsync (until one, the others may reach the disk in any order).
+  const events: string[] = [];
+  const directories = new Set<number>();
+  const real = { rename: fileSystem.rename, remove: fileSystem.remove, open: fileSystem.open, fsync: fileSystem.fsync };
+  const kind = (path: string) => (/\/q\.\d+\.pack$/.test(path) ? "pack" : /\/q(\.\d+)?$/.test(path) ? "segment" : "other");
+  fileSystem.rename = (from, to) => (events.push(kind(to) === "pack" ? "commit" : kind(from) === "segment" ? "drop" : "other"), real.rename(from, to));
+  fileSystem.remove = (path) => (events.push(kind(path) === "pack" ? "unpack" : kind(path) === "segment" ? "drop" : "other"), real.remove(path));
+  fileSystem.open = (path, flags, mode) => {
+    const fd = real.open(path, flags, mode);
+    if (path === dir) directories.add(fd);
+    else directories.delete(fd);
+    return fd;
+  };
+  fileSystem.fsync = (fd) => (directories.has(fd) ? events.push("dirsync") : undefined, real.fsync(fd));
+  try {
+    await settled(queues.prepareReconfigure(configFor(dir, `${CONFIG}journal = false\n`))());
+  } finally {
+    Object.assign(fileSystem, real);
+  }
+  const commit = events.indexOf("commit");
+  const drops = events.flatMap((event, i) => (event === "drop" && i > commit ? [i] : []));
+  const unpack = events.indexOf("unpack");
+  expect([commit >= 0, drops.length > 1, unpack > drops.at(-1)!]).toEqual([true, true, true]);
+  const synced = (from: number, to: number) => events.slice(from + 1, to).includes("dirsync");
+  expect(synced(commit, drops[0]!)).toBe(true);
+  expect(synced(drops.at(-1)!, unpack)).toBe(true);
+  queues.close();
+});
+
+test("the directory fsync after the empty pack's rename fails: every file goes at once, the pack too", () => {
+  const faults = FaultInjector.install();
+  try {
+    const dir = tempDir();
+    const queues = QueueCollection.load(configFor(dir, `max_journal_size = "16KiB"\n`));
+    for (let i = 0; i < 100; i++) {
+      queues.add("q", bytes(`${i}:`.padEnd(500, "x")), 0, Date.now());
+      if (i % 20 === 19) flushJournals();
+    }
+    flushJournals();
+    // The sealing's directory fsync passes; the one after the pack's rename fails.
+    faults.set([{ op: "fsync", code: "EIO", path: "/kestrel-unit-[^/]+$", after: 1, times: 1 }]);
+    const done = queues.prepareReconfigure(configFor(dir, `max_journal_size = "16KiB"\njournal = false\n`))();
+    expect([faults.hits, done.state, queues.get("q")!.hasJournal]).toEqual([1, "durable", false]);
+    expect(readdirSync(dir).filter((name) => name !== ".kestrel")).toEqual([]);
+    queues.close();
+  } finally {
+    faults.uninstall();
+  }
 });

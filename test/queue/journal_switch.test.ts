@@ -106,6 +106,39 @@ describe("turning the journal off", () => {
     queues.close();
   });
 
+  test("items on disk whose records the failing journal still holds: the switch waits for the retry instead of reading again every turn, and the reply says so at once", async () => {
+    const faults = FaultInjector.install();
+    try {
+      const dir = tempDir();
+      const queues = QueueCollection.load(configFor(dir, ON));
+      fill(queues, 0, 100);
+      flushJournals();
+      faults.set([{ op: "writev", code: "ENOSPC", path: "/q$" }]);
+      const queue = queues.get("q")!;
+      queue.add(bytes(payload(100)), 0, Date.now());
+      flushJournals();
+      expect(queue.journalFailure).not.toBeNull();
+      const done = queues.prepareReconfigure(configFor(dir, OFF))();
+      let looks = 0;
+      const stepped = switchClock.now;
+      switchClock.now = () => (looks++, stepped());
+      for (let i = 0; i < 20; i++) await nextTurn();
+      const stuckAt = looks;
+      for (let i = 0; i < 20; i++) await nextTurn();
+      expect(looks).toBe(stuckAt);
+      expect(done.state).toBe("failed");
+      expect(done.error).toMatch(/^queue 'q': reading its items into memory is held up \(.*ENOSPC.*\); it keeps its journal/);
+      faults.clear();
+      queues.maintainJournals();
+      for (let i = 0; queue.hasJournal && i < 1000; i++) await nextTurn();
+      expect(queue.hasJournal).toBe(false);
+      expect(drain(queue)).toEqual(range(0, 101));
+      queues.close();
+    } finally {
+      faults.uninstall();
+    }
+  });
+
   test("a queue with nothing on disk drops its journal before the reload returns", () => {
     const dir = tempDir();
     const queues = QueueCollection.load(configFor(dir, ON));
@@ -169,6 +202,34 @@ describe("turning the journal on", () => {
     queues.close();
   });
 
+  test("an item taken before the fill reached it, its REMOVE not written (the journal failing): the pack is not committed before that record is on disk", async () => {
+    const faults = FaultInjector.install();
+    try {
+      const dir = tempDir();
+      const queues = QueueCollection.load(configFor(dir, OFF));
+      fill(queues, 0, 200);
+      const queue = queues.get("q")!;
+      const done = queues.prepareReconfigure(configFor(dir, ON))();
+      // A get takes the head before the fill writes anything; its REMOVE can't be written, so its
+      // reply waits (for the retry) and a crash now must bring the item back.
+      faults.set([{ op: "writev", code: "ENOSPC", path: "/q$" }]);
+      const taken = queue.remove(Date.now())!;
+      expect(numberOf(taken)).toBe(0);
+      flushJournals();
+      expect(queue.journalFailure).not.toBeNull();
+      await settled(done);
+      // Not committed: a crash replays what came after the switch (nothing), not the pack without item 0.
+      expect([done.state, replayCopy(dir, ON)]).toEqual(["failed", []]);
+      expect(done.error).toMatch(/^queue 'q': writing its items to the journal it turned on failed \(.*ENOSPC/);
+      faults.clear();
+      queues.maintainJournals(); // the retry writes the REMOVE; the journal is rebuilt from the queue
+      expect(replayCopy(dir, ON)).toEqual(range(1, 200));
+      queues.close();
+    } finally {
+      faults.uninstall();
+    }
+  });
+
   test("a clean stop during the fill writes the rest first: nothing is lost", async () => {
     const dir = tempDir();
     const queues = QueueCollection.load(configFor(dir, OFF));
@@ -220,6 +281,26 @@ describe("a switch given up by the next reload", () => {
     const queue = queues.get("q")!;
     expect(queue.hasJournal).toBe(false);
     await settled(queues.prepareReconfigure(configFor(dir, ON))());
+    expect(replayCopy(dir, ON)).toEqual(range(0, 1100));
+    expect(drain(queue)).toEqual(range(0, 1100));
+    queues.close();
+  });
+
+  test("on, then off, then on again before the off is through: the reply says the journal lacks the items the fill had not written, and the next upkeep rebuilds it", async () => {
+    const dir = tempDir();
+    const queues = QueueCollection.load(configFor(dir, OFF));
+    fill(queues, 0, 1000);
+    const queue = queues.get("q")!;
+    queues.prepareReconfigure(configFor(dir, ON))();
+    await nextTurn();
+    fill(queues, 1000, 1100); // journaled, and on disk past the budget
+    const off = queues.prepareReconfigure(configFor(dir, OFF))();
+    expect([off.state, queue.journalGap()]).toEqual(["pending", null]);
+    const on = queues.prepareReconfigure(configFor(dir, ON))();
+    expect([off.state, on.state, queue.hasJournal, queue.journalWanted]).toEqual(["durable", "failed", true, true]);
+    expect(on.error).toMatch(/^queue 'q': writing its items to the journal it turned on was given up/);
+    queues.maintainJournals();
+    expect(queue.journalGap()).toBeNull();
     expect(replayCopy(dir, ON)).toEqual(range(0, 1100));
     expect(drain(queue)).toEqual(range(0, 1100));
     queues.close();
