@@ -32,6 +32,10 @@
  *   8  drain of BENCH_ITEMS items with reliable reads (`get q/open` + `get q/close` pipelined).
  *   9a 20 pipelined `flush_expired` over BENCH_ITEMS items, none expired (each looks at them all).
  *   9b one `flush_expired` of BENCH_ITEMS items that all expired (no periodic sweep).
+ *   10 dropping BENCH_ITEMS items at once, probed 0.5 s before to 2 s after; then a set and two
+ *      gets must see only the new item: 10a `flush q` with most items on disk (max_memory_size
+ *      16MiB), 10b `flush q` with all in memory, 10c `delete q` with most on disk, 10d `flush_all`
+ *      with all in memory.
  *
  * Run
  *   npm run bench:stalls                         # 3-4 minutes here
@@ -39,7 +43,7 @@
  *   BENCH_SCENARIOS=1,6 npm run bench:stalls     # some scenarios only
  *
  * Environment
- *   BENCH_ITEMS            items queued in scenarios 1-3, 7-9 (default 1000000)
+ *   BENCH_ITEMS            items queued in scenarios 1-3, 7-10 (default 1000000)
  *   BENCH_REPLAY_ITEMS     items replayed in scenario 6 (default 3 x BENCH_ITEMS)
  *   BENCH_ITEM_SIZE        bytes per small item (default 100)
  *   BENCH_SECONDS          probe window of the idle and timed scenarios (default 5)
@@ -49,7 +53,7 @@
  *   BENCH_FANOUT_CHILDREN  fanout children in scenario 5 (default 500)
  *   BENCH_FANOUT_SETS      sets in scenario 5 (default 10000)
  *   BENCH_STALL_MS         a gap longer than this counts as a stall (default 20)
- *   BENCH_SCENARIOS        which scenarios, comma-separated (default 1,2,3,4,5,6,7,8,9)
+ *   BENCH_SCENARIOS        which scenarios, comma-separated (default 1,2,3,4,5,6,7,8,9,10)
  *   BENCH_SERVER           a kestrel executable to measure, e.g. dist/kestrel (default: src/main.ts on this bun)
  *   TMPDIR                 where the data dirs go (about 1 GB at the defaults)
  *

@@ -16,7 +16,7 @@ import { describeReplay } from "./server_log.ts";
 import { type Scene, type SceneSettings, type StallRow, playScene } from "./stall_scene.ts";
 
 export interface StallSettings extends SceneSettings {
-  /** Items queued in scenarios 1-3 and 7-9. */
+  /** Items queued in scenarios 1-3 and 7-10. */
   readonly items: number;
   /** Items replayed in scenario 6. */
   readonly replayItems: number;
@@ -268,4 +268,41 @@ const flushExpiredScan: Scenario = {
   ],
 };
 
-export const SCENARIOS: readonly Scenario[] = [upkeep, setsUnderLoad, expirySweep, bigFanout, wideFanout, replay, reloadMemory, drain, flushExpiredScan];
+/** Where the items of scenario 10 wait: mostly in the journal (read-behind), or all in memory. */
+const ON_DISK = 'max_memory_size = "16MiB"\n';
+
+/** Sends `command` (a flush or delete, answered on one line) and returns how long its answer took; a problem if it is not `expected`. */
+async function dropEverything(scene: Scene, command: string, expected: string): Promise<number> {
+  const started = performance.now();
+  const reply = await exchange(scene.port, `${command}\r\n`, (text) => text.endsWith("\r\n"));
+  if (reply.trim() !== expected) scene.problems.push(`\`${command}\` answered ${JSON.stringify(reply.trim())}`);
+  return performance.now() - started;
+}
+
+/** A row of scenario 10: `command` over BENCH_ITEMS items kept as `config` says; probe 0.5 s before to 2 s after, then a set and a get must see only the new item. */
+function dropScene(id: string, command: string, expected: string, where: string, config: string, s: StallSettings, pace: Pace): Promise<StallRow> {
+  return playScene(id, `${command} of ${integer(s.items)} items, ${where}`, config, s, async (scene) => {
+    await fill(scene, pace, s.items);
+    const { ping, value } = await scene.probe(async () => {
+      await Bun.sleep(500);
+      const ms = await dropEverything(scene, command, expected);
+      await Bun.sleep(2000);
+      return ms;
+    });
+    const after = await exchange(scene.port, `set ${QUEUE} 0 0 5\r\nafter\r\nget ${QUEUE}\r\nget ${QUEUE}\r\n`, (text) => text.split("END\r\n").length > 2);
+    if (after !== "STORED\r\nVALUE q 0 5\r\nafter\r\nEND\r\nEND\r\n") scene.problems.push(`a set and two gets after \`${command}\` answered ${JSON.stringify(after)}`);
+    return { done: `\`${command}\` of ${queued(s, s.items)} queued, ${where}; probe 0.5 s before to 2 s after`, ping, figure: `answered in ${value.toFixed(0)} ms` };
+  });
+}
+
+const dropBig: Scenario = {
+  id: 10,
+  run: async (s, pace) => [
+    await dropScene("10a", `flush ${QUEUE}`, "END", "most on disk (max_memory_size 16MiB)", ON_DISK, s, pace),
+    await dropScene("10b", `flush ${QUEUE}`, "END", "all in memory", IN_MEMORY, s, pace),
+    await dropScene("10c", `delete ${QUEUE}`, "DELETED", "most on disk (max_memory_size 16MiB)", ON_DISK, s, pace),
+    await dropScene("10d", "flush_all", "Flushed all queues.", "all in memory", IN_MEMORY, s, pace),
+  ],
+};
+
+export const SCENARIOS: readonly Scenario[] = [upkeep, setsUnderLoad, expirySweep, bigFanout, wideFanout, replay, reloadMemory, drain, flushExpiredScan, dropBig];

@@ -570,8 +570,11 @@ export class PersistentQueue implements UpkeepView {
   }
 
   /**
-   * The queue is going away: waiters get nothing, the journal files are deleted. Returns why some
-   * files could not be deleted (they are left for the caller to remove), or null.
+   * The queue is going away: waiters get nothing, the journal files are deleted. The journal is
+   * marked empty at once and its files deleted over the next turns (Journal.retire: a crash
+   * meanwhile brings none of its items back, and the queue's name is free for a new journal at
+   * once); its items' memory too (ItemStore.clear). Returns why some files could not be deleted
+   * (they are left for the caller to remove), or null.
    */
   destroy(): string | null {
     this.deleted = true;
@@ -585,7 +588,7 @@ export class PersistentQueue implements UpkeepView {
     const journal = this.journal;
     this.journal = null;
     try {
-      journal?.erase();
+      journal?.retire();
       return null;
     } catch (error) {
       return errorText(error);

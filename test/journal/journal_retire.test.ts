@@ -14,7 +14,7 @@ import { configFor } from "../helpers/config.ts";
 import { settled } from "../helpers/journal.ts";
 import { FaultInjector } from "../helpers/faulty_fs.ts";
 import { tempDir } from "../helpers/temp_dir.ts";
-import { nextTurn } from "../helpers/turn_clock.ts";
+import { backgroundRemovals } from "../../src/journal/deferred_removal.ts";
 
 const CONFIG = `max_memory_size = "8KiB"\nmax_journal_size = "16KiB"\n`;
 const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
@@ -54,7 +54,7 @@ test("turning the journal off: at every step the files replay to the queue as it
   try {
     done = queues.prepareReconfigure(configFor(dir, `${CONFIG}journal = false\n`))();
     await settled(done);
-    for (let i = 0; i < 20; i++) await nextTurn();
+    await backgroundRemovals();
   } finally {
     Object.assign(fileSystem, real);
   }
@@ -111,7 +111,7 @@ test("a power loss at any step: the empty pack is on disk (a directory fsync) be
   queues.close();
 });
 
-test("the directory fsync after the empty pack's rename fails: every file goes at once, the pack too", () => {
+test("the directory fsync after the empty pack's rename fails: every file is moved aside at once (then deleted), the pack too", async () => {
   const faults = FaultInjector.install();
   try {
     const dir = tempDir();
@@ -125,6 +125,8 @@ test("the directory fsync after the empty pack's rename fails: every file goes a
     faults.set([{ op: "fsync", code: "EIO", path: "/kestrel-unit-[^/]+$", after: 1, times: 1 }]);
     const done = queues.prepareReconfigure(configFor(dir, `max_journal_size = "16KiB"\njournal = false\n`))();
     expect([faults.hits, done.state, queues.get("q")!.hasJournal]).toEqual([1, "durable", false]);
+    expect(readdirSync(dir).filter((name) => !name.startsWith("."))).toEqual([]);
+    await backgroundRemovals();
     expect(readdirSync(dir).filter((name) => name !== ".kestrel")).toEqual([]);
     queues.close();
   } finally {

@@ -9,6 +9,7 @@ import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { cpSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { Commit } from "../../src/journal/commit.ts";
+import { backgroundRemovals } from "../../src/journal/deferred_removal.ts";
 import { flushJournals } from "../../src/journal/flush_scheduler.ts";
 import type { Item } from "../../src/journal/item.ts";
 import type { PersistentQueue } from "../../src/queue/persistent_queue.ts";
@@ -352,7 +353,7 @@ describe("a fill cut short by the queue", () => {
     expect(done.state).toBe("pending");
     queues.delete("q");
     expect(done.state).toBe("durable");
-    for (let i = 0; i < 5; i++) await nextTurn();
+    await backgroundRemovals();
     expect(readdirSync(dir).filter((name) => name.includes("q"))).toEqual([]);
     queues.close();
   });
