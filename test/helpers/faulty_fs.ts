@@ -2,7 +2,8 @@
  * Fault injection under the journal: swaps the members of `fileSystem` (src/journal/files.ts) for
  * ones that make chosen calls fail with an errno error (ENOSPC, EMFILE, EACCES, EIO, ...) or
  * write short, only on matching paths, after a number of calls that pass, for a number of times;
- * or kill the process right before the call (kill -9, in a spawned server): a crash at that step.
+ * or kill the process right before the call (kill -9, in a spawned server): a crash at that step;
+ * or leave a call done off the event loop hanging (a slow disk), so a test can crash it mid-way.
  *
  * In a test: `const faults = FaultInjector.install()`, then `faults.set([...])`, `faults.clear()`
  * and, at the end, `faults.uninstall()`. In a spawned server: test/helpers/faulty_fs_preload.ts.
@@ -15,8 +16,12 @@
 import { fileSystem, type FileSystem } from "../../src/journal/files.ts";
 
 export type FaultCode = "ENOSPC" | "EMFILE" | "EACCES" | "EIO" | "EROFS";
-/** What a matching call does: fail with an errno code, or (SIGKILL) kill the process before it is made. */
-export type FaultEffect = FaultCode | "SIGKILL";
+/**
+ * What a matching call does: fail with an errno code, (SIGKILL) kill the process before it is
+ * made, or (HANG, for the calls done off the event loop) never be made nor report back, as a disk
+ * that takes forever would: work waiting on it stays under way, for a test to kill the process then.
+ */
+export type FaultEffect = FaultCode | "SIGKILL" | "HANG";
 export type FaultOp = keyof FileSystem;
 /** How an operation done off the event loop reports back. */
 type Done = (error: Error | null) => void;
@@ -113,6 +118,7 @@ export class FaultInjector {
   private checkAsync(op: FaultOp, syscall: string, path: string, done: Done, call: () => void): void {
     const fault = this.failing(op, [path]);
     if (fault === null) return call();
+    if (fault.code === "HANG") return;
     if (fault.code === "SIGKILL") return raise(fault.code, syscall, path);
     const error = faultError(fault.code, syscall, path);
     setImmediate(() => done(error));
@@ -184,6 +190,7 @@ function raise(effect: FaultEffect, op: string, path: string): never {
     process.kill(process.pid, "SIGKILL");
     throw new Error("killed");
   }
+  if (effect === "HANG") throw new Error(`HANG is for calls done off the event loop, not ${op} '${path}'`);
   throw faultError(effect, op, path);
 }
 
