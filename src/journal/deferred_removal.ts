@@ -29,7 +29,9 @@ export function moveAside(path: string): string | null {
     fileSystem.remove(path);
     return null;
   }
-  const temp = tempPathFor(path);
+  // A name not taken: the same path moved aside twice in a millisecond (a queue deleted, made again and deleted) gets two.
+  let temp = tempPathFor(path);
+  for (let n = 1; fileSystem.stat(temp) !== null; n++) temp = tempPathFor(`${path}.${n}`);
   fileSystem.rename(path, temp);
   return temp;
 }

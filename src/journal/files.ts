@@ -187,12 +187,9 @@ export function readFully(fd: number, buffer: Uint8Array, length: number, positi
   return buffer.subarray(0, filled);
 }
 
-/** Temp names given so far: two for one path in the same millisecond differ. */
-let tempNames = 0;
-
-/** A temp file beside `path`, named so that start-up recognises and deletes a leftover one; a new name each call. */
+/** A temp file beside `path`, named so that start-up recognises and deletes a leftover one. */
 export function tempPathFor(path: string): string {
-  return join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.${++tempNames}.tmp`);
+  return join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
 }
 
 /** Creates `path` holding `chunks`, fsynced (not its directory). Leaves nothing behind on failure. */

@@ -58,11 +58,6 @@ export class SlotRelease {
     this.schedule();
   }
 
-  /** Gives every waiting slot back now (a test, or a clean stop that wants the counts right). */
-  finish(): void {
-    while (this.waitingSlots > 0) this.part(Infinity);
-  }
-
   /** One turn's work: slots given back until RELEASE_SLICE_MS passed; asks for another turn if some are left. */
   private slice(): void {
     const until = releaseClock.now() + RELEASE_SLICE_MS;

@@ -7,14 +7,13 @@
  * a flushed item never comes back, and a set after the flush is never lost.
  */
 import { expect, test } from "bun:test";
-import { cpSync, readdirSync } from "node:fs";
-import { backgroundRemovals } from "../../src/journal/deferred_removal.ts";
-import { fileSystem } from "../../src/journal/files.ts";
+import { readdirSync } from "node:fs";
 import { flushJournals } from "../../src/journal/flush_scheduler.ts";
 import type { QueueCollection as Queues } from "../../src/queue/queue_collection.ts";
 import { QueueCollection } from "../../src/queue/queue_collection.ts";
 import { bytes, text } from "../helpers/bytes.ts";
 import { configFor } from "../helpers/config.ts";
+import { drainCopy, snapshotsAround } from "../helpers/dir_snapshots.ts";
 import { tempDir } from "../helpers/temp_dir.ts";
 
 const CONFIG = `max_memory_size = "8KiB"\nmax_journal_size = "16KiB"\n`;
@@ -28,37 +27,14 @@ function add(queues: Queues, from: number, to: number): void {
   flushJournals();
 }
 
-/** What a start on a copy of `dir` serves from `q` (opened items come back at the head). */
-function drainCopy(copy: string): number[] {
-  const queues = QueueCollection.load(configFor(copy, CONFIG));
-  const queue = queues.getOrCreate("q");
-  const out: number[] = [];
-  for (let item = queue.remove(Date.now()); item !== undefined; item = queue.remove(Date.now())) out.push(Number(text(item.data).split(":")[0]));
-  queues.close();
-  return out;
-}
-
-/** Runs `change` with a copy of `dir` taken before every call that changes what is in it, then waits for the background deletes; returns the copies, and one of the end. */
-async function snapshotsAround(dir: string, change: () => void): Promise<string[]> {
-  const snapshots: string[] = [];
-  const real = { rename: fileSystem.rename, remove: fileSystem.remove, open: fileSystem.open, removeAsync: fileSystem.removeAsync };
-  const snapshot = () => {
-    const copy = tempDir();
-    cpSync(dir, copy, { recursive: true });
-    snapshots.push(copy);
-  };
-  fileSystem.rename = (from, to) => (snapshot(), real.rename(from, to));
-  fileSystem.remove = (path) => (snapshot(), real.remove(path));
-  fileSystem.open = (path, flags, mode) => (flags === "r" ? undefined : snapshot(), real.open(path, flags, mode));
-  fileSystem.removeAsync = (path, done) => (snapshot(), real.removeAsync(path, done));
-  try {
-    change();
-    await backgroundRemovals();
-  } finally {
-    Object.assign(fileSystem, real);
-  }
-  snapshot();
-  return snapshots;
+/** Before the commit, the whole queue as it was; from it on, the new state's items only, a prefix of them while the sets after are being written. */
+function expectBeforeOrAfter(snapshots: readonly string[], before: readonly number[], after: readonly number[]): void {
+  const outcomes = snapshots.map((copy) => drainCopy(copy, CONFIG));
+  const firstAfter = outcomes.findIndex((outcome) => outcome.length !== before.length);
+  expect(firstAfter).toBeGreaterThan(0);
+  for (const outcome of outcomes.slice(0, firstAfter)) expect(outcome).toEqual([...before]);
+  for (const outcome of outcomes.slice(firstAfter)) expect(outcome).toEqual(after.slice(0, outcome.length));
+  expect(outcomes.at(-1)).toEqual([...after]);
 }
 
 test("a flush of a journal of many segments: at every step the files replay to the queue before it or after it, sets after it included; then only the new files are left", async () => {
@@ -73,15 +49,8 @@ test("a flush of a journal of many segments: at every step the files replay to t
     add(queues, 1000, 1005);
   });
   expect(Number(text(open.data).split(":")[0])).toBe(0);
-  const before = range(0, 300);
-  const after = [0, ...range(1000, 1005)];
-  const outcomes = snapshots.map((copy) => drainCopy(copy));
-  // Before the commit, the whole queue; from it on, the open item and a prefix of the sets after.
-  const firstAfter = outcomes.findIndex((outcome) => outcome.length !== before.length);
-  expect(firstAfter).toBeGreaterThan(0);
-  for (const outcome of outcomes.slice(0, firstAfter)) expect(outcome).toEqual(before);
-  for (const outcome of outcomes.slice(firstAfter)) expect(outcome).toEqual(after.slice(0, outcome.length));
-  expect(outcomes.at(-1)).toEqual(after);
+  // After the flush: the open item, then the sets.
+  expectBeforeOrAfter(snapshots, range(0, 300), [0, ...range(1000, 1005)]);
   // The background deletes were among the steps, and left no temp file behind.
   expect(readdirSync(dir).filter((name) => name.endsWith(".tmp"))).toEqual([]);
   queues.close();
@@ -100,14 +69,7 @@ test("a delete, then a set that makes the queue again while the old files are be
     add(queues, 1000, 1005);
   });
   expect(removalsLeft).toBeGreaterThan(5);
-  const before = range(0, 300);
-  const after = range(1000, 1005);
-  const outcomes = snapshots.map((copy) => drainCopy(copy));
-  const firstAfter = outcomes.findIndex((outcome) => outcome.length !== before.length);
-  expect(firstAfter).toBeGreaterThan(0);
-  for (const outcome of outcomes.slice(0, firstAfter)) expect(outcome).toEqual(before);
-  for (const outcome of outcomes.slice(firstAfter)) expect(outcome).toEqual(after.slice(0, outcome.length));
-  expect(outcomes.at(-1)).toEqual(after);
+  expectBeforeOrAfter(snapshots, range(0, 300), range(1000, 1005));
   expect(readdirSync(dir).filter((name) => name.endsWith(".tmp"))).toEqual([]);
   queues.close();
 });
