@@ -15,12 +15,15 @@ import { tempDir } from "../helpers/temp_dir.ts";
 const CONFIG = 'max_memory_size = "64KiB"\nmax_journal_size = "16KiB"\n';
 const OLD_ITEMS = 3000;
 
-/** Sets `items` on `queue` in one pipelined write; throws unless each is STORED. */
+/** Sets `items` on `queue`, pipelined 100 a write (each write a journal write or so: segments are sealed after one); throws unless each is STORED. */
 async function setPipelined(c: TestClient, queue: string, items: readonly string[]): Promise<void> {
-  await c.send(items.map((item) => `set ${queue} 0 0 ${item.length}\r\n${item}\r\n`).join(""));
-  for (const item of items) {
-    const reply = await c.readLine();
-    if (reply !== "STORED") throw new Error(`set ${queue} ${item}: ${reply}`);
+  for (let from = 0; from < items.length; from += 100) {
+    const batch = items.slice(from, from + 100);
+    await c.send(batch.map((item) => `set ${queue} 0 0 ${item.length}\r\n${item}\r\n`).join(""));
+    for (const item of batch) {
+      const reply = await c.readLine();
+      if (reply !== "STORED") throw new Error(`set ${queue} ${item}: ${reply}`);
+    }
   }
 }
 
