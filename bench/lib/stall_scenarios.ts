@@ -283,15 +283,18 @@ async function dropEverything(scene: Scene, command: string, expected: string): 
 function dropScene(id: string, command: string, expected: string, where: string, config: string, s: StallSettings, pace: Pace): Promise<StallRow> {
   return playScene(id, `${command} of ${integer(s.items)} items, ${where}`, config, s, async (scene) => {
     await fill(scene, pace, s.items);
+    const collections = async () => (await scene.stats()).get("memory_collections") ?? NaN;
+    const before = await collections();
     const { ping, value } = await scene.probe(async () => {
       await Bun.sleep(500);
       const ms = await dropEverything(scene, command, expected);
       await Bun.sleep(2000);
       return ms;
     });
+    const collected = (await collections()) - before;
     const after = await exchange(scene.port, `set ${QUEUE} 0 0 5\r\nafter\r\nget ${QUEUE}\r\nget ${QUEUE}\r\n`, (text) => text.split("END\r\n").length > 2);
     if (after !== "STORED\r\nVALUE q 0 5\r\nafter\r\nEND\r\nEND\r\n") scene.problems.push(`a set and two gets after \`${command}\` answered ${JSON.stringify(after)}`);
-    return { done: `\`${command}\` of ${queued(s, s.items)} queued, ${where}; probe 0.5 s before to 2 s after`, ping, figure: `answered in ${value.toFixed(0)} ms` };
+    return { done: `\`${command}\` of ${queued(s, s.items)} queued, ${where}; probe 0.5 s before to 2 s after`, ping, figure: `answered in ${value.toFixed(0)} ms; ${integer(collected)} memory collections meanwhile` };
   });
 }
 
