@@ -48,24 +48,30 @@ export function streamedResponse(render: Render, contentType: string, hooks: Bod
   };
   const body = new ReadableStream<Uint8Array>(
     {
+      // A pull that enqueues nothing is not called again (the stream waits for an enqueue), so
+      // one that made no bytes this turn goes on in the next.
       async pull(controller) {
-        await new Promise<void>((resolve) => setImmediate(resolve));
-        let done: boolean;
-        try {
-          done = fillChunk(steps, out, Math.min(performance.now() + SLICE_MS, turnDeadline()));
-        } catch (error) {
-          end();
-          hooks.onError(error);
-          return controller.error(error);
-        }
-        const bytes = out.take();
-        if (bytes.length > 0) {
-          hooks.onChunk?.(bytes.length);
-          controller.enqueue(bytes);
-        }
-        if (done) {
-          end();
-          controller.close();
+        for (;;) {
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          if (ended) return;
+          let done: boolean;
+          try {
+            done = fillChunk(steps, out, Math.min(performance.now() + SLICE_MS, turnDeadline()));
+          } catch (error) {
+            end();
+            hooks.onError(error);
+            return controller.error(error);
+          }
+          const bytes = out.take();
+          if (bytes.length > 0) {
+            hooks.onChunk?.(bytes.length);
+            controller.enqueue(bytes);
+          }
+          if (done) {
+            end();
+            return controller.close();
+          }
+          if (bytes.length > 0) return;
         }
       },
       cancel() {

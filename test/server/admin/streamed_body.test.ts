@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import type { ChunkWriter } from "../../../src/server/admin/chunk_writer.ts";
 import { piecesWritten, streamedResponse } from "../../../src/server/admin/streamed_body.ts";
 import { turnClock } from "../../../src/server/turn_scheduler.ts";
 
@@ -103,6 +104,26 @@ describe("streamedResponse", () => {
       turnClock.now = realNow;
     }
     // The turn opened at time 0 ends with its round: later tests get a fresh one.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  });
+
+  test("a pull that writes nothing (steps that only look, past the turn's budget) is called again: the body does not hang", async () => {
+    // /history.json at 8,000 busy queues looks at 256 names a step before writing their rates: past
+    // the turn's budget a pull took 16 such steps, wrote nothing, and was never called again.
+    function* looksThenWrites(out: ChunkWriter): Generator<void> {
+      for (let i = 0; i < 100; i++) yield;
+      out.text("done");
+    }
+    const realNow = turnClock.now;
+    turnClock.now = () => 0;
+    const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => streamedResponse(looksThenWrites, "text/plain", { onError: unexpected }) });
+    try {
+      expect(await streamedResponse(looksThenWrites, "text/plain", { onError: unexpected }).text()).toBe("done");
+      expect(await (await fetch(`http://127.0.0.1:${server.port}/`)).text()).toBe("done");
+    } finally {
+      turnClock.now = realNow;
+      void server.stop(true);
+    }
     await new Promise<void>((resolve) => setImmediate(resolve));
   });
 
