@@ -25,7 +25,8 @@ import type { History } from "./history.ts";
 import { historyBody } from "./history_body.ts";
 import { metrics, statsJson } from "./report_bodies.ts";
 import { SnapshotPool } from "./snapshot_pool.ts";
-import { piecesWritten, streamedResponse, type BodyHooks, type Render } from "./streamed_body.ts";
+import { piecesWritten, RenderChunks, type Render } from "./render_chunks.ts";
+import { streamedResponse, type BodyHooks } from "./streamed_body.ts";
 
 /**
  * Binds the admin port; `context` is called on each request (the server binds before it has its
@@ -60,12 +61,13 @@ function route(request: Request, url: URL, ctx: ServerContext, history: History,
     return new Response(`method not allowed: ${path} takes ${allow}\n`, { status: 405, headers: { allow } });
   }
   if (path === "/health") return health(ctx);
-  const hooks = bodyHooks(ctx, path);
-  if (path === "/stats.json") return fromSnapshot(snapshots, request.signal, (snapshot) => [(out) => statsJson(snapshot, out), "application/json;charset=utf-8"], hooks);
-  if (path === "/metrics") return fromSnapshot(snapshots, request.signal, (snapshot) => [(out) => metrics(snapshot, out), "text/plain; version=0.0.4; charset=utf-8"], hooks);
+  const hooks = bodyHooks(path);
+  const made = (bytes: number) => ctx.pacer.traffic(bytes);
+  if (path === "/stats.json") return fromSnapshot(snapshots, request.signal, (snapshot) => [(out) => statsJson(snapshot, out), "application/json;charset=utf-8"], made, hooks);
+  if (path === "/metrics") return fromSnapshot(snapshots, request.signal, (snapshot) => [(out) => metrics(snapshot, out), "text/plain; version=0.0.4; charset=utf-8"], made, hooks);
   if (path === "/status") return text(200, ctx.status.current);
-  if (path === "/history.json") return historyJson(url, history, hooks);
-  if (path === "/config.json") return streamedResponse(piecesWritten(configJson(url, ctx)), "application/json;charset=utf-8", hooks);
+  if (path === "/history.json") return historyJson(url, history, made, hooks);
+  if (path === "/config.json") return streamedResponse(new RenderChunks(piecesWritten(configJson(url, ctx)), made), "application/json;charset=utf-8", hooks);
   return dashboardFile(path) ?? text(404, "not found: try /, /health, /stats.json, /metrics, /history.json, /config.json or /status");
 }
 
@@ -73,11 +75,11 @@ function route(request: Request, url: URL, ctx: ServerContext, history: History,
  * `?after=<n>`: only the samples after number n (the `last` of an earlier answer). The samples
  * are those shown when the request came, sent as the client reads.
  */
-function historyJson(url: URL, history: History, hooks: BodyHooks): Response {
+function historyJson(url: URL, history: History, made: (bytes: number) => void, hooks: BodyHooks): Response {
   const after = url.searchParams.get("after") ?? "-1";
   if (!/^(-1|\d{1,15})$/.test(after)) return text(400, `after must be a sample number, not ${JSON.stringify(after)}`);
   const view = history.view(Number(after));
-  return streamedResponse((out) => historyBody(view, out), "application/json;charset=utf-8", hooks);
+  return streamedResponse(new RenderChunks((out) => historyBody(view, out), made), "application/json;charset=utf-8", hooks);
 }
 
 /**
@@ -108,18 +110,16 @@ async function fromSnapshot(
   snapshots: SnapshotPool,
   signal: AbortSignal,
   body: (snapshot: Snapshot) => readonly [Render, string],
+  made: (bytes: number) => void,
   hooks: BodyHooks,
 ): Promise<Response> {
   const lease = await snapshots.lease(signal);
   if (lease === null) return text(503, "the client went away");
   const [render, contentType] = body(lease.snapshot);
-  return streamedResponse(render, contentType, { ...hooks, onEnd: lease.release });
+  return streamedResponse(new RenderChunks(render, made), contentType, { ...hooks, onEnd: lease.release });
 }
 
-/** A streamed body's failures are logged; its bytes count as traffic for the memory pacer. */
-function bodyHooks(ctx: ServerContext, path: string): BodyHooks {
-  return {
-    onError: (error) => log.error(`admin HTTP: internal error in GET ${path}, the reply cut short: ${errorText(error)}`),
-    onChunk: (bytes) => ctx.pacer.traffic(bytes),
-  };
+/** A streamed body's failures are logged. */
+function bodyHooks(path: string): BodyHooks {
+  return { onError: (error) => log.error(`admin HTTP: internal error in GET ${path}, the reply cut short: ${errorText(error)}`) };
 }

@@ -4,6 +4,7 @@ import { startAdminHttp } from "../../../src/server/admin/admin_http.ts";
 import { ChunkWriter } from "../../../src/server/admin/chunk_writer.ts";
 import { History, type HistoryView } from "../../../src/server/admin/history.ts";
 import { historyBody } from "../../../src/server/admin/history_body.ts";
+import { RenderChunks } from "../../../src/server/admin/render_chunks.ts";
 import { streamedResponse } from "../../../src/server/admin/streamed_body.ts";
 import type { Snapshot } from "../../../src/server/snapshot.ts";
 import { MemoryPacer } from "../../../src/server/memory_pacer.ts";
@@ -74,7 +75,7 @@ describe("/history.json's body", () => {
     expect(expected.length).toBeGreaterThan(1_000_000);
     const chunks: number[] = [];
     const view = history.view(-1);
-    const reader = streamedResponse((out) => historyBody(view, out), "application/json", { onError: unexpected, onChunk: (bytes) => chunks.push(bytes) }).body!.getReader();
+    const reader = streamedResponse(new RenderChunks((out) => historyBody(view, out), (bytes) => chunks.push(bytes)), "application/json", { onError: unexpected }).body!.getReader();
     const parts: Uint8Array[] = [];
     const first = await reader.read();
     parts.push(first.value!);
