@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import type { Server } from "bun";
+import { connect, type Socket } from "node:net";
 import { startAdminHttp } from "../../../src/server/admin/admin_http.ts";
 import { ChunkWriter } from "../../../src/server/admin/chunk_writer.ts";
 import { History, type HistoryView } from "../../../src/server/admin/history.ts";
@@ -133,6 +134,50 @@ describe("GET /history.json", () => {
       expect(JSON.parse(newer)).toMatchObject({ first: 898, last: 899 });
       expect((await fetch(`${url}?after=soon`)).status).toBe(400);
     } finally {
+      queues.close();
+    }
+  });
+
+  test("clients asking for the same samples share one body: made once, whole for each, whether they read or not", async () => {
+    let made = 0;
+    class CountingPacer extends MemoryPacer {
+      override traffic(bytes: number): void {
+        made += bytes;
+      }
+    }
+    const { ctx, queues } = serverContext(configFor(tempDir()));
+    const idle: Socket[] = [];
+    try {
+      const history = new History();
+      fill(history, 900, 150, "busy");
+      const pacer = new CountingPacer();
+      server = startAdminHttp(() => ({ ...ctx, pacer }), history, "127.0.0.1", 0);
+      const expected = JSON.stringify(history.toJson(-1));
+      const port = server.port!;
+      // Ten clients that ask and never read, then forty that read, ten of them slowly.
+      for (let i = 0; i < 10; i++) {
+        const socket = connect(port, "127.0.0.1", () => socket.write("GET /history.json HTTP/1.1\r\nhost: x\r\n\r\n"));
+        socket.pause();
+        idle.push(socket);
+      }
+      const slowly = async (response: Response) => {
+        const reader = response.body!.getReader();
+        const parts: Uint8Array[] = [];
+        for (;;) {
+          for (let turn = 0; turn < 5; turn++) await new Promise<void>((resolve) => setImmediate(resolve));
+          const { value, done } = await reader.read();
+          if (done) return new TextDecoder().decode(Buffer.concat(parts));
+          parts.push(value);
+        }
+      };
+      const bodies = await Promise.all(Array.from({ length: 40 }, async (_, i) => {
+        const response = await fetch(`http://127.0.0.1:${port}/history.json`);
+        return i % 4 === 0 ? slowly(response) : response.text();
+      }));
+      for (const body of bodies) expect(body).toBe(expected);
+      expect(made).toBe(Buffer.byteLength(expected));
+    } finally {
+      for (const socket of idle) socket.destroy();
       queues.close();
     }
   });
