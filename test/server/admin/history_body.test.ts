@@ -9,6 +9,7 @@ import { RenderChunks } from "../../../src/server/admin/render_chunks.ts";
 import { streamedResponse } from "../../../src/server/admin/streamed_body.ts";
 import type { Snapshot } from "../../../src/server/snapshot.ts";
 import { MemoryPacer } from "../../../src/server/memory_pacer.ts";
+import { turnClock } from "../../../src/server/turn_scheduler.ts";
 import { configFor } from "../../helpers/config.ts";
 import { churningSnapshots, recordNow, snapshot, T0 } from "../../helpers/history_samples.ts";
 import { serverContext } from "../../helpers/server_context.ts";
@@ -136,6 +137,24 @@ describe("GET /history.json", () => {
     } finally {
       queues.close();
     }
+  });
+
+  test("with 9,000 busy queues and every turn spent, the body is sent whole (its steps that only look at names wrote nothing, and it hung)", async () => {
+    const { ctx, queues } = serverContext(configFor(tempDir()));
+    const realNow = turnClock.now;
+    try {
+      const history = new History(10);
+      fill(history, 2, 9000, "busy");
+      server = startAdminHttp(() => ctx, history, "127.0.0.1", 0);
+      turnClock.now = () => 0; // every turn opens with its deadline long past
+      const body = await (await fetch(`http://127.0.0.1:${server.port}/history.json`)).text();
+      expect(body).toBe(JSON.stringify(history.toJson(-1)));
+    } finally {
+      turnClock.now = realNow;
+      queues.close();
+    }
+    // The turn opened at time 0 ends with its round: later tests get a fresh one.
+    await new Promise<void>((resolve) => setImmediate(resolve));
   });
 
   test("clients asking for the same samples share one body: made once, whole for each, whether they read or not", async () => {
