@@ -168,12 +168,12 @@ describe("GET /history.json", () => {
     const idle: Socket[] = [];
     try {
       const history = new History();
-      fill(history, 900, 150, "busy");
+      fill(history, 300, 150, "busy");
       const pacer = new CountingPacer();
       server = startAdminHttp(() => ({ ...ctx, pacer }), history, "127.0.0.1", 0);
       const expected = JSON.stringify(history.toJson(-1));
       const port = server.port!;
-      // Ten clients that ask and never read, then forty that read, ten of them slowly.
+      // Ten clients that ask and never read, then thirty that read, eight of them slowly.
       for (let i = 0; i < 10; i++) {
         const socket = connect(port, "127.0.0.1", () => socket.write("GET /history.json HTTP/1.1\r\nhost: x\r\n\r\n"));
         socket.pause();
@@ -189,7 +189,7 @@ describe("GET /history.json", () => {
           parts.push(value);
         }
       };
-      const bodies = await Promise.all(Array.from({ length: 40 }, async (_, i) => {
+      const bodies = await Promise.all(Array.from({ length: 30 }, async (_, i) => {
         const response = await fetch(`http://127.0.0.1:${port}/history.json`);
         return i % 4 === 0 ? slowly(response) : response.text();
       }));
