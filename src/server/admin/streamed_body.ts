@@ -13,7 +13,7 @@
  * `onEnd` runs exactly once, when the body ends: sent whole, failed, or cancelled (the client
  * went away, or Bun.serve timed it out after 10 s without reading); the source is closed then.
  */
-import type { ChunkSource } from "./render_chunks.ts";
+import type { Chunk, ChunkSource } from "./render_chunks.ts";
 
 export interface BodyHooks {
   /** The source threw (a bug): the body ends early. */
@@ -35,7 +35,7 @@ export function streamedResponse(source: ChunkSource, contentType: string, hooks
         for (;;) {
           await new Promise<void>((resolve) => setImmediate(resolve));
           if (ended) return;
-          let chunk;
+          let chunk: Chunk;
           try {
             chunk = source.next();
           } catch (error) {
