@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import type { ChunkSource } from "../../../src/server/admin/render_chunks.ts";
 import { SharedBody } from "../../../src/server/admin/shared_body.ts";
+import { seededRandom } from "../../helpers/bytes.ts";
 import { countedRender, readAll } from "../../helpers/counted_render.ts";
 
 const decoder = new TextDecoder();
@@ -80,6 +81,31 @@ describe("SharedBody", () => {
     expect(shared.heldBytes).toBe(0);
     readers[0]!.read(Infinity);
     expect(readers.map((reader) => reader.text)).toEqual([body.text, body.text]);
+  });
+
+  test("readers that join, read, pause, stop and leave at random each get the whole body; the window holds", () => {
+    const random = seededRandom(17);
+    for (let round = 0; round < 20; round++) {
+      const body = countedRender(2000 + Math.floor(random() * 20_000));
+      const windowBytes = (1 + Math.floor(random() * 16)) * 16 * 1024;
+      const shared = new SharedBody(body.render, body.onMade, windowBytes, () => {});
+      const readers: Progress[] = [];
+      for (let step = 0; step < 5000 && !(readers.length > 0 && readers.every((reader) => reader.done)); step++) {
+        if ((readers.length < 8 && shared.joinable && random() < 0.05) || readers.length === 0) readers.push(new Progress(shared.reader()));
+        const reader = readers[Math.floor(random() * readers.length)]!;
+        if (random() < 0.01) {
+          reader.source.close(); // the client went away: the others go on
+          readers.splice(readers.indexOf(reader), 1);
+        } else {
+          reader.read(Math.floor(random() * 4));
+        }
+        expect(shared.heldBytes).toBeLessThanOrEqual(windowBytes);
+      }
+      for (const reader of readers) {
+        reader.read(Infinity);
+        expect(reader.text).toBe(body.text);
+      }
+    }
   });
 
   test("a render that throws fails every reader that reads on, and the body can't be joined", () => {
