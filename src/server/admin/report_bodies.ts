@@ -1,6 +1,6 @@
 /**
  * The bodies of /stats.json and /metrics, made from a stats snapshot (snapshot.ts) and written a
- * queue or a line at a time into a streamed body's chunks (chunk_writer.ts, streamed_body.ts):
+ * queue or a line at a time into a streamed body's chunks (chunk_writer.ts, render_chunks.ts):
  * each `yield` is a point where the body may stop for the turn.
  *
  * No string is made per line: at 5,000 queues /metrics is 100,000 lines, and made as template
