@@ -14,7 +14,7 @@ import type { AttackClient, Reply } from "./attack_client.ts";
 import { CONNECTION_ALLOWANCE, type Ceiling, ITEM_ALLOWANCE, ITEM_BUFFER_SLACK, ITEM_BUFFER_WASTE_SHARE, ceiling, itemBufferWaste, per, size } from "./attack_bounds.ts";
 import type { Lab } from "./attack_lab.ts";
 import type { ReplyKind } from "./protocol.ts";
-import { mib } from "./report.ts";
+import { integer, mib } from "./report.ts";
 
 /** The churning queue's settings: it keeps the last 10 items it got, without a journal (its 100-byte sets would only fill the disk). */
 export const CHURN_CONFIG = "[queues.churn]\nmax_items = 10\ndiscard_old_when_full = true\njournal = false\n";
@@ -60,7 +60,7 @@ export function bufferBounds(lab: Lab, stats: Map<string, number>, when: string)
     return;
   }
   const limit = live * (1 + ITEM_BUFFER_WASTE_SHARE) + ITEM_BUFFER_SLACK;
-  lab.bound(`item_buffer_bytes (buffers holding items) ${when}`, `${mib(buffers)} for ${mib(live)} item_live_bytes`, `≤ 1.5 × item_live_bytes + ${size(ITEM_BUFFER_SLACK)} (${mib(limit)})`, buffers <= limit);
+  lab.bound(`item_buffer_bytes (buffers holding items) ${when}`, `${mib(buffers)} for ${integer(live)} B item_live_bytes`, `≤ 1.5 × item_live_bytes + ${size(ITEM_BUFFER_SLACK)} (${mib(limit)})`, buffers <= limit);
 }
 
 /**
