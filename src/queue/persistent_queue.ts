@@ -258,7 +258,21 @@ export class PersistentQueue implements UpkeepView {
 
   /** Confirms an open item: it is gone for good. Does nothing if it is not open (see `isOpen`). */
   confirm(item: Item): void {
-    if (this.openItems?.take(item) === true) this.journal?.appendRemove(item.id);
+    if (this.openItems?.take(item) === true) this.recordConfirmed(item);
+  }
+
+  /**
+   * Takes open items out of the open set for a confirm decided now and recorded over turns
+   * (`recordConfirmed`, commands/confirm.ts): from now on none of them can time out, be aborted or
+   * be confirmed again. Returns those that were open.
+   */
+  takeToConfirm(items: readonly Item[]): Item[] {
+    return items.filter((item) => this.openItems?.take(item) === true);
+  }
+
+  /** Records that an item taken for a confirm (`takeToConfirm`) is gone for good. */
+  recordConfirmed(item: Item): void {
+    this.journal?.appendRemove(item.id);
   }
 
   /** Returns an open item to the head of the queue. Does nothing if it is not open (see `isOpen`). */

@@ -3,34 +3,13 @@ import { edenGC, fullGC, heapStats } from "bun:jsc";
 import { DEFAULT_QUEUE_CONFIG, type QueueConfig } from "../../src/config/schema.ts";
 import type { Item } from "../../src/journal/item.ts";
 import { bytesAt, heldBytes, homeCount, liveBytes } from "../../src/queue/byte_homes.ts";
-import { DeadlineTimer } from "../../src/queue/deadline_timer.ts";
 import { CLOSED_SLACK, OpenItems, RELEASE_SLICE } from "../../src/queue/open_items.ts";
 import { PersistentQueue } from "../../src/queue/persistent_queue.ts";
 import { bytes, text } from "../helpers/bytes.ts";
+import { TestTimer } from "../helpers/test_timer.ts";
 
 const NOW = 1_795_000_000_000;
 const TIMEOUT_MS = 1000;
-
-/** A DeadlineTimer on a clock the test moves, counting the deadlines it is given. */
-class TestTimer extends DeadlineTimer {
-  clock = 0;
-  deadlinesAdded = 0;
-
-  constructor() {
-    super(() => this.clock);
-  }
-
-  override add(delayMs: number, fire: () => void) {
-    this.deadlinesAdded++;
-    return super.add(delayMs, fire);
-  }
-
-  /** Moves the clock on by `ms` and fires what is due. */
-  advance(ms: number): void {
-    this.clock += ms;
-    this.fireDue();
-  }
-}
 
 function makeQueue(overrides: Partial<QueueConfig> = {}) {
   const timer = new TestTimer();
