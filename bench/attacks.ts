@@ -40,7 +40,7 @@
  * The header of each file in bench/attacks/ says what its attack does and what its ceiling is.
  *
  * Run
- *   npm run bench:attacks                       # about 5 minutes; wants about 1 GB of free disk
+ *   npm run bench:attacks                       # about 6 minutes; wants about 1 GB of free disk
  *   ATTACK_QUICK=1 npm run bench:attacks        # smaller attacks, about a minute
  *   ATTACK_ONLY=2,8 npm run bench:attacks       # some of them
  *
