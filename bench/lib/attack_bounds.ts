@@ -37,6 +37,20 @@ export const QUEUE_ALLOWANCE = 8 * KiB;
 export const JOURNALED_QUEUE_ALLOWANCE = 10 * KiB;
 /** What an item held in memory may cost besides its data (its record, its place in a queue). */
 export const ITEM_ALLOWANCE = 256;
+/**
+ * Buffers holding items in memory (queued or open: slabs, big items' own buffers) may hold up to
+ * this share of the items' bytes again besides them, plus ITEM_BUFFER_SLACK, in buffers that items
+ * left (docs/configuration.md, the bounds table: "1.5 × the bytes of the items in memory + 4 MiB").
+ */
+export const ITEM_BUFFER_WASTE_SHARE = 0.5;
+export const ITEM_BUFFER_SLACK = 4 * MiB;
+/** What an open item may cost besides its data: its record and its entry in the queue's open items, read generously. */
+export const OPEN_ITEM_ALLOWANCE = 256;
+
+/** The waste the buffers holding `liveBytes` of items may keep (what the items use is counted elsewhere). */
+export function itemBufferWaste(liveBytes: number): Allowance {
+  return [liveBytes * ITEM_BUFFER_WASTE_SHARE + ITEM_BUFFER_SLACK, `${size(ITEM_BUFFER_SLACK)} + half the ${size(liveBytes)} of items in memory, in buffers items left`];
+}
 /** Stats snapshots the admin port's /stats.json and /metrics may hold at once (docs/configuration.md, the bounds table). */
 export const ADMIN_SNAPSHOTS = 3;
 /** What one of those snapshots may cost per queue: "about 330 B a queue" (docs/configuration.md), read generously. */
