@@ -65,7 +65,8 @@ export function bufferBounds(lab: Lab, stats: Map<string, number>, when: string)
 
 /**
  * The ceiling of R rounds: before + R kept items of 1 B, each with `allowance` besides (`what`:
- * "per kept item"), churn's items, the waste the buffers holding them may keep, one connection.
+ * "per kept item"), churn's items, the waste the buffers holding them may keep, one connection,
+ * and the garbage of the rounds' flood of 5 million small sets.
  */
 export function pinCeiling(before: number, rounds: number, allowance: number, what: string): Ceiling {
   const live = rounds * KEPT_ITEM.length + CHURN_KEPT * CHURN_ITEM_BYTES;
@@ -74,5 +75,5 @@ export function pinCeiling(before: number, rounds: number, allowance: number, wh
     per(CHURN_KEPT, CHURN_ITEM_BYTES + ITEM_ALLOWANCE, `(${CHURN_ITEM_BYTES} B + ${size(ITEM_ALLOWANCE)}) per item churn keeps`),
     itemBufferWaste(live),
     [CONNECTION_ALLOWANCE, `${size(CONNECTION_ALLOWANCE)} per connection`],
-  ]);
+  ], "flood");
 }
