@@ -33,8 +33,10 @@
  *   9a 20 pipelined `flush_expired` over BENCH_ITEMS items, none expired (each looks at them all).
  *   9b one `flush_expired` of BENCH_ITEMS items that all expired (no periodic sweep).
  *   10a BENCH_BLOCKED_CLIENTS clients blocked in `get q/peek/t=60000` on one queue, all woken by
- *      one set (bench/lib/stall_crowds.ts); probed from 1 s before the set.
- *   10b as many clients sending `get q/t=3000` at once on an empty queue: their waits end together.
+ *      one set (bench/lib/stall_crowds.ts); probed from 1 s before the set to 0.5 s after the
+ *      last wait ended (the clients close their connections after that).
+ *   10b as many clients sending `get q/t=3000` at once on an empty queue: their waits end together;
+ *      probed from when all wait to 0.5 s after the last wait ended.
  *
  * Run
  *   npm run bench:stalls                         # 3-4 minutes here

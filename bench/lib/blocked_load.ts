@@ -9,7 +9,8 @@
  * connection of its own. Every client must then be answered as `expect` says: the item (a hit)
  * or END (a miss); anything else, or a client unanswered after a minute, fails the job.
  * `ms` is from the set to the last answer, or (no set) from the first answer to the last: how long
- * the crowd took to be answered.
+ * the crowd took to be answered. The connections stay open `holdMs` after the last answer, so
+ * that a probe ending meanwhile sees the crowd answered, not the crowd closing.
  */
 import { exchange, readStats, waitFor } from "./client.ts";
 import type { LoadResult } from "./load_process.ts";
@@ -28,6 +29,8 @@ export interface BlockedJob {
   readonly setAfterMs: number | null;
   /** What every client must be answered. */
   readonly expect: "hit" | "miss";
+  /** Ms the connections stay open after the last answer. */
+  readonly holdMs: number;
 }
 
 /** Connections opened at once. */
@@ -56,6 +59,7 @@ export async function runBlocked(job: BlockedJob): Promise<LoadResult> {
     const replies = Promise.all(pipelines.map((pipeline) => pipeline.send(request, 1)));
     const setAt = job.setAfterMs === null ? null : await setOnceWaiting(job, item);
     await replies;
+    await Bun.sleep(job.holdMs);
     return { items: answered, ms: lastAnswer - (setAt ?? firstAnswer) };
   } finally {
     for (const pipeline of pipelines) pipeline.close();
