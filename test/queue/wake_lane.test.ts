@@ -103,3 +103,25 @@ test("a peek waiter whose client left before its turn is skipped; the queue's ne
   expect(late).toEqual([{ waiter: 0, item: "x" }]);
   expect(q.stats()).toMatchObject({ items: 2, waiters: 0 });
 });
+
+test("peek and take waiters mixed: each peek sees the item at the head in its turn, each take gets the next item in line, each item once", async () => {
+  const q = makeQueue();
+  const seen: string[] = [];
+  const waitFor = (mode: "peek" | "remove", count: number, tag: string) => {
+    for (let i = 0; i < count; i++) q.wait(mode, 60_000, (item) => seen.push(`${tag}:${item && text(item.data)}`));
+  };
+  const PEEKS = 2 * PER_TURN;
+  waitFor("peek", PEEKS, "p1");
+  waitFor("remove", 1, "r1");
+  waitFor("peek", PEEKS, "p2");
+  waitFor("remove", 1, "r2");
+  q.add(bytes("x"), 0, NOW);
+  q.add(bytes("y"), 0, NOW); // the line waits for its turn: this wakes nobody
+  expect(seen.length).toBeLessThanOrEqual(PER_TURN);
+  await turnsUntil(
+    () => seen.length === 2 * PEEKS + 2,
+    () => seen.length,
+  );
+  expect(seen).toEqual([...Array(PEEKS).fill("p1:x"), "r1:x", ...Array(PEEKS).fill("p2:y"), "r2:y"]);
+  expect(q.stats()).toMatchObject({ items: 0, waiters: 0 });
+});
