@@ -32,6 +32,11 @@
  *   8  drain of BENCH_ITEMS items with reliable reads (`get q/open` + `get q/close` pipelined).
  *   9a 20 pipelined `flush_expired` over BENCH_ITEMS items, none expired (each looks at them all).
  *   9b one `flush_expired` of BENCH_ITEMS items that all expired (no periodic sweep).
+ *   10a BENCH_BLOCKED_CLIENTS clients blocked in `get q/peek/t=60000` on one queue, all woken by
+ *      one set (bench/lib/stall_crowds.ts); probed from 1 s before the set to 0.5 s after the
+ *      last wait ended (the clients close their connections after that).
+ *   10b as many clients sending `get q/t=3000` at once on an empty queue: their waits end together;
+ *      probed from when all wait to 0.5 s after the last wait ended.
  *
  * Run
  *   npm run bench:stalls                         # 3-4 minutes here
@@ -48,8 +53,9 @@
  *   BENCH_BIG_ITEM_MIB     the big set of scenario 4, MiB (default 64)
  *   BENCH_FANOUT_CHILDREN  fanout children in scenario 5 (default 500)
  *   BENCH_FANOUT_SETS      sets in scenario 5 (default 10000)
+ *   BENCH_BLOCKED_CLIENTS  blocked clients in scenario 10 (default 5000; a file descriptor each, here and in the server)
  *   BENCH_STALL_MS         a gap longer than this counts as a stall (default 20)
- *   BENCH_SCENARIOS        which scenarios, comma-separated (default 1,2,3,4,5,6,7,8,9)
+ *   BENCH_SCENARIOS        which scenarios, comma-separated (default 1,2,3,4,5,6,7,8,9,10)
  *   BENCH_SERVER           a kestrel executable to measure, e.g. dist/kestrel (default: src/main.ts on this bun)
  *   TMPDIR                 where the data dirs go (about 1 GB at the defaults)
  *
@@ -90,6 +96,7 @@ function readSettings(env: NodeJS.ProcessEnv): Settings {
     bigChildren: 10,
     wideChildren: positive("BENCH_FANOUT_CHILDREN", 500),
     wideSets: positive("BENCH_FANOUT_SETS", 10_000),
+    blockedClients: positive("BENCH_BLOCKED_CLIENTS", 5000),
     stallMs: positive("BENCH_STALL_MS", 20),
     scenarios: integerListSetting(env, "BENCH_SCENARIOS", ids.join(","), `scenario numbers from ${ids.join(",")}`, 1, ids.length),
     server: serverCommand(env.BENCH_SERVER),

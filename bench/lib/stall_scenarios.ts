@@ -13,6 +13,7 @@ import type { PingFigures } from "./ping.ts";
 import { MiB, integer, mib } from "./report.ts";
 import { reloadByCommand } from "./server_control.ts";
 import { describeReplay } from "./server_log.ts";
+import { blockedCrowds } from "./stall_crowds.ts";
 import { type Scene, type SceneSettings, type StallRow, playScene } from "./stall_scene.ts";
 
 export interface StallSettings extends SceneSettings {
@@ -28,6 +29,8 @@ export interface StallSettings extends SceneSettings {
   /** Scenario 5: fanout children and sets to their parent. */
   readonly wideChildren: number;
   readonly wideSets: number;
+  /** Scenario 10: clients blocked on one queue. */
+  readonly blockedClients: number;
 }
 
 /** Fill speed seen so far (sets/s), to time the expiry of scenario 3's items. */
@@ -268,4 +271,4 @@ const flushExpiredScan: Scenario = {
   ],
 };
 
-export const SCENARIOS: readonly Scenario[] = [upkeep, setsUnderLoad, expirySweep, bigFanout, wideFanout, replay, reloadMemory, drain, flushExpiredScan];
+export const SCENARIOS: readonly Scenario[] = [upkeep, setsUnderLoad, expirySweep, bigFanout, wideFanout, replay, reloadMemory, drain, flushExpiredScan, blockedCrowds];

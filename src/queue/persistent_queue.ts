@@ -340,7 +340,7 @@ export class PersistentQueue implements UpkeepView {
 
   /** Waits up to `timeoutMs` for an item; `deliver` gets it (already removed/opened) or null. */
   wait(mode: WaitMode, timeoutMs: number, deliver: (item: Item | null) => void): () => void {
-    const waiters = (this.waiters ??= new WaiterList());
+    const waiters = (this.waiters ??= new WaiterList(this.takeFor));
     const waiter = waiters.add(mode, timeoutMs, deliver);
     return () => waiters.cancel(waiter);
   }
@@ -788,14 +788,12 @@ export class PersistentQueue implements UpkeepView {
   }
 
   private serveWaiters(now: number): void {
-    const waiters = this.waiters;
-    if (waiters === null) return;
-    for (let waiter = waiters.first(); waiter !== undefined; waiter = waiters.first()) {
-      const item = waiter.mode === "remove" ? this.remove(now) : waiter.mode === "open" ? this.open(now) : this.peek(now);
-      if (item === undefined) return;
-      waiters.serve(waiter, item);
-    }
+    this.waiters?.wake(now);
   }
+
+  /** What a waiter gets (WaiterList's `take`). */
+  private readonly takeFor = (mode: WaitMode, now: number): Item | undefined =>
+    mode === "remove" ? this.remove(now) : mode === "open" ? this.open(now) : this.peek(now);
 }
 
 /**
