@@ -1,5 +1,5 @@
 /**
- * Attack benchmark: replays the memory attacks of issue 9 (and six more) against a real server
+ * Attack benchmark: replays the memory attacks of issue 9 (and eight more) against a real server
  * and checks each against the ceiling the server's documented bounds give it.
  *
  * Each attack runs on its own fresh server (src/main.ts on this bun, 127.0.0.1, port 0, a temp
@@ -33,10 +33,14 @@
  *  13. admin reports         50 clients send `GET /stats.json` or `GET /metrics` to the admin port at
  *                            once, over 20,000 idle queues; half never read their replies, twice
  *                            (not in the issue)
+ *  14. small items kept      rounds of 64 KiB of 100-byte sets to a queue that keeps 10 and a 1-byte set
+ *                            to one that keeps them all, 8,000 times (found by a probe, not in the issue)
+ *  15. open items pin slabs  the same rounds, each 1-byte item opened at once and never closed
+ *                            (not in the issue)
  * The header of each file in bench/attacks/ says what its attack does and what its ceiling is.
  *
  * Run
- *   npm run bench:attacks                       # about 5 minutes; wants about 1 GB of free disk
+ *   npm run bench:attacks                       # about 6 minutes; wants about 1 GB of free disk
  *   ATTACK_QUICK=1 npm run bench:attacks        # smaller attacks, about a minute
  *   ATTACK_ONLY=2,8 npm run bench:attacks       # some of them
  *
@@ -56,6 +60,7 @@
  *   ATTACK_MULTI_GETS            11: connections (200; 50)        ATTACK_MULTI_GET_ITEMS items of 4 KiB (40000; 10000)
  *   ATTACK_MAX_QUEUES            12: max_queues (10000; 2000), sets to twice as many names
  *   ATTACK_ADMIN_CLIENTS         13: clients (50; 20)             ATTACK_ADMIN_QUEUES  queues (20000; 5000)
+ *   ATTACK_SLAB_ROUNDS           14, 15: rounds (8000; 2000)
  *   TMPDIR                       where the data dirs go
  *
  * Output: a markdown report on stdout (the table, the ceilings' formulas, other bounds, notes,
@@ -72,7 +77,9 @@ import { idleConnections } from "./attacks/idle_connections.ts";
 import { manyQueues } from "./attacks/many_queues.ts";
 import { newNames } from "./attacks/new_names.ts";
 import { openItems } from "./attacks/open_items.ts";
+import { openSmallItems } from "./attacks/open_small_items.ts";
 import { slowloris } from "./attacks/slowloris.ts";
+import { smallItemsKept } from "./attacks/small_items_kept.ts";
 import { timedOutGets } from "./attacks/timed_out_gets.ts";
 import { unreadGets } from "./attacks/unread_gets.ts";
 import { unreadMultiGets } from "./attacks/unread_multi_gets.ts";
@@ -85,7 +92,7 @@ import { mib } from "./lib/report.ts";
 import { runBench } from "./lib/run_bench.ts";
 import { SettingsError } from "./lib/settings.ts";
 
-const ATTACKS: readonly AttackPlan[] = [bigSets, unreadGets, newNames, timedOutGets, manyQueues, fanout, idleConnections, openItems, budgetSquatting, slowloris, unreadMultiGets, endlessQueues, adminReports];
+const ATTACKS: readonly AttackPlan[] = [bigSets, unreadGets, newNames, timedOutGets, manyQueues, fanout, idleConnections, openItems, budgetSquatting, slowloris, unreadMultiGets, endlessQueues, adminReports, smallItemsKept, openSmallItems];
 /** Room for logs, the page cache's write-back and a margin, besides the largest data dir. */
 const DISK_MARGIN_BYTES = 512 * 1024 * 1024;
 

@@ -32,9 +32,14 @@
  *   8  drain of BENCH_ITEMS items with reliable reads (`get q/open` + `get q/close` pipelined).
  *   9a 20 pipelined `flush_expired` over BENCH_ITEMS items, none expired (each looks at them all).
  *   9b one `flush_expired` of BENCH_ITEMS items that all expired (no periodic sweep).
- *   10 dropping BENCH_ITEMS items at once, probed 0.5 s before to 2 s after; then a set and two
- *      gets must see only the new item: 10a `flush q` with most items on disk (max_memory_size
- *      16MiB), 10b `flush q` with all in memory, 10c `delete q` with most on disk, 10d `flush_all`
+ *   10a BENCH_BLOCKED_CLIENTS clients blocked in `get q/peek/t=60000` on one queue, all woken by
+ *      one set (bench/lib/stall_crowds.ts); probed from 1 s before the set to 0.5 s after the
+ *      last wait ended (the clients close their connections after that).
+ *   10b as many clients sending `get q/t=3000` at once on an empty queue: their waits end together;
+ *      probed from when all wait to 0.5 s after the last wait ended.
+ *   11 dropping BENCH_ITEMS items at once, probed 0.5 s before to 2 s after; then a set and two
+ *      gets must see only the new item: 11a `flush q` with most items on disk (max_memory_size
+ *      16MiB), 11b `flush q` with all in memory, 11c `delete q` with most on disk, 11d `flush_all`
  *      with all in memory.
  *
  * Run
@@ -43,7 +48,7 @@
  *   BENCH_SCENARIOS=1,6 npm run bench:stalls     # some scenarios only
  *
  * Environment
- *   BENCH_ITEMS            items queued in scenarios 1-3, 7-10 (default 1000000)
+ *   BENCH_ITEMS            items queued in scenarios 1-3, 7-9, 11 (default 1000000)
  *   BENCH_REPLAY_ITEMS     items replayed in scenario 6 (default 3 x BENCH_ITEMS)
  *   BENCH_ITEM_SIZE        bytes per small item (default 100)
  *   BENCH_SECONDS          probe window of the idle and timed scenarios (default 5)
@@ -52,8 +57,9 @@
  *   BENCH_BIG_ITEM_MIB     the big set of scenario 4, MiB (default 64)
  *   BENCH_FANOUT_CHILDREN  fanout children in scenario 5 (default 500)
  *   BENCH_FANOUT_SETS      sets in scenario 5 (default 10000)
+ *   BENCH_BLOCKED_CLIENTS  blocked clients in scenario 10 (default 5000; a file descriptor each, here and in the server)
  *   BENCH_STALL_MS         a gap longer than this counts as a stall (default 20)
- *   BENCH_SCENARIOS        which scenarios, comma-separated (default 1,2,3,4,5,6,7,8,9,10)
+ *   BENCH_SCENARIOS        which scenarios, comma-separated (default 1,2,3,4,5,6,7,8,9,10,11)
  *   BENCH_SERVER           a kestrel executable to measure, e.g. dist/kestrel (default: src/main.ts on this bun)
  *   TMPDIR                 where the data dirs go (about 1 GB at the defaults)
  *
@@ -94,6 +100,7 @@ function readSettings(env: NodeJS.ProcessEnv): Settings {
     bigChildren: 10,
     wideChildren: positive("BENCH_FANOUT_CHILDREN", 500),
     wideSets: positive("BENCH_FANOUT_SETS", 10_000),
+    blockedClients: positive("BENCH_BLOCKED_CLIENTS", 5000),
     stallMs: positive("BENCH_STALL_MS", 20),
     scenarios: integerListSetting(env, "BENCH_SCENARIOS", ids.join(","), `scenario numbers from ${ids.join(",")}`, 1, ids.length),
     server: serverCommand(env.BENCH_SERVER),

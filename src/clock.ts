@@ -10,7 +10,9 @@
  * clock already.
  *
  * Code that reads a clock takes it as an argument with these as defaults, so a test can pass its
- * own ("time is an argument").
+ * own ("time is an argument"). The turns' clock is the exception: the time work has used in an
+ * event-loop turn is read by the server's turn scheduler and by the queue's work spread over
+ * turns (waking waiters, firing deadlines) alike, so it is one object a test replaces for all.
  */
 
 /** Reads a clock, in milliseconds. */
@@ -18,3 +20,6 @@ export type Clock = () => number;
 
 /** Milliseconds since an arbitrary origin, never going back: compare readings, never show one. */
 export const monotonicMs: Clock = () => performance.now();
+
+/** The monotonic clock the work of a turn is measured with (a test may set `now` to one it steps itself). */
+export const turnClock = { now: (): number => performance.now() };

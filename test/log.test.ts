@@ -5,15 +5,18 @@
  */
 import { expect, test } from "bun:test";
 import { join } from "node:path";
+import { tempDir } from "./helpers/temp_dir.ts";
 
 const FLOOD = join(import.meta.dir, "helpers", "log_flood.ts");
 
 /**
- * Runs the flood with its stderr into a pipe whose reader starts only after `delayMs` (a shell
- * pipeline: Bun.spawn would read the pipe at once); returns the lines it wrote.
+ * Runs the flood with its stderr into a pipe whose reader starts only once every line is logged
+ * (a shell pipeline: Bun.spawn would read the pipe at once); returns the lines it wrote.
  */
-async function floodWithLateReader(lines: number, delayMs: number): Promise<string[]> {
-  const script = `"${process.execPath}" "${FLOOD}" ${lines} 2>&1 >/dev/null | (sleep ${delayMs / 1000}; cat)`;
+async function floodWithLateReader(lines: number): Promise<string[]> {
+  const logged = join(tempDir(), "logged");
+  const waitForLogged = `while [ ! -e "${logged}" ]; do sleep 0.01; done`;
+  const script = `"${process.execPath}" "${FLOOD}" ${lines} "${logged}" 2>&1 >/dev/null | (${waitForLogged}; cat)`;
   const child = Bun.spawn(["sh", "-c", script], { stdout: "pipe", stderr: "inherit" });
   const text = await new Response(child.stdout as ReadableStream<Uint8Array>).text();
   expect(await child.exited).toBe(0);
@@ -21,14 +24,14 @@ async function floodWithLateReader(lines: number, delayMs: number): Promise<stri
 }
 
 test("a full stderr pipe loses no log line: they arrive complete and in order", async () => {
-  const lines = await floodWithLateReader(5000, 300);
+  const lines = await floodWithLateReader(5000);
   expect(lines.length).toBe(5000);
   lines.forEach((line, i) => expect(line).toMatch(new RegExp(`WARN  flood line ${i} x{60}$`)));
 }, 30_000);
 
 test("past 1 MiB kept, lines are dropped and counted, and the count is logged", async () => {
   const total = 30_000; // about 3 MB of lines
-  const lines = await floodWithLateReader(total, 500);
+  const lines = await floodWithLateReader(total);
   const dropped = lines.map((line) => /WARN  (\d+) log line\(s\) dropped/.exec(line)).find((match) => match !== null);
   expect(dropped).toBeDefined();
   const kept = lines.filter((line) => line.includes("flood line"));

@@ -37,6 +37,24 @@ export const QUEUE_ALLOWANCE = 8 * KiB;
 export const JOURNALED_QUEUE_ALLOWANCE = 10 * KiB;
 /** What an item held in memory may cost besides its data (its record, its place in a queue). */
 export const ITEM_ALLOWANCE = 256;
+/**
+ * Buffers holding items in memory (queued or open: slabs, big items' own buffers) may hold up to
+ * this share of the items' bytes again besides them, plus ITEM_BUFFER_SLACK, in buffers that items
+ * left (docs/configuration.md, the bounds table: "1.5 × the bytes of the items in memory + 4 MiB").
+ */
+export const ITEM_BUFFER_WASTE_SHARE = 0.5;
+export const ITEM_BUFFER_SLACK = 4 * MiB;
+/**
+ * What an open item may cost besides its data: its record and its entry in the queue's open
+ * items, about 200 B when opened together, but up to 4 KiB resident each when opened one at a
+ * time among other traffic's garbage (they keep partly used heap blocks; docs/configuration.md).
+ */
+export const OPEN_ITEM_ALLOWANCE = 4 * KiB;
+
+/** The waste the buffers holding `liveBytes` of items may keep (what the items use is counted elsewhere). */
+export function itemBufferWaste(liveBytes: number): Allowance {
+  return [liveBytes * ITEM_BUFFER_WASTE_SHARE + ITEM_BUFFER_SLACK, `${size(ITEM_BUFFER_SLACK)} + half the ${size(liveBytes)} of items in memory, in buffers items left`];
+}
 /** Stats snapshots the admin port's /stats.json and /metrics may hold at once (docs/configuration.md, the bounds table). */
 export const ADMIN_SNAPSHOTS = 3;
 /** What one of those snapshots may cost per queue: "about 330 B a queue" (docs/configuration.md), read generously. */
@@ -71,6 +89,13 @@ export const STALL_MS = 20;
 export const PACER_GROWTH = 0.1;
 /** ...but at least this much. */
 export const PACER_MIN_GROWTH = 8 * MiB;
+/**
+ * Garbage a flood of small requests at full speed makes faster than it is collected, on top of
+ * the pacer's share (docs/configuration.md: "up to 64 MiB"): between the runtime's own
+ * collections the heap grows 15-20 MiB over its live data, and the pacer's background
+ * collections don't hold it (a full one under traffic took 14-108 ms here).
+ */
+export const FLOOD_GARBAGE = 64 * MiB;
 
 /** One term of a ceiling: bytes, and what they are. */
 export type Allowance = readonly [bytes: number, what: string];
@@ -83,13 +108,16 @@ export interface Ceiling {
 
 /**
  * The RSS an attack may reach: the server's RSS just before it, each allowance, and the garbage
- * the memory pacer tolerates on top of what it keeps (10% of the total, at least 8 MiB).
+ * the memory pacer tolerates on top of what it keeps (10% of the total, at least 8 MiB), and
+ * `flood` (FLOOD_GARBAGE) for an attack that floods the server with small requests at full speed.
  */
-export function ceiling(before: number, allowances: readonly Allowance[]): Ceiling {
+export function ceiling(before: number, allowances: readonly Allowance[], flood: "flood" | "no flood" = "no flood"): Ceiling {
   const kept = allowances.reduce((sum, [amount]) => sum + amount, before);
   const slack = Math.max(PACER_MIN_GROWTH, kept * PACER_GROWTH);
   const terms = ["before", ...allowances.map(([, what]) => what), `${size(Math.round(slack))} garbage the pacer tolerates (10%, at least 8 MiB)`];
-  return { bytes: kept + slack, formula: terms.join(" + ") };
+  if (flood === "no flood") return { bytes: kept + slack, formula: terms.join(" + ") };
+  terms.push(`${size(FLOOD_GARBAGE)} garbage of a flood at full speed`);
+  return { bytes: kept + slack + FLOOD_GARBAGE, formula: terms.join(" + ") };
 }
 
 /** `bytes` as the formulas write sizes: `256 MiB`, `128 KiB`, `300 B`. */

@@ -10,9 +10,12 @@
  *          all or as many as fit in `seconds`; every reply must be STORED.
  *   drain  reliable reads, `get <queue>/open` then `get <queue>/close`, until a batch finds the
  *          queue empty; every item must be the fixed item.
+ *   blocked  a crowd of clients blocked in a get, ended by one set or by their timeouts
+ *          (blocked_load.ts).
  * A wrong reply, a closed connection or a batch unanswered for a minute makes the child exit 1 and
  * `runLoad` reject with the child's message. The child is tracked, so `cleanUpNow` kills it.
  */
+import { type BlockedJob, runBlocked } from "./blocked_load.ts";
 import { HOST, benchItem, type ReplyKind } from "./protocol.ts";
 import { Pipeline, type ReplyCheck, expectStored } from "./pipeline.ts";
 import { trackChild } from "./targets.ts";
@@ -41,12 +44,12 @@ export interface DrainJob {
   readonly batch: number;
 }
 
-export type LoadJob = SetsJob | DrainJob;
+export type LoadJob = SetsJob | DrainJob | BlockedJob;
 
 export interface LoadResult {
-  /** Items stored (sets) or received (drain). */
+  /** Items stored (sets), received (drain), or clients answered (blocked). */
   readonly items: number;
-  /** From the first request written to the last reply. */
+  /** From the first request written to the last reply (blocked: see blocked_load.ts). */
   readonly ms: number;
 }
 
@@ -61,7 +64,7 @@ export async function runLoad(job: LoadJob): Promise<LoadResult> {
 }
 
 /** `job.connections` connections, each checking its replies with the check `checkFor` makes for it. */
-async function connections(job: LoadJob, valueBlock: Uint8Array, checkFor: (i: number) => ReplyCheck): Promise<Pipeline[]> {
+async function connections(job: SetsJob | DrainJob, valueBlock: Uint8Array, checkFor: (i: number) => ReplyCheck): Promise<Pipeline[]> {
   const pipelines = Array.from({ length: job.connections }, (_, i) => new Pipeline(`${job.kind} connection ${i} to ${HOST}:${job.port}`, valueBlock, checkFor(i)));
   await Promise.all(pipelines.map((pipeline) => pipeline.connect(job.port)));
   return pipelines;
@@ -120,7 +123,7 @@ async function runDrain(job: DrainJob): Promise<LoadResult> {
 
 async function main(): Promise<void> {
   const job = JSON.parse(process.argv[2] ?? "null") as LoadJob;
-  console.log(JSON.stringify(job.kind === "sets" ? await runSets(job) : await runDrain(job)));
+  console.log(JSON.stringify(job.kind === "sets" ? await runSets(job) : job.kind === "drain" ? await runDrain(job) : await runBlocked(job)));
 }
 
 if (import.meta.main) {

@@ -13,10 +13,11 @@ import type { PingFigures } from "./ping.ts";
 import { MiB, integer, mib } from "./report.ts";
 import { reloadByCommand } from "./server_control.ts";
 import { describeReplay } from "./server_log.ts";
+import { blockedCrowds } from "./stall_crowds.ts";
 import { type Scene, type SceneSettings, type StallRow, playScene } from "./stall_scene.ts";
 
 export interface StallSettings extends SceneSettings {
-  /** Items queued in scenarios 1-3 and 7-10. */
+  /** Items queued in scenarios 1-3, 7-9 and 11. */
   readonly items: number;
   /** Items replayed in scenario 6. */
   readonly replayItems: number;
@@ -28,6 +29,8 @@ export interface StallSettings extends SceneSettings {
   /** Scenario 5: fanout children and sets to their parent. */
   readonly wideChildren: number;
   readonly wideSets: number;
+  /** Scenario 10: clients blocked on one queue. */
+  readonly blockedClients: number;
 }
 
 /** Fill speed seen so far (sets/s), to time the expiry of scenario 3's items. */
@@ -268,7 +271,7 @@ const flushExpiredScan: Scenario = {
   ],
 };
 
-/** Where the items of scenario 10 wait: mostly in the journal (read-behind), or all in memory. */
+/** Where the items of scenario 11 wait: mostly in the journal (read-behind), or all in memory. */
 const ON_DISK = 'max_memory_size = "16MiB"\n';
 
 /** Sends `command` (a flush or delete, answered on one line) and returns how long its answer took; a problem if it is not `expected`. */
@@ -279,7 +282,7 @@ async function dropEverything(scene: Scene, command: string, expected: string): 
   return performance.now() - started;
 }
 
-/** A row of scenario 10: `command` over BENCH_ITEMS items kept as `config` says; probe 0.5 s before to 2 s after, then a set and a get must see only the new item. */
+/** A row of scenario 11: `command` over BENCH_ITEMS items kept as `config` says; probe 0.5 s before to 2 s after, then a set and a get must see only the new item. */
 function dropScene(id: string, command: string, expected: string, where: string, config: string, s: StallSettings, pace: Pace): Promise<StallRow> {
   return playScene(id, `${command} of ${integer(s.items)} items, ${where}`, config, s, async (scene) => {
     await fill(scene, pace, s.items);
@@ -299,13 +302,13 @@ function dropScene(id: string, command: string, expected: string, where: string,
 }
 
 const dropBig: Scenario = {
-  id: 10,
+  id: 11,
   run: async (s, pace) => [
-    await dropScene("10a", `flush ${QUEUE}`, "END", "most on disk (max_memory_size 16MiB)", ON_DISK, s, pace),
-    await dropScene("10b", `flush ${QUEUE}`, "END", "all in memory", IN_MEMORY, s, pace),
-    await dropScene("10c", `delete ${QUEUE}`, "DELETED", "most on disk (max_memory_size 16MiB)", ON_DISK, s, pace),
-    await dropScene("10d", "flush_all", "Flushed all queues.", "all in memory", IN_MEMORY, s, pace),
+    await dropScene("11a", `flush ${QUEUE}`, "END", "most on disk (max_memory_size 16MiB)", ON_DISK, s, pace),
+    await dropScene("11b", `flush ${QUEUE}`, "END", "all in memory", IN_MEMORY, s, pace),
+    await dropScene("11c", `delete ${QUEUE}`, "DELETED", "most on disk (max_memory_size 16MiB)", ON_DISK, s, pace),
+    await dropScene("11d", "flush_all", "Flushed all queues.", "all in memory", IN_MEMORY, s, pace),
   ],
 };
 
-export const SCENARIOS: readonly Scenario[] = [upkeep, setsUnderLoad, expirySweep, bigFanout, wideFanout, replay, reloadMemory, drain, flushExpiredScan, dropBig];
+export const SCENARIOS: readonly Scenario[] = [upkeep, setsUnderLoad, expirySweep, bigFanout, wideFanout, replay, reloadMemory, drain, flushExpiredScan, blockedCrowds, dropBig];

@@ -13,6 +13,7 @@ import { closeSync, openSync, readSync, readdirSync, writeFileSync } from "node:
 import { join } from "node:path";
 import { exchange, readStats } from "./client.ts";
 import { KestrelChild } from "./kestrel_child.ts";
+import type { BlockedJob } from "./blocked_load.ts";
 import { type LoadResult, type SetsJob, runLoad } from "./load_process.ts";
 import { type PingFigures, Pinger } from "./ping.ts";
 import { MiB, integer } from "./report.ts";
@@ -130,6 +131,11 @@ export class Scene {
   /** Reliable reads (open, close) of `queue` until it is empty, from a load process. */
   drain(queue: string): Promise<LoadResult> {
     return runLoad({ kind: "drain", port: this.port, queue, itemSize: this.settings.itemSize, connections: this.settings.connections, batch: this.settings.batch });
+  }
+
+  /** A crowd of clients blocked in a get, ended by one set or their timeouts, from a load process (blocked_load.ts). */
+  blocked(job: Omit<BlockedJob, "kind" | "port">): Promise<LoadResult> {
+    return runLoad({ kind: "blocked", port: this.port, ...job });
   }
 
   /** The server's numeric stats. */

@@ -4,7 +4,9 @@
  * Invariants: `id` is unique within one queue and grows with every add (replay keeps the order of
  * ids); `addTime` and `expiry` are unix milliseconds, `expiry` 0 meaning "never"; `flags` is the
  * client's 32-bit unsigned word from `set` (0 for items of journals older than version 3), returned
- * as it came; `data` is owned by the item and never mutated after it is created.
+ * as it came; `data` is owned by the item and its bytes are never mutated after it is created
+ * (an open item's `data` may be swapped for an equal copy elsewhere, queue/open_items.ts: hold
+ * `data` itself, not the item, to keep on sending the bytes you were given).
  */
 export interface Item {
   readonly id: number;

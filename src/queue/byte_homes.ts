@@ -2,9 +2,10 @@
  * The buffers queued items' bytes live in (slabs, or a big item's own buffer), numbered, so a
  * queue can name an item's bytes with three numbers (home, offset, length) instead of holding a
  * Uint8Array object per item: a million queued items are then no million objects for the
- * collector to trace.
+ * collector to trace. Open items (open_items.ts) hold their homes too, so the waste below counts
+ * the buffers they keep.
  *
- * A home is counted once per item slot that names it and forgotten when the count drops to zero
+ * A home is counted once per item slot (or open item) that names it and forgotten when the count drops to zero
  * (its buffer is then freed by the collector once no view of it is left, e.g. an item handed out
  * and still being written to a socket). Many items share a home: a 64 KiB slab holds hundreds,
  * and a fanout child names the same bytes as its parent.

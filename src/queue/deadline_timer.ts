@@ -7,8 +7,19 @@
  *
  * A binary min-heap by deadline; cancelling only marks the entry, and the heap is rebuilt without
  * cancelled entries when they outnumber the live ones, so memory follows the live waits.
+ *
+ * Deadlines that come together fire over turns: a turn fires them, earliest first, until
+ * FIRE_SLICE_MS of the turns' clock (src/clock.ts, read once per CHECK_EVERY fires) have passed,
+ * and the rest go on in the next turn (setImmediate), so 5,000 blocked gets timing out at once
+ * (5,000 END replies) are not one long turn (issue 9). A deadline fires at its time or later,
+ * never earlier.
  */
-import { monotonicMs, type Clock } from "../clock.ts";
+import { monotonicMs, turnClock, type Clock } from "../clock.ts";
+
+/** Time firing may take in one turn. */
+export const FIRE_SLICE_MS = 2;
+/** Fires between two looks at the turns' clock. */
+export const CHECK_EVERY = 8;
 
 export interface Deadline {
   /** When it fires, on the timer's clock. */
@@ -20,7 +31,9 @@ export class DeadlineTimer {
   private heap: Deadline[] = [];
   private live = 0;
   private timer: ReturnType<typeof setTimeout> | null = null;
+  /** When the timer fires; -Infinity while the rest of a slice's deadlines wait for the next turn. */
   private armedAt = Infinity;
+  private nextSlice: ReturnType<typeof setImmediate> | null = null;
 
   /** `now`: the clock deadlines are on (read it to stamp times the deadlines are measured from). */
   constructor(readonly now: Clock = monotonicMs) {}
@@ -44,30 +57,45 @@ export class DeadlineTimer {
   }
 
   private arm(at: number): void {
-    if (this.timer !== null) clearTimeout(this.timer);
+    this.disarm();
     this.armedAt = at;
     this.timer = setTimeout(() => this.fireDue(), Math.max(0, at - this.now()));
   }
 
   /**
-   * Fires every deadline that has come on the timer's clock. The timer calls it itself; a test
-   * that gave the timer its own clock calls it after moving that clock.
+   * Fires the deadlines that have come on the timer's clock, for a slice of this turn (the rest
+   * in the next). The timer calls it itself; a test that gave the timer its own clock calls it
+   * after moving that clock.
    */
   fireDue(): void {
-    if (this.timer !== null) clearTimeout(this.timer);
-    this.timer = null;
-    this.armedAt = Infinity;
+    this.disarm();
     const now = this.now();
-    while (this.heap.length > 0 && this.heap[0]!.at <= now) {
+    const sliceEnd = turnClock.now() + FIRE_SLICE_MS;
+    for (let fired = 0; this.heap.length > 0 && this.heap[0]!.at <= now; ) {
       const entry = this.pop();
       const fire = entry.fire;
       if (fire === null) continue;
       entry.fire = null;
       this.live--;
       fire();
+      if (++fired % CHECK_EVERY === 0 && this.heap.length > 0 && turnClock.now() >= sliceEnd) return this.fireInNextTurn();
     }
     while (this.heap.length > 0 && this.heap[0]!.fire === null) this.pop();
     if (this.heap.length > 0) this.arm(this.heap[0]!.at);
+  }
+
+  /** The slice is spent: the next turn fires on (whatever else is added meanwhile waits for it). */
+  private fireInNextTurn(): void {
+    this.armedAt = -Infinity;
+    this.nextSlice = setImmediate(() => this.fireDue());
+  }
+
+  private disarm(): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    if (this.nextSlice !== null) clearImmediate(this.nextSlice);
+    this.timer = null;
+    this.nextSlice = null;
+    this.armedAt = Infinity;
   }
 
   private rebuild(): void {

@@ -10,6 +10,7 @@
  */
 import type { Item } from "../journal/item.ts";
 import { bytesAt, holdHome, isSparse, releaseHome } from "./byte_homes.ts";
+import type { MoveOut } from "./slab_evacuation.ts";
 
 export interface Block {
   /** Per slot: id, addTime, expiry. */
@@ -86,7 +87,7 @@ export function releaseSlot(block: Block, slot: number): void {
  * them (equal bytes elsewhere; null: they stay), holding the new home before releasing the old.
  * Returns whether the first item's bytes moved.
  */
-export function relocateInBlock(block: Block, moveOut: (home: number, offset: number, length: number) => Uint8Array | null): boolean {
+export function relocateInBlock(block: Block, moveOut: MoveOut): boolean {
   const places = block.places;
   let firstMoved = false;
   for (let slot = block.start; slot < block.end; slot++) {

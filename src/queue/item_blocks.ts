@@ -28,7 +28,7 @@
  */
 import type { Item } from "../journal/item.ts";
 import { newBlock, read, releaseSlot, relocateInBlock, removeFromBlock, write, type Block } from "./item_block.ts";
-import { listEmptied, listFilled, type Relocatable } from "./slab_evacuation.ts";
+import { listEmptied, listFilled, type MoveOut, type Relocatable } from "./slab_evacuation.ts";
 import { slotRelease } from "./slot_release.ts";
 
 /**
@@ -248,7 +248,7 @@ export class ItemBlocks implements Relocatable {
   }
 
   /** See Relocatable (slab_evacuation.ts). */
-  relocate(from: BlockPlace | null, moveOut: (home: number, offset: number, length: number) => Uint8Array | null, enough: (looked: number) => boolean): BlockPlace | null {
+  relocate(from: BlockPlace | null, moveOut: MoveOut, enough: (looked: number) => boolean): BlockPlace | null {
     let b = from === null ? -1 : this.blocks.indexOf(from as Block, this.first);
     // A place not found was taken from the head meanwhile, with everything before it.
     if (b === -1) b = this.first;

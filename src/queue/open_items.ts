@@ -23,12 +23,23 @@
  *   were opened; at most RELEASE_SLICE per event-loop turn, the rest a millisecond later (they
  *   stay open, and confirmable, until then), so thousands of them cost no long turn.
  * - Times are on the timer's monotonic clock: a wall clock set back or forward moves no timeout.
+ * - Each open entry holds one count on the home of its item's bytes (byte_homes.ts), for their
+ *   length, given back when it leaves the set; the set is listed for slab evacuation while it
+ *   holds open items, so an open small item doesn't hold the 64 KiB slab the rest of whose items
+ *   left: `relocate` swaps its `data` for an equal copy in a survivor slab, the item object
+ *   staying the same (its holder can still close or abort it). A reply given the old bytes still
+ *   sends them: they are never written, and their buffer lives as long as the reply names it.
+ * - `seq` grows along `order` (entries are only pushed; dropping keeps the order), so an
+ *   evacuation step finds where it stopped by a binary search.
  */
 import type { Item } from "../journal/item.ts";
 import { log } from "../log.ts";
 import { RepeatedLog } from "../repeated_log.ts";
+import { holdHome, isSparse, releaseHome } from "./byte_homes.ts";
 import { DeadlineTimer, type Deadline } from "./deadline_timer.ts";
 import { Deque } from "./deque.ts";
+import type { BlockPlace } from "./item_blocks.ts";
+import { listEmptied, listFilled, type MoveOut, type Relocatable } from "./slab_evacuation.ts";
 
 /** Items one turn puts back. */
 export const RELEASE_SLICE = 1000;
@@ -43,21 +54,30 @@ const timeoutLog = new RepeatedLog(log.info);
 /** Where an open item keeps its entry. */
 const ENTRY = Symbol("open entry");
 type Marked = Item & { [ENTRY]?: OpenEntry };
+/** An open item as its entry may change it: its bytes for an equal copy elsewhere (see the invariants). */
+type Movable = { data: Uint8Array };
 
 interface OpenEntry {
   readonly owner: OpenItems;
   readonly item: Item;
   /** When it was opened, on the timer's clock. */
   readonly openedAt: number;
+  /** Its place in opening order, growing along `order`. */
+  readonly seq: number;
+  /** The home its bytes hold a count on (byte_homes.ts). */
+  home: number;
   open: boolean;
 }
 
-export class OpenItems {
+export class OpenItems implements Relocatable {
   /** Open entries in opening order, and closed ones not yet dropped (see the invariants). */
   /** Made on the first open: most queues of a server with thousands never have one. */
   private order: Deque<OpenEntry> | null = null;
   private count = 0;
   private openBytes = 0;
+  private nextSeq = 0;
+  /** Its index in slab evacuation's lists, or -1 while nothing is open. */
+  listed = -1;
   private timeoutMs: number;
   private deadline: Deadline | null = null;
   /** Items found due together, oldest first, still to be put back (from the end). */
@@ -90,10 +110,10 @@ export class OpenItems {
   }
 
   add(item: Item): void {
-    const entry: OpenEntry = { owner: this, item, openedAt: this.timer.now(), open: true };
+    const entry: OpenEntry = { owner: this, item, openedAt: this.timer.now(), seq: this.nextSeq++, home: holdHome(item.data), open: true };
     (item as Marked)[ENTRY] = entry;
     (this.order ??= new Deque()).push(entry);
-    this.count++;
+    if (this.count++ === 0) listFilled(this);
     this.openBytes += item.data.length;
     this.arm();
   }
@@ -109,7 +129,8 @@ export class OpenItems {
     if (entry === undefined) return false;
     (item as Marked)[ENTRY] = undefined;
     entry.open = false;
-    this.count--;
+    releaseHome(entry.home, item.data.length);
+    if (--this.count === 0) listEmptied(this);
     this.openBytes -= item.data.length;
     this.dropClosed();
     return true;
@@ -135,10 +156,28 @@ export class OpenItems {
   /** Forgets every open item (the queue is going away). */
   clear(): void {
     this.stop();
-    for (const entry of this.order ?? []) entry.open = false;
+    for (const entry of this.openEntries()) {
+      entry.open = false;
+      releaseHome(entry.home, entry.item.data.length);
+    }
+    if (this.count > 0) listEmptied(this);
     this.order = null;
     this.count = 0;
     this.openBytes = 0;
+  }
+
+  /** See Relocatable (slab_evacuation.ts): a place is an entry, found again by its `seq`. */
+  relocate(from: BlockPlace | null, moveOut: MoveOut, enough: (looked: number) => boolean): BlockPlace | null {
+    const order = this.order;
+    if (order === null) return null;
+    let at = from === null ? 0 : this.indexOfSeq((from as OpenEntry).seq);
+    let looked = 0;
+    while (at < order.length) {
+      const entry = order.at(at++)!;
+      if (entry.open && isSparse(entry.home)) moveEntry(entry, moveOut);
+      if (enough(++looked)) break;
+    }
+    return order.at(at) ?? null;
   }
 
   /** Cancels the deadline (the queue is closing); `add` or `setTimeout` arms it again. */
@@ -191,6 +230,19 @@ export class OpenItems {
     if (order.length > 2 * this.count + CLOSED_SLACK) order.retain((entry) => entry.open);
   }
 
+  /** The index in `order` of the first entry whose seq is `seq` or more (`order.length` if none). */
+  private indexOfSeq(seq: number): number {
+    const order = this.order!;
+    let low = 0;
+    let high = order.length;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      if (order.at(middle)!.seq < seq) low = middle + 1;
+      else high = middle;
+    }
+    return low;
+  }
+
   private *openEntries(): IterableIterator<OpenEntry> {
     for (const entry of this.order ?? []) if (entry.open) yield entry;
   }
@@ -205,4 +257,15 @@ export class OpenItems {
     }
     return due;
   }
+}
+
+/** Gives `entry`'s item the bytes `moveOut` has for it, if any, moving its count with them (the new home held first). */
+function moveEntry(entry: OpenEntry, moveOut: MoveOut): void {
+  const data = entry.item.data;
+  const bytes = moveOut(entry.home, data.byteOffset, data.length);
+  if (bytes === null) return;
+  const home = holdHome(bytes);
+  releaseHome(entry.home, data.length);
+  entry.home = home;
+  (entry.item as Movable).data = bytes;
 }

@@ -258,7 +258,21 @@ export class PersistentQueue implements UpkeepView {
 
   /** Confirms an open item: it is gone for good. Does nothing if it is not open (see `isOpen`). */
   confirm(item: Item): void {
-    if (this.openItems?.take(item) === true) this.journal?.appendRemove(item.id);
+    if (this.openItems?.take(item) === true) this.recordConfirmed(item);
+  }
+
+  /**
+   * Takes open items out of the open set for a confirm decided now and recorded over turns
+   * (`recordConfirmed`, commands/confirm.ts): from now on none of them can time out, be aborted or
+   * be confirmed again. Returns those that were open.
+   */
+  takeToConfirm(items: readonly Item[]): Item[] {
+    return items.filter((item) => this.openItems?.take(item) === true);
+  }
+
+  /** Records that an item taken for a confirm (`takeToConfirm`) is gone for good. */
+  recordConfirmed(item: Item): void {
+    this.journal?.appendRemove(item.id);
   }
 
   /** Returns an open item to the head of the queue. Does nothing if it is not open (see `isOpen`). */
@@ -326,7 +340,7 @@ export class PersistentQueue implements UpkeepView {
 
   /** Waits up to `timeoutMs` for an item; `deliver` gets it (already removed/opened) or null. */
   wait(mode: WaitMode, timeoutMs: number, deliver: (item: Item | null) => void): () => void {
-    const waiters = (this.waiters ??= new WaiterList());
+    const waiters = (this.waiters ??= new WaiterList(this.takeFor));
     const waiter = waiters.add(mode, timeoutMs, deliver);
     return () => waiters.cancel(waiter);
   }
@@ -777,14 +791,12 @@ export class PersistentQueue implements UpkeepView {
   }
 
   private serveWaiters(now: number): void {
-    const waiters = this.waiters;
-    if (waiters === null) return;
-    for (let waiter = waiters.first(); waiter !== undefined; waiter = waiters.first()) {
-      const item = waiter.mode === "remove" ? this.remove(now) : waiter.mode === "open" ? this.open(now) : this.peek(now);
-      if (item === undefined) return;
-      waiters.serve(waiter, item);
-    }
+    this.waiters?.wake(now);
   }
+
+  /** What a waiter gets (WaiterList's `take`). */
+  private readonly takeFor = (mode: WaitMode, now: number): Item | undefined =>
+    mode === "remove" ? this.remove(now) : mode === "open" ? this.open(now) : this.peek(now);
 }
 
 /**

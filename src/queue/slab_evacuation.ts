@@ -1,14 +1,16 @@
 /**
- * Moves queued items' bytes out of buffers that are mostly waste, so the memory held for items
- * kept in memory stays proportional to their bytes whatever the order items of different queues
- * come and go in.
+ * Moves the bytes of items in memory (queued, or open: reliable reads not yet closed) out of
+ * buffers that are mostly waste, so the memory held for them stays proportional to their bytes
+ * whatever the order items of different queues come and go in.
  *
  * Small items share 64 KiB slabs (journal/byte_slab.ts) in the order they arrive, whatever their
  * queue; a slab lives while any item names it. One 1-byte item kept while the rest of its slab
  * left (another queue's items, taken or discarded at once) held 64 KiB: 8,000 of them 578 MiB.
  * byte_homes.ts counts, per buffer, the bytes its items name; once the buffers hold more than half
  * as much again as the items name, plus WASTE_SLACK_BYTES, it calls us. A round then goes over
- * every item list that holds items, a few thousand slots per step, in SlicedRound slices across
+ * every item list that holds items (a queue's items in memory, its open items: an open item is
+ * in no queue, and one opened and never closed held its slab as a kept one did: 8,000 of them
+ * 718 MiB), a few thousand slots per step, in SlicedRound slices across
  * event-loop turns, and gives each item whose buffer is sparse (a quarter or more of it waste, and
  * not a slab still being filled) a copy of its bytes in a survivor slab (`copySurvivor`). Once its
  * last item moved, the old buffer is forgotten and freed. After a round, every buffer it looked
@@ -39,7 +41,10 @@ const MOVE_BYTES_PER_SLOT = 64;
 /** After a round that moved nothing, how long the waste is left alone (a guard against rounds in a loop). */
 const IDLE_AFTER_FRUITLESS_MS = 1000;
 
-/** What a round needs of a list of items. */
+/** Equal bytes elsewhere for the `length` bytes at `offset` in home `home`, or null: they stay. */
+export type MoveOut = (home: number, offset: number, length: number) => Uint8Array | null;
+
+/** What a round needs of a list of items (a queue's items in memory, its open items). */
 export interface Relocatable {
   /** Its index in `lists`, or -1 while it holds no item. */
   listed: number;
@@ -48,7 +53,7 @@ export interface Relocatable {
    * block by block from `from` (null: the head) until `enough(slots looked at)` after a block;
    * returns where to go on, or null past the tail.
    */
-  relocate(from: BlockPlace | null, moveOut: (home: number, offset: number, length: number) => Uint8Array | null, enough: (looked: number) => boolean): BlockPlace | null;
+  relocate(from: BlockPlace | null, moveOut: MoveOut, enough: (looked: number) => boolean): BlockPlace | null;
 }
 
 const lists: Relocatable[] = [];

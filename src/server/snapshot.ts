@@ -6,6 +6,7 @@ import { monotonicMs } from "../clock.ts";
 import type { ServerStatusName } from "../config/schema.ts";
 import { syncfsCount } from "../journal/grouped_fsync.ts";
 import type { AliasStats } from "../queue/aliases.ts";
+import { heldBytes, liveBytes } from "../queue/byte_homes.ts";
 import type { CollectionTotals } from "../queue/collection_totals.ts";
 import type { PersistentQueue, QueueStats } from "../queue/persistent_queue.ts";
 import { SlicedRound } from "../queue/sliced_round.ts";
@@ -160,6 +161,8 @@ export function serverStats(ctx: ServerContext, totals: CollectionTotals): Array
     ["memory_collections", ctx.pacer.collections],
     ["memory_collections_skipped", ctx.pacer.quietCollectionsSkipped],
     ["resident_bytes", residentBytes()],
+    ["item_buffer_bytes", heldBytes()],
+    ["item_live_bytes", liveBytes()],
     ["pending_request_bytes", ctx.requestBudget.bytes],
     ["request_waits", ctx.requestBudget.refusals],
   ];

@@ -25,11 +25,12 @@
  * Invariants: `deadline` belongs to the open turn, if any; a round is scheduled iff a lane is
  * not empty or a turn is open (whose end the round marks); a connection is in at most one lane.
  */
+import { turnClock } from "../clock.ts";
 import { Deque } from "../queue/deque.ts";
 import { turnTask } from "../turn_task.ts";
 
-/** The clock turns are measured with (a test may set `now` to one it steps itself). */
-export const turnClock = { now: (): number => performance.now() };
+/** The clock turns are measured with (src/clock.ts; a test may set `now` to one it steps itself). */
+export { turnClock };
 
 /** Execution time of all connections together in one turn. */
 export const TURN_MS = 5;

@@ -6,7 +6,7 @@
  * real clock is put back after it.
  */
 import { afterEach, beforeEach } from "bun:test";
-import { turnClock } from "../../src/server/turn_scheduler.ts";
+import { turnClock } from "../../src/clock.ts";
 
 /** Resolves in the next event-loop turn (after a scheduler round due now). */
 export const nextTurn = (): Promise<void> => new Promise<void>((resolve) => setImmediate(resolve));

@@ -1,7 +1,9 @@
 /**
  * Blocking gets that time out leave nothing behind: their waiters leave the queue's list when
  * they time out, not when an item finally arrives. And one connection has at most one waiter (a
- * blocking get suspends it; a multi-key get waits on its keys one after another).
+ * blocking get suspends it; a multi-key get waits on its keys one after another). Crowds woken
+ * over turns (wake_lane.ts, deadline_timer.ts) still each get their answer: the item for every
+ * blocked peek, END for every wait that ended.
  */
 import { expect, test } from "bun:test";
 import type { TestClient } from "../helpers/client.ts";
@@ -70,5 +72,22 @@ test("a get of several keys waits on one at a time: one waiter per connection", 
   expect(await reader.readUntilEnd()).toEqual(["VALUE a/t=5000 0 1", "1", "VALUE b/t=5000 0 1", "2", "VALUE c/t=5000 0 1", "3"]);
   reader.close();
   admin.close();
+  expect(await server.stop()).toBe(0);
+});
+
+test("one set answers 250 clients blocked in a peek, each with the item, which stays; 250 waits ending together are each answered END", async () => {
+  const server = await ServerProcess.start();
+  const CLIENTS = 250;
+  const [admin, ...clients] = await Promise.all(Array.from({ length: CLIENTS + 1 }, () => server.client()));
+  await Promise.all(clients.map((c) => c.send("get w/peek/t=60000\r\n")));
+  await admin!.untilQueueStat("w", "waiters", CLIENTS);
+  expect(await admin!.set("w", "item")).toBe("STORED");
+  for (const c of clients) expect(await c.readUntilEnd()).toEqual(["VALUE w/peek/t=60000 0 4", "item"]);
+  expect(await admin!.queueStat("w", "items")).toBe("1");
+
+  await Promise.all(clients.map((c) => c.send("get e/t=300\r\n")));
+  for (const c of clients) expect(await c.readLine()).toBe("END");
+  expect(await admin!.queueStat("e", "waiters")).toBe("0");
+  for (const c of [admin!, ...clients]) c.close();
   expect(await server.stop()).toBe(0);
 });

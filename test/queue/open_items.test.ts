@@ -2,34 +2,14 @@ import { describe, expect, test } from "bun:test";
 import { edenGC, fullGC, heapStats } from "bun:jsc";
 import { DEFAULT_QUEUE_CONFIG, type QueueConfig } from "../../src/config/schema.ts";
 import type { Item } from "../../src/journal/item.ts";
-import { DeadlineTimer } from "../../src/queue/deadline_timer.ts";
+import { bytesAt, heldBytes, homeCount, liveBytes } from "../../src/queue/byte_homes.ts";
 import { CLOSED_SLACK, OpenItems, RELEASE_SLICE } from "../../src/queue/open_items.ts";
 import { PersistentQueue } from "../../src/queue/persistent_queue.ts";
 import { bytes, text } from "../helpers/bytes.ts";
+import { TestTimer } from "../helpers/test_timer.ts";
 
 const NOW = 1_795_000_000_000;
 const TIMEOUT_MS = 1000;
-
-/** A DeadlineTimer on a clock the test moves, counting the deadlines it is given. */
-class TestTimer extends DeadlineTimer {
-  clock = 0;
-  deadlinesAdded = 0;
-
-  constructor() {
-    super(() => this.clock);
-  }
-
-  override add(delayMs: number, fire: () => void) {
-    this.deadlinesAdded++;
-    return super.add(delayMs, fire);
-  }
-
-  /** Moves the clock on by `ms` and fires what is due. */
-  advance(ms: number): void {
-    this.clock += ms;
-    this.fireDue();
-  }
-}
 
 function makeQueue(overrides: Partial<QueueConfig> = {}) {
   const timer = new TestTimer();
@@ -242,4 +222,36 @@ test("items opened and closed one after another are not kept into the old genera
   const afterYoung = heapStats().heapSize;
   fullGC();
   expect(afterYoung - heapStats().heapSize).toBeLessThan(1024 * 1024);
+});
+
+test("relocating open items a step at a time, while some close between steps: each open one moves once, equal bytes, the same object", () => {
+  const open = new OpenItems("q", 0, { timedOut: () => {} }, new TestTimer());
+  const [homes, held, live] = [homeCount(), heldBytes(), liveBytes()];
+  // Each item is the only one open in a 64 KiB buffer: every home is sparse.
+  const items = Array.from({ length: 50 }, (_, i): Item => {
+    const buffer = new Uint8Array(64 * 1024).fill(i);
+    return { id: i + 1, addTime: NOW, expiry: 0, flags: 0, data: buffer.subarray(100, 103) };
+  });
+  for (const item of items) open.add(item);
+  expect(liveBytes() - live).toBe(150);
+  const sent = items.map((item) => item.data);
+  let moves = 0;
+  const moveOut = (home: number, offset: number, length: number) => (moves++, new Uint8Array(bytesAt(home, offset, length)));
+  let place = open.relocate(null, moveOut, (looked) => looked >= 3);
+  while (place !== null) {
+    // The item the next step would start from closes, and so does the oldest: the head's closed entries are dropped.
+    open.take((place as { readonly item: Item }).item);
+    open.take(open.items()[0]!);
+    place = open.relocate(place, moveOut, (looked) => looked >= 3);
+  }
+  const still = items.filter((item) => open.holds(item));
+  expect(still.length).toBeGreaterThan(10);
+  for (const item of still) {
+    expect(item.data).not.toBe(sent[item.id - 1]!);
+    expect([...item.data]).toEqual([item.id - 1, item.id - 1, item.id - 1]);
+    expect([...sent[item.id - 1]!]).toEqual([item.id - 1, item.id - 1, item.id - 1]);
+  }
+  expect(moves).toBeLessThanOrEqual(items.length);
+  for (const item of still) expect(open.take(item)).toBe(true);
+  expect([homeCount(), heldBytes(), liveBytes()]).toEqual([homes, held, live]);
 });

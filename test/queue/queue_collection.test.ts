@@ -242,16 +242,23 @@ describe("QueueCollection memory", () => {
     // it read items back from its journal (two of its three items did not fit in memory).
     const queues = QueueCollection.load(configFor(tempDir(), '[queues.busy]\nsync_journal = "always"\nmax_memory_size = 100\n'));
     const parts = ["OpenItems", "WaiterList", "FsyncPipeline", "RecordBatch", "AddReader"];
+    const idleQueues = 200;
     const before = instancesOf(parts);
-    for (let i = 0; i < 100; i++) for (let n = 0; n < 3; n++) queues.add(`idle${i}`, bytes(`item-${n}`), 0, NOW);
+    for (let i = 0; i < idleQueues; i++) for (let n = 0; n < 3; n++) queues.add(`idle${i}`, bytes(`item-${n}`), 0, NOW);
+    flushJournals();
+    const idle = instancesOf(parts);
+    // A part kept per idle queue would be 200 more. The collector scans the stack conservatively,
+    // so an object just made and dropped may outlive one collection: a few are not a per-queue part.
+    expect(parts.filter((part) => idle[part]! - before[part]! >= idleQueues / 10)).toEqual([]);
     const busy = queues.getOrCreate("busy");
     for (let n = 0; n < 3; n++) queues.add("busy", bytes("x".repeat(60)), 0, NOW);
     flushJournals();
     busy.remove(NOW);
     busy.open(NOW);
     const cancel = busy.wait("remove", 60_000, () => {});
-    const after = instancesOf(parts);
-    expect(parts.map((part) => after[part]! - before[part]!)).toEqual(parts.map(() => 1));
+    const used = instancesOf(parts);
+    // Against the count before the idle queues: what the collector kept of theirs may be gone now.
+    expect(parts.filter((part) => used[part]! - before[part]! < 1)).toEqual([]);
     cancel();
     queues.close();
   });

@@ -16,7 +16,7 @@ function waitOn(list: WaiterList, timeoutMs: number): Promise<Item | null> {
 }
 
 test("a wall clock going back an hour doesn't stretch a wait", async () => {
-  const list = new WaiterList();
+  const list = new WaiterList(() => undefined);
   const result = waitOn(list, 30);
   setSystemTime(new Date(Date.now() - HOUR_MS));
   expect(await result).toBeNull();
@@ -24,7 +24,7 @@ test("a wall clock going back an hour doesn't stretch a wait", async () => {
 }, 2000);
 
 test("a wall clock jumping forward an hour doesn't end a wait early", async () => {
-  const list = new WaiterList();
+  const list = new WaiterList(() => undefined);
   const long = waitOn(list, 60_000);
   const short = waitOn(list, 20);
   setSystemTime(new Date(Date.now() + HOUR_MS));
@@ -36,7 +36,7 @@ test("a wall clock jumping forward an hour doesn't end a wait early", async () =
 }, 2000);
 
 test("waits that time out let go of everything they hold, though no item ever comes", async () => {
-  const list = new WaiterList();
+  const list = new WaiterList(() => undefined);
   const count = 2000;
   const held: WeakRef<object>[] = [];
   const { promise: allTimedOut, resolve } = Promise.withResolvers<void>();

@@ -5,8 +5,10 @@
  * (snapshot_pool.ts), written by report_bodies.ts and sent as it is made: streamed_body.ts),
  * /history.json (the last 15 minutes, history.ts, also sent as it is made, from one moment of
  * the history: history_body.ts), /config.json (the queues' settings, as dump_config, also sent as
- * it is made: config_json.ts) and the server status (GET /status). A request that fails (a bug)
- * gets a 500 and one log line, never Bun's page or a stack trace; the server goes on.
+ * it is made: config_json.ts) and the server status (GET /status). Requests for the same bytes
+ * (/history.json of the same samples, a report of the same snapshot) read one body, made once
+ * (shared_bodies.ts). A request that fails (a bug) gets a 500 and one log line, never Bun's page
+ * or a stack trace; the server goes on.
  *
  * Read-only but for the actions of admin_actions.ts (PUT /status, flushing or deleting a queue),
  * each gated by the admin token, the auth file and admin_commands there. Any other method but GET
@@ -25,14 +27,21 @@ import type { History } from "./history.ts";
 import { historyBody } from "./history_body.ts";
 import { metrics, statsJson } from "./report_bodies.ts";
 import { SnapshotPool } from "./snapshot_pool.ts";
-import { piecesWritten, streamedResponse, type BodyHooks, type Render } from "./streamed_body.ts";
+import { piecesWritten, RenderChunks, type Render } from "./render_chunks.ts";
+import { SharedBodies } from "./shared_bodies.ts";
+import { streamedResponse, type BodyHooks } from "./streamed_body.ts";
+
+const JSON_TYPE = "application/json;charset=utf-8";
+const METRICS_TYPE = "text/plain; version=0.0.4; charset=utf-8";
+/** How long /history.json's body is kept after its last reader, for the next requests of the same samples (one a second). */
+const HISTORY_KEPT_MS = 1000;
 
 /**
  * Binds the admin port; `context` is called on each request (the server binds before it has its
  * queues), `history` is what /history.json serves.
  */
 export function startAdminHttp(context: () => ServerContext, history: History, hostname: string, port: number): Server<undefined> {
-  const snapshots = new SnapshotPool((done) => takeSnapshotInTurns(context(), done));
+  const sources: Sources = { history, snapshots: new SnapshotPool((done) => takeSnapshotInTurns(context(), done)), bodies: new SharedBodies() };
   return Bun.serve({
     hostname,
     port,
@@ -44,7 +53,7 @@ export function startAdminHttp(context: () => ServerContext, history: History, h
       try {
         const action = findAction(request.method, url.pathname);
         if (action !== null) return await action(request, server.requestIP(request)?.address ?? "unknown", context());
-        return await route(request, url, context(), history, snapshots);
+        return await route(request, url, context(), sources);
       } catch (error) {
         log.error(`admin HTTP: internal error in ${request.method} ${url.pathname}: ${errorText(error)}`);
         return new Response("internal error\n", { status: 500 });
@@ -53,19 +62,28 @@ export function startAdminHttp(context: () => ServerContext, history: History, h
   });
 }
 
-function route(request: Request, url: URL, ctx: ServerContext, history: History, snapshots: SnapshotPool): Response | Promise<Response> {
+/** What the reports are made from: the history, the stats snapshots, and the bodies shared by requests for the same bytes. */
+interface Sources {
+  readonly history: History;
+  readonly snapshots: SnapshotPool;
+  readonly bodies: SharedBodies;
+}
+
+function route(request: Request, url: URL, ctx: ServerContext, sources: Sources): Response | Promise<Response> {
   const path = url.pathname;
   if (request.method !== "GET") {
     const allow = actionMethods(path) ?? "GET";
     return new Response(`method not allowed: ${path} takes ${allow}\n`, { status: 405, headers: { allow } });
   }
   if (path === "/health") return health(ctx);
-  const hooks = bodyHooks(ctx, path);
-  if (path === "/stats.json") return fromSnapshot(snapshots, request.signal, (snapshot) => [(out) => statsJson(snapshot, out), "application/json;charset=utf-8"], hooks);
-  if (path === "/metrics") return fromSnapshot(snapshots, request.signal, (snapshot) => [(out) => metrics(snapshot, out), "text/plain; version=0.0.4; charset=utf-8"], hooks);
+  const hooks = bodyHooks(path);
+  const made = (bytes: number) => ctx.pacer.traffic(bytes);
+  if (path === "/stats.json") return fromSnapshot(sources, request.signal, path, (snapshot) => (out) => statsJson(snapshot, out), made, hooks);
+  if (path === "/metrics") return fromSnapshot(sources, request.signal, path, (snapshot) => (out) => metrics(snapshot, out), made, hooks);
   if (path === "/status") return text(200, ctx.status.current);
-  if (path === "/history.json") return historyJson(url, history, hooks);
-  if (path === "/config.json") return streamedResponse(piecesWritten(configJson(url, ctx)), "application/json;charset=utf-8", hooks);
+  if (path === "/history.json") return historyJson(url, sources, made, hooks);
+  // Not shared: the config it shows changes on reload, and queues come and go while it is sent.
+  if (path === "/config.json") return streamedResponse(new RenderChunks(piecesWritten(configJson(url, ctx)), made), JSON_TYPE, hooks);
   return dashboardFile(path) ?? text(404, "not found: try /, /health, /stats.json, /metrics, /history.json, /config.json or /status");
 }
 
@@ -73,11 +91,13 @@ function route(request: Request, url: URL, ctx: ServerContext, history: History,
  * `?after=<n>`: only the samples after number n (the `last` of an earlier answer). The samples
  * are those shown when the request came, sent as the client reads.
  */
-function historyJson(url: URL, history: History, hooks: BodyHooks): Response {
+function historyJson(url: URL, { history, bodies }: Sources, made: (bytes: number) => void, hooks: BodyHooks): Response {
   const after = url.searchParams.get("after") ?? "-1";
   if (!/^(-1|\d{1,15})$/.test(after)) return text(400, `after must be a sample number, not ${JSON.stringify(after)}`);
   const view = history.view(Number(after));
-  return streamedResponse((out) => historyBody(view, out), "application/json;charset=utf-8", hooks);
+  // One view's bytes are those of any view of the same samples (history.ts: a sample shows whole, once).
+  const body = bodies.reader(`/history.json ${view.first}-${view.last}`, (out) => historyBody(view, out), made, HISTORY_KEPT_MS);
+  return streamedResponse(body, JSON_TYPE, hooks);
 }
 
 /**
@@ -101,25 +121,26 @@ function health(ctx: ServerContext): Response {
 }
 
 /**
- * A reply made from a shared snapshot (snapshot_pool.ts), held until the body is sent; a client
- * gone before its snapshot began gets nothing made for it.
+ * A reply made from a shared snapshot (snapshot_pool.ts), held until the body is sent, its body
+ * shared by the requests for the same report of the same snapshot (let go with its last reader:
+ * a later request waits for a later snapshot); a client gone before its snapshot began gets
+ * nothing made for it.
  */
 async function fromSnapshot(
-  snapshots: SnapshotPool,
+  { snapshots, bodies }: Sources,
   signal: AbortSignal,
-  body: (snapshot: Snapshot) => readonly [Render, string],
+  path: "/stats.json" | "/metrics",
+  render: (snapshot: Snapshot) => Render,
+  made: (bytes: number) => void,
   hooks: BodyHooks,
 ): Promise<Response> {
   const lease = await snapshots.lease(signal);
   if (lease === null) return text(503, "the client went away");
-  const [render, contentType] = body(lease.snapshot);
-  return streamedResponse(render, contentType, { ...hooks, onEnd: lease.release });
+  const body = bodies.reader(`${path} ${lease.id}`, render(lease.snapshot), made, 0);
+  return streamedResponse(body, path === "/metrics" ? METRICS_TYPE : JSON_TYPE, { ...hooks, onEnd: lease.release });
 }
 
-/** A streamed body's failures are logged; its bytes count as traffic for the memory pacer. */
-function bodyHooks(ctx: ServerContext, path: string): BodyHooks {
-  return {
-    onError: (error) => log.error(`admin HTTP: internal error in GET ${path}, the reply cut short: ${errorText(error)}`),
-    onChunk: (bytes) => ctx.pacer.traffic(bytes),
-  };
+/** A streamed body's failures are logged. */
+function bodyHooks(path: string): BodyHooks {
+  return { onError: (error) => log.error(`admin HTTP: internal error in GET ${path}, the reply cut short: ${errorText(error)}`) };
 }

@@ -1,5 +1,5 @@
 /**
- * Text written straight into the bytes of a streamed body's next chunk (streamed_body.ts), so a
+ * Text written straight into the bytes of a streamed body's next chunk (render_chunks.ts), so a
  * report of every queue makes no string per line: /metrics of 5,000 queues is 100,000 lines,
  * and as template strings joined and encoded they left 6-7 times the body's bytes to collect.
  *
@@ -7,7 +7,9 @@
  * string of ASCII (a separator, a key, a fraction's digits) is copied a character at a time: a
  * native UTF-8 write costs as much for one comma as an integer's digits do. A chunk
  * is taken (`take`) once it holds `chunkBytes` or more; the buffer it was written in goes with
- * it, and the next write starts a new one.
+ * it, and the next write starts a new one. A chunk taken at less than half `chunkBytes` (a turn
+ * spent, or the end) is a copy, and the buffer is kept for the next: a body shared by many
+ * readers holds its chunks a while (shared_body.ts), and a 4 KiB chunk must not hold 68 KiB.
  *
  * Invariant: the bytes taken, in order, are exactly what was written, in order.
  */
@@ -76,8 +78,9 @@ export class ChunkWriter {
   take(): Uint8Array {
     const buffer = this.buffer;
     if (buffer === null) return new Uint8Array(0);
-    const bytes = buffer.subarray(0, this.used);
-    this.buffer = null;
+    const small = this.used < this.chunkBytes / 2;
+    const bytes = small ? new Uint8Array(buffer.subarray(0, this.used)) : buffer.subarray(0, this.used);
+    if (!small) this.buffer = null;
     this.used = 0;
     return bytes;
   }

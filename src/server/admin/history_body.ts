@@ -1,6 +1,6 @@
 /**
  * The body of /history.json, written from one moment of the history (a HistoryView, history.ts)
- * a few dozen values at a time into a streamed body's chunks (chunk_writer.ts, streamed_body.ts):
+ * a few dozen values at a time into a streamed body's chunks (chunk_writer.ts, render_chunks.ts):
  * each `yield` is a point where the body may stop for the turn. 900 samples of the server and of
  * 100 queues are 366,000 numbers, 1.3-1.8 MB; made in one turn as a `Response.json`, one request
  * held the memcache port 22-35 ms, and 100 clients that never read held it 1.2-2.5 s.

@@ -1,6 +1,6 @@
 /**
  * The bodies of /stats.json and /metrics, made from a stats snapshot (snapshot.ts) and written a
- * queue or a line at a time into a streamed body's chunks (chunk_writer.ts, streamed_body.ts):
+ * queue or a line at a time into a streamed body's chunks (chunk_writer.ts, render_chunks.ts):
  * each `yield` is a point where the body may stop for the turn.
  *
  * No string is made per line: at 5,000 queues /metrics is 100,000 lines, and made as template
@@ -38,6 +38,8 @@ const SERVER_METRICS: Readonly<Record<string, readonly [string, MetricType, stri
   memory_collections: ["kestrel_memory_collections_total", "counter", "Garbage collections run to keep memory near the live data."],
   memory_collections_skipped: ["kestrel_memory_collections_skipped_total", "counter", "Full collections of a quiet second not run because they would have stopped the server too long."],
   resident_bytes: ["kestrel_resident_memory_bytes", "gauge", "Resident memory of the server process."],
+  item_buffer_bytes: ["kestrel_item_buffer_bytes", "gauge", "Bytes of the buffers holding the bytes of items in memory, queued and open (slabs, big items' own buffers)."],
+  item_live_bytes: ["kestrel_item_live_bytes", "gauge", "Bytes the items in memory, queued and open, use in those buffers (bytes fanout children share once per queue)."],
   pending_request_bytes: ["kestrel_pending_request_bytes", "gauge", "Request bytes held for all clients (max_pending_request_bytes)."],
   request_waits: ["kestrel_request_waits_total", "counter", "Times a client sending a big request had to wait for max_pending_request_bytes."],
 };

@@ -23,6 +23,8 @@ export const MAX_HELD = 3;
 
 export interface SnapshotLease {
   readonly snapshot: Snapshot;
+  /** The snapshot's number (counted by the pool from 1): leases on one snapshot have the same. */
+  readonly id: number;
   /** The reply is done with it (sent, failed or cancelled); later calls do nothing. */
   release(): void;
 }
@@ -42,6 +44,7 @@ export class SnapshotPool {
   private readonly startSoon = turnTask(() => this.startNext());
   private taking = false;
   private held = 0;
+  private taken = 0;
 
   constructor(
     private readonly take: TakeSnapshot,
@@ -82,20 +85,22 @@ export class SnapshotPool {
       for (const waiter of waiters) waiter.reject(result);
       return;
     }
+    const id = ++this.taken;
     let leases = waiters.length;
     const letGo = () => {
       if (--leases > 0) return;
       this.held--;
       this.startSoon();
     };
-    for (const waiter of waiters) waiter.resolve(leaseOf(result, letGo));
+    for (const waiter of waiters) waiter.resolve(leaseOf(result, id, letGo));
   }
 }
 
-function leaseOf(snapshot: Snapshot, letGo: () => void): SnapshotLease {
+function leaseOf(snapshot: Snapshot, id: number, letGo: () => void): SnapshotLease {
   let released = false;
   return {
     snapshot,
+    id,
     release: () => {
       if (released) return;
       released = true;

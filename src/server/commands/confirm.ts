@@ -14,8 +14,10 @@
  * one) is done before it returns, without suspending.
  *
  * Invariants: whether it confirms all or none is decided before the first slice, and the items
- * are taken off the connection's open reads then (so nothing else of the connection can settle
- * them); they are confirmed oldest first, each once; `done` gets the commit of the last slice's
+ * are taken off the connection's open reads and out of the queue's open set then (so nothing
+ * else can settle them, and none times out while the slices run: the reply must not say
+ * confirmed of an item open_transaction_timeout put back); their REMOVE records are written
+ * oldest first, each once; `done` gets the commit of the last slice's
  * records, which covers every earlier one (a journal writes in order), so the reply waits for all
  * of them; it runs once, after the session is resumed (so what it starts may suspend it again). If
  * the connection closes between slices the confirming goes on to the end (the client asked for
@@ -46,7 +48,7 @@ export function confirmReadsInTurns(session: Session, ctx: ServerContext, queueN
   const confirming = count === "all" ? held : count;
   if (confirming < 1 || confirming > held) return done(null);
   if (queue.journalFailure !== null) return done(unavailable(queue.journalFailure));
-  new ConfirmRun(queue, session.openReads.takeOldest(queue, confirming), session, done).slice();
+  new ConfirmRun(queue, queue.takeToConfirm(session.openReads.takeOldest(queue, confirming)), session, done).slice();
 }
 
 class ConfirmRun {
@@ -62,12 +64,12 @@ class ConfirmRun {
     private readonly done: (outcome: ConfirmOutcome) => void,
   ) {}
 
-  /** Confirms items until the connection's budget for the turn is spent (at least one). */
+  /** Records confirmed items until the connection's budget for the turn is spent (at least one). */
   slice(): void {
     const until = connectionDeadline();
     const { queue, items } = this;
     while (this.next < items.length) {
-      queue.confirm(items[this.next++]!);
+      queue.recordConfirmed(items[this.next++]!);
       if (this.next < items.length && turnClock.now() >= until) return this.goOnLater();
     }
     if (this.cancelled) return;

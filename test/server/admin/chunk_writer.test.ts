@@ -35,6 +35,15 @@ describe("ChunkWriter", () => {
     expect(Buffer.from(first).toString()).toBe("1234567890ab"); // a chunk taken is not written over
   });
 
+  test("a chunk under half chunkBytes is a copy of its own size (a shared body holds its chunks a while)", () => {
+    const out = new ChunkWriter(1024);
+    out.text("small");
+    const small = out.take();
+    expect(small.buffer.byteLength).toBe(5);
+    out.text("x".repeat(600));
+    expect(out.take().buffer.byteLength).toBeGreaterThanOrEqual(1024);
+  });
+
   test("a piece bigger than a chunk goes whole into the one being written", () => {
     const out = new ChunkWriter(8);
     out.text("head:");

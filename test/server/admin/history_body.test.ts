@@ -1,12 +1,15 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import type { Server } from "bun";
+import { connect, type Socket } from "node:net";
 import { startAdminHttp } from "../../../src/server/admin/admin_http.ts";
 import { ChunkWriter } from "../../../src/server/admin/chunk_writer.ts";
 import { History, type HistoryView } from "../../../src/server/admin/history.ts";
 import { historyBody } from "../../../src/server/admin/history_body.ts";
+import { RenderChunks } from "../../../src/server/admin/render_chunks.ts";
 import { streamedResponse } from "../../../src/server/admin/streamed_body.ts";
 import type { Snapshot } from "../../../src/server/snapshot.ts";
 import { MemoryPacer } from "../../../src/server/memory_pacer.ts";
+import { turnClock } from "../../../src/server/turn_scheduler.ts";
 import { configFor } from "../../helpers/config.ts";
 import { churningSnapshots, recordNow, snapshot, T0 } from "../../helpers/history_samples.ts";
 import { serverContext } from "../../helpers/server_context.ts";
@@ -74,7 +77,7 @@ describe("/history.json's body", () => {
     expect(expected.length).toBeGreaterThan(1_000_000);
     const chunks: number[] = [];
     const view = history.view(-1);
-    const reader = streamedResponse((out) => historyBody(view, out), "application/json", { onError: unexpected, onChunk: (bytes) => chunks.push(bytes) }).body!.getReader();
+    const reader = streamedResponse(new RenderChunks((out) => historyBody(view, out), (bytes) => chunks.push(bytes)), "application/json", { onError: unexpected }).body!.getReader();
     const parts: Uint8Array[] = [];
     const first = await reader.read();
     parts.push(first.value!);
@@ -132,6 +135,68 @@ describe("GET /history.json", () => {
       expect(JSON.parse(newer)).toMatchObject({ first: 898, last: 899 });
       expect((await fetch(`${url}?after=soon`)).status).toBe(400);
     } finally {
+      queues.close();
+    }
+  });
+
+  test("with 9,000 busy queues and every turn spent, the body is sent whole (its steps that only look at names wrote nothing, and it hung)", async () => {
+    const { ctx, queues } = serverContext(configFor(tempDir()));
+    const realNow = turnClock.now;
+    try {
+      const history = new History(10);
+      fill(history, 2, 9000, "busy");
+      server = startAdminHttp(() => ctx, history, "127.0.0.1", 0);
+      turnClock.now = () => 0; // every turn opens with its deadline long past
+      const body = await (await fetch(`http://127.0.0.1:${server.port}/history.json`)).text();
+      expect(body).toBe(JSON.stringify(history.toJson(-1)));
+    } finally {
+      turnClock.now = realNow;
+      queues.close();
+    }
+    // The turn opened at time 0 ends with its round: later tests get a fresh one.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  });
+
+  test("clients asking for the same samples share one body: made once, whole for each, whether they read or not", async () => {
+    let made = 0;
+    class CountingPacer extends MemoryPacer {
+      override traffic(bytes: number): void {
+        made += bytes;
+      }
+    }
+    const { ctx, queues } = serverContext(configFor(tempDir()));
+    const idle: Socket[] = [];
+    try {
+      const history = new History();
+      fill(history, 300, 150, "busy");
+      const pacer = new CountingPacer();
+      server = startAdminHttp(() => ({ ...ctx, pacer }), history, "127.0.0.1", 0);
+      const expected = JSON.stringify(history.toJson(-1));
+      const port = server.port!;
+      // Ten clients that ask and never read, then thirty that read, eight of them slowly.
+      for (let i = 0; i < 10; i++) {
+        const socket = connect(port, "127.0.0.1", () => socket.write("GET /history.json HTTP/1.1\r\nhost: x\r\n\r\n"));
+        socket.pause();
+        idle.push(socket);
+      }
+      const slowly = async (response: Response) => {
+        const reader = response.body!.getReader();
+        const parts: Uint8Array[] = [];
+        for (;;) {
+          for (let turn = 0; turn < 5; turn++) await new Promise<void>((resolve) => setImmediate(resolve));
+          const { value, done } = await reader.read();
+          if (done) return new TextDecoder().decode(Buffer.concat(parts));
+          parts.push(value);
+        }
+      };
+      const bodies = await Promise.all(Array.from({ length: 30 }, async (_, i) => {
+        const response = await fetch(`http://127.0.0.1:${port}/history.json`);
+        return i % 4 === 0 ? slowly(response) : response.text();
+      }));
+      for (const body of bodies) expect(body).toBe(expected);
+      expect(made).toBe(Buffer.byteLength(expected));
+    } finally {
+      for (const socket of idle) socket.destroy();
       queues.close();
     }
   });

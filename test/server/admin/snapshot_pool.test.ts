@@ -36,11 +36,15 @@ test("requests that arrive in one turn share one snapshot; one that comes while 
   finish();
   const firstLeases = await Promise.all(first);
   expect(firstLeases.map(numberOf)).toEqual([1, 1, 1]);
+  expect(firstLeases.map((lease) => lease!.id)).toEqual([1, 1, 1]); // the key of the reports shared by these requests
   // The next one begins once the first is handed out, for the two that came meanwhile.
   await nextTurn();
   expect(taken()).toBe(2);
   finish();
-  expect((await Promise.all(later)).map(numberOf)).toEqual([2, 2]);
+  expect((await Promise.all(later)).map((lease) => [numberOf(lease), lease!.id])).toEqual([
+    [2, 2],
+    [2, 2],
+  ]);
 });
 
 test("at most maxHeld snapshots exist at once: the next waits until every lease on one is released", async () => {

@@ -1,5 +1,7 @@
 import { describe, expect, test } from "bun:test";
-import { piecesWritten, streamedResponse } from "../../../src/server/admin/streamed_body.ts";
+import type { ChunkWriter } from "../../../src/server/admin/chunk_writer.ts";
+import { piecesWritten, RenderChunks } from "../../../src/server/admin/render_chunks.ts";
+import { streamedResponse } from "../../../src/server/admin/streamed_body.ts";
 import { turnClock } from "../../../src/server/turn_scheduler.ts";
 
 /** `count` pieces of ten characters, counting how many were taken. */
@@ -22,7 +24,7 @@ describe("streamedResponse", () => {
   test("the body is the pieces joined, made a chunk at a time as it is read", async () => {
     const { state, pieces } = countedPieces(100_000);
     let chunkBytes = 0;
-    const response = streamedResponse(piecesWritten(pieces), "text/plain", { onError: unexpected, onChunk: (bytes) => (chunkBytes += bytes) });
+    const response = streamedResponse(new RenderChunks(piecesWritten(pieces), (bytes) => (chunkBytes += bytes)), "text/plain", { onError: unexpected });
     expect(response.headers.get("content-type")).toBe("text/plain");
     expect(state.taken).toBe(0); // nothing is made before the client reads
     const reader = response.body!.getReader();
@@ -44,7 +46,7 @@ describe("streamedResponse", () => {
 
   test("each chunk is made in a turn of its own: other work runs between them", async () => {
     const { pieces } = countedPieces(50_000);
-    const reader = streamedResponse(piecesWritten(pieces), "text/plain", { onError: unexpected }).body!.getReader();
+    const reader = streamedResponse(new RenderChunks(piecesWritten(pieces)), "text/plain", { onError: unexpected }).body!.getReader();
     let turns = 0;
     let ticking = true;
     const tick = () => {
@@ -60,7 +62,7 @@ describe("streamedResponse", () => {
   });
 
   test("an empty body, and a client that stops reading ends the pieces", async () => {
-    expect(await streamedResponse(piecesWritten([]), "text/plain", { onError: unexpected }).text()).toBe("");
+    expect(await streamedResponse(new RenderChunks(piecesWritten([])), "text/plain", { onError: unexpected }).text()).toBe("");
     let finished = false;
     function* endless(): Generator<string> {
       try {
@@ -69,7 +71,7 @@ describe("streamedResponse", () => {
         finished = true;
       }
     }
-    const reader = streamedResponse(piecesWritten(endless()), "text/plain", { onError: unexpected }).body!.getReader();
+    const reader = streamedResponse(new RenderChunks(piecesWritten(endless())), "text/plain", { onError: unexpected }).body!.getReader();
     await reader.read();
     await reader.cancel();
     expect(finished).toBe(true);
@@ -77,32 +79,55 @@ describe("streamedResponse", () => {
 
   test("onEnd runs once when the body is sent whole, cancelled or failed", async () => {
     const ends = { whole: 0, cancelled: 0, failed: 0 };
-    expect(await streamedResponse(piecesWritten(countedPieces(10).pieces), "text/plain", { onError: unexpected, onEnd: () => ends.whole++ }).text()).toHaveLength(100);
-    const reader = streamedResponse(piecesWritten(countedPieces(100_000).pieces), "text/plain", { onError: unexpected, onEnd: () => ends.cancelled++ }).body!.getReader();
+    expect(await streamedResponse(new RenderChunks(piecesWritten(countedPieces(10).pieces)), "text/plain", { onError: unexpected, onEnd: () => ends.whole++ }).text()).toHaveLength(100);
+    const reader = streamedResponse(new RenderChunks(piecesWritten(countedPieces(100_000).pieces)), "text/plain", { onError: unexpected, onEnd: () => ends.cancelled++ }).body!.getReader();
     await reader.read();
     await reader.cancel();
     function* failing(): Generator<string> {
       yield "first\n";
       throw new Error("a bug");
     }
-    await expect(streamedResponse(piecesWritten(failing()), "text/plain", { onError: () => {}, onEnd: () => ends.failed++ }).text()).rejects.toThrow("a bug");
+    await expect(streamedResponse(new RenderChunks(piecesWritten(failing())), "text/plain", { onError: () => {}, onEnd: () => ends.failed++ }).text()).rejects.toThrow("a bug");
     expect(ends).toEqual({ whole: 1, cancelled: 1, failed: 1 });
   });
 
-  test("once the turn's budget is spent (the memcache connections' too), a chunk takes 16 pieces", async () => {
+  test("once the turn's budget is spent (the memcache connections' too), a chunk takes 16 pieces, and stops at 4 KiB", async () => {
     const realNow = turnClock.now;
     // Every turn opens at time 0 of the turn clock: its deadline is long past.
     turnClock.now = () => 0;
     try {
       const { pieces } = countedPieces(1000);
-      const reader = streamedResponse(piecesWritten(pieces), "text/plain", { onError: unexpected }).body!.getReader();
+      const reader = streamedResponse(new RenderChunks(piecesWritten(pieces)), "text/plain", { onError: unexpected }).body!.getReader();
       const chunk = await reader.read();
       expect(chunk.value!.length).toBe(16 * 10);
       await reader.cancel();
+      const large = streamedResponse(new RenderChunks(piecesWritten(Array.from({ length: 100 }, () => "y".repeat(1000)))), "text/plain", { onError: unexpected }).body!.getReader();
+      expect((await large.read()).value!.length).toBe(5 * 1000); // the piece that took it past 4 KiB is the last
+      await large.cancel();
     } finally {
       turnClock.now = realNow;
     }
     // The turn opened at time 0 ends with its round: later tests get a fresh one.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  });
+
+  test("a pull that writes nothing (steps that only look, past the turn's budget) is called again: the body does not hang", async () => {
+    // /history.json at 8,000 busy queues looks at 256 names a step before writing their rates: past
+    // the turn's budget a pull took 16 such steps, wrote nothing, and was never called again.
+    function* looksThenWrites(out: ChunkWriter): Generator<void> {
+      for (let i = 0; i < 100; i++) yield;
+      out.text("done");
+    }
+    const realNow = turnClock.now;
+    turnClock.now = () => 0;
+    const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: () => streamedResponse(new RenderChunks(looksThenWrites), "text/plain", { onError: unexpected }) });
+    try {
+      expect(await streamedResponse(new RenderChunks(looksThenWrites), "text/plain", { onError: unexpected }).text()).toBe("done");
+      expect(await (await fetch(`http://127.0.0.1:${server.port}/`)).text()).toBe("done");
+    } finally {
+      turnClock.now = realNow;
+      void server.stop(true);
+    }
     await new Promise<void>((resolve) => setImmediate(resolve));
   });
 
@@ -112,7 +137,7 @@ describe("streamedResponse", () => {
       yield "first\n";
       throw new Error("a bug");
     }
-    const response = streamedResponse(piecesWritten(failing()), "text/plain", { onError: (error) => errors.push(error) });
+    const response = streamedResponse(new RenderChunks(piecesWritten(failing())), "text/plain", { onError: (error) => errors.push(error) });
     await expect(response.text()).rejects.toThrow("a bug");
     expect(errors.map(String)).toEqual(["Error: a bug"]);
   });

@@ -2,12 +2,16 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { confirmReadsInTurns, type ConfirmOutcome } from "../../../src/server/commands/confirm.ts";
 import type { Session } from "../../../src/server/commands/session.ts";
 import type { ServerContext } from "../../../src/server/context.ts";
+import { DEFAULT_QUEUE_CONFIG } from "../../../src/config/schema.ts";
+import { ID_RECORD_SIZE } from "../../../src/journal/record.ts";
+import { PersistentQueue } from "../../../src/queue/persistent_queue.ts";
 import { CONNECTION_TURN_MS } from "../../../src/server/turn_scheduler.ts";
 import { bytes, text } from "../../helpers/bytes.ts";
 import { configFor } from "../../helpers/config.ts";
 import { FakeSession } from "../../helpers/fake_session.ts";
 import { serverContext } from "../../helpers/server_context.ts";
 import { tempDir } from "../../helpers/temp_dir.ts";
+import { TestTimer } from "../../helpers/test_timer.ts";
 import { nextTurn, steppedTurnClock } from "../../helpers/turn_clock.ts";
 
 let close: (() => void) | null = null;
@@ -74,24 +78,28 @@ describe("a confirm of many items", () => {
   test("confirms them a slice per turn with the session suspended, oldest first; done runs once, after it resumes", async () => {
     const { ctx, queue, session } = setUp(letters(250), 200);
     const outcomes: Array<{ outcome: ConfirmOutcome; suspended: boolean }> = [];
+    const removeRecords = () => queue.stats().logsize / ID_RECORD_SIZE;
+    const recordsBefore = removeRecords();
     confirmReadsInTurns(session, ctx, "q", 150, (outcome) => outcomes.push({ outcome, suspended: session.suspended }));
-    // The 150 oldest are no longer the connection's to settle; a turn's worth of them is confirmed.
+    // The 150 oldest are no longer the connection's to settle, nor open; a turn's worth of their
+    // REMOVE records is written.
     expect(session.openReads.count(queue)).toBe(50);
-    const open = () => queue.stats().openTransactions;
-    const confirmedFirst = 200 - open();
+    expect(queue.stats().openTransactions).toBe(50);
+    const confirmedFirst = removeRecords() - recordsBefore;
     expect(confirmedFirst).toBeGreaterThan(0);
     expect(confirmedFirst).toBeLessThanOrEqual(CONNECTION_TURN_MS);
     expect([session.suspended, outcomes.length]).toEqual([true, 0]);
     const perTurn: number[] = [];
     for (let turns = 0; outcomes.length === 0; turns++) {
       expect(turns).toBeLessThan(1000);
-      const before = open();
+      const before = removeRecords();
       await nextTurn();
-      perTurn.push(before - open());
+      perTurn.push(removeRecords() - before);
     }
     expect(Math.max(...perTurn)).toBeLessThanOrEqual(CONNECTION_TURN_MS);
+    expect(removeRecords() - recordsBefore).toBe(150);
     expect(outcomes).toEqual([{ outcome: queue.commit, suspended: false }]);
-    expect([open(), session.resumed]).toEqual([50, 1]);
+    expect([queue.stats().openTransactions, session.resumed]).toEqual([50, 1]);
     // The 50 newest are still open: they come back when the connection closes, the oldest of them first.
     session.close();
     for (let i = 0; i < 5; i++) await nextTurn();
@@ -110,5 +118,27 @@ describe("a confirm of many items", () => {
       await nextTurn();
     }
     expect([done, queue.stats().items]).toEqual([0, 0]);
+  });
+
+  test("items whose open_transaction_timeout comes between slices are confirmed, not put back: the reply says all were", async () => {
+    const timer = new TestTimer();
+    const config = { ...DEFAULT_QUEUE_CONFIG, journal: false, openTransactionTimeout: 1000 };
+    const queue = new PersistentQueue("q", config, null, { items: [], disk: null, nextId: 1 }, { expired: () => null }, timer);
+    // confirmReadsInTurns looks the queue up in the context, and nothing else of it.
+    const ctx = { queues: { get: (name: string) => (name === "q" ? queue : undefined) } } as unknown as ServerContext;
+    for (const item of letters(100)) queue.add(bytes(item), 0, Date.now());
+    const session = new FakeSession();
+    for (let i = 0; i < 100; i++) session.openReads.add(queue, queue.open(Date.now())!);
+    const outcomes: ConfirmOutcome[] = [];
+    confirmReadsInTurns(session, ctx, "q", 100, (outcome) => outcomes.push(outcome));
+    expect(session.suspended).toBe(true);
+    timer.advance(1000); // every item has been open for the timeout
+    for (let turns = 0; outcomes.length === 0; turns++) {
+      expect(turns).toBeLessThan(1000);
+      await nextTurn();
+      timer.advance(1);
+    }
+    expect(outcomes).toEqual([queue.commit]);
+    expect(queue.stats()).toMatchObject({ items: 0, openTransactions: 0, openTransactionsTimedOut: 0 });
   });
 });

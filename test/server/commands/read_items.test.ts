@@ -1,0 +1,77 @@
+/**
+ * Blocked reads ended in crowds, on Connections over RecordingSockets with the stepped turns'
+ * clock: one set waking 300 peeks, 300 waits timing out together. Each crowd is woken a slice a
+ * turn (src/queue/wake_lane.ts, deadline_timer.ts), counted as waiters leaving the queue's line,
+ * and every client gets its answer.
+ */
+import { expect, test } from "bun:test";
+import { CHECK_EVERY, WAKE_SLICE_MS } from "../../../src/queue/wake_lane.ts";
+import { FIRE_SLICE_MS } from "../../../src/queue/deadline_timer.ts";
+import { Connection } from "../../../src/server/connection.ts";
+import type { ServerContext } from "../../../src/server/context.ts";
+import { memcache } from "../../../src/server/memcache/front_end.ts";
+import { bytes } from "../../helpers/bytes.ts";
+import { RecordingSocket } from "../../helpers/recording_socket.ts";
+import { contextPerTest } from "../../helpers/server_context.ts";
+import { nextTurn, steppedTurnClock } from "../../helpers/turn_clock.ts";
+
+const context = contextPerTest();
+// Every look at the turns' clock moves it 0.1 ms on: a slice is about 20 looks.
+const clock = steppedTurnClock(0.1);
+/** Waiters one turn may end: a look per CHECK_EVERY, and one more look's worth over (+1: sums of 0.1 fall a hair short). */
+const PER_TURN = CHECK_EVERY * (Math.round(Math.max(WAKE_SLICE_MS, FIRE_SLICE_MS) / clock.step) + 2);
+const CLIENTS = 3 * PER_TURN;
+
+/** `CLIENTS` connections, each sending `request` (in a turn of its own: time stands still meanwhile). */
+function blockedClients(ctx: ServerContext, request: string): RecordingSocket[] {
+  const step = clock.step;
+  clock.step = 0;
+  const sockets = Array.from({ length: CLIENTS }, () => new RecordingSocket());
+  for (const socket of sockets) new Connection(socket, ctx, memcache, 0, 1 << 20).onData(bytes(request));
+  clock.step = step;
+  return sockets;
+}
+
+/**
+ * Turns until every socket has its answer, checking that each ended at most PER_TURN waits; how
+ * many turns. `maxTurns` guards against a lane that stops (real time passes between the turns of
+ * deadlines, so their count depends on the machine).
+ */
+async function turnsUntilAnswered(ctx: ServerContext, sockets: readonly RecordingSocket[], answer: string, maxTurns: number): Promise<number> {
+  const waiting = () => ctx.queues.get("w")!.stats().waiters;
+  let turns = 0;
+  for (let before = waiting(); sockets.some((socket) => socket.output !== answer); before = waiting()) {
+    await nextTurn();
+    turns++;
+    expect(before - waiting()).toBeLessThanOrEqual(PER_TURN);
+    expect(turns).toBeLessThan(maxTurns);
+  }
+  return turns;
+}
+
+test("one set wakes the clients blocked in a peek a slice a turn; each is answered the item, which stays", async () => {
+  const ctx = context("journal = false\n");
+  const queues = ctx.queues;
+  const peekers = blockedClients(ctx, "get w/peek/t=60000\r\n");
+  expect(queues.get("w")!.stats().waiters).toBe(CLIENTS);
+  const setter = new RecordingSocket();
+  new Connection(setter, ctx, memcache, 0, 1 << 20).onData(bytes("set w 0 0 1\r\nx\r\n"));
+  expect(setter.output).toBe("STORED\r\n");
+  expect(CLIENTS - queues.get("w")!.stats().waiters).toBeLessThanOrEqual(PER_TURN);
+
+  const turns = await turnsUntilAnswered(ctx, peekers, "VALUE w/peek/t=60000 0 1\r\nx\r\nEND\r\n", 1000);
+  expect(turns).toBeGreaterThanOrEqual(2);
+  expect(queues.get("w")!.stats()).toMatchObject({ items: 1, waiters: 0 });
+  expect(ctx.stats.getHits).toBe(CLIENTS);
+});
+
+test("clients whose waits end at the same moment are answered END, a slice of them a turn", async () => {
+  const ctx = context("journal = false\n");
+  const queues = ctx.queues;
+  const sockets = blockedClients(ctx, "get w/t=1\r\n");
+  expect(queues.get("w")!.stats().waiters).toBe(CLIENTS);
+  while (queues.get("w")!.stats().waiters === CLIENTS) await nextTurn(); // until the deadlines' timer fires
+  expect(CLIENTS - queues.get("w")!.stats().waiters).toBeLessThanOrEqual(PER_TURN);
+  await turnsUntilAnswered(ctx, sockets, "END\r\n", 10_000_000);
+  expect(ctx.stats.getMisses).toBe(CLIENTS);
+});
