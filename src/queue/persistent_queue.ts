@@ -428,7 +428,9 @@ export class PersistentQueue implements UpkeepView {
   /**
    * Drops every queued item, in memory and in the journal (open items stay open). The journal is
    * replaced first: if that fails nothing is dropped, and the reason is returned. A journal being
-   * turned on is through then: the new one holds the whole live state.
+   * turned on is through then: the new one holds the whole live state. The queue is empty at
+   * once; the items' memory (slot_release.ts) and the old journal files (Journal.reset) are given
+   * back over the next turns.
    */
   flush(): string | null {
     // The reset gives a fill under way up: it ends here.
