@@ -37,6 +37,10 @@
  *      last wait ended (the clients close their connections after that).
  *   10b as many clients sending `get q/t=3000` at once on an empty queue: their waits end together;
  *      probed from when all wait to 0.5 s after the last wait ended.
+ *   11 dropping BENCH_ITEMS items at once, probed 0.5 s before to 2 s after; then a set and two
+ *      gets must see only the new item: 11a `flush q` with most items on disk (max_memory_size
+ *      16MiB), 11b `flush q` with all in memory, 11c `delete q` with most on disk, 11d `flush_all`
+ *      with all in memory.
  *
  * Run
  *   npm run bench:stalls                         # 3-4 minutes here
@@ -44,7 +48,7 @@
  *   BENCH_SCENARIOS=1,6 npm run bench:stalls     # some scenarios only
  *
  * Environment
- *   BENCH_ITEMS            items queued in scenarios 1-3, 7-9 (default 1000000)
+ *   BENCH_ITEMS            items queued in scenarios 1-3, 7-9, 11 (default 1000000)
  *   BENCH_REPLAY_ITEMS     items replayed in scenario 6 (default 3 x BENCH_ITEMS)
  *   BENCH_ITEM_SIZE        bytes per small item (default 100)
  *   BENCH_SECONDS          probe window of the idle and timed scenarios (default 5)
@@ -55,7 +59,7 @@
  *   BENCH_FANOUT_SETS      sets in scenario 5 (default 10000)
  *   BENCH_BLOCKED_CLIENTS  blocked clients in scenario 10 (default 5000; a file descriptor each, here and in the server)
  *   BENCH_STALL_MS         a gap longer than this counts as a stall (default 20)
- *   BENCH_SCENARIOS        which scenarios, comma-separated (default 1,2,3,4,5,6,7,8,9,10)
+ *   BENCH_SCENARIOS        which scenarios, comma-separated (default 1,2,3,4,5,6,7,8,9,10,11)
  *   BENCH_SERVER           a kestrel executable to measure, e.g. dist/kestrel (default: src/main.ts on this bun)
  *   TMPDIR                 where the data dirs go (about 1 GB at the defaults)
  *

@@ -17,7 +17,7 @@ import { blockedCrowds } from "./stall_crowds.ts";
 import { type Scene, type SceneSettings, type StallRow, playScene } from "./stall_scene.ts";
 
 export interface StallSettings extends SceneSettings {
-  /** Items queued in scenarios 1-3 and 7-9. */
+  /** Items queued in scenarios 1-3, 7-9 and 11. */
   readonly items: number;
   /** Items replayed in scenario 6. */
   readonly replayItems: number;
@@ -271,4 +271,44 @@ const flushExpiredScan: Scenario = {
   ],
 };
 
-export const SCENARIOS: readonly Scenario[] = [upkeep, setsUnderLoad, expirySweep, bigFanout, wideFanout, replay, reloadMemory, drain, flushExpiredScan, blockedCrowds];
+/** Where the items of scenario 11 wait: mostly in the journal (read-behind), or all in memory. */
+const ON_DISK = 'max_memory_size = "16MiB"\n';
+
+/** Sends `command` (a flush or delete, answered on one line) and returns how long its answer took; a problem if it is not `expected`. */
+async function dropEverything(scene: Scene, command: string, expected: string): Promise<number> {
+  const started = performance.now();
+  const reply = await exchange(scene.port, `${command}\r\n`, (text) => text.endsWith("\r\n"));
+  if (reply.trim() !== expected) scene.problems.push(`\`${command}\` answered ${JSON.stringify(reply.trim())}`);
+  return performance.now() - started;
+}
+
+/** A row of scenario 11: `command` over BENCH_ITEMS items kept as `config` says; probe 0.5 s before to 2 s after, then a set and a get must see only the new item. */
+function dropScene(id: string, command: string, expected: string, where: string, config: string, s: StallSettings, pace: Pace): Promise<StallRow> {
+  return playScene(id, `${command} of ${integer(s.items)} items, ${where}`, config, s, async (scene) => {
+    await fill(scene, pace, s.items);
+    const collections = async () => (await scene.stats()).get("memory_collections") ?? NaN;
+    const before = await collections();
+    const { ping, value } = await scene.probe(async () => {
+      await Bun.sleep(500);
+      const ms = await dropEverything(scene, command, expected);
+      await Bun.sleep(2000);
+      return ms;
+    });
+    const collected = (await collections()) - before;
+    const after = await exchange(scene.port, `set ${QUEUE} 0 0 5\r\nafter\r\nget ${QUEUE}\r\nget ${QUEUE}\r\n`, (text) => text.split("END\r\n").length > 2);
+    if (after !== "STORED\r\nVALUE q 0 5\r\nafter\r\nEND\r\nEND\r\n") scene.problems.push(`a set and two gets after \`${command}\` answered ${JSON.stringify(after)}`);
+    return { done: `\`${command}\` of ${queued(s, s.items)} queued, ${where}; probe 0.5 s before to 2 s after`, ping, figure: `answered in ${value.toFixed(0)} ms; ${integer(collected)} memory collections meanwhile` };
+  });
+}
+
+const dropBig: Scenario = {
+  id: 11,
+  run: async (s, pace) => [
+    await dropScene("11a", `flush ${QUEUE}`, "END", "most on disk (max_memory_size 16MiB)", ON_DISK, s, pace),
+    await dropScene("11b", `flush ${QUEUE}`, "END", "all in memory", IN_MEMORY, s, pace),
+    await dropScene("11c", `delete ${QUEUE}`, "DELETED", "most on disk (max_memory_size 16MiB)", ON_DISK, s, pace),
+    await dropScene("11d", "flush_all", "Flushed all queues.", "all in memory", IN_MEMORY, s, pace),
+  ],
+};
+
+export const SCENARIOS: readonly Scenario[] = [upkeep, setsUnderLoad, expirySweep, bigFanout, wideFanout, replay, reloadMemory, drain, flushExpiredScan, blockedCrowds, dropBig];

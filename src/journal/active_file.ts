@@ -260,12 +260,12 @@ export class ActiveFile implements IdleClosable {
     return this.identity!;
   }
 
-  /** Closes the file (after any fsync in flight) and, with `remove`, deletes it. */
-  close(remove = false): void {
+  /** Closes the file (after any fsync in flight) and, with `dispose`, takes it away (and a fresh file not yet named). */
+  close(dispose: ((path: string) => void) | null = null): void {
     this.closeDescriptor();
-    if (!remove) return;
-    fileSystem.remove(this.path);
-    if (this.unnamed !== null) fileSystem.remove(this.unnamed);
+    if (dispose === null) return;
+    dispose(this.path);
+    if (this.unnamed !== null) dispose(this.unnamed);
   }
 
   closeIfIdle(): boolean {

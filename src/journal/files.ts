@@ -71,6 +71,8 @@ export interface FileSystem {
   link(existing: string, newPath: string): void;
   /** Deletes a file; no error if it is already gone. */
   remove(path: string): void;
+  /** `remove` off the event loop (freeing a big file's blocks and cached pages can take tens of ms). */
+  removeAsync(path: string, done: (error: Error | null) => void): void;
   /** Deletes an empty directory. */
   removeDirectory(path: string): void;
   mkdir(path: string): void;
@@ -115,6 +117,7 @@ export const fileSystem: FileSystem = {
   remove: (path) => {
     if (fs.lstatSync(path, { throwIfNoEntry: false }) !== undefined) fs.rmSync(path, { force: true });
   },
+  removeAsync: (path, done) => fs.rm(path, { force: true }, (error) => done(error)),
   removeDirectory: (path) => fs.rmdirSync(path),
   mkdir: (path) => void fs.mkdirSync(path, { recursive: true }),
   readdir: (path) => fs.readdirSync(path, { withFileTypes: true }).map((entry) => ({ name: entry.name, isFile: entry.isFile(), isDirectory: entry.isDirectory() })),

@@ -22,6 +22,7 @@ import { errorText } from "../errors.ts";
 import { log } from "../log.ts";
 import { AddReader, type Position } from "./add_reader.ts";
 import type { Commit } from "./commit.ts";
+import { movingAsideInto, removeInBackground } from "./deferred_removal.ts";
 import { fileSystem, fsyncDirectory, removeQuietly } from "./files.ts";
 import type { Item } from "./item.ts";
 import { rebuildJournal, type Rebuilt } from "./journal_rebuild.ts";
@@ -46,14 +47,14 @@ export interface JournalEvents {
  */
 export type PackEnd = "installed" | "cancelled" | { readonly failed: string; readonly started: boolean };
 
-/** How long one upkeep spends deleting dead segments; the rest wait for the next. */
-const DELETE_SLICE_MS = 5;
-
 export interface JournalSettings {
   readonly policy: SyncPolicy;
   /** The active segment is sealed once it is bigger than this. */
   readonly segmentSize: number;
 }
+
+/** How long one upkeep spends deleting dead segments; the rest wait for the next. */
+const DELETE_SLICE_MS = 5;
 
 export class Journal implements WriterEvents {
   private readonly segments: SegmentList;
@@ -317,7 +318,9 @@ export class Journal implements WriterEvents {
    * Replaces the whole journal at once with one holding just `entries` (the open items of a
    * flushed queue, or every live item of a queue getting a new journal). Throws, with nothing
    * changed that replay would see, if the new state can't be committed; once it is (the pack's
-   * rename), a failing install step is finished later and this returns normally.
+   * rename, put on disk by a directory fsync before anything else changes), a failing install
+   * step is finished later and this returns normally. The files replaced are moved aside and
+   * deleted off the event loop (SegmentList.install): replay never reads them again.
    */
   reset(entries: readonly PackEntry[]): void {
     this.compaction?.cancel();
@@ -415,38 +418,44 @@ export class Journal implements WriterEvents {
   }
 
   /**
-   * Deletes every file of this journal (the queue is gone), oldest first, so a crash part way
-   * leaves only a tail that replays consistently. Tries every file; throws the first error after.
+   * Deletes every file of this journal (the queue is gone): each is moved aside, oldest first, so
+   * a crash part way leaves only a tail that replays consistently, and the names are free at once;
+   * the files are deleted off the event loop (deferred_removal.ts). Tries every file; throws the
+   * first error after.
    */
   erase(): void {
     this.erased = true;
     this.compaction?.cancel();
     this.compaction = null;
     this.reader?.close();
-    const errors = this.segments.eraseFiles();
+    const { paths, errors } = this.segments.moveFilesAside();
     try {
-      this.writer.erase();
+      this.writer.erase(movingAsideInto(paths));
     } catch (error) {
       errors.push(error);
     }
+    removeInBackground(paths);
     if (errors.length > 0) throw errors[0];
   }
 
   /**
    * Deletes every file of this journal, as `erase` does, for a queue that dropped it with every
-   * item in memory (a reload turned it off), without a long turn: unlinking a big journal's
-   * segments took 73 ms for 138 MB. First the journal is made to replay as empty, in one step:
+   * item in memory (a reload turned it off) or was deleted, without a long turn: unlinking a big
+   * journal's segments took 73 ms for 138 MB. First the journal is made to replay as empty, in one step:
    * the active segment is sealed and an empty pack replacing every sealed segment is committed
    * (its rename, put on disk by a directory fsync). Then the sealed segments are renamed to temp
-   * names and the active file deleted (what is left replays as empty at every step: the pack
+   * names, and the active file too (what is left replays as empty at every step: the pack
    * alone installs as an empty segment); once a directory fsync put that on disk, the pack is
-   * deleted, and the temp files DELETE_SLICE_MS a turn (start-up deletes any left). A crash at any
+   * deleted, and the temp files off the event loop (deferred_removal.ts; start-up deletes any
+   * left). The queue's file names are free for a new journal at once. A crash at any
    * point, a power loss included, replays to this journal as it was or to nothing, never to an
    * older state whose consumed items would come back. If the first step fails it falls back to
    * `erase`. Tries every file; throws the first error after.
    */
   retire(): void {
     if (this.erased) return;
+    // The active file alone: moving it aside is one step already, with nothing to fsync first.
+    if (this.segments.count === 1 && !this.segments.hasPendingPack) return this.erase();
     let seq = -1;
     try {
       this.compaction?.cancel();
@@ -466,13 +475,13 @@ export class Journal implements WriterEvents {
     this.erased = true;
     const { paths, errors } = this.segments.moveFilesAside();
     try {
-      this.writer.erase();
+      this.writer.erase(movingAsideInto(paths));
       fsyncDirectory(this.dir);
       fileSystem.remove(packPath(this.dir, this.name, seq));
     } catch (error) {
       errors.push(error);
     }
-    removeInTurns(paths);
+    removeInBackground(paths);
     if (errors.length > 0) throw errors[0];
   }
 
@@ -511,17 +520,6 @@ export class Journal implements WriterEvents {
     this.reader?.close(); // its file may be one of those replaced
     this.segments.install(seq, maxId);
   }
-}
-
-/** Deletes `paths` (temp files nothing reads), DELETE_SLICE_MS of unlinks a turn, from the next turn on. */
-function removeInTurns(paths: readonly string[]): void {
-  let next = 0;
-  const slice = (): void => {
-    const until = performance.now() + DELETE_SLICE_MS;
-    while (next < paths.length && performance.now() < until) removeQuietly(paths[next++]!);
-    if (next < paths.length) setImmediate(slice);
-  };
-  if (paths.length > 0) setImmediate(slice);
 }
 
 function mib(bytes: number): string {

@@ -4,7 +4,8 @@
  *
  * Crash safety: the pack is written to a temp file, fsynced, and renamed to `<queue>.<seq>.pack`
  * (the commit point: a complete pack exists or nothing changed); installing it fsyncs the
- * directory (the rename is then on disk), deletes the segments it replaces, oldest first, and
+ * directory (the rename is then on disk), takes away the segments it replaces, oldest first
+ * (at run time moved aside and deleted off the event loop, see deferred_removal.ts), and
  * renames the pack to `<queue>.<seq>`, with a directory fsync after each step. Once the rename to
  * `.pack` happened the pack is committed whatever fails next: an install cut short is finished
  * later (the journal retries it; start-up finishes it too), and leftover temp files are deleted
@@ -202,18 +203,20 @@ export function writePack(pack: Pack): Extent {
 /**
  * Replaces the segments up to `seq` with the committed pack `seq`, and deletes the older packs it
  * supersedes (before its own rename: a pack left at its `.pack` name would be installed over it at
- * the next start). Safe to call again after it failed at any step (a pack already renamed into
- * place is not looked for again).
+ * the next start). `dispose` takes each replaced file away, whether it is there or not (deletes it
+ * by default; a running journal moves it aside, to be deleted off the event loop: deferred_removal.ts).
+ * Safe to call again after it failed at any step (a pack already renamed into place is not looked
+ * for again).
  */
-export function installPack(dir: string, name: string, seq: number, sealed: readonly number[], superseded: readonly number[] = []): void {
+export function installPack(dir: string, name: string, seq: number, sealed: readonly number[], superseded: readonly number[] = [], dispose: (path: string) => void = fileSystem.remove): void {
   const pack = packPath(dir, name, seq);
   if (fileSystem.stat(pack) === null) return fsyncDirectory(dir);
   fsyncDirectory(dir);
   for (const old of sealed) {
     if (old > seq) break;
-    fileSystem.remove(sealedPath(dir, name, old));
+    dispose(sealedPath(dir, name, old));
   }
-  for (const old of superseded) fileSystem.remove(packPath(dir, name, old));
+  for (const old of superseded) dispose(packPath(dir, name, old));
   fsyncDirectory(dir);
   fileSystem.rename(pack, sealedPath(dir, name, seq));
   fsyncDirectory(dir);

@@ -15,7 +15,8 @@
  * sealed segment).
  */
 import type { Position } from "./add_reader.ts";
-import { fileSystem, fsyncDirectory, statExisting, tempPathFor, type FileInfo } from "./files.ts";
+import { moveAside, movingAsideInto, removeInBackground } from "./deferred_removal.ts";
+import { fileSystem, fsyncDirectory, statExisting, type FileInfo } from "./files.ts";
 import { installPack } from "./pack.ts";
 import { packPath, sealedPath, segmentPath } from "./segment_files.ts";
 
@@ -163,7 +164,13 @@ export class SegmentList {
    */
   install(seq: number, maxId: number): void {
     this.pending = { seq, maxId };
-    installPack(this.dir, this.name, seq, this.sealed.map((segment) => segment.seq), this.superseded);
+    // The files it replaces are moved aside and deleted off the event loop (at once, 8 segments of 16 MiB took 37-150 ms).
+    const aside: string[] = [];
+    try {
+      installPack(this.dir, this.name, seq, this.sealed.map((segment) => segment.seq), this.superseded, movingAsideInto(aside));
+    } finally {
+      removeInBackground(aside);
+    }
     this.pending = null;
     this.superseded = NONE;
     const kept = this.sealed.filter((segment) => segment.seq > seq);
@@ -196,32 +203,24 @@ export class SegmentList {
   }
 
   /**
-   * Renames every file `eraseFiles` would delete to a temp name (cheap: nothing is freed yet), so
-   * the names are free at once and the files can be deleted later, a few a turn; start-up deletes
-   * any left. A file that can't be renamed is deleted. Returns the temp paths and the errors.
+   * Renames the sealed segments (oldest first) and any pending or superseded pack to temp names
+   * (cheap: nothing is freed yet), so the names are free at once and the files can be deleted off
+   * the event loop (deferred_removal.ts); start-up deletes any left. A file that can't be renamed
+   * is deleted. Returns the temp paths and the errors.
    */
   moveFilesAside(): { readonly paths: string[]; readonly errors: unknown[] } {
     const paths: string[] = [];
     const errors: unknown[] = [];
     for (const path of this.filePaths()) {
-      const temp = tempPathFor(path);
       try {
-        fileSystem.rename(path, temp);
-        paths.push(temp);
+        const temp = moveAside(path);
+        if (temp !== null) paths.push(temp);
       } catch {
         removeNoting(path, errors);
       }
     }
     this.forgetFiles();
     return { paths, errors };
-  }
-
-  /** Deletes the sealed segments and a pending pack, oldest first; returns the errors met. */
-  eraseFiles(): unknown[] {
-    const errors: unknown[] = [];
-    for (const path of this.filePaths()) removeNoting(path, errors);
-    this.forgetFiles();
-    return errors;
   }
 
   /** The sealed segments (oldest first), then the packs superseded or pending. */

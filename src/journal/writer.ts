@@ -542,14 +542,14 @@ export class JournalWriter {
     this.file.close();
   }
 
-  /** Closes the file and deletes it (the queue is gone; the journal deletes sealed segments). */
-  erase(): void {
+  /** Closes the file and takes it away with `dispose` (the queue is gone; the journal sees to sealed segments). */
+  erase(dispose: (path: string) => void): void {
     this.closed = true;
     // Nothing of this queue can come back once its files are gone: whoever waits may go on.
     for (const commit of [this.commit, this.writing?.commit, this.retryCommit, ...(this.fsyncs?.stop() ?? []).map((e) => e.commit)]) commit?.settle("durable");
     this.takeBatch();
     this.writing = null;
     this.retained = NO_RECORDS;
-    this.file.close(true);
+    this.file.close(dispose);
   }
 }

@@ -18,8 +18,9 @@
  * Invariants: blocks[first ..] hold the items in order, block by block, each in slots
  * start .. end-1; only the first and the last block may be partly used, but for blocks
  * `removeExpired` took items from; a block other than the last is never empty; each used slot
- * holds one count on its home (byte_homes.ts), given back when the item leaves; the list is
- * listed for slab evacuation (`listed` >= 0) exactly while it holds items; `headItem` is the
+ * holds one count on its home (byte_homes.ts), given back when the item leaves (a `clear` hands
+ * its slots to slot_release.ts, which gives many back over turns); the list is listed for slab
+ * evacuation (`listed` >= 0) exactly while it holds items; `headItem` is the
  * object made for the current head, if any (so repeated peeks make one), its bytes where the
  * head's slot says. `headExpiry` and `headAddTime` read the head's times without making it: an
  * add checks the head's expiry, and an idle queue would otherwise keep its head as an object
@@ -28,6 +29,7 @@
 import type { Item } from "../journal/item.ts";
 import { newBlock, read, releaseSlot, relocateInBlock, removeFromBlock, write, type Block } from "./item_block.ts";
 import { listEmptied, listFilled, type MoveOut, type Relocatable } from "./slab_evacuation.ts";
+import { slotRelease } from "./slot_release.ts";
 
 /**
  * A first block has 5-13 slots (a queue of a few items costs 40 bytes a slot), nine sizes in
@@ -203,12 +205,12 @@ export class ItemBlocks implements Relocatable {
     return items;
   }
 
+  /** Empties the list at once; its slots' homes are given back over turns if there are many (slot_release.ts). */
   clear(): void {
-    for (let b = this.first; b < this.blocks.length; b++) {
-      const block = this.blocks[b]!;
-      for (let slot = block.start; slot < block.end; slot++) releaseSlot(block, slot);
+    if (this.count > 0) {
+      listEmptied(this);
+      slotRelease.release(this.blocks.slice(this.first), this.count);
     }
-    if (this.count > 0) listEmptied(this);
     this.blocks = [];
     this.first = this.count = 0;
     this.headItem = null;

@@ -428,7 +428,9 @@ export class PersistentQueue implements UpkeepView {
   /**
    * Drops every queued item, in memory and in the journal (open items stay open). The journal is
    * replaced first: if that fails nothing is dropped, and the reason is returned. A journal being
-   * turned on is through then: the new one holds the whole live state.
+   * turned on is through then: the new one holds the whole live state. The queue is empty at
+   * once; the items' memory (slot_release.ts) and the old journal files (Journal.reset) are given
+   * back over the next turns.
    */
   flush(): string | null {
     // The reset gives a fill under way up: it ends here.
@@ -584,8 +586,11 @@ export class PersistentQueue implements UpkeepView {
   }
 
   /**
-   * The queue is going away: waiters get nothing, the journal files are deleted. Returns why some
-   * files could not be deleted (they are left for the caller to remove), or null.
+   * The queue is going away: waiters get nothing, the journal files are deleted. The journal is
+   * marked empty at once and its files deleted over the next turns (Journal.retire: a crash
+   * meanwhile brings none of its items back, and the queue's name is free for a new journal at
+   * once); its items' memory too (ItemStore.clear). Returns why some files could not be deleted
+   * (they are left for the caller to remove), or null.
    */
   destroy(): string | null {
     this.deleted = true;
@@ -599,7 +604,7 @@ export class PersistentQueue implements UpkeepView {
     const journal = this.journal;
     this.journal = null;
     try {
-      journal?.erase();
+      journal?.retire();
       return null;
     } catch (error) {
       return errorText(error);

@@ -2,7 +2,8 @@
  * Fault injection under the journal: swaps the members of `fileSystem` (src/journal/files.ts) for
  * ones that make chosen calls fail with an errno error (ENOSPC, EMFILE, EACCES, EIO, ...) or
  * write short, only on matching paths, after a number of calls that pass, for a number of times;
- * or kill the process right before the call (kill -9, in a spawned server): a crash at that step.
+ * or kill the process right before the call (kill -9, in a spawned server): a crash at that step;
+ * or leave a call done off the event loop hanging (a slow disk), so a test can crash it mid-way.
  *
  * In a test: `const faults = FaultInjector.install()`, then `faults.set([...])`, `faults.clear()`
  * and, at the end, `faults.uninstall()`. In a spawned server: test/helpers/faulty_fs_preload.ts.
@@ -15,9 +16,15 @@
 import { fileSystem, type FileSystem } from "../../src/journal/files.ts";
 
 export type FaultCode = "ENOSPC" | "EMFILE" | "EACCES" | "EIO" | "EROFS";
-/** What a matching call does: fail with an errno code, or (SIGKILL) kill the process before it is made. */
-export type FaultEffect = FaultCode | "SIGKILL";
+/**
+ * What a matching call does: fail with an errno code, (SIGKILL) kill the process before it is
+ * made, or (HANG, for the calls done off the event loop) never be made nor report back, as a disk
+ * that takes forever would: work waiting on it stays under way, for a test to kill the process then.
+ */
+export type FaultEffect = FaultCode | "SIGKILL" | "HANG";
 export type FaultOp = keyof FileSystem;
+/** How an operation done off the event loop reports back. */
+type Done = (error: Error | null) => void;
 
 export interface Fault {
   readonly op: FaultOp;
@@ -107,6 +114,16 @@ export class FaultInjector {
     if (fault !== null) raise(fault.code, op, paths[0]!);
   }
 
+  /** An operation done off the event loop: made (`call`), or its fault told to `done` in a later turn (or the process killed now). */
+  private checkAsync(op: FaultOp, syscall: string, path: string, done: Done, call: () => void): void {
+    const fault = this.failing(op, [path]);
+    if (fault === null) return call();
+    if (fault.code === "HANG") return;
+    if (fault.code === "SIGKILL") return raise(fault.code, syscall, path);
+    const error = faultError(fault.code, syscall, path);
+    setImmediate(() => done(error));
+  }
+
   private pathOf(fd: number): string {
     return this.paths.get(fd) ?? `fd ${fd}`;
   }
@@ -143,21 +160,9 @@ export class FaultInjector {
       stat: byPath("stat", real.stat),
       fsync: byFd("fsync", real.fsync),
       syncFileSystem: byPath("syncFileSystem", real.syncFileSystem),
-      fsyncAsync: (fd: number, done: (error: Error | null) => void) => {
-        const fault = this.failing("fsyncAsync", [this.pathOf(fd)]);
-        if (fault === null) return real.fsyncAsync(fd, done);
-        if (fault.code === "SIGKILL") return raise(fault.code, "fsync", this.pathOf(fd));
-        const error = faultError(fault.code, "fsync", this.pathOf(fd));
-        setImmediate(() => done(error));
-      },
+      fsyncAsync: (fd: number, done: Done) => this.checkAsync("fsyncAsync", "fsync", this.pathOf(fd), done, () => real.fsyncAsync(fd, done)),
       syncFileSystemReady: real.syncFileSystemReady,
-      syncFileSystemAsync: (dir: string, done: (error: Error | null) => void) => {
-        const fault = this.failing("syncFileSystemAsync", [dir]);
-        if (fault === null) return real.syncFileSystemAsync(dir, done);
-        if (fault.code === "SIGKILL") return raise(fault.code, "syncfs", dir);
-        const error = faultError(fault.code, "syncfs", dir);
-        setImmediate(() => done(error));
-      },
+      syncFileSystemAsync: (dir: string, done: Done) => this.checkAsync("syncFileSystemAsync", "syncfs", dir, done, () => real.syncFileSystemAsync(dir, done)),
       ftruncate: byFd("ftruncate", real.ftruncate),
       truncate: byPath("truncate", real.truncate),
       rename: (from: string, to: string) => {
@@ -170,6 +175,7 @@ export class FaultInjector {
         real.link(existing, newPath);
       },
       remove: byPath("remove", real.remove),
+      removeAsync: (path: string, done: Done) => this.checkAsync("removeAsync", "remove", path, done, () => real.removeAsync(path, done)),
       removeDirectory: byPath("removeDirectory", real.removeDirectory),
       mkdir: byPath("mkdir", real.mkdir),
       readdir: byPath("readdir", real.readdir),
@@ -184,6 +190,7 @@ function raise(effect: FaultEffect, op: string, path: string): never {
     process.kill(process.pid, "SIGKILL");
     throw new Error("killed");
   }
+  if (effect === "HANG") throw new Error(`HANG is for calls done off the event loop, not ${op} '${path}'`);
   throw faultError(effect, op, path);
 }
 

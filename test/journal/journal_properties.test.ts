@@ -16,7 +16,7 @@
 import { afterAll, beforeAll, test } from "bun:test";
 import { flushExpiredNow } from "../helpers/expired_flush.ts";
 import fc from "fast-check";
-import { cpSync, rmSync } from "node:fs";
+import { rmSync } from "node:fs";
 import { DEFAULT_QUEUE_CONFIG, type QueueConfig } from "../../src/config/schema.ts";
 import { errorText } from "../../src/errors.ts";
 import { flushJournals } from "../../src/journal/flush_scheduler.ts";
@@ -29,7 +29,7 @@ import { seededRandom } from "../helpers/bytes.ts";
 import { openQueueJournal } from "../helpers/journal.ts";
 import { shrinkBudgeted } from "../helpers/property_budget.ts";
 import { QueueModel, itemMismatch, listMismatch, modelBytes, type ModelItem } from "../helpers/queue_model.ts";
-import { tempDir } from "../helpers/temp_dir.ts";
+import { copyDataDir, tempDir } from "../helpers/temp_dir.ts";
 
 const RUNS = Number(process.env.KESTREL_PROPERTY_RUNS ?? 200);
 const SEED = Number(process.env.KESTREL_PROPERTY_SEED ?? 8);
@@ -267,7 +267,7 @@ class ModelledQueue {
   /** The process dies: the files stay as they are (what was written), the rest is lost. */
   private crash(): void {
     const survivor = tempDir();
-    cpSync(this.dir, survivor, { recursive: true });
+    copyDataDir(this.dir, survivor);
     this.queue.close(); // writes into the directory left behind
     rmSync(this.dir, { recursive: true, force: true });
     this.dir = survivor;
@@ -298,7 +298,7 @@ class ModelledQueue {
   /** Every item the journal holds, in order: a copy of the directory replayed with no memory budget. */
   private listJournal(): Item[] {
     const copy = tempDir();
-    cpSync(this.dir, copy, { recursive: true });
+    copyDataDir(this.dir, copy);
     const { journal, items } = openQueueJournal(copy, "q");
     journal.close();
     rmSync(copy, { recursive: true, force: true });

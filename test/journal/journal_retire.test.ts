@@ -5,28 +5,21 @@
  * to an older state that would bring consumed items back.
  */
 import { expect, test } from "bun:test";
-import { cpSync, readdirSync } from "node:fs";
+import { readdirSync } from "node:fs";
+import type { Commit } from "../../src/journal/commit.ts";
+import { backgroundRemovals } from "../../src/journal/deferred_removal.ts";
 import { flushJournals } from "../../src/journal/flush_scheduler.ts";
 import { fileSystem } from "../../src/journal/files.ts";
 import { QueueCollection } from "../../src/queue/queue_collection.ts";
-import { bytes, text } from "../helpers/bytes.ts";
+import { bytes } from "../helpers/bytes.ts";
 import { configFor } from "../helpers/config.ts";
+import { drainCopy, snapshotsAround } from "../helpers/dir_snapshots.ts";
 import { settled } from "../helpers/journal.ts";
 import { FaultInjector } from "../helpers/faulty_fs.ts";
 import { tempDir } from "../helpers/temp_dir.ts";
-import { nextTurn } from "../helpers/turn_clock.ts";
 
 const CONFIG = `max_memory_size = "8KiB"\nmax_journal_size = "16KiB"\n`;
 const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
-
-function drainCopy(copy: string): number[] {
-  const queues = QueueCollection.load(configFor(copy, CONFIG));
-  const queue = queues.getOrCreate("q");
-  const out: number[] = [];
-  for (let item = queue.remove(Date.now()); item !== undefined; item = queue.remove(Date.now())) out.push(Number(text(item.data).split(":")[0]));
-  queues.close();
-  return out;
-}
 
 test("turning the journal off: at every step the files replay to the queue as it was or to nothing; at the end no file is left", async () => {
   const dir = tempDir();
@@ -39,28 +32,13 @@ test("turning the journal off: at every step the files replay to the queue as it
   for (let i = 0; i < 50; i++) queue.remove(Date.now());
   flushJournals();
   expect(readdirSync(dir).filter((name) => name.startsWith("q.")).length).toBeGreaterThan(3);
-  // A copy of the directory before every call that changes what is in it.
-  const snapshots: string[] = [];
-  const real = { rename: fileSystem.rename, remove: fileSystem.remove, open: fileSystem.open };
-  const snapshot = () => {
-    const copy = tempDir();
-    cpSync(dir, copy, { recursive: true });
-    snapshots.push(copy);
-  };
-  fileSystem.rename = (from, to) => (snapshot(), real.rename(from, to));
-  fileSystem.remove = (path) => (snapshot(), real.remove(path));
-  fileSystem.open = (path, flags, mode) => (flags === "r" ? undefined : snapshot(), real.open(path, flags, mode));
-  let done;
-  try {
+  let done: Commit | null = null;
+  const snapshots = await snapshotsAround(dir, async () => {
     done = queues.prepareReconfigure(configFor(dir, `${CONFIG}journal = false\n`))();
     await settled(done);
-    for (let i = 0; i < 20; i++) await nextTurn();
-  } finally {
-    Object.assign(fileSystem, real);
-  }
-  expect([done.state, queue.hasJournal]).toEqual(["durable", false]);
-  snapshot();
-  const outcomes = snapshots.map((copy) => drainCopy(copy));
+  });
+  expect([done!.state, queue.hasJournal]).toEqual(["durable", false]);
+  const outcomes = snapshots.map((copy) => drainCopy(copy, CONFIG));
   const full = range(50, 200);
   for (const outcome of outcomes) expect(outcome.length === 0 ? [] : outcome).toEqual(outcome.length === 0 ? [] : full);
   // Full up to the commit, empty from it on: never anything else.
@@ -111,7 +89,7 @@ test("a power loss at any step: the empty pack is on disk (a directory fsync) be
   queues.close();
 });
 
-test("the directory fsync after the empty pack's rename fails: every file goes at once, the pack too", () => {
+test("the directory fsync after the empty pack's rename fails: every file is moved aside at once (then deleted), the pack too", async () => {
   const faults = FaultInjector.install();
   try {
     const dir = tempDir();
@@ -125,6 +103,8 @@ test("the directory fsync after the empty pack's rename fails: every file goes a
     faults.set([{ op: "fsync", code: "EIO", path: "/kestrel-unit-[^/]+$", after: 1, times: 1 }]);
     const done = queues.prepareReconfigure(configFor(dir, `max_journal_size = "16KiB"\njournal = false\n`))();
     expect([faults.hits, done.state, queues.get("q")!.hasJournal]).toEqual([1, "durable", false]);
+    expect(readdirSync(dir).filter((name) => !name.startsWith("."))).toEqual([]);
+    await backgroundRemovals();
     expect(readdirSync(dir).filter((name) => name !== ".kestrel")).toEqual([]);
     queues.close();
   } finally {

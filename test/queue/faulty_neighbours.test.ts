@@ -4,13 +4,12 @@
  * and a crash in between moves an item again rather than losing it.
  */
 import { afterAll, afterEach, describe, expect, test } from "bun:test";
-import { cpSync } from "node:fs";
 import { flushJournals } from "../../src/journal/flush_scheduler.ts";
 import { QueueCollection } from "../../src/queue/queue_collection.ts";
 import { bytes, text } from "../helpers/bytes.ts";
 import { configFor } from "../helpers/config.ts";
 import { FaultInjector } from "../helpers/faulty_fs.ts";
-import { tempDir } from "../helpers/temp_dir.ts";
+import { copyDataDir, tempDir } from "../helpers/temp_dir.ts";
 
 const faults = FaultInjector.install();
 afterEach(() => faults.clear());
@@ -62,7 +61,7 @@ describe("move_expired_to a queue that can't write", () => {
     expect(queues.discardAllExpired(NOW + 20)).toBe(1);
     flushJournals();
     const crashed = tempDir();
-    faults.withoutFaults(() => cpSync(dir, crashed, { recursive: true }));
+    faults.withoutFaults(() => copyDataDir(dir, crashed));
     faults.clear();
     const again = QueueCollection.load(configFor(crashed, CONFIG));
     expect(again.discardAllExpired(NOW + 20)).toBe(1);
@@ -89,7 +88,7 @@ test("a queue whose only item is on its way to its move target is not drained: a
   queues.get("q")!.maintainJournal();
   flushJournals();
   const crashed = tempDir();
-  faults.withoutFaults(() => cpSync(dir, crashed, { recursive: true }));
+  faults.withoutFaults(() => copyDataDir(dir, crashed));
   faults.clear();
   const again = QueueCollection.load(configFor(crashed, 'max_journal_size = "1KiB"\n[queues.q]\nmove_expired_to = "t"\n'));
   expect([...drain(again, "q", NOW + 100), ...drain(again, "t", NOW + 100)]).toEqual(["precious"]);

@@ -6,9 +6,10 @@
  * acknowledged item and invents none.
  */
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { cpSync, readdirSync, statSync } from "node:fs";
+import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { Commit } from "../../src/journal/commit.ts";
+import { backgroundRemovals } from "../../src/journal/deferred_removal.ts";
 import { flushJournals } from "../../src/journal/flush_scheduler.ts";
 import type { Item } from "../../src/journal/item.ts";
 import type { PersistentQueue } from "../../src/queue/persistent_queue.ts";
@@ -18,7 +19,7 @@ import { bytes, text } from "../helpers/bytes.ts";
 import { configFor } from "../helpers/config.ts";
 import { FaultInjector } from "../helpers/faulty_fs.ts";
 import { settled } from "../helpers/journal.ts";
-import { tempDir } from "../helpers/temp_dir.ts";
+import { copyDataDir, tempDir } from "../helpers/temp_dir.ts";
 import { nextTurn } from "../helpers/turn_clock.ts";
 
 const ITEM_BYTES = 2048;
@@ -52,7 +53,7 @@ function drain(queue: PersistentQueue): number[] {
 function replayCopy(dir: string, config: string): number[] {
   flushJournals();
   const copy = tempDir();
-  cpSync(dir, copy, { recursive: true });
+  copyDataDir(dir, copy);
   const queues = QueueCollection.load(configFor(copy, config));
   const out = drain(queues.getOrCreate("q"));
   queues.close();
@@ -352,7 +353,7 @@ describe("a fill cut short by the queue", () => {
     expect(done.state).toBe("pending");
     queues.delete("q");
     expect(done.state).toBe("durable");
-    for (let i = 0; i < 5; i++) await nextTurn();
+    await backgroundRemovals();
     expect(readdirSync(dir).filter((name) => name.includes("q"))).toEqual([]);
     queues.close();
   });

@@ -282,7 +282,7 @@ describe("QueueCollection under file faults", () => {
     flushJournals();
     const faults = FaultInjector.install();
     try {
-      faults.set([{ op: "remove", code: "EIO", times: 1 }]);
+      faults.set([{ op: "rename", code: "EIO", times: 1 }]);
       queues.delete("q");
       faults.clear();
     } finally {

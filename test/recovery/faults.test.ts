@@ -13,7 +13,6 @@
  * points of that count, so it lands on each step in turn (KESTREL_FAULT_POINTS, default 4).
  */
 import { afterAll, afterEach, describe, expect, test } from "bun:test";
-import { cpSync } from "node:fs";
 import { join } from "node:path";
 import { parseConfig, type KestrelConfig } from "../../src/config/load.ts";
 import type { Commit } from "../../src/journal/commit.ts";
@@ -22,7 +21,7 @@ import type { PersistentQueue } from "../../src/queue/persistent_queue.ts";
 import { QueueCollection } from "../../src/queue/queue_collection.ts";
 import { bytes, seededRandom, text } from "../helpers/bytes.ts";
 import { FaultInjector, type Fault, type FaultCode, type FaultOp } from "../helpers/faulty_fs.ts";
-import { tempDir } from "../helpers/temp_dir.ts";
+import { copyDataDir, tempDir } from "../helpers/temp_dir.ts";
 
 const POINTS = Number(process.env.KESTREL_FAULT_POINTS ?? 4);
 const QUEUES = ["q", "r"];
@@ -168,7 +167,7 @@ class Scenario {
     const { sent, acked, taken, consumed, closing, confirmed } = snapshot(this.ledger);
     const replayed = faults.withoutFaults(() => {
       const copy = tempDir();
-      cpSync(this.config.server.queuePath, copy, { recursive: true });
+      copyDataDir(this.config.server.queuePath, copy);
       const restored = QueueCollection.load({ ...this.config, server: { ...this.config.server, queuePath: copy } });
       const items = QUEUES.flatMap((name) => drain(restored.getOrCreate(name)));
       restored.close();
@@ -251,8 +250,8 @@ const CASES: ReadonlyArray<readonly [FaultOp, FaultCode, string | undefined, str
   ["rename", "EACCES", TEMP, "new segment or pack into place", ALL],
   ["rename", "EIO", PACK, "installing a pack", ALL],
   ["rename", "EIO", undefined, "any rename", ALL],
-  ["remove", "EACCES", SEALED, "deleting consumed segments", ALL],
-  ["remove", "EIO", undefined, "any delete", ALL],
+  ["rename", "EACCES", SEALED, "sealing, or moving replaced segments aside", ALL],
+  ["removeAsync", "EIO", undefined, "deleting replaced segments in the background", ALL],
   ["stat", "EIO", undefined, "upkeep checks", ALL],
   ["ftruncate", "EIO", undefined, "cutting a failed write (with ENOSPC on append)", ALL],
 ];

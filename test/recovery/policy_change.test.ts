@@ -4,7 +4,6 @@
  * were cut out of the file before the fix).
  */
 import { afterAll, expect, test } from "bun:test";
-import { cpSync } from "node:fs";
 import { join } from "node:path";
 import { parseConfig, type KestrelConfig } from "../../src/config/load.ts";
 import { onceDurable, type Commit } from "../../src/journal/commit.ts";
@@ -12,7 +11,7 @@ import { flushJournals } from "../../src/journal/flush_scheduler.ts";
 import { QueueCollection } from "../../src/queue/queue_collection.ts";
 import { bytes, text } from "../helpers/bytes.ts";
 import { FaultInjector } from "../helpers/faulty_fs.ts";
-import { tempDir } from "../helpers/temp_dir.ts";
+import { copyDataDir, tempDir } from "../helpers/temp_dir.ts";
 
 const faults = FaultInjector.install();
 afterAll(() => faults.uninstall());
@@ -25,7 +24,7 @@ function configFor(dir: string, policy: string): KestrelConfig {
 
 function replayed(dir: string, config: KestrelConfig): string[] {
   const copy = tempDir();
-  cpSync(dir, copy, { recursive: true });
+  copyDataDir(dir, copy);
   const restored = QueueCollection.load({ ...config, server: { ...config.server, queuePath: copy } });
   const out: string[] = [];
   const q = restored.getOrCreate("q");

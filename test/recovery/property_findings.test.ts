@@ -5,7 +5,7 @@
  * stayed open in the journal.
  */
 import { expect, test } from "bun:test";
-import { cpSync, existsSync, readFileSync, readdirSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { DEFAULT_QUEUE_CONFIG, type QueueConfig } from "../../src/config/schema.ts";
 import { flushJournals } from "../../src/journal/flush_scheduler.ts";
@@ -15,7 +15,7 @@ import { sealedPath } from "../../src/journal/segment_files.ts";
 import type { SyncPolicy } from "../../src/journal/sync_policy.ts";
 import { PersistentQueue } from "../../src/queue/persistent_queue.ts";
 import { openQueueJournal } from "../helpers/journal.ts";
-import { tempDir } from "../helpers/temp_dir.ts";
+import { copyDataDir, tempDir } from "../helpers/temp_dir.ts";
 
 const NOW = 1_795_000_000_000;
 const item = (n: number, size = 10) => new Uint8Array(size).fill(n);
@@ -54,7 +54,7 @@ for (const policy of [{ kind: "never" }, { kind: "always" }] as const) {
     q.maintainJournal();
     // A kill -9 now: item 1 is either still added (its segment kept) or removed (its REMOVE written).
     const crashed = tempDir();
-    cpSync(dir, crashed, { recursive: true });
+    copyDataDir(dir, crashed);
     expect(mentions(crashed, OP_ADD, 1) || mentions(crashed, OP_REMOVE, 1)).toBe(true);
     await new Promise<void>((resolve) => removal.onSettled(resolve));
     expect(removal.state).toBe("durable");

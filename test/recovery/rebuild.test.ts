@@ -5,7 +5,7 @@
  * loses nothing acknowledged: nothing is written to a file the rebuilt journal replaces.
  */
 import { afterAll, afterEach, describe, expect, test } from "bun:test";
-import { cpSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { readFileSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { KestrelConfig } from "../../src/config/load.ts";
 import { onceDurable } from "../../src/journal/commit.ts";
@@ -16,7 +16,7 @@ import { QueueCollection } from "../../src/queue/queue_collection.ts";
 import { bytes, text } from "../helpers/bytes.ts";
 import { configFor } from "../helpers/config.ts";
 import { FaultInjector, type Fault } from "../helpers/faulty_fs.ts";
-import { tempDir } from "../helpers/temp_dir.ts";
+import { copyDataDir, tempDir } from "../helpers/temp_dir.ts";
 
 const faults = FaultInjector.install();
 afterEach(() => faults.clear());
@@ -29,7 +29,7 @@ const sealed = (dir: string) => readdirSync(dir).filter((name) => /^q\.\d+$/.tes
 function replayCopy(config: KestrelConfig): string[] {
   return faults.withoutFaults(() => {
     const copy = tempDir();
-    cpSync(config.server.queuePath, copy, { recursive: true });
+    copyDataDir(config.server.queuePath, copy);
     const queues = QueueCollection.load({ ...config, server: { ...config.server, queuePath: copy } });
     const queue = queues.getOrCreate("q");
     const out: string[] = [];
@@ -102,7 +102,8 @@ describe("rebuild with items waiting on disk", () => {
   });
 
   const INSTALL_FAULTS = [
-    ["an unlink", { op: "remove", code: "EIO", path: "/q\\.\\d+$", times: 1 }],
+    // A replaced segment is moved aside (to .q.<seq>.<pid>.<ms>.tmp) before it is deleted.
+    ["moving a segment aside", { op: "rename", code: "EIO", path: "/\\.q\\.\\d+\\.\\d+\\.\\d+\\.tmp$", times: 1 }],
     // The first directory fsync, after the fresh active file's rename, passes.
     ["a directory fsync", { op: "fsync", code: "EIO", path: "/kestrel-unit-[^/]+$", after: 1, times: 1 }],
   ] as const;
@@ -134,7 +135,7 @@ describe("rebuild with items waiting on disk", () => {
     const dir = tempDir();
     const queues = fill(config(dir), 200, 1000);
     rmSync(join(dir, sealed(dir)[0]!));
-    faults.set([{ op: "remove", code: "EIO", path: "/q\\.\\d+$" }]); // no install works
+    faults.set([{ op: "rename", code: "EIO", path: "/\\.q\\.\\d+\\.\\d+\\.\\d+\\.tmp$" }]); // no install works
     queues.maintainJournals();
     rmSync(join(dir, "q")); // the fresh active file deleted too: rebuilt again
     queues.maintainJournals();
