@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, test } from "bun:test";
-import type { Server } from "bun";
 import { startAdminHttp } from "../../../src/server/admin/admin_http.ts";
+import type { Listener } from "../../../src/server/listener.ts";
 import { ChunkWriter } from "../../../src/server/admin/chunk_writer.ts";
 import { History, type HistoryView } from "../../../src/server/admin/history.ts";
 import { historyBody } from "../../../src/server/admin/history_body.ts";
@@ -100,9 +100,9 @@ describe("/history.json's body", () => {
 });
 
 describe("GET /history.json", () => {
-  let server: Server<undefined> | null = null;
+  let server: Listener | null = null;
   afterEach(() => {
-    void server?.stop(true);
+    server?.stop(true);
     server = null;
   });
 
@@ -117,7 +117,7 @@ describe("GET /history.json", () => {
     try {
       const history = new History();
       fill(history, 900, 100, "busy");
-      server = startAdminHttp(() => ({ ...ctx, pacer: new CountingPacer() }), history, "127.0.0.1", 0);
+      server = startAdminHttp(() => ({ ...ctx, pacer: new CountingPacer() }), history, "127.0.0.1", 0, { listenBackoffs: 0, accepting: 0 });
       const url = `http://127.0.0.1:${server.port}/history.json`;
       const response = await fetch(url);
       expect(response.headers.get("content-type")).toBe("application/json;charset=utf-8");
