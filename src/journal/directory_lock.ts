@@ -83,14 +83,17 @@ export class DirectoryLock {
     }
   }
 
-  /** Creates the lock file; false if one appeared meanwhile. */
+  /**
+   * Creates the lock file; false if one appeared meanwhile. Throws an error naming the file for
+   * any other failure (a full disk: the write's own error names only the call).
+   */
   private create(): boolean {
     try {
       writeNewFile(this.path, [Buffer.from(JSON.stringify(this.me))], "wx");
       return true;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === "EEXIST") return false;
-      throw error;
+      throw new Error(`could not write the lock ${this.path}: ${errorText(error)}`, { cause: error });
     }
   }
 }

@@ -214,8 +214,12 @@ export class Connection<F> implements Session, BudgetReader, ServedConnection {
     this.replyReady();
   }
 
-  /** Executes buffered requests until input runs out, something must wait or the turn's budget is spent, then writes. */
-  private process(): void {
+  /**
+   * Executes buffered requests until input runs out, something must wait or the turn's budget is
+   * spent, then writes. `lightOnly` (a run from the prompt lane): only the request held there runs
+   * now, the rest waits for the connection's round as a busy one's would.
+   */
+  private process(lightOnly = false): void {
     if (this.processing || this.closed) return;
     if (this.behind) {
       // Its turn comes in a later round (turn_scheduler.ts); meanwhile what arrives is only counted.
@@ -232,7 +236,7 @@ export class Connection<F> implements Session, BudgetReader, ServedConnection {
       // Each round ends when input runs out, a command waits, the budget is spent, or the
       // replies pile up; in the last case the replies are written and, if the socket took them,
       // the next round starts.
-      while (this.executeBuffered(until, now)) {
+      while (this.executeBuffered(until, now, lightOnly)) {
         this.writeOut();
         if (this.outbox.backlog >= HIGH_WATER || this.closed) break;
         now = turnClock.now();
@@ -248,8 +252,11 @@ export class Connection<F> implements Session, BudgetReader, ServedConnection {
    * clock's reading for the first frame); true if stopped by the backlog. Past `until` the first
    * frame still runs if it is light and the turn has not overrun (see turn_scheduler.ts); a heavy
    * one waits for the connection's round, a light one past the overrun for the prompt lane.
+   * `lightOnly`: one frame at most, the rest in the connection's round (the prompt lane is for
+   * light requests: a connection pipelining many of them, run there for its whole budget, made
+   * everyone behind it in the lane wait a turn per connection).
    */
-  private executeBuffered(until: number, now: number): boolean {
+  private executeBuffered(until: number, now: number, lightOnly: boolean): boolean {
     for (let first = true; !this.suspended && !this.closing; first = false) {
       if (this.outbox.backlog >= HIGH_WATER) return true;
       if (this.nothingToExecute()) return false;
@@ -284,6 +291,10 @@ export class Connection<F> implements Session, BudgetReader, ServedConnection {
         return false;
       }
       this.executeSafely(frame);
+      if (lightOnly) {
+        if (!this.suspended && !this.closing && !this.nothingToExecute()) this.continueLater(later);
+        return false;
+      }
     }
     return false;
   }
@@ -299,7 +310,7 @@ export class Connection<F> implements Session, BudgetReader, ServedConnection {
     this.behind = true;
     lane(() => {
       this.behind = false;
-      this.process();
+      this.process(lane === soon);
     });
   }
 

@@ -1,5 +1,6 @@
 /**
- * The memcache port: Bun.listen, kept from running out of file descriptors.
+ * A listening port (the memcache and text ports' Bun.listen, the admin port's Bun.serve), kept
+ * from running out of file descriptors.
  *
  * Bun 1.4 has no hook for accept() errors: at the descriptor limit (EMFILE, or ENFILE system-wide)
  * with a connection waiting, its event loop retries the failing accept() at once and forever (the
@@ -17,10 +18,12 @@
  * RETRY_MAX_MS. Each backoff counts in `listen_backoffs`, `accepting` says whether the port is
  * open, and the log says so at most once per LOG_EVERY_MS.
  *
+ * The admin port has no hook where a connection is accepted (Bun.serve): only the check every
+ * CHECK_EVERY_MS closes it, so a client can make the server spin for up to that long there.
+ *
  * `stop` stops the current listener only: connections accepted before a backoff belong to one
  * stopped already (the server ends them itself; the process exit closes any left).
  */
-import type { SocketHandler, TCPSocketListener } from "bun";
 import { closeSync, openSync } from "node:fs";
 import { monotonicMs, type Clock } from "../clock.ts";
 import { errorText } from "../errors.ts";
@@ -43,8 +46,15 @@ export interface ListenerCounters {
   accepting: number;
 }
 
-export class Listener<T> {
-  private current: TCPSocketListener<T> | null;
+/** What a listener binds: Bun.listen's listener, or an adapter over Bun.serve's server. */
+export interface BoundPort {
+  readonly port: number;
+  readonly hostname: string;
+  stop(closeConnections: boolean): void;
+}
+
+export class Listener {
+  private current: BoundPort | null;
   readonly port: number;
   readonly hostname: string;
   private readonly check: ReturnType<typeof setInterval>;
@@ -59,15 +69,14 @@ export class Listener<T> {
   /** A descriptor on /dev/null for `refusal` to dup, or null (none could be opened, no libc: it opens /dev/null instead). */
   private readonly spare: number | null;
 
-  /** Listens on `host:port` (0: any free port); throws if it can't. */
+  /** Listens with `bind(port)` (0: any free port; again on the port it got, after a backoff); throws if it can't. */
   constructor(
-    private readonly host: string,
+    private readonly bind: (port: number) => BoundPort,
     port: number,
-    private readonly handlers: SocketHandler<T>,
     private readonly counters: ListenerCounters,
     private readonly now: Clock = monotonicMs,
   ) {
-    this.current = Bun.listen<T>({ hostname: host, port, socket: handlers });
+    this.current = bind(port);
     this.spare = libc() === null ? null : openQuietly("/dev/null");
     this.port = this.current.port;
     this.hostname = this.current.hostname;
@@ -126,7 +135,7 @@ export class Listener<T> {
     if (this.stopped) return;
     if (descriptorShortage(RESUME_FREE) !== null) return this.scheduleRetry();
     try {
-      this.current = Bun.listen<T>({ hostname: this.host, port: this.port, socket: this.handlers });
+      this.current = this.bind(this.port);
     } catch (error) {
       this.warnAtMostEvery(`could not listen on ${this.hostname}:${this.port} again (trying again): ${errorText(error)}`);
       return this.scheduleRetry();

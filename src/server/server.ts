@@ -13,7 +13,7 @@
  * what they owe (replies waiting for a journal write go once it is done), puts back the items of
  * replies a client did not take in time, then writes, syncs and closes every journal.
  */
-import type { Server, Socket } from "bun";
+import type { Socket, SocketHandler } from "bun";
 import { monotonicMs } from "../clock.ts";
 import type { KestrelConfig } from "../config/load.ts";
 import { errorText } from "../errors.ts";
@@ -52,10 +52,10 @@ export interface ServerOptions {
 export class KestrelServer {
   private readonly stats = new ServerStats();
   private readonly connections = new Set<ServedConnection>();
-  private readonly listener: Listener<ServedConnection | null>;
+  private readonly listener: Listener;
   /** The text protocol's port (text_port), if set. */
-  private readonly textListener: Listener<ServedConnection | null> | null;
-  private readonly admin: Server<undefined> | null;
+  private readonly textListener: Listener | null;
+  private readonly admin: Listener | null;
   private readonly queues: QueueCollection;
   private readonly ctx: ServerContext;
   private readonly expirySweep: ExpirySweep;
@@ -74,14 +74,14 @@ export class KestrelServer {
     private readonly options: ServerOptions,
   ) {
     this.listener = this.listen("port", config.server.port, memcache);
-    let textListener: Listener<ServedConnection | null> | null = null;
-    let admin: Server<undefined> | null = null;
+    let textListener: Listener | null = null;
+    let admin: Listener | null = null;
     try {
       textListener = config.server.textPort === 0 ? null : this.listen("text_port", config.server.textPort, text);
       admin = this.listenAdmin();
       this.queues = QueueCollection.load(config);
     } catch (error) {
-      void admin?.stop(true);
+      admin?.stop(true);
       textListener?.stop(true);
       this.listener.stop(true);
       throw error;
@@ -191,7 +191,7 @@ export class KestrelServer {
     log.info("stopping: no new connections; writing and closing journals");
     this.listener.stop(false);
     this.textListener?.stop(false);
-    void this.admin?.stop(true);
+    this.admin?.stop(true);
     this.expirySweep.stop();
     clearInterval(this.idleCheck);
     this.stopSampling();
@@ -211,18 +211,18 @@ export class KestrelServer {
     this.resolveStopped();
   }
 
-  private listenAdmin(): Server<undefined> | null {
+  private listenAdmin(): Listener | null {
     const { adminHost, adminPort } = this.config.server;
     if (adminPort === null) return null;
     try {
-      return startAdminHttp(() => this.ctx, this.history, adminHost, adminPort);
+      return startAdminHttp(() => this.ctx, this.history, adminHost, adminPort, this.stats);
     } catch (error) {
       throw listenError("admin_port", adminHost, adminPort, error);
     }
   }
 
   /** Listens on `host` and the port of setting `key` for clients speaking `frontEnd`. */
-  private listen<F>(key: "port" | "text_port", port: number, frontEnd: FrontEnd<F>): Listener<ServedConnection | null> {
+  private listen<F>(key: "port" | "text_port", port: number, frontEnd: FrontEnd<F>): Listener {
     const { host } = this.config.server;
     try {
       return this.bind(host, port, frontEnd);
@@ -233,42 +233,38 @@ export class KestrelServer {
 
   /**
    * Binds a client port; its handlers reach `this.ctx`, which exists before any of them runs. Its
-   * connections are counted with every other port's; so are its listen backoffs (`accepting`
-   * says whether the last port to change accepts, which it does when the others do: they all
-   * check the same descriptor limit).
+   * connections are counted with every other port's; so are its listen backoffs, and the admin
+   * port's (`accepting` says whether the last port to change accepts, which it does when the
+   * others do: they all check the same descriptor limit).
    */
-  private bind<F>(host: string, port: number, frontEnd: FrontEnd<F>): Listener<ServedConnection | null> {
-    const listener: Listener<ServedConnection | null> = new Listener<ServedConnection | null>(
-      host,
-      port,
-      {
-        open: (socket) => {
-          const { maxConnections, maxRequestSize, timeout } = this.config.server;
-          const refusal =
-            this.stopping !== null ? "server is stopping" : this.connections.size >= maxConnections ? "too many connections" : listener.refusal();
-          if (refusal !== null) {
-            socket.data = null;
-            socket.end(frontEnd.refuseConnection(refusal));
-            return;
-          }
-          const connection = new Connection(socket, this.ctx, frontEnd, timeout, maxRequestSize);
-          socket.data = connection;
-          this.connections.add(connection);
-          this.stats.currConnections = this.connections.size;
-          this.stats.totalConnections++;
-        },
-        data: (socket, chunk) => socket.data?.onData(chunk),
-        drain: (socket) => socket.data?.onDrain(),
-        close: (socket) => this.closed(socket),
-        error: (socket, error) => {
-          log.debug(`connection error: ${errorText(error)}`);
-          this.closed(socket);
-        },
-        // Only sockets refused at open keep Bun's own idle timer (closeIdleConnections checks the rest).
-        timeout: (socket) => void socket.end(),
+  private bind<F>(host: string, port: number, frontEnd: FrontEnd<F>): Listener {
+    const handlers: SocketHandler<ServedConnection | null> = {
+      open: (socket) => {
+        const { maxConnections, maxRequestSize, timeout } = this.config.server;
+        const refusal =
+          this.stopping !== null ? "server is stopping" : this.connections.size >= maxConnections ? "too many connections" : listener.refusal();
+        if (refusal !== null) {
+          socket.data = null;
+          socket.end(frontEnd.refuseConnection(refusal));
+          return;
+        }
+        const connection = new Connection(socket, this.ctx, frontEnd, timeout, maxRequestSize);
+        socket.data = connection;
+        this.connections.add(connection);
+        this.stats.currConnections = this.connections.size;
+        this.stats.totalConnections++;
       },
-      this.stats,
-    );
+      data: (socket, chunk) => socket.data?.onData(chunk),
+      drain: (socket) => socket.data?.onDrain(),
+      close: (socket) => this.closed(socket),
+      error: (socket, error) => {
+        log.debug(`connection error: ${errorText(error)}`);
+        this.closed(socket);
+      },
+      // Only sockets refused at open keep Bun's own idle timer (closeIdleConnections checks the rest).
+      timeout: (socket) => void socket.end(),
+    };
+    const listener: Listener = new Listener((at) => Bun.listen({ hostname: host, port: at, socket: handlers }), port, this.stats);
     return listener;
   }
 

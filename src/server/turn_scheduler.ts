@@ -17,7 +17,10 @@
  * instead of one long one. That exemption lasts until the turn has overrun its budget by
  * MAX_OVERRUN_MS (so many light requests, or one misjudged, can't make a turn run away either);
  * after that a light request waits in the prompt lane (`soon`), which a round serves before the
- * busy connections (`later`), so it is still answered in the next round. Each round runs at
+ * busy connections (`later`), so it is still answered in the next round. A connection runs only
+ * that one request from the prompt lane and the rest of its pipeline in its round as a busy one
+ * (connection.ts): 300 connections pipelining 100 light gets each, every one run there for its
+ * whole budget, kept a ping behind them waiting 200-460 ms. Each round runs at
  * least one busy connection, so a stream of light requests can't starve them. What comes to a
  * connection outside its turn (a wait ended, a commit settled) is light work too, run until the
  * overrun and then in the busy connections' lane (outside_turn.ts).

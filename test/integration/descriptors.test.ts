@@ -117,3 +117,26 @@ test.skipIf(!hasPrlimit)("out of descriptors, the port closes instead of spinnin
   keeper.close();
   expect(await server.stop()).toBe(0);
 });
+
+test.skipIf(!hasPrlimit)("out of descriptors, the admin port closes too instead of spinning, and opens again", async () => {
+  const server = await ServerProcess.start({ config: "admin_port = 0\n" });
+  const admin = await server.adminAddress();
+  const [, adminPort] = admin.split(":");
+  const keeper = await server.client();
+  setFileLimit(server.proc.pid, lowestFreeDescriptor(server.proc.pid) + 4);
+  const mark = server.output.length;
+  // Connections that send nothing: those past the limit waited in the backlog while Bun retried
+  // the failing accept() at once and forever (80-98% of a core, and nothing logged).
+  const silent = await Promise.all(Array.from({ length: 10 }, () => Bun.connect({ hostname: "127.0.0.1", port: Number(adminPort), socket: { data() {} } })));
+  await server.waitForLog(new RegExp(`WARN +out of file descriptors \\(EMFILE\\): not accepting connections on 127\\.0\\.0\\.1:${adminPort} until some are free`), mark);
+  expect(Number((await keeper.stats()).get("listen_backoffs"))).toBeGreaterThanOrEqual(1);
+
+  const resumed = server.output.length;
+  for (const socket of silent) socket.end();
+  setFileLimit(server.proc.pid, 1024);
+  await server.waitForLog(new RegExp(`INFO +accepting connections on 127\\.0\\.0\\.1:${adminPort} again`), resumed);
+  const health = await fetch(`http://${admin}/health`);
+  expect(health.status).toBe(200);
+  keeper.close();
+  expect(await server.stop()).toBe(0);
+});

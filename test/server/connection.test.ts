@@ -284,6 +284,30 @@ describe("Connection turns", () => {
     queues.close();
   });
 
+  test("past the overrun, many connections each pipelining light requests take one request each from the prompt lane: a ping behind them runs in the next round", async () => {
+    const queues = QueueCollection.load(configFor(tempDir()));
+    const session = { ...ctx, queues } as unknown as ServerContext;
+    const [CONNECTIONS, PIPELINED] = [50, 2000];
+    clock.time = overrunDeadline();
+    // Each arrives past the overrun with a light first request: each goes to the prompt lane.
+    const sockets = Array.from({ length: CONNECTIONS }, () => new RecordingSocket());
+    const connections = sockets.map((socket) => new Connection(socket, session, memcache, 0, 1 << 20));
+    for (const connection of connections) connection.onData(bytes("get q\r\n".repeat(PIPELINED)));
+    const fresh = new RecordingSocket();
+    new Connection(fresh, session, memcache, 0, 1 << 20).onData(bytes("get q\r\n"));
+    expect(fresh.written).toBe(0);
+    await nextTurn();
+    // Each of those ran its first request there and left the rest for its round as a busy one
+    // (300 connections pipelining 100 gets each kept a ping waiting 200-460 ms, every turn short).
+    expect(fresh.output).toBe("END\r\n");
+    expect(sockets.every((socket) => socket.written >= 5)).toBe(true);
+    for (let rounds = 0; sockets.some((socket) => socket.written < PIPELINED * 5); rounds++) {
+      expect(rounds).toBeLessThan(100_000);
+      await nextTurn();
+    }
+    queues.close();
+  });
+
   // The woken waiters' replies become ready outside their connections' turns: when the journal
   // write their reply waits for settles, or (memory only) as the set that woke them runs.
   for (const journal of [true, false]) {

@@ -14,9 +14,9 @@
  * each gated by the admin token, the auth file and admin_commands there. Any other method but GET
  * is answered 405 with the methods the path takes.
  */
-import type { Server } from "bun";
 import { errorText } from "../../errors.ts";
 import { log } from "../../log.ts";
+import { Listener, type BoundPort, type ListenerCounters } from "../listener.ts";
 import { compareNames } from "../../queue_name.ts";
 import type { ServerContext } from "../context.ts";
 import { takeSnapshotInTurns, type Snapshot } from "../snapshot.ts";
@@ -38,11 +38,17 @@ const HISTORY_KEPT_MS = 1000;
 
 /**
  * Binds the admin port; `context` is called on each request (the server binds before it has its
- * queues), `history` is what /history.json serves.
+ * queues), `history` is what /history.json serves. It closes while descriptors run out, as the
+ * memcache port does (listener.ts), with the backoffs counted in `counters`.
  */
-export function startAdminHttp(context: () => ServerContext, history: History, hostname: string, port: number): Server<undefined> {
+export function startAdminHttp(context: () => ServerContext, history: History, hostname: string, port: number, counters: ListenerCounters): Listener {
   const sources: Sources = { history, snapshots: new SnapshotPool((done) => takeSnapshotInTurns(context(), done)), bodies: new SharedBodies() };
-  return Bun.serve({
+  return new Listener((at) => serveAdmin(context, sources, hostname, at), port, counters);
+}
+
+/** Bun.serve on `hostname:port`, as a listener's bound port. */
+function serveAdmin(context: () => ServerContext, sources: Sources, hostname: string, port: number): BoundPort {
+  const server = Bun.serve({
     hostname,
     port,
     development: false,
@@ -60,6 +66,8 @@ export function startAdminHttp(context: () => ServerContext, history: History, h
       }
     },
   });
+  // Stopped, it finishes the requests under way (a backoff) or drops them (the server's stop: true).
+  return { port: server.port ?? port, hostname: server.hostname ?? hostname, stop: (closeConnections) => void server.stop(closeConnections) };
 }
 
 /** What the reports are made from: the history, the stats snapshots, and the bodies shared by requests for the same bytes. */

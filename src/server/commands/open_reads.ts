@@ -6,26 +6,19 @@
  * connection closed) aborts every listed item, oldest first, as Kestrel 2 does (a waiter there
  * gets the oldest; the newest ends up at the head); an item that timed out on
  * its queue (open_transaction_timeout) is dropped from the list the next time its queue is looked
- * at (`forgetTimedOut`): the connection holds nothing there any more. A connection may hold many
- * (`max_open_transactions` 100,000: putting 300,000 back took 123-283 ms in one turn), so
- * `returnAll` aborts RETURN_SLICE of them a turn; the rest stay open meanwhile (no one else can
- * take them), and one that times out or goes with its queue meanwhile is skipped.
+ * at (`forgetTimedOut`): the connection holds nothing there any more. `returnAll` hands the
+ * items to a put-back lane (put_back_lane.ts), which bounds the aborts of a turn over every
+ * connection closing.
  */
 import type { Item } from "../../journal/item.ts";
 import type { PersistentQueue } from "../../queue/persistent_queue.ts";
-
-/** Open items a closed connection gives back per turn (1-3 ms of aborts). */
-const RETURN_SLICE = 1000;
-
-/** Open items of one queue still to give back, from `next` on. */
-interface ReturnRun {
-  readonly queue: PersistentQueue;
-  readonly items: readonly Item[];
-  next: number;
-}
+import { putBacks, type PutBackLane } from "./put_back_lane.ts";
 
 export class OpenReads {
   private readonly byQueue = new Map<PersistentQueue, Item[]>();
+
+  /** `lane`: where a closed connection's items go back (tests give their own). */
+  constructor(private readonly lane: PutBackLane = putBacks) {}
 
   /** How many items are open on `queue`. */
   count(queue: PersistentQueue): number {
@@ -82,27 +75,12 @@ export class OpenReads {
 
   /**
    * The connection is gone: every open item goes back to the head of its queue, aborted oldest
-   * first, RETURN_SLICE a turn (the first slice now).
+   * first, through the put-back lane (as much of it now as the turn has left).
    */
   returnAll(now: number): void {
-    const runs = [...this.byQueue].map(([queue, items]): ReturnRun => ({ queue, items, next: 0 }));
+    for (const [queue, items] of this.byQueue) this.lane.giveBack(queue, items, now);
     this.byQueue.clear();
-    returnSlice(runs, now);
   }
-}
-
-/** Aborts up to RETURN_SLICE items of `runs`, in order, and leaves the rest to the next turn. */
-function returnSlice(runs: ReturnRun[], now: number): void {
-  let left = RETURN_SLICE;
-  while (runs.length > 0 && left > 0) {
-    const run = runs[0]!;
-    const end = Math.min(run.items.length, run.next + left);
-    run.queue.abortAll(run.next === 0 && end === run.items.length ? run.items : run.items.slice(run.next, end), now);
-    left -= end - run.next;
-    run.next = end;
-    if (end === run.items.length) runs.shift();
-  }
-  if (runs.length > 0) setImmediate(() => returnSlice(runs, Date.now()));
 }
 
 function allOpen(queue: PersistentQueue, items: readonly Item[]): boolean {

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
-import type { Server } from "bun";
 import { connect, type Socket } from "node:net";
 import { startAdminHttp } from "../../../src/server/admin/admin_http.ts";
+import type { Listener } from "../../../src/server/listener.ts";
 import { ChunkWriter } from "../../../src/server/admin/chunk_writer.ts";
 import { History, type HistoryView } from "../../../src/server/admin/history.ts";
 import { historyBody } from "../../../src/server/admin/history_body.ts";
@@ -103,9 +103,9 @@ describe("/history.json's body", () => {
 });
 
 describe("GET /history.json", () => {
-  let server: Server<undefined> | null = null;
+  let server: Listener | null = null;
   afterEach(() => {
-    void server?.stop(true);
+    server?.stop(true);
     server = null;
   });
 
@@ -120,7 +120,7 @@ describe("GET /history.json", () => {
     try {
       const history = new History();
       fill(history, 900, 100, "busy");
-      server = startAdminHttp(() => ({ ...ctx, pacer: new CountingPacer() }), history, "127.0.0.1", 0);
+      server = startAdminHttp(() => ({ ...ctx, pacer: new CountingPacer() }), history, "127.0.0.1", 0, { listenBackoffs: 0, accepting: 0 });
       const url = `http://127.0.0.1:${server.port}/history.json`;
       const response = await fetch(url);
       expect(response.headers.get("content-type")).toBe("application/json;charset=utf-8");
@@ -145,7 +145,7 @@ describe("GET /history.json", () => {
     try {
       const history = new History(10);
       fill(history, 2, 9000, "busy");
-      server = startAdminHttp(() => ctx, history, "127.0.0.1", 0);
+      server = startAdminHttp(() => ctx, history, "127.0.0.1", 0, { listenBackoffs: 0, accepting: 0 });
       turnClock.now = () => 0; // every turn opens with its deadline long past
       const body = await (await fetch(`http://127.0.0.1:${server.port}/history.json`)).text();
       expect(body).toBe(JSON.stringify(history.toJson(-1)));
@@ -170,7 +170,7 @@ describe("GET /history.json", () => {
       const history = new History();
       fill(history, 300, 150, "busy");
       const pacer = new CountingPacer();
-      server = startAdminHttp(() => ({ ...ctx, pacer }), history, "127.0.0.1", 0);
+      server = startAdminHttp(() => ({ ...ctx, pacer }), history, "127.0.0.1", 0, { listenBackoffs: 0, accepting: 0 });
       const expected = JSON.stringify(history.toJson(-1));
       const port = server.port!;
       // Ten clients that ask and never read, then thirty that read, eight of them slowly.
