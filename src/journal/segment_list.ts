@@ -141,7 +141,7 @@ export class SegmentList {
    * order), the same assumption the unlinks here made before.
    *
    * The directory fsync stays in the turn (no blocks are freed before it now: the turn's fsyncs
-   * took 1.4-1.6 ms on a quiet VM, docs/performance.md):
+   * took 1.1-3.0 ms, bench/drained_turns.ts):
    * it puts this slice's renames on disk before anything later takes away the records that
    * consumed their items (the next slice moving the following segments aside; a pack's install
    * fsyncs first itself), so a consumed segment never outlives them after a crash whatever order
