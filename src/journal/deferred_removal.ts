@@ -2,8 +2,8 @@
  * Journal files no longer needed, deleted off the event loop rather than in the turn that let
  * them go: unlinking a segment frees its blocks and cached pages there and then (73 ms for 138 MB
  * of segments; one 16 MiB segment written a moment before took 8-80 ms), so a flush, delete or
- * journal switch that deleted a big journal at once left the server serving nobody that long
- * (issue 9).
+ * journal switch that deleted a big journal at once, or an upkeep deleting a drained queue's
+ * consumed segments, left the server serving nobody that long (issue 9).
  *
  * A file is first moved aside (`moveAside`: renamed to a temp name beside it, cheap, nothing
  * freed): its name is free at once for a new file, replay never reads it, and start-up deletes
@@ -34,6 +34,20 @@ export function moveAside(path: string): string | null {
   for (let n = 1; fileSystem.stat(temp) !== null; n++) temp = tempPathFor(`${path}.${n}`);
   fileSystem.rename(path, temp);
   return temp;
+}
+
+/**
+ * Moves the file at `path` aside (`moveAside`), noting the temp path in `paths`; if it can't be
+ * renamed, deletes it at once instead (in the turn: freeing its blocks may take a while, but it
+ * goes). Throws the delete's error if that fails too.
+ */
+export function moveAsideOrRemove(path: string, paths: string[]): void {
+  try {
+    const temp = moveAside(path);
+    if (temp !== null) paths.push(temp);
+  } catch {
+    fileSystem.remove(path);
+  }
 }
 
 /** Moves each file it is given aside (`moveAside`), noting the temp path in `paths`. Throws for I/O errors. */

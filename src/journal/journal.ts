@@ -213,9 +213,10 @@ export class Journal implements WriterEvents {
 
   /**
    * Deletes the sealed segments numbered up to `upTo` (still there), oldest first, for at most
-   * DELETE_SLICE_MS (each unlink of a recently written segment, and the directory's fsync, cost
-   * milliseconds: a drained queue's 8 segments took 35 ms at once); the rest go at the next
-   * upkeeps. Never throws.
+   * DELETE_SLICE_MS: each is moved aside in the turn and unlinked off the event loop
+   * (SegmentList.deleteUpTo; unlinked here, a drained queue's 8 segments took 35 ms at once), but
+   * renames and the directory's fsync can still take milliseconds on a busy disk; the rest go at
+   * the next upkeeps. Never throws.
    */
   private deleteSealedUpTo(upTo: number): void {
     if (this.erased) return;

@@ -60,12 +60,12 @@ describe("journal segments", () => {
     journal.close();
   });
 
-  test("dead segments are deleted a slice at a time when unlinks are slow: oldest first, the rest at later calls; a stop part-way brings nothing back", () => {
-    const realRemove = fileSystem.remove;
-    fileSystem.remove = (path) => {
+  test("dead segments are deleted a slice at a time when moving them aside is slow: oldest first, the rest at later calls; a stop part-way brings nothing back", () => {
+    const realRename = fileSystem.rename;
+    fileSystem.rename = (from, to) => {
       const end = performance.now() + 6; // longer than a slice: one segment per call
       while (performance.now() < end);
-      realRemove(path);
+      realRename(from, to);
     };
     try {
       const dir = tempDir();
@@ -91,7 +91,7 @@ describe("journal segments", () => {
       journal.close();
       expect(ids(dir)).toEqual([]);
     } finally {
-      fileSystem.remove = realRemove;
+      fileSystem.rename = realRename;
     }
   });
 

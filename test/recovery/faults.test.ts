@@ -250,8 +250,8 @@ const CASES: ReadonlyArray<readonly [FaultOp, FaultCode, string | undefined, str
   ["rename", "EACCES", TEMP, "new segment or pack into place", ALL],
   ["rename", "EIO", PACK, "installing a pack", ALL],
   ["rename", "EIO", undefined, "any rename", ALL],
-  ["rename", "EACCES", SEALED, "sealing, or moving replaced segments aside", ALL],
-  ["removeAsync", "EIO", undefined, "deleting replaced segments in the background", ALL],
+  ["rename", "EACCES", SEALED, "sealing, or moving replaced or consumed segments aside", ALL],
+  ["removeAsync", "EIO", undefined, "deleting replaced or consumed segments in the background", ALL],
   ["stat", "EIO", undefined, "upkeep checks", ALL],
   ["ftruncate", "EIO", undefined, "cutting a failed write (with ENOSPC on append)", ALL],
 ];
