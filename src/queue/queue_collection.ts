@@ -227,16 +227,6 @@ export class QueueCollection {
     this.markUnavailable(name, `queue '${name}' was deleted but its journal files could not all be removed: ${error}`, "remove");
   }
 
-  /** Flushes every queue; returns why any could not be flushed (those are left as they were). */
-  flushAll(): string[] {
-    const errors: string[] = [];
-    for (const queue of this.queues.values()) {
-      const error = queue.flush();
-      if (error !== null) errors.push(error);
-    }
-    return errors;
-  }
-
   /**
    * The periodic sweep: removes expired items from the head of every queue (at most its
    * max_expire_sweep), then deletes the queues max_queue_age says to, a slice per turn (see

@@ -13,6 +13,7 @@
  * `onError` and the round goes on with the next; a round's `onDone`, if given, runs once, after
  * its last element (never for a round stopped before).
  */
+import { turnClock } from "../clock.ts";
 
 const DEFAULT_SLICE_MS = 2;
 
@@ -58,12 +59,12 @@ export class SlicedRound<T> {
     this.scheduled = null;
     const pending = this.pending;
     if (pending === null) return;
-    const until = performance.now() + this.sliceMs;
+    const until = turnClock.now() + this.sliceMs;
     for (;;) {
       const element = this.unfinished ?? next(pending);
       if (element === null) break;
       this.unfinished = this.run(element.value) ? null : element;
-      if (performance.now() >= until) {
+      if (turnClock.now() >= until) {
         this.scheduled = setImmediate(() => this.slice());
         return;
       }

@@ -6,7 +6,7 @@
  */
 import { SERVER_STATUSES } from "../../config/schema.ts";
 import { isFailure, type Failure } from "../commands/failure.ts";
-import { checkQueueName, deleteQueue, flushAllQueues, flushExpiredInTurns, flushQueue } from "../commands/queue_commands.ts";
+import { checkQueueName, deleteQueue, flushAllInTurns, flushExpiredInTurns, flushQueue } from "../commands/queue_commands.ts";
 import { changeStatus, currentStatus, reloadConfig, shutdown } from "../commands/server_commands.ts";
 import type { Session } from "../commands/session.ts";
 import { isStored, setItem } from "../commands/set_item.ts";
@@ -82,9 +82,10 @@ function executeLine(command: string, args: readonly string[], session: Session,
         });
       });
     case "flush_all": {
-      const errors = flushAllQueues(ctx);
-      if (args[args.length - 1] !== "noreply") out.push(errors.length === 0 ? reply.FLUSHED_ALL : reply.serverError(errors.join("; ")));
-      return;
+      const noreply = args[args.length - 1] === "noreply";
+      return flushAllInTurns(ctx, session, (errors) => {
+        if (!noreply) out.push(errors.length === 0 ? reply.FLUSHED_ALL : reply.serverError(errors.join("; ")));
+      });
     }
     case "flush_all_expired":
       return flushExpiredInTurns([...ctx.queues.all()], Date.now(), session, (count) => out.push(reply.line(String(count))));
