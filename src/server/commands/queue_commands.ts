@@ -6,7 +6,8 @@
  * flush_expired and flush_all_expired look at every item in memory (a million in one queue, or
  * in ten thousand queues), so they go a part at a time over event-loop turns (SlicedRound) with
  * the session suspended, its later requests waiting, and answer once through: one such request
- * took 0.4 s in one turn, and each materialised every item kept.
+ * took 0.4 s in one turn, and each materialised every item kept. flush_all goes the same way, a
+ * slice of queues a turn (each flush syncs its journal).
  */
 import { errorText } from "../../errors.ts";
 import { log } from "../../log.ts";
