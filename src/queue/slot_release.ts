@@ -7,18 +7,16 @@
  * nothing reads their items again; only their counts on their homes are left to give back. Until
  * that is done their homes stay counted, their buffers held, and their bytes live (so the waste
  * slab_evacuation.ts looks at is unchanged meanwhile). A few slots (up to AT_ONCE_SLOTS) are given
- * back at once, as a queue's take would; more wait for the next turns, RELEASE_SLICE_MS of work a
- * turn (releaseClock), STEP_SLOTS slots between looks at the clock.
+ * back at once, as a queue's take would; more wait for the next turns, RELEASE_SLICE_MS of the
+ * turns' clock a turn (src/clock.ts), STEP_SLOTS slots between looks at the clock.
  *
  * Invariants: each slot handed over is released exactly once, in the order handed over (a block's
  * `start` moves past the slots already released); at most one turn is scheduled at a time, and
  * none once nothing waits.
  */
+import { turnClock } from "../clock.ts";
 import { turnTask } from "../turn_task.ts";
 import { releaseSlot, type Block } from "./item_block.ts";
-
-/** The clock slices are measured with (a test may set `now` to one it steps itself). */
-export const releaseClock = { now: (): number => performance.now() };
 
 /** Time one turn spends giving slots back. */
 export const RELEASE_SLICE_MS = 2;
@@ -60,9 +58,9 @@ export class SlotRelease {
 
   /** One turn's work: slots given back until RELEASE_SLICE_MS passed; asks for another turn if some are left. */
   private slice(): void {
-    const until = releaseClock.now() + RELEASE_SLICE_MS;
+    const until = turnClock.now() + RELEASE_SLICE_MS;
     do this.part(STEP_SLOTS);
-    while (this.waitingSlots > 0 && releaseClock.now() < until);
+    while (this.waitingSlots > 0 && turnClock.now() < until);
     if (this.waitingSlots > 0) this.schedule();
   }
 

@@ -3,7 +3,8 @@ import type { Item } from "../../src/journal/item.ts";
 import { heldBytes, homeCount, liveBytes } from "../../src/queue/byte_homes.ts";
 import { newBlock, write, type Block } from "../../src/queue/item_block.ts";
 import { ItemBlocks } from "../../src/queue/item_blocks.ts";
-import { AT_ONCE_SLOTS, RELEASE_SLICE_MS, STEP_SLOTS, SlotRelease, releaseClock, slotRelease } from "../../src/queue/slot_release.ts";
+import { turnClock } from "../../src/clock.ts";
+import { AT_ONCE_SLOTS, RELEASE_SLICE_MS, STEP_SLOTS, SlotRelease, slotRelease } from "../../src/queue/slot_release.ts";
 import { nextTurn } from "../helpers/turn_clock.ts";
 
 /** Item `id` with 4 bytes of its own buffer (a home per item), or a window of `shared`. */
@@ -56,14 +57,14 @@ class Turns {
   }
 }
 
-/** Each look at the release clock moves it 1 ms on: a slice is RELEASE_SLICE_MS steps of STEP_SLOTS, whatever the machine. */
-const realNow = releaseClock.now;
+/** Each look at the turns' clock moves it 1 ms on: a slice is RELEASE_SLICE_MS steps of STEP_SLOTS, whatever the machine. */
+const realNow = turnClock.now;
 beforeEach(() => {
   let time = 0;
-  releaseClock.now = () => time++;
+  turnClock.now = () => time++;
 });
 afterEach(() => {
-  releaseClock.now = realNow;
+  turnClock.now = realNow;
 });
 
 describe("SlotRelease", () => {
