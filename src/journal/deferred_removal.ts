@@ -43,8 +43,7 @@ export function moveAside(path: string): string | null {
  */
 export function moveAsideOrRemove(path: string, paths: string[]): void {
   try {
-    const temp = moveAside(path);
-    if (temp !== null) paths.push(temp);
+    movingAsideInto(paths)(path);
   } catch {
     fileSystem.remove(path);
   }
