@@ -102,6 +102,17 @@ describe("/history.json's body", () => {
   });
 });
 
+/** A memory pacer that records the bytes it is told of (each chunk a body made) instead of pacing collections by them. */
+class RecordingPacer extends MemoryPacer {
+  readonly chunks: number[] = [];
+  override traffic(bytes: number): void {
+    this.chunks.push(bytes);
+  }
+  get made(): number {
+    return this.chunks.reduce((sum, bytes) => sum + bytes, 0);
+  }
+}
+
 describe("GET /history.json", () => {
   let server: Listener | null = null;
   afterEach(() => {
@@ -110,26 +121,21 @@ describe("GET /history.json", () => {
   });
 
   test("streams the history as the client reads, each chunk counted by the memory pacer; ?after= gives the newer samples", async () => {
-    const chunks: number[] = [];
-    class CountingPacer extends MemoryPacer {
-      override traffic(bytes: number): void {
-        chunks.push(bytes);
-      }
-    }
     const { ctx, queues } = serverContext(configFor(tempDir()));
     try {
       const history = new History();
       fill(history, 900, 100, "busy");
-      server = startAdminHttp(() => ({ ...ctx, pacer: new CountingPacer() }), history, "127.0.0.1", 0, { listenBackoffs: 0, accepting: 0 });
+      const pacer = new RecordingPacer();
+      server = startAdminHttp(() => ({ ...ctx, pacer }), history, "127.0.0.1", 0, { listenBackoffs: 0, accepting: 0 });
       const url = `http://127.0.0.1:${server.port}/history.json`;
       const response = await fetch(url);
       expect(response.headers.get("content-type")).toBe("application/json;charset=utf-8");
       const body = await response.text();
       expect(body).toBe(JSON.stringify(history.toJson(-1)));
       // Made a chunk of at most 64 KiB (and a line) at a time, each counted as traffic.
-      expect(chunks.length).toBeGreaterThan(15);
-      expect(Math.max(...chunks)).toBeLessThanOrEqual(68 * 1024);
-      expect(chunks.reduce((sum, bytes) => sum + bytes, 0)).toBe(Buffer.byteLength(body));
+      expect(pacer.chunks.length).toBeGreaterThan(15);
+      expect(Math.max(...pacer.chunks)).toBeLessThanOrEqual(68 * 1024);
+      expect(pacer.made).toBe(Buffer.byteLength(body));
       const newer = await (await fetch(`${url}?after=897`)).text();
       expect(newer).toBe(JSON.stringify(history.toJson(897)));
       expect(JSON.parse(newer)).toMatchObject({ first: 898, last: 899 });
@@ -158,18 +164,12 @@ describe("GET /history.json", () => {
   });
 
   test("clients asking for the same samples share one body: made once, whole for each, whether they read or not", async () => {
-    let made = 0;
-    class CountingPacer extends MemoryPacer {
-      override traffic(bytes: number): void {
-        made += bytes;
-      }
-    }
     const { ctx, queues } = serverContext(configFor(tempDir()));
     const idle: Socket[] = [];
     try {
       const history = new History();
       fill(history, 300, 150, "busy");
-      const pacer = new CountingPacer();
+      const pacer = new RecordingPacer();
       server = startAdminHttp(() => ({ ...ctx, pacer }), history, "127.0.0.1", 0, { listenBackoffs: 0, accepting: 0 });
       const expected = JSON.stringify(history.toJson(-1));
       const port = server.port!;
@@ -194,7 +194,7 @@ describe("GET /history.json", () => {
         return i % 4 === 0 ? slowly(response) : response.text();
       }));
       for (const body of bodies) expect(body).toBe(expected);
-      expect(made).toBe(Buffer.byteLength(expected));
+      expect(pacer.made).toBe(Buffer.byteLength(expected));
     } finally {
       for (const socket of idle) socket.destroy();
       queues.close();
