@@ -5,7 +5,7 @@
  * Turning it off (`TurningOff`): the queue keeps its journal, and everything it promised, until
  * every item is in memory: sets are still written to the journal and acknowledged once written,
  * takes are recorded, and the items waiting on disk are read into memory PART_BYTES at a time, for
- * up to SLICE_MS a turn (switchClock), behind any set meanwhile (those go to disk while items wait
+ * up to SLICE_MS a turn (on the turns' clock, src/clock.ts), behind any set meanwhile (those go to disk while items wait
  * there, so FIFO order holds). Once none waits on disk, in the same step, the queue drops the
  * journal and its files are deleted, oldest first. A crash before then replays the journal
  * whole (every acknowledged item, nothing else: with journal = false the next start reads it
@@ -31,11 +31,9 @@
  * Invariants: a queue has at most one switch under way; a switch off's slices never run after it
  * ended, nor while it waits for `resume`; a switch's `done` settles once.
  */
+import { turnClock } from "../clock.ts";
 import { Commit } from "../journal/commit.ts";
 import type { JournalFill } from "./journal_fill.ts";
-
-/** The clock a switch's slices are measured with (a test may set `now` to one it steps itself). */
-export const switchClock = { now: (): number => performance.now() };
 
 /** Time one turn spends reading items in for a switch off. */
 export const SLICE_MS = 3;
@@ -93,7 +91,7 @@ export class TurningOff {
     this.paused = false;
     if (this.ended) return;
     if (this.queue.isDeleted) return this.cancel();
-    const until = switchClock.now() + SLICE_MS;
+    const until = turnClock.now() + SLICE_MS;
     for (;;) {
       if (!this.queue.readInPart(PART_BYTES)) {
         this.ended = true;
@@ -104,7 +102,7 @@ export class TurningOff {
       // A part left items on disk that can't be read now (reading again at once would only spin).
       const stuck = this.queue.readFailure ?? this.queue.journalFailure;
       if (stuck !== null) return this.pause(stuck);
-      if (switchClock.now() >= until) {
+      if (turnClock.now() >= until) {
         this.immediate = setImmediate(() => this.slice());
         return;
       }

@@ -5,22 +5,23 @@
  * any turn (the data directory copied then, and loaded as the next start would) loses no
  * acknowledged item and invents none.
  */
-import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { turnClock } from "../../src/clock.ts";
 import type { Commit } from "../../src/journal/commit.ts";
 import { backgroundRemovals } from "../../src/journal/deferred_removal.ts";
 import { flushJournals } from "../../src/journal/flush_scheduler.ts";
 import type { Item } from "../../src/journal/item.ts";
 import type { PersistentQueue } from "../../src/queue/persistent_queue.ts";
-import { FILL_SLICE_BYTES, PART_BYTES, SLICE_MS, switchClock } from "../../src/queue/journal_switch.ts";
+import { FILL_SLICE_BYTES, PART_BYTES, SLICE_MS } from "../../src/queue/journal_switch.ts";
 import { QueueCollection } from "../../src/queue/queue_collection.ts";
 import { bytes, text } from "../helpers/bytes.ts";
 import { configFor } from "../helpers/config.ts";
 import { FaultInjector } from "../helpers/faulty_fs.ts";
 import { settled } from "../helpers/journal.ts";
 import { copyDataDir, tempDir } from "../helpers/temp_dir.ts";
-import { nextTurn } from "../helpers/turn_clock.ts";
+import { nextTurn, steppedTurnClock } from "../helpers/turn_clock.ts";
 
 const ITEM_BYTES = 2048;
 const CONFIG = `max_memory_size = "64KiB"\nmax_journal_size = "1MiB"\nmax_open_transactions = 100\n`;
@@ -29,15 +30,8 @@ const OFF = `${CONFIG}journal = false\n`;
 const payload = (i: number) => `${i}:`.padEnd(ITEM_BYTES, "x");
 const numberOf = (item: Item) => Number(text(item.data).split(":")[0]);
 
-// Every look at the switch's clock moves it 1 ms on: a slice reads SLICE_MS parts whatever the machine.
-const realClock = switchClock.now;
-beforeEach(() => {
-  let time = performance.now();
-  switchClock.now = () => (time += 1);
-});
-afterEach(() => {
-  switchClock.now = realClock;
-});
+// Every look at the turns' clock moves it 1 ms on: a slice reads SLICE_MS parts whatever the machine.
+steppedTurnClock(1);
 
 function fill(queues: QueueCollection, from: number, to: number): void {
   for (let i = from; i < to; i++) expect(typeof queues.add("q", bytes(payload(i)), 0, Date.now())).not.toBe("string");
@@ -121,8 +115,8 @@ describe("turning the journal off", () => {
       expect(queue.journalFailure).not.toBeNull();
       const done = queues.prepareReconfigure(configFor(dir, OFF))();
       let looks = 0;
-      const stepped = switchClock.now;
-      switchClock.now = () => (looks++, stepped());
+      const stepped = turnClock.now;
+      turnClock.now = () => (looks++, stepped());
       for (let i = 0; i < 20; i++) await nextTurn();
       const stuckAt = looks;
       for (let i = 0; i < 20; i++) await nextTurn();
