@@ -68,6 +68,8 @@ export class Journal implements WriterEvents {
   /** The active segment is sealed once it is bigger than this (JournalSettings.segmentSize). */
   private segmentSize: number;
   private erased = false;
+  /** `finishPack` is writing and committing a pack at once: it is installed at once too. */
+  private finishing = false;
   /** A rotation failed and was logged; logged again only once one succeeds. */
   private rotationFailing = false;
   /** `appends` when `dropDrained` last rotated: none since means the active file is still fresh. */
@@ -278,9 +280,38 @@ export class Journal implements WriterEvents {
     compaction?.cancel();
   }
 
-  /** Writes the rest of a compaction or fill and commits it now (a clean stop); nothing to do if none runs. */
+  /** Writes the rest of a compaction or fill and commits and installs it now (a clean stop); nothing to do if none runs. */
   finishPack(): void {
-    this.compaction?.finish();
+    this.finishing = true;
+    try {
+      this.compaction?.finish();
+    } finally {
+      this.finishing = false;
+    }
+  }
+
+  /**
+   * Installs the committed pack `seq` (SegmentList.install) with its directory fsyncs off the
+   * event loop (installInTurns: the three of an install took up to tens of ms in one turn), or at
+   * once when a pack is being finished (`finishPack`); then `done`. A step that fails is logged
+   * and finished later (the pack stays pending).
+   */
+  private installCommitted(seq: number, maxId: number, done: () => void): void {
+    const failed = (error: unknown): void => log.error(`queue '${this.name}': installing the rewritten journal failed (finished at the next upkeep or start): ${errorText(error)}`);
+    this.reader?.close(); // its file may be one of those replaced
+    if (this.finishing) {
+      try {
+        this.install(seq, maxId);
+      } catch (error) {
+        failed(error);
+      }
+      return done();
+    }
+    this.segments.installInTurns(seq, maxId, (error) => {
+      this.reader?.close();
+      if (error !== null) failed(error);
+      done();
+    });
   }
 
   /**
@@ -305,12 +336,7 @@ export class Journal implements WriterEvents {
         this.compaction = null;
         if (error !== null) return ended({ failed: error, started: true });
         this.rewrites++; // the pack is committed: a failed install step is finished later
-        try {
-          this.install(seq, source.maxId);
-        } catch (installError) {
-          log.error(`queue '${this.name}': installing the rewritten journal failed (finished at the next upkeep or start): ${errorText(installError)}`);
-        }
-        ended("installed");
+        this.installCommitted(seq, source.maxId, () => ended("installed"));
       },
       () => ended("cancelled"),
       sliceBytes,
@@ -435,9 +461,14 @@ export class Journal implements WriterEvents {
     this.writer.noteSynced();
   }
 
-  /** Writes what is pending, fsyncs and closes the active segment; a reset under way is written and committed first (finishPack). */
+  /** Writes what is pending, fsyncs and closes the active segment; a reset under way is written and committed first (finishPack), and an install under way finished. */
   close(): void {
     if (this.resetCommit !== null) this.finishPack();
+    try {
+      this.finishPendingPack(); // an install under way (installCommitted) is done now
+    } catch (error) {
+      log.error(`queue '${this.name}': installing the rewritten journal failed (finished at the next start): ${errorText(error)}`);
+    }
     this.compaction?.cancel();
     this.compaction = null;
     this.reader?.close();

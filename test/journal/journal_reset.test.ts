@@ -1,10 +1,10 @@
 /**
  * Journal.reset (a flush): its new state, a pack of the entries given, is written and fsynced off
- * the event loop as a compaction's pack is, and its commit settles once it is committed and
- * installed; the turn of the reset makes no fsync but the directory's one that seals the active
- * segment. Until the commit the files replay to the old journal followed by what was appended
+ * the event loop as a compaction's pack is, and installed with the directory's fsyncs off the
+ * event loop too; its commit settles once that is done. The reset makes no fsync in a turn but the
+ * directory's one that seals the active segment. Until the commit the files replay to the old journal followed by what was appended
  * since; whatever ends the pack otherwise (a newer reset, a rebuild, a clean stop, the queue going
- * away) settles the commit as what it leaves behind.
+ * away) settles the commit as what it leaves behind; an install step that fails is finished later.
  */
 import { afterEach, expect, test } from "bun:test";
 import { cpSync } from "node:fs";
@@ -42,7 +42,7 @@ function filled() {
   return { dir, journal };
 }
 
-test("the reset's turn makes one fsync, the directory's as it seals the active segment; the pack is fsynced off the event loop and the commit settles once it is in place", async () => {
+test("the reset's turn makes one fsync, the directory's as it seals the active segment; the pack and the directory after each install step are fsynced off the event loop, and the commit settles once it is in place", async () => {
   const { dir, journal } = filled();
   let syncFsyncs = 0;
   let asyncFsyncs = 0;
@@ -53,7 +53,8 @@ test("the reset's turn makes one fsync, the directory's as it seals the active s
   journal.appendAdd(item(51)); // a set after the flush: written to the next segment, kept by the new state
   await settled(commit);
   expect(commit.state).toBe("durable");
-  expect(asyncFsyncs).toBe(1);
+  // The pack's fsync, then the directory's after each of the install's three steps; none in a turn.
+  expect([syncFsyncs, asyncFsyncs]).toEqual([1, 4]);
   expect(replayIds(dir)).toEqual([7, 51]);
   journal.close();
   expect(replayIds(dir)).toEqual([7, 51]);
@@ -125,4 +126,37 @@ test("a clean stop writes and commits a reset under way; a rebuild or the journa
   retired.journal.retire();
   expect(beforeRetire.state).toBe("durable");
   expect(replayIds(retired.dir)).toEqual([]);
+});
+
+test("an install under way finished at once by other means (an upkeep's finishPendingPack) stops its steps; a step that fails leaves it to the next upkeep", async () => {
+  const { dir, journal } = filled();
+  const held: Array<() => void> = [];
+  let asyncCalls = 0;
+  // The pack's fsync goes through; the install's first directory fsync is held.
+  fileSystem.fsyncAsync = (fd, done) => (held.length === 0 && asyncCalls++ === 1 ? held.push(() => real.fsyncAsync(fd, done)) : real.fsyncAsync(fd, done));
+  const commit = journal.reset([queued(7)]);
+  while (held.length === 0) await new Promise((resolve) => setImmediate(resolve));
+  journal.finishPendingPack();
+  expect(replayIds(dir)).toEqual([7]);
+  held[0]!();
+  await settled(commit);
+  expect(commit.state).toBe("durable");
+  expect(replayIds(dir)).toEqual([7]);
+  journal.close();
+
+  const second = filled();
+  const faults = FaultInjector.install();
+  try {
+    // The rename of the pack into place fails: committed all the same, the install finished later.
+    faults.set([{ op: "rename", code: "EIO", path: "\\.pack$", after: 1, times: 1 }]); // the first is its commit
+    const failing = second.journal.reset([queued(8)]);
+    await settled(failing);
+    expect(failing.state).toBe("durable");
+    expect(faults.hits).toBe(1);
+  } finally {
+    faults.uninstall();
+  }
+  second.journal.finishPendingPack();
+  expect(replayIds(second.dir)).toEqual([8]);
+  second.journal.close();
 });
