@@ -176,6 +176,20 @@ export function fsyncDirectory(dir: string): void {
   }
 }
 
+/** `fsyncDirectory` off the event loop: `done` gets null, or the error of the open or the fsync (never during the call). */
+export function fsyncDirectoryAsync(dir: string, done: (error: Error | null) => void): void {
+  let fd: number;
+  try {
+    fd = fileSystem.open(dir, "r");
+  } catch (error) {
+    return void setImmediate(() => done(error instanceof Error ? error : new Error(String(error))));
+  }
+  fileSystem.fsyncAsync(fd, (error) => {
+    closeQuietly(fd);
+    done(error);
+  });
+}
+
 /** Reads up to `length` bytes at `position` into the start of `buffer`; fewer only at the end of the file. */
 export function readFully(fd: number, buffer: Uint8Array, length: number, position: number): Uint8Array {
   let filled = 0;

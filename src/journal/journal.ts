@@ -8,7 +8,8 @@
  *   lost): `releaseDead`.
  * - `compact` rewrites the live items into one pack segment that replaces all sealed segments, a
  *   slice per event-loop turn; `fill` does the same with records read from the queue as they are
- *   written (a journal a reload turned on); `reset` does it at once for a queue that was flushed.
+ *   written (a journal a reload turned on); `reset` does it for a queue that was flushed, its
+ *   commit settling once the new state is committed (the flush's reply waits for it).
  * - `readItems` reads items back for read-behind, from any segment.
  * - `checkFiles` notices segments deleted, replaced or cut short under the running server, and
  *   `rebuild` writes the queue's live state as a new journal when that happened (or the writer
@@ -21,12 +22,12 @@
 import { errorText } from "../errors.ts";
 import { log } from "../log.ts";
 import { AddReader, type Position } from "./add_reader.ts";
-import type { Commit } from "./commit.ts";
+import { Commit } from "./commit.ts";
 import { movingAsideInto, removeInBackground } from "./deferred_removal.ts";
 import { fileSystem, fsyncDirectory, removeQuietly } from "./files.ts";
 import type { Item } from "./item.ts";
 import { rebuildJournal, type Rebuilt } from "./journal_rebuild.ts";
-import { PackTask, entriesSource, maxIdOf, writePack, type Pack, type PackEntry, type PackSource } from "./pack.ts";
+import { PackTask, entriesSource, writePack, type Pack, type PackEntry, type PackSource } from "./pack.ts";
 import type { DiskRegion } from "./replay_state.ts";
 import { activePath, packPath, sealedPath } from "./segment_files.ts";
 import { SegmentList, type JournalState } from "./segment_list.ts";
@@ -62,9 +63,13 @@ export class Journal implements WriterEvents {
   /** Made by the first read-back (most queues never read one: their items stay in memory). */
   private reader: AddReader | null = null;
   private compaction: PackTask | null = null;
+  /** The commit of a reset (`reset`) whose pack `compaction` is writing, until it ends. */
+  private resetCommit: Commit | null = null;
   /** The active segment is sealed once it is bigger than this (JournalSettings.segmentSize). */
   private segmentSize: number;
   private erased = false;
+  /** `finishPack` is writing and committing a pack at once: it is installed at once too. */
+  private finishing = false;
   /** A rotation failed and was logged; logged again only once one succeeds. */
   private rotationFailing = false;
   /** `appends` when `dropDrained` last rotated: none since means the active file is still fresh. */
@@ -275,9 +280,38 @@ export class Journal implements WriterEvents {
     compaction?.cancel();
   }
 
-  /** Writes the rest of a compaction or fill and commits it now (a clean stop); nothing to do if none runs. */
+  /** Writes the rest of a compaction or fill and commits and installs it now (a clean stop); nothing to do if none runs. */
   finishPack(): void {
-    this.compaction?.finish();
+    this.finishing = true;
+    try {
+      this.compaction?.finish();
+    } finally {
+      this.finishing = false;
+    }
+  }
+
+  /**
+   * Installs the committed pack `seq` (SegmentList.install) with its directory fsyncs off the
+   * event loop (installInTurns: the three of an install took up to tens of ms in one turn), or at
+   * once when a pack is being finished (`finishPack`); then `done`. A step that fails is logged
+   * and finished later (the pack stays pending).
+   */
+  private installCommitted(seq: number, maxId: number, done: () => void): void {
+    const failed = (error: unknown): void => log.error(`queue '${this.name}': installing the rewritten journal failed (finished at the next upkeep or start): ${errorText(error)}`);
+    this.reader?.close(); // its file may be one of those replaced
+    if (this.finishing) {
+      try {
+        this.install(seq, maxId);
+      } catch (error) {
+        failed(error);
+      }
+      return done();
+    }
+    this.segments.installInTurns(seq, maxId, (error) => {
+      this.reader?.close();
+      if (error !== null) failed(error);
+      done();
+    });
   }
 
   /**
@@ -302,12 +336,7 @@ export class Journal implements WriterEvents {
         this.compaction = null;
         if (error !== null) return ended({ failed: error, started: true });
         this.rewrites++; // the pack is committed: a failed install step is finished later
-        try {
-          this.install(seq, source.maxId);
-        } catch (installError) {
-          log.error(`queue '${this.name}': installing the rewritten journal failed (finished at the next upkeep or start): ${errorText(installError)}`);
-        }
-        ended("installed");
+        this.installCommitted(seq, source.maxId, () => ended("installed"));
       },
       () => ended("cancelled"),
       sliceBytes,
@@ -316,27 +345,41 @@ export class Journal implements WriterEvents {
   }
 
   /**
-   * Replaces the whole journal at once with one holding just `entries` (the open items of a
-   * flushed queue, or every live item of a queue getting a new journal). Throws, with nothing
-   * changed that replay would see, if the new state can't be committed; once it is (the pack's
-   * rename, put on disk by a directory fsync before anything else changes), a failing install
-   * step is finished later and this returns normally. The files replaced are moved aside and
-   * deleted off the event loop (SegmentList.install): replay never reads them again.
+   * Replaces the whole journal with one holding just `entries` (the open items of a flushed
+   * queue) without a long turn: the active segment is sealed now (new records go to the next one,
+   * which the new state keeps), and `entries` are written as the pack replacing every sealed
+   * segment as a compaction's is, fsynced off the event loop (PackTask), then committed and
+   * installed (the install's first directory fsync puts the commit on disk). Returns the commit
+   * that settles durable then, or failed (the old journal still replays, the new records after
+   * it: the owner must have the journal rebuilt). Until then a crash replays to the old state
+   * followed by the records appended since. A reset still pending is replaced: its commit settles
+   * with this one's. Throws, with nothing changed that replay would see, if the active segment
+   * can't be sealed.
    */
-  reset(entries: readonly PackEntry[]): void {
-    this.compaction?.cancel();
-    this.compaction = null;
+  reset(entries: readonly PackEntry[]): Commit {
+    const previous = this.takeReset();
+    this.cancelPack();
     this.reader?.close();
-    this.finishPendingPack();
-    this.rotate();
-    const seq = this.segments.activeSeq - 1;
-    writePack(this.pack(seq, entries));
-    this.rewrites++;
-    try {
-      this.install(seq, maxIdOf(entries));
-    } catch (error) {
-      log.error(`queue '${this.name}': installing the new journal failed (finished at the next upkeep or start): ${errorText(error)}`);
-    }
+    const commit = new Commit();
+    if (previous !== null) commit.onSettled(() => previous.settle(commit.state === "durable" ? "durable" : "failed", commit.error));
+    this.resetCommit = commit;
+    const start = { failed: null as string | null };
+    this.startPack(entriesSource(entries), (end) => {
+      if (typeof end === "object" && !end.started) start.failed = end.failed;
+      if (this.resetCommit !== commit) return; // taken over (see takeReset)
+      this.resetCommit = null;
+      if (end === "installed") return commit.settle("durable");
+      commit.settle("failed", end === "cancelled" ? "its new journal was given up" : `its new journal could not be written: ${end.failed}`);
+    });
+    if (start.failed !== null) throw new Error(start.failed);
+    return commit;
+  }
+
+  /** The commit of a reset under way, handed over to whoever ends it otherwise (a new reset, a rebuild, the journal going away), or null. */
+  private takeReset(): Commit | null {
+    const commit = this.resetCommit;
+    this.resetCommit = null;
+    return commit;
   }
 
   /**
@@ -344,6 +387,8 @@ export class Journal implements WriterEvents {
    * consumed segments do. Throws for I/O errors.
    */
   dropDrained(): void {
+    // A reset under way makes the journal as small: its pack is left to finish (a later upkeep drops what is left).
+    if (this.resetCommit !== null) return;
     this.compaction?.cancel();
     this.compaction = null;
     this.reader?.close();
@@ -380,6 +425,8 @@ export class Journal implements WriterEvents {
    * again.
    */
   rebuild(entries: readonly PackEntry[], disk: DiskRegion | null): Rebuilt {
+    // The rebuilt journal holds the queue's state, a reset's included: its commit settles with the rebuild.
+    const reset = this.takeReset();
     this.compaction?.cancel();
     this.compaction = null;
     this.reader?.close();
@@ -390,7 +437,11 @@ export class Journal implements WriterEvents {
         disk,
       );
       this.rewrites++;
+      reset?.settle("durable");
       return rebuilt;
+    } catch (error) {
+      reset?.settle("failed", `its new journal could not be written: ${errorText(error)}`);
+      throw error;
     } finally {
       this.reader?.close();
     }
@@ -410,8 +461,14 @@ export class Journal implements WriterEvents {
     this.writer.noteSynced();
   }
 
-  /** Writes what is pending, fsyncs and closes the active segment. */
+  /** Writes what is pending, fsyncs and closes the active segment; a reset under way is written and committed first (finishPack), and an install under way finished. */
   close(): void {
+    if (this.resetCommit !== null) this.finishPack();
+    try {
+      this.finishPendingPack(); // an install under way (installCommitted) is done now
+    } catch (error) {
+      log.error(`queue '${this.name}': installing the rewritten journal failed (finished at the next start): ${errorText(error)}`);
+    }
     this.compaction?.cancel();
     this.compaction = null;
     this.reader?.close();
@@ -426,6 +483,8 @@ export class Journal implements WriterEvents {
    */
   erase(): void {
     this.erased = true;
+    // Nothing of the queue comes back once its files are gone: a reset under way is as good as done.
+    this.takeReset()?.settle("durable");
     this.compaction?.cancel();
     this.compaction = null;
     this.reader?.close();
@@ -458,6 +517,7 @@ export class Journal implements WriterEvents {
     // The active file alone: moving it aside is one step already, with nothing to fsync first.
     if (this.segments.count === 1 && !this.segments.hasPendingPack) return this.erase();
     let seq = -1;
+    const reset = this.takeReset();
     try {
       this.compaction?.cancel();
       this.compaction = null;
@@ -471,8 +531,11 @@ export class Journal implements WriterEvents {
       log.warn(`queue '${this.name}': could not mark the journal empty (${errorText(error)}); deleting its files at once`);
       // A pack committed before its fsync failed goes too: left, it would replace the segments of a journal the queue gets later.
       if (seq >= 0) removeQuietly(packPath(this.dir, this.name, seq));
+      reset?.settle("durable");
       return this.erase();
     }
+    // The journal replays as empty now: a reset under way is as good as done.
+    reset?.settle("durable");
     this.erased = true;
     const { paths, errors } = this.segments.moveFilesAside();
     try {

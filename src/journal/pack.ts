@@ -6,7 +6,8 @@
  * (the commit point: a complete pack exists or nothing changed); installing it fsyncs the
  * directory (the rename is then on disk), takes away the segments it replaces, oldest first
  * (at run time moved aside and deleted off the event loop, see deferred_removal.ts), and
- * renames the pack to `<queue>.<seq>`, with a directory fsync after each step. Once the rename to
+ * renames the pack to `<queue>.<seq>`, with a directory fsync after each step (at run time off
+ * the event loop, each next step in the turn it returns: `installPackInTurns`). Once the rename to
  * `.pack` happened the pack is committed whatever fails next: an install cut short is finished
  * later (the journal retries it; start-up finishes it too), and leftover temp files are deleted
  * at start.
@@ -27,7 +28,7 @@
  */
 import { errorText } from "../errors.ts";
 import { discard, grow, type Extent } from "./active_file.ts";
-import { closeQuietly, fileSystem, fsyncDirectory, moveIntoPlace, removeQuietly, tempPathFor, writeFully } from "./files.ts";
+import { closeQuietly, fileSystem, fsyncDirectory, fsyncDirectoryAsync, moveIntoPlace, removeQuietly, tempPathFor, writeFully } from "./files.ts";
 import type { Item } from "./item.ts";
 import { OP_ADD, OP_OPEN, OP_PUT_BACK, encodeFileHeader, encodeSegmentRecord } from "./record.ts";
 import { RecordBatch } from "./record_batch.ts";
@@ -200,26 +201,80 @@ export function writePack(pack: Pack): Extent {
   return prepared.extent;
 }
 
+/** Where a committed pack goes and what it replaces (see `installPack`). */
+export interface PackInstall {
+  readonly dir: string;
+  readonly name: string;
+  readonly seq: number;
+  /** The sealed segments there are (those up to `seq` are replaced). */
+  readonly sealed: readonly number[];
+  /** Older packs it supersedes (deleted with the segments). */
+  readonly superseded: readonly number[];
+  /** Takes each replaced file away, whether it is there or not. */
+  readonly dispose: (path: string) => void;
+}
+
+/**
+ * The steps of installing a committed pack, each to be followed by a directory fsync: the first
+ * puts the pack's rename on disk, the second takes the segments it replaces away, and the older
+ * packs it supersedes (before its own rename: a pack left at its `.pack` name would be installed
+ * over it at the next start), the third renames it to `<queue>.<seq>`. A pack already renamed into
+ * place is not looked for again: only a directory fsync is left.
+ */
+function installSteps(install: PackInstall): (() => void)[] {
+  const { dir, name, seq } = install;
+  const pack = packPath(dir, name, seq);
+  if (fileSystem.stat(pack) === null) return [() => {}];
+  return [
+    () => {},
+    () => {
+      for (const old of install.sealed) {
+        if (old > seq) break;
+        install.dispose(sealedPath(dir, name, old));
+      }
+      for (const old of install.superseded) install.dispose(packPath(dir, name, old));
+    },
+    () => fileSystem.rename(pack, sealedPath(dir, name, seq)),
+  ];
+}
+
 /**
  * Replaces the segments up to `seq` with the committed pack `seq`, and deletes the older packs it
- * supersedes (before its own rename: a pack left at its `.pack` name would be installed over it at
- * the next start). `dispose` takes each replaced file away, whether it is there or not (deletes it
- * by default; a running journal moves it aside, to be deleted off the event loop: deferred_removal.ts).
- * Safe to call again after it failed at any step (a pack already renamed into place is not looked
- * for again).
+ * supersedes (see `installSteps`). `dispose` deletes each replaced file by default; a running
+ * journal moves it aside, to be deleted off the event loop (deferred_removal.ts). Safe to call
+ * again after it failed at any step.
  */
 export function installPack(dir: string, name: string, seq: number, sealed: readonly number[], superseded: readonly number[] = [], dispose: (path: string) => void = fileSystem.remove): void {
-  const pack = packPath(dir, name, seq);
-  if (fileSystem.stat(pack) === null) return fsyncDirectory(dir);
-  fsyncDirectory(dir);
-  for (const old of sealed) {
-    if (old > seq) break;
-    dispose(sealedPath(dir, name, old));
+  for (const step of installSteps({ dir, name, seq, sealed, superseded, dispose })) {
+    step();
+    fsyncDirectory(dir);
   }
-  for (const old of superseded) dispose(packPath(dir, name, old));
-  fsyncDirectory(dir);
-  fileSystem.rename(pack, sealedPath(dir, name, seq));
-  fsyncDirectory(dir);
+}
+
+/**
+ * `installPack` with its directory fsyncs off the event loop, each next step in the turn the
+ * last one returns (an install's three took up to tens of ms in one turn on a busy disk). Before
+ * each step it asks `wanted`: once that says no (the install was finished or superseded by other
+ * means) it stops. `done` is called once: with null when installed or stopped, or with the error
+ * a step met (the install is then to be finished later, as after `installPack` failed).
+ */
+export function installPackInTurns(install: PackInstall, wanted: () => boolean, done: (error: unknown) => void): void {
+  let steps: (() => void)[];
+  try {
+    steps = installSteps(install);
+  } catch (error) {
+    return done(error);
+  }
+  const next = (index: number): void => {
+    if (index === steps.length || !wanted()) return done(null);
+    try {
+      steps[index]!();
+    } catch (error) {
+      return done(error);
+    }
+    fsyncDirectoryAsync(install.dir, (error) => (error !== null ? done(error) : next(index + 1)));
+  };
+  next(0);
 }
 
 /**

@@ -17,7 +17,7 @@
 import type { Position } from "./add_reader.ts";
 import { moveAsideOrRemove, movingAsideInto, removeInBackground } from "./deferred_removal.ts";
 import { fileSystem, fsyncDirectory, statExisting, type FileInfo } from "./files.ts";
-import { installPack } from "./pack.ts";
+import { installPack, installPackInTurns } from "./pack.ts";
 import { packPath, sealedPath, segmentPath } from "./segment_files.ts";
 
 export interface SealedSegment {
@@ -201,6 +201,35 @@ export class SegmentList {
     } finally {
       removeInBackground(aside);
     }
+    this.installed(seq, maxId);
+  }
+
+  /**
+   * `install`, its directory fsyncs off the event loop (installPackInTurns), the pack pending
+   * meanwhile: `finishPending` (an upkeep, a new pack, a clean stop) may finish it at once, and a
+   * rebuild or the files moved aside supersede it; the steps then stop. `done` is called once:
+   * with null once installed (by either) or superseded, or with the error a step met (the pack
+   * stays pending, for `finishPending`). Never throws.
+   */
+  installInTurns(seq: number, maxId: number, done: (error: unknown) => void): void {
+    const pending = { seq, maxId };
+    this.pending = pending;
+    const aside: string[] = [];
+    const install = { dir: this.dir, name: this.name, seq, sealed: this.sealed.map((segment) => segment.seq), superseded: this.superseded, dispose: movingAsideInto(aside) };
+    installPackInTurns(install, () => this.pending === pending, (error) => {
+      removeInBackground(aside);
+      if (error !== null || this.pending !== pending) return done(error);
+      try {
+        this.installed(seq, maxId);
+      } catch (statError) {
+        return done(statError);
+      }
+      done(null);
+    });
+  }
+
+  /** Pack `seq` is in place as the sealed segment replacing every one up to it. Throws if it can't be looked at. */
+  private installed(seq: number, maxId: number): void {
     this.pending = null;
     this.superseded = NONE;
     const kept = this.sealed.filter((segment) => segment.seq > seq);

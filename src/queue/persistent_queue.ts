@@ -426,30 +426,45 @@ export class PersistentQueue implements UpkeepView {
   }
 
   /**
-   * Drops every queued item, in memory and in the journal (open items stay open). The journal is
-   * replaced first: if that fails nothing is dropped, and the reason is returned. A journal being
-   * turned on is through then: the new one holds the whole live state. The queue is empty at
-   * once; the items' memory (slot_release.ts) and the old journal files (Journal.reset) are given
-   * back over the next turns.
+   * Drops every queued item, in memory and in the journal (open items stay open). The queue is
+   * empty at once; the items' memory is given back over the next turns (slot_release.ts), and the
+   * journal's new state (a pack of the open items replacing every older segment) is written and
+   * committed off the event loop (Journal.reset): returns the commit that settles then, so the
+   * reply waits for it. If the journal can't even begin (its active segment can't be sealed),
+   * nothing is dropped and the commit is failed already, saying why. If the new state can't be
+   * written after that, the commit fails and the journal is rebuilt from the queue at the next
+   * upkeep (until then a restart would bring the items back). A journal being turned on is
+   * through once the new state is committed: it holds the whole live state.
    */
-  flush(): string | null {
-    // The reset gives a fill under way up: it ends here.
+  flush(): Commit {
+    // The reset gives a fill under way up: it ends with the reset.
     const filling = this.switching?.direction === "on" ? this.switching : null;
     if (filling !== null) this.switching = null;
+    let commit: Commit = DURABLE;
     try {
-      this.journal?.reset(this.openEntries());
+      if (this.journal !== null) commit = this.journal.reset(this.openEntries());
     } catch (error) {
       // The fill was given up before the reset failed: the journal lacks the items from before it.
       if (filling !== null) this.fillEnded(filling, { failed: errorText(error), started: true });
       log.error(`queue '${this.name}': flush refused, the journal could not be reset: ${errorText(error)}`);
-      return `could not flush queue '${this.name}': ${errorText(error)}`;
+      const refused = new Commit();
+      refused.settle("failed", `could not flush queue '${this.name}': ${errorText(error)}`);
+      return refused;
     }
-    if (filling !== null) this.fillEnded(filling, "installed");
+    commit.onSettled(() => this.resetEnded(commit, filling));
     const count = this.store.count;
     this.store.clear();
     this.flushes++;
     log.info(`queue '${this.name}': flushed ${count} item(s)`);
-    return null;
+    return commit;
+  }
+
+  /** A flush's new journal state was committed, or could not be: a journal that lacks it is rebuilt from the queue at the next upkeep. */
+  private resetEnded(commit: Commit, filling: TurningOn | null): void {
+    if (filling !== null) return this.fillEnded(filling, commit.state === "durable" ? "installed" : { failed: commit.error, started: true });
+    if (commit.state === "durable" || this.deleted) return;
+    this.gap = `the new journal of its flush could not be written (${commit.error})`;
+    this.reportGap(commit);
   }
 
   /**

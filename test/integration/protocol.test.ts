@@ -104,6 +104,16 @@ describe("memcache protocol", () => {
     expect(await c.get("fe")).toBe("stays");
   });
 
+  test("a flush or delete waits (off the event loop) before it runs: requests pipelined after it run after it, in order", async () => {
+    await c.set("pf", "before");
+    await c.send("flush pf\r\nset pf 0 0 5\r\nafter\r\nget pf\r\ndelete pf\r\nset pf 0 0 5\r\nnewer\r\nget pf\r\nget pf\r\n");
+    expect([await c.readLine(), await c.readLine()]).toEqual(["END", "STORED"]);
+    expect(await c.readUntilEnd()).toEqual(["VALUE pf 0 5", "after"]);
+    expect([await c.readLine(), await c.readLine()]).toEqual(["DELETED", "STORED"]);
+    expect(await c.readUntilEnd()).toEqual(["VALUE pf 0 5", "newer"]);
+    expect(await c.readUntilEnd()).toEqual([]);
+  });
+
   test("stats has the server and per-queue stats", async () => {
     await c.set("counted", "12345");
     const stats = await c.stats();

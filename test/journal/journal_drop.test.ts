@@ -1,10 +1,12 @@
 /**
  * A big journal dropped by a flush (Journal.reset) or a delete (Journal.retire): the state that
- * replays to "empty" is committed first, the old files are then moved aside and deleted off the
- * event loop (deferred_removal.ts). A crash at any step (the data directory copied before each
- * rename, delete, open or background delete, and loaded as the next start would) replays to the
- * queue as it was before, or to the flushed one with what was set after it, never to a mix:
- * a flushed item never comes back, and a set after the flush is never lost.
+ * replays to "empty" is committed first (a flush's pack is written and committed off the event
+ * loop, while sets after it go on to the journal), the old files are then moved aside and deleted
+ * off the event loop (deferred_removal.ts). A crash at any step (the data directory copied before
+ * each rename, delete, open or background delete, and loaded as the next start would) replays to
+ * the queue as it was before (with what was set after the flush, after its items: the flush was
+ * not answered yet), or to the flushed one with what was set after it, never to a mix: once the
+ * flush is committed a flushed item never comes back, and a set after the flush is never lost.
  */
 import { expect, test } from "bun:test";
 import { readdirSync } from "node:fs";
@@ -14,6 +16,7 @@ import { QueueCollection } from "../../src/queue/queue_collection.ts";
 import { bytes, text } from "../helpers/bytes.ts";
 import { configFor } from "../helpers/config.ts";
 import { drainCopy, snapshotsAround } from "../helpers/dir_snapshots.ts";
+import { settled } from "../helpers/journal.ts";
 import { tempDir } from "../helpers/temp_dir.ts";
 
 const CONFIG = `max_memory_size = "8KiB"\nmax_journal_size = "16KiB"\n`;
@@ -37,6 +40,22 @@ function expectBeforeOrAfter(snapshots: readonly string[], before: readonly numb
   expect(outcomes.at(-1)).toEqual([...after]);
 }
 
+/**
+ * Each copy replays to the old queue `before` followed by some of the sets after (`sets`, a prefix
+ * of them), until one replays to the new state, `kept` then the sets, and every later one does too;
+ * some copy has the old queue with every set after it (they were written before the commit), and
+ * the last one is the new state with every set.
+ */
+function expectOldThenNew(snapshots: readonly string[], before: readonly number[], kept: readonly number[], sets: readonly number[]): void {
+  const outcomes = snapshots.map((copy) => drainCopy(copy, CONFIG));
+  const isOld = (outcome: readonly number[]) => outcome.length >= before.length && outcome.slice(0, before.length).join() === before.join();
+  const firstNew = outcomes.findIndex((outcome) => !isOld(outcome));
+  expect(firstNew).toBeGreaterThan(0);
+  for (const outcome of outcomes.slice(0, firstNew)) expect(outcome).toEqual([...before, ...sets.slice(0, outcome.length - before.length)]);
+  expect(outcomes.slice(0, firstNew)).toContainEqual([...before, ...sets]);
+  for (const outcome of outcomes.slice(firstNew)) expect(outcome).toEqual([...kept, ...sets]);
+}
+
 test("a flush of a journal of many segments: at every step the files replay to the queue before it or after it, sets after it included; then only the new files are left", async () => {
   const dir = tempDir();
   const queues = QueueCollection.load(configFor(dir, CONFIG));
@@ -44,13 +63,19 @@ test("a flush of a journal of many segments: at every step the files replay to t
   const queue = queues.get("q")!;
   const open = queue.open(Date.now())!; // item 0: kept by the flush, and back at the head after a restart
   expect(readdirSync(dir).filter((name) => name.startsWith("q.")).length).toBeGreaterThan(5);
-  const snapshots = await snapshotsAround(dir, () => {
-    expect(queue.flush()).toBeNull();
+  let setsBeforeCommit = false;
+  const snapshots = await snapshotsAround(dir, async () => {
+    const flushed = queue.flush();
+    // The new state is written off the event loop: the sets after the flush go to the journal before it is committed.
     add(queues, 1000, 1005);
+    setsBeforeCommit = flushed.state === "pending";
+    await settled(flushed);
+    expect(flushed.state).toBe("durable");
   });
+  expect(setsBeforeCommit).toBe(true);
   expect(Number(text(open.data).split(":")[0])).toBe(0);
-  // After the flush: the open item, then the sets.
-  expectBeforeOrAfter(snapshots, range(0, 300), [0, ...range(1000, 1005)]);
+  // Before the commit: the queue as it was, then the sets after the flush; after it: the open item, then the sets.
+  expectOldThenNew(snapshots, range(0, 300), [0], range(1000, 1005));
   // The background deletes were among the steps, and left no temp file behind.
   expect(readdirSync(dir).filter((name) => name.endsWith(".tmp"))).toEqual([]);
   queues.close();

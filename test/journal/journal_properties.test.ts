@@ -26,7 +26,7 @@ import type { OpenedJournal } from "../../src/journal/open_journal.ts";
 import { configureLog } from "../../src/log.ts";
 import { PersistentQueue } from "../../src/queue/persistent_queue.ts";
 import { seededRandom } from "../helpers/bytes.ts";
-import { openQueueJournal } from "../helpers/journal.ts";
+import { openQueueJournal, settled } from "../helpers/journal.ts";
 import { shrinkBudgeted } from "../helpers/property_budget.ts";
 import { QueueModel, itemMismatch, listMismatch, modelBytes, type ModelItem } from "../helpers/queue_model.ts";
 import { copyDataDir, tempDir } from "../helpers/temp_dir.ts";
@@ -159,11 +159,14 @@ class ModelledQueue {
       case "flushExpired":
         this.flushExpired();
         break;
-      case "flush":
-        this.queue.flush();
+      case "flush": {
+        const flushed = this.queue.flush();
         this.model.flush();
         this.model.allWritten(); // a flush rewrites the journal: everything before it is written
+        // Its new journal is written over turns; a crash before it is committed is tested in journal_drop.test.ts.
+        await settled(flushed);
         break;
+      }
       case "write":
         flushJournals();
         this.model.allWritten();

@@ -7,7 +7,7 @@ import { describe, expect, test } from "bun:test";
 import type { Journal } from "../../src/journal/journal.ts";
 import type { PackEntry } from "../../src/journal/pack.ts";
 import { bytes, text } from "../helpers/bytes.ts";
-import { openQueueJournal } from "../helpers/journal.ts";
+import { openQueueJournal, settled } from "../helpers/journal.ts";
 import { tempDir } from "../helpers/temp_dir.ts";
 
 const BUDGET = 10 * 1024;
@@ -27,7 +27,7 @@ function replayWithinBudget(dir: string): number[] {
 
 const WRITERS: ReadonlyArray<readonly [string, (journal: Journal, entries: PackEntry[]) => Promise<void> | void]> = [
   ["a compaction", (journal, entries) => journal.compact(entries)],
-  ["a reset", (journal, entries) => journal.reset(entries)],
+  ["a reset", (journal, entries) => settled(journal.reset(entries))],
   ["a rebuild", (journal, entries) => void journal.rebuild(entries, null)],
 ];
 

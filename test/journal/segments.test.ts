@@ -114,7 +114,9 @@ describe("journal segments", () => {
   test("segments consumed while a compaction's pack is written: none after its seq goes before it is installed", async () => {
     const realAsync = fileSystem.fsyncAsync;
     const { promise: packSyncing, resolve } = Promise.withResolvers<() => void>();
-    fileSystem.fsyncAsync = (fd, done) => resolve(() => realAsync(fd, done)); // the pack's fsync returns when let (a slow disk)
+    let held = false;
+    // The pack's fsync returns when let (a slow disk); the install's directory fsyncs after it go through.
+    fileSystem.fsyncAsync = (fd, done) => (held ? realAsync(fd, done) : ((held = true), resolve(() => realAsync(fd, done))));
     const logFile = join(tempDir(), "log");
     try {
       const dir = tempDir();

@@ -64,3 +64,39 @@ for (const [command, reply] of [
     expect(temps(server.dataDir)).toEqual([]);
   });
 }
+
+for (const command of ["flush q", "flush_all"]) {
+  test(`\`${command}\` answers once its new journal is committed: with the pack's fsync held, a set pipelined after it is kept and served, no answer comes, and a kill -9 replays the queue as it was (then that set, if it was written)`, async () => {
+    const faultsFile = join(tempDir(), "faults.json");
+    writeFileSync(faultsFile, JSON.stringify([{ op: "fsyncAsync", code: "HANG", path: "\\.pack\\..*\\.tmp$" }]));
+    const server = await ServerProcess.start({ config: CONFIG, faultsFile });
+    const c = await server.client();
+    const old = Array.from({ length: OLD_ITEMS }, (_, i) => `old-${i}-`.padEnd(200, "x"));
+    await setPipelined(c, "q", old);
+    let answered = false;
+    // No answer is expected before the kill: the read fails once the connection closes.
+    c.send(`${command}\r\nset q 0 0 5\r\nafter\r\n`)
+      .then(() => c.readLine())
+      .then(
+        () => (answered = true),
+        () => undefined,
+      );
+    const other = await server.client();
+    // The flush is applied in memory at once, and the set after it too: another connection sees just that item.
+    let head = await other.get("q/peek");
+    while (head !== "after") head = await other.get("q/peek");
+    expect(answered).toBe(false);
+    other.close();
+    await server.kill9();
+    expect(answered).toBe(false);
+    c.close();
+
+    const again = await server.restart({ faultsFile: undefined });
+    const d = await again.client();
+    // The set was not answered either: it may or may not have reached the journal, but only after the old items.
+    const drained = await d.drain("q");
+    expect([old, [...old, "after"]]).toContainEqual(drained);
+    d.close();
+    await again.stop();
+  });
+}

@@ -71,8 +71,10 @@ async function putStatus(request: Request, peer: string, ctx: ServerContext): Pr
 async function flushQueue(name: string, request: Request, peer: string, ctx: ServerContext): Promise<Response> {
   const refusal = refuse(`DELETE /queues/${name}/items`, request, peer, ctx) ?? unknownQueue(name, ctx);
   if (refusal !== null) return refusal;
-  const error = ctx.queues.get(name)!.flush();
-  return error === null ? text(200, `flushed queue '${name}'`) : text(500, error);
+  // Answered once the queue's new journal state is written (off the event loop).
+  const flushed = ctx.queues.get(name)!.flush();
+  await new Promise<void>((resolve) => flushed.onSettled(resolve));
+  return flushed.state === "durable" ? text(200, `flushed queue '${name}'`) : text(500, flushed.error);
 }
 
 async function deleteQueue(name: string, request: Request, peer: string, ctx: ServerContext): Promise<Response> {

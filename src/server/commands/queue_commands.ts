@@ -7,9 +7,11 @@
  * in ten thousand queues), so they go a part at a time over event-loop turns (SlicedRound) with
  * the session suspended, its later requests waiting, and answer once through: one such request
  * took 0.4 s in one turn, and each materialised every item kept. flush_all goes the same way, a
- * slice of queues a turn (each flush syncs its journal).
+ * slice of queues a turn (each flush seals its journal's active segment). A flush's reply waits
+ * for its journal's new state, written off the event loop (Journal.reset).
  */
 import { errorText } from "../../errors.ts";
+import { Commit, DURABLE, allOf } from "../../journal/commit.ts";
 import { log } from "../../log.ts";
 import { expiredFlush, type ExpiredFlush, type PersistentQueue } from "../../queue/persistent_queue.ts";
 import { SlicedRound } from "../../queue/sliced_round.ts";
@@ -34,9 +36,13 @@ export function queueNamed(ctx: ServerContext, name: string): PersistentQueue | 
   }
 }
 
-/** Empties the queue `name` (no queue: nothing to do); returns why it could not, or null. */
-export function flushQueue(ctx: ServerContext, name: string): string | null {
-  return ctx.queues.get(name)?.flush() ?? null;
+/**
+ * Empties the queue `name` (no queue: nothing to do); returns the commit of its journal's new
+ * state, written off the event loop (PersistentQueue.flush): the reply waits for it. Failed,
+ * saying why, if the queue could not be flushed or its new journal could not be written.
+ */
+export function flushQueue(ctx: ServerContext, name: string): Commit {
+  return ctx.queues.get(name)?.flush() ?? DURABLE;
 }
 
 /**
@@ -79,19 +85,21 @@ export function deleteQueue(ctx: ServerContext, name: string): void {
 
 /**
  * Empties every queue there is now, one after another, a slice of them per event-loop turn
- * (SlicedRound) with `session` suspended: each flush writes and syncs its journal's new state
- * (1-2 ms), and 2,000 queues flushed in one turn kept the server from everyone else for 3.5 s.
- * Then `done` gets why any could not be flushed (those are left as they were). A queue deleted
- * meanwhile is skipped; an item set to a queue before its turn comes is flushed with it. If the
- * connection closes meanwhile the flushing goes on to the end (it was asked for), without `done`.
+ * (SlicedRound) with `session` suspended: each flush starts its journal's new state (sealing its
+ * active segment: a directory fsync), and 2,000 queues flushed in one turn kept the server from
+ * everyone else for 3.5 s. Then `done` gets the commit that settles once every new journal state
+ * is written (the reply waits for it): failed, naming each queue that could not be flushed (left
+ * as it was) or whose new journal could not be written. A queue deleted meanwhile is skipped; an
+ * item set to a queue before its turn comes is flushed with it. If the connection closes
+ * meanwhile the flushing goes on to the end (it was asked for), without `done`.
  */
-export function flushAllInTurns(ctx: ServerContext, session: Session, done: (errors: readonly string[]) => void): void {
+export function flushAllInTurns(ctx: ServerContext, session: Session, done: (flushed: Commit) => void): void {
   const errors: string[] = [];
+  const commits: Commit[] = [];
   let cancelled = false;
   const round = new SlicedRound<PersistentQueue>(
     (queue) => {
-      const error = queue.isDeleted ? null : queue.flush();
-      if (error !== null) errors.push(error);
+      if (!queue.isDeleted) commits.push(queue.flush());
     },
     (error, queue) => errors.push(`could not flush queue '${queue.name}': ${errorText(error)}`),
   );
@@ -99,7 +107,17 @@ export function flushAllInTurns(ctx: ServerContext, session: Session, done: (err
   round.start([...ctx.queues.all()], () => {
     if (cancelled) return;
     session.resume();
-    done(errors);
+    done(everyCommit(commits, errors));
   });
+}
+
+/** A commit that settles once all of `commits` have: failed, with every error (`errors` first), if any of them failed or `errors` has some. */
+function everyCommit(commits: readonly Commit[], errors: readonly string[]): Commit {
+  const every = new Commit();
+  allOf(commits).onSettled(() => {
+    const failures = [...errors, ...commits.filter((commit) => commit.state === "failed").map((commit) => commit.error)];
+    every.settle(failures.length === 0 ? "durable" : "failed", failures.join("; "));
+  });
+  return every;
 }
 

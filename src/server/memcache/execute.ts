@@ -43,6 +43,10 @@ export function execute(frame: CommandFrame, session: Session, ctx: ServerContex
 }
 
 const STORED_REPLY = [reply.STORED];
+/** A flush or flush_all answers once its journals' new state is written; a failure says why. */
+const FLUSHED_REPLY = [reply.END];
+const FLUSHED_ALL_REPLY = [reply.FLUSHED_ALL];
+const COMMAND_FAILED: OnFailure = { reply: (error) => [reply.serverError(error)] };
 /** A set whose record never reached the journal (the server stopped while it was failing): not stored. */
 const STORED_FAILED: OnFailure = { reply: (error) => [reply.serverError(error)] };
 
@@ -71,8 +75,8 @@ function executeLine(command: string, args: readonly string[], session: Session,
       });
     case "flush":
       return withQueueArg(args, session, (name, noreply) => {
-        const error = flushQueue(ctx, name);
-        if (!noreply) out.push(error === null ? reply.END : reply.serverError(error));
+        const flushed = flushQueue(ctx, name);
+        if (!noreply) out.pushAfter(flushed, FLUSHED_REPLY, COMMAND_FAILED);
       });
     case "flush_expired":
       return withQueueArg(args, session, (name, noreply) => {
@@ -83,8 +87,8 @@ function executeLine(command: string, args: readonly string[], session: Session,
       });
     case "flush_all": {
       const noreply = args[args.length - 1] === "noreply";
-      return flushAllInTurns(ctx, session, (errors) => {
-        if (!noreply) out.push(errors.length === 0 ? reply.FLUSHED_ALL : reply.serverError(errors.join("; ")));
+      return flushAllInTurns(ctx, session, (flushed) => {
+        if (!noreply) out.pushAfter(flushed, FLUSHED_ALL_REPLY, COMMAND_FAILED);
       });
     }
     case "flush_all_expired":

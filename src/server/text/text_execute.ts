@@ -29,6 +29,8 @@ import {
 /** Items whose records never reached the journal (the server stopped while it was failing): not stored. */
 const PUT_FAILED: OnFailure = { reply: (error) => [errorReply(error)] };
 const DONE = countReply(0);
+/** A flush whose journal's new state could not be written: why. */
+const FLUSH_FAILED: OnFailure = { reply: (error) => [errorReply(error)] };
 
 export function executeText(request: TextRequest, session: Session, ctx: ServerContext): void {
   if (!admitText(request, session, ctx)) return;
@@ -45,10 +47,7 @@ export function executeText(request: TextRequest, session: Session, ctx: ServerC
     case "confirm":
       return confirm(args, session, ctx);
     case "flush":
-      return withQueue(args, session, (queue) => {
-        const error = flushQueue(ctx, queue);
-        out.push(error === null ? DONE : errorReply(error));
-      });
+      return withQueue(args, session, (queue) => out.pushAfter(flushQueue(ctx, queue), [DONE], FLUSH_FAILED));
     case "delete":
       return withQueue(args, session, (queue) => {
         deleteQueue(ctx, queue);
