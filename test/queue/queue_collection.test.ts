@@ -341,6 +341,87 @@ describe("QueueCollection under file faults", () => {
     expect(drain(queues, "copied")).toEqual(["a", "b", "c"]);
     queues.close();
   });
+
+  // A listing that names `phantom`, a journal deleted after readdir read it (an rm -rf racing the server).
+  const listingWithPhantom = (readdir: typeof fileSystem.readdir, dir: string) => (path: string) => {
+    const entries = readdir(path);
+    return path === dir ? [...entries, { name: "phantom", isFile: true, isDirectory: false }] : entries;
+  };
+
+  test("a journal deleted between the listing of queue_path and the look at its files does not stop the start", () => {
+    const dir = tempDir();
+    let queues = QueueCollection.load(configFor(dir));
+    queues.add("b", bytes("b"), 0, NOW);
+    queues.close();
+    const readdir = fileSystem.readdir;
+    fileSystem.readdir = listingWithPhantom(readdir, dir);
+    try {
+      queues = QueueCollection.load(configFor(dir));
+    } finally {
+      fileSystem.readdir = readdir;
+    }
+    expect(drain(queues, "b")).toEqual(["b"]);
+    // Its journal could not be opened: not served until the next upkeep finds it gone for good.
+    expect(() => queues.getOrCreate("phantom")).toThrow(/ENOENT/);
+    queues.maintainJournals();
+    queues.add("phantom", bytes("new"), 0, NOW);
+    expect(drain(queues, "phantom")).toEqual(["new"]);
+    queues.close();
+  });
+
+  test("the server's own directory removed while the start lists queue_path (rm -rf of the whole directory) does not stop the start", () => {
+    const dir = tempDir();
+    let queues = QueueCollection.load(configFor(dir));
+    queues.add("b", bytes("b"), 0, NOW);
+    queues.close();
+    const readdir = fileSystem.readdir;
+    fileSystem.readdir = (path) => {
+      const entries = readdir(path);
+      if (path === dir) rmSync(join(dir, ".kestrel"), { recursive: true, force: true });
+      return entries;
+    };
+    try {
+      queues = QueueCollection.load(configFor(dir));
+    } finally {
+      fileSystem.readdir = readdir;
+    }
+    queues.maintainJournals();
+    expect(existsSync(join(dir, ".kestrel", "lock"))).toBe(true);
+    expect(drain(queues, "b")).toEqual(["b"]);
+    queues.close();
+  });
+
+  test("a queue_path that can't be listed stops the start with one line naming it, and lets the lock go", () => {
+    const dir = tempDir();
+    const readdir = fileSystem.readdir;
+    fileSystem.readdir = () => {
+      throw Object.assign(new Error("EIO: i/o error, scandir"), { code: "EIO" });
+    };
+    try {
+      expect(() => QueueCollection.load(configFor(dir))).toThrow(`could not read queue_path ${dir}: EIO: i/o error, scandir`);
+    } finally {
+      fileSystem.readdir = readdir;
+    }
+    QueueCollection.load(configFor(dir)).close();
+  });
+
+  test("a queue whose journal was copied in is loaded while another queue's journal is being deleted", () => {
+    const source = tempDir();
+    let queues = QueueCollection.load(configFor(source));
+    queues.add("q", bytes("a"), 0, NOW);
+    queues.close();
+    const dir = tempDir();
+    queues = QueueCollection.load(configFor(dir));
+    copyFileSync(join(source, "q"), join(dir, "copied"));
+    const readdir = fileSystem.readdir;
+    fileSystem.readdir = listingWithPhantom(readdir, dir);
+    try {
+      expect(queues.getOrCreate("copied").stats().items).toBe(1);
+    } finally {
+      fileSystem.readdir = readdir;
+    }
+    queues.close();
+  });
 });
 
 describe("QueueCollection: Kestrel 2's fanout, expiry and names", () => {
