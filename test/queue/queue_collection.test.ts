@@ -326,6 +326,26 @@ describe("QueueCollection under file faults", () => {
     });
   }
 
+  test("a journal file that can't be opened (EACCES: queue_path made read-only) says so in the queue's failure, retry after retry", () => {
+    const dir = tempDir();
+    const queues = QueueCollection.load(configFor(dir));
+    const faults = FaultInjector.install();
+    try {
+      faults.set([{ op: "open", code: "EACCES", path: "/fresh$" }]);
+      queues.add("fresh", bytes("x"), 0, NOW);
+      flushJournals();
+      expect(queues.get("fresh")!.journalFailure).toMatch(/EACCES/);
+      queues.maintainJournals();
+      expect(queues.get("fresh")!.journalFailure).toMatch(/EACCES/);
+      faults.clear();
+    } finally {
+      faults.uninstall();
+    }
+    queues.maintainJournals();
+    expect(queues.get("fresh")!.journalFailure).toBeNull();
+    queues.close();
+  });
+
   test("a journal file put in place while the server runs is loaded when its queue is first named, not appended to", () => {
     const source = tempDir();
     let queues = QueueCollection.load(configFor(source));
