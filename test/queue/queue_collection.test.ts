@@ -1,8 +1,9 @@
 import { heapStats } from "bun:jsc";
 import { describe, expect, test } from "bun:test";
-import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, rmdirSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, rmdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileSystem } from "../../src/journal/files.ts";
+import { openLogTarget, useLogTarget } from "../../src/log.ts";
 import { flushJournals } from "../../src/journal/flush_scheduler.ts";
 import { FILE_HEADER_SIZE, SEGMENT_RECORD_SIZE } from "../../src/journal/record.ts";
 import { IDLE_ROUNDS } from "../../src/queue/journal_upkeep.ts";
@@ -343,6 +344,26 @@ describe("QueueCollection under file faults", () => {
     }
     queues.maintainJournals();
     expect(queues.get("fresh")!.journalFailure).toBeNull();
+    queues.close();
+  });
+
+  test("30 queues rebuilt at once (queue_path deleted) log 10 lines of each kind, not 30: the rest are counted", () => {
+    const dir = tempDir();
+    const queues = QueueCollection.load(configFor(dir));
+    for (let i = 0; i < 30; i++) queues.add(`q${i}`, bytes("x"), 0, NOW);
+    flushJournals();
+    for (let i = 0; i < 30; i++) rmSync(join(dir, `q${i}`));
+    const logFile = join(tempDir(), "log");
+    useLogTarget(openLogTarget("info", logFile));
+    try {
+      queues.maintainJournals();
+    } finally {
+      useLogTarget(openLogTarget("info", null));
+    }
+    const lines = readFileSync(logFile, "utf8").split("\n");
+    expect(lines.filter((line) => line.includes("rebuilding the journal from the queue")).length).toBe(10);
+    expect(lines.filter((line) => line.includes("journal rebuilt from")).length).toBe(10);
+    for (let i = 0; i < 30; i++) expect(existsSync(join(dir, `q${i}`))).toBe(true);
     queues.close();
   });
 
