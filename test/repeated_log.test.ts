@@ -25,3 +25,16 @@ test("a single repeat is written as it is, without a count of none", () => {
   repeated.report();
   expect(lines).toEqual(["first", "second"]);
 });
+
+test("with a burst, that many lines of a key are written each interval before the rest are counted", () => {
+  const lines: string[] = [];
+  const repeated = new RepeatedLog((line) => lines.push(line), 60_000, 3);
+  for (let i = 0; i < 10; i++) repeated.note("rebuilt", `queue q${i} rebuilt`);
+  expect(lines).toEqual(["queue q0 rebuilt", "queue q1 rebuilt", "queue q2 rebuilt"]);
+  repeated.report();
+  expect(lines.at(-1)).toBe("queue q9 rebuilt (and 6 more like it since the last such line)");
+  repeated.note("rebuilt", "queue q10 rebuilt");
+  expect(lines.at(-1)).toBe("queue q10 rebuilt");
+  repeated.report();
+  repeated.report();
+});

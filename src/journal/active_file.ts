@@ -137,14 +137,19 @@ export class ActiveFile implements IdleClosable {
    * `cutBack()` succeeds.
    */
   cutBack(extent: Extent = this.extent): boolean {
-    this.extent = extent;
-    this.changes++;
     try {
-      fileSystem.ftruncate(this.descriptor(), extent.bytes);
+      this.cutBackOrThrow(extent);
       return true;
     } catch {
       return false;
     }
+  }
+
+  /** `cutBack`, throwing why it failed (the file could not be opened, or truncated). */
+  cutBackOrThrow(extent: Extent = this.extent): void {
+    this.extent = extent;
+    this.changes++;
+    fileSystem.ftruncate(this.descriptor(), extent.bytes);
   }
 
   /** fsyncs the file (nothing to do if nothing changed since the last fsync, or it was never created). */

@@ -12,7 +12,8 @@
  * (`imported`, queue_name.ts) to the file name it maps to, deletes leftover temp files, lists the
  * journals and finds out whether the file system tells names apart by case. A queue whose
  * files include one that is also another queue's (a hard link) is blocked: serving both would hand
- * out the same items twice. Throws only for I/O errors and a directory another live server holds.
+ * out the same items twice. A journal deleted meanwhile (an `rm -rf` racing the start) is left to
+ * the queue's own opening. Throws only for I/O errors and a directory another live server holds.
  */
 import { join } from "node:path";
 import { errorText } from "../errors.ts";
@@ -60,7 +61,7 @@ export function openDataDirectory(queuePath: string): DataDirectory {
     return { lock, listing, caseInsensitive: isCaseInsensitive(queuePath) };
   } catch (error) {
     lock.release();
-    throw error;
+    throw new Error(`could not read queue_path ${queuePath}: ${errorText(error)}`, { cause: error });
   }
 }
 
@@ -95,12 +96,17 @@ export function scanDataDirectory(queuePath: string): DirectoryListing {
   return listing;
 }
 
-/** Blocks every queue one of whose files is also a file of a queue listed before it. */
+/**
+ * Blocks every queue one of whose files is also a file of a queue listed before it. A file gone
+ * since the listing (deleted under the server, an `rm -rf` racing its start) is no one's: its
+ * queue is opened (or rebuilt) as the journal's own checks see fit.
+ */
 function blockSharedFiles(queuePath: string, listing: DirectoryListing): void {
   const owners = new Map<string, string>();
   for (const [queue, files] of [...listing.queues].sort(([a], [b]) => compareNames(a, b))) {
     for (const path of journalFilePaths(queuePath, queue, files)) {
-      const file = statExisting(path);
+      const file = fileSystem.stat(path);
+      if (file === null) continue;
       const key = `${file.dev}:${file.ino}`;
       const owner = owners.get(key);
       if (owner === undefined) {
@@ -114,8 +120,13 @@ function blockSharedFiles(queuePath: string, listing: DirectoryListing): void {
   }
 }
 
-/** Whether `.KESTREL` in `queuePath` is the server's own `.kestrel` (not merely a directory of that name). */
+/**
+ * Whether `.KESTREL` in `queuePath` is the server's own `.kestrel` (not merely a directory of that
+ * name). `.kestrel` is made again if it was removed since the start made it (an `rm -rf` racing
+ * the start; the upkeep puts the lock back).
+ */
 function isCaseInsensitive(queuePath: string): boolean {
+  fileSystem.mkdir(serverFilePath(queuePath, ""));
   const upper = fileSystem.stat(join(queuePath, SERVER_DIR.toUpperCase()));
   const own = statExisting(serverFilePath(queuePath, ""));
   return upper !== null && upper.dev === own.dev && upper.ino === own.ino;

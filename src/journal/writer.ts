@@ -365,7 +365,11 @@ export class JournalWriter {
       this.directorySyncNeeded = false;
     }
     if (this.cutNeeded) {
-      if (!this.file.cutBack()) throw new Error(`could not cut ${this.path} back to its last intact record`);
+      try {
+        this.file.cutBackOrThrow();
+      } catch (error) {
+        throw new Error(`could not cut ${this.path} back to its last intact record: ${errorText(error)}`, { cause: error });
+      }
       this.cutNeeded = false;
     }
     this.retained = join(this.retained, this.takeBatch());

@@ -9,7 +9,9 @@
  * one (tests, operators' tools) looks at every queue.
  *
  * It sees its queue only through `UpkeepView`. Never throws: a failing step is logged once and
- * tried again at the next upkeep, and logged again once it works.
+ * tried again at the next upkeep, and logged again once it works. A fault of many queues at once
+ * (queue_path deleted under 10,000 queues) logs the first LINES_PER_INTERVAL lines of each kind
+ * every 10 s and counts the rest; items lost are logged for every queue.
  */
 import type { QueueConfig } from "../config/schema.ts";
 import { errorText } from "../errors.ts";
@@ -18,6 +20,18 @@ import type { Journal } from "../journal/journal.ts";
 import type { DiskRegion } from "../journal/replay_state.ts";
 import type { PackEntry } from "../journal/pack.ts";
 import { log } from "../log.ts";
+import { RepeatedLog } from "../repeated_log.ts";
+
+/** Lines of each kind a fault of many queues at once logs as they come, each interval; the rest are counted (repeated_log.ts). */
+const LINES_PER_INTERVAL = 10;
+const errors = new RepeatedLog(log.error, undefined, LINES_PER_INTERVAL);
+const warnings = new RepeatedLog(log.warn, undefined, LINES_PER_INTERVAL);
+
+/** Writes the counts of the upkeep lines left out (at a stop, so none is lost). */
+export function reportUpkeepLines(): void {
+  errors.report();
+  warnings.report();
+}
 
 /** A drained queue whose journal is bigger than this (or max_journal_size) gets a fresh one. */
 const DRAINED_JOURNAL_BYTES = 64 * 1024;
@@ -71,7 +85,7 @@ export class JournalUpkeep {
       if (this.failing) log.info(`queue '${queue.name}': journal upkeep works again`);
       this.failing = false;
     } catch (error) {
-      if (!this.failing) log.error(`queue '${queue.name}': journal upkeep failed, tried again each second (logged once until it works): ${errorText(error)}`);
+      if (!this.failing) errors.note("upkeep failed", `queue '${queue.name}': journal upkeep failed, tried again each second (logged once until it works): ${errorText(error)}`);
       this.failing = true;
     }
   }
@@ -105,14 +119,14 @@ export class JournalUpkeep {
    * and the log says how many).
    */
   private rebuild(journal: Journal, queue: UpkeepView, problem: string): void {
-    if (this.rebuildProblem !== problem) log.error(`queue '${queue.name}': ${problem}; rebuilding the journal from the queue`);
+    if (this.rebuildProblem !== problem) errors.note("rebuilding", `queue '${queue.name}': ${problem}; rebuilding the journal from the queue`);
     this.rebuildProblem = problem;
     const entries = queue.liveEntries();
     const rebuilt = journal.rebuild(entries, queue.diskRegion());
     queue.relocateDisk(rebuilt.disk);
     this.rebuildProblem = null;
     const waiting = rebuilt.disk?.count ?? 0;
-    log.warn(`queue '${queue.name}': journal rebuilt from the ${entries.length + waiting} item(s) held${waiting > 0 ? ` (${waiting} of them waiting on disk)` : ""}`);
+    warnings.note("rebuilt", `queue '${queue.name}': journal rebuilt from the ${entries.length + waiting} item(s) held${waiting > 0 ? ` (${waiting} of them waiting on disk)` : ""}`);
     if (rebuilt.lost > 0) log.error(`queue '${queue.name}': ${rebuilt.lost} item(s) that waited on disk were in files that are gone: lost`);
   }
 }

@@ -38,6 +38,7 @@ import { RepeatedLog } from "../repeated_log.ts";
 import { AliasTable, type AliasStats } from "./aliases.ts";
 import { TotalsSum, type CollectionTotals } from "./collection_totals.ts";
 import { ExpiryRound } from "./expiry_round.ts";
+import { reportUpkeepLines } from "./journal_upkeep.ts";
 import { NameOrder } from "./name_order.ts";
 import { SlicedRound } from "./sliced_round.ts";
 
@@ -422,6 +423,7 @@ export class QueueCollection {
     this.upkeepRound.stop();
     this.sweepRound.stop();
     this.droppedExpired.report();
+    reportUpkeepLines();
     this.refusedCreates.report();
     // Wide fanouts' children still waiting for a set's item get it before the journals close.
     feedAll();

@@ -6,6 +6,7 @@
  */
 import { afterEach, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
+import { connect } from "node:net";
 import { join } from "node:path";
 import { ServerProcess } from "../helpers/server.ts";
 import { tempDir } from "../helpers/temp_dir.ts";
@@ -91,6 +92,38 @@ describe("with no admin_token: today's rules", () => {
     // The dashboard's own requests carry its origin: they pass.
     expect((await send(admin, "DELETE", "/queues/jobs/items", { origin: admin }))[0]).toBe(200);
     c.close();
+  });
+});
+
+/** Sends `request` raw to the admin port, then closes the connection; resolves with what came back first (or "" once closed). */
+function sendRaw(admin: string, request: string, closeAfterSending: boolean): Promise<string> {
+  const { hostname, port } = new URL(admin);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname, () => {
+      socket.write(request);
+      if (closeAfterSending) socket.end();
+    });
+    socket.once("data", (chunk) => {
+      resolve(chunk.toString("latin1"));
+      socket.destroy();
+    });
+    socket.once("close", () => resolve(""));
+    socket.once("error", reject);
+  });
+}
+
+describe("PUT /status bodies that can't be read", () => {
+  test("a body cut short by the client or too big is no internal error: nothing logged as one, nothing changed, the server goes on", async () => {
+    const { server, admin } = await start("");
+    const mark = server.output.length;
+    // Content-Length promises more than comes: the client gives up mid-body.
+    await sendRaw(admin, "PUT /status HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nread", true);
+    // Chunked, past the size a status takes.
+    const tooBig = await sendRaw(admin, `PUT /status HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n800\r\n${"a".repeat(0x800)}\r\n0\r\n\r\n`, false);
+    expect(tooBig).toMatch(/^HTTP\/1\.1 413 /);
+    expect(await send(admin, "PUT", "/status", {}, "writeavoid")).toEqual([200, "writeavoid\n"]);
+    await server.waitForLog(/admin command 'PUT \/status writeavoid'/, mark);
+    expect(server.output.slice(mark)).not.toContain("internal error");
   });
 });
 

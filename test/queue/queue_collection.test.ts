@@ -1,8 +1,9 @@
 import { heapStats } from "bun:jsc";
 import { describe, expect, test } from "bun:test";
-import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, rmdirSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, rmdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileSystem } from "../../src/journal/files.ts";
+import { openLogTarget, useLogTarget } from "../../src/log.ts";
 import { flushJournals } from "../../src/journal/flush_scheduler.ts";
 import { FILE_HEADER_SIZE, SEGMENT_RECORD_SIZE } from "../../src/journal/record.ts";
 import { IDLE_ROUNDS } from "../../src/queue/journal_upkeep.ts";
@@ -326,6 +327,46 @@ describe("QueueCollection under file faults", () => {
     });
   }
 
+  test("a journal file that can't be opened (EACCES: queue_path made read-only) says so in the queue's failure, retry after retry", () => {
+    const dir = tempDir();
+    const queues = QueueCollection.load(configFor(dir));
+    const faults = FaultInjector.install();
+    try {
+      faults.set([{ op: "open", code: "EACCES", path: "/fresh$" }]);
+      queues.add("fresh", bytes("x"), 0, NOW);
+      flushJournals();
+      expect(queues.get("fresh")!.journalFailure).toMatch(/EACCES/);
+      queues.maintainJournals();
+      expect(queues.get("fresh")!.journalFailure).toMatch(/EACCES/);
+      faults.clear();
+    } finally {
+      faults.uninstall();
+    }
+    queues.maintainJournals();
+    expect(queues.get("fresh")!.journalFailure).toBeNull();
+    queues.close();
+  });
+
+  test("30 queues rebuilt at once (queue_path deleted) log 10 lines of each kind, not 30: the rest are counted", () => {
+    const dir = tempDir();
+    const queues = QueueCollection.load(configFor(dir));
+    for (let i = 0; i < 30; i++) queues.add(`q${i}`, bytes("x"), 0, NOW);
+    flushJournals();
+    for (let i = 0; i < 30; i++) rmSync(join(dir, `q${i}`));
+    const logFile = join(tempDir(), "log");
+    useLogTarget(openLogTarget("info", logFile));
+    try {
+      queues.maintainJournals();
+    } finally {
+      useLogTarget(openLogTarget("info", null));
+    }
+    const lines = readFileSync(logFile, "utf8").split("\n");
+    expect(lines.filter((line) => line.includes("rebuilding the journal from the queue")).length).toBe(10);
+    expect(lines.filter((line) => line.includes("journal rebuilt from")).length).toBe(10);
+    for (let i = 0; i < 30; i++) expect(existsSync(join(dir, `q${i}`))).toBe(true);
+    queues.close();
+  });
+
   test("a journal file put in place while the server runs is loaded when its queue is first named, not appended to", () => {
     const source = tempDir();
     let queues = QueueCollection.load(configFor(source));
@@ -339,6 +380,87 @@ describe("QueueCollection under file faults", () => {
     queues.close();
     queues = QueueCollection.load(configFor(dir));
     expect(drain(queues, "copied")).toEqual(["a", "b", "c"]);
+    queues.close();
+  });
+
+  // A listing that names `phantom`, a journal deleted after readdir read it (an rm -rf racing the server).
+  const listingWithPhantom = (readdir: typeof fileSystem.readdir, dir: string) => (path: string) => {
+    const entries = readdir(path);
+    return path === dir ? [...entries, { name: "phantom", isFile: true, isDirectory: false }] : entries;
+  };
+
+  test("a journal deleted between the listing of queue_path and the look at its files does not stop the start", () => {
+    const dir = tempDir();
+    let queues = QueueCollection.load(configFor(dir));
+    queues.add("b", bytes("b"), 0, NOW);
+    queues.close();
+    const readdir = fileSystem.readdir;
+    fileSystem.readdir = listingWithPhantom(readdir, dir);
+    try {
+      queues = QueueCollection.load(configFor(dir));
+    } finally {
+      fileSystem.readdir = readdir;
+    }
+    expect(drain(queues, "b")).toEqual(["b"]);
+    // Its journal could not be opened: not served until the next upkeep finds it gone for good.
+    expect(() => queues.getOrCreate("phantom")).toThrow(/ENOENT/);
+    queues.maintainJournals();
+    queues.add("phantom", bytes("new"), 0, NOW);
+    expect(drain(queues, "phantom")).toEqual(["new"]);
+    queues.close();
+  });
+
+  test("the server's own directory removed while the start lists queue_path (rm -rf of the whole directory) does not stop the start", () => {
+    const dir = tempDir();
+    let queues = QueueCollection.load(configFor(dir));
+    queues.add("b", bytes("b"), 0, NOW);
+    queues.close();
+    const readdir = fileSystem.readdir;
+    fileSystem.readdir = (path) => {
+      const entries = readdir(path);
+      if (path === dir) rmSync(join(dir, ".kestrel"), { recursive: true, force: true });
+      return entries;
+    };
+    try {
+      queues = QueueCollection.load(configFor(dir));
+    } finally {
+      fileSystem.readdir = readdir;
+    }
+    queues.maintainJournals();
+    expect(existsSync(join(dir, ".kestrel", "lock"))).toBe(true);
+    expect(drain(queues, "b")).toEqual(["b"]);
+    queues.close();
+  });
+
+  test("a queue_path that can't be listed stops the start with one line naming it, and lets the lock go", () => {
+    const dir = tempDir();
+    const readdir = fileSystem.readdir;
+    fileSystem.readdir = () => {
+      throw Object.assign(new Error("EIO: i/o error, scandir"), { code: "EIO" });
+    };
+    try {
+      expect(() => QueueCollection.load(configFor(dir))).toThrow(`could not read queue_path ${dir}: EIO: i/o error, scandir`);
+    } finally {
+      fileSystem.readdir = readdir;
+    }
+    QueueCollection.load(configFor(dir)).close();
+  });
+
+  test("a queue whose journal was copied in is loaded while another queue's journal is being deleted", () => {
+    const source = tempDir();
+    let queues = QueueCollection.load(configFor(source));
+    queues.add("q", bytes("a"), 0, NOW);
+    queues.close();
+    const dir = tempDir();
+    queues = QueueCollection.load(configFor(dir));
+    copyFileSync(join(source, "q"), join(dir, "copied"));
+    const readdir = fileSystem.readdir;
+    fileSystem.readdir = listingWithPhantom(readdir, dir);
+    try {
+      expect(queues.getOrCreate("copied").stats().items).toBe(1);
+    } finally {
+      fileSystem.readdir = readdir;
+    }
     queues.close();
   });
 });

@@ -9,10 +9,12 @@
  * `admin_token` is set (else, with an auth file, one of its users), then `admin_commands` for the
  * peer's address; every admission is logged. A refused request changes nothing. The methods are
  * ones browsers never send across sites without asking first (PUT, DELETE), and no CORS answer is
- * given. Answers are one line of text: 200 once done, 400/404 for a bad body or name, 401/403 when
+ * given. Answers are one line of text: 200 once done, 400/404 for a bad body (or one that could
+ * not be read: the client closed mid-body, or sent more than the 1 KiB taken) or name, 401/403 when
  * refused, 500 when the change could not be made (nothing changed).
  */
 import { SERVER_STATUSES } from "../../config/schema.ts";
+import { errorText } from "../../errors.ts";
 import { isValidQueueName } from "../../queue_name.ts";
 import { admitHttpAdmin } from "../access.ts";
 import type { ServerContext } from "../context.ts";
@@ -58,7 +60,13 @@ function queuePath(path: string): { name: string | null; items: boolean } | null
 
 /** PUT /status: the body names the new status (any case); answers the status in force after it. */
 async function putStatus(request: Request, peer: string, ctx: ServerContext): Promise<Response> {
-  const body = (await request.text()).slice(0, MAX_STATUS_BODY_BYTES);
+  let body: string;
+  try {
+    body = (await request.text()).slice(0, MAX_STATUS_BODY_BYTES);
+  } catch (error) {
+    // The client's doing, not a bug: it closed mid-body, or sent more than admin_http.ts takes (Bun answered 413).
+    return text(400, `could not read the request body: ${errorText(error)}`);
+  }
   // Admission first, as on the memcache port: a peer that may not change the status learns nothing more.
   const refusal = refuse(`PUT /status ${body.trim()}`, request, peer, ctx);
   if (refusal !== null) return refusal;

@@ -7,7 +7,8 @@
  * the history: history_body.ts), /config.json (the queues' settings, as dump_config, also sent as
  * it is made: config_json.ts) and the server status (GET /status). Requests for the same bytes
  * (/history.json of the same samples, a report of the same snapshot) read one body, made once
- * (shared_bodies.ts). A request that fails (a bug) gets a 500 and one log line, never Bun's page
+ * (shared_bodies.ts). Requests start, and bodies are sent, within the admin port's share of a turn
+ * (turn_share.ts), however many come at once. A request that fails (a bug) gets a 500 and one log line, never Bun's page
  * or a stack trace; the server goes on.
  *
  * Read-only but for the actions of admin_actions.ts (PUT /status, flushing or deleting a queue),
@@ -30,6 +31,7 @@ import { SnapshotPool } from "./snapshot_pool.ts";
 import { piecesWritten, RenderChunks, type Render } from "./render_chunks.ts";
 import { SharedBodies } from "./shared_bodies.ts";
 import { streamedResponse, type BodyHooks } from "./streamed_body.ts";
+import { requestStart } from "./turn_share.ts";
 
 const JSON_TYPE = "application/json;charset=utf-8";
 const METRICS_TYPE = "text/plain; version=0.0.4; charset=utf-8";
@@ -55,6 +57,8 @@ function serveAdmin(context: () => ServerContext, sources: Sources, hostname: st
     // Only PUT /status has a body, a word: nobody can make the server buffer a large one.
     maxRequestBodySize: 1024,
     async fetch(request, server) {
+      // 2,000 requests arriving together start a few a turn, not all in one (turn_share.ts).
+      await requestStart();
       const url = new URL(request.url);
       try {
         const action = findAction(request.method, url.pathname);

@@ -7,6 +7,9 @@
  * bug) ends the body early, the response already under way: `onError` hears of it (the status
  * line was sent long before).
  *
+ * Chunks are made within the admin port's share of a turn (turn_share.ts): with many bodies being
+ * read, a chunk may wait a few turns for its place.
+ *
  * A pull that enqueues nothing is not called again (the stream waits for a chunk or the end), so
  * a pull whose turn made no bytes takes the next turn's, until it has some or the body ends.
  *
@@ -14,6 +17,7 @@
  * went away, or Bun.serve timed it out after 10 s without reading); the source is closed then.
  */
 import type { Chunk, ChunkSource } from "./render_chunks.ts";
+import { handedOut, inTurnShare } from "./turn_share.ts";
 
 export interface BodyHooks {
   /** The source threw (a bug): the body ends early. */
@@ -29,28 +33,31 @@ export function streamedResponse(source: ChunkSource, contentType: string, hooks
     source.close();
     hooks.onEnd?.();
   };
+  // One chunk in a turn of the admin port's share; a turn that made no bytes asks the next one's.
+  const nextChunk = (controller: ReadableStreamDefaultController<Uint8Array>, done: () => void): void => {
+    if (ended) return done();
+    let chunk: Chunk;
+    try {
+      chunk = source.next();
+    } catch (error) {
+      end();
+      hooks.onError(error);
+      controller.error(error);
+      return done();
+    }
+    handedOut(chunk.bytes.length);
+    if (chunk.bytes.length > 0) controller.enqueue(chunk.bytes);
+    if (chunk.done) {
+      end();
+      controller.close();
+      return done();
+    }
+    if (chunk.bytes.length > 0) return done();
+    inTurnShare(() => nextChunk(controller, done));
+  };
   const body = new ReadableStream<Uint8Array>(
     {
-      async pull(controller) {
-        for (;;) {
-          await new Promise<void>((resolve) => setImmediate(resolve));
-          if (ended) return;
-          let chunk: Chunk;
-          try {
-            chunk = source.next();
-          } catch (error) {
-            end();
-            hooks.onError(error);
-            return controller.error(error);
-          }
-          if (chunk.bytes.length > 0) controller.enqueue(chunk.bytes);
-          if (chunk.done) {
-            end();
-            return controller.close();
-          }
-          if (chunk.bytes.length > 0) return;
-        }
-      },
+      pull: (controller) => new Promise<void>((done) => inTurnShare(() => nextChunk(controller, done))),
       cancel: end,
     },
     { highWaterMark: 0 },

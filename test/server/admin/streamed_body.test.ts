@@ -1,7 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import type { ChunkWriter } from "../../../src/server/admin/chunk_writer.ts";
-import { piecesWritten, RenderChunks } from "../../../src/server/admin/render_chunks.ts";
+import { piecesWritten, RenderChunks, type ChunkSource } from "../../../src/server/admin/render_chunks.ts";
 import { streamedResponse } from "../../../src/server/admin/streamed_body.ts";
+import { ADMIN_TURN_BYTES } from "../../../src/server/admin/turn_share.ts";
 import { turnClock } from "../../../src/server/turn_scheduler.ts";
 
 /** `count` pieces of ten characters, counting how many were taken. */
@@ -140,5 +141,31 @@ describe("streamedResponse", () => {
     const response = streamedResponse(new RenderChunks(piecesWritten(failing())), "text/plain", { onError: (error) => errors.push(error) });
     await expect(response.text()).rejects.toThrow("a bug");
     expect(errors.map(String)).toEqual(["Error: a bug"]);
+  });
+
+  test("many bodies read at once hand out about the admin port's share of a turn (1 MiB), not a chunk each (2,000 /metrics readers: 128 MiB a turn)", async () => {
+    let turn = 0;
+    let ticking = true;
+    const tick = () => {
+      turn++;
+      if (ticking) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const perTurn = new Map<number, number>();
+    const chunk = new Uint8Array(64 * 1024);
+    const endless = (): ChunkSource => ({
+      next: () => {
+        perTurn.set(turn, (perTurn.get(turn) ?? 0) + chunk.length);
+        return { bytes: chunk, done: false };
+      },
+      close: () => {},
+    });
+    const readers = Array.from({ length: 40 }, () => streamedResponse(endless(), "text/plain", { onError: unexpected }).body!.getReader());
+    await Promise.all(readers.map(async (reader) => {
+      for (let i = 0; i < 20; i++) await reader.read();
+      await reader.cancel();
+    }));
+    ticking = false;
+    expect(Math.max(...perTurn.values())).toBeLessThanOrEqual(ADMIN_TURN_BYTES + chunk.length);
   });
 });
