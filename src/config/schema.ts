@@ -233,7 +233,7 @@ export const QUEUE_KEYS: readonly KeySpec<QueueConfig>[] = [
     "maxMemorySize",
     v.size(false),
     '"128MiB"',
-    "Item bytes kept in memory; beyond this, new items stay only in the journal and are read back as the queue drains (read-behind).",
+    "Item bytes kept in memory, each item counting 64 bytes besides its data (so a queue of empty items is bounded too); beyond this, new items stay only in the journal and are read back as the queue drains (read-behind).",
   ),
   key(
     "open_transaction_timeout",
