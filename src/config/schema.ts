@@ -226,7 +226,7 @@ export const QUEUE_KEYS: readonly KeySpec<QueueConfig>[] = [
     "maxJournalOverflow",
     v.integer(1, 1_000_000),
     "10",
-    "Rewrite the journal when it exceeds this many times max_journal_size while the live data is smaller than max_journal_size.",
+    "Rewrite the journal when it exceeds this many times max_journal_size while its live items, written anew (their data and records), would be smaller than max_journal_size.",
   ),
   key(
     "max_memory_size",
