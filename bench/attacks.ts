@@ -1,5 +1,5 @@
 /**
- * Attack benchmark: replays the memory attacks of issue 9 (and eight more) against a real server
+ * Attack benchmark: replays the memory attacks of issue 9 (and nine more) against a real server
  * and checks each against the ceiling the server's documented bounds give it.
  *
  * Each attack runs on its own fresh server (src/main.ts on this bun, 127.0.0.1, port 0, a temp
@@ -37,6 +37,8 @@
  *                            to one that keeps them all, 8,000 times (found by a probe, not in the issue)
  *  15. open items pin slabs  the same rounds, each 1-byte item opened at once and never closed
  *                            (not in the issue)
+ *  16. empty items           10,000,000 `set q 0 0 0 noreply` pipelined on one connection (found by
+ *                            a probe, not in the issue)
  * The header of each file in bench/attacks/ says what its attack does and what its ceiling is.
  *
  * Run
@@ -61,6 +63,7 @@
  *   ATTACK_MAX_QUEUES            12: max_queues (10000; 2000), sets to twice as many names
  *   ATTACK_ADMIN_CLIENTS         13: clients (50; 20)             ATTACK_ADMIN_QUEUES  queues (20000; 5000)
  *   ATTACK_SLAB_ROUNDS           14, 15: rounds (8000; 2000)
+ *   ATTACK_EMPTY_ITEMS           16: empty items (10000000; 2000000)
  *   TMPDIR                       where the data dirs go
  *
  * Output: a markdown report on stdout (the table, the ceilings' formulas, other bounds, notes,
@@ -71,6 +74,7 @@ import { tmpdir } from "node:os";
 import { adminReports } from "./attacks/admin_reports.ts";
 import { bigSets } from "./attacks/big_sets.ts";
 import { budgetSquatting } from "./attacks/budget_squatting.ts";
+import { emptyItems } from "./attacks/empty_items.ts";
 import { endlessQueues } from "./attacks/endless_queues.ts";
 import { fanout } from "./attacks/fanout.ts";
 import { idleConnections } from "./attacks/idle_connections.ts";
@@ -92,7 +96,7 @@ import { mib } from "./lib/report.ts";
 import { runBench } from "./lib/run_bench.ts";
 import { SettingsError } from "./lib/settings.ts";
 
-const ATTACKS: readonly AttackPlan[] = [bigSets, unreadGets, newNames, timedOutGets, manyQueues, fanout, idleConnections, openItems, budgetSquatting, slowloris, unreadMultiGets, endlessQueues, adminReports, smallItemsKept, openSmallItems];
+const ATTACKS: readonly AttackPlan[] = [bigSets, unreadGets, newNames, timedOutGets, manyQueues, fanout, idleConnections, openItems, budgetSquatting, slowloris, unreadMultiGets, endlessQueues, adminReports, smallItemsKept, openSmallItems, emptyItems];
 /** Room for logs, the page cache's write-back and a margin, besides the largest data dir. */
 const DISK_MARGIN_BYTES = 512 * 1024 * 1024;
 
