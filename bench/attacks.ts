@@ -1,5 +1,5 @@
 /**
- * Attack benchmark: replays the memory attacks of issue 9 (and eight more) against a real server
+ * Attack benchmark: replays the memory attacks of issue 9 (and ten more) against a real server
  * and checks each against the ceiling the server's documented bounds give it.
  *
  * Each attack runs on its own fresh server (src/main.ts on this bun, 127.0.0.1, port 0, a temp
@@ -37,6 +37,10 @@
  *                            to one that keeps them all, 8,000 times (found by a probe, not in the issue)
  *  15. open items pin slabs  the same rounds, each 1-byte item opened at once and never closed
  *                            (not in the issue)
+ *  16. empty items           10,000,000 `set q 0 0 0 noreply` pipelined on one connection (found by
+ *                            a probe, not in the issue)
+ *  17. wide fanout flood     10 s of `set wide 0 0 10 noreply` pipelined to a parent with 1,001
+ *                            fanout children (found by a probe, not in the issue)
  * The header of each file in bench/attacks/ says what its attack does and what its ceiling is.
  *
  * Run
@@ -61,6 +65,8 @@
  *   ATTACK_MAX_QUEUES            12: max_queues (10000; 2000), sets to twice as many names
  *   ATTACK_ADMIN_CLIENTS         13: clients (50; 20)             ATTACK_ADMIN_QUEUES  queues (20000; 5000)
  *   ATTACK_SLAB_ROUNDS           14, 15: rounds (8000; 2000)
+ *   ATTACK_EMPTY_ITEMS           16: empty items (10000000; 2000000)
+ *   ATTACK_WIDE_FLOOD_SECONDS    17: seconds of sets (10; 3)
  *   TMPDIR                       where the data dirs go
  *
  * Output: a markdown report on stdout (the table, the ceilings' formulas, other bounds, notes,
@@ -71,6 +77,7 @@ import { tmpdir } from "node:os";
 import { adminReports } from "./attacks/admin_reports.ts";
 import { bigSets } from "./attacks/big_sets.ts";
 import { budgetSquatting } from "./attacks/budget_squatting.ts";
+import { emptyItems } from "./attacks/empty_items.ts";
 import { endlessQueues } from "./attacks/endless_queues.ts";
 import { fanout } from "./attacks/fanout.ts";
 import { idleConnections } from "./attacks/idle_connections.ts";
@@ -83,6 +90,7 @@ import { smallItemsKept } from "./attacks/small_items_kept.ts";
 import { timedOutGets } from "./attacks/timed_out_gets.ts";
 import { unreadGets } from "./attacks/unread_gets.ts";
 import { unreadMultiGets } from "./attacks/unread_multi_gets.ts";
+import { wideFanoutFlood } from "./attacks/wide_fanout_flood.ts";
 import type { AttackResult } from "./lib/attack_lab.ts";
 import { type AttackPlan, Knobs } from "./lib/attack_plan.ts";
 import { attackReport, findings, withinCeiling } from "./lib/attack_report.ts";
@@ -92,7 +100,7 @@ import { mib } from "./lib/report.ts";
 import { runBench } from "./lib/run_bench.ts";
 import { SettingsError } from "./lib/settings.ts";
 
-const ATTACKS: readonly AttackPlan[] = [bigSets, unreadGets, newNames, timedOutGets, manyQueues, fanout, idleConnections, openItems, budgetSquatting, slowloris, unreadMultiGets, endlessQueues, adminReports, smallItemsKept, openSmallItems];
+const ATTACKS: readonly AttackPlan[] = [bigSets, unreadGets, newNames, timedOutGets, manyQueues, fanout, idleConnections, openItems, budgetSquatting, slowloris, unreadMultiGets, endlessQueues, adminReports, smallItemsKept, openSmallItems, emptyItems, wideFanoutFlood];
 /** Room for logs, the page cache's write-back and a margin, besides the largest data dir. */
 const DISK_MARGIN_BYTES = 512 * 1024 * 1024;
 

@@ -15,6 +15,10 @@ export const MiB = 1024 * 1024;
 /** `max_request_size` and `max_pending_request_bytes` when the config leaves them out. */
 export const DEFAULT_MAX_REQUEST_SIZE = 64 * MiB;
 export const DEFAULT_MAX_PENDING_REQUEST_BYTES = 256 * MiB;
+/** `max_memory_size` when the config leaves it out: what one queue keeps in memory (read-behind past it). */
+export const DEFAULT_MAX_MEMORY_SIZE = 128 * MiB;
+/** What an item in memory counts toward max_memory_size besides its bytes (docs/configuration.md). */
+export const ITEM_MEMORY_COST = 64;
 /** Request claims below this are always granted (request_budget.ts, SMALL_CLAIM). */
 export const SMALL_CLAIM = 64 * KiB;
 /** Reply bytes waiting for one connection before the server stops reading its requests. */

@@ -226,14 +226,14 @@ export const QUEUE_KEYS: readonly KeySpec<QueueConfig>[] = [
     "maxJournalOverflow",
     v.integer(1, 1_000_000),
     "10",
-    "Rewrite the journal when it exceeds this many times max_journal_size while the live data is smaller than max_journal_size.",
+    "Rewrite the journal when it exceeds this many times max_journal_size while its live items, written anew (their data and records), would be smaller than max_journal_size.",
   ),
   key(
     "max_memory_size",
     "maxMemorySize",
     v.size(false),
     '"128MiB"',
-    "Item bytes kept in memory; beyond this, new items stay only in the journal and are read back as the queue drains (read-behind).",
+    "Item bytes kept in memory, each item counting 64 bytes besides its data (so a queue of empty items is bounded too); beyond this, new items stay only in the journal and are read back as the queue drains (read-behind).",
   ),
   key(
     "open_transaction_timeout",

@@ -12,7 +12,7 @@ import { viewOf } from "./binary.ts";
 import { copyBytes } from "./byte_slab.ts";
 import { closeQuietly, fileSystem, readFully } from "./files.ts";
 import { forget, touch, type IdleClosable } from "./idle_files.ts";
-import type { Item } from "./item.ts";
+import { memoryCost, type Item } from "./item.ts";
 import { FILE_HEADER_SIZE, OP_ADD, RECORD_HEADER_SIZE, declaredRecordEnd, decodeRecordAt, findNextRecord } from "./record.ts";
 
 export interface Position {
@@ -48,7 +48,10 @@ export class AddReader implements IdleClosable {
 
   constructor(private readonly segments: SegmentLocator) {}
 
-  /** Reads ADDs from `from` until `maxItems` items or `maxBytes` of data, or the end of the journal. */
+  /**
+   * Reads ADDs from `from` until `maxItems` items or `maxBytes` of memory (each item's bytes and
+   * its overhead, `memoryCost`), or the end of the journal.
+   */
   read(from: Position, maxItems: number, maxBytes: number): ReadResult {
     const items: Item[] = [];
     let bytes = 0;
@@ -93,7 +96,7 @@ export class AddReader implements IdleClosable {
         if (decoded.record.op === OP_ADD) {
           const item = decoded.record.item;
           items.push({ ...item, data: copyBytes(item.data) });
-          bytes += item.data.length;
+          bytes += memoryCost(item);
         }
         offset = decoded.end;
       }

@@ -37,7 +37,7 @@ export interface OpenOptions {
   /** The queue's files found in the directory, or null for a new queue. */
   readonly files: QueueFiles | null;
   readonly settings: JournalSettings;
-  /** Item bytes kept in memory; the rest stays in the journal (read-behind). */
+  /** Item bytes kept in memory, each item counting `memoryCost`; the rest stays in the journal (read-behind). */
   readonly memoryBudget: number;
   readonly events: JournalEvents;
 }

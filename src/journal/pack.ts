@@ -30,7 +30,7 @@ import { errorText } from "../errors.ts";
 import { discard, grow, type Extent } from "./active_file.ts";
 import { closeQuietly, fileSystem, fsyncDirectory, fsyncDirectoryAsync, moveIntoPlace, removeQuietly, tempPathFor, writeFully } from "./files.ts";
 import type { Item } from "./item.ts";
-import { OP_ADD, OP_OPEN, OP_PUT_BACK, encodeFileHeader, encodeSegmentRecord } from "./record.ts";
+import { ADD_HEAD_SIZE, ID_RECORD_SIZE, OP_ADD, OP_OPEN, OP_PUT_BACK, encodeFileHeader, encodeSegmentRecord } from "./record.ts";
 import { RecordBatch } from "./record_batch.ts";
 import { packPath, sealedPath } from "./segment_files.ts";
 
@@ -38,6 +38,14 @@ import { packPath, sealedPath } from "./segment_files.ts";
 export interface PackEntry {
   readonly item: Item;
   readonly open: boolean;
+}
+
+/**
+ * About the bytes of a pack of `queued` items and `open` open ones holding `bytes` of data: an
+ * ADD (or PUT_BACK) each, and an OPEN for each open one (the file header and SEGMENT record aside).
+ */
+export function packBytes(queued: number, open: number, bytes: number): number {
+  return bytes + (queued + open) * ADD_HEAD_SIZE + open * ID_RECORD_SIZE;
 }
 
 /** Where a pack goes: the file replacing segments up to `seq` of queue `name`. */

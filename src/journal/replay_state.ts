@@ -8,7 +8,8 @@
  * confirmed. The live queue is the open items first (they come back at the head at start-up),
  * then the front stack from the top, then `main`, then the disk region.
  *
- * Read-behind: once the items in memory would exceed the budget, later adds are only counted in
+ * Read-behind: once the items in memory would exceed the budget (each counting its bytes and its
+ * overhead, `memoryCost`, as the server counted them), later adds are only counted in
  * the disk region (where its first ADD record is, how many, how many bytes), as the server did
  * when it wrote them. A remove or open of an item that is still in the disk region reads items
  * back from the journal into `main` until it is there. Disk items have ids above every item in
@@ -16,7 +17,7 @@
  */
 import type { Position } from "./add_reader.ts";
 import { copyBytes } from "./byte_slab.ts";
-import type { Item } from "./item.ts";
+import { memoryCost, type Item } from "./item.ts";
 import { OrderedItems } from "./ordered_items.ts";
 import { OP_ABORT, OP_ADD, OP_OPEN, OP_PUT_BACK, OP_REMOVE, type JournalRecord } from "./record.ts";
 
@@ -38,7 +39,8 @@ export class ReplayState {
   private readonly frontItems = new Map<number, Item>();
   private readonly open = new Map<number, Item>();
   private maxId = 0;
-  private memBytes = 0;
+  /** The memory cost (`memoryCost`) of the items in memory. */
+  private memoryUsed = 0;
   disk: DiskRegion | null = null;
 
   constructor(
@@ -63,15 +65,14 @@ export class ReplayState {
   add(item: Item, position?: Position): void {
     if (item.id > this.maxId) this.maxId = item.id;
     if (this.isLive(item.id)) return;
-    const size = item.data.length;
-    if (position !== undefined && this.source !== null && (this.disk !== null || this.memBytes + size > this.budget)) {
+    if (position !== undefined && this.source !== null && (this.disk !== null || this.memoryUsed + memoryCost(item) > this.budget)) {
       this.disk ??= { start: position, count: 0, bytes: 0, minId: item.id };
       this.disk.count++;
-      this.disk.bytes += size;
+      this.disk.bytes += item.data.length;
       return;
     }
     this.main.add({ ...item, data: copyBytes(item.data) });
-    this.memBytes += size;
+    this.memoryUsed += memoryCost(item);
   }
 
   /** Puts an item at the head (kept in memory, whatever the budget: it is one item). */
@@ -80,7 +81,7 @@ export class ReplayState {
     if (this.isLive(item.id)) return;
     this.frontItems.set(item.id, { ...item, data: copyBytes(item.data) });
     this.frontStack.push(item.id);
-    this.memBytes += item.data.length;
+    this.memoryUsed += memoryCost(item);
   }
 
   /** Drops an item wherever it is; unknown ids are ignored. */
@@ -88,7 +89,7 @@ export class ReplayState {
     const item = this.take(id) ?? this.open.get(id);
     if (item === undefined) return;
     this.open.delete(id);
-    this.memBytes -= item.data.length;
+    this.memoryUsed -= memoryCost(item);
   }
 
   markOpen(id: number): void {
@@ -115,7 +116,7 @@ export class ReplayState {
       this.main.delete(item.id);
       this.frontItems.delete(item.id);
       this.open.delete(item.id);
-      this.memBytes -= item.data.length;
+      this.memoryUsed -= memoryCost(item);
     }
     return below.length;
   }
@@ -177,10 +178,10 @@ export class ReplayState {
   private readBackUntil(id: number): void {
     while (this.disk !== null && this.disk.minId <= id) {
       const disk = this.disk;
-      const { items, next } = this.source!(disk.start, Math.max(this.budget - this.memBytes, 1));
+      const { items, next } = this.source!(disk.start, Math.max(this.budget - this.memoryUsed, 1));
       for (const item of items) {
         this.main.add(item);
-        this.memBytes += item.data.length;
+        this.memoryUsed += memoryCost(item);
         disk.count--;
         disk.bytes -= item.data.length;
         disk.minId = item.id + 1;

@@ -2,7 +2,8 @@
  * Where a queue's items are: the head in memory, the rest only in the journal (read-behind).
  *
  * While the items in memory stay within the budget (max_memory_size), new items are kept in
- * memory. Past it, they are only written to the journal and counted in the disk region; as the
+ * memory; each counts its bytes and its overhead (`memoryCost`), so a queue of empty items reads
+ * behind too. Past it, they are only written to the journal and counted in the disk region; as the
  * head drains below half the budget, items are read back from the journal in order, a batch of
  * up to the free budget (at most READ_BACK_SLICE) at a time, so no read-back is a long turn even
  * after a reload raised the budget by a GiB. The order is always: memory items, then the disk
@@ -27,7 +28,7 @@
  */
 import type { Position } from "../journal/add_reader.ts";
 import { ownedBytes, slabbedBytes } from "../journal/byte_slab.ts";
-import { hasExpired, type Item } from "../journal/item.ts";
+import { ITEM_MEMORY_OVERHEAD, hasExpired, memoryCost, type Item } from "../journal/item.ts";
 import type { Journal } from "../journal/journal.ts";
 import type { DiskRegion } from "../journal/replay_state.ts";
 import { errorText } from "../errors.ts";
@@ -89,6 +90,11 @@ export class ItemStore {
     return this.memBytes;
   }
 
+  /** What the items in memory count toward the budget: their bytes and each one's overhead (`memoryCost`). */
+  get memoryUsed(): number {
+    return this.memBytes + this.memory.length * ITEM_MEMORY_OVERHEAD;
+  }
+
   /** The smallest id of an item only in the journal, or Infinity. */
   get diskMinId(): number {
     return this.disk?.minId ?? Infinity;
@@ -136,7 +142,7 @@ export class ItemStore {
 
   /** Adds an item at the tail; call it just before the item's ADD record is appended to the journal. */
   push(item: Item): void {
-    if (this.journal !== null && (this.disk !== null || this.memBytes + item.data.length > this.budget)) {
+    if (this.journal !== null && (this.disk !== null || this.memoryUsed + memoryCost(item) > this.budget)) {
       this.disk ??= { start: this.journal.nextPosition(), count: 0, bytes: 0, minId: item.id };
       this.disk.count++;
       this.disk.bytes += item.data.length;
@@ -161,13 +167,13 @@ export class ItemStore {
   takeCost(): number {
     const head = this.memory.peek();
     if (head === undefined) return this.disk === null ? 0 : Infinity;
-    if (this.readsBackBelow(this.memBytes - head.data.length)) return Infinity;
+    if (this.readsBackBelow(this.memoryUsed - memoryCost(head))) return Infinity;
     return head.data.length;
   }
 
-  /** Items wait on disk and `memBytes` in memory is low enough to read some back. */
-  private readsBackBelow(memBytes: number): boolean {
-    return this.disk !== null && memBytes < this.budget / 2;
+  /** Items wait on disk and `used` (as `memoryUsed` counts it) is low enough to read some back. */
+  private readsBackBelow(used: number): boolean {
+    return this.disk !== null && used < this.budget / 2;
   }
 
   peek(): Item | undefined {
@@ -187,7 +193,7 @@ export class ItemStore {
     if (item === undefined) return undefined;
     this.memBytes -= item.data.length;
     if (this.frontMins !== null) this.dropFrontHead(this.frontMins);
-    if (this.readsBackBelow(this.memBytes)) this.readBackSafely();
+    if (this.readsBackBelow(this.memoryUsed)) this.readBackSafely();
     return item;
   }
 
@@ -199,9 +205,9 @@ export class ItemStore {
    * failed (`readFailure` says why) or read nothing.
    */
   readBackSome(room: () => boolean, drop: (item: Item) => boolean): boolean {
-    if (this.disk === null || this.memBytes >= this.budget || !room()) return false;
+    if (this.disk === null || this.memoryUsed >= this.budget || !room()) return false;
     const waiting = this.disk.count;
-    this.readBackSafely(Math.min(EARLY_READ_SLICE_BYTES, this.budget - this.memBytes), drop);
+    this.readBackSafely(Math.min(EARLY_READ_SLICE_BYTES, this.budget - this.memoryUsed), drop);
     return this.disk !== null && this.disk.count !== waiting;
   }
 
@@ -309,7 +315,7 @@ export class ItemStore {
    * Reads disk items back into memory (but those `drop` takes): up to `maxBytes` (the free
    * budget), and at least one item. Throws for I/O errors.
    */
-  private readBack(maxBytes = Math.max(Math.min(this.budget - this.memBytes, READ_BACK_SLICE), 1), drop?: (item: Item) => boolean): void {
+  private readBack(maxBytes = Math.max(Math.min(this.budget - this.memoryUsed, READ_BACK_SLICE), 1), drop?: (item: Item) => boolean): void {
     // While the journal can't be written, the last records may still wait in the writer.
     if (this.readBackBatch(maxBytes, drop) || this.journal?.failure != null) return;
     this.dropDisk(`${this.disk!.count} item(s) expected in the journal are not there (it was damaged under the server): lost`);

@@ -18,7 +18,7 @@ import { errorText } from "../errors.ts";
 import type { Position } from "../journal/add_reader.ts";
 import type { Journal } from "../journal/journal.ts";
 import type { DiskRegion } from "../journal/replay_state.ts";
-import type { PackEntry } from "../journal/pack.ts";
+import { packBytes, type PackEntry } from "../journal/pack.ts";
 import { log } from "../log.ts";
 import { RepeatedLog } from "../repeated_log.ts";
 
@@ -131,7 +131,12 @@ export class JournalUpkeep {
   }
 }
 
-/** Deletes what the journal no longer needs; compacts or resets it where worth it. */
+/**
+ * Deletes what the journal no longer needs; compacts or resets it where worth it. A compaction is
+ * worth it when the journal passed max_journal_overflow x max_journal_size and the pack would be
+ * under max_journal_size, records included (`packBytes`): counting only the items' data, a queue
+ * of tiny items was packed into a journal as big as before, and compacted again at every upkeep.
+ */
 function tidy(journal: Journal, queue: UpkeepView): void {
   const { maxJournalSize: limit, maxJournalOverflow } = queue.settings;
   const live = queue.live();
@@ -144,7 +149,7 @@ function tidy(journal: Journal, queue: UpkeepView): void {
   }
   const readFrom = queue.readFrom();
   journal.releaseDead(queue.minLiveId(), readFrom);
-  if (journal.size > limit * maxJournalOverflow && live.bytes < limit && readFrom === null && !journal.compacting) {
+  if (journal.size > limit * maxJournalOverflow && packBytes(live.items, live.open, live.bytes) < limit && readFrom === null && !journal.compacting) {
     journal.compact(queue.liveEntries());
   }
 }

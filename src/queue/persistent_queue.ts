@@ -404,7 +404,7 @@ export class PersistentQueue implements UpkeepView {
 
   /** Whether what this queue holds in memory is below its budget. */
   private hasRoom(): boolean {
-    return this.store.memoryBytes + this.movingBytes < this.config.maxMemorySize;
+    return this.store.memoryUsed + this.movingBytes < this.config.maxMemorySize;
   }
 
   /**

@@ -30,6 +30,7 @@
  */
 import { turnClock } from "../clock.ts";
 import { Deque } from "../queue/deque.ts";
+import type { SlicePace } from "../queue/sliced_round.ts";
 import { turnTask } from "../turn_task.ts";
 
 /** The clock turns are measured with (src/clock.ts; a test may set `now` to one it steps itself). */
@@ -79,6 +80,31 @@ export function later(run: () => void): void {
   waiting.push(run);
   schedule();
 }
+
+/**
+ * Paces a client's SlicedRound like a connection's requests: a slice ends at its `sliceMs` or at
+ * the turn's budget, whichever comes first (at least one element), and the next runs in a later
+ * round (`later`), taking turns with the busy connections; a round started when the turn's budget
+ * is spent runs its first slice there too.
+ */
+export const sharedTurns: SlicePace = {
+  until: (sliceMs) => {
+    const now = turnClock.now();
+    return Math.min(now + sliceMs, turnDeadline(now));
+  },
+  next: (slice) => {
+    let cancelled = false;
+    later(() => {
+      if (!cancelled) slice();
+    });
+    return () => (cancelled = true);
+  },
+  // A round started once the turn's budget is spent (fifty clients each starting one) waits its turn.
+  startsNow: () => {
+    const now = turnClock.now();
+    return now < turnDeadline(now);
+  },
+};
 
 /** Runs `run` (a light request that came after the turn's overrun) first in the next round, after the prompt ones queued before it. */
 export function soon(run: () => void): void {

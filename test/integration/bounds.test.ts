@@ -135,6 +135,27 @@ describe("bounds", () => {
     server.removeData();
   });
 
+  test("noreply sets to a parent with over 1,000 fanout children are fed before the connection's next request runs", async () => {
+    // Their children are fed over turns, the copies waiting in memory meanwhile. The connection
+    // used to go on at once: one client pipelining 10-byte noreply sets queued a million of them
+    // in 22 s (680 MiB, growing), which a clean stop would have had to feed first.
+    const server = await ServerProcess.start();
+    const c = await server.client();
+    const children = 1001;
+    for (let first = 0; first < children; first += 100) {
+      const names = Array.from({ length: Math.min(100, children - first) }, (_, i) => `wide+c${first + i}`).join(" ");
+      expect(await c.call(`get ${names}`)).toBe("END");
+    }
+    const sets = 50;
+    await c.send("set wide 0 0 5 noreply\r\nitem!\r\n".repeat(sets));
+    expect(await c.call("version")).toStartWith("VERSION ");
+    const stats = await c.stats();
+    expect([stat(stats, "queue_wide_items"), stat(stats, "queue_wide+c0_items"), stat(stats, "queue_wide+c1000_items")]).toEqual([sets, sets, sets]);
+    c.close();
+    await server.stop();
+    server.removeData();
+  }, 60_000);
+
   test("max_queues: a set or get naming one queue more is refused and changes nothing; a delete frees a place; a reload raises it; queues on disk always load", async () => {
     const configPath = join(tempDir(), "kestrel.toml");
     const server = await ServerProcess.start({ configPath, config: "max_queues = 3\n" });

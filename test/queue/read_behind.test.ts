@@ -66,6 +66,29 @@ describe("read-behind", () => {
     queues.close();
   });
 
+  test("empty items count toward the memory budget: 20,000 of them keep at most 160 in memory (10 KiB at 64 B each), after a take and a restart too", () => {
+    // They used to count 0 bytes each: every one stayed in memory (about 55 B each resident), so a
+    // client could fill the server's memory past every max_memory_size with `set q 0 0 0`.
+    const dir = tempDir();
+    const config = configFor(dir, CONFIG);
+    let queues = QueueCollection.load(config);
+    for (let i = 0; i < 20_000; i++) expect(typeof queues.add("q", new Uint8Array(0), 0, NOW)).toBe("object");
+    flushJournals();
+    expect(queues.get("q")!.stats().memItems).toBeLessThanOrEqual(160);
+    for (let i = 0; i < 100; i++) expect(queues.get("q")!.remove(NOW)).toBeDefined();
+    flushJournals();
+    expect(queues.get("q")!.stats().memItems).toBeLessThanOrEqual(160);
+    queues.close();
+    queues = QueueCollection.load(config);
+    const stats = queues.get("q")!.stats();
+    expect(stats.items).toBe(19_900);
+    expect(stats.memItems).toBeLessThanOrEqual(160);
+    let taken = 0;
+    while (queues.get("q")!.remove(NOW) !== undefined) taken++;
+    expect(taken).toBe(19_900);
+    queues.close();
+  });
+
   test("a restart in the middle of read-behind keeps order and count; memory stays in budget", () => {
     const dir = tempDir();
     let queues = QueueCollection.load(configFor(dir, CONFIG));

@@ -6,9 +6,12 @@
  * flush_expired and flush_all_expired look at every item in memory (a million in one queue, or
  * in ten thousand queues), so they go a part at a time over event-loop turns (SlicedRound) with
  * the session suspended, its later requests waiting, and answer once through: one such request
- * took 0.4 s in one turn, and each materialised every item kept. flush_all goes the same way, a
- * slice of queues a turn (each flush seals its journal's active segment). A flush's reply waits
- * for its journal's new state, written off the event loop (Journal.reset).
+ * took 0.4 s in one turn, and each materialised every item kept. Their parts are paced with the
+ * connections' requests (turn_scheduler.ts `sharedTurns`), so many clients sending them at once
+ * share each turn's budget: paced on their own, each ran a slice every turn, and 50 clients
+ * pipelining flush_all_expired over 1M items made a ping wait 520 ms. flush_all goes a slice of
+ * queues a turn (each flush seals its journal's active segment). A flush's reply waits for its
+ * journal's new state, written off the event loop (Journal.reset).
  */
 import { errorText } from "../../errors.ts";
 import { Commit, DURABLE, allOf } from "../../journal/commit.ts";
@@ -18,6 +21,7 @@ import { SlicedRound } from "../../queue/sliced_round.ts";
 import { QueueUnavailableError } from "../../queue/queue_collection.ts";
 import { isValidQueueName } from "../../queue_name.ts";
 import type { ServerContext } from "../context.ts";
+import { sharedTurns } from "../turn_scheduler.ts";
 import { badRequest, unavailable, type Failure } from "./failure.ts";
 import type { Session } from "./session.ts";
 
@@ -70,6 +74,7 @@ export function flushExpiredInTurns(queues: readonly PersistentQueue[], now: num
       log.error(`queue '${queue.name}': flush_expired failed: ${errorText(error)}`);
     },
     sliceMs,
+    sharedTurns,
   );
   session.suspend(() => round.stop());
   round.start(queues, () => {

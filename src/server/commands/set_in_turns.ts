@@ -14,14 +14,15 @@
  * name, a journal that can't be written) stops the adding at that item; `done` runs once, after
  * the last item is added, and before the session resumes, so its reply keeps its place. If the
  * connection closes first the adding stops and `done` never runs; the items added so far stay
- * (as the queues createInTurns made do).
+ * (as the queues createInTurns made do). An item whose fanout children are fed over turns
+ * (set_item.ts) is fed before the next item is added, or before `done` for the last one.
  */
 import type { Commit } from "../../journal/commit.ts";
 import type { ServerContext } from "../context.ts";
 import { connectionDeadline, later, turnClock } from "../turn_scheduler.ts";
 import { isFailure, type Failure } from "./failure.ts";
 import type { Session } from "./session.ts";
-import { isStored, setItem } from "./set_item.ts";
+import { feedMark, feedStartedSince, isStored, setItem } from "./set_item.ts";
 
 /** What adding the items came to: the commits of those stored, and the failure that stopped it, if any. */
 export interface SetItemsOutcome {
@@ -51,16 +52,25 @@ export function setItemsInTurns(
     if (cancelled) return;
     const until = connectionDeadline();
     while (next < items.length) {
+      const mark = feedMark();
       const outcome = setItem(ctx, queueName, items[next++]!, expiry, now, 0);
+      const feed = feedStartedSince(mark);
       if (isStored(outcome)) stored.push(outcome);
       else if (isFailure(outcome)) return finish(outcome);
+      if (feed !== null) {
+        suspend();
+        return feed.onSettled(() => later(slice));
+      }
       if (next < items.length && turnClock.now() >= until) {
-        if (!suspended) session.suspend(() => (cancelled = true), bytesFrom(items, next));
-        suspended = true;
+        suspend();
         return later(slice);
       }
     }
     finish(null);
+  };
+  const suspend = (): void => {
+    if (!suspended) session.suspend(() => (cancelled = true), bytesFrom(items, next));
+    suspended = true;
   };
   const finish = (failure: Failure | null): void => {
     done({ stored, failure });

@@ -9,7 +9,7 @@ import { isFailure, type Failure } from "../commands/failure.ts";
 import { checkQueueName, deleteQueue, flushAllInTurns, flushExpiredInTurns, flushQueue } from "../commands/queue_commands.ts";
 import { changeStatus, currentStatus, reloadConfig, shutdown } from "../commands/server_commands.ts";
 import type { Session } from "../commands/session.ts";
-import { isStored, setItem } from "../commands/set_item.ts";
+import { feedMark, feedStartedSince, holdWhileFed, isStored, setItem, type SetOutcome } from "../commands/set_item.ts";
 import type { ServerContext } from "../context.ts";
 import type { OnFailure } from "../outbox.ts";
 import { admit, type CommandFrame } from "./admission.ts";
@@ -52,8 +52,15 @@ const STORED_FAILED: OnFailure = { reply: (error) => [reply.serverError(error)] 
 
 function handleSet(frame: SetFrame, session: Session, ctx: ServerContext): void {
   const now = Date.now();
+  const mark = feedMark();
   const outcome = setItem(ctx, frame.key, frame.data, expiryFromExptime(frame.exptime, now), now, frame.flags);
-  if (frame.noreply) return;
+  const feed = feedStartedSince(mark);
+  if (!frame.noreply) replyToSet(outcome, session);
+  // Its fanout children are fed over turns: the connection's next request waits for them.
+  if (feed !== null) holdWhileFed(session, feed);
+}
+
+function replyToSet(outcome: SetOutcome, session: Session): void {
   if (isStored(outcome)) return session.outbox.pushAfter(outcome, STORED_REPLY, STORED_FAILED);
   session.outbox.push(typeof outcome === "string" ? reply.NOT_STORED : reply.failure(outcome));
 }
