@@ -20,7 +20,7 @@ import { errorText } from "../../errors.ts";
 import { log } from "../../log.ts";
 import type { Session } from "../commands/session.ts";
 import { serverError } from "./replies.ts";
-import { later, turnDeadline } from "../turn_scheduler.ts";
+import { later, turnClock, turnDeadline } from "../turn_scheduler.ts";
 
 /** Work per turn on a report. */
 const SLICE_MS = 2;
@@ -51,11 +51,11 @@ export function streamInSlices(session: Session, steps: ReportSteps, sliceMs = S
   const slice = (): void => {
     if (cancelled) return;
     if (session.outbox.backlog >= REPLY_ROOM) return void setTimeout(slice, WAIT_MS);
-    const until = Math.min(performance.now() + sliceMs, turnDeadline());
+    const until = Math.min(turnClock.now() + sliceMs, turnDeadline());
     let done: boolean;
     try {
       do done = report.next().done === true;
-      while (!done && performance.now() < until && text.length < SLICE_BYTES);
+      while (!done && turnClock.now() < until && text.length < SLICE_BYTES);
     } catch (error) {
       // A bug in a step: logged, and the report ends with a SERVER_ERROR line (nothing else fails).
       log.error(`a report failed part-way: ${errorText(error)}`);

@@ -1,4 +1,4 @@
-import { afterEach, expect, test } from "bun:test";
+import { afterEach, describe, expect, test } from "bun:test";
 import { shownQueueConfig } from "../../../src/config/load.ts";
 import { Connection } from "../../../src/server/connection.ts";
 import { memcache } from "../../../src/server/memcache/front_end.ts";
@@ -11,6 +11,7 @@ import { FakeSession } from "../../helpers/fake_session.ts";
 import { RecordingSocket } from "../../helpers/recording_socket.ts";
 import { serverContext } from "../../helpers/server_context.ts";
 import { tempDir } from "../../helpers/temp_dir.ts";
+import { nextTurn, steppedTurnClock } from "../../helpers/turn_clock.ts";
 
 const closers: Array<() => void> = [];
 afterEach(() => {
@@ -78,16 +79,20 @@ test("the server's totals are summed a queue a step, not all in the first turn, 
   expect(output).not.toContain("queue_q0299_");
 });
 
-test("a short report is made at once, with no suspension", async () => {
-  const ctx = contextWith(3);
-  const session = new FakeSession();
-  await new Promise((resolve) => setImmediate(resolve)); // a fresh turn: making the queues spent the last one's budget
-  streamReport(session, ctx, "stats");
-  session.outbox.flush();
-  expect(session.resumed).toBe(0);
-  expect(session.suspended).toBe(false);
-  expect(session.socket.output).toEndWith("END\r\n");
-  expect(session.socket.output.match(/^STAT queue_q\d+_items 1$/gm)?.length).toBe(3);
+describe("with the turns' clock standing still (a loaded machine can't spend the budget)", () => {
+  steppedTurnClock(0);
+
+  test("a short report is made at once, with no suspension", async () => {
+    const ctx = contextWith(3);
+    const session = new FakeSession();
+    await nextTurn(); // a fresh turn: making the queues spent the last one's budget
+    streamReport(session, ctx, "stats");
+    session.outbox.flush();
+    expect(session.resumed).toBe(0);
+    expect(session.suspended).toBe(false);
+    expect(session.socket.output).toEndWith("END\r\n");
+    expect(session.socket.output.match(/^STAT queue_q\d+_items 1$/gm)?.length).toBe(3);
+  });
 });
 
 test("a queue deleted before its slice is left out; a connection that leaves stops the report", async () => {
