@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, test } from "bun:test";
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { backgroundRemovals, moveAside, removeInBackground } from "../../src/journal/deferred_removal.ts";
@@ -7,6 +7,8 @@ import { listJournalFiles } from "../../src/journal/segment_files.ts";
 import { tempDir } from "../helpers/temp_dir.ts";
 
 const realRemoveAsync = fileSystem.removeAsync;
+// Test files share a process: removals another file left under way would go through this file's stand-ins.
+beforeEach(() => backgroundRemovals());
 afterEach(() => {
   fileSystem.removeAsync = realRemoveAsync;
 });
