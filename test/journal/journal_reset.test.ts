@@ -160,3 +160,17 @@ test("an install under way finished at once by other means (an upkeep's finishPe
   expect(replayIds(second.dir)).toEqual([8]);
   second.journal.close();
 });
+
+test("an upkeep's release of dead segments leaves the old journal whole until the reset commits: a crash replays to the old state or the new, never to a part of the flushed items", () => {
+  const { dir, journal } = filled();
+  journal.appendOpen(35); // a reliable read outstanding at the flush: the only live item after it
+  const commit = journal.reset([{ item: item(35), open: true }]);
+  // The queue holds only item 35 now: to an upkeep every segment before it looks dead.
+  journal.releaseDead(35, null);
+  const copy = join(tempDir(), "copy"); // a crash now, the pack not yet committed
+  cpSync(dir, copy, { recursive: true });
+  expect(commit.state).toBe("pending");
+  expect([range(1, 51), [35]]).toContainEqual(replayIds(copy).sort((a, b) => a - b));
+  journal.close();
+  expect(replayIds(dir)).toEqual([35]);
+});
