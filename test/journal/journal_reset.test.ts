@@ -174,3 +174,19 @@ test("an upkeep's release of dead segments leaves the old journal whole until th
   journal.close();
   expect(replayIds(dir)).toEqual([35]);
 });
+
+test("a rebuild while the install's last directory fsync is under way (the pack already renamed into place) replaces that segment too: nothing of the reset's pack comes back", async () => {
+  const { dir, journal } = filled();
+  const held: Array<() => void> = [];
+  let asyncCalls = 0;
+  // The pack's fsync, then the directory's after each install step: the one after the rename (the fourth) is held.
+  fileSystem.fsyncAsync = (fd, done) => (++asyncCalls === 4 ? held.push(() => real.fsyncAsync(fd, done)) : real.fsyncAsync(fd, done));
+  const commit = journal.reset([queued(7)]);
+  while (held.length === 0) await new Promise((resolve) => setImmediate(resolve));
+  // Item 7 was taken since: the queue, rebuilt from, holds nothing.
+  journal.rebuild([], null);
+  held[0]!();
+  await settled(commit);
+  journal.close();
+  expect(replayIds(dir)).toEqual([]);
+});
