@@ -42,9 +42,10 @@ export interface JournalEvents {
 }
 
 /**
- * What became of a pack a journal started writing (a compaction or a fill): installed (committed;
- * an install step that failed is finished later), cancelled (something replaced it), or failed,
- * before it started writing (`started` false: the active segment could not be sealed) or after.
+ * What became of a pack a journal started writing (a compaction, a fill or a reset): installed
+ * (committed; an install step that failed is finished later), cancelled (something replaced it),
+ * or failed, before it started writing (`started` false: the active segment could not be sealed)
+ * or after.
  */
 export type PackEnd = "installed" | "cancelled" | { readonly failed: string; readonly started: boolean };
 
