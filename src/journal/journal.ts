@@ -42,9 +42,10 @@ export interface JournalEvents {
 }
 
 /**
- * What became of a pack a journal started writing (a compaction or a fill): installed (committed;
- * an install step that failed is finished later), cancelled (something replaced it), or failed,
- * before it started writing (`started` false: the active segment could not be sealed) or after.
+ * What became of a pack a journal started writing (a compaction, a fill or a reset): installed
+ * (committed; an install step that failed is finished later), cancelled (something replaced it),
+ * or failed, before it started writing (`started` false: the active segment could not be sealed)
+ * or after.
  */
 export type PackEnd = "installed" | "cancelled" | { readonly failed: string; readonly started: boolean };
 
@@ -204,9 +205,12 @@ export class Journal implements WriterEvents {
    * has an id below `minLiveId`, and none is at or after the read-behind position `readFrom`
    * (never one after a compaction's pack until it is installed: see SegmentList.deadUpTo). The
    * records that made them dead (the last REMOVEs) may still wait to be written or synced: the
-   * segments go once those are on disk (at once if they are).
+   * segments go once those are on disk (at once if they are). None go while a reset is under way:
+   * its flushed items are dead to the queue, but not to replay until its commit.
    */
   releaseDead(minLiveId: number, readFrom: Position | null): void {
+    // A reset under way: the segments its pack replaces still hold the flushed items for replay until it commits.
+    if (this.resetCommit !== null) return;
     const upTo = this.segments.deadUpTo(minLiveId, readFrom, this.compaction?.seq ?? null);
     if (upTo < 0) return;
     this.writer.flush();

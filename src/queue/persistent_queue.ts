@@ -432,8 +432,8 @@ export class PersistentQueue implements UpkeepView {
    * committed off the event loop (Journal.reset): returns the commit that settles then, so the
    * reply waits for it. If the journal can't even begin (its active segment can't be sealed),
    * nothing is dropped and the commit is failed already, saying why. If the new state can't be
-   * written after that, the commit fails and the journal is rebuilt from the queue at the next
-   * upkeep (until then a restart would bring the items back). A journal being turned on is
+   * written after that, the commit fails, saying the queue was flushed but not its journal, which
+   * is rebuilt from the queue at the next upkeep (until then a restart would bring the items back). A journal being turned on is
    * through once the new state is committed: it holds the whole live state.
    */
   flush(): Commit {
@@ -451,12 +451,18 @@ export class PersistentQueue implements UpkeepView {
       refused.settle("failed", `could not flush queue '${this.name}': ${errorText(error)}`);
       return refused;
     }
-    commit.onSettled(() => this.resetEnded(commit, filling));
+    const flushed = new Commit();
+    commit.onSettled(() => {
+      this.resetEnded(commit, filling);
+      // Said of this queue: a flush_all's reply names each one whose journal failed.
+      if (commit.state === "durable") flushed.settle("durable");
+      else flushed.settle("failed", `queue '${this.name}' flushed, but ${commit.error} (the journal is rebuilt from the queue at the next upkeep)`);
+    });
     const count = this.store.count;
     this.store.clear();
     this.flushes++;
     log.info(`queue '${this.name}': flushed ${count} item(s)`);
-    return commit;
+    return flushed;
   }
 
   /** A flush's new journal state was committed, or could not be: a journal that lacks it is rebuilt from the queue at the next upkeep. */

@@ -160,3 +160,33 @@ test("an install under way finished at once by other means (an upkeep's finishPe
   expect(replayIds(second.dir)).toEqual([8]);
   second.journal.close();
 });
+
+test("an upkeep's release of dead segments leaves the old journal whole until the reset commits: a crash replays to the old state or the new, never to a part of the flushed items", () => {
+  const { dir, journal } = filled();
+  journal.appendOpen(35); // a reliable read outstanding at the flush: the only live item after it
+  const commit = journal.reset([{ item: item(35), open: true }]);
+  // The queue holds only item 35 now: to an upkeep every segment before it looks dead.
+  journal.releaseDead(35, null);
+  const copy = join(tempDir(), "copy"); // a crash now, the pack not yet committed
+  cpSync(dir, copy, { recursive: true });
+  expect(commit.state).toBe("pending");
+  expect([range(1, 51), [35]]).toContainEqual(replayIds(copy).sort((a, b) => a - b));
+  journal.close();
+  expect(replayIds(dir)).toEqual([35]);
+});
+
+test("a rebuild while the install's last directory fsync is under way (the pack already renamed into place) replaces that segment too: nothing of the reset's pack comes back", async () => {
+  const { dir, journal } = filled();
+  const held: Array<() => void> = [];
+  let asyncCalls = 0;
+  // The pack's fsync, then the directory's after each install step: the one after the rename (the fourth) is held.
+  fileSystem.fsyncAsync = (fd, done) => (++asyncCalls === 4 ? held.push(() => real.fsyncAsync(fd, done)) : real.fsyncAsync(fd, done));
+  const commit = journal.reset([queued(7)]);
+  while (held.length === 0) await new Promise((resolve) => setImmediate(resolve));
+  // Item 7 was taken since: the queue, rebuilt from, holds nothing.
+  journal.rebuild([], null);
+  held[0]!();
+  await settled(commit);
+  journal.close();
+  expect(replayIds(dir)).toEqual([]);
+});

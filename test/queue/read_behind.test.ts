@@ -307,6 +307,29 @@ test("a flush that can't replace the journal drops nothing (it used to forget th
   queues.close();
 });
 
+test("a flush whose new journal can't be written: the reply names the queue and why; the queue stays flushed, the next upkeep rebuilds its journal, and a restart finds it empty", async () => {
+  const dir = tempDir();
+  const config = configFor(dir, 'max_memory_size = "16KiB"\n');
+  let queues = QueueCollection.load(config);
+  for (let i = 0; i < 200; i++) queues.add("q", new Uint8Array(1000).fill(65), 0, NOW);
+  flushJournals();
+  const faults = FaultInjector.install();
+  try {
+    faults.set([{ op: "fsyncAsync", code: "ENOSPC", path: "\\.pack\\..*\\.tmp$" }]); // the pack's fsync
+    const flushed = queues.get("q")!.flush();
+    await settled(flushed);
+    expect([flushed.state, flushed.error]).toEqual(["failed", expect.stringMatching(/^queue 'q' flushed, but its new journal could not be written: ENOSPC/)]);
+  } finally {
+    faults.uninstall();
+  }
+  expect(queues.get("q")!.stats().items).toBe(0);
+  queues.maintainJournals();
+  queues.close();
+  queues = QueueCollection.load(config);
+  expect(queues.get("q")!.stats().items).toBe(0);
+  queues.close();
+});
+
 test("items that can't be read back are not taken for an empty queue: the failure shows, and they come once reads work", () => {
   const dir = tempDir();
   const queues = QueueCollection.load(configFor(dir, 'max_memory_size = "4KiB"\n'));

@@ -43,12 +43,15 @@ export function execute(frame: CommandFrame, session: Session, ctx: ServerContex
 }
 
 const STORED_REPLY = [reply.STORED];
-/** A flush or flush_all answers once its journals' new state is written; a failure says why. */
+/** A flush or flush_all answers once its journals' new state is written. */
 const FLUSHED_REPLY = [reply.END];
 const FLUSHED_ALL_REPLY = [reply.FLUSHED_ALL];
-const COMMAND_FAILED: OnFailure = { reply: (error) => [reply.serverError(error)] };
-/** A set whose record never reached the journal (the server stopped while it was failing): not stored. */
-const STORED_FAILED: OnFailure = { reply: (error) => [reply.serverError(error)] };
+/**
+ * What a reply waiting on a commit that failed says instead, why: a set whose record never
+ * reached the journal (the server stopped while it was failing: not stored), a flush whose new
+ * journal state could not be written.
+ */
+const COMMIT_FAILED: OnFailure = { reply: (error) => [reply.serverError(error)] };
 
 function handleSet(frame: SetFrame, session: Session, ctx: ServerContext): void {
   const now = Date.now();
@@ -61,7 +64,7 @@ function handleSet(frame: SetFrame, session: Session, ctx: ServerContext): void 
 }
 
 function replyToSet(outcome: SetOutcome, session: Session): void {
-  if (isStored(outcome)) return session.outbox.pushAfter(outcome, STORED_REPLY, STORED_FAILED);
+  if (isStored(outcome)) return session.outbox.pushAfter(outcome, STORED_REPLY, COMMIT_FAILED);
   session.outbox.push(typeof outcome === "string" ? reply.NOT_STORED : reply.failure(outcome));
 }
 
@@ -83,7 +86,7 @@ function executeLine(command: string, args: readonly string[], session: Session,
     case "flush":
       return withQueueArg(args, session, (name, noreply) => {
         const flushed = flushQueue(ctx, name);
-        if (!noreply) out.pushAfter(flushed, FLUSHED_REPLY, COMMAND_FAILED);
+        if (!noreply) out.pushAfter(flushed, FLUSHED_REPLY, COMMIT_FAILED);
       });
     case "flush_expired":
       return withQueueArg(args, session, (name, noreply) => {
@@ -95,7 +98,7 @@ function executeLine(command: string, args: readonly string[], session: Session,
     case "flush_all": {
       const noreply = args[args.length - 1] === "noreply";
       return flushAllInTurns(ctx, session, (flushed) => {
-        if (!noreply) out.pushAfter(flushed, FLUSHED_ALL_REPLY, COMMAND_FAILED);
+        if (!noreply) out.pushAfter(flushed, FLUSHED_ALL_REPLY, COMMIT_FAILED);
       });
     }
     case "flush_all_expired":

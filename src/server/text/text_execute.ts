@@ -26,11 +26,13 @@ import {
   unknownCommand,
 } from "./text_replies.ts";
 
-/** Items whose records never reached the journal (the server stopped while it was failing): not stored. */
-const PUT_FAILED: OnFailure = { reply: (error) => [errorReply(error)] };
+/**
+ * What a reply waiting on a commit that failed says instead, why: items whose records never
+ * reached the journal (the server stopped while it was failing: not stored), a flush whose new
+ * journal state could not be written.
+ */
+const COMMIT_FAILED: OnFailure = { reply: (error) => [errorReply(error)] };
 const DONE = countReply(0);
-/** A flush whose journal's new state could not be written: why. */
-const FLUSH_FAILED: OnFailure = { reply: (error) => [errorReply(error)] };
 
 export function executeText(request: TextRequest, session: Session, ctx: ServerContext): void {
   if (!admitText(request, session, ctx)) return;
@@ -47,7 +49,7 @@ export function executeText(request: TextRequest, session: Session, ctx: ServerC
     case "confirm":
       return confirm(args, session, ctx);
     case "flush":
-      return withQueue(args, session, (queue) => out.pushAfter(flushQueue(ctx, queue), [DONE], FLUSH_FAILED));
+      return withQueue(args, session, (queue) => out.pushAfter(flushQueue(ctx, queue), [DONE], COMMIT_FAILED));
     case "delete":
       return withQueue(args, session, (queue) => {
         deleteQueue(ctx, queue);
@@ -87,7 +89,7 @@ function put(request: TextRequest, session: Session, ctx: ServerContext): void {
     if (failure !== null && stored.length === 0) {
       return out.push(failureReply(failure, "setItem", failure.kind === "unavailable" && ctx.status.writeRefusal() !== null));
     }
-    out.pushAfter(allOf(stored), [countReply(stored.length)], PUT_FAILED);
+    out.pushAfter(allOf(stored), [countReply(stored.length)], COMMIT_FAILED);
   });
 }
 

@@ -1,8 +1,9 @@
 /**
  * `flush_all` of many queues on the memcache port, on a Connection over a RecordingSocket: each
- * queue's flush writes and syncs its journal's new state (1-2 ms), so the queues are flushed a
- * slice per turn (commands/queue_commands.ts), another connection answered between, and the
- * reply and the next request's follow in order once every queue is empty.
+ * queue's flush seals its journal's active segment (a directory fsync), so the queues are flushed
+ * a slice per turn (commands/queue_commands.ts), another connection answered between, and the
+ * reply and the next request's follow in order once every queue is empty and its journal's new
+ * state written (off the event loop: the turns that takes depend on the disk, and are not counted).
  */
 import { expect, test } from "bun:test";
 import { Connection } from "../../../src/server/connection.ts";
@@ -26,7 +27,8 @@ test("a flush_all of 200 queues goes over turns: another connection is answered 
   expect(flushed()).toBeLessThan(QUEUES);
   let answeredMidway = 0;
   for (let turns = 0; !socket.output.endsWith("VERSION test\r\n"); turns++) {
-    expect(turns).toBeLessThan(10_000);
+    // The round is bounded in turns; the wait after it is for the journals' fsyncs (bounded by the test's timeout).
+    if (flushed() < QUEUES) expect(turns).toBeLessThan(10_000);
     const ping = new RecordingSocket();
     new Connection(ping, ctx, memcache, 0, 1 << 20).onData(bytes("version\r\n"));
     expect(ping.output).toBe("VERSION test\r\n");
@@ -45,8 +47,10 @@ test("a queue deleted while a flush_all goes on is skipped; one set to before it
   new Connection(socket, ctx, memcache, 0, 1 << 20).onData(bytes("flush_all\r\n"));
   ctx.queues.delete(`q${QUEUES - 2}`);
   ctx.queues.add(`q${QUEUES - 1}`, bytes("late"), 0, Date.now());
+  const late = ctx.queues.get(`q${QUEUES - 1}`)!;
   for (let turns = 0; socket.output === ""; turns++) {
-    expect(turns).toBeLessThan(10_000);
+    // As above: the turns the round takes are bounded, not those its journals' fsyncs take.
+    if (late.stats().items > 0) expect(turns).toBeLessThan(10_000);
     await nextTurn();
   }
   expect(socket.output).toBe("Flushed all queues.\r\n");
