@@ -11,7 +11,7 @@
  * It sees its queue only through `UpkeepView`. Never throws: a failing step is logged once and
  * tried again at the next upkeep, and logged again once it works. A fault of many queues at once
  * (queue_path deleted under 10,000 queues) logs the first LINES_PER_INTERVAL lines of each kind
- * every 10 s and counts the rest; items lost are logged for every queue.
+ * every 10 s and counts the rest (a repair at a stop too); items lost are logged for every queue.
  */
 import type { QueueConfig } from "../config/schema.ts";
 import { errorText } from "../errors.ts";
@@ -108,7 +108,7 @@ export class JournalUpkeep {
       const problem = queue.journalGap() ?? journal.checkFiles();
       if (problem !== null) this.rebuild(journal, queue, problem);
     } catch (error) {
-      log.error(`queue '${queue.name}': could not repair the journal before stopping: ${errorText(error)}`);
+      errors.note("repair failed", `queue '${queue.name}': could not repair the journal before stopping: ${errorText(error)}`);
     }
   }
 

@@ -21,7 +21,7 @@ import type { Position } from "../journal/add_reader.ts";
 import { monotonicMs } from "../clock.ts";
 import { Commit, DURABLE, onceDurable } from "../journal/commit.ts";
 import { flushJournals } from "../journal/flush_scheduler.ts";
-import { hasExpired, isExpired, type Item } from "../journal/item.ts";
+import { hasExpired, isExpired, memoryCost, type Item } from "../journal/item.ts";
 import type { Journal, PackEnd } from "../journal/journal.ts";
 import type { PackEntry } from "../journal/pack.ts";
 import type { DiskRegion } from "../journal/replay_state.ts";
@@ -122,7 +122,8 @@ export class PersistentQueue implements UpkeepView {
   private openItems: OpenItems | null = null;
   /** Expired items handed to their move target whose record there is not on disk yet (see `expire`); made by the first. */
   private moving: Map<number, Item> | null = null;
-  private movingBytes = 0;
+  /** What the moving items count toward the memory budget (`memoryCost`: an empty one counts too). */
+  private movingCost = 0;
   /** Made by the first `wait`. */
   private waiters: WaiterList | null = null;
   private nextId: number;
@@ -396,7 +397,7 @@ export class PersistentQueue implements UpkeepView {
     // Items on their way to move_expired_to are held until their new record is written (synced,
     // under sync_journal = always): they count, and writing the journals now lets them go.
     const room = () => {
-      if (this.movingBytes > 0 && !this.hasRoom()) flushJournals();
+      if (this.movingCost > 0 && !this.hasRoom()) flushJournals();
       return this.hasRoom();
     };
     return !this.store.readBackSome(room, (item) => isExpired(item, flush.now) && drop(item));
@@ -404,7 +405,7 @@ export class PersistentQueue implements UpkeepView {
 
   /** Whether what this queue holds in memory is below its budget. */
   private hasRoom(): boolean {
-    return this.store.memoryUsed + this.movingBytes < this.config.maxMemorySize;
+    return this.store.memoryUsed + this.movingCost < this.config.maxMemorySize;
   }
 
   /**
@@ -417,10 +418,10 @@ export class PersistentQueue implements UpkeepView {
     if (moved === null) return void this.journal?.appendRemove(item.id);
     const moving = (this.moving ??= new Map());
     moving.set(item.id, item);
-    this.movingBytes += item.data.length;
+    this.movingCost += memoryCost(item);
     onceDurable(moved, () => {
       moving.delete(item.id);
-      this.movingBytes -= item.data.length;
+      this.movingCost -= memoryCost(item);
       if (!this.deleted) this.journal?.appendRemove(item.id);
     });
   }

@@ -423,13 +423,14 @@ export class QueueCollection {
     this.upkeepRound.stop();
     this.sweepRound.stop();
     this.droppedExpired.report();
-    reportUpkeepLines();
     this.refusedCreates.report();
     // Wide fanouts' children still waiting for a set's item get it before the journals close.
     feedAll();
     flushJournals();
     const synced = this.syncAllAtOnce();
     for (const queue of this.queues.values()) queue.close(synced);
+    // After the queues' last repairs (a rebuild at close logs through the upkeep's lines too).
+    reportUpkeepLines();
     this.queues.clear();
     this.children.clear();
     this.lock.release();

@@ -367,6 +367,46 @@ describe("QueueCollection under file faults", () => {
     queues.close();
   });
 
+  test("30 queues rebuilt at a clean stop (queue_path deleted) log 10 lines of each kind and then how many more: no count is lost", () => {
+    const dir = tempDir();
+    const queues = QueueCollection.load(configFor(dir));
+    for (let i = 0; i < 30; i++) queues.add(`q${i}`, bytes("x"), 0, NOW);
+    flushJournals();
+    for (let i = 0; i < 30; i++) rmSync(join(dir, `q${i}`));
+    const logFile = join(tempDir(), "log");
+    useLogTarget(openLogTarget("info", logFile));
+    try {
+      queues.close();
+    } finally {
+      useLogTarget(openLogTarget("info", null));
+    }
+    const lines = readFileSync(logFile, "utf8").split("\n");
+    const rebuilding = lines.filter((line) => line.includes("rebuilding the journal from the queue"));
+    expect(rebuilding.length).toBe(11);
+    expect(rebuilding.at(-1)).toContain("(and 19 more like it since the last such line)");
+    expect(lines.filter((line) => line.includes("journal rebuilt from")).at(-1)).toContain("(and 19 more like it since the last such line)");
+  });
+
+  test("30 queues that can't be repaired at a clean stop (queue_path replaced by a file) log 10 lines and then how many more", () => {
+    const dir = tempDir();
+    const queues = QueueCollection.load(configFor(dir));
+    for (let i = 0; i < 30; i++) queues.add(`q${i}`, bytes("x"), 0, NOW);
+    flushJournals();
+    rmSync(dir, { recursive: true });
+    writeFileSync(dir, "not a directory");
+    const logFile = join(tempDir(), "log");
+    useLogTarget(openLogTarget("info", logFile));
+    try {
+      queues.close();
+    } finally {
+      useLogTarget(openLogTarget("info", null));
+      rmSync(dir);
+    }
+    const failed = readFileSync(logFile, "utf8").split("\n").filter((line) => line.includes("could not repair the journal before stopping"));
+    expect(failed.length).toBe(11);
+    expect(failed.at(-1)).toContain("(and 19 more like it since the last such line)");
+  });
+
   test("a journal file put in place while the server runs is loaded when its queue is first named, not appended to", () => {
     const source = tempDir();
     let queues = QueueCollection.load(configFor(source));

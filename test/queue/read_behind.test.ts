@@ -3,6 +3,7 @@ import { flushAllExpiredNow, flushExpiredNow } from "../helpers/expired_flush.ts
 import { existsSync, renameSync } from "node:fs";
 import { flushJournals } from "../../src/journal/flush_scheduler.ts";
 import { sealedPath } from "../../src/journal/segment_files.ts";
+import { expiredFlush } from "../../src/queue/persistent_queue.ts";
 import { QueueCollection } from "../../src/queue/queue_collection.ts";
 import { bytes, text } from "../helpers/bytes.ts";
 import { configFor } from "../helpers/config.ts";
@@ -191,6 +192,27 @@ describe("read-behind", () => {
     queues = QueueCollection.load(config);
     expect(take(queues, "dead", 1000)).toEqual(range(0, 200));
     expect(take(queues, "q", 1000)).toEqual(range(200, 205));
+    queues.close();
+  });
+
+  test("empty expired items moving to move_expired_to count toward the memory budget: a flush_expired holds at most 160 of them at a time", () => {
+    // Items on their way to move_expired_to counted only their bytes: empty ones counted nothing,
+    // so a flush_expired read the whole disk region into memory before any of them was let go.
+    const dir = tempDir();
+    const queues = QueueCollection.load(configFor(dir, `${CONFIG}[queues.q]\nmove_expired_to = "dead"\n`));
+    for (let i = 0; i < 2_000; i++) expect(typeof queues.add("q", new Uint8Array(0), NOW + 10, NOW)).toBe("object");
+    flushJournals();
+    const queue = queues.getOrCreate("q");
+    const flush = expiredFlush(NOW + 20);
+    let mostMoving = 0;
+    for (let done = false; !done; ) {
+      done = queue.flushExpiredPart(flush);
+      mostMoving = Math.max(mostMoving, queue.live().items - queue.stats().items);
+    }
+    expect(flush.removed).toBe(2_000);
+    expect(mostMoving).toBeLessThanOrEqual(160);
+    flushJournals();
+    expect(queues.getOrCreate("dead").stats().items).toBe(2_000);
     queues.close();
   });
 

@@ -13,8 +13,12 @@
  * piece of each round always runs, so a busy memcache port never starves the admin port.
  *
  * Invariant: a round is scheduled while work is waiting (a round finding none does nothing); it
- * runs only work queued before it began; `roundBytes` counts what its work handed out.
+ * runs only work queued before it began; `roundBytes` counts what its work handed out. Work that
+ * throws (a bug) is logged and the round goes on: the work behind it never waits for a later
+ * request to start a round.
  */
+import { errorText } from "../../errors.ts";
+import { log } from "../../log.ts";
 import { Deque } from "../../queue/deque.ts";
 import { turnTask } from "../../turn_task.ts";
 import { turnClock, turnDeadline } from "../turn_scheduler.ts";
@@ -54,7 +58,16 @@ function runRound(): void {
   roundBytes = 0;
   const end = turnDeadline();
   let count = waiting.length;
-  if (count > 0) waiting.shift()!();
-  for (count--; count > 0 && roundBytes < ADMIN_TURN_BYTES && turnClock.now() < end; count--) waiting.shift()!();
+  if (count > 0) runNext();
+  for (count--; count > 0 && roundBytes < ADMIN_TURN_BYTES && turnClock.now() < end; count--) runNext();
   if (waiting.length > 0) schedule();
+}
+
+/** Runs the oldest work; one that throws (a bug) is logged, so the round goes on. */
+function runNext(): void {
+  try {
+    waiting.shift()!();
+  } catch (error) {
+    log.error(`admin HTTP: internal error in a reply's turn: ${errorText(error)}`);
+  }
 }
