@@ -434,8 +434,9 @@ export class PersistentQueue implements UpkeepView {
    * reply waits for it. If the journal can't even begin (its active segment can't be sealed),
    * nothing is dropped and the commit is failed already, saying why. If the new state can't be
    * written after that, the commit fails, saying the queue was flushed but not its journal, which
-   * is rebuilt from the queue at the next upkeep (until then a restart would bring the items back). A journal being turned on is
-   * through once the new state is committed: it holds the whole live state.
+   * is rebuilt from the queue at the next upkeep (until then a restart would bring the items
+   * back). A journal being turned on is through once the new state is committed: it holds the
+   * whole live state.
    */
   flush(): Commit {
     // The reset gives a fill under way up: it ends with the reset.
