@@ -1,7 +1,9 @@
 /**
  * Attack 17 (found by a hostile-client probe, not in issue 9), a flood of noreply sets to a wide
  * fanout: 1,001 fanout children of `wide` made by gets (100 new names each), then one connection
- * pipelines `set wide 0 0 10 noreply` for T seconds, as fast as the server reads them, and closes.
+ * pipelines `set wide 0 0 10 noreply` for T seconds, as fast as the server reads them, and resets
+ * the connection (a plain close lets the server run every set still in its socket buffers, a few
+ * a second each: minutes of them, and the children's counts were read while it still ran).
  * A set to a parent with over 1,000 children is copied to them over turns, its copies waiting in
  * memory; the connection went on with its next request at once, so a million sets were queued in
  * 22 s (680 MiB and growing, and a clean stop had to make every copy first). The connection now
@@ -31,7 +33,7 @@ const SETTLE_MAX_MS = 120_000;
 
 export const wideFanoutFlood: AttackPlan = (knobs) => {
   const seconds = knobs.count("ATTACK_WIDE_FLOOD_SECONDS", 10, 3);
-  const parameters = `${integer(CHILDREN)} children made by \`get wide+c<n>\`; \`set wide 0 0 ${ITEM_BYTES} noreply\` pipelined for ${seconds} s, then the connection closes`;
+  const parameters = `${integer(CHILDREN)} children made by \`get wide+c<n>\`; \`set wide 0 0 ${ITEM_BYTES} noreply\` pipelined for ${seconds} s, then the connection is reset`;
   // What the server copies in that time: a few hundred sets a second to 1,002 journals.
   return { title: "17. wide fanout flood", parameters, diskBytes: seconds * 500 * (CHILDREN + 1) * 60, run: () => withLab("wide fanout flood", "", (lab) => attack(lab, seconds, parameters)) };
 };
@@ -55,7 +57,7 @@ async function attack(lab: Lab, seconds: number, parameters: string) {
     sent += BATCH;
   }
   const delivered = Math.floor(client.bytesSent / SET.length);
-  client.close();
+  client.abort();
   const items = async () => {
     const stats = await lab.stats();
     return [stats.get("queue_wide_items") ?? NaN, stats.get("queue_wide+c0_items") ?? NaN, stats.get(`queue_wide+c${CHILDREN - 1}_items`) ?? NaN] as const;

@@ -115,6 +115,12 @@ export class AttackClient {
     this.onClose("closed by the client");
   }
 
+  /** Resets the connection: the server drops what it has not read yet (close() lets it read all that was sent). */
+  abort(): void {
+    this.socket?.terminate();
+    this.onClose("reset by the client");
+  }
+
   private onReply(kind: ReplyKind, detail: string, values: number): void {
     this.received.push({ kind, detail, values, at: performance.now() });
     const wait = this.wait;
