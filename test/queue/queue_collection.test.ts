@@ -275,6 +275,27 @@ describe("QueueCollection memory", () => {
   });
 });
 
+/** 30 queues of one item each, their journals written. */
+function thirtyQueues(): { dir: string; queues: QueueCollection } {
+  const dir = tempDir();
+  const queues = QueueCollection.load(configFor(dir));
+  for (let i = 0; i < 30; i++) queues.add(`q${i}`, bytes("x"), 0, NOW);
+  flushJournals();
+  return { dir, queues };
+}
+
+/** The lines `run` logs (at info and above). */
+function loggedLines(run: () => void): string[] {
+  const logFile = join(tempDir(), "log");
+  useLogTarget(openLogTarget("info", logFile));
+  try {
+    run();
+  } finally {
+    useLogTarget(openLogTarget("info", null));
+  }
+  return readFileSync(logFile, "utf8").split("\n");
+}
+
 describe("QueueCollection under file faults", () => {
   test("a delete whose files can't all be removed keeps the name unused until an upkeep removes them; the deleted items never come back", () => {
     const dir = tempDir();
@@ -348,19 +369,9 @@ describe("QueueCollection under file faults", () => {
   });
 
   test("30 queues rebuilt at once (queue_path deleted) log 10 lines of each kind, not 30: the rest are counted", () => {
-    const dir = tempDir();
-    const queues = QueueCollection.load(configFor(dir));
-    for (let i = 0; i < 30; i++) queues.add(`q${i}`, bytes("x"), 0, NOW);
-    flushJournals();
+    const { dir, queues } = thirtyQueues();
     for (let i = 0; i < 30; i++) rmSync(join(dir, `q${i}`));
-    const logFile = join(tempDir(), "log");
-    useLogTarget(openLogTarget("info", logFile));
-    try {
-      queues.maintainJournals();
-    } finally {
-      useLogTarget(openLogTarget("info", null));
-    }
-    const lines = readFileSync(logFile, "utf8").split("\n");
+    const lines = loggedLines(() => queues.maintainJournals());
     expect(lines.filter((line) => line.includes("rebuilding the journal from the queue")).length).toBe(10);
     expect(lines.filter((line) => line.includes("journal rebuilt from")).length).toBe(10);
     for (let i = 0; i < 30; i++) expect(existsSync(join(dir, `q${i}`))).toBe(true);
@@ -368,19 +379,9 @@ describe("QueueCollection under file faults", () => {
   });
 
   test("30 queues rebuilt at a clean stop (queue_path deleted) log 10 lines of each kind and then how many more: no count is lost", () => {
-    const dir = tempDir();
-    const queues = QueueCollection.load(configFor(dir));
-    for (let i = 0; i < 30; i++) queues.add(`q${i}`, bytes("x"), 0, NOW);
-    flushJournals();
+    const { dir, queues } = thirtyQueues();
     for (let i = 0; i < 30; i++) rmSync(join(dir, `q${i}`));
-    const logFile = join(tempDir(), "log");
-    useLogTarget(openLogTarget("info", logFile));
-    try {
-      queues.close();
-    } finally {
-      useLogTarget(openLogTarget("info", null));
-    }
-    const lines = readFileSync(logFile, "utf8").split("\n");
+    const lines = loggedLines(() => queues.close());
     const rebuilding = lines.filter((line) => line.includes("rebuilding the journal from the queue"));
     expect(rebuilding.length).toBe(11);
     expect(rebuilding.at(-1)).toContain("(and 19 more like it since the last such line)");
@@ -388,21 +389,12 @@ describe("QueueCollection under file faults", () => {
   });
 
   test("30 queues that can't be repaired at a clean stop (queue_path replaced by a file) log 10 lines and then how many more", () => {
-    const dir = tempDir();
-    const queues = QueueCollection.load(configFor(dir));
-    for (let i = 0; i < 30; i++) queues.add(`q${i}`, bytes("x"), 0, NOW);
-    flushJournals();
+    const { dir, queues } = thirtyQueues();
     rmSync(dir, { recursive: true });
     writeFileSync(dir, "not a directory");
-    const logFile = join(tempDir(), "log");
-    useLogTarget(openLogTarget("info", logFile));
-    try {
-      queues.close();
-    } finally {
-      useLogTarget(openLogTarget("info", null));
-      rmSync(dir);
-    }
-    const failed = readFileSync(logFile, "utf8").split("\n").filter((line) => line.includes("could not repair the journal before stopping"));
+    const lines = loggedLines(() => queues.close());
+    rmSync(dir);
+    const failed = lines.filter((line) => line.includes("could not repair the journal before stopping"));
     expect(failed.length).toBe(11);
     expect(failed.at(-1)).toContain("(and 19 more like it since the last such line)");
   });
