@@ -5,14 +5,15 @@
  * Turning it off (`TurningOff`): the queue keeps its journal, and everything it promised, until
  * every item is in memory: sets are still written to the journal and acknowledged once written,
  * takes are recorded, and the items waiting on disk are read into memory PART_BYTES at a time, for
- * up to SLICE_MS a turn (on the turns' clock, src/clock.ts), behind any set meanwhile (those go to disk while items wait
- * there, so FIFO order holds). Once none waits on disk, in the same step, the queue drops the
- * journal and its files are deleted, oldest first. A crash before then replays the journal
- * whole (every acknowledged item, nothing else: with journal = false the next start reads it
- * into memory and deletes it); a read that fails leaves the items on disk, in order, and the
- * switch waits for the queue's upkeep to try again (`resume`, about once a second), as it does
- * while the journal can't be written (the records it still holds can't be read back); `done`
- * then settles failed at once, saying so, rather than keep the reload's reply waiting.
+ * up to SLICE_MS a turn (on the turns' clock, src/clock.ts), behind any set meanwhile (those go
+ * to disk while items wait there, so FIFO order holds). Once none waits on disk, in the same step,
+ * the queue drops the journal and its files are deleted, oldest first. A crash before then
+ * replays the journal whole (every acknowledged item, nothing else: with journal = false the next
+ * start reads it into memory and deletes it); a read that fails leaves the items on disk, in
+ * order, and the switch waits for the queue's upkeep to try again (`resume`, about once a
+ * second), as it does while the journal can't be written (the records it still holds can't be
+ * read back); `done` then settles failed at once, saying so, rather than keep the reload's reply
+ * waiting.
  *
  * Turning it on (`TurningOn`): the new journal is attached at once, so every change from then on
  * is written to it and a set is acknowledged once its record is written, and the items the queue
