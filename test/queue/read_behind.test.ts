@@ -36,6 +36,14 @@ function take(queues: QueueCollection, name: string, count: number): number[] {
 
 const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
 
+/** A queue 'q' of 200 items of 1,000 B under `config`, most of them waiting on disk, their records written. */
+function twoHundredOnDisk(config: ReturnType<typeof configFor>): QueueCollection {
+  const queues = QueueCollection.load(config);
+  for (let i = 0; i < 200; i++) queues.add("q", new Uint8Array(1000).fill(65), 0, NOW);
+  flushJournals();
+  return queues;
+}
+
 describe("read-behind", () => {
   test("after a reload raises the budget, items come back at most 4 MiB per take, not all at once", () => {
     const dir = tempDir();
@@ -303,11 +311,8 @@ test("an item put back while items wait on disk keeps the next start within the 
 });
 
 test("a flush that can't replace the journal drops nothing (it used to forget the items waiting on disk)", () => {
-  const dir = tempDir();
-  const config = configFor(dir, 'max_memory_size = "16KiB"\n');
-  let queues = QueueCollection.load(config);
-  for (let i = 0; i < 200; i++) queues.add("q", new Uint8Array(1000).fill(65), 0, NOW);
-  flushJournals();
+  const config = configFor(tempDir(), 'max_memory_size = "16KiB"\n');
+  let queues = twoHundredOnDisk(config);
   const faults = FaultInjector.install();
   try {
     faults.set([{ op: "open", code: "EMFILE", path: "\\.tmp$" }]); // no descriptor for the fresh segment
@@ -330,11 +335,8 @@ test("a flush that can't replace the journal drops nothing (it used to forget th
 });
 
 test("a flush whose new journal can't be written: the reply names the queue and why; the queue stays flushed, the next upkeep rebuilds its journal, and a restart finds it empty", async () => {
-  const dir = tempDir();
-  const config = configFor(dir, 'max_memory_size = "16KiB"\n');
-  let queues = QueueCollection.load(config);
-  for (let i = 0; i < 200; i++) queues.add("q", new Uint8Array(1000).fill(65), 0, NOW);
-  flushJournals();
+  const config = configFor(tempDir(), 'max_memory_size = "16KiB"\n');
+  let queues = twoHundredOnDisk(config);
   const faults = FaultInjector.install();
   try {
     faults.set([{ op: "fsyncAsync", code: "ENOSPC", path: "\\.pack\\..*\\.tmp$" }]); // the pack's fsync
