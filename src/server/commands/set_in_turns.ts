@@ -59,15 +59,16 @@ export function setItemsInTurns(
       else if (isFailure(outcome)) return finish(outcome);
       if (feed !== null) {
         suspend();
-        return feed.onSettled(() => later(slice));
+        return feed.onSettled(() => later(sliceLater));
       }
       if (next < items.length && turnClock.now() >= until) {
         suspend();
-        return later(slice);
+        return later(sliceLater);
       }
     }
     finish(null);
   };
+  const sliceLater = (): void => session.continueSafely("adding a put's items", slice);
   const suspend = (): void => {
     if (!suspended) session.suspend(() => (cancelled = true), bytesFrom(items, next));
     suspended = true;

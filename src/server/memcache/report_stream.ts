@@ -48,9 +48,10 @@ export function streamInSlices(session: Session, steps: ReportSteps, sliceMs = S
   const report = steps(text);
   let suspended = false;
   let cancelled = false;
+  const sliceLater = (): void => session.continueSafely("continuing a report", slice);
   const slice = (): void => {
     if (cancelled) return;
-    if (session.outbox.backlog >= REPLY_ROOM) return void setTimeout(slice, WAIT_MS);
+    if (session.outbox.backlog >= REPLY_ROOM) return void setTimeout(sliceLater, WAIT_MS);
     const until = Math.min(turnClock.now() + sliceMs, turnDeadline());
     let done: boolean;
     try {
@@ -70,7 +71,7 @@ export function streamInSlices(session: Session, steps: ReportSteps, sliceMs = S
     if (!suspended) session.suspend(() => (cancelled = true));
     suspended = true;
     session.replyReady();
-    later(slice);
+    later(sliceLater);
   };
   slice();
 }
