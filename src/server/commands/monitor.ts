@@ -34,6 +34,9 @@ import { queueNamed } from "./queue_commands.ts";
 import { REPLY_BUDGET } from "./read_items.ts";
 import type { Session } from "./session.ts";
 
+/** What a monitor's work in later turns is called in a log line. */
+const MONITOR = "continuing a monitor";
+
 export interface MonitorEvents {
   /** An item was opened for the monitor; its reply must wait for `commit` (its open record). */
   item(item: Item, commit: Commit): void;
@@ -129,18 +132,20 @@ class MonitorRun {
   /** The turn's budget is spent: the session waits, and the next slice runs in its next round. */
   private goOnLater(): void {
     this.suspend(() => (this.cancelled = true));
-    later(() => this.continue());
+    later(() => this.session.continueSafely(MONITOR, () => this.continue()));
   }
 
   private wait(): void {
-    const cancel = this.queue.wait("open", Math.max(1, this.request.deadlineMs - this.now()), (item) => {
-      if (item === null) {
-        if (this.ctx.status.readRefusal() === null) this.ctx.stats.getMisses++;
-        return this.end();
-      }
-      this.handOut(item);
-      this.continue();
-    });
+    const cancel = this.queue.wait("open", Math.max(1, this.request.deadlineMs - this.now()), (item) =>
+      this.session.continueSafely(MONITOR, () => {
+        if (item === null) {
+          if (this.ctx.status.readRefusal() === null) this.ctx.stats.getMisses++;
+          return this.end();
+        }
+        this.handOut(item);
+        this.continue();
+      }),
+    );
     // The client may leave while this waits: the items opened so far are its open reads, which
     // go back when the connection closes.
     this.suspend(cancel);
