@@ -38,7 +38,7 @@ import { RepeatedLog } from "../repeated_log.ts";
 import { AliasTable, type AliasStats } from "./aliases.ts";
 import { TotalsSum, type CollectionTotals } from "./collection_totals.ts";
 import { ExpiryRound } from "./expiry_round.ts";
-import { reportUpkeepLines } from "./journal_upkeep.ts";
+import { faultErrors, faultNotices, reportFaultLines } from "./fault_lines.ts";
 import { NameOrder } from "./name_order.ts";
 import { SlicedRound } from "./sliced_round.ts";
 
@@ -429,8 +429,8 @@ export class QueueCollection {
     flushJournals();
     const synced = this.syncAllAtOnce();
     for (const queue of this.queues.values()) queue.close(synced);
-    // After the queues' last repairs (a rebuild at close logs through the upkeep's lines too).
-    reportUpkeepLines();
+    // After the queues' last repairs (a rebuild at close logs through the fault lines too).
+    reportFaultLines();
     this.queues.clear();
     this.children.clear();
     this.lock.release();
@@ -546,12 +546,12 @@ export class QueueCollection {
   }
 }
 
-/** What a queue's journal says happened to it, in the log: one object for every journal. */
+/** What a queue's journal says happened to it, in the log (a few lines of a fault of many queues: fault_lines.ts). */
 const JOURNAL_LOG: JournalEvents = {
   onFailure(name: string, message: string): void {
-    log.error(`queue '${name}': ${message}; sets and gets on it are refused until the journal can be written again`);
+    faultErrors.note("journal failed", `queue '${name}': ${message}; sets and gets on it are refused until the journal can be written again`);
   },
   onRecovered(name: string): void {
-    log.info(`queue '${name}': journal writes work again`);
+    faultNotices.note("journal recovered", `queue '${name}': journal writes work again`);
   },
 };
