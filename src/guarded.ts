@@ -6,8 +6,9 @@
  * and nothing reaches main.ts's last resort, which would end the server (issue 9).
  *
  * Cheap enough for hot paths (Commit.settle runs for every set and get): `runGuarded` takes the
- * function the caller already holds, so it allocates nothing, and a try/catch costs nothing in
- * JSC until something throws. Callers name `what` with a constant, never a string built per call.
+ * function the caller already holds, so it allocates nothing, and a try/catch costs next to
+ * nothing in JSC until something throws. On a hot path, name `what` with a constant, not a
+ * string built per call.
  */
 import { errorText } from "./errors.ts";
 import { log } from "./log.ts";
