@@ -32,3 +32,12 @@ export function runGuarded<T>(what: string, run: () => T, ifBug?: T): T | undefi
     return ifBug;
   }
 }
+
+/** `runGuarded` for a run that takes an argument, so a caller on a hot path needn't make a closure per call. */
+export function runGuardedWith<A>(what: string, run: (arg: A) => void, arg: A): void {
+  try {
+    run(arg);
+  } catch (error) {
+    logBug(what, error);
+  }
+}
