@@ -29,8 +29,7 @@
  * each request, it still closed connections busy every 0.2 s.
  */
 import { monotonicMs } from "../clock.ts";
-import { errorText } from "../errors.ts";
-import { log } from "../log.ts";
+import { logBug, runGuarded } from "../guarded.ts";
 import { newAccessState } from "./access.ts";
 import { OpenReads } from "./commands/open_reads.ts";
 import type { Session } from "./commands/session.ts";
@@ -340,15 +339,11 @@ export class Connection<F> implements Session, BudgetReader, ServedConnection {
    * it reserved, or last). Never throws.
    */
   private commandFailed(what: string, error: unknown): void {
-    log.error(`internal error ${what}: ${errorText(error)}`);
+    logBug(what, error);
     if (this.suspended) {
       const cancel = this.cancelWait;
       this.cancelWait = null;
-      try {
-        cancel?.();
-      } catch (again) {
-        log.error(`internal error giving up the command that failed ${what}: ${errorText(again)}`);
-      }
+      if (cancel !== null) runGuarded(`giving up the command that failed ${what}`, cancel);
       this.resume();
     }
     if (!this.closed) this.outbox.fail(this.frontEnd.internalError());
