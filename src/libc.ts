@@ -1,10 +1,11 @@
 /**
  * The few libc calls that neither Node's API nor Bun's offers, through bun:ffi, loaded on first
  * use: `syncfs` (write one file system to disk), `dup`/`close` (a cheap look at whether
- * descriptors are free) and `getpagesize` (the unit of /proc's memory figures). Null where glibc
- * can't be loaded (not Linux): callers fall back or say why they can't.
+ * descriptors are free), `getpagesize` (the unit of /proc's memory figures) and `execve` (run
+ * again with another environment). Null where glibc can't be loaded (not Linux): callers fall
+ * back or say why they can't.
  */
-import { dlopen, FFIType } from "bun:ffi";
+import { dlopen, FFIType, ptr } from "bun:ffi";
 
 export interface Libc {
   /** syncfs(2): 0, or -1 on failure. */
@@ -14,6 +15,8 @@ export interface Libc {
   close(fd: number): number;
   /** getpagesize(2): bytes in a memory page. */
   getpagesize(): number;
+  /** execve(2): replaces this process's program (same process id); returns -1 only if it could not. */
+  execve(path: string, args: readonly string[], env: readonly string[]): number;
 }
 
 let loaded: Libc | null | undefined;
@@ -31,12 +34,24 @@ function load(): Libc | null {
       dup: { args: [FFIType.i32], returns: FFIType.i32 },
       close: { args: [FFIType.i32], returns: FFIType.i32 },
       getpagesize: { args: [], returns: FFIType.i32 },
+      execve: { args: [FFIType.ptr, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
     });
     return {
       syncfs: (fd) => symbols.syncfs(fd),
       dup: (fd) => symbols.dup(fd),
       close: (fd) => symbols.close(fd),
       getpagesize: () => symbols.getpagesize(),
+      execve: (path, args, env) => {
+        // The strings must stay reachable until the call returns: `held` keeps them.
+        const held: Buffer[] = [];
+        const cString = (text: string) => {
+          const bytes = Buffer.from(`${text}\0`, "utf8");
+          held.push(bytes);
+          return ptr(bytes);
+        };
+        const cArray = (texts: readonly string[]) => BigUint64Array.from([...texts.map((text) => BigInt(cString(text))), 0n]);
+        return symbols.execve(cString(path), ptr(cArray(args)), ptr(cArray(env)));
+      },
     };
   } catch {
     return null;
