@@ -33,11 +33,27 @@ export function runGuarded<T>(what: string, run: () => T, ifBug?: T): T | undefi
   }
 }
 
-/** `runGuarded` for a run that takes an argument, so a caller on a hot path needn't make a closure per call. */
-export function runGuardedWith<A>(what: string, run: (arg: A) => void, arg: A): void {
+/**
+ * `runGuarded` for a run that takes an argument, so a caller on a hot path needn't make a closure
+ * per call. A run whose bug may leave `arg` in need of mending (a journal whose write stopped
+ * midway) names `mend`: once the bug is logged, it gets `arg` and the bug's reason. A bug in
+ * `mend` itself is logged too (`<what> (mending after it)`), and goes no further.
+ */
+export function runGuardedWith<A>(what: string, run: (arg: A) => void, arg: A, mend?: (arg: A, reason: string) => void): void {
   try {
     run(arg);
   } catch (error) {
-    logBug(what, error);
+    const reason = logBug(what, error);
+    if (mend !== undefined) runGuardedWith(`${what} (mending after it)`, mendNow, { mend, arg, reason });
   }
+}
+
+interface Mending<A> {
+  readonly mend: (arg: A, reason: string) => void;
+  readonly arg: A;
+  readonly reason: string;
+}
+
+function mendNow<A>(mending: Mending<A>): void {
+  mending.mend(mending.arg, mending.reason);
 }
