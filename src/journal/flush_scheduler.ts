@@ -44,7 +44,7 @@ const WRITING = "writing a journal";
 
 const dirty = new Set<Flushable>();
 /** The turn's flush, once the turn's I/O callbacks have run. */
-const schedule = turnTask(() => flush(TURN_BYTES, performance.now() + TURN_MS));
+const schedule = turnTask("writing a turn's journals", () => flush(TURN_BYTES, performance.now() + TURN_MS));
 
 export function markDirty(writer: Flushable): void {
   dirty.add(writer);

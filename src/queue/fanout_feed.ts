@@ -59,7 +59,7 @@ const jobs = new Deque<FeedJob>();
 /** Jobs waiting per parent. */
 const waitingFor = new Map<PersistentQueue, number>();
 /** The next slice, in a later turn. */
-const schedule = turnTask(feedSlice);
+const schedule = turnTask("feeding wide fanouts' children", feedSlice);
 /** The last snapshot of a parent's children, and the queue churn it was taken at; dropped once no set waits (it holds the queues). */
 let snapshot: { readonly set: ReadonlySet<PersistentQueue>; readonly churn: number; readonly children: readonly PersistentQueue[] } | null = null;
 

@@ -88,7 +88,7 @@ class Evacuation {
     (list) => this.step(list),
     (error) => void logBug(MOVING, error),
   );
-  private readonly start = turnTask(() => this.startRound());
+  private readonly start = turnTask("starting a round of slab evacuation", () => this.startRound());
   /** The list being gone through and where, across steps. */
   private current: Relocatable | null = null;
   private place: BlockPlace | null = null;

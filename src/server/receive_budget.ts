@@ -37,7 +37,7 @@ export interface ReceiveTally {
 let turn = 0;
 let received = 0;
 /** The next turn's start, once something was received. */
-const schedule = turnTask(nextTurn);
+const schedule = turnTask("starting the receive budget's turn", nextTurn);
 const held: Array<() => void> = [];
 
 export function newReceiveTally(): ReceiveTally {

@@ -49,7 +49,7 @@ interface Waiter {
 export class SnapshotPool {
   private waiting: Waiter[] = [];
   /** Starts the next snapshot in the next turn (if it can start then). */
-  private readonly startSoon = turnTask(() => this.startNext());
+  private readonly startSoon = turnTask("starting a stats snapshot", () => this.startNext());
   private taking = false;
   private held = 0;
   private taken = 0;
