@@ -3,7 +3,9 @@
  * alone: a commit's listeners, a turn's queued runs, a timer's due deadlines, a lane's slices.
  * The error is logged once, as `internal error <what>: <reason>` (the wording every caught bug
  * is logged with), and the caller goes on with the next piece: its loop or timer stays armed,
- * and nothing reaches main.ts's last resort, which would end the server (issue 9).
+ * and nothing reaches main.ts's last resort, which would end the server (issue 9). A piece whose
+ * bug may leave its state half changed names how to mend it (`runGuardedWith`'s `mend`: a
+ * journal whose write threw fails until its retry cuts the file back and writes it again).
  *
  * Cheap enough for hot paths (Commit.settle runs for every set and get): `runGuarded` takes the
  * function the caller already holds, so it allocates nothing, and a try/catch costs next to
