@@ -3,7 +3,9 @@
  * alone: a commit's listeners, a turn's queued runs, a timer's due deadlines, a lane's slices.
  * The error is logged once, as `internal error <what>: <reason>` (the wording every caught bug
  * is logged with), and the caller goes on with the next piece: its loop or timer stays armed,
- * and nothing reaches main.ts's last resort, which would end the server (issue 9).
+ * and nothing reaches main.ts's last resort, which would end the server (issue 9). A piece whose
+ * bug may leave its state half changed names how to mend it (`runGuardedWith`'s `mend`: a
+ * journal whose write threw fails until its retry cuts the file back and writes it again).
  *
  * Cheap enough for hot paths (Commit.settle runs for every set and get): `runGuarded` takes the
  * function the caller already holds, so it allocates nothing, and a try/catch costs next to
@@ -33,11 +35,27 @@ export function runGuarded<T>(what: string, run: () => T, ifBug?: T): T | undefi
   }
 }
 
-/** `runGuarded` for a run that takes an argument, so a caller on a hot path needn't make a closure per call. */
-export function runGuardedWith<A>(what: string, run: (arg: A) => void, arg: A): void {
+/**
+ * `runGuarded` for a run that takes an argument, so a caller on a hot path needn't make a closure
+ * per call. A run whose bug may leave `arg` in need of mending (a journal whose write stopped
+ * midway) names `mend`: once the bug is logged, it gets `arg` and the bug's reason. A bug in
+ * `mend` itself is logged too (`<what> (mending after it)`), and goes no further.
+ */
+export function runGuardedWith<A>(what: string, run: (arg: A) => void, arg: A, mend?: (arg: A, reason: string) => void): void {
   try {
     run(arg);
   } catch (error) {
-    logBug(what, error);
+    const reason = logBug(what, error);
+    if (mend !== undefined) runGuardedWith(`${what} (mending after it)`, mendNow, { mend, arg, reason });
   }
+}
+
+interface Mending<A> {
+  readonly mend: (arg: A, reason: string) => void;
+  readonly arg: A;
+  readonly reason: string;
+}
+
+function mendNow<A>(mending: Mending<A>): void {
+  mending.mend(mending.arg, mending.reason);
 }

@@ -236,6 +236,18 @@ export class JournalWriter {
     return written;
   }
 
+  /**
+   * A bug (an exception, logged by the flush scheduler) stopped `flushUpTo` midway: the writer
+   * fails as after a failed write. The batch being written, if any, and the records appended since
+   * wait for the retry (the upkeep's, once a second), which first cuts the file back to its last
+   * intact record: what the broken flush may have put past it is never taken for records.
+   */
+  flushBroke(reason: string): void {
+    if (this.closed) return;
+    this.cutNeeded = true;
+    this.fail(`journal write to ${this.path} failed: internal error: ${reason}`, []);
+  }
+
   /** The batch records are appended to, made by the first since the last was taken. */
   private openBatch(): RecordBatch {
     return (this.batch ??= new RecordBatch());
@@ -274,8 +286,10 @@ export class JournalWriter {
   /** The batch being written is all in the file: it becomes part of the extent and its commit goes on. */
   private finishWriting(): void {
     const { records, commit } = this.writing!;
-    this.writing = null;
+    // Counted as written before it stops being the batch being written: a bug in between
+    // (`flushBroke`) leaves it to the retry, commit and all, never lost.
     this.file.appended(records.extent);
+    this.writing = null;
     releaseArenas(records.arenas);
     if (this.checkLost([commit])) return;
     if (this.policy.kind === "always") {

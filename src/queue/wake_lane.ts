@@ -36,7 +36,7 @@ let sliceOpen = false;
 let sliceSpent = false;
 let sliceEnd = 0;
 let wakes = 0;
-const nextTurn = turnTask(runLane);
+const nextTurn = turnTask("running the peek wake lane", runLane);
 
 /** Whether one more peek waiter may be woken in this turn (counts it if so). */
 export function mayWakePeekWaiter(): boolean {

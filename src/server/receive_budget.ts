@@ -8,10 +8,15 @@
  * are never held, and neither is a lone big upload (holding it only made a 64 MiB set take twice
  * as long: its own reads are not what piles up in a turn).
  *
+ * A held connection whose resume throws (a bug) is logged once and the others held go on: those
+ * let go in the same turn read again all the same (taken out of `held`, they would never be
+ * resumed otherwise), and the next turn's are asked for as usual.
+ *
  * Invariants: `received` counts the bytes of the current turn `turn` (reset at the first turn
  * boundary after bytes came in), a tally the bytes of its connection in its `turn`; every held
  * connection is resumed exactly once, in the order it was held.
  */
+import { runGuarded } from "../guarded.ts";
 import { turnTask } from "../turn_task.ts";
 
 /** Bytes received in one turn before big receivers wait for a later one. */
@@ -20,6 +25,8 @@ const RECEIVE_TURN_BYTES = 4 * 1024 * 1024;
 const BIG_CHUNK = 64 * 1024;
 /** The most one socket read brings (Bun's receive buffer). */
 const MOST_PER_READ = 512 * 1024;
+/** What a resume's bug is logged as. */
+const RESUMING = "letting a held connection read again";
 
 /** What one connection received in a turn. */
 export interface ReceiveTally {
@@ -30,7 +37,7 @@ export interface ReceiveTally {
 let turn = 0;
 let received = 0;
 /** The next turn's start, once something was received. */
-const schedule = turnTask(nextTurn);
+const schedule = turnTask("starting the receive budget's turn", nextTurn);
 const held: Array<() => void> = [];
 
 export function newReceiveTally(): ReceiveTally {
@@ -58,6 +65,6 @@ export function holdAfter(bytes: number, tally: ReceiveTally, resume: () => void
 function nextTurn(): void {
   turn++;
   received = 0;
-  for (const resume of held.splice(0, RECEIVE_TURN_BYTES / MOST_PER_READ)) resume();
+  for (const resume of held.splice(0, RECEIVE_TURN_BYTES / MOST_PER_READ)) runGuarded(RESUMING, resume);
   if (held.length > 0) schedule();
 }

@@ -56,7 +56,7 @@ const waiting = new Deque<() => void>();
 let turnOpen = false;
 let deadline = 0;
 /** The next round, in a later turn. */
-const schedule = turnTask(runRound);
+const schedule = turnTask("running a turn's round", runRound);
 
 /** When the current turn's execution budget runs out (opening a turn, at `now`, if none is open). */
 export function turnDeadline(now?: number): number {

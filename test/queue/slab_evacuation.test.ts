@@ -1,7 +1,8 @@
-import { describe, expect, test } from "bun:test";
+import { describe, expect, spyOn, test } from "bun:test";
 import fc from "fast-check";
 import { DEFAULT_QUEUE_CONFIG } from "../../src/config/schema.ts";
 import type { Item } from "../../src/journal/item.ts";
+import { log } from "../../src/log.ts";
 import { WASTE_SLACK_BYTES, bytesAt, heldBytes, homeCount, liveBytes } from "../../src/queue/byte_homes.ts";
 import { ItemBlocks } from "../../src/queue/item_blocks.ts";
 import { ItemStore } from "../../src/queue/item_store.ts";
@@ -54,6 +55,48 @@ describe("slab evacuation", () => {
       expect([item.id, item.data.length, item.data[0]]).toEqual([round, 1, round & 0xff]);
     }
     expect(keep.count + churn.count).toBe(0);
+  });
+
+  test("a list whose move throws (a bug) is logged once; the round goes on with the others, and later rounds with it too", async () => {
+    // Two lists kept: the round with the bug still moves the other's bytes (a round that moves
+    // nothing leaves the waste alone for a second).
+    const keep = new ItemStore(null, Infinity, [], null, "keep-buggy");
+    const other = new ItemStore(null, Infinity, [], null, "keep-other");
+    const churn = new ItemStore(null, Infinity, [], null, "churn-buggy");
+    const relocate = ItemBlocks.prototype.relocate;
+    let calls = 0;
+    const buggy = spyOn(ItemBlocks.prototype, "relocate").mockImplementation(function (this: ItemBlocks, ...args) {
+      if (++calls === 1) throw new Error("a bug in a move");
+      return relocate.apply(this, args);
+    });
+    const logged = spyOn(log, "error").mockImplementation(() => {});
+    try {
+      let id = 1;
+      for (let round = 1; round <= 256; round++) {
+        const read = socketRead(round);
+        keep.push(itemIn(round, read, 0, 1));
+        other.push(itemIn(round, read, 1, 1));
+        for (let offset = 2; offset + 100 <= SLAB; offset += 100) {
+          churn.push(itemIn(id++, read, offset, 100));
+          churn.shift();
+        }
+        if (round % 32 === 0) await evacuationSettled();
+      }
+      await evacuationSettled();
+      // Later rounds looked at the lists again, the one that threw among them.
+      expect(calls).toBeGreaterThan(2);
+      expect(logged.mock.calls.map((call) => String(call[0]))).toEqual(["internal error moving a queue's items out of sparse slabs: a bug in a move"]);
+      expect(heldBytes()).toBeLessThanOrEqual(liveBytes() * 1.5 + WASTE_SLACK_BYTES);
+    } finally {
+      buggy.mockRestore();
+      logged.mockRestore();
+    }
+    for (let round = 1; round <= 256; round++) {
+      const item = keep.shift()!;
+      expect([item.id, item.data.length, item.data[0]]).toEqual([round, 1, round & 0xff]);
+      const second = other.shift()!;
+      expect([second.id, second.data.length, second.data[0]]).toEqual([round, 1, (round + 1) & 0xff]);
+    }
   });
 
   test("small items held open while another queue's traffic passes between them hold memory in proportion to their bytes", async () => {

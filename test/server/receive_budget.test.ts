@@ -1,4 +1,5 @@
-import { expect, test } from "bun:test";
+import { expect, spyOn, test } from "bun:test";
+import { log } from "../../src/log.ts";
 import { holdAfter, newReceiveTally } from "../../src/server/receive_budget.ts";
 
 const KiB = 1024;
@@ -34,4 +35,26 @@ test("a lone big upload is never held: its own reads don't count against it", as
   expect(holdAfter(512 * KiB, newReceiveTally(), () => {})).toBe(true);
   await turn();
   await turn();
+});
+
+test("a held connection whose resume throws (a bug) is logged once; those held after it read again, in the same turn and the next", async () => {
+  await turn();
+  const logged = spyOn(log, "error").mockImplementation(() => {});
+  try {
+    const resumed: number[] = [];
+    const held: number[] = [];
+    const buggy = () => {
+      throw new Error("a bug in a resume");
+    };
+    // The first held one (9) throws when it is let read again.
+    for (let i = 0; i < 20; i++) if (holdAfter(512 * KiB, newReceiveTally(), i === 9 ? buggy : () => resumed.push(i))) held.push(i);
+    expect(held).toEqual(Array.from({ length: 11 }, (_, i) => 9 + i));
+    await turn();
+    expect(resumed).toEqual([10, 11, 12, 13, 14, 15, 16]);
+    expect(logged.mock.calls.map((call) => String(call[0]))).toEqual(["internal error letting a held connection read again: a bug in a resume"]);
+    await turn();
+    expect(resumed).toEqual([10, 11, 12, 13, 14, 15, 16, 17, 18, 19]);
+  } finally {
+    logged.mockRestore();
+  }
 });

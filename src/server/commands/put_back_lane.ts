@@ -40,7 +40,7 @@ export class PutBackLane {
   /** Items looked at in the current turn. */
   private spent = 0;
   /** The next turn: the count starts again and the runs go on. */
-  private readonly nextTurn = turnTask(() => {
+  private readonly nextTurn = turnTask("going on giving back closed connections' open items", () => {
     this.spent = 0;
     this.slice(Date.now());
   });
