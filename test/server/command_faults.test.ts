@@ -169,6 +169,22 @@ test("a monitor woken by another client's set: the monitor gets the error, the s
   await goesOn(monitor, /^internal error continuing a monitor: /);
 });
 
+test("a monitor whose item's reply throws: that item goes back, and the client's confirm confirms nothing", async () => {
+  const monitor = connect();
+  await monitor.sendThenFail("monitor q 60\r\n");
+  const setter = connect();
+  setter.send("set q 0 0 1\r\nx\r\n");
+  await replied(setter, "STORED\r\n");
+  await replied(monitor, INTERNAL);
+  await goesOn(monitor, /^internal error continuing a monitor: /);
+  // The client never saw the item: nothing is open on its connection to confirm.
+  monitor.send("confirm q 1\r\n");
+  await replied(monitor, INTERNAL + "VERSION test\r\nERROR\r\n");
+  const reader = connect();
+  reader.send("get q\r\n");
+  await replied(reader, "VALUE q 0 1\r\nx\r\nEND\r\n");
+});
+
 test("a confirm over turns", async () => {
   ctx = context("max_open_transactions = 100\n");
   const client = connect();
