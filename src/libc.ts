@@ -15,11 +15,15 @@ export interface Libc {
   close(fd: number): number;
   /** getpagesize(2): bytes in a memory page. */
   getpagesize(): number;
-  /** execve(2): replaces this process's program (same process id); returns -1 only if it could not. */
-  execve(path: string, args: readonly string[], env: readonly string[]): number;
+  /**
+   * execve(2): replaces this process's program (same process id); returns -1 only if it could
+   * not. `args` and `env` are C strings' bytes (without their NUL), passed on as they are.
+   */
+  execve(path: string, args: readonly Uint8Array[], env: readonly Uint8Array[]): number;
 }
 
 let loaded: Libc | null | undefined;
+const NUL = new Uint8Array(1);
 
 export function libc(): Libc | null {
   if (loaded === undefined) loaded = load();
@@ -44,13 +48,13 @@ function load(): Libc | null {
       execve: (path, args, env) => {
         // The strings must stay reachable until the call returns: `held` keeps them.
         const held: Buffer[] = [];
-        const cString = (text: string) => {
-          const bytes = Buffer.from(`${text}\0`, "utf8");
-          held.push(bytes);
-          return ptr(bytes);
+        const cString = (bytes: Uint8Array) => {
+          const terminated = Buffer.concat([bytes, NUL]);
+          held.push(terminated);
+          return ptr(terminated);
         };
-        const cArray = (texts: readonly string[]) => BigUint64Array.from([...texts.map((text) => BigInt(cString(text))), 0n]);
-        return symbols.execve(cString(path), ptr(cArray(args)), ptr(cArray(env)));
+        const cArray = (strings: readonly Uint8Array[]) => BigUint64Array.from([...strings.map((bytes) => BigInt(cString(bytes))), 0n]);
+        return symbols.execve(cString(Buffer.from(path, "utf8")), ptr(cArray(args)), ptr(cArray(env)));
       },
     };
   } catch {

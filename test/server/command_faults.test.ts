@@ -3,6 +3,8 @@
  * the queues it makes over turns, a blocking get woken by a set or by its deadline, flush_expired,
  * flush_all, a text put over turns, a monitor woken by a set, a confirm over turns and a report
  * over turns each have their first reply made later (outside the request's execution) throw once.
+ * What the failed command took is put back as if its client had left: items taken or opened for
+ * it go back to their queues.
  * The client then gets the front end's internal error in that reply's place, one line is logged,
  * its connection goes on with its next request, another connection is answered, and the work that
  * woke it (another client's set) is not blamed. Each runs on Connections over RecordingSockets and
@@ -118,6 +120,22 @@ test("a blocking get woken by another client's set: the waiter gets the error, t
   await replied(reader, "VALUE q 0 1\r\nx\r\nEND\r\n");
 });
 
+test("a blocking reliable read woken by another client's set: the item it opened goes back, and the client's next close confirms nothing", async () => {
+  const waiter = connect();
+  await waiter.sendThenFail("get q/open/t=60000\r\n");
+  const setter = connect();
+  setter.send("set q 0 0 1\r\nx\r\n");
+  await replied(setter, "STORED\r\n");
+  await replied(waiter, INTERNAL);
+  await goesOn(waiter, /^internal error serving a read after its wait: /);
+  // The client never saw the item: it is not open on its connection, so this close confirms nothing.
+  waiter.send("get q/close\r\n");
+  await replied(waiter, INTERNAL + "VERSION test\r\nEND\r\n");
+  const reader = connect();
+  reader.send("get q\r\n");
+  await replied(reader, "VALUE q 0 1\r\nx\r\nEND\r\n");
+});
+
 test("a blocking get that times out: the error in its place, after the replies before it", async () => {
   const client = connect();
   await client.sendThenFail("version\r\nget q/t=1\r\n");
@@ -149,6 +167,22 @@ test("a monitor woken by another client's set: the monitor gets the error, the s
   await replied(setter, "STORED\r\n");
   await replied(monitor, INTERNAL);
   await goesOn(monitor, /^internal error continuing a monitor: /);
+});
+
+test("a monitor whose item's reply throws: that item goes back, and the client's confirm confirms nothing", async () => {
+  const monitor = connect();
+  await monitor.sendThenFail("monitor q 60\r\n");
+  const setter = connect();
+  setter.send("set q 0 0 1\r\nx\r\n");
+  await replied(setter, "STORED\r\n");
+  await replied(monitor, INTERNAL);
+  await goesOn(monitor, /^internal error continuing a monitor: /);
+  // The client never saw the item: nothing is open on its connection to confirm.
+  monitor.send("confirm q 1\r\n");
+  await replied(monitor, INTERNAL + "VERSION test\r\nERROR\r\n");
+  const reader = connect();
+  reader.send("get q\r\n");
+  await replied(reader, "VALUE q 0 1\r\nx\r\nEND\r\n");
 });
 
 test("a confirm over turns", async () => {

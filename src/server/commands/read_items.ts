@@ -300,10 +300,12 @@ class ReadRun<R extends ReadRequest> {
       }),
     );
     this.waited = true;
-    // The client may leave while this waits: the items already taken for earlier requests go back.
+    // The client may leave while this waits, or the read be given up (a bug in it, Session.continueSafely):
+    // the items already taken go back to their queues, and those opened are aborted, so a client
+    // still connected can't confirm an item it never saw.
     this.session.suspend(() => {
       cancel();
-      for (const handover of this.handovers.toReversed()) handover.giveBack();
+      for (const undo of this.undo.toReversed()) undo();
     });
   }
 

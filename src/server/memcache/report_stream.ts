@@ -52,7 +52,11 @@ export function streamInSlices(session: Session, steps: ReportSteps, sliceMs = S
   let cancelled = false;
   const slice = (): void => {
     if (cancelled) return;
-    if (session.outbox.backlog >= REPLY_ROOM) return void setTimeout(() => session.continueSafely(CONTINUING, slice), WAIT_MS);
+    if (session.outbox.backlog >= REPLY_ROOM) {
+      // Suspended even when this is the first slice: the requests after it wait, their replies behind it.
+      suspend();
+      return void setTimeout(() => session.continueSafely(CONTINUING, slice), WAIT_MS);
+    }
     const until = Math.min(turnClock.now() + sliceMs, turnDeadline());
     let done: boolean;
     try {
@@ -69,10 +73,13 @@ export function streamInSlices(session: Session, steps: ReportSteps, sliceMs = S
       if (suspended) session.resume();
       return;
     }
-    if (!suspended) session.suspend(() => (cancelled = true));
-    suspended = true;
+    suspend();
     session.replyReady();
     later(() => session.continueSafely(CONTINUING, slice));
+  };
+  const suspend = (): void => {
+    if (!suspended) session.suspend(() => (cancelled = true));
+    suspended = true;
   };
   slice();
 }
