@@ -9,21 +9,22 @@
  * server asks `refusal()` for each connection it accepts, which checks that ACCEPT_MARGIN more
  * descriptors could be had (it dups a descriptor the listener keeps open on /dev/null and closes
  * the copies, cheaper than opening and closing /dev/null), and a timer checks every CHECK_EVERY_MS
- * by opening /dev/null (journals
- * take descriptors too; that also notices the system's file table full, ENFILE, which a dup
- * can't). When they can't, the listening socket is closed: new clients get "connection refused"
- * instead of a hang, the connection just accepted gets a SERVER_ERROR, and the connections open
- * are served as before. A dup and a close are system calls of 2 µs or more each here, and Bun
- * accepts a burst of connects in one turn (hundreds of them when 19,500 connect), so within a
- * turn a look may vouch for the accepts after it: the first accept of a turn is looked at alone,
- * the next look takes ACCEPT_MARGIN + 2 descriptors and vouches for the 2 accepts after it, the
- * next for 4, and so on up to ACCEPT_CREDIT (a turn of k accepts takes about k dups, against 2k).
- * The accepts a look vouches for each take one descriptor, so ACCEPT_MARGIN are still free after
- * each. Where a look with credit finds too few free, every accept of the turn is looked at alone,
- * as near the limit it must be. It listens again on the same port
- * once RESUME_FREE descriptors are free, checking after RETRY_MIN_MS, then backing off to
- * RETRY_MAX_MS. Each backoff counts in `listen_backoffs`, `accepting` says whether the port is
- * open, and the log says so at most once per LOG_EVERY_MS.
+ * by opening /dev/null (journals take descriptors too; that also notices the system's file table
+ * full, ENFILE, which a dup can't). When they can't, the listening socket is closed: new clients
+ * get "connection refused" instead of a hang, the connection just accepted gets a SERVER_ERROR,
+ * and the connections open are served as before. It listens again on the same port once
+ * RESUME_FREE descriptors are free, checking after RETRY_MIN_MS, then backing off to RETRY_MAX_MS.
+ * Each backoff counts in `listen_backoffs`, `accepting` says whether the port is open, and the log
+ * says so at most once per LOG_EVERY_MS.
+ *
+ * A dup and a close are system calls of 2 µs or more each here, and Bun accepts a burst of
+ * connects in one turn (hundreds of them when 19,500 connect), so within a turn a check may vouch
+ * for the accepts after it: the first accept of a turn is checked alone, the next check takes
+ * ACCEPT_MARGIN + 2 descriptors and vouches for the 2 accepts after it, the next for 4, and so on
+ * up to ACCEPT_CREDIT (a turn of k accepts makes about k dups, against 2k). The accepts a check
+ * vouched for each take one descriptor, so ACCEPT_MARGIN are still free after each. Where a check
+ * with credit finds too few free, every accept of the turn is checked alone, as near the limit it
+ * must be.
  *
  * The admin port has no hook where a connection is accepted (Bun.serve): only the check every
  * CHECK_EVERY_MS closes it, so a client can make the server spin for up to that long there.
@@ -40,7 +41,7 @@ import { turnTask } from "../turn_task.ts";
 
 /** Descriptors that must still be free after a connection is accepted: the next one's, and one for a journal. */
 const ACCEPT_MARGIN = 2;
-/** The most accepts of a turn one look vouches for (it finds ACCEPT_MARGIN + that many descriptors free). */
+/** The most accepts of a turn one check vouches for (it finds ACCEPT_MARGIN + that many descriptors free). */
 export const ACCEPT_CREDIT = 32;
 /** Descriptors that must be free to listen again (so it doesn't stop again at the next connection). */
 const RESUME_FREE = 16;
@@ -78,9 +79,9 @@ export class Listener {
   private backoffLogged = false;
   /** A descriptor on /dev/null for `refusal` to dup, or null (none could be opened, no libc: it opens /dev/null instead). */
   private readonly spare: number | null;
-  /** Accepts of this turn a look vouched for that are still to come. */
+  /** Accepts of this turn a check vouched for that are still to come. */
   private credit = 0;
-  /** The credit the next look of this turn asks for: 0 at the turn's first accept, -1 once too few were free. */
+  /** The credit the next check of this turn asks for: 0 at the turn's first accept, -1 once too few were free. */
   private nextCredit = 0;
   /** Ends the credit with the turn it was given in. */
   private readonly endCreditAfterTurn = turnTask(() => {
@@ -96,7 +97,7 @@ export class Listener {
     port: number,
     private readonly counters: ListenerCounters,
     private readonly now: Clock = monotonicMs,
-    /** How descriptors are looked at (a test's own); by default dups of a descriptor on /dev/null. */
+    /** How descriptors are checked (a test's own); by default dups of a descriptor on /dev/null. */
     probe?: DescriptorProbe,
   ) {
     this.current = bind(port);
