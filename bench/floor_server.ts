@@ -10,12 +10,14 @@
  * (`VALUE <key> 0 <n>`, the key echoed as sent) and `END`, or a bare `END` before the first set
  * or for a confirm (`/close` without `/open`), as Kestrel answers one. Nothing is removed, so a
  * get never waits. `stats` reports cmd_set, get_hits and get_misses so a bench can check its
- * counters; anything else is answered `ERROR`.
+ * counters; anything else is answered `ERROR`. It runs with the allocator tuned as the server's
+ * `serve` tunes it (src/cli/allocator_tuning.ts), so the two are compared on the same runtime.
  *
  * Usage: bun bench/floor_server.ts <port>   (port 0 picks one)
  * Logs `listening on 127.0.0.1:<port>` to stderr once listening; exits on SIGTERM or SIGINT.
  */
 import type { Socket } from "bun";
+import { tuneAllocator } from "../src/cli/allocator_tuning.ts";
 import { DEFAULT_SERVER_CONFIG } from "../src/config/schema.ts";
 import { ownedBytes } from "../src/journal/byte_slab.ts";
 import type { Item } from "../src/journal/item.ts";
@@ -131,6 +133,7 @@ function parsePort(argv: readonly string[]): number {
 
 function main(): void {
   const port = parsePort(process.argv.slice(2));
+  tuneAllocator();
   const listener = Bun.listen<FloorConnection>({
     hostname: HOST,
     port,

@@ -12,6 +12,7 @@ import { errorText } from "../errors.ts";
 import { configureLog, log } from "../log.ts";
 import { KestrelServer } from "../server/server.ts";
 import { VERSION } from "../version.ts";
+import { tuneAllocator } from "./allocator_tuning.ts";
 import { setupOnTerminal } from "./setup.ts";
 import { EXIT_CANCELLED, UsageError } from "./usage.ts";
 
@@ -45,6 +46,7 @@ export function readConfig(options: ServeOptions): KestrelConfig {
 
 /** Starts serving; the process exits 0 once the server has stopped (130 if the setup was cancelled). */
 export async function serve(options: ServeOptions): Promise<void> {
+  tuneAllocator();
   const configPath = options.config ?? DEFAULT_CONFIG;
   if (!existsSync(configPath) && process.stdin.isTTY && process.stdout.isTTY) {
     if (!(await setupOnTerminal(configPath))) process.exit(EXIT_CANCELLED);

@@ -6,7 +6,15 @@
  * whose records the writer kept for a later attempt names that attempt's commit as `retry`: a
  * reply waiting on those records (a STORED, a get's REMOVE) waits for it, so it never says other
  * than what ends up on disk.
+ *
+ * Settling never throws: a listener that does (a bug) is logged and the others still run, so the
+ * batch's other replies and the journal's fsync pipeline, which settles its commits, go on.
  */
+import { runGuarded } from "../guarded.ts";
+
+/** What a listener's bug is logged as. */
+const LISTENING = "running what waited for a commit";
+
 export type CommitState = "pending" | "durable" | "failed";
 
 export class Commit {
@@ -29,7 +37,7 @@ export class Commit {
     this.retry = state === "failed" ? retry : null;
     const listeners = this.listeners;
     this.listeners = null;
-    if (listeners !== null) for (const listener of listeners) listener();
+    if (listeners !== null) for (const listener of listeners) runGuarded(LISTENING, listener);
   }
 }
 

@@ -11,7 +11,16 @@
  * in one; so are the first writes of 1,000 new queues (each creates its file). `flushJournals`
  * writes everything at once (shutdown, tests). The fsyncs the written batches ask for go out at
  * the end of the turn's writing, together (grouped_fsync.ts).
+ *
+ * A journal whose flush throws (a bug: a write's I/O errors are the writer's own failures, never
+ * thrown) is logged once and costs only itself: the journals after it are written in the same
+ * turn, and the turn's flush is asked for again as usual. That journal may be left midway through
+ * a batch, with bytes in its file that memory doesn't know of, so it is told (`flushBroke`) and
+ * fails as after a failed write: the queue refuses sets and gets, the records not known to be in
+ * the file wait, with the replies waiting on them, for the upkeep's retry (once a second), which
+ * cuts the file back to its last intact record and writes them again.
  */
+import { runGuardedWith } from "../guarded.ts";
 import { turnTask } from "../turn_task.ts";
 import { collectFsyncs } from "./grouped_fsync.ts";
 
@@ -22,16 +31,20 @@ export interface Flushable {
    * marks itself dirty again.
    */
   flushUpTo(budget: number, until: number): number;
+  /** A bug (`reason`) stopped `flushUpTo` midway: the journal fails until its retry mends the file. */
+  flushBroke(reason: string): void;
 }
 
 /** Bytes a turn writes before the journals left wait for the next turn... */
 const TURN_BYTES = 8 * 1024 * 1024;
 /** ...and the time it spends writing. */
 const TURN_MS = 3;
+/** What a journal's bug in its flush is logged as. */
+const WRITING = "writing a journal";
 
 const dirty = new Set<Flushable>();
 /** The turn's flush, once the turn's I/O callbacks have run. */
-const schedule = turnTask(() => flush(TURN_BYTES, performance.now() + TURN_MS));
+const schedule = turnTask("writing a turn's journals", () => flush(TURN_BYTES, performance.now() + TURN_MS));
 
 export function markDirty(writer: Flushable): void {
   dirty.add(writer);
@@ -55,16 +68,33 @@ function writeJournals(budget: number, until: number): void {
   // At most the writers dirty when the turn began are flushed: one that keeps marking itself
   // dirty can't hold the turn.
   let left = dirty.size;
-  let written = 0;
+  const turn = new TurnWriting(budget, until);
   let first = true;
   for (const writer of dirty) {
     if (left-- === 0) break;
-    if (written >= budget || (!first && performance.now() >= until)) {
+    if (turn.budget <= 0 || (!first && performance.now() >= until)) {
       schedule();
       return;
     }
     first = false;
     dirty.delete(writer);
-    written += writer.flushUpTo(budget - written, until);
+    runGuardedWith(WRITING, turn.write, writer, flushBroke);
   }
+}
+
+/** One flush's writing: the bytes it may still write, and until when (one made per flush, none per journal). */
+class TurnWriting {
+  constructor(
+    public budget: number,
+    private readonly until: number,
+  ) {}
+
+  /** Flushes `writer` with what is left of the budget. */
+  readonly write = (writer: Flushable): void => {
+    this.budget -= writer.flushUpTo(this.budget, this.until);
+  };
+}
+
+function flushBroke(writer: Flushable, reason: string): void {
+  writer.flushBroke(reason);
 }

@@ -14,9 +14,15 @@
  * files within a second, each kept open until the next round, and took every descriptor the
  * process had (new clients refused, journals failing with EMFILE).
  *
+ * A file whose `closeIfIdle` throws (a bug) is logged once (`internal error closing an idle journal
+ * file`) and stays in `open`, asked again next round, as one that can't close now is; the round
+ * goes on with the others. (Left to a throw, the round would never have ended: no later round,
+ * and every idle file kept open.)
+ *
  * Invariant: a file is in `open` iff it may hold a descriptor; `forget` takes it out (it closed
  * for good), so nothing of a deleted queue is kept here.
  */
+import { runGuardedWith } from "../guarded.ts";
 
 export interface IdleClosable {
   /** Closes the descriptor if nothing needs it now; false to be asked again later. */
@@ -27,6 +33,8 @@ const ROUND_MS = 1000;
 const SLICE_MS = 2;
 /** Journal files kept open at most before each closes right after its write. */
 export const MAX_OPEN_FILES = 2048;
+/** What a file's bug is logged as. */
+const CLOSING = "closing an idle journal file";
 
 /** Each file that may hold a descriptor, and the round in which it was last used. */
 const open = new Map<IdleClosable, number>();
@@ -79,8 +87,8 @@ function goOn(): void {
 /** Goes on with the round until `until` (performance.now()); true once it is over. */
 function closeUntil(until: number): boolean {
   pass ??= open.entries();
-  for (const [file, used] of pass) {
-    if (used < round && file.closeIfIdle()) open.delete(file);
+  for (const entry of pass) {
+    runGuardedWith(CLOSING, closeIfUnused, entry);
     if (performance.now() >= until) return false;
   }
   pass = null;
@@ -90,4 +98,9 @@ function closeUntil(until: number): boolean {
     timer = null;
   }
   return true;
+}
+
+/** Closes the file of `entry` if it was not used this round and can close now. */
+function closeIfUnused([file, used]: [IdleClosable, number]): void {
+  if (used < round && file.closeIfIdle()) open.delete(file);
 }

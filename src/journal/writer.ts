@@ -79,6 +79,11 @@ export class JournalWriter {
   private retained: Records = NO_RECORDS;
   /** The batch being written, slice by slice: `done` of its bytes are in the file past its extent. */
   private writing: { readonly records: Records; readonly commit: Commit; done: number } | null = null;
+  /**
+   * The commit of the batch just written (in the extent) until it is settled or handed to the
+   * fsync pipeline: a bug in between (`flushBroke`) fails it with the retry, never leaves it pending.
+   */
+  private finishing: Commit | null = null;
   /** Covers the records appended since the last write. */
   private commit: Commit | null = null;
   /** Covers the most recent record appended, written or not. */
@@ -236,6 +241,18 @@ export class JournalWriter {
     return written;
   }
 
+  /**
+   * A bug (an exception, logged by the flush scheduler) stopped `flushUpTo` midway: the writer
+   * fails as after a failed write. The batch being written, if any, and the records appended since
+   * wait for the retry (the upkeep's, once a second), which first cuts the file back to its last
+   * intact record: what the broken flush may have put past it is never taken for records.
+   */
+  flushBroke(reason: string): void {
+    if (this.closed) return;
+    this.cutNeeded = true;
+    this.fail(`journal write to ${this.path} failed: internal error: ${reason}`, []);
+  }
+
   /** The batch records are appended to, made by the first since the last was taken. */
   private openBatch(): RecordBatch {
     return (this.batch ??= new RecordBatch());
@@ -245,8 +262,11 @@ export class JournalWriter {
   private takeBatch(copy = false): Records {
     const batch = this.batch;
     if (batch === null) return NO_RECORDS;
+    // Taken before it is let go: a bug in `take` (a copy that can't be allocated) leaves the
+    // records in the batch, for the retry, not gone with their commit settled by it.
+    const records = recordsOf(batch.take(copy));
     this.batch = null;
-    return recordsOf(batch.take(copy));
+    return records;
   }
 
   /** The fsync pipeline, made by the first batch that needs one. */
@@ -274,14 +294,20 @@ export class JournalWriter {
   /** The batch being written is all in the file: it becomes part of the extent and its commit goes on. */
   private finishWriting(): void {
     const { records, commit } = this.writing!;
-    this.writing = null;
+    // Counted as written before it stops being the batch being written, and its commit kept in
+    // `finishing` until passed on: a bug in between (`flushBroke`) leaves it to the retry, commit
+    // and all, never lost, never written twice, never pending for good.
     this.file.appended(records.extent);
+    this.finishing = commit;
+    this.writing = null;
     releaseArenas(records.arenas);
     if (this.checkLost([commit])) return;
     if (this.policy.kind === "always") {
       this.pipeline().add({ commit, chunks: records.chunks, extent: records.extent });
+      this.finishing = null;
     } else {
       commit.settle("durable");
+      this.finishing = null;
       // A settled commit need not be kept: DURABLE stands for it (an idle queue holds no Commit).
       if (this.latest === commit) this.latest = DURABLE;
       if (this.policy.kind === "interval") this.pipeline().syncWithin(this.policy.ms);
@@ -330,6 +356,9 @@ export class JournalWriter {
     this.failure = message;
     const retry = this.retryCommit!;
     for (const commit of commits) commit.settle("failed", message, retry);
+    // Its records are in the file (under `always` not yet fsynced: the retry fsyncs).
+    this.finishing?.settle("failed", message, retry);
+    this.finishing = null;
     if (this.writing !== null) {
       this.retained = join(this.retained, this.writing.records);
       this.cutNeeded ||= this.writing.done > 0;

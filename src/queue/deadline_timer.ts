@@ -13,13 +13,19 @@
  * and the rest go on in the next turn (setImmediate), so 5,000 blocked gets timing out at once
  * (5,000 END replies) are not one long turn (issue 9). A deadline fires at its time or later,
  * never earlier.
+ *
+ * A deadline whose callback throws (a bug) is logged and the others fire as usual: the one timer
+ * serves every wait, and left disarmed by a throw it would fire none of them again.
  */
 import { monotonicMs, turnClock, type Clock } from "../clock.ts";
+import { runGuarded } from "../guarded.ts";
 
 /** Time firing may take in one turn. */
 export const FIRE_SLICE_MS = 2;
 /** Fires between two looks at the turns' clock. */
 export const CHECK_EVERY = 8;
+/** What a deadline's bug is logged as. */
+const FIRING = "firing a deadline";
 
 export interface Deadline {
   /** When it fires, on the timer's clock. */
@@ -77,7 +83,7 @@ export class DeadlineTimer {
       if (fire === null) continue;
       entry.fire = null;
       this.live--;
-      fire();
+      runGuarded(FIRING, fire);
       if (++fired % CHECK_EVERY === 0 && this.heap.length > 0 && turnClock.now() >= sliceEnd) return this.fireInNextTurn();
     }
     while (this.heap.length > 0 && this.heap[0]!.fire === null) this.pop();

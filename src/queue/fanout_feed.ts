@@ -23,9 +23,13 @@
  * holds the connection that made a set until its feed is through (`feedSince`, set_item.ts), so
  * each connection has at most one set waiting here. (Before, one client pipelining 10-byte noreply
  * sets queued a million of them in 22 s: 680 MiB, growing, and a clean stop would have fed them all.)
+ *
+ * A child whose add throws (a bug) is logged once (`internal error feeding a fanout child a set's
+ * item`) and goes without that item, as a child that refuses it does: the set's commit doesn't
+ * wait for it, and the other children, the next sets and the next turn's slice go on.
  */
+import { runGuardedWith } from "../guarded.ts";
 import { allOf, Commit } from "../journal/commit.ts";
-import { errorText } from "../errors.ts";
 import { log } from "../log.ts";
 import { turnTask } from "../turn_task.ts";
 import { Deque } from "./deque.ts";
@@ -35,6 +39,8 @@ import type { PersistentQueue } from "./persistent_queue.ts";
 export const WIDE_FANOUT = 1000;
 /** Children fed per turn (1-2 ms; a few hundred a turn made 10,000 pipelined sets to 500 children 3.4 times slower). */
 const SLICE_CHILDREN = 1000;
+/** What a child's bug is logged as. */
+const FEEDING = "feeding a fanout child a set's item";
 
 interface FeedJob {
   readonly parent: PersistentQueue;
@@ -53,7 +59,7 @@ const jobs = new Deque<FeedJob>();
 /** Jobs waiting per parent. */
 const waitingFor = new Map<PersistentQueue, number>();
 /** The next slice, in a later turn. */
-const schedule = turnTask(feedSlice);
+const schedule = turnTask("feeding wide fanouts' children", feedSlice);
 /** The last snapshot of a parent's children, and the queue churn it was taken at; dropped once no set waits (it holds the queues). */
 let snapshot: { readonly set: ReadonlySet<PersistentQueue>; readonly churn: number; readonly children: readonly PersistentQueue[] } | null = null;
 
@@ -119,7 +125,7 @@ function feedUpTo(count: number): void {
   for (let job = jobs.peek(); job !== undefined && left > 0; job = jobs.peek()) {
     const end = Math.min(job.children.length, job.next + left);
     left -= end - job.next;
-    for (; job.next < end; job.next++) feed(job, job.children[job.next]!);
+    for (; job.next < end; job.next++) runGuardedWith(FEEDING, feedNext, job);
     if (job.next < job.children.length) return;
     jobs.shift();
     const waiting = waitingFor.get(job.parent)! - 1;
@@ -132,15 +138,11 @@ function feedUpTo(count: number): void {
   }
 }
 
-function feed(job: FeedJob, child: PersistentQueue): void {
+/** Adds `job`'s item to its next child (`job.next`). */
+function feedNext(job: FeedJob): void {
+  const child = job.children[job.next]!;
   if (child.isDeleted) return;
-  let result;
-  try {
-    result = child.add(job.data, job.expiry, job.now, job.flags, true);
-  } catch (error) {
-    // A bug, outside any request: logged, and that child goes without the item.
-    return log.error(`fanout '${child.name}': adding an item failed: ${errorText(error)}`);
-  }
+  const result = child.add(job.data, job.expiry, job.now, job.flags, true);
   if (typeof result === "string") log.debug(`fanout '${child.name}' refused an item: ${result}`);
   else job.commits.push(result);
 }

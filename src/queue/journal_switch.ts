@@ -29,10 +29,14 @@
  * written: if a reload keeps the journal after all, its reply fails saying so and the next upkeep
  * rebuilds the journal (PersistentQueue.keepJournal).
  *
+ * A slice that throws (a bug) is logged and pauses the switch as a failed read does: the queue
+ * keeps its journal, with every item, the reply says so, and the upkeep's retry goes on from there.
+ *
  * Invariants: a queue has at most one switch under way; a switch off's slices never run after it
  * ended, nor while it waits for `resume`; a switch's `done` settles once.
  */
 import { turnClock } from "../clock.ts";
+import { logBug } from "../guarded.ts";
 import { Commit } from "../journal/commit.ts";
 import type { JournalFill } from "./journal_fill.ts";
 
@@ -87,10 +91,20 @@ export class TurningOff {
     this.done.settle("durable");
   }
 
+  /** A turn's slice, or the first, or a retry after a pause; a bug in it pauses the switch. */
   private slice(): void {
     this.immediate = null;
     this.paused = false;
     if (this.ended) return;
+    try {
+      this.readIn();
+    } catch (error) {
+      this.pause(`internal error: ${logBug(`turning the journal of queue '${this.queue.name}' off`, error)}`);
+    }
+  }
+
+  /** Reads in parts for up to SLICE_MS; then asks for the next turn, pauses, or drops the journal once none waits on disk. */
+  private readIn(): void {
     if (this.queue.isDeleted) return this.cancel();
     const until = turnClock.now() + SLICE_MS;
     for (;;) {

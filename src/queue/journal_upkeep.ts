@@ -10,8 +10,8 @@
  *
  * It sees its queue only through `UpkeepView`. Never throws: a failing step is logged once and
  * tried again at the next upkeep, and logged again once it works. A fault of many queues at once
- * (queue_path deleted under 10,000 queues) logs the first LINES_PER_INTERVAL lines of each kind
- * every 10 s and counts the rest (a repair at a stop too); items lost are logged for every queue.
+ * (queue_path deleted under 10,000 queues) logs a few lines of each kind and counts the rest
+ * (fault_lines.ts; a repair at a stop too); items lost are logged for every queue.
  */
 import type { QueueConfig } from "../config/schema.ts";
 import { errorText } from "../errors.ts";
@@ -20,18 +20,7 @@ import type { Journal } from "../journal/journal.ts";
 import type { DiskRegion } from "../journal/replay_state.ts";
 import { packBytes, type PackEntry } from "../journal/pack.ts";
 import { log } from "../log.ts";
-import { RepeatedLog } from "../repeated_log.ts";
-
-/** Lines of each kind a fault of many queues at once logs as they come, each interval; the rest are counted (repeated_log.ts). */
-const LINES_PER_INTERVAL = 10;
-const errors = new RepeatedLog(log.error, undefined, LINES_PER_INTERVAL);
-const warnings = new RepeatedLog(log.warn, undefined, LINES_PER_INTERVAL);
-
-/** Writes the counts of the upkeep lines left out (at a stop, so none is lost). */
-export function reportUpkeepLines(): void {
-  errors.report();
-  warnings.report();
-}
+import { faultErrors as errors, faultNotices as notices, faultWarnings as warnings } from "./fault_lines.ts";
 
 /** A drained queue whose journal is bigger than this (or max_journal_size) gets a fresh one. */
 const DRAINED_JOURNAL_BYTES = 64 * 1024;
@@ -82,7 +71,7 @@ export class JournalUpkeep {
       if (journal.failure !== null) return;
       journal.finishPendingPack();
       tidy(journal, queue);
-      if (this.failing) log.info(`queue '${queue.name}': journal upkeep works again`);
+      if (this.failing) notices.note("upkeep recovered", `queue '${queue.name}': journal upkeep works again`);
       this.failing = false;
     } catch (error) {
       if (!this.failing) errors.note("upkeep failed", `queue '${queue.name}': journal upkeep failed, tried again each second (logged once until it works): ${errorText(error)}`);

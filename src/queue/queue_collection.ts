@@ -15,6 +15,11 @@
  * could not be opened is not served (its files are left untouched) and every request for it gets
  * the reason, until an upkeep finds the cause gone (a full disk freed, a directory moved out of
  * the way) and loads it.
+ *
+ * The once-a-second upkeep's look after queue_path (the lock, the queues not served) that throws
+ * (a bug) is logged once and the queues' own upkeep runs all the same: it is what retries a
+ * failing journal (and so mends one a bug failed, flush_scheduler.ts), so no bug beside it may
+ * hold it off. A queue's own upkeep is guarded in its round (`journal upkeep failed`).
  */
 import { ConfigError, queueConfigFor, type KestrelConfig } from "../config/load.ts";
 import type { QueueConfig } from "../config/schema.ts";
@@ -29,6 +34,7 @@ import type { Journal, JournalEvents } from "../journal/journal.ts";
 import { UnsupportedJournalError, openJournal, type OpenedJournal } from "../journal/open_journal.ts";
 import type { QueueFiles } from "../journal/segment_files.ts";
 import { errorText } from "../errors.ts";
+import { runGuarded } from "../guarded.ts";
 import { log } from "../log.ts";
 import { PersistentQueue, eraseJournal, type AddResult, type Expiry, type QueueHooks } from "./persistent_queue.ts";
 import { feedAll } from "./fanout_feed.ts";
@@ -38,7 +44,7 @@ import { RepeatedLog } from "../repeated_log.ts";
 import { AliasTable, type AliasStats } from "./aliases.ts";
 import { TotalsSum, type CollectionTotals } from "./collection_totals.ts";
 import { ExpiryRound } from "./expiry_round.ts";
-import { reportUpkeepLines } from "./journal_upkeep.ts";
+import { faultErrors, faultNotices, reportFaultLines } from "./fault_lines.ts";
 import { NameOrder } from "./name_order.ts";
 import { SlicedRound } from "./sliced_round.ts";
 
@@ -61,6 +67,8 @@ function createOrErase(name: string, journal: Journal): void {
 type Retry = "load" | "remove" | null;
 
 const JOURNAL_UPKEEP_MS = 1000;
+/** What a bug in the upkeep's look after queue_path is logged as. */
+const LOOKING_AFTER = "looking after queue_path";
 /** Journals owing an fsync at a clean stop above which the file system is synced once instead. */
 const SYNC_EACH_MAX = 16;
 
@@ -360,9 +368,12 @@ export class QueueCollection {
    */
   private routineUpkeep(): void {
     if (this.upkeepRound.running) return;
-    this.maintainDirectory();
+    runGuarded(LOOKING_AFTER, this.lookAfterDirectory);
     this.upkeepRound.start(this.queues.values());
   }
+
+  /** `maintainDirectory`, as the routine upkeep runs it (guarded). */
+  private readonly lookAfterDirectory = (): void => this.maintainDirectory();
 
   private maintainDirectory(): void {
     this.verifyLock();
@@ -429,8 +440,8 @@ export class QueueCollection {
     flushJournals();
     const synced = this.syncAllAtOnce();
     for (const queue of this.queues.values()) queue.close(synced);
-    // After the queues' last repairs (a rebuild at close logs through the upkeep's lines too).
-    reportUpkeepLines();
+    // After the queues' last repairs (a rebuild at close logs through the fault lines too).
+    reportFaultLines();
     this.queues.clear();
     this.children.clear();
     this.lock.release();
@@ -546,12 +557,12 @@ export class QueueCollection {
   }
 }
 
-/** What a queue's journal says happened to it, in the log: one object for every journal. */
+/** What a queue's journal says happened to it, in the log (a few lines of a fault of many queues: fault_lines.ts). */
 const JOURNAL_LOG: JournalEvents = {
   onFailure(name: string, message: string): void {
-    log.error(`queue '${name}': ${message}; sets and gets on it are refused until the journal can be written again`);
+    faultErrors.note("journal failed", `queue '${name}': ${message}; sets and gets on it are refused until the journal can be written again`);
   },
   onRecovered(name: string): void {
-    log.info(`queue '${name}': journal writes work again`);
+    faultNotices.note("journal recovered", `queue '${name}': journal writes work again`);
   },
 };

@@ -19,6 +19,14 @@
  * bytes and WASTE_SLACK_BYTES of new waste, which pays for looking at every slot again. Moving a
  * buffer's survivors copies at most three bytes per byte it frees.
  *
+ * A list whose move throws (a bug) is logged once (`internal error moving a queue's items out of
+ * sparse slabs`) and left for this round, the others going on (SlicedRound): each of its slots
+ * names its old bytes or, if moved already, the copy (a slot's home changes only once its copy
+ * exists), so nothing needs mending (at worst the old buffer of the slot being moved keeps one
+ * count it should have given back); its buffers stay until a later round moves them. A round
+ * in which nothing moved (that list the only one) leaves the waste alone for a second, as any
+ * fruitless round does.
+ *
  * Invariants: an item moved keeps its place, id, times and flags, and its bytes are equal and,
  * like any item's, never written; each slot's home is held for the new bytes before the old is
  * released, once per slot (no double release, nothing lost); bytes several slots shared (a fanout
@@ -27,9 +35,8 @@
  * each at its `listed` index; one round at a time, and none starts inside a queue operation (the
  * waste listener only schedules).
  */
+import { logBug } from "../guarded.ts";
 import { copySurvivor, isFilling } from "../journal/byte_slab.ts";
-import { errorText } from "../errors.ts";
-import { log } from "../log.ts";
 import { turnTask } from "../turn_task.ts";
 import { bufferOf, bytesAt, listenForWaste } from "./byte_homes.ts";
 import type { BlockPlace } from "./item_blocks.ts";
@@ -40,6 +47,8 @@ const SLOTS_PER_STEP = 4096;
 const MOVE_BYTES_PER_SLOT = 64;
 /** After a round that moved nothing, how long the waste is left alone (a guard against rounds in a loop). */
 const IDLE_AFTER_FRUITLESS_MS = 1000;
+/** What a list's bug is logged as. */
+const MOVING = "moving a queue's items out of sparse slabs";
 
 /** Equal bytes elsewhere for the `length` bytes at `offset` in home `home`, or null: they stay. */
 export type MoveOut = (home: number, offset: number, length: number) => Uint8Array | null;
@@ -77,9 +86,9 @@ export function listEmptied(list: Relocatable): void {
 class Evacuation {
   private readonly round = new SlicedRound<Relocatable>(
     (list) => this.step(list),
-    (error) => log.error(`moving items out of sparse slabs failed: ${errorText(error)}`),
+    (error) => void logBug(MOVING, error),
   );
-  private readonly start = turnTask(() => this.startRound());
+  private readonly start = turnTask("starting a round of slab evacuation", () => this.startRound());
   /** The list being gone through and where, across steps. */
   private current: Relocatable | null = null;
   private place: BlockPlace | null = null;

@@ -33,7 +33,7 @@ export class SlotRelease {
   private readonly schedule: () => void;
 
   /** `later` makes the function that asks for a later turn (turnTask; a test drives turns itself). */
-  constructor(later: (run: () => void) => () => void = turnTask) {
+  constructor(later: (run: () => void) => () => void = (run) => turnTask("giving back a flushed queue's slots", run)) {
     this.schedule = later(() => this.slice());
   }
 

@@ -9,11 +9,15 @@
  * run that many wakes over); a queue that still has peek waiters to wake then asks for a later
  * turn (`wakeLater`), and the lane runs such queues in the order they asked, a slice a turn.
  *
+ * A run that throws (a bug) is logged and leaves the lane (its queue wakes its waiters again at
+ * its next item); the runs after it go on as usual.
+ *
  * Invariants: a slice belongs to one turn (the next turn starts a fresh one); once spent, a
  * slice stays spent; a turn is due while the lane is not empty; a queue's run stays in the lane
  * (at its head) until it says it is through.
  */
 import { turnClock } from "../clock.ts";
+import { runGuarded } from "../guarded.ts";
 import { turnTask } from "../turn_task.ts";
 import { Deque } from "./deque.ts";
 
@@ -21,6 +25,8 @@ import { Deque } from "./deque.ts";
 export const WAKE_SLICE_MS = 2;
 /** Peek wakes between two looks at the clock. */
 export const CHECK_EVERY = 8;
+/** What a run's bug is logged as. */
+const WAKING = "waking a queue's peek waiters";
 
 /** Wakes a queue's waiters for as long as the slice lasts; true when it is through. */
 export type WakeRun = () => boolean;
@@ -30,7 +36,7 @@ let sliceOpen = false;
 let sliceSpent = false;
 let sliceEnd = 0;
 let wakes = 0;
-const nextTurn = turnTask(runLane);
+const nextTurn = turnTask("running the peek wake lane", runLane);
 
 /** Whether one more peek waiter may be woken in this turn (counts it if so). */
 export function mayWakePeekWaiter(): boolean {
@@ -57,14 +63,11 @@ export function wakeLater(run: WakeRun): void {
 /** A new turn, a new slice: runs the lane's queues in order until one stops for the slice's end. */
 function runLane(): void {
   sliceOpen = false;
-  try {
-    // A run that throws (a bug) has left the lane: its queue wakes its waiters at its next item.
-    for (let run = lane.shift(); run !== undefined; run = lane.shift()) {
-      if (run()) continue;
-      lane.unshift(run);
-      break;
-    }
-  } finally {
-    if (lane.length > 0) nextTurn();
+  for (let run = lane.shift(); run !== undefined; run = lane.shift()) {
+    // A run that throws counts as through: it leaves the lane.
+    if (runGuarded(WAKING, run, true)) continue;
+    lane.unshift(run);
+    break;
   }
+  if (lane.length > 0) nextTurn();
 }

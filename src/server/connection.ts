@@ -18,7 +18,9 @@
  * budget and this one receives big chunks (receive_budget.ts); when the connection closes, its open
  * items and the items of replies that never reached the socket go back to the head of their queues,
  * its waits are cancelled and the request bytes it buffered are freed at once
- * (RequestParser.discard).
+ * (RequestParser.discard); a command that throws (a bug), when its request runs or in work of it
+ * that comes later (`continueSafely`), costs its client one internal-error reply and one log
+ * line, and the connection goes on with its next request.
  *
  * Idleness is kept here, on the monotonic clock: the last time bytes came in or replies went out.
  * A connection is closed for idleness (`closeIfIdle`, called by the server's periodic check) only
@@ -27,8 +29,7 @@
  * each request, it still closed connections busy every 0.2 s.
  */
 import { monotonicMs } from "../clock.ts";
-import { errorText } from "../errors.ts";
-import { log } from "../log.ts";
+import { logBug, runGuarded } from "../guarded.ts";
 import { newAccessState } from "./access.ts";
 import { OpenReads } from "./commands/open_reads.ts";
 import type { Session } from "./commands/session.ts";
@@ -324,9 +325,33 @@ export class Connection<F> implements Session, BudgetReader, ServedConnection {
     try {
       this.frontEnd.execute(frame, this, this.ctx);
     } catch (error) {
-      log.error(`internal error executing ${this.frontEnd.describe(frame)}: ${errorText(error)}`);
-      this.outbox.push(this.frontEnd.internalError());
+      this.commandFailed(`executing ${this.frontEnd.describe(frame)}`, error);
     }
+  }
+
+  continueSafely(what: string, run: () => void): void {
+    try {
+      run();
+    } catch (error) {
+      this.commandFailed(what, error);
+    }
+  }
+
+  /**
+   * A command threw (a bug) while `what`: logged once; a command that suspended the connection is
+   * given up as if the client had left (its `cancel` gives back what it took) and the connection
+   * resumed; the client gets the front end's internal error in the command's reply place (a place
+   * it reserved, or last). Never throws.
+   */
+  private commandFailed(what: string, error: unknown): void {
+    logBug(what, error);
+    if (this.suspended) {
+      const cancel = this.cancelWait;
+      this.cancelWait = null;
+      if (cancel !== null) runGuarded(`giving up the command that failed ${what}`, cancel);
+      this.resume();
+    }
+    if (!this.closed) this.outbox.fail(this.frontEnd.internalError());
   }
 
   /** Writes what is ready, a flush's worth (FLUSH_BYTES); the rest in a later round, in turn with the others. */

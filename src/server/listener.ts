@@ -84,7 +84,7 @@ export class Listener {
   /** The credit the next check of this turn asks for: 0 at the turn's first accept, -1 once too few were free. */
   private nextCredit = 0;
   /** Ends the credit with the turn it was given in. */
-  private readonly endCreditAfterTurn = turnTask(() => {
+  private readonly endCreditAfterTurn = turnTask("ending an accept credit with its turn", () => {
     this.credit = 0;
     this.nextCredit = 0;
   });

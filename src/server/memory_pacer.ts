@@ -30,11 +30,17 @@
  * live data is that big gives memory back through JSC's own (concurrent) collections instead.
  * The first is made at start (`calibrate`), before anyone is served.
  *
+ * An idle look that throws (a bug) is logged once (`internal error looking at the memory in use`)
+ * and the next comes a second later as usual: the interval stays, and nothing reaches main.ts's
+ * last resort. A collection it was making is not counted (the next look makes one if memory
+ * still calls for it).
+ *
  * Invariant: `floor` is the lowest resident set seen since the last collection settled, or what
  * that collection left, whichever is lower.
  */
 
 import { fullGC } from "bun:jsc";
+import { runGuarded } from "../guarded.ts";
 import { residentBytes } from "./resident_memory.ts";
 
 /** Traffic between two looks at the resident set. */
@@ -53,6 +59,8 @@ const QUIET_BYTES = 64 * 1024;
 const QUEUE_CHURN_WEIGHT = 4 * 1024;
 /** The longest a quiet full collection is expected to stop the server for, ms. */
 const MAX_QUIET_PAUSE_MS = 20;
+/** What an idle look's bug is logged as. */
+const LOOKING = "looking at the memory in use";
 
 export interface PacerHooks {
   readonly residentBytes: () => number;
@@ -103,9 +111,12 @@ export class MemoryPacer {
   constructor(hooks: Partial<PacerHooks> = {}) {
     this.hooks = { ...BUN_HOOKS, ...hooks };
     this.floor = this.residentOrNull() ?? 0;
-    this.idleTimer = this.hooks.idleCheckMs > 0 ? setInterval(() => this.idle(), this.hooks.idleCheckMs) : null;
+    this.idleTimer = this.hooks.idleCheckMs > 0 ? setInterval(() => runGuarded(LOOKING, this.idleLook), this.hooks.idleCheckMs) : null;
     this.idleTimer?.unref();
   }
+
+  /** The once-a-second look, as the interval runs it. */
+  private readonly idleLook = (): void => this.idle();
 
   /** Counts `bytes` of client traffic; every CHECK_BYTES, collects if memory outgrew the floor. */
   traffic(bytes: number): void {

@@ -149,6 +149,16 @@ export class Outbox {
     this.release();
   }
 
+  /**
+   * Queues `piece` as the reply of a command that failed (a bug): in the place it reserved with
+   * `defer` and never decided, if it has one (a connection runs one command at a time, so at most
+   * one place is undecided), else after every reply queued.
+   */
+  fail(piece: ReplyPiece): void {
+    for (const entry of this.waiting) if (entry.pieces === null) return this.resolve(entry, [piece]);
+    this.pushAll([piece]);
+  }
+
   /** Moves every decided reply at the head of the waiting line to the ready queue. */
   private release(): void {
     for (let head = this.waiting.peek(); head !== undefined && isDecided(head); head = this.waiting.peek()) {

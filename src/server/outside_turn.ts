@@ -13,15 +13,21 @@
  * ordinary get or set makes one or two runs, and a reading, 60-90 ns here, for each would add
  * 2-4% to them), so a turn may overrun by that many runs more.
  *
+ * A run that throws (a bug) is logged and the drain goes on with the next: the connections
+ * behind it are served in the same microtask, and nothing reaches main.ts's last resort.
+ *
  * Invariants: every run given is called exactly once, in the order given; once one is told the
  * turn has overrun, so is every later one of the same drain; a microtask is due while the lane is
  * not empty.
  */
+import { runGuardedWith } from "../guarded.ts";
 import { Deque } from "../queue/deque.ts";
 import { overrunDeadline, turnClock } from "./turn_scheduler.ts";
 
 /** Runs between two looks at the clock. */
 export const CHECK_EVERY = 8;
+/** What a run's bug is logged as. */
+const RUNNING = "running a connection's work outside its turn";
 
 /** `overrun`: the turn is past its overrun; the run should leave its work for a later round. */
 export type OutsideTurnRun = (overrun: boolean) => void;
@@ -46,10 +52,10 @@ function drain(): void {
         const now = turnClock.now();
         overrun = now >= overrunDeadline(now);
       }
-      lane.shift()!(overrun);
+      runGuardedWith(RUNNING, lane.shift()!, overrun);
     }
   } finally {
-    // A run that threw (a bug) leaves the others for another microtask.
+    // Should the drain itself throw (a bug beside the runs), the runs left get another microtask.
     scheduled = lane.length > 0;
     if (scheduled) queueMicrotask(drain);
   }

@@ -28,6 +28,7 @@ import { readAuthFile, type Credentials } from "./auth_file.ts";
 import { Connection, type ServedConnection } from "./connection.ts";
 import type { ServerContext } from "./context.ts";
 import { ExpirySweep } from "./expiry_sweep.ts";
+import { closeIdleConnections } from "./idle_check.ts";
 import { Listener } from "./listener.ts";
 import { MemoryPacer } from "./memory_pacer.ts";
 import type { FrontEnd } from "./front_end.ts";
@@ -107,7 +108,7 @@ export class KestrelServer {
     this.ctx.pacer.calibrate();
     this.expirySweep = new ExpirySweep(() => this.queues.sweepExpired());
     this.expirySweep.setFrequency(config.server.expirationTimerFrequency);
-    this.idleCheck = setInterval(() => this.closeIdleConnections(), IDLE_CHECK_MS);
+    this.idleCheck = setInterval(() => closeIdleConnections(this.timed, monotonicMs()), IDLE_CHECK_MS);
     this.stopSampling = this.admin === null ? () => {} : startSampling(this.history, (done) => takeSnapshotInTurns(this.ctx, done));
   }
 
@@ -271,13 +272,6 @@ export class KestrelServer {
     };
     const listener: Listener = new Listener((at) => Bun.listen({ hostname: host, port: at, socket: handlers }), port, this.stats);
     return listener;
-  }
-
-  private closeIdleConnections(): void {
-    const now = monotonicMs();
-    for (const connection of this.timed) {
-      if (connection.closeIfIdle(now)) log.debug(`idle timeout: closed the connection from ${connection.peer}`);
-    }
   }
 
   private closed(socket: Socket<ServedConnection | null>): void {

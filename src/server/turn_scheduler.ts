@@ -25,10 +25,14 @@
  * connection outside its turn (a wait ended, a commit settled) is light work too, run until the
  * overrun and then in the busy connections' lane (outside_turn.ts).
  *
+ * A run that throws (a bug) is logged and the round goes on with the next: the runs behind it,
+ * every busy connection's, never wait for a round nobody schedules.
+ *
  * Invariants: `deadline` belongs to the open turn, if any; a round is scheduled iff a lane is
  * not empty or a turn is open (whose end the round marks); a connection is in at most one lane.
  */
 import { turnClock } from "../clock.ts";
+import { runGuarded } from "../guarded.ts";
 import { Deque } from "../queue/deque.ts";
 import type { SlicePace } from "../queue/sliced_round.ts";
 import { turnTask } from "../turn_task.ts";
@@ -42,6 +46,8 @@ export const TURN_MS = 5;
 export const CONNECTION_TURN_MS = 4;
 /** How far past its budget light requests may take a turn. */
 export const MAX_OVERRUN_MS = TURN_MS;
+/** What a run's bug is logged as. */
+const RUNNING = "running work queued for a turn";
 
 /** Light requests that arrived after the turn's overrun (served first in a round). */
 const prompt = new Deque<() => void>();
@@ -50,7 +56,7 @@ const waiting = new Deque<() => void>();
 let turnOpen = false;
 let deadline = 0;
 /** The next round, in a later turn. */
-const schedule = turnTask(runRound);
+const schedule = turnTask("running a turn's round", runRound);
 
 /** When the current turn's execution budget runs out (opening a turn, at `now`, if none is open). */
 export function turnDeadline(now?: number): number {
@@ -119,12 +125,12 @@ function runRound(): void {
   const end = turnDeadline();
   runWhileBefore(prompt, prompt.length, end);
   const busy = waiting.length;
-  if (busy > 0) waiting.shift()!();
+  if (busy > 0) runGuarded(RUNNING, waiting.shift()!);
   runWhileBefore(waiting, busy - 1, end);
   if (prompt.length + waiting.length > 0) schedule();
 }
 
 /** Runs up to `count` runs from the head of `lane`, in order, while the time is before `end`. */
 function runWhileBefore(lane: Deque<() => void>, count: number, end: number): void {
-  for (; count > 0 && turnClock.now() < end; count--) lane.shift()!();
+  for (; count > 0 && turnClock.now() < end; count--) runGuarded(RUNNING, lane.shift()!);
 }

@@ -219,6 +219,38 @@ describe("injected faults", () => {
     again.removeData();
   });
 
+  test("a fault of many journals at once logs a few lines of each kind and counts the rest, also when they recover", async () => {
+    const faultsFile = join(tempDir(), "faults.json");
+    const server = await ServerProcess.start({ faultsFile });
+    const c = await server.client();
+    const queues = Array.from({ length: 30 }, (_, i) => `f${i}`);
+    for (const q of queues) expect(await c.set(q, "before")).toBe("STORED");
+    await server.setFaults([{ op: "writev", code: "EIO" }]);
+    const failedFrom = server.output.length;
+    // Each set's write fails; its reply waits for the retry that writes it once the fault clears.
+    await c.send(queues.map((q) => `set ${q} 0 0 6\r\nduring\r\n`).join(""));
+    const other = await server.client();
+    for (const q of queues) {
+      for (let round = 0; !(await other.call(`get ${q}`)).startsWith("SERVER_ERROR"); round++) expect(round).toBeLessThan(1000);
+    }
+    other.close();
+    await server.setFaults([]);
+    for (let i = 0; i < queues.length; i++) expect(await c.readLine()).toBe("STORED");
+    // The upkeep retries once a second: each queue takes sets again once its journal recovered.
+    for (const q of queues) {
+      for (let round = 0; (await c.set(q, "after")) !== "STORED"; round++) expect(round).toBeLessThan(1000);
+    }
+    c.close();
+    expect(await server.stop()).toBe(0);
+    const lines = server.output.slice(failedFrom).split("\n");
+    const count = (pattern: RegExp) => lines.filter((line) => pattern.test(line)).length;
+    // Ten of each kind as they come, then one line counting the rest (at the latest at the stop).
+    expect(count(/ERROR queue 'f\d+': .*sets and gets on it are refused/)).toBe(11);
+    expect(count(/and 19 more like it/)).toBe(2);
+    expect(count(/queue 'f\d+': journal writes work again/)).toBe(11);
+    server.removeData();
+  });
+
   test("quarantine can't be written at start: that queue waits (with the reason), the others serve; loaded once it can", async () => {
     const faultsFile = join(tempDir(), "faults.json");
     const server = await ServerProcess.start();

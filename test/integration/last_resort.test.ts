@@ -1,7 +1,9 @@
 /**
  * Errors that escape every handler (a bug, planted by test/helpers/bug_preload.ts) are one log
  * line, never a stack trace or a source excerpt (minified, in the binary): anywhere else the
- * server ends with exit 1; in an admin HTTP request the request gets a 500 and the server goes on.
+ * server ends with exit 1; in an admin HTTP request the request gets a 500 and the server goes on;
+ * in a command's work that comes after its request ran (a blocking get's reply, once its wait
+ * ended) that client gets SERVER_ERROR and the server goes on.
  */
 import { expect, test } from "bun:test";
 import { BUG_PRELOAD, ServerProcess } from "../helpers/server.ts";
@@ -44,5 +46,25 @@ test("an error in an admin HTTP request: a 500, one ERROR line, and the server g
   expect((await fetch(`${admin}/health`)).status).toBe(200);
   expect(logged(server.output.slice(mark))).toMatch(/^\S+ ERROR admin HTTP: internal error in GET \/health: injected bug \(admin\)\n$/);
   expect(strayLines(server.output)).toEqual([]);
+  expect(await server.stop()).toBe(0);
+});
+
+test("an error in a command's later work (a blocking get's reply after its wait): SERVER_ERROR, one ERROR line, and the server goes on", async () => {
+  const server = await ServerProcess.start({ preload: BUG_PRELOAD, env: { KESTREL_TEST_BUG: "reply" } });
+  const c = await server.client();
+  const mark = server.output.length;
+  server.proc.kill("SIGUSR1");
+  await server.waitForLog(/test bug: planted/, mark);
+  // Its wait ends with no item: the reply made then throws.
+  expect(await c.call("get q/t=20")).toBe("SERVER_ERROR internal error");
+  expect(logged(server.output.slice(mark))).toMatch(/^\S+ ERROR internal error serving a read after its wait: injected bug \(reply\)\n$/);
+  // The connection goes on, and so do the others.
+  expect(await c.set("q", "x")).toBe("STORED");
+  const d = await server.client();
+  expect(await d.get("q/t=20")).toBe("x");
+  expect(await c.get("q")).toBe(null);
+  expect(strayLines(server.output)).toEqual([]);
+  c.close();
+  d.close();
   expect(await server.stop()).toBe(0);
 });

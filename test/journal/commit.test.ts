@@ -1,5 +1,6 @@
-import { describe, expect, test } from "bun:test";
+import { describe, expect, spyOn, test } from "bun:test";
 import { Commit, DURABLE, JoinedCommits, allOf } from "../../src/journal/commit.ts";
+import { log } from "../../src/log.ts";
 
 const pending = (n: number) => Array.from({ length: n }, () => new Commit());
 
@@ -35,5 +36,24 @@ describe("commits", () => {
     expect(second.state).toBe("pending");
     for (const commit of next) commit.settle("durable");
     expect(second.state).toBe("durable");
+  });
+
+  test("a listener that throws (a bug) is logged once; the listeners after it still run and settle never throws", () => {
+    const logged = spyOn(log, "error").mockImplementation(() => {});
+    try {
+      const commit = new Commit();
+      const ran: string[] = [];
+      commit.onSettled(() => ran.push("first"));
+      commit.onSettled(() => {
+        throw new Error("a bug in a listener");
+      });
+      commit.onSettled(() => ran.push("after the bug"));
+      expect(() => commit.settle("durable")).not.toThrow();
+      expect(ran).toEqual(["first", "after the bug"]);
+      expect(commit.state).toBe("durable");
+      expect(logged.mock.calls.map((call) => String(call[0]))).toEqual(["internal error running what waited for a commit: a bug in a listener"]);
+    } finally {
+      logged.mockRestore();
+    }
   });
 });

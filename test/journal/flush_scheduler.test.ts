@@ -1,5 +1,6 @@
-import { describe, expect, test } from "bun:test";
+import { describe, expect, spyOn, test } from "bun:test";
 import { flushJournals, markDirty, type Flushable } from "../../src/journal/flush_scheduler.ts";
+import { log } from "../../src/log.ts";
 
 const MiB = 1024 * 1024;
 const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -11,6 +12,7 @@ function journal(name: string, bytes: number, flushed: string[]): Flushable {
       flushed.push(name);
       return bytes;
     },
+    flushBroke: () => {},
   };
 }
 
@@ -59,6 +61,7 @@ describe("flush scheduler", () => {
         if (--left > 0) markDirty(again); // records left: it asks for another turn
         return 1;
       },
+      flushBroke: () => {},
     };
     markDirty(again);
     markDirty(journal("b", 1, flushed));
@@ -81,6 +84,7 @@ describe("flush scheduler", () => {
         flushed.push(name);
         return 100;
       },
+      flushBroke: () => {},
     });
     const names = ["a", "b", "c", "d", "e"];
     for (const name of names) markDirty(slow(name));
@@ -92,5 +96,32 @@ describe("flush scheduler", () => {
     }
     expect(flushed).toEqual(names);
     expect(perTurn).toEqual([1, 1, 1, 1, 1]);
+  });
+
+  test("a journal whose flush throws (a bug) is logged once and told so (its records wait for the retry); the others are written in the same turn and the next turn's", async () => {
+    const logged = spyOn(log, "error").mockImplementation(() => {});
+    try {
+      const flushed: string[] = [];
+      const broke: string[] = [];
+      const buggy: Flushable = {
+        flushUpTo: () => {
+          throw new Error("a bug in a flush");
+        },
+        flushBroke: (reason) => void broke.push(reason),
+      };
+      markDirty(journal("a", 1, flushed));
+      markDirty(buggy);
+      markDirty(journal("b", 1, flushed));
+      await turn();
+      expect(flushed).toEqual(["a", "b"]);
+      expect(broke).toEqual(["a bug in a flush"]);
+      expect(logged.mock.calls.map((call) => String(call[0]))).toEqual(["internal error writing a journal: a bug in a flush"]);
+      // The turn's flush is still asked for by the next journal made dirty.
+      markDirty(journal("c", 1, flushed));
+      await turn();
+      expect(flushed).toEqual(["a", "b", "c"]);
+    } finally {
+      logged.mockRestore();
+    }
   });
 });

@@ -1,9 +1,10 @@
-import { describe, expect, test } from "bun:test";
+import { describe, expect, spyOn, test } from "bun:test";
 import { existsSync, readdirSync, readlinkSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { FILE_HEADER_SIZE } from "../../src/journal/record.ts";
 import { flushJournals } from "../../src/journal/flush_scheduler.ts";
 import { MAX_OPEN_FILES, closeIdleFiles, closeIdleFilesInTurns, forget, openFileCount, touch, type IdleClosable } from "../../src/journal/idle_files.ts";
+import { log } from "../../src/log.ts";
 import { QueueCollection } from "../../src/queue/queue_collection.ts";
 import { configFor } from "../helpers/config.ts";
 import { drainQueue } from "../helpers/queues.ts";
@@ -182,6 +183,34 @@ describe("journal files opened lazily and closed when idle", () => {
     expect(turns).toBeGreaterThan(3);
     for (const file of files) forget(file);
     expect(openFileCount()).toBe(0);
+  });
+
+  test("a file whose close throws (a bug) is logged once and stays open; the others close, and the next round asks it again", () => {
+    const logged = spyOn(log, "error").mockImplementation(() => {});
+    try {
+      const closed: string[] = [];
+      let tries = 0;
+      const buggy: IdleClosable = {
+        closeIfIdle: () => {
+          if (++tries === 1) throw new Error("a bug in a close");
+          closed.push("buggy");
+          return true;
+        },
+      };
+      const files = [slowFile("a", closed), buggy, slowFile("b", closed)];
+      for (const file of files) touch(file);
+      closeIdleFiles(); // the round in which they were used
+      closeIdleFilesInTurns();
+      closeIdleFiles(); // finishes that round, if it went on over turns
+      expect(closed.sort()).toEqual(["a", "b"]);
+      expect(logged.mock.calls.map((call) => String(call[0]))).toEqual(["internal error closing an idle journal file: a bug in a close"]);
+      closeIdleFilesInTurns();
+      closeIdleFiles();
+      expect(closed).toEqual(["a", "b", "buggy"]);
+      for (const file of files) forget(file);
+    } finally {
+      logged.mockRestore();
+    }
   });
 
   test("a round going on over turns that closeIdleFiles finishes is not run again by the next turn", async () => {

@@ -4,14 +4,16 @@
  * earlier record and drops the half-written one whole, records appended meanwhile follow it, and
  * a failure in the middle cuts its slices back and writes it again whole.
  */
-import { describe, expect, test } from "bun:test";
+import { describe, expect, spyOn, test } from "bun:test";
 import { copyFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { Commit } from "../../src/journal/commit.ts";
+import { ActiveFile } from "../../src/journal/active_file.ts";
 import { fileSystem } from "../../src/journal/files.ts";
 import { flushJournals } from "../../src/journal/flush_scheduler.ts";
 import { FILE_HEADER_SIZE } from "../../src/journal/record.ts";
 import { WRITE_SLICE } from "../../src/journal/writer.ts";
+import { log } from "../../src/log.ts";
 import { FaultInjector } from "../helpers/faulty_fs.ts";
 import { openQueueJournal } from "../helpers/journal.ts";
 import { tempDir } from "../helpers/temp_dir.ts";
@@ -137,6 +139,32 @@ describe("sliced journal writes", () => {
       journal.close();
     } finally {
       faults.uninstall();
+    }
+  });
+
+  test("a flush that throws (a bug) once a batch's last slice is in the file: the journal fails, and the retry cuts the slices back and writes the batch whole, once", async () => {
+    const dir = tempDir();
+    const { journal } = openQueueJournal(dir, "q", LARGE_SEGMENTS);
+    journal.appendAdd(item(1, 100));
+    flushJournals();
+    const logged = spyOn(log, "error").mockImplementation(() => {});
+    const appended = spyOn(ActiveFile.prototype, "appended").mockImplementationOnce(() => {
+      throw new Error("a bug after a write");
+    });
+    try {
+      const big = journal.appendAdd(item(2, 3 * MiB));
+      await settled(big);
+      expect(big.state).toBe("failed");
+      expect(journal.failure).toBe(`journal write to ${join(dir, "q")} failed: internal error: a bug after a write`);
+      expect(logged.mock.calls.map((call) => String(call[0]))).toEqual(["internal error writing a journal: a bug after a write"]);
+      journal.retry();
+      expect(journal.failure).toBeNull();
+      expect(big.retry?.state).toBe("durable");
+      expect(afterCrash(dir)).toEqual([[1, 100], [2, 3 * MiB]]);
+      journal.close();
+    } finally {
+      appended.mockRestore();
+      logged.mockRestore();
     }
   });
 

@@ -1,4 +1,5 @@
-import { describe, expect, test } from "bun:test";
+import { describe, expect, spyOn, test } from "bun:test";
+import { log } from "../../src/log.ts";
 import { CHECK_EVERY, DeadlineTimer, FIRE_SLICE_MS } from "../../src/queue/deadline_timer.ts";
 import { seededRandom } from "../helpers/bytes.ts";
 import { nextTurn, steppedTurnClock } from "../helpers/turn_clock.ts";
@@ -33,6 +34,24 @@ test("an earlier deadline added later re-arms the timer", async () => {
     }),
   );
   expect(order).toEqual(["early"]);
+});
+
+test("a deadline that throws (a bug) is logged once; those due with it fire and the timer stays armed for later ones", async () => {
+  const logged = spyOn(log, "error").mockImplementation(() => {});
+  try {
+    const timer = new DeadlineTimer();
+    const fired: string[] = [];
+    timer.add(0, () => {
+      throw new Error("a bug in a deadline");
+    });
+    timer.add(0, () => fired.push("due with it"));
+    // Added once the bug has fired: only a timer armed again fires it.
+    await new Promise<void>((resolve) => timer.add(0, () => timer.add(1, resolve)));
+    expect(fired).toEqual(["due with it"]);
+    expect(logged.mock.calls.map((call) => String(call[0]))).toEqual(["internal error firing a deadline: a bug in a deadline"]);
+  } finally {
+    logged.mockRestore();
+  }
 });
 
 describe("deadlines that come together", () => {

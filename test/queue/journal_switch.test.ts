@@ -5,7 +5,7 @@
  * any turn (the data directory copied then, and loaded as the next start would) loses no
  * acknowledged item and invents none.
  */
-import { describe, expect, test } from "bun:test";
+import { describe, expect, spyOn, test } from "bun:test";
 import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { turnClock } from "../../src/clock.ts";
@@ -13,8 +13,9 @@ import type { Commit } from "../../src/journal/commit.ts";
 import { backgroundRemovals } from "../../src/journal/deferred_removal.ts";
 import { flushJournals } from "../../src/journal/flush_scheduler.ts";
 import type { Item } from "../../src/journal/item.ts";
+import { log } from "../../src/log.ts";
 import type { PersistentQueue } from "../../src/queue/persistent_queue.ts";
-import { FILL_SLICE_BYTES, PART_BYTES, SLICE_MS } from "../../src/queue/journal_switch.ts";
+import { FILL_SLICE_BYTES, PART_BYTES, SLICE_MS, TurningOff, type ReadIn } from "../../src/queue/journal_switch.ts";
 import { QueueCollection } from "../../src/queue/queue_collection.ts";
 import { bytes, text } from "../helpers/bytes.ts";
 import { configFor } from "../helpers/config.ts";
@@ -62,6 +63,31 @@ function packBytes(dir: string): number {
 }
 
 const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
+
+/** A queue for a switch off alone: `parts` parts wait on disk, and reading the `bugAt`th throws (a bug). */
+class PartsOnDisk implements ReadIn {
+  readonly name = "q";
+  readonly isDeleted = false;
+  readonly readFailure: string | null = null;
+  readonly journalFailure: string | null = null;
+  /** Parts read so far (the one that threw too). */
+  read = 0;
+  dropped = false;
+
+  constructor(
+    private readonly parts: number,
+    private readonly bugAt: number,
+  ) {}
+
+  readInPart(): boolean {
+    if (++this.read === this.bugAt) throw new Error("a bug reading in");
+    return this.read < this.parts;
+  }
+
+  dropJournal(): void {
+    this.dropped = true;
+  }
+}
 
 describe("turning the journal off", () => {
   test("reads the items on disk in a slice per turn, SLICE_MS parts at most; sets and takes meanwhile keep FIFO order and the journal; then the files go", async () => {
@@ -131,6 +157,28 @@ describe("turning the journal off", () => {
       queues.close();
     } finally {
       faults.uninstall();
+    }
+  });
+
+  test("a slice that throws (a bug) is logged once and pauses the switch, the reply saying so; the next try goes on to the end", async () => {
+    const logged = spyOn(log, "error").mockImplementation(() => {});
+    try {
+      // Ten parts on disk; the fifth read, in a later turn than the first, throws.
+      const queue = new PartsOnDisk(10, 5);
+      const switching = new TurningOff(queue);
+      switching.start();
+      expect(queue.read).toBeLessThan(5);
+      await new Promise<void>((resolve) => switching.done.onSettled(resolve));
+      expect(switching.done.state).toBe("failed");
+      expect(switching.done.error).toBe("queue 'q': reading its items into memory is held up (internal error: a bug reading in); it keeps its journal, with every item, and tries again each second");
+      expect(logged.mock.calls.map((call) => String(call[0]))).toEqual(["internal error turning the journal of queue 'q' off: a bug reading in"]);
+      for (let i = 0; i < 3; i++) await nextTurn();
+      expect([queue.read, queue.dropped]).toEqual([5, false]); // paused: no slice until the upkeep's retry
+      switching.resume();
+      for (let i = 0; !queue.dropped && i < 100; i++) await nextTurn();
+      expect([queue.read, queue.dropped]).toEqual([10, true]);
+    } finally {
+      logged.mockRestore();
     }
   });
 

@@ -1,13 +1,13 @@
 import { heapStats } from "bun:jsc";
-import { describe, expect, test } from "bun:test";
+import { describe, expect, spyOn, test } from "bun:test";
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, rmdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileSystem } from "../../src/journal/files.ts";
-import { openLogTarget, useLogTarget } from "../../src/log.ts";
+import { log, openLogTarget, useLogTarget } from "../../src/log.ts";
 import { flushJournals } from "../../src/journal/flush_scheduler.ts";
 import { FILE_HEADER_SIZE, SEGMENT_RECORD_SIZE } from "../../src/journal/record.ts";
 import { IDLE_ROUNDS } from "../../src/queue/journal_upkeep.ts";
-import type { PersistentQueue } from "../../src/queue/persistent_queue.ts";
+import { PersistentQueue } from "../../src/queue/persistent_queue.ts";
 import { QueueCollection, QueueUnavailableError } from "../../src/queue/queue_collection.ts";
 import { bytes, text } from "../helpers/bytes.ts";
 import { configFor } from "../helpers/config.ts";
@@ -176,6 +176,29 @@ describe("QueueCollection", () => {
     expect(delivered).toEqual(["live"]);
     expect(queue.stats()).toMatchObject({ items: 0, expiredItems: 3000 });
     queues.close();
+  });
+
+  test("a bug in the once-a-second look after queue_path is logged once; the queues' upkeep (a failing journal's retry) still runs that second", async () => {
+    const queues = QueueCollection.load(configFor(tempDir()));
+    queues.getOrCreate("q");
+    const directory = QueueCollection.prototype as unknown as { maintainDirectory(): void };
+    let looks = 0;
+    const buggy = spyOn(directory, "maintainDirectory").mockImplementation(() => {
+      if (++looks === 1) throw new Error("a bug in the directory's upkeep");
+    });
+    const logged = spyOn(log, "error").mockImplementation(() => {});
+    const { promise: upkept, resolve } = Promise.withResolvers<number>();
+    const upkeep = spyOn(PersistentQueue.prototype, "maintainJournal").mockImplementation(() => resolve(looks));
+    try {
+      // The first upkeep after the bug looks after the queues all the same.
+      expect(await upkept).toBe(1);
+      expect(logged.mock.calls.map((call) => String(call[0]))).toEqual(["internal error looking after queue_path: a bug in the directory's upkeep"]);
+    } finally {
+      upkeep.mockRestore();
+      buggy.mockRestore();
+      logged.mockRestore();
+      queues.close();
+    }
   });
 
   test("a drained queue whose journal outgrew max_journal_size gets a fresh small journal", () => {

@@ -1,8 +1,10 @@
-import { describe, expect, test } from "bun:test";
+import { describe, expect, spyOn, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { Commit } from "../../src/journal/commit.ts";
+import { log } from "../../src/log.ts";
 import { WIDE_FANOUT } from "../../src/queue/fanout_feed.ts";
+import { PersistentQueue } from "../../src/queue/persistent_queue.ts";
 import { QueueCollection, QueueUnavailableError } from "../../src/queue/queue_collection.ts";
 import { bytes } from "../helpers/bytes.ts";
 import { configFor } from "../helpers/config.ts";
@@ -43,6 +45,29 @@ describe("fanout", () => {
     expect(commits.map((commit) => commit.state)).toEqual(["durable", "durable", "durable"]);
     for (let i = 0; i < children; i++) expect(drain(queues, `wide+c${i}`)).toEqual(["a", "b", "c"]);
     expect(drain(queues, "wide+late")).toEqual([]);
+    queues.close();
+  });
+
+  test("a wide fanout's child whose add throws (a bug) is logged once and goes without the item; the others get it and the set's commit settles", async () => {
+    const queues = QueueCollection.load(configFor(tempDir()));
+    const children = WIDE_FANOUT + 10;
+    for (let i = 0; i < children; i++) queues.getOrCreate(`wide+c${i}`);
+    const add = PersistentQueue.prototype.add;
+    const buggy = spyOn(PersistentQueue.prototype, "add").mockImplementation(function (this: PersistentQueue, ...args) {
+      if (this.name === "wide+c3") throw new Error("a bug in a child's add");
+      return add.apply(this, args);
+    });
+    const logged = spyOn(log, "error").mockImplementation(() => {});
+    try {
+      const commit = queues.add("wide", bytes("x"), 0, NOW) as Commit;
+      await new Promise<void>((resolve) => commit.onSettled(resolve));
+      expect(commit.state).toBe("durable");
+      expect(logged.mock.calls.map((call) => String(call[0]))).toEqual(["internal error feeding a fanout child a set's item: a bug in a child's add"]);
+    } finally {
+      buggy.mockRestore();
+      logged.mockRestore();
+    }
+    for (let i = 0; i < children; i++) expect(drain(queues, `wide+c${i}`)).toEqual(i === 3 ? [] : ["x"]);
     queues.close();
   });
 

@@ -4,11 +4,12 @@
  * a get took it, the next one); the non-peek waiters behind them still get items in line, each
  * item once.
  */
-import { expect, test } from "bun:test";
+import { expect, spyOn, test } from "bun:test";
 import { DEFAULT_QUEUE_CONFIG } from "../../src/config/schema.ts";
 import type { Item } from "../../src/journal/item.ts";
+import { log } from "../../src/log.ts";
 import { PersistentQueue } from "../../src/queue/persistent_queue.ts";
-import { CHECK_EVERY, WAKE_SLICE_MS } from "../../src/queue/wake_lane.ts";
+import { CHECK_EVERY, WAKE_SLICE_MS, wakeLater } from "../../src/queue/wake_lane.ts";
 import { bytes, text } from "../helpers/bytes.ts";
 import { nextTurn, steppedTurnClock } from "../helpers/turn_clock.ts";
 
@@ -124,4 +125,22 @@ test("peek and take waiters mixed: each peek sees the item at the head in its tu
   );
   expect(seen).toEqual([...Array(PEEKS).fill("p1:x"), "r1:x", ...Array(PEEKS).fill("p2:y"), "r2:y"]);
   expect(q.stats()).toMatchObject({ items: 0, waiters: 0 });
+});
+
+test("a queue's run that throws (a bug) is logged once and leaves the lane; the runs after it go on in the same turn", async () => {
+  const logged = spyOn(log, "error").mockImplementation(() => {});
+  try {
+    const ran: string[] = [];
+    wakeLater(() => {
+      throw new Error("a bug in a wake run");
+    });
+    wakeLater(() => ran.push("after the bug") > 0);
+    await nextTurn();
+    expect(ran).toEqual(["after the bug"]);
+    expect(logged.mock.calls.map((call) => String(call[0]))).toEqual(["internal error waking a queue's peek waiters: a bug in a wake run"]);
+    await nextTurn();
+    expect(ran).toEqual(["after the bug"]); // the run that threw is not run again
+  } finally {
+    logged.mockRestore();
+  }
 });

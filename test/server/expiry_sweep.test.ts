@@ -1,4 +1,5 @@
-import { expect, test } from "bun:test";
+import { expect, spyOn, test } from "bun:test";
+import { log } from "../../src/log.ts";
 import { ExpirySweep } from "../../src/server/expiry_sweep.ts";
 
 test("setting the same frequency again, however often, keeps the due time", async () => {
@@ -37,4 +38,25 @@ test("each sweep is due a frequency after the previous one, on the clock given",
   sweep.stop();
   // Overdue at 7 (due at 5): at once; the next is due at 12, which the clock reads after the first.
   expect(times).toEqual([7, 12]);
+}, 2000);
+
+test("a sweep that throws (a bug) is logged once; the next sweep runs as usual", async () => {
+  const logged = spyOn(log, "error").mockImplementation(() => {});
+  let now = 0;
+  let sweeps = 0;
+  const { promise: again, resolve } = Promise.withResolvers<void>();
+  const sweep = new ExpirySweep(() => {
+    now += 5;
+    if (++sweeps === 1) throw new Error("a bug in a sweep");
+    resolve();
+  }, () => now);
+  try {
+    sweep.setFrequency(5);
+    await again;
+    expect(sweeps).toBe(2);
+    expect(logged.mock.calls.map((call) => String(call[0]))).toEqual(["internal error sweeping expired items: a bug in a sweep"]);
+  } finally {
+    sweep.stop();
+    logged.mockRestore();
+  }
 }, 2000);

@@ -1,4 +1,5 @@
-import { describe, expect, test } from "bun:test";
+import { describe, expect, spyOn, test } from "bun:test";
+import { log } from "../../src/log.ts";
 import { MemoryPacer } from "../../src/server/memory_pacer.ts";
 
 const MiB = 1024 * 1024;
@@ -216,4 +217,30 @@ describe("MemoryPacer", () => {
     expect(state.full).toBe(1);
     expect(pacer.collections).toBe(0);
   });
+});
+
+test("an idle look that throws (a bug) is logged once; the next look comes as usual", async () => {
+  const logged = spyOn(log, "error").mockImplementation(() => {});
+  let looks = 0;
+  const { promise: again, resolve } = Promise.withResolvers<void>();
+  const pacer = new MemoryPacer({
+    residentBytes: () => 40 * MiB,
+    collectFull: () => {},
+    collectInBackground: () => {},
+    now: () => 0,
+    // Read at every idle look: the first one throws.
+    queueChurn: () => {
+      if (++looks === 1) throw new Error("a bug in a look");
+      resolve();
+      return 0;
+    },
+    idleCheckMs: 1,
+  });
+  try {
+    await again;
+    expect(logged.mock.calls.map((call) => String(call[0]))).toEqual(["internal error looking at the memory in use: a bug in a look"]);
+  } finally {
+    pacer.stop();
+    logged.mockRestore();
+  }
 });

@@ -47,6 +47,23 @@ describe("Outbox", () => {
     expect(out.idle).toBe(true);
   });
 
+  test("a failed command's reply takes the place it reserved, or goes last if it reserved none", () => {
+    const sink = new SlowSink();
+    const out = new Outbox(sink);
+    const commit = new Commit();
+    out.pushAfter(commit, [bytes("1 ")], null);
+    out.defer();
+    out.push(bytes("3 "));
+    out.fail("2 ");
+    commit.settle("durable");
+    out.flush();
+    expect(sink.all).toBe("1 2 3 ");
+    out.fail("4 ");
+    out.flush();
+    expect(sink.all).toBe("1 2 3 4 ");
+    expect(out.idle).toBe(true);
+  });
+
   test("under backpressure every byte arrives once and in order", () => {
     const random = seededRandom(3);
     const sink = new SlowSink();

@@ -1,4 +1,5 @@
-import { describe, expect, test } from "bun:test";
+import { describe, expect, spyOn, test } from "bun:test";
+import { log } from "../../src/log.ts";
 import { CHECK_EVERY, outsideTurn } from "../../src/server/outside_turn.ts";
 import { MAX_OVERRUN_MS, TURN_MS } from "../../src/server/turn_scheduler.ts";
 import { steppedTurnClock } from "../helpers/turn_clock.ts";
@@ -30,5 +31,22 @@ describe("outsideTurn", () => {
     expect(told.length).toBe(runs);
     expect(told.indexOf(true)).toBe(10 * CHECK_EVERY);
     expect(told.slice(10 * CHECK_EVERY).every((overrun) => overrun)).toBe(true);
+  });
+
+  test("a run that throws (a bug) is logged once; the runs after it run in the same microtask", async () => {
+    const logged = spyOn(log, "error").mockImplementation(() => {});
+    try {
+      const ran: number[] = [];
+      outsideTurn(() => ran.push(1));
+      outsideTurn(() => {
+        throw new Error("a bug outside a turn");
+      });
+      outsideTurn(() => ran.push(3));
+      await microtasks();
+      expect(ran).toEqual([1, 3]);
+      expect(logged.mock.calls.map((call) => String(call[0]))).toEqual(["internal error running a connection's work outside its turn: a bug outside a turn"]);
+    } finally {
+      logged.mockRestore();
+    }
   });
 });

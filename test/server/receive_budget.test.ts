@@ -1,4 +1,5 @@
-import { expect, test } from "bun:test";
+import { expect, spyOn, test } from "bun:test";
+import { log } from "../../src/log.ts";
 import { holdAfter, newReceiveTally } from "../../src/server/receive_budget.ts";
 
 const KiB = 1024;
@@ -57,7 +58,30 @@ test("40 big uploads at once: each turn receives about the budget, not the budge
   // The first turn reads all 40; from then on about the budget, 2 MiB a turn (one read past it at most).
   expect(perTurn[0]).toBe(40 * 512 * KiB);
   expect(Math.max(...perTurn.slice(2))).toBeLessThanOrEqual(2 * 1024 * KiB + 512 * KiB);
-  for (const upload of uploads) upload.paused = true;
+  // Those still held read again 2 a turn: let them all go before the next test.
+  for (let t = 0; t < 25; t++) await turn();
+});
+
+test("a held connection whose resume throws (a bug) is logged once; those held after it read again, in the same turn and the next", async () => {
   await turn();
-  await turn();
+  const logged = spyOn(log, "error").mockImplementation(() => {});
+  try {
+    const resumed: number[] = [];
+    const held: number[] = [];
+    const buggy = () => {
+      throw new Error("a bug in a resume");
+    };
+    // The first held one (3) throws when it is let read again.
+    for (let i = 0; i < 20; i++) if (holdAfter(512 * KiB, newReceiveTally(), i === 3 ? buggy : () => resumed.push(i))) held.push(i);
+    expect(held).toEqual(Array.from({ length: 17 }, (_, i) => 3 + i));
+    await turn();
+    expect(resumed).toEqual([4]);
+    expect(logged.mock.calls.map((call) => String(call[0]))).toEqual(["internal error letting a held connection read again: a bug in a resume"]);
+    await turn();
+    expect(resumed).toEqual([4, 5, 6]);
+    for (let t = 0; t < 7; t++) await turn();
+    expect(resumed).toEqual(Array.from({ length: 16 }, (_, i) => 4 + i));
+  } finally {
+    logged.mockRestore();
+  }
 });

@@ -1,5 +1,6 @@
-import { expect, test } from "bun:test";
-import { TURN_MS, later, turnDeadline } from "../../src/server/turn_scheduler.ts";
+import { expect, spyOn, test } from "bun:test";
+import { log } from "../../src/log.ts";
+import { TURN_MS, later, soon, turnDeadline } from "../../src/server/turn_scheduler.ts";
 
 const busyFor = (ms: number) => {
   const end = performance.now() + ms;
@@ -26,4 +27,26 @@ test("waiting connections run in the order they were queued, as many per round a
   for (const run of ran) perTurn.set(run.turn, (perTurn.get(run.turn) ?? 0) + 1);
   expect(Math.max(...perTurn.values())).toBeLessThanOrEqual(2);
   expect(perTurn.size).toBeGreaterThanOrEqual(6);
+});
+
+test("a run that throws (a bug), in either lane, is logged once and the runs queued after it still run", async () => {
+  const logged = spyOn(log, "error").mockImplementation(() => {});
+  try {
+    const ran: string[] = [];
+    const bug = (lane: string) => () => {
+      throw new Error(`a bug in a ${lane} run`);
+    };
+    soon(bug("prompt"));
+    soon(() => ran.push("prompt"));
+    later(bug("busy"));
+    later(() => ran.push("busy"));
+    await new Promise<void>((resolve) => later(resolve));
+    expect(ran).toEqual(["prompt", "busy"]);
+    expect(logged.mock.calls.map((call) => String(call[0]))).toEqual([
+      "internal error running work queued for a turn: a bug in a prompt run",
+      "internal error running work queued for a turn: a bug in a busy run",
+    ]);
+  } finally {
+    logged.mockRestore();
+  }
 });

@@ -36,6 +36,7 @@
  */
 import { monotonicMs } from "../../clock.ts";
 import { errorText } from "../../errors.ts";
+import { runGuarded } from "../../guarded.ts";
 import { log } from "../../log.ts";
 import { SlicedRound } from "../../queue/sliced_round.ts";
 import type { QueueSnapshot, Snapshot } from "../snapshot.ts";
@@ -43,6 +44,8 @@ import { TrackedChoice, type QueueActivity } from "./tracked_queues.ts";
 
 export const HISTORY_SAMPLES = 900;
 export const SAMPLE_INTERVAL_MS = 1000;
+/** What a bug in starting a sample is logged as. */
+const SAMPLING = "taking a history sample";
 export const MAX_TRACKED_QUEUES = 100;
 /** Samples a block holds (a history shorter than that has blocks of its own length). */
 const BLOCK_SAMPLES = 60;
@@ -378,8 +381,10 @@ function inKeyOrder(queues: readonly QueueSeries[]): QueueSeries[] {
  * several turns when there are many queues) and hands it to its callback, or the error that stopped
  * it; it returns how to stop it early. The snapshot is then recorded over turns too. A sample
  * still being gathered or recorded when the next is due makes that one wait for the following
- * interval. A sample that fails (a bug) stops the sampling with one log line, not the server.
- * Returns the function that stops the sampling, and the sample under way.
+ * interval. A sample that fails (a bug) stops the sampling with one log line, not the server;
+ * so does one whose start throws (`internal error taking a history sample`), which would
+ * otherwise have left the sampling waiting for a sample never taken, and reached main.ts's last
+ * resort. Returns the function that stops the sampling, and the sample under way.
  */
 export function startSampling(history: History, sample: (done: (result: Snapshot | Error) => void) => () => void): () => void {
   let stage: "idle" | "gathering" | "recording" = "idle";
@@ -395,12 +400,19 @@ export function startSampling(history: History, sample: (done: (result: Snapshot
     stage = "recording";
     stopStep = history.recordInTurns(result, Date.now(), monotonicMs(), recorded);
   };
-  const timer = setInterval(() => {
-    if (stage !== "idle") return;
+  /** Starts the sample that is due, unless one is under way; true unless that throws. */
+  const begin = (): boolean => {
+    if (stage !== "idle") return true;
     stage = "gathering";
     const stopGathering = sample(gathered);
     // A snapshot handed over at once is being recorded already: its stop is the one to keep.
     if (stage === "gathering") stopStep = stopGathering;
+    return true;
+  };
+  const timer = setInterval(() => {
+    if (runGuarded(SAMPLING, begin, false)) return;
+    clearInterval(timer);
+    stopStep();
   }, SAMPLE_INTERVAL_MS);
   return () => {
     clearInterval(timer);

@@ -11,15 +11,23 @@
  * or held by replies still being sent (Bun.serve times out a client that reads nothing for 10
  * s); past that, requests wait until one is let go.
  *
+ * A snapshot whose taking throws (a bug) is logged once and fails as a snapshot that hands an
+ * error does: the requests that waited for it get it (a 500 each) and its place is freed, so the
+ * next one is taken as usual (left as being taken, it would have held every later request for
+ * good).
+ *
  * Invariants: at most one snapshot is being taken; `held` counts the snapshot being taken and
  * those with a lease not yet released; a lease is released at most once; a request whose client
  * went away before its snapshot began gets none.
  */
+import { runGuardedWith } from "../../guarded.ts";
 import { turnTask } from "../../turn_task.ts";
 import type { Snapshot } from "../snapshot.ts";
 
 /** Snapshots that may exist at once (being taken, or held by replies being sent). */
 export const MAX_HELD = 3;
+/** What a bug in taking a snapshot is logged as. */
+const TAKING = "taking a stats snapshot";
 
 export interface SnapshotLease {
   readonly snapshot: Snapshot;
@@ -41,7 +49,7 @@ interface Waiter {
 export class SnapshotPool {
   private waiting: Waiter[] = [];
   /** Starts the next snapshot in the next turn (if it can start then). */
-  private readonly startSoon = turnTask(() => this.startNext());
+  private readonly startSoon = turnTask("starting a stats snapshot", () => this.startNext());
   private taking = false;
   private held = 0;
   private taken = 0;
@@ -71,11 +79,16 @@ export class SnapshotPool {
     if (wanted.length === 0) return;
     this.taking = true;
     this.held++;
-    this.take((result) => {
+    let handed = false;
+    const done = (result: Snapshot | Error): void => {
+      // Once only, though a take that throws after handing its result is told of its bug too.
+      if (handed) return;
+      handed = true;
       this.taking = false;
       this.hand(result, wanted);
       this.startSoon();
-    });
+    };
+    runGuardedWith(TAKING, this.take, done, failTaking);
   }
 
   /** Gives each waiter a lease on `result` (or its error); the snapshot is let go with the last lease. */
@@ -94,6 +107,11 @@ export class SnapshotPool {
     };
     for (const waiter of waiters) waiter.resolve(leaseOf(result, id, letGo));
   }
+}
+
+/** A take that threw (a bug): the requests waiting for it get the bug as the snapshot's error. */
+function failTaking(done: (result: Snapshot | Error) => void, reason: string): void {
+  done(new Error(`internal error: ${reason}`));
 }
 
 function leaseOf(snapshot: Snapshot, id: number, letGo: () => void): SnapshotLease {

@@ -30,7 +30,7 @@ const REQUEST_START_BYTES = 16 * 1024;
 
 const waiting = new Deque<() => void>();
 let roundBytes = 0;
-const schedule = turnTask(runRound);
+const schedule = turnTask("running the admin port's share of a turn", runRound);
 
 /** Runs `work` (synchronous) in a later turn, after the work queued before it, within the admin port's share. */
 export function inTurnShare(work: () => void): void {

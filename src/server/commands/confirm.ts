@@ -80,6 +80,6 @@ class ConfirmRun {
   private goOnLater(): void {
     if (!this.suspended) this.session.suspend(() => (this.cancelled = true));
     this.suspended = true;
-    later(() => this.slice());
+    later(() => this.session.continueSafely("continuing a confirm", () => this.slice()));
   }
 }

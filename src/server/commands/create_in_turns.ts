@@ -27,8 +27,10 @@ export function createInTurns(names: readonly string[], session: Session, ctx: S
     sharedTurns,
   );
   session.suspend(() => round.stop());
-  round.start(names, () => {
-    session.resume();
-    then();
-  });
+  round.start(names, () =>
+    session.continueSafely("serving a get after making its queues", () => {
+      session.resume();
+      then();
+    }),
+  );
 }

@@ -22,7 +22,8 @@
  * slice's items are written out as they are opened. Each item's reply still waits for its open
  * record's commit, in order; `end` comes after the last item. If the connection closes between
  * slices the monitor stops: what it opened so far are the connection's open reads, which go back
- * to the queue with the others.
+ * to the queue with the others. An item whose reply throws (a bug) goes back to the queue at once:
+ * the client never sees it, so it is not left open on the connection for a `confirm` to take.
  */
 import type { Commit } from "../../journal/commit.ts";
 import type { Item } from "../../journal/item.ts";
@@ -33,6 +34,9 @@ import { isFailure, unavailable, type Failure } from "./failure.ts";
 import { queueNamed } from "./queue_commands.ts";
 import { REPLY_BUDGET } from "./read_items.ts";
 import type { Session } from "./session.ts";
+
+/** What a monitor's work in later turns is called in a log line. */
+const MONITOR = "continuing a monitor";
 
 export interface MonitorEvents {
   /** An item was opened for the monitor; its reply must wait for `commit` (its open record). */
@@ -122,25 +126,34 @@ class MonitorRun {
     this.opened++;
     this.itemBytes += item.data.length;
     this.session.openReads.add(this.queue, item);
-    this.events.item(item, this.queue.commit);
+    try {
+      this.events.item(item, this.queue.commit);
+    } catch (error) {
+      // A bug made no reply of it: the client never sees the item, so it must not stay open on
+      // the connection (a `confirm` would confirm it, gone); it goes back to the queue.
+      if (this.session.openReads.remove(this.queue, item)) this.queue.abort(item, Date.now());
+      throw error;
+    }
     if (this.suspended) this.session.replyReady();
   }
 
   /** The turn's budget is spent: the session waits, and the next slice runs in its next round. */
   private goOnLater(): void {
     this.suspend(() => (this.cancelled = true));
-    later(() => this.continue());
+    later(() => this.session.continueSafely(MONITOR, () => this.continue()));
   }
 
   private wait(): void {
-    const cancel = this.queue.wait("open", Math.max(1, this.request.deadlineMs - this.now()), (item) => {
-      if (item === null) {
-        if (this.ctx.status.readRefusal() === null) this.ctx.stats.getMisses++;
-        return this.end();
-      }
-      this.handOut(item);
-      this.continue();
-    });
+    const cancel = this.queue.wait("open", Math.max(1, this.request.deadlineMs - this.now()), (item) =>
+      this.session.continueSafely(MONITOR, () => {
+        if (item === null) {
+          if (this.ctx.status.readRefusal() === null) this.ctx.stats.getMisses++;
+          return this.end();
+        }
+        this.handOut(item);
+        this.continue();
+      }),
+    );
     // The client may leave while this waits: the items opened so far are its open reads, which
     // go back when the connection closes.
     this.suspend(cancel);

@@ -12,7 +12,12 @@
  * in Kestrel 2's cancelAll); while items wait they stay open, so nobody else can take them; one
  * that times out (open_transaction_timeout) or goes with its queue meanwhile is skipped (its
  * queue no longer holds it open).
+ *
+ * A part that throws going back (a bug) is logged and skipped, counted as looked at: what it had
+ * not put back stays open on its queue (back at its open_transaction_timeout, if any, or at the
+ * next start), and the lane goes on with the rest.
  */
+import { runGuarded } from "../../guarded.ts";
 import type { Item } from "../../journal/item.ts";
 import type { PersistentQueue } from "../../queue/persistent_queue.ts";
 import { Deque } from "../../queue/deque.ts";
@@ -20,6 +25,8 @@ import { turnTask } from "../../turn_task.ts";
 
 /** Open items given back per turn, over all closed connections (1-3 ms of aborts). */
 export const TURN_ITEMS = 1000;
+/** What a part's bug is logged as. */
+const GIVING_BACK = "giving back a closed connection's open items";
 
 /** Open items of one queue still to give back, from `next` on. */
 interface ReturnRun {
@@ -33,7 +40,7 @@ export class PutBackLane {
   /** Items looked at in the current turn. */
   private spent = 0;
   /** The next turn: the count starts again and the runs go on. */
-  private readonly nextTurn = turnTask(() => {
+  private readonly nextTurn = turnTask("going on giving back closed connections' open items", () => {
     this.spent = 0;
     this.slice(Date.now());
   });
@@ -49,7 +56,8 @@ export class PutBackLane {
     while (this.runs.length > 0 && this.spent < TURN_ITEMS) {
       const run = this.runs.peek()!;
       const end = Math.min(run.items.length, run.next + TURN_ITEMS - this.spent);
-      run.queue.abortAll(run.next === 0 && end === run.items.length ? run.items : run.items.slice(run.next, end), now);
+      const part = run.next === 0 && end === run.items.length ? run.items : run.items.slice(run.next, end);
+      runGuarded(GIVING_BACK, () => run.queue.abortAll(part, now));
       this.spent += end - run.next;
       run.next = end;
       if (end === run.items.length) this.runs.shift();

@@ -77,10 +77,12 @@ export function flushExpiredInTurns(queues: readonly PersistentQueue[], now: num
     sharedTurns,
   );
   session.suspend(() => round.stop());
-  round.start(queues, () => {
-    session.resume();
-    done(removed);
-  });
+  round.start(queues, () =>
+    session.continueSafely("finishing a flush_expired", () => {
+      session.resume();
+      done(removed);
+    }),
+  );
 }
 
 /** Drops queue `name` and its journal files. */
@@ -111,8 +113,10 @@ export function flushAllInTurns(ctx: ServerContext, session: Session, done: (flu
   session.suspend(() => (cancelled = true));
   round.start([...ctx.queues.all()], () => {
     if (cancelled) return;
-    session.resume();
-    done(everyCommit(commits, errors));
+    session.continueSafely("finishing a flush_all", () => {
+      session.resume();
+      done(everyCommit(commits, errors));
+    });
   });
 }
 

@@ -291,17 +291,21 @@ class ReadRun<R extends ReadRequest> {
 
   private wait(request: R, queue: PersistentQueue): void {
     const mode = request.peek ? "peek" : request.open ? "open" : "remove";
-    const cancel = queue.wait(mode, request.timeoutMs, (item) => {
-      if (item !== null) this.hit(request, queue, item);
-      else if ((this.refusedBecause = this.ctx.status.readRefusal()) === null) this.ctx.stats.getMisses++;
-      this.index++;
-      this.continue();
-    });
+    const cancel = queue.wait(mode, request.timeoutMs, (item) =>
+      this.session.continueSafely("serving a read after its wait", () => {
+        if (item !== null) this.hit(request, queue, item);
+        else if ((this.refusedBecause = this.ctx.status.readRefusal()) === null) this.ctx.stats.getMisses++;
+        this.index++;
+        this.continue();
+      }),
+    );
     this.waited = true;
-    // The client may leave while this waits: the items already taken for earlier requests go back.
+    // The client may leave while this waits, or the read be given up (a bug in it, Session.continueSafely):
+    // the items already taken go back to their queues, and those opened are aborted, so a client
+    // still connected can't confirm an item it never saw.
     this.session.suspend(() => {
       cancel();
-      for (const handover of this.handovers.toReversed()) handover.giveBack();
+      for (const undo of this.undo.toReversed()) undo();
     });
   }
 

@@ -7,6 +7,10 @@
  * `suspend`) runs at most once, when the connection closes while suspended, and must give back
  * whatever the suspended command had taken so far; the request bytes given with `suspend` count
  * as the connection's until it resumes or closes (request_budget.ts).
+ *
+ * A command's work that runs later (after a wait, in a later turn, when a commit settles) runs
+ * through `continueSafely`, as the request itself runs inside the connection's guard: a bug there
+ * costs its client one internal-error reply, never the server.
  */
 import type { AccessState } from "../access.ts";
 import type { Outbox } from "../outbox.ts";
@@ -30,4 +34,12 @@ export interface Session {
   replyReady(): void;
   /** Close once every reply is written. */
   quit(): void;
+  /**
+   * Runs `run`, work of this session's command that comes after the request's execution (its
+   * wait ended, a slice in a later turn, a commit settled). If it throws (a bug): logs `internal
+   * error <what>: <reason>` once, gives the command up as if the client had left (its `cancel`
+   * runs), replies the front end's internal error in the command's place (unless the connection
+   * closed) and resumes the connection. Never throws.
+   */
+  continueSafely(what: string, run: () => void): void;
 }

@@ -24,6 +24,9 @@ import { isFailure, type Failure } from "./failure.ts";
 import type { Session } from "./session.ts";
 import { feedMark, feedStartedSince, isStored, setItem } from "./set_item.ts";
 
+/** What the slices run in later turns are called in a log line (the first runs in the request's execution). */
+const ADDING = "adding a put's items";
+
 /** What adding the items came to: the commits of those stored, and the failure that stopped it, if any. */
 export interface SetItemsOutcome {
   readonly stored: readonly Commit[];
@@ -59,11 +62,11 @@ export function setItemsInTurns(
       else if (isFailure(outcome)) return finish(outcome);
       if (feed !== null) {
         suspend();
-        return feed.onSettled(() => later(slice));
+        return feed.onSettled(() => later(() => session.continueSafely(ADDING, slice)));
       }
       if (next < items.length && turnClock.now() >= until) {
         suspend();
-        return later(slice);
+        return later(() => session.continueSafely(ADDING, slice));
       }
     }
     finish(null);

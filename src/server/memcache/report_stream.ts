@@ -22,6 +22,8 @@ import type { Session } from "../commands/session.ts";
 import { serverError } from "./replies.ts";
 import { later, turnClock, turnDeadline } from "../turn_scheduler.ts";
 
+/** What a report's slices in later turns are called in a log line. */
+const CONTINUING = "continuing a report";
 /** Work per turn on a report. */
 const SLICE_MS = 2;
 /** Unread reply bytes above which a report waits for the client. */
@@ -50,7 +52,11 @@ export function streamInSlices(session: Session, steps: ReportSteps, sliceMs = S
   let cancelled = false;
   const slice = (): void => {
     if (cancelled) return;
-    if (session.outbox.backlog >= REPLY_ROOM) return void setTimeout(slice, WAIT_MS);
+    if (session.outbox.backlog >= REPLY_ROOM) {
+      // Suspended even when this is the first slice: the requests after it wait, their replies behind it.
+      suspend();
+      return void setTimeout(() => session.continueSafely(CONTINUING, slice), WAIT_MS);
+    }
     const until = Math.min(turnClock.now() + sliceMs, turnDeadline());
     let done: boolean;
     try {
@@ -67,10 +73,13 @@ export function streamInSlices(session: Session, steps: ReportSteps, sliceMs = S
       if (suspended) session.resume();
       return;
     }
+    suspend();
+    session.replyReady();
+    later(() => session.continueSafely(CONTINUING, slice));
+  };
+  const suspend = (): void => {
     if (!suspended) session.suspend(() => (cancelled = true));
     suspended = true;
-    session.replyReady();
-    later(slice);
   };
   slice();
 }

@@ -1,4 +1,5 @@
-import { expect, test } from "bun:test";
+import { expect, spyOn, test } from "bun:test";
+import { log } from "../../../src/log.ts";
 import { History, startSampling } from "../../../src/server/admin/history.ts";
 import type { Snapshot } from "../../../src/server/snapshot.ts";
 import { churningSnapshots, recordNow, snapshot, stats, T0 } from "../../helpers/history_samples.ts";
@@ -165,4 +166,22 @@ test("the sampling records 100,000 queues over turns, and stopping it stops the 
   expect(readWhenStopped).toBeLessThan(100_000);
   expect(reads.count).toBe(readWhenStopped);
   expect(history.toJson(-1)).toMatchObject({ first: 0, last: -1, times: [], rates: {} });
+});
+
+test("a sample whose start throws (a bug) is logged once and stops the sampling, as a sample that fails does; the server goes on", async () => {
+  const { promise: loggedOnce, resolve } = Promise.withResolvers<void>();
+  const logged = spyOn(log, "error").mockImplementation(() => resolve());
+  let samples = 0;
+  const stop = startSampling(new History(10, 10), () => {
+    samples++;
+    throw new Error("a bug in a sample");
+  });
+  try {
+    await loggedOnce;
+    expect(samples).toBe(1);
+    expect(logged.mock.calls.map((call) => String(call[0]))).toEqual(["internal error taking a history sample: a bug in a sample"]);
+  } finally {
+    stop();
+    logged.mockRestore();
+  }
 });

@@ -3,7 +3,8 @@
  * before it arrived, at most `maxHeld` exist at once, a client gone before its snapshot began
  * gets none, and an error reaches every request that waited for that snapshot.
  */
-import { expect, test } from "bun:test";
+import { expect, spyOn, test } from "bun:test";
+import { log } from "../../../src/log.ts";
 import { SnapshotPool, type SnapshotLease } from "../../../src/server/admin/snapshot_pool.ts";
 import type { Snapshot } from "../../../src/server/snapshot.ts";
 
@@ -105,4 +106,25 @@ test("a snapshot that fails rejects every request that waited for it and frees i
   expect(taken()).toBe(2);
   finish();
   expect(numberOf(await next)).toBe(2);
+});
+
+test("a snapshot whose taking throws (a bug) is logged once and fails the requests that waited for it; the next one is taken as usual", async () => {
+  const logged = spyOn(log, "error").mockImplementation(() => {});
+  try {
+    let calls = 0;
+    const snapshots = new SnapshotPool((done) => {
+      if (++calls === 1) throw new Error("a bug in a snapshot");
+      done({ status: "up", server: [["n", calls]], queues: [], aliases: [], unavailable: [] } as unknown as Snapshot);
+    });
+    const failed = [snapshots.lease(), snapshots.lease()];
+    const results = await Promise.allSettled(failed);
+    expect(results.map((result) => (result.status === "rejected" ? String(result.reason) : result.status))).toEqual([
+      "Error: internal error: a bug in a snapshot",
+      "Error: internal error: a bug in a snapshot",
+    ]);
+    expect(logged.mock.calls.map((call) => String(call[0]))).toEqual(["internal error taking a stats snapshot: a bug in a snapshot"]);
+    expect(numberOf(await snapshots.lease())).toBe(2);
+  } finally {
+    logged.mockRestore();
+  }
 });

@@ -1,4 +1,5 @@
-import { afterEach, expect, test } from "bun:test";
+import { afterEach, expect, spyOn, test } from "bun:test";
+import { log } from "../../../src/log.ts";
 import { OpenReads } from "../../../src/server/commands/open_reads.ts";
 import { PutBackLane } from "../../../src/server/commands/put_back_lane.ts";
 import { bytes, text } from "../../helpers/bytes.ts";
@@ -87,6 +88,36 @@ test("connections closing in one turn give back a thousand items a turn between 
   expect(a.stats(Date.now()).openTransactions).toBe(0);
   const newestFirst = (from: number, to: number) => numbers.slice(from, to).toReversed();
   expect(contents(a)).toEqual([...newestFirst(1000, 1200), ...newestFirst(600, 1000), ...newestFirst(0, 600)]);
+});
+
+test("a part that throws (a bug) going back is logged once and skipped (its items stay open); the parts and connections after it go back", async () => {
+  const logged = spyOn(log, "error").mockImplementation(() => {});
+  try {
+    const numbers = Array.from({ length: 2500 }, (_, i) => String(i));
+    const { a, b } = queuesWith(numbers);
+    const abortAll = a.abortAll.bind(a);
+    let parts = 0;
+    spyOn(a, "abortAll").mockImplementation((items, now) => {
+      if (++parts === 2) throw new Error("a bug in a put-back");
+      abortAll(items, now);
+    });
+    const lane = new PutBackLane();
+    const [first, second] = [new OpenReads(lane), new OpenReads(lane)];
+    for (const _ of numbers) first.add(a, a.open(0)!);
+    for (let i = 0; i < 10; i++) second.add(b, b.open(0)!);
+    first.returnAll(Date.now());
+    second.returnAll(Date.now());
+    expect(a.stats(Date.now()).openTransactions).toBe(1500);
+    // The second part (items 1000-1999) throws in the next turn; the third goes back in the one after, then b's.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    expect(parts).toBe(3);
+    expect(a.stats(Date.now()).openTransactions).toBe(1000);
+    expect(b.stats(Date.now()).openTransactions).toBe(0);
+    expect(logged.mock.calls.map((call) => String(call[0]))).toEqual(["internal error giving back a closed connection's open items: a bug in a put-back"]);
+  } finally {
+    logged.mockRestore();
+  }
 });
 
 test("forgetTimedOut drops the items their queue no longer holds open", () => {

@@ -113,3 +113,19 @@ test("a short report made over several turns goes to the outbox in one piece, at
   session.outbox.flush();
   expect(session.socket.output).toMatch(/^00000000\.+\r\n[^]*00000004\.+\r\nEND\r\n$/);
 });
+
+test("a report asked for while 1 MiB of earlier replies waits for the client suspends the connection at once: the requests after it are answered after it", async () => {
+  const session = new FakeSession();
+  session.socket.room = 0;
+  session.outbox.push(new Uint8Array(1024 * 1024)); // an earlier get's item, unread
+  const { report } = kibLines(3);
+  streamInSlices(session, report);
+  // Not suspended, the connection would run the next request now and its reply would go first.
+  expect(session.suspended).toBe(true);
+  session.socket.room = Infinity;
+  session.outbox.drained();
+  while (session.suspended) await turn();
+  session.outbox.flush();
+  expect(session.socket.output.slice(1024 * 1024)).toMatch(/^00000000\.+\r\n[^]*00000002\.+\r\nEND\r\n$/);
+  expect(session.resumed).toBe(1);
+});
