@@ -70,7 +70,8 @@ export interface ServedConnection {
 export class Connection<F> implements Session, BudgetReader, ServedConnection {
   readonly outbox: Outbox;
   readonly openReads = new OpenReads();
-  readonly peer: string;
+  /** The peer's address once read (`peer`). */
+  private peerAddress: string | null = null;
   readonly access = newAccessState();
   private readonly parser: FrameParser<F>;
   private suspended = false;
@@ -107,11 +108,15 @@ export class Connection<F> implements Session, BudgetReader, ServedConnection {
     private readonly idleTimeoutMs: number,
     private readonly maxRequestSize: number,
   ) {
-    this.peer = socket.remoteAddress;
     this.outbox = new Outbox(socket, () => this.replyReady());
     this.parser = frontEnd.newParser(maxRequestSize);
     // Bun closes a socket idle for 120 s unless told otherwise; idleness is checked here instead.
     this.socket.timeout(0);
+  }
+
+  /** The peer's IP address, read when first asked for: Bun reads it with a system call (getpeername). */
+  get peer(): string {
+    return (this.peerAddress ??= this.socket.remoteAddress);
   }
 
   onData(chunk: Uint8Array): void {

@@ -8,15 +8,23 @@
  * the connection hangs in the backlog and nothing is logged. So accept() is never let fail: the
  * server asks `refusal()` for each connection it accepts, which checks that ACCEPT_MARGIN more
  * descriptors could be had (it dups a descriptor the listener keeps open on /dev/null and closes
- * the copies: 1 µs, where opening and closing /dev/null twice takes 7 µs, and 19,500 connects
- * come in a few turns), and a timer checks every CHECK_EVERY_MS by opening /dev/null (journals
- * take descriptors too; that also notices the system's file table full, ENFILE, which a dup
- * can't). When they can't, the listening socket is closed: new clients get "connection refused"
- * instead of a hang, the connection just accepted gets a SERVER_ERROR, and the connections open
- * are served as before. It listens again on the same port
- * once RESUME_FREE descriptors are free, checking after RETRY_MIN_MS, then backing off to
- * RETRY_MAX_MS. Each backoff counts in `listen_backoffs`, `accepting` says whether the port is
- * open, and the log says so at most once per LOG_EVERY_MS.
+ * the copies, cheaper than opening and closing /dev/null), and a timer checks every CHECK_EVERY_MS
+ * by opening /dev/null (journals take descriptors too; that also notices the system's file table
+ * full, ENFILE, which a dup can't). When they can't, the listening socket is closed: new clients
+ * get "connection refused" instead of a hang, the connection just accepted gets a SERVER_ERROR,
+ * and the connections open are served as before. It listens again on the same port once
+ * RESUME_FREE descriptors are free, checking after RETRY_MIN_MS, then backing off to RETRY_MAX_MS.
+ * Each backoff counts in `listen_backoffs`, `accepting` says whether the port is open, and the log
+ * says so at most once per LOG_EVERY_MS.
+ *
+ * A dup and a close are system calls of 2 µs or more each here, and Bun accepts a burst of
+ * connects in one turn (hundreds of them when 19,500 connect), so within a turn a check may vouch
+ * for the accepts after it: the first accept of a turn is checked alone, the next check takes
+ * ACCEPT_MARGIN + 2 descriptors and vouches for the 2 accepts after it, the next for 4, and so on
+ * up to ACCEPT_CREDIT (a turn of k accepts makes about k dups, against 2k). The accepts a check
+ * vouched for each take one descriptor, so ACCEPT_MARGIN are still free after each. Where a check
+ * with credit finds too few free, every accept of the turn is checked alone, as near the limit it
+ * must be.
  *
  * The admin port has no hook where a connection is accepted (Bun.serve): only the check every
  * CHECK_EVERY_MS closes it, so a client can make the server spin for up to that long there.
@@ -29,9 +37,12 @@ import { monotonicMs, type Clock } from "../clock.ts";
 import { errorText } from "../errors.ts";
 import { libc } from "../libc.ts";
 import { log } from "../log.ts";
+import { turnTask } from "../turn_task.ts";
 
 /** Descriptors that must still be free after a connection is accepted: the next one's, and one for a journal. */
 const ACCEPT_MARGIN = 2;
+/** The most accepts of a turn one check vouches for (it finds ACCEPT_MARGIN + that many descriptors free). */
+export const ACCEPT_CREDIT = 32;
 /** Descriptors that must be free to listen again (so it doesn't stop again at the next connection). */
 const RESUME_FREE = 16;
 const CHECK_EVERY_MS = 1000;
@@ -68,6 +79,17 @@ export class Listener {
   private backoffLogged = false;
   /** A descriptor on /dev/null for `refusal` to dup, or null (none could be opened, no libc: it opens /dev/null instead). */
   private readonly spare: number | null;
+  /** Accepts of this turn a check vouched for that are still to come. */
+  private credit = 0;
+  /** The credit the next check of this turn asks for: 0 at the turn's first accept, -1 once too few were free. */
+  private nextCredit = 0;
+  /** Ends the credit with the turn it was given in. */
+  private readonly endCreditAfterTurn = turnTask("ending an accept credit with its turn", () => {
+    this.credit = 0;
+    this.nextCredit = 0;
+  });
+  /** Why fewer than `count` more descriptors can be had now, or null. */
+  private readonly shortageOf: DescriptorProbe;
 
   /** Listens with `bind(port)` (0: any free port; again on the port it got, after a backoff); throws if it can't. */
   constructor(
@@ -75,9 +97,13 @@ export class Listener {
     port: number,
     private readonly counters: ListenerCounters,
     private readonly now: Clock = monotonicMs,
+    /** How descriptors are checked (a test's own); by default dups of a descriptor on /dev/null. */
+    probe?: DescriptorProbe,
   ) {
     this.current = bind(port);
-    this.spare = libc() === null ? null : openQuietly("/dev/null");
+    this.spare = probe !== undefined || libc() === null ? null : openQuietly("/dev/null");
+    const spare = this.spare;
+    this.shortageOf = probe ?? (spare === null ? descriptorShortage : (count) => dupShortage(spare, count));
     this.port = this.current.port;
     this.hostname = this.current.hostname;
     this.counters.accepting = 1;
@@ -89,8 +115,22 @@ export class Listener {
    * one of the last descriptors; the port then closes until some are free. Never throws.
    */
   refusal(): string | null {
-    const shortage = this.spare === null ? descriptorShortage(ACCEPT_MARGIN) : dupShortage(this.spare, ACCEPT_MARGIN);
-    if (shortage === null) return null;
+    if (this.credit > 0) {
+      this.credit--;
+      return null;
+    }
+    const asked = this.nextCredit;
+    if (asked > 0 && this.shortageOf(ACCEPT_MARGIN + asked) === null) {
+      this.credit = asked;
+      this.nextCredit = Math.min(2 * asked, ACCEPT_CREDIT);
+      return null;
+    }
+    const shortage = this.shortageOf(ACCEPT_MARGIN);
+    if (shortage === null) {
+      if (asked === 0) this.endCreditAfterTurn();
+      this.nextCredit = asked === 0 ? 2 : -1;
+      return null;
+    }
     this.backOff(shortage);
     return `out of file descriptors (${shortage})`;
   }
@@ -113,6 +153,8 @@ export class Listener {
 
   private backOff(shortage: string): void {
     if (this.current === null || this.stopped) return;
+    this.credit = 0;
+    this.nextCredit = 0;
     this.current.stop(false);
     this.current = null;
     this.counters.listenBackoffs++;
@@ -159,6 +201,9 @@ export class Listener {
     return true;
   }
 }
+
+/** "EMFILE" or "ENFILE" if fewer than `count` more descriptors can be had now, else null. Never throws. */
+export type DescriptorProbe = (count: number) => string | null;
 
 /** A descriptor on `path`, or null if it can't be opened. */
 function openQuietly(path: string): number | null {

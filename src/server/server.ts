@@ -34,6 +34,7 @@ import { MemoryPacer } from "./memory_pacer.ts";
 import type { FrontEnd } from "./front_end.ts";
 import { memcache } from "./memcache/front_end.ts";
 import { RequestBudget } from "./request_budget.ts";
+import { SilentConnection } from "./silent_connection.ts";
 import { takeSnapshotInTurns } from "./snapshot.ts";
 import { ServerStats } from "./stats.ts";
 import { ServerStatus } from "./status.ts";
@@ -53,6 +54,8 @@ export interface ServerOptions {
 export class KestrelServer {
   private readonly stats = new ServerStats();
   private readonly connections = new Set<ServedConnection>();
+  /** The connections opened with an idle timeout (`timeout` > 0 then): the only ones the idle check looks at. */
+  private readonly timed = new Set<ServedConnection>();
   private readonly listener: Listener;
   /** The text protocol's port (text_port), if set. */
   private readonly textListener: Listener | null;
@@ -105,7 +108,7 @@ export class KestrelServer {
     this.ctx.pacer.calibrate();
     this.expirySweep = new ExpirySweep(() => this.queues.sweepExpired());
     this.expirySweep.setFrequency(config.server.expirationTimerFrequency);
-    this.idleCheck = setInterval(() => closeIdleConnections(this.connections, monotonicMs()), IDLE_CHECK_MS);
+    this.idleCheck = setInterval(() => closeIdleConnections(this.timed, monotonicMs()), IDLE_CHECK_MS);
     this.stopSampling = this.admin === null ? () => {} : startSampling(this.history, (done) => takeSnapshotInTurns(this.ctx, done));
   }
 
@@ -249,9 +252,11 @@ export class KestrelServer {
           socket.end(frontEnd.refuseConnection(refusal));
           return;
         }
-        const connection = new Connection(socket, this.ctx, frontEnd, timeout, maxRequestSize);
+        // Its parts are made when it first speaks (silent_connection.ts): a burst of connects is accepted in one turn.
+        const connection = new SilentConnection(socket, timeout, () => new Connection(socket, this.ctx, frontEnd, timeout, maxRequestSize));
         socket.data = connection;
         this.connections.add(connection);
+        if (timeout > 0) this.timed.add(connection);
         this.stats.currConnections = this.connections.size;
         this.stats.totalConnections++;
       },
@@ -274,6 +279,7 @@ export class KestrelServer {
     if (connection === null) return;
     connection.onClose();
     this.connections.delete(connection);
+    this.timed.delete(connection);
     this.stats.currConnections = this.connections.size;
   }
 }

@@ -350,3 +350,20 @@ describe("Connection turns", () => {
     });
   }
 });
+
+test("the peer's address is read from the socket when first asked for, and once (Bun reads it with a system call)", () => {
+  let reads = 0;
+  const counting = new RecordingSocket();
+  Object.defineProperty(counting, "remoteAddress", {
+    get: () => {
+      reads++;
+      return "192.0.2.9";
+    },
+  });
+  const connection = new Connection(counting, ctx, memcache, 0, 1024);
+  connection.onData(bytes("version\r\n"));
+  expect(reads).toBe(0);
+  expect(connection.peer).toBe("192.0.2.9");
+  expect(connection.peer).toBe("192.0.2.9");
+  expect(reads).toBe(1);
+});

@@ -5,7 +5,8 @@
  * Tokens are separated by any run of spaces and tabs (memcached splits on spaces only, so a
  * tab-separated `set` there is an unknown command and its data block runs as the next command;
  * no queue name or number holds a tab, so accepting it loses nothing). One instance is reused
- * line after line; its answers are valid until the next `scan`.
+ * line after line (request_parser.ts keeps one for all connections); its answers are valid until
+ * the next `scan`.
  */
 const SPACE = 32;
 const TAB = 9;

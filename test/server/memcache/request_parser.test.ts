@@ -296,3 +296,16 @@ describe("RequestParser", () => {
     }
   });
 });
+
+test("parsers of many connections, their lines interleaved, each frame only their own (the line's tokens are shared)", () => {
+  const a = parser();
+  const b = parser();
+  a.push(bytes("set qa 1 0 2\r\nxx\r\nget a1 a2 a3 a4 a5\r\n"));
+  b.push(bytes("get b1\r\nset qb 7 0 1\r\ny\r\n"));
+  expect(plain([a.next()!, b.next()!, b.next()!, a.next()!])).toEqual([
+    { kind: "set", key: "qa", flags: 1, exptime: 0, data: "xx", noreply: false },
+    { kind: "line", command: "get", args: ["b1"] },
+    { kind: "set", key: "qb", flags: 7, exptime: 0, data: "y", noreply: false },
+    { kind: "line", command: "get", args: ["a1", "a2", "a3", "a4", "a5"] },
+  ]);
+});
