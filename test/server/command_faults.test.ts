@@ -159,7 +159,8 @@ test("flush_all over turns", async () => {
   await goesOn(client, /^internal error finishing a flush_all: /);
 });
 
-test("a monitor woken by another client's set: the monitor gets the error, the setter its STORED", async () => {
+/** A monitor of `q` whose reply to the item another client's set wakes it with throws: the monitor gets the error, the setter its STORED. */
+async function monitorFailedOnItem() {
   const monitor = connect();
   await monitor.sendThenFail("monitor q 60\r\n");
   const setter = connect();
@@ -167,16 +168,15 @@ test("a monitor woken by another client's set: the monitor gets the error, the s
   await replied(setter, "STORED\r\n");
   await replied(monitor, INTERNAL);
   await goesOn(monitor, /^internal error continuing a monitor: /);
+  return monitor;
+}
+
+test("a monitor woken by another client's set: the monitor gets the error, the setter its STORED", async () => {
+  await monitorFailedOnItem();
 });
 
 test("a monitor whose item's reply throws: that item goes back, and the client's confirm confirms nothing", async () => {
-  const monitor = connect();
-  await monitor.sendThenFail("monitor q 60\r\n");
-  const setter = connect();
-  setter.send("set q 0 0 1\r\nx\r\n");
-  await replied(setter, "STORED\r\n");
-  await replied(monitor, INTERNAL);
-  await goesOn(monitor, /^internal error continuing a monitor: /);
+  const monitor = await monitorFailedOnItem();
   // The client never saw the item: nothing is open on its connection to confirm.
   monitor.send("confirm q 1\r\n");
   await replied(monitor, INTERNAL + "VERSION test\r\nERROR\r\n");
