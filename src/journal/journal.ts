@@ -468,8 +468,8 @@ export class Journal implements WriterEvents {
    * `rebuild` for a queue with every item in memory (`entries`, in queue order), its fsyncs off the
    * event loop and its steps over turns (RebuildTask); `ended` hears, never during the call, that
    * it committed (the writer resumed on the new active file, the pack installed over turns after,
-   * or left pending if a step failed) or why it failed (the writer then fails until a rebuild
-   * works: an upkeep tries again).
+   * or left pending if a step failed), why it failed (the writer then fails until a rebuild
+   * works: an upkeep tries again), or that it was given up (the journal erased).
    * Throws, with nothing changed, if its files can't even be written. Returns false, starting
    * nothing (`ended` is not called), while one runs or once the journal was closed or erased.
    */
@@ -483,7 +483,9 @@ export class Journal implements WriterEvents {
     const task: RebuildTask = (() => {
       try {
         return new RebuildTask(this.parts(), entries, (seq, maxId, done) => this.installCommitted(seq, maxId, done), (end) => {
-          if (this.rebuildTask !== task) return;
+          // Erased: nothing of the queue comes back once its files are gone, a reset under way is as good as done.
+          if (end === "cancelled") reset?.settle("durable");
+          if (end === "cancelled" || this.rebuildTask !== task) return ended(end);
           this.rebuildTask = null;
           this.reader?.close();
           if ("rebuilt" in end) this.rewrites++;

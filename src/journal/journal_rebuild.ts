@@ -121,15 +121,18 @@ function haltUnlessLost(journal: JournalParts, error: unknown): void {
   if (!journal.writer.lost) journal.writer.halt(`could not start the rebuilt journal at ${activePath(journal.dir, journal.name)}: ${errorText(error)}`);
 }
 
-/** What became of a `RebuildTask`: committed (a failed install step is finished later), or why not (nothing changed that replay would see). */
-export type RebuildEnd = { readonly rebuilt: Rebuilt } | { readonly failed: string };
+/**
+ * What became of a `RebuildTask`: committed (a failed install step is finished later), why not
+ * (nothing changed that replay would see), or given up (the journal was erased).
+ */
+export type RebuildEnd = { readonly rebuilt: Rebuilt } | { readonly failed: string } | "cancelled";
 
 /**
  * A rebuild of a journal whose queue holds every item in memory, its fsyncs off the event loop
  * (see the header). `ended` is called once, never during construction: committed, once the writer
  * resumed on the new active file and the pack's install over turns (`install`, which calls back
- * once it is done or failed: a failed step is finished later) is through, or failed. Not called
- * once cancelled.
+ * once it is done or failed: a failed step is finished later) is through, failed, or cancelled
+ * (during `cancel`).
  *
  * Invariant: nothing is renamed before the pack and the fresh file are synced; once it ended or
  * was cancelled, nothing it scheduled touches a file.
@@ -193,10 +196,11 @@ export class RebuildTask {
     if (this.phase === "installing") this.end({ rebuilt: { disk: null, lost: 0 } });
   }
 
-  /** Gives the task up (the journal is being erased; an install under way stops by itself): its temp files go; `ended` is not called. */
+  /** Gives the task up (the journal is being erased; an install under way stops by itself): its temp files go; `ended` hears "cancelled". */
   cancel(): void {
+    if (this.phase === "ended") return;
     if (this.phase === "syncing") this.removeTemps();
-    this.phase = "ended";
+    this.end("cancelled");
   }
 
   /** Both files were fsynced (or one failed): the commit, in this turn. */

@@ -174,6 +174,7 @@ export class JournalUpkeep {
       const entries = queue.liveEntries();
       started = journal.rebuildInTurns(entries, (end) => {
         done();
+        if (end === "cancelled") return; // the queue was deleted
         if ("failed" in end) return this.rebuildFailed(queue, end.failed);
         this.rebuilt(queue, entries.length, end.rebuilt);
       });

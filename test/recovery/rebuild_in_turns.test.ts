@@ -3,15 +3,19 @@
  * rebuilds each journal over turns (Journal.rebuildInTurns), with no fsync in the turn (3,000
  * rebuilds of six fsyncs each stalled the server for seconds, issue 9). Sets while a rebuild runs
  * are kept (in memory, whatever the budget) and acknowledged once written to the new journal; an
- * fsync failing off the event loop fails the journal until the next upkeep rebuilds it again.
+ * fsync failing off the event loop fails the journal until the next upkeep rebuilds it again; a
+ * flush meanwhile is refused (nothing dropped), a delete takes every file, and a thorough upkeep
+ * puts a rebuild under way in place at once.
  */
 import { afterAll, afterEach, expect, test } from "bun:test";
 import { readdirSync, rmSync } from "node:fs";
+import { backgroundRemovals } from "../../src/journal/deferred_removal.ts";
 import type { KestrelConfig } from "../../src/config/load.ts";
 import { onceDurable, type Commit } from "../../src/journal/commit.ts";
 import { fileSystem } from "../../src/journal/files.ts";
 import { flushJournals } from "../../src/journal/flush_scheduler.ts";
 import { QueueCollection } from "../../src/queue/queue_collection.ts";
+import { rebuildsInFlight } from "../../src/queue/rebuild_lane.ts";
 import { bytes, text } from "../helpers/bytes.ts";
 import { configFor } from "../helpers/config.ts";
 import { FaultInjector } from "../helpers/faulty_fs.ts";
@@ -111,4 +115,40 @@ test("an fsync failing off the event loop during the rebuild: the journal fails 
   const restarted = afterRestart(config);
   expect(restarted[0]).toEqual([...range(0, 5).map(String), "100"]);
   expect(restarted.slice(1)).toEqual([range(0, 5).map(String), range(0, 5).map(String)]);
+});
+
+test("while a rebuild runs a flush is refused with nothing dropped; a thorough upkeep puts the rebuild in place at once", async () => {
+  const dir = tempDir();
+  const config = configFor(dir, CONFIG);
+  const queues = loaded(config, 4);
+  rmSync(dir, { recursive: true, force: true });
+  const queue = queues.get("a")!;
+  queue.maintainJournal(false);
+  expect(queue.journalRebuilding).toBe(true);
+  const flushed = queue.flush();
+  expect(flushed.state).toBe("failed");
+  expect(flushed.error).toContain("being rebuilt");
+  expect(queue.stats().items).toBe(4);
+  queues.maintainJournals(); // thorough: a's rebuild finished now, b's and c's made in the call
+  expect(NAMES.map((name) => queues.get(name)!.journalRebuilding)).toEqual([false, false, false]);
+  expect(NAMES.map((name) => readdirSync(dir).includes(name))).toEqual([true, true, true]);
+  expect(await durable(queue.flush())).toBe("durable");
+  expect(queue.stats().items).toBe(0);
+  queues.close();
+  expect(afterRestart(config)).toEqual([[], range(0, 4).map(String), range(0, 4).map(String)]);
+});
+
+test("a queue deleted while its rebuild runs: every file of it goes, the rebuild is given up; the others are rebuilt", async () => {
+  const dir = tempDir();
+  const config = configFor(dir, CONFIG);
+  const queues = loaded(config, 4);
+  rmSync(dir, { recursive: true, force: true });
+  for (const name of NAMES) queues.get(name)!.maintainJournal(false);
+  queues.delete("a");
+  await turnsUntil("the rebuilds", () => ["b", "c"].every((name) => !queues.get(name)!.journalRebuilding));
+  await backgroundRemovals();
+  expect(readdirSync(dir).filter((name) => name === "a" || name.startsWith("a.") || name.startsWith(".a."))).toEqual([]);
+  expect(rebuildsInFlight()).toBe(0); // a's slot in the rebuild lane given back
+  queues.close();
+  expect(afterRestart(config)).toEqual([[], range(0, 4).map(String), range(0, 4).map(String)]);
 });
