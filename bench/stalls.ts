@@ -41,6 +41,10 @@
  *      gets must see only the new item: 11a `flush q` with most items on disk (max_memory_size
  *      16MiB), 11b `flush q` with all in memory, 11c `delete q` with most on disk, 11d `flush_all`
  *      with all in memory.
+ *   12 queue_path deleted (rm -rf) under BENCH_REBUILD_QUEUES queues of BENCH_REBUILD_ITEMS items
+ *      each (bench/lib/stall_rebuild.ts): the upkeep rebuilds every journal from its queue; probed
+ *      from 1 s before the delete to 1 s after every journal is back, the figure how long that
+ *      took; then every queue must hold its items, and again after a restart.
  *
  * Run
  *   npm run bench:stalls                         # 3-4 minutes here
@@ -58,8 +62,10 @@
  *   BENCH_FANOUT_CHILDREN  fanout children in scenario 5 (default 500)
  *   BENCH_FANOUT_SETS      sets in scenario 5 (default 10000)
  *   BENCH_BLOCKED_CLIENTS  blocked clients in scenario 10 (default 5000; a file descriptor each, here and in the server)
+ *   BENCH_REBUILD_QUEUES   queues in scenario 12 (default 3000)
+ *   BENCH_REBUILD_ITEMS    items in each of them (default 3)
  *   BENCH_STALL_MS         a gap longer than this counts as a stall (default 20)
- *   BENCH_SCENARIOS        which scenarios, comma-separated (default 1,2,3,4,5,6,7,8,9,10,11)
+ *   BENCH_SCENARIOS        which scenarios, comma-separated (default 1,2,3,4,5,6,7,8,9,10,11,12)
  *   BENCH_SERVER           a kestrel executable to measure, e.g. dist/kestrel (default: src/main.ts on this bun)
  *   TMPDIR                 where the data dirs go (about 1 GB at the defaults)
  *
@@ -101,6 +107,8 @@ function readSettings(env: NodeJS.ProcessEnv): Settings {
     wideChildren: positive("BENCH_FANOUT_CHILDREN", 500),
     wideSets: positive("BENCH_FANOUT_SETS", 10_000),
     blockedClients: positive("BENCH_BLOCKED_CLIENTS", 5000),
+    rebuildQueues: positive("BENCH_REBUILD_QUEUES", 3000),
+    rebuildItems: positive("BENCH_REBUILD_ITEMS", 3),
     stallMs: positive("BENCH_STALL_MS", 20),
     scenarios: integerListSetting(env, "BENCH_SCENARIOS", ids.join(","), `scenario numbers from ${ids.join(",")}`, 1, ids.length),
     server: serverCommand(env.BENCH_SERVER),

@@ -14,6 +14,7 @@ import { MiB, integer, mib } from "./report.ts";
 import { reloadByCommand } from "./server_control.ts";
 import { describeReplay } from "./server_log.ts";
 import { blockedCrowds } from "./stall_crowds.ts";
+import { dataDirDeleted } from "./stall_rebuild.ts";
 import { type Scene, type SceneSettings, type StallRow, playScene } from "./stall_scene.ts";
 
 export interface StallSettings extends SceneSettings {
@@ -31,6 +32,9 @@ export interface StallSettings extends SceneSettings {
   readonly wideSets: number;
   /** Scenario 10: clients blocked on one queue. */
   readonly blockedClients: number;
+  /** Scenario 12: queues, and items in each, when queue_path is deleted. */
+  readonly rebuildQueues: number;
+  readonly rebuildItems: number;
 }
 
 /** Fill speed seen so far (sets/s), to time the expiry of scenario 3's items. */
@@ -311,4 +315,4 @@ const dropBig: Scenario = {
   ],
 };
 
-export const SCENARIOS: readonly Scenario[] = [upkeep, setsUnderLoad, expirySweep, bigFanout, wideFanout, replay, reloadMemory, drain, flushExpiredScan, blockedCrowds, dropBig];
+export const SCENARIOS: readonly Scenario[] = [upkeep, setsUnderLoad, expirySweep, bigFanout, wideFanout, replay, reloadMemory, drain, flushExpiredScan, blockedCrowds, dropBig, dataDirDeleted];

@@ -14,6 +14,9 @@
  * - `checkFiles` notices segments deleted, replaced or cut short under the running server, and
  *   `rebuild` writes the queue's live state as a new journal when that happened (or the writer
  *   lost its file): the queue still holds every item, so nothing acknowledged is lost.
+ *   `rebuildInTurns` does it with its fsyncs off the event loop for a queue with every item in
+ *   memory; while it runs (`rebuilding`) nothing else rewrites, rotates or reads the files, and
+ *   records appended wait for its new active file (JournalWriter.hold).
  *
  * The segments themselves (numbers, ids, sizes, a pending pack) are kept by SegmentList. What
  * the writer reports (a failure, a recovery) goes to the owner's JournalEvents with the queue's
@@ -26,7 +29,7 @@ import { Commit } from "./commit.ts";
 import { movingAsideInto, removeInBackground } from "./deferred_removal.ts";
 import { fileSystem, fsyncDirectory, removeQuietly } from "./files.ts";
 import type { Item } from "./item.ts";
-import { rebuildJournal, type Rebuilt } from "./journal_rebuild.ts";
+import { RebuildTask, rebuildJournal, type JournalParts, type RebuildEnd, type Rebuilt } from "./journal_rebuild.ts";
 import { PackTask, entriesSource, writePack, type Pack, type PackEntry, type PackSource } from "./pack.ts";
 import type { DiskRegion } from "./replay_state.ts";
 import { activePath, packPath, sealedPath } from "./segment_files.ts";
@@ -64,11 +67,14 @@ export class Journal implements WriterEvents {
   /** Made by the first read-back (most queues never read one: their items stay in memory). */
   private reader: AddReader | null = null;
   private compaction: PackTask | null = null;
+  /** A rebuild syncing its files off the event loop (`rebuildInTurns`), until its journal is in place. */
+  private rebuildTask: RebuildTask | null = null;
   /** The commit of a reset (`reset`) whose pack `compaction` is writing, until it ends. */
   private resetCommit: Commit | null = null;
   /** The active segment is sealed once it is bigger than this (JournalSettings.segmentSize). */
   private segmentSize: number;
   private erased = false;
+  private closed = false;
   /** `finishPack` is writing and committing a pack at once: it is installed at once too. */
   private finishing = false;
   /** A rotation failed and was logged; logged again only once one succeeds. */
@@ -140,6 +146,11 @@ export class Journal implements WriterEvents {
     return this.compaction !== null;
   }
 
+  /** A rebuild is under way (`rebuildInTurns`): the queue keeps new items in memory, upkeep waits. */
+  get rebuilding(): boolean {
+    return this.rebuildTask !== null;
+  }
+
   /** Dead segments are still to be deleted: the next upkeep should go on with them. */
   get releasing(): boolean {
     return this.deletingDead;
@@ -194,6 +205,8 @@ export class Journal implements WriterEvents {
 
   /** Reads items back from `from` (records not yet written are written first: the read may reach them). */
   readItems(from: Position, maxItems: number, maxBytes: number): { items: Item[]; next: Position } {
+    // Never asked during one (the queue holds every item in memory then); its segments are being replaced.
+    if (this.rebuildTask !== null) throw new Error("the journal is being rebuilt");
     this.writer.flush();
     const result = this.addReader().read(from, maxItems, maxBytes);
     if (result.damage !== null) log.error(`queue '${this.name}': ${result.damage} while reading items back; skipped to the next intact record`);
@@ -210,7 +223,7 @@ export class Journal implements WriterEvents {
    */
   releaseDead(minLiveId: number, readFrom: Position | null): void {
     // A reset under way: the segments its pack replaces still hold the flushed items for replay until it commits.
-    if (this.resetCommit !== null) return;
+    if (this.resetCommit !== null || this.rebuildTask !== null) return;
     const upTo = this.segments.deadUpTo(minLiveId, readFrom, this.compaction?.seq ?? null);
     if (upTo < 0) return;
     this.writer.flush();
@@ -239,6 +252,7 @@ export class Journal implements WriterEvents {
 
   /** Seals the active segment now (also when small), so everything so far is in sealed segments. */
   rotate(): void {
+    if (this.rebuildTask !== null) throw new Error("the journal is being rebuilt");
     // Write what is pending first: that write may itself rotate (rotateIfFull), and then `seq` moves on.
     this.writer.flush();
     const seq = this.segments.activeSeq;
@@ -252,7 +266,7 @@ export class Journal implements WriterEvents {
    * compaction is done, failed or was cancelled (the queue doesn't wait; tests do).
    */
   compact(entries: readonly PackEntry[]): Promise<void> {
-    if (this.compaction !== null || this.erased) return Promise.resolve();
+    if (this.compaction !== null || this.erased || this.rebuildTask !== null) return Promise.resolve();
     const { promise, resolve } = Promise.withResolvers<void>();
     const before = this.size;
     const started = performance.now();
@@ -272,7 +286,7 @@ export class Journal implements WriterEvents {
    * a fill is for a new journal).
    */
   fill(source: PackSource, ended: (end: PackEnd) => void, sliceBytes?: number): void {
-    if (this.compaction !== null || this.erased) return ended({ failed: "the journal is being rewritten or was erased", started: false });
+    if (this.compaction !== null || this.erased || this.rebuildTask !== null) return ended({ failed: "the journal is being rewritten or was erased", started: false });
     // The pack leaves out the items taken before it reached them: their records must be on disk first.
     this.startPack(source, ended, sliceBytes, () => this.writer.settleNow());
   }
@@ -358,9 +372,11 @@ export class Journal implements WriterEvents {
    * it: the owner must have the journal rebuilt). Until then a crash replays to the old state
    * followed by the records appended since. A reset still pending is replaced: its commit settles
    * with this one's. Throws, with nothing changed that replay would see, if the active segment
-   * can't be sealed.
+   * can't be sealed, or a rebuild is under way (`rebuildInTurns`: a flush then is refused, for a
+   * moment).
    */
   reset(entries: readonly PackEntry[]): Commit {
+    if (this.rebuildTask !== null) throw new Error("its journal is being rebuilt from the queue, try again in a moment");
     const previous = this.takeReset();
     this.cancelPack();
     this.reader?.close();
@@ -392,7 +408,7 @@ export class Journal implements WriterEvents {
    */
   dropDrained(): void {
     // A reset under way makes the journal as small: its pack is left to finish (a later upkeep drops what is left).
-    if (this.resetCommit !== null) return;
+    if (this.resetCommit !== null || this.rebuildTask !== null) return;
     this.compaction?.cancel();
     this.compaction = null;
     this.reader?.close();
@@ -429,17 +445,14 @@ export class Journal implements WriterEvents {
    * again.
    */
   rebuild(entries: readonly PackEntry[], disk: DiskRegion | null): Rebuilt {
+    this.finishRebuild();
     // The rebuilt journal holds the queue's state, a reset's included: its commit settles with the rebuild.
     const reset = this.takeReset();
     this.compaction?.cancel();
     this.compaction = null;
     this.reader?.close();
     try {
-      const rebuilt = rebuildJournal(
-        { dir: this.dir, name: this.name, segments: this.segments, writer: this.writer, reader: this.addReader(), pack: (seq, items) => this.pack(seq, items) },
-        entries,
-        disk,
-      );
+      const rebuilt = rebuildJournal(this.parts(), entries, disk);
       this.rewrites++;
       reset?.settle("durable");
       return rebuilt;
@@ -449,6 +462,54 @@ export class Journal implements WriterEvents {
     } finally {
       this.reader?.close();
     }
+  }
+
+  /**
+   * `rebuild` for a queue with every item in memory (`entries`, in queue order), its fsyncs off the
+   * event loop and its steps over turns (RebuildTask); `ended` hears, never during the call, that
+   * it committed (the writer resumed on the new active file, the pack installed over turns after,
+   * or left pending if a step failed), why it failed (the writer then fails until a rebuild
+   * works: an upkeep tries again), or that it was given up (the journal erased).
+   * Throws, with nothing changed, if its files can't even be written. Returns false, starting
+   * nothing (`ended` is not called), while one runs or once the journal was closed or erased.
+   */
+  rebuildInTurns(entries: readonly PackEntry[], ended: (end: RebuildEnd) => void): boolean {
+    if (this.rebuildTask !== null || this.erased || this.closed) return false;
+    // The rebuilt journal holds the queue's state, a reset's included: its commit settles with the rebuild.
+    const reset = this.takeReset();
+    this.compaction?.cancel();
+    this.compaction = null;
+    this.reader?.close();
+    const task: RebuildTask = (() => {
+      try {
+        return new RebuildTask(this.parts(), entries, (seq, maxId, done) => this.installCommitted(seq, maxId, done), (end) => {
+          // Erased: nothing of the queue comes back once its files are gone, a reset under way is as good as done.
+          if (end === "cancelled") reset?.settle("durable");
+          if (end === "cancelled" || this.rebuildTask !== task) return ended(end);
+          this.rebuildTask = null;
+          this.reader?.close();
+          if ("rebuilt" in end) this.rewrites++;
+          reset?.settle("rebuilt" in end ? "durable" : "failed", "rebuilt" in end ? "" : `its new journal could not be written: ${end.failed}`);
+          ended(end);
+        });
+      } catch (error) {
+        this.reader?.close();
+        reset?.settle("failed", `its new journal could not be written: ${errorText(error)}`);
+        throw error;
+      }
+    })();
+    this.rebuildTask = task;
+    return true;
+  }
+
+  /** Puts a rebuild under way in place now (a clean stop can't wait for its turns); nothing to do if none runs. */
+  finishRebuild(): void {
+    this.rebuildTask?.finish();
+  }
+
+  /** The parts of this journal a rebuild works on. */
+  private parts(): JournalParts {
+    return { dir: this.dir, name: this.name, segments: this.segments, writer: this.writer, reader: this.addReader(), pack: (seq, items) => this.pack(seq, items) };
   }
 
   private pack(seq: number, entries: readonly PackEntry[]): Pack {
@@ -467,6 +528,8 @@ export class Journal implements WriterEvents {
 
   /** Writes what is pending, fsyncs and closes the active segment; a reset under way is written and committed first (finishPack), and an install under way finished. */
   close(): void {
+    this.closed = true;
+    this.finishRebuild();
     if (this.resetCommit !== null) this.finishPack();
     try {
       this.finishPendingPack(); // an install under way (installCommitted) is done now
@@ -489,6 +552,7 @@ export class Journal implements WriterEvents {
     this.erased = true;
     // Nothing of the queue comes back once its files are gone: a reset under way is as good as done.
     this.takeReset()?.settle("durable");
+    this.cancelRebuild();
     this.compaction?.cancel();
     this.compaction = null;
     this.reader?.close();
@@ -518,6 +582,8 @@ export class Journal implements WriterEvents {
    */
   retire(): void {
     if (this.erased) return;
+    // Its files are being replaced: they all go at once.
+    if (this.rebuildTask !== null) return this.erase();
     // The active file alone: moving it aside is one step already, with nothing to fsync first.
     if (this.segments.count === 1 && !this.segments.hasPendingPack) return this.erase();
     let seq = -1;
@@ -553,6 +619,12 @@ export class Journal implements WriterEvents {
     if (errors.length > 0) throw errors[0];
   }
 
+  /** Gives a rebuild under way up (the journal is being erased; the writer settles what it held). */
+  private cancelRebuild(): void {
+    this.rebuildTask?.cancel();
+    this.rebuildTask = null;
+  }
+
   /** The writer failed (WriterEvents): the owner hears it with the queue's name. */
   onFailure(message: string): void {
     this.events.onFailure(this.name, message);
@@ -564,7 +636,8 @@ export class Journal implements WriterEvents {
 
   /** Seals the active segment if it outgrew segmentSize (the writer calls it after each batch it finished writing). Never throws. */
   rotateIfFull(): void {
-    if (this.writer.size <= this.segmentSize || this.erased || this.writer.failure !== null) return;
+    // A rebuild under way seals nothing: the next write after it ends does.
+    if (this.writer.size <= this.segmentSize || this.erased || this.writer.failure !== null || this.rebuildTask !== null) return;
     try {
       this.rotate();
       this.rotations++;

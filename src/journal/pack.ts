@@ -154,12 +154,33 @@ export interface PreparedPack {
   readonly tail: PackTail | null;
 }
 
+/** A pack written to a temp file still open as `fd`, not synced yet (see `writePackFile`). */
+export interface WrittenPack extends PreparedPack {
+  readonly fd: number;
+}
+
 /**
  * Writes `pack` to a temp file: its entries, then what `tail` yields (as ADD records, a slice at a
  * time, so memory stays bounded however many there are), and fsyncs it. Throws, leaving nothing
  * behind, if it fails.
  */
 export function preparePack(pack: Pack, tail: ItemSource | null = null): PreparedPack {
+  const written = writePackFile(pack, tail);
+  try {
+    fileSystem.fsync(written.fd);
+    fileSystem.close(written.fd);
+  } catch (error) {
+    discard(written);
+    throw error;
+  }
+  return { temp: written.temp, extent: written.extent, tail: written.tail };
+}
+
+/**
+ * `preparePack` but for the fsync: the file is left open, for its owner to fsync (off the event
+ * loop, say: a journal rebuild) and close, or `discard`. Throws, leaving nothing behind, if it fails.
+ */
+export function writePackFile(pack: Pack, tail: ItemSource | null = null): WrittenPack {
   const temp = tempPathFor(packPath(pack.dir, pack.name, pack.seq));
   const fd = fileSystem.open(temp, "w");
   try {
@@ -185,9 +206,7 @@ export function preparePack(pack: Pack, tail: ItemSource | null = null): Prepare
       extent = grow(extent, { bytes: slice.size, records: slice.records });
       count += items.length;
     }
-    fileSystem.fsync(fd);
-    fileSystem.close(fd);
-    return { temp, extent, tail: count === 0 ? null : { offset: tailStart, count, bytes, minId, maxId } };
+    return { temp, fd, extent, tail: count === 0 ? null : { offset: tailStart, count, bytes, minId, maxId } };
   } catch (error) {
     discard({ temp, fd });
     throw error;

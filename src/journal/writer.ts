@@ -21,7 +21,10 @@
  *   success settles every commit that waited (`Commit.retry`).
  * - A file deleted or replaced under the writer (checked after every write) is `lost`: retrying
  *   can't bring its records back, so the journal rebuilds itself from the queue and calls
- *   `restart`.
+ *   `restart`; or, for a rebuild whose files are synced off the event loop, `hold` when it takes
+ *   the queue's state and `resume` once they are committed: records appended in between are
+ *   written to no file until the new active file is in place and its rename on disk, then to it
+ *   (`abandonHold`, if the rebuild fails, keeps them for the next one).
  * - Rotation changes nothing unless it completes (ActiveFile.seal).
  * - A batch is made by the first record appended after the last one was taken, and the fsync
  *   pipeline by the first batch that needs an fsync (never under `never`): an idle writer holds
@@ -32,7 +35,7 @@ import { errorText } from "../errors.ts";
 import { ActiveFile, grow, type Extent, type FreshFile } from "./active_file.ts";
 import { Commit, DURABLE } from "./commit.ts";
 import { markDirty } from "./flush_scheduler.ts";
-import type { FileInfo } from "./files.ts";
+import { fsyncDirectoryAsync, type FileInfo } from "./files.ts";
 import { FsyncPipeline, type Unsynced } from "./fsync_pipeline.ts";
 import type { Item } from "./item.ts";
 import { OP_ABORT, OP_OPEN, OP_PUT_BACK, OP_REMOVE, type IdOp, type SegmentInfo } from "./record.ts";
@@ -69,6 +72,14 @@ function join(first: Records, second: Records): Records {
   return { chunks: [...first.chunks, ...second.chunks], extent: grow(first.extent, second.extent), arenas: [...first.arenas, ...second.arenas] };
 }
 
+/** What a rebuild under way holds (see JournalWriter.hold). */
+interface Held {
+  /** The commits of the records from before the rebuild took the queue's state: its journal holds them. */
+  readonly covered: readonly Commit[];
+  /** Called once the new active file's rename is on disk (null), or that fsync failed. */
+  resumed: (error: Error | null) => void;
+}
+
 export class JournalWriter {
   private readonly file: ActiveFile;
   /** Made by the first batch that needs an fsync (see `pipeline`). */
@@ -102,6 +113,12 @@ export class JournalWriter {
   private directorySyncNeeded = false;
   private closed = false;
   private appendCount = 0;
+  /**
+   * A rebuild took the queue's state and is syncing its files (`hold`): the commits its new
+   * journal covers, settled once it is in place, and who hears that; records appended meanwhile
+   * wait, unwritten, in the batch.
+   */
+  private held: Held | null = null;
 
   /**
    * Appends to the active segment at `path`: `active.activeFile` as replay left it (or none yet),
@@ -224,6 +241,8 @@ export class JournalWriter {
    * with it. Returns the bytes it tried to write.
    */
   flushUpTo(budget: number, until: number): number {
+    // A rebuild under way: the records wait for its new active file (`resume` marks the writer dirty again).
+    if (this.held !== null) return 0;
     let written = 0;
     while (written < budget && !this.closed && this.failure === null && (written === 0 || performance.now() < until)) {
       if (this.writing === null) {
@@ -375,7 +394,7 @@ export class JournalWriter {
    * success, else stays failed with the new reason. Does nothing for a lost file (see `restart`).
    */
   retry(): void {
-    if (this.closed || this.failure === null || this.lost) return;
+    if (this.closed || this.failure === null || this.lost || this.held !== null) return;
     try {
       this.repairFile();
     } catch (error) {
@@ -470,9 +489,9 @@ export class JournalWriter {
     return { size: bytes, ino };
   }
 
-  /** A fresh active file under a temp name, opening with a SEGMENT record saying `info` (for `restart`). */
-  prepareRestart(info: SegmentInfo): FreshFile {
-    return this.file.prepare(info, true);
+  /** A fresh active file under a temp name, opening with a SEGMENT record saying `info` (for `restart` or `resume`), fsynced unless `sync` is false. */
+  prepareRestart(info: SegmentInfo, sync = true): FreshFile {
+    return this.file.prepare(info, sync);
   }
 
   /**
@@ -492,16 +511,98 @@ export class JournalWriter {
    */
   restart(fresh: FreshFile): void {
     this.file.replaceWith(fresh);
+    const covered = this.takeCovered();
+    this.lost = this.cutNeeded = this.syncNeeded = false;
+    if (!this.syncDirectoryOrFail(covered)) return;
+    for (const commit of covered) commit.settle("durable");
+    if (this.failure !== null) this.recovered();
+  }
+
+  /** A rebuild's files are being synced (see `hold`). */
+  get holding(): boolean {
+    return this.held !== null;
+  }
+
+  /**
+   * A rebuild took the queue's state (after a `flush`) and syncs its new files off the event loop:
+   * everything appended so far is in its journal, so what is kept here is dropped, and the commits
+   * waiting on it settle once the new journal is in place (`resume`). Records appended from now on
+   * wait in the batch, written to no file (the old ones are being replaced) until then.
+   */
+  hold(): void {
+    this.held = { covered: this.takeCovered(), resumed: () => {} };
+  }
+
+  /**
+   * The held rebuild committed its journal: `fresh` (synced) becomes the active file, whatever is
+   * at `path` now, and once the directory is fsynced off the event loop (the renames on disk) the
+   * held commits settle, the writer recovers and the records appended meanwhile are written to it;
+   * then `resumed` hears null. If that fsync fails, the writer fails (the held commits with it)
+   * until a retry does it; `resumed` hears the error. Throws, with nothing changed (still held),
+   * if `fresh` can't be put in place.
+   */
+  resume(fresh: FreshFile, resumed: (error: Error | null) => void): void {
+    const held = this.held!;
+    this.file.replaceWith(fresh);
+    this.lost = this.cutNeeded = this.syncNeeded = false;
+    held.resumed = resumed;
+    fsyncDirectoryAsync(dirname(this.path), (error) => {
+      if (this.held === held) this.release(held, error);
+    });
+  }
+
+  /** Does the directory fsync a `resume` waits for now (a clean stop can't wait); nothing to do unless one waits. */
+  finishResume(): void {
+    const held = this.held;
+    if (held === null) return;
+    let error: Error | null = null;
+    try {
+      this.file.syncDirectory();
+    } catch (caught) {
+      error = caught instanceof Error ? caught : new Error(String(caught));
+    }
+    this.release(held, error);
+  }
+
+  /**
+   * The held rebuild failed before its journal was in place: nothing more may be written to the
+   * old files, so the writer fails as `halt` does (sets and takes are refused); the held commits
+   * and the records appended meanwhile wait for the next rebuild. Nothing to do unless held.
+   */
+  abandonHold(reason: string): void {
+    const held = this.held;
+    if (held === null) return;
+    this.held = null;
+    this.halt(reason);
+    for (const commit of held.covered) commit.settle("failed", reason, this.retryCommit);
+  }
+
+  /** The end of a hold once the new active file is in place; see `resume`. */
+  private release(held: Held, error: Error | null): void {
+    this.held = null;
+    if (error !== null) {
+      this.directorySyncNeeded = true;
+      this.fail(`fsync of ${dirname(this.path)} failed: ${errorText(error)}`, held.covered);
+    } else {
+      for (const commit of held.covered) commit.settle("durable");
+      if (this.failure !== null) this.recovered();
+      if (this.batch !== null) markDirty(this);
+    }
+    held.resumed(error);
+  }
+
+  /**
+   * What a rebuild's journal holds, taken from the writer: the records kept or waiting (dropped)
+   * and the commits waiting on them (returned), those owed an fsync included.
+   */
+  private takeCovered(): Commit[] {
     const owed = this.owedSyncs().map((entry) => entry.commit);
     releaseArenas(this.takeBatch().arenas);
-    const writing = this.writing?.commit;
+    const covered = [...owed, this.writing?.commit, this.commit].filter((commit) => commit !== undefined && commit !== null);
     this.writing = null;
-    this.retained = NO_RECORDS;
-    this.lost = this.cutNeeded = this.syncNeeded = false;
-    if (!this.syncDirectoryOrFail(owed)) return;
-    for (const commit of [...owed, writing, this.commit]) commit?.settle("durable");
     this.commit = null;
-    if (this.failure !== null) this.recovered();
+    this.retained = NO_RECORDS;
+    return covered;
   }
 
   /**
@@ -558,6 +659,8 @@ export class JournalWriter {
   /** Writes what is pending (retrying a failure once more), forces it to disk and closes the file. */
   close(): void {
     if (this.closed) return;
+    // The journal finishes a rebuild before closing; one still held can no longer be put in place.
+    this.abandonHold("the journal was closed during a rebuild");
     this.flush();
     if (this.failure !== null && !this.lost) this.retry();
     if (this.failure === null) {
@@ -579,7 +682,8 @@ export class JournalWriter {
   erase(dispose: (path: string) => void): void {
     this.closed = true;
     // Nothing of this queue can come back once its files are gone: whoever waits may go on.
-    for (const commit of [this.commit, this.writing?.commit, this.retryCommit, ...(this.fsyncs?.stop() ?? []).map((e) => e.commit)]) commit?.settle("durable");
+    for (const commit of [this.commit, this.writing?.commit, this.retryCommit, ...(this.held?.covered ?? []), ...(this.fsyncs?.stop() ?? []).map((e) => e.commit)]) commit?.settle("durable");
+    this.held = null;
     this.takeBatch();
     this.writing = null;
     this.retained = NO_RECORDS;

@@ -140,9 +140,13 @@ export class ItemStore {
     this.readFailure = null;
   }
 
-  /** Adds an item at the tail; call it just before the item's ADD record is appended to the journal. */
+  /**
+   * Adds an item at the tail; call it just before the item's ADD record is appended to the journal.
+   * While the journal is being rebuilt over turns (every item was in memory), it stays in memory
+   * whatever the budget: its record waits for the new active file, where no position is known yet.
+   */
   push(item: Item): void {
-    if (this.journal !== null && (this.disk !== null || this.memoryUsed + memoryCost(item) > this.budget)) {
+    if (this.journal !== null && !this.journal.rebuilding && (this.disk !== null || this.memoryUsed + memoryCost(item) > this.budget)) {
       this.disk ??= { start: this.journal.nextPosition(), count: 0, bytes: 0, minId: item.id };
       this.disk.count++;
       this.disk.bytes += item.data.length;

@@ -8,6 +8,14 @@
  * the rounds so a server with 10,000 quiet queues checks a tenth of them each second. A thorough
  * one (tests, operators' tools) looks at every queue.
  *
+ * A routine upkeep's rebuild of a queue with every item in memory runs over turns, its fsyncs off
+ * the event loop (Journal.rebuildInTurns), through the server's rebuild lane (rebuild_lane.ts: a
+ * few at once, the others waiting their turn); it takes the queue's state when it starts, and the
+ * upkeep leaves the journal alone until it ended; one that failed is tried again at the next
+ * upkeep. One with items waiting on disk is
+ * done in the call (their positions move with it), as are a thorough upkeep's (tests, tools: what
+ * it starts is done when it returns) and a repair before a clean stop.
+ *
  * It sees its queue only through `UpkeepView`. Never throws: a failing step is logged once and
  * tried again at the next upkeep, and logged again once it works. A fault of many queues at once
  * (queue_path deleted under 10,000 queues) logs a few lines of each kind and counts the rest
@@ -17,10 +25,12 @@ import type { QueueConfig } from "../config/schema.ts";
 import { errorText } from "../errors.ts";
 import type { Position } from "../journal/add_reader.ts";
 import type { Journal } from "../journal/journal.ts";
+import type { Rebuilt } from "../journal/journal_rebuild.ts";
 import type { DiskRegion } from "../journal/replay_state.ts";
 import { packBytes, type PackEntry } from "../journal/pack.ts";
 import { log } from "../log.ts";
 import { faultErrors as errors, faultNotices as notices, faultWarnings as warnings } from "./fault_lines.ts";
+import { inRebuildLane } from "./rebuild_lane.ts";
 
 /** A drained queue whose journal is bigger than this (or max_journal_size) gets a fresh one. */
 const DRAINED_JOURNAL_BYTES = 64 * 1024;
@@ -51,6 +61,8 @@ export interface UpkeepView {
 
 export class JournalUpkeep {
   private failing = false;
+  /** A rebuild over turns waits in the rebuild lane (see `rebuild`). */
+  private inLane = false;
   /** What made the journal need a rebuild that has not succeeded yet (logged once). */
   private rebuildProblem: string | null = null;
   /** `journal.appends` at the last upkeep that looked at the files. */
@@ -60,13 +72,17 @@ export class JournalUpkeep {
 
   /** One upkeep; a routine one (`thorough` false) skips the files of an idle queue most rounds. */
   run(journal: Journal, queue: UpkeepView, thorough = true): void {
+    if (thorough) this.finishRebuild(journal, queue);
+    // A rebuild under way or waiting its turn: the journal's files are its own until it ends (a
+    // thorough upkeep finishes one under way now, and one waiting finds nothing to do when it starts).
+    if ((journal.rebuilding || this.inLane) && !thorough) return;
     try {
       journal.retry();
       queue.retryReadBack();
       if (!thorough && queue.journalGap() === null && !this.due(journal)) return;
       this.seenAppends = journal.appends;
       const problem = queue.journalGap() ?? journal.checkFiles();
-      if (problem !== null) return this.rebuild(journal, queue, problem);
+      if (problem !== null) return this.rebuild(journal, queue, problem, thorough);
       // Rotating or compacting a failing journal would only fail too.
       if (journal.failure !== null) return;
       journal.finishPendingPack();
@@ -79,9 +95,18 @@ export class JournalUpkeep {
     }
   }
 
+  /** Puts a rebuild under way in place now (see Journal.finishRebuild). Never throws. */
+  private finishRebuild(journal: Journal, queue: UpkeepView): void {
+    try {
+      journal.finishRebuild();
+    } catch (error) {
+      this.rebuildFailed(queue, errorText(error));
+    }
+  }
+
   /** Whether a routine upkeep should look at the files: the journal changed or is failing, or it is this idle queue's turn. */
   private due(journal: Journal): boolean {
-    if (journal.appends !== this.seenAppends || this.failing || journal.failure !== null || journal.compacting || journal.releasing) return true;
+    if (journal.appends !== this.seenAppends || this.rebuildProblem !== null || this.failing || journal.failure !== null || journal.compacting || journal.releasing) return true;
     if (this.idleRoundsLeft > 0) {
       this.idleRoundsLeft--;
       return false;
@@ -93,9 +118,10 @@ export class JournalUpkeep {
   /** Before a clean stop: only what keeps the files whole (a retry, a rebuild). */
   repair(journal: Journal, queue: UpkeepView): void {
     try {
+      journal.finishRebuild();
       journal.retry();
       const problem = queue.journalGap() ?? journal.checkFiles();
-      if (problem !== null) this.rebuild(journal, queue, problem);
+      if (problem !== null) this.rebuild(journal, queue, problem, true);
     } catch (error) {
       errors.note("repair failed", `queue '${queue.name}': could not repair the journal before stopping: ${errorText(error)}`);
     }
@@ -105,18 +131,61 @@ export class JournalUpkeep {
    * The journal's files no longer replay to the queue (deleted, replaced or cut under the running
    * server): writes everything the queue holds as a new journal, the items in memory and those
    * waiting on disk (copied from the segments still there; those in files that are gone are lost,
-   * and the log says how many).
+   * and the log says how many). With every item in memory it runs over turns (rebuildInTurns) unless
+   * `inTurn` (a thorough upkeep, a repair before a clean stop); with items on disk, in the call.
    */
-  private rebuild(journal: Journal, queue: UpkeepView, problem: string): void {
+  private rebuild(journal: Journal, queue: UpkeepView, problem: string, inTurn = false): void {
     if (this.rebuildProblem !== problem) errors.note("rebuilding", `queue '${queue.name}': ${problem}; rebuilding the journal from the queue`);
     this.rebuildProblem = problem;
+    if (queue.diskRegion() === null && !inTurn) {
+      this.inLane = true;
+      return inRebuildLane((done) => {
+        this.inLane = false;
+        this.rebuildInTurns(journal, queue, done);
+      });
+    }
     const entries = queue.liveEntries();
-    const rebuilt = journal.rebuild(entries, queue.diskRegion());
+    this.rebuilt(queue, entries.length, journal.rebuild(entries, queue.diskRegion()));
+  }
+
+  /**
+   * Starts the rebuild over turns, in its turn of the lane, from the queue's state now; `done`
+   * once it ended, or at once if none started (the files need none any more, the journal was
+   * closed or erased meanwhile, or items went to disk: the next upkeep rebuilds it in the call).
+   * Never throws.
+   */
+  private rebuildInTurns(journal: Journal, queue: UpkeepView, done: () => void): void {
+    if (queue.diskRegion() !== null || journal.rebuilding) return done();
+    let started = false;
+    try {
+      // Done meanwhile (a thorough upkeep), or the queue deleted: nothing to do.
+      if ((queue.journalGap() ?? journal.checkFiles()) === null) return done();
+      const entries = queue.liveEntries();
+      started = journal.rebuildInTurns(entries, (end) => {
+        done();
+        if (end === "cancelled") return; // the queue was deleted
+        if ("failed" in end) return this.rebuildFailed(queue, end.failed);
+        this.rebuilt(queue, entries.length, end.rebuilt);
+      });
+    } catch (error) {
+      this.rebuildFailed(queue, errorText(error));
+    }
+    if (!started) done();
+  }
+
+  /** A rebuild committed: the queue learns where its items waiting on disk are now. */
+  private rebuilt(queue: UpkeepView, inMemory: number, rebuilt: Rebuilt): void {
     queue.relocateDisk(rebuilt.disk);
     this.rebuildProblem = null;
     const waiting = rebuilt.disk?.count ?? 0;
-    warnings.note("rebuilt", `queue '${queue.name}': journal rebuilt from the ${entries.length + waiting} item(s) held${waiting > 0 ? ` (${waiting} of them waiting on disk)` : ""}`);
+    warnings.note("rebuilt", `queue '${queue.name}': journal rebuilt from the ${inMemory + waiting} item(s) held${waiting > 0 ? ` (${waiting} of them waiting on disk)` : ""}`);
     if (rebuilt.lost > 0) log.error(`queue '${queue.name}': ${rebuilt.lost} item(s) that waited on disk were in files that are gone: lost`);
+  }
+
+  /** A rebuild over turns failed (the writer fails until one works): logged as a failed upkeep, tried again at the next. */
+  private rebuildFailed(queue: UpkeepView, reason: string): void {
+    if (!this.failing) errors.note("upkeep failed", `queue '${queue.name}': journal upkeep failed, tried again each second (logged once until it works): ${reason}`);
+    this.failing = true;
   }
 }
 

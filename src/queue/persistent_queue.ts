@@ -185,6 +185,11 @@ export class PersistentQueue implements UpkeepView {
     return this.switching === null ? this.journal !== null : this.switching.direction === "on";
   }
 
+  /** Its journal is being rebuilt over turns (Journal.rebuildInTurns): new items stay in memory meanwhile. */
+  get journalRebuilding(): boolean {
+    return this.journal?.rebuilding ?? false;
+  }
+
   /** Why this queue's journal can't be written right now, or null. */
   get journalFailure(): string | null {
     return this.journal?.failure ?? null;

@@ -1,0 +1,205 @@
+/**
+ * A journal rebuilt over turns (Journal.rebuildInTurns, RebuildTask): its fsyncs run off the
+ * event loop and its steps in the turns that hear them back. A crash at any step (the directory
+ * copied before every rename, open for writing, delete and asynchronous fsync, and when each
+ * fsync returns) replays to the old files or to the state the rebuild took followed by what was
+ * appended after it, never a mix; records appended while it runs are written to no file until
+ * the new active file is in place, then to it, and their commits settle only then (under
+ * `always`, after their fsync).
+ */
+import { afterAll, afterEach, expect, test } from "bun:test";
+import { readdirSync } from "node:fs";
+import { onceDurable, type Commit } from "../../src/journal/commit.ts";
+import { backgroundRemovals } from "../../src/journal/deferred_removal.ts";
+import { fileSystem } from "../../src/journal/files.ts";
+import { flushJournals } from "../../src/journal/flush_scheduler.ts";
+import type { Journal } from "../../src/journal/journal.ts";
+import type { RebuildEnd } from "../../src/journal/journal_rebuild.ts";
+import type { SyncPolicy } from "../../src/journal/sync_policy.ts";
+import { bytes, text } from "../helpers/bytes.ts";
+import { FaultInjector } from "../helpers/faulty_fs.ts";
+import { openQueueJournal } from "../helpers/journal.ts";
+import { copyDataDir, tempDir } from "../helpers/temp_dir.ts";
+
+const faults = FaultInjector.install();
+afterEach(() => faults.clear());
+afterAll(() => faults.uninstall());
+
+const item = (id: number) => ({ id, addTime: Date.now(), expiry: 0, flags: 0, data: bytes(`${id}:`.padEnd(100, ".")) });
+const queued = (id: number) => ({ item: item(id), open: false });
+const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
+const ALWAYS: SyncPolicy = { kind: "always" };
+
+/** The ids a start on `dir` replays queue q to, in order. */
+function replayIds(dir: string): number[] {
+  return faults.withoutFaults(() => {
+    const { journal, items } = openQueueJournal(dir, "q");
+    journal.close();
+    return items.map((i) => Number(text(i.data).split(":")[0]));
+  });
+}
+
+/** A journal of q holding items `ids` on disk, in segments of 2 KiB. */
+function journalOf(dir: string, ids: readonly number[], policy: SyncPolicy = { kind: "never" }): Journal {
+  const { journal } = openQueueJournal(dir, "q", { segmentSize: 2048, policy });
+  for (const id of ids) {
+    journal.appendAdd(item(id));
+    flushJournals();
+  }
+  return journal;
+}
+
+/** Starts a rebuild over turns of `entries`; resolves with how it ended. */
+function rebuildInTurns(journal: Journal, ids: readonly number[]): Promise<RebuildEnd> {
+  const { promise, resolve } = Promise.withResolvers<RebuildEnd>();
+  journal.rebuildInTurns(ids.map(queued), resolve);
+  return promise;
+}
+
+/** Appends ADDs of `ids` (sets while the rebuild runs) and asks for them to be written; their commits. */
+function setDuring(journal: Journal, ids: readonly number[]): Commit[] {
+  const commits = ids.map((id) => journal.appendAdd(item(id)));
+  flushJournals();
+  return commits;
+}
+
+/** Copies of `dir` before every change to it and every fsync off the event loop, and when each fsync returns, while `change` runs; and one at the end. */
+async function copiesAround(dir: string, change: () => Promise<void>): Promise<string[]> {
+  const copies: string[] = [];
+  const copy = () => void copies.push(copyDataDir(dir));
+  const real = { rename: fileSystem.rename, remove: fileSystem.remove, open: fileSystem.open, fsyncAsync: fileSystem.fsyncAsync };
+  fileSystem.rename = (from, to) => (copy(), real.rename(from, to));
+  fileSystem.remove = (path) => (copy(), real.remove(path));
+  fileSystem.open = (path, flags, mode) => (flags === "r" ? undefined : copy(), real.open(path, flags, mode));
+  fileSystem.fsyncAsync = (fd, done) => (copy(), real.fsyncAsync(fd, (error) => (copy(), done(error))));
+  try {
+    await change();
+  } finally {
+    Object.assign(fileSystem, real);
+  }
+  copy();
+  return copies;
+}
+
+test("a crash at any step of a rebuild over turns replays to the old files or to the state it took and the sets after it, never a mix", async () => {
+  const dir = tempDir();
+  // The old files hold 0..19; the queue holds 0..39 (a journal lacking items: a fill that failed).
+  const journal = journalOf(dir, range(0, 20));
+  expect(readdirSync(dir).filter((name) => /^q\.\d+$/.test(name)).length).toBeGreaterThan(0);
+  let heldUnwritten = false;
+  let end: RebuildEnd | null = null;
+  const copies = await copiesAround(dir, async () => {
+    const ended = rebuildInTurns(journal, range(0, 40));
+    const sizeBefore = journal.size;
+    const commits = setDuring(journal, [100, 101, 102]);
+    heldUnwritten = commits.every((commit) => commit.state === "pending") && readdirSync(dir).length > 0 && journal.size >= sizeBefore;
+    end = await ended;
+    await Promise.all(commits.map((commit) => new Promise<void>((resolve) => onceDurable(commit, resolve))));
+    await backgroundRemovals();
+  });
+  expect(end).not.toBeNull();
+  expect(end!).toEqual({ rebuilt: { disk: null, lost: 0 } });
+  expect(heldUnwritten).toBe(true);
+  const outcomes = copies.map(replayIds);
+  const old = range(0, 20);
+  const live = [...range(0, 40), 100, 101, 102];
+  const firstNew = outcomes.findIndex((ids) => ids.join() !== old.join());
+  expect(firstNew).toBeGreaterThan(0);
+  for (const ids of outcomes.slice(firstNew)) expect(ids).toEqual(live.slice(0, ids.length));
+  for (const ids of outcomes.slice(firstNew)) expect(ids.length).toBeGreaterThanOrEqual(40);
+  expect(outcomes.at(-1)).toEqual(live);
+  expect(readdirSync(dir).filter((name) => name.endsWith(".tmp") || name.endsWith(".pack"))).toEqual([]);
+  journal.close();
+  expect(replayIds(dir)).toEqual(live);
+});
+
+test("sets while a rebuild runs are written to no file until its new active file is in place; under sync_journal = always they are acknowledged after their fsync", async () => {
+  const dir = tempDir();
+  const journal = journalOf(dir, range(0, 10), ALWAYS);
+  await new Promise<void>((resolve) => onceDurable(journal.lastCommit, resolve));
+  const fsyncs: string[] = [];
+  const realFsyncAsync = fileSystem.fsyncAsync;
+  fileSystem.fsyncAsync = (fd, done) => (fsyncs.push(`fd ${fd}`), realFsyncAsync(fd, done));
+  try {
+    const ended = rebuildInTurns(journal, range(0, 10));
+    expect(journal.rebuilding).toBe(true);
+    const [during] = setDuring(journal, [50]);
+    let acknowledgedAt = -1;
+    onceDurable(during!, () => (acknowledgedAt = fsyncs.length));
+    // Written to no file yet: a copy now replays to the old journal alone.
+    expect(replayIds(copyDataDir(dir))).toEqual(range(0, 10));
+    expect(await ended).toEqual({ rebuilt: { disk: null, lost: 0 } });
+    expect(journal.rebuilding).toBe(false);
+    await new Promise<void>((resolve) => onceDurable(during!, resolve));
+    // The pack, the fresh file and the directory (the renames), then the set's own fsync (of the new active file).
+    expect(acknowledgedAt).toBeGreaterThanOrEqual(4);
+    expect(replayIds(copyDataDir(dir))).toEqual([...range(0, 10), 50]);
+  } finally {
+    fileSystem.fsyncAsync = realFsyncAsync;
+  }
+  journal.close();
+});
+
+for (const [step, path] of [
+  ["syncing the pack", "\\.pack\\.\\d+\\.\\d+\\.tmp$"],
+  ["syncing the fresh active file", "/\\.q\\.\\d+\\.\\d+\\.tmp$"],
+] as const) {
+  test(`an fsync failing off the event loop (${step}): nothing renamed, temp files gone, the writer fails and what waited goes to the next rebuild`, async () => {
+    const dir = tempDir();
+    const journal = journalOf(dir, range(0, 10));
+    faults.set([{ op: "fsyncAsync", code: "EIO", path, times: 1 }]);
+    const ended = rebuildInTurns(journal, range(0, 10));
+    const [during] = setDuring(journal, [50]);
+    const end = await ended;
+    expect(typeof end === "object" && "failed" in end ? end.failed : "").toContain("EIO");
+    expect(journal.rebuilding).toBe(false);
+    expect(journal.failure).not.toBeNull();
+    expect(during!.state).toBe("failed");
+    expect(during!.retry).not.toBeNull();
+    expect(readdirSync(dir).filter((name) => name.endsWith(".tmp") || name.endsWith(".pack"))).toEqual([]);
+    expect(replayIds(copyDataDir(dir))).toEqual(range(0, 10));
+    // The next upkeep rebuilds again, from the queue as it is then (the set included): the set is acknowledged.
+    expect(await rebuildInTurns(journal, [...range(0, 10), 50])).toEqual({ rebuilt: { disk: null, lost: 0 } });
+    expect(journal.failure).toBeNull();
+    await new Promise<void>((resolve) => onceDurable(during!.retry!, resolve));
+    expect(during!.retry!.state).toBe("durable");
+    journal.close();
+    expect(replayIds(dir)).toEqual([...range(0, 10), 50]);
+  });
+}
+
+test("the directory fsync after the renames failing off the event loop: committed, the writer fails until a retry fsyncs the directory, then writes what waited", async () => {
+  const dir = tempDir();
+  const journal = journalOf(dir, range(0, 10));
+  faults.set([{ op: "fsyncAsync", code: "EIO", path: "/kestrel-unit-[^/]+$", times: 1 }]);
+  const ended = rebuildInTurns(journal, range(0, 12));
+  const [during] = setDuring(journal, [50]);
+  expect(await ended).toEqual({ rebuilt: { disk: null, lost: 0 } });
+  expect(journal.failure).toContain("EIO");
+  expect(during!.state).toBe("failed");
+  journal.retry(); // the upkeep's retry: the directory fsync, then the set's record
+  expect(journal.failure).toBeNull();
+  expect(during!.retry!.state).toBe("durable");
+  journal.close();
+  expect(replayIds(dir)).toEqual([...range(0, 12), 50]);
+});
+
+test("a clean stop while a rebuild runs puts its journal in place at once; a journal erased meanwhile gives it up and leaves no file", async () => {
+  const dir = tempDir();
+  const journal = journalOf(dir, range(0, 10));
+  let end: RebuildEnd | null = null;
+  journal.rebuildInTurns(range(0, 15).map(queued), (e) => (end = e));
+  setDuring(journal, [50]);
+  journal.close();
+  expect(end!).toEqual({ rebuilt: { disk: null, lost: 0 } });
+  expect(replayIds(dir)).toEqual([...range(0, 15), 50]);
+
+  const gone = tempDir();
+  const erased = journalOf(gone, range(0, 10));
+  let ended: RebuildEnd | null = null;
+  erased.rebuildInTurns(range(0, 15).map(queued), (e) => (ended = e));
+  erased.erase();
+  await backgroundRemovals();
+  expect(ended!).toBe("cancelled");
+  expect(readdirSync(gone).filter((name) => name.startsWith("q") || name.startsWith(".q"))).toEqual([]);
+});
