@@ -8,7 +8,8 @@
  * `always`, after their fsync).
  */
 import { afterAll, afterEach, expect, test } from "bun:test";
-import { readdirSync } from "node:fs";
+import { readdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
 import { onceDurable, type Commit } from "../../src/journal/commit.ts";
 import { backgroundRemovals } from "../../src/journal/deferred_removal.ts";
 import { fileSystem } from "../../src/journal/files.ts";
@@ -202,4 +203,28 @@ test("a clean stop while a rebuild runs puts its journal in place at once; a jou
   await backgroundRemovals();
   expect(ended!).toBe("cancelled");
   expect(readdirSync(gone).filter((name) => name.startsWith("q") || name.startsWith(".q"))).toEqual([]);
+});
+
+test("a confirm recorded while a rebuild runs on a journal that had failed (its file deleted) is acknowledged only once its REMOVE is on disk (sync_journal = always)", async () => {
+  const dir = tempDir();
+  const journal = journalOf(dir, range(0, 10), ALWAYS);
+  await new Promise<void>((resolve) => onceDurable(journal.lastCommit, resolve));
+  // The active file deleted under the writer: its next write notices, and the journal fails.
+  rmSync(join(dir, "q"));
+  journal.appendOpen(0);
+  flushJournals();
+  expect(journal.failure).not.toBeNull();
+  const { promise: ended, resolve } = Promise.withResolvers<RebuildEnd>();
+  journal.rebuildInTurns([{ item: item(0), open: true }, ...range(1, 10).map(queued)], resolve);
+  // The rebuild took item 0 open; a client confirms it meanwhile (the queue records confirms while failing).
+  const confirm = journal.appendRemove(0);
+  let replayedAtReply: number[] | null = null;
+  onceDurable(confirm, () => (replayedAtReply = replayIds(copyDataDir(dir))));
+  expect(await ended).toEqual({ rebuilt: { disk: null, lost: 0 } });
+  await new Promise<void>((done) => onceDurable(confirm, done));
+  expect(journal.failure).toBeNull();
+  // Confirmed: item 0 never comes back after the reply.
+  expect(replayedAtReply!).toEqual(range(1, 10));
+  journal.close();
+  expect(replayIds(dir)).toEqual(range(1, 10));
 });
