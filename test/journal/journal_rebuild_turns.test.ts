@@ -228,3 +228,20 @@ test("a confirm recorded while a rebuild runs on a journal that had failed (its 
   journal.close();
   expect(replayIds(dir)).toEqual(range(1, 10));
 });
+
+test("an item set while a rebuild runs stays in the journal once the items before it are consumed and its segment is sealed and released", async () => {
+  const dir = tempDir();
+  const journal = journalOf(dir, range(0, 10));
+  const ended = rebuildInTurns(journal, range(0, 10));
+  const [during] = setDuring(journal, [10]);
+  expect(await ended).toEqual({ rebuilt: { disk: null, lost: 0 } });
+  await new Promise<void>((resolve) => onceDurable(during!, resolve));
+  // 0..9 consumed; 10 is the only live item: the segment its ADD went to is not dead.
+  for (const id of range(0, 10)) journal.appendRemove(id);
+  flushJournals();
+  journal.rotate();
+  journal.releaseDead(10, null);
+  await backgroundRemovals();
+  journal.close();
+  expect(replayIds(dir)).toEqual([10]);
+});
