@@ -245,3 +245,15 @@ test("an item set while a rebuild runs stays in the journal once the items befor
   journal.close();
   expect(replayIds(dir)).toEqual([10]);
 });
+
+test("a flush's reset taken over by a rebuild over turns settles when the journal is erased meanwhile (its reply does not wait for good)", async () => {
+  const dir = tempDir();
+  const journal = journalOf(dir, range(0, 10));
+  const reset = journal.reset([]);
+  let end: RebuildEnd | null = null;
+  expect(journal.rebuildInTurns([], (e) => (end = e))).toBe(true);
+  journal.erase();
+  await backgroundRemovals();
+  expect(end!).toBe("cancelled");
+  expect(reset.state).toBe("durable");
+});
