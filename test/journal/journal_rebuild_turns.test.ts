@@ -8,7 +8,7 @@
  * `always`, after their fsync).
  */
 import { afterAll, afterEach, expect, test } from "bun:test";
-import { readdirSync, rmSync } from "node:fs";
+import { readdirSync, readlinkSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { onceDurable, type Commit } from "../../src/journal/commit.ts";
 import { backgroundRemovals } from "../../src/journal/deferred_removal.ts";
@@ -256,4 +256,31 @@ test("a flush's reset taken over by a rebuild over turns settles when the journa
   await backgroundRemovals();
   expect(end!).toBe("cancelled");
   expect(reset.state).toBe("durable");
+});
+
+test("a clean stop after one of a rebuild's fsyncs failed off the event loop (the other not back yet) commits nothing: an fsync after a failed one may say nothing of the pages lost", async () => {
+  const dir = tempDir();
+  const journal = journalOf(dir, range(0, 10));
+  faults.set([{ op: "fsyncAsync", code: "EIO", path: "\\.pack\\.\\d+\\.\\d+\\.tmp$", times: 1 }]);
+  const withFaults = fileSystem.fsyncAsync;
+  let packBack = false;
+  let freshBack: (() => void) | null = null;
+  // The pack's fsync fails; the fresh file's comes back only after the clean stop.
+  fileSystem.fsyncAsync = (fd, done) => {
+    const fresh = /\/\.q\.\d+\.\d+\.tmp$/.test(readlinkSync(`/proc/self/fd/${fd}`));
+    withFaults(fd, (error) => (fresh ? (freshBack = () => done(error)) : ((packBack = true), done(error))));
+  };
+  let end: RebuildEnd | null = null;
+  try {
+    journal.rebuildInTurns(range(0, 15).map(queued), (e) => (end = e));
+    while (!packBack || freshBack === null) await new Promise((resolve) => setImmediate(resolve));
+    expect(end).toBeNull();
+    journal.close();
+    (freshBack as () => void)();
+  } finally {
+    fileSystem.fsyncAsync = withFaults;
+  }
+  expect(end!).toEqual({ failed: expect.stringContaining("EIO") });
+  expect(replayIds(dir)).toEqual(range(0, 10));
+  expect(readdirSync(dir).filter((name) => name.endsWith(".tmp") || name.endsWith(".pack"))).toEqual([]);
 });
