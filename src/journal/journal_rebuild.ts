@@ -28,7 +28,9 @@
  * after it, as above: nothing is renamed before both temp files are synced. A failure before the
  * commit removes the temp files and fails the writer (`abandonHold`: nothing more may go to the
  * old files, and what waited goes to the next rebuild, at the next upkeep); after it, as above.
- * A clean stop finishes a task at once (`finish`); a queue deleted cancels it.
+ * A clean stop finishes a task at once (`finish`: with its fsyncs in the call, or failed if one
+ * off the event loop failed already, the repair at a stop then rebuilds in the call); a queue
+ * deleted cancels it (its `ended` hears "cancelled").
  */
 import { errorText } from "../errors.ts";
 import { log } from "../log.ts";
@@ -144,6 +146,8 @@ export class RebuildTask {
   private readonly written: WrittenPack;
   private readonly fresh: FreshFile;
   private readonly maxId: number;
+  /** The first of its two fsyncs that failed, once heard (the other may not be back yet). */
+  private syncError: Error | null = null;
 
   /**
    * Takes the state `entries` (every live item, in queue order) and writes the new files, in the
@@ -168,10 +172,9 @@ export class RebuildTask {
     }
     journal.writer.hold();
     let left = 2;
-    let failure: Error | null = null;
     const synced = (error: Error | null): void => {
-      failure ??= error;
-      if (--left === 0 && this.phase === "syncing") this.synced(failure);
+      this.syncError ??= error;
+      if (--left === 0 && this.phase === "syncing") this.synced(this.syncError);
     };
     fileSystem.fsyncAsync(this.written.fd, synced);
     fileSystem.fsyncAsync(this.fresh.fd, synced);
@@ -179,14 +182,16 @@ export class RebuildTask {
 
   /**
    * Commits and puts the new journal in place now (a clean stop can't wait for the turns; the
-   * journal finishes a pending install itself); `ended` is called as it would have been.
+   * journal finishes a pending install itself); `ended` is called as it would have been. If one
+   * of its fsyncs failed already, it fails: an fsync of that file now may succeed without the
+   * pages the failed one lost (the kernel reports a writeback error once).
    */
   finish(): void {
     if (this.phase === "syncing") {
-      let error: Error | null = null;
+      let error = this.syncError;
       try {
-        fileSystem.fsync(this.written.fd);
-        fileSystem.fsync(this.fresh.fd);
+        if (error === null) fileSystem.fsync(this.written.fd);
+        if (error === null) fileSystem.fsync(this.fresh.fd);
       } catch (caught) {
         error = caught instanceof Error ? caught : new Error(String(caught));
       }

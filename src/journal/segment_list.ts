@@ -245,7 +245,9 @@ export class SegmentList {
   /**
    * A rebuild committed pack `seq` (the old active segment was moved aside under that number): it
    * replaces every segment so far, an older pending pack included (deleted by its install), and
-   * `seq + 1` is active.
+   * `seq + 1` is active. Its highest id stays the one noted so far: a rebuild over turns holds the
+   * records appended after it took the queue's state, and they go to `seq + 1` (their ids are above
+   * every earlier one, and too high a `maxId` only keeps a segment a little longer).
    */
   rebuilt(seq: number, maxId: number): void {
     if (this.pending !== null && this.pending.seq !== seq) this.superseded = [...this.superseded, this.pending.seq];
@@ -253,7 +255,6 @@ export class SegmentList {
     this.sealed = replaced.map((old) => ({ seq: old, maxId: old === seq ? maxId : 0, size: 0, ino: 0 }));
     this.pending = { seq, maxId };
     this.activeSeq = seq + 1;
-    this.activeMaxId = 0;
   }
 
   /** Every file this list names that a rebuild replaces (the sealed segments and the one it moves aside). */

@@ -585,10 +585,25 @@ export class JournalWriter {
       this.fail(`fsync of ${dirname(this.path)} failed: ${errorText(error)}`, held.covered);
     } else {
       for (const commit of held.covered) commit.settle("durable");
-      if (this.failure !== null) this.recovered();
+      if (this.failure !== null) this.recoveredBeforeBatch();
       if (this.batch !== null) markDirty(this);
     }
     held.resumed(error);
+  }
+
+  /**
+   * Recovers at the end of a hold. Records appended while the writer was failing (a confirm, an
+   * abort: the queue records those while failing) waited on the retry's commit and are still in
+   * the batch, written to no file yet: that commit becomes the batch's and settles once they are
+   * written (and, under `always`, fsynced), not now. (`fail` left no other commit pending.)
+   */
+  private recoveredBeforeBatch(): void {
+    if (this.batch === null) return this.recovered();
+    const retry = this.retryCommit!;
+    this.failure = null;
+    this.retryCommit = null;
+    this.commit = this.latest = retry;
+    this.journal.onRecovered();
   }
 
   /**

@@ -28,10 +28,15 @@ const waiting = new Deque<Start>();
 /** A turn that starts waiting rebuilds is scheduled. */
 let scheduled = false;
 
-/** Runs `start` now if a slot is free, else once one is (in a later turn); `start` calls `done` when its rebuild ended, or at once if it started none. */
+/**
+ * Runs `start` now if a slot is free and none waits, else once its turn comes (in a later turn:
+ * behind those waiting, even when a slot was just freed); `start` calls `done` when its rebuild
+ * ended, or at once if it started none.
+ */
 export function inRebuildLane(start: Start): void {
-  if (inFlight < MAX_IN_FLIGHT) run(start);
-  else waiting.push(start);
+  if (inFlight < MAX_IN_FLIGHT && waiting.length === 0) return run(start);
+  waiting.push(start);
+  scheduleWaiting();
 }
 
 /** Rebuilds in flight now (tests). */

@@ -8,7 +8,8 @@
  * `always`, after their fsync).
  */
 import { afterAll, afterEach, expect, test } from "bun:test";
-import { readdirSync } from "node:fs";
+import { readdirSync, readlinkSync, rmSync } from "node:fs";
+import { join } from "node:path";
 import { onceDurable, type Commit } from "../../src/journal/commit.ts";
 import { backgroundRemovals } from "../../src/journal/deferred_removal.ts";
 import { fileSystem } from "../../src/journal/files.ts";
@@ -202,4 +203,84 @@ test("a clean stop while a rebuild runs puts its journal in place at once; a jou
   await backgroundRemovals();
   expect(ended!).toBe("cancelled");
   expect(readdirSync(gone).filter((name) => name.startsWith("q") || name.startsWith(".q"))).toEqual([]);
+});
+
+test("a confirm recorded while a rebuild runs on a journal that had failed (its file deleted) is acknowledged only once its REMOVE is on disk (sync_journal = always)", async () => {
+  const dir = tempDir();
+  const journal = journalOf(dir, range(0, 10), ALWAYS);
+  await new Promise<void>((resolve) => onceDurable(journal.lastCommit, resolve));
+  // The active file deleted under the writer: its next write notices, and the journal fails.
+  rmSync(join(dir, "q"));
+  journal.appendOpen(0);
+  flushJournals();
+  expect(journal.failure).not.toBeNull();
+  const { promise: ended, resolve } = Promise.withResolvers<RebuildEnd>();
+  journal.rebuildInTurns([{ item: item(0), open: true }, ...range(1, 10).map(queued)], resolve);
+  // The rebuild took item 0 open; a client confirms it meanwhile (the queue records confirms while failing).
+  const confirm = journal.appendRemove(0);
+  let replayedAtReply: number[] | null = null;
+  onceDurable(confirm, () => (replayedAtReply = replayIds(copyDataDir(dir))));
+  expect(await ended).toEqual({ rebuilt: { disk: null, lost: 0 } });
+  await new Promise<void>((done) => onceDurable(confirm, done));
+  expect(journal.failure).toBeNull();
+  // Confirmed: item 0 never comes back after the reply.
+  expect(replayedAtReply!).toEqual(range(1, 10));
+  journal.close();
+  expect(replayIds(dir)).toEqual(range(1, 10));
+});
+
+test("an item set while a rebuild runs stays in the journal once the items before it are consumed and its segment is sealed and released", async () => {
+  const dir = tempDir();
+  const journal = journalOf(dir, range(0, 10));
+  const ended = rebuildInTurns(journal, range(0, 10));
+  const [during] = setDuring(journal, [10]);
+  expect(await ended).toEqual({ rebuilt: { disk: null, lost: 0 } });
+  await new Promise<void>((resolve) => onceDurable(during!, resolve));
+  // 0..9 consumed; 10 is the only live item: the segment its ADD went to is not dead.
+  for (const id of range(0, 10)) journal.appendRemove(id);
+  flushJournals();
+  journal.rotate();
+  journal.releaseDead(10, null);
+  await backgroundRemovals();
+  journal.close();
+  expect(replayIds(dir)).toEqual([10]);
+});
+
+test("a flush's reset taken over by a rebuild over turns settles when the journal is erased meanwhile (its reply does not wait for good)", async () => {
+  const dir = tempDir();
+  const journal = journalOf(dir, range(0, 10));
+  const reset = journal.reset([]);
+  let end: RebuildEnd | null = null;
+  expect(journal.rebuildInTurns([], (e) => (end = e))).toBe(true);
+  journal.erase();
+  await backgroundRemovals();
+  expect(end!).toBe("cancelled");
+  expect(reset.state).toBe("durable");
+});
+
+test("a clean stop after one of a rebuild's fsyncs failed off the event loop (the other not back yet) commits nothing: an fsync after a failed one may say nothing of the pages lost", async () => {
+  const dir = tempDir();
+  const journal = journalOf(dir, range(0, 10));
+  faults.set([{ op: "fsyncAsync", code: "EIO", path: "\\.pack\\.\\d+\\.\\d+\\.tmp$", times: 1 }]);
+  const withFaults = fileSystem.fsyncAsync;
+  let packBack = false;
+  let freshBack: (() => void) | null = null;
+  // The pack's fsync fails; the fresh file's comes back only after the clean stop.
+  fileSystem.fsyncAsync = (fd, done) => {
+    const fresh = /\/\.q\.\d+\.\d+\.tmp$/.test(readlinkSync(`/proc/self/fd/${fd}`));
+    withFaults(fd, (error) => (fresh ? (freshBack = () => done(error)) : ((packBack = true), done(error))));
+  };
+  let end: RebuildEnd | null = null;
+  try {
+    journal.rebuildInTurns(range(0, 15).map(queued), (e) => (end = e));
+    while (!packBack || freshBack === null) await new Promise((resolve) => setImmediate(resolve));
+    expect(end).toBeNull();
+    journal.close();
+    (freshBack as () => void)();
+  } finally {
+    fileSystem.fsyncAsync = withFaults;
+  }
+  expect(end!).toEqual({ failed: expect.stringContaining("EIO") });
+  expect(replayIds(dir)).toEqual(range(0, 10));
+  expect(readdirSync(dir).filter((name) => name.endsWith(".tmp") || name.endsWith(".pack"))).toEqual([]);
 });

@@ -38,3 +38,23 @@ test("a start that starts nothing gives its slot back at once", () => {
   expect(ran).toBe(true);
   expect(rebuildsInFlight()).toBe(0);
 });
+
+test("a rebuild that comes while others wait for a slot waits behind them, even in the turn a slot was freed", async () => {
+  const started: string[] = [];
+  const dones: Array<() => void> = [];
+  const start = (name: string) => (done: () => void) => {
+    started.push(name);
+    dones.push(done);
+  };
+  for (let i = 0; i < MAX_IN_FLIGHT; i++) inRebuildLane(start(`first ${i}`));
+  inRebuildLane(start("waiting"));
+  dones[0]!(); // a slot is free; the waiting one starts in a later turn
+  inRebuildLane(start("newcomer"));
+  await turn();
+  expect(started.slice(MAX_IN_FLIGHT)).toEqual(["waiting"]);
+  for (const done of dones) done();
+  await turn();
+  expect(started.slice(MAX_IN_FLIGHT)).toEqual(["waiting", "newcomer"]);
+  for (const done of dones) done();
+  expect(rebuildsInFlight()).toBe(0);
+});
