@@ -97,6 +97,8 @@ class Evacuation {
   private movedBytes = 0;
   private waiting = false;
   private idle: (() => void)[] = [];
+  /** After a fruitless round, until it listens for waste again: who waits for that. */
+  private paused: (() => void)[] | null = null;
   /** Rounds done and bytes moved since the process started. */
   rounds = 0;
   totalMovedBytes = 0;
@@ -109,6 +111,13 @@ class Evacuation {
   settled(): Promise<void> {
     if (!this.busy) return Promise.resolve();
     return new Promise((resolve) => this.idle.push(resolve));
+  }
+
+  /** Resolves once it listens for waste (at once, unless a fruitless round paused it for a while). */
+  listening(): Promise<void> {
+    const paused = this.paused;
+    if (paused === null) return Promise.resolve();
+    return new Promise((resolve) => paused.push(resolve));
   }
 
   private get busy(): boolean {
@@ -155,12 +164,23 @@ class Evacuation {
     return copy;
   }
 
+  /** Listens again only after IDLE_AFTER_FRUITLESS_MS (a round that moved nothing would repeat at once). */
+  private pause(): void {
+    this.paused = [];
+    setTimeout(() => {
+      const paused = this.paused ?? [];
+      this.paused = null;
+      this.listen();
+      for (const resolve of paused) resolve();
+    }, IDLE_AFTER_FRUITLESS_MS).unref();
+  }
+
   private finish(): void {
     this.rounds++;
     this.totalMovedBytes += this.movedBytes;
     this.current = this.place = null;
     this.moved = new WeakMap();
-    if (this.movedBytes === 0) setTimeout(() => this.listen(), IDLE_AFTER_FRUITLESS_MS).unref();
+    if (this.movedBytes === 0) this.pause();
     else this.listen();
     if (this.busy) return;
     const idle = this.idle;
@@ -174,6 +194,11 @@ const evacuation = new Evacuation();
 /** Resolves once the rounds asked for so far are done (for tests and benchmarks). */
 export function evacuationSettled(): Promise<void> {
   return evacuation.settled();
+}
+
+/** Resolves once waste starts a round again: at once, or after the pause a fruitless round began (for tests: a test's waste must not fall in another's pause). */
+export function evacuationListening(): Promise<void> {
+  return evacuation.listening();
 }
 
 /** Rounds done and item bytes moved so far (for tests and reports). */
