@@ -42,10 +42,7 @@ async function attack(lab: Lab, items: number, parameters: string) {
   }
   client.close();
   const during = await window.end();
-  const after = await lab.settle();
-  const stats = await lab.stats();
-  const afterTraffic = await lab.rssAfterTraffic();
-  const roundTrip = await lab.roundTrip();
+  const { after, stats, afterTraffic, roundTrip } = await lab.aftermath();
 
   const inMemory = stats.get("queue_q_mem_items") ?? NaN;
   const most = Math.floor(DEFAULT_MAX_MEMORY_SIZE / ITEM_MEMORY_COST);

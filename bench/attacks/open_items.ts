@@ -48,10 +48,7 @@ async function attack(lab: Lab, connections: number, items: number, parameters: 
   const held = await lab.stats();
   const during = await window.end();
   for (const holder of holders) holder.close();
-  const after = await lab.settle();
-  const back = await lab.stats();
-  const afterTraffic = await lab.rssAfterTraffic();
-  const roundTrip = await lab.roundTrip();
+  const { after, stats: back, afterTraffic, roundTrip } = await lab.aftermath();
 
   const stat = (stats: Map<string, number>, name: string) => stats.get(`queue_rb_${name}`) ?? NaN;
   const memory = (stats: Map<string, number>) => `${mib(stat(stats, "mem_bytes"))} (${integer(stat(stats, "mem_items"))} items)`;

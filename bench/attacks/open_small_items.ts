@@ -41,10 +41,7 @@ async function attack(lab: Lab, rounds: number, parameters: string) {
   const held = await lab.stats();
   const during = await window.end();
   client.close();
-  const after = await lab.settle();
-  const back = await lab.stats();
-  const afterTraffic = await lab.rssAfterTraffic();
-  const roundTrip = await lab.roundTrip();
+  const { after, stats: back, afterTraffic, roundTrip } = await lab.aftermath();
 
   lab.bound("open_transactions while held", integer(held.get("queue_keep_open_transactions") ?? NaN), integer(rounds), held.get("queue_keep_open_transactions") === rounds);
   bufferBounds(lab, held, "while held");

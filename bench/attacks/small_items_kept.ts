@@ -36,10 +36,7 @@ async function attack(lab: Lab, rounds: number, parameters: string) {
   await pinRounds(client, rounds, SET_KEPT, ["stored"]);
   client.close();
   const during = await window.end();
-  const after = await lab.settle();
-  const stats = await lab.stats();
-  const afterTraffic = await lab.rssAfterTraffic();
-  const roundTrip = await lab.roundTrip();
+  const { after, stats, afterTraffic, roundTrip } = await lab.aftermath();
 
   const keptBytes = rounds * KEPT_ITEM.length;
   lab.bound("keep's items in memory", `${integer(stats.get("queue_keep_mem_items") ?? NaN)} (${integer(stats.get("queue_keep_mem_bytes") ?? NaN)} B)`, `${integer(rounds)} (${integer(keptBytes)} B)`, stats.get("queue_keep_mem_bytes") === keptBytes);

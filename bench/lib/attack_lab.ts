@@ -71,6 +71,14 @@ export interface During {
   readonly probe: ProbeSummary;
 }
 
+/** What `Lab.aftermath` found. */
+export interface Aftermath {
+  readonly after: number;
+  readonly stats: Map<string, number>;
+  readonly afterTraffic: number;
+  readonly roundTrip: string | null;
+}
+
 /** The measured window of one attack: from `begin` (RSS before, peak reset, probe started) to `end`. */
 export class AttackWindow {
   private highest: number;
@@ -175,6 +183,18 @@ export class Lab {
   async settle(): Promise<number> {
     await Bun.sleep(SETTLE_MS);
     return this.server.memory().rss;
+  }
+
+  /**
+   * After an attack (its window ended, its clients gone): the RSS once settled, the stats then,
+   * the RSS after other traffic, and what a round trip found wrong (or null), taken in that order.
+   */
+  async aftermath(): Promise<Aftermath> {
+    const after = await this.settle();
+    const stats = await this.stats();
+    const afterTraffic = await this.rssAfterTraffic();
+    const roundTrip = await this.roundTrip();
+    return { after, stats, afterTraffic, roundTrip };
   }
 
   /** Sets `count` copies of `item` into `queue`, 16 per write, on a fresh connection. */
