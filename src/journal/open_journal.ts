@@ -189,8 +189,9 @@ function upgradeHeader(path: string): void {
   replaceFileAtomically(path, [encodeFileHeader(), fileSystem.readFile(path).subarray(FILE_HEADER_SIZE)]);
 }
 
-/** Bytes replayed since the last collection. */
+/** Bytes replayed since the last collection, and in all. */
 let replayedSinceCollection = 0;
+let replayedInAll = 0;
 const COLLECT_EVERY_BYTES = 64 * 1024 * 1024;
 
 /**
@@ -199,10 +200,16 @@ const COLLECT_EVERY_BYTES = 64 * 1024 * 1024;
  * collection per file (10,000 small queues would pay 10,000 of them).
  */
 function collectNowAndThen(bytes: number): void {
+  replayedInAll += bytes;
   replayedSinceCollection += bytes;
   if (replayedSinceCollection < COLLECT_EVERY_BYTES) return;
   replayedSinceCollection = 0;
   Bun.gc(false);
+}
+
+/** Segment bytes this process replayed so far (a loader compares two readings). */
+export function bytesReplayed(): number {
+  return replayedInAll;
 }
 
 /** Reads whole segment files into one buffer, reused from file to file. */
