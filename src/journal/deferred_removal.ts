@@ -72,11 +72,25 @@ export function removeInBackground(paths: readonly string[], done: () => void = 
   removeNext();
 }
 
-/** Runs of `removeInBackground` not through yet, and who waits for none to be. */
+/**
+ * Counts a removal that starts later (a journal being retired over turns, retire_task.ts) as under
+ * way until the returned function is called, so `backgroundRemovals` waits for it too.
+ */
+export function removalUnderWay(): () => void {
+  running++;
+  let ended = false;
+  return () => {
+    if (ended) return;
+    ended = true;
+    if (--running === 0) for (const resolve of idle.splice(0)) resolve();
+  };
+}
+
+/** Runs of `removeInBackground` (and removals under way) not through yet, and who waits for none to be. */
 let running = 0;
 const idle: (() => void)[] = [];
 
-/** Resolves once no background removal is under way (now, if none is): a test waits on it instead of counting turns. */
+/** Resolves once no background removal (nor a retire, see `removalUnderWay`) is under way (now, if none is): a test waits on it instead of counting turns. */
 export function backgroundRemovals(): Promise<void> {
   if (running === 0) return Promise.resolve();
   return new Promise((resolve) => idle.push(resolve));

@@ -25,14 +25,15 @@
 import { errorText } from "../errors.ts";
 import { log } from "../log.ts";
 import { AddReader, type Position } from "./add_reader.ts";
-import { Commit } from "./commit.ts";
-import { movingAsideInto, removeInBackground } from "./deferred_removal.ts";
-import { fileSystem, fsyncDirectory, removeQuietly } from "./files.ts";
+import { Commit, DURABLE } from "./commit.ts";
+import { moveAsideOrRemove, movingAsideInto, removeInBackground } from "./deferred_removal.ts";
+import { closeQuietly, fileSystem, removeQuietly } from "./files.ts";
 import type { Item } from "./item.ts";
 import { RebuildTask, rebuildJournal, type JournalParts, type RebuildEnd, type Rebuilt } from "./journal_rebuild.ts";
-import { PackTask, entriesSource, writePack, type Pack, type PackEntry, type PackSource } from "./pack.ts";
+import { PackTask, entriesSource, writePackFile, type Pack, type PackEntry, type PackSource, type WrittenPack } from "./pack.ts";
 import type { DiskRegion } from "./replay_state.ts";
-import { activePath, packPath, sealedPath } from "./segment_files.ts";
+import { retireInTurns } from "./retire_task.ts";
+import { activePath, sealedPath } from "./segment_files.ts";
 import { SegmentList, type JournalState } from "./segment_list.ts";
 import type { SyncPolicy } from "./sync_policy.ts";
 import { JournalWriter, type WriterEvents } from "./writer.ts";
@@ -568,55 +569,99 @@ export class Journal implements WriterEvents {
 
   /**
    * Deletes every file of this journal, as `erase` does, for a queue that dropped it with every
-   * item in memory (a reload turned it off) or was deleted, without a long turn: unlinking a big
-   * journal's segments took 73 ms for 138 MB. First the journal is made to replay as empty, in one step:
-   * the active segment is sealed and an empty pack replacing every sealed segment is committed
-   * (its rename, put on disk by a directory fsync). Then the sealed segments are renamed to temp
-   * names, and the active file too (what is left replays as empty at every step: the pack
-   * alone installs as an empty segment); once a directory fsync put that on disk, the pack is
-   * deleted, and the temp files off the event loop (deferred_removal.ts; start-up deletes any
-   * left). The queue's file names are free for a new journal at once. A crash at any
-   * point, a power loss included, replays to this journal as it was or to nothing, never to an
-   * older state whose consumed items would come back. If the first step fails it falls back to
-   * `erase`. Tries every file; throws the first error after.
+   * item in memory (a reload turned it off) or was deleted, without a long turn and without an
+   * fsync in it (retire_task.ts: on a slow disk the four fsyncs made here in one turn stalled every
+   * client 10-50 ms each). In this turn the records appended so far are written, the active file is
+   * renamed to the last sealed segment `seq` and an empty pack replacing every segment up to `seq`
+   * is written to a temp file; over the next turns the pack is fsynced and committed, the old files
+   * moved aside and the pack deleted, a directory fsync off the event loop between each step. The
+   * queue's file names are free for a new journal at once: one made meanwhile numbers its segments
+   * after `seq` and its items after this journal's (open_journal.ts), so the retire never touches
+   * its files. A crash at any point, a power loss included, replays to this journal as it was or to
+   * nothing, never to an older state whose consumed items would come back; the commits of records
+   * still waiting for their fsync settle once the pack is on disk. A journal that is its active
+   * file alone is erased at once (one rename), and so is one that can't be written or is being
+   * rebuilt, or whose first step fails (logged). Returns the commit that settles once nothing of
+   * the queue can come back, a power loss included (a `delete`'s reply waits for it). Throws only
+   * for an `erase` that failed.
    */
-  retire(): void {
-    if (this.erased) return;
+  retire(): Commit {
+    if (this.erased) return DURABLE;
     // Its files are being replaced: they all go at once.
-    if (this.rebuildTask !== null) return this.erase();
+    if (this.rebuildTask !== null) return this.eraseNow();
     // The active file alone: moving it aside is one step already, with nothing to fsync first.
-    if (this.segments.count === 1 && !this.segments.hasPendingPack) return this.erase();
-    let seq = -1;
-    const reset = this.takeReset();
+    if (this.segments.count === 1 && !this.segments.hasPendingPack) return this.eraseNow();
+    // The records still waiting are written first: the old journal must replay as it was until the pack is on disk.
+    this.writer.flush();
+    if (this.writer.failure !== null) {
+      log.warn(`queue '${this.name}': could not mark the journal empty (${this.writer.failure}); deleting its files at once`);
+      return this.eraseNow();
+    }
+    const seq = this.segments.activeSeq;
+    let pack: WrittenPack;
     try {
-      this.compaction?.cancel();
-      this.compaction = null;
-      this.reader?.close();
-      this.finishPendingPack();
-      this.rotate();
-      seq = this.segments.activeSeq - 1;
-      writePack(this.pack(seq, []));
-      fsyncDirectory(this.dir);
+      pack = writePackFile(this.pack(seq, []));
     } catch (error) {
       log.warn(`queue '${this.name}': could not mark the journal empty (${errorText(error)}); deleting its files at once`);
-      // A pack committed before its fsync failed goes too: left, it would replace the segments of a journal the queue gets later.
-      if (seq >= 0) removeQuietly(packPath(this.dir, this.name, seq));
-      reset?.settle("durable");
-      return this.erase();
+      return this.eraseNow();
     }
-    // The journal replays as empty now: a reset under way is as good as done.
-    reset?.settle("durable");
     this.erased = true;
-    const { paths, errors } = this.segments.moveFilesAside();
+    // Nothing of the queue comes back once the pack is on disk: a reset under way is as good as done.
+    const gone = new Commit();
+    const reset = this.takeReset();
+    if (reset !== null) gone.onSettled(() => reset.settle("durable"));
+    this.compaction?.cancel();
+    this.compaction = null;
+    this.reader?.close();
+    const maxId = this.segments.maxId;
+    const paths = this.segments.handOverFiles();
+    const active = activePath(this.dir, this.name);
+    const sealed = sealedPath(this.dir, this.name, seq);
+    const aside: string[] = [];
     try {
-      this.writer.erase(movingAsideInto(paths));
-      fsyncDirectory(this.dir);
-      fileSystem.remove(packPath(this.dir, this.name, seq));
+      this.writer.erase((path) => {
+        if (path !== active) return movingAsideInto(aside)(path);
+        if (fileSystem.stat(path) === null) return;
+        fileSystem.rename(path, sealed);
+        paths.push(sealed);
+      }, gone);
     } catch (error) {
-      errors.push(error);
+      return this.dropAtOnce([...paths, active], pack, gone, error);
+    } finally {
+      removeInBackground(aside);
     }
-    removeInBackground(paths);
+    retireInTurns({ dir: this.dir, name: this.name, seq, maxId, paths, pack, gone });
+    return gone;
+  }
+
+  /**
+   * `retire`'s first step failed (`error`) after the writer was closed: `paths` (the old files, the
+   * active one last) are moved aside at once, as `erase` does, and the pack written for it goes.
+   * Throws the first error moving them.
+   */
+  private dropAtOnce(paths: readonly string[], pack: WrittenPack, gone: Commit, error: unknown): Commit {
+    log.warn(`queue '${this.name}': could not mark the journal empty (${errorText(error)}); deleting its files at once`);
+    closeQuietly(pack.fd);
+    removeQuietly(pack.temp);
+    gone.settle("durable");
+    const moved: string[] = [];
+    const errors: unknown[] = [];
+    for (const path of paths) {
+      try {
+        moveAsideOrRemove(path, moved);
+      } catch (moveError) {
+        errors.push(moveError);
+      }
+    }
+    removeInBackground(moved);
     if (errors.length > 0) throw errors[0];
+    return DURABLE;
+  }
+
+  /** `erase`, for `retire`: nothing of the queue can come back once it returns. */
+  private eraseNow(): Commit {
+    this.erase();
+    return DURABLE;
   }
 
   /** Gives a rebuild under way up (the journal is being erased; the writer settles what it held). */

@@ -9,7 +9,8 @@
  * format version and for a Kestrel file among the segments, which are left untouched. Long
  * replays log their progress and speed. An active segment of an older version is given today's
  * header (its records are read by every version), so records of this version are never appended
- * under a header an older build would trust.
+ * under a header an older build would trust. A new journal of a name whose old journal is still
+ * being retired numbers its segments and items after the old one's (retire_task.ts).
  */
 import { basename, dirname } from "node:path";
 import { log } from "../log.ts";
@@ -26,6 +27,7 @@ import { viewOf } from "./binary.ts";
 import { FILE_HEADER_SIZE, FORMAT_VERSION, OP_SEGMENT, decodeRecordAt, encodeFileHeader, hasFileHeader, headerVersion } from "./record.ts";
 import { DamageReport, ReplayProgress } from "./replay_report.ts";
 import { ReplayState, type DiskRegion } from "./replay_state.ts";
+import { retiredFloor } from "./retire_task.ts";
 import { scanJournal, type ScanSummary } from "./scan.ts";
 import { SegmentChain } from "./segment_chain.ts";
 import { queueNameOfFile } from "../queue_name.ts";
@@ -69,7 +71,9 @@ export function openJournal(options: OpenOptions): OpenedJournal {
     activeRead = new SegmentBuffer().read(activePath(dir, name));
   }
   const sealedSeqs = finishCompaction(dir, name, files);
-  const activeSeq = Math.max((sealedSeqs.at(-1) ?? 0) + 1, activeRead === null ? 0 : claimedSeq(activeRead.bytes));
+  // A journal of this name still being retired (retire_task.ts) keeps segments up to its floor: a new one starts after them.
+  const floor = retiredFloor(dir, name);
+  const activeSeq = Math.max((sealedSeqs.at(-1) ?? 0) + 1, activeRead === null ? (floor?.seq ?? 0) + 1 : claimedSeq(activeRead.bytes));
   const pathOf = (seq: number) => segmentPath(dir, name, seq, activeSeq);
   const order = files.hasActive ? [...sealedSeqs, activeSeq] : sealedSeqs;
   const reader = new AddReader({ pathOf, after: (seq) => order.find((next) => next > seq) ?? null });
@@ -141,7 +145,7 @@ export function openJournal(options: OpenOptions): OpenedJournal {
   // Open items go back to the head now: say so in the journal too (newest first, so replay puts
   // them back in this order), or a later start would still find them open.
   for (const item of items.slice(0, state.openCount).reverse()) journal.appendAbort(item.id);
-  return { journal, items, disk: state.disk, nextId: state.nextId };
+  return { journal, items, disk: state.disk, nextId: Math.max(state.nextId, (floor?.maxId ?? 0) + 1) };
 }
 
 /**

@@ -289,6 +289,21 @@ export class SegmentList {
     return paths;
   }
 
+  /** The highest item id added in any segment there is (0 if none). */
+  get maxId(): number {
+    return Math.max(this.activeMaxId, this.pending?.maxId ?? 0, ...this.sealed.map((segment) => segment.maxId));
+  }
+
+  /**
+   * Hands the files of the sealed segments and packs over (oldest first, see `filePaths`), for a
+   * retire to take away over turns (retire_task.ts): the list names none of them any more.
+   */
+  handOverFiles(): string[] {
+    const paths = this.filePaths();
+    this.forgetFiles();
+    return paths;
+  }
+
   /** The list names no file any more (they were erased or moved aside). */
   private forgetFiles(): void {
     this.pending = null;

@@ -693,11 +693,19 @@ export class JournalWriter {
     this.file.close();
   }
 
-  /** Closes the file and takes it away with `dispose` (the queue is gone; the journal sees to sealed segments). */
-  erase(dispose: (path: string) => void): void {
+  /**
+   * Closes the file and takes it away with `dispose` (the queue is gone; the journal sees to sealed
+   * segments). Whoever waits for a commit may go on once nothing of the queue can come back: at
+   * once, or once `gone` settles (a retire whose files replay to nothing only then, retire_task.ts).
+   */
+  erase(dispose: (path: string) => void, gone: Commit | null = null): void {
     this.closed = true;
-    // Nothing of this queue can come back once its files are gone: whoever waits may go on.
-    for (const commit of [this.commit, this.writing?.commit, this.retryCommit, ...(this.held?.covered ?? []), ...(this.fsyncs?.stop() ?? []).map((e) => e.commit)]) commit?.settle("durable");
+    const waiting = [this.commit, this.writing?.commit, this.retryCommit, ...(this.held?.covered ?? []), ...(this.fsyncs?.stop() ?? []).map((e) => e.commit)];
+    const settle = (): void => {
+      for (const commit of waiting) commit?.settle("durable");
+    };
+    if (gone === null) settle();
+    else gone.onSettled(settle);
     this.held = null;
     this.takeBatch();
     this.writing = null;

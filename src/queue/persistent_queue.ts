@@ -618,9 +618,10 @@ export class PersistentQueue implements UpkeepView {
    * marked empty at once and its files deleted over the next turns (Journal.retire: a crash
    * meanwhile brings none of its items back, and the queue's name is free for a new journal at
    * once); its items' memory too (ItemStore.clear). Returns why some files could not be deleted
-   * (they are left for the caller to remove), or null.
+   * (they are left for the caller to remove), or null; and the commit that settles once nothing of
+   * the queue can come back, a power loss included (Journal.retire).
    */
-  destroy(): string | null {
+  destroy(): { readonly error: string | null; readonly gone: Commit } {
     this.deleted = true;
     const switching = this.switching;
     this.switching = null;
@@ -632,10 +633,9 @@ export class PersistentQueue implements UpkeepView {
     const journal = this.journal;
     this.journal = null;
     try {
-      journal?.retire();
-      return null;
+      return { error: null, gone: journal?.retire() ?? DURABLE };
     } catch (error) {
-      return errorText(error);
+      return { error: errorText(error), gone: DURABLE };
     }
   }
 

@@ -23,7 +23,7 @@
  */
 import { ConfigError, queueConfigFor, type KestrelConfig } from "../config/load.ts";
 import type { QueueConfig } from "../config/schema.ts";
-import { allOf, type Commit } from "../journal/commit.ts";
+import { DURABLE, allOf, type Commit } from "../journal/commit.ts";
 import { flushJournals } from "../journal/flush_scheduler.ts";
 import type { Item } from "../journal/item.ts";
 import { monotonicMs } from "../clock.ts";
@@ -32,6 +32,7 @@ import type { DirectoryLock } from "../journal/directory_lock.ts";
 import { fileSystem } from "../journal/files.ts";
 import type { Journal, JournalEvents } from "../journal/journal.ts";
 import { UnsupportedJournalError, bytesReplayed, openJournal, type OpenedJournal } from "../journal/open_journal.ts";
+import { finishRetires } from "../journal/retire_task.ts";
 import type { QueueFiles } from "../journal/segment_files.ts";
 import { errorText } from "../errors.ts";
 import { runGuarded } from "../guarded.ts";
@@ -227,9 +228,14 @@ export class QueueCollection {
     return this.aliases.has(name);
   }
 
-  delete(name: string): void {
+  /**
+   * Deletes queue `name` (nothing if there is none); returns the commit that settles once nothing
+   * of it can come back, a power loss included: its journal's files are retired over turns
+   * (Journal.retire), and the name is free for a new queue at once.
+   */
+  delete(name: string): Commit {
     const queue = this.queues.get(name);
-    if (queue === undefined) return;
+    if (queue === undefined) return DURABLE;
     this.queueDeletes++;
     const stats = queue.stats();
     this.totalItemsOfDeleted += stats.totalItems;
@@ -238,9 +244,10 @@ export class QueueCollection {
     this.order.remove(queue);
     const parent = fanoutParent(name);
     if (parent !== null) this.children.get(parent)?.delete(queue);
-    const error = queue.destroy();
-    if (error === null) return void log.info(`deleted queue '${name}'`);
-    this.markUnavailable(name, `queue '${name}' was deleted but its journal files could not all be removed: ${error}`, "remove");
+    const { error, gone } = queue.destroy();
+    if (error === null) log.info(`deleted queue '${name}'`);
+    else this.markUnavailable(name, `queue '${name}' was deleted but its journal files could not all be removed: ${error}`, "remove");
+    return gone;
   }
 
   /**
@@ -447,6 +454,8 @@ export class QueueCollection {
     flushJournals();
     const synced = this.syncAllAtOnce();
     for (const queue of this.queues.values()) queue.close(synced);
+    // Journals of deleted queues still being retired: what is left is done now (their files replay to nothing after the stop).
+    finishRetires(this.queuePath);
     // After the queues' last repairs (a rebuild at close logs through the fault lines too).
     reportFaultLines();
     this.queues.clear();

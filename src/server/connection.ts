@@ -19,8 +19,9 @@
  * items and the items of replies that never reached the socket go back to the head of their queues,
  * its waits are cancelled and the request bytes it buffered are freed at once
  * (RequestParser.discard); a command that throws (a bug), when its request runs or in work of it
- * that comes later (`continueSafely`), costs its client one internal-error reply and one log
- * line, and the connection goes on with its next request.
+ * that comes later (`continueSafely`), costs one log line, and its client still gets exactly one
+ * reply for the request (the internal error, or the reply the command had placed before it threw:
+ * Outbox.fail), and the connection goes on with its next request.
  *
  * Idleness is kept here, on the monotonic clock: the last time bytes came in or replies went out.
  * A connection is closed for idleness (`closeIfIdle`, called by the server's periodic check) only
@@ -322,6 +323,7 @@ export class Connection<F> implements Session, BudgetReader, ServedConnection {
 
   private executeSafely(frame: F): void {
     this.ctx.pacer.request();
+    this.outbox.startReply();
     try {
       this.frontEnd.execute(frame, this, this.ctx);
     } catch (error) {
@@ -339,16 +341,18 @@ export class Connection<F> implements Session, BudgetReader, ServedConnection {
 
   /**
    * A command threw (a bug) while `what`: logged once; a command that suspended the connection is
-   * given up as if the client had left (its `cancel` gives back what it took) and the connection
-   * resumed; the client gets the front end's internal error in the command's reply place (a place
-   * it reserved, or last). Never throws.
+   * given up as if the client had left (its `cancel` gives back what it took), unless it had placed
+   * its whole reply (what it took is handed out in that reply: giving it back too would hand it out
+   * twice), and the connection resumed; the client gets exactly one reply for the request
+   * (Outbox.fail: the front end's internal error in the command's reply place, or an error ending
+   * the part of its reply it placed, or nothing more if its reply was placed). Never throws.
    */
   private commandFailed(what: string, error: unknown): void {
     logBug(what, error);
     if (this.suspended) {
       const cancel = this.cancelWait;
       this.cancelWait = null;
-      if (cancel !== null) runGuarded(`giving up the command that failed ${what}`, cancel);
+      if (cancel !== null && this.outbox.replyPlaced !== "whole") runGuarded(`giving up the command that failed ${what}`, cancel);
       this.resume();
     }
     if (!this.closed) this.outbox.fail(this.frontEnd.internalError());

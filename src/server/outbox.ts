@@ -19,6 +19,24 @@
  * One `flush` writes up to a limit and says whether it left pieces the socket would take: packing
  * a backlog of 4 MiB of 15-byte replies is 280,000 copies (about 28 ms), so the connection writes
  * the rest in later turns, taking its turn with the others.
+ *
+ * Exactly one reply per request, even when its command throws (a bug): the connection calls
+ * `startReply` before each request, and the outbox keeps what that request's command has placed
+ * of its reply: nothing, a part (`pushPart`, `pushPartAfter`: a monitor's items as they are
+ * opened, a long report's text, each followed later by more) or all of it (`push`, `pushAfter`,
+ * `resolve`). `fail` then gives the client one well-formed reply and keeps it in step:
+ * - nothing placed: the error is the reply, in the place the command reserved (`defer`) if it
+ *   did, else after every reply queued;
+ * - all of it placed (a STORED, a get's VALUE/END, a blocking get's decided reply): nothing is
+ *   added, the reply goes out as placed, with what it hands out (a second reply would put every
+ *   later reply on the connection one off);
+ * - a part placed: the parts stay (they may have gone to the socket already; nothing can take them
+ *   back) and the error ends the reply, as a report ends on a step that failed and as memcached
+ *   answers a get with SERVER_ERROR: an error line ends a reply in both protocols. Parts must
+ *   therefore hand out nothing a client could lose by dropping a reply that ends in an error: a
+ *   monitor's items are open reads (they stay open on the connection, settled by a confirm or
+ *   given back when it closes), a report's text is no item; a command that takes items for good
+ *   places its reply whole (a get does), so its Handover marks keep their promise.
  */
 import type { Commit } from "../journal/commit.ts";
 import { Deque } from "../queue/deque.ts";
@@ -41,6 +59,9 @@ export type OnFailure = {
   /** The reply sent instead. */
   readonly reply: (error: string) => ReplyPiece[];
 } | null;
+
+/** What the current request's command has placed of its reply (see the header: `fail`). */
+export type ReplyPlaced = "nothing" | "part" | "whole";
 
 /** A place in the reply order, decided later. */
 export interface Deferred {
@@ -82,6 +103,10 @@ export class Outbox {
     this.onReady();
   };
   bytesWritten = 0;
+  /** What the current request's command has placed of its reply (`startReply` starts a request). */
+  private placed: ReplyPlaced = "nothing";
+  /** Replies and parts placed so far, ever: a command that throws can tell whether the piece it was placing got in. */
+  placements = 0;
 
   /** `onReady` is called when waiting replies became ready outside the connection's turn. */
   constructor(
@@ -102,8 +127,36 @@ export class Outbox {
     return this.readyBytes === 0 && this.waiting.length === 0;
   }
 
+  /** A new request starts: nothing of its reply is placed yet. */
+  startReply(): void {
+    this.placed = "nothing";
+  }
+
+  /** What the current request's command has placed of its reply so far. */
+  get replyPlaced(): ReplyPlaced {
+    return this.placed;
+  }
+
+  /** Queues the current request's reply, or the last part of it. */
   push(...pieces: ReplyPiece[]): void {
     this.pushAll(pieces);
+    this.placedAll();
+  }
+
+  /** Queues a part of the current request's reply: more follows (see the header). */
+  pushPart(...pieces: ReplyPiece[]): void {
+    this.pushAll(pieces);
+    this.placedPart();
+  }
+
+  private placedAll(): void {
+    this.placed = "whole";
+    this.placements++;
+  }
+
+  private placedPart(): void {
+    if (this.placed === "nothing") this.placed = "part";
+    this.placements++;
   }
 
   private pushAll(pieces: ReplyPiece[]): void {
@@ -118,6 +171,17 @@ export class Outbox {
 
   /** Queues a reply that leaves once `commit` settles; if it fails, `onFailure` decides what is sent. */
   pushAfter(commit: Commit, pieces: ReplyPiece[], onFailure: OnFailure): void {
+    this.queueAfter(commit, pieces, onFailure);
+    this.placedAll();
+  }
+
+  /** As `pushAfter`, for a part of the current request's reply: more follows (see the header). */
+  pushPartAfter(commit: Commit, pieces: ReplyPiece[], onFailure: OnFailure): void {
+    this.queueAfter(commit, pieces, onFailure);
+    this.placedPart();
+  }
+
+  private queueAfter(commit: Commit, pieces: ReplyPiece[], onFailure: OnFailure): void {
     if (commit.state === "durable" || (commit.state === "failed" && commit.retry === null)) {
       return this.pushAll(settled(commit, pieces, onFailure, 1));
     }
@@ -146,17 +210,27 @@ export class Outbox {
     deferred.commit = commit;
     deferred.onFailure = onFailure;
     if (commit !== null && commit.state === "pending") this.watch(commit);
+    this.placedAll();
     this.release();
   }
 
   /**
-   * Queues `piece` as the reply of a command that failed (a bug): in the place it reserved with
+   * The current request's command failed (a bug): gives its client one reply in all (see the
+   * header). `piece` (the front end's internal error) goes in the place the command reserved with
    * `defer` and never decided, if it has one (a connection runs one command at a time, so at most
-   * one place is undecided), else after every reply queued.
+   * one place is undecided: its reply was not placed); else after every reply queued, unless the
+   * command placed its whole reply already. Returns whether `piece` was queued.
    */
-  fail(piece: ReplyPiece): void {
-    for (const entry of this.waiting) if (entry.pieces === null) return this.resolve(entry, [piece]);
-    this.pushAll([piece]);
+  fail(piece: ReplyPiece): boolean {
+    for (const entry of this.waiting) {
+      if (entry.pieces === null) {
+        this.resolve(entry, [piece]);
+        return true;
+      }
+    }
+    if (this.placed === "whole") return false;
+    this.push(piece);
+    return true;
   }
 
   /** Moves every decided reply at the head of the waiting line to the ready queue. */

@@ -8,6 +8,7 @@ import { expect, test } from "bun:test";
 import { readdirSync } from "node:fs";
 import type { Commit } from "../../src/journal/commit.ts";
 import { backgroundRemovals } from "../../src/journal/deferred_removal.ts";
+import { retiresSettled } from "../../src/journal/retire_task.ts";
 import { flushJournals } from "../../src/journal/flush_scheduler.ts";
 import { fileSystem } from "../../src/journal/files.ts";
 import { QueueCollection } from "../../src/queue/queue_collection.ts";
@@ -36,6 +37,7 @@ test("turning the journal off: at every step the files replay to the queue as it
   const snapshots = await snapshotsAround(dir, async () => {
     done = queues.prepareReconfigure(configFor(dir, `${CONFIG}journal = false\n`))();
     await settled(done);
+    await retiresSettled();
   });
   expect([done!.state, queue.hasJournal]).toEqual(["durable", false]);
   const outcomes = snapshots.map((copy) => drainCopy(copy, CONFIG));
@@ -63,7 +65,7 @@ test("a power loss at any step: the empty pack is on disk (a directory fsync) be
   // the pack's delete, a directory fsync (until one, the others may reach the disk in any order).
   const events: string[] = [];
   const directories = new Set<number>();
-  const real = { rename: fileSystem.rename, remove: fileSystem.remove, open: fileSystem.open, fsync: fileSystem.fsync };
+  const real = { rename: fileSystem.rename, remove: fileSystem.remove, open: fileSystem.open, fsync: fileSystem.fsync, fsyncAsync: fileSystem.fsyncAsync };
   const kind = (path: string) => (/\/q\.\d+\.pack$/.test(path) ? "pack" : /\/q(\.\d+)?$/.test(path) ? "segment" : "other");
   fileSystem.rename = (from, to) => (events.push(kind(to) === "pack" ? "commit" : kind(from) === "segment" ? "drop" : "other"), real.rename(from, to));
   fileSystem.remove = (path) => (events.push(kind(path) === "pack" ? "unpack" : kind(path) === "segment" ? "drop" : "other"), real.remove(path));
@@ -74,8 +76,14 @@ test("a power loss at any step: the empty pack is on disk (a directory fsync) be
     return fd;
   };
   fileSystem.fsync = (fd) => (directories.has(fd) ? events.push("dirsync") : undefined, real.fsync(fd));
+  // Off the event loop: the directory's rename or delete is on disk once the fsync returns.
+  fileSystem.fsyncAsync = (fd, done) => {
+    const isDirectory = directories.has(fd);
+    real.fsyncAsync(fd, (error) => (isDirectory && error === null ? events.push("dirsync") : undefined, done(error)));
+  };
   try {
     await settled(queues.prepareReconfigure(configFor(dir, `${CONFIG}journal = false\n`))());
+    await retiresSettled();
   } finally {
     Object.assign(fileSystem, real);
   }
@@ -99,9 +107,10 @@ test("the directory fsync after the empty pack's rename fails: every file is mov
       if (i % 20 === 19) flushJournals();
     }
     flushJournals();
-    // The sealing's directory fsync passes; the one after the pack's rename fails.
-    faults.set([{ op: "fsync", code: "EIO", path: "/kestrel-unit-[^/]+$", after: 1, times: 1 }]);
+    // The directory fsync after the pack's rename (off the event loop) fails.
+    faults.set([{ op: "fsyncAsync", code: "EIO", path: "/kestrel-unit-[^/]+$", times: 1 }]);
     const done = queues.prepareReconfigure(configFor(dir, `max_journal_size = "16KiB"\njournal = false\n`))();
+    await retiresSettled();
     expect([faults.hits, done.state, queues.get("q")!.hasJournal]).toEqual([1, "durable", false]);
     expect(readdirSync(dir).filter((name) => !name.startsWith("."))).toEqual([]);
     await backgroundRemovals();

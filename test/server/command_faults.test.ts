@@ -59,7 +59,7 @@ function connect<F>(frontEnd: FrontEnd<F> = memcache as unknown as FrontEnd<F>):
   return client;
 }
 
-const REPLY_METHODS = ["push", "pushAfter", "resolve"] as const;
+const REPLY_METHODS = ["push", "pushAfter", "resolve", "pushPart", "pushPartAfter"] as const;
 
 /**
  * From now on, the next reply `client`'s outbox is given (pushed, pushed after a commit, or put
@@ -73,6 +73,25 @@ function failNextReply(client: Client): void {
   for (const method of REPLY_METHODS) {
     outbox[method] = () => {
       restore();
+      throw new Error("injected bug");
+    };
+  }
+}
+
+/**
+ * From now on, the next reply or part of one `client`'s outbox is given is placed and then throws
+ * once: the bug is in the command's bookkeeping after its reply went in.
+ */
+function failAfterNextReply(client: Client): void {
+  const outbox = client.connection.outbox as unknown as Record<string, (...args: unknown[]) => unknown>;
+  const originals = new Map(REPLY_METHODS.map((method) => [method, outbox[method]!]));
+  const restore = (): void => {
+    for (const method of REPLY_METHODS) delete outbox[method];
+  };
+  for (const method of REPLY_METHODS) {
+    outbox[method] = (...args: unknown[]) => {
+      restore();
+      originals.get(method)!.apply(outbox, args);
       throw new Error("injected bug");
     };
   }
@@ -210,4 +229,135 @@ test("a text put over turns: the error is the text protocol's", async () => {
   await client.sendThenFail(`put q:\n${Array.from({ length: 20 }, (_, i) => `item-${i}`).join("\n")}\n\n`);
   await replied(client, "-Internal error.\n");
   await goesOn(client, /^internal error adding a put's items: /, "version\n", ":test\n");
+});
+
+test("a set that throws before its reply: exactly one internal error, and the next request its own reply", async () => {
+  const client = connect();
+  await nextTurn();
+  failNextReply(client);
+  client.send("set q 0 0 1\r\nx\r\n");
+  await replied(client, INTERNAL);
+  await goesOn(client, /^internal error executing set: /);
+});
+
+test("a set that throws after its STORED is queued: the STORED alone, no second reply", async () => {
+  const client = connect();
+  await nextTurn();
+  failAfterNextReply(client);
+  client.send("set q 0 0 1\r\nx\r\n");
+  await replied(client, "STORED\r\n");
+  await goesOn(client, /^internal error executing set: /);
+  // The item was stored, as the reply said.
+  const reader = connect();
+  reader.send("get q\r\n");
+  await replied(reader, "VALUE q 0 1\r\nx\r\nEND\r\n");
+});
+
+test("a get that throws after its reply is queued: the item is delivered once, no second reply", async () => {
+  const client = connect();
+  client.send("set q 0 0 1\r\nx\r\n");
+  await replied(client, "STORED\r\n");
+  await nextTurn();
+  failAfterNextReply(client);
+  client.send("get q\r\n");
+  await replied(client, "STORED\r\nVALUE q 0 1\r\nx\r\nEND\r\n");
+  await goesOn(client, /^internal error executing get: /);
+  const reader = connect();
+  reader.send("get q\r\n");
+  await replied(reader, "END\r\n");
+});
+
+test("a get of two queues that throws after its reply is queued: one reply with both items", async () => {
+  const client = connect();
+  client.send("set a 0 0 1\r\nx\r\nset b 0 0 1\r\ny\r\n");
+  await replied(client, "STORED\r\n".repeat(2));
+  await nextTurn();
+  failAfterNextReply(client);
+  client.send("get a b\r\n");
+  await replied(client, "STORED\r\n".repeat(2) + "VALUE a 0 1\r\nx\r\nVALUE b 0 1\r\ny\r\nEND\r\n");
+  await goesOn(client, /^internal error executing get: /);
+  const reader = connect();
+  reader.send("get a b\r\n");
+  await replied(reader, "END\r\n");
+});
+
+test("a blocking get whose later work throws after deciding its reply: the item once, nothing given back, no second reply", async () => {
+  const waiter = connect();
+  waiter.send("version\r\n");
+  await replied(waiter, "VERSION test\r\n");
+  await nextTurn();
+  waiter.send("get q/t=60000\r\n");
+  failAfterNextReply(waiter);
+  const setter = connect();
+  setter.send("set q 0 0 1\r\nx\r\n");
+  await replied(setter, "STORED\r\n");
+  await replied(waiter, "VERSION test\r\nVALUE q/t=60000 0 1\r\nx\r\nEND\r\n");
+  await goesOn(waiter, /^internal error serving a read after its wait: /);
+  // The item went to the waiter: it is not back in the queue as well.
+  const reader = connect();
+  reader.send("get q\r\n");
+  await replied(reader, "END\r\n");
+});
+
+test("a blocking reliable read whose later work throws after deciding its reply: the item stays open for the client's close", async () => {
+  const waiter = connect();
+  await nextTurn();
+  waiter.send("get q/open/t=60000\r\n");
+  failAfterNextReply(waiter);
+  const setter = connect();
+  setter.send("set q 0 0 1\r\nx\r\n");
+  await replied(setter, "STORED\r\n");
+  await replied(waiter, "VALUE q/open/t=60000 0 1\r\nx\r\nEND\r\n");
+  await goesOn(waiter, /^internal error serving a read after its wait: /);
+  const before = waiter.socket.output;
+  waiter.send("get q/close\r\nget q/abort\r\n");
+  await replied(waiter, before + "END\r\nEND\r\n");
+  const reader = connect();
+  reader.send("get q\r\n");
+  await replied(reader, "END\r\n");
+});
+
+test("a monitor that throws after placing an item's part of its reply: the error ends the reply, and the item stays open for a confirm", async () => {
+  ctx = context("max_open_transactions = 2\n");
+  const monitor = connect();
+  await nextTurn();
+  monitor.send("monitor q 60\r\n");
+  const setter = connect();
+  setter.send("set q 0 0 1\r\nx\r\n");
+  await replied(monitor, "VALUE q 0 1\r\nx\r\n");
+  failAfterNextReply(monitor);
+  setter.send("set q 0 0 1\r\ny\r\n");
+  await replied(setter, "STORED\r\n".repeat(2));
+  await replied(monitor, "VALUE q 0 1\r\nx\r\nVALUE q 0 1\r\ny\r\n" + INTERNAL);
+  await goesOn(monitor, /^internal error continuing a monitor: /);
+  // The client saw both items: both are open on its connection, and its confirm settles them.
+  const before = monitor.socket.output;
+  monitor.send("confirm q 2\r\n");
+  await replied(monitor, before + "END\r\n");
+  const reader = connect();
+  reader.send("get q\r\n");
+  await replied(reader, "END\r\n");
+});
+
+test("a text put that throws after its count is queued: the count alone", async () => {
+  const client = connect(text);
+  await nextTurn();
+  failAfterNextReply(client);
+  client.send("put q:\nx\n\n");
+  await replied(client, "+1\n");
+  await goesOn(client, /^internal error executing put: /, "version\n", ":test\n");
+});
+
+test("a text get that throws after its item is queued: the item alone, open for the next get to confirm", async () => {
+  const client = connect(text);
+  client.send("put q:\nx\ny\n\n");
+  await replied(client, "+2\n");
+  await nextTurn();
+  failAfterNextReply(client);
+  client.send("get q\n");
+  await replied(client, "+2\n:x\n");
+  await goesOn(client, /^internal error executing get: /, "version\n", ":test\n");
+  const before = client.socket.output;
+  client.send("get q\nget q\n");
+  await replied(client, before + ":y\n*\n");
 });

@@ -51,17 +51,57 @@ describe("Outbox", () => {
     const sink = new SlowSink();
     const out = new Outbox(sink);
     const commit = new Commit();
+    out.startReply();
     out.pushAfter(commit, [bytes("1 ")], null);
+    out.startReply();
     out.defer();
-    out.push(bytes("3 "));
-    out.fail("2 ");
+    expect(out.fail("2 ")).toBe(true);
     commit.settle("durable");
     out.flush();
-    expect(sink.all).toBe("1 2 3 ");
-    out.fail("4 ");
+    expect(sink.all).toBe("1 2 ");
+    out.startReply();
+    expect(out.fail("3 ")).toBe(true);
     out.flush();
-    expect(sink.all).toBe("1 2 3 4 ");
+    expect(sink.all).toBe("1 2 3 ");
     expect(out.idle).toBe(true);
+  });
+
+  test("a failed command that had placed its whole reply gets nothing more: one reply per request", () => {
+    const sink = new SlowSink();
+    const out = new Outbox(sink);
+    const commit = new Commit();
+    out.startReply();
+    out.pushAfter(commit, [bytes("STORED ")], null);
+    expect(out.replyPlaced).toBe("whole");
+    expect(out.fail("ERROR ")).toBe(false);
+    out.startReply();
+    const place = out.defer();
+    out.resolve(place, ["VALUE END "]);
+    expect(out.fail("ERROR ")).toBe(false);
+    out.startReply();
+    out.push("VERSION ");
+    commit.settle("durable");
+    out.flush();
+    expect(sink.all).toBe("STORED VALUE END VERSION ");
+  });
+
+  test("a failed command that had placed part of its reply: the parts stay, the error ends the reply", () => {
+    const sink = new SlowSink();
+    const out = new Outbox(sink);
+    const commit = new Commit();
+    out.startReply();
+    out.pushPart("STAT a ");
+    out.flush();
+    out.pushPartAfter(commit, ["STAT b "], null);
+    expect(out.replyPlaced).toBe("part");
+    const placements = out.placements;
+    expect(out.fail("ERROR ")).toBe(true);
+    expect(out.placements).toBe(placements + 1);
+    out.startReply();
+    out.push("VERSION ");
+    commit.settle("durable");
+    out.flush();
+    expect(sink.all).toBe("STAT a STAT b ERROR VERSION ");
   });
 
   test("under backpressure every byte arrives once and in order", () => {

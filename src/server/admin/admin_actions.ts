@@ -88,7 +88,9 @@ async function flushQueue(name: string, request: Request, peer: string, ctx: Ser
 async function deleteQueue(name: string, request: Request, peer: string, ctx: ServerContext): Promise<Response> {
   const refusal = refuse(`DELETE /queues/${name}`, request, peer, ctx) ?? unknownQueue(name, ctx);
   if (refusal !== null) return refusal;
-  ctx.queues.delete(name);
+  // Answered once nothing of the queue can come back (its journal's files are retired off the event loop).
+  const gone = ctx.queues.delete(name);
+  await new Promise<void>((resolve) => gone.onSettled(resolve));
   return text(200, `deleted queue '${name}'`);
 }
 

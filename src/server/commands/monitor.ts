@@ -22,8 +22,10 @@
  * slice's items are written out as they are opened. Each item's reply still waits for its open
  * record's commit, in order; `end` comes after the last item. If the connection closes between
  * slices the monitor stops: what it opened so far are the connection's open reads, which go back
- * to the queue with the others. An item whose reply throws (a bug) goes back to the queue at once:
- * the client never sees it, so it is not left open on the connection for a `confirm` to take.
+ * to the queue with the others. An item whose reply throws (a bug) before it is placed goes back to
+ * the queue at once: the client never sees it, so it is not left open on the connection for a
+ * `confirm` to take; one placed before the bug goes out, and stays open like the others. Each
+ * item's reply is a part of the monitor's (Outbox.pushPartAfter): a bug ends it with an error.
  */
 import type { Commit } from "../../journal/commit.ts";
 import type { Item } from "../../journal/item.ts";
@@ -126,12 +128,15 @@ class MonitorRun {
     this.opened++;
     this.itemBytes += item.data.length;
     this.session.openReads.add(this.queue, item);
+    const placements = this.session.outbox.placements;
     try {
       this.events.item(item, this.queue.commit);
     } catch (error) {
-      // A bug made no reply of it: the client never sees the item, so it must not stay open on
-      // the connection (a `confirm` would confirm it, gone); it goes back to the queue.
-      if (this.session.openReads.remove(this.queue, item)) this.queue.abort(item, Date.now());
+      // A bug before its reply was placed: the client never sees the item, so it must not stay
+      // open on the connection (a `confirm` would confirm it, gone); it goes back to the queue.
+      // After: its reply goes out (the error ends the monitor's reply after it), so it stays open.
+      const placed = this.session.outbox.placements !== placements;
+      if (!placed && this.session.openReads.remove(this.queue, item)) this.queue.abort(item, Date.now());
       throw error;
     }
     if (this.suspended) this.session.replyReady();

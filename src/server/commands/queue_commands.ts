@@ -85,9 +85,13 @@ export function flushExpiredInTurns(queues: readonly PersistentQueue[], now: num
   );
 }
 
-/** Drops queue `name` and its journal files. */
-export function deleteQueue(ctx: ServerContext, name: string): void {
-  ctx.queues.delete(name);
+/**
+ * Drops queue `name` and its journal files; returns the commit that settles once nothing of it can
+ * come back, a power loss included (the reply waits for it; its files' fsyncs are off the event
+ * loop, QueueCollection.delete). The name is free for a new queue at once.
+ */
+export function deleteQueue(ctx: ServerContext, name: string): Commit {
+  return ctx.queues.delete(name);
 }
 
 /**

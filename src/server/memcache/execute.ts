@@ -2,7 +2,8 @@
  * Executes one memcache request frame for a connection: parses its arguments, runs the command
  * layer's operation (commands/) and formats what it returns. `get` is get_command.ts, `monitor`
  * and `confirm` monitor_command.ts. Replies go
- * to the session's outbox in request order; a STORED waits for the journal write of its item.
+ * to the session's outbox in request order; a STORED waits for the journal write of its item, a
+ * DELETED until nothing of the queue can come back (its journal's retire, off the event loop).
  */
 import { SERVER_STATUSES } from "../../config/schema.ts";
 import { isFailure, type Failure } from "../commands/failure.ts";
@@ -46,6 +47,8 @@ const STORED_REPLY = [reply.STORED];
 /** A flush or flush_all answers once its journals' new state is written. */
 const FLUSHED_REPLY = [reply.END];
 const FLUSHED_ALL_REPLY = [reply.FLUSHED_ALL];
+/** A delete answers once nothing of the queue can come back (its journal's retire, off the event loop). */
+const DELETED_REPLY = [reply.DELETED];
 /**
  * What a reply waiting on a commit that failed says instead, why: a set whose record never
  * reached the journal (the server stopped while it was failing: not stored), a flush whose new
@@ -80,8 +83,8 @@ function executeLine(command: string, args: readonly string[], session: Session,
       return handleConfirm(args, session, ctx);
     case "delete":
       return withQueueArg(args, session, (name, noreply) => {
-        deleteQueue(ctx, name);
-        if (!noreply) out.push(reply.DELETED);
+        const gone = deleteQueue(ctx, name);
+        if (!noreply) out.pushAfter(gone, DELETED_REPLY, null);
       });
     case "flush":
       return withQueueArg(args, session, (name, noreply) => {

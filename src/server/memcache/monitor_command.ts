@@ -38,7 +38,7 @@ export function handleMonitor(args: readonly string[], session: Session, ctx: Se
   const maxItems = maxItemsGiven !== null && maxItemsGiven < 0 ? null : maxItemsGiven;
   const request = { queue, deadlineMs: monotonicMs() + Math.min(Math.max(seconds, 0) * 1000, MAX_WAIT_MS), maxItems };
   const events = {
-    item: (item: Item, commit: Commit) => out.pushAfter(commit, value(queue, item, false), GET_FAILED),
+    item: (item: Item, commit: Commit) => out.pushPartAfter(commit, value(queue, item, false), GET_FAILED),
     end: () => out.push(END),
   };
   const refused = startMonitor(request, session, ctx, events, monotonicMs);

@@ -68,7 +68,8 @@ export function streamInSlices(session: Session, steps: ReportSteps, sliceMs = S
       text.write(serverError(`report failed: ${errorText(error)}`));
       done = true;
     }
-    if (done || text.length >= SEND_FROM_BYTES) session.outbox.push(text.take());
+    if (done) session.outbox.push(text.take());
+    else if (text.length >= SEND_FROM_BYTES) session.outbox.pushPart(text.take());
     if (done) {
       if (suspended) session.resume();
       return;

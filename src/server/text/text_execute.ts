@@ -51,10 +51,8 @@ export function executeText(request: TextRequest, session: Session, ctx: ServerC
     case "flush":
       return withQueue(args, session, (queue) => out.pushAfter(flushQueue(ctx, queue), [DONE], COMMIT_FAILED));
     case "delete":
-      return withQueue(args, session, (queue) => {
-        deleteQueue(ctx, queue);
-        out.push(DONE);
-      });
+      // Answered once nothing of the queue can come back (its journal's retire, off the event loop).
+      return withQueue(args, session, (queue) => out.pushAfter(deleteQueue(ctx, queue), [DONE], null));
     case "status":
       return status(args, session, ctx);
     case "version":

@@ -114,9 +114,9 @@ export function monitor(args: readonly string[], session: Session, ctx: ServerCo
     if (isFailure(confirmed)) return out.push(errorReply(confirmed.reason));
     // Its replies wait for the confirms' records (sent even if those never reach the disk: the items
     // are redelivered after a restart at worst, and an error line would break the monitor's framing).
-    if (confirmed !== null) out.pushAfter(confirmed, [], null);
+    if (confirmed !== null) out.pushPartAfter(confirmed, [], null);
     const events = {
-      item: (item: Item, commit: Commit) => out.pushAfter(commit, itemReply(item.data), FETCH_FAILED),
+      item: (item: Item, commit: Commit) => out.pushPartAfter(commit, itemReply(item.data), FETCH_FAILED),
       end: () => out.push(NO_ITEM),
     };
     const request = { queue, deadlineMs: monotonicMs() + timeout, maxItems: null };

@@ -1,0 +1,257 @@
+/**
+ * A journal being retired (Journal.retire: its queue was deleted, or dropped its journal) with its
+ * fsyncs off the event loop: on a disk whose fsync takes 10-50 ms, the four fsyncs a retire made
+ * in the `delete`'s turn stalled every client for that long.
+ *
+ * In the retire's turn (no fsync there): the active file, its records written, is renamed to the
+ * sealed segment `seq` (so every record of the journal is in a segment numbered up to `seq`, and
+ * the queue's active file name is free), and an empty pack replacing every segment up to `seq` is
+ * written and committed (renamed to `<queue>.<seq>.pack`): from here a start replays the old files
+ * to nothing (the pack installs as an empty segment over them). Then, each step in the turn the
+ * last fsync returned:
+ * 1. the pack is fsynced, then the directory: the pack and its rename are on disk, and the commits
+ *    of the old writer settle (`gone`: a power loss too replays the old files to nothing now);
+ * 2. the old segments and packs are moved aside (temp names, deleted off the event loop by
+ *    deferred_removal.ts), and the directory fsynced;
+ * 3. the pack is deleted.
+ * A crash or power loss at any point replays to the journal as it was (a power loss before 1's
+ * directory fsync: its records as the sync policy had them on disk, nothing consumed coming back;
+ * a pack whose rename reached the disk before its bytes installs as a damaged, empty segment) or
+ * to nothing, never to an older state: no old file is moved aside before the pack's rename is on
+ * disk, and the pack goes only once their moves are.
+ *
+ * The queue's name is free at once: a new journal of the same name may start while this runs. It
+ * numbers its segments after `seq` and its items after the old journal's (`retiredFloor`, read by
+ * open_journal.ts), so nothing here ever touches its files (every name here is numbered up to
+ * `seq`), and should a crash come before step 1 is on disk, the old journal replays before it as
+ * it was, its ids below the new ones.
+ *
+ * A step that fails (an fsync error, a rename refused) falls back to what `erase` does: every old
+ * file still there moved aside at once, the pack deleted, the waiting commits settled (the queue is
+ * gone); it is logged. A clean stop (`finishRetires`) does what is left at once, its fsyncs in the
+ * turn, or falls back the same way: either way what is left replays to nothing after the stop.
+ *
+ * Invariants: a task ends once (done, or fallen back), and nothing it scheduled touches a file
+ * after that; the floor of a name stays registered until its retire is done (or forever, if some of
+ * its old files could not be taken away).
+ */
+import { errorText } from "../errors.ts";
+import { log } from "../log.ts";
+import type { Commit } from "./commit.ts";
+import { moveAsideOrRemove, removalUnderWay, removeInBackground } from "./deferred_removal.ts";
+import { closeQuietly, fileSystem, fsyncDirectory, fsyncDirectoryAsync, removeQuietly } from "./files.ts";
+import type { WrittenPack } from "./pack.ts";
+import { packPath } from "./segment_files.ts";
+
+/** What a new journal of a retiring journal's name must start after: its segment number and item id. */
+export interface RetiredFloor {
+  readonly seq: number;
+  readonly maxId: number;
+}
+
+/** What a retire takes over from its journal (see the header). */
+export interface RetiredFiles {
+  readonly dir: string;
+  readonly name: string;
+  /** Every old segment is numbered up to this; the pack replaces them up to it. */
+  readonly seq: number;
+  /** The highest item id in the old files. */
+  readonly maxId: number;
+  /** The old segments and packs (oldest first), the renamed active file among them. */
+  readonly paths: readonly string[];
+  /** The empty pack, written to its temp file (committed by `retireInTurns`), not yet synced. */
+  readonly pack: WrittenPack;
+  /** Settles durable once nothing of the old journal can come back (the old writer's commits wait for it). */
+  readonly gone: Commit;
+}
+
+/** Retires under way, and floors of names still to be kept (a retire that could not take every old file away). */
+const underWay = new Set<RetireTask>();
+const floors = new Map<string, RetiredFloor[]>();
+/** Who waits for no retire to be under way (tests). */
+const idle: (() => void)[] = [];
+
+/** Where a new journal of queue `name` in `dir` must start: after every retire of that name not through, or null. */
+export function retiredFloor(dir: string, name: string): RetiredFloor | null {
+  const list = floors.get(floorKey(dir, name));
+  if (list === undefined) return null;
+  return { seq: Math.max(...list.map((floor) => floor.seq)), maxId: Math.max(...list.map((floor) => floor.maxId)) };
+}
+
+/** Starts retiring `files` over turns (see the header). Never throws. */
+export function retireInTurns(files: RetiredFiles): void {
+  new RetireTask(files).start();
+}
+
+/** A clean stop: every retire under way in `dir` does what is left now (see the header). Never throws. */
+export function finishRetires(dir: string): void {
+  for (const task of [...underWay]) if (task.dir === dir) task.finish();
+}
+
+/** Resolves once no retire is under way (now, if none is): a test waits on it instead of counting turns. */
+export function retiresSettled(): Promise<void> {
+  if (underWay.size === 0) return Promise.resolve();
+  return new Promise((resolve) => idle.push(resolve));
+}
+
+function floorKey(dir: string, name: string): string {
+  return `${dir}\0${name}`;
+}
+
+/** What the fsync under way is for: the pack's bytes, its rename, the old files' moves; or over. */
+type Step = "pack" | "commit" | "moved" | "ended";
+
+class RetireTask {
+  private step: Step = "pack";
+  /** An fsync off the event loop is under way; its answer is for step `step`. */
+  private syncing = false;
+  /** The pack's temp file is still open (its descriptor is closed once no fsync uses it). */
+  private packOpen = true;
+  /** The pack was renamed to its `.pack` name. */
+  private committed = false;
+  /** Old files not yet moved aside, and the temp names of those that were. */
+  private readonly left: string[];
+  private readonly aside: string[] = [];
+  private readonly floor: RetiredFloor;
+  private readonly packFile: string;
+  /** Ends this retire's count as a removal under way (deferred_removal.ts `backgroundRemovals` waits for it). */
+  private removalEnded: () => void = () => {};
+
+  constructor(private readonly files: RetiredFiles) {
+    this.left = [...files.paths];
+    this.floor = { seq: files.seq, maxId: files.maxId };
+    this.packFile = packPath(files.dir, files.name, files.seq);
+  }
+
+  get dir(): string {
+    return this.files.dir;
+  }
+
+  /** Done, or fallen back. */
+  private get over(): boolean {
+    return this.step === "ended";
+  }
+
+  start(): void {
+    underWay.add(this);
+    this.removalEnded = removalUnderWay();
+    const key = floorKey(this.files.dir, this.files.name);
+    floors.set(key, [...(floors.get(key) ?? []), this.floor]);
+    try {
+      fileSystem.rename(this.files.pack.temp, this.packFile);
+    } catch (error) {
+      return this.fallBack(error);
+    }
+    this.committed = true;
+    this.syncing = true;
+    fileSystem.fsyncAsync(this.files.pack.fd, (error) => this.synced(error));
+  }
+
+  /** The fsync of step `step` returned: the next step, or the fallback. */
+  private synced(error: Error | null): void {
+    this.syncing = false;
+    if (this.step === "ended") return this.closePack();
+    if (error !== null) return this.fallBack(error);
+    try {
+      this.advance();
+    } catch (stepError) {
+      return this.fallBack(stepError);
+    }
+    if (this.over) return;
+    this.syncing = true;
+    fsyncDirectoryAsync(this.files.dir, (dirError) => this.synced(dirError));
+  }
+
+  /** Runs the work after step `step`'s fsync; the step after it needs a directory fsync, unless it ended. */
+  private advance(): void {
+    switch (this.step) {
+      case "pack":
+        this.closePack();
+        this.step = "commit";
+        return;
+      case "commit":
+        // The pack's rename is on disk: the old files replay to nothing from here on.
+        this.files.gone.settle("durable");
+        this.moveAside();
+        this.step = "moved";
+        return;
+      case "moved":
+        fileSystem.remove(this.packFile);
+        this.end(true);
+        return;
+      case "ended":
+        return;
+    }
+  }
+
+  private closePack(): void {
+    if (!this.packOpen) return;
+    this.packOpen = false;
+    closeQuietly(this.files.pack.fd);
+  }
+
+  /** Moves the old files still there aside; throws the first error after trying them all. */
+  private moveAside(): void {
+    const errors: unknown[] = [];
+    for (const path of this.left.splice(0)) {
+      try {
+        moveAsideOrRemove(path, this.aside);
+      } catch (error) {
+        errors.push(error);
+        this.left.push(path);
+      }
+    }
+    if (errors.length > 0) throw errors[0];
+  }
+
+  /** A clean stop: what is left, now, its fsyncs in the turn (or the fallback). */
+  finish(): void {
+    if (this.step === "ended") return;
+    try {
+      // An fsync still under way off the event loop is made again here: the stop can't wait for it.
+      if (this.step === "pack") fileSystem.fsync(this.files.pack.fd);
+      while (!this.over) {
+        if (this.step !== "pack") fsyncDirectory(this.files.dir);
+        this.advance();
+      }
+    } catch (error) {
+      this.fallBack(error);
+    }
+  }
+
+  /** A step failed: every old file still there is moved aside at once and the pack deleted, as `erase` does. */
+  private fallBack(error: unknown): void {
+    const { name, pack } = this.files;
+    log.warn(`queue '${name}': could not retire the journal step by step (${errorText(error)}); deleting its files at once`);
+    // The descriptor is closed once no fsync uses it (`synced` closes it then).
+    if (!this.syncing) this.closePack();
+    removeQuietly(pack.temp);
+    let complete = true;
+    try {
+      this.moveAside();
+    } catch (moveError) {
+      complete = false;
+      log.error(`queue '${name}': could not delete the files of its old journal, delete them before the next start or their items come back: ${errorText(moveError)}`);
+    }
+    // A committed pack stays while old files do: it makes them replay to nothing.
+    if (complete && this.committed) removeQuietly(this.packFile);
+    this.files.gone.settle("durable");
+    this.end(complete);
+  }
+
+  private end(complete: boolean): void {
+    this.step = "ended";
+    removeInBackground(this.aside);
+    this.removalEnded();
+    underWay.delete(this);
+    if (complete) this.dropFloor();
+    if (underWay.size === 0) for (const resolve of idle.splice(0)) resolve();
+  }
+
+  private dropFloor(): void {
+    const key = floorKey(this.files.dir, this.files.name);
+    const list = (floors.get(key) ?? []).filter((floor) => floor !== this.floor);
+    if (list.length === 0) floors.delete(key);
+    else floors.set(key, list);
+  }
+}
