@@ -143,7 +143,8 @@ export class ItemStore {
   /**
    * Adds an item at the tail; call it just before the item's ADD record is appended to the journal.
    * While the journal is being rebuilt over turns (every item was in memory), it stays in memory
-   * whatever the budget: its record waits for the new active file, where no position is known yet.
+   * whatever the budget: its record waits for the new active file, where no position is known yet
+   * (the queue refuses sets that would take it past the budget then: PersistentQueue.setRefusal).
    */
   push(item: Item): void {
     if (this.journal !== null && !this.journal.rebuilding && (this.disk !== null || this.memoryUsed + memoryCost(item) > this.budget)) {

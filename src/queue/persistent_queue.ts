@@ -21,7 +21,7 @@ import type { Position } from "../journal/add_reader.ts";
 import { monotonicMs } from "../clock.ts";
 import { Commit, DURABLE, onceDurable } from "../journal/commit.ts";
 import { flushJournals } from "../journal/flush_scheduler.ts";
-import { hasExpired, isExpired, memoryCost, type Item } from "../journal/item.ts";
+import { ITEM_MEMORY_OVERHEAD, hasExpired, isExpired, memoryCost, type Item } from "../journal/item.ts";
 import type { Journal, PackEnd } from "../journal/journal.ts";
 import type { PackEntry } from "../journal/pack.ts";
 import type { DiskRegion } from "../journal/replay_state.ts";
@@ -195,6 +195,25 @@ export class PersistentQueue implements UpkeepView {
     return this.journal?.failure ?? null;
   }
 
+  /**
+   * Why a set of `size` bytes can't be taken now, or null: the journal is failing, or it is being
+   * rebuilt over turns (its records wait in memory for the new active file, so the item could not
+   * go to disk) and the item would take the queue's memory past max_memory_size. That way a slow
+   * or faulted disk holding a rebuild up never lets sets grow the queue's memory past its budget.
+   */
+  setRefusal(size: number): string | null {
+    if (this.journalFailure !== null) return this.journalFailure;
+    if (!this.rebuildHoldsNoMore(size)) return null;
+    return `queue '${this.name}': its journal is being rebuilt and its items in memory fill max_memory_size (${this.config.maxMemorySize} bytes); try again in a moment`;
+  }
+
+  /** A set of `size` bytes would be kept (its journal being rebuilt) and take memory past the budget; not for an item refused or kept nowhere anyway. */
+  private rebuildHoldsNoMore(size: number): boolean {
+    if (this.journal?.rebuilding !== true || size > this.config.maxItemSize) return false;
+    if (this.config.fanoutOnly && !this.isFanoutChild) return false;
+    return !this.fitsInMemory(size + ITEM_MEMORY_OVERHEAD);
+  }
+
   /** Why items waiting in the journal can't be read back right now (takes are refused), or null. */
   get readFailure(): string | null {
     return this.store.readFailure;
@@ -223,6 +242,8 @@ export class PersistentQueue implements UpkeepView {
     if (data.length > this.config.maxItemSize) return "too large";
     // fanout_only: the item goes only to the fanout children (QueueCollection.add), as in Kestrel 2.
     if (this.config.fanoutOnly && !this.isFanoutChild) return DURABLE;
+    // Kept in memory until the rebuild is in place: within the budget (see setRefusal).
+    if (!whileFailing && this.rebuildHoldsNoMore(data.length)) return "unavailable";
     this.discardExpired(now, REQUEST_DISCARD_LIMIT);
     if (!this.makeRoomFor(data.length)) return "full";
     const item: Item = { id: this.nextId++, addTime: now, expiry: this.cappedExpiry(expiry, now), flags, data };
@@ -411,6 +432,11 @@ export class PersistentQueue implements UpkeepView {
   /** Whether what this queue holds in memory is below its budget. */
   private hasRoom(): boolean {
     return this.store.memoryUsed + this.movingCost < this.config.maxMemorySize;
+  }
+
+  /** Whether `cost` more in memory stays within the budget (the rule read-behind applies, ItemStore.push). */
+  private fitsInMemory(cost: number): boolean {
+    return this.store.memoryUsed + this.movingCost + cost <= this.config.maxMemorySize;
   }
 
   /**

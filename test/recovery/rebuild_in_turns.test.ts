@@ -2,7 +2,8 @@
  * queue_path deleted under running queues that hold every item in memory: the routine upkeep
  * rebuilds each journal over turns (Journal.rebuildInTurns), with no fsync in the turn (3,000
  * rebuilds of six fsyncs each stalled the server for seconds, issue 9). Sets while a rebuild runs
- * are kept (in memory, whatever the budget) and acknowledged once written to the new journal; an
+ * are kept in memory and acknowledged once written to the new journal, up to the queue's
+ * max_memory_size (past it they are refused with SERVER_ERROR, so a slow disk can't make it grow); an
  * fsync failing off the event loop fails the journal until the next upkeep rebuilds it again; a
  * flush meanwhile is refused (nothing dropped), a delete takes every file, and a thorough upkeep
  * puts a rebuild under way in place at once.
@@ -11,14 +12,19 @@ import { afterAll, afterEach, expect, test } from "bun:test";
 import { readdirSync, rmSync } from "node:fs";
 import { backgroundRemovals } from "../../src/journal/deferred_removal.ts";
 import type { KestrelConfig } from "../../src/config/load.ts";
-import { onceDurable, type Commit } from "../../src/journal/commit.ts";
+import { Commit, onceDurable } from "../../src/journal/commit.ts";
 import { fileSystem } from "../../src/journal/files.ts";
 import { flushJournals } from "../../src/journal/flush_scheduler.ts";
+import { ITEM_MEMORY_OVERHEAD } from "../../src/journal/item.ts";
 import { QueueCollection } from "../../src/queue/queue_collection.ts";
 import { rebuildsInFlight } from "../../src/queue/rebuild_lane.ts";
+import { isFailure } from "../../src/server/commands/failure.ts";
+import { setItem } from "../../src/server/commands/set_item.ts";
+import { failure } from "../../src/server/memcache/replies.ts";
 import { bytes, text } from "../helpers/bytes.ts";
 import { configFor } from "../helpers/config.ts";
 import { FaultInjector } from "../helpers/faulty_fs.ts";
+import { serverContext } from "../helpers/server_context.ts";
 import { tempDir } from "../helpers/temp_dir.ts";
 
 const faults = FaultInjector.install();
@@ -77,7 +83,7 @@ test("queue_path deleted: the routine upkeep rebuilds every journal with no fsyn
   }
   expect(fsyncsInTurn).toBe(0);
   expect(NAMES.map((name) => queues.get(name)!.journalRebuilding)).toEqual([true, true, true]);
-  // Over the 2 KiB budget: kept in memory while the rebuild runs (no position in its new journal yet).
+  // Kept in memory while the rebuild runs (no position in its new journal yet).
   const sets = NAMES.map((name) => queues.add(name, bytes("100:".padEnd(100, "x")), 0, NOW));
   flushJournals();
   for (const set of sets) expect(typeof set).not.toBe("string");
@@ -151,4 +157,87 @@ test("a queue deleted while its rebuild runs: every file of it goes, the rebuild
   expect(rebuildsInFlight()).toBe(0); // a's slot in the rebuild lane given back
   queues.close();
   expect(afterRestart(config)).toEqual([[], range(0, 4).map(String), range(0, 4).map(String)]);
+});
+
+/** Holds every fsync done off the event loop until `release` (a slow disk); those held then go ahead, and later ones run at once. */
+function holdAsyncFsyncs(): { release(): void } {
+  const through = fileSystem.fsyncAsync;
+  const held: Array<() => void> = [];
+  fileSystem.fsyncAsync = (fd, done) => void held.push(() => through(fd, done));
+  return {
+    release() {
+      fileSystem.fsyncAsync = through;
+      for (const call of held.splice(0)) call();
+    },
+  };
+}
+
+test("sets to a queue whose rebuild is held up by a slow disk are refused with SERVER_ERROR once its memory reaches max_memory_size; every one acknowledged is there after the rebuild and a restart", async () => {
+  const dir = tempDir();
+  const config = configFor(dir, CONFIG);
+  const { ctx, queues } = serverContext(config);
+  for (const i of range(0, 10)) queues.add("a", bytes(`${i}:`.padEnd(100, "x")), 0, NOW);
+  flushJournals();
+  const queue = queues.get("a")!;
+  rmSync(dir, { recursive: true, force: true });
+  const disk = holdAsyncFsyncs();
+  let released = false;
+  try {
+    queue.maintainJournal(false);
+    expect(queue.journalRebuilding).toBe(true);
+    const accepted: { id: number; commit: Commit }[] = [];
+    const refused: string[] = [];
+    for (const i of range(100, 1100)) {
+      const outcome = setItem(ctx, "a", bytes(`${i}:`.padEnd(100, "x")), 0, NOW, 0);
+      if (outcome instanceof Commit) accepted.push({ id: i, commit: outcome });
+      else refused.push(isFailure(outcome) ? failure(outcome) : String(outcome));
+      flushJournals();
+      await new Promise((resolve) => setImmediate(resolve)); // turns pass: the rebuild stays held
+    }
+    expect(queue.journalRebuilding).toBe(true);
+    // 2 KiB: 10 items held, each counting 164 bytes; room for two more within the budget.
+    expect(accepted.map((a) => a.id)).toEqual([100, 101]);
+    expect(refused.length).toBe(998);
+    expect(new Set(refused)).toEqual(new Set(["SERVER_ERROR queue 'a': its journal is being rebuilt and its items in memory fill max_memory_size (2048 bytes); try again in a moment\r\n"]));
+    expect(accepted.every((a) => a.commit.state === "pending")).toBe(true);
+    const { memBytes, memItems } = queue.stats();
+    expect(memBytes + memItems * ITEM_MEMORY_OVERHEAD).toBeLessThanOrEqual(2048);
+    disk.release();
+    released = true;
+    await turnsUntil("the rebuild", () => !queue.journalRebuilding);
+    expect(await Promise.all(accepted.map((a) => durable(a.commit)))).toEqual(["durable", "durable"]);
+    // In place: sets are taken again (past the budget, on disk only).
+    const after = setItem(ctx, "a", bytes("2000:".padEnd(100, "x")), 0, NOW, 0);
+    expect(after).toBeInstanceOf(Commit);
+    flushJournals();
+    expect(await durable(after as Commit)).toBe("durable");
+  } finally {
+    if (!released) disk.release();
+  }
+  queues.close();
+  expect(afterRestart(config)[0]).toEqual([...range(0, 10).map(String), "100", "101", "2000"]);
+});
+
+test("a fanout child whose rebuild is held up with its memory full refuses a set to its parent for all: nothing stored anywhere, the reply says which queue", async () => {
+  const dir = tempDir();
+  const config = configFor(dir, CONFIG);
+  const { ctx, queues } = serverContext(config);
+  for (const i of range(0, 12)) queues.add("p+c", bytes(`${i}:`.padEnd(100, "x")), 0, NOW);
+  flushJournals();
+  const child = queues.get("p+c")!;
+  rmSync(dir, { recursive: true, force: true });
+  const disk = holdAsyncFsyncs();
+  try {
+    child.maintainJournal(false);
+    expect(child.journalRebuilding).toBe(true);
+    const outcome = setItem(ctx, "p", bytes("100:".padEnd(100, "x")), 0, NOW, 0);
+    expect(isFailure(outcome) ? failure(outcome) : outcome).toBe("SERVER_ERROR fanout queue 'p+c': queue 'p+c': its journal is being rebuilt and its items in memory fill max_memory_size (2048 bytes); try again in a moment\r\n");
+    expect([queues.get("p")!.stats().items, child.stats().items]).toEqual([0, 12]);
+  } finally {
+    disk.release();
+  }
+  await turnsUntil("the rebuild", () => !child.journalRebuilding);
+  expect(setItem(ctx, "p", bytes("101:".padEnd(100, "x")), 0, NOW, 0)).toBeInstanceOf(Commit);
+  expect([queues.get("p")!.stats().items, child.stats().items]).toEqual([1, 13]);
+  queues.close();
 });
