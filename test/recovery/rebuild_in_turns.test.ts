@@ -6,16 +6,19 @@
  * max_memory_size (past it they are refused with SERVER_ERROR, so a slow disk can't make it grow); an
  * fsync failing off the event loop fails the journal until the next upkeep rebuilds it again; a
  * flush meanwhile is refused (nothing dropped), a delete takes every file, and a thorough upkeep
- * puts a rebuild under way in place at once.
+ * puts a rebuild under way in place at once. A queue with items waiting on disk is rebuilt over
+ * turns too, a slice of them copied per turn, refusing sets and reading nothing back meanwhile.
  */
 import { afterAll, afterEach, expect, test } from "bun:test";
-import { readdirSync, rmSync } from "node:fs";
+import { readdirSync, readlinkSync, rmSync } from "node:fs";
+import { join } from "node:path";
 import { backgroundRemovals } from "../../src/journal/deferred_removal.ts";
 import type { KestrelConfig } from "../../src/config/load.ts";
 import { Commit, onceDurable } from "../../src/journal/commit.ts";
 import { fileSystem } from "../../src/journal/files.ts";
 import { flushJournals } from "../../src/journal/flush_scheduler.ts";
 import { ITEM_MEMORY_OVERHEAD } from "../../src/journal/item.ts";
+import { CARRY_SLICE_BYTES } from "../../src/journal/tail_copy.ts";
 import { QueueCollection } from "../../src/queue/queue_collection.ts";
 import { rebuildsInFlight } from "../../src/queue/rebuild_lane.ts";
 import { isFailure } from "../../src/server/commands/failure.ts";
@@ -240,4 +243,68 @@ test("a fanout child whose rebuild is held up with its memory full refuses a set
   expect(setItem(ctx, "p", bytes("101:".padEnd(100, "x")), 0, NOW, 0)).toBeInstanceOf(Commit);
   expect([queues.get("p")!.stats().items, child.stats().items]).toEqual([1, 13]);
   queues.close();
+});
+
+/** Bytes written to queue `name`'s pack temp file, per event-loop turn (turn 0 is the call that started the rebuild), while `run` runs. */
+async function packWritesPerTurn(name: string, run: (nextTurn: () => Promise<void>) => Promise<void>): Promise<number[]> {
+  const perTurn = [0];
+  const pack = new RegExp(`/\\.${name}\\.\\d+\\.pack\\.\\d+\\.\\d+\\.tmp$`);
+  const through = fileSystem.writev;
+  fileSystem.writev = (fd, chunks) => {
+    if (pack.test(readlinkSync(`/proc/self/fd/${fd}`))) perTurn[perTurn.length - 1]! += chunks.reduce((sum, chunk) => sum + chunk.length, 0);
+    return through(fd, chunks);
+  };
+  try {
+    await run(async () => {
+      await new Promise((resolve) => setImmediate(resolve));
+      perTurn.push(0);
+    });
+  } finally {
+    fileSystem.writev = through;
+  }
+  return perTurn;
+}
+
+test("a queue with MiBs waiting on disk whose active file is deleted is rebuilt over turns, a slice of the items on disk copied per turn; meanwhile sets are refused and takes served from memory; a restart replays every item held, in order", async () => {
+  const dir = tempDir();
+  const config = configFor(dir, 'max_memory_size = "64KiB"\nmax_journal_size = "1MiB"\nexpiration_timer_frequency = 0\n');
+  const { ctx, queues } = serverContext(config);
+  const queue = queues.getOrCreate("a");
+  for (const i of range(0, 6000)) queue.add(bytes(`${i}:`.padEnd(1000, "x")), 0, NOW);
+  flushJournals();
+  expect(queue.diskRegion()).not.toBeNull();
+  // The newest ADDs were in the active file: those items are lost, the rest are copied from the sealed segments.
+  rmSync(join(dir, "a"));
+  let refused = "";
+  let overTurns = false;
+  const takenDuring: number[] = [];
+  const perTurn = await packWritesPerTurn("a", async (nextTurn) => {
+    queue.maintainJournal(false);
+    overTurns = queue.journalRebuilding;
+    const outcome = setItem(ctx, "a", bytes("9999:x"), 0, NOW, 0);
+    refused = isFailure(outcome) ? failure(outcome) : String(outcome);
+    // Takes are served from the items in memory; nothing is read back until the rebuild is in place.
+    for (let item = queue.remove(NOW); item !== undefined; item = queue.remove(NOW)) takenDuring.push(Number(text(item.data).split(":")[0]));
+    while (queue.journalRebuilding) await nextTurn();
+  });
+  // About 6 MiB to copy: at most one slice (and the records of its items) written per turn.
+  expect(Math.max(...perTurn)).toBeLessThan(CARRY_SLICE_BYTES + 64 * 1024);
+  expect(perTurn.filter((bytes) => bytes > 0).length).toBeGreaterThan(6 * 1024 * 1024 / (CARRY_SLICE_BYTES + 64 * 1024));
+  expect(overTurns).toBe(true);
+  expect(refused).toBe("SERVER_ERROR queue 'a': its journal is being rebuilt, copying the items waiting on disk; try again in a moment\r\n");
+  expect(queue.journalFailure).toBeNull();
+  // 64 KiB of memory: the first 61 items (1,064 bytes each, as counted).
+  expect(takenDuring).toEqual(range(0, 61));
+  const held = queue.stats().items;
+  expect(held).toBeGreaterThan(4000);
+  // In place: sets are taken again, read-behind goes on from the rebuilt journal.
+  expect(setItem(ctx, "a", bytes("9999:x"), 0, NOW, 0)).toBeInstanceOf(Commit);
+  flushJournals();
+  expect(text(queue.remove(NOW)!.data).split(":")[0]).toBe("61");
+  queues.close();
+  const restarted = QueueCollection.load(config);
+  const ids: number[] = [];
+  for (let item = restarted.get("a")!.remove(NOW); item !== undefined; item = restarted.get("a")!.remove(NOW)) ids.push(Number(text(item.data).split(":")[0]));
+  restarted.close();
+  expect(ids).toEqual([...range(62, 61 + held), 9999]);
 });
