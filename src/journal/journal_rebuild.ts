@@ -7,7 +7,7 @@
  * Invariants: the items in memory come from the queue; the items waiting on disk are copied from
  * the segments still there, a slice at a time (never all in memory; a segment that can't be read
  * is skipped and its items counted lost; an active file that is no longer the writer's is not
- * read, it may be anything now). Nothing is ever appended to a file the new journal replaces: the
+ * read, not even by a read that started in an earlier segment: it may be anything now). Nothing is ever appended to a file the new journal replaces: the
  * pack and the fresh active file are written under temp names first, then whatever is at the
  * active name is moved aside to the sealed name the pack replaces and the pack is committed by its
  * rename (a failure undoes the move, or leaves the writer failed), so a crash at any point replays

@@ -51,12 +51,14 @@ export interface CarryOverParts {
  */
 export function carryOver(parts: CarryOverParts, region: DiskRegion): ItemSource {
   const { segments, reader, activeLost } = parts;
+  // Not even a read that started in an earlier segment goes on into a lost active file.
+  const endSeq = activeLost ? segments.activeSeq : Infinity;
   let position = region.start;
   let left = region.count;
   return (maxBytes) => {
-    while (left > 0 && (!activeLost || position.seq !== segments.activeSeq)) {
+    while (left > 0 && position.seq < endSeq) {
       try {
-        const { items, next } = reader.read(position, left, maxBytes);
+        const { items, next } = reader.read(position, left, maxBytes, endSeq);
         position = next;
         left -= items.length;
         return items;

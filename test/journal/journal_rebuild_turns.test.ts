@@ -9,7 +9,7 @@
  * a crash between slices replays to the old files.
  */
 import { afterAll, afterEach, expect, test } from "bun:test";
-import { readdirSync, readlinkSync, rmSync } from "node:fs";
+import { copyFileSync, readdirSync, readlinkSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { onceDurable, type Commit } from "../../src/journal/commit.ts";
 import { backgroundRemovals } from "../../src/journal/deferred_removal.ts";
@@ -399,4 +399,30 @@ test("a clean stop in the middle of the copy of the items on disk copies the res
   await backgroundRemovals();
   expect(ended!).toBe("cancelled");
   expect(readdirSync(gone).filter((name) => name.startsWith("q") || name.startsWith(".q"))).toEqual([]);
+});
+
+test("a rebuild whose active file was replaced under the server copies the items waiting on disk from the sealed segments only: none of the file now at the active name is read", async () => {
+  const dir = tempDir();
+  const { journal, start } = bigJournalOf(dir, 600, 10);
+  // Another journal's file, valid records of items 10000.., takes the active name.
+  const other = tempDir();
+  const { journal: foreign } = openQueueJournal(other, "q");
+  for (const id of range(10_000, 10_100)) foreign.appendAdd({ ...item(id), data: bytes(`${id}:`.padEnd(4000, ".")) });
+  flushJournals();
+  foreign.close();
+  copyFileSync(join(other, "q"), join(dir, "q.other"));
+  renameSync(join(dir, "q.other"), join(dir, "q"));
+  const disk: DiskRegion = { start, count: 590, bytes: 590 * 4000, minId: 10 };
+  const { promise: ended, resolve } = Promise.withResolvers<RebuildEnd>();
+  journal.rebuildInTurns(range(0, 10).map(queued), resolve, disk);
+  const end = await ended;
+  const rebuilt = (end as { rebuilt: Rebuilt }).rebuilt;
+  const { items } = journal.readItems(rebuilt.disk!.start, rebuilt.disk!.count, Infinity);
+  const ids = items.map((i) => Number(text(i.data).split(":")[0]));
+  expect(ids.filter((id) => id >= 10_000)).toEqual([]);
+  // The items whose ADDs were only in the replaced file are lost, and counted so.
+  expect(ids).toEqual(range(10, 10 + ids.length));
+  expect(rebuilt.lost).toBe(590 - ids.length);
+  expect(rebuilt.lost).toBeGreaterThan(0);
+  journal.close();
 });
