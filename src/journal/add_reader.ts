@@ -50,14 +50,14 @@ export class AddReader implements IdleClosable {
 
   /**
    * Reads ADDs from `from` until `maxItems` items or `maxBytes` of memory (each item's bytes and
-   * its overhead, `memoryCost`), or the end of the journal.
+   * its overhead, `memoryCost`), or the end of the journal, reading no segment from `endSeq` on.
    */
-  read(from: Position, maxItems: number, maxBytes: number): ReadResult {
+  read(from: Position, maxItems: number, maxBytes: number, endSeq = Infinity): ReadResult {
     const items: Item[] = [];
     let bytes = 0;
     let position = from;
     let damage: string | null = null;
-    while (items.length < maxItems && bytes < maxBytes) {
+    while (items.length < maxItems && bytes < maxBytes && position.seq < endSeq) {
       let size: number;
       try {
         size = this.open(position.seq);

@@ -14,9 +14,10 @@
  * - `checkFiles` notices segments deleted, replaced or cut short under the running server, and
  *   `rebuild` writes the queue's live state as a new journal when that happened (or the writer
  *   lost its file): the queue still holds every item, so nothing acknowledged is lost.
- *   `rebuildInTurns` does it with its fsyncs off the event loop for a queue with every item in
- *   memory; while it runs (`rebuilding`) nothing else rewrites, rotates or reads the files, and
- *   records appended wait for its new active file (JournalWriter.hold).
+ *   `rebuildInTurns` does it over turns, its fsyncs off the event loop and the items waiting on
+ *   disk copied a slice per turn; while it runs (`rebuilding`) nothing else rewrites, rotates or
+ *   reads the files (the queue reads nothing back), and records appended wait for its new active
+ *   file (JournalWriter.hold).
  *
  * The segments themselves (numbers, ids, sizes, a pending pack) are kept by SegmentList. What
  * the writer reports (a failure, a recovery) goes to the owner's JournalEvents with the queue's
@@ -206,7 +207,7 @@ export class Journal implements WriterEvents {
 
   /** Reads items back from `from` (records not yet written are written first: the read may reach them). */
   readItems(from: Position, maxItems: number, maxBytes: number): { items: Item[]; next: Position } {
-    // Never asked during one (the queue holds every item in memory then); its segments are being replaced.
+    // Never asked during one (the queue reads nothing back then: ItemStore); its segments are being replaced.
     if (this.rebuildTask !== null) throw new Error("the journal is being rebuilt");
     this.writer.flush();
     const result = this.addReader().read(from, maxItems, maxBytes);
@@ -466,7 +467,8 @@ export class Journal implements WriterEvents {
   }
 
   /**
-   * `rebuild` for a queue with every item in memory (`entries`, in queue order), its fsyncs off the
+   * `rebuild` over turns: `entries` are the items in memory (in queue order), `disk` where the
+   * items waiting on disk start (copied into the pack a slice per turn); its fsyncs run off the
    * event loop and its steps over turns (RebuildTask); `ended` hears, never during the call, that
    * it committed (the writer resumed on the new active file, the pack installed over turns after,
    * or left pending if a step failed), why it failed (the writer then fails until a rebuild
@@ -474,7 +476,7 @@ export class Journal implements WriterEvents {
    * Throws, with nothing changed, if its files can't even be written. Returns false, starting
    * nothing (`ended` is not called), while one runs or once the journal was closed or erased.
    */
-  rebuildInTurns(entries: readonly PackEntry[], ended: (end: RebuildEnd) => void): boolean {
+  rebuildInTurns(entries: readonly PackEntry[], ended: (end: RebuildEnd) => void, disk: DiskRegion | null = null): boolean {
     if (this.rebuildTask !== null || this.erased || this.closed) return false;
     // The rebuilt journal holds the queue's state, a reset's included: its commit settles with the rebuild.
     const reset = this.takeReset();
@@ -483,7 +485,7 @@ export class Journal implements WriterEvents {
     this.reader?.close();
     const task: RebuildTask = (() => {
       try {
-        return new RebuildTask(this.parts(), entries, (seq, maxId, done) => this.installCommitted(seq, maxId, done), (end) => {
+        return new RebuildTask(this.parts(), entries, disk, (seq, maxId, done) => this.installCommitted(seq, maxId, done), (end) => {
           // Erased: nothing of the queue comes back once its files are gone, a reset under way is as good as done.
           if (end === "cancelled") reset?.settle("durable");
           if (end === "cancelled" || this.rebuildTask !== task) return ended(end);

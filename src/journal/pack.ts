@@ -27,12 +27,13 @@
  * puts each at the head), then that run as ADDs.
  */
 import { errorText } from "../errors.ts";
-import { discard, grow, type Extent } from "./active_file.ts";
+import { discard, type Extent } from "./active_file.ts";
 import { closeQuietly, fileSystem, fsyncDirectory, fsyncDirectoryAsync, moveIntoPlace, removeQuietly, tempPathFor, writeFully } from "./files.ts";
 import type { Item } from "./item.ts";
 import { ADD_HEAD_SIZE, ID_RECORD_SIZE, OP_ADD, OP_OPEN, OP_PUT_BACK, encodeFileHeader, encodeSegmentRecord } from "./record.ts";
 import { RecordBatch } from "./record_batch.ts";
 import { packPath, sealedPath } from "./segment_files.ts";
+import { CARRY_SLICE_BYTES, TailCopy, type ItemSource, type PackTail } from "./tail_copy.ts";
 
 /** One live item of a pack, and whether it is handed out (open). */
 export interface PackEntry {
@@ -135,18 +136,6 @@ function packHead(pack: PackPlace): Uint8Array[] {
   return [encodeFileHeader(), encodeSegmentRecord({ seq: pack.seq, prevBytes: 0, prevRecords: 0, floor: pack.floor, pack: true })];
 }
 
-/** The items a rebuild carries over from the old files, a slice of about `maxBytes` at a time; [] at the end. */
-export type ItemSource = (maxBytes: number) => Item[];
-
-/** Where the items carried over are in a pack: the first one's ADD record, how many, their bytes, their smallest and largest ids. */
-export interface PackTail {
-  readonly offset: number;
-  readonly count: number;
-  readonly bytes: number;
-  readonly minId: number;
-  readonly maxId: number;
-}
-
 /** A pack written to a temp file and synced, not committed yet. */
 export interface PreparedPack {
   readonly temp: string;
@@ -187,26 +176,11 @@ export function writePackFile(pack: Pack, tail: ItemSource | null = null): Writt
     const body = encodeSlice(layOut(pack.entries), 0, Infinity);
     const chunks = [...packHead(pack), ...body.chunks];
     writeFully(fd, chunks);
-    let extent: Extent = { bytes: chunks.reduce((sum, chunk) => sum + chunk.length, 0), records: body.records + 1 };
-    const tailStart = extent.bytes;
-    let count = 0;
-    let bytes = 0;
-    let minId = Infinity;
-    let maxId = 0;
-    for (let items = tail?.(SLICE_BYTES) ?? []; items.length > 0; items = tail!(SLICE_BYTES)) {
-      const batch = new RecordBatch();
-      for (const item of items) {
-        batch.addItem(item);
-        bytes += item.data.length;
-        minId = Math.min(minId, item.id);
-        maxId = Math.max(maxId, item.id);
-      }
-      const slice = batch.take();
-      writeFully(fd, slice.chunks);
-      extent = grow(extent, { bytes: slice.size, records: slice.records });
-      count += items.length;
-    }
-    return { temp, fd, extent, tail: count === 0 ? null : { offset: tailStart, count, bytes, minId, maxId } };
+    const extent: Extent = { bytes: chunks.reduce((sum, chunk) => sum + chunk.length, 0), records: body.records + 1 };
+    if (tail === null) return { temp, fd, extent, tail: null };
+    const copy = new TailCopy(fd, extent, tail);
+    while (copy.step(CARRY_SLICE_BYTES));
+    return { temp, fd, extent: copy.extent, tail: copy.tail };
   } catch (error) {
     discard({ temp, fd });
     throw error;

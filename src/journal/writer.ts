@@ -358,6 +358,19 @@ export class JournalWriter {
     return true;
   }
 
+  /**
+   * Whether the active file is still the one this writer wrote, whole, whether or not the writer
+   * halted since (a rebuild that failed halts it, leaving the file as it was): a rebuild may read
+   * the items waiting in it. False if it was deleted, replaced or cut, or can't be checked.
+   */
+  get activeIntact(): boolean {
+    try {
+      return this.file.damage() === null;
+    } catch {
+      return false;
+    }
+  }
+
   /** What happened to the file under the writer (see ActiveFile.damage), or null. Throws for I/O errors. */
   fileDamage(): string | null {
     return this.lost ? "was deleted, replaced or cut" : this.file.damage();

@@ -15,7 +15,9 @@
  * when it was made (a snapshot, shared by the sets made while no queue came or went); a child
  * deleted meanwhile is skipped; a child whose journal started failing meanwhile takes the item
  * all the same (`PersistentQueue.add` `whileFailing`): its record waits for the journal's retry,
- * and so does the reply, as for the records of the write that failed. `feedAll` feeds what is
+ * and so does the reply, as for the records of the write that failed (a child whose journal is
+ * being rebuilt while items wait on disk goes without it, as a full one does: there is no place
+ * behind those items until the rebuild's copy of them is in place). `feedAll` feeds what is
  * left at once (a clean stop, before the journals close).
  *
  * The copies of a set wait here, in memory, until fed, and a set to a parent with 1,001 children

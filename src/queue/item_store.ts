@@ -13,6 +13,10 @@
  * journal off needs every item in memory before the files go (journal_switch.ts). `runItems`
  * reads the run (below) by id, for a journal a reload turned on (journal_fill.ts).
  *
+ * While the journal is being rebuilt over turns (Journal.rebuildInTurns) nothing is read back: its
+ * copy reads the disk region from the files it replaces, and the queue relocates the region once
+ * it is in place (`relocateDisk`).
+ *
  * `readBackSome` reads disk items back early, offering each to a `drop` callback first (for
  * flush_expired): the dropped ones never enter memory, and since it reads in order from the head
  * of the disk region, the removals it leads to are recorded in the order a normal read-back would
@@ -142,8 +146,10 @@ export class ItemStore {
 
   /**
    * Adds an item at the tail; call it just before the item's ADD record is appended to the journal.
-   * While the journal is being rebuilt over turns (every item was in memory), it stays in memory
-   * whatever the budget: its record waits for the new active file, where no position is known yet.
+   * While the journal is being rebuilt over turns (with no item waiting on disk: the queue refuses
+   * sets otherwise), it stays in memory whatever the budget: its record waits for the new active
+   * file, where no position is known yet (the queue refuses sets that would take it past the
+   * budget then: PersistentQueue.setRefusal).
    */
   push(item: Item): void {
     if (this.journal !== null && !this.journal.rebuilding && (this.disk !== null || this.memoryUsed + memoryCost(item) > this.budget)) {
@@ -298,6 +304,9 @@ export class ItemStore {
    * `readFailure` (the queue refuses takes and says so) until a read works again.
    */
   private readBackSafely(maxBytes?: number, drop?: (item: Item) => boolean): void {
+    // A rebuild over turns is copying the items waiting on disk from the files it replaces: they
+    // stay where its copy takes them from (nothing of the region moves) until it is in place.
+    if (this.journal?.rebuilding === true) return;
     try {
       this.readBack(maxBytes, drop);
     } catch (error) {

@@ -8,13 +8,13 @@
  * the rounds so a server with 10,000 quiet queues checks a tenth of them each second. A thorough
  * one (tests, operators' tools) looks at every queue.
  *
- * A routine upkeep's rebuild of a queue with every item in memory runs over turns, its fsyncs off
- * the event loop (Journal.rebuildInTurns), through the server's rebuild lane (rebuild_lane.ts: a
- * few at once, the others waiting their turn); it takes the queue's state when it starts, and the
- * upkeep leaves the journal alone until it ended; one that failed is tried again at the next
- * upkeep. One with items waiting on disk is
- * done in the call (their positions move with it), as are a thorough upkeep's (tests, tools: what
- * it starts is done when it returns) and a repair before a clean stop.
+ * A routine upkeep's rebuild runs over turns, its fsyncs off the event loop and the items waiting
+ * on disk copied a slice per turn (Journal.rebuildInTurns), through the server's rebuild lane
+ * (rebuild_lane.ts: a few at once, the others waiting their turn); it takes the queue's state when
+ * it starts (the queue reads nothing back until it ended, and the positions of the items waiting
+ * on disk move with it), and the upkeep leaves the journal alone until it ended; one that failed
+ * is tried again at the next upkeep. A thorough upkeep's (tests, tools: what it starts is done
+ * when it returns) and a repair before a clean stop are done in the call.
  *
  * It sees its queue only through `UpkeepView`. Never throws: a failing step is logged once and
  * tried again at the next upkeep, and logged again once it works. A fault of many queues at once
@@ -131,13 +131,13 @@ export class JournalUpkeep {
    * The journal's files no longer replay to the queue (deleted, replaced or cut under the running
    * server): writes everything the queue holds as a new journal, the items in memory and those
    * waiting on disk (copied from the segments still there; those in files that are gone are lost,
-   * and the log says how many). With every item in memory it runs over turns (rebuildInTurns) unless
-   * `inTurn` (a thorough upkeep, a repair before a clean stop); with items on disk, in the call.
+   * and the log says how many). It runs over turns (rebuildInTurns) unless `inTurn` (a thorough
+   * upkeep, a repair before a clean stop).
    */
   private rebuild(journal: Journal, queue: UpkeepView, problem: string, inTurn = false): void {
     if (this.rebuildProblem !== problem) errors.note("rebuilding", `queue '${queue.name}': ${problem}; rebuilding the journal from the queue`);
     this.rebuildProblem = problem;
-    if (queue.diskRegion() === null && !inTurn) {
+    if (!inTurn) {
       this.inLane = true;
       return inRebuildLane((done) => {
         this.inLane = false;
@@ -151,22 +151,25 @@ export class JournalUpkeep {
   /**
    * Starts the rebuild over turns, in its turn of the lane, from the queue's state now; `done`
    * once it ended, or at once if none started (the files need none any more, the journal was
-   * closed or erased meanwhile, or items went to disk: the next upkeep rebuilds it in the call).
-   * Never throws.
+   * closed or erased meanwhile). Never throws.
    */
   private rebuildInTurns(journal: Journal, queue: UpkeepView, done: () => void): void {
-    if (queue.diskRegion() !== null || journal.rebuilding) return done();
+    if (journal.rebuilding) return done();
     let started = false;
     try {
       // Done meanwhile (a thorough upkeep), or the queue deleted: nothing to do.
       if ((queue.journalGap() ?? journal.checkFiles()) === null) return done();
       const entries = queue.liveEntries();
-      started = journal.rebuildInTurns(entries, (end) => {
-        done();
-        if (end === "cancelled") return; // the queue was deleted
-        if ("failed" in end) return this.rebuildFailed(queue, end.failed);
-        this.rebuilt(queue, entries.length, end.rebuilt);
-      });
+      started = journal.rebuildInTurns(
+        entries,
+        (end) => {
+          done();
+          if (end === "cancelled") return; // the queue was deleted
+          if ("failed" in end) return this.rebuildFailed(queue, end.failed);
+          this.rebuilt(queue, entries.length, end.rebuilt);
+        },
+        queue.diskRegion(),
+      );
     } catch (error) {
       this.rebuildFailed(queue, errorText(error));
     }

@@ -21,7 +21,7 @@ import type { Position } from "../journal/add_reader.ts";
 import { monotonicMs } from "../clock.ts";
 import { Commit, DURABLE, onceDurable } from "../journal/commit.ts";
 import { flushJournals } from "../journal/flush_scheduler.ts";
-import { hasExpired, isExpired, memoryCost, type Item } from "../journal/item.ts";
+import { ITEM_MEMORY_OVERHEAD, hasExpired, isExpired, memoryCost, type Item } from "../journal/item.ts";
 import type { Journal, PackEnd } from "../journal/journal.ts";
 import type { PackEntry } from "../journal/pack.ts";
 import type { DiskRegion } from "../journal/replay_state.ts";
@@ -185,7 +185,7 @@ export class PersistentQueue implements UpkeepView {
     return this.switching === null ? this.journal !== null : this.switching.direction === "on";
   }
 
-  /** Its journal is being rebuilt over turns (Journal.rebuildInTurns): new items stay in memory meanwhile. */
+  /** Its journal is being rebuilt over turns (Journal.rebuildInTurns): new items stay in memory meanwhile (see setRefusal), none is read back. */
   get journalRebuilding(): boolean {
     return this.journal?.rebuilding ?? false;
   }
@@ -193,6 +193,31 @@ export class PersistentQueue implements UpkeepView {
   /** Why this queue's journal can't be written right now, or null. */
   get journalFailure(): string | null {
     return this.journal?.failure ?? null;
+  }
+
+  /**
+   * Why a set of `size` bytes can't be taken now, or null: the journal is failing, or it is being
+   * rebuilt over turns (its records wait in memory for the new active file, so the item could not
+   * go to disk) and the item would take the queue's memory past max_memory_size. That way a slow
+   * or faulted disk holding a rebuild up never lets sets grow the queue's memory past its budget.
+   */
+  setRefusal(size: number): string | null {
+    return this.journalFailure ?? this.rebuildRefusal(size);
+  }
+
+  /**
+   * Why a set of `size` bytes can't be kept while the journal is being rebuilt over turns, or
+   * null: items wait on disk (a new one would go behind them, where the rebuild has no place for
+   * it until its copy of them is in place), or it would take memory past the budget. Null for an
+   * item refused or kept nowhere anyway.
+   */
+  private rebuildRefusal(size: number): string | null {
+    if (this.journal?.rebuilding !== true || size > this.config.maxItemSize) return null;
+    if (this.config.fanoutOnly && !this.isFanoutChild) return null;
+    const rebuilding = `queue '${this.name}': its journal is being rebuilt`;
+    if (this.store.readFrom !== null) return `${rebuilding}, copying the items waiting on disk; try again in a moment`;
+    if (!this.fitsInMemory(size + ITEM_MEMORY_OVERHEAD)) return `${rebuilding} and its items in memory fill max_memory_size (${this.config.maxMemorySize} bytes); try again in a moment`;
+    return null;
   }
 
   /** Why items waiting in the journal can't be read back right now (takes are refused), or null. */
@@ -223,6 +248,9 @@ export class PersistentQueue implements UpkeepView {
     if (data.length > this.config.maxItemSize) return "too large";
     // fanout_only: the item goes only to the fanout children (QueueCollection.add), as in Kestrel 2.
     if (this.config.fanoutOnly && !this.isFanoutChild) return DURABLE;
+    // Kept in memory until the rebuild is in place, within the budget, behind no item on disk (see
+    // rebuildRefusal); a fanout child fed over turns (whileFailing) goes without it behind items on disk.
+    if ((!whileFailing || this.store.readFrom !== null) && this.rebuildRefusal(data.length) !== null) return "unavailable";
     this.discardExpired(now, REQUEST_DISCARD_LIMIT);
     if (!this.makeRoomFor(data.length)) return "full";
     const item: Item = { id: this.nextId++, addTime: now, expiry: this.cappedExpiry(expiry, now), flags, data };
@@ -411,6 +439,11 @@ export class PersistentQueue implements UpkeepView {
   /** Whether what this queue holds in memory is below its budget. */
   private hasRoom(): boolean {
     return this.store.memoryUsed + this.movingCost < this.config.maxMemorySize;
+  }
+
+  /** Whether `cost` more in memory stays within the budget (the rule read-behind applies, ItemStore.push). */
+  private fitsInMemory(cost: number): boolean {
+    return this.store.memoryUsed + this.movingCost + cost <= this.config.maxMemorySize;
   }
 
   /**
@@ -741,6 +774,8 @@ export class PersistentQueue implements UpkeepView {
   relocateDisk(region: DiskRegion | null): void {
     this.store.relocateDisk(region);
     this.gap = null; // rebuilt from the queue: the journal has every item
+    // Nothing was read back while it ran: a waiter that found memory empty may be served now.
+    if (region !== null) this.serveWaiters(Date.now());
   }
 
   /** Why the journal lacks items (UpkeepView); none while it is being turned off, rather than rebuilt for nothing. */

@@ -218,9 +218,9 @@ export class QueueCollection {
     return this.routing.add(name, received, expiry, now, flags);
   }
 
-  /** Why a set to `name` can't be recorded now (the journal of a queue it reaches is failing), or null. */
-  writeFailure(name: string): string | null {
-    return this.routing.writeFailure(name);
+  /** Why a set of `size` bytes to `name` can't be recorded now (see SetRouting.writeFailure), or null. */
+  writeFailure(name: string, size = 0): string | null {
+    return this.routing.writeFailure(name, size);
   }
 
   /** Whether `name` is an alias (a get on it finds nothing; see aliases.ts). */
@@ -553,7 +553,8 @@ export class QueueCollection {
 
   /**
    * Moves an expired item to its queue's move_expired_to queue. A target that can't write now
-   * (its journal failing, or it can't be created) blocks the move: the item waits. A target that
+   * (its journal failing, or rebuilt with its memory full, or it can't be created) blocks the
+   * move: the item waits. A target that
    * refuses it (full, too large) drops it, as Kestrel does.
    */
   private moveExpired(queue: PersistentQueue, item: Item): Expiry {
@@ -565,7 +566,7 @@ export class QueueCollection {
     } catch {
       return "blocked";
     }
-    if (target.journalFailure !== null) return "blocked";
+    if (target.setRefusal(item.data.length) !== null) return "blocked";
     const result = target.add(item.data, 0, Date.now(), item.flags);
     if (typeof result !== "string") return result;
     this.droppedExpired.note(`${queue.name}>${name}:${result}`, `expired item from '${queue.name}' dropped: '${name}' refused it (${result})`);

@@ -11,7 +11,8 @@
  * settles once all have it.
  *
  * Invariants: every queue a set reaches exists before anything is added (creating one can fail),
- * and none of them has a failing journal ("unavailable" refuses the item for all): a STORED means
+ * and none of them has a failing journal, nor one being rebuilt with the queue's memory full
+ * ("unavailable" refuses the item for all): a STORED means
  * every queue reached has the item; the item's bytes have one home shared by every copy.
  */
 import { JoinedCommits, type Commit } from "../journal/commit.ts";
@@ -33,11 +34,16 @@ export interface RoutingView {
   churn(): number;
 }
 
-/** Why a set to `queue` can't be recorded now (its journal or a child's is failing), or null. */
-function queueWriteFailure(queue: PersistentQueue, children: ReadonlySet<PersistentQueue>): string | null {
-  if (queue.journalFailure !== null) return queue.journalFailure;
+/**
+ * Why a set of `size` bytes to `queue` can't be recorded now (its journal or a child's is failing,
+ * or being rebuilt with its memory full: PersistentQueue.setRefusal), or null.
+ */
+function queueWriteFailure(queue: PersistentQueue, children: ReadonlySet<PersistentQueue>, size: number): string | null {
+  const refusal = queue.setRefusal(size);
+  if (refusal !== null) return refusal;
   for (const child of children) {
-    if (child.journalFailure !== null) return `fanout queue '${child.name}': ${child.journalFailure}`;
+    const childRefusal = child.setRefusal(size);
+    if (childRefusal !== null) return `fanout queue '${child.name}': ${childRefusal}`;
   }
   return null;
 }
@@ -61,26 +67,29 @@ export class SetRouting {
       // A queue (nearly every set): looked up once, with its children.
       const queue = this.view.getOrCreate(name);
       const children = this.view.children(name);
-      if (queueWriteFailure(queue, children) !== null) return "unavailable";
+      if (queueWriteFailure(queue, children, received.length) !== null) return "unavailable";
       return this.addToQueue(queue, children, ownedBytes(received), expiry, now, flags);
     }
     this.createTargets(name);
-    if (this.writeFailure(name) !== null) return "unavailable";
+    if (this.writeFailure(name, received.length) !== null) return "unavailable";
     return this.addToAlias(alias, ownedBytes(received), expiry, now, flags);
   }
 
-  /** Why a set to `name` can't be recorded now (the journal of a queue it reaches is failing), or null. */
-  writeFailure(name: string): string | null {
+  /**
+   * Why a set of `size` bytes to `name` can't be recorded now (the journal of a queue it reaches
+   * is failing, or is being rebuilt with that queue's memory full), or null.
+   */
+  writeFailure(name: string, size = 0): string | null {
     const alias = this.view.aliases.get(name);
     if (alias !== undefined) {
       for (const destination of alias.destinations) {
-        const failure = this.writeFailure(destination);
+        const failure = this.writeFailure(destination, size);
         if (failure !== null) return failure;
       }
       return null;
     }
     const queue = this.view.get(name);
-    return queue === undefined ? null : queueWriteFailure(queue, this.view.children(name));
+    return queue === undefined ? null : queueWriteFailure(queue, this.view.children(name), size);
   }
 
   private createTargets(name: string): void {

@@ -5,17 +5,20 @@
  * fsync returns) replays to the old files or to the state the rebuild took followed by what was
  * appended after it, never a mix; records appended while it runs are written to no file until
  * the new active file is in place, then to it, and their commits settle only then (under
- * `always`, after their fsync).
+ * `always`, after their fsync). Items waiting on disk are copied into the pack a slice per turn;
+ * a crash between slices replays to the old files.
  */
 import { afterAll, afterEach, expect, test } from "bun:test";
-import { readdirSync, readlinkSync, rmSync } from "node:fs";
+import { copyFileSync, readdirSync, readlinkSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { onceDurable, type Commit } from "../../src/journal/commit.ts";
 import { backgroundRemovals } from "../../src/journal/deferred_removal.ts";
 import { fileSystem } from "../../src/journal/files.ts";
 import { flushJournals } from "../../src/journal/flush_scheduler.ts";
 import type { Journal } from "../../src/journal/journal.ts";
-import type { RebuildEnd } from "../../src/journal/journal_rebuild.ts";
+import type { Position } from "../../src/journal/add_reader.ts";
+import type { RebuildEnd, Rebuilt } from "../../src/journal/journal_rebuild.ts";
+import type { DiskRegion } from "../../src/journal/replay_state.ts";
 import type { SyncPolicy } from "../../src/journal/sync_policy.ts";
 import { bytes, text } from "../helpers/bytes.ts";
 import { FaultInjector } from "../helpers/faulty_fs.ts";
@@ -283,4 +286,143 @@ test("a clean stop after one of a rebuild's fsyncs failed off the event loop (th
   expect(end!).toEqual({ failed: expect.stringContaining("EIO") });
   expect(replayIds(dir)).toEqual(range(0, 10));
   expect(readdirSync(dir).filter((name) => name.endsWith(".tmp") || name.endsWith(".pack"))).toEqual([]);
+});
+
+/** A journal of q holding items 0..count-1 of 4,000 bytes in segments of 256 KiB; returns it and where item `diskFrom`'s ADD is. */
+function bigJournalOf(dir: string, count: number, diskFrom: number): { journal: Journal; start: Position } {
+  const { journal } = openQueueJournal(dir, "q", { segmentSize: 256 * 1024 });
+  let start: Position | null = null;
+  for (const id of range(0, count)) {
+    if (id === diskFrom) start = journal.nextPosition();
+    journal.appendAdd({ ...item(id), data: bytes(`${id}:`.padEnd(4000, ".")) });
+    flushJournals();
+  }
+  return { journal, start: start! };
+}
+
+test("a rebuild copying items waiting on disk, a slice per turn: a crash at any step (each slice copied included) replays to the old files or to the state it took and what came after, never a mix; the items on disk are read from their new place", async () => {
+  const dir = tempDir();
+  // 0..9 in memory, 10..599 (2.3 MiB) waiting on disk; 0, 1 and 2 are taken while the copy runs.
+  const { journal, start } = bigJournalOf(dir, 600, 10);
+  const disk: DiskRegion = { start, count: 590, bytes: 590 * 4000, minId: 10 };
+  const midCopy: string[] = [];
+  let end: RebuildEnd | null = null;
+  let heldUnwritten = false;
+  const copies = await copiesAround(dir, async () => {
+    const through = fileSystem.writev;
+    // A copy of the directory before each write to the pack: a crash in the middle of the copy.
+    fileSystem.writev = (fd, chunks) => {
+      if (/\.pack\.\d+\.\d+\.tmp$/.test(readlinkSync(`/proc/self/fd/${fd}`))) midCopy.push(copyDataDir(dir));
+      return through(fd, chunks);
+    };
+    try {
+      const { promise: ended, resolve } = Promise.withResolvers<RebuildEnd>();
+      journal.rebuildInTurns(range(0, 10).map(queued), resolve, disk);
+      const removes = [0, 1, 2].map((id) => journal.appendRemove(id));
+      flushJournals();
+      heldUnwritten = removes.every((commit) => commit.state === "pending");
+      end = await ended;
+      await Promise.all(removes.map((commit) => new Promise<void>((resolve) => onceDurable(commit, resolve))));
+      await backgroundRemovals();
+    } finally {
+      fileSystem.writev = through;
+    }
+  });
+  expect(heldUnwritten).toBe(true);
+  // The head and entries in one write, then the items on disk a slice a turn: each replays to the old files.
+  expect(midCopy.length).toBeGreaterThanOrEqual(4);
+  expect(midCopy.map(replayIds).map((ids) => ids.join())).toEqual(midCopy.map(() => range(0, 600).join()));
+  const rebuilt = (end as { rebuilt: Rebuilt } | null)?.rebuilt;
+  expect(rebuilt?.lost).toBe(0);
+  expect(rebuilt?.disk?.count).toBe(590);
+  const outcomes = copies.map(replayIds);
+  const all = range(0, 600);
+  const taken = range(3, 600);
+  for (const ids of outcomes) expect([all.join(), taken.join()]).toContain(ids.join());
+  // Until the commit, the old files (the removes wait, written to no file); after it, the pack, then the removes.
+  const firstTaken = outcomes.findIndex((ids) => ids.join() === taken.join());
+  expect(firstTaken).toBeGreaterThan(0);
+  for (const ids of outcomes.slice(firstTaken)) expect(ids).toEqual(taken);
+  expect(readdirSync(dir).filter((name) => name.endsWith(".tmp") || name.endsWith(".pack"))).toEqual([]);
+  // The items on disk are read back from where the rebuild put them.
+  const { items } = journal.readItems(rebuilt!.disk!.start, 590, Infinity);
+  expect(items.map((i) => Number(text(i.data).split(":")[0]))).toEqual(range(10, 600));
+  journal.close();
+  expect(replayIds(dir)).toEqual(taken);
+});
+
+test("a write of the pack failing in the middle of the copy of the items on disk: nothing renamed, the temp file gone, the writer fails; the next rebuild puts every item in place", async () => {
+  const dir = tempDir();
+  const { journal, start } = bigJournalOf(dir, 600, 10);
+  const disk: DiskRegion = { start, count: 590, bytes: 590 * 4000, minId: 10 };
+  faults.set([{ op: "writev", code: "EIO", path: "\\.pack\\.\\d+\\.\\d+\\.tmp$", after: 2, times: 1 }]);
+  const { promise: ended, resolve } = Promise.withResolvers<RebuildEnd>();
+  journal.rebuildInTurns(range(0, 10).map(queued), resolve, disk);
+  const [remove] = [journal.appendRemove(0)];
+  flushJournals();
+  const end = await ended;
+  expect(faults.hits).toBe(1);
+  expect(typeof end === "object" && "failed" in end ? end.failed : "").toContain("EIO");
+  expect(journal.rebuilding).toBe(false);
+  expect(journal.failure).toContain("EIO");
+  expect(remove!.state).toBe("failed");
+  expect(readdirSync(dir).filter((name) => name.endsWith(".tmp") || name.endsWith(".pack"))).toEqual([]);
+  expect(replayIds(copyDataDir(dir))).toEqual(range(0, 600));
+  // The next upkeep rebuilds from the queue as it is then (0 taken), the region where it was.
+  const { promise: again, resolve: resolveAgain } = Promise.withResolvers<RebuildEnd>();
+  journal.rebuildInTurns(range(1, 10).map(queued), resolveAgain, disk);
+  expect(await again).toMatchObject({ rebuilt: { lost: 0, disk: { count: 590 } } });
+  await new Promise<void>((done) => onceDurable(remove!.retry!, done));
+  expect(remove!.retry!.state).toBe("durable");
+  journal.close();
+  expect(replayIds(dir)).toEqual(range(1, 600));
+});
+
+test("a clean stop in the middle of the copy of the items on disk copies the rest and puts the journal in place at once; a journal erased then gives the rebuild up and leaves no file", async () => {
+  const dir = tempDir();
+  const { journal, start } = bigJournalOf(dir, 600, 10);
+  const disk: DiskRegion = { start, count: 590, bytes: 590 * 4000, minId: 10 };
+  let end: RebuildEnd | null = null;
+  journal.rebuildInTurns(range(0, 10).map(queued), (e) => (end = e), disk);
+  await new Promise((resolve) => setImmediate(resolve)); // one slice copied
+  journal.appendRemove(0);
+  journal.close();
+  expect(end!).toMatchObject({ rebuilt: { lost: 0, disk: { count: 590 } } });
+  expect(replayIds(dir)).toEqual(range(1, 600));
+
+  const gone = tempDir();
+  const erased = bigJournalOf(gone, 600, 10);
+  let ended: RebuildEnd | null = null;
+  erased.journal.rebuildInTurns(range(0, 10).map(queued), (e) => (ended = e), { ...disk, start: erased.start });
+  await new Promise((resolve) => setImmediate(resolve));
+  erased.journal.erase();
+  await backgroundRemovals();
+  expect(ended!).toBe("cancelled");
+  expect(readdirSync(gone).filter((name) => name.startsWith("q") || name.startsWith(".q"))).toEqual([]);
+});
+
+test("a rebuild whose active file was replaced under the server copies the items waiting on disk from the sealed segments only: none of the file now at the active name is read", async () => {
+  const dir = tempDir();
+  const { journal, start } = bigJournalOf(dir, 600, 10);
+  // Another journal's file, valid records of items 10000.., takes the active name.
+  const other = tempDir();
+  const { journal: foreign } = openQueueJournal(other, "q");
+  for (const id of range(10_000, 10_100)) foreign.appendAdd({ ...item(id), data: bytes(`${id}:`.padEnd(4000, ".")) });
+  flushJournals();
+  foreign.close();
+  copyFileSync(join(other, "q"), join(dir, "q.other"));
+  renameSync(join(dir, "q.other"), join(dir, "q"));
+  const disk: DiskRegion = { start, count: 590, bytes: 590 * 4000, minId: 10 };
+  const { promise: ended, resolve } = Promise.withResolvers<RebuildEnd>();
+  journal.rebuildInTurns(range(0, 10).map(queued), resolve, disk);
+  const end = await ended;
+  const rebuilt = (end as { rebuilt: Rebuilt }).rebuilt;
+  const { items } = journal.readItems(rebuilt.disk!.start, rebuilt.disk!.count, Infinity);
+  const ids = items.map((i) => Number(text(i.data).split(":")[0]));
+  expect(ids.filter((id) => id >= 10_000)).toEqual([]);
+  // The items whose ADDs were only in the replaced file are lost, and counted so.
+  expect(ids).toEqual(range(10, 10 + ids.length));
+  expect(rebuilt.lost).toBe(590 - ids.length);
+  expect(rebuilt.lost).toBeGreaterThan(0);
+  journal.close();
 });

@@ -1,7 +1,8 @@
 /**
  * `set`: adds one item to a queue (and its fanout children), or to an alias's destinations. A
  * `readonly` or `quiescent` server refuses it (status.ts), as does a queue whose journal (or a
- * child's) can't be written: nothing is added then. The caller replies once the returned commit is settled.
+ * child's) can't be written, or is being rebuilt while the queue's memory is full
+ * (PersistentQueue.setRefusal): nothing is added then. The caller replies once the returned commit is settled.
  *
  * A set whose fanout children are fed over turns (a parent with over 1,000 children,
  * queue/fanout_feed.ts) leaves its copies waiting in memory until they are fed: the caller holds
@@ -33,7 +34,7 @@ export function setItem(ctx: ServerContext, queueName: string, data: Uint8Array,
     if (error instanceof QueueUnavailableError) return unavailable(error.message);
     throw error;
   }
-  if (result === "unavailable") return unavailable(ctx.queues.writeFailure(queueName) ?? "journal unavailable");
+  if (result === "unavailable") return unavailable(ctx.queues.writeFailure(queueName, data.length) ?? "journal unavailable");
   return result;
 }
 
