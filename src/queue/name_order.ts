@@ -40,6 +40,12 @@ export class NameOrder<T extends { readonly name: string }> {
     }
   }
 
+  /** Takes every element out (lists handed out keep theirs). */
+  clear(): void {
+    this.elements = [];
+    this.shared = false;
+  }
+
   /** The index of the first element whose name sorts after `name`. */
   private after(name: string): number {
     let low = 0;

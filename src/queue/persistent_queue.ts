@@ -686,7 +686,7 @@ export class PersistentQueue implements UpkeepView {
    * Stops the queue for a server shutdown: waiters get nothing; the journal, rebuilt first if its
    * files were deleted or cut under the server, is synced and closed. `fileSystemSynced`: the
    * whole file system was synced since the journal was last written, so only what the repair
-   * writes needs an fsync.
+   * writes needs an fsync. The queue is not used after.
    */
   close(fileSystemSynced = false): void {
     this.openItems?.stop();
@@ -702,6 +702,10 @@ export class PersistentQueue implements UpkeepView {
     if (fileSystemSynced) this.journal?.noteSynced();
     if (this.journal !== null && !this.deleted) this.upkeep.repair(this.journal, this);
     this.journal?.close();
+    // Its items are on disk now: their memory goes, and with it the queue's place in the lists
+    // slab evacuation goes through (process-wide: they would keep a closed queue alive).
+    this.store.clear();
+    this.openItems?.clear();
   }
 
   /**

@@ -459,6 +459,7 @@ export class QueueCollection {
     // After the queues' last repairs (a rebuild at close logs through the fault lines too).
     reportFaultLines();
     this.queues.clear();
+    this.order.clear();
     this.children.clear();
     this.lock.release();
   }

@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { flushAllExpiredNow, flushExpiredNow } from "../helpers/expired_flush.ts";
 import { existsSync, renameSync } from "node:fs";
+import { backgroundRemovals } from "../../src/journal/deferred_removal.ts";
 import { flushJournals } from "../../src/journal/flush_scheduler.ts";
 import { sealedPath } from "../../src/journal/segment_files.ts";
 import { expiredFlush } from "../../src/queue/persistent_queue.ts";
@@ -276,6 +277,8 @@ describe("read-behind", () => {
     queues.maintainJournals(); // the upkeep tries the read again
     for (let i = 0; queue.hasJournal && i < 1000; i++) await new Promise((resolve) => setImmediate(resolve));
     expect([queue.hasJournal, queue.stats().memItems]).toEqual([false, 100]);
+    // Its files go over the next turns (retire_task.ts).
+    await backgroundRemovals();
     expect(existsSync(segment)).toBe(false);
     expect(take(queues, "q", 1000)).toEqual(range(0, 100));
     queues.close();
