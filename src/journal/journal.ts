@@ -27,7 +27,8 @@ import { log } from "../log.ts";
 import { AddReader, type Position } from "./add_reader.ts";
 import { Commit, DURABLE } from "./commit.ts";
 import { moveAsideOrRemove, movingAsideInto, removeInBackground } from "./deferred_removal.ts";
-import { closeQuietly, fileSystem, fsyncDirectoryAsync, removeQuietly } from "./files.ts";
+import { syncDirectoryShared } from "./directory_sync.ts";
+import { closeQuietly, fileSystem, removeQuietly } from "./files.ts";
 import type { Item } from "./item.ts";
 import { RebuildTask, rebuildJournal, type JournalParts, type RebuildEnd, type Rebuilt } from "./journal_rebuild.ts";
 import { PackTask, entriesSource, writePackFile, type Pack, type PackEntry, type PackSource, type WrittenPack } from "./pack.ts";
@@ -670,12 +671,12 @@ export class Journal implements WriterEvents {
     return this.onceMovesOnDisk();
   }
 
-  /** A commit that settles once a directory fsync off the event loop put the files moved aside so far on disk (see `eraseNow`). */
+  /** A commit that settles once a directory fsync off the event loop (shared, directory_sync.ts) put the files moved aside so far on disk (see `eraseNow`). */
   private onceMovesOnDisk(): Commit {
     const gone = new Commit();
     // Names, not `this`: the journal (and its queue) need not outlive the fsync.
     const { dir, name } = this;
-    fsyncDirectoryAsync(dir, (error) => {
+    syncDirectoryShared(dir, (error) => {
       if (error !== null) log.warn(`queue '${name}': could not fsync ${dir} after deleting the journal files (a power loss may bring them back): ${errorText(error)}`);
       gone.settle("durable");
     });
