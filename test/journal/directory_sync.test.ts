@@ -48,3 +48,20 @@ test("an fsync that fails answers those it served with its error; the next ones 
   const errors = await Promise.all([0, 1, 2].map(() => new Promise<string | null>((resolve) => syncDirectoryShared(dir, (error) => resolve(error?.message ?? null)))));
   expect(errors).toEqual(["EIO: injected", null, null]);
 });
+
+test("one asking from an answer (in the callbacks of an fsync that returned) waits for an fsync that begins after it", async () => {
+  const dir = tempDir();
+  let began = 0;
+  let answeredBy = 0;
+  fileSystem.fsyncAsync = (fd, done) => {
+    const number = ++began;
+    real.fsyncAsync(fd, (error) => ((answeredBy = number), done(error)));
+  };
+  const late = await new Promise<{ asked: number; by: number }>((resolve) => {
+    syncDirectoryShared(dir, () => {
+      const asked = began;
+      syncDirectoryShared(dir, () => resolve({ asked, by: answeredBy }));
+    });
+  });
+  expect(late.by).toBeGreaterThan(late.asked);
+});
