@@ -28,6 +28,7 @@ import { log } from "../log.ts";
 import { AddReader, type Position } from "./add_reader.ts";
 import { Commit, DURABLE } from "./commit.ts";
 import { moveAsideOrRemove, movingAsideInto, removeInBackground } from "./deferred_removal.ts";
+import { syncDirectoryShared } from "./directory_sync.ts";
 import { closeQuietly, fileSystem, removeQuietly } from "./files.ts";
 import type { Item } from "./item.ts";
 import { RebuildTask, rebuildJournal, type JournalParts, type RebuildEnd, type Rebuilt } from "./journal_rebuild.ts";
@@ -583,7 +584,8 @@ export class Journal implements WriterEvents {
    * nothing, never to an older state whose consumed items would come back; the commits of records
    * still waiting for their fsync settle once the pack is on disk. A journal that is its active
    * file alone is erased at once (one rename), and so is one that can't be written or is being
-   * rebuilt, or whose first step fails (logged). Returns the commit that settles once nothing of
+   * rebuilt, or whose first step fails (logged); its commit then settles once a directory fsync
+   * off the event loop put that on disk. Returns the commit that settles once nothing of
    * the queue can come back, a power loss included (a `delete`'s reply waits for it). Throws only
    * for an `erase` that failed.
    */
@@ -657,13 +659,30 @@ export class Journal implements WriterEvents {
     }
     removeInBackground(moved);
     if (errors.length > 0) throw errors[0];
-    return DURABLE;
+    return this.onceMovesOnDisk();
   }
 
-  /** `erase`, for `retire`: nothing of the queue can come back once it returns. */
+  /**
+   * `erase`, for `retire`; returns the commit that settles once a directory fsync (off the event
+   * loop) put the files' moves on disk: before it, a power loss could bring them back, with every
+   * item the queue had (a failed fsync is logged, and settles it all the same: nothing more can
+   * be done). Throws as `erase` does.
+   */
   private eraseNow(): Commit {
     this.erase();
-    return DURABLE;
+    return this.onceMovesOnDisk();
+  }
+
+  /** A commit that settles once a directory fsync off the event loop (shared, directory_sync.ts) put the files moved aside so far on disk (see `eraseNow`). */
+  private onceMovesOnDisk(): Commit {
+    const gone = new Commit();
+    // Names, not `this`: the journal (and its queue) need not outlive the fsync.
+    const { dir, name } = this;
+    syncDirectoryShared(dir, (error) => {
+      if (error !== null) log.warn(`queue '${name}': could not fsync ${dir} after deleting the journal files (a power loss may bring them back): ${errorText(error)}`);
+      gone.settle("durable");
+    });
+    return gone;
   }
 
   /** Gives a rebuild under way up (the journal is being erased; the writer settles what it held). */

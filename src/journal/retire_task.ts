@@ -33,7 +33,8 @@
  *
  * Invariants: a task ends once (done, or fallen back), and nothing it scheduled touches a file
  * after that; the floor of a name stays registered until its retire is done (or forever, if some of
- * its old files could not be taken away).
+ * its old files or its committed pack could not be taken away: a pack left replaces every segment
+ * up to `seq` at the next start, a new journal's too were they numbered that low).
  */
 import { errorText } from "../errors.ts";
 import { log } from "../log.ts";
@@ -234,9 +235,25 @@ class RetireTask {
       log.error(`queue '${name}': could not delete the files of its old journal, delete them before the next start or their items come back: ${errorText(moveError)}`);
     }
     // A committed pack stays while old files do: it makes them replay to nothing.
-    if (complete && this.committed) removeQuietly(this.packFile);
+    if (complete && this.committed) complete = this.removePack();
     this.files.gone.settle("durable");
     this.end(complete);
+  }
+
+  /**
+   * Deletes the committed pack; false if it is still there. Left, it replaces every segment up to
+   * `seq` at the next start: the floor must stay, or a new journal of the name would number
+   * segments it replaces.
+   */
+  private removePack(): boolean {
+    try {
+      fileSystem.remove(this.packFile);
+      return true;
+    } catch (error) {
+      if (fileSystem.stat(this.packFile) === null) return true;
+      log.error(`queue '${this.files.name}': could not delete ${this.packFile} (${errorText(error)}); a new journal of the queue numbers its segments after it until the next start, which installs it as an empty segment`);
+      return false;
+    }
   }
 
   private end(complete: boolean): void {

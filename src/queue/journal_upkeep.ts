@@ -16,7 +16,8 @@
  * is tried again at the next upkeep. A thorough upkeep's (tests, tools: what it starts is done
  * when it returns) and a repair before a clean stop are done in the call.
  *
- * It sees its queue only through `UpkeepView`. Never throws: a failing step is logged once and
+ * It sees its queue only through `UpkeepView`, and stops once the queue dropped the journal (a
+ * switch off that its read-back retry let through). Never throws: a failing step is logged once and
  * tried again at the next upkeep, and logged again once it works. A fault of many queues at once
  * (queue_path deleted under 10,000 queues) logs a few lines of each kind and counts the rest
  * (fault_lines.ts; a repair at a stop too); items lost are logged for every queue.
@@ -55,8 +56,10 @@ export interface UpkeepView {
   relocateDisk(region: DiskRegion | null): void;
   /** Why the journal lacks items the queue holds (a journal turned on whose fill failed), or null. */
   journalGap(): string | null;
-  /** Tries again a read-back that failed. */
+  /** Tries again a read-back that failed (and so resumes a switch off held up by it, which may drop the journal). */
   retryReadBack(): void;
+  /** Whether the queue still keeps its journal (a switch off drops it once every item is in memory). */
+  readonly hasJournal: boolean;
 }
 
 export class JournalUpkeep {
@@ -79,6 +82,10 @@ export class JournalUpkeep {
     try {
       journal.retry();
       queue.retryReadBack();
+      // The read-back let a switch off through: the journal is dropped, its files being retired.
+      // Looking at them now would find the active file gone and rebuild it, files and all, from
+      // a queue in memory only (its items would come back at the next start, taken or not).
+      if (!queue.hasJournal) return;
       if (!thorough && queue.journalGap() === null && !this.due(journal)) return;
       this.seenAppends = journal.appends;
       const problem = queue.journalGap() ?? journal.checkFiles();

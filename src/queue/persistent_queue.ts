@@ -148,6 +148,13 @@ export class PersistentQueue implements UpkeepView {
   private switching: JournalSwitch | null = null;
   /** Why the journal lacks items the queue holds (a fill that failed), or null: upkeep rebuilds it. */
   private gap: string | null = null;
+  /**
+   * Settles once nothing of the journal this queue dropped (a reload turned it off) can come back,
+   * a power loss included (Journal.retire: its files replay whole until the empty pack is on disk,
+   * over the next turns). Until then, with no journal, a take, a flush or a delete is answered only
+   * then (`commit`, `flush`, `destroy`): a power loss before would bring back what it took.
+   */
+  private retiring: Commit = DURABLE;
 
   constructor(
     readonly name: string,
@@ -225,9 +232,12 @@ export class PersistentQueue implements UpkeepView {
     return this.store.readFailure;
   }
 
-  /** Settles once every change made to this queue so far is in its journal (per its sync policy). */
+  /**
+   * Settles once every change made to this queue so far is in its journal (per its sync policy);
+   * with no journal, once the one it dropped can't come back (`retiring`).
+   */
   get commit(): Commit {
-    return this.journal?.lastCommit ?? DURABLE;
+    return this.journal?.lastCommit ?? this.retiring;
   }
 
   reconfigure(config: QueueConfig): void {
@@ -480,7 +490,8 @@ export class PersistentQueue implements UpkeepView {
     // The reset gives a fill under way up: it ends with the reset.
     const filling = this.switching?.direction === "on" ? this.switching : null;
     if (filling !== null) this.switching = null;
-    let commit: Commit = DURABLE;
+    // No journal: the one it dropped must not bring the flushed items back (`retiring`).
+    let commit: Commit = this.retiring;
     try {
       if (this.journal !== null) commit = this.journal.reset(this.openEntries());
     } catch (error) {
@@ -593,7 +604,7 @@ export class PersistentQueue implements UpkeepView {
     this.journal = null;
     this.gap = null;
     try {
-      old.retire();
+      this.retiring = old.retire();
     } catch (error) {
       log.error(`queue '${this.name}': could not delete the journal it turned off, delete its files before the next start or their items come back: ${errorText(error)}`);
     }
@@ -666,9 +677,9 @@ export class PersistentQueue implements UpkeepView {
     const journal = this.journal;
     this.journal = null;
     try {
-      return { error: null, gone: journal?.retire() ?? DURABLE };
+      return { error: null, gone: journal?.retire() ?? this.retiring };
     } catch (error) {
-      return { error: errorText(error), gone: DURABLE };
+      return { error: errorText(error), gone: this.retiring };
     }
   }
 

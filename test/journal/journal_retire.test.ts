@@ -120,3 +120,38 @@ test("the directory fsync after the empty pack's rename fails: every file is mov
     faults.uninstall();
   }
 });
+
+test("a delete of a queue whose journal is its active file alone (erased at once) settles only once a directory fsync put the file's removal on disk", async () => {
+  for (const sync of ["never", "always"]) {
+    const dir = tempDir();
+    const queues = QueueCollection.load(configFor(dir, `sync_journal = "${sync}"\n`));
+    for (let i = 0; i < 10; i++) queues.add("q", bytes(`${i}:`), 0, Date.now());
+    flushJournals();
+    expect(readdirSync(dir).filter((name) => name === "q" || name.startsWith("q."))).toEqual(["q"]);
+    // What reaches the directory, in order: the active file moved away, directory fsyncs (done off the event loop).
+    const events: string[] = [];
+    const directories = new Set<number>();
+    const real = { rename: fileSystem.rename, open: fileSystem.open, fsyncAsync: fileSystem.fsyncAsync };
+    fileSystem.rename = (from, to) => (/\/q$/.test(from) ? events.push("drop") : undefined, real.rename(from, to));
+    fileSystem.open = (path, flags, mode) => {
+      const fd = real.open(path, flags, mode);
+      if (path === dir) directories.add(fd);
+      else directories.delete(fd);
+      return fd;
+    };
+    fileSystem.fsyncAsync = (fd, done) => {
+      const isDirectory = directories.has(fd);
+      real.fsyncAsync(fd, (error) => (isDirectory && error === null ? events.push("dirsync") : undefined, done(error)));
+    };
+    try {
+      const gone = queues.delete("q");
+      await settled(gone);
+      events.push("answered");
+    } finally {
+      Object.assign(fileSystem, real);
+    }
+    // A power loss before the directory fsync could bring the file back, with every item the delete dropped.
+    expect(`${sync}: ${events.join(" ")}`).toBe(`${sync}: drop dirsync answered`);
+    queues.close();
+  }
+});

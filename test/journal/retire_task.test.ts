@@ -198,3 +198,29 @@ test("each of the retire's fsyncs failing in turn: its files are moved aside at 
     }
   }
 });
+
+test("the empty pack can't be deleted at the end: the name's floor stays, so a new journal of the name never numbers a segment the pack would replace at the next start", async () => {
+  const faults = FaultInjector.install();
+  const warnings = spyOn(log, "warn").mockImplementation(() => {});
+  const errors = spyOn(log, "error").mockImplementation(() => {});
+  try {
+    const dir = tempDir();
+    const queues = filled(dir);
+    const oldSeqs = sealedSeqs(dir);
+    faults.set([{ op: "remove", code: "EACCES", path: "/q\\.\\d+\\.pack$" }]);
+    queues.delete("q");
+    await retiresSettled();
+    await backgroundRemovals();
+    expect(faults.hits).toBeGreaterThan(0);
+    faults.clear();
+    // The pack is left (the log says so); a queue of the same name, made now, rotates past its number.
+    add(queues, 1000, 1200);
+    expect(Math.min(...sealedSeqs(dir))).toBeGreaterThan(Math.max(...oldSeqs));
+    queues.close();
+    expect(drainCopy(dir, CONFIG)).toEqual(range(1000, 1200));
+  } finally {
+    warnings.mockRestore();
+    errors.mockRestore();
+    faults.uninstall();
+  }
+});

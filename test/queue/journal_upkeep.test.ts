@@ -25,6 +25,7 @@ function viewOf(items: readonly Item[]): UpkeepView {
     relocateDisk: () => {},
     journalGap: () => null,
     retryReadBack: () => {},
+    hasJournal: true,
   };
 }
 
