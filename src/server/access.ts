@@ -193,8 +193,8 @@ export function describePeer(session: Session): string {
   return session.access.user === null ? session.peer : `${session.peer} (user '${session.access.user}')`;
 }
 
-/** `text` safe for one log line: control and non-ASCII characters as \xNN, at most 200 of them. */
-function printable(text: string): string {
+/** `text` safe for one log line (or a reply): control and non-ASCII characters as \xNN, at most 200 of them. */
+export function printable(text: string): string {
   const shown = text.length > 200 ? `${text.slice(0, 200)}...` : text;
   return shown.replace(/[^\x20-\x7e]/g, (char) => `\\x${char.charCodeAt(0).toString(16).padStart(2, "0")}`);
 }

@@ -74,6 +74,8 @@ describe("with no admin_token: today's rules", () => {
     await c.set("jobs", "a");
     expect(await send(admin, "DELETE", "/queues/jobs/items")).toEqual([403, 'DELETE /queues/jobs/items is not allowed from 127.0.0.1 (admin_commands = "none")\n']);
     expect(await send(admin, "DELETE", "/queues/jobs")).toEqual([403, 'DELETE /queues/jobs is not allowed from 127.0.0.1 (admin_commands = "none")\n']);
+    // The path is shown as the log shows it: a newline or an escape sequence sent is not echoed raw.
+    expect(await send(admin, "DELETE", "/queues/a%0Ab%1B%5B31m")).toEqual([403, 'DELETE /queues/a\\x0ab\\x1b[31m is not allowed from 127.0.0.1 (admin_commands = "none")\n']);
     expect(await items(server, "jobs")).toBe("1");
     c.close();
   });

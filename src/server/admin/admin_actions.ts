@@ -16,7 +16,7 @@
 import { SERVER_STATUSES } from "../../config/schema.ts";
 import { errorText } from "../../errors.ts";
 import { isValidQueueName } from "../../queue_name.ts";
-import { admitHttpAdmin } from "../access.ts";
+import { admitHttpAdmin, printable } from "../access.ts";
 import type { ServerContext } from "../context.ts";
 import { parseStatus } from "../status.ts";
 
@@ -105,7 +105,7 @@ function refuse(what: string, request: Request, peer: string, ctx: ServerContext
     case "unauthenticated":
       return text(401, "authentication required: a user of the auth file, with HTTP Basic", { "www-authenticate": 'Basic realm="kestrel"' });
     case "forbidden":
-      return text(403, `${what.split(" ").slice(0, 2).join(" ")} is not allowed from ${peer} (admin_commands = "${ctx.config().server.adminCommands}")`);
+      return text(403, `${printable(what.split(" ").slice(0, 2).join(" "))} is not allowed from ${peer} (admin_commands = "${ctx.config().server.adminCommands}")`);
   }
 }
 

@@ -12,7 +12,9 @@
  * settled, so `q/close/open` at the limit and `q/close q` go through.
  *
  * Requests are served one after another; one that must wait for an item suspends the connection
- * until an item arrives or its deadline passes, so a connection's requests keep their order. All
+ * until an item arrives or its deadline passes, so a connection's requests keep their order. So
+ * does a read of many keys once the connection's budget for the turn is spent (connectionDeadline,
+ * at least one key a slice): the rest are served in its next round, other clients in between. All
  * of them are checked before any is served: an invalid read changes nothing. The outcome carries
  * the commit of the journal records of what the read changed (removes, opens, confirms); its
  * reply must wait for it, so an item handed out before a crash is not handed out again after it.
@@ -40,6 +42,7 @@ import { Handover } from "../outbox.ts";
 import { badRequest, isFailure, unavailable, type Failure } from "./failure.ts";
 import { queueNamed } from "./queue_commands.ts";
 import type { Session } from "./session.ts";
+import { connectionDeadline, later, turnClock } from "../turn_scheduler.ts";
 
 /** Item bytes one read's outcome may hold before it stops taking items. */
 export const REPLY_BUDGET = 4 * 1024 * 1024;
@@ -236,7 +239,10 @@ class ReadRun<R extends ReadRequest> {
   ) {}
 
   continue(): void {
+    const until = connectionDeadline();
+    const first = this.index;
     for (; this.index < this.steps.length; this.index++) {
+      if (this.index > first && turnClock.now() >= until) return this.goOnLater();
       const { request, queue } = this.steps[this.index]!;
       if (queue === null) this.readAlias(request);
       else if (!this.serveNow(request, queue)) return this.wait(request, queue);
@@ -305,6 +311,23 @@ class ReadRun<R extends ReadRequest> {
     // still connected can't confirm an item it never saw.
     this.session.suspend(() => {
       cancel();
+      for (const undo of this.undo.toReversed()) undo();
+    });
+  }
+
+  /**
+   * The connection's budget for the turn is spent with keys left: the rest are served in its next
+   * round (turn_scheduler.ts `later`), the connection suspended meanwhile, as behind a wait, and
+   * what the read took so far given back if it is given up.
+   */
+  private goOnLater(): void {
+    let cancelled = false;
+    later(() => {
+      if (!cancelled) this.session.continueSafely("continuing a read of many keys", () => this.continue());
+    });
+    this.waited = true;
+    this.session.suspend(() => {
+      cancelled = true;
       for (const undo of this.undo.toReversed()) undo();
     });
   }

@@ -17,7 +17,7 @@ import { admit, type CommandFrame } from "./admission.ts";
 import { handleGet } from "./get_command.ts";
 import { handleConfirm, handleMonitor } from "./monitor_command.ts";
 import * as reply from "./replies.ts";
-import { dumpNamedStats, streamConfig, streamReport } from "./reports.ts";
+import { streamConfig, streamNamedStats, streamReport } from "./reports.ts";
 import type { SetFrame } from "./request_parser.ts";
 
 /** Memcache expiry: 0 never; below 1,000,000 seconds from now; otherwise unix seconds. */
@@ -109,9 +109,7 @@ function executeLine(command: string, args: readonly string[], session: Session,
     case "stats":
       return streamReport(session, ctx, "stats");
     case "dump_stats":
-      if (args.length === 0) return streamReport(session, ctx, "dump");
-      out.push(dumpNamedStats(ctx, args));
-      return;
+      return args.length === 0 ? streamReport(session, ctx, "dump") : streamNamedStats(session, ctx, args);
     case "dump_config":
       return streamConfig(session, ctx);
     case "status":

@@ -2,9 +2,9 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { shownQueueConfig } from "../../../src/config/load.ts";
 import { Connection } from "../../../src/server/connection.ts";
 import { memcache } from "../../../src/server/memcache/front_end.ts";
-import { dumpNamedStats, streamReport } from "../../../src/server/memcache/reports.ts";
+import { streamNamedStats, streamReport } from "../../../src/server/memcache/reports.ts";
 import { queueBlock, queueSnapshot } from "../../../src/server/snapshot.ts";
-import { bytes, text } from "../../helpers/bytes.ts";
+import { bytes } from "../../helpers/bytes.ts";
 import { countStatsReads } from "../../helpers/queues.ts";
 import { configFor } from "../../helpers/config.ts";
 import { FakeSession } from "../../helpers/fake_session.ts";
@@ -79,6 +79,29 @@ test("the server's totals are summed a queue a step, not all in the first turn, 
   expect(output).not.toContain("queue_q0299_");
 });
 
+describe("with every look at the turns' clock costing 1 ms", () => {
+  steppedTurnClock(1);
+
+  test("dump_stats <names> goes out over turns, a block a step, another connection served in between; a name repeated is a block each time", async () => {
+    const ctx = contextWith(300);
+    const [socket, other] = [new RecordingSocket(), new RecordingSocket()];
+    const names = ctx.queues.byName().map((queue) => queue.name);
+    // 300 names and then q0000 again: one 8 KiB line of names was up to 4,090 blocks made in one turn (60-300 ms).
+    new Connection(socket, ctx, memcache, 0, 1024 * 1024).onData(bytes(`dump_stats ${names.join(" ")} q0000\r\nversion\r\n`));
+    new Connection(other, ctx, memcache, 0, 1024 * 1024).onData(bytes("version\r\n"));
+    await received(other, "VERSION test\r\n");
+    expect(socket.output).not.toContain("END\r\n");
+
+    const output = await received(socket, "VERSION test\r\n");
+    const blocks = output.split("}\r\n");
+    expect(blocks.length).toBe(300 + 1 + 1);
+    expect(blocks[0]).toStartWith("queue 'q0000' {\r\n  items=1\r\n");
+    expect(blocks[299]).toStartWith("queue 'q0299' {\r\n");
+    expect(blocks[300]).toStartWith("queue 'q0000' {\r\n  items=1\r\n");
+    expect(blocks[301]).toBe("END\r\nVERSION test\r\n");
+  });
+});
+
 describe("with the turns' clock standing still (a loaded machine can't spend the budget)", () => {
   steppedTurnClock(0);
 
@@ -140,7 +163,9 @@ test("dump_stats of every queue goes out over turns as blocks, then the aliases 
   expect(blocks[121]).toBe("END\r\n");
   expect(output).not.toContain("STAT ");
 
-  expect(text(dumpNamedStats(ctx, ["q0002", "no\x00pe", "nothing", "x.y", "everyone"]))).toMatch(/^queue 'q0002' \{\r\n {2}items=1\r\n[^}]*\}\r\nqueue 'nothing' \{\r\n\}\r\nqueue 'everyone' \{\r\n {2}put_items=0\r\n {2}put_bytes=0\r\n {2}children=q0000,q0001\r\n\}\r\nEND\r\n$/);
+  const named = new FakeSession();
+  streamNamedStats(named, ctx, ["q0002", "no\x00pe", "nothing", "x.y", "everyone"], 0);
+  expect(await received(named.socket, "END\r\n", () => named.outbox.flush())).toMatch(/^queue 'q0002' \{\r\n {2}items=1\r\n[^}]*\}\r\nqueue 'nothing' \{\r\n\}\r\nqueue 'everyone' \{\r\n {2}put_items=0\r\n {2}put_bytes=0\r\n {2}children=q0000,q0001\r\n\}\r\nEND\r\n$/);
 });
 
 test("dump_config goes out over turns, another connection served in between: each queue's settings by name, then the aliases and END", async () => {
