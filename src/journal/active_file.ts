@@ -7,7 +7,9 @@
  * The descriptor is opened when first needed and closed when idle (idle_files.ts), so an idle
  * queue holds no open file, and a new queue's file is created by its first write (a `get` of a
  * new name creates nothing on disk). A closed file is reopened by name, never created again: if
- * it is gone or another file has its name, the step fails and `damage()` says so.
+ * it is gone or another file has its name, the step fails and `damage()` says so. The descriptor
+ * reads too: a file deleted (or renamed over) while open is still ours through it, whole, and a
+ * rebuild reads the items waiting in it from there (`orphaned`).
  *
  * Invariants: `extent` counts the bytes and records at the start of the file that are intact and
  * ours (before the file is created: the header it will get); a fresh file is complete (header and
@@ -44,6 +46,14 @@ export interface FreshFile {
 
 /** Which file a name pointed to when we last had it open. */
 export interface Identity {
+  readonly dev: number;
+  readonly ino: number;
+}
+
+/** A file that lost its name while open (see ActiveFile.orphaned): read through `fd` up to `bytes`, while it is still file `ino` of `dev`. */
+export interface OrphanedFile {
+  readonly fd: number;
+  readonly bytes: number;
   readonly dev: number;
   readonly ino: number;
 }
@@ -109,6 +119,18 @@ export class ActiveFile implements IdleClosable {
     if (this.identity === null) return file === null ? null : "was replaced by a file not written by this server";
     if (file === null || !sameFile(file, this.identity)) return "was deleted or replaced";
     return cutText(file, this.extent);
+  }
+
+  /**
+   * The file as this writer holds it open, whole, wherever its name went (asked once `damage()`
+   * found it deleted, moved, or another file renamed over it): the descriptor to read it through
+   * (while this file keeps it open) and how many bytes of it are intact and ours. Null if the
+   * descriptor is closed (nothing holds the file any more) or the file was cut. Throws for I/O errors.
+   */
+  orphaned(): OrphanedFile | null {
+    if (this.fd < 0 || this.identity === null) return null;
+    if (cutText(fileSystem.fstat(this.fd), this.extent) !== null) return null;
+    return { fd: this.fd, bytes: this.extent.bytes, dev: this.identity.dev, ino: this.identity.ino };
   }
 
   append(chunks: readonly Uint8Array[], added: Extent): void {
@@ -195,7 +217,7 @@ export class ActiveFile implements IdleClosable {
   /** A fresh file beside this one holding a header and a SEGMENT record saying `info` (synced if `sync`). */
   prepare(info: SegmentInfo, sync: boolean): FreshFile {
     const temp = tempPathFor(this.path);
-    const fd = fileSystem.open(temp, "ax");
+    const fd = fileSystem.open(temp, "ax+");
     try {
       const chunks = [encodeFileHeader(), encodeSegmentRecord(info)];
       writeFully(fd, chunks);
@@ -295,7 +317,7 @@ export class ActiveFile implements IdleClosable {
   private create(): number {
     let fd: number;
     try {
-      fd = fileSystem.open(this.path, "ax");
+      fd = fileSystem.open(this.path, "ax+");
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
       const what = fileSystem.stat(this.path)?.isDirectory ? "a directory" : "a file not written by this server";

@@ -6,10 +6,13 @@
  * server) is skipped to the next intact record and reported; start-up recovery deals with it
  * properly at the next start. Item data is copied out of the read buffer (into slabs), so every
  * reader shares one buffer (reads are synchronous), and a reader keeps its descriptor only while
- * in use (idle_files.ts): an idle queue costs neither.
+ * in use (idle_files.ts): an idle queue costs neither. A rebuild may have one segment read through
+ * a descriptor its writer lends (`LentSegment`: the active file, deleted under the writer), which
+ * the reader never closes and never reads past the writer's intact bytes.
  */
 import { viewOf } from "./binary.ts";
 import { copyBytes } from "./byte_slab.ts";
+import type { OrphanedFile } from "./active_file.ts";
 import { closeQuietly, fileSystem, readFully } from "./files.ts";
 import { forget, touch, type IdleClosable } from "./idle_files.ts";
 import { memoryCost, type Item } from "./item.ts";
@@ -25,6 +28,11 @@ export interface SegmentLocator {
   pathOf(seq: number): string;
   /** The segment after `seq`, or null if `seq` is the active one. */
   after(seq: number): number | null;
+}
+
+/** Segment `seq` read through a descriptor its writer owns (the file lost its name: ActiveFile.orphaned), never by name. */
+export interface LentSegment extends OrphanedFile {
+  readonly seq: number;
 }
 
 export interface ReadResult {
@@ -43,6 +51,8 @@ let shared: Uint8Array | null = null;
 export class AddReader implements IdleClosable {
   private fd = -1;
   private fdSeq = -1;
+  /** `fd` is a `LentSegment`'s, not ours: never closed here. */
+  private borrowed = false;
   /** A buffer bigger than `shared`, for one record that does not fit in it (this read only). */
   private oversize: Uint8Array | null = null;
 
@@ -50,9 +60,10 @@ export class AddReader implements IdleClosable {
 
   /**
    * Reads ADDs from `from` until `maxItems` items or `maxBytes` of memory (each item's bytes and
-   * its overhead, `memoryCost`), or the end of the journal, reading no segment from `endSeq` on.
+   * its overhead, `memoryCost`), or the end of the journal, reading no segment from `endSeq` on,
+   * and segment `lent.seq`, if given, through its descriptor (up to its `bytes`) rather than by name.
    */
-  read(from: Position, maxItems: number, maxBytes: number, endSeq = Infinity): ReadResult {
+  read(from: Position, maxItems: number, maxBytes: number, endSeq = Infinity, lent: LentSegment | null = null): ReadResult {
     const items: Item[] = [];
     let bytes = 0;
     let position = from;
@@ -60,7 +71,7 @@ export class AddReader implements IdleClosable {
     while (items.length < maxItems && bytes < maxBytes && position.seq < endSeq) {
       let size: number;
       try {
-        size = this.open(position.seq);
+        size = this.open(position.seq, lent);
       } catch (error) {
         // A segment that can't be opened: what was read before it is returned first.
         if (items.length > 0) break;
@@ -109,9 +120,10 @@ export class AddReader implements IdleClosable {
 
   close(): void {
     forget(this);
-    if (this.fd >= 0) closeQuietly(this.fd);
+    if (this.fd >= 0 && !this.borrowed) closeQuietly(this.fd);
     this.fd = -1;
     this.fdSeq = -1;
+    this.borrowed = false;
   }
 
   closeIfIdle(): boolean {
@@ -119,15 +131,24 @@ export class AddReader implements IdleClosable {
     return true;
   }
 
-  /** Opens segment `seq` (if not already) and returns its current size. */
-  private open(seq: number): number {
-    if (this.fdSeq !== seq) {
+  /**
+   * Opens segment `seq` (if not already, the same way) and returns its current size; through
+   * `lent` if it is that segment (its size then at most `lent.bytes`; throws if the descriptor is no
+   * longer that file).
+   */
+  private open(seq: number, lent: LentSegment | null): number {
+    const borrow = lent !== null && lent.seq === seq;
+    if (this.fdSeq !== seq || this.borrowed !== borrow) {
       this.close();
-      this.fd = fileSystem.open(this.segments.pathOf(seq), "r");
+      this.fd = borrow ? lent.fd : fileSystem.open(this.segments.pathOf(seq), "r");
       this.fdSeq = seq;
+      this.borrowed = borrow;
     }
     touch(this);
-    return fileSystem.fstat(this.fd).size;
+    const file = fileSystem.fstat(this.fd);
+    if (!borrow) return file.size;
+    if (file.dev !== lent.dev || file.ino !== lent.ino) throw new Error(`segment ${seq}: the descriptor it was read through is no longer its file`);
+    return Math.min(file.size, lent.bytes);
   }
 
   private load(offset: number, size: number): Uint8Array {

@@ -10,7 +10,7 @@
  * a write that fails throws and leaves the rest to the caller (who discards the temp file).
  */
 import { grow, type Extent } from "./active_file.ts";
-import type { AddReader } from "./add_reader.ts";
+import type { AddReader, LentSegment } from "./add_reader.ts";
 import { writeFully } from "./files.ts";
 import type { Item } from "./item.ts";
 import { FILE_HEADER_SIZE } from "./record.ts";
@@ -37,28 +37,37 @@ export interface PackTail {
   readonly maxId: number;
 }
 
+/**
+ * How the carry-over reads the active segment: by its name (still the writer's file, whole),
+ * through the writer's descriptor (`LentSegment`: the file was deleted or replaced, but the writer
+ * holds it open, whole), or not at all (null: cut, or gone with nothing holding it; what is at the
+ * active name now may be anything).
+ */
+export type ActiveSegment = "by name" | LentSegment | null;
+
 /** What the carry-over reads with: the journal's segments and its reader. */
 export interface CarryOverParts {
   readonly segments: SegmentList;
   readonly reader: AddReader;
-  /** The writer's active file was deleted, replaced or cut: what is at the active name now may be anything, it is not read. */
-  readonly activeLost: boolean;
+  readonly active: ActiveSegment;
 }
 
 /**
  * The items waiting on disk from `region` on, a slice at a time, read from the segments still
- * there (a segment that can't be read is skipped: its items are lost, and counted so).
+ * there, the active one as `parts.active` says (a segment that can't be read is skipped: its items
+ * are lost, and counted so).
  */
 export function carryOver(parts: CarryOverParts, region: DiskRegion): ItemSource {
-  const { segments, reader, activeLost } = parts;
-  // Not even a read that started in an earlier segment goes on into a lost active file.
-  const endSeq = activeLost ? segments.activeSeq : Infinity;
+  const { segments, reader, active } = parts;
+  // Not even a read that started in an earlier segment goes on into an active file not read.
+  const endSeq = active === null ? segments.activeSeq : Infinity;
+  const lent = active === null || active === "by name" ? null : active;
   let position = region.start;
   let left = region.count;
   return (maxBytes) => {
     while (left > 0 && position.seq < endSeq) {
       try {
-        const { items, next } = reader.read(position, left, maxBytes, endSeq);
+        const { items, next } = reader.read(position, left, maxBytes, endSeq, lent);
         position = next;
         left -= items.length;
         return items;

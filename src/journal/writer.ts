@@ -20,7 +20,9 @@
  *   queue's upkeep calls it once a second) writes the kept records, then fsyncs where one is owed;
  *   success settles every commit that waited (`Commit.retry`).
  * - A file deleted or replaced under the writer (checked after every write) is `lost`: retrying
- *   can't bring its records back, so the journal rebuilds itself from the queue and calls
+ *   can't bring its records back under its name, so the journal rebuilds itself from the queue
+ *   (reading the items waiting in the lost file through the descriptor still open here,
+ *   `orphanedFile`, while that is the file whole) and calls
  *   `restart`; or, for a rebuild whose files are synced off the event loop, `hold` when it takes
  *   the queue's state and `resume` once they are committed: records appended in between are
  *   written to no file until the new active file is in place and its rename on disk, then to it
@@ -32,7 +34,7 @@
  */
 import { dirname } from "node:path";
 import { errorText } from "../errors.ts";
-import { ActiveFile, grow, type Extent, type FreshFile } from "./active_file.ts";
+import { ActiveFile, grow, type Extent, type FreshFile, type OrphanedFile } from "./active_file.ts";
 import { Commit, DURABLE } from "./commit.ts";
 import { markDirty } from "./flush_scheduler.ts";
 import { fsyncDirectoryAsync, type FileInfo } from "./files.ts";
@@ -135,9 +137,12 @@ export class JournalWriter {
     this.file.durableCreate = policy.kind !== "never";
   }
 
-  /** Nothing waits to be written or synced: the file's descriptor may be closed (the ActiveFile asks). */
+  /**
+   * Nothing waits to be written or synced, and no rebuild holds the writer (it may be reading the
+   * file through this descriptor, `orphanedFile`): the descriptor may be closed (the ActiveFile asks).
+   */
   owesNothing(): boolean {
-    return this.batch === null && this.writing === null && this.failure === null && (this.fsyncs?.idle ?? true);
+    return this.batch === null && this.writing === null && this.failure === null && this.held === null && (this.fsyncs?.idle ?? true);
   }
 
   get path(): string {
@@ -368,6 +373,20 @@ export class JournalWriter {
       return this.file.damage() === null;
     } catch {
       return false;
+    }
+  }
+
+  /**
+   * The active file as this writer still holds it open, whole, once it was deleted or replaced
+   * under it (see ActiveFile.orphaned): a rebuild reads the items waiting in it from there, those
+   * acknowledged before the loss and those of the batch that found it. Null if it can't be read so
+   * (the descriptor closed, the file cut, or it can't be checked).
+   */
+  get orphanedFile(): OrphanedFile | null {
+    try {
+      return this.file.orphaned();
+    } catch {
+      return null;
     }
   }
 
