@@ -15,7 +15,8 @@
  * ours (before the file is created: the header it will get); a fresh file is complete (header and
  * SEGMENT record written, synced when asked) before it takes a name replay reads; a sealed segment
  * is never overwritten; a descriptor an fsync is still using is closed only once that fsync
- * returns; `identity` is the file's (dev, ino) from the moment it exists. Descriptors waiting
+ * returns; `identity` is the file's (dev, ino) from the moment it exists; a file found cut stays
+ * damaged (`damage()`, never `orphaned()`) until a fresh file replaces it. Descriptors waiting
  * for an fsync to return (`retired`) are a list replaced, never changed, empty as one shared array.
  */
 import { dirname } from "node:path";
@@ -73,6 +74,11 @@ export class ActiveFile implements IdleClosable {
   private retired: readonly number[] = NO_DESCRIPTORS;
   /** fsync the directory when the file is created (the sync policy wants new files durable). */
   durableCreate = true;
+  /**
+   * Why the file was found cut short under the writer (by `damage()`), or null: it stays damaged
+   * even once its size no longer says so (the writer took back what it wrote past the cut).
+   */
+  private cut: string | null = null;
   /** Appends and cuts made to the file so far, and how many of them the last fsync that worked covers. */
   private changes = 0;
   private syncedChanges = 0;
@@ -113,12 +119,31 @@ export class ActiveFile implements IdleClosable {
     if (this.fd >= 0) {
       const file = fileSystem.fstat(this.fd);
       if (file.nlink === 0) return "was deleted or replaced";
-      return cutText(file, this.extent);
+      return this.noteCut(file);
     }
     const file = fileSystem.stat(this.path);
     if (this.identity === null) return file === null ? null : "was replaced by a file not written by this server";
     if (file === null || !sameFile(file, this.identity)) return "was deleted or replaced";
-    return cutText(file, this.extent);
+    return this.noteCut(file);
+  }
+
+  /** The file was found cut (see `cut`): true from then on, until a fresh file replaces it. */
+  get foundCut(): boolean {
+    return this.cut !== null;
+  }
+
+  /** Whether `file` (this one) is cut short of the extent, or was found so before; remembered. */
+  private noteCut(file: FileInfo): string | null {
+    this.cut ??= cutText(file, this.extent);
+    return this.cut;
+  }
+
+  /**
+   * The last `extent` appended are no longer counted as the file's (the writer keeps their records:
+   * the file was found cut after they went to it, wherever they landed).
+   */
+  takeBack(extent: Extent): void {
+    this.extent = { bytes: this.extent.bytes - extent.bytes, records: this.extent.records - extent.records };
   }
 
   /**
@@ -128,7 +153,7 @@ export class ActiveFile implements IdleClosable {
    * descriptor is closed (nothing holds the file any more) or the file was cut. Throws for I/O errors.
    */
   orphaned(): OrphanedFile | null {
-    if (this.fd < 0 || this.identity === null) return null;
+    if (this.fd < 0 || this.identity === null || this.cut !== null) return null;
     if (cutText(fileSystem.fstat(this.fd), this.extent) !== null) return null;
     return { fd: this.fd, bytes: this.extent.bytes, dev: this.identity.dev, ino: this.identity.ino };
   }
@@ -355,6 +380,7 @@ export class ActiveFile implements IdleClosable {
 
   private use(fresh: FreshFile): void {
     this.closeDescriptor();
+    this.cut = null;
     this.fd = fresh.fd;
     this.identity = fresh.identity;
     this.extent = fresh.extent;

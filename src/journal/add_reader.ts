@@ -6,9 +6,9 @@
  * server) is skipped to the next intact record and reported; start-up recovery deals with it
  * properly at the next start. Item data is copied out of the read buffer (into slabs), so every
  * reader shares one buffer (reads are synchronous), and a reader keeps its descriptor only while
- * in use (idle_files.ts): an idle queue costs neither. A rebuild may have one segment read through
- * a descriptor its writer lends (`LentSegment`: the active file, deleted under the writer), which
- * the reader never closes and never reads past the writer's intact bytes.
+ * in use (idle_files.ts): an idle queue costs neither. A rebuild reads the active segment only up
+ * to its writer's intact bytes (`ActiveBound`), and, if the file was deleted under the writer,
+ * through the writer's descriptor, which the reader never closes.
  */
 import { viewOf } from "./binary.ts";
 import { copyBytes } from "./byte_slab.ts";
@@ -30,9 +30,15 @@ export interface SegmentLocator {
   after(seq: number): number | null;
 }
 
-/** Segment `seq` read through a descriptor its writer owns (the file lost its name: ActiveFile.orphaned), never by name. */
-export interface LentSegment extends OrphanedFile {
+/**
+ * How a read takes segment `seq` (the active one, for a rebuild): its first `bytes` only (the
+ * writer's intact bytes), through `lent`'s descriptor if given (the file lost its name under its
+ * writer: ActiveFile.orphaned), else by name.
+ */
+export interface ActiveBound {
   readonly seq: number;
+  readonly bytes: number;
+  readonly lent: OrphanedFile | null;
 }
 
 export interface ReadResult {
@@ -51,7 +57,7 @@ let shared: Uint8Array | null = null;
 export class AddReader implements IdleClosable {
   private fd = -1;
   private fdSeq = -1;
-  /** `fd` is a `LentSegment`'s, not ours: never closed here. */
+  /** `fd` is an `ActiveBound`'s lent descriptor, not ours: never closed here. */
   private borrowed = false;
   /** A buffer bigger than `shared`, for one record that does not fit in it (this read only). */
   private oversize: Uint8Array | null = null;
@@ -61,9 +67,9 @@ export class AddReader implements IdleClosable {
   /**
    * Reads ADDs from `from` until `maxItems` items or `maxBytes` of memory (each item's bytes and
    * its overhead, `memoryCost`), or the end of the journal, reading no segment from `endSeq` on,
-   * and segment `lent.seq`, if given, through its descriptor (up to its `bytes`) rather than by name.
+   * and segment `bound.seq`, if given, as `bound` says.
    */
-  read(from: Position, maxItems: number, maxBytes: number, endSeq = Infinity, lent: LentSegment | null = null): ReadResult {
+  read(from: Position, maxItems: number, maxBytes: number, endSeq = Infinity, bound: ActiveBound | null = null): ReadResult {
     const items: Item[] = [];
     let bytes = 0;
     let position = from;
@@ -71,7 +77,7 @@ export class AddReader implements IdleClosable {
     while (items.length < maxItems && bytes < maxBytes && position.seq < endSeq) {
       let size: number;
       try {
-        size = this.open(position.seq, lent);
+        size = this.open(position.seq, bound);
       } catch (error) {
         // A segment that can't be opened: what was read before it is returned first.
         if (items.length > 0) break;
@@ -132,23 +138,23 @@ export class AddReader implements IdleClosable {
   }
 
   /**
-   * Opens segment `seq` (if not already, the same way) and returns its current size; through
-   * `lent` if it is that segment (its size then at most `lent.bytes`; throws if the descriptor is no
-   * longer that file).
+   * Opens segment `seq` (if not already, the same way) and returns its current size, as `bound`
+   * says if it is that segment (at most `bound.bytes`; through its lent descriptor, if any: throws
+   * if that is no longer the file).
    */
-  private open(seq: number, lent: LentSegment | null): number {
-    const borrow = lent !== null && lent.seq === seq;
-    if (this.fdSeq !== seq || this.borrowed !== borrow) {
+  private open(seq: number, bound: ActiveBound | null): number {
+    const limit = bound !== null && bound.seq === seq ? bound : null;
+    const lent = limit?.lent ?? null;
+    if (this.fdSeq !== seq || this.borrowed !== (lent !== null)) {
       this.close();
-      this.fd = borrow ? lent.fd : fileSystem.open(this.segments.pathOf(seq), "r");
+      this.fd = lent !== null ? lent.fd : fileSystem.open(this.segments.pathOf(seq), "r");
       this.fdSeq = seq;
-      this.borrowed = borrow;
+      this.borrowed = lent !== null;
     }
     touch(this);
     const file = fileSystem.fstat(this.fd);
-    if (!borrow) return file.size;
-    if (file.dev !== lent.dev || file.ino !== lent.ino) throw new Error(`segment ${seq}: the descriptor it was read through is no longer its file`);
-    return Math.min(file.size, lent.bytes);
+    if (lent !== null && (file.dev !== lent.dev || file.ino !== lent.ino)) throw new Error(`segment ${seq}: the descriptor it was read through is no longer its file`);
+    return limit === null ? file.size : Math.min(file.size, limit.bytes);
   }
 
   private load(offset: number, size: number): Uint8Array {

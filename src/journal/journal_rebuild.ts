@@ -10,7 +10,8 @@
  * read by name, not even by a read that started in an earlier segment: it may be anything now; the
  * writer's own file, deleted or replaced but still open in the writer and whole, is read through
  * that descriptor, so the items acknowledged in it, and those of the batch that found it gone,
- * acknowledged once the rebuild is in place, are copied). Nothing is ever appended to a file the new journal replaces: the
+ * acknowledged once the rebuild is in place, are copied; the items whose records the writer kept
+ * for a retry, never written, are copied from those records). Nothing is ever appended to a file the new journal replaces: the
  * pack and the fresh active file are written under temp names first, then whatever is at the
  * active name is moved aside to the sealed name the pack replaces and the pack is committed by its
  * rename (a failure undoes the move, or leaves the writer failed), so a crash at any point replays
@@ -121,12 +122,13 @@ function rebuiltOf(seq: number, disk: DiskRegion | null, tail: PackTail | null):
  * there); deleted or replaced, through the writer's descriptor while the writer holds it open,
  * whole (the items acknowledged before the loss are there, and those of the batch that found it,
  * acknowledged once this rebuild is in place); cut, or gone with no descriptor left, not at all.
+ * Never past the writer's intact bytes: the items whose records the writer still holds, never
+ * written (a write that failed, the file deleted while closed), are taken from those records.
  */
 function carryParts(journal: JournalParts): CarryOverParts {
   const { segments, reader, writer } = journal;
-  if (writer.activeIntact) return { segments, reader, active: "by name" };
-  const orphaned = writer.orphanedFile;
-  return { segments, reader, active: orphaned === null ? null : { ...orphaned, seq: segments.activeSeq } };
+  const active = writer.activeIntact ? "by name" : writer.orphanedFile;
+  return { segments, reader, active, activeBytes: writer.intactBytes, pending: writer.pendingAdds() };
 }
 
 /** What a rebuild does first, in the turn: records appended so far written, the directory made and checked. Returns the seq the pack replaces up to. */

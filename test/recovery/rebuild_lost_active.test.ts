@@ -8,11 +8,12 @@
  * it is in place), exactly once, in order; nothing else is.
  */
 import { expect, test } from "bun:test";
-import { copyFileSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, readdirSync, renameSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { KestrelConfig } from "../../src/config/load.ts";
 import { onceDurable } from "../../src/journal/commit.ts";
 import { flushJournals } from "../../src/journal/flush_scheduler.ts";
+import { closeIdleFiles } from "../../src/journal/idle_files.ts";
 import { QueueCollection } from "../../src/queue/queue_collection.ts";
 import { bytes, text } from "../helpers/bytes.ts";
 import { configFor } from "../helpers/config.ts";
@@ -116,6 +117,53 @@ for (const [what, tamper] of TAMPERINGS) {
       queues.close();
     });
   }
+}
+
+test("the active file deleted while the writer's descriptor was closed (idle): the set that found it gone is kept from the writer's records; only the items that were in the deleted file are lost", () => {
+  const dir = tempDir();
+  const config = configFor(dir, CONFIG);
+  const queues = QueueCollection.load(config);
+  const ledger = new Ledger(queues);
+  for (let i = 0; i < BEFORE; i++) ledger.set(String(i));
+  const queue = queues.get("q")!;
+  const inMemory = queue.stats().memItems;
+  closeIdleFiles(); // a round: the files were used in it
+  closeIdleFiles(); // the next: not used since, closed
+  rmSync(join(dir, "q")); // nothing holds it any more: the items waiting in it are gone
+  for (let i = BEFORE; i < BEFORE + AFTER; i++) ledger.set(String(i)); // the first one's write fails; the others are refused
+  queues.maintainJournals();
+  flushJournals();
+  expect(queue.journalFailure).toBeNull();
+  const acked = ledger.acked;
+  expect(acked).toEqual(Array.from({ length: BEFORE + 1 }, (_, i) => String(i)));
+  const kept = [...acked.slice(0, inMemory), String(BEFORE)];
+  expect(servedAfterCrash(config)).toEqual(kept);
+  expect(drain(queues)).toEqual(kept);
+  queues.close();
+});
+
+for (const [what, cutBy] of [["to half its size", (size: number) => Math.floor(size / 2)], ["by its last 10 bytes", (size: number) => size - 10]] as const) {
+  test(`the active file cut ${what}: the set whose write found it cut is kept from the writer's records (its record went to the cut file); the items in the cut file are lost`, () => {
+    const dir = tempDir();
+    const config = configFor(dir, CONFIG);
+    const queues = QueueCollection.load(config);
+    const ledger = new Ledger(queues);
+    for (let i = 0; i < BEFORE; i++) ledger.set(String(i));
+    const queue = queues.get("q")!;
+    const inMemory = queue.stats().memItems;
+    const path = join(dir, "q");
+    truncateSync(path, cutBy(statSync(path).size));
+    for (let i = BEFORE; i < BEFORE + AFTER; i++) ledger.set(String(i)); // the first one's write finds the cut; the others are refused
+    queues.maintainJournals();
+    flushJournals();
+    expect(queue.journalFailure).toBeNull();
+    const acked = ledger.acked;
+    expect(acked).toEqual(Array.from({ length: BEFORE + 1 }, (_, i) => String(i)));
+    const kept = [...acked.slice(0, inMemory), String(BEFORE)];
+    expect(servedAfterCrash(config)).toEqual(kept);
+    expect(drain(queues)).toEqual(kept);
+    queues.close();
+  });
 }
 
 test("a server in read-behind whose active file is deleted, killed -9 once the journal is rebuilt: the restart serves every item acknowledged, once, in order", async () => {
