@@ -127,6 +127,16 @@ export class ActiveFile implements IdleClosable {
     return this.noteCut(file);
   }
 
+  /**
+   * Whether the active name still points to this file (before it is created: to nothing). A file
+   * moved away keeps a name, so `damage()`, which checks only that through the descriptor, misses
+   * it until the name is looked at (the journal's upkeep, a rebuild). Throws for I/O errors.
+   */
+  named(): boolean {
+    const file = fileSystem.stat(this.path);
+    return this.identity === null ? file === null : file !== null && sameFile(file, this.identity);
+  }
+
   /** The file was found cut (see `cut`): true from then on, until a fresh file replaces it. */
   get foundCut(): boolean {
     return this.cut !== null;

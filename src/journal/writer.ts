@@ -380,13 +380,14 @@ export class JournalWriter {
   }
 
   /**
-   * Whether the active file is still the one this writer wrote, whole, whether or not the writer
-   * halted since (a rebuild that failed halts it, leaving the file as it was): a rebuild may read
-   * the items waiting in it. False if it was deleted, replaced or cut, or can't be checked.
+   * Whether the active file is still the one this writer wrote, whole, at its name, whether or not
+   * the writer halted since (a rebuild that failed halts it, leaving the file as it was): a rebuild
+   * may read the items waiting in it by name. False if it was deleted, replaced, moved away or cut,
+   * or can't be checked.
    */
   get activeIntact(): boolean {
     try {
-      return this.file.damage() === null;
+      return this.file.damage() === null && this.file.named();
     } catch {
       return false;
     }

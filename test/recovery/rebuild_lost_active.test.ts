@@ -45,6 +45,14 @@ const TAMPERINGS: ReadonlyArray<readonly [string, (dir: string) => void]> = [
     },
   ],
   ["queue_path removed (rm -rf)", (dir) => rmSync(dir, { recursive: true, force: true })],
+  ["the active file moved away (still linked elsewhere)", (dir) => renameSync(join(dir, "q"), join(dir, "q.moved"))],
+  [
+    "the active file moved away and a copy put in its place",
+    (dir) => {
+      renameSync(join(dir, "q"), join(dir, "q.moved"));
+      copyFileSync(join(dir, "q.moved"), join(dir, "q"));
+    },
+  ],
 ];
 
 /** The ids a start on a copy of `config`'s directory serves (a crash now). */
