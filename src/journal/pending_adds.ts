@@ -1,8 +1,8 @@
 /**
  * The ADDs among records a writer holds that never reached its file (kept for a retry after a
- * failed write, or appended since), each with the offset it is to take in the file: a rebuild
- * copies the items waiting on disk among them (the file was deleted while closed, so the write
- * that found it gone kept them), as it copies those in the file up to its intact bytes.
+ * failed write, the file deleted while closed or found cut, or appended since), each with the
+ * offset it is to take in the file: a rebuild copies the items waiting on disk among them, as it
+ * copies those in the file up to its intact bytes.
  *
  * Invariants: the records are decoded as replay reads them (a record that does not decode ends
  * the list: nothing after it is guessed at); item bytes are copied, so the writer may release its

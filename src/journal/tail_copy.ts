@@ -5,13 +5,13 @@
  * slice at a time.
  *
  * Invariants: never more than one slice (`maxBytes` of items, at least one item) is read into
- * memory or written at once (the items taken from the writer's kept records were in memory already), so a rebuild can copy a slice per event-loop turn (RebuildTask) or all of them
- * in one call (rebuildJournal); the pack's extent and the tail's bookkeeping (where the first
+ * memory or written at once (the items taken from the writer's kept records were in memory
+ * already), so a rebuild can copy a slice per event-loop turn (RebuildTask) or all of them in one
+ * call (rebuildJournal); the pack's extent and the tail's bookkeeping (where the first
  * copied ADD is, how many, their bytes and ids) always describe exactly the bytes written so far;
  * a write that fails throws and leaves the rest to the caller (who discards the temp file).
  */
-import { grow, type Extent } from "./active_file.ts";
-import type { OrphanedFile } from "./active_file.ts";
+import { grow, type Extent, type OrphanedFile } from "./active_file.ts";
 import type { ActiveBound, AddReader } from "./add_reader.ts";
 import { writeFully } from "./files.ts";
 import { memoryCost, type Item } from "./item.ts";
