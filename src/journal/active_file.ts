@@ -7,13 +7,16 @@
  * The descriptor is opened when first needed and closed when idle (idle_files.ts), so an idle
  * queue holds no open file, and a new queue's file is created by its first write (a `get` of a
  * new name creates nothing on disk). A closed file is reopened by name, never created again: if
- * it is gone or another file has its name, the step fails and `damage()` says so.
+ * it is gone or another file has its name, the step fails and `damage()` says so. The descriptor
+ * reads too: a file deleted (or renamed over) while open is still ours through it, whole, and a
+ * rebuild reads the items waiting in it from there (`orphaned`).
  *
  * Invariants: `extent` counts the bytes and records at the start of the file that are intact and
  * ours (before the file is created: the header it will get); a fresh file is complete (header and
  * SEGMENT record written, synced when asked) before it takes a name replay reads; a sealed segment
  * is never overwritten; a descriptor an fsync is still using is closed only once that fsync
- * returns; `identity` is the file's (dev, ino) from the moment it exists. Descriptors waiting
+ * returns; `identity` is the file's (dev, ino) from the moment it exists; a file found cut stays
+ * damaged (`damage()`, never `orphaned()`) until a fresh file replaces it. Descriptors waiting
  * for an fsync to return (`retired`) are a list replaced, never changed, empty as one shared array.
  */
 import { dirname } from "node:path";
@@ -48,6 +51,14 @@ export interface Identity {
   readonly ino: number;
 }
 
+/** A file that lost its name while open (see ActiveFile.orphaned): read through `fd` up to `bytes`, while it is still file `ino` of `dev`. */
+export interface OrphanedFile {
+  readonly fd: number;
+  readonly bytes: number;
+  readonly dev: number;
+  readonly ino: number;
+}
+
 /** No descriptor waiting to be closed (shared, never written to). */
 const NO_DESCRIPTORS: readonly number[] = [];
 
@@ -63,6 +74,11 @@ export class ActiveFile implements IdleClosable {
   private retired: readonly number[] = NO_DESCRIPTORS;
   /** fsync the directory when the file is created (the sync policy wants new files durable). */
   durableCreate = true;
+  /**
+   * Why the file was found cut short under the writer (by `damage()`), or null: it stays damaged
+   * even once its size no longer says so (the writer took back what it wrote past the cut).
+   */
+  private cut: string | null = null;
   /** Appends and cuts made to the file so far, and how many of them the last fsync that worked covers. */
   private changes = 0;
   private syncedChanges = 0;
@@ -103,12 +119,53 @@ export class ActiveFile implements IdleClosable {
     if (this.fd >= 0) {
       const file = fileSystem.fstat(this.fd);
       if (file.nlink === 0) return "was deleted or replaced";
-      return cutText(file, this.extent);
+      return this.noteCut(file);
     }
     const file = fileSystem.stat(this.path);
     if (this.identity === null) return file === null ? null : "was replaced by a file not written by this server";
     if (file === null || !sameFile(file, this.identity)) return "was deleted or replaced";
-    return cutText(file, this.extent);
+    return this.noteCut(file);
+  }
+
+  /**
+   * Whether the active name still points to this file (before it is created: to nothing). A file
+   * moved away keeps a name, so `damage()`, which checks only that through the descriptor, misses
+   * it until the name is looked at (the journal's upkeep, a rebuild). Throws for I/O errors.
+   */
+  named(): boolean {
+    const file = fileSystem.stat(this.path);
+    return this.identity === null ? file === null : file !== null && sameFile(file, this.identity);
+  }
+
+  /** The file was found cut (see `cut`): true from then on, until a fresh file replaces it. */
+  get foundCut(): boolean {
+    return this.cut !== null;
+  }
+
+  /** Whether `file` (this one) is cut short of the extent, or was found so before; remembered. */
+  private noteCut(file: FileInfo): string | null {
+    this.cut ??= cutText(file, this.extent);
+    return this.cut;
+  }
+
+  /**
+   * The last `extent` appended are no longer counted as the file's (the writer keeps their records:
+   * the file was found cut after they went to it, wherever they landed).
+   */
+  takeBack(extent: Extent): void {
+    this.extent = { bytes: this.extent.bytes - extent.bytes, records: this.extent.records - extent.records };
+  }
+
+  /**
+   * The file as this writer holds it open, whole, wherever its name went (asked once `damage()`
+   * found it deleted, moved, or another file renamed over it): the descriptor to read it through
+   * (while this file keeps it open) and how many bytes of it are intact and ours. Null if the
+   * descriptor is closed (nothing holds the file any more) or the file was cut. Throws for I/O errors.
+   */
+  orphaned(): OrphanedFile | null {
+    if (this.fd < 0 || this.identity === null || this.cut !== null) return null;
+    if (cutText(fileSystem.fstat(this.fd), this.extent) !== null) return null;
+    return { fd: this.fd, bytes: this.extent.bytes, dev: this.identity.dev, ino: this.identity.ino };
   }
 
   append(chunks: readonly Uint8Array[], added: Extent): void {
@@ -195,7 +252,7 @@ export class ActiveFile implements IdleClosable {
   /** A fresh file beside this one holding a header and a SEGMENT record saying `info` (synced if `sync`). */
   prepare(info: SegmentInfo, sync: boolean): FreshFile {
     const temp = tempPathFor(this.path);
-    const fd = fileSystem.open(temp, "ax");
+    const fd = fileSystem.open(temp, "ax+");
     try {
       const chunks = [encodeFileHeader(), encodeSegmentRecord(info)];
       writeFully(fd, chunks);
@@ -295,7 +352,7 @@ export class ActiveFile implements IdleClosable {
   private create(): number {
     let fd: number;
     try {
-      fd = fileSystem.open(this.path, "ax");
+      fd = fileSystem.open(this.path, "ax+");
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
       const what = fileSystem.stat(this.path)?.isDirectory ? "a directory" : "a file not written by this server";
@@ -333,6 +390,7 @@ export class ActiveFile implements IdleClosable {
 
   private use(fresh: FreshFile): void {
     this.closeDescriptor();
+    this.cut = null;
     this.fd = fresh.fd;
     this.identity = fresh.identity;
     this.extent = fresh.extent;

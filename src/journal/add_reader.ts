@@ -6,10 +6,13 @@
  * server) is skipped to the next intact record and reported; start-up recovery deals with it
  * properly at the next start. Item data is copied out of the read buffer (into slabs), so every
  * reader shares one buffer (reads are synchronous), and a reader keeps its descriptor only while
- * in use (idle_files.ts): an idle queue costs neither.
+ * in use (idle_files.ts): an idle queue costs neither. A rebuild reads the active segment only up
+ * to its writer's intact bytes (`ActiveBound`), and, if the file was deleted under the writer,
+ * through the writer's descriptor, which the reader never closes.
  */
 import { viewOf } from "./binary.ts";
 import { copyBytes } from "./byte_slab.ts";
+import type { OrphanedFile } from "./active_file.ts";
 import { closeQuietly, fileSystem, readFully } from "./files.ts";
 import { forget, touch, type IdleClosable } from "./idle_files.ts";
 import { memoryCost, type Item } from "./item.ts";
@@ -25,6 +28,17 @@ export interface SegmentLocator {
   pathOf(seq: number): string;
   /** The segment after `seq`, or null if `seq` is the active one. */
   after(seq: number): number | null;
+}
+
+/**
+ * How a read takes segment `seq` (the active one, for a rebuild): its first `bytes` only (the
+ * writer's intact bytes), through `lent`'s descriptor if given (the file lost its name under its
+ * writer: ActiveFile.orphaned), else by name.
+ */
+export interface ActiveBound {
+  readonly seq: number;
+  readonly bytes: number;
+  readonly lent: OrphanedFile | null;
 }
 
 export interface ReadResult {
@@ -43,6 +57,8 @@ let shared: Uint8Array | null = null;
 export class AddReader implements IdleClosable {
   private fd = -1;
   private fdSeq = -1;
+  /** `fd` is an `ActiveBound`'s lent descriptor, not ours: never closed here. */
+  private borrowed = false;
   /** A buffer bigger than `shared`, for one record that does not fit in it (this read only). */
   private oversize: Uint8Array | null = null;
 
@@ -50,9 +66,10 @@ export class AddReader implements IdleClosable {
 
   /**
    * Reads ADDs from `from` until `maxItems` items or `maxBytes` of memory (each item's bytes and
-   * its overhead, `memoryCost`), or the end of the journal, reading no segment from `endSeq` on.
+   * its overhead, `memoryCost`), or the end of the journal, reading no segment from `endSeq` on,
+   * and segment `bound.seq`, if given, as `bound` says.
    */
-  read(from: Position, maxItems: number, maxBytes: number, endSeq = Infinity): ReadResult {
+  read(from: Position, maxItems: number, maxBytes: number, endSeq = Infinity, bound: ActiveBound | null = null): ReadResult {
     const items: Item[] = [];
     let bytes = 0;
     let position = from;
@@ -60,7 +77,7 @@ export class AddReader implements IdleClosable {
     while (items.length < maxItems && bytes < maxBytes && position.seq < endSeq) {
       let size: number;
       try {
-        size = this.open(position.seq);
+        size = this.open(position.seq, bound);
       } catch (error) {
         // A segment that can't be opened: what was read before it is returned first.
         if (items.length > 0) break;
@@ -109,9 +126,10 @@ export class AddReader implements IdleClosable {
 
   close(): void {
     forget(this);
-    if (this.fd >= 0) closeQuietly(this.fd);
+    if (this.fd >= 0 && !this.borrowed) closeQuietly(this.fd);
     this.fd = -1;
     this.fdSeq = -1;
+    this.borrowed = false;
   }
 
   closeIfIdle(): boolean {
@@ -119,15 +137,24 @@ export class AddReader implements IdleClosable {
     return true;
   }
 
-  /** Opens segment `seq` (if not already) and returns its current size. */
-  private open(seq: number): number {
-    if (this.fdSeq !== seq) {
+  /**
+   * Opens segment `seq` (if not already, the same way) and returns its current size, as `bound`
+   * says if it is that segment (at most `bound.bytes`; through its lent descriptor, if any: throws
+   * if that is no longer the file).
+   */
+  private open(seq: number, bound: ActiveBound | null): number {
+    const limit = bound !== null && bound.seq === seq ? bound : null;
+    const lent = limit?.lent ?? null;
+    if (this.fdSeq !== seq || this.borrowed !== (lent !== null)) {
       this.close();
-      this.fd = fileSystem.open(this.segments.pathOf(seq), "r");
+      this.fd = lent !== null ? lent.fd : fileSystem.open(this.segments.pathOf(seq), "r");
       this.fdSeq = seq;
+      this.borrowed = lent !== null;
     }
     touch(this);
-    return fileSystem.fstat(this.fd).size;
+    const file = fileSystem.fstat(this.fd);
+    if (lent !== null && (file.dev !== lent.dev || file.ino !== lent.ino)) throw new Error(`segment ${seq}: the descriptor it was read through is no longer its file`);
+    return limit === null ? file.size : Math.min(file.size, limit.bytes);
   }
 
   private load(offset: number, size: number): Uint8Array {

@@ -14,9 +14,9 @@ import { basename, dirname, join } from "node:path";
 import { libc } from "../libc.ts";
 import { syncFileSystemAsync, syncfsReady } from "./syncfs_worker.ts";
 
-export type OpenFlags = "r" | "a" | "ax" | "w" | "wx" | "append";
+export type OpenFlags = "r" | "a" | "ax" | "ax+" | "w" | "wx" | "append";
 
-const APPEND_EXISTING = fs.constants.O_WRONLY | fs.constants.O_APPEND;
+const APPEND_EXISTING = fs.constants.O_RDWR | fs.constants.O_APPEND;
 
 /** What the journal needs to know of a file. */
 export interface FileInfo {
@@ -37,8 +37,8 @@ export interface DirectoryEntry {
 
 export interface FileSystem {
   /**
-   * Flags as node:fs takes them ("a" appends, "x" fails if the file exists), and "append": append
-   * to a file that must exist (never creates one).
+   * Flags as node:fs takes them ("a" appends, "x" fails if the file exists, "+" reads too), and
+   * "append": append to a file that must exist (never creates one), and read it.
    */
   open(path: string, flags: OpenFlags, mode?: number): number;
   close(fd: number): void;

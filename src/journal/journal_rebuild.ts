@@ -7,7 +7,11 @@
  * Invariants: the items in memory come from the queue; the items waiting on disk are copied from
  * the segments still there, a slice at a time (never all in memory; a segment that can't be read
  * is skipped and its items counted lost; an active file that is no longer the writer's is not
- * read, not even by a read that started in an earlier segment: it may be anything now). Nothing is ever appended to a file the new journal replaces: the
+ * read by name, not even by a read that started in an earlier segment: it may be anything now; the
+ * writer's own file, deleted or replaced but still open in the writer and whole, is read through
+ * that descriptor, so the items acknowledged in it, and those of the batch that found it gone,
+ * acknowledged once the rebuild is in place, are copied; the items whose records the writer kept
+ * for a retry, never written, are copied from those records). Nothing is ever appended to a file the new journal replaces: the
  * pack and the fresh active file are written under temp names first, then whatever is at the
  * active name is moved aside to the sealed name the pack replaces and the pack is committed by its
  * rename (a failure undoes the move, or leaves the writer failed), so a crash at any point replays
@@ -113,11 +117,18 @@ function rebuiltOf(seq: number, disk: DiskRegion | null, tail: PackTail | null):
 }
 
 /**
- * What the carry-over of the items waiting on disk reads with: an active file deleted, replaced or
- * cut is not read; one a failed rebuild left halted but whole is (the items set before are there).
+ * What the carry-over of the items waiting on disk reads with. The active file is read by name
+ * while it is the writer's, whole (one a failed rebuild left halted too: the items set before are
+ * there); deleted or replaced, through the writer's descriptor while the writer holds it open,
+ * whole (the items acknowledged before the loss are there, and those of the batch that found it,
+ * acknowledged once this rebuild is in place); cut, or gone with no descriptor left, not at all.
+ * Never past the writer's intact bytes: the items whose records the writer still holds, never
+ * written (a write that failed, the file deleted while closed), are taken from those records.
  */
 function carryParts(journal: JournalParts): CarryOverParts {
-  return { segments: journal.segments, reader: journal.reader, activeLost: !journal.writer.activeIntact };
+  const { segments, reader, writer } = journal;
+  const active = writer.activeIntact ? "by name" : writer.orphanedFile;
+  return { segments, reader, active, activeBytes: writer.intactBytes, pending: writer.pendingAdds() };
 }
 
 /** What a rebuild does first, in the turn: records appended so far written, the directory made and checked. Returns the seq the pack replaces up to. */

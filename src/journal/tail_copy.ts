@@ -1,18 +1,21 @@
 /**
  * The items a journal rebuild carries over from the old files into its pack: the items waiting on
- * disk (read-behind), read from the segments still there and appended to the pack as ADD records,
- * one slice at a time.
+ * disk (read-behind), read from the segments still there (and, for those whose records never
+ * reached the active file, taken from the writer) and appended to the pack as ADD records, one
+ * slice at a time.
  *
- * Invariants: never more than one slice (`maxBytes` of items, at least one item) is in memory or
- * written at once, so a rebuild can copy a slice per event-loop turn (RebuildTask) or all of them
- * in one call (rebuildJournal); the pack's extent and the tail's bookkeeping (where the first
+ * Invariants: never more than one slice (`maxBytes` of items, at least one item) is read into
+ * memory or written at once (the items taken from the writer's kept records were in memory
+ * already), so a rebuild can copy a slice per event-loop turn (RebuildTask) or all of them in one
+ * call (rebuildJournal); the pack's extent and the tail's bookkeeping (where the first
  * copied ADD is, how many, their bytes and ids) always describe exactly the bytes written so far;
  * a write that fails throws and leaves the rest to the caller (who discards the temp file).
  */
-import { grow, type Extent } from "./active_file.ts";
-import type { AddReader } from "./add_reader.ts";
+import { grow, type Extent, type OrphanedFile } from "./active_file.ts";
+import type { ActiveBound, AddReader } from "./add_reader.ts";
 import { writeFully } from "./files.ts";
-import type { Item } from "./item.ts";
+import { memoryCost, type Item } from "./item.ts";
+import type { PendingAdd } from "./pending_adds.ts";
 import { FILE_HEADER_SIZE } from "./record.ts";
 import { RecordBatch } from "./record_batch.ts";
 import type { DiskRegion } from "./replay_state.ts";
@@ -37,38 +40,71 @@ export interface PackTail {
   readonly maxId: number;
 }
 
-/** What the carry-over reads with: the journal's segments and its reader. */
+/**
+ * How the carry-over reads the active segment, up to the writer's intact bytes: by its name (still
+ * the writer's file), through the writer's descriptor (`OrphanedFile`: the file was deleted or
+ * replaced, but the writer holds it open, whole), or not at all (null: cut, or gone with nothing
+ * holding it; what is at the active name now may be anything).
+ */
+export type ActiveSegment = "by name" | OrphanedFile | null;
+
+/** What the carry-over reads with: the journal's segments and its reader, and what it knows of the active segment. */
 export interface CarryOverParts {
   readonly segments: SegmentList;
   readonly reader: AddReader;
-  /** The writer's active file was deleted, replaced or cut: what is at the active name now may be anything, it is not read. */
-  readonly activeLost: boolean;
+  readonly active: ActiveSegment;
+  /** The writer's intact bytes of the active segment: nothing past them is read from the file. */
+  readonly activeBytes: number;
+  /** The ADDs the writer holds that never reached the file, at their offsets past `activeBytes` (JournalWriter.pendingAdds). */
+  readonly pending: readonly PendingAdd[];
 }
 
 /**
- * The items waiting on disk from `region` on, a slice at a time, read from the segments still
- * there (a segment that can't be read is skipped: its items are lost, and counted so).
+ * The items waiting on disk from `region` on, a slice at a time: read from the segments still
+ * there, the active one as `parts.active` says, then taken from the writer's records that never
+ * reached the file (a segment that can't be read is skipped: its items are lost, and counted so).
  */
 export function carryOver(parts: CarryOverParts, region: DiskRegion): ItemSource {
-  const { segments, reader, activeLost } = parts;
-  // Not even a read that started in an earlier segment goes on into a lost active file.
-  const endSeq = activeLost ? segments.activeSeq : Infinity;
+  const { segments, reader, active, pending } = parts;
+  const activeSeq = segments.activeSeq;
+  // Not even a read that started in an earlier segment goes on into an active file not read.
+  const endSeq = active === null ? activeSeq : Infinity;
+  const bound: ActiveBound | null = active === null ? null : { seq: activeSeq, bytes: parts.activeBytes, lent: active === "by name" ? null : active };
+  // The pending ADDs of items waiting on disk: those from the region's start on.
+  const from = region.start.seq === activeSeq ? region.start.offset : 0;
+  let next = pending.findIndex((add) => add.offset >= from);
+  if (next === -1) next = pending.length;
   let position = region.start;
   let left = region.count;
-  return (maxBytes) => {
-    while (left > 0 && position.seq < endSeq) {
+  let inFiles = true;
+  const fromFiles = (maxBytes: number): Item[] => {
+    while (inFiles && left > 0 && position.seq < endSeq) {
       try {
-        const { items, next } = reader.read(position, left, maxBytes, endSeq);
-        position = next;
+        const { items, next: after } = reader.read(position, left, maxBytes, endSeq, bound);
+        position = after;
         left -= items.length;
-        return items;
+        if (items.length > 0) return items;
+        inFiles = false; // the end of what the files hold
       } catch {
-        const next = segments.after(position.seq);
-        if (next === null) return [];
-        position = { seq: next, offset: FILE_HEADER_SIZE };
+        const after = segments.after(position.seq);
+        if (after === null) inFiles = false;
+        else position = { seq: after, offset: FILE_HEADER_SIZE };
       }
     }
+    inFiles = false;
     return [];
+  };
+  return (maxBytes) => {
+    const items = fromFiles(maxBytes);
+    if (items.length > 0) return items;
+    let bytes = 0;
+    while (left > 0 && next < pending.length && (items.length === 0 || bytes < maxBytes)) {
+      const item = pending[next++]!.item;
+      items.push(item);
+      bytes += memoryCost(item);
+      left--;
+    }
+    return items;
   };
 }
 

@@ -19,8 +19,12 @@
  *   failing, the writer refuses nothing itself (the queue refuses sets and gets); `retry` (the
  *   queue's upkeep calls it once a second) writes the kept records, then fsyncs where one is owed;
  *   success settles every commit that waited (`Commit.retry`).
- * - A file deleted or replaced under the writer (checked after every write) is `lost`: retrying
- *   can't bring its records back, so the journal rebuilds itself from the queue and calls
+ * - A file deleted, replaced or cut under the writer (checked after every write) is `lost`:
+ *   retrying can't bring its records back under its name, so the journal rebuilds itself from the
+ *   queue (reading the items waiting in a deleted or replaced file through the descriptor still
+ *   open here, `orphanedFile`, while that is the file whole; the records of the write that found
+ *   the file cut are kept, as after a failed write, and the items among them, like those of every
+ *   record kept, copied from here, `pendingAdds`) and calls
  *   `restart`; or, for a rebuild whose files are synced off the event loop, `hold` when it takes
  *   the queue's state and `resume` once they are committed: records appended in between are
  *   written to no file until the new active file is in place and its rename on disk, then to it
@@ -32,11 +36,12 @@
  */
 import { dirname } from "node:path";
 import { errorText } from "../errors.ts";
-import { ActiveFile, grow, type Extent, type FreshFile } from "./active_file.ts";
+import { ActiveFile, grow, type Extent, type FreshFile, type OrphanedFile } from "./active_file.ts";
 import { Commit, DURABLE } from "./commit.ts";
 import { markDirty } from "./flush_scheduler.ts";
 import { fsyncDirectoryAsync, type FileInfo } from "./files.ts";
 import { FsyncPipeline, type Unsynced } from "./fsync_pipeline.ts";
+import { pendingAdds, type PendingAdd } from "./pending_adds.ts";
 import type { Item } from "./item.ts";
 import { OP_ABORT, OP_OPEN, OP_PUT_BACK, OP_REMOVE, type IdOp, type SegmentInfo } from "./record.ts";
 import { RecordBatch, releaseArenas, type TakenRecords } from "./record_batch.ts";
@@ -135,9 +140,12 @@ export class JournalWriter {
     this.file.durableCreate = policy.kind !== "never";
   }
 
-  /** Nothing waits to be written or synced: the file's descriptor may be closed (the ActiveFile asks). */
+  /**
+   * Nothing waits to be written or synced, and no rebuild holds the writer (it may be reading the
+   * file through this descriptor, `orphanedFile`): the descriptor may be closed (the ActiveFile asks).
+   */
   owesNothing(): boolean {
-    return this.batch === null && this.writing === null && this.failure === null && (this.fsyncs?.idle ?? true);
+    return this.batch === null && this.writing === null && this.failure === null && this.held === null && (this.fsyncs?.idle ?? true);
   }
 
   get path(): string {
@@ -319,8 +327,8 @@ export class JournalWriter {
     this.file.appended(records.extent);
     this.finishing = commit;
     this.writing = null;
+    if (this.checkLost([commit], records)) return;
     releaseArenas(records.arenas);
-    if (this.checkLost([commit])) return;
     if (this.policy.kind === "always") {
       this.pipeline().add({ commit, chunks: records.chunks, extent: records.extent });
       this.finishing = null;
@@ -343,32 +351,78 @@ export class JournalWriter {
     this.fail(`journal write to ${this.path} failed: ${errorText(error)}`, commits);
   }
 
-  /** True (and the writer failed) if the file is no longer at `path`. */
-  private checkLost(commits: Commit[]): boolean {
+  /**
+   * True (and the writer failed) if the file is no longer at `path`, or was cut. `written`, the
+   * records just written, if any: if the file was found cut, they are kept as after a failed write
+   * (they went to the cut file, where no read finds them; a rebuild copies the items among them,
+   * `pendingAdds`); otherwise their arenas are released (deleted or replaced, the file is still
+   * whole through the descriptor: ActiveFile.orphaned).
+   */
+  private checkLost(commits: Commit[], written: Records | null = null): boolean {
     let damage: string | null;
     try {
       damage = this.file.damage();
     } catch (error) {
+      if (written !== null) releaseArenas(written.arenas);
       this.fail(`journal file ${this.path} can't be checked: ${errorText(error)}`, commits);
       return true;
     }
     if (damage === null) return false;
+    if (written !== null && this.file.foundCut) {
+      this.file.takeBack(written.extent);
+      this.retained = join(this.retained, written);
+    } else if (written !== null) {
+      releaseArenas(written.arenas);
+    }
     this.lost = true;
     this.fail(`journal file ${this.path} ${damage} while in use; it is rebuilt from the queue`, commits);
     return true;
   }
 
   /**
-   * Whether the active file is still the one this writer wrote, whole, whether or not the writer
-   * halted since (a rebuild that failed halts it, leaving the file as it was): a rebuild may read
-   * the items waiting in it. False if it was deleted, replaced or cut, or can't be checked.
+   * Whether the active file is still the one this writer wrote, whole, at its name, whether or not
+   * the writer halted since (a rebuild that failed halts it, leaving the file as it was): a rebuild
+   * may read the items waiting in it by name. False if it was deleted, replaced, moved away or cut,
+   * or can't be checked.
    */
   get activeIntact(): boolean {
     try {
-      return this.file.damage() === null;
+      return this.file.damage() === null && this.file.named();
     } catch {
       return false;
     }
+  }
+
+  /**
+   * The active file as this writer still holds it open, whole, once it was deleted or replaced
+   * under it (see ActiveFile.orphaned): a rebuild reads the items waiting in it from there, those
+   * acknowledged before the loss and those of the batch that found it. Null if it can't be read so
+   * (the descriptor closed, the file cut, or it can't be checked).
+   */
+  get orphanedFile(): OrphanedFile | null {
+    try {
+      return this.file.orphaned();
+    } catch {
+      return null;
+    }
+  }
+
+  /** Bytes at the start of the file that are intact records written by this writer. */
+  get intactBytes(): number {
+    return this.file.extent.bytes;
+  }
+
+  /**
+   * The ADDs of the records that never reached the file, while failing (kept for the retry, or
+   * appended since), with the offsets they are to take there, from `intactBytes` on: a rebuild
+   * copies the items waiting on disk among them. [] while healthy (a rebuild flushed first: every
+   * record is in the file).
+   */
+  pendingAdds(): PendingAdd[] {
+    if (this.failure === null) return [];
+    // As a retry would: the records appended since the failure follow those kept.
+    this.retained = join(this.retained, this.takeBatch());
+    return pendingAdds(this.retained.chunks, this.file.extent.bytes);
   }
 
   /** What happened to the file under the writer (see ActiveFile.damage), or null. Throws for I/O errors. */

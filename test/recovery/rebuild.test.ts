@@ -150,6 +150,27 @@ describe("rebuild with items waiting on disk", () => {
     queues.close();
   });
 
+  test("an item waiting on disk whose write failed (kept for the retry) when a rebuild comes is carried over from the writer's records, and acknowledged then", () => {
+    const dir = tempDir();
+    const queues = fill(config(dir), 100, 1000);
+    faults.set([{ op: "writev", code: "ENOSPC", path: "/q$" }]); // the active file can't be written, for good
+    const late = queues.add("q", bytes("late:"), 0, NOW);
+    if (typeof late === "string") throw new Error(late);
+    let acknowledged = false;
+    onceDurable(late, () => (acknowledged = true));
+    flushJournals();
+    expect(queues.get("q")!.journalFailure).toContain("ENOSPC");
+    rmSync(join(dir, sealed(dir)[0]!)); // its items are in memory: nothing lost by this
+    queues.maintainJournals(); // the retry fails again; the rebuild puts a fresh active file in place
+    faults.clear();
+    expect(queues.get("q")!.journalFailure).toBeNull();
+    expect(acknowledged).toBe(true);
+    const all = [...Array.from({ length: 100 }, (_, i) => String(i)), "late"];
+    expect(replayCopy(config(dir))).toEqual(all);
+    expect(drainIds(queues)).toEqual(all);
+    queues.close();
+  });
+
   test("an item added in the turn of the rebuild, waiting on disk, is carried over", () => {
     const dir = tempDir();
     const queues = fill(config(dir), 100, 1000);

@@ -273,7 +273,7 @@ test("a queue with MiBs waiting on disk whose active file is deleted is rebuilt 
   for (const i of range(0, 6000)) queue.add(bytes(`${i}:`.padEnd(1000, "x")), 0, NOW);
   flushJournals();
   expect(queue.diskRegion()).not.toBeNull();
-  // The newest ADDs were in the active file: those items are lost, the rest are copied from the sealed segments.
+  // The newest ADDs were in the active file, which the writer still holds open: copied from there, the rest from the sealed segments.
   rmSync(join(dir, "a"));
   let refused = "";
   let overTurns = false;
