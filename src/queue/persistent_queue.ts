@@ -658,12 +658,14 @@ export class PersistentQueue implements UpkeepView {
   }
 
   /**
-   * The queue is going away: waiters get nothing, the journal files are deleted. The journal is
-   * marked empty at once and its files deleted over the next turns (Journal.retire: a crash
-   * meanwhile brings none of its items back, and the queue's name is free for a new journal at
-   * once); its items' memory too (ItemStore.clear). Returns why some files could not be deleted
-   * (they are left for the caller to remove), or null; and the commit that settles once nothing of
-   * the queue can come back, a power loss included (Journal.retire).
+   * The queue is going away: waiters get nothing (a slice of them a turn, WaiterList.releaseAll;
+   * no item can reach them, and a queue made again under the name has waiters of its own), the
+   * journal files are deleted. The journal is marked empty at once and its files deleted over the
+   * next turns (Journal.retire: a crash meanwhile brings none of its items back, and the queue's
+   * name is free for a new journal at once); its items' memory too (ItemStore.clear). Returns why
+   * some files could not be deleted (they are left for the caller to remove), or null; and the
+   * commit that settles once nothing of the queue can come back, a power loss included
+   * (Journal.retire).
    */
   destroy(): { readonly error: string | null; readonly gone: Commit } {
     this.deleted = true;
@@ -683,7 +685,10 @@ export class PersistentQueue implements UpkeepView {
     }
   }
 
-  /** Ends every blocking get on this queue with nothing (the server is stopping, or became quiescent). */
+  /**
+   * Ends every blocking get waiting on this queue with nothing, a slice of them a turn (the server
+   * is stopping, or became quiescent; WaiterList.releaseAll).
+   */
   releaseWaiters(): void {
     this.waiters?.releaseAll();
   }
@@ -694,14 +699,15 @@ export class PersistentQueue implements UpkeepView {
   }
 
   /**
-   * Stops the queue for a server shutdown: waiters get nothing; the journal, rebuilt first if its
-   * files were deleted or cut under the server, is synced and closed. `fileSystemSynced`: the
-   * whole file system was synced since the journal was last written, so only what the repair
-   * writes needs an fsync. The queue is not used after.
+   * Stops the queue for a server shutdown: waiters get nothing, at once (those a release over
+   * turns had not reached too); the journal, rebuilt first if its files were deleted or cut under
+   * the server, is synced and closed. `fileSystemSynced`: the whole file system was synced since
+   * the journal was last written, so only what the repair writes needs an fsync. The queue is not
+   * used after.
    */
   close(fileSystemSynced = false): void {
     this.openItems?.stop();
-    this.waiters?.releaseAll();
+    this.waiters?.releaseNow();
     // A journal being turned on gets the rest of its items now; one being turned off stays as it
     // is (whole, but for what a fill given up had not written: no rebuild of a journal not wanted).
     if (this.switching?.direction === "on") this.journal?.finishPack();

@@ -433,7 +433,7 @@ export class QueueCollection {
     log.info(`queue '${name}': the files left by its deletion are removed; the name is free again`);
   }
 
-  /** Ends every blocking get with nothing (the server is stopping, or became quiescent). */
+  /** Ends every blocking get with nothing, a slice of them a turn (the server is stopping, or became quiescent). */
   releaseWaiters(): void {
     for (const queue of this.queues.values()) queue.releaseWaiters();
   }

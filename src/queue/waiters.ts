@@ -15,11 +15,18 @@
  * (wake_lane.ts), the rest of the line in later turns. While the line waits for such a turn,
  * nothing else wakes it (so nothing overtakes in it), and a get that does not wait may take the
  * item meanwhile: the peek waiters left then see the next item, as Kestrel's would.
+ *
+ * Releasing (the queue was deleted, the server became quiescent or is stopping) ends every wait
+ * in line then with null, within the same turn's slice (wake_lane.ts), the rest in later turns:
+ * those waits leave the line at once for a line of their own, so no item reaches them, and a
+ * wait that comes after (the status went back to up) waits on as usual. One whose client left
+ * meanwhile is skipped, one whose deadline came is answered once, by it. A queue that closes
+ * (the server stops) ends every wait left at once (`releaseNow`).
  */
 import type { Item } from "../journal/item.ts";
 import { DeadlineTimer, type Deadline } from "./deadline_timer.ts";
 import { Deque } from "./deque.ts";
-import { mayWakePeekWaiter, wakeLater } from "./wake_lane.ts";
+import { LaneWork, mayWakeWaiter } from "./wake_lane.ts";
 
 /** One timer for the deadlines of every wait on every queue. */
 const deadlines = new DeadlineTimer();
@@ -39,11 +46,19 @@ export interface Waiter {
 /** Takes (or, for a peek, looks at) the item a waiter of `mode` gets at `now` (wall clock), if there is one. */
 export type TakeFor = (mode: WaitMode, now: number) => Item | undefined;
 
+/** Releases at once, however long it takes (`releaseNow`). */
+const always = (): boolean => true;
+
 export class WaiterList {
-  private readonly list = new Deque<Waiter>();
+  private list = new Deque<Waiter>();
+  /** Waits being ended with null (`releaseAll`), in line; none of them is in `list`. */
+  private released = new Deque<Waiter>();
+  /** Live waits, in either line. */
   private liveCount = 0;
-  /** The line waits for a later turn to wake more peek waiters (wake_lane.ts). */
-  private wakeQueued = false;
+  /** Waking the line, a slice a turn (wake_lane.ts). */
+  private readonly wakes = new LaneWork((now) => this.wakeWithinSlice(now));
+  /** Ending the released waits, a slice a turn. */
+  private readonly releases = new LaneWork(() => this.releaseWhile(mayWakeWaiter));
 
   constructor(private readonly take: TakeFor) {}
 
@@ -69,46 +84,63 @@ export class WaiterList {
 
   /** Hands items to the waiters in line while there are any, peek waiters a slice a turn. */
   wake(now: number): void {
-    if (this.wakeQueued || this.wakeWithinSlice(now)) return;
-    this.wakeQueued = true;
-    wakeLater(this.wakeLater);
+    this.wakes.run(now);
   }
-
-  /** The lane's run: wakes on from where the last slice ended; true when through. */
-  private readonly wakeLater = (): boolean => {
-    this.wakeQueued = false; // a run that throws leaves the line to the next wake
-    this.wakeQueued = !this.wakeWithinSlice(Date.now());
-    return !this.wakeQueued;
-  };
 
   /** Wakes waiters in line until no item is left for the first; false if a peek waiter has to wait for a later turn. */
   private wakeWithinSlice(now: number): boolean {
     for (let waiter = this.first(); waiter !== undefined; waiter = this.first()) {
       const item = this.take(waiter.mode, now);
       if (item === undefined) return true;
-      if (waiter.mode === "peek" && !mayWakePeekWaiter()) return false;
+      if (waiter.mode === "peek" && !mayWakeWaiter()) return false;
       this.list.shift();
       this.retire(waiter)?.(item);
     }
     return true;
   }
 
-  /** The longest-waiting live waiter, without removing it. */
-  private first(): Waiter | undefined {
-    let head = this.list.peek();
+  /** The longest-waiting live waiter of `line`, without removing it. */
+  private first(line = this.list): Waiter | undefined {
+    let head = line.peek();
     while (head !== undefined && head.deliver === null) {
-      this.list.shift();
-      head = this.list.peek();
+      line.shift();
+      head = line.peek();
     }
     return head;
   }
 
-  /** Ends every wait with null (the queue was deleted, or the server is stopping or became quiescent). */
+  /**
+   * Ends every wait in line now with null (the queue was deleted, or the server became quiescent
+   * or is stopping), a slice a turn (see the header): waits that come after are not ended.
+   */
   releaseAll(): void {
-    for (let waiter = this.first(); waiter !== undefined; waiter = this.first()) {
-      this.list.shift();
+    this.takeLineToRelease();
+    this.releases.run();
+  }
+
+  /** Ends every wait at once with null, those a release has yet to reach too (the queue is closing). */
+  releaseNow(): void {
+    this.takeLineToRelease();
+    this.releaseWhile(always);
+  }
+
+  /** Moves the line behind the waits being released (a line waiting for its wakes' turn has none left to wake). */
+  private takeLineToRelease(): void {
+    if (this.released.length === 0) {
+      [this.released, this.list] = [this.list, this.released];
+      return;
+    }
+    for (let waiter = this.list.shift(); waiter !== undefined; waiter = this.list.shift()) this.released.push(waiter);
+  }
+
+  /** Ends released waits with null while `mayRelease` says so; true when none is left. */
+  private releaseWhile(mayRelease: () => boolean): boolean {
+    for (let waiter = this.first(this.released); waiter !== undefined; waiter = this.first(this.released)) {
+      if (!mayRelease()) return false;
+      this.released.shift();
       this.retire(waiter)?.(null);
     }
+    return true;
   }
 
   /** Marks `waiter` done; returns its callback, or null if it was done already. */

@@ -3,7 +3,7 @@
  * they time out, not when an item finally arrives. And one connection has at most one waiter (a
  * blocking get suspends it; a multi-key get waits on its keys one after another). Crowds woken
  * over turns (wake_lane.ts, deadline_timer.ts) still each get their answer: the item for every
- * blocked peek, END for every wait that ended.
+ * blocked peek, END for every wait that ended, by its deadline, its queue's delete or the stop.
  */
 import { expect, test } from "bun:test";
 import type { TestClient } from "../helpers/client.ts";
@@ -90,4 +90,42 @@ test("one set answers 250 clients blocked in a peek, each with the item, which s
   expect(await admin!.queueStat("e", "waiters")).toBe("0");
   for (const c of [admin!, ...clients]) c.close();
   expect(await server.stop()).toBe(0);
+});
+
+/** `count` clients blocked in a get of `queue` (every other one `/open`), and one more to drive the server. */
+async function blockedOn(server: ServerProcess, queue: string, count: number): Promise<{ admin: TestClient; clients: TestClient[] }> {
+  const [admin, ...clients] = await Promise.all(Array.from({ length: count + 1 }, () => server.client()));
+  await Promise.all(clients.map((c, i) => c.send(i % 2 === 0 ? `get ${queue}/t=60000\r\n` : `get ${queue}/open/t=60000\r\n`)));
+  await admin!.untilQueueStat(queue, "waiters", count);
+  return { admin: admin!, clients };
+}
+
+test("a delete of a queue 500 clients wait on (half of them /open) answers each END once; a set after it goes to the queue made again, to none of them", async () => {
+  const server = await ServerProcess.start();
+  const CLIENTS = 500;
+  const { admin, clients } = await blockedOn(server, "d", CLIENTS);
+  await admin.send("delete d\r\nset d 0 0 3\r\nnew\r\n");
+  expect(await admin.readLine()).toBe("DELETED");
+  expect(await admin.readLine()).toBe("STORED");
+  for (const c of clients) expect(await c.readLine()).toBe("END");
+  expect(await admin.queueStat("d", "items")).toBe("1");
+  // Nothing more came to any of them, and an /open client holds nothing: its plain get is served.
+  const last = clients[CLIENTS - 1]!;
+  expect(await last.get("d")).toBe("new");
+  await Promise.all(clients.slice(0, -1).map((c) => c.send("version\r\n")));
+  for (const c of clients.slice(0, -1)) expect(await c.readLine()).toMatch(/^VERSION /);
+  expect(await admin.queueStat("d", "open_transactions")).toBe("0");
+  for (const c of [admin, ...clients]) c.close();
+  expect(await server.stop()).toBe(0);
+});
+
+test("clients blocked in a get when the server stops are each answered END before their connection closes", async () => {
+  const server = await ServerProcess.start();
+  const CLIENTS = 500;
+  const { admin, clients } = await blockedOn(server, "s", CLIENTS);
+  admin.close();
+  const stopped = server.stop();
+  for (const c of clients) expect(await c.readLine()).toBe("END");
+  await Promise.all(clients.map((c) => c.closed));
+  expect(await stopped).toBe(0);
 });
