@@ -91,6 +91,24 @@ class Ledger {
 }
 
 /** Waits turn by turn until `done` (the rebuild's fsyncs return off the event loop); throws after 10 s. */
+/**
+ * Rebuilds the journal of `q` after its active file's items were lost (the first `BEFORE` set, then
+ * `AFTER` more: the first of them acknowledged, its write having found the loss, the others
+ * refused) and checks what is served after a crash and after the rebuild: the items that were in
+ * memory and that first set after the loss, in order; then closes the collection.
+ */
+function expectRebuiltWithFirstSetAfter(queues: QueueCollection, ledger: Ledger, inMemory: number, config: KestrelConfig): void {
+  queues.maintainJournals();
+  flushJournals();
+  expect(queues.get("q")!.journalFailure).toBeNull();
+  const acked = ledger.acked;
+  expect(acked).toEqual(Array.from({ length: BEFORE + 1 }, (_, i) => String(i)));
+  const kept = [...acked.slice(0, inMemory), String(BEFORE)];
+  expect(servedAfterCrash(config)).toEqual(kept);
+  expect(drain(queues)).toEqual(kept);
+  queues.close();
+}
+
 async function turnsUntil(what: string, done: () => boolean): Promise<void> {
   const deadline = performance.now() + 10_000;
   while (!done()) {
@@ -141,15 +159,7 @@ test("the active file deleted while the writer's descriptor was closed (idle): t
   closeIdleFiles(); // the next: not used since, closed
   rmSync(join(dir, "q")); // nothing holds it any more: the items waiting in it are gone
   for (let i = BEFORE; i < BEFORE + AFTER; i++) ledger.set(String(i)); // the first one's write fails; the others are refused
-  queues.maintainJournals();
-  flushJournals();
-  expect(queue.journalFailure).toBeNull();
-  const acked = ledger.acked;
-  expect(acked).toEqual(Array.from({ length: BEFORE + 1 }, (_, i) => String(i)));
-  const kept = [...acked.slice(0, inMemory), String(BEFORE)];
-  expect(servedAfterCrash(config)).toEqual(kept);
-  expect(drain(queues)).toEqual(kept);
-  queues.close();
+  expectRebuiltWithFirstSetAfter(queues, ledger, inMemory, config);
 });
 
 for (const [what, cutBy] of [["to half its size", (size: number) => Math.floor(size / 2)], ["by its last 10 bytes", (size: number) => size - 10]] as const) {
@@ -164,15 +174,7 @@ for (const [what, cutBy] of [["to half its size", (size: number) => Math.floor(s
     const path = join(dir, "q");
     truncateSync(path, cutBy(statSync(path).size));
     for (let i = BEFORE; i < BEFORE + AFTER; i++) ledger.set(String(i)); // the first one's write finds the cut; the others are refused
-    queues.maintainJournals();
-    flushJournals();
-    expect(queue.journalFailure).toBeNull();
-    const acked = ledger.acked;
-    expect(acked).toEqual(Array.from({ length: BEFORE + 1 }, (_, i) => String(i)));
-    const kept = [...acked.slice(0, inMemory), String(BEFORE)];
-    expect(servedAfterCrash(config)).toEqual(kept);
-    expect(drain(queues)).toEqual(kept);
-    queues.close();
+    expectRebuiltWithFirstSetAfter(queues, ledger, inMemory, config);
   });
 }
 
