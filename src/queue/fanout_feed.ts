@@ -15,10 +15,13 @@
  * when it was made (a snapshot, shared by the sets made while no queue came or went); a child
  * deleted meanwhile is skipped; a child whose journal started failing meanwhile takes the item
  * all the same (`PersistentQueue.add` `whileFailing`): its record waits for the journal's retry,
- * and so does the reply, as for the records of the write that failed (a child whose journal is
- * being rebuilt while items wait on disk goes without it, as a full one does: there is no place
- * behind those items until the rebuild's copy of them is in place). `feedAll` feeds what is
- * left at once (a clean stop, before the journals close).
+ * and so does the reply, as for the records of the write that failed. A child whose journal is
+ * being rebuilt over turns while items wait on disk has no place for the item until the
+ * rebuild's copy of them is in place (behind them): the feed stops at that child and goes on from
+ * it in the next turns, once it can take the item (the set's checks let it through before the
+ * rebuild began; going without it, the child lost an item its STORED promised). `feedAll` feeds
+ * what is left at once (a clean stop, before the journals close), putting such a rebuild in
+ * place first.
  *
  * The copies of a set wait here, in memory, until fed, and a set to a parent with 1,001 children
  * is fed in about a turn while a client can send a hundred thousand a second: the command layer
@@ -106,11 +109,11 @@ export function feedChildren(parent: PersistentQueue, children: ReadonlySet<Pers
 
 /** Feeds every child still waiting, now. */
 export function feedAll(): void {
-  feedUpTo(Infinity);
+  feedUpTo(Infinity, true);
 }
 
 function feedSlice(): void {
-  feedUpTo(SLICE_CHILDREN);
+  feedUpTo(SLICE_CHILDREN, false);
   if (jobs.length > 0) schedule();
 }
 
@@ -121,13 +124,20 @@ function forgetIfIdle(): void {
   latest = null;
 }
 
-/** Feeds up to `count` children, from the oldest job on; a job fed whole settles its commit with its copies'. */
-function feedUpTo(count: number): void {
+/**
+ * Feeds up to `count` children, from the oldest job on; a job fed whole settles its commit with its
+ * copies'. A child held up by its rebuild stops the feed there until a later turn, or, `atStop`,
+ * has its rebuild put in place now.
+ */
+function feedUpTo(count: number, atStop: boolean): void {
   let left = count;
   for (let job = jobs.peek(); job !== undefined && left > 0; job = jobs.peek()) {
     const end = Math.min(job.children.length, job.next + left);
     left -= end - job.next;
-    for (; job.next < end; job.next++) runGuardedWith(FEEDING, feedNext, job);
+    for (; job.next < end; job.next++) {
+      if (heldUp(job) && !atStop) return;
+      runGuardedWith(FEEDING, feedNext, job);
+    }
     if (job.next < job.children.length) return;
     jobs.shift();
     const waiting = waitingFor.get(job.parent)! - 1;
@@ -140,10 +150,21 @@ function feedUpTo(count: number): void {
   }
 }
 
-/** Adds `job`'s item to its next child (`job.next`). */
+/**
+ * Whether `job`'s next child can take its item only once its journal rebuild's copy of the items
+ * waiting on disk is in place (PersistentQueue.heldUpByRebuild). At a stop (`atStop` in
+ * `feedUpTo`) the caller goes on anyway: `feedNext` puts that rebuild in place first.
+ */
+function heldUp(job: FeedJob): boolean {
+  const child = job.children[job.next]!;
+  return !child.isDeleted && child.heldUpByRebuild(job.data.length);
+}
+
+/** Adds `job`'s item to its next child (`job.next`), putting a rebuild that holds the child up in place first (a clean stop's `feedAll`). */
 function feedNext(job: FeedJob): void {
   const child = job.children[job.next]!;
   if (child.isDeleted) return;
+  if (child.heldUpByRebuild(job.data.length)) child.finishRebuild();
   const result = child.add(job.data, job.expiry, job.now, job.flags, true);
   if (typeof result === "string") log.debug(`fanout '${child.name}' refused an item: ${result}`);
   else job.commits.push(result);
