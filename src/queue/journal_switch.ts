@@ -13,7 +13,9 @@
  * order, and the switch waits for the queue's upkeep to try again (`resume`, about once a
  * second), as it does while the journal can't be written (the records it still holds can't be
  * read back); `done` then settles failed at once, saying so, rather than keep the reload's reply
- * waiting.
+ * waiting. While the journal is being rebuilt over turns (Journal.rebuildInTurns) nothing is read
+ * back: the switch tries one part a turn until the rebuild is in place (it read in vain for its
+ * whole slice every turn, a busy loop for as long as a slow disk held the rebuild up).
  *
  * Turning it on (`TurningOn`): the new journal is attached at once, so every change from then on
  * is written to it and a set is acknowledged once its record is written, and the items the queue
@@ -55,6 +57,8 @@ export interface ReadIn {
   readonly readFailure: string | null;
   /** Why the journal can't be written now, or null: the records it still holds can't be read in until it can. */
   readonly journalFailure: string | null;
+  /** Its journal is being rebuilt over turns: nothing is read back until the rebuild is in place (ItemStore). */
+  readonly journalRebuilding: boolean;
   /** Reads up to `maxBytes` of the items waiting on disk into memory; true while some still wait there. */
   readInPart(maxBytes: number): boolean;
   /** Every item is in memory: drops the journal and deletes its files. */
@@ -117,7 +121,8 @@ export class TurningOff {
       // A part left items on disk that can't be read now (reading again at once would only spin).
       const stuck = this.queue.readFailure ?? this.queue.journalFailure;
       if (stuck !== null) return this.pause(stuck);
-      if (turnClock.now() >= until) {
+      // A rebuild over turns reads nothing back until it is in place: a part a turn looks again.
+      if (this.queue.journalRebuilding || turnClock.now() >= until) {
         this.immediate = setImmediate(() => this.slice());
         return;
       }
