@@ -17,11 +17,11 @@
  * all the same (`PersistentQueue.add` `whileFailing`): its record waits for the journal's retry,
  * and so does the reply, as for the records of the write that failed. A child whose journal is
  * being rebuilt over turns while items wait on disk has no place for the item until the
- * rebuild's copy of them is in place (behind them): the feed stops at that child and goes on from
- * it in the next turns, once it can take the item (the set's checks let it through before the
- * rebuild began; going without it, the child lost an item its STORED promised). `feedAll` feeds
- * what is left at once (a clean stop, before the journals close), putting such a rebuild in
- * place first.
+ * rebuild's copy of them is in place (behind them): the feed stops at that child (the sets behind
+ * wait too, so each child still gets them in order) and goes on from it in a later turn, once it
+ * can take the item (the set's checks let it through before the rebuild began; going without
+ * it, the child lost an item its STORED promised). `feedAll` feeds what is left at once (a clean
+ * stop, before the journals close), putting such a rebuild in place first.
  *
  * The copies of a set wait here, in memory, until fed, and a set to a parent with 1,001 children
  * is fed in about a turn while a client can send a hundred thousand a second: the command layer
