@@ -18,7 +18,7 @@
  * and so does the reply, as for the records of the write that failed. A child whose journal is
  * being rebuilt over turns while items wait on disk has no place for the item until the
  * rebuild's copy of them is in place (behind them): the feed stops at that child (the sets behind
- * wait too, so each child still gets them in order) and goes on from it in a later turn, once it
+ * wait too, so each child still gets them in order) and looks again every HELD_UP_LOOK_MS until it
  * can take the item (the set's checks let it through before the rebuild began; going without
  * it, the child lost an item its STORED promised). `feedAll` feeds what is left at once (a clean
  * stop, before the journals close), putting such a rebuild in place first.
@@ -44,6 +44,8 @@ import type { PersistentQueue } from "./persistent_queue.ts";
 export const WIDE_FANOUT = 1000;
 /** Children fed per turn (1-2 ms; a few hundred a turn made 10,000 pipelined sets to 500 children 3.4 times slower). */
 const SLICE_CHILDREN = 1000;
+/** How often a feed held up by a child's journal rebuild looks whether it can go on (the rebuild's fsyncs may take long). */
+const HELD_UP_LOOK_MS = 10;
 /** What a child's bug is logged as. */
 const FEEDING = "feeding a fanout child a set's item";
 
@@ -65,6 +67,8 @@ const jobs = new Deque<FeedJob>();
 const waitingFor = new Map<PersistentQueue, number>();
 /** The next slice, in a later turn. */
 const schedule = turnTask("feeding wide fanouts' children", feedSlice);
+/** The next look of a feed held up by a child's rebuild, or null. */
+let heldUpLook: ReturnType<typeof setTimeout> | null = null;
 /** The last snapshot of a parent's children, and the queue churn it was taken at; dropped once no set waits (it holds the queues). */
 let snapshot: { readonly set: ReadonlySet<PersistentQueue>; readonly churn: number; readonly children: readonly PersistentQueue[] } | null = null;
 
@@ -113,8 +117,14 @@ export function feedAll(): void {
 }
 
 function feedSlice(): void {
-  feedUpTo(SLICE_CHILDREN, false);
-  if (jobs.length > 0) schedule();
+  if (!feedUpTo(SLICE_CHILDREN, false)) {
+    if (jobs.length > 0) schedule();
+  } else {
+    heldUpLook ??= setTimeout(() => {
+      heldUpLook = null;
+      schedule();
+    }, HELD_UP_LOOK_MS);
+  }
 }
 
 /** Nothing is waiting: the snapshot goes too, so deleted children aren't kept alive by it. */
@@ -126,19 +136,19 @@ function forgetIfIdle(): void {
 
 /**
  * Feeds up to `count` children, from the oldest job on; a job fed whole settles its commit with its
- * copies'. A child held up by its rebuild stops the feed there until a later turn, or, `atStop`,
- * has its rebuild put in place now.
+ * copies'. A child held up by its rebuild stops the feed there (returns true) until a later look,
+ * or, `atStop`, has its rebuild put in place now.
  */
-function feedUpTo(count: number, atStop: boolean): void {
+function feedUpTo(count: number, atStop: boolean): boolean {
   let left = count;
   for (let job = jobs.peek(); job !== undefined && left > 0; job = jobs.peek()) {
     const end = Math.min(job.children.length, job.next + left);
     left -= end - job.next;
     for (; job.next < end; job.next++) {
-      if (heldUp(job) && !atStop) return;
+      if (heldUp(job) && !atStop) return true;
       runGuardedWith(FEEDING, feedNext, job);
     }
-    if (job.next < job.children.length) return;
+    if (job.next < job.children.length) return false;
     jobs.shift();
     const waiting = waitingFor.get(job.parent)! - 1;
     if (waiting === 0) waitingFor.delete(job.parent);
@@ -148,6 +158,7 @@ function feedUpTo(count: number, atStop: boolean): void {
     const { done } = job;
     copies.onSettled(() => (copies.state === "durable" ? done.settle("durable") : done.settle("failed", copies.error, copies.retry)));
   }
+  return false;
 }
 
 /**
