@@ -15,10 +15,13 @@
  * when it was made (a snapshot, shared by the sets made while no queue came or went); a child
  * deleted meanwhile is skipped; a child whose journal started failing meanwhile takes the item
  * all the same (`PersistentQueue.add` `whileFailing`): its record waits for the journal's retry,
- * and so does the reply, as for the records of the write that failed (a child whose journal is
- * being rebuilt while items wait on disk goes without it, as a full one does: there is no place
- * behind those items until the rebuild's copy of them is in place). `feedAll` feeds what is
- * left at once (a clean stop, before the journals close).
+ * and so does the reply, as for the records of the write that failed. A child whose journal is
+ * being rebuilt over turns while items wait on disk has no place for the item until the
+ * rebuild's copy of them is in place (behind them): the feed stops at that child (the sets behind
+ * wait too, so each child still gets them in order) and looks again every HELD_UP_LOOK_MS until it
+ * can take the item (the set's checks let it through before the rebuild began; going without
+ * it, the child lost an item its STORED promised). `feedAll` feeds what is left at once (a clean
+ * stop, before the journals close), putting such a rebuild in place first.
  *
  * The copies of a set wait here, in memory, until fed, and a set to a parent with 1,001 children
  * is fed in about a turn while a client can send a hundred thousand a second: the command layer
@@ -41,6 +44,8 @@ import type { PersistentQueue } from "./persistent_queue.ts";
 export const WIDE_FANOUT = 1000;
 /** Children fed per turn (1-2 ms; a few hundred a turn made 10,000 pipelined sets to 500 children 3.4 times slower). */
 const SLICE_CHILDREN = 1000;
+/** How often a feed held up by a child's journal rebuild looks whether it can go on (the rebuild's fsyncs may take long). */
+const HELD_UP_LOOK_MS = 10;
 /** What a child's bug is logged as. */
 const FEEDING = "feeding a fanout child a set's item";
 
@@ -62,6 +67,8 @@ const jobs = new Deque<FeedJob>();
 const waitingFor = new Map<PersistentQueue, number>();
 /** The next slice, in a later turn. */
 const schedule = turnTask("feeding wide fanouts' children", feedSlice);
+/** The next look of a feed held up by a child's rebuild, or null. */
+let heldUpLook: ReturnType<typeof setTimeout> | null = null;
 /** The last snapshot of a parent's children, and the queue churn it was taken at; dropped once no set waits (it holds the queues). */
 let snapshot: { readonly set: ReadonlySet<PersistentQueue>; readonly churn: number; readonly children: readonly PersistentQueue[] } | null = null;
 
@@ -106,12 +113,18 @@ export function feedChildren(parent: PersistentQueue, children: ReadonlySet<Pers
 
 /** Feeds every child still waiting, now. */
 export function feedAll(): void {
-  feedUpTo(Infinity);
+  feedUpTo(Infinity, true);
 }
 
 function feedSlice(): void {
-  feedUpTo(SLICE_CHILDREN);
-  if (jobs.length > 0) schedule();
+  if (!feedUpTo(SLICE_CHILDREN, false)) {
+    if (jobs.length > 0) schedule();
+  } else {
+    heldUpLook ??= setTimeout(() => {
+      heldUpLook = null;
+      schedule();
+    }, HELD_UP_LOOK_MS);
+  }
 }
 
 /** Nothing is waiting: the snapshot goes too, so deleted children aren't kept alive by it. */
@@ -121,14 +134,21 @@ function forgetIfIdle(): void {
   latest = null;
 }
 
-/** Feeds up to `count` children, from the oldest job on; a job fed whole settles its commit with its copies'. */
-function feedUpTo(count: number): void {
+/**
+ * Feeds up to `count` children, from the oldest job on; a job fed whole settles its commit with its
+ * copies'. A child held up by its rebuild stops the feed there (returns true) until a later look,
+ * or, `atStop`, has its rebuild put in place now.
+ */
+function feedUpTo(count: number, atStop: boolean): boolean {
   let left = count;
   for (let job = jobs.peek(); job !== undefined && left > 0; job = jobs.peek()) {
     const end = Math.min(job.children.length, job.next + left);
     left -= end - job.next;
-    for (; job.next < end; job.next++) runGuardedWith(FEEDING, feedNext, job);
-    if (job.next < job.children.length) return;
+    for (; job.next < end; job.next++) {
+      if (heldUp(job) && !atStop) return true;
+      runGuardedWith(FEEDING, feedNext, job);
+    }
+    if (job.next < job.children.length) return false;
     jobs.shift();
     const waiting = waitingFor.get(job.parent)! - 1;
     if (waiting === 0) waitingFor.delete(job.parent);
@@ -138,12 +158,24 @@ function feedUpTo(count: number): void {
     const { done } = job;
     copies.onSettled(() => (copies.state === "durable" ? done.settle("durable") : done.settle("failed", copies.error, copies.retry)));
   }
+  return false;
 }
 
-/** Adds `job`'s item to its next child (`job.next`). */
+/**
+ * Whether `job`'s next child can take its item only once its journal rebuild's copy of the items
+ * waiting on disk is in place (PersistentQueue.heldUpByRebuild). At a stop (`atStop` in
+ * `feedUpTo`) the caller goes on anyway: `feedNext` puts that rebuild in place first.
+ */
+function heldUp(job: FeedJob): boolean {
+  const child = job.children[job.next]!;
+  return !child.isDeleted && child.heldUpByRebuild(job.data.length);
+}
+
+/** Adds `job`'s item to its next child (`job.next`), putting a rebuild that holds the child up in place first (a clean stop's `feedAll`). */
 function feedNext(job: FeedJob): void {
   const child = job.children[job.next]!;
   if (child.isDeleted) return;
+  if (child.heldUpByRebuild(job.data.length)) child.finishRebuild();
   const result = child.add(job.data, job.expiry, job.now, job.flags, true);
   if (typeof result === "string") log.debug(`fanout '${child.name}' refused an item: ${result}`);
   else job.commits.push(result);

@@ -13,7 +13,9 @@
  * order, and the switch waits for the queue's upkeep to try again (`resume`, about once a
  * second), as it does while the journal can't be written (the records it still holds can't be
  * read back); `done` then settles failed at once, saying so, rather than keep the reload's reply
- * waiting.
+ * waiting. While the journal is being rebuilt over turns (Journal.rebuildInTurns) nothing is read
+ * back: the switch tries a part every REBUILD_LOOK_MS until the rebuild is in place (it read in
+ * vain for its whole slice every turn, a busy loop for as long as a slow disk held the rebuild up).
  *
  * Turning it on (`TurningOn`): the new journal is attached at once, so every change from then on
  * is written to it and a set is acknowledged once its record is written, and the items the queue
@@ -42,6 +44,8 @@ import type { JournalFill } from "./journal_fill.ts";
 
 /** Time one turn spends reading items in for a switch off. */
 export const SLICE_MS = 3;
+/** How often a switch off looks whether a journal rebuild under way is in place (it reads nothing in until then). */
+export const REBUILD_LOOK_MS = 10;
 /** Item bytes read in at a time (then the clock is looked at): about 650 items of 100 bytes, under a millisecond. */
 export const PART_BYTES = 64 * 1024;
 /** Record bytes a turn writes of a switch on's pack: about 950 items of 100 bytes, 1-2 ms. */
@@ -55,6 +59,8 @@ export interface ReadIn {
   readonly readFailure: string | null;
   /** Why the journal can't be written now, or null: the records it still holds can't be read in until it can. */
   readonly journalFailure: string | null;
+  /** Its journal is being rebuilt over turns: nothing is read back until the rebuild is in place (ItemStore). */
+  readonly journalRebuilding: boolean;
   /** Reads up to `maxBytes` of the items waiting on disk into memory; true while some still wait there. */
   readInPart(maxBytes: number): boolean;
   /** Every item is in memory: drops the journal and deletes its files. */
@@ -65,6 +71,8 @@ export class TurningOff {
   readonly direction = "off";
   readonly done = new Commit();
   private immediate: ReturnType<typeof setImmediate> | null = null;
+  /** The next look while the journal is being rebuilt (REBUILD_LOOK_MS on). */
+  private timer: ReturnType<typeof setTimeout> | null = null;
   /** A read failed, or the journal can't be written: waiting for `resume`. */
   private paused = false;
   /** Through or given up: no slice runs any more (`done` may have settled before, failed, at a pause). */
@@ -85,7 +93,9 @@ export class TurningOff {
   /** Gives the switch up (the queue keeps its journal, or is gone): no slice runs after this. */
   cancel(): void {
     if (this.immediate !== null) clearImmediate(this.immediate);
+    if (this.timer !== null) clearTimeout(this.timer);
     this.immediate = null;
+    this.timer = null;
     this.paused = false;
     this.ended = true;
     this.done.settle("durable");
@@ -94,6 +104,7 @@ export class TurningOff {
   /** A turn's slice, or the first, or a retry after a pause; a bug in it pauses the switch. */
   private slice(): void {
     this.immediate = null;
+    this.timer = null;
     this.paused = false;
     if (this.ended) return;
     try {
@@ -117,6 +128,11 @@ export class TurningOff {
       // A part left items on disk that can't be read now (reading again at once would only spin).
       const stuck = this.queue.readFailure ?? this.queue.journalFailure;
       if (stuck !== null) return this.pause(stuck);
+      // A rebuild over turns reads nothing back until it is in place (its fsyncs may take long): look again in a while.
+      if (this.queue.journalRebuilding) {
+        this.timer = setTimeout(() => this.slice(), REBUILD_LOOK_MS);
+        return;
+      }
       if (turnClock.now() >= until) {
         this.immediate = setImmediate(() => this.slice());
         return;

@@ -103,7 +103,7 @@ export class JournalUpkeep {
   }
 
   /** Puts a rebuild under way in place now (see Journal.finishRebuild). Never throws. */
-  private finishRebuild(journal: Journal, queue: UpkeepView): void {
+  finishRebuild(journal: Journal, queue: UpkeepView): void {
     try {
       journal.finishRebuild();
     } catch (error) {

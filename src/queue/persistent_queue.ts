@@ -227,6 +227,20 @@ export class PersistentQueue implements UpkeepView {
     return null;
   }
 
+  /**
+   * Whether an item of `size` bytes fed to this fanout child now (fanout_feed.ts) would be refused
+   * only until its journal rebuild's copy of the items waiting on disk is in place: the new item's
+   * place is behind them. The feed waits for it rather than leave the child without the item.
+   */
+  heldUpByRebuild(size: number): boolean {
+    return this.store.readFrom !== null && this.rebuildRefusal(size) !== null;
+  }
+
+  /** Puts a journal rebuild under way in place now (a clean stop can't wait for its turns; see Journal.finishRebuild). Never throws. */
+  finishRebuild(): void {
+    if (this.journal !== null) this.upkeep.finishRebuild(this.journal, this);
+  }
+
   /** Why items waiting in the journal can't be read back right now (takes are refused), or null. */
   get readFailure(): string | null {
     return this.store.readFailure;

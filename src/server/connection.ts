@@ -221,6 +221,10 @@ export class Connection<F> implements Session, BudgetReader, ServedConnection {
     this.replyReady();
   }
 
+  get quitting(): boolean {
+    return this.closing;
+  }
+
   /**
    * Executes buffered requests until input runs out, something must wait or the turn's budget is
    * spent, then writes. `lightOnly` (a run from the prompt lane): only the request held there runs

@@ -71,6 +71,7 @@ class PartsOnDisk implements ReadIn {
   readonly isDeleted = false;
   readonly readFailure: string | null = null;
   readonly journalFailure: string | null = null;
+  readonly journalRebuilding = false;
   /** Parts read so far (the one that threw too). */
   read = 0;
   dropped = false;
@@ -161,6 +162,40 @@ describe("turning the journal off", () => {
     } finally {
       faults.uninstall();
     }
+  });
+
+  test("while the queue's journal is rebuilt over turns (nothing is read back then), the switch looks once a turn instead of reading in vain for its whole slice; it goes on once the rebuild is in place", async () => {
+    const dir = tempDir();
+    const queues = QueueCollection.load(configFor(dir, ON));
+    fill(queues, 0, 3000);
+    flushJournals();
+    const queue = queues.get("q")!;
+    // The active file goes under the server: the upkeep rebuilds the journal over turns, copying the items on disk.
+    rmSync(join(dir, "q"));
+    queue.maintainJournal(false);
+    expect(queue.journalRebuilding).toBe(true);
+    const done = queues.prepareReconfigure(configFor(dir, OFF))();
+    let parts = 0;
+    const readInPart = queue.readInPart.bind(queue);
+    queue.readInPart = (maxBytes) => (parts++, readInPart(maxBytes));
+    const perTurn: number[] = [];
+    // Its fsyncs return off the event loop: real time, not a count of turns, bounds the wait.
+    const deadline = performance.now() + 10_000;
+    while (queue.journalRebuilding) {
+      expect(performance.now()).toBeLessThan(deadline);
+      parts = 0;
+      await nextTurn();
+      if (queue.journalRebuilding) perTurn.push(parts);
+    }
+    expect(perTurn.length).toBeGreaterThan(1);
+    expect(Math.max(...perTurn)).toBeLessThanOrEqual(1);
+    while (done.state === "pending") {
+      expect(performance.now()).toBeLessThan(deadline);
+      await nextTurn();
+    }
+    expect([done.state, queue.hasJournal]).toEqual(["durable", false]);
+    expect(queue.stats().memItems).toBe(queue.stats().items);
+    queues.close();
   });
 
   test("a slice that throws (a bug) is logged once and pauses the switch, the reply saying so; the next try goes on to the end", async () => {

@@ -7,7 +7,8 @@
  * The monitor ends (`end`) before opening an item once any of these holds: `maxItems` were
  * opened; the deadline has come (so a monitor of 0 seconds opens nothing); the connection holds
  * the queue's max_open_transactions open there (those opened before count too); the server became
- * quiescent; the queue's journal can't be written or read; its items come to REPLY_BUDGET bytes
+ * quiescent, or is stopping (it ended every wait and asked the connection to quit: a monitor going
+ * on over turns must not wait afresh); the queue's journal can't be written or read; its items come to REPLY_BUDGET bytes
  * (a bound Kestrel does not have: at least one item is always handed out). While the queue is
  * empty it waits, as a blocking get does, in line with the other waiters, and the connection is
  * suspended until the end. The first check happens before anything is opened: a server that is
@@ -119,7 +120,9 @@ class MonitorRun {
       this.ctx.status.readRefusal() === null &&
       this.queue.journalFailure === null &&
       this.queue.readFailure === null &&
-      !this.queue.isDeleted
+      !this.queue.isDeleted &&
+      // The server is stopping (it ended every wait): the monitor ends with what it opened.
+      !this.session.quitting
     );
   }
 

@@ -14,7 +14,9 @@
  * Requests are served one after another; one that must wait for an item suspends the connection
  * until an item arrives or its deadline passes, so a connection's requests keep their order. So
  * does a read of many keys once the connection's budget for the turn is spent (connectionDeadline,
- * at least one key a slice): the rest are served in its next round, other clients in between. All
+ * at least one key a slice): the rest are served in its next round, other clients in between.
+ * Once the server is stopping (it ended every wait and asked the connection to quit), a request
+ * of a read still going on finds nothing at once rather than wait. All
  * of them are checked before any is served: an invalid read changes nothing. The outcome carries
  * the commit of the journal records of what the read changed (removes, opens, confirms); its
  * reply must wait for it, so an item handed out before a crash is not handed out again after it.
@@ -290,7 +292,8 @@ class ReadRun<R extends ReadRequest> {
       this.hit(request, queue, item);
       return true;
     }
-    if (request.timeoutMs > 0 && !queue.isDeleted) return false;
+    // The server is stopping (it ended every wait): one begun now would hold the reply until the connection is given up.
+    if (request.timeoutMs > 0 && !queue.isDeleted && !this.session.quitting) return false;
     this.ctx.stats.getMisses++;
     return true;
   }

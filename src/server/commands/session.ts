@@ -35,6 +35,12 @@ export interface Session {
   /** Close once every reply is written. */
   quit(): void;
   /**
+   * `quit` was called (the server is stopping, or the client said `quit`): a command going on
+   * over turns starts no new wait (the stop ended the waits there were: one begun after it would
+   * hold the reply, and the stop, until the connection is given up).
+   */
+  readonly quitting: boolean;
+  /**
    * Runs `run`, work of this session's command that comes after the request's execution (its
    * wait ended, a slice in a later turn, a commit settled). If it throws (a bug): logs `internal
    * error <what>: <reason>` once, gives the command up as if the client had left (its `cancel`

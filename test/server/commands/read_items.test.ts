@@ -158,3 +158,22 @@ test("the server becoming quiescent answers 5,000 waiting clients its refusal a 
   expect(sockets.filter((socket) => socket.output !== refusal)).toEqual([]);
   expect(ctx.queues.get("w")!.stats()).toMatchObject({ waiters: 0, openTransactions: 0 });
 });
+
+test("a get of many keys going on over turns when the server stops (its waits released, the connection told to quit): a blocking key after that waits no more, the reply ends END", async () => {
+  const ctx = context("journal = false\n");
+  const names = Array.from({ length: 300 }, (_, i) => `k${String(i).padStart(3, "0")}`);
+  for (const name of names) ctx.queues.add(name, bytes(name), 0, Date.now());
+  const reader = new RecordingSocket();
+  const connection = new Connection(reader, ctx, memcache, 0, 1 << 20);
+  connection.onData(bytes(`get ${names.join(" ")} w/t=60000\r\n`));
+  expect(reader.output).toBe("");
+  // What KestrelServer's stop does first: every blocking get ends, every connection is asked to quit.
+  ctx.queues.releaseWaiters();
+  connection.quit();
+  for (let turns = 0; !reader.output.endsWith("END\r\n"); turns++) {
+    expect(turns).toBeLessThan(1000);
+    await nextTurn();
+  }
+  expect(reader.output).toBe(`${names.map((name) => `VALUE ${name} 0 4\r\n${name}\r\n`).join("")}END\r\n`);
+  expect(ctx.queues.get("w")!.stats().waiters).toBe(0);
+});

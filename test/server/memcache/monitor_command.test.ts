@@ -50,3 +50,23 @@ test("a monitor of 2,000 items and a confirm of them run over rounds, a budget's
   expect(answeredMidway).toBeGreaterThan(ITEMS / perRound / 2);
   expect(queue.stats()).toMatchObject({ items: 0, openTransactions: 0 });
 });
+
+test("a monitor going on over rounds when the server stops (its waits ended, the connection asked to quit) opens no more and ends its reply, rather than wait for items", async () => {
+  const ctx = context(`max_open_transactions = ${ITEMS + 1}\n`);
+  for (let i = 0; i < ITEMS; i++) ctx.queues.add("q", bytes(`item-${i}`), 0, Date.now());
+  const queue = ctx.queues.get("q")!;
+  const socket = new RecordingSocket();
+  const connection = new Connection(socket, ctx, memcache, 0, 1 << 20);
+  // One item more than the queue holds: once they are all open it would wait for the next, 30 s.
+  connection.onData(bytes(`monitor q 30 ${ITEMS + 1}\r\n`));
+  expect(queue.stats().openTransactions).toBeLessThan(ITEMS);
+  // What KestrelServer's stop does first: every blocking get ends, every connection is asked to quit.
+  ctx.queues.releaseWaiters();
+  connection.quit();
+  for (let turns = 0; !socket.output.endsWith("END\r\n"); turns++) {
+    expect(turns).toBeLessThan(1000);
+    await nextTurn();
+  }
+  expect(queue.stats().waiters).toBe(0);
+  expect(queue.stats().openTransactions).toBeLessThan(ITEMS);
+});
