@@ -240,7 +240,7 @@ export const QUEUE_KEYS: readonly KeySpec<QueueConfig>[] = [
     "openTransactionTimeout",
     timerMilliseconds,
     "0",
-    "An item opened (`get <queue>/open`) and neither closed nor aborted this long (milliseconds, or a duration string) goes back to the head of the queue; 0 = never.",
+    "An item opened (`get <queue>/open`, `monitor`) and neither closed nor aborted this long (milliseconds, or a duration string) after its reply went out to the client goes back to the head of the queue; 0 = never.",
   ),
   key(
     "max_open_transactions",

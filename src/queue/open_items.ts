@@ -1,16 +1,23 @@
 /**
  * A queue's open items (reliable reads handed out, neither confirmed nor aborted yet) and their
  * timeout (`open_transaction_timeout`): an item open longer than that goes back to the queue.
+ * Its time counts from when the reply carrying it reached the socket (`start`, called by the
+ * server once the reply's bytes were handed to the kernel), not from `add`: an item whose reply
+ * is still on its way (a get of many keys served over turns or waiting on a later key, a reply
+ * waiting for a journal write, a client not reading) can't time out, or it would go back and be
+ * opened by another client while the first one's reply still carries it: handed out twice.
  *
  * Invariants:
  * - An open item is the very object `open` handed out, not just its id. One that timed out goes
  *   back to the queue as a new object, so whoever still holds the old one (a pooled client whose
  *   `/close` comes on another connection) can neither confirm nor abort it, nor the same item
  *   opened again by someone else.
- * - `order` is opening order, and every item is measured against the one timeout in force, so
- *   the longest-open item is the first due: one deadline per queue (on a shared DeadlineTimer),
- *   never one per item, and finding the due items costs O(1) per item found.
- * - `order` holds every open entry, and closed ones only until the head passes them or they
+ * - `order` is opening order and holds every open entry, started or not; `timing` holds the
+ *   started ones in the order they were started. Every started item is measured against the one
+ *   timeout in force, so the head of `timing` is the first due: one deadline per queue (on a
+ *   shared DeadlineTimer), never one per item, and finding the due items costs O(1) per item
+ *   found. An item not started is in no deadline's reach.
+ * - Each of `order` and `timing` holds closed entries only until its head passes them or they
  *   outnumber the open ones (then it is rebuilt): at most twice the open entries, plus a few.
  * - An open item's entry hangs on the item object itself (a symbol-keyed property, checked to be
  *   this set's and still open), not in a Map: an item is opened and closed for every reliable
@@ -20,8 +27,9 @@
  *   nothing, but every collection walks its entries: 200,000 open items made each young
  *   collection 14 ms (0.3 ms this way).
  * - Items that time out together go back newest first, so they reach the head in the order they
- *   were opened; at most RELEASE_SLICE per event-loop turn, the rest a millisecond later (they
- *   stay open, and confirmable, until then), so thousands of them cost no long turn.
+ *   were started (their replies went out); at most RELEASE_SLICE per event-loop turn, the rest a
+ *   millisecond later (they stay open, and confirmable, until then), so thousands of them cost
+ *   no long turn.
  * - Times are on the timer's monotonic clock: a wall clock set back or forward moves no timeout.
  * - Each open entry holds one count on the home of its item's bytes (byte_homes.ts), for their
  *   length, given back when it leaves the set; the set is listed for slab evacuation while it
@@ -51,6 +59,9 @@ export const CLOSED_SLACK = 32;
 /** One line per queue while its open items keep timing out, not one per item. */
 const timeoutLog = new RepeatedLog(log.info);
 
+/** `startedAt` of an entry whose reply has not reached the socket yet. */
+const NOT_STARTED = -1;
+
 /** Where an open item keeps its entry. */
 const ENTRY = Symbol("open entry");
 type Marked = Item & { [ENTRY]?: OpenEntry };
@@ -60,8 +71,8 @@ type Movable = { data: Uint8Array };
 interface OpenEntry {
   readonly owner: OpenItems;
   readonly item: Item;
-  /** When it was opened, on the timer's clock. */
-  readonly openedAt: number;
+  /** When its timeout started (`start`), on the timer's clock; NOT_STARTED until then. */
+  startedAt: number;
   /** Its place in opening order, growing along `order`. */
   readonly seq: number;
   /** The home its bytes hold a count on (byte_homes.ts). */
@@ -73,6 +84,8 @@ export class OpenItems implements Relocatable {
   /** Open entries in opening order, and closed ones not yet dropped (see the invariants). */
   /** Made on the first open: most queues of a server with thousands never have one. */
   private order: Deque<OpenEntry> | null = null;
+  /** Started entries in the order they were started, and closed ones not yet dropped (see the invariants). */
+  private timing: Deque<OpenEntry> | null = null;
   private count = 0;
   private openBytes = 0;
   private nextSeq = 0;
@@ -104,17 +117,29 @@ export class OpenItems implements Relocatable {
     return this.openBytes;
   }
 
-  /** Entries held, open or closed: at most twice the open ones plus CLOSED_SLACK (for tests). */
-  get entriesHeld(): number {
-    return this.order?.length ?? 0;
+  /** Entries held, open or closed, in `order` and in `timing`: each at most twice the open ones plus CLOSED_SLACK (for tests). */
+  get entriesHeld(): { readonly order: number; readonly timing: number } {
+    return { order: this.order?.length ?? 0, timing: this.timing?.length ?? 0 };
   }
 
+  /** `item` is open from now on; its timeout starts with `start`. */
   add(item: Item): void {
-    const entry: OpenEntry = { owner: this, item, openedAt: this.timer.now(), seq: this.nextSeq++, home: holdHome(item.data), open: true };
+    const entry: OpenEntry = { owner: this, item, startedAt: NOT_STARTED, seq: this.nextSeq++, home: holdHome(item.data), open: true };
     (item as Marked)[ENTRY] = entry;
     (this.order ??= new Deque()).push(entry);
     if (this.count++ === 0) listFilled(this);
     this.openBytes += item.data.length;
+  }
+
+  /**
+   * The reply carrying `item` reached the socket: its timeout starts now. Nothing if it is not
+   * open here (settled since it was opened) or started already.
+   */
+  start(item: Item): void {
+    const entry = this.entryOf(item);
+    if (entry === undefined || entry.startedAt !== NOT_STARTED) return;
+    entry.startedAt = this.timer.now();
+    (this.timing ??= new Deque()).push(entry);
     this.arm();
   }
 
@@ -136,7 +161,7 @@ export class OpenItems implements Relocatable {
     return true;
   }
 
-  /** A new timeout (0: none) applies to every item open now, measured from when it was opened. */
+  /** A new timeout (0: none) applies to every item open now, measured from when it was started. */
   setTimeout(timeoutMs: number): void {
     if (timeoutMs === this.timeoutMs) return;
     this.timeoutMs = timeoutMs;
@@ -162,6 +187,7 @@ export class OpenItems implements Relocatable {
     }
     if (this.count > 0) listEmptied(this);
     this.order = null;
+    this.timing = null;
     this.count = 0;
     this.openBytes = 0;
   }
@@ -180,14 +206,14 @@ export class OpenItems implements Relocatable {
     return order.at(at) ?? null;
   }
 
-  /** Cancels the deadline (the queue is closing); `add` or `setTimeout` arms it again. */
+  /** Cancels the deadline (the queue is closing); `start` or `setTimeout` arms it again. */
   stop(): void {
     if (this.deadline !== null) this.timer.cancel(this.deadline);
     this.deadline = null;
     this.due = [];
   }
 
-  /** Arms the deadline for the next slice of due items, or for the longest-open item. */
+  /** Arms the deadline for the next slice of due items, or for the longest-started item. */
   private arm(): void {
     if (this.deadline !== null || this.timeoutMs <= 0) return;
     const fire = () => this.release();
@@ -195,9 +221,9 @@ export class OpenItems implements Relocatable {
       this.deadline = this.timer.add(1, fire);
       return;
     }
-    const oldest = this.order?.peek(); // open: dropClosed leaves no closed entry at the head
+    const oldest = this.timing?.peek(); // open: dropClosed leaves no closed entry at the head
     if (oldest === undefined) return;
-    this.deadline = this.timer.add(Math.max(0, oldest.openedAt + this.timeoutMs - this.timer.now()), fire);
+    this.deadline = this.timer.add(Math.max(0, oldest.startedAt + this.timeoutMs - this.timer.now()), fire);
   }
 
   private release(): void {
@@ -223,11 +249,15 @@ export class OpenItems implements Relocatable {
     return entry !== undefined && entry.open && entry.owner === this && entry.item === item ? entry : undefined;
   }
 
-  /** Drops closed entries from the head, and rebuilds `order` once closed ones outnumber the open. */
+  /** Drops closed entries from the heads of `order` and `timing`, and rebuilds either once its closed ones outnumber the open. */
   private dropClosed(): void {
-    const order = this.order!;
-    while (order.peek()?.open === false) order.shift();
-    if (order.length > 2 * this.count + CLOSED_SLACK) order.retain((entry) => entry.open);
+    this.dropClosedFrom(this.order!);
+    if (this.timing !== null) this.dropClosedFrom(this.timing);
+  }
+
+  private dropClosedFrom(entries: Deque<OpenEntry>): void {
+    while (entries.peek()?.open === false) entries.shift();
+    if (entries.length > 2 * this.count + CLOSED_SLACK) entries.retain((entry) => entry.open);
   }
 
   /** The index in `order` of the first entry whose seq is `seq` or more (`order.length` if none). */
@@ -247,12 +277,13 @@ export class OpenItems implements Relocatable {
     for (const entry of this.order ?? []) if (entry.open) yield entry;
   }
 
-  /** Every item open for at least the timeout, oldest first. */
+  /** Every item started at least the timeout ago, longest-started first. */
   private dueNow(): Item[] {
-    const openedBy = this.timer.now() - this.timeoutMs;
+    const startedBy = this.timer.now() - this.timeoutMs;
     const due: Item[] = [];
-    for (const entry of this.openEntries()) {
-      if (entry.openedAt > openedBy) break;
+    for (const entry of this.timing ?? []) {
+      if (!entry.open) continue;
+      if (entry.startedAt > startedBy) break;
       due.push(entry.item);
     }
     return due;

@@ -293,7 +293,10 @@ export class PersistentQueue implements UpkeepView {
     return item;
   }
 
-  /** Takes the head tentatively (reliable read): it comes back on `abort` or a restart. */
+  /**
+   * Takes the head tentatively (reliable read): it comes back on `abort` or a restart, or once it
+   * has been open_transaction_timeout since its reply reached the client (`delivered`).
+   */
   open(now: number): Item | undefined {
     if (this.journalFailure !== null) return undefined;
     if (this.store.count > 0) this.transactions++;
@@ -312,6 +315,15 @@ export class PersistentQueue implements UpkeepView {
    */
   isOpen(item: Item): boolean {
     return this.openItems?.holds(item) === true;
+  }
+
+  /**
+   * The reply carrying open item `item` was handed to the socket: its open_transaction_timeout
+   * counts from now (never before: an item still on its way to its client must not go back and
+   * be opened by another). Does nothing if it is not open (see `isOpen`).
+   */
+  delivered(item: Item): void {
+    this.openItems?.start(item);
   }
 
   /** Confirms an open item: it is gone for good. Does nothing if it is not open (see `isOpen`). */

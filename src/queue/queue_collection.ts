@@ -37,6 +37,7 @@ import type { QueueFiles } from "../journal/segment_files.ts";
 import { errorText } from "../errors.ts";
 import { runGuarded } from "../guarded.ts";
 import { log } from "../log.ts";
+import type { DeadlineTimer } from "./deadline_timer.ts";
 import { PersistentQueue, eraseJournal, type AddResult, type Expiry, type QueueHooks } from "./persistent_queue.ts";
 import { feedAll } from "./fanout_feed.ts";
 import { SetRouting } from "./set_routing.ts";
@@ -127,15 +128,20 @@ export class QueueCollection {
     private readonly lock: DirectoryLock,
     /** File names that differ only in case name one file in queue_path. */
     private readonly caseInsensitive: boolean,
+    /** Times the queues' open items out (open_transaction_timeout); undefined: the shared one on the monotonic clock. */
+    private readonly openTimer: DeadlineTimer | undefined,
   ) {}
 
-  /** Creates queue_path if needed, takes its lock and loads every journal in it. */
-  static load(config: KestrelConfig): QueueCollection {
+  /**
+   * Creates queue_path if needed, takes its lock and loads every journal in it. `openTimer`: the
+   * timer the queues' open items time out on (a test passes one on its own clock).
+   */
+  static load(config: KestrelConfig, openTimer?: DeadlineTimer): QueueCollection {
     const queuePath = config.server.queuePath;
     const started = performance.now();
     const replayedBefore = bytesReplayed();
     const { lock, listing, caseInsensitive } = openDataDirectory(queuePath);
-    const collection = new QueueCollection(config, queuePath, lock, caseInsensitive);
+    const collection = new QueueCollection(config, queuePath, lock, caseInsensitive, openTimer);
     for (const [name, reason] of listing.blocked) collection.markUnavailable(name, reason, "load");
     // By name: each queue then goes to the end of the name order, with no search and no move.
     for (const [name, files] of [...listing.queues].sort(([a], [b]) => compareNames(a, b))) collection.tryCreate(name, files);
@@ -514,7 +520,7 @@ export class QueueCollection {
     } else if (parent !== null) {
       createOrErase(name, journal);
     }
-    const queue = new PersistentQueue(name, settings, journal, opened, this.hooks);
+    const queue = new PersistentQueue(name, settings, journal, opened, this.hooks, this.openTimer);
     this.queues.set(name, queue);
     this.order.add(queue);
     this.queueCreates++;

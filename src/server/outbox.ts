@@ -9,9 +9,12 @@
  * again after a crash. Only if the records never get there (the server stops first) does the
  * reply's `OnFailure` decide what is sent instead.
  *
- * A `Handover` placed after a reply marks items taken for it: once every byte before it has gone
- * to the socket the items are delivered; if the connection ends first, `undelivered()` lists the
- * handovers still queued so the items go back to their queues instead of being lost.
+ * A `Handover` placed after a reply marks items taken or opened for it: once every byte before it
+ * has gone to the socket the items are delivered (its `delivered` runs then: an open item's
+ * open_transaction_timeout starts, never while its reply is still here); if the connection ends
+ * first, `undelivered()` lists the handovers still queued so the items go back to their queues
+ * instead of being lost. A reply replaced by its `OnFailure` (its records never reached the disk:
+ * the server is stopping) drops its handovers: its items come back at the next start.
  * Consecutive replies waiting for the same commit share one entry and one commit listener.
  * `flush` packs small pieces (protocol lines as strings, small items) into one scratch buffer
  * shared by all connections and writes it with one call; a large item is written from its own
@@ -38,6 +41,7 @@
  *   given back when it closes), a report's text is no item; a command that takes items for good
  *   places its reply whole (a get does), so its Handover marks keep their promise.
  */
+import { runGuarded } from "../guarded.ts";
 import type { Commit } from "../journal/commit.ts";
 import { Deque } from "../queue/deque.ts";
 
@@ -46,9 +50,18 @@ export interface ReplySink {
   write(data: Uint8Array, byteOffset?: number, byteLength?: number): number;
 }
 
-/** Items taken for a reply, and how to put them back if the reply never leaves. */
+/** A handover's `delivered` when there is nothing to do then (a taken item's). */
+const NOTHING = (): void => {};
+/** What a bug in a handover's `delivered` is logged as. */
+const DELIVERING = "marking a reply's items delivered";
+
+/** Items taken or opened for a reply: how to put them back if the reply never leaves, and what to do once it has. */
 export class Handover {
-  constructor(readonly giveBack: () => void) {}
+  constructor(
+    readonly giveBack: () => void,
+    /** Every byte before the mark went to the socket (called once, guarded: a bug is logged). */
+    readonly delivered: () => void = NOTHING,
+  ) {}
 }
 
 /** A piece of a reply: protocol text (latin1, one byte per char), item bytes, or a handover mark. */
@@ -280,6 +293,7 @@ export class Outbox {
       const first = this.ready.peek()!;
       if (first instanceof Handover) {
         this.ready.shift(); // every byte before it was written: delivered
+        if (first.delivered !== NOTHING) runGuarded(DELIVERING, first.delivered);
       } else if (typeof first !== "string" && first.length >= DIRECT_WRITE) {
         this.ready.shift();
         this.wrote(first, 0, first.length, this.sink.write(first));

@@ -7,6 +7,7 @@
 import { afterEach } from "bun:test";
 import type { KestrelConfig } from "../../src/config/load.ts";
 import { DURABLE } from "../../src/journal/commit.ts";
+import type { DeadlineTimer } from "../../src/queue/deadline_timer.ts";
 import { QueueCollection } from "../../src/queue/queue_collection.ts";
 import type { ServerContext } from "../../src/server/context.ts";
 import { MemoryPacer } from "../../src/server/memory_pacer.ts";
@@ -16,9 +17,10 @@ import { ServerStatus } from "../../src/server/status.ts";
 import { configFor } from "./config.ts";
 import { tempDir } from "./temp_dir.ts";
 
-export function serverContext(config: KestrelConfig) {
+/** `openTimer`: the timer open items time out on (a TestTimer, say); the shared one if not given. */
+export function serverContext(config: KestrelConfig, openTimer?: DeadlineTimer) {
   const calls = { shutdown: 0, reload: 0 };
-  const queues = QueueCollection.load(config);
+  const queues = QueueCollection.load(config, openTimer);
   const ctx: ServerContext = {
     queues,
     stats: new ServerStats(),
@@ -38,13 +40,13 @@ export function serverContext(config: KestrelConfig) {
  * For the tests of the calling file: a function making a context over a fresh temp dir (with
  * `extraConfig`), whose queues are closed after the test that made it.
  */
-export function contextPerTest(): (extraConfig?: string) => ServerContext {
+export function contextPerTest(): (extraConfig?: string, openTimer?: DeadlineTimer) => ServerContext {
   const closers: Array<() => void> = [];
   afterEach(() => {
     for (const close of closers.splice(0)) close();
   });
-  return (extraConfig = "") => {
-    const { ctx, queues } = serverContext(configFor(tempDir(), extraConfig));
+  return (extraConfig = "", openTimer?: DeadlineTimer) => {
+    const { ctx, queues } = serverContext(configFor(tempDir(), extraConfig), openTimer);
     closers.push(() => queues.close());
     return ctx;
   };

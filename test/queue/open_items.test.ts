@@ -28,7 +28,12 @@ function drain(queue: PersistentQueue): string[] {
   return out;
 }
 
-const open = (queue: PersistentQueue): Item => queue.open(NOW)!;
+/** Opens the head, its reply delivered at once: its timeout starts now. */
+const open = (queue: PersistentQueue): Item => {
+  const item = queue.open(NOW)!;
+  queue.delivered(item);
+  return item;
+};
 
 describe("open_transaction_timeout", () => {
   test("an item open longer than the timeout goes back to the head and is counted", () => {
@@ -131,7 +136,7 @@ describe("open_transaction_timeout", () => {
     expect(queue.stats()).toMatchObject({ items: count - 1, openTransactions: 0, openTransactionsTimedOut: count - 1 });
   });
 
-  test("a reload's timeout applies to the items open now, from when they were opened; 0 turns it off", () => {
+  test("a reload's timeout applies to the items open now, from when their replies were delivered; 0 turns it off", () => {
     const { queue, timer } = makeQueue({ openTransactionTimeout: 0 });
     fill(queue, "a", "b");
     open(queue);
@@ -145,6 +150,53 @@ describe("open_transaction_timeout", () => {
     queue.reconfigure({ ...queue.settings, openTransactionTimeout: 0 });
     timer.advance(5 * TIMEOUT_MS);
     expect(queue.stats()).toMatchObject({ openTransactions: 1, openTransactionsTimedOut: 1 });
+  });
+
+  test("an item whose reply was not delivered yet never times out; once it is, its timeout counts from then", () => {
+    const { queue, timer } = makeQueue();
+    fill(queue, "a", "b");
+    const item = queue.open(NOW)!;
+    timer.advance(10 * TIMEOUT_MS);
+    expect(queue.stats()).toMatchObject({ items: 1, openTransactions: 1, openTransactionsTimedOut: 0 });
+    queue.delivered(item);
+    timer.advance(TIMEOUT_MS - 1);
+    expect(queue.stats()).toMatchObject({ openTransactions: 1, openTransactionsTimedOut: 0 });
+    timer.advance(1);
+    expect(queue.stats()).toMatchObject({ items: 2, openTransactions: 0, openTransactionsTimedOut: 1 });
+    expect(drain(queue)).toEqual(["a", "b"]);
+  });
+
+  test("items go back in the order their replies were delivered; a second delivery, or one after a close, changes nothing", () => {
+    const { queue, timer } = makeQueue();
+    fill(queue, "a", "b", "c");
+    const [a, b, c] = [queue.open(NOW)!, queue.open(NOW)!, queue.open(NOW)!];
+    queue.delivered(b);
+    timer.advance(10);
+    queue.delivered(a);
+    queue.delivered(b);
+    queue.confirm(c);
+    queue.delivered(c);
+    timer.advance(TIMEOUT_MS - 10);
+    expect(queue.isOpen(b)).toBe(false);
+    expect(queue.stats()).toMatchObject({ openTransactions: 1, openTransactionsTimedOut: 1 });
+    timer.advance(10);
+    expect(queue.stats()).toMatchObject({ openTransactions: 0, openTransactionsTimedOut: 2 });
+    // a went back after b, so in front of it, as a later abort would.
+    expect(drain(queue)).toEqual(["a", "b"]);
+  });
+
+  test("a reload's timeout applies to the delivered items from their delivery, and never to those not delivered", () => {
+    const { queue, timer } = makeQueue({ openTransactionTimeout: 0 });
+    fill(queue, "a", "b");
+    const a = queue.open(NOW)!;
+    queue.delivered(a);
+    queue.open(NOW);
+    timer.advance(5 * TIMEOUT_MS);
+    queue.reconfigure({ ...queue.settings, openTransactionTimeout: TIMEOUT_MS });
+    timer.advance(0);
+    expect(queue.stats()).toMatchObject({ items: 1, openTransactions: 1, openTransactionsTimedOut: 1 });
+    timer.advance(5 * TIMEOUT_MS);
+    expect(queue.stats()).toMatchObject({ items: 1, openTransactions: 1, openTransactionsTimedOut: 1 });
   });
 
   test("a deleted or closed queue times nothing out", () => {
@@ -162,13 +214,18 @@ describe("OpenItems bookkeeping", () => {
   const itemNumbered = (id: number): Item => ({ id, addTime: NOW, expiry: 0, flags: 0, data: bytes(`item ${id}`) });
   const timedOutItems: Item[] = [];
   const openItems = (timer: TestTimer) => new OpenItems("q", TIMEOUT_MS, { timedOut: (item) => timedOutItems.push(item) }, timer);
+  /** Adds `item` and starts its timeout (its reply delivered at once). */
+  const addStarted = (open: OpenItems, item: Item) => {
+    open.add(item);
+    open.start(item);
+  };
 
   test("items closed out of order: the rest are listed oldest first, and the oldest open one times out first", () => {
     const timer = new TestTimer();
     const open = openItems(timer);
     const items = [1, 2, 3, 4, 5].map(itemNumbered);
     for (const item of items) {
-      open.add(item);
+      addStarted(open, item);
       timer.advance(10);
     }
     for (const i of [1, 3, 0]) expect(open.take(items[i]!)).toBe(true);
@@ -190,12 +247,14 @@ describe("OpenItems bookkeeping", () => {
     const timer = new TestTimer();
     const open = openItems(timer);
     const first = itemNumbered(1);
-    open.add(first);
+    addStarted(open, first);
     for (let id = 2; id < 10_000; id++) {
       const item = itemNumbered(id);
       open.add(item);
+      if (id % 3 !== 0) open.start(item); // some close before their reply went out
       if (id % 100 !== 0) open.take(item); // every hundredth stays open
-      expect(open.entriesHeld).toBeLessThanOrEqual(2 * open.size + CLOSED_SLACK);
+      expect(open.entriesHeld.order).toBeLessThanOrEqual(2 * open.size + CLOSED_SLACK);
+      expect(open.entriesHeld.timing).toBeLessThanOrEqual(2 * open.size + CLOSED_SLACK);
     }
     expect(open.size).toBe(1 + 99);
     expect(open.items()[0]).toBe(first);
@@ -215,6 +274,7 @@ test("items opened and closed one after another are not kept into the old genera
   for (let id = 1; id <= 40_000; id++) {
     const item: Item = { id, addTime: NOW, expiry: 0, flags: 0, data: new Uint8Array(1024) };
     open.add(item);
+    open.start(item);
     live.push(item);
     if (live.length > 10) open.take(live.shift()!);
   }

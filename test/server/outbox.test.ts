@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { Commit } from "../../src/journal/commit.ts";
-import { FLUSH_BYTES, Outbox, PIECE_OVERHEAD } from "../../src/server/outbox.ts";
+import { FLUSH_BYTES, Handover, Outbox, PIECE_OVERHEAD } from "../../src/server/outbox.ts";
 import { bytes, concat, seededRandom, text } from "../helpers/bytes.ts";
 
 /** A socket that takes at most `room` bytes per write, like a full kernel buffer. */
@@ -125,6 +125,27 @@ describe("Outbox", () => {
     expect(sink.all).toBe(expected);
     expect(out.backlog).toBe(0);
     expect(out.bytesWritten).toBe(expected.length);
+  });
+
+  test("a handover's `delivered` runs once every byte before it went to the socket, not while they wait; a throwing one is logged and the rest go on", () => {
+    const sink = new SlowSink();
+    const out = new Outbox(sink);
+    const delivered: string[] = [];
+    sink.room = 3;
+    out.push("VALUE q 0 1\r\na\r\nEND\r\n", new Handover(() => {}, () => delivered.push("first")));
+    out.push(new Handover(() => {}, () => {
+      throw new Error("a bug");
+    }));
+    out.push("END\r\n", new Handover(() => {}, () => delivered.push("third")));
+    out.flush();
+    expect(delivered).toEqual([]);
+    sink.room = Infinity;
+    out.drained();
+    expect(delivered).toEqual(["first", "third"]);
+    expect(sink.all).toBe("VALUE q 0 1\r\na\r\nEND\r\nEND\r\n");
+    out.flush();
+    expect(delivered).toEqual(["first", "third"]);
+    expect(out.undelivered()).toEqual([]);
   });
 
   test("a closed socket drops the backlog instead of growing it", () => {

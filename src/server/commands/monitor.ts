@@ -32,8 +32,10 @@ import type { Commit } from "../../journal/commit.ts";
 import type { Item } from "../../journal/item.ts";
 import type { PersistentQueue } from "../../queue/persistent_queue.ts";
 import type { ServerContext } from "../context.ts";
+import type { Handover } from "../outbox.ts";
 import { connectionDeadline, later, turnClock } from "../turn_scheduler.ts";
 import { isFailure, unavailable, type Failure } from "./failure.ts";
+import { handedOver } from "./open_reads.ts";
 import { queueNamed } from "./queue_commands.ts";
 import { REPLY_BUDGET } from "./read_items.ts";
 import type { Session } from "./session.ts";
@@ -42,8 +44,11 @@ import type { Session } from "./session.ts";
 const MONITOR = "continuing a monitor";
 
 export interface MonitorEvents {
-  /** An item was opened for the monitor; its reply must wait for `commit` (its open record). */
-  item(item: Item, commit: Commit): void;
+  /**
+   * An item was opened for the monitor; its reply must wait for `commit` (its open record) and
+   * carry `delivered` after the item's bytes (its open_transaction_timeout starts once they are out).
+   */
+  item(item: Item, commit: Commit, delivered: Handover): void;
   /** The monitor is over; called once, after the last `item`. */
   end(): void;
 }
@@ -133,7 +138,7 @@ class MonitorRun {
     this.session.openReads.add(this.queue, item);
     const placements = this.session.outbox.placements;
     try {
-      this.events.item(item, this.queue.commit);
+      this.events.item(item, this.queue.commit, handedOver(this.queue, item));
     } catch (error) {
       // A bug before its reply was placed: the client never sees the item, so it must not stay
       // open on the connection (a `confirm` would confirm it, gone); it goes back to the queue.

@@ -9,10 +9,26 @@
  * at (`forgetTimedOut`): the connection holds nothing there any more. `returnAll` hands the
  * items to a put-back lane (put_back_lane.ts), which bounds the aborts of a turn over every
  * connection closing.
+ *
+ * An item's reply carries its `handedOver` mark after the item's bytes: its queue's
+ * open_transaction_timeout starts only once the reply reached the socket, so an item can't time
+ * out (and be opened by another client) while a reply still on its way carries it.
  */
 import type { Item } from "../../journal/item.ts";
 import type { PersistentQueue } from "../../queue/persistent_queue.ts";
+import { Handover } from "../outbox.ts";
 import { putBacks, type PutBackLane } from "./put_back_lane.ts";
+
+/** A handover with nothing to give back: an opened item is the connection's, returned when it closes. */
+const KEPT_OPEN = (): void => {};
+
+/**
+ * The mark a reply places after an item `queue` opened for it: once the reply reached the socket
+ * the item's open_transaction_timeout starts (PersistentQueue.delivered).
+ */
+export function handedOver(queue: PersistentQueue, item: Item): Handover {
+  return new Handover(KEPT_OPEN, () => queue.delivered(item));
+}
 
 export class OpenReads {
   private readonly byQueue = new Map<PersistentQueue, Item[]>();

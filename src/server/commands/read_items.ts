@@ -20,6 +20,9 @@
  * of them are checked before any is served: an invalid read changes nothing. The outcome carries
  * the commit of the journal records of what the read changed (removes, opens, confirms); its
  * reply must wait for it, so an item handed out before a crash is not handed out again after it.
+ * Each item opened comes with its mark for the reply (open_reads.ts `handedOver`): its
+ * open_transaction_timeout starts only once the reply reaches the socket, so however long the
+ * read goes on (over turns, waiting on a later key), none of its items is put back meanwhile.
  * While a queue's journal can't be written, reads that would change it (take, open, close) are
  * refused: a removal that can't be recorded could be undone by a crash.
  *
@@ -42,6 +45,7 @@ import type { PersistentQueue } from "../../queue/persistent_queue.ts";
 import type { ServerContext } from "../context.ts";
 import { Handover } from "../outbox.ts";
 import { badRequest, isFailure, unavailable, type Failure } from "./failure.ts";
+import { handedOver } from "./open_reads.ts";
 import { queueNamed } from "./queue_commands.ts";
 import type { Session } from "./session.ts";
 import { connectionDeadline, later, turnClock } from "../turn_scheduler.ts";
@@ -71,7 +75,10 @@ export interface Hit<R extends ReadRequest> {
 export interface ReadOutcome<R extends ReadRequest> {
   /** The items handed out, in request order (none if `refusal` is set). */
   readonly hits: ReadonlyArray<Hit<R>>;
-  /** Put after the reply: the items taken for good, given back if the reply never reaches the client. */
+  /**
+   * Put after the reply: the items taken for good, given back if the reply never reaches the
+   * client, and those opened, whose open_transaction_timeout starts once it has (`handedOver`).
+   */
   readonly handovers: readonly Handover[];
   /** Why the server status refused the read (everything it took was put back), or null. */
   readonly refusal: string | null;
@@ -164,7 +171,7 @@ export function takeAtOnce<R extends ReadRequest>(request: R, session: Session, 
   }
   const item = queue.open(now)!;
   session.openReads.add(queue, item);
-  return servedAtOnce(request, queue, item, [], ctx);
+  return servedAtOnce(request, queue, item, [handedOver(queue, item)], ctx);
 }
 
 /** A plain take's outcome: the item, with how to give it back if the reply never leaves. */
@@ -220,7 +227,7 @@ function journalRefusal(request: ReadRequest, queue: PersistentQueue, holdsOpenI
 
 class ReadRun<R extends ReadRequest> {
   private readonly hits: Array<Hit<R>> = [];
-  /** For each item taken for good: how to put it back if the reply never reaches the client. */
+  /** For each item taken for good: how to put it back if the reply never reaches the client; for each opened: its mark (`handedOver`). */
   private readonly handovers: Handover[] = [];
   /** How to undo each take and open of this read, in the order they happened. */
   private readonly undo: Array<() => void> = [];
@@ -352,6 +359,7 @@ class ReadRun<R extends ReadRequest> {
     if (!request.peek) this.markChanged(queue);
     if (request.open) {
       this.session.openReads.add(queue, item);
+      this.handovers.push(handedOver(queue, item));
       this.undo.push(() => {
         // A later request of this read may have closed it already.
         if (this.session.openReads.remove(queue, item)) queue.abort(item, Date.now());

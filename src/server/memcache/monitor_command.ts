@@ -19,6 +19,7 @@ import { startMonitor } from "../commands/monitor.ts";
 import { checkQueueName } from "../commands/queue_commands.ts";
 import type { Session } from "../commands/session.ts";
 import type { ServerContext } from "../context.ts";
+import type { Handover } from "../outbox.ts";
 import { GET_FAILED } from "./get_command.ts";
 import { MAX_WAIT_MS } from "./get_options.ts";
 import { END, ERROR, clientError, failure, value } from "./replies.ts";
@@ -38,7 +39,7 @@ export function handleMonitor(args: readonly string[], session: Session, ctx: Se
   const maxItems = maxItemsGiven !== null && maxItemsGiven < 0 ? null : maxItemsGiven;
   const request = { queue, deadlineMs: monotonicMs() + Math.min(Math.max(seconds, 0) * 1000, MAX_WAIT_MS), maxItems };
   const events = {
-    item: (item: Item, commit: Commit) => out.pushPartAfter(commit, value(queue, item, false), GET_FAILED),
+    item: (item: Item, commit: Commit, delivered: Handover) => out.pushPartAfter(commit, [...value(queue, item, false), delivered], GET_FAILED),
     end: () => out.push(END),
   };
   const refused = startMonitor(request, session, ctx, events, monotonicMs);

@@ -24,7 +24,7 @@ import { planReads, runReads, type ReadOutcome, type ReadRequest } from "../comm
 import { replyInPlace } from "../commands/reply_in_place.ts";
 import type { Session } from "../commands/session.ts";
 import type { ServerContext } from "../context.ts";
-import type { OnFailure, ReplyPiece } from "../outbox.ts";
+import type { Handover, OnFailure, ReplyPiece } from "../outbox.ts";
 import {
   BAD_COUNT,
   BAD_TIMEOUT,
@@ -84,8 +84,9 @@ export function fetch(args: readonly string[], session: Session, ctx: ServerCont
 function fetchReply(outcome: ReadOutcome<ReadRequest>): ReplyPiece[] {
   if (outcome.refusal !== null) return [errorReply(notAvailable("getItem"))];
   const hit = outcome.hits[0];
-  // Opened or peeked at: nothing was taken for good, so there is nothing to hand over.
-  return hit === undefined ? [NO_ITEM] : itemReply(hit.item.data);
+  if (hit === undefined) return [NO_ITEM];
+  // An item opened carries its mark (its open_transaction_timeout starts once the reply is out); one peeked at, none.
+  return [...itemReply(hit.item.data), ...outcome.handovers];
 }
 
 /**
@@ -116,7 +117,7 @@ export function monitor(args: readonly string[], session: Session, ctx: ServerCo
     // are redelivered after a restart at worst, and an error line would break the monitor's framing).
     if (confirmed !== null) out.pushPartAfter(confirmed, [], null);
     const events = {
-      item: (item: Item, commit: Commit) => out.pushPartAfter(commit, itemReply(item.data), FETCH_FAILED),
+      item: (item: Item, commit: Commit, delivered: Handover) => out.pushPartAfter(commit, [...itemReply(item.data), delivered], FETCH_FAILED),
       end: () => out.push(NO_ITEM),
     };
     const request = { queue, deadlineMs: monotonicMs() + timeout, maxItems: null };
