@@ -7,13 +7,13 @@
  * items never sent the queue into read-behind: every one stayed in memory (about 55 B resident
  * each), 2.5 GiB at 5.4 million, with 10 s stalls. Each now counts 64 B besides its bytes.
  *
- * Ceiling: before + max_memory_size (128 MiB: the items kept in memory, 64 B each at most) + 4 MiB
+ * Ceiling: before + max_memory_size (128 MiB: the items kept in memory, 64 B each at most) + 2 MiB
  * read back at once + 128 KiB, as a flood (up to 64 MiB of garbage made at full speed).
  * Other bounds: the items in memory (at most 128 MiB / 64 B = 2,097,152), every item still
  * queued, the RSS after ordinary traffic.
  * Knobs: ATTACK_EMPTY_ITEMS (E, default 10000000, quick 2000000).
  */
-import { CONNECTION_ALLOWANCE, DEFAULT_MAX_MEMORY_SIZE, ITEM_MEMORY_COST, READ_BACK_BUFFER, ceiling } from "../lib/attack_bounds.ts";
+import { CONNECTION_ALLOWANCE, DEFAULT_MAX_MEMORY_SIZE, ITEM_MEMORY_COST, READ_BACK_BUFFER, ceiling, size } from "../lib/attack_bounds.ts";
 import { AttackClient } from "../lib/attack_client.ts";
 import { type Lab, TRAFFIC_MIB, withLab } from "../lib/attack_lab.ts";
 import type { AttackPlan } from "../lib/attack_plan.ts";
@@ -59,7 +59,7 @@ async function attack(lab: Lab, items: number, parameters: string) {
       during.before,
       [
         [DEFAULT_MAX_MEMORY_SIZE, "128 MiB max_memory_size (items at 64 B each)"],
-        [READ_BACK_BUFFER, "4 MiB read back at once"],
+        [READ_BACK_BUFFER, `${size(READ_BACK_BUFFER)} read back at once`],
         [CONNECTION_ALLOWANCE, "128 KiB per connection"],
       ],
       "flood",

@@ -7,7 +7,7 @@
  * anything else bounds that, is what this attack shows. When the clients leave, their items go
  * back to the head of `rb`.
  *
- * Ceiling: before (which holds the queue's 16 MiB) + a 4 MiB read-back buffer + C x (1 MiB open
+ * Ceiling: before (which holds the queue's 16 MiB) + a 2 MiB read-back buffer + C x (1 MiB open
  * item + 128 KiB): the item bytes a queue keeps in memory are bounded by max_memory_size, and
  * open items, outside it, by max_open_transactions (1) per queue per connection, each up to
  * max_item_size (docs/configuration.md, Memory bounds).

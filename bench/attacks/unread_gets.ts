@@ -8,7 +8,7 @@
  * (the keys are kept as issue 9 wrote them; test/integration/bounds.test.ts checks the 4 MiB
  * reply bound with distinct keys).
  *
- * Ceiling: before (which holds the queue's 16 MiB) + a 4 MiB read-back buffer + C x (4 MiB of
+ * Ceiling: before (which holds the queue's 16 MiB) + a 2 MiB read-back buffer + C x (4 MiB of
  * replies waiting + one get's reply, 4 MiB and the item that crosses it + 1 MiB of requests
  * buffered + 128 KiB).
  * Afterwards the attackers read everything they were sent (each item checked byte for byte) and

@@ -29,8 +29,8 @@ export const GET_REPLY_ITEMS = 4 * MiB;
 export const MAX_NEW_QUEUES = 100;
 /** Request bytes buffered for a connection while it waits (a blocking get, its turn's budget spent). */
 export const BUFFERED_WHILE_WAITING = 1 * MiB;
-/** Journal bytes read back at once for a queue in read-behind (the shared read buffer). */
-export const READ_BACK_BUFFER = 4 * MiB;
+/** What read-behind holds past a queue's budget: one read-back slice (1 MiB, item_store.ts) and the shared 1 MiB read buffer. */
+export const READ_BACK_BUFFER = 2 * MiB;
 /** Request bytes a connection being read may hold past max_pending_request_bytes: one socket read (Bun 1.4 reads up to 512 KiB). */
 export const SOCKET_READ = 512 * KiB;
 /** What one connection may cost besides the above: a claim always granted, a socket read. */

@@ -228,6 +228,19 @@ export function decodeRecordAt(bytes: Uint8Array, view: DataView, offset: number
   return { record: { op, id: readU64(view, p) }, end };
 }
 
+/**
+ * The item of an ADD record read in two parts: its head (`ADD_HEAD_SIZE` bytes at `offset`) and
+ * its `data`, read apart (into the item's own buffer, for an item bigger than the read buffer).
+ * Null when they are not an intact ADD of today's format (the CRC covers both). Never throws.
+ */
+export function decodeAddApart(bytes: Uint8Array, view: DataView, offset: number, data: Uint8Array): Item | null {
+  if (offset + ADD_HEAD_SIZE > bytes.length || bytes[offset + 4] !== RECORD_MARKER || bytes[offset + 5] !== OP_ADD) return null;
+  if (view.getUint32(offset + 6, true) !== ADD_FIXED_SIZE + data.length) return null;
+  if (view.getUint32(offset, true) !== crc32(data, crc32(bytes.subarray(offset + 4, offset + ADD_HEAD_SIZE)))) return null;
+  const p = offset + RECORD_HEADER_SIZE;
+  return { id: readU64(view, p), addTime: readU64(view, p + 8), expiry: readU64(view, p + 16), flags: view.getUint32(p + 24, true), data };
+}
+
 /** The item of an ADD or PUT_BACK whose payload is `bytes[p, end)`, its data starting at `p + fixedSize`. */
 function decodeItem(bytes: Uint8Array, view: DataView, p: number, end: number, flags: number, fixedSize: number): Item {
   return { id: readU64(view, p), addTime: readU64(view, p + 8), expiry: readU64(view, p + 16), flags, data: bytes.subarray(p + fixedSize, end) };
