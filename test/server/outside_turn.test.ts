@@ -1,6 +1,7 @@
 import { describe, expect, spyOn, test } from "bun:test";
 import { log } from "../../src/log.ts";
-import { CHECK_EVERY, outsideTurn } from "../../src/server/outside_turn.ts";
+import { Outbox } from "../../src/server/outbox.ts";
+import { CHECK_AFTER_BYTES, CHECK_EVERY, outsideTurn } from "../../src/server/outside_turn.ts";
 import { MAX_OVERRUN_MS, TURN_MS } from "../../src/server/turn_scheduler.ts";
 import { steppedTurnClock } from "../helpers/turn_clock.ts";
 
@@ -31,6 +32,26 @@ describe("outsideTurn", () => {
     expect(told.length).toBe(runs);
     expect(told.indexOf(true)).toBe(10 * CHECK_EVERY);
     expect(told.slice(10 * CHECK_EVERY).every((overrun) => overrun)).toBe(true);
+  });
+
+  test("after runs that wrote CHECK_AFTER_BYTES to their sockets the clock is looked at again, before CHECK_EVERY runs", async () => {
+    // As above, each look moves the clock 1 ms on: the eleventh look sees the overrun. Each run
+    // writes a reply of CHECK_AFTER_BYTES (a big item answered as its journal write settled).
+    clock.step = 1;
+    const out = new Outbox({ write: (_data, _offset, length) => length ?? _data.length });
+    const reply = new Uint8Array(CHECK_AFTER_BYTES);
+    const told: boolean[] = [];
+    for (let n = 0; n < 12 * CHECK_EVERY; n++) {
+      outsideTurn((overrun) => {
+        told.push(overrun);
+        out.push(reply);
+        out.flush(2 * CHECK_AFTER_BYTES);
+      });
+    }
+    await microtasks();
+    // A look after every run: the eleventh run is the first told (not the 10 * CHECK_EVERY + 1st).
+    expect(told.indexOf(true)).toBe(10);
+    expect(told.slice(10).every((overrun) => overrun)).toBe(true);
   });
 
   test("a run that throws (a bug) is logged once; the runs after it run in the same microtask", async () => {
