@@ -49,6 +49,24 @@ export function moveAsideOrRemove(path: string, paths: string[]): void {
   }
 }
 
+/**
+ * `moveAsideOrRemove` for each of `paths`, noting the temp paths in `aside`; tries them all.
+ * Returns the paths still there (neither moved nor deleted) and their errors, in order.
+ */
+export function moveAllAside(paths: readonly string[], aside: string[]): { readonly left: string[]; readonly errors: unknown[] } {
+  const left: string[] = [];
+  const errors: unknown[] = [];
+  for (const path of paths) {
+    try {
+      moveAsideOrRemove(path, aside);
+    } catch (error) {
+      left.push(path);
+      errors.push(error);
+    }
+  }
+  return { left, errors };
+}
+
 /** Moves each file it is given aside (`moveAside`), noting the temp path in `paths`. Throws for I/O errors. */
 export function movingAsideInto(paths: string[]): (path: string) => void {
   return (path) => {

@@ -27,7 +27,7 @@ import { errorText } from "../errors.ts";
 import { log } from "../log.ts";
 import { AddReader, type Position } from "./add_reader.ts";
 import { Commit, DURABLE } from "./commit.ts";
-import { moveAsideOrRemove, movingAsideInto, removeInBackground } from "./deferred_removal.ts";
+import { moveAllAside, movingAsideInto, removeInBackground } from "./deferred_removal.ts";
 import { syncDirectoryShared } from "./directory_sync.ts";
 import { closeQuietly, fileSystem, removeQuietly } from "./files.ts";
 import type { Item } from "./item.ts";
@@ -649,14 +649,7 @@ export class Journal implements WriterEvents {
     removeQuietly(pack.temp);
     gone.settle("durable");
     const moved: string[] = [];
-    const errors: unknown[] = [];
-    for (const path of paths) {
-      try {
-        moveAsideOrRemove(path, moved);
-      } catch (moveError) {
-        errors.push(moveError);
-      }
-    }
+    const { errors } = moveAllAside(paths, moved);
     removeInBackground(moved);
     if (errors.length > 0) throw errors[0];
     return this.onceMovesOnDisk();

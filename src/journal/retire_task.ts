@@ -39,7 +39,7 @@
 import { errorText } from "../errors.ts";
 import { log } from "../log.ts";
 import type { Commit } from "./commit.ts";
-import { moveAsideOrRemove, removalUnderWay, removeInBackground } from "./deferred_removal.ts";
+import { moveAllAside, removalUnderWay, removeInBackground } from "./deferred_removal.ts";
 import { closeQuietly, fileSystem, fsyncDirectory, fsyncDirectoryAsync, removeQuietly } from "./files.ts";
 import type { WrittenPack } from "./pack.ts";
 import { packPath } from "./segment_files.ts";
@@ -193,15 +193,8 @@ class RetireTask {
 
   /** Moves the old files still there aside; throws the first error after trying them all. */
   private moveAside(): void {
-    const errors: unknown[] = [];
-    for (const path of this.left.splice(0)) {
-      try {
-        moveAsideOrRemove(path, this.aside);
-      } catch (error) {
-        errors.push(error);
-        this.left.push(path);
-      }
-    }
+    const { left, errors } = moveAllAside(this.left.splice(0), this.aside);
+    this.left.push(...left);
     if (errors.length > 0) throw errors[0];
   }
 

@@ -15,7 +15,7 @@
  * sealed segment).
  */
 import type { Position } from "./add_reader.ts";
-import { moveAsideOrRemove, movingAsideInto, removeInBackground } from "./deferred_removal.ts";
+import { moveAllAside, moveAsideOrRemove, movingAsideInto, removeInBackground } from "./deferred_removal.ts";
 import { fileSystem, fsyncDirectory, statExisting, type FileInfo } from "./files.ts";
 import { installPack, installPackInTurns } from "./pack.ts";
 import { packPath, sealedPath, segmentPath } from "./segment_files.ts";
@@ -270,14 +270,7 @@ export class SegmentList {
    */
   moveFilesAside(): { readonly paths: string[]; readonly errors: unknown[] } {
     const paths: string[] = [];
-    const errors: unknown[] = [];
-    for (const path of this.filePaths()) {
-      try {
-        moveAsideOrRemove(path, paths);
-      } catch (error) {
-        errors.push(error);
-      }
-    }
+    const { errors } = moveAllAside(this.filePaths(), paths);
     this.forgetFiles();
     return { paths, errors };
   }
