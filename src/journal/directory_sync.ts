@@ -1,7 +1,8 @@
 /**
  * Directory fsyncs off the event loop that many ask for at once, shared: one in flight per
  * directory, and the next one made for everyone who asked while it ran. A `delete` of a queue
- * whose journal is one file answers once its rename out of the way is on disk (Journal.retire);
+ * whose journal is one file answers once its rename out of the way is on disk (Journal.retire),
+ * and a retire of a bigger one waits for one between its steps (retire_task.ts);
  * max_queue_age deleting thousands of queues in a few turns made as many fsyncs, each holding a
  * descriptor until it returned.
  *

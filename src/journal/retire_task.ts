@@ -40,7 +40,8 @@ import { errorText } from "../errors.ts";
 import { log } from "../log.ts";
 import type { Commit } from "./commit.ts";
 import { moveAllAside, removalUnderWay, removeInBackground } from "./deferred_removal.ts";
-import { closeQuietly, fileSystem, fsyncDirectory, fsyncDirectoryAsync, removeQuietly } from "./files.ts";
+import { syncDirectoryShared } from "./directory_sync.ts";
+import { closeQuietly, fileSystem, fsyncDirectory, removeQuietly } from "./files.ts";
 import type { WrittenPack } from "./pack.ts";
 import { packPath } from "./segment_files.ts";
 
@@ -160,7 +161,8 @@ class RetireTask {
     }
     if (this.over) return;
     this.syncing = true;
-    fsyncDirectoryAsync(this.files.dir, (dirError) => this.synced(dirError));
+    // Shared with the other deletes asking now (directory_sync.ts): max_queue_age may retire thousands at once.
+    syncDirectoryShared(this.files.dir, (dirError) => this.synced(dirError));
   }
 
   /** Runs the work after step `step`'s fsync; the step after it needs a directory fsync, unless it ended. */
