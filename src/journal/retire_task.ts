@@ -70,8 +70,6 @@ export interface RetiredFiles {
 /** Retires under way, and floors of names still to be kept (a retire that could not take every old file away). */
 const underWay = new Set<RetireTask>();
 const floors = new Map<string, RetiredFloor[]>();
-/** Who waits for no retire to be under way (tests). */
-const idle: (() => void)[] = [];
 
 /** Where a new journal of queue `name` in `dir` must start: after every retire of that name not through, or null. */
 export function retiredFloor(dir: string, name: string): RetiredFloor | null {
@@ -88,12 +86,6 @@ export function retireInTurns(files: RetiredFiles): void {
 /** A clean stop: every retire under way in `dir` does what is left now (see the header). Never throws. */
 export function finishRetires(dir: string): void {
   for (const task of [...underWay]) if (task.dir === dir) task.finish();
-}
-
-/** Resolves once no retire is under way (now, if none is): a test waits on it instead of counting turns. */
-export function retiresSettled(): Promise<void> {
-  if (underWay.size === 0) return Promise.resolve();
-  return new Promise((resolve) => idle.push(resolve));
 }
 
 function floorKey(dir: string, name: string): string {
@@ -257,7 +249,6 @@ class RetireTask {
     this.removalEnded();
     underWay.delete(this);
     if (complete) this.dropFloor();
-    if (underWay.size === 0) for (const resolve of idle.splice(0)) resolve();
   }
 
   private dropFloor(): void {

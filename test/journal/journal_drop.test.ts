@@ -12,7 +12,7 @@
 import { expect, test } from "bun:test";
 import { readdirSync } from "node:fs";
 import { flushJournals } from "../../src/journal/flush_scheduler.ts";
-import { retiresSettled } from "../../src/journal/retire_task.ts";
+import { backgroundRemovals } from "../../src/journal/deferred_removal.ts";
 import type { QueueCollection as Queues } from "../../src/queue/queue_collection.ts";
 import { QueueCollection } from "../../src/queue/queue_collection.ts";
 import { bytes, text } from "../helpers/bytes.ts";
@@ -94,7 +94,7 @@ test("a delete, then a set that makes the queue again while the old files are be
     // The old files are still there (the empty pack makes them replay to nothing) while the new queue writes its own.
     oldFilesLeft = readdirSync(dir).filter((name) => /^q\.\d+$/.test(name)).length;
     add(queues, 1000, 1005);
-    await retiresSettled();
+    await backgroundRemovals();
   });
   expect(oldFilesLeft).toBeGreaterThan(5);
   expectBeforeOrAfter(snapshots, range(0, 300), range(1000, 1005));

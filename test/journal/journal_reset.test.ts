@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { fileSystem } from "../../src/journal/files.ts";
 import type { Item } from "../../src/journal/item.ts";
 import type { PackEntry } from "../../src/journal/pack.ts";
-import { retiresSettled } from "../../src/journal/retire_task.ts";
+import { backgroundRemovals } from "../../src/journal/deferred_removal.ts";
 import { bytes, text } from "../helpers/bytes.ts";
 import { FaultInjector } from "../helpers/faulty_fs.ts";
 import { openQueueJournal, settled } from "../helpers/journal.ts";
@@ -126,7 +126,7 @@ test("a clean stop writes and commits a reset under way; a rebuild or the journa
   const beforeRetire = retired.journal.reset([queued(7)]);
   retired.journal.retire();
   // Settled once the empty pack that replaces the old files is on disk (retire_task.ts).
-  await retiresSettled();
+  await backgroundRemovals();
   expect(beforeRetire.state).toBe("durable");
   expect(replayIds(retired.dir)).toEqual([]);
 });

@@ -8,7 +8,6 @@ import { expect, test } from "bun:test";
 import { readdirSync } from "node:fs";
 import type { Commit } from "../../src/journal/commit.ts";
 import { backgroundRemovals } from "../../src/journal/deferred_removal.ts";
-import { retiresSettled } from "../../src/journal/retire_task.ts";
 import { flushJournals } from "../../src/journal/flush_scheduler.ts";
 import { fileSystem } from "../../src/journal/files.ts";
 import { QueueCollection } from "../../src/queue/queue_collection.ts";
@@ -37,7 +36,7 @@ test("turning the journal off: at every step the files replay to the queue as it
   const snapshots = await snapshotsAround(dir, async () => {
     done = queues.prepareReconfigure(configFor(dir, `${CONFIG}journal = false\n`))();
     await settled(done);
-    await retiresSettled();
+    await backgroundRemovals();
   });
   expect([done!.state, queue.hasJournal]).toEqual(["durable", false]);
   const outcomes = snapshots.map((copy) => drainCopy(copy, CONFIG));
@@ -83,7 +82,7 @@ test("a power loss at any step: the empty pack is on disk (a directory fsync) be
   };
   try {
     await settled(queues.prepareReconfigure(configFor(dir, `${CONFIG}journal = false\n`))());
-    await retiresSettled();
+    await backgroundRemovals();
   } finally {
     Object.assign(fileSystem, real);
   }
@@ -110,7 +109,7 @@ test("the directory fsync after the empty pack's rename fails: every file is mov
     // The directory fsync after the pack's rename (off the event loop) fails.
     faults.set([{ op: "fsyncAsync", code: "EIO", path: "/kestrel-unit-[^/]+$", times: 1 }]);
     const done = queues.prepareReconfigure(configFor(dir, `max_journal_size = "16KiB"\njournal = false\n`))();
-    await retiresSettled();
+    await backgroundRemovals();
     expect([faults.hits, done.state, queues.get("q")!.hasJournal]).toEqual([1, "durable", false]);
     expect(readdirSync(dir).filter((name) => !name.startsWith("."))).toEqual([]);
     await backgroundRemovals();

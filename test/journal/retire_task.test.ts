@@ -9,7 +9,6 @@ import { readdirSync } from "node:fs";
 import { backgroundRemovals } from "../../src/journal/deferred_removal.ts";
 import { fileSystem } from "../../src/journal/files.ts";
 import { flushJournals } from "../../src/journal/flush_scheduler.ts";
-import { retiresSettled } from "../../src/journal/retire_task.ts";
 import type { QueueCollection as Queues } from "../../src/queue/queue_collection.ts";
 import { QueueCollection } from "../../src/queue/queue_collection.ts";
 import { log } from "../../src/log.ts";
@@ -87,7 +86,7 @@ test("a delete makes no fsync in its turn (they were 4, each a stall of every cl
     fileSystem.fsync = real.fsync;
     fileSystem.syncFileSystem = real.syncFileSystem;
     expect(`${sync}: ${fsyncs}`).toBe(`${sync}: 0`);
-    await retiresSettled();
+    await backgroundRemovals();
     await backgroundRemovals();
     expect(filesIn(dir)).toEqual([]);
     queues.close();
@@ -114,7 +113,7 @@ test("a set right after the delete makes the queue again: its items stay, whatev
   expect(Math.min(...newSeqs)).toBeGreaterThan(Math.max(...oldSeqs));
   expect(drainCopy(copyDataDir(dir), CONFIG)).toEqual(range(1000, 1200));
   disk.release();
-  await retiresSettled();
+  await backgroundRemovals();
   await backgroundRemovals();
   // Only the new journal's files are left, and they hold every new item.
   expect(filesIn(dir).every((name) => /^q(\.\d+)?$/.test(name))).toBe(true);
@@ -133,7 +132,7 @@ test("deleted, made again and deleted again while the first retire waits: both r
   queues.delete("q");
   add(queues, 2000, 2050);
   disk.release();
-  await retiresSettled();
+  await backgroundRemovals();
   await backgroundRemovals();
   queues.close();
   expect(drainCopy(dir, CONFIG)).toEqual(range(2000, 2050));
@@ -149,7 +148,7 @@ test("a clean stop while a retire waits for an fsync that never returns: what is
     add(queues, 1000, 1010);
     faults.clear();
     queues.close();
-    await retiresSettled();
+    await backgroundRemovals();
     await backgroundRemovals();
     expect(drainCopy(dir, CONFIG)).toEqual(range(1000, 1010));
     expect(filesIn(dir).filter((name) => name.endsWith(".pack") || name.endsWith(".tmp"))).toEqual([]);
@@ -168,7 +167,7 @@ test("a clean stop during a retire whose fsyncs fail: its files are moved aside 
     faults.set([{ op: "fsync", code: "EIO", path: "q\\.\\d+\\.pack$" }]);
     queues.close();
     faults.clear();
-    await retiresSettled();
+    await backgroundRemovals();
     await backgroundRemovals();
     expect(drainCopy(dir, CONFIG)).toEqual([]);
     expect(filesIn(dir)).toEqual([]);
@@ -187,7 +186,7 @@ test("each of the retire's fsyncs failing in turn: its files are moved aside at 
       faults.set([{ op: "fsyncAsync", code: "EIO", path: "(kestrel-unit-[^/]+|q\\.\\d+\\.pack)$", after: failing, times: 1 }]);
       queues.delete("q");
       add(queues, 1000, 1010);
-      await retiresSettled();
+      await backgroundRemovals();
       await backgroundRemovals();
       expect(`${failing}: ${faults.hits}`).toBe(`${failing}: 1`);
       expect(filesIn(dir).filter((name) => !/^q(\.\d+)?$/.test(name))).toEqual([]);
@@ -209,7 +208,7 @@ test("the empty pack can't be deleted at the end: the name's floor stays, so a n
     const oldSeqs = sealedSeqs(dir);
     faults.set([{ op: "remove", code: "EACCES", path: "/q\\.\\d+\\.pack$" }]);
     queues.delete("q");
-    await retiresSettled();
+    await backgroundRemovals();
     await backgroundRemovals();
     expect(faults.hits).toBeGreaterThan(0);
     faults.clear();

@@ -4,7 +4,6 @@ import { existsSync, renameSync } from "node:fs";
 import { fileSystem } from "../../src/journal/files.ts";
 import { flushJournals } from "../../src/journal/flush_scheduler.ts";
 import { backgroundRemovals } from "../../src/journal/deferred_removal.ts";
-import { retiresSettled } from "../../src/journal/retire_task.ts";
 import { activePath, sealedPath } from "../../src/journal/segment_files.ts";
 import { expiredFlush } from "../../src/queue/persistent_queue.ts";
 import { QueueCollection } from "../../src/queue/queue_collection.ts";
@@ -294,7 +293,6 @@ describe("read-behind", () => {
       fileSystem.fsyncAsync = fsyncAsync;
       for (const run of held.splice(0)) run();
     }
-    await retiresSettled();
     await backgroundRemovals();
     expect([existsSync(segment), existsSync(activePath(dir, "q"))]).toEqual([false, false]);
     queues.close();

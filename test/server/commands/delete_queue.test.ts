@@ -16,7 +16,7 @@ import { bytes } from "../../helpers/bytes.ts";
 import { RecordingSocket } from "../../helpers/recording_socket.ts";
 import { contextPerTest } from "../../helpers/server_context.ts";
 import { nextTurn } from "../../helpers/turn_clock.ts";
-import { retiresSettled } from "../../../src/journal/retire_task.ts";
+import { backgroundRemovals } from "../../../src/journal/deferred_removal.ts";
 
 const context = contextPerTest();
 const real = { ...fileSystem };
@@ -70,7 +70,7 @@ for (const [frontEnd, request, reply, version, versionReply] of [
     expect(held.length).toBeGreaterThan(0);
     fileSystem.fsyncAsync = real.fsyncAsync;
     release();
-    await retiresSettled();
+    await backgroundRemovals();
     await replied(client.socket, reply);
   });
 }
