@@ -598,7 +598,7 @@ export class Journal implements WriterEvents {
     // The records still waiting are written first: the old journal must replay as it was until the pack is on disk.
     this.writer.flush();
     if (this.writer.failure !== null) {
-      log.warn(`queue '${this.name}': could not mark the journal empty (${this.writer.failure}); deleting its files at once`);
+      this.cannotMarkEmpty(this.writer.failure);
       return this.eraseNow();
     }
     const seq = this.segments.activeSeq;
@@ -606,7 +606,7 @@ export class Journal implements WriterEvents {
     try {
       pack = writePackFile(this.pack(seq, []));
     } catch (error) {
-      log.warn(`queue '${this.name}': could not mark the journal empty (${errorText(error)}); deleting its files at once`);
+      this.cannotMarkEmpty(errorText(error));
       return this.eraseNow();
     }
     this.erased = true;
@@ -644,7 +644,7 @@ export class Journal implements WriterEvents {
    * Throws the first error moving them.
    */
   private dropAtOnce(paths: readonly string[], pack: WrittenPack, gone: Commit, error: unknown): Commit {
-    log.warn(`queue '${this.name}': could not mark the journal empty (${errorText(error)}); deleting its files at once`);
+    this.cannotMarkEmpty(errorText(error));
     closeQuietly(pack.fd);
     removeQuietly(pack.temp);
     gone.settle("durable");
@@ -653,6 +653,11 @@ export class Journal implements WriterEvents {
     removeInBackground(moved);
     if (errors.length > 0) throw errors[0];
     return this.onceMovesOnDisk();
+  }
+
+  /** `retire` falls back to deleting the files at once, `reason` being why its first step could not be made. */
+  private cannotMarkEmpty(reason: string): void {
+    log.warn(`queue '${this.name}': could not mark the journal empty (${reason}); deleting its files at once`);
   }
 
   /**

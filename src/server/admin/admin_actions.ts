@@ -15,6 +15,7 @@
  */
 import { SERVER_STATUSES } from "../../config/schema.ts";
 import { errorText } from "../../errors.ts";
+import type { Commit } from "../../journal/commit.ts";
 import { isValidQueueName } from "../../queue_name.ts";
 import { admitHttpAdmin, printable } from "../access.ts";
 import type { ServerContext } from "../context.ts";
@@ -81,8 +82,13 @@ async function flushQueue(name: string, request: Request, peer: string, ctx: Ser
   if (refusal !== null) return refusal;
   // Answered once the queue's new journal state is written (off the event loop).
   const flushed = ctx.queues.get(name)!.flush();
-  await new Promise<void>((resolve) => flushed.onSettled(resolve));
+  await settled(flushed);
   return flushed.state === "durable" ? text(200, `flushed queue '${name}'`) : text(500, flushed.error);
+}
+
+/** Resolves once `commit` has settled, whichever way. */
+function settled(commit: Commit): Promise<void> {
+  return new Promise((resolve) => commit.onSettled(resolve));
 }
 
 async function deleteQueue(name: string, request: Request, peer: string, ctx: ServerContext): Promise<Response> {
@@ -90,7 +96,7 @@ async function deleteQueue(name: string, request: Request, peer: string, ctx: Se
   if (refusal !== null) return refusal;
   // Answered once nothing of the queue can come back (its journal's files are retired off the event loop).
   const gone = ctx.queues.delete(name);
-  await new Promise<void>((resolve) => gone.onSettled(resolve));
+  await settled(gone);
   return text(200, `deleted queue '${name}'`);
 }
 
