@@ -112,29 +112,17 @@ export class ActiveFile implements IdleClosable {
   }
 
   /**
-   * What happened to the file under the writer, or null: it no longer has a name (deleted, or
-   * another file renamed over it), or it is shorter than what was written to it (cut).
+   * What happened to the file under the writer, or null: its name no longer points to it (deleted,
+   * moved away, or another file renamed over it), or it is shorter than what was written to it
+   * (cut). Looked up by name, not through the descriptor: a file moved away (`mv`) still has a
+   * name elsewhere, and the writer would go on appending to it, where no replay looks, until an
+   * upkeep noticed (a crash meanwhile lost the sets acknowledged since). One stat a write either way.
    */
   damage(): string | null {
-    if (this.fd >= 0) {
-      const file = fileSystem.fstat(this.fd);
-      if (file.nlink === 0) return "was deleted or replaced";
-      return this.noteCut(file);
-    }
     const file = fileSystem.stat(this.path);
     if (this.identity === null) return file === null ? null : "was replaced by a file not written by this server";
     if (file === null || !sameFile(file, this.identity)) return "was deleted or replaced";
     return this.noteCut(file);
-  }
-
-  /**
-   * Whether the active name still points to this file (before it is created: to nothing). A file
-   * moved away keeps a name, so `damage()`, which checks only that through the descriptor, misses
-   * it until the name is looked at (the journal's upkeep, a rebuild). Throws for I/O errors.
-   */
-  named(): boolean {
-    const file = fileSystem.stat(this.path);
-    return this.identity === null ? file === null : file !== null && sameFile(file, this.identity);
   }
 
   /** The file was found cut (see `cut`): true from then on, until a fresh file replaces it. */

@@ -387,7 +387,7 @@ export class JournalWriter {
    */
   get activeIntact(): boolean {
     try {
-      return this.file.damage() === null && this.file.named();
+      return this.file.damage() === null;
     } catch {
       return false;
     }

@@ -21,7 +21,7 @@
  * (RequestParser.discard); a command that throws (a bug), when its request runs or in work of it
  * that comes later (`continueSafely`), costs one log line, and its client still gets exactly one
  * reply for the request (the internal error, or the reply the command had placed before it threw:
- * Outbox.fail), and the connection goes on with its next request.
+ * Outbox.fail; none at all if it asked for noreply), and the connection goes on with its next request.
  *
  * Idleness is kept here, on the monotonic clock: the last time bytes came in or replies went out.
  * A connection is closed for idleness (`closeIfIdle`, called by the server's periodic check) only
@@ -36,7 +36,7 @@ import { OpenReads } from "./commands/open_reads.ts";
 import type { Session } from "./commands/session.ts";
 import type { ServerContext } from "./context.ts";
 import type { FrameParser, FrontEnd } from "./front_end.ts";
-import { Outbox } from "./outbox.ts";
+import { Outbox, type ReplyPiece } from "./outbox.ts";
 import { outsideTurn } from "./outside_turn.ts";
 import { holdAfter, newReceiveTally } from "./receive_budget.ts";
 import type { BudgetReader } from "./request_budget.ts";
@@ -92,6 +92,8 @@ export class Connection<F> implements Session, BudgetReader, ServedConnection {
   private behind = false;
   /** A request parsed when the turn was spent and left for later (heavy, or past the overrun): the first to run in this connection's round. */
   private held: F | null = null;
+  /** What the client of the request running (or going on over turns) gets if its command throws: null when it asked for no reply. */
+  private failureReply: ReplyPiece | null = null;
   private bytesWrittenReported = 0;
   /**
    * When an idle check (`closeIfIdle`) last found traffic since the one before (monotonic ms):
@@ -328,6 +330,7 @@ export class Connection<F> implements Session, BudgetReader, ServedConnection {
   private executeSafely(frame: F): void {
     this.ctx.pacer.request();
     this.outbox.startReply();
+    this.failureReply = this.frontEnd.internalError(frame);
     try {
       this.frontEnd.execute(frame, this, this.ctx);
     } catch (error) {
@@ -359,7 +362,7 @@ export class Connection<F> implements Session, BudgetReader, ServedConnection {
       if (cancel !== null && this.outbox.replyPlaced !== "whole") runGuarded(`giving up the command that failed ${what}`, cancel);
       this.resume();
     }
-    if (!this.closed) this.outbox.fail(this.frontEnd.internalError());
+    if (!this.closed) this.outbox.fail(this.failureReply);
   }
 
   /** Writes what is ready, a flush's worth (FLUSH_BYTES); the rest in a later round, in turn with the others. */

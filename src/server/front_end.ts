@@ -48,8 +48,8 @@ export interface FrontEnd<F> {
   execute(frame: F, session: Session, ctx: ServerContext): void;
   /** What to call `frame` in a log line. */
   describe(frame: F): string;
-  /** The reply to a request whose execution threw (a bug). */
-  internalError(): ReplyPiece;
+  /** The reply to `frame` when its execution threw (a bug); null if the request asked for no reply (noreply). */
+  internalError(frame: F): ReplyPiece | null;
   /** The reply to a connection refused as it opens (server stopping, too many connections). */
   refuseConnection(reason: string): string;
 }

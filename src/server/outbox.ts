@@ -232,16 +232,17 @@ export class Outbox {
    * header). `piece` (the front end's internal error) goes in the place the command reserved with
    * `defer` and never decided, if it has one (a connection runs one command at a time, so at most
    * one place is undecided: its reply was not placed); else after every reply queued, unless the
-   * command placed its whole reply already. Returns whether `piece` was queued.
+   * command placed its whole reply already. A null `piece` (the request asked for no reply) only
+   * closes that place, with nothing in it. Returns whether `piece` was queued.
    */
-  fail(piece: ReplyPiece): boolean {
+  fail(piece: ReplyPiece | null): boolean {
     for (const entry of this.waiting) {
       if (entry.pieces === null) {
-        this.resolve(entry, [piece]);
-        return true;
+        this.resolve(entry, piece === null ? [] : [piece]);
+        return piece !== null;
       }
     }
-    if (this.placed === "whole") return false;
+    if (this.placed === "whole" || piece === null) return false;
     this.push(piece);
     return true;
   }

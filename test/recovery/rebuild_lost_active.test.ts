@@ -147,6 +147,29 @@ for (const [what, tamper] of TAMPERINGS) {
   }
 }
 
+test("the active file moved away (mv) under the writer: the write after it finds it moved, so no set is acknowledged while its record is only in the moved file; a crash at any point serves every set acknowledged", async () => {
+  const dir = tempDir();
+  const config = configFor(dir, CONFIG);
+  const queues = QueueCollection.load(config);
+  const ledger = new Ledger(queues);
+  for (let i = 0; i < BEFORE; i++) ledger.set(String(i));
+  renameSync(join(dir, "q"), join(dir, "q.moved"));
+  for (let i = BEFORE; i < BEFORE + AFTER; i++) ledger.set(String(i));
+  // Before any upkeep: what a crash now would serve holds every set acknowledged since the move.
+  const ackedSinceMove = ledger.acked.filter((id) => Number(id) >= BEFORE);
+  const served = new Set(servedAfterCrash(config));
+  expect(ackedSinceMove.filter((id) => !served.has(id))).toEqual([]);
+  const queue = queues.get("q")!;
+  queue.maintainJournal(false);
+  await turnsUntil("the rebuild", () => !queue.journalRebuilding && queue.journalFailure === null);
+  flushJournals();
+  const acked = ledger.acked;
+  expect(acked.slice(0, BEFORE + 1)).toEqual(Array.from({ length: BEFORE + 1 }, (_, i) => String(i)));
+  expect(servedAfterCrash(config)).toEqual(acked);
+  expect(drain(queues)).toEqual(acked);
+  queues.close();
+});
+
 test("the active file deleted while the writer's descriptor was closed (idle): the set that found it gone is kept from the writer's records; only the items that were in the deleted file are lost", () => {
   const dir = tempDir();
   const config = configFor(dir, CONFIG);

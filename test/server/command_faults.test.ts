@@ -241,6 +241,44 @@ test("a set that throws before its reply: exactly one internal error, and the ne
   await goesOn(client, /^internal error executing set: /);
 });
 
+test("a noreply set, delete or flush that throws: no reply at all (not even the internal error), and the next request its own reply", async () => {
+  const client = connect();
+  const getOrCreate = spyOn(ctx.queues, "getOrCreate").mockImplementation(() => {
+    throw new Error("injected bug");
+  });
+  const get = spyOn(ctx.queues, "get").mockImplementation(() => {
+    throw new Error("injected bug");
+  });
+  const remove = spyOn(ctx.queues, "delete").mockImplementation(() => {
+    throw new Error("injected bug");
+  });
+  try {
+    for (const request of ["set q 0 0 1 noreply\r\nx\r\n", "delete q noreply\r\n", "flush q noreply\r\n"]) client.send(request);
+  } finally {
+    for (const spy of [getOrCreate, get, remove]) spy.mockRestore();
+  }
+  expect(logged.mock.calls.map((call) => String(call[0]))).toEqual([
+    expect.stringMatching(/^internal error executing set: injected bug/),
+    expect.stringMatching(/^internal error executing delete: injected bug/),
+    expect.stringMatching(/^internal error executing flush: injected bug/),
+  ]);
+  client.send("version\r\n");
+  await replied(client, "VERSION test\r\n");
+});
+
+test("the same set without noreply: the internal error", async () => {
+  const client = connect();
+  const getOrCreate = spyOn(ctx.queues, "getOrCreate").mockImplementation(() => {
+    throw new Error("injected bug");
+  });
+  try {
+    client.send("set q 0 0 1\r\nx\r\n");
+  } finally {
+    getOrCreate.mockRestore();
+  }
+  await replied(client, INTERNAL);
+});
+
 test("a set that throws after its STORED is queued: the STORED alone, no second reply", async () => {
   const client = connect();
   await nextTurn();

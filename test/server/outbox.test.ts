@@ -66,6 +66,23 @@ describe("Outbox", () => {
     expect(out.idle).toBe(true);
   });
 
+  test("a failed command whose request asked for no reply: its reserved place closes empty, and nothing else is sent", () => {
+    const sink = new SlowSink();
+    const out = new Outbox(sink);
+    out.startReply();
+    out.defer();
+    out.startReply();
+    out.push("VERSION ");
+    expect(out.fail(null)).toBe(false);
+    out.flush();
+    expect(sink.all).toBe("VERSION ");
+    out.startReply();
+    expect(out.fail(null)).toBe(false);
+    out.flush();
+    expect(sink.all).toBe("VERSION ");
+    expect(out.idle).toBe(true);
+  });
+
   test("a failed command that had placed its whole reply gets nothing more: one reply per request", () => {
     const sink = new SlowSink();
     const out = new Outbox(sink);

@@ -1,9 +1,11 @@
-import { expect, test } from "bun:test";
-import { monotonicMs } from "../../src/clock.ts";
+import { afterEach, describe, expect, test } from "bun:test";
+import { monotonicMs, turnClock } from "../../src/clock.ts";
 import type { ServedConnection } from "../../src/server/connection.ts";
 import { SilentConnection } from "../../src/server/silent_connection.ts";
+import { overrunDeadline } from "../../src/server/turn_scheduler.ts";
 import { bytes } from "../helpers/bytes.ts";
 import { RecordingSocket } from "../helpers/recording_socket.ts";
+import { nextTurn } from "../helpers/turn_clock.ts";
 
 /** A full connection that records the calls forwarded to it. */
 class RecordedConnection implements ServedConnection {
@@ -83,4 +85,59 @@ test("quit ends a silent connection at once, and what arrives after is not serve
   expect(socket.ended).toBe(true);
   connection.onData(bytes("version\r\n"));
   expect(made).toEqual([]);
+});
+
+describe("first bytes once the turn has overrun its budget", () => {
+  const realClock = turnClock.now;
+  afterEach(() => {
+    turnClock.now = realClock;
+  });
+
+  /** Opens a turn and moves the turns' clock past its overrun. */
+  async function overrunTurn(): Promise<void> {
+    await nextTurn();
+    const pastOverrun = overrunDeadline() + 1;
+    turnClock.now = () => pastOverrun;
+  }
+
+  test("are kept, and the full connection is made with them first in the next round", async () => {
+    const { connection, made } = silent(5000);
+    await overrunTurn();
+    connection.onData(bytes("version\r\n"));
+    expect(made).toEqual([]);
+    // Bytes came: not idle, whatever the timeout says.
+    expect(connection.closeIfIdle(monotonicMs() + 1e9)).toBe(false);
+    turnClock.now = realClock;
+    await nextTurn();
+    expect(made.length).toBe(1);
+    expect(made[0]!.calls).toEqual(["data 9"]);
+  });
+
+  test("more bytes before that round make it at once, the kept bytes first; the round then makes nothing more", async () => {
+    const { connection, made } = silent(0);
+    await overrunTurn();
+    connection.onData(bytes("ver"));
+    connection.onData(bytes("sion\r\n"));
+    expect(made.length).toBe(1);
+    expect(made[0]!.calls).toEqual(["data 3", "data 6"]);
+    turnClock.now = realClock;
+    await nextTurn();
+    expect(made.length).toBe(1);
+    expect(made[0]!.calls).toEqual(["data 3", "data 6"]);
+  });
+
+  test("a connection that closes or quits before that round is never made", async () => {
+    const closed = silent(0);
+    const quit = silent(0);
+    await overrunTurn();
+    closed.connection.onData(bytes("version\r\n"));
+    quit.connection.onData(bytes("version\r\n"));
+    closed.connection.onClose();
+    quit.connection.quit();
+    expect(quit.socket.ended).toBe(true);
+    turnClock.now = realClock;
+    await nextTurn();
+    expect(closed.made).toEqual([]);
+    expect(quit.made).toEqual([]);
+  });
 });

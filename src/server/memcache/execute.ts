@@ -18,7 +18,7 @@ import { handleGet } from "./get_command.ts";
 import { handleConfirm, handleMonitor } from "./monitor_command.ts";
 import * as reply from "./replies.ts";
 import { streamConfig, streamNamedStats, streamReport } from "./reports.ts";
-import type { SetFrame } from "./request_parser.ts";
+import type { Frame, SetFrame } from "./request_parser.ts";
 
 /** Memcache expiry: 0 never; below 1,000,000 seconds from now; otherwise unix seconds. */
 export function expiryFromExptime(exptime: number, now: number): number {
@@ -82,24 +82,24 @@ function executeLine(command: string, args: readonly string[], session: Session,
     case "confirm":
       return handleConfirm(args, session, ctx);
     case "delete":
-      return withQueueArg(args, session, (name, noreply) => {
+      return withQueueArg(command, args, session, (name, noreply) => {
         const gone = deleteQueue(ctx, name);
         if (!noreply) out.pushAfter(gone, DELETED_REPLY, null);
       });
     case "flush":
-      return withQueueArg(args, session, (name, noreply) => {
+      return withQueueArg(command, args, session, (name, noreply) => {
         const flushed = flushQueue(ctx, name);
         if (!noreply) out.pushAfter(flushed, FLUSHED_REPLY, COMMIT_FAILED);
       });
     case "flush_expired":
-      return withQueueArg(args, session, (name, noreply) => {
+      return withQueueArg(command, args, session, (name, noreply) => {
         const queue = ctx.queues.get(name);
         flushExpiredInTurns(queue === undefined ? [] : [queue], Date.now(), session, (count) => {
           if (!noreply) out.push(reply.line(String(count)));
         });
       });
     case "flush_all": {
-      const noreply = args[args.length - 1] === "noreply";
+      const noreply = lineAsksNoReply(command, args);
       return flushAllInTurns(ctx, session, (flushed) => {
         if (!noreply) out.pushAfter(flushed, FLUSHED_ALL_REPLY, COMMIT_FAILED);
       });
@@ -153,9 +153,29 @@ function handleStatus(args: readonly string[], session: Session, ctx: ServerCont
   out.push(orFailure(changeStatus(ctx, session, args[0]!), reply.END));
 }
 
+/** Commands a last `noreply` argument silences. */
+const NOREPLY_COMMANDS: ReadonlySet<string> = new Set(["delete", "flush", "flush_expired", "flush_all"]);
+
+function lineAsksNoReply(command: string, args: readonly string[]): boolean {
+  return NOREPLY_COMMANDS.has(command) && args[args.length - 1] === "noreply";
+}
+
+/** Whether `frame` asked for no reply: then not even an error from a bug in its command is sent. */
+export function asksNoReply(frame: Frame): boolean {
+  switch (frame.kind) {
+    case "line":
+      return lineAsksNoReply(frame.command, frame.args);
+    case "fatal":
+    case "binary":
+      return false;
+    default:
+      return frame.noreply;
+  }
+}
+
 /** Commands of the form `<command> <queue> [ignored number] [noreply]`. */
-function withQueueArg(args: readonly string[], session: Session, run: (queue: string, noreply: boolean) => void): void {
-  const noreply = args[args.length - 1] === "noreply";
+function withQueueArg(command: string, args: readonly string[], session: Session, run: (queue: string, noreply: boolean) => void): void {
+  const noreply = lineAsksNoReply(command, args);
   const name = args[0];
   if (name === undefined) return session.outbox.push(reply.ERROR);
   const bad = checkQueueName(name);

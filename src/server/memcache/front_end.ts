@@ -7,13 +7,15 @@
 import { maxRequestSizeFor } from "../access.ts";
 import type { FrontEnd } from "../front_end.ts";
 import { refuseBinaryRequest } from "./binary_protocol.ts";
-import { execute } from "./execute.ts";
+import { asksNoReply, execute } from "./execute.ts";
 import { line, serverError } from "./replies.ts";
 import { type Frame, RequestParser } from "./request_parser.ts";
 import { LIGHT_LINE_BYTES, isLight } from "./request_weight.ts";
 
 /** The longest command line a client may send. */
 export const MAX_LINE_LENGTH = 8192;
+
+const INTERNAL_ERROR = serverError("internal error");
 
 export const memcache: FrontEnd<Frame> = {
   name: "memcache",
@@ -31,6 +33,6 @@ export const memcache: FrontEnd<Frame> = {
     if (frame.kind !== "fatal" && frame.kind !== "binary") execute(frame, session, ctx);
   },
   describe: (frame) => (frame.kind === "line" ? frame.command : frame.kind),
-  internalError: () => serverError("internal error"),
+  internalError: (frame) => (asksNoReply(frame) ? null : INTERNAL_ERROR),
   refuseConnection: serverError,
 };

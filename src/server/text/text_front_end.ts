@@ -31,6 +31,8 @@ function isLight(frame: TextFrame, ctx: ServerContext): boolean {
   return queue === undefined || (ctx.queues.get(queue)?.takeCost() ?? 0) <= LIGHT_ITEM_BYTES;
 }
 
+const INTERNAL_ERROR = errorReply("Internal error.");
+
 export const text: FrontEnd<TextFrame> = {
   name: "text",
   newParser: (maxRequestSize) => new TextParser(MAX_LINE_LENGTH, maxRequestSize),
@@ -45,6 +47,6 @@ export const text: FrontEnd<TextFrame> = {
     else if (frame.kind === "request") executeText(frame, session, ctx);
   },
   describe: (frame) => (frame.kind === "request" ? frame.command : frame.kind),
-  internalError: () => errorReply("Internal error."),
+  internalError: () => INTERNAL_ERROR,
   refuseConnection: errorReply,
 };
